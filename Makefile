@@ -1,0 +1,160 @@
+# calyx-exec — plain Makefile.
+#
+#   make            build every binary into build/
+#   make check      build and run every test suite (unit, fuzz-corpus replay, integration)
+#   make demo       install missing deps, build, and walk through the two-key lease flow
+#   make asan       ASan+UBSan build (build/asan/) running the same tests
+#   make fuzz       clang libFuzzer harnesses (build/fuzz/), each run FUZZ_TIME seconds
+#   make bench-verify   lease verification throughput
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# V=1 shows commands; WERROR=0 relaxes -Werror; user CFLAGS/LDFLAGS come last.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CC         ?= gcc
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DESTDIR    ?=
+BUILD      ?= build
+WERROR     ?= 1
+SAN        ?=
+FUZZ_TIME  ?= 30
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS := libsodium jansson libseccomp libcap-ng libbpf
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+# A flag is used only if this compiler accepts it (newer hardening flags).
+probe = $(shell $(CC) -Werror $(1) -x c -c /dev/null -o /dev/null >/dev/null 2>&1 && echo "$(1)")
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wimplicit-fallthrough
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+HARDEN_CFLAGS := -fstack-protector-strong -fPIE \
+        $(call probe,-fstack-clash-protection) $(call probe,-fcf-protection)
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack
+
+ifeq ($(SAN),)
+  FORTIFY := $(if $(call probe,-O2 -D_FORTIFY_SOURCE=3),-D_FORTIFY_SOURCE=3,-D_FORTIFY_SOURCE=2)
+  SAN_FLAGS :=
+  OPT := -O2
+else ifeq ($(SAN),asan)
+  FORTIFY :=
+  SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  OPT := -O1
+else ifeq ($(SAN),fuzz)
+  FORTIFY :=
+  SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  OPT := -O1
+endif
+
+ALL_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -U_FORTIFY_SOURCE $(FORTIFY) $(HARDEN_CFLAGS) \
+        $(SAN_FLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(SAN_FLAGS) $(LDFLAGS)
+
+# ---- sources --------------------------------------------------------------
+LIB_SRCS := $(wildcard common/*.c) \
+            $(filter-out executor/main_%.c,$(wildcard executor/*.c)) \
+            $(wildcard policy/*.c) $(wildcard sandbox/*.c) $(wildcard monitor/*.c)
+BINS     := calyx-exec calyx-lease calyx-policy calyx-audit
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB      := $(BUILD)/libcalyx.a
+BIN_PATHS := $(addprefix $(BUILD)/,$(BINS))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
+BENCH_BINS := $(BUILD)/tests/bench_verify
+
+all: $(BIN_PATHS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/calyx-%: $(BUILD)/obj/executor/main_%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/obj/tests/unit/testutil.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Each fuzz harness doubles as a corpus-replay test (tests/fuzz/replay.c).
+$(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/bench_verify: $(BUILD)/obj/tests/bench/bench_verify.o $(BUILD)/obj/tests/unit/testutil.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---- tests ----------------------------------------------------------------
+tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS)
+
+check: deps-check tests
+	$(Q)BUILD=$(BUILD) tests/run-all.sh
+
+deps-check:
+	@scripts/install-deps.sh --check || { echo "missing dependencies: run scripts/install-deps.sh (as root)"; exit 1; }
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=asan check
+
+# libFuzzer: every object rebuilt with clang + sanitizer coverage.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz SAN=fuzz CC=clang fuzz-run
+
+fuzz-run: $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES))
+	$(Q)set -e; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(BUILD)/corpus/$$n; cp -n tests/fuzz/corpus/$$n/* $(BUILD)/corpus/$$n/ 2>/dev/null || true; \
+	  echo "fuzz $$n for $(FUZZ_TIME)s"; \
+	  $(BUILD)/fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=70000 -print_final_stats=0 \
+	     -artifact_prefix=$(BUILD)/crash-$$n- $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n 2>$(BUILD)/fuzz_$$n.log \
+	     || { tail -40 $(BUILD)/fuzz_$$n.log; echo "fuzz $$n: FAILED (artifact in $(BUILD)/)"; exit 1; }; \
+	  grep -E '^#[0-9]+.*DONE' $(BUILD)/fuzz_$$n.log | tail -1; echo "fuzz $$n: ok"; \
+	done
+
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+bench-verify: $(BENCH_BINS)
+	$(Q)$(BUILD)/tests/bench_verify
+
+demo:
+	$(Q)scripts/demo.sh
+
+install: $(BIN_PATHS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN_PATHS) $(DESTDIR)$(BINDIR)/
+
+clean:
+	rm -rf build
+
+.PHONY: all tests check deps-check asan fuzz fuzz-run bench-verify demo install clean
+.PRECIOUS: $(BUILD)/obj/%.o
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,23 @@
+/* Helpers shared by the calyx CLIs (private to executor/): the one place
+ * that prints refusals and errors, so every binary says them the same way:
+ *   calyx-exec: lease refused [E_BAD_SIG]: signature 2 by 'ops-bot' does not verify (...)
+ * Trust: formatting only. */
+#ifndef CALYX_EXECUTOR_CLI_H
+#define CALYX_EXECUTOR_CLI_H
+
+#include <stdint.h>
+#include "calyx/common.h"
+#include "calyx/lease.h"
+
+extern const char *cx_prog;
+
+/* Print err as one line and return the exit code for it (77 refusal,
+ * 125 calyx's own failure) unless `code` >= 0 forces one. */
+int cx_cli_fail(const cx_error *err, int code);
+/* Print a usage error (exit 2 by convention for usage). */
+int cx_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cx_cli_version(void);
+/* Print the run spec / lease in words (for show, verify and --dry-run). */
+void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified);
+
+#endif

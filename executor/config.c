@@ -1,0 +1,93 @@
+/* Configuration loading. Trust: root-owned file, StrictModes-checked. */
+#include "calyx/config.h"
+
+#include <string.h>
+
+#include "calyx/fileio.h"
+#include "calyx/jsonx.h"
+#include "calyx/path.h"
+
+void cx_config_free(cx_config *c)
+{
+	free(c->path);
+	free(c->keyring);
+	free(c->policy);
+	free(c->state_dir);
+	free(c->audit_log);
+	free(c->host_key);
+	free(c->host_id);
+	memset(c, 0, sizeof(*c));
+}
+
+static int get_path(const json_t *j, const char *key, char **out, cx_error *err)
+{
+	const char *s;
+	int r = cx_json_str(j, key, "config", CX_E_CONFIG, CX_PATH_MAX, false, &s, err);
+	if (r < 0)
+		return r;
+	if (!cx_path_is_normal(s) || strcmp(s, "/") == 0)
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.%s '%.200s' is not an absolute normalized path", key, s);
+	*out = cx_strdup(s);
+	return 0;
+}
+
+int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *err)
+{
+	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
+					   "host_key", NULL };
+	static const char *const opt[] = { "v", "host_id", NULL };
+	_cleanup_json_ json_t *j = NULL;
+	cx_config c = { 0 };
+	const char *s;
+	int64_t v;
+	int r;
+
+	r = cx_json_parse_object(buf, len, "config", &j, err);
+	if (r < 0)
+		return r;
+	r = cx_json_keys(j, "config", CX_E_CONFIG, req, opt, err);
+	if (r == 0)
+		r = cx_json_int(j, "v", "config", CX_E_CONFIG, 1, 1, true, &v, err);
+	if (r == 0)
+		r = get_path(j, "keyring", &c.keyring, err);
+	if (r == 0)
+		r = get_path(j, "policy", &c.policy, err);
+	if (r == 0)
+		r = get_path(j, "state_dir", &c.state_dir, err);
+	if (r == 0)
+		r = get_path(j, "audit_log", &c.audit_log, err);
+	if (r == 0)
+		r = get_path(j, "host_key", &c.host_key, err);
+	if (r == 0)
+		r = cx_json_str(j, "host_id", "config", CX_E_CONFIG, 128, true, &s, err);
+	if (r < 0) {
+		if (err)
+			err->reason = CX_E_CONFIG;
+		cx_config_free(&c);
+		return r;
+	}
+	if (s)
+		c.host_id = cx_strdup(s);
+	*ret = c;
+	return 0;
+}
+
+int cx_config_load(const char *path, uid_t owner, cx_config *ret, cx_error *err)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	r = cx_read_file(path, "config", CX_CONFIG_MAX_BYTES, CX_FILE_TRUSTED, owner, &buf, &len,
+			 err);
+	if (r < 0)
+		return r;
+	r = cx_config_parse(buf, len, ret, err);
+	if (r < 0) {
+		cx_err_prefix(err, "config '%s'", path);
+		return r;
+	}
+	ret->path = cx_strdup(path);
+	return 0;
+}

@@ -1,0 +1,187 @@
+/* DSSE envelope: strict parse, PAE, serialize, sign.
+ * Trust: parses hostile input (a lease file anyone may hand to calyx-exec).
+ * Nothing here decides trust: the verifier (verify.c) does, from the
+ * parsed fields. */
+#include "calyx/lease.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "calyx/codec.h"
+#include "calyx/jsonx.h"
+
+void cx_envelope_free(cx_envelope *e)
+{
+	free(e->payload_type);
+	free(e->payload);
+	memset(e, 0, sizeof(*e));
+}
+
+void cx_pae(const char *type, const uint8_t *body, size_t blen, uint8_t **ret, size_t *ret_len)
+{
+	size_t tlen = strlen(type);
+	/* "DSSEv1 " + 20 digits + " " + type + " " + 20 digits + " " + body */
+	size_t cap = 7 + 21 + tlen + 1 + 21 + blen + 1;
+	uint8_t *out = malloc(cap);
+	int n;
+
+	CX_CHECK(out);
+	n = snprintf((char *)out, cap, "DSSEv1 %zu %s %zu ", tlen, type, blen);
+	CX_CHECK(n > 0 && (size_t)n + blen < cap);
+	if (blen)
+		memcpy(out + n, body, blen);
+	*ret = out;
+	*ret_len = (size_t)n + blen;
+}
+
+int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
+		      size_t max_sigs, cx_envelope *ret, cx_error *err)
+{
+	static const char *const keys[] = { "payloadType", "payload", "signatures", NULL };
+	static const char *const sig_keys[] = { "keyid", "sig", NULL };
+	_cleanup_json_ json_t *j = NULL;
+	cx_envelope e = { 0 };
+	const char *type, *payload;
+	json_t *sigs, *s;
+	size_t i, plen;
+	long n;
+	int r;
+
+	CX_CHECK(max_sigs <= CX_LEASE_SIGS);
+	if (len > CX_LEASE_MAX_BYTES)
+		return cx_err(err, CX_E_TOO_BIG, EFBIG, "lease is above %u bytes", CX_LEASE_MAX_BYTES);
+	r = cx_json_parse_object(buf, len, "lease", &j, err);
+	if (r < 0)
+		return r;
+	r = cx_json_keys(j, "lease envelope", CX_E_ENVELOPE, keys, NULL, err);
+	if (r < 0)
+		return r;
+	r = cx_json_str(j, "payloadType", "lease envelope", CX_E_ENVELOPE, 128, false, &type, err);
+	if (r < 0)
+		return r;
+	if (strcmp(type, CX_LEASE_PAYLOAD_TYPE) != 0)
+		return cx_err(err, CX_E_PAYLOAD_TYPE, EINVAL,
+			      "lease payloadType is '%.100s', not '%s' (this is not a calyx lease)",
+			      type, CX_LEASE_PAYLOAD_TYPE);
+	r = cx_json_str(j, "payload", "lease envelope", CX_E_ENVELOPE,
+			cx_b64_len(CX_LEASE_BODY_MAX_BYTES), false, &payload, err);
+	if (r < 0)
+		return r;
+	sigs = json_object_get(j, "signatures");
+	if (!json_is_array(sigs))
+		return cx_err(err, CX_E_ENVELOPE, EINVAL, "lease envelope.signatures must be an array");
+	if (json_array_size(sigs) < min_sigs || json_array_size(sigs) > max_sigs) {
+		if (min_sigs == max_sigs)
+			return cx_err(err, CX_E_SIG_COUNT, EINVAL,
+				      "lease has %zu signatures, exactly %zu required (one human, one agent)",
+				      json_array_size(sigs), min_sigs);
+		return cx_err(err, CX_E_SIG_COUNT, EINVAL,
+			      "lease already has %zu signatures (at most %zu allowed here)",
+			      json_array_size(sigs), max_sigs);
+	}
+
+	plen = strlen(payload);
+	e.payload = malloc(CX_LEASE_BODY_MAX_BYTES);
+	CX_CHECK(e.payload);
+	n = cx_b64_decode(payload, plen, e.payload, 1, CX_LEASE_BODY_MAX_BYTES);
+	if (n < 0) {
+		cx_envelope_free(&e);
+		return cx_err(err, CX_E_BASE64, EINVAL,
+			      "lease payload is not canonical padded base64 (standard alphabet, no whitespace)");
+	}
+	e.payload_len = (size_t)n;
+	e.payload_type = cx_strdup(type);
+
+	json_array_foreach(sigs, i, s) {
+		char what[64];
+		const char *keyid, *sig;
+
+		snprintf(what, sizeof(what), "lease signatures[%zu]", i);
+		r = cx_json_keys(s, what, CX_E_ENVELOPE, sig_keys, NULL, err);
+		if (r == 0)
+			r = cx_json_str(s, "keyid", what, CX_E_KEYID, 128, false, &keyid, err);
+		if (r == 0 && !cx_is_lower_hex(keyid, 64))
+			r = cx_err(err, CX_E_KEYID, EINVAL, "%s.keyid is not 64 lowercase hex", what);
+		if (r == 0)
+			r = cx_json_str(s, "sig", what, CX_E_ENVELOPE, 256, false, &sig, err);
+		if (r == 0) {
+			uint8_t tmp[96];
+			/* Decode into a larger buffer so a 63- or 65-byte
+			 * signature is reported as a length error, not as
+			 * bad base64. */
+			n = cx_b64_decode(sig, strlen(sig), tmp, 1, sizeof(tmp));
+			if (n < 0)
+				r = cx_err(err, CX_E_BASE64, EINVAL,
+					   "%s.sig is not canonical padded base64", what);
+			else if (n != 64)
+				r = cx_err(err, CX_E_SIG_LEN, EINVAL,
+					   "%s.sig is %ld bytes, an Ed25519 signature is 64", what, n);
+			else
+				memcpy(e.sigs[i].sig, tmp, 64);
+		}
+		if (r < 0) {
+			cx_envelope_free(&e);
+			return r;
+		}
+		memcpy(e.sigs[i].keyid, keyid, 65);
+		e.nsig++;
+	}
+	*ret = e;
+	return 0;
+}
+
+char *cx_envelope_dump(const cx_envelope *e)
+{
+	_cleanup_json_ json_t *j = json_object();
+	json_t *sigs = json_array();
+	char *b64 = malloc(cx_b64_len(e->payload_len) + 1), *out, *nl;
+	char sb[96];
+
+	CX_CHECK(b64);
+	cx_b64_encode(e->payload, e->payload_len, b64);
+	json_object_set_new(j, "payloadType", json_string(e->payload_type));
+	json_object_set_new(j, "payload", json_string(b64));
+	free(b64);
+	for (size_t i = 0; i < e->nsig; i++) {
+		json_t *s = json_object();
+		cx_b64_encode(e->sigs[i].sig, 64, sb);
+		json_object_set_new(s, "keyid", json_string(e->sigs[i].keyid));
+		json_object_set_new(s, "sig", json_string(sb));
+		json_array_append_new(sigs, s);
+	}
+	json_object_set_new(j, "signatures", sigs);
+	out = json_dumps(j, JSON_INDENT(2));
+	CX_CHECK(out);
+	nl = malloc(strlen(out) + 2);
+	CX_CHECK(nl);
+	sprintf(nl, "%s\n", out);
+	free(out);
+	return nl;
+}
+
+int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err)
+{
+	uint8_t pk[32], sk[64];
+	_cleanup_free_ uint8_t *pae = NULL;
+	size_t pae_len;
+	char keyid[65];
+
+	if (e->nsig >= CX_LEASE_SIGS)
+		return cx_err(err, CX_E_SIG_COUNT, EINVAL,
+			      "lease already carries %d signatures (one human, one agent)", CX_LEASE_SIGS);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	cx_keyid(pk, keyid);
+	for (size_t i = 0; i < e->nsig; i++)
+		if (strcmp(e->sigs[i].keyid, keyid) == 0) {
+			cx_wipe(sk, sizeof(sk));
+			return cx_err(err, CX_E_DUP_SIGNER, EEXIST,
+				      "this key (%.12s) already signed the lease; the other role must sign",
+				      keyid);
+		}
+	cx_pae(e->payload_type, e->payload, e->payload_len, &pae, &pae_len);
+	crypto_sign_detached(e->sigs[e->nsig].sig, NULL, pae, pae_len, sk);
+	cx_wipe(sk, sizeof(sk));
+	memcpy(e->sigs[e->nsig].keyid, keyid, 65);
+	e->nsig++;
+	return 0;
+}

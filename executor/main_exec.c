@@ -1,0 +1,309 @@
+/* calyx-exec: run one command, authorized by a two-key lease.
+ *
+ *   calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run]
+ *
+ * Pipeline (../shared/DESIGN.md): 1 config, 2 verify, 3 consume, then the
+ * sandbox and monitor stages, which later issues build. Until the sandbox
+ * lands this binary verifies and consumes, records both in the audit log,
+ * and then refuses to run with E_UNSUPPORTED (exit 125) — it never runs a
+ * command outside a sandbox.
+ *
+ * Trust: usually runs as root on a lease file anyone may have written. The
+ * configuration is root-owned (StrictModes); --config is honoured only when
+ * the real uid is 0, so a narrow sudo rule cannot be pointed at a keyring
+ * the caller controls. The clock is read once. No side effect (ledger,
+ * audit, state) happens before the lease verified; --dry-run has none. */
+#include <getopt.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "calyx/audit.h"
+#include "calyx/codec.h"
+#include "calyx/config.h"
+#include "calyx/fileio.h"
+#include "calyx/jsonx.h"
+#include "calyx/keyring.h"
+#include "calyx/lease.h"
+#include "calyx/ledger.h"
+#include "calyx/policy.h"
+#include "cli.h"
+
+static const char usage[] =
+	"usage: calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run]\n"
+	"  --config FILE   configuration (default " CX_CONFIG_DEFAULT "; honoured only for real uid 0)\n"
+	"  --lease LEASE   the two-key signed lease to run\n"
+	"  --result FILE   write a JSON result (status, reason, exit code, audit range)\n"
+	"  --dry-run       verify and print the plan; nothing consumed, logged or executed\n"
+	"exit: the command's own code when it ran; 77 lease refused; 124 halted;\n"
+	"      125 calyx-exec's own failure (also bad usage); 126 cannot execute; 127 not found\n";
+
+typedef struct run_state {
+	const char *result_path;
+	cx_audit *audit;
+	uint64_t first_seq, last_seq;
+	char lease_sha256[65];
+	cx_lease lease;
+	bool have_lease;
+} run_state;
+
+static void audit_event(run_state *st, const char *type, json_t *details, cx_error *err, int *r)
+{
+	uint64_t seq;
+	if (!st->audit) {
+		json_decref(details);
+		return;
+	}
+	int ar = cx_audit_append(st->audit, type, st->have_lease ? st->lease.lease_id : NULL,
+				 st->have_lease ? st->lease.run_id : NULL, details, &seq, err);
+	if (ar < 0) {
+		*r = ar;
+		return;
+	}
+	if (!st->first_seq)
+		st->first_seq = seq;
+	st->last_seq = seq;
+}
+
+static void write_result(run_state *st, const char *status, const cx_error *err, int code)
+{
+	json_t *j;
+	char *s;
+	cx_error werr = { 0 };
+
+	if (!st->result_path)
+		return;
+	j = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:i}", "v", 1, "status", status, "reason",
+		      err ? cx_reason_name(err->reason) : "OK", "message", err ? err->msg : NULL,
+		      "lease_id", st->have_lease ? st->lease.lease_id : NULL, "exit_code", code);
+	CX_CHECK(j);
+	if (st->have_lease)
+		json_object_set_new(j, "run_id", json_string(st->lease.run_id));
+	if (st->lease_sha256[0])
+		json_object_set_new(j, "lease_sha256", json_string(st->lease_sha256));
+	if (st->first_seq)
+		json_object_set_new(j, "audit", json_pack("{s:I, s:I}", "first_seq",
+							  (json_int_t)st->first_seq, "last_seq",
+							  (json_int_t)st->last_seq));
+	s = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	CX_CHECK(s);
+	size_t n = strlen(s);
+	s = realloc(s, n + 2);
+	CX_CHECK(s);
+	s[n] = '\n';
+	s[n + 1] = 0;
+	if (cx_write_file_atomic(st->result_path, s, n + 1, 0644, &werr) < 0)
+		fprintf(stderr, "calyx-exec: error [%s]: result: %s\n", cx_reason_name(werr.reason),
+			werr.msg);
+	free(s);
+}
+
+/* Refusal or failure: audit (best effort: the refusal stands either way),
+ * result, one line on stderr. */
+static int finish_fail(run_state *st, cx_error *err, int code)
+{
+	if (code < 0)
+		code = cx_reason_is_refusal(err->reason) ? CX_EXIT_REFUSED : CX_EXIT_FAILURE;
+	if (st->audit) {
+		cx_error aerr = { 0 };
+		int r = 0;
+		audit_event(st, code == CX_EXIT_REFUSED ? "lease.rejected" : "run.failed",
+			    json_pack("{s:s, s:s, s:s}", "reason", cx_reason_name(err->reason),
+				      "message", err->msg, "lease_sha256", st->lease_sha256),
+			    &aerr, &r);
+		if (r < 0)
+			fprintf(stderr, "calyx-exec: error [%s]: %s\n", cx_reason_name(aerr.reason),
+				aerr.msg);
+	}
+	write_result(st, code == CX_EXIT_REFUSED ? "refused" : "failed", err, code);
+	return cx_cli_fail(err, code);
+}
+
+/* Prune ledger entries whose leases can no longer verify, at most hourly
+ * (a stamp file's mtime), so the ledger does not grow without bound. */
+static void maybe_prune(cx_ledger *ledger, const char *state_dir, int64_t now)
+{
+	char stamp[4096];
+	struct stat s;
+	cx_error err = { 0 };
+	FILE *f;
+
+	if (snprintf(stamp, sizeof(stamp), "%s/ledger.pruned", state_dir) >= (int)sizeof(stamp))
+		return;
+	if (lstat(stamp, &s) == 0 && now - s.st_mtime < 3600)
+		return;
+	if (ledger->ops->prune(ledger, now, NULL, NULL, &err) == 0 &&
+	    (f = fopen(stamp, "we")) != NULL)
+		fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "lease", required_argument, 0, 'l' },
+					      { "result", required_argument, 0, 'r' },
+					      { "dry-run", no_argument, 0, 'n' },
+					      { "help", no_argument, 0, 'h' },
+					      { "version", no_argument, 0, 'V' },
+					      { 0, 0, 0, 0 } };
+	const char *config_path = CX_CONFIG_DEFAULT, *lease_path = NULL;
+	bool dry_run = false, config_given = false;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	cx_config cfg = { 0 };
+	cx_keyring kr = { 0 };
+	cx_policy pol = { 0 };
+	cx_ledger *ledger = NULL;
+	uint8_t seed[32];
+	run_state st = { 0 };
+	cx_error err = { 0 };
+	int c, r, code;
+
+	cx_prog = "calyx-exec";
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			config_given = true;
+			break;
+		case 'l':
+			lease_path = optarg;
+			break;
+		case 'r':
+			st.result_path = optarg;
+			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			cx_cli_version();
+			return 0;
+		default:
+			fprintf(stderr, "calyx-exec: bad usage (see 'calyx-exec --help')\n");
+			return CX_EXIT_FAILURE;
+		}
+	}
+	if (!lease_path || optind != argc) {
+		fprintf(stderr, "calyx-exec: --lease LEASE is required (see 'calyx-exec --help')\n");
+		return CX_EXIT_FAILURE;
+	}
+	if (config_given && getuid() != 0) {
+		fprintf(stderr, "calyx-exec: --config is honoured only when the real uid is 0 (drop --config to use %s)\n",
+			CX_CONFIG_DEFAULT);
+		return CX_EXIT_FAILURE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "calyx-exec: error: libsodium failed to initialise\n");
+		return CX_EXIT_FAILURE;
+	}
+	const int64_t now = (int64_t)time(NULL); /* the one clock reading */
+	const uid_t owner = cx_trusted_owner();
+
+	/* 1 configuration: every failure here is the host's, exit 125. */
+	r = cx_config_load(config_path, owner, &cfg, &err);
+	if (r == 0)
+		r = cx_keyring_load(cfg.keyring, owner, &kr, &err);
+	if (r == 0)
+		r = cx_policy_load(cfg.policy, owner, &pol, &err);
+	if (r == 0)
+		r = cx_seed_load(cfg.host_key, "host key", true, owner, seed, &err);
+	if (r == 0 && !dry_run) {
+		r = cx_audit_open(cfg.audit_log, seed, &st.audit, &err);
+	}
+	cx_wipe(seed, sizeof(seed));
+	if (r < 0) {
+		code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+		goto out;
+	}
+
+	/* 2 verify. */
+	r = cx_lease_read(lease_path, &buf, &len, &err);
+	if (r == 0) {
+		cx_sha256_hex(buf, len, st.lease_sha256);
+		cx_verify_input in = { .keyring = &kr, .policy = &pol, .host_id = cfg.host_id,
+				       .now = now };
+		r = cx_lease_verify(&in, buf, len, &st.lease, &err);
+	}
+	if (r < 0) {
+		code = finish_fail(&st, &err, CX_EXIT_REFUSED);
+		goto out;
+	}
+	st.have_lease = true;
+
+	if (dry_run) {
+		printf("dry run: lease verified against policy sha256:%s; nothing consumed, logged or executed\n",
+		       pol.sha256_hex);
+		cx_cli_print_lease(stdout, &st.lease, true);
+		printf("plan: namespaces user,pid,mount,net,ipc,uts,cgroup; view = tmpfs root + listed paths; "
+		       "Landlock, no capabilities, no_new_privs, seccomp; cgroup quotas as above\n");
+		write_result(&st, "verified", NULL, 0);
+		code = 0;
+		goto out;
+	}
+	{
+		json_t *signers = json_array();
+		for (size_t i = 0; i < st.lease.nsigner; i++)
+			json_array_append_new(signers,
+					      json_pack("{s:s, s:s, s:s}", "keyid", st.lease.signer[i].keyid,
+							"role", cx_role_name(st.lease.signer[i].role),
+							"principal", st.lease.signer[i].principal));
+		audit_event(&st, "lease.verified",
+			    json_pack("{s:o, s:s, s:s}", "signers", signers, "policy_sha256",
+				      pol.sha256_hex, "lease_sha256", st.lease_sha256),
+			    &err, &r);
+		if (r < 0) {
+			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+			goto out;
+		}
+	}
+
+	/* 3 consume: durable before any side effect of the run. */
+	{
+		char ldir[4096];
+		if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
+			cx_err(&err, CX_E_LEDGER, errno, "cannot create state dir '%s': %s",
+			       cfg.state_dir, strerror(errno));
+			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+			goto out;
+		}
+		snprintf(ldir, sizeof(ldir), "%s/ledger", cfg.state_dir);
+		r = cx_ledger_open_dir(ldir, &ledger, &err);
+		if (r == 0) {
+			cx_claim cl = { .lease_id = st.lease.lease_id, .run_id = st.lease.run_id,
+					.consumed_at = now, .not_after = st.lease.not_after,
+					.prune_after = st.lease.not_after + pol.clock_skew_s };
+			r = cx_ledger_claim(ledger, &cl, &err);
+		}
+		if (r < 0) {
+			code = finish_fail(&st, &err, -1);
+			goto out;
+		}
+		audit_event(&st, "lease.consumed", json_pack("{s:s}", "ledger", ledger->ops->name),
+			    &err, &r);
+		if (r < 0) {
+			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+			goto out;
+		}
+		maybe_prune(ledger, cfg.state_dir, now);
+	}
+
+	/* 4.. sandbox: not in this build. Fail closed, never run unconfined. */
+	cx_err(&err, CX_E_UNSUPPORTED, ENOSYS,
+	       "lease %s was verified and consumed, but this build has no sandbox yet, so nothing was run (use --dry-run to check leases)",
+	       st.lease.lease_id);
+	code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+out:
+	cx_ledger_close(ledger);
+	cx_audit_close(st.audit);
+	if (st.have_lease)
+		cx_lease_free(&st.lease);
+	cx_policy_free(&pol);
+	cx_keyring_free(&kr);
+	cx_config_free(&cfg);
+	return code;
+}

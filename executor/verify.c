@@ -1,0 +1,153 @@
+/* The lease verifier: the single gate between a file anyone can write and
+ * a privileged run. Order and reasons: calyx/lease.h.
+ *
+ * Invariants:
+ *  - no field of the body is looked at before both signatures verified;
+ *  - the body is parsed from exactly the bytes that were verified;
+ *  - roles come from the keyring only; one human and one agent, two
+ *    distinct keys, is a hard rule, not a threshold;
+ *  - the clock is read once, by the caller (in->now).
+ * Trust: runs as root on hostile input; fails closed at every step. */
+#include "calyx/lease.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "calyx/codec.h"
+#include "calyx/policy.h"
+
+static int check_signatures(const cx_verify_input *in, const cx_envelope *e,
+			    cx_lease *l, cx_error *err)
+{
+	_cleanup_free_ uint8_t *pae = NULL;
+	const cx_key *keys[CX_LEASE_SIGS] = { 0 };
+	size_t pae_len, humans = 0, agents = 0;
+
+	CX_CHECK(e->nsig == CX_LEASE_SIGS);
+	cx_pae(e->payload_type, e->payload, e->payload_len, &pae, &pae_len);
+	for (size_t i = 0; i < e->nsig; i++) {
+		const cx_key *k = cx_keyring_find(in->keyring, e->sigs[i].keyid);
+
+		if (!k)
+			return cx_err(err, CX_E_UNKNOWN_KEY, EPERM,
+				      "signature %zu is by key %.16s… which is not in the keyring (add its .pub.json with 'calyx-lease keyring add')",
+				      i + 1, e->sigs[i].keyid);
+		if (k->revoked)
+			return cx_err(err, CX_E_REVOKED, EPERM,
+				      "signature %zu is by key %.16s… ('%s') which is revoked (have a current key re-sign)",
+				      i + 1, k->keyid, k->principal);
+		for (size_t p = 0; p < i; p++)
+			/* keyids are unique per public key in a loaded
+			 * keyring, so comparing the keys is the real check */
+			if (memcmp(keys[p]->pk, k->pk, 32) == 0)
+				return cx_err(err, CX_E_DUP_SIGNER, EPERM,
+					      "key '%s' signed twice; two different keys must sign (one human, one agent)",
+					      k->principal);
+		if (crypto_sign_verify_detached(e->sigs[i].sig, pae, pae_len, k->pk) != 0)
+			return cx_err(err, CX_E_BAD_SIG, EPERM,
+				      "signature %zu by '%s' does not verify (the lease was changed after signing, or signed by another tool; re-sign it)",
+				      i + 1, k->principal);
+		keys[i] = k;
+		humans += k->role == CX_ROLE_HUMAN;
+		agents += k->role == CX_ROLE_AGENT;
+	}
+	if (humans != 1 || agents != 1)
+		return cx_err(err, CX_E_ROLE_MISSING, EPERM,
+			      "lease is signed by %zu human and %zu agent keys; exactly one of each is required (have the missing role sign)",
+			      humans, agents);
+	for (size_t i = 0; i < e->nsig; i++) {
+		memcpy(l->signer[i].keyid, keys[i]->keyid, 65);
+		l->signer[i].role = keys[i]->role;
+		l->signer[i].principal = cx_strdup(keys[i]->principal);
+	}
+	l->nsigner = e->nsig;
+	return 0;
+}
+
+static int check_window(const cx_verify_input *in, const cx_lease *l, cx_error *err)
+{
+	const cx_policy *p = in->policy;
+	int64_t skew = p->clock_skew_s;
+
+	if (l->issued_at > in->now + skew)
+		return cx_err(err, CX_E_NOT_YET_VALID, EPERM,
+			      "lease was issued %lld s in the future (check the signer's clock)",
+			      (long long)(l->issued_at - in->now));
+	if (in->now + skew < l->not_before)
+		return cx_err(err, CX_E_NOT_YET_VALID, EPERM,
+			      "lease is not valid for another %lld s (wait, or issue a new lease)",
+			      (long long)(l->not_before - in->now));
+	if (in->now - skew >= l->not_after)
+		return cx_err(err, CX_E_EXPIRED, EPERM,
+			      "lease expired %lld s ago (issue and sign a new lease)",
+			      (long long)(in->now - l->not_after));
+	if (l->not_after - l->not_before > p->max_lifetime_s)
+		return cx_err(err, CX_E_LIFETIME, EPERM,
+			      "lease is valid for %lld s, the policy allows at most %lld s (issue a shorter lease)",
+			      (long long)(l->not_after - l->not_before), (long long)p->max_lifetime_s);
+	return 0;
+}
+
+static int check_audience(const cx_verify_input *in, const cx_lease *l, cx_error *err)
+{
+	if (l->audience) {
+		if (!in->host_id || strcmp(l->audience, in->host_id) != 0)
+			return cx_err(err, CX_E_AUDIENCE, EPERM,
+				      "lease is for host '%s', this host is '%s' (run it on its host)",
+				      l->audience, in->host_id ? in->host_id : "(no host_id configured)");
+	} else if (in->policy->require_audience) {
+		return cx_err(err, CX_E_AUDIENCE, EPERM,
+			      "lease names no audience and the policy requires one (issue it with \"audience\": \"%s\")",
+			      in->host_id ? in->host_id : "<host_id>");
+	}
+	return 0;
+}
+
+int cx_lease_verify(const cx_verify_input *in, const uint8_t *buf, size_t len,
+		    cx_lease *ret, cx_error *err)
+{
+	cx_envelope e = { 0 };
+	cx_lease l = { 0 };
+	cx_run_spec eff = { 0 };
+	int r;
+
+	CX_CHECK(in && in->keyring && in->policy);
+	r = cx_envelope_parse(buf, len, CX_LEASE_SIGS, CX_LEASE_SIGS, &e, err);
+	if (r < 0)
+		return r;
+	/* Signatures are checked before the body is parsed: the parser never
+	 * sees bytes no trusted key vouched for. */
+	{
+		cx_lease signers = { 0 };
+		r = check_signatures(in, &e, &signers, err);
+		if (r == 0)
+			r = cx_lease_body_parse(e.payload, e.payload_len, &l, err);
+		if (r == 0) {
+			memcpy(l.signer, signers.signer, sizeof(l.signer));
+			l.nsigner = signers.nsigner;
+		} else {
+			cx_lease_free(&signers);
+		}
+	}
+	cx_envelope_free(&e);
+	if (r < 0)
+		return r;
+	if ((r = check_window(in, &l, err)) < 0 || (r = check_audience(in, &l, err)) < 0)
+		goto fail;
+	if (strcmp(l.policy_sha256, in->policy->sha256_hex) != 0) {
+		r = cx_err(err, CX_E_POLICY_HASH, EPERM,
+			   "lease is bound to policy %.16s…, this host's policy is %.16s… (re-issue the lease for the current policy)",
+			   l.policy_sha256, in->policy->sha256_hex);
+		goto fail;
+	}
+	r = cx_policy_resolve(in->policy, &l.spec, &eff, err);
+	if (r < 0)
+		goto fail;
+	cx_run_spec_free(&l.spec);
+	l.spec = eff;
+	*ret = l;
+	return 0;
+fail:
+	cx_lease_free(&l);
+	return r;
+}

@@ -1,0 +1,101 @@
+/* Leases: DSSE envelope, body, and the verifier.
+ *
+ * Envelope (exactly these keys; standard padded base64 only):
+ *   { "payloadType": "application/vnd.calyx.lease.v1+json",
+ *     "payload": "<base64 of the body bytes that were signed>",
+ *     "signatures": [ {"keyid": "<64 hex>", "sig": "<base64 of 64 bytes>"}, ... ] }
+ * Each signer signs DSSE's PAE(payloadType, payload bytes):
+ *   "DSSEv1" SP len(type) SP type SP len(body) SP body   (lengths in ASCII decimal)
+ * The body is parsed only from the verified payload bytes. Body format:
+ * ../shared/DESIGN.md "Lease"; the parser (cx_lease_body_parse) is strict.
+ *
+ * Verification order (cx_lease_verify), each step failing closed with its
+ * own reason code: size/type of the input; JSON; envelope keys; payloadType;
+ * base64; signature count; for each signature: keyid syntax, keyring lookup
+ * (unknown, revoked), same key twice, Ed25519 over PAE; roles (exactly one
+ * human and one agent); body; validity window (clock read once by the
+ * caller, bounded skew and lifetime); audience; policy hash; lease within
+ * policy. */
+#ifndef CALYX_LEASE_H
+#define CALYX_LEASE_H
+
+#include <stdint.h>
+#include "calyx/common.h"
+#include "calyx/keyring.h"
+#include "calyx/spec.h"
+
+#define CX_LEASE_PAYLOAD_TYPE "application/vnd.calyx.lease.v1+json"
+#define CX_LEASE_MAX_BYTES (64u * 1024)
+#define CX_LEASE_BODY_MAX_BYTES (48u * 1024)
+#define CX_LEASE_SIGS 2
+#define CX_LEASE_TIME_MAX 17179869184LL /* 2^34 s: year 2514; refuses "huge" */
+#define CX_ID_MAX 128                  /* run_id, intent_id, audience */
+#define CX_PURPOSE_MAX 1024
+
+typedef struct cx_signature {
+	char keyid[65];
+	uint8_t sig[64];
+} cx_signature;
+
+typedef struct cx_envelope {
+	char *payload_type;
+	uint8_t *payload;
+	size_t payload_len;
+	size_t nsig;
+	cx_signature sigs[CX_LEASE_SIGS];
+} cx_envelope;
+
+/* Parse an envelope holding between min_sigs and max_sigs signatures
+ * (the verifier uses 2..2; the signing tool 0..1). */
+int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
+		      size_t max_sigs, cx_envelope *ret, cx_error *err);
+void cx_envelope_free(cx_envelope *e);
+/* Serialize (pretty, trailing newline). Caller frees. */
+char *cx_envelope_dump(const cx_envelope *e);
+/* DSSE pre-authentication encoding. Caller frees *ret. */
+void cx_pae(const char *type, const uint8_t *body, size_t blen, uint8_t **ret, size_t *ret_len);
+/* Add a signature by the key with this seed. Refuses a second signature by
+ * the same key and a third signature. */
+int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err);
+
+typedef struct cx_lease {
+	char lease_id[33];
+	char *run_id;
+	char *intent_id;  /* optional */
+	char *audience;   /* optional */
+	char *purpose;    /* optional */
+	int64_t issued_at, not_before, not_after;
+	char policy_sha256[65];
+	cx_run_spec spec;
+	/* Filled by the verifier: who signed, in envelope order. */
+	struct {
+		char keyid[65];
+		cx_role role;
+		char *principal;
+	} signer[CX_LEASE_SIGS];
+	size_t nsigner;
+} cx_lease;
+
+int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error *err);
+void cx_lease_free(cx_lease *l);
+
+struct cx_policy;
+
+typedef struct cx_verify_input {
+	const cx_keyring *keyring;
+	const struct cx_policy *policy; /* carries its own SHA-256 */
+	const char *host_id;            /* NULL: host has no id */
+	int64_t now;                    /* read once by the caller */
+} cx_verify_input;
+
+/* Verify an envelope read from a file (buf/len already bounded by the
+ * caller's read). On success *ret holds the body, signers, and a spec
+ * resolved against the policy (defaults filled, env = policy set + allowed
+ * lease names). */
+int cx_lease_verify(const cx_verify_input *in, const uint8_t *buf, size_t len,
+		    cx_lease *ret, cx_error *err);
+
+/* Read a lease file: regular, not a symlink, <= CX_LEASE_MAX_BYTES. */
+int cx_lease_read(const char *path, uint8_t **ret_buf, size_t *ret_len, cx_error *err);
+
+#endif

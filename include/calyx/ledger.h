@@ -1,0 +1,68 @@
+/* Replay ledger: a lease runs at most once on a host, even across crashes.
+ *
+ * Interface (claim, is-claimed, prune) with a local-directory backend; a
+ * fleet backend on a shared strongly consistent store plugs in behind the
+ * same table without touching the verifier.
+ *
+ * Local backend: STATE_DIR/ledger/<lease_id>, created with
+ * openat(O_CREAT|O_EXCL|O_NOFOLLOW), written, fsync'd, then the directory
+ * fsync'd. Entry content (JSON, one line):
+ *   {"lease_id":"…","run_id":"…","consumed_at":1795334400,
+ *    "not_after":1795336200,"prune_after":1795336260,"pid":1234}
+ * The claim is the *existence* of the name: an entry left empty by a crash
+ * between create and write still burns the lease (fail closed).
+ * prune removes only entries whose prune_after (not_after + the clock skew
+ * in force at claim time) has passed, i.e. whose lease could no longer
+ * verify; unreadable entries are kept and counted.
+ * Trust: runs as root; lease_id is validated (32 lowercase hex) here again
+ * before it becomes a file name. */
+#ifndef CALYX_LEDGER_H
+#define CALYX_LEDGER_H
+
+#include <stdint.h>
+#include "calyx/common.h"
+
+typedef struct cx_claim {
+	const char *lease_id;
+	const char *run_id;
+	int64_t consumed_at;
+	int64_t not_after;
+	int64_t prune_after;
+} cx_claim;
+
+typedef struct cx_ledger cx_ledger;
+
+typedef struct cx_ledger_ops {
+	const char *name;
+	/* 0: claimed by us. CX_E_REPLAY: someone claimed it before.
+	 * CX_E_LEDGER: could not record durably — do not run. */
+	int (*claim)(cx_ledger *l, const cx_claim *c, cx_error *err);
+	/* 1 claimed, 0 not, < 0 error. */
+	int (*is_claimed)(cx_ledger *l, const char *lease_id, cx_error *err);
+	int (*prune)(cx_ledger *l, int64_t now, unsigned *ret_removed, unsigned *ret_kept,
+		     cx_error *err);
+	void (*close)(cx_ledger *l);
+} cx_ledger_ops;
+
+struct cx_ledger {
+	const cx_ledger_ops *ops;
+};
+
+/* Open (creating, mode 0700) the directory backend at dir. */
+int cx_ledger_open_dir(const char *dir, cx_ledger **ret, cx_error *err);
+
+static inline int cx_ledger_claim(cx_ledger *l, const cx_claim *c, cx_error *err)
+{
+	return l->ops->claim(l, c, err);
+}
+static inline int cx_ledger_is_claimed(cx_ledger *l, const char *id, cx_error *err)
+{
+	return l->ops->is_claimed(l, id, err);
+}
+static inline void cx_ledger_close(cx_ledger *l)
+{
+	if (l)
+		l->ops->close(l);
+}
+
+#endif

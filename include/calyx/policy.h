@@ -1,0 +1,44 @@
+/* Policy: the ceiling a lease must fit under.
+ *
+ * Format: ../shared/DESIGN.md "Policy". Parsed strictly (unknown keys
+ * refused, exact types, bounded sizes); `limits.max` and `limits.default`
+ * must name every limit, defaults must not exceed maxima; `syscalls.deny`
+ * names must be syscalls libseccomp knows. The SHA-256 is taken over the
+ * exact bytes that are parsed.
+ * Trust: a root-owned file written by the security team; leases are
+ * hostile and checked against it by cx_policy_resolve. */
+#ifndef CALYX_POLICY_H
+#define CALYX_POLICY_H
+
+#include <stdint.h>
+#include "calyx/common.h"
+#include "calyx/spec.h"
+
+#define CX_POLICY_MAX_BYTES (1u << 20)
+#define CX_POLICY_LIFETIME_MAX (31LL * 24 * 3600) /* hard bound on max_lifetime_s */
+#define CX_POLICY_SKEW_MAX 3600LL                 /* hard bound on clock_skew_s */
+
+typedef struct cx_policy {
+	cx_strv commands, read, write;
+	cx_strv env_allow;
+	cx_env env_set;
+	cx_limits max, def;
+	uint32_t network_mask; /* bit per cx_network */
+	int64_t max_lifetime_s, clock_skew_s;
+	bool require_audience;
+	cx_strv syscalls_deny;
+	uint8_t sha256[32];
+	char sha256_hex[65];
+} cx_policy;
+
+int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *err);
+int cx_policy_load(const char *path, uid_t owner, cx_policy *ret, cx_error *err);
+void cx_policy_free(cx_policy *p);
+
+/* Check a lease's requested spec against the policy and build the
+ * effective spec: limits defaulted, env = policy "set" plus the lease's
+ * allowed names. Fails naming the broken rule (CX_E_POLICY_*). */
+int cx_policy_resolve(const cx_policy *p, const cx_run_spec *req,
+		      cx_run_spec *ret, cx_error *err);
+
+#endif

@@ -1,0 +1,119 @@
+#!/bin/sh
+# make demo: the two-key lease flow end to end, printing each step.
+# Runs as root from a fresh clone: installs missing deps, builds, then works
+# in build/demo/ (recreated each time) with its own config, keys, keyring,
+# policy, state dir and audit log — nothing outside build/ is touched.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+B="$ROOT/build"
+D="$B/demo"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+# run a command expected to fail with a given exit code
+expect() {
+	want=$1; shift
+	printf '$ %s\n' "$*"
+	set +e; "$@"; got=$?; set -e
+	echo "(exit $got)"
+	[ "$got" -eq "$want" ] || { echo "demo: expected exit $want, got $got" >&2; exit 1; }
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: run as root (calyx-exec's configuration must be root-owned)" >&2
+	exit 1
+fi
+
+step "1. dependencies and build"
+scripts/install-deps.sh
+make -s all
+PATH="$B:$PATH"
+
+step "2. a demo host: config, state dir and audit log under build/demo"
+rm -rf "$D"
+mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/srv/app"
+chmod 700 "$D/keys" "$D/state"
+chmod 755 "$D" "$D/etc" "$D/log"
+echo "release: ; @echo building release" > "$D/srv/app/Makefile"
+
+step "3. two signers: a human key and an agent key"
+run calyx-lease keygen --role human --name alice --out "$D/keys"
+run calyx-lease keygen --role agent --name ops-bot --out "$D/keys"
+run calyx-lease keygen --role agent --name host --out "$D/etc"   # the host's audit key
+
+step "4. the keyring (root-owned, like TUF's root.json)"
+run calyx-lease keyring add "$D/etc/keyring.json" "$D/keys/alice.pub.json"
+run calyx-lease keyring add "$D/etc/keyring.json" "$D/keys/ops-bot.pub.json"
+
+step "5. the policy: the ceiling every lease must fit under"
+cat > "$D/etc/policy.json" <<JSON
+{ "v": 1,
+  "commands": ["/usr/bin/make", "/usr/bin/env"],
+  "read":  ["/usr", "/etc/ssl/certs"],
+  "write": ["$D/srv"],
+  "env": {"allow": ["LANG", "TZ"], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
+  "limits": {"max":     {"cpu_ms": 600000, "memory_bytes": 2147483648, "pids": 512,
+                         "wall_ms": 1800000, "nofile": 1024, "fsize_bytes": 1073741824,
+                         "tmp_bytes": 268435456},
+             "default": {"cpu_ms": 60000, "memory_bytes": 268435456, "pids": 64,
+                         "wall_ms": 120000, "nofile": 256, "fsize_bytes": 104857600,
+                         "tmp_bytes": 67108864}},
+  "network": ["none"],
+  "lease": {"max_lifetime_s": 3600, "clock_skew_s": 60, "require_audience": true},
+  "syscalls": {"deny": ["ptrace"]} }
+JSON
+run calyx-policy check "$D/etc/policy.json"
+
+cat > "$D/etc/calyx.conf" <<JSON
+{ "keyring": "$D/etc/keyring.json", "policy": "$D/etc/policy.json",
+  "state_dir": "$D/state", "audit_log": "$D/log/audit.jsonl",
+  "host_key": "$D/etc/host.key", "host_id": "demo-host" }
+JSON
+chmod 644 "$D/etc/calyx.conf" "$D/etc/policy.json" "$D/etc/keyring.json"
+
+step "6. a lease: body -> unsigned envelope (lease_id, times and policy hash filled in)"
+cat > "$D/body.json" <<JSON
+{ "run_id": "deploy-4821", "intent_id": "intent-77", "audience": "demo-host",
+  "argv": ["/usr/bin/make", "-C", "/work", "release"],
+  "cwd": "/work", "env": {"LANG": "C.UTF-8"},
+  "workspace": "$D/srv/app",
+  "paths": {"ro": ["/usr"], "rw": []},
+  "limits": {"cpu_ms": 60000, "memory_bytes": 536870912, "pids": 128, "wall_ms": 120000},
+  "network": "none",
+  "validate": {"argv": ["/usr/bin/make", "-C", "/work", "check"]},
+  "purpose": "release 4.2 to canary" }
+JSON
+run calyx-lease new "$D/body.json" -o "$D/run.lease" --policy "$D/etc/policy.json" --ttl 1800
+
+step "7. sign twice: the human reviews and signs, then the agent"
+run calyx-lease show --keyring "$D/etc/keyring.json" "$D/run.lease"
+expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --dry-run
+run calyx-lease sign --key "$D/keys/alice.key" "$D/run.lease"
+expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --dry-run
+run calyx-lease sign --key "$D/keys/ops-bot.key" "$D/run.lease"
+
+step "8. verify (nothing consumed)"
+run calyx-lease verify --keyring "$D/etc/keyring.json" --policy "$D/etc/policy.json" \
+	--host-id demo-host "$D/run.lease"
+
+step "9. calyx-exec --dry-run: verify and print the plan; no side effect"
+run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --dry-run
+ls -A "$D/state" | grep -q . && { echo "demo: dry run left state behind" >&2; exit 1; }
+echo "(state dir still empty: nothing consumed)"
+
+step "10. tampering is refused: a copy with the payload edited after signing"
+sed 's/"payload": "e/"payload": "f/' "$D/run.lease" > "$D/tampered.lease"
+expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/tampered.lease" --dry-run
+
+step "11. single use: the first real start consumes the lease, the second is refused"
+echo "(this build has no sandbox yet, so after consuming it refuses to run: exit 125)"
+expect 125 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --result "$D/result.json"
+expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease"
+run cat "$D/result.json"
+
+step "12. the audit log: signed, hash-chained, verifiable offline"
+run cat "$D/log/audit.jsonl"
+run calyx-audit verify --host-pub "$D/etc/host.pub.json" "$D/log/audit.jsonl"
+
+step "demo complete"

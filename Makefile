@@ -62,7 +62,7 @@ else ifeq ($(SAN),fuzz)
   OPT := -O1
 endif
 
-ALL_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -U_FORTIFY_SOURCE $(FORTIFY) $(HARDEN_CFLAGS) \
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(OPT) -g $(WARN) -U_FORTIFY_SOURCE $(FORTIFY) $(HARDEN_CFLAGS) \
         $(SAN_FLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(SAN_FLAGS) $(LDFLAGS)
 

@@ -44,8 +44,11 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 	int r;
 
 	r = cx_json_parse_object(buf, len, "config", &j, err);
-	if (r < 0)
+	if (r < 0) {
+		if (err)
+			err->reason = CX_E_CONFIG; /* every config problem is E_CONFIG */
 		return r;
+	}
 	r = cx_json_keys(j, "config", CX_E_CONFIG, req, opt, err);
 	if (r == 0)
 		r = cx_json_int(j, "v", "config", CX_E_CONFIG, 1, 1, true, &v, err);

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Run every test suite: cmocka unit suites, fuzz-corpus replays, integration.
+# Prints each suite's summary lines and a final total; exits non-zero if any
+# suite fails. BUILD selects the build dir (build, build/asan).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+failed=""
+n=0
+
+suite() {
+	name=$1; shift
+	n=$((n + 1))
+	echo "---- $name"
+	if "$@" > "$BUILD/$name.log" 2>&1; then
+		grep -E '^\[(==========|  PASSED  |  FAILED  |  SKIPPED )\]|^replay:' "$BUILD/$name.log" || true
+	else
+		cat "$BUILD/$name.log"
+		echo "---- $name: FAILED"
+		failed="$failed $name"
+	fi
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "note: not root — tests that need root ownership checks skip (visible as SKIPPED)"
+fi
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	suite "$(basename "$t")" "$t"
+done
+for r in "$BUILD"/tests/replay_*; do
+	[ -x "$r" ] || continue
+	name=${r##*/replay_}
+	suite "replay_$name" "$r" "tests/fuzz/corpus/$name"
+done
+if [ "$(id -u)" -eq 0 ]; then
+	suite integration tests/integration/run.sh "$BUILD"
+else
+	echo "---- integration: SKIPPED (needs root: drives calyx-exec with root-owned config)"
+fi
+
+echo "===="
+if [ -n "$failed" ]; then
+	echo "FAILED suites:$failed (of $n)"
+	exit 1
+fi
+echo "all $n suites passed"

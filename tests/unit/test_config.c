@@ -1,0 +1,152 @@
+/* Unit tests: configuration and keyring loading (StrictModes, strict fields). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calyx/config.h"
+#include "calyx/keyring.h"
+#include "testutil.h"
+
+static const char good[] =
+	"{\"keyring\":\"/etc/calyx/keyring.json\",\"policy\":\"/etc/calyx/policy.json\","
+	"\"state_dir\":\"/var/lib/calyx\",\"audit_log\":\"/var/log/calyx/audit.jsonl\","
+	"\"host_key\":\"/etc/calyx/host.key\",\"host_id\":\"build-01\"}";
+
+static int parse(const char *s, cx_config *c, cx_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	return cx_config_parse((const uint8_t *)s, strlen(s), c, err);
+}
+
+static void config_good(void **st)
+{
+	cx_config c;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse(good, &c, &err), 0);
+	assert_string_equal(c.state_dir, "/var/lib/calyx");
+	assert_string_equal(c.host_id, "build-01");
+	cx_config_free(&c);
+}
+
+static void config_bad_fields(void **st)
+{
+	static const char *const bad[] = {
+		"{\"keyring\":\"/k\",\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\"}",
+		"{\"keyring\":\"k\",\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\",\"host_key\":\"/h\"}",
+		"{\"keyring\":\"/k/../x\",\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\",\"host_key\":\"/h\"}",
+		"{\"keyring\":\"/k\",\"policy\":\"/p\",\"state_dir\":\"/\",\"audit_log\":\"/a\",\"host_key\":\"/h\"}",
+		"{\"keyring\":\"/k\",\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\",\"host_key\":\"/h\",\"debug\":true}",
+		"{\"keyring\":\"/k\",\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\",\"host_key\":\"/h\",\"host_key\":\"/i\"}",
+		"{\"keyring\":1,\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\",\"host_key\":\"/h\"}",
+	};
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		cx_config c;
+		cx_error err;
+		if (parse(bad[i], &c, &err) == 0)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.reason, CX_E_CONFIG);
+	}
+}
+
+static void config_load_strict_modes(void **st)
+{
+	char *dir = tu_tmpdir(), *p, *l;
+	cx_config c;
+	cx_error err = { 0 };
+	(void)st;
+	if (geteuid() != 0) {
+		tu_rmtree(dir);
+		free(dir);
+		skip();
+	}
+	p = tu_write(dir, "calyx.conf", good, strlen(good), 0644);
+	assert_int_equal(cx_config_load(p, 0, &c, &err), 0);
+	cx_config_free(&c);
+	assert_int_equal(chmod(p, 0646), 0);
+	assert_true(cx_config_load(p, 0, &c, &err) < 0);
+	assert_int_equal(err.reason, CX_E_INSECURE_FILE);
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(chown(p, 1000, 0), 0);
+	assert_true(cx_config_load(p, 0, &c, &err) < 0);
+	assert_int_equal(err.reason, CX_E_INSECURE_FILE);
+	CX_CHECK(asprintf(&l, "%s/link.conf", dir) > 0);
+	assert_int_equal(symlink(p, l), 0);
+	assert_true(cx_config_load(l, 0, &c, &err) < 0);
+	assert_int_equal(err.reason, CX_E_NOT_REGULAR);
+	free(l);
+	free(p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void keyring_load_and_find(void **st)
+{
+	tu_fixture f;
+	(void)st;
+	tu_fixture_init(&f);
+	const cx_key *k = cx_keyring_find(&f.kr, f.human.keyid);
+	assert_non_null(k);
+	assert_int_equal(k->role, CX_ROLE_HUMAN);
+	assert_string_equal(k->principal, "alice");
+	assert_false(k->revoked);
+	k = cx_keyring_find(&f.kr, f.revoked.keyid);
+	assert_non_null(k);
+	assert_true(k->revoked);
+	assert_null(cx_keyring_find(&f.kr, f.stranger.keyid));
+	tu_fixture_free(&f);
+}
+
+static void keyring_same_key_active_and_revoked(void **st)
+{
+	tu_key a;
+	const tu_key *act[] = { &a }, *rev[] = { &a };
+	cx_keyring kr;
+	cx_error err = { 0 };
+	char *t;
+	(void)st;
+	tu_key_make(&a, 1, CX_ROLE_HUMAN, "a");
+	/* JSON_REJECT_DUPLICATES does not see it: different sections. */
+	t = tu_keyring_text(act, 1, rev, 1);
+	assert_true(cx_keyring_parse((uint8_t *)t, strlen(t), &kr, &err) < 0);
+	assert_int_equal(err.reason, CX_E_DUP_KEY);
+	free(t);
+}
+
+static void seed_file_rules(void **st)
+{
+	char *dir = tu_tmpdir(), *p;
+	uint8_t s[32], buf[33] = { 0 };
+	cx_error err = { 0 };
+	(void)st;
+	p = tu_write(dir, "k.key", buf, 32, 0600);
+	assert_int_equal(cx_seed_load(p, "key", false, 0, s, &err), 0);
+	free(p);
+	p = tu_write(dir, "k2.key", buf, 32, 0640);
+	assert_true(cx_seed_load(p, "key", false, 0, s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_INSECURE_FILE);
+	free(p);
+	p = tu_write(dir, "k3.key", buf, 33, 0600);
+	assert_true(cx_seed_load(p, "key", false, 0, s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_KEY);
+	free(p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_good),
+		cmocka_unit_test(config_bad_fields),
+		cmocka_unit_test(config_load_strict_modes),
+		cmocka_unit_test(keyring_load_and_find),
+		cmocka_unit_test(keyring_same_key_active_and_revoked),
+		cmocka_unit_test(seed_file_rules),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,206 @@
+/* Unit tests: policy parsing and "is this lease within this policy".
+ * Each refusal test asserts the rule it names (reason code). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calyx/jsonx.h"
+#include "calyx/policy.h"
+#include "testutil.h"
+
+/* Parse the default policy with one JSON edit applied. */
+static int parse_edited(void (*edit)(json_t *), cx_policy *p, cx_error *err)
+{
+	const char *t = tu_policy_text();
+	json_t *j = json_loads(t, 0, NULL);
+	char *s;
+	int r;
+
+	edit(j);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	memset(err, 0, sizeof(*err));
+	r = cx_policy_parse((uint8_t *)s, strlen(s), p, err);
+	free(s);
+	return r;
+}
+
+static void ed_unknown(json_t *j) { json_object_set_new(j, "landlock_mode", json_string("x")); }
+static void ed_rel_cmd(json_t *j) { json_array_append_new(json_object_get(j, "commands"), json_string("make")); }
+static void ed_dotdot(json_t *j) { json_array_append_new(json_object_get(j, "read"), json_string("/usr/../etc")); }
+static void ed_dup_cmd(json_t *j) { json_array_append_new(json_object_get(j, "commands"), json_string("/usr/bin/make")); }
+static void ed_allow_ld(json_t *j) { json_array_append_new(json_object_get(json_object_get(j, "env"), "allow"), json_string("LD_PRELOAD")); }
+static void ed_set_bashenv(json_t *j) { json_object_set_new(json_object_get(json_object_get(j, "env"), "set"), "BASH_ENV", json_string("/x")); }
+static void ed_set_and_allow(json_t *j) { json_array_append_new(json_object_get(json_object_get(j, "env"), "allow"), json_string("PATH")); }
+static void ed_default_above_max(json_t *j) { json_object_set_new(json_object_get(json_object_get(j, "limits"), "default"), "pids", json_integer(100000)); }
+static void ed_missing_max(json_t *j) { json_object_del(json_object_get(json_object_get(j, "limits"), "max"), "tmp_bytes"); }
+static void ed_network_bad(json_t *j) { json_array_append_new(json_object_get(j, "network"), json_string("host")); }
+static void ed_lifetime_huge(json_t *j) { json_object_set_new(json_object_get(j, "lease"), "max_lifetime_s", json_integer(100LL * 24 * 3600)); }
+static void ed_audience_str(json_t *j) { json_object_set_new(json_object_get(j, "lease"), "require_audience", json_string("yes")); }
+static void ed_bad_syscall(json_t *j) { json_array_append_new(json_object_get(json_object_get(j, "syscalls"), "deny"), json_string("not_a_syscall")); }
+static void ed_good_syscall(json_t *j) { json_array_append_new(json_object_get(json_object_get(j, "syscalls"), "deny"), json_string("ptrace")); }
+static void ed_v2(json_t *j) { json_object_set_new(j, "v", json_integer(2)); }
+
+static void policy_rejects_each_bad_field(void **st)
+{
+	static const struct { void (*edit)(json_t *); const char *needle; } cases[] = {
+		{ ed_unknown, "unknown field" },       { ed_rel_cmd, "normalized" },
+		{ ed_dotdot, "normalized" },           { ed_dup_cmd, "twice" },
+		{ ed_allow_ld, "LD_PRELOAD" },         { ed_set_bashenv, "BASH_ENV" },
+		{ ed_set_and_allow, "PATH" },          { ed_default_above_max, "above" },
+		{ ed_missing_max, "tmp_bytes" },       { ed_network_bad, "host" },
+		{ ed_lifetime_huge, "max_lifetime_s" }, { ed_audience_str, "require_audience" },
+		{ ed_bad_syscall, "not_a_syscall" },   { ed_v2, "policy.v" },
+	};
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(cases); i++) {
+		cx_policy p;
+		cx_error err;
+		assert_true(parse_edited(cases[i].edit, &p, &err) < 0);
+		assert_int_equal(err.reason, CX_E_POLICY);
+		if (!strstr(err.msg, cases[i].needle))
+			fail_msg("case %zu: message '%s' lacks '%s'", i, err.msg, cases[i].needle);
+	}
+}
+
+static void policy_accepts_known_syscall_and_hashes_bytes(void **st)
+{
+	cx_policy p, q;
+	cx_error err;
+	const char *t = tu_policy_text();
+	(void)st;
+	assert_int_equal(parse_edited(ed_good_syscall, &p, &err), 0);
+	assert_int_equal(p.syscalls_deny.n, 1);
+	assert_int_equal(cx_policy_parse((const uint8_t *)t, strlen(t), &q, &err), 0);
+	/* Same meaning, different bytes: a different hash. */
+	assert_string_not_equal(p.sha256_hex, q.sha256_hex);
+	cx_policy_free(&p);
+	cx_policy_free(&q);
+}
+
+/* Resolve a spec derived from the fixture body with one edit. */
+static int resolve_edited(tu_fixture *f, void (*edit)(json_t *), cx_run_spec *out, cx_error *err)
+{
+	json_t *b = tu_body(f->now, f->pol.sha256_hex);
+	char *s;
+	cx_lease l;
+	int r;
+
+	if (edit)
+		edit(b);
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	memset(err, 0, sizeof(*err));
+	r = cx_lease_body_parse((uint8_t *)s, strlen(s), &l, err);
+	free(s);
+	if (r < 0)
+		return r;
+	r = cx_policy_resolve(&f->pol, &l.spec, out, err);
+	cx_lease_free(&l);
+	return r;
+}
+
+static void b_cmd(json_t *b) { json_array_set_new(json_object_get(b, "argv"), 0, json_string("/bin/sh")); }
+static void b_validate(json_t *b) { json_array_set_new(json_object_get(json_object_get(b, "validate"), "argv"), 0, json_string("/bin/bash")); }
+static void b_ws(json_t *b) { json_object_set_new(b, "workspace", json_string("/srvx/app")); }
+static void b_rw(json_t *b) { json_array_append_new(json_object_get(json_object_get(b, "paths"), "rw"), json_string("/etc")); }
+static void b_ro(json_t *b) { json_array_append_new(json_object_get(json_object_get(b, "paths"), "ro"), json_string("/root")); }
+static void b_ro_in_write(json_t *b) { json_array_append_new(json_object_get(json_object_get(b, "paths"), "ro"), json_string("/srv/data")); }
+static void b_cwd(json_t *b) { json_object_set_new(b, "cwd", json_string("/etc")); }
+static void b_limit(json_t *b) { json_object_set_new(json_object_get(b, "limits"), "pids", json_integer(513)); }
+static void b_env_tz(json_t *b) { json_object_set_new(json_object_get(b, "env"), "TZ", json_string("UTC")); }
+static void b_env_home(json_t *b) { json_object_set_new(json_object_get(b, "env"), "HOME", json_string("/root")); }
+static void b_env_other(json_t *b) { json_object_set_new(json_object_get(b, "env"), "FOO", json_string("1")); }
+static void b_env_ld(json_t *b) { json_object_set_new(json_object_get(b, "env"), "LD_PRELOAD", json_string("/x.so")); }
+static void b_net(json_t *b) { json_object_set_new(b, "network", json_string("loopback")); }
+
+static void resolve_names_the_broken_rule(void **st)
+{
+	static const struct { void (*edit)(json_t *); int reason; } cases[] = {
+		{ b_cmd, CX_E_POLICY_COMMAND },     { b_validate, CX_E_POLICY_COMMAND },
+		{ b_ws, CX_E_POLICY_PATH },         { b_rw, CX_E_POLICY_PATH },
+		{ b_ro, CX_E_POLICY_PATH },         { b_cwd, CX_E_POLICY_PATH },
+		{ b_limit, CX_E_POLICY_LIMIT },     { b_env_home, CX_E_POLICY_ENV },
+		{ b_env_other, CX_E_POLICY_ENV },   { b_env_ld, CX_E_POLICY_ENV },
+		{ b_net, CX_E_POLICY_NETWORK },
+	};
+	tu_fixture f;
+	(void)st;
+	tu_fixture_init(&f);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(cases); i++) {
+		cx_run_spec out;
+		cx_error err;
+		assert_true(resolve_edited(&f, cases[i].edit, &out, &err) < 0);
+		if (err.reason != cases[i].reason)
+			fail_msg("case %zu: got %s (%s)", i, cx_reason_name(err.reason), err.msg);
+	}
+	tu_fixture_free(&f);
+}
+
+static void resolve_builds_effective_spec(void **st)
+{
+	tu_fixture f;
+	cx_run_spec out;
+	cx_error err;
+	(void)st;
+	tu_fixture_init(&f);
+	assert_int_equal(resolve_edited(&f, b_env_tz, &out, &err), 0);
+	assert_string_equal(cx_env_get(&out.env, "PATH"), "/usr/bin:/bin");
+	assert_string_equal(cx_env_get(&out.env, "HOME"), "/work");
+	assert_string_equal(cx_env_get(&out.env, "LANG"), "C.UTF-8");
+	assert_string_equal(cx_env_get(&out.env, "TZ"), "UTC");
+	assert_int_equal(out.env.n, 4);
+	assert_int_equal(out.limits.v[CX_LIM_PIDS], 128);   /* from the lease */
+	assert_int_equal(out.limits.v[CX_LIM_NOFILE], 256); /* policy default */
+	assert_int_equal(out.limits.set, (1u << CX_LIM__COUNT) - 1);
+	cx_run_spec_free(&out);
+	/* ro may name a path under a write tree */
+	assert_int_equal(resolve_edited(&f, b_ro_in_write, &out, &err), 0);
+	cx_run_spec_free(&out);
+	tu_fixture_free(&f);
+}
+
+static void policy_load_strict_modes(void **st)
+{
+	char *dir = tu_tmpdir(), *p;
+	const char *t = tu_policy_text();
+	cx_policy pol;
+	cx_error err = { 0 };
+	(void)st;
+	p = tu_write(dir, "policy.json", t, strlen(t), 0644);
+	if (geteuid() != 0) {
+		tu_rmtree(dir);
+		skip();
+	}
+	assert_int_equal(cx_policy_load(p, 0, &pol, &err), 0);
+	cx_policy_free(&pol);
+	assert_int_equal(chmod(p, 0664), 0);
+	assert_true(cx_policy_load(p, 0, &pol, &err) < 0);
+	assert_int_equal(err.reason, CX_E_INSECURE_FILE);
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(chmod(dir, 0777), 0); /* writable parent dir */
+	assert_true(cx_policy_load(p, 0, &pol, &err) < 0);
+	assert_int_equal(err.reason, CX_E_INSECURE_FILE);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(chown(p, 65534, 65534), 0);
+	assert_true(cx_policy_load(p, 0, &pol, &err) < 0);
+	assert_int_equal(err.reason, CX_E_INSECURE_FILE);
+	free(p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(policy_rejects_each_bad_field),
+		cmocka_unit_test(policy_accepts_known_syscall_and_hashes_bytes),
+		cmocka_unit_test(resolve_names_the_broken_rule),
+		cmocka_unit_test(resolve_builds_effective_spec),
+		cmocka_unit_test(policy_load_strict_modes),
+	};
+	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}

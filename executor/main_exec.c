@@ -106,16 +106,19 @@ static int finish_fail(run_state *st, cx_error *err, int code)
 {
 	if (code < 0)
 		code = cx_reason_is_refusal(err->reason) ? CX_EXIT_REFUSED : CX_EXIT_FAILURE;
-	if (st->audit) {
+	/* Record it, unless the audit log itself is what failed. If recording
+	 * fails, say so on the same single line. */
+	if (st->audit && err->reason != CX_E_AUDIT) {
 		cx_error aerr = { 0 };
 		int r = 0;
 		audit_event(st, code == CX_EXIT_REFUSED ? "lease.rejected" : "run.failed",
 			    json_pack("{s:s, s:s, s:s}", "reason", cx_reason_name(err->reason),
 				      "message", err->msg, "lease_sha256", st->lease_sha256),
 			    &aerr, &r);
-		if (r < 0)
-			fprintf(stderr, "calyx-exec: error [%s]: %s\n", cx_reason_name(aerr.reason),
-				aerr.msg);
+		if (r < 0) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n, "; also not audited: %s", aerr.msg);
+		}
 	}
 	write_result(st, code == CX_EXIT_REFUSED ? "refused" : "failed", err, code);
 	return cx_cli_fail(err, code);
@@ -184,18 +187,19 @@ int main(int argc, char **argv)
 			cx_cli_version();
 			return 0;
 		default:
-			fprintf(stderr, "calyx-exec: bad usage (see 'calyx-exec --help')\n");
-			return CX_EXIT_FAILURE;
+			cx_err(&err, CX_E_USAGE, EINVAL, "bad usage (see 'calyx-exec --help')");
+			return cx_cli_fail(&err, CX_EXIT_FAILURE);
 		}
 	}
 	if (!lease_path || optind != argc) {
-		fprintf(stderr, "calyx-exec: --lease LEASE is required (see 'calyx-exec --help')\n");
-		return CX_EXIT_FAILURE;
+		cx_err(&err, CX_E_USAGE, EINVAL, "--lease LEASE is required (see 'calyx-exec --help')");
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	}
 	if (config_given && getuid() != 0) {
-		fprintf(stderr, "calyx-exec: --config is honoured only when the real uid is 0 (drop --config to use %s)\n",
-			CX_CONFIG_DEFAULT);
-		return CX_EXIT_FAILURE;
+		cx_err(&err, CX_E_USAGE, EPERM,
+		       "--config is honoured only when the real uid is 0 (drop --config to use %s)",
+		       CX_CONFIG_DEFAULT);
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "calyx-exec: error: libsodium failed to initialise\n");
@@ -236,6 +240,25 @@ int main(int argc, char **argv)
 	st.have_lease = true;
 
 	if (dry_run) {
+		/* Read-only look at the ledger: a dry run must not claim, but
+		 * should not call a used lease runnable either. */
+		char ldir[4096];
+		struct stat sb;
+		snprintf(ldir, sizeof(ldir), "%s/ledger", cfg.state_dir);
+		if (stat(ldir, &sb) == 0) {
+			r = cx_ledger_open_dir(ldir, &ledger, &err);
+			if (r == 0) {
+				r = cx_ledger_is_claimed(ledger, st.lease.lease_id, &err);
+				if (r == 1)
+					r = cx_err(&err, CX_E_REPLAY, EEXIST,
+						   "lease %s was already used on this host (leases run once; issue a new lease)",
+						   st.lease.lease_id);
+			}
+			if (r < 0) {
+				code = finish_fail(&st, &err, -1);
+				goto out;
+			}
+		}
 		printf("dry run: lease verified against policy sha256:%s; nothing consumed, logged or executed\n",
 		       pol.sha256_hex);
 		cx_cli_print_lease(stdout, &st.lease, true);

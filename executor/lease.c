@@ -164,6 +164,10 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 		r = cx_err(err, CX_E_TIME, EINVAL, "lease.not_after is not after lease.not_before");
 		goto fail;
 	}
+	if (l.issued_at >= l.not_after) {
+		r = cx_err(err, CX_E_TIME, EINVAL, "lease.issued_at is not before lease.not_after");
+		goto fail;
+	}
 	r = cx_json_str(j, "policy_sha256", "lease", CX_E_BODY, 64, false, &s, err);
 	if (r < 0)
 		goto fail;

@@ -276,7 +276,8 @@ int cx_audit_verify(const uint8_t *buf, size_t len, const uint8_t pk[32],
 		r = verify_line((const char *)buf + off, llen, seq + 1, prev, pk, err);
 		if (r < 0) {
 			cx_err_prefix(err, "audit log: line %llu", (unsigned long long)seq + 1);
-			err->reason = CX_E_AUDIT;
+			if (err)
+				err->reason = CX_E_AUDIT;
 			return r;
 		}
 		cx_sha256_hex(buf + off, llen, prev);

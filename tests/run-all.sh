@@ -25,14 +25,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "note: not root — tests that need root ownership checks skip (visible as SKIPPED)"
 fi
 
-for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] || continue
-	suite "$(basename "$t")" "$t"
+# Suites are named by their sources, so a stale binary in $BUILD never runs
+# and a missing one fails loudly.
+for src in tests/unit/test_*.c; do
+	name=$(basename "$src" .c)
+	suite "$name" "$BUILD/tests/$name"
 done
-for r in "$BUILD"/tests/replay_*; do
-	[ -x "$r" ] || continue
-	name=${r##*/replay_}
-	suite "replay_$name" "$r" "tests/fuzz/corpus/$name"
+for src in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$src" .c); name=${name#fuzz_}
+	suite "replay_$name" "$BUILD/tests/replay_$name" "tests/fuzz/corpus/$name"
 done
 if [ "$(id -u)" -eq 0 ]; then
 	suite integration tests/integration/run.sh "$BUILD"

@@ -156,7 +156,7 @@ int cx_read_file(const char *path, const char *what, size_t max,
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int cx_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	while (len) {
@@ -202,7 +202,7 @@ int cx_write_file_atomic(const char *path, const void *buf, size_t len,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return cx_err(err, CX_E_IO, errno, "cannot create '%s': %s", tmp, strerror(errno));
-	r = write_all(fd, buf, len);
+	r = cx_write_all(fd, buf, len);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)

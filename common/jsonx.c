@@ -114,6 +114,20 @@ int cx_json_int(const json_t *obj, const char *key, const char *what,
 	return 0;
 }
 
+char *cx_json_dump_pretty(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2)), *out;
+	size_t n;
+
+	CX_CHECK(s);
+	n = strlen(s);
+	out = realloc(s, n + 2);
+	CX_CHECK(out);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	return out;
+}
+
 char *cx_json_dump(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);

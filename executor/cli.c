@@ -41,6 +41,24 @@ void cx_cli_version(void)
 	       libbpf_version_string());
 }
 
+int cx_cli_dispatch(int argc, char **argv, const char *usage, const cx_cli_cmd *cmds)
+{
+	if (argc < 2)
+		return cx_cli_usage("missing command");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		cx_cli_version();
+		return 0;
+	}
+	for (; cmds->name; cmds++)
+		if (strcmp(argv[1], cmds->name) == 0)
+			return cmds->fn(argc - 1, argv + 1);
+	return cx_cli_usage("unknown command '%s'", argv[1]);
+}
+
 static void print_time(FILE *out, const char *label, int64_t t)
 {
 	char buf[64];

@@ -17,6 +17,14 @@ int cx_cli_fail(const cx_error *err, int code);
 /* Print a usage error (exit 2 by convention for usage). */
 int cx_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cx_cli_version(void);
+
+/* Subcommand CLIs: "PROG COMMAND ARGS"; --help prints usage, --version the
+ * version; cmd functions get argv starting at the command name. */
+typedef struct cx_cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cx_cli_cmd;
+int cx_cli_dispatch(int argc, char **argv, const char *usage, const cx_cli_cmd *cmds);
 /* Print the run spec / lease in words (for show, verify and --dry-run). */
 void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified);
 

@@ -134,7 +134,7 @@ char *cx_envelope_dump(const cx_envelope *e)
 {
 	_cleanup_json_ json_t *j = json_object();
 	json_t *sigs = json_array();
-	char *b64 = malloc(cx_b64_len(e->payload_len) + 1), *out, *nl;
+	char *b64 = malloc(cx_b64_len(e->payload_len) + 1);
 	char sb[96];
 
 	CX_CHECK(b64);
@@ -150,13 +150,7 @@ char *cx_envelope_dump(const cx_envelope *e)
 		json_array_append_new(sigs, s);
 	}
 	json_object_set_new(j, "signatures", sigs);
-	out = json_dumps(j, JSON_INDENT(2));
-	CX_CHECK(out);
-	nl = malloc(strlen(out) + 2);
-	CX_CHECK(nl);
-	sprintf(nl, "%s\n", out);
-	free(out);
-	return nl;
+	return cx_json_dump_pretty(j);
 }
 
 int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err)

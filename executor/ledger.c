@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "calyx/codec.h"
+#include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 
 typedef struct dir_ledger {
@@ -29,21 +30,6 @@ static int valid_id(const char *id, cx_error *err)
 {
 	if (!id || !cx_is_lower_hex(id, 32))
 		return cx_err(err, CX_E_LEDGER, EINVAL, "ledger: lease id is not 32 lowercase hex");
-	return 0;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
 	return 0;
 }
 
@@ -83,7 +69,7 @@ static int dir_claim(cx_ledger *base, const cx_claim *c, cx_error *err)
 	}
 	/* From here on a failure leaves the (possibly empty) entry: the lease
 	 * is burnt, and we refuse to run — both fail closed. */
-	r = write_all(fd, line, strlen(line));
+	r = cx_write_all(fd, line, strlen(line));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && fsync(l->dfd) < 0)

@@ -103,17 +103,6 @@ int main(int argc, char **argv)
 	cx_prog = "calyx-audit";
 	if (sodium_init() < 0)
 		return 1;
-	if (argc < 2)
-		return cx_cli_usage("missing command");
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		cx_cli_version();
-		return 0;
-	}
-	if (strcmp(argv[1], "verify") == 0)
-		return cmd_verify(argc - 1, argv + 1);
-	return cx_cli_usage("unknown command '%s'", argv[1]);
+	static const cx_cli_cmd cmds[] = { { "verify", cmd_verify }, { NULL, NULL } };
+	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

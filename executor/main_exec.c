@@ -86,15 +86,9 @@ static void write_result(run_state *st, const char *status, const cx_error *err,
 		json_object_set_new(j, "audit", json_pack("{s:I, s:I}", "first_seq",
 							  (json_int_t)st->first_seq, "last_seq",
 							  (json_int_t)st->last_seq));
-	s = json_dumps(j, JSON_INDENT(2));
+	s = cx_json_dump_pretty(j);
 	json_decref(j);
-	CX_CHECK(s);
-	size_t n = strlen(s);
-	s = realloc(s, n + 2);
-	CX_CHECK(s);
-	s[n] = '\n';
-	s[n + 1] = 0;
-	if (cx_write_file_atomic(st->result_path, s, n + 1, 0644, &werr) < 0)
+	if (cx_write_file_atomic(st->result_path, s, strlen(s), 0644, &werr) < 0)
 		fprintf(stderr, "calyx-exec: error [%s]: result: %s\n", cx_reason_name(werr.reason),
 			werr.msg);
 	free(s);

@@ -58,20 +58,14 @@ static int write_new_file(const char *path, const void *buf, size_t len, mode_t 
 			  cx_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	const uint8_t *p = buf;
+	int r;
 
 	if (fd < 0)
 		return cx_err(err, CX_E_IO, errno, "cannot create '%s': %s%s", path, strerror(errno),
 			      errno == EEXIST ? " (refusing to overwrite a key)" : "");
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return cx_err(err, CX_E_IO, errno, "cannot write '%s': %s", path, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
+	r = cx_write_all(fd, buf, len);
+	if (r < 0)
+		return cx_err(err, CX_E_IO, -r, "cannot write '%s': %s", path, strerror(-r));
 	if (fsync(fd) < 0)
 		return cx_err(err, CX_E_IO, errno, "cannot sync '%s': %s", path, strerror(errno));
 	return 0;
@@ -120,16 +114,9 @@ static int cmd_keygen(int argc, char **argv)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	{
 		json_t *j = cx_key_entry_json(&k, true);
-		char *s = json_dumps(j, JSON_INDENT(2));
+		char *t = cx_json_dump_pretty(j);
 		json_decref(j);
-		CX_CHECK(s);
-		size_t n = strlen(s);
-		char *t = malloc(n + 2);
-		CX_CHECK(t);
-		memcpy(t, s, n);
-		t[n] = '\n';
-		free(s);
-		r = write_new_file(pubpath, t, n + 1, 0644, &err);
+		r = write_new_file(pubpath, t, strlen(t), 0644, &err);
 		free(t);
 		if (r < 0)
 			return cx_cli_fail(&err, CX_EXIT_FAILURE);
@@ -188,22 +175,13 @@ static int cmd_keyring(int argc, char **argv)
 		}
 	cx_keyring_free(&kr);
 	json_object_set_new(json_object_get(kj, "keys"), k.keyid, cx_key_entry_json(&k, false));
-	out = json_dumps(kj, JSON_INDENT(2));
-	CX_CHECK(out);
-	{
-		size_t n = strlen(out);
-		char *t = malloc(n + 2);
-		CX_CHECK(t);
-		memcpy(t, out, n);
-		t[n] = '\n';
-		free(out);
-		/* Re-validate what we are about to write. */
-		r = cx_keyring_parse((uint8_t *)t, n + 1, &kr, &err);
-		cx_keyring_free(&kr);
-		if (r == 0)
-			r = cx_write_file_atomic(kpath, t, n + 1, 0644, &err);
-		free(t);
-	}
+	out = cx_json_dump_pretty(kj);
+	/* Re-validate what we are about to write. */
+	r = cx_keyring_parse((uint8_t *)out, strlen(out), &kr, &err);
+	cx_keyring_free(&kr);
+	if (r == 0)
+		r = cx_write_file_atomic(kpath, out, strlen(out), 0644, &err);
+	free(out);
 	if (r < 0) {
 		free(k.principal);
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
@@ -468,30 +446,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "calyx-lease: error: libsodium failed to initialise\n");
 		return CX_EXIT_FAILURE;
 	}
-	if (argc < 2)
-		return cx_cli_usage("missing command");
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		cx_cli_version();
-		return 0;
-	}
-	const char *cmd = argv[1];
-	argc--;
-	argv++;
-	if (strcmp(cmd, "keygen") == 0)
-		return cmd_keygen(argc, argv);
-	if (strcmp(cmd, "keyring") == 0)
-		return cmd_keyring(argc, argv);
-	if (strcmp(cmd, "new") == 0)
-		return cmd_new(argc, argv);
-	if (strcmp(cmd, "sign") == 0)
-		return cmd_sign(argc, argv);
-	if (strcmp(cmd, "verify") == 0)
-		return cmd_verify(argc, argv);
-	if (strcmp(cmd, "show") == 0)
-		return cmd_show(argc, argv);
-	return cx_cli_usage("unknown command '%s'", cmd);
+	static const cx_cli_cmd cmds[] = {
+		{ "keygen", cmd_keygen }, { "keyring", cmd_keyring }, { "new", cmd_new },
+		{ "sign", cmd_sign },     { "verify", cmd_verify },   { "show", cmd_show },
+		{ NULL, NULL },
+	};
+	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

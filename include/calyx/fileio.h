@@ -37,6 +37,9 @@ int cx_write_file_atomic(const char *path, const void *buf, size_t len,
  * real uid is not 0, so it can never weaken a root run). */
 uid_t cx_trusted_owner(void);
 
+/* write(2) all of buf, retrying on EINTR and short writes. 0 or -errno. */
+int cx_write_all(int fd, const void *buf, size_t len);
+
 /* Integer parsing without atoi: the whole string, base 10, in range. */
 int cx_parse_u64(const char *s, uint64_t max, uint64_t *ret);
 

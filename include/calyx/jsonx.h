@@ -46,5 +46,7 @@ int cx_json_int(const json_t *obj, const char *key, const char *what,
 
 /* Serialize compactly, keys in insertion order. Caller frees. */
 char *cx_json_dump(const json_t *j);
+/* Serialize for people and files: 2-space indent, trailing newline. */
+char *cx_json_dump_pretty(const json_t *j);
 
 #endif

@@ -47,6 +47,11 @@ static const char *const reason_names[CX_E__COUNT] = {
 	[CX_E_KEY] = "E_KEY",
 	[CX_E_INTERNAL] = "E_INTERNAL",
 	[CX_E_UNSUPPORTED] = "E_UNSUPPORTED",
+	[CX_E_SPAWN] = "E_SPAWN",
+	[CX_E_LAYER] = "E_LAYER",
+	[CX_E_VIEW] = "E_VIEW",
+	[CX_E_EXEC] = "E_EXEC",
+	[CX_E_NOT_FOUND] = "E_NOT_FOUND",
 };
 
 const char *cx_reason_name(int reason)
@@ -70,6 +75,11 @@ bool cx_reason_is_refusal(int reason)
 	case CX_E_POLICY:
 	case CX_E_INTERNAL:
 	case CX_E_UNSUPPORTED:
+	case CX_E_SPAWN:
+	case CX_E_LAYER:
+	case CX_E_VIEW:
+	case CX_E_EXEC:
+	case CX_E_NOT_FOUND:
 		return false;
 	default:
 		return reason != CX_OK;

@@ -36,11 +36,11 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 {
 	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
 					   "host_key", NULL };
-	static const char *const opt[] = { "v", "host_id", NULL };
+	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_config c = { 0 };
 	const char *s;
-	int64_t v;
+	int64_t v, uid = 65534, gid = 65534;
 	int r;
 
 	r = cx_json_parse_object(buf, len, "config", &j, err);
@@ -62,6 +62,11 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 		r = get_path(j, "audit_log", &c.audit_log, err);
 	if (r == 0)
 		r = get_path(j, "host_key", &c.host_key, err);
+	/* The sandbox never runs as root: ids 1..2^31-2. */
+	if (r == 0)
+		r = cx_json_int(j, "run_uid", "config", CX_E_CONFIG, 1, 0x7ffffffe, true, &uid, err);
+	if (r == 0)
+		r = cx_json_int(j, "run_gid", "config", CX_E_CONFIG, 1, 0x7ffffffe, true, &gid, err);
 	if (r == 0)
 		r = cx_json_str(j, "host_id", "config", CX_E_CONFIG, 128, true, &s, err);
 	if (r < 0) {
@@ -72,6 +77,8 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 	}
 	if (s)
 		c.host_id = cx_strdup(s);
+	c.run_uid = (uint32_t)uid;
+	c.run_gid = (uint32_t)gid;
 	*ret = c;
 	return 0;
 }

@@ -117,7 +117,7 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 					   "not_after", "policy_sha256", "argv", NULL };
 	static const char *const opt[] = { "intent_id", "audience", "cwd", "env", "workspace",
 					   "paths", "limits", "network", "validate", "purpose",
-					   NULL };
+					   "stdin", NULL };
 	static const char *const path_keys[] = { "ro", "rw", NULL };
 	static const char *const validate_keys[] = { "argv", NULL };
 	_cleanup_json_ json_t *j = NULL;
@@ -225,6 +225,14 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 		r = cx_err(err, CX_E_BODY, EINVAL, "lease.network '%.32s' is neither 'none' nor 'loopback'", s);
 		goto fail;
 	}
+	r = cx_json_str(j, "stdin", "lease", CX_E_BODY, 16, true, &s, err);
+	if (r < 0)
+		goto fail;
+	if (s && strcmp(s, "inherit") != 0 && strcmp(s, "null") != 0) {
+		r = cx_err(err, CX_E_BODY, EINVAL, "lease.stdin '%.16s' is neither 'null' nor 'inherit'", s);
+		goto fail;
+	}
+	l.spec.stdin_inherit = s && strcmp(s, "inherit") == 0;
 	*ret = l;
 	return 0;
 fail:

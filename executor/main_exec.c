@@ -2,11 +2,10 @@
  *
  *   calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run]
  *
- * Pipeline (../shared/DESIGN.md): 1 config, 2 verify, 3 consume, then the
- * sandbox and monitor stages, which later issues build. Until the sandbox
- * lands this binary verifies and consumes, records both in the audit log,
- * and then refuses to run with E_UNSUPPORTED (exit 125) — it never runs a
- * command outside a sandbox.
+ * Pipeline (../shared/DESIGN.md): 1 config, 2 verify, 3 consume, 5 spawn
+ * into the sandbox (sandbox/spawn.c), 6 wait, 7 result + audit. The
+ * monitor (cgroup quotas, BPF) and the transactional workspace are later
+ * stages.
  *
  * Trust: usually runs as root on a lease file anyone may have written. The
  * configuration is root-owned (StrictModes); --config is honoured only when
@@ -28,6 +27,7 @@
 #include "calyx/lease.h"
 #include "calyx/ledger.h"
 #include "calyx/policy.h"
+#include "calyx/sandbox.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -36,6 +36,7 @@ static const char usage[] =
 	"  --lease LEASE   the two-key signed lease to run\n"
 	"  --result FILE   write a JSON result (status, reason, exit code, audit range)\n"
 	"  --dry-run       verify and print the plan; nothing consumed, logged or executed\n"
+	"  --probe         print what this host supports and what the policy requires\n"
 	"exit: the command's own code when it ran; 77 lease refused; 124 halted;\n"
 	"      125 calyx-exec's own failure (also bad usage); 126 cannot execute; 127 not found\n";
 
@@ -66,7 +67,9 @@ static void audit_event(run_state *st, const char *type, json_t *details, cx_err
 	st->last_seq = seq;
 }
 
-static void write_result(run_state *st, const char *status, const cx_error *err, int code)
+/* extra (stolen, may be NULL): members merged into the result. */
+static void write_result(run_state *st, const char *status, const cx_error *err, int code,
+			 json_t *extra)
 {
 	json_t *j;
 	char *s;
@@ -82,6 +85,10 @@ static void write_result(run_state *st, const char *status, const cx_error *err,
 		json_object_set_new(j, "run_id", json_string(st->lease.run_id));
 	if (st->lease_sha256[0])
 		json_object_set_new(j, "lease_sha256", json_string(st->lease_sha256));
+	if (extra) {
+		json_object_update(j, extra);
+		json_decref(extra);
+	}
 	if (st->first_seq)
 		json_object_set_new(j, "audit", json_pack("{s:I, s:I}", "first_seq",
 							  (json_int_t)st->first_seq, "last_seq",
@@ -114,8 +121,164 @@ static int finish_fail(run_state *st, cx_error *err, int code)
 			snprintf(err->msg + n, sizeof(err->msg) - n, "; also not audited: %s", aerr.msg);
 		}
 	}
-	write_result(st, code == CX_EXIT_REFUSED ? "refused" : "failed", err, code);
+	write_result(st, code == CX_EXIT_REFUSED ? "refused" : "failed", err, code, NULL);
 	return cx_cli_fail(err, code);
+}
+
+static json_t *layers_json(const cx_layers *l)
+{
+	json_t *ns = json_array();
+	if (l->ns_pid)
+		json_array_append_new(ns, json_string("pid"));
+	if (l->ns_mnt)
+		json_array_append_new(ns, json_string("mnt"));
+	if (l->ns_net)
+		json_array_append_new(ns, json_string("net"));
+	if (l->ns_ipc)
+		json_array_append_new(ns, json_string("ipc"));
+	if (l->ns_uts)
+		json_array_append_new(ns, json_string("uts"));
+	if (l->ns_cgroup)
+		json_array_append_new(ns, json_string("cgroup"));
+	return json_pack("{s:o, s:i, s:b, s:b, s:b, s:b, s:b}", "namespaces", ns, "landlock_abi",
+			 l->landlock_abi, "landlock_net", l->landlock_net, "landlock_scoped",
+			 l->landlock_scoped, "seccomp", l->seccomp, "no_new_privs", l->no_new_privs,
+			 "capabilities_dropped", l->caps_dropped);
+}
+
+/* The view is mounted on STATE_DIR/root (empty, root-only) inside the
+ * sandbox's own mount namespace; concurrent runs share the directory but
+ * never see each other's mounts. */
+static int view_root(const cx_config *cfg, char *out, size_t len, cx_error *err)
+{
+	struct stat sb;
+	if ((size_t)snprintf(out, len, "%s/root", cfg->state_dir) >= len)
+		return cx_err(err, CX_E_SPAWN, ENAMETOOLONG, "state dir path too long");
+	if (mkdir(out, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_SPAWN, errno, "cannot create '%s': %s", out, strerror(errno));
+	if (lstat(out, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != 0 ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)))
+		return cx_err(err, CX_E_SPAWN, EPERM,
+			      "'%s' must be a root-owned directory not writable by others", out);
+	return 0;
+}
+
+static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *pol, cx_error *err)
+{
+	char root[4096];
+	cx_sandbox sb = { .pidfd = -1, .status_fd = -1 };
+	cx_sandbox_outcome out = { 0 };
+	int exit_code, r;
+
+	r = view_root(cfg, root, sizeof(root), err);
+	if (r < 0)
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	cx_sandbox_config sc = {
+		.spec = &st->lease.spec,
+		.syscalls_deny = &pol->syscalls_deny,
+		.root_dir = root,
+		.run_uid = cfg->run_uid,
+		.run_gid = cfg->run_gid,
+		.landlock_optional = pol->landlock_optional,
+		.inherit_stdin = st->lease.spec.stdin_inherit,
+		.cgroup_fd = -1,
+	};
+	audit_event(st, "exec.started",
+		    json_pack("{s:s, s:i, s:i}", "argv0", st->lease.spec.argv.v[0], "uid",
+			      (int)cfg->run_uid, "gid", (int)cfg->run_gid),
+		    err, &r);
+	if (r < 0)
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
+	if (r < 0)
+		return finish_fail(st, err, exit_code);
+	audit_event(st, "exec.spawned", json_pack("{s:i, s:o}", "pid", (int)sb.pid, "layers",
+						  layers_json(&sb.layers)),
+		    err, &r);
+	if (r < 0) {
+		cx_sandbox_kill(&sb);
+		cx_sandbox_wait(&sb, &out, err);
+		cx_sandbox_release(&sb);
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	}
+	r = cx_sandbox_wait(&sb, &out, err);
+	cx_sandbox_release(&sb);
+	if (r < 0)
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	/* Shell convention for a command killed by a signal: 128 + signal. */
+	exit_code = out.exited ? out.exit_code : 128 + out.signal;
+	json_t *fin = json_pack("{s:I}", "wall_ms", (json_int_t)(out.wall_ns / 1000000));
+	if (out.exited)
+		json_object_set_new(fin, "exit_code", json_integer(out.exit_code));
+	else
+		json_object_set_new(fin, "signal", json_integer(out.signal));
+	audit_event(st, "exec.finished", json_deep_copy(fin), err, &r);
+	if (r < 0) {
+		json_decref(fin);
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	}
+	json_object_set_new(fin, "layers", layers_json(&sb.layers));
+	if (!out.exited)
+		json_object_set_new(fin, "exit_code", json_integer(exit_code));
+	write_result(st, "completed", NULL, exit_code, fin);
+	return exit_code;
+}
+
+static void print_support(const cx_host_support *h)
+{
+	printf("host support:\n");
+	printf("  namespaces (pid mnt net ipc uts cgroup)  %s\n", h->ns_all ? "yes" : "NO");
+	printf("  unprivileged user namespaces             %s (not used: calyx runs commands as an unprivileged host uid)\n",
+	       h->userns ? "yes" : "no");
+	printf("  new mount API (open_tree/move_mount)     %s\n", h->open_tree ? "yes" : "NO");
+	if (h->landlock_abi)
+		printf("  Landlock                                 ABI %d\n", h->landlock_abi);
+	else
+		printf("  Landlock                                 no\n");
+	printf("  seccomp filters                          %s%s\n", h->seccomp_filter ? "yes" : "NO",
+	       h->seccomp_kill_process ? " (kill_process available)" : "");
+	printf("  cgroup layout                            %s\n", h->cgroup_layout);
+	printf("  BPF type information (BTF)               %s\n", h->bpf_btf ? "yes" : "no");
+	printf("  overlayfs                                %s\n", h->overlayfs ? "yes" : "not loaded");
+}
+
+/* --probe: host support, and what the configured policy requires. */
+static int probe_host(const char *config_path)
+{
+	cx_host_support h;
+	cx_config cfg = { 0 };
+	cx_policy pol = { 0 };
+	cx_error err = { 0 };
+	bool missing = false;
+	int r;
+
+	cx_host_probe(&h);
+	print_support(&h);
+	r = cx_config_load(config_path, cx_trusted_owner(), &cfg, &err);
+	if (r == 0)
+		r = cx_policy_load(cfg.policy, cx_trusted_owner(), &pol, &err);
+	if (r < 0) {
+		printf("policy: not loaded (%s)\n", err.msg);
+		printf("required by calyx itself:\n");
+	} else {
+		printf("policy %s (sha256:%.16s…) requires:\n", cfg.policy, pol.sha256_hex);
+	}
+	printf("  namespaces, new mount API, seccomp       %s\n",
+	       h.ns_all && h.open_tree && h.seccomp_filter ? "present" : "MISSING");
+	missing = !(h.ns_all && h.open_tree && h.seccomp_filter);
+	if (r == 0 && pol.landlock_optional) {
+		printf("  Landlock                                 optional (policy)\n");
+	} else {
+		printf("  Landlock                                 %s\n", h.landlock_abi ? "present" : "MISSING");
+		missing |= h.landlock_abi == 0;
+	}
+	cx_policy_free(&pol);
+	cx_config_free(&cfg);
+	if (missing) {
+		fprintf(stderr, "calyx-exec: error [E_LAYER]: this host lacks a layer the sandbox requires (see above)\n");
+		return CX_EXIT_FAILURE;
+	}
+	return 0;
 }
 
 /* Prune ledger entries whose leases can no longer verify, at most hourly
@@ -142,11 +305,12 @@ int main(int argc, char **argv)
 					      { "lease", required_argument, 0, 'l' },
 					      { "result", required_argument, 0, 'r' },
 					      { "dry-run", no_argument, 0, 'n' },
+					      { "probe", no_argument, 0, 'p' },
 					      { "help", no_argument, 0, 'h' },
 					      { "version", no_argument, 0, 'V' },
 					      { 0, 0, 0, 0 } };
 	const char *config_path = CX_CONFIG_DEFAULT, *lease_path = NULL;
-	bool dry_run = false, config_given = false;
+	bool dry_run = false, config_given = false, probe = false;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len = 0;
 	cx_config cfg = { 0 };
@@ -174,6 +338,9 @@ int main(int argc, char **argv)
 		case 'n':
 			dry_run = true;
 			break;
+		case 'p':
+			probe = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -185,6 +352,9 @@ int main(int argc, char **argv)
 			return cx_cli_fail(&err, CX_EXIT_FAILURE);
 		}
 	}
+	cx_sanitize_stdio();
+	if (probe && optind == argc)
+		return probe_host(config_path);
 	if (!lease_path || optind != argc) {
 		cx_err(&err, CX_E_USAGE, EINVAL, "--lease LEASE is required (see 'calyx-exec --help')");
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
@@ -232,6 +402,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	st.have_lease = true;
+	/* The view's own rules, before anything is consumed. */
+	r = cx_sandbox_check_spec(&st.lease.spec, &err);
+	if (r < 0) {
+		code = finish_fail(&st, &err, CX_EXIT_REFUSED);
+		goto out;
+	}
 
 	if (dry_run) {
 		/* Read-only look at the ledger: a dry run must not claim, but
@@ -258,7 +434,7 @@ int main(int argc, char **argv)
 		cx_cli_print_lease(stdout, &st.lease, true);
 		printf("plan: namespaces user,pid,mount,net,ipc,uts,cgroup; view = tmpfs root + listed paths; "
 		       "Landlock, no capabilities, no_new_privs, seccomp; cgroup quotas as above\n");
-		write_result(&st, "verified", NULL, 0);
+		write_result(&st, "verified", NULL, 0, NULL);
 		code = 0;
 		goto out;
 	}
@@ -309,11 +485,8 @@ int main(int argc, char **argv)
 		maybe_prune(ledger, cfg.state_dir, now);
 	}
 
-	/* 4.. sandbox: not in this build. Fail closed, never run unconfined. */
-	cx_err(&err, CX_E_UNSUPPORTED, ENOSYS,
-	       "lease %s was verified and consumed, but this build has no sandbox yet, so nothing was run (use --dry-run to check leases)",
-	       st.lease.lease_id);
-	code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+	/* 5-7 spawn, wait, report. */
+	code = run_sandboxed(&st, &cfg, &pol, &err);
 out:
 	cx_ledger_close(ledger);
 	cx_audit_close(st.audit);

@@ -181,7 +181,7 @@ static int parse_syscalls(const json_t *j, cx_policy *p, cx_error *err)
 int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *err)
 {
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
-	static const char *const opt[] = { "read", "write", "env", "syscalls", NULL };
+	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -216,6 +216,14 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 		r = parse_lease_rules(j, &p, err);
 	if (r == 0)
 		r = parse_syscalls(j, &p, err);
+	if (r == 0) {
+		const char *ll = NULL;
+		r = cx_json_str(j, "landlock", "policy", CX_E_POLICY, 16, true, &ll, err);
+		if (r == 0 && ll && strcmp(ll, "optional") != 0 && strcmp(ll, "required") != 0)
+			r = cx_err(err, CX_E_POLICY, EINVAL,
+				   "policy.landlock '%.16s' is neither 'required' nor 'optional'", ll);
+		p.landlock_optional = r == 0 && ll && strcmp(ll, "optional") == 0;
+	}
 	if (r < 0) {
 		if (err && err->reason == CX_E_PATH_NOT_NORMAL)
 			err->reason = CX_E_POLICY;
@@ -347,6 +355,7 @@ int cx_policy_resolve(const cx_policy *p, const cx_run_spec *req, cx_run_spec *r
 		out.limits.v[i] = (req->limits.set & (1u << i)) ? req->limits.v[i] : p->def.v[i];
 	out.limits.set = (1u << CX_LIM__COUNT) - 1;
 	out.network = req->network;
+	out.stdin_inherit = req->stdin_inherit;
 	*ret = out;
 	return 0;
 }

@@ -67,6 +67,11 @@ typedef enum cx_reason {
 	CX_E_KEY,              /* secret key file invalid */
 	CX_E_INTERNAL,
 	CX_E_UNSUPPORTED,      /* this build cannot do what was asked */
+	CX_E_SPAWN,            /* sandbox setup failed before execve (exit 125) */
+	CX_E_LAYER,            /* a required isolation layer is missing on this host */
+	CX_E_VIEW,             /* a leased path cannot be placed in the file view */
+	CX_E_EXEC,             /* command cannot be executed (exit 126) */
+	CX_E_NOT_FOUND,        /* command not found in the view (exit 127) */
 	CX_E__COUNT
 } cx_reason;
 

@@ -4,7 +4,9 @@
  *     "state_dir": "/var/lib/calyx",
  *     "audit_log": "/var/log/calyx/audit.jsonl",
  *     "host_key":  "/etc/calyx/host.key",
- *     "host_id":   "build-01" }            (host_id optional)
+ *     "host_id":   "build-01",             (optional)
+ *     "run_uid": 65534, "run_gid": 65534 }  (optional: the unprivileged host
+ *                                            ids sandboxed commands run as)
  * Every path absolute and normalized; unknown keys refused.
  * Trust: root-owned, StrictModes-checked before parsing. */
 #ifndef CALYX_CONFIG_H
@@ -20,6 +22,7 @@ typedef struct cx_config {
 	char *path;
 	char *keyring, *policy, *state_dir, *audit_log, *host_key;
 	char *host_id; /* NULL when not configured */
+	uint32_t run_uid, run_gid; /* default 65534 (nobody/nogroup) */
 } cx_config;
 
 int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *err);

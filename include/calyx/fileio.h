@@ -37,6 +37,10 @@ int cx_write_file_atomic(const char *path, const void *buf, size_t len,
  * real uid is not 0, so it can never weaken a root run). */
 uid_t cx_trusted_owner(void);
 
+/* Make sure fds 0, 1 and 2 are open (on /dev/null if they were closed),
+ * so no file we open later lands on a standard stream. */
+void cx_sanitize_stdio(void);
+
 /* write(2) all of buf, retrying on EINTR and short writes. 0 or -errno. */
 int cx_write_all(int fd, const void *buf, size_t len);
 

@@ -26,6 +26,7 @@ typedef struct cx_policy {
 	uint32_t network_mask; /* bit per cx_network */
 	int64_t max_lifetime_s, clock_skew_s;
 	bool require_audience;
+	bool landlock_optional; /* "landlock": "optional" (default "required") */
 	cx_strv syscalls_deny;
 	uint8_t sha256[32];
 	char sha256_hex[65];

@@ -70,6 +70,7 @@ typedef struct cx_run_spec {
 	cx_strv ro, rw;
 	cx_limits limits;
 	cx_network network;
+	bool stdin_inherit;    /* lease "stdin": "inherit" (default "null") */
 } cx_run_spec;
 
 void cx_strv_free(cx_strv *s);

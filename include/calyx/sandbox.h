@@ -1,0 +1,104 @@
+/* Sandbox: run one command in kernel-level isolation.
+ *
+ * Shape (sandbox/spawn.c holds the threat model and the order of steps):
+ *   calyx-exec (root) --clone3(NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS|NEWCGROUP,
+ *   PIDFD)--> init (pid 1 of the new pid namespace, still root in the
+ *   initial user namespace): builds the file view (tmpfs root, bind mounts,
+ *   /dev, /proc, /tmp, pivot_root), hostname, loopback; forks
+ *   --> payload (pid 2): new session, fds, rlimits, cwd, drops to the run
+ *   uid/gid with every capability and the bounding set cleared, securebits
+ *   locked, no_new_privs, Landlock, seccomp last, execve(argv[0]) — never a
+ *   shell, never a PATH search.
+ * init reaps orphans and reports the payload's wait status; when
+ * calyx-exec dies, init gets SIGKILL (PDEATHSIG) and the pid namespace
+ * takes every process with it.
+ *
+ * Trust: the caller (executor) has verified the lease and resolved its spec
+ * against the policy; everything here still treats paths as hostile
+ * (symlinks are never followed out of their tree while building the view).
+ */
+#ifndef CALYX_SANDBOX_H
+#define CALYX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "calyx/common.h"
+#include "calyx/spec.h"
+
+/* Which layers were in force for a run (reported in result JSON). */
+typedef struct cx_layers {
+	bool ns_pid, ns_mnt, ns_net, ns_ipc, ns_uts, ns_cgroup;
+	int landlock_abi;      /* 0: not in force */
+	bool landlock_net;     /* TCP bind/connect refused by Landlock */
+	bool landlock_scoped;  /* abstract unix sockets and signals scoped */
+	bool seccomp;
+	bool no_new_privs;
+	bool caps_dropped;
+} cx_layers;
+
+typedef struct cx_sandbox_config {
+	const cx_run_spec *spec;      /* effective spec (policy-resolved) */
+	const cx_strv *argv;          /* what to run; NULL: spec->argv */
+	const cx_strv *syscalls_deny; /* extra syscalls from the policy */
+	const char *root_dir;         /* an empty directory to mount the view on */
+	uid_t run_uid;                /* host ids the command runs as (non-zero) */
+	gid_t run_gid;
+	bool landlock_optional;       /* policy allows running without Landlock */
+	bool inherit_stdin;           /* lease asked for stdin */
+	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
+} cx_sandbox_config;
+
+typedef struct cx_sandbox {
+	pid_t pid;       /* init, in our pid namespace */
+	int pidfd;
+	int status_fd;   /* init reports the payload's wait status here */
+	int64_t started_ns;
+	cx_layers layers;
+} cx_sandbox;
+
+/* Start the sandbox and return once the command has been exec'd (or has
+ * failed to start: then err says why, with reason CX_E_SPAWN / CX_E_EXEC_*
+ * and the exit code to use in *ret_exit). */
+int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exit,
+		     cx_error *err);
+
+typedef struct cx_sandbox_outcome {
+	bool exited;     /* payload exited normally */
+	int exit_code;   /* when exited */
+	int signal;      /* when killed by a signal */
+	int64_t wall_ns;
+} cx_sandbox_outcome;
+
+/* Wait for the sandbox to finish (the whole pid namespace gone). */
+int cx_sandbox_wait(cx_sandbox *sb, cx_sandbox_outcome *ret, cx_error *err);
+/* Kill every process of the sandbox now (SIGKILL to init: the pid
+ * namespace dies with it). */
+int cx_sandbox_kill(cx_sandbox *sb);
+void cx_sandbox_release(cx_sandbox *sb);
+
+/* Would the lease's paths fit in the view (not "/", not on the view's own
+ * /proc, /sys, /dev, /tmp, /work, nothing listed twice)? Pure; the
+ * executor calls it before consuming a lease. */
+int cx_sandbox_check_spec(const cx_run_spec *spec, cx_error *err);
+
+/* Host support, for --probe and for fail-closed checks. */
+typedef struct cx_host_support {
+	bool userns;          /* unprivileged user namespaces possible */
+	bool ns_all;          /* pid, mnt, net, ipc, uts, cgroup namespaces */
+	int landlock_abi;     /* 0: none */
+	bool seccomp_filter;
+	bool seccomp_kill_process;
+	const char *cgroup_layout; /* "v2", "hybrid", "v1", "none" */
+	bool bpf_btf;         /* /sys/kernel/btf/vmlinux present */
+	bool overlayfs;
+	bool open_tree;       /* new mount API */
+} cx_host_support;
+
+void cx_host_probe(cx_host_support *ret);
+
+/* Landlock ABI the kernel offers (0 when unavailable). */
+int cx_landlock_abi(void);
+
+#endif

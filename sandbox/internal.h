@@ -1,0 +1,35 @@
+/* Private to sandbox/: the steps spawn.c runs, in order, in the child.
+ * Each returns 0 or -errno and fills err; none prints. */
+#ifndef CALYX_SANDBOX_INTERNAL_H
+#define CALYX_SANDBOX_INTERNAL_H
+
+#include "calyx/sandbox.h"
+
+/* view.c — in init, as root in the new mount namespace: build the file
+ * view on cfg->root_dir and pivot_root into it. */
+int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err);
+
+/* net.c — bring loopback up (only when the policy allows loopback). */
+int sbx_loopback_up(cx_error *err);
+
+/* privs.c — payload: rlimits, then drop to run ids with no capability,
+ * securebits locked, no_new_privs. */
+int sbx_rlimits(const cx_limits *lim, cx_error *err);
+int sbx_drop_privileges(uid_t uid, gid_t gid, cx_error *err);
+/* init: keep uid 0 but give up every capability (it only reaps). */
+int sbx_drop_caps_keep_uid(cx_error *err);
+
+/* landlock.c — payload, inside the view. exec_paths: files that may be
+ * executed (commands and their interpreters), NULL-terminated. */
+int sbx_landlock_apply(const cx_sandbox_config *cfg, const char *const *exec_paths,
+		       cx_layers *layers, cx_error *err);
+
+/* elf.c — the program interpreter (PT_INTERP) of an ELF file, or the
+ * "#!" interpreter of a script, as an absolute path; 0 and *ret = NULL
+ * when there is none (static binary). Reads at most a few KiB. */
+int sbx_interpreter(int dirfd, const char *path, char *ret, size_t retlen);
+
+/* seccomp.c — build and load the filter (last step before execve). */
+int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err);
+
+#endif

@@ -1,0 +1,384 @@
+/* Spawning the sandbox: clone3 into new namespaces, a tiny init, and the
+ * payload's privilege-dropping steps before execve.
+ *
+ * Identity: no user namespace. The command runs as an unprivileged host
+ * uid/gid from the configuration (run_uid/run_gid), with every capability
+ * and the bounding set cleared. Why not a user namespace: every namespace
+ * we create (pid, mount, net, ipc, uts, cgroup) is then owned by the
+ * initial user namespace, so the sandbox holds no capability over any of
+ * them — not even over its own mounts, which it therefore cannot change;
+ * and the sandbox never owns a user namespace, which removes the large
+ * kernel surface (netfilter, mount, etc.) that a process with "root in a
+ * user namespace" can reach. seccomp forbids creating one later. Files the
+ * run writes are owned by run_uid on the host, which is what a deployer
+ * sees and expects.
+ *
+ * Order of steps (any failure before execve ends the child with a report
+ * on the error pipe; the parent turns it into one line and exit 125, or
+ * 126/127 for execve itself):
+ *   parent: envp, pipes, clone3(NEW{PID,NS,NET,IPC,UTS,CGROUP}|PIDFD
+ *           [|INTO_CGROUP]) -> writes the go byte
+ *   init:   PDEATHSIG=SIGKILL, wait for go (parent alive), build the view
+ *           and pivot_root, hostname, loopback if allowed, fork payload,
+ *           drop its own capabilities, close every fd, reap until the
+ *           payload exits, report its wait status, exit (the pid namespace
+ *           dies with it)
+ *   payload: setsid, stdin=/dev/null, only fds 0-2 (+ the CLOEXEC report
+ *           pipe), rlimits, drop to run ids (securebits locked, no caps,
+ *           bounding set empty, no_new_privs), chdir, Landlock, seccomp,
+ *           execve(argv[0], argv, envp)
+ * Trust: runs as root (checked). Inputs: the executor's verified,
+ * policy-resolved spec and root-owned configuration. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+enum { REP_LAYERS = 1, REP_ERROR = 2 };
+
+/* Child -> parent report, one write (< PIPE_BUF, so atomic). */
+typedef struct report {
+	int32_t type;
+	int32_t reason;
+	int32_t errnum;
+	int32_t exit_code;
+	cx_layers layers;
+	char msg[CX_ERR_MSG_MAX];
+} report;
+
+typedef struct child_ctx {
+	const cx_sandbox_config *cfg;
+	const cx_strv *argv;
+	char **argvp; /* argv->v copied with the NULL terminator execve needs */
+	char **envp;
+	int sync_rd, rep_wr, status_wr;
+} child_ctx;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void send_report(int fd, const report *rep)
+{
+	ssize_t n;
+	do
+		n = write(fd, rep, sizeof(*rep));
+	while (n < 0 && errno == EINTR);
+}
+
+static _Noreturn void child_fail(const child_ctx *c, const cx_error *err, int exit_code)
+{
+	report rep = { .type = REP_ERROR, .reason = err->reason, .errnum = err->errnum,
+		       .exit_code = exit_code };
+	memcpy(rep.msg, err->msg, sizeof(rep.msg));
+	send_report(c->rep_wr, &rep);
+	_exit(exit_code);
+}
+
+static int close_all_but(int keep, cx_error *err)
+{
+	if ((keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) < 0) ||
+	    syscall(SYS_close_range, keep + 1, ~0U, 0) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "close_range: %s", strerror(errno));
+	return 0;
+}
+
+static _Noreturn void payload_main(const child_ctx *c)
+{
+	const cx_sandbox_config *cfg = c->cfg;
+	const cx_strv *argv = c->argv;
+	char interp[2][4096];
+	const char *exec_paths[4] = { argv->v[0], NULL, NULL, NULL };
+	report rep = { .type = REP_LAYERS };
+	cx_error err = { 0 };
+	int fd;
+
+	if (setsid() < 0) {
+		cx_err(&err, CX_E_SPAWN, errno, "setsid: %s", strerror(errno));
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	}
+	if (!cfg->inherit_stdin) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || dup2(fd, 0) < 0) {
+			cx_err(&err, CX_E_SPAWN, errno, "stdin from /dev/null: %s", strerror(errno));
+			child_fail(c, &err, CX_EXIT_FAILURE);
+		}
+		close(fd);
+	}
+	/* Only 0-2 survive execve: everything else is closed now, and the
+	 * report pipe is O_CLOEXEC. */
+	if (close_all_but(c->rep_wr, &err) < 0 || sbx_rlimits(&cfg->spec->limits, &err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
+
+	/* What may be executed: the command and the interpreters the kernel
+	 * will open for it (ELF PT_INTERP, or "#!" and that one's PT_INTERP). */
+	if (sbx_interpreter(AT_FDCWD, argv->v[0], interp[0], sizeof(interp[0])) == 0 && interp[0][0]) {
+		exec_paths[1] = interp[0];
+		if (sbx_interpreter(AT_FDCWD, interp[0], interp[1], sizeof(interp[1])) == 0 &&
+		    interp[1][0])
+			exec_paths[2] = interp[1];
+	}
+
+	if (sbx_drop_privileges(cfg->run_uid, cfg->run_gid, &err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	rep.layers.caps_dropped = rep.layers.no_new_privs = true;
+	if (chdir(cfg->spec->cwd) < 0) {
+		cx_err(&err, CX_E_SPAWN, errno, "cannot enter working directory '%.200s' in the sandbox: %s",
+		       cfg->spec->cwd, strerror(errno));
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	}
+	if (sbx_landlock_apply(cfg, exec_paths, &rep.layers, &err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	if (sbx_seccomp_load(cfg, &err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	rep.layers.seccomp = true;
+	send_report(c->rep_wr, &rep);
+
+	execve(argv->v[0], c->argvp, c->envp);
+	int e = errno;
+	if (e == ENOENT)
+		cx_err(&err, CX_E_NOT_FOUND, e,
+		       "command '%.200s' was not found in the sandbox (is its directory in the lease's ro paths?)",
+		       argv->v[0]);
+	else
+		cx_err(&err, CX_E_EXEC, e, "cannot execute '%.200s' in the sandbox: %s", argv->v[0],
+		       strerror(e));
+	child_fail(c, &err, e == ENOENT ? CX_EXIT_NOT_FOUND : CX_EXIT_CANNOT_EXEC);
+}
+
+static _Noreturn void init_main(const child_ctx *c)
+{
+	cx_error err = { 0 };
+	char go;
+	pid_t payload;
+	int status = 0;
+
+	/* calyx-exec dies -> init gets SIGKILL -> the pid namespace dies. The
+	 * go byte proves the parent was still alive after the prctl. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(c->sync_rd, &go, 1) != 1)
+		_exit(CX_EXIT_FAILURE);
+	close(c->sync_rd);
+	prctl(PR_SET_NAME, "calyx-init");
+	if (sbx_view_build(c->cfg, &err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	if (sethostname("calyx", 5) < 0) {
+		cx_err(&err, CX_E_SPAWN, errno, "sethostname: %s", strerror(errno));
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	}
+	if (c->cfg->spec->network == CX_NET_LOOPBACK && sbx_loopback_up(&err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
+
+	payload = fork();
+	if (payload < 0) {
+		cx_err(&err, CX_E_SPAWN, errno, "fork: %s", strerror(errno));
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	}
+	if (payload == 0) {
+		close(c->status_wr);
+		payload_main(c);
+	}
+	/* init keeps uid 0 only to reap; it gives up every capability. */
+	if (sbx_drop_caps_keep_uid(&err) < 0) {
+		kill(payload, SIGKILL);
+		child_fail(c, &err, CX_EXIT_FAILURE);
+	}
+	close(c->rep_wr);
+	if (close_all_but(c->status_wr, &err) < 0) {
+		kill(payload, SIGKILL);
+		_exit(CX_EXIT_FAILURE);
+	}
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, __WALL);
+		if (p == payload) {
+			status = st;
+			break;
+		}
+		if (p < 0 && errno != EINTR)
+			_exit(CX_EXIT_FAILURE);
+	}
+	if (write(c->status_wr, &status, sizeof(status)) != (ssize_t)sizeof(status))
+		_exit(CX_EXIT_FAILURE);
+	_exit(0); /* the kernel kills whatever the payload left behind */
+}
+
+static char **build_envp(const cx_env *env)
+{
+	char **envp = cx_calloc(env->n + 1, sizeof(char *));
+	for (size_t i = 0; i < env->n; i++)
+		CX_CHECK(asprintf(&envp[i], "%s=%s", env->name[i], env->value[i]) > 0);
+	return envp;
+}
+
+static void free_envp(char **envp)
+{
+	for (size_t i = 0; envp[i]; i++)
+		free(envp[i]);
+	free(envp);
+}
+
+int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exit, cx_error *err)
+{
+	int sync_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
+	struct clone_args ca = { 0 };
+	int pidfd = -1, r = 0;
+	child_ctx c = { .cfg = cfg, .argv = &cfg->spec->argv };
+	report rep;
+	cx_layers layers = { 0 };
+	pid_t pid;
+
+	*ret_exit = CX_EXIT_FAILURE;
+	if (cfg->argv)
+		c.argv = cfg->argv;
+	if (geteuid() != 0)
+		return cx_err(err, CX_E_SPAWN, EPERM,
+			      "calyx-exec must run as root to build the sandbox (run it through sudo)");
+	if (cfg->run_uid == 0 || cfg->run_gid == 0)
+		return cx_err(err, CX_E_SPAWN, EINVAL, "run_uid/run_gid must not be 0 (configure an unprivileged id)");
+	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(rep_p, O_CLOEXEC) < 0 || pipe2(st_p, O_CLOEXEC) < 0) {
+		r = cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	c.envp = build_envp(&cfg->spec->env);
+	c.argvp = cx_calloc(c.argv->n + 1, sizeof(char *));
+	memcpy(c.argvp, c.argv->v, c.argv->n * sizeof(char *)); /* borrowed strings */
+	c.sync_rd = sync_p[0];
+	c.rep_wr = rep_p[1];
+	c.status_wr = st_p[1];
+
+	ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+		   CLONE_NEWCGROUP | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	if (cfg->cgroup_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cfg->cgroup_fd;
+	}
+	ret->started_ns = mono_ns();
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0) {
+		r = cx_err(err, errno == EPERM || errno == EINVAL ? CX_E_LAYER : CX_E_SPAWN, errno,
+			   "cannot create the sandbox's namespaces: %s", strerror(errno));
+		free_envp(c.envp);
+		free(c.argvp);
+		goto fail;
+	}
+	if (pid == 0) {
+		close(sync_p[1]);
+		close(rep_p[0]);
+		close(st_p[0]);
+		init_main(&c);
+	}
+	free_envp(c.envp);
+	free(c.argvp);
+	close(sync_p[0]);
+	close(rep_p[1]);
+	close(st_p[1]);
+	sync_p[0] = rep_p[1] = st_p[1] = -1;
+	if (write(sync_p[1], "G", 1) != 1) {
+		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
+		goto kill;
+	}
+	close(sync_p[1]);
+	sync_p[1] = -1;
+
+	/* Reports until EOF: layers (just before execve), or an error. */
+	for (;;) {
+		ssize_t n = read(rep_p[0], &rep, sizeof(rep));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			break;
+		if (n != (ssize_t)sizeof(rep)) {
+			r = cx_err(err, CX_E_SPAWN, EIO, "sandbox setup died without a report");
+			goto kill;
+		}
+		rep.msg[sizeof(rep.msg) - 1] = '\0';
+		if (rep.type == REP_LAYERS) {
+			layers = rep.layers;
+			continue;
+		}
+		r = cx_err(err, rep.reason, rep.errnum, "%s", rep.msg);
+		*ret_exit = rep.exit_code;
+		goto kill;
+	}
+	if (!layers.seccomp) {
+		r = cx_err(err, CX_E_SPAWN, EIO, "sandbox setup ended before the command started");
+		goto kill;
+	}
+	close(rep_p[0]);
+	layers.ns_pid = layers.ns_mnt = layers.ns_net = layers.ns_ipc = layers.ns_uts =
+		layers.ns_cgroup = true;
+	ret->pid = pid;
+	ret->pidfd = pidfd;
+	ret->status_fd = st_p[0];
+	ret->layers = layers;
+	return 0;
+
+kill:
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	waitpid(pid, NULL, __WALL);
+	close(pidfd);
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sync_p[i] >= 0)
+			close(sync_p[i]);
+		if (rep_p[i] >= 0)
+			close(rep_p[i]);
+		if (st_p[i] >= 0)
+			close(st_p[i]);
+	}
+	return r;
+}
+
+int cx_sandbox_wait(cx_sandbox *sb, cx_sandbox_outcome *ret, cx_error *err)
+{
+	siginfo_t si = { 0 };
+	int status;
+	ssize_t n;
+
+	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0)
+		if (errno != EINTR)
+			return cx_err(err, CX_E_SPAWN, errno, "wait for the sandbox: %s", strerror(errno));
+	ret->wall_ns = mono_ns() - sb->started_ns;
+	do
+		n = read(sb->status_fd, &status, sizeof(status));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(status)) {
+		ret->exited = WIFEXITED(status);
+		ret->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+		ret->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		return 0;
+	}
+	/* init itself was killed (by us, or by the kernel). */
+	ret->exited = false;
+	ret->exit_code = 0;
+	ret->signal = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? si.si_status : SIGKILL;
+	return 0;
+}
+
+int cx_sandbox_kill(cx_sandbox *sb)
+{
+	if (syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void cx_sandbox_release(cx_sandbox *sb)
+{
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	if (sb->status_fd >= 0)
+		close(sb->status_fd);
+	sb->pidfd = sb->status_fd = -1;
+}

@@ -1,0 +1,438 @@
+/* The sandbox's file view: a fresh tmpfs root holding only what the lease
+ * and policy grant, then pivot_root into it.
+ *
+ * Threat model: every host path we bind may be a tree the run (or anyone)
+ * controls — a symlink planted in it, or swapped in while we work (the
+ * runc/crun mount-race family), must not redirect a mount. So:
+ *  - a source is opened once with openat2(RESOLVE_NO_SYMLINKS|
+ *    RESOLVE_NO_MAGICLINKS) and the mount is cloned from that very fd
+ *    (open_tree(OPEN_TREE_CLONE|AT_EMPTY_PATH)): no path is looked up twice;
+ *  - a target is resolved beneath the new root with RESOLVE_BENEATH|
+ *    RESOLVE_NO_SYMLINKS and the mount moved onto that fd (move_mount with
+ *    MOVE_MOUNT_T_EMPTY_PATH);
+ *  - after mounting, the target is opened again and must be the source
+ *    inode (checked again after mounting);
+ *  - every bind is nosuid,nodev (devices: nosuid,noexec), read-only unless
+ *    granted write; mounts are private to the sandbox (the whole tree is
+ *    made a slave first, so nothing propagates back to the host).
+ * Runs in init (pid 1 of the sandbox's pid namespace) as root in the
+ * initial user namespace, inside its own mount namespace: nothing done
+ * here is visible on the host. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include "calyx/path.h"
+
+/* The view's own mount points: a lease may not place paths on or under
+ * them (nor mount "/" itself). */
+static const char *const reserved[] = { "/proc", "/sys", "/dev", "/tmp", "/work" };
+
+int cx_sandbox_check_spec(const cx_run_spec *spec, cx_error *err)
+{
+	const cx_strv *lists[] = { &spec->ro, &spec->rw };
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			const char *p = lists[l]->v[i];
+			if (strcmp(p, "/") == 0)
+				return cx_err(err, CX_E_POLICY_PATH, EINVAL,
+					      "lease.paths.%s '/' cannot be mounted (list the subtrees the command needs)",
+					      l ? "rw" : "ro");
+			for (size_t r = 0; r < CX_ARRAY_SIZE(reserved); r++)
+				if (cx_path_within(p, reserved[r]))
+					return cx_err(err, CX_E_POLICY_PATH, EINVAL,
+						      "lease.paths.%s '%.200s' is on the sandbox's own %s (the view provides it)",
+						      l ? "rw" : "ro", p, reserved[r]);
+			for (size_t m = 0; m < 2; m++)
+				for (size_t k = 0; k < lists[m]->n; k++)
+					if ((m != l || k != i) && strcmp(p, lists[m]->v[k]) == 0)
+						return cx_err(err, CX_E_POLICY_PATH, EINVAL,
+							      "lease path '%.200s' is listed twice", p);
+		}
+	return 0;
+}
+
+static int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve)
+{
+	struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .resolve = resolve };
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Open a host path for binding: no symlink anywhere in it. */
+static int open_source(const char *path, cx_error *err)
+{
+	int fd = openat2_fd(AT_FDCWD, path, O_PATH,
+			    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fd == -ELOOP || fd == -EXDEV)
+		return cx_err(err, CX_E_VIEW, ELOOP,
+			      "'%.200s' has a symlink in it; list the path it points to instead", path);
+	if (fd < 0)
+		return cx_err(err, CX_E_VIEW, -fd, "cannot open '%.200s' on this host: %s", path,
+			      strerror(-fd));
+	return fd;
+}
+
+/* Resolve (creating what is missing, as directories or a final empty
+ * file) a path beneath rootfd without following any symlink. */
+static int open_target(int rootfd, const char *path, bool is_dir, cx_error *err)
+{
+	char buf[CX_PATH_MAX + 1];
+	int cur = -1, r;
+
+	if (strlen(path) >= sizeof(buf))
+		return cx_err(err, CX_E_VIEW, ENAMETOOLONG, "'%.200s': path too long", path);
+	strcpy(buf, path);
+	cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "dup: %s", strerror(errno));
+	for (char *c = buf + 1, *next; c && *c; c = next) {
+		char *slash = strchr(c, '/');
+		bool last = !slash;
+		int fd;
+
+		if (slash)
+			*slash = '\0';
+		next = slash ? slash + 1 : NULL;
+		fd = openat2_fd(cur, c, O_PATH | O_NOFOLLOW,
+				RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (fd == -ENOENT) {
+			if (!last || is_dir)
+				r = mkdirat(cur, c, 0755);
+			else {
+				r = openat(cur, c, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (r >= 0)
+					close(r), r = 0;
+			}
+			if (r < 0) {
+				r = -errno;
+				close(cur);
+				return cx_err(err, CX_E_VIEW, -r,
+					      "cannot create mount point for '%.200s' (component '%s'): %s%s",
+					      path, c, strerror(-r),
+					      r == -EROFS ? " — it lies inside a read-only path that lacks it" : "");
+			}
+			fd = openat2_fd(cur, c, O_PATH | O_NOFOLLOW,
+					RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		}
+		close(cur);
+		if (fd < 0)
+			return cx_err(err, CX_E_VIEW, -fd,
+				      "mount point for '%.200s' (component '%s'): %s", path, c,
+				      fd == -ELOOP ? "is a symlink inside an already mounted tree"
+						   : strerror(-fd));
+		cur = fd;
+	}
+	return cur;
+}
+
+/* Clone the mount at srcfd onto dstfd with these attributes. */
+static int bind_fd(int srcfd, int dstfd, uint64_t attrs, bool recursive, const char *what,
+		   cx_error *err)
+{
+	struct mount_attr ma = { .attr_set = attrs, .propagation = MS_PRIVATE };
+	_cleanup_close_ int tree = -1;
+	unsigned int rec = recursive ? AT_RECURSIVE : 0;
+
+	tree = open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec);
+	if (tree < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "open_tree '%.200s': %s", what, strerror(errno));
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &ma, sizeof(ma)) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "mount_setattr '%.200s': %s", what,
+			      strerror(errno));
+	if (move_mount(tree, "", dstfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "move_mount '%.200s': %s", what, strerror(errno));
+	return 0;
+}
+
+typedef struct bind {
+	const char *src; /* host path */
+	const char *dst; /* path in the view */
+	bool rw;
+} bind;
+
+static size_t depth(const char *p)
+{
+	size_t d = 0;
+	for (; *p; p++)
+		d += *p == '/';
+	return d;
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const bind *x = a, *y = b;
+	size_t dx = depth(x->dst), dy = depth(y->dst);
+	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->dst, y->dst);
+}
+
+static int bind_path(int rootfd, const bind *b, cx_error *err)
+{
+	_cleanup_close_ int src = -1, dst = -1, again = -1;
+	struct stat ss, ds;
+	int r;
+
+	src = open_source(b->src, err);
+	if (src < 0)
+		return src;
+	if (fstat(src, &ss) < 0)
+		return cx_err(err, CX_E_VIEW, errno, "stat '%.200s': %s", b->src, strerror(errno));
+	if (!S_ISDIR(ss.st_mode) && !S_ISREG(ss.st_mode))
+		return cx_err(err, CX_E_VIEW, EINVAL,
+			      "'%.200s' is neither a directory nor a regular file", b->src);
+	dst = open_target(rootfd, b->dst, S_ISDIR(ss.st_mode), err);
+	if (dst < 0)
+		return dst;
+	r = bind_fd(src, dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->rw ? 0 : MOUNT_ATTR_RDONLY),
+		    true, b->src, err);
+	if (r < 0)
+		return r;
+	/* Checked again after mounting: the target now is the source. */
+	again = openat2_fd(rootfd, b->dst + 1, O_PATH | O_NOFOLLOW,
+			   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (again < 0 || fstat(again, &ds) < 0 || ds.st_dev != ss.st_dev || ds.st_ino != ss.st_ino)
+		return cx_err(err, CX_E_VIEW, EIO,
+			      "'%.200s' is not what was mounted at '%.200s' (raced?); refusing to run",
+			      b->src, b->dst);
+	return 0;
+}
+
+static int mount_tmpfs_at(int rootfd, const char *dst, const char *opts, unsigned long flags,
+			  cx_error *err)
+{
+	_cleanup_close_ int fd = open_target(rootfd, dst, true, err);
+	char proc_path[64];
+
+	if (fd < 0)
+		return fd;
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+	if (mount("tmpfs", proc_path, "tmpfs", flags, opts) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "mount tmpfs on %s: %s", dst, strerror(errno));
+	return 0;
+}
+
+static int build_dev(int rootfd, cx_error *err)
+{
+	static const struct { const char *name; unsigned major, minor; } devs[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "random", 1, 8 }, { "urandom", 1, 9 },
+	};
+	static const struct { const char *name, *target; } links[] = {
+		{ "fd", "/proc/self/fd" },         { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" },   { "stderr", "/proc/self/fd/2" },
+	};
+	_cleanup_close_ int devfd = -1;
+	int r = mount_tmpfs_at(rootfd, "/dev", "mode=0755,size=64k,nr_inodes=64",
+			       MS_NOSUID | MS_NOEXEC, err);
+	if (r < 0)
+		return r;
+	devfd = open_target(rootfd, "/dev", true, err);
+	if (devfd < 0)
+		return devfd;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(devs); i++) {
+		char hp[32];
+		_cleanup_close_ int src = -1, dst = -1;
+		struct stat st;
+
+		snprintf(hp, sizeof(hp), "/dev/%s", devs[i].name);
+		src = open_source(hp, err);
+		if (src < 0)
+			return src;
+		/* The host's node must really be that device. */
+		if (fstat(src, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != devs[i].major ||
+		    minor(st.st_rdev) != devs[i].minor)
+			return cx_err(err, CX_E_VIEW, EINVAL, "host %s is not the expected device", hp);
+		dst = openat(devfd, devs[i].name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			     0644);
+		if (dst < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "create /dev/%s: %s", devs[i].name,
+				      strerror(errno));
+		close(dst);
+		dst = openat2_fd(devfd, devs[i].name, O_PATH | O_NOFOLLOW,
+				 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (dst < 0)
+			return cx_err(err, CX_E_SPAWN, -dst, "open /dev/%s: %s", devs[i].name,
+				      strerror(-dst));
+		r = bind_fd(src, dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, hp, err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < CX_ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i].target, devfd, links[i].name) < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "symlink /dev/%s: %s", links[i].name,
+				      strerror(errno));
+	return 0;
+}
+
+/* /proc of the new pid namespace, with the host-facing knobs masked
+ * (docker/runc's maskedPaths and readonlyPaths). The payload has no
+ * capability, so these are defense in depth. */
+static int build_proc(int rootfd, cx_error *err)
+{
+	static const char *const masked_files[] = { "kcore", "keys", "timer_list", "sysrq-trigger",
+						    "latency_stats", "sched_debug", "kallsyms", "kmsg" };
+	static const char *const masked_dirs[] = { "acpi", "scsi", "firmware", "asound" };
+	static const char *const ro_dirs[] = { "sys", "bus", "fs", "irq" };
+	_cleanup_close_ int pfd = open_target(rootfd, "/proc", true, err), procfd = -1, nullfd = -1;
+	char pp[64];
+	struct statfs sfs;
+	int r;
+
+	if (pfd < 0)
+		return pfd;
+	snprintf(pp, sizeof(pp), "/proc/self/fd/%d", pfd);
+	if (mount("proc", pp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "mount /proc: %s", strerror(errno));
+	procfd = openat2_fd(rootfd, "proc", O_RDONLY | O_DIRECTORY,
+			    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+	/* Really procfs before anything goes through it. */
+	if (procfd < 0 || fstatfs(procfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		return cx_err(err, CX_E_SPAWN, EINVAL, "the new /proc is not procfs; refusing to run");
+	nullfd = open_source("/dev/null", err);
+	if (nullfd < 0)
+		return nullfd;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(masked_files); i++) {
+		_cleanup_close_ int t = openat2_fd(procfd, masked_files[i], O_PATH | O_NOFOLLOW,
+						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (t == -ENOENT)
+			continue;
+		if (t < 0)
+			return cx_err(err, CX_E_SPAWN, -t, "/proc/%s: %s", masked_files[i], strerror(-t));
+		r = bind_fd(nullfd, t, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false,
+			    masked_files[i], err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < CX_ARRAY_SIZE(masked_dirs); i++) {
+		_cleanup_close_ int t = openat2_fd(procfd, masked_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
+						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		char tp[64];
+		if (t == -ENOENT)
+			continue;
+		if (t < 0)
+			return cx_err(err, CX_E_SPAWN, -t, "/proc/%s: %s", masked_dirs[i], strerror(-t));
+		snprintf(tp, sizeof(tp), "/proc/self/fd/%d", t);
+		if (mount("tmpfs", tp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=0,mode=0555") < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "mask /proc/%s: %s", masked_dirs[i],
+				      strerror(errno));
+	}
+	for (size_t i = 0; i < CX_ARRAY_SIZE(ro_dirs); i++) {
+		_cleanup_close_ int t = openat2_fd(procfd, ro_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
+						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (t == -ENOENT)
+			continue;
+		if (t < 0)
+			return cx_err(err, CX_E_SPAWN, -t, "/proc/%s: %s", ro_dirs[i], strerror(-t));
+		r = bind_fd(t, t, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				      MOUNT_ATTR_NOEXEC,
+			    true, ro_dirs[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Merged-/usr hosts: /bin, /lib, /lib64... are symlinks into /usr.
+ * Recreate those whose target lies inside a tree the view mounts. */
+static int top_level_links(int rootfd, const bind *binds, size_t n, cx_error *err)
+{
+	static const char *const names[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+	for (size_t i = 0; i < CX_ARRAY_SIZE(names); i++) {
+		char target[256], abs[260], hp[32];
+		struct stat st;
+		ssize_t len;
+
+		/* the host's own root directory: root-owned, read before pivot */
+		snprintf(hp, sizeof(hp), "/%s", names[i]);
+		len = readlink(hp, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		snprintf(abs, sizeof(abs), "%s%s", target[0] == '/' ? "" : "/", target);
+		if (!cx_path_is_normal(abs))
+			continue;
+		if (fstatat(rootfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue; /* the lease placed something there */
+		for (size_t k = 0; k < n; k++)
+			if (cx_path_within(abs, binds[k].dst)) {
+				if (symlinkat(target, rootfd, names[i]) < 0)
+					return cx_err(err, CX_E_SPAWN, errno, "symlink /%s: %s",
+						      names[i], strerror(errno));
+				break;
+			}
+	}
+	return 0;
+}
+
+int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
+{
+	const cx_run_spec *s = cfg->spec;
+	size_t n = 0;
+	bind *binds;
+	_cleanup_close_ int rootfd = -1;
+	char opts[96];
+	int r;
+
+	r = cx_sandbox_check_spec(s, err);
+	if (r < 0)
+		return r;
+	/* Nothing we mount may propagate to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "make / a slave mount: %s", strerror(errno));
+	if (mount("tmpfs", cfg->root_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=1m,nr_inodes=4096") < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "mount tmpfs root on '%s': %s", cfg->root_dir,
+			      strerror(errno));
+	rootfd = open(cfg->root_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "open view root: %s", strerror(errno));
+
+	binds = cx_calloc(s->ro.n + s->rw.n + 1, sizeof(*binds));
+	for (size_t i = 0; i < s->ro.n; i++)
+		binds[n++] = (bind){ s->ro.v[i], s->ro.v[i], false };
+	for (size_t i = 0; i < s->rw.n; i++)
+		binds[n++] = (bind){ s->rw.v[i], s->rw.v[i], true };
+	if (s->workspace)
+		binds[n++] = (bind){ s->workspace, "/work", true };
+	/* Parents before children, so a nested path lands inside its parent. */
+	qsort(binds, n, sizeof(*binds), cmp_depth);
+	for (size_t i = 0; i < n; i++) {
+		r = bind_path(rootfd, &binds[i], err);
+		if (r < 0) {
+			free(binds);
+			return r;
+		}
+	}
+	r = top_level_links(rootfd, binds, n, err);
+	free(binds);
+	if (r < 0)
+		return r;
+
+	if ((r = build_dev(rootfd, err)) < 0 || (r = build_proc(rootfd, err)) < 0)
+		return r;
+	snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=65536",
+		 (unsigned long long)s->limits.v[CX_LIM_TMP_BYTES]);
+	if ((r = mount_tmpfs_at(rootfd, "/tmp", opts, MS_NOSUID | MS_NODEV, err)) < 0)
+		return r;
+
+	/* Enter the view and detach the old root entirely. */
+	if (fchdir(rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "pivot_root into the view: %s", strerror(errno));
+	/* The view's skeleton itself is read-only. */
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0 ||
+	    mount(NULL, "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "remount the view read-only: %s", strerror(errno));
+	return 0;
+}

@@ -81,6 +81,12 @@ BIN_PATHS := $(addprefix $(BUILD)/,$(BINS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 BENCH_BINS := $(BUILD)/tests/bench_verify
+# Adversarial probes run inside the sandbox: static, so they need no loader
+# or libraries in the view. Test tools run on the host (may use libseccomp).
+PROBE_SRCS := $(wildcard tests/adversarial/probes/*.c)
+PROBE_BINS := $(patsubst tests/adversarial/probes/%.c,$(BUILD)/probes/%,$(PROBE_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 all: $(BIN_PATHS)
 
@@ -112,8 +118,18 @@ $(BUILD)/tests/bench_verify: $(BUILD)/obj/tests/bench/bench_verify.o $(BUILD)/ob
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/probes/%: tests/adversarial/probes/%.c tests/adversarial/probes/probe.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -static -o $@ $<
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 # ---- tests ----------------------------------------------------------------
-tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS)
+tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS)
 
 check: deps-check tests
 	$(Q)BUILD=$(BUILD) tests/run-all.sh

@@ -455,6 +455,13 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Layers this run needs, before the lease is burnt. */
+	r = cx_sandbox_preflight(pol.landlock_optional, &err);
+	if (r < 0) {
+		code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+		goto out;
+	}
+
 	/* 3 consume: durable before any side effect of the run. */
 	{
 		char ldir[4096];

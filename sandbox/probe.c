@@ -58,6 +58,23 @@ static const char *cgroup_layout(void)
 	return "none";
 }
 
+int cx_sandbox_preflight(bool landlock_optional, cx_error *err)
+{
+	uint32_t action = SECCOMP_RET_ERRNO;
+
+	if (!landlock_optional && cx_landlock_abi() < 1)
+		return cx_err(err, CX_E_LAYER, ENOSYS,
+			      "Landlock is not available on this kernel and the policy requires it (enable CONFIG_SECURITY_LANDLOCK and lsm=landlock, or set \"landlock\": \"optional\" in the policy)");
+	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0)
+		return cx_err(err, CX_E_LAYER, errno,
+			      "seccomp filters are not available on this host (%s); calyx-exec does not run without them",
+			      strerror(errno));
+	if (syscall(SYS_open_tree, -1, "", 0) < 0 && errno == ENOSYS)
+		return cx_err(err, CX_E_LAYER, ENOSYS,
+			      "the kernel lacks the new mount API (open_tree, Linux >= 5.2) that the file view needs");
+	return 0;
+}
+
 void cx_host_probe(cx_host_support *ret)
 {
 	static const char *const ns[] = { "pid", "mnt", "net", "ipc", "uts", "cgroup" };

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -212,6 +213,27 @@ static _Noreturn void init_main(const child_ctx *c)
 	_exit(0); /* the kernel kills whatever the payload left behind */
 }
 
+/* clone3 failed: find which namespace type this host refuses, by trying
+ * each alone in a throwaway child, so the message names the layer. */
+static const char *missing_namespace(void)
+{
+	static const struct { int flag; const char *name; } ns[] = {
+		{ CLONE_NEWNS, "mount" }, { CLONE_NEWPID, "pid" }, { CLONE_NEWNET, "net" },
+		{ CLONE_NEWIPC, "ipc" },  { CLONE_NEWUTS, "uts" }, { CLONE_NEWCGROUP, "cgroup" },
+	};
+	for (size_t i = 0; i < CX_ARRAY_SIZE(ns); i++) {
+		int st;
+		pid_t p = fork();
+		if (p == 0)
+			_exit(unshare(ns[i].flag) < 0 ? 1 : 0);
+		if (p < 0 || waitpid(p, &st, 0) != p)
+			return NULL;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			return ns[i].name;
+	}
+	return NULL;
+}
+
 static char **build_envp(const cx_env *env)
 {
 	char **envp = cx_calloc(env->n + 1, sizeof(char *));
@@ -267,8 +289,15 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	ret->started_ns = mono_ns();
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0) {
-		r = cx_err(err, errno == EPERM || errno == EINVAL ? CX_E_LAYER : CX_E_SPAWN, errno,
-			   "cannot create the sandbox's namespaces: %s", strerror(errno));
+		int e = errno;
+		const char *which = missing_namespace();
+		if (which)
+			r = cx_err(err, CX_E_LAYER, e,
+				   "cannot create the sandbox's namespaces: the %s namespace is unavailable on this host (%s); calyx-exec does not run without it",
+				   which, strerror(e));
+		else
+			r = cx_err(err, CX_E_SPAWN, e, "cannot create the sandbox's namespaces: %s",
+				   strerror(e));
 		free_envp(c.envp);
 		free(c.argvp);
 		goto fail;

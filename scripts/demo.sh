@@ -35,7 +35,10 @@ rm -rf "$D"
 mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/srv/app"
 chmod 700 "$D/keys" "$D/state"
 chmod 755 "$D" "$D/etc" "$D/log"
-echo "release: ; @echo building release" > "$D/srv/app/Makefile"
+echo "version=4.1" > "$D/srv/app/VERSION"
+# the sandboxed command runs as an unprivileged host uid (config run_uid,
+# default 65534): the workspace must be writable by it
+chown -R 65534:65534 "$D/srv/app"
 
 step "3. two signers: a human key and an agent key"
 run calyx-lease keygen --role human --name alice --out "$D/keys"
@@ -49,7 +52,7 @@ run calyx-lease keyring add "$D/etc/keyring.json" "$D/keys/ops-bot.pub.json"
 step "5. the policy: the ceiling every lease must fit under"
 cat > "$D/etc/policy.json" <<JSON
 { "v": 1,
-  "commands": ["/usr/bin/make", "/usr/bin/env"],
+  "commands": ["/usr/bin/sed", "/usr/bin/grep", "/usr/bin/cat", "/usr/bin/id"],
   "read":  ["/usr", "/etc/ssl/certs"],
   "write": ["$D/srv"],
   "env": {"allow": ["LANG", "TZ"], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
@@ -75,13 +78,13 @@ chmod 644 "$D/etc/calyx.conf" "$D/etc/policy.json" "$D/etc/keyring.json"
 step "6. a lease: body -> unsigned envelope (lease_id, times and policy hash filled in)"
 cat > "$D/body.json" <<JSON
 { "run_id": "deploy-4821", "intent_id": "intent-77", "audience": "demo-host",
-  "argv": ["/usr/bin/make", "-C", "/work", "release"],
+  "argv": ["/usr/bin/sed", "-i", "s/version=4.1/version=4.2/", "/work/VERSION"],
   "cwd": "/work", "env": {"LANG": "C.UTF-8"},
   "workspace": "$D/srv/app",
   "paths": {"ro": ["/usr"], "rw": []},
   "limits": {"cpu_ms": 60000, "memory_bytes": 536870912, "pids": 128, "wall_ms": 120000},
   "network": "none",
-  "validate": {"argv": ["/usr/bin/make", "-C", "/work", "check"]},
+  "validate": {"argv": ["/usr/bin/grep", "-q", "version=4.2", "/work/VERSION"]},
   "purpose": "release 4.2 to canary" }
 JSON
 run calyx-lease new "$D/body.json" -o "$D/run.lease" --policy "$D/etc/policy.json" --ttl 1800
@@ -106,14 +109,42 @@ step "10. tampering is refused: a copy with the payload edited after signing"
 sed 's/"payload": "e/"payload": "f/' "$D/run.lease" > "$D/tampered.lease"
 expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/tampered.lease" --dry-run
 
-step "11. single use: the first real start consumes the lease, the second is refused"
-echo "(this build has no sandbox yet, so after consuming it refuses to run: exit 125)"
-expect 125 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --result "$D/result.json"
-expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease"
+step "11. run it: sandboxed, as uid 65534, no capabilities, no network, Landlock + seccomp"
+run cat "$D/srv/app/VERSION"
+run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --result "$D/result.json"
+run cat "$D/srv/app/VERSION"
 run cat "$D/result.json"
 
-step "12. the audit log: signed, hash-chained, verifiable offline"
-run cat "$D/log/audit.jsonl"
+step "12. single use: the same lease again is refused"
+expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease"
+
+# sign a fresh lease for ARGV (JSON array) as both signers
+lease_for() {
+	cat > "$D/$1.json" <<JSON
+{ "run_id": "demo-$1", "audience": "demo-host", "argv": $2, "paths": {"ro": ["/usr"]} }
+JSON
+	calyx-lease new "$D/$1.json" -o "$D/$1.lease" --policy "$D/etc/policy.json" >/dev/null
+	calyx-lease sign --key "$D/keys/alice.key" "$D/$1.lease" >/dev/null
+	calyx-lease sign --key "$D/keys/ops-bot.key" "$D/$1.lease" >/dev/null
+}
+
+step "13. what the sandbox sees: its identity, capabilities, and no host secrets"
+lease_for whoami '["/usr/bin/id"]'
+run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/whoami.lease"
+lease_for status '["/usr/bin/grep", "-E", "^(Cap|NoNewPrivs|Seccomp)", "/proc/self/status"]'
+run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/status.lease"
+echo "(a signed, valid lease that tries to read /etc/shadow: the file is not in the view)"
+lease_for shadow '["/usr/bin/cat", "/etc/shadow"]'
+expect 1 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/shadow.lease"
+echo "(a lease asking for a shell is refused before anything runs: not in the policy)"
+lease_for shell '["/bin/sh", "-c", "cat /etc/shadow"]' 2>/dev/null || true
+expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/shell.lease"
+
+step "14. the audit log: signed, hash-chained, verifiable offline"
+echo "(one line per event: seq, type, run; the full lines carry details, prev hash and signature)"
+sed -n 's/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*"run_id":"\([^"]*\)".*/  \1  \2  \3  \4/p; t; s/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*/  \1  \2  \3/p' "$D/log/audit.jsonl"
+echo "(last line in full:)"
+run tail -n 1 "$D/log/audit.jsonl"
 run calyx-audit verify --host-pub "$D/etc/host.pub.json" "$D/log/audit.jsonl"
 
 step "demo complete"

@@ -35,11 +35,17 @@ for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c); name=${name#fuzz_}
 	suite "replay_$name" "$BUILD/tests/replay_$name" "tests/fuzz/corpus/$name"
 done
-if [ "$(id -u)" -eq 0 ]; then
-	suite integration tests/integration/run.sh "$BUILD"
-else
-	echo "---- integration: SKIPPED (needs root: drives calyx-exec with root-owned config)"
-fi
+# Integration and adversarial suites drive the real binaries as root.
+for s in tests/integration/*.sh tests/adversarial/run.sh; do
+	[ -f "$s" ] || continue
+	case $s in */lib.sh) continue ;; esac
+	name=$(basename "$(dirname "$s")")-$(basename "$s" .sh)
+	if [ "$(id -u)" -eq 0 ]; then
+		suite "$name" bash "$s" "$BUILD"
+	else
+		echo "---- $name: SKIPPED (needs root: drives calyx-exec with root-owned config)"
+	fi
+done
 
 echo "===="
 if [ -n "$failed" ]; then

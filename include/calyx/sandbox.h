@@ -83,6 +83,11 @@ void cx_sandbox_release(cx_sandbox *sb);
  * executor calls it before consuming a lease. */
 int cx_sandbox_check_spec(const cx_run_spec *spec, cx_error *err);
 
+/* Before a lease is consumed: are the layers this run requires present
+ * (Landlock unless optional, seccomp filters, the new mount API)? Fails
+ * with CX_E_LAYER naming the missing one. Side-effect free. */
+int cx_sandbox_preflight(bool landlock_optional, cx_error *err);
+
 /* Host support, for --probe and for fail-closed checks. */
 typedef struct cx_host_support {
 	bool userns;          /* unprivileged user namespaces possible */

@@ -11,145 +11,24 @@
 set -u
 
 # --------------------------------------------------------------------------
-# harness
+# harness and generic fixtures: lib.sh (B, EXEC..., T, run_test, check, ...)
 # --------------------------------------------------------------------------
-B=${1:-build}
-if ! B=$(cd "$B" 2>/dev/null && pwd); then
-	echo "run.sh: build dir '${1:-build}' not found (run 'make' first)" >&2
-	exit 2
-fi
-for bin in calyx-exec calyx-lease calyx-policy calyx-audit; do
-	[ -x "$B/$bin" ] || { echo "run.sh: $B/$bin missing (run 'make')" >&2; exit 2; }
-done
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run.sh: must run as root (calyx-exec's configuration must be root-owned)" >&2
-	exit 2
-fi
-EXEC=$B/calyx-exec LEASE=$B/calyx-lease POLICY=$B/calyx-policy AUDIT=$B/calyx-audit
-
-T=$(mktemp -d /tmp/calyx-it.XXXXXX) || exit 2
-chmod 755 "$T"
-trap 'rm -rf "$T"' EXIT
-umask 022
-
-NRUN=0 NFAIL=0 FAILED_NAMES=()
-WHY=""     # reason of the last failure, set by fail()
-RC=0       # exit code of the last xrun
-OUT=$T/.out ERR=$T/.err
-
-fail() { WHY="$*"; return 1; }
-
-# run_test NAME FUNCTION [ARGS...]: one named check.
-run_test() {
-	local name=$1; shift
-	NRUN=$((NRUN + 1))
-	WHY=""
-	printf '[ RUN      ] %s\n' "$name"
-	if "$@"; then
-		printf '[       OK ] %s\n' "$name"
-	else
-		NFAIL=$((NFAIL + 1))
-		FAILED_NAMES+=("$name")
-		printf '[  FAILED  ] %s: %s\n' "$name" "${WHY:-check returned non-zero}"
-	fi
-}
-
-summary() {
-	local n
-	printf '[==========] %d test(s) run.\n' "$NRUN"
-	printf '[  PASSED  ] %d test(s).\n' "$((NRUN - NFAIL))"
-	if [ "$NFAIL" -gt 0 ]; then
-		printf '[  FAILED  ] %d test(s), listed below:\n' "$NFAIL"
-		for n in "${FAILED_NAMES[@]}"; do
-			printf '[  FAILED  ] %s\n' "$n"
-		done
-		return 1
-	fi
-	return 0
-}
-
-# xrun CMD...: run, keep stdout in $OUT, stderr in $ERR, exit code in $RC.
-xrun() {
-	"$@" >"$OUT" 2>"$ERR"
-	RC=$?
-}
-
-first_err() { head -n 1 "$ERR" | cut -c 1-200; }
-nlines() { awk 'END { print NR }' "$1"; }
-
-# expect_rc WANT: the last xrun exited WANT.
-expect_rc() {
-	[ "$RC" -eq "$1" ] || fail "exit $RC, expected $1 (stderr: $(first_err))"
-}
-
-# check WANT_RC SUBSTR CMD...: run CMD, assert its exit code and that
-# stderr contains SUBSTR (empty SUBSTR: anything).
-check() {
-	local want=$1 sub=$2; shift 2
-	xrun "$@"
-	expect_rc "$want" || return 1
-	if [ -n "$sub" ] && ! grep -qF -- "$sub" "$ERR"; then
-		fail "stderr lacks '$sub' (stderr: $(first_err))"
-		return 1
-	fi
-	return 0
-}
-
-# check_one_line WANT_RC E_CODE CMD...: a refusal or failure of one of the
-# calyx CLIs: exit WANT_RC, and exactly one stderr line of the form
-#   PROG: lease refused [E_CODE]: ...   (exit 77)
-#   PROG: error [E_CODE]: ...           (any other exit)
-check_one_line() {
-	local want=$1 code=$2 kind; shift 2
-	xrun "$@"
-	expect_rc "$want" || return 1
-	[ "$(nlines "$ERR")" -eq 1 ] ||
-		fail "stderr has $(nlines "$ERR") lines, expected exactly 1: $(tr '\n' '|' <"$ERR" | cut -c 1-300)" ||
-		return 1
-	if [ "$want" -eq 77 ]; then kind="lease refused"; else kind="error"; fi
-	grep -qE "^calyx-[a-z]+: $kind \[$code\]: ." "$ERR" ||
-		fail "stderr is not '<prog>: $kind [$code]: ...': $(first_err)"
-}
-
-# expect_stdout_has SUBSTR / expect_file_has FILE REGEX
-expect_stdout_has() {
-	grep -qF -- "$1" "$OUT" || fail "stdout lacks '$1' (stdout: $(head -n 1 "$OUT" | cut -c 1-200))"
-}
-expect_file_has() {
-	[ -f "$1" ] || fail "$1 does not exist" || return 1
-	grep -qE -- "$2" "$1" || fail "$1 does not match /$2/"
-}
-
-# dir_empty DIR: true if DIR is absent or has no entries.
-dir_empty() {
-	[ ! -e "$1" ] || [ -z "$(ls -A "$1" 2>/dev/null)" ]
-}
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh" "${1:-build}"
 
 # --------------------------------------------------------------------------
-# fixtures
+# fixtures specific to this suite
 # --------------------------------------------------------------------------
-KEYS=$T/keys         # the signers' keys (human alice, agent bot)
-HOSTKEYS=$T/hostkeys # the host's audit key (copied into each host env)
-HOST_ID=it-host
+# The workspace every lease here names: a Makefile whose targets have no
+# recipe, so 'make -C /work release' succeeds without exec'ing a shell
+# (Landlock only lets the sandbox execute the leased command itself).
+mkdir -p "$T/srv/app"
+printf 'release:\ncheck:\n.PHONY: release check\n' >"$T/srv/app/Makefile"
+chown -R 65534:65534 "$T/srv/app"
 
 write_policy() { # FILE [extra command]
 	local extra=${2:+, \"$2\"}
-	cat >"$1" <<JSON
-{ "v": 1,
-  "commands": ["/usr/bin/make", "/usr/bin/env"$extra],
-  "read":  ["/usr", "/etc/ssl/certs"],
-  "write": ["$T/srv"],
-  "env": {"allow": ["LANG", "TZ"], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
-  "limits": {"max":     {"cpu_ms": 600000, "memory_bytes": 2147483648, "pids": 512,
-                         "wall_ms": 1800000, "nofile": 1024, "fsize_bytes": 1073741824,
-                         "tmp_bytes": 268435456},
-             "default": {"cpu_ms": 60000, "memory_bytes": 268435456, "pids": 64,
-                         "wall_ms": 120000, "nofile": 256, "fsize_bytes": 104857600,
-                         "tmp_bytes": 67108864}},
-  "network": ["none"],
-  "lease": {"max_lifetime_s": 3600, "clock_skew_s": 60, "require_audience": true},
-  "syscalls": {"deny": ["ptrace"]} }
-JSON
+	policy_json "[\"/usr/bin/make\", \"/usr/bin/env\"$extra]" >"$1"
 	chmod 644 "$1"
 }
 
@@ -168,61 +47,20 @@ write_body() { # FILE [ARGV0] [AUDIENCE] [RUN_ID]
 JSON
 }
 
-# mk_env NAME [HOST_ID] [POLICY_EXTRA_COMMAND]: a self-contained host in
-# $T/NAME: etc/{calyx.conf,keyring.json,policy.json,host.key,host.pub.json},
-# state/ (0700, empty) and log/ (audit log not yet created). Prints nothing;
-# returns non-zero (with WHY) if setup failed.
+# mk_env NAME [HOST_ID] [POLICY_EXTRA_COMMAND]: a host in $T/NAME (lib's
+# mk_host) with this suite's policy (make, env [, extra command]).
 mk_env() {
-	local e=$T/$1 hid=${2:-$HOST_ID}
-	mkdir -p "$e/etc" "$e/state" "$e/log" || fail "mkdir $e" || return 1
-	chmod 755 "$e" "$e/etc" "$e/log"
-	chmod 700 "$e/state"
-	"$LEASE" keyring add "$e/etc/keyring.json" "$KEYS/alice.pub.json" >/dev/null 2>"$ERR" &&
-		"$LEASE" keyring add "$e/etc/keyring.json" "$KEYS/bot.pub.json" >/dev/null 2>>"$ERR" ||
-		fail "keyring add for $1: $(first_err)" || return 1
-	write_policy "$e/etc/policy.json" "${3:-}"
-	cp "$HOSTKEYS/host.key" "$HOSTKEYS/host.pub.json" "$e/etc/" || fail "cp host key" || return 1
-	chmod 600 "$e/etc/host.key"
-	cat >"$e/etc/calyx.conf" <<JSON
-{ "keyring": "$e/etc/keyring.json", "policy": "$e/etc/policy.json",
-  "state_dir": "$e/state", "audit_log": "$e/log/audit.jsonl",
-  "host_key": "$e/etc/host.key", "host_id": "$hid" }
-JSON
-	chmod 644 "$e/etc/calyx.conf" "$e/etc/keyring.json"
-	return 0
+	mkdir -p "$T/$1/etc" || fail "mkdir $T/$1/etc" || return 1
+	write_policy "$T/$1/etc/policy.json" "${3:-}"
+	mk_host "$1" "$T/$1/etc/policy.json" "${2:-$HOST_ID}"
 }
 
-# mk_lease ENV OUT [ARGV0] [AUDIENCE] [SIGNERS]: body -> new (bound to ENV's
-# policy) -> sign. SIGNERS: "both" (default), "human", "none".
-mk_lease() {
-	local e=$T/$1 out=$2 signers=${5:-both}
-	write_body "$out.body" "${3:-}" "${4:-}"
-	"$LEASE" new "$out.body" -o "$out" --policy "$e/etc/policy.json" --ttl 1800 >/dev/null 2>"$ERR" ||
-		fail "calyx-lease new: $(first_err)" || return 1
-	[ "$signers" = none ] && return 0
-	"$LEASE" sign --key "$KEYS/alice.key" "$out" >/dev/null 2>"$ERR" ||
-		fail "calyx-lease sign (human): $(first_err)" || return 1
-	[ "$signers" = human ] && return 0
-	"$LEASE" sign --key "$KEYS/bot.key" "$out" >/dev/null 2>"$ERR" ||
-		fail "calyx-lease sign (agent): $(first_err)" || return 1
+# mk_run_lease ENV OUT [ARGV0] [AUDIENCE] [SIGNERS]: this suite's body
+# (make -C /work release) -> lib's mk_lease. SIGNERS: both, human, none.
+mk_run_lease() {
+	write_body "$2.body" "${3:-}" "${4:-}"
+	mk_lease "$1" "$2" "$2.body" "${5:-both}"
 }
-
-# lease_id FILE: the lease id, from 'calyx-lease show'.
-lease_id() {
-	"$LEASE" show "$1" 2>/dev/null | sed -n 's/^lease \([0-9a-f]\{32\}\) (run.*/\1/p'
-}
-
-# cx ENV ARGS...: calyx-exec with ENV's config.
-cx() {
-	local e=$T/$1; shift
-	"$EXEC" --config "$e/etc/calyx.conf" "$@"
-}
-
-# Audit-log field extraction: lines are compact JSON written as
-# {"seq":N,"time":"…","type":"T","lease_id":"…",…
-audit_types() { sed -n 's/^{"seq":[0-9]*,"time":"[^"]*","type":"\([^"]*\)".*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
-audit_seqs() { sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
-seq_list() { seq 1 "$1" | tr '\n' ' ' | sed 's/ $//'; }
 
 # --------------------------------------------------------------------------
 # 1. full flow: keygen -> keyring add x2 -> new -> sign x2 -> verify -> dry run
@@ -431,7 +269,7 @@ t_ref_policy_changed() {
 	check_one_line 77 E_POLICY_HASH cx newpolicy --lease "$ML"
 }
 t_ref_policy_command() {
-	mk_lease refuse "$R/sh.lease" /bin/sh || return 1
+	mk_run_lease refuse "$R/sh.lease" /bin/sh || return 1
 	check_one_line 77 E_POLICY_COMMAND cx refuse --lease "$R/sh.lease"
 }
 t_ref_nothing_consumed() {
@@ -478,7 +316,7 @@ mk_env once || echo "fixture: mk_env once failed: $WHY" >&2
 ONCE_ID=""
 
 t_once_first() {
-	mk_lease once "$O/a.lease" || return 1
+	mk_run_lease once "$O/a.lease" || return 1
 	ONCE_ID=$(lease_id "$O/a.lease")
 	[ -n "$ONCE_ID" ] || fail "no lease id" || return 1
 	check_one_line 125 E_UNSUPPORTED cx once --lease "$O/a.lease" --result "$O/a.result" || return 1
@@ -522,14 +360,14 @@ t_once_copy_refused() {
 }
 t_once_other_lease_ok() {
 	# the ledger is per lease: another lease on the same host still starts
-	mk_lease once "$O/c.lease" || return 1
+	mk_run_lease once "$O/c.lease" || return 1
 	check_one_line 125 E_UNSUPPORTED cx once --lease "$O/c.lease" || return 1
 	[ "$(ls -A "$O/state/ledger" | wc -l)" -eq 2 ] || fail "expected 2 ledger entries"
 }
 t_once_race() {
 	local i id pa pb ra rb n125 n77 replay
 	for i in 1 2 3 4 5 6 7 8 9 10; do
-		mk_lease once "$O/race$i.lease" || return 1
+		mk_run_lease once "$O/race$i.lease" || return 1
 		id=$(lease_id "$O/race$i.lease")
 		cx once --lease "$O/race$i.lease" >/dev/null 2>"$O/race$i.a.err" & pa=$!
 		cx once --lease "$O/race$i.lease" >/dev/null 2>"$O/race$i.b.err" & pb=$!
@@ -568,7 +406,7 @@ run_test once.race_10_pairs_exactly_one_wins    t_once_race
 # anything is consumed or logged.
 insecure_run() {
 	local e=$1
-	[ -f "$T/$e/x.lease" ] || mk_lease "$e" "$T/$e/x.lease" || return 1
+	[ -f "$T/$e/x.lease" ] || mk_run_lease "$e" "$T/$e/x.lease" || return 1
 	check_one_line 125 E_INSECURE_FILE cx "$e" --lease "$T/$e/x.lease" || return 1
 	dir_empty "$T/$e/state" || fail "state dir not empty after a config failure" || return 1
 	[ ! -s "$T/$e/log/audit.jsonl" ] || fail "audit log written after a config failure"
@@ -587,7 +425,7 @@ t_ins_keyring_mode() {
 t_ins_policy_dir() {
 	mk_env ins_pol || return 1
 	local d=$T/ins_pol/pol
-	mk_lease ins_pol "$T/ins_pol/x.lease" || return 1  # bound to the same policy bytes
+	mk_run_lease ins_pol "$T/ins_pol/x.lease" || return 1  # bound to the same policy bytes
 	mkdir -p "$d" && mv "$T/ins_pol/etc/policy.json" "$d/" && chmod 775 "$d" || return 1
 	sed -i "s#\"policy\": \"[^\"]*\"#\"policy\": \"$d/policy.json\"#" "$T/ins_pol/etc/calyx.conf"
 	grep -q "$d/policy.json" "$T/ins_pol/etc/calyx.conf" || fail "could not point config at $d" || return 1
@@ -639,7 +477,7 @@ AL=$A/log/audit.jsonl
 AUDIT_ID=""
 
 t_audit_runs() {
-	mk_lease audit "$A/a.lease" || return 1
+	mk_run_lease audit "$A/a.lease" || return 1
 	AUDIT_ID=$(lease_id "$A/a.lease")
 	check_one_line 125 E_UNSUPPORTED cx audit --lease "$A/a.lease" --result "$A/a.result" || return 1
 	check_one_line 77 E_REPLAY cx audit --lease "$A/a.lease"
@@ -732,7 +570,7 @@ mk_torn() { # NAME
 }
 t_audit_torn_blocks_runs() {
 	mk_torn torn || return 1
-	mk_lease torn "$T/torn/x.lease" || return 1
+	mk_run_lease torn "$T/torn/x.lease" || return 1
 	xrun cx torn --lease "$T/torn/x.lease"
 	expect_rc 125 || return 1
 	grep -q '^calyx-exec: error \[E_AUDIT\]: .*partial line' "$ERR" || fail "no E_AUDIT partial-line error: $(first_err)" || return 1
@@ -777,7 +615,7 @@ PL=$P/log/audit.jsonl
 t_par_runs() {
 	local i pids=() rc bad=""
 	for i in 1 2 3 4 5 6 7 8; do
-		mk_lease par "$P/l$i.lease" || return 1
+		mk_run_lease par "$P/l$i.lease" || return 1
 	done
 	for i in 1 2 3 4 5 6 7 8; do
 		cx par --lease "$P/l$i.lease" >/dev/null 2>"$P/l$i.err" &
@@ -850,7 +688,7 @@ t_pol_lease_ok() {
 	expect_stdout_has "fits under this policy"
 }
 t_pol_lease_sh() {
-	mk_lease main "$M/sh.lease" /bin/sh "" none || return 1
+	mk_run_lease main "$M/sh.lease" /bin/sh "" none || return 1
 	check_one_line 77 E_POLICY_COMMAND "$POLICY" check "$M/etc/policy.json" "$M/sh.lease"
 }
 t_pol_lease_other_policy() {

@@ -1,0 +1,109 @@
+/* Monitor: per-run cgroups behind one interface, quota enforcement and
+ * the supervision loop.
+ *
+ * cgroup backends, chosen at run time from what the host really has
+ * (statfs of /sys/fs/cgroup and its children, /proc/cgroups):
+ *   v2      unified hierarchy: memory.max, memory.swap.max=0,
+ *           memory.oom.group=1, pids.max, cpu.max, memory.events,
+ *           cgroup.kill, cgroup.freeze, cgroup.events, cpu.stat
+ *   hybrid  v1 controllers for the limits (memory.limit_in_bytes and
+ *           memsw, pids.max, cpu.cfs_quota_us, cpuacct) plus a directory
+ *           in the unified hierarchy for membership (CLONE_INTO_CGROUP),
+ *           cgroup.kill, cgroup.freeze, cgroup.events and cpu.stat
+ *   v1      legacy: the same v1 limits, freezer for halts (a frozen v1
+ *           task does not receive SIGKILL: freeze, signal every pid, thaw,
+ *           repeat until empty)
+ * All file I/O goes through directory fds opened once, so unit tests
+ * point a backend at a fake tree (cx_cg_open_at).
+ * Trust: runs as root; run names are built by calyx from validated ids. */
+#ifndef CALYX_MONITOR_H
+#define CALYX_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "calyx/common.h"
+
+typedef enum cx_cg_layout {
+	CX_CG_NONE = 0,
+	CX_CG_V2,
+	CX_CG_HYBRID,
+	CX_CG_V1,
+} cx_cg_layout;
+
+const char *cx_cg_layout_name(cx_cg_layout l);
+
+/* ---- pure parsers (cgparse.c); bounded, no allocation ------------------ */
+
+#define CX_CG_UNLIMITED UINT64_MAX
+
+/* A single-value file: "123\n" or "max\n" (-> CX_CG_UNLIMITED). */
+int cx_cg_parse_u64(const char *buf, size_t len, uint64_t *ret);
+/* A flat-keyed file ("key value\n" lines, e.g. cpu.stat, memory.events,
+ * pids.events, cpuacct.stat): the value of `key`, or -ENOENT. */
+int cx_cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret);
+
+/* ---- the run's cgroup ---------------------------------------------------- */
+
+typedef struct cx_cg_limits {
+	uint64_t memory_bytes; /* 0: no limit */
+	uint64_t pids;         /* 0: no limit */
+} cx_cg_limits;
+
+typedef struct cx_cg_usage {
+	uint64_t cpu_usec, cpu_user_usec, cpu_system_usec;
+	uint64_t memory_current, memory_peak;
+	uint64_t pids_current, pids_peak;
+	uint64_t pids_refused;  /* forks refused by pids.max */
+	uint64_t oom_events;    /* memory limit hit (oom / oom_kill / max) */
+} cx_cg_usage;
+
+typedef struct cx_cgroup cx_cgroup;
+
+/* Detect the layout of the live host. */
+cx_cg_layout cx_cg_detect(void);
+
+/* Open the backend for `layout` on the tree whose cgroup mount root is
+ * `root_dirfd` (the live /sys/fs/cgroup or a fake tree in tests), with
+ * calyx's runs under the directory `parent` (e.g. "calyx") of each
+ * hierarchy. Takes ownership of root_dirfd. */
+int cx_cg_open_at(cx_cg_layout layout, int root_dirfd, const char *parent, cx_cgroup **ret,
+		  cx_error *err);
+/* The live host: detect, open /sys/fs/cgroup, parent "calyx". */
+int cx_cg_open(cx_cgroup **ret, cx_error *err);
+cx_cg_layout cx_cg_layout_of(const cx_cgroup *cg);
+
+/* Create the run's cgroup(s) named `name` and set the limits. */
+int cx_cg_create(cx_cgroup *cg, const char *name, const cx_cg_limits *lim, cx_error *err);
+/* An fd for clone3(CLONE_INTO_CGROUP) (v2 and hybrid), or -1. Borrowed. */
+int cx_cg_clone_fd(const cx_cgroup *cg);
+/* Put pid into every hierarchy it is not yet in (v1 controllers; on v1
+ * also the membership hierarchy). Called before the child runs anything. */
+int cx_cg_attach(cx_cgroup *cg, pid_t pid, cx_error *err);
+/* CPU fence: at most quota_us of CPU per period_us (0 lifts it). */
+int cx_cg_set_cpu_quota(cx_cgroup *cg, uint64_t quota_us, uint64_t period_us, cx_error *err);
+int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *ret, cx_error *err);
+/* fds to poll: *ret_event_fd becomes readable (EPOLLIN) on a memory
+ * event (v1 eventfd) or has EPOLLPRI on a change of the events file (v2,
+ * hybrid: cgroup.events for "populated"; memory.events on v2). Each is -1
+ * when the backend has none. */
+void cx_cg_event_fds(const cx_cgroup *cg, int *ret_memory_fd, int *ret_populated_fd);
+/* Drain an eventfd / re-read events; true if a memory limit was hit. */
+bool cx_cg_memory_breached(cx_cgroup *cg);
+int cx_cg_populated(cx_cgroup *cg); /* 1, 0, or -errno */
+int cx_cg_freeze(cx_cgroup *cg, bool frozen, cx_error *err);
+/* Kill every process in the run's cgroup (cgroup.kill, or the v1 freezer
+ * loop). Does not wait. */
+int cx_cg_kill(cx_cgroup *cg, cx_error *err);
+/* Remove the run's cgroup(s); it must be empty. */
+int cx_cg_destroy(cx_cgroup *cg, cx_error *err);
+void cx_cg_close(cx_cgroup *cg);
+
+/* Remove run cgroups left by calyx-exec processes that no longer exist
+ * (names "run-<pid>-…"); kills what is still inside. Returns how many
+ * were removed; `report` is called for each (may be NULL). */
+int cx_cg_reap_stale(cx_cgroup *cg, void (*report)(const char *name, void *arg), void *arg,
+		     cx_error *err);
+
+#endif

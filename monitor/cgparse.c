@@ -1,0 +1,67 @@
+/* Parsers for cgroup interface files. Pure and bounded: they read only
+ * within [buf, buf+len), accept exactly the kernel's formats (decimal
+ * u64, "max"), and never allocate. Trust: the files come from the kernel,
+ * but a fake tree (tests) or a confused mount could hold anything. */
+#include "calyx/monitor.h"
+
+#include <string.h>
+
+static int parse_num(const char *p, const char *end, uint64_t *ret, const char **ret_end)
+{
+	uint64_t v = 0;
+	const char *s = p;
+
+	if (end - p >= 3 && memcmp(p, "max", 3) == 0 &&
+	    (end - p == 3 || p[3] == '\n' || p[3] == ' ')) {
+		*ret = CX_CG_UNLIMITED;
+		*ret_end = p + 3;
+		return 0;
+	}
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return -EINVAL;
+	*ret = v;
+	*ret_end = p;
+	return 0;
+}
+
+int cx_cg_parse_u64(const char *buf, size_t len, uint64_t *ret)
+{
+	const char *end = buf + len, *p;
+	uint64_t v;
+	int r = parse_num(buf, end, &v, &p);
+
+	if (r < 0)
+		return r;
+	if (p < end && *p == '\n')
+		p++;
+	if (p != end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int cx_cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret)
+{
+	const char *end = buf + len, *line = buf;
+	size_t klen = strlen(key);
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line)), *p;
+		const char *eol = nl ? nl : end;
+		uint64_t v;
+
+		if ((size_t)(eol - line) > klen && memcmp(line, key, klen) == 0 && line[klen] == ' ') {
+			if (parse_num(line + klen + 1, eol, &v, &p) < 0 || p != eol)
+				return -EINVAL;
+			*ret = v;
+			return 0;
+		}
+		line = nl ? nl + 1 : end;
+	}
+	return -ENOENT;
+}

@@ -63,13 +63,22 @@ else ifeq ($(SAN),fuzz)
 endif
 
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(OPT) -g $(WARN) -U_FORTIFY_SOURCE $(FORTIFY) $(HARDEN_CFLAGS) \
-        $(SAN_FLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+        $(SAN_FLAGS) -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+
+# BPF programs: compiled with clang for the bpf target (CO-RE, no vmlinux.h
+# needed), skeleton generated with bpftool and embedded in calyx-exec.
+BPF_CLANG ?= clang
+BPFTOOL ?= bpftool
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
+        -I/usr/include/$(shell $(CC) -dumpmachine) -Imonitor
 ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(SAN_FLAGS) $(LDFLAGS)
 
 # ---- sources --------------------------------------------------------------
 LIB_SRCS := $(wildcard common/*.c) \
             $(filter-out executor/main_%.c,$(wildcard executor/*.c)) \
-            $(wildcard policy/*.c) $(wildcard sandbox/*.c) $(wildcard monitor/*.c)
+            $(wildcard policy/*.c) $(wildcard sandbox/*.c) \
+            $(filter-out %.bpf.c,$(wildcard monitor/*.c))
 BINS     := calyx-exec calyx-lease calyx-policy calyx-audit
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -94,6 +103,17 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/%.bpf.o: monitor/%.bpf.c monitor/monitor_bpf.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

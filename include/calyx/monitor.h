@@ -106,4 +106,34 @@ void cx_cg_close(cx_cgroup *cg);
 int cx_cg_reap_stale(cx_cgroup *cg, void (*report)(const char *name, void *arg), void *arg,
 		     cx_error *err);
 
+/* ---- BPF: CPU budget enforcer and exec tracer (bpf.c) ------------------ */
+
+typedef struct cx_bpfmon cx_bpfmon;
+
+typedef struct cx_bpf_exec {
+	uint32_t pid, ppid;
+	char filename[128];
+	char args[256]; /* argv head, NULs turned into spaces, printable */
+} cx_bpf_exec;
+
+typedef struct cx_bpf_callbacks {
+	void (*cpu_breach)(uint64_t used_ns, uint32_t pid, void *arg);
+	void (*exec)(const cx_bpf_exec *e, void *arg);
+	void *arg;
+} cx_bpf_callbacks;
+
+/* Load and attach for the run whose unified-hierarchy cgroup directory is
+ * cgroup_fd: per-CPU cpu-clock perf events scoped to it (tick 1 ms) when
+ * budget_ns > 0, and the exec tracer. Fails (CX_E_LAYER) when BPF is not
+ * usable here: the caller then falls back to polling cpu.stat. */
+int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
+		    cx_bpfmon **ret, cx_error *err);
+/* epoll-able fd of the ring buffer; consume events when it is readable. */
+int cx_bpfmon_fd(cx_bpfmon *m);
+int cx_bpfmon_consume(cx_bpfmon *m);
+/* CPU the enforcer counted (ns), and execs seen (incl. ones not logged). */
+uint64_t cx_bpfmon_used_ns(cx_bpfmon *m);
+uint32_t cx_bpfmon_exec_count(cx_bpfmon *m);
+void cx_bpfmon_stop(cx_bpfmon *m);
+
 #endif

@@ -1,0 +1,189 @@
+/* Loader for monitor.bpf.c: CPU budget enforcement in kernel and exec
+ * tracing, both scoped to the run's cgroup.
+ *
+ * Why in kernel: a user-space poller sees the budget crossed only at its
+ * next tick (isolate: 100 ms); the perf sample that crosses it runs on the
+ * CPU the offending task is using, and bpf_send_signal(SIGKILL) stops that
+ * task there and then. The supervisor then kills the rest of the cgroup.
+ * Trust: runs as root; loads a program built from this tree (skeleton
+ * embedded at build time), never one named at run time. */
+#include "calyx/monitor.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "monitor.skel.h"
+#include "monitor_bpf.h"
+
+#define TICK_NS 1000000ULL /* 1 ms of CPU per sample */
+
+struct cx_bpfmon {
+	struct monitor_bpf *skel;
+	struct ring_buffer *rb;
+	int ncpu;
+	int *perf_fds;
+	struct bpf_link **links;
+	cx_bpf_callbacks cb;
+};
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0; /* libbpf must not print: failures come back as errors */
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	cx_bpfmon *m = ctx;
+	const struct cx_event *e = data;
+
+	if (size < sizeof(*e))
+		return 0;
+	if (e->type == CX_EV_CPU_BREACH && m->cb.cpu_breach) {
+		m->cb.cpu_breach(e->used_ns, e->tgid, m->cb.arg);
+	} else if (e->type == CX_EV_EXEC && m->cb.exec) {
+		cx_bpf_exec x = { .pid = e->tgid, .ppid = e->ppid };
+		size_t n = 0;
+
+		memcpy(x.filename, e->filename, sizeof(x.filename) - 1);
+		x.filename[sizeof(x.filename) - 1] = '\0';
+		/* argv head: NUL separators become spaces; keep it printable */
+		for (unsigned i = 0; i < e->args_len && i < sizeof(e->args) && n + 1 < sizeof(x.args); i++) {
+			unsigned char c = (unsigned char)e->args[i];
+			x.args[n++] = c == 0 ? ' ' : (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+		}
+		while (n && x.args[n - 1] == ' ')
+			n--;
+		x.args[n] = '\0';
+		m->cb.exec(&x, m->cb.arg);
+	}
+	return 0;
+}
+
+void cx_bpfmon_stop(cx_bpfmon *m)
+{
+	if (!m)
+		return;
+	ring_buffer__free(m->rb);
+	for (int i = 0; i < m->ncpu; i++) {
+		if (m->links && m->links[i])
+			bpf_link__destroy(m->links[i]);
+		if (m->perf_fds && m->perf_fds[i] >= 0)
+			close(m->perf_fds[i]);
+	}
+	free(m->links);
+	free(m->perf_fds);
+	monitor_bpf__destroy(m->skel);
+	free(m);
+}
+
+int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
+		    cx_bpfmon **ret, cx_error *err)
+{
+	cx_bpfmon *m;
+	struct stat st;
+	int r, attached = 0;
+
+	libbpf_set_print(quiet);
+	if (fstat(cgroup_fd, &st) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cgroup fd: %s", strerror(errno));
+	m = cx_calloc(1, sizeof(*m));
+	m->cb = *cb;
+	m->skel = monitor_bpf__open();
+	if (!m->skel) {
+		r = cx_err(err, CX_E_LAYER, errno, "bpf: cannot open the monitor program: %s",
+			   strerror(errno));
+		goto fail;
+	}
+	m->skel->rodata->budget_ns = budget_ns;
+	m->skel->rodata->tick_ns = TICK_NS;
+	m->skel->rodata->cgroup_id = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
+	m->skel->rodata->max_exec = 256;
+	r = monitor_bpf__load(m->skel);
+	if (r < 0) {
+		r = cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the monitor program: %s",
+			   strerror(-r));
+		goto fail;
+	}
+	m->skel->links.on_exec = bpf_program__attach(m->skel->progs.on_exec);
+	if (!m->skel->links.on_exec) {
+		r = cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
+			   strerror(errno));
+		goto fail;
+	}
+	if (budget_ns) {
+		m->ncpu = libbpf_num_possible_cpus();
+		if (m->ncpu <= 0) {
+			r = cx_err(err, CX_E_LAYER, EINVAL, "bpf: cannot count CPUs");
+			goto fail;
+		}
+		m->perf_fds = cx_calloc((size_t)m->ncpu, sizeof(int));
+		m->links = cx_calloc((size_t)m->ncpu, sizeof(*m->links));
+		for (int i = 0; i < m->ncpu; i++) {
+			struct perf_event_attr a = {
+				.type = PERF_TYPE_SOFTWARE,
+				.size = sizeof(a),
+				.config = PERF_COUNT_SW_CPU_CLOCK,
+				.sample_period = TICK_NS, /* cpu-clock counts ns */
+			};
+			m->perf_fds[i] = (int)syscall(SYS_perf_event_open, &a, cgroup_fd, i, -1,
+						      PERF_FLAG_PID_CGROUP | PERF_FLAG_FD_CLOEXEC);
+			if (m->perf_fds[i] < 0) {
+				if (errno == ENODEV) /* offline CPU */
+					continue;
+				r = cx_err(err, CX_E_LAYER, errno,
+					   "bpf: cannot open a cgroup cpu-clock event on cpu %d: %s", i,
+					   strerror(errno));
+				goto fail;
+			}
+			m->links[i] = bpf_program__attach_perf_event(m->skel->progs.on_cpu_tick,
+								     m->perf_fds[i]);
+			if (!m->links[i]) {
+				r = cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach to cpu %d: %s", i,
+					   strerror(errno));
+				goto fail;
+			}
+			attached++;
+		}
+		if (!attached) {
+			r = cx_err(err, CX_E_LAYER, ENODEV, "bpf: no online CPU to watch");
+			goto fail;
+		}
+	}
+	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_event, m, NULL);
+	if (!m->rb) {
+		r = cx_err(err, CX_E_LAYER, errno, "bpf: ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*ret = m;
+	return 0;
+fail:
+	cx_bpfmon_stop(m);
+	return r;
+}
+
+int cx_bpfmon_fd(cx_bpfmon *m)
+{
+	return ring_buffer__epoll_fd(m->rb);
+}
+
+int cx_bpfmon_consume(cx_bpfmon *m)
+{
+	return ring_buffer__consume(m->rb);
+}
+
+uint64_t cx_bpfmon_used_ns(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->used_ns, __ATOMIC_RELAXED);
+}
+
+uint32_t cx_bpfmon_exec_count(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_count, __ATOMIC_RELAXED);
+}

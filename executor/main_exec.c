@@ -26,11 +26,12 @@
 #include "calyx/keyring.h"
 #include "calyx/lease.h"
 #include "calyx/ledger.h"
+#include "calyx/monitor.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
 #include "cli.h"
 
-static const char usage[] =
+static const char help_text[] =
 	"usage: calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run]\n"
 	"  --config FILE   configuration (default " CX_CONFIG_DEFAULT "; honoured only for real uid 0)\n"
 	"  --lease LEASE   the two-key signed lease to run\n"
@@ -163,16 +164,142 @@ static int view_root(const cx_config *cfg, char *out, size_t len, cx_error *err)
 	return 0;
 }
 
+typedef struct run_ctx {
+	run_state *st;
+	cx_cgroup *cg;
+	int audit_r; /* first audit failure inside callbacks */
+	cx_error audit_err;
+} run_ctx;
+
+static int join_cgroups(pid_t pid, void *arg, cx_error *err)
+{
+	run_ctx *rc = arg;
+	return cx_cg_attach(rc->cg, pid, err);
+}
+
+/* Every process the run starts (BPF exec tracer) is an audit event. */
+static void on_exec(const cx_bpf_exec *e, void *arg)
+{
+	run_ctx *rc = arg;
+	int r = 0;
+	audit_event(rc->st, "exec.spawned",
+		    json_pack("{s:i, s:i, s:s, s:s}", "pid", (int)e->pid, "ppid", (int)e->ppid,
+			      "filename", e->filename, "argv_head", e->args),
+		    &rc->audit_err, &r);
+	if (r < 0 && !rc->audit_r)
+		rc->audit_r = r;
+}
+
+static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg)
+{
+	run_ctx *rc = arg;
+	int r = 0;
+	audit_event(rc->st, "resource.breach",
+		    json_pack("{s:s, s:I, s:I}", "quota", cx_halt_name(why), "limit", (json_int_t)limit,
+			      "usage", (json_int_t)usage),
+		    &rc->audit_err, &r);
+	if (r < 0 && !rc->audit_r)
+		rc->audit_r = r;
+}
+
+static void report_stale(const char *name, void *arg)
+{
+	run_ctx *rc = arg;
+	int r = 0;
+	fprintf(stderr, "calyx-exec: note: removed stale run cgroup '%s' (its calyx-exec is gone)\n",
+		name);
+	audit_event(rc->st, "monitor.stale_cgroup_removed", json_pack("{s:s}", "cgroup", name),
+		    &rc->audit_err, &r);
+}
+
+static const char *unit_of(cx_halt_reason r)
+{
+	switch (r) {
+	case CX_HALT_CPU:
+	case CX_HALT_WALL:
+		return "ms";
+	case CX_HALT_MEMORY:
+		return "bytes";
+	case CX_HALT_PIDS:
+		return "pids";
+	default:
+		return "";
+	}
+}
+
+static json_t *usage_json(const cx_supervise_result *sr)
+{
+	const cx_cg_usage *u = &sr->usage;
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpu_ms", (json_int_t)(u->cpu_usec / 1000),
+			 "cpu_user_ms", (json_int_t)(u->cpu_user_usec / 1000), "cpu_system_ms",
+			 (json_int_t)(u->cpu_system_usec / 1000), "peak_memory_bytes",
+			 (json_int_t)u->memory_peak, "pids_peak", (json_int_t)u->pids_peak,
+			 "forks_refused", (json_int_t)u->pids_refused, "wall_ms",
+			 (json_int_t)(sr->wall_ns / 1000000));
+}
+
+static json_t *halt_json(const cx_supervise_result *sr)
+{
+	int64_t usage = (int64_t)sr->usage_at_detect;
+	/* CPU is billed from cpu.stat after the kill: that is the overshoot
+	 * that matters (work done past the budget). */
+	if (sr->halt == CX_HALT_CPU)
+		usage = (int64_t)(sr->usage.cpu_usec / 1000);
+	json_t *h = json_pack("{s:s, s:s, s:I, s:I, s:b}", "reason", cx_halt_name(sr->halt), "unit",
+			      unit_of(sr->halt), "limit", (json_int_t)sr->limit, "usage",
+			      (json_int_t)usage, "incomplete", sr->halt_incomplete);
+	if (sr->halt != CX_HALT_OPERATOR)
+		json_object_set_new(h, "overshoot", json_integer(usage - (int64_t)sr->limit));
+	json_object_set_new(h, "detect_to_empty_ms",
+			    json_real((double)sr->detect_to_empty_ns / 1e6));
+	if (sr->halt == CX_HALT_CPU)
+		json_object_set_new(h, "cpu_overshoot_ms_precise",
+				    json_real((double)sr->usage.cpu_usec / 1000.0 - (double)sr->limit));
+	return h;
+}
+
 static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *pol, cx_error *err)
 {
-	char root[4096];
+	const cx_limits *lim = &st->lease.spec.limits;
+	char root[4096], cgname[128], tag[13];
 	cx_sandbox sb = { .pidfd = -1, .status_fd = -1 };
 	cx_sandbox_outcome out = { 0 };
-	int exit_code, r;
+	cx_supervise_result sr = { 0 };
+	run_ctx rc = { .st = st };
+	cx_bpfmon *bpf = NULL;
+	cx_error berr = { 0 };
+	int exit_code = CX_EXIT_FAILURE, r;
+	bool spawned = false;
 
 	r = view_root(cfg, root, sizeof(root), err);
 	if (r < 0)
 		return finish_fail(st, err, CX_EXIT_FAILURE);
+
+	/* The run's cgroup: quotas for the whole tree. */
+	r = cx_cg_open(&rc.cg, err);
+	if (r < 0)
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	cx_cg_reap_stale(rc.cg, report_stale, &rc, NULL);
+	memcpy(tag, st->lease.lease_id, 12);
+	tag[12] = '\0';
+	if (cx_cg_run_name(cgname, sizeof(cgname), tag) < 0) {
+		cx_err(err, CX_E_SPAWN, EINVAL, "cannot name the run's cgroup");
+		goto fail;
+	}
+	cx_cg_limits cl = { .memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS] };
+	if (cx_cg_create(rc.cg, cgname, &cl, err) < 0)
+		goto fail;
+
+	/* CPU budget in kernel when BPF works here; otherwise the cgroup
+	 * poller (the result and the audit log say which). */
+	cx_bpf_callbacks cb = { .exec = on_exec, .arg = &rc };
+	if (cx_cg_clone_fd(rc.cg) < 0)
+		cx_err(&berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
+	else
+		cx_bpfmon_start(cx_cg_clone_fd(rc.cg), lim->v[CX_LIM_CPU_MS] * 1000000ULL, &cb, &bpf,
+				&berr);
+
+	cx_supervise_block_signals();
 	cx_sandbox_config sc = {
 		.spec = &st->lease.spec,
 		.syscalls_deny = &pol->syscalls_deny,
@@ -181,47 +308,100 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		.run_gid = cfg->run_gid,
 		.landlock_optional = pol->landlock_optional,
 		.inherit_stdin = st->lease.spec.stdin_inherit,
-		.cgroup_fd = -1,
+		.cgroup_fd = cx_cg_clone_fd(rc.cg),
+		.before_start = join_cgroups,
+		.before_start_arg = &rc,
 	};
-	audit_event(st, "exec.started",
-		    json_pack("{s:s, s:i, s:i}", "argv0", st->lease.spec.argv.v[0], "uid",
-			      (int)cfg->run_uid, "gid", (int)cfg->run_gid),
-		    err, &r);
-	if (r < 0)
-		return finish_fail(st, err, CX_EXIT_FAILURE);
 	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
 	if (r < 0)
-		return finish_fail(st, err, exit_code);
-	audit_event(st, "exec.spawned", json_pack("{s:i, s:o}", "pid", (int)sb.pid, "layers",
-						  layers_json(&sb.layers)),
-		    err, &r);
+		goto fail;
+	spawned = true;
+	json_t *started = json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "argv0",
+				    st->lease.spec.argv.v[0], "pid", (int)sb.pid, "uid",
+				    (int)cfg->run_uid, "gid", (int)cfg->run_gid, "layers",
+				    layers_json(&sb.layers), "cgroup_layout",
+				    cx_cg_layout_name(cx_cg_layout_of(rc.cg)), "cpu_enforcer",
+				    bpf ? "bpf" : "cgroup-poll");
+	if (!bpf)
+		json_object_set_new(started, "bpf_unavailable", json_string(berr.msg));
+	audit_event(st, "exec.started", started, err, &r);
 	if (r < 0) {
 		cx_sandbox_kill(&sb);
-		cx_sandbox_wait(&sb, &out, err);
-		cx_sandbox_release(&sb);
-		return finish_fail(st, err, CX_EXIT_FAILURE);
+		exit_code = CX_EXIT_FAILURE;
+		goto fail;
 	}
-	r = cx_sandbox_wait(&sb, &out, err);
-	cx_sandbox_release(&sb);
-	if (r < 0)
-		return finish_fail(st, err, CX_EXIT_FAILURE);
-	/* Shell convention for a command killed by a signal: 128 + signal. */
-	exit_code = out.exited ? out.exit_code : 128 + out.signal;
-	json_t *fin = json_pack("{s:I}", "wall_ms", (json_int_t)(out.wall_ns / 1000000));
-	if (out.exited)
-		json_object_set_new(fin, "exit_code", json_integer(out.exit_code));
-	else
-		json_object_set_new(fin, "signal", json_integer(out.signal));
-	audit_event(st, "exec.finished", json_deep_copy(fin), err, &r);
+
+	cx_supervise_cfg sup = {
+		.cg = rc.cg, .pidfd = sb.pidfd, .bpf = bpf,
+		.cpu_ms = lim->v[CX_LIM_CPU_MS], .wall_ms = lim->v[CX_LIM_WALL_MS],
+		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
+		.started_ns = sb.started_ns, .on_breach = on_breach, .arg = &rc,
+	};
+	r = cx_supervise(&sup, &sr, err);
 	if (r < 0) {
-		json_decref(fin);
-		return finish_fail(st, err, CX_EXIT_FAILURE);
+		cx_sandbox_kill(&sb);
+		cx_cg_kill(rc.cg, NULL);
+		goto fail;
 	}
+	if (bpf)
+		cx_bpfmon_consume(bpf); /* execs still in the ring */
+	r = cx_sandbox_wait(&sb, &out, err);
+	if (r < 0)
+		goto fail;
+
+	json_t *fin = json_pack("{s:I, s:o}", "wall_ms", (json_int_t)(sr.wall_ns / 1000000), "usage",
+				usage_json(&sr));
+	if (sr.halt != CX_HALT_NONE) {
+		exit_code = CX_EXIT_HALTED;
+		json_object_set_new(fin, "halt", halt_json(&sr));
+		audit_event(st, "run.halted", halt_json(&sr), err, &r);
+	} else {
+		/* Shell convention for a command killed by a signal: 128 + N. */
+		exit_code = out.exited ? out.exit_code : 128 + out.signal;
+	}
+	if (out.exited && sr.halt == CX_HALT_NONE)
+		json_object_set_new(fin, "exit_code", json_integer(out.exit_code));
+	else if (!out.exited)
+		json_object_set_new(fin, "signal", json_integer(out.signal));
+	if (bpf)
+		json_object_set_new(fin, "processes_started", json_integer(cx_bpfmon_exec_count(bpf)));
+	audit_event(st, "exec.finished", json_deep_copy(fin), err, &r);
 	json_object_set_new(fin, "layers", layers_json(&sb.layers));
-	if (!out.exited)
-		json_object_set_new(fin, "exit_code", json_integer(exit_code));
-	write_result(st, "completed", NULL, exit_code, fin);
+	json_object_set_new(fin, "cgroup_layout", json_string(cx_cg_layout_name(cx_cg_layout_of(rc.cg))));
+	json_object_set_new(fin, "cpu_enforcer", json_string(sr.cpu_enforcer));
+	json_object_set_new(fin, "exit_code", json_integer(exit_code));
+	if (sr.halt != CX_HALT_NONE) {
+		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached: limit %llu %s, used %lld %s",
+			cx_halt_name(sr.halt), cx_halt_name(sr.halt), (unsigned long long)sr.limit,
+			unit_of(sr.halt),
+			(long long)json_integer_value(json_object_get(json_object_get(fin, "halt"), "usage")),
+			unit_of(sr.halt));
+		if (sr.halt == CX_HALT_OPERATOR)
+			fprintf(stderr, " (signal %llu)", (unsigned long long)sr.usage_at_detect);
+		fprintf(stderr, "; the whole process tree was stopped (raise the lease's limit if it was too low)\n");
+	}
+	write_result(st, sr.halt != CX_HALT_NONE ? "halted" : "completed", NULL, exit_code, fin);
+	cx_sandbox_release(&sb);
+	cx_bpfmon_stop(bpf);
+	if (cx_cg_destroy(rc.cg, &berr) < 0)
+		fprintf(stderr, "calyx-exec: warning [%s]: %s\n", cx_reason_name(berr.reason), berr.msg);
+	cx_cg_close(rc.cg);
 	return exit_code;
+
+fail:
+	if (spawned) {
+		cx_sandbox_wait(&sb, &out, NULL);
+		cx_sandbox_release(&sb);
+	}
+	cx_bpfmon_stop(bpf);
+	if (rc.cg) {
+		cx_cg_kill(rc.cg, NULL);
+		for (int i = 0; i < 1000 && cx_cg_populated(rc.cg) > 0; i++)
+			usleep(1000);
+		cx_cg_destroy(rc.cg, NULL);
+		cx_cg_close(rc.cg);
+	}
+	return finish_fail(st, err, exit_code);
 }
 
 static void print_support(const cx_host_support *h)
@@ -342,7 +522,7 @@ int main(int argc, char **argv)
 			probe = true;
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			fputs(help_text, stdout);
 			return 0;
 		case 'V':
 			cx_cli_version();

@@ -183,6 +183,11 @@ uint64_t cx_bpfmon_used_ns(cx_bpfmon *m)
 	return __atomic_load_n(&m->skel->bss->used_ns, __ATOMIC_RELAXED);
 }
 
+bool cx_bpfmon_breached(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->breached, __ATOMIC_RELAXED) != 0;
+}
+
 uint32_t cx_bpfmon_exec_count(cx_bpfmon *m)
 {
 	return __atomic_load_n(&m->skel->bss->exec_count, __ATOMIC_RELAXED);

@@ -588,6 +588,40 @@ void cx_cg_close(cx_cgroup *cg)
 	free(cg);
 }
 
+static int self_starttime(uint64_t *ret)
+{
+	char stat[1024], *p;
+	_cleanup_close_ int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, stat, sizeof(stat) - 1);
+	if (n <= 0)
+		return -EIO;
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -EIO;
+	*ret = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+int cx_cg_run_name(char *buf, size_t len, const char *tag)
+{
+	uint64_t st;
+	int r = self_starttime(&st);
+
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(buf, len, "run-%d-%llu-%s", (int)getpid(), (unsigned long long)st,
+			     tag) >= len)
+		return -ENAMETOOLONG;
+	return name_ok(buf) ? 0 : -EINVAL;
+}
+
 /* "run-<pid>-<starttime>-…": the owner is gone if no process has that pid
  * or the process with it started at another time (pid reused). */
 static bool owner_gone(const char *name)

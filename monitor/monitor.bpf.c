@@ -112,10 +112,15 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	start = BPF_CORE_READ(p, mm, arg_start);
 	end = BPF_CORE_READ(p, mm, arg_end);
-	/* A fixed-size read keeps the verifier simple; user space uses only
-	 * args_len bytes (what lies past arg_end is never logged). */
-	if (end > start && bpf_probe_read_user(e->args, sizeof(e->args), (void *)start) == 0)
-		e->args_len = end - start < sizeof(e->args) ? end - start : sizeof(e->args);
+	/* Read only argv (the top of the stack may be right after it, so a
+	 * longer read could fault), at most sizeof(args); the explicit bound
+	 * check lets the verifier see the size is in range. */
+	if (end > start) {
+		__u32 n = end - start > sizeof(e->args) ? sizeof(e->args) : (__u32)(end - start);
+		if (n > 0 && n <= sizeof(e->args) &&
+		    bpf_probe_read_user(e->args, n, (void *)start) == 0)
+			e->args_len = n;
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

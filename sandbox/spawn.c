@@ -168,6 +168,14 @@ static _Noreturn void init_main(const child_ctx *c)
 	 * go byte proves the parent was still alive after the prctl. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(c->sync_rd, &go, 1) != 1)
 		_exit(CX_EXIT_FAILURE);
+	/* The supervisor blocks the signals it reads through a signalfd;
+	 * the sandbox starts with none blocked and default dispositions. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	close(c->sync_rd);
 	prctl(PR_SET_NAME, "calyx-init");
 	if (sbx_view_build(c->cfg, &err) < 0)
@@ -314,6 +322,8 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	close(rep_p[1]);
 	close(st_p[1]);
 	sync_p[0] = rep_p[1] = st_p[1] = -1;
+	if (cfg->before_start && (r = cfg->before_start(pid, cfg->before_start_arg, err)) < 0)
+		goto kill;
 	if (write(sync_p[1], "G", 1) != 1) {
 		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
 		goto kill;

@@ -100,6 +100,11 @@ int cx_cg_kill(cx_cgroup *cg, cx_error *err);
 int cx_cg_destroy(cx_cgroup *cg, cx_error *err);
 void cx_cg_close(cx_cgroup *cg);
 
+/* This process's run-cgroup name: "run-<pid>-<starttime>-<tag>" (tag:
+ * [a-z0-9] only, e.g. the lease id's head), so a later start can tell a
+ * live owner from a dead one even if the pid was reused. */
+int cx_cg_run_name(char *buf, size_t len, const char *tag);
+
 /* Remove run cgroups left by calyx-exec processes that no longer exist
  * (names "run-<pid>-…"); kills what is still inside. Returns how many
  * were removed; `report` is called for each (may be NULL). */
@@ -134,6 +139,53 @@ int cx_bpfmon_consume(cx_bpfmon *m);
 /* CPU the enforcer counted (ns), and execs seen (incl. ones not logged). */
 uint64_t cx_bpfmon_used_ns(cx_bpfmon *m);
 uint32_t cx_bpfmon_exec_count(cx_bpfmon *m);
+/* The enforcer saw the budget crossed (and SIGKILLed the task). */
+bool cx_bpfmon_breached(cx_bpfmon *m);
 void cx_bpfmon_stop(cx_bpfmon *m);
+
+/* ---- supervision (supervise.c) ------------------------------------------ */
+
+typedef enum cx_halt_reason {
+	CX_HALT_NONE = 0,
+	CX_HALT_CPU,
+	CX_HALT_MEMORY,
+	CX_HALT_PIDS,
+	CX_HALT_WALL,
+	CX_HALT_OPERATOR,
+} cx_halt_reason;
+
+const char *cx_halt_name(cx_halt_reason r);
+
+typedef struct cx_supervise_cfg {
+	cx_cgroup *cg;
+	int pidfd;              /* the sandbox's init: readable when it exits */
+	cx_bpfmon *bpf;         /* NULL: CPU budget by polling cpu.stat */
+	uint64_t cpu_ms, wall_ms, memory_bytes, pids;
+	int64_t started_ns;     /* CLOCK_MONOTONIC at spawn */
+	/* Called once per breach, before the halt sequence (audit). */
+	void (*on_breach)(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg);
+	void *arg;
+} cx_supervise_cfg;
+
+typedef struct cx_supervise_result {
+	cx_halt_reason halt;
+	uint64_t limit;            /* of the breached quota, in its unit */
+	uint64_t usage_at_detect;  /* same unit */
+	int64_t detect_to_empty_ns;
+	bool halt_incomplete;      /* a task survived the kill (stuck in D state) */
+	const char *cpu_enforcer;  /* "bpf", "cgroup-poll" or "none" */
+	cx_cg_usage usage;         /* final (billed from cpu.stat etc.) */
+	int64_t wall_ns;
+} cx_supervise_result;
+
+/* Run until the run's cgroup is empty: the command finished (and the pid
+ * namespace died with its init), or a quota was breached or an operator
+ * signal arrived — then freeze, snapshot, kill the whole cgroup, lift any
+ * CPU fence, and wait for it to be empty (bounded). SIGINT/SIGTERM/SIGHUP
+ * to calyx-exec are an operator halt: the caller must have blocked them
+ * (cx_supervise_block_signals) before spawning. */
+int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *ret, cx_error *err);
+/* Block the signals the supervisor takes through a signalfd. */
+void cx_supervise_block_signals(void);
 
 #endif

@@ -48,6 +48,10 @@ typedef struct cx_sandbox_config {
 	bool landlock_optional;       /* policy allows running without Landlock */
 	bool inherit_stdin;           /* lease asked for stdin */
 	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
+	/* Called in the parent after clone, before the child runs anything
+	 * (e.g. join v1 cgroup hierarchies). Failure kills the child. */
+	int (*before_start)(pid_t pid, void *arg, cx_error *err);
+	void *before_start_arg;
 } cx_sandbox_config;
 
 typedef struct cx_sandbox {

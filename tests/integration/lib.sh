@@ -20,6 +20,7 @@
 #   expect_rc N / check RC SUBSTR CMD... / check_one_line RC E_CODE CMD...
 #   expect_stdout_has SUBSTR / expect_file_has FILE REGEX / dir_empty DIR
 #   lib_atexit CMD              run CMD (eval'd) at exit, before $T is removed
+#                               (lib.sh owns the EXIT trap: do not replace it)
 #
 #   lib_keys                    signer keys $T/keys/{alice,bot}.{key,pub.json}
 #                               and host key $T/hostkeys/host.{key,pub.json}
@@ -49,6 +50,7 @@ for _lib_bin in calyx-exec calyx-lease calyx-policy calyx-audit; do
 	[ -x "$B/$_lib_bin" ] || { echo "$LIB_PROG: $B/$_lib_bin missing (run 'make')" >&2; exit 2; }
 done
 unset _lib_bin
+# shellcheck disable=SC2034  # used by the scripts that source this file
 EXEC=$B/calyx-exec LEASE=$B/calyx-lease POLICY=$B/calyx-policy AUDIT=$B/calyx-audit
 
 T=$(mktemp -d /tmp/calyx-XXXXXX) || exit 2
@@ -57,10 +59,14 @@ LIB_ATEXIT=()
 lib_atexit() { LIB_ATEXIT+=("$1"); }
 _lib_cleanup() {
 	local c
-	for c in "${LIB_ATEXIT[@]}"; do eval "$c"; done
+	for c in ${LIB_ATEXIT[@]+"${LIB_ATEXIT[@]}"}; do eval "$c"; done
 	rm -rf "$T"
 }
 trap _lib_cleanup EXIT
+# a signal ends the script through exit, so the EXIT trap still cleans up
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 umask 022
 
 NRUN=0 NFAIL=0 NSKIP=0 FAILED_NAMES=()

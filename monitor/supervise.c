@@ -1,0 +1,261 @@
+/* Supervision loop: quotas on the whole process tree, and the halt.
+ *
+ * One epoll over: the sandbox init's pidfd, a wall-clock timerfd, the BPF
+ * ring buffer (CPU breach, execs), the cgroup's memory event fd (v1
+ * eventfd on OOM, v2 memory.events), its cgroup.events ("populated"), a
+ * signalfd (SIGINT/SIGTERM/SIGHUP: operator halt), and a poll timer for
+ * what has no event (CPU without BPF every 10 ms, with a fence; pids
+ * every 100 ms on v1 controllers).
+ * Halt: freeze (a frozen tree cannot fork or run while we look), snapshot
+ * usage, cgroup.kill, lift any CPU fence (a throttled task dies slowly),
+ * wait until the cgroup is empty — "done" is the cgroup empty, never
+ * waitpid of the first child — and report halt_incomplete if it is not
+ * empty in time.
+ * Trust: runs as root in calyx-exec; reads only kernel files. */
+#include "calyx/monitor.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+
+#define POLL_CPU_NS 10000000LL   /* fallback CPU poll: 10 ms */
+#define POLL_SLOW_NS 100000000LL /* pids on v1: 100 ms */
+#define EMPTY_TIMEOUT_MS 5000
+#define FENCE_PERIOD_US 10000
+
+enum { K_PIDFD = 1, K_WALL, K_BPF, K_MEM, K_POP, K_SIG, K_POLL };
+
+const char *cx_halt_name(cx_halt_reason r)
+{
+	static const char *const n[] = { "none", "cpu", "memory", "pids", "wall", "operator" };
+	return r <= CX_HALT_OPERATOR ? n[r] : "?";
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void cx_supervise_block_signals(void)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+}
+
+static int add(int ep, int fd, uint32_t events, uint64_t key)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = key };
+	if (fd < 0)
+		return 0;
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int arm_timer(int64_t first_ns, int64_t interval_ns)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct itimerspec it = {
+		.it_value = { first_ns / 1000000000LL, first_ns % 1000000000LL },
+		.it_interval = { interval_ns / 1000000000LL, interval_ns % 1000000000LL },
+	};
+	if (fd >= 0 && timerfd_settime(fd, 0, &it, NULL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+typedef struct sup {
+	const cx_supervise_cfg *cfg;
+	cx_supervise_result *res;
+	bool fenced;
+} sup;
+
+static void breach(sup *s, cx_halt_reason why, uint64_t limit, uint64_t usage)
+{
+	if (s->res->halt != CX_HALT_NONE)
+		return; /* the first breach names the halt */
+	s->res->halt = why;
+	s->res->limit = limit;
+	s->res->usage_at_detect = usage;
+	if (s->cfg->on_breach)
+		s->cfg->on_breach(why, limit, usage, s->cfg->arg);
+}
+
+/* The halt sequence; returns when the cgroup is empty or time ran out. */
+static void halt(sup *s, int ep)
+{
+	const cx_supervise_cfg *c = s->cfg;
+	int64_t t0 = mono_ns();
+
+	cx_cg_freeze(c->cg, true, NULL);
+	cx_cg_read_usage(c->cg, &s->res->usage, NULL);
+	cx_cg_kill(c->cg, NULL);
+	if (s->fenced)
+		cx_cg_set_cpu_quota(c->cg, 0, FENCE_PERIOD_US, NULL);
+	/* cgroup.kill works on frozen tasks; thaw anyway so a v1-style kill
+	 * or a task woken late is not left frozen. */
+	cx_cg_freeze(c->cg, false, NULL);
+	while (cx_cg_populated(c->cg) > 0) {
+		struct epoll_event ev;
+		int64_t left = EMPTY_TIMEOUT_MS - (mono_ns() - t0) / 1000000;
+		if (left <= 0) {
+			s->res->halt_incomplete = true;
+			break;
+		}
+		/* populated changes raise EPOLLPRI on cgroup.events; bound the
+		 * wait so v1 (no event) polls every millisecond */
+		epoll_wait(ep, &ev, 1, left < 1 ? 1 : 1);
+	}
+	s->res->detect_to_empty_ns = mono_ns() - t0;
+}
+
+static void check_cpu_poll(sup *s)
+{
+	const cx_supervise_cfg *c = s->cfg;
+	cx_cg_usage u;
+	uint64_t budget_us = c->cpu_ms * 1000;
+
+	if (!c->cpu_ms || cx_cg_read_usage(c->cg, &u, NULL) < 0)
+		return;
+	if (u.cpu_usec >= budget_us) {
+		breach(s, CX_HALT_CPU, c->cpu_ms, u.cpu_usec / 1000);
+		return;
+	}
+	/* Fence: at most half of what is left per 10 ms period, so the next
+	 * poll cannot find much more than the budget spent. */
+	uint64_t left = budget_us - u.cpu_usec, quota = left / 2;
+	if (quota < 1000)
+		quota = 1000; /* the kernel's minimum */
+	if (quota < (uint64_t)FENCE_PERIOD_US * 64 &&
+	    cx_cg_set_cpu_quota(c->cg, quota, FENCE_PERIOD_US, NULL) == 0)
+		s->fenced = true;
+}
+
+static void check_pids(sup *s)
+{
+	cx_cg_usage u;
+	if (s->cfg->pids && cx_cg_read_usage(s->cfg->cg, &u, NULL) == 0 && u.pids_refused > 0)
+		breach(s, CX_HALT_PIDS, s->cfg->pids, u.pids_peak);
+}
+
+int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error *err)
+{
+	sup s = { .cfg = cfg, .res = res };
+	_cleanup_close_ int ep = -1, wall = -1, sfd = -1, poll_fd = -1;
+	int mem_fd, pop_fd;
+	bool init_gone = false, poll_cpu = cfg->cpu_ms && !cfg->bpf;
+	sigset_t sigs;
+
+	memset(res, 0, sizeof(*res));
+	res->cpu_enforcer = !cfg->cpu_ms ? "none" : cfg->bpf ? "bpf" : "cgroup-poll";
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "epoll: %s", strerror(errno));
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (cfg->wall_ms) {
+		int64_t left = (int64_t)cfg->wall_ms * 1000000LL - (mono_ns() - cfg->started_ns);
+		wall = arm_timer(left > 0 ? left : 1, 0);
+	}
+	if (poll_cpu || (cfg->pids && cx_cg_layout_of(cfg->cg) != CX_CG_V2))
+		poll_fd = arm_timer(poll_cpu ? POLL_CPU_NS : POLL_SLOW_NS,
+				    poll_cpu ? POLL_CPU_NS : POLL_SLOW_NS);
+	cx_cg_event_fds(cfg->cg, &mem_fd, &pop_fd);
+	if (add(ep, cfg->pidfd, EPOLLIN, K_PIDFD) < 0 || add(ep, wall, EPOLLIN, K_WALL) < 0 ||
+	    add(ep, cfg->bpf ? cx_bpfmon_fd(cfg->bpf) : -1, EPOLLIN, K_BPF) < 0 ||
+	    add(ep, mem_fd, EPOLLIN | EPOLLPRI, K_MEM) < 0 || add(ep, pop_fd, EPOLLPRI, K_POP) < 0 ||
+	    add(ep, sfd, EPOLLIN, K_SIG) < 0 || add(ep, poll_fd, EPOLLIN, K_POLL) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "epoll_ctl: %s", strerror(errno));
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, init_gone ? 10 : -1);
+
+		if (n < 0 && errno != EINTR)
+			return cx_err(err, CX_E_SPAWN, errno, "epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			uint64_t junk;
+			switch (evs[i].data.u64) {
+			case K_PIDFD:
+				init_gone = true;
+				epoll_ctl(ep, EPOLL_CTL_DEL, cfg->pidfd, NULL);
+				break;
+			case K_WALL:
+				(void)!read(wall, &junk, sizeof(junk));
+				breach(&s, CX_HALT_WALL, cfg->wall_ms,
+				       (uint64_t)((mono_ns() - cfg->started_ns) / 1000000));
+				break;
+			case K_BPF:
+				if (cfg->bpf)
+					cx_bpfmon_consume(cfg->bpf);
+				break;
+			case K_MEM:
+				if (cx_cg_memory_breached(cfg->cg)) {
+					cx_cg_usage u = { 0 };
+					cx_cg_read_usage(cfg->cg, &u, NULL);
+					breach(&s, CX_HALT_MEMORY, cfg->memory_bytes, u.memory_peak);
+				}
+				break;
+			case K_POP:
+				break; /* re-checked below */
+			case K_SIG: {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+					breach(&s, CX_HALT_OPERATOR, 0, si.ssi_signo);
+				break;
+			}
+			case K_POLL:
+				(void)!read(poll_fd, &junk, sizeof(junk));
+				if (poll_cpu)
+					check_cpu_poll(&s);
+				check_pids(&s);
+				break;
+			}
+		}
+		/* The in-kernel enforcer already SIGKILLed the task that crossed
+		 * the budget; the rest of the tree is ours to stop. */
+		if (cfg->bpf && cfg->cpu_ms && cx_bpfmon_breached(cfg->bpf))
+			breach(&s, CX_HALT_CPU, cfg->cpu_ms, cx_bpfmon_used_ns(cfg->bpf) / 1000000);
+		if (cfg->pids && cx_cg_layout_of(cfg->cg) == CX_CG_V2)
+			check_pids(&s);
+		if (res->halt != CX_HALT_NONE) {
+			halt(&s, ep);
+			break;
+		}
+		/* The command is done when its init exited and the cgroup is
+		 * empty (the kernel kills the rest of the pid namespace). */
+		if (init_gone && cx_cg_populated(cfg->cg) <= 0)
+			break;
+	}
+	if (res->halt == CX_HALT_NONE || res->usage.cpu_usec == 0)
+		cx_cg_read_usage(cfg->cg, &res->usage, NULL);
+	else {
+		/* keep the snapshot taken at the halt, with final CPU billing */
+		cx_cg_usage fin;
+		if (cx_cg_read_usage(cfg->cg, &fin, NULL) == 0) {
+			res->usage.cpu_usec = fin.cpu_usec;
+			res->usage.cpu_user_usec = fin.cpu_user_usec;
+			res->usage.cpu_system_usec = fin.cpu_system_usec;
+			if (fin.memory_peak > res->usage.memory_peak)
+				res->usage.memory_peak = fin.memory_peak;
+			if (fin.pids_peak > res->usage.pids_peak)
+				res->usage.pids_peak = fin.pids_peak;
+			res->usage.pids_refused = fin.pids_refused;
+			res->usage.oom_events = fin.oom_events;
+		}
+	}
+	res->wall_ns = mono_ns() - cfg->started_ns;
+	return 0;
+}

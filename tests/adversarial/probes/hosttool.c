@@ -1,0 +1,143 @@
+/* Not a probe: the harness's host-side helper, built with the probes
+ * (static, no dependency). It runs on the host, outside any sandbox.
+ *   hosttool race SECONDS A B [C D]   swap A<->B (and C<->D) with
+ *       renameat2(RENAME_EXCHANGE) in a tight loop for SECONDS (the
+ *       mount-race attacker); leaves every pair as it found it.
+ *   hosttool listen PORT NAME SECONDS KEY   listen on 127.0.0.1:PORT
+ *       (TCP) and on the abstract unix socket @NAME, and hold SysV IPC
+ *       objects under KEY; print "READY" then one "ACCEPTED tcp|unix"
+ *       line per connection; exit after SECONDS or on SIGTERM (IPC
+ *       objects removed).
+ *   hosttool setcap FILE   give FILE cap_setuid,cap_sys_admin+ep
+ *       (security.capability v2), as setcap(8) would.
+ *   hosttool sleep SECONDS   a host process for the sandbox to try to kill. */
+#include "probe.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+static volatile sig_atomic_t stop;
+static void on_term(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+static int race(int secs, int npairs, char **paths)
+{
+	long swaps[2] = { 0, 0 }, fails = 0;
+	time_t end = time(NULL) + secs;
+
+	while (time(NULL) < end && !stop)
+		for (int k = 0; k < npairs; k++) {
+			for (int j = 0; j < 256; j++) {
+				if (syscall(SYS_renameat2, AT_FDCWD, paths[2 * k], AT_FDCWD,
+					    paths[2 * k + 1], RENAME_EXCHANGE) == 0)
+					swaps[k]++;
+				else
+					fails++;
+			}
+		}
+	for (int k = 0; k < npairs; k++)
+		if (swaps[k] % 2 &&
+		    syscall(SYS_renameat2, AT_FDCWD, paths[2 * k], AT_FDCWD, paths[2 * k + 1],
+			    RENAME_EXCHANGE) == 0)
+			swaps[k]++;
+	printf("RACED %ld %ld swaps, %ld failures\n", swaps[0], swaps[1], fails);
+	return (swaps[0] % 2 || swaps[1] % 2) ? 1 : 0;
+}
+
+static int listen_all(int port, const char *name, int secs, key_t key)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	size_t n = strlen(name);
+	int one = 1;
+	int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (n + 1 > sizeof(un.sun_path))
+		return 2;
+	memcpy(un.sun_path + 1, name, n);
+	setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (t < 0 || bind(t, (struct sockaddr *)&in, sizeof(in)) < 0 || listen(t, 16) < 0) {
+		fprintf(stderr, "hosttool: tcp 127.0.0.1:%d: %s\n", port, strerror(errno));
+		return 2;
+	}
+	if (u < 0 ||
+	    bind(u, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+	    listen(u, 16) < 0) {
+		fprintf(stderr, "hosttool: unix @%s: %s\n", name, strerror(errno));
+		return 2;
+	}
+	int mq = msgget(key, IPC_CREAT | 0666), shm = shmget(key, 4096, IPC_CREAT | 0666);
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	printf("READY tcp 127.0.0.1:%d unix @%s msq %d shm %d\n", port, name, mq, shm);
+	fflush(stdout);
+	time_t end = time(NULL) + secs;
+	while (!stop && time(NULL) < end) {
+		struct pollfd p[2] = { { t, POLLIN, 0 }, { u, POLLIN, 0 } };
+		if (poll(p, 2, 200) <= 0)
+			continue;
+		for (int i = 0; i < 2; i++)
+			if (p[i].revents & POLLIN) {
+				int c = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
+				if (c >= 0) {
+					printf("ACCEPTED %s\n", i ? "unix" : "tcp");
+					fflush(stdout);
+					close(c);
+				}
+			}
+	}
+	if (mq >= 0) {
+		struct msqid_ds ds;
+		if (msgctl(mq, IPC_STAT, &ds) == 0 && ds.msg_qnum > 0)
+			printf("ACCEPTED msgq %lu\n", (unsigned long)ds.msg_qnum);
+		msgctl(mq, IPC_RMID, NULL);
+	}
+	if (shm >= 0)
+		shmctl(shm, IPC_RMID, NULL);
+	printf("DONE\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 5 && strcmp(argv[1], "race") == 0 && (argc == 5 || argc == 7))
+		return race(atoi(argv[2]), (argc - 3) / 2, argv + 3);
+	if (argc == 6 && strcmp(argv[1], "listen") == 0)
+		return listen_all(atoi(argv[2]), argv[3], atoi(argv[4]), (key_t)strtol(argv[5], NULL, 0));
+	if (argc == 3 && strcmp(argv[1], "setcap") == 0) {
+		/* VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE; permitted low word. */
+		unsigned int cap[5] = { 0x02000001, (1u << 7) | (1u << 21), 0, 0, 0 };
+		if (setxattr(argv[2], "security.capability", cap, sizeof(cap), 0) < 0) {
+			fprintf(stderr, "hosttool: setcap %s: %s\n", argv[2], strerror(errno));
+			return 2;
+		}
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "sleep") == 0) {
+		signal(SIGTERM, on_term);
+		time_t end = time(NULL) + atoi(argv[2]);
+		while (!stop && time(NULL) < end)
+			usleep(100000);
+		return 0;
+	}
+	fprintf(stderr, "usage: hosttool race|listen|setcap|sleep ...\n");
+	return 2;
+}

@@ -235,9 +235,17 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 			break;
 		}
 		/* The command is done when its init exited and the cgroup is
-		 * empty (the kernel kills the rest of the pid namespace). */
-		if (init_gone && cx_cg_populated(cfg->cg) <= 0)
+		 * empty (the kernel kills the rest of the pid namespace). An OOM
+		 * kill that ended the run may have raced its event: look once
+		 * more, so a memory breach is never reported as a normal end. */
+		if (init_gone && cx_cg_populated(cfg->cg) <= 0) {
+			cx_cg_usage u;
+			if (cx_cg_read_usage(cfg->cg, &u, NULL) == 0 && u.oom_events > 0) {
+				breach(&s, CX_HALT_MEMORY, cfg->memory_bytes, u.memory_peak);
+				halt(&s, ep);
+			}
 			break;
+		}
 	}
 	if (res->halt == CX_HALT_NONE || res->usage.cpu_usec == 0)
 		cx_cg_read_usage(cfg->cg, &res->usage, NULL);

@@ -94,6 +94,8 @@ BENCH_BINS := $(BUILD)/tests/bench_verify
 # or libraries in the view. Test tools run on the host (may use libseccomp).
 PROBE_SRCS := $(wildcard tests/adversarial/probes/*.c)
 PROBE_BINS := $(patsubst tests/adversarial/probes/%.c,$(BUILD)/probes/%,$(PROBE_SRCS))
+WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
+WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(WORKLOAD_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
@@ -143,13 +145,20 @@ $(BUILD)/probes/%: tests/adversarial/probes/%.c tests/adversarial/probes/probe.h
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -static -o $@ $<
 
+# Workloads for the monitor's tests (spinners, hogs, fork bombs): static,
+# run inside the sandbox like the probes.
+$(BUILD)/workloads/%: tests/workloads/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  WORK    $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -static -pthread -o $@ $<
+
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 # ---- tests ----------------------------------------------------------------
-tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS)
+tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS) $(WORKLOAD_BINS)
 
 check: deps-check tests
 	$(Q)BUILD=$(BUILD) tests/run-all.sh

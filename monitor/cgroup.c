@@ -215,7 +215,7 @@ static bool name_ok(const char *n)
 	return true;
 }
 
-static int set_limits(cx_cgroup *cg, const cx_cg_limits *lim, cx_error *err)
+int cx_cg_set_limits(cx_cgroup *cg, const cx_cg_limits *lim, cx_error *err)
 {
 	int r;
 
@@ -310,13 +310,34 @@ int cx_cg_create(cx_cgroup *cg, const char *name, const cx_cg_limits *lim, cx_er
 		if (mkdirat(pfd, name, 0755) < 0)
 			return cx_err(err, CX_E_SPAWN, errno, "create cgroup %s/%s/%s: %s", hier_name[h],
 				      cg->parent, name, strerror(errno));
-		cg->run[h] = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (cg->run[h] < 0)
-			return cx_err(err, CX_E_SPAWN, errno, "open cgroup %s: %s", name, strerror(errno));
 	}
-	if ((r = set_limits(cg, lim, err)) < 0 || (r = arm_events(cg, err)) < 0)
+	free(cg->name);
+	cg->name = NULL;
+	if ((r = cx_cg_adopt(cg, name, err)) < 0 || (r = cx_cg_set_limits(cg, lim, err)) < 0)
 		return r;
 	return 0;
+}
+
+int cx_cg_adopt(cx_cgroup *cg, const char *name, cx_error *err)
+{
+	CX_CHECK(!cg->name);
+	if (!name_ok(name))
+		return cx_err(err, CX_E_INTERNAL, EINVAL, "bad cgroup name '%.64s'", name);
+	cg->name = cx_strdup(name);
+	for (int h = 0; h < H__COUNT; h++) {
+		if (cg->hier[h] < 0)
+			continue;
+		_cleanup_close_ int pfd = openat(cg->hier[h], cg->parent,
+						 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (pfd < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "cgroup %s/%s: %s", hier_name[h], cg->parent,
+				      strerror(errno));
+		cg->run[h] = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (cg->run[h] < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "open cgroup %s/%s: %s", hier_name[h], name,
+				      strerror(errno));
+	}
+	return arm_events(cg, err);
 }
 
 int cx_cg_clone_fd(const cx_cgroup *cg)

@@ -118,6 +118,21 @@ static void halt(sup *s, int ep)
 	s->res->detect_to_empty_ns = mono_ns() - t0;
 }
 
+uint64_t cx_cpu_fence_quota(uint64_t budget_us, uint64_t used_us, uint64_t period_us)
+{
+	uint64_t left, quota;
+
+	if (used_us >= budget_us)
+		return 1000; /* spent: the kernel's minimum until the kill lands */
+	left = budget_us - used_us;
+	/* Far from the budget: no fence (a full CPU for 64 periods cannot
+	 * reach it before many polls). */
+	if (left >= period_us * 64)
+		return 0;
+	quota = left / 2;
+	return quota < 1000 ? 1000 : quota;
+}
+
 static void check_cpu_poll(sup *s)
 {
 	const cx_supervise_cfg *c = s->cfg;
@@ -132,11 +147,8 @@ static void check_cpu_poll(sup *s)
 	}
 	/* Fence: at most half of what is left per 10 ms period, so the next
 	 * poll cannot find much more than the budget spent. */
-	uint64_t left = budget_us - u.cpu_usec, quota = left / 2;
-	if (quota < 1000)
-		quota = 1000; /* the kernel's minimum */
-	if (quota < (uint64_t)FENCE_PERIOD_US * 64 &&
-	    cx_cg_set_cpu_quota(c->cg, quota, FENCE_PERIOD_US, NULL) == 0)
+	uint64_t quota = cx_cpu_fence_quota(budget_us, u.cpu_usec, FENCE_PERIOD_US);
+	if (quota && cx_cg_set_cpu_quota(c->cg, quota, FENCE_PERIOD_US, NULL) == 0)
 		s->fenced = true;
 }
 

@@ -74,8 +74,13 @@ int cx_cg_open_at(cx_cg_layout layout, int root_dirfd, const char *parent, cx_cg
 int cx_cg_open(cx_cgroup **ret, cx_error *err);
 cx_cg_layout cx_cg_layout_of(const cx_cgroup *cg);
 
-/* Create the run's cgroup(s) named `name` and set the limits. */
+/* Create the run's cgroup(s) named `name` (mkdir in each hierarchy),
+ * adopt them and set the limits. */
 int cx_cg_create(cx_cgroup *cg, const char *name, const cx_cg_limits *lim, cx_error *err);
+/* Open an existing run's cgroup(s) and arm the event fds (calyx-ctl, the
+ * stale reaper, tests on fake trees). */
+int cx_cg_adopt(cx_cgroup *cg, const char *name, cx_error *err);
+int cx_cg_set_limits(cx_cgroup *cg, const cx_cg_limits *lim, cx_error *err);
 /* An fd for clone3(CLONE_INTO_CGROUP) (v2 and hybrid), or -1. Borrowed. */
 int cx_cg_clone_fd(const cx_cgroup *cg);
 /* Put pid into every hierarchy it is not yet in (v1 controllers; on v1
@@ -144,6 +149,11 @@ bool cx_bpfmon_breached(cx_bpfmon *m);
 void cx_bpfmon_stop(cx_bpfmon *m);
 
 /* ---- supervision (supervise.c) ------------------------------------------ */
+
+/* CPU fence of the polling enforcer: the quota (us per period) that lets
+ * the run use at most half of what is left of its budget before the next
+ * poll; 0 when no fence is needed yet (more than `slack` periods left). */
+uint64_t cx_cpu_fence_quota(uint64_t budget_us, uint64_t used_us, uint64_t period_us);
 
 typedef enum cx_halt_reason {
 	CX_HALT_NONE = 0,

@@ -79,7 +79,7 @@ LIB_SRCS := $(wildcard common/*.c) \
             $(filter-out executor/main_%.c,$(wildcard executor/*.c)) \
             $(wildcard policy/*.c) $(wildcard sandbox/*.c) \
             $(filter-out %.bpf.c,$(wildcard monitor/*.c))
-BINS     := calyx-exec calyx-lease calyx-policy calyx-audit
+BINS     := calyx-exec calyx-lease calyx-policy calyx-audit calyx-ctl
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))

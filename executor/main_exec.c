@@ -167,6 +167,8 @@ static int view_root(const cx_config *cfg, char *out, size_t len, cx_error *err)
 typedef struct run_ctx {
 	run_state *st;
 	cx_cgroup *cg;
+	int64_t started_ns;
+	const cx_limits *lim;
 	int audit_r; /* first audit failure inside callbacks */
 	cx_error audit_err;
 } run_ctx;
@@ -200,6 +202,54 @@ static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *
 		    &rc->audit_err, &r);
 	if (r < 0 && !rc->audit_r)
 		rc->audit_r = r;
+}
+
+static void *status_json(const cx_cg_usage *u, bool paused, void *arg)
+{
+	run_ctx *rc = arg;
+	struct timespec ts;
+	(void)paused;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}", "run_id",
+			 rc->st->lease.run_id, "lease_id", rc->st->lease.lease_id, "argv0",
+			 rc->st->lease.spec.argv.v[0], "elapsed_ms",
+			 (json_int_t)((now - rc->started_ns) / 1000000), "usage", "cpu_ms",
+			 (json_int_t)(u->cpu_usec / 1000), "memory_bytes", (json_int_t)u->memory_current,
+			 "pids", (json_int_t)u->pids_current, "limits", "cpu_ms",
+			 (json_int_t)rc->lim->v[CX_LIM_CPU_MS], "memory_bytes",
+			 (json_int_t)rc->lim->v[CX_LIM_MEMORY_BYTES], "pids",
+			 (json_int_t)rc->lim->v[CX_LIM_PIDS], "wall_ms",
+			 (json_int_t)rc->lim->v[CX_LIM_WALL_MS]);
+}
+
+static void on_operator(cx_ctl_cmd cmd, uid_t uid, void *arg)
+{
+	run_ctx *rc = arg;
+	char type[32];
+	int r = 0;
+	snprintf(type, sizeof(type), "operator.%s", cmd == CX_CTL_PAUSE ? "paused"
+						    : cmd == CX_CTL_RESUME ? "resumed"
+									   : "halted");
+	audit_event(rc->st, type, json_pack("{s:i}", "operator_uid", (int)uid), &rc->audit_err, &r);
+	if (r < 0 && !rc->audit_r)
+		rc->audit_r = r;
+}
+
+/* STATE_DIR/run/<lease_id>.sock: where calyx-ctl finds this run. */
+static int control_socket(const cx_config *cfg, const char *lease_id, char *path, size_t len,
+			  int *ret_fd, cx_error *err)
+{
+	char dir[4096];
+	struct stat sb;
+	snprintf(dir, sizeof(dir), "%s/run", cfg->state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_SPAWN, errno, "cannot create '%s': %s", dir, strerror(errno));
+	if (lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 077))
+		return cx_err(err, CX_E_SPAWN, EPERM, "'%s' must be a root-only directory (chmod 700)", dir);
+	if ((size_t)snprintf(path, len, "%s/%s.sock", dir, lease_id) >= len)
+		return cx_err(err, CX_E_SPAWN, ENAMETOOLONG, "control socket path too long");
+	return cx_ctl_listen(path, ret_fd, err);
 }
 
 static void report_stale(const char *name, void *arg)
@@ -250,6 +300,10 @@ static json_t *halt_json(const cx_supervise_result *sr)
 			      (json_int_t)usage, "incomplete", sr->halt_incomplete);
 	if (sr->halt != CX_HALT_OPERATOR)
 		json_object_set_new(h, "overshoot", json_integer(usage - (int64_t)sr->limit));
+	if (sr->halt_signal)
+		json_object_set_new(h, "signal", json_integer(sr->halt_signal));
+	if (sr->halt_uid >= 0)
+		json_object_set_new(h, "operator_uid", json_integer(sr->halt_uid));
 	json_object_set_new(h, "detect_to_empty_ms",
 			    json_real((double)sr->detect_to_empty_ns / 1e6));
 	if (sr->halt == CX_HALT_CPU)
@@ -265,7 +319,9 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	cx_sandbox sb = { .pidfd = -1, .status_fd = -1 };
 	cx_sandbox_outcome out = { 0 };
 	cx_supervise_result sr = { 0 };
-	run_ctx rc = { .st = st };
+	run_ctx rc = { .st = st, .lim = lim };
+	char ctl_path[4096] = "";
+	int ctl_fd = -1;
 	cx_bpfmon *bpf = NULL;
 	cx_error berr = { 0 };
 	int exit_code = CX_EXIT_FAILURE, r;
@@ -299,6 +355,8 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		cx_bpfmon_start(cx_cg_clone_fd(rc.cg), lim->v[CX_LIM_CPU_MS] * 1000000ULL, &cb, &bpf,
 				&berr);
 
+	if (control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err) < 0)
+		goto fail;
 	cx_supervise_block_signals();
 	cx_sandbox_config sc = {
 		.spec = &st->lease.spec,
@@ -316,6 +374,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	if (r < 0)
 		goto fail;
 	spawned = true;
+	rc.started_ns = sb.started_ns;
 	json_t *started = json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "argv0",
 				    st->lease.spec.argv.v[0], "pid", (int)sb.pid, "uid",
 				    (int)cfg->run_uid, "gid", (int)cfg->run_gid, "layers",
@@ -335,7 +394,8 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		.cg = rc.cg, .pidfd = sb.pidfd, .bpf = bpf,
 		.cpu_ms = lim->v[CX_LIM_CPU_MS], .wall_ms = lim->v[CX_LIM_WALL_MS],
 		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
-		.started_ns = sb.started_ns, .on_breach = on_breach, .arg = &rc,
+		.started_ns = sb.started_ns, .on_breach = on_breach, .ctl_fd = ctl_fd,
+		.status_json = status_json, .on_operator = on_operator, .arg = &rc,
 	};
 	r = cx_supervise(&sup, &sr, err);
 	if (r < 0) {
@@ -376,11 +436,17 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			unit_of(sr.halt),
 			(long long)json_integer_value(json_object_get(json_object_get(fin, "halt"), "usage")),
 			unit_of(sr.halt));
-		if (sr.halt == CX_HALT_OPERATOR)
-			fprintf(stderr, " (signal %llu)", (unsigned long long)sr.usage_at_detect);
+		if (sr.halt_signal)
+			fprintf(stderr, " (signal %d to calyx-exec)", sr.halt_signal);
+		else if (sr.halt_uid >= 0)
+			fprintf(stderr, " (by uid %d through calyx-ctl)", sr.halt_uid);
 		fprintf(stderr, "; the whole process tree was stopped (raise the lease's limit if it was too low)\n");
 	}
+	if (sr.paused_ms)
+		json_object_set_new(fin, "paused_ms", json_integer(sr.paused_ms));
 	write_result(st, sr.halt != CX_HALT_NONE ? "halted" : "completed", NULL, exit_code, fin);
+	close(ctl_fd);
+	unlink(ctl_path);
 	cx_sandbox_release(&sb);
 	cx_bpfmon_stop(bpf);
 	if (cx_cg_destroy(rc.cg, &berr) < 0)
@@ -389,6 +455,10 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	return exit_code;
 
 fail:
+	if (ctl_fd >= 0) {
+		close(ctl_fd);
+		unlink(ctl_path);
+	}
 	if (spawned) {
 		cx_sandbox_wait(&sb, &out, NULL);
 		cx_sandbox_release(&sb);

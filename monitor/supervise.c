@@ -14,6 +14,7 @@
  * Trust: runs as root in calyx-exec; reads only kernel files. */
 #include "calyx/monitor.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -26,7 +27,7 @@
 #define EMPTY_TIMEOUT_MS 5000
 #define FENCE_PERIOD_US 10000
 
-enum { K_PIDFD = 1, K_WALL, K_BPF, K_MEM, K_POP, K_SIG, K_POLL };
+enum { K_PIDFD = 1, K_WALL, K_BPF, K_MEM, K_POP, K_SIG, K_POLL, K_CTL };
 
 const char *cx_halt_name(cx_halt_reason r)
 {
@@ -49,6 +50,14 @@ void cx_supervise_block_signals(void)
 	sigaddset(&s, SIGTERM);
 	sigaddset(&s, SIGHUP);
 	sigprocmask(SIG_BLOCK, &s, NULL);
+}
+
+/* Acknowledge a cgroup "file modified" event: kernfs reports EPOLLPRI
+ * on an fd until that fd reads the file again. */
+static void rearm(int fd)
+{
+	char b[512];
+	(void)!pread(fd, b, sizeof(b), 0);
 }
 
 static int add(int ep, int fd, uint32_t events, uint64_t key)
@@ -77,6 +86,8 @@ typedef struct sup {
 	const cx_supervise_cfg *cfg;
 	cx_supervise_result *res;
 	bool fenced;
+	bool paused;
+	int64_t paused_since;
 } sup;
 
 static void breach(sup *s, cx_halt_reason why, uint64_t limit, uint64_t usage)
@@ -98,6 +109,8 @@ static void halt(sup *s, int ep)
 
 	cx_cg_freeze(c->cg, true, NULL);
 	cx_cg_read_usage(c->cg, &s->res->usage, NULL);
+	if (s->paused)
+		s->res->paused_ms += (mono_ns() - s->paused_since) / 1000000;
 	cx_cg_kill(c->cg, NULL);
 	if (s->fenced)
 		cx_cg_set_cpu_quota(c->cg, 0, FENCE_PERIOD_US, NULL);
@@ -152,6 +165,60 @@ static void check_cpu_poll(sup *s)
 		s->fenced = true;
 }
 
+/* One operator request. Pausing freezes the whole tree; the wall clock
+ * keeps running (a paused run still holds its lease's time). */
+static void control(sup *s)
+{
+	const cx_supervise_cfg *c = s->cfg;
+	cx_ctl_cmd cmd;
+	uid_t uid;
+	int conn;
+	cx_error e = { 0 };
+	json_t *reply = NULL;
+
+	if (cx_ctl_accept(c->ctl_fd, &conn, &cmd, &uid, &e) < 0)
+		return;
+	switch (cmd) {
+	case CX_CTL_STATUS:
+		break;
+	case CX_CTL_PAUSE:
+		if (!s->paused && cx_cg_freeze(c->cg, true, &e) == 0) {
+			s->paused = true;
+			s->paused_since = mono_ns();
+			if (c->on_operator)
+				c->on_operator(cmd, uid, c->arg);
+		}
+		break;
+	case CX_CTL_RESUME:
+		if (s->paused && cx_cg_freeze(c->cg, false, &e) == 0) {
+			s->paused = false;
+			s->res->paused_ms += (mono_ns() - s->paused_since) / 1000000;
+			if (c->on_operator)
+				c->on_operator(cmd, uid, c->arg);
+		}
+		break;
+	case CX_CTL_HALT:
+		if (c->on_operator)
+			c->on_operator(cmd, uid, c->arg);
+		if (s->res->halt == CX_HALT_NONE)
+			s->res->halt_uid = (int)uid;
+		breach(s, CX_HALT_OPERATOR, 0, 0);
+		break;
+	}
+	if (e.msg[0]) {
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error", e.msg);
+	} else {
+		cx_cg_usage u = { 0 };
+		cx_cg_read_usage(c->cg, &u, NULL);
+		reply = c->status_json ? c->status_json(&u, s->paused, c->arg) : json_object();
+		json_object_set_new(reply, "ok", json_true());
+		json_object_set_new(reply, "state",
+				    json_string(s->res->halt != CX_HALT_NONE ? "halting"
+						: s->paused ? "paused" : "running"));
+	}
+	cx_ctl_reply(conn, reply);
+}
+
 static void check_pids(sup *s)
 {
 	cx_cg_usage u;
@@ -168,6 +235,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 	sigset_t sigs;
 
 	memset(res, 0, sizeof(*res));
+	res->halt_uid = -1;
 	res->cpu_enforcer = !cfg->cpu_ms ? "none" : cfg->bpf ? "bpf" : "cgroup-poll";
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
@@ -188,7 +256,8 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 	if (add(ep, cfg->pidfd, EPOLLIN, K_PIDFD) < 0 || add(ep, wall, EPOLLIN, K_WALL) < 0 ||
 	    add(ep, cfg->bpf ? cx_bpfmon_fd(cfg->bpf) : -1, EPOLLIN, K_BPF) < 0 ||
 	    add(ep, mem_fd, EPOLLIN | EPOLLPRI, K_MEM) < 0 || add(ep, pop_fd, EPOLLPRI, K_POP) < 0 ||
-	    add(ep, sfd, EPOLLIN, K_SIG) < 0 || add(ep, poll_fd, EPOLLIN, K_POLL) < 0)
+	    add(ep, sfd, EPOLLIN, K_SIG) < 0 || add(ep, poll_fd, EPOLLIN, K_POLL) < 0 ||
+	    add(ep, cfg->ctl_fd, EPOLLIN, K_CTL) < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "epoll_ctl: %s", strerror(errno));
 
 	for (;;) {
@@ -214,6 +283,11 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 					cx_bpfmon_consume(cfg->bpf);
 				break;
 			case K_MEM:
+				/* kernfs keeps signalling EPOLLPRI until this very
+				 * fd is read again (an eventfd is drained by the
+				 * check below) */
+				if (evs[i].events & EPOLLPRI)
+					rearm(mem_fd);
 				if (cx_cg_memory_breached(cfg->cg)) {
 					cx_cg_usage u = { 0 };
 					cx_cg_read_usage(cfg->cg, &u, NULL);
@@ -221,13 +295,20 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 				}
 				break;
 			case K_POP:
-				break; /* re-checked below */
+				rearm(pop_fd); /* re-checked below */
+				break;
 			case K_SIG: {
 				struct signalfd_siginfo si;
-				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-					breach(&s, CX_HALT_OPERATOR, 0, si.ssi_signo);
+				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					if (res->halt == CX_HALT_NONE)
+						res->halt_signal = (int)si.ssi_signo;
+					breach(&s, CX_HALT_OPERATOR, 0, 0);
+				}
 				break;
 			}
+			case K_CTL:
+				control(&s);
+				break;
 			case K_POLL:
 				(void)!read(poll_fd, &junk, sizeof(junk));
 				if (poll_cpu)

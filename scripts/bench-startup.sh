@@ -7,7 +7,8 @@
 #   calyx            calyx-exec --config C --lease LEASE_i: read config,
 #                    keyring, policy, host key; verify 2 Ed25519 signatures
 #                    and the policy; consume (ledger file + fsyncs); audit
-#                    (5 signed, fdatasync'd lines); namespaces, file view,
+#                    (5 signed, fdatasync'd lines); the monitor (cgroups,
+#                    BPF) when the build has it; namespaces, file view,
 #                    Landlock, seccomp, exec, wait; result. Each lease runs
 #                    once, so N signed leases per round are made beforehand
 #                    (not timed) and hyperfine scans over them.
@@ -281,7 +282,7 @@ stats() {
 declare -A MED=()
 {
 	echo "calyx-exec startup benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "host: $(uname -sr), $(nproc) CPUs; $(bwrap --version 2>/dev/null || echo 'no bwrap'); $(hyperfine --version 2>/dev/null || echo 'no hyperfine (bash EPOCHREALTIME loop)')"
+	echo "host: $(uname -sr), $(nproc) CPUs; $(bwrap --version 2>/dev/null || echo 'no bwrap'); $([ $HAVE_HF -eq 1 ] && hyperfine --version || echo 'timer: bash EPOCHREALTIME loop (no hyperfine)')"
 	echo "calyx: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); command /usr/bin/true; $ROUNDS interleaved rounds x $N runs per peer"
 	echo
 	printf '%-14s %9s  %-19s %4s  %6s   %s\n' peer median "min – max (ms)" n "cpu" "round medians (ms)"
@@ -297,6 +298,9 @@ declare -A MED=()
 		printf '%-14s %6.2f ms  %7.2f – %-7.2f   %4d  %6s   %s\n' "$p" "$med" "$mn" "$mx" "$n" "$cpu" \
 			"$(tr '\n' ' ' <"$D/samples/$p.rounds")"
 	done
+	[ $HAVE_HF -eq 1 ] && echo "cpu: median user+system ms per run, with the children it reaped (hyperfine); wall well above it = blocked."
+	echo "bwrap+seccomp goes through sh -c for its fd redirection; hyperfine subtracts the measured shell spawn time."
+	echo "calyx's view also masks /proc (8 files, 4 dirs, 4 read-only) and remounts / and /dev read-only; bwrap's does less."
 	echo
 	ratio() { # A B NOTE
 		[ -n "${MED[$1]:-}" ] && [ -n "${MED[$2]:-}" ] || return 0
@@ -317,7 +321,8 @@ declare -A MED=()
 			printf "  process start: exec + shared libraries     %6.2f   (calyx-version", v
 			if (f > 0) printf "; fork+exec of true alone %.2f", f
 			printf ")\n  config, keyring, policy, verify 2 sigs     %6.2f   (dryrun - version)\n", d - v
-			printf "  consume, audit, sandbox, exec, wait        %6.2f   (memlog - dryrun)\n", m - d
+			printf "  consume, audit, monitor, sandbox, exec,    %6.2f   (memlog - dryrun)\n", m - d
+			printf "    wait, cleanup\n"
 			printf "  durable writes: 2 fsync + 5 fdatasync      %6.2f   (calyx - memlog)\n", c - m }'
 	fi
 } >"$OUT"

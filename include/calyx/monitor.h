@@ -148,6 +148,39 @@ uint32_t cx_bpfmon_exec_count(cx_bpfmon *m);
 bool cx_bpfmon_breached(cx_bpfmon *m);
 void cx_bpfmon_stop(cx_bpfmon *m);
 
+/* ---- operator control socket (control.c) -------------------------------- *
+ * Each supervisor listens on STATE_DIR/run/<lease_id>.sock (dir 0700,
+ * socket 0600, root only; SO_PEERCRED must say uid 0). One request per
+ * connection, one JSON object of at most 1 KiB terminated by a newline:
+ *   {"cmd": "status"}   {"cmd": "pause"}   {"cmd": "resume"}   {"cmd": "halt"}
+ * and one JSON object back, e.g.
+ *   {"ok": true, "run_id": "deploy-4821", "lease_id": "9f…", "argv0": "/usr/bin/make",
+ *    "elapsed_ms": 5123, "state": "running", "usage": {...}}
+ *   {"ok": false, "error": "unknown command 'x'"} */
+
+#define CX_CTL_REQ_MAX 1024
+
+typedef enum cx_ctl_cmd {
+	CX_CTL_STATUS = 1,
+	CX_CTL_PAUSE,
+	CX_CTL_RESUME,
+	CX_CTL_HALT,
+} cx_ctl_cmd;
+
+/* Parse a request line (pure; fuzzable). */
+int cx_ctl_parse_request(const char *buf, size_t len, cx_ctl_cmd *ret, cx_error *err);
+const char *cx_ctl_cmd_name(cx_ctl_cmd c);
+/* Create the listening socket at path (replacing a stale one). */
+int cx_ctl_listen(const char *path, int *ret_fd, cx_error *err);
+/* Accept one connection from a root peer, read its request. On success
+ * *ret_conn is the connection (answer with cx_ctl_reply, then close). */
+int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_uid, cx_error *err);
+/* Send a JSON reply (reference stolen) and close the connection. */
+void cx_ctl_reply(int conn, void *json_reply);
+/* Client: send cmd to the socket at path, return the parsed reply
+ * (a json_t *, caller decrefs). */
+int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error *err);
+
 /* ---- supervision (supervise.c) ------------------------------------------ */
 
 /* CPU fence of the polling enforcer: the quota (us per period) that lets
@@ -174,6 +207,11 @@ typedef struct cx_supervise_cfg {
 	int64_t started_ns;     /* CLOCK_MONOTONIC at spawn */
 	/* Called once per breach, before the halt sequence (audit). */
 	void (*on_breach)(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg);
+	/* Control socket (may be -1); status replies are built by the
+	 * caller, who knows the run; operator actions are reported. */
+	int ctl_fd;
+	void *(*status_json)(const cx_cg_usage *u, bool paused, void *arg);
+	void (*on_operator)(cx_ctl_cmd cmd, uid_t uid, void *arg);
 	void *arg;
 } cx_supervise_cfg;
 
@@ -186,6 +224,9 @@ typedef struct cx_supervise_result {
 	const char *cpu_enforcer;  /* "bpf", "cgroup-poll" or "none" */
 	cx_cg_usage usage;         /* final (billed from cpu.stat etc.) */
 	int64_t wall_ns;
+	int halt_signal;           /* operator halt by signal: which, else 0 */
+	int halt_uid;              /* operator halt over the socket: who, else -1 */
+	int64_t paused_ms;         /* time spent frozen by an operator */
 } cx_supervise_result;
 
 /* Run until the run's cgroup is empty: the command finished (and the pid

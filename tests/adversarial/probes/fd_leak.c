@@ -6,7 +6,60 @@
  *   fd_leak [EXPECTED_CWD] */
 #include "probe.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
+
+/* What a directory fd from outside the view gives: its entries (names,
+ * metadata), its files' contents, its parent, a cwd outside the view. */
+static void dir_reach(int fd, const char *attempt, const char *target)
+{
+	char names[200] = "", rd[64] = "", cwd[512] = "";
+	int n = 0, files_read = 0;
+	int dfd = dup(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n++;
+		if (strlen(names) + strlen(e->d_name) + 2 < sizeof(names)) {
+			strcat(names, " ");
+			strcat(names, e->d_name);
+		}
+		if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+			int f = openat(fd, e->d_name, O_RDONLY | O_CLOEXEC);
+			if (f >= 0) {
+				files_read++;
+				ssize_t k = read(f, rd, sizeof(rd) - 1);
+				rd[k < 0 ? 0 : k] = '\0';
+				rd[strcspn(rd, "\n")] = '\0';
+				close(f);
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0)
+		close(pfd);
+	int keep = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fchdir(fd) == 0) {
+		if (!getcwd(cwd, sizeof(cwd)))
+			snprintf(cwd, sizeof(cwd), "(getcwd: %s)", strerror(errno));
+		if (keep >= 0 && fchdir(keep) < 0)
+			snprintf(cwd, sizeof(cwd), "(cannot return)");
+	} else
+		snprintf(cwd, sizeof(cwd), "(fchdir: %s)", strerror(errno));
+	if (keep >= 0)
+		close(keep);
+	note("ESCAPED", attempt,
+	     "fd %d is a host directory (%s): %d entries listed [%s ], %d file(s) read%s%s%s, "
+	     "openat(fd, \"..\") %s, fchdir -> cwd %s",
+	     fd, target, n, names, files_read, files_read ? " ('" : "", rd, files_read ? "')" : "",
+	     pfd >= 0 ? "succeeded" : "refused", cwd);
+}
 
 int main(int argc, char **argv)
 {
@@ -34,12 +87,7 @@ int main(int argc, char **argv)
 			snprintf(attempt, sizeof(attempt), "stdio-%d", fd);
 			if (S_ISDIR(st.st_mode)) {
 				/* A directory on stdio: how far does it reach? */
-				int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				note("ESCAPED", attempt,
-				     "fd %d is a directory (%s); openat(fd, \"..\") %s", fd, target,
-				     pfd >= 0 ? "succeeded" : strerror(errno));
-				if (pfd >= 0)
-					close(pfd);
+				dir_reach(fd, attempt, target);
 			} else
 				note("DENIED", attempt, "fd %d is not a directory (%s, mode %o)", fd,
 				     target, st.st_mode & S_IFMT);

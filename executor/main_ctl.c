@@ -1,0 +1,213 @@
+/* calyx-ctl: operator control of running leases.
+ *
+ *   calyx-ctl [--config FILE] list [--json]
+ *   calyx-ctl [--config FILE] status|pause|resume|halt RUN
+ *
+ * RUN is a lease id (or a unique prefix of one) or a run id. Each running
+ * calyx-exec listens on STATE_DIR/run/<lease_id>.sock; only root may talk
+ * to it (the supervisor checks SO_PEERCRED). Every pause, resume and halt
+ * is an audit event naming the operator's uid.
+ * Trust: runs as root; the config is root-owned (StrictModes). */
+#include <dirent.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calyx/config.h"
+#include "calyx/fileio.h"
+#include "calyx/jsonx.h"
+#include "calyx/monitor.h"
+#include "cli.h"
+
+static const char help_text[] =
+	"usage: calyx-ctl [--config FILE] COMMAND ...\n"
+	"  list [--json]        runs in progress: lease, run id, command, elapsed, usage\n"
+	"  status RUN           one run, as JSON\n"
+	"  pause RUN            freeze the whole process tree (the wall clock keeps counting)\n"
+	"  resume RUN           thaw it\n"
+	"  halt RUN             stop it now, like a quota breach (reason: operator)\n"
+	"RUN: a lease id, a unique prefix of one, or a run id.\n"
+	"exit: 0 ok, 1 no such run or the supervisor did not answer, 2 usage, 125 error\n";
+
+static const char *config_path = CX_CONFIG_DEFAULT;
+
+static int run_dir(char *out, size_t len, cx_error *err)
+{
+	cx_config cfg = { 0 };
+	int r = cx_config_load(config_path, cx_trusted_owner(), &cfg, err);
+	if (r < 0)
+		return r;
+	snprintf(out, len, "%s/run", cfg.state_dir);
+	cx_config_free(&cfg);
+	return 0;
+}
+
+typedef struct found {
+	char path[4096];
+	json_t *status;
+} found;
+
+/* Status of every live run; stale sockets (their calyx-exec is gone) are
+ * removed. Calls fn for each; fn returns true to stop. */
+static int each_run(const char *dir, bool (*fn)(const char *path, json_t *st, void *arg), void *arg)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char path[4096];
+		void *reply = NULL;
+		cx_error err = { 0 };
+
+		if (l != 32 + 5 || strcmp(de->d_name + 32, ".sock") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (cx_ctl_request(path, CX_CTL_STATUS, &reply, &err) < 0) {
+			if (err.errnum == ECONNREFUSED)
+				unlink(path); /* its supervisor died */
+			continue;
+		}
+		n++;
+		bool stop = fn(path, reply, arg);
+		json_decref(reply);
+		if (stop)
+			break;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool print_row(const char *path, json_t *st, void *arg)
+{
+	json_t *u = json_object_get(st, "usage"), *all = arg;
+	(void)path;
+	if (all) {
+		json_array_append(all, st);
+		return false;
+	}
+	printf("%-14.14s %-20.20s %-8s %8.1fs %7lldms %8.1fMiB %5lld  %s\n",
+	       json_string_value(json_object_get(st, "lease_id")),
+	       json_string_value(json_object_get(st, "run_id")),
+	       json_string_value(json_object_get(st, "state")),
+	       (double)json_integer_value(json_object_get(st, "elapsed_ms")) / 1000.0,
+	       (long long)json_integer_value(json_object_get(u, "cpu_ms")),
+	       (double)json_integer_value(json_object_get(u, "memory_bytes")) / 1048576.0,
+	       (long long)json_integer_value(json_object_get(u, "pids")),
+	       json_string_value(json_object_get(st, "argv0")));
+	return false;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	char dir[4096];
+	cx_error err = { 0 };
+	bool as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	json_t *all = as_json ? json_array() : NULL;
+
+	if (argc > 2 || (argc == 2 && !as_json))
+		return cx_cli_usage("usage: list [--json]");
+	if (run_dir(dir, sizeof(dir), &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (!as_json)
+		printf("%-14s %-20s %-8s %9s %9s %11s %5s  %s\n", "LEASE", "RUN", "STATE", "ELAPSED",
+		       "CPU", "MEMORY", "PIDS", "COMMAND");
+	each_run(dir, print_row, all);
+	if (as_json) {
+		char *s = cx_json_dump_pretty(all);
+		fputs(s, stdout);
+		free(s);
+		json_decref(all);
+	}
+	return 0;
+}
+
+typedef struct match {
+	const char *want;
+	int count;
+	char path[4096];
+} match;
+
+static bool match_run(const char *path, json_t *st, void *arg)
+{
+	match *m = arg;
+	const char *lid = json_string_value(json_object_get(st, "lease_id"));
+	const char *rid = json_string_value(json_object_get(st, "run_id"));
+	if ((lid && strncmp(lid, m->want, strlen(m->want)) == 0) || (rid && strcmp(rid, m->want) == 0)) {
+		m->count++;
+		snprintf(m->path, sizeof(m->path), "%s", path);
+	}
+	return false;
+}
+
+static int cmd_one(int argc, char **argv)
+{
+	static const struct { const char *name; cx_ctl_cmd cmd; } cmds[] = {
+		{ "status", CX_CTL_STATUS }, { "pause", CX_CTL_PAUSE },
+		{ "resume", CX_CTL_RESUME }, { "halt", CX_CTL_HALT },
+	};
+	cx_ctl_cmd cmd = 0;
+	char dir[4096];
+	match m = { 0 };
+	void *reply = NULL;
+	cx_error err = { 0 };
+
+	for (size_t i = 0; i < CX_ARRAY_SIZE(cmds); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			cmd = cmds[i].cmd;
+	if (argc != 2 || !argv[1][0])
+		return cx_cli_usage("usage: %s RUN", argv[0]);
+	if (run_dir(dir, sizeof(dir), &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	m.want = argv[1];
+	each_run(dir, match_run, &m);
+	if (m.count != 1) {
+		fprintf(stderr, "calyx-ctl: %s '%s' (see 'calyx-ctl list')\n",
+			m.count ? "more than one run matches" : "no running lease matches", argv[1]);
+		return 1;
+	}
+	if (cx_ctl_request(m.path, cmd, &reply, &err) < 0)
+		return cx_cli_fail(&err, 1);
+	json_t *j = reply;
+	if (!json_is_true(json_object_get(j, "ok"))) {
+		fprintf(stderr, "calyx-ctl: %s refused: %s\n", argv[0],
+			json_string_value(json_object_get(j, "error")));
+		json_decref(j);
+		return 1;
+	}
+	if (cmd == CX_CTL_STATUS) {
+		char *s = cx_json_dump_pretty(j);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		printf("%s: run '%s' (lease %s) is now %s\n", argv[0],
+		       json_string_value(json_object_get(j, "run_id")),
+		       json_string_value(json_object_get(j, "lease_id")),
+		       json_string_value(json_object_get(j, "state")));
+	}
+	json_decref(j);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const cx_cli_cmd cmds[] = { { "list", cmd_list },     { "status", cmd_one },
+					   { "pause", cmd_one },     { "resume", cmd_one },
+					   { "halt", cmd_one },      { NULL, NULL } };
+	cx_prog = "calyx-ctl";
+	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
+		if (getuid() != 0) {
+			fprintf(stderr, "calyx-ctl: --config is honoured only when the real uid is 0\n");
+			return CX_EXIT_FAILURE;
+		}
+		config_path = argv[2];
+		argv[2] = argv[0];
+		argc -= 2;
+		argv += 2;
+	}
+	return cx_cli_dispatch(argc, argv, help_text, cmds);
+}

@@ -1,0 +1,167 @@
+/* Operator control socket (protocol in calyx/monitor.h).
+ *
+ * Why only root can steer a run: the socket lives in a 0700 root-owned
+ * directory with mode 0600, and every accepted connection's SO_PEERCRED
+ * must say uid 0 (checked even though the modes already imply it).
+ * Requests are bounded (1 KiB), parsed strictly, one per connection; a
+ * slow or silent client is dropped after 100 ms so it cannot stall the
+ * supervisor. Trust: runs as root in calyx-exec (server) and calyx-ctl
+ * (client). */
+#include "calyx/monitor.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "calyx/jsonx.h"
+
+static const char *const cmd_names[] = { NULL, "status", "pause", "resume", "halt" };
+
+const char *cx_ctl_cmd_name(cx_ctl_cmd c)
+{
+	return c >= CX_CTL_STATUS && c <= CX_CTL_HALT ? cmd_names[c] : "?";
+}
+
+int cx_ctl_parse_request(const char *buf, size_t len, cx_ctl_cmd *ret, cx_error *err)
+{
+	static const char *const keys[] = { "cmd", NULL };
+	_cleanup_json_ json_t *j = NULL;
+	const char *c;
+	int r;
+
+	if (len > CX_CTL_REQ_MAX)
+		return cx_err(err, CX_E_USAGE, E2BIG, "request longer than %d bytes", CX_CTL_REQ_MAX);
+	while (len && (buf[len - 1] == '\n'))
+		len--;
+	r = cx_json_parse_object((const uint8_t *)buf, len, "request", &j, err);
+	if (r == 0)
+		r = cx_json_keys(j, "request", CX_E_USAGE, keys, NULL, err);
+	if (r == 0)
+		r = cx_json_str(j, "cmd", "request", CX_E_USAGE, 16, false, &c, err);
+	if (r < 0)
+		return r;
+	for (int i = CX_CTL_STATUS; i <= CX_CTL_HALT; i++)
+		if (strcmp(c, cmd_names[i]) == 0) {
+			*ret = (cx_ctl_cmd)i;
+			return 0;
+		}
+	return cx_err(err, CX_E_USAGE, EINVAL, "unknown command '%.16s'", c);
+}
+
+static int make_addr(const char *path, struct sockaddr_un *sa, cx_error *err)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return cx_err(err, CX_E_SPAWN, ENAMETOOLONG, "control socket path '%s' is too long", path);
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int cx_ctl_listen(const char *path, int *ret_fd, cx_error *err)
+{
+	struct sockaddr_un sa;
+	_cleanup_close_ int fd = -1;
+	mode_t old;
+	int r = make_addr(path, &sa, err);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "control socket: %s", strerror(errno));
+	(void)unlink(path); /* a stale socket of a dead supervisor */
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 8) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "control socket '%s': %s", path, strerror(errno));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_uid, cx_error *err)
+{
+	_cleanup_close_ int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct timeval tv = { 0, 100000 };
+	char buf[CX_CTL_REQ_MAX + 1];
+	size_t len = 0;
+	int r;
+
+	if (c < 0)
+		return cx_err(err, CX_E_USAGE, errno, "accept: %s", strerror(errno));
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0)
+		return cx_err(err, CX_E_USAGE, EPERM, "control request from a non-root peer refused");
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = read(c, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf, '\n', len))
+			break;
+	}
+	r = cx_ctl_parse_request(buf, len, ret_cmd, err);
+	if (r < 0) {
+		cx_ctl_reply(TAKE_FD(c), json_pack("{s:b, s:s}", "ok", 0, "error", err->msg));
+		return r;
+	}
+	*ret_uid = cred.uid;
+	*ret_conn = TAKE_FD(c);
+	return 0;
+}
+
+void cx_ctl_reply(int conn, void *json_reply)
+{
+	json_t *j = json_reply;
+	char *s = j ? cx_json_dump(j) : NULL;
+
+	if (s) {
+		size_t n = strlen(s);
+		if (write(conn, s, n) == (ssize_t)n)
+			(void)!write(conn, "\n", 1);
+	}
+	free(s);
+	json_decref(j);
+	close(conn);
+}
+
+int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error *err)
+{
+	struct sockaddr_un sa;
+	_cleanup_close_ int fd = -1;
+	char req[64], buf[16384];
+	size_t len = 0;
+	json_t *j;
+	int r = make_addr(path, &sa, err);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return cx_err(err, CX_E_IO, errno, "cannot reach the supervisor at '%s': %s", path,
+			      strerror(errno));
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cx_ctl_cmd_name(cmd));
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return cx_err(err, CX_E_IO, errno, "control request: %s", strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len >= sizeof(buf) - 1)
+			break;
+	}
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		return cx_err(err, CX_E_IO, EPROTO, "the supervisor at '%s' sent no valid reply", path);
+	}
+	*ret_reply = j;
+	return 0;
+}

@@ -351,9 +351,14 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	cx_bpf_callbacks cb = { .exec = on_exec, .arg = &rc };
 	if (cx_cg_clone_fd(rc.cg) < 0)
 		cx_err(&berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
-	else
-		cx_bpfmon_start(cx_cg_clone_fd(rc.cg), lim->v[CX_LIM_CPU_MS] * 1000000ULL, &cb, &bpf,
-				&berr);
+	else {
+		char offpath[4096];
+		cx_kern_offsets ko;
+		snprintf(offpath, sizeof(offpath), "%s/kernel-offsets.json", cfg->state_dir);
+		cx_kern_offsets_get(offpath, &ko, NULL); /* zeros: pid + comm only */
+		cx_bpfmon_start(cx_cg_clone_fd(rc.cg), lim->v[CX_LIM_CPU_MS] * 1000000ULL, &ko, &cb,
+				&bpf, &berr);
+	}
 
 	if (control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err) < 0)
 		goto fail;

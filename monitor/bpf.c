@@ -83,8 +83,8 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	free(m);
 }
 
-int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
-		    cx_bpfmon **ret, cx_error *err)
+int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
+		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err)
 {
 	cx_bpfmon *m;
 	struct stat st;
@@ -105,6 +105,12 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *c
 	m->skel->rodata->tick_ns = TICK_NS;
 	m->skel->rodata->cgroup_id = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
 	m->skel->rodata->max_exec = 256;
+	m->skel->rodata->off_task_tgid = off->task_tgid;
+	m->skel->rodata->off_task_real_parent = off->task_real_parent;
+	m->skel->rodata->off_task_mm = off->task_mm;
+	m->skel->rodata->off_mm_arg_start = off->mm_arg_start;
+	m->skel->rodata->off_mm_arg_end = off->mm_arg_end;
+	m->skel->rodata->off_bprm_filename = off->bprm_filename;
 	r = monitor_bpf__load(m->skel);
 	if (r < 0) {
 		r = cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the monitor program: %s",

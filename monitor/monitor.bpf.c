@@ -6,38 +6,22 @@
  *   task of the run consumed on that CPU. It sums the ticks; past the
  *   budget it SIGKILLs the running task in kernel (bpf_send_signal) and
  *   posts one CX_EV_CPU_BREACH; user space then kills the whole cgroup.
- * on_exec / on_exit: tp_btf sched_process_exec / sched_process_exit,
- *   filtered to the run's cgroup id, post CX_EV_EXEC (pid, parent,
+ * on_exec: raw_tracepoint sched_process_exec (task, old_pid, bprm),
+ *   filtered to the run's cgroup id, posts CX_EV_EXEC (pid, parent,
  *   filename, argv head) — at most max_exec events, then only counted.
  *
- * CO-RE without vmlinux.h: the few kernel structs used are declared below
- * with preserve_access_index, so field offsets are relocated against the
- * running kernel's BTF at load time. */
+ * No CO-RE and no vmlinux BTF at load time (parsing the kernel's 5 MB of
+ * BTF costs ~12 ms and ~13 MiB per run): the four kernel struct offsets
+ * the tracer needs are computed once per kernel by user space (kernoff.c,
+ * cached) and passed in as rodata; fields are read with
+ * bpf_probe_read_kernel, which fails safely on a bad address. An offset of
+ * 0 means "unknown": the field is left empty. */
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 
 #include "monitor_bpf.h"
-
-struct mm_struct {
-	unsigned long arg_start;
-	unsigned long arg_end;
-} __attribute__((preserve_access_index));
-
-struct task_struct {
-	int pid;
-	int tgid;
-	struct task_struct *real_parent;
-	struct mm_struct *mm;
-	int exit_code;
-} __attribute__((preserve_access_index));
-
-struct linux_binprm {
-	const char *filename;
-} __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -46,6 +30,13 @@ const volatile __u64 budget_ns = 0;   /* 0: no CPU enforcement */
 const volatile __u64 tick_ns = 1000000;
 const volatile __u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
 const volatile __u32 max_exec = 256;
+/* Kernel struct offsets (bytes), from kernoff.c; 0: unknown. */
+const volatile __u32 off_task_tgid = 0;
+const volatile __u32 off_task_real_parent = 0;
+const volatile __u32 off_task_mm = 0;
+const volatile __u32 off_mm_arg_start = 0;
+const volatile __u32 off_mm_arg_end = 0;
+const volatile __u32 off_bprm_filename = 0;
 
 /* State (bss), read by the loader. */
 __u64 used_ns = 0;
@@ -87,14 +78,23 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+static __always_inline __u64 read_u64(const void *base, __u32 off)
 {
+	__u64 v = 0;
+	if (base && off)
+		bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+	return v;
+}
+
+SEC("raw_tracepoint/sched_process_exec")
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	const void *task = (const void *)ctx->args[0];
+	const void *bprm = (const void *)ctx->args[2];
 	struct cx_event *e;
-	unsigned long start, end;
+	__u64 pt, start, end;
 	__u32 n;
 
-	(void)old_pid;
 	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
 	n = __sync_fetch_and_add(&exec_count, 1);
@@ -105,21 +105,36 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = CX_EV_EXEC;
-	e->pid = BPF_CORE_READ(p, pid);
-	e->tgid = BPF_CORE_READ(p, tgid);
-	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	pt = bpf_get_current_pid_tgid(); /* the exec'ing task is current */
+	e->pid = (__u32)pt;
+	e->tgid = pt >> 32;
 	e->ts_ns = bpf_ktime_get_ns();
-	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
-	start = BPF_CORE_READ(p, mm, arg_start);
-	end = BPF_CORE_READ(p, mm, arg_end);
-	/* Read only argv (the top of the stack may be right after it, so a
-	 * longer read could fault), at most sizeof(args); the explicit bound
-	 * check lets the verifier see the size is in range. */
-	if (end > start) {
-		__u32 n = end - start > sizeof(e->args) ? sizeof(e->args) : (__u32)(end - start);
-		if (n > 0 && n <= sizeof(e->args) &&
-		    bpf_probe_read_user(e->args, n, (void *)start) == 0)
-			e->args_len = n;
+	if (off_task_real_parent && off_task_tgid) {
+		const void *parent = (const void *)read_u64(task, off_task_real_parent);
+		__u32 ppid = 0;
+		if (parent)
+			bpf_probe_read_kernel(&ppid, sizeof(ppid), (const char *)parent + off_task_tgid);
+		e->ppid = ppid;
+	}
+	if (off_bprm_filename) {
+		const char *fn = (const char *)read_u64(bprm, off_bprm_filename);
+		if (fn)
+			bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn);
+	} else {
+		bpf_get_current_comm(e->filename, 16);
+	}
+	if (off_task_mm && off_mm_arg_start && off_mm_arg_end) {
+		const void *mm = (const void *)read_u64(task, off_task_mm);
+		start = read_u64(mm, off_mm_arg_start);
+		end = read_u64(mm, off_mm_arg_end);
+		/* Read only argv (the top of the stack may follow it), at most
+		 * sizeof(args); the bound check lets the verifier see it. */
+		if (end > start) {
+			__u32 len = end - start > sizeof(e->args) ? sizeof(e->args) : (__u32)(end - start);
+			if (len > 0 && len <= sizeof(e->args) &&
+			    bpf_probe_read_user(e->args, len, (void *)start) == 0)
+				e->args_len = len;
+		}
 	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;

@@ -132,12 +132,25 @@ typedef struct cx_bpf_callbacks {
 	void *arg;
 } cx_bpf_callbacks;
 
+/* Kernel struct offsets the exec tracer reads (bytes; 0: unknown). */
+typedef struct cx_kern_offsets {
+	uint32_t task_tgid, task_real_parent, task_mm;
+	uint32_t mm_arg_start, mm_arg_end, bprm_filename;
+} cx_kern_offsets;
+
+/* Offsets for the running kernel: from cache_path when it matches this
+ * kernel (release and BTF size), else computed from
+ * /sys/kernel/btf/vmlinux (~12 ms, once per kernel) and cached there
+ * (root-only file, written atomically). Without BTF: all zero, and the
+ * exec tracer reports pid and command name only. */
+int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *err);
+
 /* Load and attach for the run whose unified-hierarchy cgroup directory is
  * cgroup_fd: per-CPU cpu-clock perf events scoped to it (tick 1 ms) when
  * budget_ns > 0, and the exec tracer. Fails (CX_E_LAYER) when BPF is not
  * usable here: the caller then falls back to polling cpu.stat. */
-int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
-		    cx_bpfmon **ret, cx_error *err);
+int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
+		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err);
 /* epoll-able fd of the ring buffer; consume events when it is readable. */
 int cx_bpfmon_fd(cx_bpfmon *m);
 int cx_bpfmon_consume(cx_bpfmon *m);

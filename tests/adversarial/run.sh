@@ -65,6 +65,7 @@ EXEC_SHA_BEFORE=$(sha256sum <"$EXEC" | cut -c1-64)
 mkdir -p "$R/race/x/leased" "$R/race/hostside/leased"
 echo real >"$R/race/x/leased/marker"
 echo HOST-SECRET >"$R/race/hostside/leased/marker"
+echo HOST-SECRET >"$R/race/hostside/marker"
 ln -s "$R/race/hostside" "$R/race/y"
 ln -s "$R/race/hostside/leased" "$R/race/x/leaflink"
 chmod -R a+rX "$R/race"
@@ -107,7 +108,7 @@ listener_accepted() { grep -c '^ACCEPTED' "$LISTEN_LOG"; }
 # racer's leased dir and the symlink's dir readable; workspaces under $T/srv.
 cmds="[\"$R/shlink/sh\""
 for p in "${PROBES[@]}"; do cmds+=", \"$P/$p\""; done
-cmds+="]"
+cmds+=", \"/work/suid\", \"/work/fcap\"]"   # setuid/file-cap copies run as the command
 READ="[\"/usr\", \"$P\", \"$R/race/x/leased\", \"$R/shlink\"]"
 mkdir -p "$T/srv"
 policy_json "$cmds" "$READ" >"$T/adv.policy.json"
@@ -288,24 +289,27 @@ t_ws_links() {
 t_mount_race() {
 	local ws l ls=() i ran=0 refused=0 esc=0 other=0 racer raced
 	ws=$(mkws race) || return 1
+	echo ws-real >"$ws/marker"
+	ln -s "$R/race/hostside" "$T/srv/race-link"
 	for i in $(seq 1 14); do
-		l=$(lease adv "$(body "[\"$P/mount_race\", \"$R/race/x/leased\"]" "$ws" "" \
-			"[\"$P\", \"$R/race/x/leased\"]")") || return 1
+		l=$(lease adv "$(body "[\"$P/mount_race\", \"$R/race/x/leased\", \"real\", \"/work\", \"ws-real\"]" \
+			"$ws" "" "[\"$P\", \"$R/race/x/leased\"]")") || return 1
 		ls+=("$l")
 	done
 	# Control run before the race: the view shows the real directory.
 	run_lease adv "${ls[0]}"
-	[ "$RC" -eq 0 ] && grep -q '^PROBE mount_race/main DENIED' "$OUT" ||
+	[ "$RC" -eq 0 ] && [ "$(n_verdict DENIED)" -eq 2 ] ||
 		{ OBS="control run failed: exit $RC"; fail "$OBS $(first_err) $(head -n1 "$OUT")"; return 1; }
-	"$HT" race 4 "$R/race/x" "$R/race/y" "$R/race/x/leased" "$R/race/x/leaflink" >"$R/racer.out" 2>&1 &
+	"$HT" race 4 "$R/race/x" "$R/race/y" "$R/race/x/leased" "$R/race/x/leaflink" \
+		"$ws" "$T/srv/race-link" >"$R/racer.out" 2>&1 &
 	racer=$!
 	for l in "${ls[@]:1}"; do
 		kill -0 "$racer" 2>/dev/null || break
 		run_lease adv "$l"
-		if grep -q '^PROBE mount_race/main ESCAPED' "$OUT"; then
+		if [ "$(n_verdict ESCAPED)" -gt 0 ]; then
 			esc=$((esc + 1))
 			sed 's/^/      /' "$OUT" >&2
-		elif [ "$RC" -eq 0 ] && grep -q '^PROBE mount_race/main DENIED' "$OUT"; then
+		elif [ "$RC" -eq 0 ] && [ "$(n_verdict DENIED)" -eq 2 ]; then
 			ran=$((ran + 1))
 		elif [ "$RC" -eq 125 ] && grep -qE '\[E_VIEW\]' "$ERR"; then
 			refused=$((refused + 1))
@@ -315,9 +319,10 @@ t_mount_race() {
 		fi
 	done
 	wait "$racer"
-	raced=$(sed -n 's/^RACED \([0-9]*\) \([0-9]*\) swaps.*/\1+\2/p' "$R/racer.out")
+	raced=$(sed -n 's/^RACED \([0-9]*\) swaps.*/\1/p' "$R/racer.out")
 	OBS="${ran} real, ${refused} refused E_VIEW, ${esc} escaped; ${raced:-?} swaps"
-	[ -d "$R/race/x" ] && [ ! -L "$R/race/x" ] && [ "$(cat "$R/race/x/leased/marker" 2>/dev/null)" = real ] ||
+	[ -d "$R/race/x" ] && [ ! -L "$R/race/x" ] && [ "$(cat "$R/race/x/leased/marker" 2>/dev/null)" = real ] &&
+		[ ! -L "$ws" ] && [ "$(cat "$ws/marker" 2>/dev/null)" = ws-real ] ||
 		{ fail "racer left the tree swapped"; return 1; }
 	[ "$esc" -eq 0 ] || { fail "$OBS"; return 1; }
 	[ "$other" -eq 0 ] || { fail "$OBS, $other unexpected outcome(s)"; return 1; }
@@ -502,6 +507,29 @@ t_setuid_exec() {
 	expect_denied
 }
 
+# The setuid-root / file-capability copy run as the lease's own command
+# (so Landlock allows the exec): /work is nosuid and no_new_privs is set,
+# so the bits must be inert.
+t_setuid_direct() {
+	local ws l f bad="" n=0
+	ws=$(mkws setuiddirect) || return 1
+	cp "$P/setuid_exec" "$ws/suid" && chown root:root "$ws/suid" && chmod 4755 "$ws/suid" || return 1
+	cp "$P/setuid_exec" "$ws/fcap" && chmod 755 "$ws/fcap" && "$HT" setcap "$ws/fcap" || return 1
+	for f in suid fcap; do
+		l=$(lease adv "$(body "[\"/work/$f\", \"check\"]" "$ws")") || return 1
+		run_lease adv "$l"
+		if [ "$(n_verdict ESCAPED)" -gt 0 ]; then
+			bad+="$f: ESCAPED $(escaped_list); "
+		elif [ "$RC" -ne 0 ] || [ "$(n_verdict DENIED)" -ne 2 ]; then
+			bad+="$f: exit $RC $(first_err | cut -c1-60); "
+		else
+			n=$((n + 1))
+		fi
+	done
+	[ -z "$bad" ] || { OBS=$bad; fail "$bad"; return 1; }
+	OBS="ran as uid 65534, no caps (x$n: nosuid + no_new_privs)"
+}
+
 t_sockets() {
 	local ws l before
 	before=$(listener_accepted)
@@ -614,7 +642,7 @@ t_cmd_symlink_sh() {
 		"$ws" "" "[\"$R/shlink\", \"/usr\"]")") || return 1
 	run_lease adv "$l"
 	if [ "$(n_verdict ESCAPED)" -gt 0 ] || [ -e "$ws/pwned" ]; then
-		OBS="ESCAPED: /bin/sh ran via the symlinked command (exit $RC)"
+		OBS="ESCAPED: /bin/sh ran (builtins work; exec of touch refused: exit $RC)"
 		fail "$OBS"
 		return 1
 	fi
@@ -672,6 +700,7 @@ case_ ptrace_kill       "ptrace/kill init and host"          denied          t_p
 case_ sysctl_cgroup     "/proc/sys, sysrq, cgroupfs"         denied          t_sysctl_cgroup
 case_ fs_privs          "mknod, ro mounts, chown"            denied          t_fs_privs
 case_ setuid_exec       "setuid/file caps, exec rule"        denied          t_setuid_exec
+case_ setuid_direct     "setuid/file-cap copy as command"    "no privilege"  t_setuid_direct
 case_ sockets           "socket families, host net"          denied          t_sockets
 case_ sockets_loopback  "net=loopback vs host 127.0.0.1"     denied          t_sockets_loopback
 case_ kernel_surface    "bpf/keyctl/perf/uffd/io_uring/kmod" denied          t_kernel_surface

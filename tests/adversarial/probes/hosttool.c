@@ -1,6 +1,6 @@
 /* Not a probe: the harness's host-side helper, built with the probes
  * (static, no dependency). It runs on the host, outside any sandbox.
- *   hosttool race SECONDS A B [C D]   swap A<->B (and C<->D) with
+ *   hosttool race SECONDS A B [C D...]   swap A<->B (C<->D, ...: up to 4 pairs) with
  *       renameat2(RENAME_EXCHANGE) in a tight loop for SECONDS (the
  *       mount-race attacker); leaves every pair as it found it.
  *   hosttool listen PORT NAME SECONDS KEY   listen on 127.0.0.1:PORT
@@ -37,7 +37,8 @@ static void on_term(int s)
 
 static int race(int secs, int npairs, char **paths)
 {
-	long swaps[2] = { 0, 0 }, fails = 0;
+	long swaps[4] = { 0, 0, 0, 0 }, fails = 0, total = 0;
+	int odd = 0;
 	time_t end = time(NULL) + secs;
 
 	while (time(NULL) < end && !stop)
@@ -55,8 +56,12 @@ static int race(int secs, int npairs, char **paths)
 		    syscall(SYS_renameat2, AT_FDCWD, paths[2 * k], AT_FDCWD, paths[2 * k + 1],
 			    RENAME_EXCHANGE) == 0)
 			swaps[k]++;
-	printf("RACED %ld %ld swaps, %ld failures\n", swaps[0], swaps[1], fails);
-	return (swaps[0] % 2 || swaps[1] % 2) ? 1 : 0;
+	for (int k = 0; k < npairs; k++) {
+		total += swaps[k];
+		odd |= (int)(swaps[k] % 2);
+	}
+	printf("RACED %ld swaps in %d pair(s), %ld failures\n", total, npairs, fails);
+	return odd ? 1 : 0;
 }
 
 static int listen_all(int port, const char *name, int secs, key_t key)
@@ -118,7 +123,7 @@ static int listen_all(int port, const char *name, int secs, key_t key)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc >= 5 && strcmp(argv[1], "race") == 0 && (argc == 5 || argc == 7))
+	if (argc >= 5 && strcmp(argv[1], "race") == 0 && argc % 2 == 1 && argc <= 11)
 		return race(atoi(argv[2]), (argc - 3) / 2, argv + 3);
 	if (argc == 6 && strcmp(argv[1], "listen") == 0)
 		return listen_all(atoi(argv[2]), argv[3], atoi(argv[4]), (key_t)strtol(argv[5], NULL, 0));

@@ -10,7 +10,9 @@
  * image reports whether it gained uid 0 or any capability (nosuid and
  * no_new_privs must make the bits inert).
  *   setuid_exec try OTHER_BINARY
- *   setuid_exec child LABEL        (the exec'd image) */
+ *   setuid_exec child LABEL        (the exec'd image)
+ *   setuid_exec check              (run directly as the lease's command from
+ *                                   /work/suid or /work/fcap: gained nothing?) */
 #include "probe.h"
 
 #include <sys/mman.h>
@@ -32,16 +34,24 @@ static int copy_self(int dst)
 	return n < 0 ? -1 : 0;
 }
 
+static void child_check(const char *label);
+
 static int child_mode(const char *label)
 {
-	char buf[2048], *cap;
 	bool info_only = strcmp(label, "memfd") == 0;
 
 	if (info_only)
 		note("INFO", label, "exec of a memfd copy ran (Landlock cannot restrict anonymous files; no privilege is gained by it)");
 	else
 		note("ESCAPED", label, "exec of a binary other than argv[0] succeeded (Landlock execute rule bypassed)");
-	char attempt[64];
+	child_check(label);
+	probe_done();
+}
+
+static void child_check(const char *label)
+{
+	char buf[2048], *cap;
+	char attempt[300];
 	snprintf(attempt, sizeof(attempt), "%s-euid", label);
 	if (geteuid() == 0 || getuid() == 0)
 		note("ESCAPED", attempt, "running with uid %u euid %u", getuid(), geteuid());
@@ -58,7 +68,6 @@ static int child_mode(const char *label)
 			note("DENIED", attempt, "no capability gained");
 	} else
 		note("ERROR", attempt, "cannot read /proc/self/status");
-	probe_done();
 }
 
 /* Fork; the child execs path (or fd with execveat) as "child LABEL". */
@@ -103,6 +112,14 @@ int main(int argc, char **argv)
 	probe_init("setuid_exec");
 	if (argc > 2 && strcmp(argv[1], "child") == 0)
 		return child_mode(argv[2]);
+	if (argc > 1 && strcmp(argv[1], "check") == 0) {
+		/* Exec'd as the lease's own command from a setuid-root or
+		 * file-capability copy: the bits must be inert. */
+		note("INFO", "check", "running as %s", argv[0]);
+		const char *base = strrchr(argv[0], '/');
+		child_check(base ? base + 1 : argv[0]);
+		probe_done();
+	}
 	if (argc < 3 || strcmp(argv[1], "try") != 0)
 		report("ERROR", "usage: setuid_exec try OTHER_BINARY");
 

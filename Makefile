@@ -6,6 +6,8 @@
 #   make asan       ASan+UBSan build (build/asan/) running the same tests
 #   make fuzz       clang libFuzzer harnesses (build/fuzz/), each run FUZZ_TIME seconds
 #   make bench-verify   lease verification throughput
+#   make bench-startup  startup of /usr/bin/true vs bwrap, unshare, fork+exec; peak RSS (root)
+#   make bench-monitor  quota enforcement precision and monitor overhead (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -189,6 +191,14 @@ $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
 bench-verify: $(BENCH_BINS)
 	$(Q)$(BUILD)/tests/bench_verify
 
+bench-startup: all
+	$(Q)scripts/bench-startup.sh
+
+bench-monitor: all tests
+	$(Q)scripts/bench-monitor.sh
+
+bench: bench-verify bench-startup bench-monitor
+
 demo:
 	$(Q)scripts/demo.sh
 
@@ -199,7 +209,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: all tests check deps-check asan fuzz fuzz-run bench-verify demo install clean
+.PHONY: all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -52,7 +52,7 @@ run calyx-lease keyring add "$D/etc/keyring.json" "$D/keys/ops-bot.pub.json"
 step "5. the policy: the ceiling every lease must fit under"
 cat > "$D/etc/policy.json" <<JSON
 { "v": 1,
-  "commands": ["/usr/bin/sed", "/usr/bin/grep", "/usr/bin/cat", "/usr/bin/id"],
+  "commands": ["/usr/bin/sed", "/usr/bin/grep", "/usr/bin/cat", "/usr/bin/id", "/usr/bin/sha256sum"],
   "read":  ["/usr", "/etc/ssl/certs"],
   "write": ["$D/srv"],
   "env": {"allow": ["LANG", "TZ"], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
@@ -118,10 +118,11 @@ run cat "$D/result.json"
 step "12. single use: the same lease again is refused"
 expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease"
 
-# sign a fresh lease for ARGV (JSON array) as both signers
+# sign a fresh lease for ARGV (JSON array) [LIMITS (JSON object)] as both signers
 lease_for() {
 	cat > "$D/$1.json" <<JSON
-{ "run_id": "demo-$1", "audience": "demo-host", "argv": $2, "paths": {"ro": ["/usr"]} }
+{ "run_id": "demo-$1", "audience": "demo-host", "argv": $2, "paths": {"ro": ["/usr"]},
+  "limits": ${3:-{\}} }
 JSON
 	calyx-lease new "$D/$1.json" -o "$D/$1.lease" --policy "$D/etc/policy.json" >/dev/null
 	calyx-lease sign --key "$D/keys/alice.key" "$D/$1.lease" >/dev/null
@@ -140,7 +141,13 @@ echo "(a lease asking for a shell is refused before anything runs: not in the po
 lease_for shell '["/bin/sh", "-c", "cat /etc/shadow"]' 2>/dev/null || true
 expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/shell.lease"
 
-step "14. the audit log: signed, hash-chained, verifiable offline"
+step "14. quotas: a run that spins past its CPU budget is halted, with the whole tree"
+echo "(cpu_ms 300: the in-kernel BPF enforcer stops it within a tick of the budget; exit 124)"
+lease_for spin '["/usr/bin/sha256sum", "/dev/zero"]' '{"cpu_ms": 300, "wall_ms": 10000}'
+expect 124 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/spin.lease" --result "$D/spin.json"
+sed -n '/"halt"/,/}/p' "$D/spin.json"
+
+step "15. the audit log: signed, hash-chained, verifiable offline"
 echo "(one line per event: seq, type, run; the full lines carry details, prev hash and signature)"
 sed -n 's/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*"run_id":"\([^"]*\)".*/  \1  \2  \3  \4/p; t; s/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*/  \1  \2  \3/p' "$D/log/audit.jsonl"
 echo "(last line in full:)"

@@ -435,17 +435,19 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	json_object_set_new(fin, "cgroup_layout", json_string(cx_cg_layout_name(cx_cg_layout_of(rc.cg))));
 	json_object_set_new(fin, "cpu_enforcer", json_string(sr.cpu_enforcer));
 	json_object_set_new(fin, "exit_code", json_integer(exit_code));
-	if (sr.halt != CX_HALT_NONE) {
-		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached: limit %llu %s, used %lld %s",
+	if (sr.halt == CX_HALT_OPERATOR) {
+		if (sr.halt_signal)
+			fprintf(stderr, "calyx-exec: halted [operator]: signal %d to calyx-exec stopped the run; the whole process tree was stopped\n",
+				sr.halt_signal);
+		else
+			fprintf(stderr, "calyx-exec: halted [operator]: stopped by uid %d through calyx-ctl; the whole process tree was stopped\n",
+				sr.halt_uid);
+	} else if (sr.halt != CX_HALT_NONE) {
+		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached: limit %llu %s, used %lld %s; the whole process tree was stopped (raise the lease's limit if it was too low)\n",
 			cx_halt_name(sr.halt), cx_halt_name(sr.halt), (unsigned long long)sr.limit,
 			unit_of(sr.halt),
 			(long long)json_integer_value(json_object_get(json_object_get(fin, "halt"), "usage")),
 			unit_of(sr.halt));
-		if (sr.halt_signal)
-			fprintf(stderr, " (signal %d to calyx-exec)", sr.halt_signal);
-		else if (sr.halt_uid >= 0)
-			fprintf(stderr, " (by uid %d through calyx-ctl)", sr.halt_uid);
-		fprintf(stderr, "; the whole process tree was stopped (raise the lease's limit if it was too low)\n");
 	}
 	if (sr.paused_ms)
 		json_object_set_new(fin, "paused_ms", json_integer(sr.paused_ms));

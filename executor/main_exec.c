@@ -169,6 +169,7 @@ typedef struct run_ctx {
 	cx_cgroup *cg;
 	int64_t started_ns;
 	const cx_limits *lim;
+	pid_t init_pid; /* the sandbox's init, in our pid namespace */
 	int audit_r; /* first audit failure inside callbacks */
 	cx_error audit_err;
 } run_ctx;
@@ -183,11 +184,18 @@ static int join_cgroups(pid_t pid, void *arg, cx_error *err)
 static void on_exec(const cx_bpf_exec *e, void *arg)
 {
 	run_ctx *rc = arg;
+	const char *fn = e->filename;
 	int r = 0;
-	audit_event(rc->st, "exec.spawned",
-		    json_pack("{s:i, s:i, s:s, s:s}", "pid", (int)e->pid, "ppid", (int)e->ppid,
-			      "filename", e->filename, "argv_head", e->args),
-		    &rc->audit_err, &r);
+	/* The payload is started with execveat on the fd it checked, which
+	 * the kernel names "/dev/fd/N": name it by the lease's command. */
+	bool by_fd = strncmp(fn, "/dev/fd/", 8) == 0 && (pid_t)e->ppid == rc->init_pid;
+	if (by_fd)
+		fn = rc->st->lease.spec.argv.v[0];
+	json_t *d = json_pack("{s:i, s:i, s:s, s:s}", "pid", (int)e->pid, "ppid", (int)e->ppid,
+			      "filename", fn, "argv_head", e->args);
+	if (by_fd)
+		json_object_set_new(d, "exec_by_fd", json_true());
+	audit_event(rc->st, "exec.spawned", d, &rc->audit_err, &r);
 	if (r < 0 && !rc->audit_r)
 		rc->audit_r = r;
 }
@@ -380,6 +388,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		goto fail;
 	spawned = true;
 	rc.started_ns = sb.started_ns;
+	rc.init_pid = sb.pid;
 	json_t *started = json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "argv0",
 				    st->lease.spec.argv.v[0], "pid", (int)sb.pid, "uid",
 				    (int)cfg->run_uid, "gid", (int)cfg->run_gid, "layers",

@@ -10,7 +10,12 @@
  *   modules; handle-based opens; iopl/ioperm; swap, reboot, acct, quotas;
  *   io_uring (its operations bypass seccomp); clock and host-name setting;
  *   syslog; personality other than the default;
- *   socket() for every family but AF_UNIX (and AF_INET/AF_INET6 when the
+ *   setting S_ISUID or S_ISGID through chmod/fchmod/fchmodat(2), open/
+ *   openat/creat with O_CREAT, mknod(at), mkdir(at) — a setuid file left in
+ *   a workspace would let any host user run code as the run uid, and
+ *   reach other runs of that uid; openat2 returns ENOSYS (its mode is in
+ *   memory, out of seccomp's sight; libc falls back to openat);
+ *   socket() and socketpair() for every family but AF_UNIX (and AF_INET/AF_INET6 when the
  *   policy allows loopback); ioctl TIOCSTI and TIOCLINUX, compared on the
  *   low 32 bits (the kernel truncates the request), so high-bit garbage
  *   cannot slip past;
@@ -26,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #define DENY SCMP_ACT_ERRNO(EPERM)
 
@@ -58,6 +64,14 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n,
 	if (r < 0)
 		return cx_err(err, CX_E_LAYER, -r, "seccomp: rule for %s: %s", what, strerror(-r));
 	return 0;
+}
+
+static int add_named_errno(scmp_filter_ctx ctx, const char *name, int e, cx_error *err)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	if (nr < 0)
+		return 0;
+	return rule(ctx, SCMP_ACT_ERRNO(e), nr, 0, NULL, name, err);
 }
 
 static int add_named(scmp_filter_ctx ctx, const char *name, bool must_exist, cx_error *err)
@@ -105,23 +119,53 @@ int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err)
 	if (r == 0)
 		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL, "clone3", err);
 
+	/* No setuid/setgid bits: (syscall, index of its mode argument). */
+	static const struct { const char *name; unsigned arg; } modes[] = {
+		{ "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 }, { "creat", 1 },
+		{ "open", 2 },  { "openat", 3 }, { "mknod", 1 },    { "mknodat", 2 },
+		{ "mkdir", 1 }, { "mkdirat", 2 },
+	};
+	for (size_t i = 0; r == 0 && i < CX_ARRAY_SIZE(modes); i++) {
+		int nr = seccomp_syscall_resolve_name(modes[i].name);
+		if (nr < 0)
+			continue;
+		for (unsigned b = 0; r == 0 && b < 2; b++) {
+			uint64_t bit = b ? S_ISGID : S_ISUID;
+			struct scmp_arg_cmp c = { modes[i].arg, SCMP_CMP_MASKED_EQ, bit, bit };
+			r = rule(ctx, DENY, nr, 1, &c, modes[i].name, err);
+		}
+	}
+#if defined(__x86_64__)
+	for (unsigned b = 0; r == 0 && b < 2; b++) { /* fchmodat2 (452): mode is arg 2 */
+		uint64_t bit = b ? S_ISGID : S_ISUID;
+		struct scmp_arg_cmp c = { 2, SCMP_CMP_MASKED_EQ, bit, bit };
+		r = rule(ctx, DENY, 452, 1, &c, "fchmodat2", err);
+	}
+#endif
+	if (r == 0)
+		r = add_named_errno(ctx, "openat2", ENOSYS, err);
+
 	/* personality: the default (0) only. */
 	if (r == 0) {
 		struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_NE, 0);
 		r = rule(ctx, DENY, SCMP_SYS(personality), 1, &c, "personality", err);
 	}
 
-	/* socket families, compared on the low 32 bits (int domain). */
-	for (uint64_t fam = 0; r == 0 && fam < AF_MAX; fam++) {
-		if (fam == AF_UNIX ||
-		    (cfg->spec->network == CX_NET_LOOPBACK && (fam == AF_INET || fam == AF_INET6)))
-			continue;
-		struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_MASKED_EQ, 0xffffffffULL, fam);
-		r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &c, "socket", err);
-	}
-	if (r == 0) {
-		struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_GE, AF_MAX);
-		r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &c, "socket", err);
+	/* socket families, compared on the low 32 bits (int domain); the
+	 * same for socketpair, which also instantiates the family. */
+	const int sock_calls[] = { SCMP_SYS(socket), SCMP_SYS(socketpair) };
+	for (size_t k = 0; k < CX_ARRAY_SIZE(sock_calls); k++) {
+		for (uint64_t fam = 0; r == 0 && fam < AF_MAX; fam++) {
+			if (fam == AF_UNIX || (cfg->spec->network == CX_NET_LOOPBACK &&
+					       (fam == AF_INET || fam == AF_INET6)))
+				continue;
+			struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_MASKED_EQ, 0xffffffffULL, fam);
+			r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), sock_calls[k], 1, &c, "socket", err);
+		}
+		if (r == 0) {
+			struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_GE, AF_MAX);
+			r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), sock_calls[k], 1, &c, "socket", err);
+		}
 	}
 
 	/* Terminal injection, low 32 bits of the request. */

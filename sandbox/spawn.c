@@ -32,7 +32,9 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -94,6 +96,83 @@ static int close_all_but(int keep, cx_error *err)
 	return 0;
 }
 
+static bool is_script(int fd)
+{
+	char p[32], b[2];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	_cleanup_close_ int r = open(p, O_RDONLY | O_CLOEXEC);
+	return r >= 0 && read(r, b, 2) == 2 && b[0] == '#' && b[1] == '!';
+}
+
+/* fds 0-2 come from whoever started calyx-exec. A directory or O_PATH fd
+ * there would hand the command a handle on the host's tree (the runc
+ * CVE-2024-21626 class): refuse. */
+static int check_stdio(cx_error *err)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fstat(fd, &st) < 0)
+			continue; /* closed: cx_sanitize_stdio reopened it on /dev/null */
+		if (S_ISDIR(st.st_mode) || (fl & O_PATH))
+			return cx_err(err, CX_E_SPAWN, EPERM,
+				      "fd %d given to calyx-exec is a directory or path handle; refusing to pass it into the sandbox (redirect it from a file or pipe)",
+				      fd);
+	}
+	return 0;
+}
+
+/* Enter the working directory resolved inside the view only: no magic
+ * links (/proc/self/fd/N, /proc/self/cwd...), symlinks kept in the root. */
+static int enter_cwd(const char *cwd, cx_error *err)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	char buf[16];
+
+	if (root >= 0)
+		fd = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+	if (fd < 0 || fchdir(fd) < 0)
+		return cx_err(err, CX_E_SPAWN, errno,
+			      "cannot enter working directory '%.200s' in the sandbox: %s", cwd,
+			      strerror(errno));
+	/* and it is inside the view (getcwd fails or says "(unreachable)" otherwise) */
+	if (!getcwd(buf, sizeof(buf)) && errno != ERANGE)
+		return cx_err(err, CX_E_SPAWN, errno, "working directory is outside the view");
+	return 0;
+}
+
+/* Open the command itself: no symlink anywhere on the way (a policy
+ * lists paths; a symlink there could name a shell), a regular file. The
+ * Landlock execute rule and execveat use this very inode. */
+static int open_command(const char *path, cx_error *err)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	int fd = root < 0 ? -1 : (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return cx_err(err, CX_E_NOT_FOUND, ENOENT,
+				      "command '%.200s' was not found in the sandbox (is its directory in the lease's ro paths?)",
+				      path);
+		if (errno == ELOOP || errno == EXDEV)
+			return cx_err(err, CX_E_EXEC, ELOOP,
+				      "command '%.200s' is or passes through a symlink; the policy must name the real file",
+				      path);
+		return cx_err(err, CX_E_EXEC, errno, "cannot open command '%.200s': %s", path,
+			      strerror(errno));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cx_err(err, CX_E_EXEC, EACCES, "command '%.200s' is not a regular file", path);
+	}
+	return fd;
+}
+
 static _Noreturn void payload_main(const child_ctx *c)
 {
 	const cx_sandbox_config *cfg = c->cfg;
@@ -118,12 +197,19 @@ static _Noreturn void payload_main(const child_ctx *c)
 	}
 	/* Only 0-2 survive execve: everything else is closed now, and the
 	 * report pipe is O_CLOEXEC. */
-	if (close_all_but(c->rep_wr, &err) < 0 || sbx_rlimits(&cfg->spec->limits, &err) < 0)
+	if (close_all_but(c->rep_wr, &err) < 0 || check_stdio(&err) < 0 ||
+	    sbx_rlimits(&cfg->spec->limits, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
+	int cmd_fd = open_command(argv->v[0], &err);
+	if (cmd_fd < 0)
+		child_fail(c, &err, err.reason == CX_E_NOT_FOUND ? CX_EXIT_NOT_FOUND : CX_EXIT_CANNOT_EXEC);
+	char cmd_path[32];
+	snprintf(cmd_path, sizeof(cmd_path), "/proc/self/fd/%d", cmd_fd);
+	exec_paths[0] = cmd_path; /* Landlock: execute on this inode */
 
 	/* What may be executed: the command and the interpreters the kernel
 	 * will open for it (ELF PT_INTERP, or "#!" and that one's PT_INTERP). */
-	if (sbx_interpreter(AT_FDCWD, argv->v[0], interp[0], sizeof(interp[0])) == 0 && interp[0][0]) {
+	if (sbx_interpreter(AT_FDCWD, cmd_path, interp[0], sizeof(interp[0])) == 0 && interp[0][0]) {
 		exec_paths[1] = interp[0];
 		if (sbx_interpreter(AT_FDCWD, interp[0], interp[1], sizeof(interp[1])) == 0 &&
 		    interp[1][0])
@@ -133,11 +219,8 @@ static _Noreturn void payload_main(const child_ctx *c)
 	if (sbx_drop_privileges(cfg->run_uid, cfg->run_gid, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	rep.layers.caps_dropped = rep.layers.no_new_privs = true;
-	if (chdir(cfg->spec->cwd) < 0) {
-		cx_err(&err, CX_E_SPAWN, errno, "cannot enter working directory '%.200s' in the sandbox: %s",
-		       cfg->spec->cwd, strerror(errno));
+	if (enter_cwd(cfg->spec->cwd, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
-	}
 	if (sbx_landlock_apply(cfg, exec_paths, &rep.layers, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	if (sbx_seccomp_load(cfg, &err) < 0)
@@ -145,7 +228,13 @@ static _Noreturn void payload_main(const child_ctx *c)
 	rep.layers.seccomp = true;
 	send_report(c->rep_wr, &rep);
 
-	execve(argv->v[0], c->argvp, c->envp);
+	/* ELF: exec the very inode we checked. A "#!" script needs a path
+	 * its interpreter can open, so it is exec'd by its (symlink-free,
+	 * just checked) path; the fd then closes on exec. */
+	if (is_script(cmd_fd))
+		execve(argv->v[0], c->argvp, c->envp);
+	else
+		syscall(SYS_execveat, cmd_fd, "", c->argvp, c->envp, AT_EMPTY_PATH);
 	int e = errno;
 	if (e == ENOENT)
 		cx_err(&err, CX_E_NOT_FOUND, e,

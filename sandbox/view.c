@@ -297,6 +297,13 @@ static int build_proc(int rootfd, cx_error *err)
 	/* Really procfs before anything goes through it. */
 	if (procfd < 0 || fstatfs(procfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
 		return cx_err(err, CX_E_SPAWN, EINVAL, "the new /proc is not procfs; refusing to run");
+	/* memfd_create'd files may not be executed in this pid namespace
+	 * (Landlock cannot see anonymous files): kernel >= 6.3, per pidns. */
+	{
+		_cleanup_close_ int m = openat(procfd, "sys/vm/memfd_noexec", O_WRONLY | O_CLOEXEC);
+		if (m >= 0 && write(m, "2", 1) != 1)
+			return cx_err(err, CX_E_SPAWN, errno, "vm.memfd_noexec: %s", strerror(errno));
+	}
 	nullfd = open_source("/dev/null", err);
 	if (nullfd < 0)
 		return nullfd;

@@ -442,7 +442,7 @@ t_audit_exec() {
 	sed -n 3p "$L" | grep -qE '"details":\{"argv0":"/usr/bin/false","pid":[0-9]+,"uid":65534,"gid":65534,"layers":\{"namespaces":\["pid","mnt","net","ipc","uts","cgroup"\]' ||
 		fail "exec.started details wrong: $(sed -n 3p "$L" | cut -c 1-200)" || return 1
 	# exec.spawned: every process the run starts, from the BPF exec tracer
-	sed -n 4p "$L" | grep -qE '"details":\{"pid":[0-9]+,"ppid":[0-9]+,"filename":"/usr/bin/false","argv_head":"/usr/bin/false"\}' ||
+	sed -n 4p "$L" | grep -qE '"details":\{"pid":[0-9]+,"ppid":[0-9]+,"filename":"/usr/bin/false","argv_head":"/usr/bin/false","exec_by_fd":true\}' ||
 		fail "exec.spawned details wrong: $(sed -n 4p "$L" | cut -c 1-200)" || return 1
 	sed -n 5p "$L" | grep -qE '"details":\{"wall_ms":[0-9]+,"usage":\{[^}]*\},"exit_code":1,' ||
 		fail "exec.finished does not record exit_code 1: $(sed -n 5p "$L" | cut -c 1-200)" || return 1

@@ -91,6 +91,31 @@ int main(int argc, char **argv)
 			} else
 				note("DENIED", attempt, "fd %d is not a directory (%s, mode %o)", fd,
 				     target, st.st_mode & S_IFMT);
+			/* In the view if its path, resolved here, is that very file. */
+			struct stat vt;
+			bool in_view = stat(target, &vt) == 0 && vt.st_dev == st.st_dev &&
+				       vt.st_ino == st.st_ino;
+			if (fd > 0 && S_ISREG(st.st_mode) && !in_view) {
+				/* A host file on stdout/stderr (the caller's log): reopening
+				 * it through /proc for reading, or for writing without the
+				 * caller's O_APPEND, would reach outside the view. */
+				char re[32];
+				snprintf(re, sizeof(re), "stdio-%d-reopen-read", fd);
+				int rfd = open(link, O_RDONLY | O_CLOEXEC);
+				if (rfd >= 0) {
+					note("ESCAPED", re, "reopened fd %d (%s) for reading", fd, target);
+					close(rfd);
+				} else
+					expect_fail(re, -1, "open(/proc/self/fd/N, O_RDONLY)");
+				snprintf(re, sizeof(re), "stdio-%d-reopen-write", fd);
+				rfd = open(link, O_WRONLY | O_CLOEXEC);
+				if (rfd >= 0) {
+					note("ESCAPED", re, "reopened fd %d (%s) for writing without O_APPEND", fd,
+					     target);
+					close(rfd);
+				} else
+					expect_fail(re, -1, "open(/proc/self/fd/N, O_WRONLY)");
+			}
 			continue;
 		}
 		open_fds++;

@@ -4,7 +4,10 @@
  * "/" and /dev: cf. runc CVE-2023-27561 / CVE-2019-16884 making ro mounts
  * writable), chmod/chown of root files, chown of our own files to root,
  * and file capabilities on our own files (security.capability xattr).
- *   fs_privs RO_DIR [RO_FILE] */
+ * Device nodes planted by the harness in the workspace and in a leased
+ * read-only directory (character device 1:7, /dev/full, mode 0666) must
+ * not open: every bind is nodev.
+ *   fs_privs RO_DIR RO_FILE [PLANTED_DEVICE...] */
 #include "probe.h"
 
 #include <sys/sysmacros.h>
@@ -61,6 +64,21 @@ int main(int argc, char **argv)
 		try_write("ro-write", argv[2]);
 		expect_fail("ro-chmod", chmod(argv[2], 04777), "chmod(ro file, 04777)");
 		expect_fail("ro-utime", utime(argv[2], NULL), "utime(ro file)");
+	}
+	for (int i = 3; i < argc; i++) {
+		char attempt[32], what[300];
+		if (lstat(argv[i], &st) < 0 || !S_ISCHR(st.st_mode)) {
+			note("ERROR", "planted-dev", "fixture %s is not a device node here", argv[i]);
+			continue;
+		}
+		snprintf(attempt, sizeof(attempt), "planted-dev-%d", i - 2);
+		snprintf(what, sizeof(what), "open(planted device %s)", argv[i]);
+		int fd = open(argv[i], O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			note("ESCAPED", attempt, "%s succeeded: the mount lacks nodev", what);
+			close(fd);
+		} else
+			expect_fail(attempt, -1, what);
 	}
 	try_create("root-create", "/calyx-escape");
 	expect_fail("root-mkdir", mkdir("/calyx-escape", 0755), "mkdir(/calyx-escape)");

@@ -61,6 +61,33 @@ int main(int argc, char **argv)
 	try_socket("tipc", AF_TIPC, SOCK_RDM, 0, "AF_TIPC");
 	try_socket("rds", AF_RDS, SOCK_SEQPACKET, 0, "AF_RDS");
 
+	/* socketpair() is a syscall of its own: it must not create sockets of
+	 * the refused families either (the family's create code would run). */
+	{
+		static const struct { const char *name; int fam, type; } sp[] = {
+			{ "socketpair-inet", AF_INET, SOCK_STREAM },
+			{ "socketpair-netlink", AF_NETLINK, SOCK_RAW },
+			{ "socketpair-packet", AF_PACKET, SOCK_RAW },
+			{ "socketpair-tipc", AF_TIPC, SOCK_RDM },
+			{ "socketpair-vsock", AF_VSOCK, SOCK_STREAM },
+		};
+		for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+			int sv[2];
+			if (loopback && sp[i].fam == AF_INET)
+				continue;
+			if (socketpair(sp[i].fam, sp[i].type | SOCK_CLOEXEC, 0, sv) == 0) {
+				note("ESCAPED", sp[i].name, "socketpair succeeded");
+				close(sv[0]);
+				close(sv[1]);
+			} else if (errno == EAFNOSUPPORT || errno == EPERM || errno == EACCES)
+				note("DENIED", sp[i].name, "socketpair: %s", strerror(errno));
+			else
+				note("INFO", sp[i].name,
+				     "socketpair: %s (errno %d): not filtered; the kernel created and released a socket of this family",
+				     strerror(errno), errno);
+		}
+	}
+
 	/* TCP to the host's 127.0.0.1:PORT. */
 	if (port > 0) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -19,6 +19,10 @@ static void try_fd(int fd, const char *name)
 	char linux_arg[2] = { 6, 0 }; /* TIOCL_GETSHIFTSTATE: harmless if it ran */
 	const unsigned long high = 0xdeadbeef00000000UL;
 
+	/* Taking the host's terminal as our controlling tty. */
+	snprintf(attempt, sizeof(attempt), "%s-tiocsctty", name);
+	snprintf(what, sizeof(what), "ioctl(%s, TIOCSCTTY, 1)", name);
+	expect_fail(attempt, raw_syscall6(SYS_ioctl, (unsigned long)fd, TIOCSCTTY, 1, 0, 0, 0), what);
 	snprintf(attempt, sizeof(attempt), "%s-tiocsti", name);
 	snprintf(what, sizeof(what), "ioctl(%s, TIOCSTI)", name);
 	expect_fail(attempt, raw_syscall6(SYS_ioctl, (unsigned long)fd, TIOCSTI, (unsigned long)&c, 0, 0, 0),

@@ -459,13 +459,13 @@ bool cx_cg_memory_breached(cx_cgroup *cg)
 
 	if (cg->mem_efd >= 0) {
 		uint64_t n;
-		bool fired = read(cg->mem_efd, &n, sizeof(n)) == (ssize_t)sizeof(n);
-		/* the eventfd also fires when the cgroup is removed */
-		if (fired && read_keyed_at(cg->run[H_MEMORY], "memory.oom_control", "oom_kill", &v) == 0 &&
-		    v > 0)
+		/* The eventfd is registered on memory.oom_control only: it fires
+		 * when the cgroup hits OOM (before the kernel's kill is counted,
+		 * so oom_kill may still read 0), and when the cgroup is removed,
+		 * which never happens while we supervise it. Fired = breach. */
+		if (read(cg->mem_efd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n > 0)
 			return true;
-		return fired && read_keyed_at(cg->run[H_MEMORY], "memory.oom_control", "under_oom", &v) == 0 &&
-		       v > 0;
+		return read_keyed_at(cg->run[H_MEMORY], "memory.oom_control", "oom_kill", &v) == 0 && v > 0;
 	}
 	if (cg->layout == CX_CG_V2) {
 		uint64_t oom = 0, kill = 0;

@@ -19,7 +19,7 @@
 #include "monitor.skel.h"
 #include "monitor_bpf.h"
 
-#define TICK_NS 1000000ULL /* 1 ms of CPU per sample */
+#define TICK_NS 500000ULL /* 0.5 ms of CPU per sample */
 
 struct cx_bpfmon {
 	struct monitor_bpf *skel;

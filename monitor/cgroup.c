@@ -41,6 +41,7 @@ struct cx_cgroup {
 	int mem_efd;          /* v1: eventfd signalled on OOM */
 	int mem_events_fd;    /* v2: memory.events (EPOLLPRI on change) */
 	int events_fd;        /* v2/hybrid: cgroup.events (EPOLLPRI) */
+	int pids_events_fd;   /* pids.events, kept open for cheap polling */
 	uint64_t mem_peak_seen, pids_peak_seen;
 };
 
@@ -153,7 +154,7 @@ int cx_cg_open_at(cx_cg_layout layout, int root_dirfd, const char *parent, cx_cg
 	cg->layout = layout;
 	cg->rootfd = root_dirfd;
 	cg->parent = cx_strdup(parent);
-	cg->mem_efd = cg->mem_events_fd = cg->events_fd = -1;
+	cg->mem_efd = cg->mem_events_fd = cg->events_fd = cg->pids_events_fd = -1;
 	for (int h = 0; h < H__COUNT; h++)
 		cg->hier[h] = cg->run[h] = -1;
 	if (layout == CX_CG_V2) {
@@ -249,6 +250,9 @@ int cx_cg_set_limits(cx_cgroup *cg, const cx_cg_limits *lim, cx_error *err)
 
 static int arm_events(cx_cgroup *cg, cx_error *err)
 {
+	int pd = cg->layout == CX_CG_V2 ? cg->run[H_UNIFIED] : cg->run[H_PIDS];
+	if (pd >= 0)
+		cg->pids_events_fd = openat(pd, "pids.events", O_RDONLY | O_CLOEXEC);
 	if (have(cg, H_UNIFIED)) {
 		cg->events_fd = openat(cg->run[H_UNIFIED], "cgroup.events", O_RDONLY | O_CLOEXEC);
 		if (cg->events_fd < 0)
@@ -476,6 +480,20 @@ bool cx_cg_memory_breached(cx_cgroup *cg)
 	return false;
 }
 
+uint64_t cx_cg_pids_refused(cx_cgroup *cg)
+{
+	char b[256];
+	uint64_t v = 0;
+	ssize_t n;
+
+	if (cg->pids_events_fd < 0)
+		return 0;
+	n = pread(cg->pids_events_fd, b, sizeof(b) - 1, 0);
+	if (n > 0)
+		cx_cg_parse_keyed(b, (size_t)n, "max", &v);
+	return v;
+}
+
 int cx_cg_populated(cx_cgroup *cg)
 {
 	uint64_t v;
@@ -603,6 +621,8 @@ void cx_cg_close(cx_cgroup *cg)
 		close(cg->mem_events_fd);
 	if (cg->events_fd >= 0)
 		close(cg->events_fd);
+	if (cg->pids_events_fd >= 0)
+		close(cg->pids_events_fd);
 	close(cg->rootfd);
 	free(cg->parent);
 	free(cg->name);
@@ -708,7 +728,7 @@ int cx_cg_reap_stale(cx_cgroup *cg, void (*report)(const char *name, void *arg),
 		cx_cgroup *st = cx_calloc(1, sizeof(*st));
 		*st = *cg;
 		st->name = NULL;
-		st->mem_efd = st->mem_events_fd = st->events_fd = -1;
+		st->mem_efd = st->mem_events_fd = st->events_fd = st->pids_events_fd = -1;
 		for (int h = 0; h < H__COUNT; h++) {
 			st->run[h] = -1;
 			if (cg->hier[h] < 0)

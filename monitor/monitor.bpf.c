@@ -58,7 +58,8 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 	if (!budget_ns)
 		return 0;
 	total = __sync_fetch_and_add(&used_ns, tick_ns) + tick_ns;
-	if (total <= budget_ns)
+	/* the tick that reaches the budget is the last one the run gets */
+	if (total < budget_ns)
 		return 0;
 	bpf_send_signal(9 /* SIGKILL */);
 	if (__sync_fetch_and_add(&breached, 1) != 0)

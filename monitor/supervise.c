@@ -222,7 +222,10 @@ static void control(sup *s)
 static void check_pids(sup *s)
 {
 	cx_cg_usage u;
-	if (s->cfg->pids && cx_cg_read_usage(s->cfg->cg, &u, NULL) == 0 && u.pids_refused > 0)
+	/* cheap test first (one pread); the full usage only on a breach */
+	if (!s->cfg->pids || cx_cg_pids_refused(s->cfg->cg) == 0)
+		return;
+	if (cx_cg_read_usage(s->cfg->cg, &u, NULL) == 0)
 		breach(s, CX_HALT_PIDS, s->cfg->pids, u.pids_peak);
 }
 

@@ -97,6 +97,8 @@ void cx_cg_event_fds(const cx_cgroup *cg, int *ret_memory_fd, int *ret_populated
 /* Drain an eventfd / re-read events; true if a memory limit was hit. */
 bool cx_cg_memory_breached(cx_cgroup *cg);
 int cx_cg_populated(cx_cgroup *cg); /* 1, 0, or -errno */
+/* Forks refused by pids.max so far (one pread on a kept fd). */
+uint64_t cx_cg_pids_refused(cx_cgroup *cg);
 int cx_cg_freeze(cx_cgroup *cg, bool frozen, cx_error *err);
 /* Kill every process in the run's cgroup (cgroup.kill, or the v1 freezer
  * loop). Does not wait. */

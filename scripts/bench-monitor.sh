@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Monitor benchmark: how precisely quotas are enforced, how fast a halted
+# tree is gone, and what supervising costs calyx-exec itself.
+#
+#   scripts/bench-monitor.sh [BUILD_DIR]   (as root; default build;
+#                                           BENCH_N=15 runs per CPU row)
+#
+# Figures only, no assertions; the goals are printed next to them.
+#   cpu/bpf T        spin T threads (T = 1, 2, 4 on this host's cores) under
+#                    cpu_ms 300 with the BPF enforcer: overshoot past the
+#                    budget = halt.cpu_overshoot_ms_precise (CPU billed by
+#                    cpu.stat after the kill, minus the budget), median and
+#                    max over BENCH_N runs.
+#   cpu/poll T       the same with the fallback enforcer (cpu.stat polled
+#                    every 10 ms under a CPU-quota fence). calyx-exec has no
+#                    switch to force it, so the bench runs calyx-exec under a
+#                    seccomp shim compiled here (bpf() -> ENOSYS, as on a
+#                    kernel without BPF); the row is skipped with the reason
+#                    if that fails or the result does not say cgroup-poll.
+#   memory           hog (1 MiB steps) under memory_bytes 64 MiB:
+#                    halt.detect_to_empty_ms; "hog child" is an idle parent
+#                    whose child hogs, so the tree must be killed by calyx,
+#                    not by the kernel's OOM killer alone. The halt reasons
+#                    seen are listed (anything but memory is a bug).
+#   forkbomb         a 500-process fork bomb (forkbomb 500) under pids 600,
+#                    halted by wall_ms 1000: halt.detect_to_empty_ms (freeze,
+#                    cgroup.kill, until the cgroup is empty) and pids_peak.
+#   monitor CPU      calyx-exec's own CPU time (scheduler run time of its
+#                    threads, /proc/PID/task/*/schedstat) between 1 s and
+#                    9 s of a run that idles, and of one that spins a
+#                    thread (BPF enforcer; and the poll fallback), as % of
+#                    one core. The BPF program's own cost is charged to the
+#                    spinning task, not to calyx-exec.
+# Results: a table on stdout and in BUILD_DIR/bench/monitor.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${1:-build}
+N=${BENCH_N:-15}
+[[ "$N" =~ ^[1-9][0-9]*$ ]] || { echo "bench-monitor: BENCH_N must be a positive integer" >&2; exit 1; }
+
+# The integration harness: root check, binaries, $T, keys, hosts, leases.
+# shellcheck source=tests/integration/lib.sh
+source tests/integration/lib.sh "$BUILD"
+note() { printf '%s\n' "$*" >&2; }
+
+WORKLOADS="spin hog forkbomb idle"
+for w in $WORKLOADS; do
+	[ -x "$B/workloads/$w" ] || { note "bench-monitor: $B/workloads/$w missing (make tests)"; exit 2; }
+done
+HB=$(mktemp -d /var/tmp/calyx-bench.XXXXXX) || exit 2
+# shellcheck disable=SC2016  # expanded when the script exits
+lib_atexit 'rm -rf "$HB"'
+chmod 755 "$HB"
+for w in $WORKLOADS; do install -m 0755 "$B/workloads/$w" "$HB/$w" || exit 2; done
+
+BUID=$((30000 + $$ % 10000))
+while getent passwd "$BUID" >/dev/null || getent group "$BUID" >/dev/null; do BUID=$((BUID + 1)); done
+COMMANDS="[$(for w in $WORKLOADS; do printf '"%s/%s",' "$HB" "$w"; done | sed 's/,$//')]"
+# the fork bomb needs more than the fixture policy's 512 pids
+policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" | sed 's/"pids": 512,/"pids": 1024,/' >"$T/bench.policy.json"
+mk_host bench "$T/bench.policy.json" "" "\"run_uid\": $BUID, \"run_gid\": $BUID" ||
+	{ note "bench-monitor: host: $WHY"; exit 2; }
+
+# The fallback shim: calyx-exec and all it starts see bpf() fail (ENOSYS).
+SHIM=""
+SHIM_WHY=""
+cat >"$T/nobpf.c" <<'C'
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
+	if (argc < 2 || !c || seccomp_attr_set(c, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
+	    seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(bpf), 0) < 0 || seccomp_load(c) < 0) {
+		fprintf(stderr, "nobpf: cannot install the filter\n");
+		return 125;
+	}
+	execvp(argv[1], argv + 1);
+	perror("nobpf: execvp");
+	return 127;
+}
+C
+if cc -O1 -o "$T/nobpf" "$T/nobpf.c" -lseccomp 2>"$T/nobpf.err"; then
+	SHIM=$T/nobpf
+else
+	SHIM_WHY="cannot build the seccomp shim: $(head -n 1 "$T/nobpf.err")"
+fi
+
+# ---- running ----------------------------------------------------------------
+NL=0
+# brun ARGV_JSON LIMITS [WRAPPER]: lease and run; result in $R, pid in $RPID
+# after bstart. Returns calyx-exec's exit code.
+R=""
+blease() {
+	NL=$((NL + 1))
+	printf '{"run_id":"bench","audience":"%s","argv":%s,"paths":{"ro":["/usr","%s"]},"limits":{%s}}\n' \
+		"$HOST_ID" "$1" "$HB" "$2" >"$T/b$NL.body" || return 1
+	mk_lease bench "$T/b$NL.lease" "$T/b$NL.body" || { note "bench-monitor: lease: $WHY"; return 1; }
+	R=$T/b$NL.result
+}
+brun() {
+	blease "$1" "$2" || return 125
+	${3:+"$3"} timeout -k 5 120 "$EXEC" --config "$T/bench/etc/calyx.conf" --lease "$T/b$NL.lease" \
+		--result "$R" >/dev/null 2>"$T/b$NL.err"
+}
+
+# rget FILE KEY | rget FILE OBJECT.KEY (pretty-printed result)
+rget() {
+	local f=$1 k=$2 obj=""
+	case $k in *.*) obj=${k%%.*} k=${k#*.} ;; esac
+	if [ -n "$obj" ]; then
+		sed -n "/^  \"$obj\": {/,/^  }/p" "$f" 2>/dev/null | sed -n "s/^    \"$k\": *\(.*\)\$/\1/p"
+	else
+		sed -n "s/^  \"$k\": *\(.*\)\$/\1/p" "$f" 2>/dev/null
+	fi | head -n 1 | sed 's/,$//; s/^"\(.*\)"$/\1/'
+}
+
+# stats FILE: "median max n" of the numbers in FILE (one a line)
+stats() {
+	sort -g "$1" | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "- - 0"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.2f %.2f %d\n", m, v[NR], NR }'
+}
+
+ROWS=()
+row() { ROWS+=("$(printf '%-34s %8s %8s %4s   %s' "$@")"); }
+
+# cpu_rows ENFORCER THREADS... : BENCH_N spins per thread count
+cpu_rows() {
+	local enf=$1 t wrap="" f reasons
+	shift
+	if [ "$enf" = poll ]; then
+		if [ -z "$SHIM" ]; then
+			row "cpu/poll (fallback)" - - 0 "skipped: $SHIM_WHY"
+			return
+		fi
+		wrap=$SHIM
+	fi
+	for t in "$@"; do
+		f=$T/cpu-$enf-$t.txt
+		: >"$f"
+		reasons=""
+		for _ in $(seq 1 "$N"); do
+			brun "[\"$HB/spin\", \"$t\"]" '"cpu_ms": 300, "wall_ms": 30000' "$wrap"
+			if [ "$(rget "$R" halt.reason)" != cpu ]; then
+				reasons="$reasons $(rget "$R" halt.reason)/$(rget "$R" status)"
+				continue
+			fi
+			if [ "$(rget "$R" cpu_enforcer)" != "$([ "$enf" = bpf ] && echo bpf || echo cgroup-poll)" ]; then
+				reasons="$reasons enforcer=$(rget "$R" cpu_enforcer)"
+				continue
+			fi
+			rget "$R" halt.cpu_overshoot_ms_precise >>"$f"
+		done
+		read -r med max n < <(stats "$f")
+		if [ "$enf" = bpf ]; then
+			row "cpu/bpf  $t thread(s) ms" "$med" "$max" "$n" "goal: median <= 1, max <= 3${reasons:+; not counted:$reasons}"
+		else
+			row "cpu/poll $t thread(s) ms" "$med" "$max" "$n" "goal: max <= 10${reasons:+; not counted:$reasons}"
+		fi
+	done
+}
+
+# empty_rows NAME ARGV LIMITS REASON GOAL RUNS: detect_to_empty_ms
+empty_rows() {
+	local name=$1 argv=$2 lim=$3 want=$4 goal=$5 runs=$6 f=$T/empty-$1.txt seen peaks=""
+	local -a reasons=() peak=()
+	: >"$f"
+	for _ in $(seq 1 "$runs"); do
+		brun "$argv" "$lim"
+		reasons+=("$(rget "$R" halt.reason)")
+		[ "$(rget "$R" halt.reason)" = "$want" ] && rget "$R" halt.detect_to_empty_ms >>"$f"
+		[ "$name" = forkbomb ] && peak+=("$(rget "$R" usage.pids_peak)")
+	done
+	read -r med max n < <(stats "$f")
+	seen=$(printf '%s\n' "${reasons[@]}" | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
+	if [ ${#peak[@]} -gt 0 ]; then
+		peaks="; pids_peak $(printf '%s\n' "${peak[@]}" | sort -n | sed -n '1p;$p' | paste -sd '-')"
+	fi
+	row "$name breach->empty ms" "$med" "$max" "$n" "goal: <= $goal; halts: $seen$peaks"
+}
+
+# oncpu_ns PID: CPU time of every thread of PID so far, in ns (scheduler
+# run time from /proc/PID/task/*/schedstat, precise; tick-based utime +
+# stime would round a few ms/s to 0 or 10 ms)
+oncpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { if (NR) printf "%d\n", s }'
+}
+
+# cpu_share ARGV LIMITS [WRAPPER]: calyx-exec's own CPU between 1 s and 9 s
+# of the run, % of one core
+cpu_share() {
+	local pid a b t0 t1
+	blease "$1" "$2" || { echo -; return; }
+	${3:+"$3"} "$EXEC" --config "$T/bench/etc/calyx.conf" --lease "$T/b$NL.lease" --result "$R" \
+		>/dev/null 2>"$T/b$NL.err" &
+	pid=$!
+	sleep 1
+	a=$(oncpu_ns "$pid") t0=$(date +%s%N)
+	sleep 8
+	b=$(oncpu_ns "$pid") t1=$(date +%s%N)
+	wait "$pid"
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		echo -
+		return
+	fi
+	awk -v a="$a" -v b="$b" -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", (b - a) / ns * 100 }'
+}
+
+note "bench-monitor: $N runs per CPU row; layout and enforcer from a first run"
+brun "[\"$HB/spin\"]" '"cpu_ms": 50, "wall_ms": 30000'
+LAYOUT=$(rget "$R" cgroup_layout) ENFORCER=$(rget "$R" cpu_enforcer)
+THREADS=(1 2 4)
+
+note "bench-monitor: CPU overshoot, BPF enforcer"
+cpu_rows bpf "${THREADS[@]}"
+note "bench-monitor: CPU overshoot, poll fallback"
+if [ -n "$SHIM" ]; then
+	brun "[\"$HB/spin\"]" '"cpu_ms": 50, "wall_ms": 30000' "$SHIM"
+	if [ "$(rget "$R" cpu_enforcer)" != cgroup-poll ]; then
+		SHIM_WHY="the shim did not force the fallback (cpu_enforcer '$(rget "$R" cpu_enforcer)': $(head -n 1 "$T/b$NL.err"))"
+		SHIM=""
+	fi
+fi
+cpu_rows poll "${THREADS[@]}"
+note "bench-monitor: memory and fork-bomb halts"
+MEM_N=$(((N + 1) / 2))
+empty_rows "memory hog" "[\"$HB/hog\"]" '"memory_bytes": 67108864, "wall_ms": 2000' memory 20 "$MEM_N"
+empty_rows "memory hog child" "[\"$HB/hog\", \"child\"]" '"memory_bytes": 67108864, "wall_ms": 2000' memory 20 "$MEM_N"
+empty_rows forkbomb "[\"$HB/forkbomb\", \"500\", \"60000\"]" '"pids": 600, "wall_ms": 1000' wall 50 "$MEM_N"
+note "bench-monitor: monitor CPU (3 runs of 10 s)"
+IDLE=$(cpu_share "[\"$HB/idle\"]" '"cpu_ms": 600000, "wall_ms": 10000')
+BUSY=$(cpu_share "[\"$HB/spin\"]" '"cpu_ms": 600000, "wall_ms": 10000')
+if [ -n "$SHIM" ]; then
+	BUSYP=$(cpu_share "[\"$HB/spin\"]" '"cpu_ms": 600000, "wall_ms": 10000' "$SHIM")
+else
+	BUSYP="-"
+fi
+row "monitor CPU idle run %core" "$IDLE" - - "goal: ~0 (BPF enforcer armed, run idle)"
+row "monitor CPU busy run %core" "$BUSY" - - "goal: < 1 (1 thread spinning, BPF enforcer)"
+row "monitor CPU busy/poll %core" "$BUSYP" - - "fallback: cpu.stat every 10 ms${SHIM:+}${SHIM_WHY:+ (skipped: $SHIM_WHY)}"
+
+mkdir -p "$B/bench"
+{
+	printf 'calyx-exec monitor benchmark — %s, kernel %s, %s CPUs, cgroup layout %s, enforcer %s, %s runs per CPU row\n' \
+		"$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -r)" "$(nproc)" "$LAYOUT" "$ENFORCER" "$N"
+	printf '%-34s %8s %8s %4s   %s\n' "figure" "median" "max" "n" "goal / notes"
+	for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done
+} | tee "$B/bench/monitor.txt"

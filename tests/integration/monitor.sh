@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# Monitor tests: quotas on the whole process tree, halts, and that nothing
+# is left behind (processes, cgroups, BPF programs, fds).
+#
+#   bash tests/integration/monitor.sh [BUILD_DIR]   (default: build; run as root)
+#
+# Workloads are the static programs of tests/workloads (make tests), copied
+# to a directory outside /tmp and /work (which a lease cannot name) and
+# leased as ro + listed as commands. Runs use a run uid of their own
+# (30000 + pid % 10000, a range the sandbox suite does not use), so the
+# process checks are not confused by other runs on the host; cgroup checks
+# look only at this suite's runs (the lease id's head ends the run
+# cgroup's name). Timing is printed, never asserted tightly: the checks
+# are sanity bounds (CPU overshoot < 1000 ms).
+set -u
+
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh" "${1:-build}"
+
+# --------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------
+WORKLOADS="spin forkspin hog forkbomb sleeper idle"
+for _w in $WORKLOADS; do
+	[ -x "$B/workloads/$_w" ] || { echo "$LIB_PROG: $B/workloads/$_w missing (run 'make tests')" >&2; exit 2; }
+done
+HB=$(mktemp -d /var/tmp/calyx-mon.XXXXXX) || exit 2
+# shellcheck disable=SC2016  # expanded when the script exits
+lib_atexit 'rm -rf "$HB"'
+chmod 755 "$HB"
+for _w in $WORKLOADS; do
+	install -m 0755 "$B/workloads/$_w" "$HB/$_w" || exit 2
+done
+unset _w
+
+MON_UID=$((30000 + $$ % 10000))
+while getent passwd "$MON_UID" >/dev/null || getent group "$MON_UID" >/dev/null; do
+	MON_UID=$((MON_UID + 1))
+done
+CG=/sys/fs/cgroup
+# shellcheck disable=SC2016
+COMMANDS="[\"/usr/bin/true\"$(for w in $WORKLOADS; do printf ', "%s/%s"' "$HB" "$w"; done)]"
+policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" >"$T/mon.policy.json"
+mk_host mon "$T/mon.policy.json" "" "\"run_uid\": $MON_UID, \"run_gid\": $MON_UID" ||
+	{ echo "fixture: mk_host mon: $WHY" >&2; exit 2; }
+AL=$T/mon/log/audit.jsonl
+
+# Every run of this suite: its lease id head (the run cgroup's name ends
+# with it), for the leftover checks.
+TAGS=()
+
+# mon_lease NAME ARGV_JSON LIMITS_MEMBERS: a fresh lease $T/mon/NAME.lease
+# (ro /usr and the workloads, the given limits, e.g. '"cpu_ms": 300').
+mon_lease() {
+	printf '{"run_id":"it-run","audience":"%s","argv":%s,"paths":{"ro":["/usr","%s"]},"limits":{%s}}\n' \
+		"$HOST_ID" "$2" "$HB" "$3" >"$T/mon/$1.body" || return 1
+	mk_lease mon "$T/mon/$1.lease" "$T/mon/$1.body" || return 1
+	TAGS+=("$(lease_id "$T/mon/$1.lease" | cut -c 1-12)")
+}
+
+# mon_run NAME ARGV_JSON LIMITS_MEMBERS: lease and run (xrun), result in
+# $T/mon/NAME.result. A stuck calyx-exec is stopped after 60 s.
+mon_run() {
+	mon_lease "$@" || return 1
+	xrun timeout -k 5 60 "$EXEC" --config "$T/mon/etc/calyx.conf" --lease "$T/mon/$1.lease" \
+		--result "$T/mon/$1.result"
+}
+
+# rget FILE KEY | rget FILE OBJECT.KEY: a scalar of a (pretty-printed)
+# result, at the top level or one object down; strings without quotes.
+rget() {
+	local f=$1 k=$2 obj=""
+	case $k in *.*) obj=${k%%.*} k=${k#*.} ;; esac
+	if [ -n "$obj" ]; then
+		sed -n "/^  \"$obj\": {/,/^  }/p" "$f" 2>/dev/null | sed -n "s/^    \"$k\": *\(.*\)\$/\1/p"
+	else
+		sed -n "s/^  \"$k\": *\(.*\)\$/\1/p" "$f" 2>/dev/null
+	fi | head -n 1 | sed 's/,$//; s/^"\(.*\)"$/\1/'
+}
+
+# expect_halt NAME REASON: exit 124, status halted, halt.reason REASON,
+# halt complete, cpu_enforcer bpf.
+expect_halt() {
+	local r=$T/mon/$1.result
+	expect_rc 124 || return 1
+	[ "$(rget "$r" status)" = halted ] || fail "status is '$(rget "$r" status)', expected halted" || return 1
+	[ "$(rget "$r" halt.reason)" = "$2" ] ||
+		fail "halt.reason is '$(rget "$r" halt.reason)', expected $2 ($(first_err))" || return 1
+	[ "$(rget "$r" halt.incomplete)" = false ] || fail "halt.incomplete is '$(rget "$r" halt.incomplete)'" || return 1
+	grep -q "^calyx-exec: halted \[$2\]: " "$ERR" || fail "stderr lacks 'calyx-exec: halted [$2]': $(first_err)"
+}
+
+# num_le A B / num_ge A B: numeric comparisons of decimals.
+num_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0 && a != "") }'; }
+num_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0 && a != "") }'; }
+
+# run_uid_procs: pids of processes of this suite's run uid.
+run_uid_procs() { pgrep -u "$MON_UID" | tr '\n' ' '; }
+
+# our_cgroups [TAG...]: run cgroup directories of this suite's runs (all
+# its runs by default) in any hierarchy (v2: $CG/calyx; hybrid and v1:
+# $CG/<controller>/calyx).
+our_cgroups() {
+	local t d
+	[ $# -gt 0 ] || set -- "${TAGS[@]}"
+	for t in "$@"; do
+		[ -n "$t" ] || continue
+		for d in "$CG"/calyx/run-*-"$t" "$CG"/*/calyx/run-*-"$t"; do
+			[ -d "$d" ] && printf '%s ' "$d"
+		done
+	done
+}
+
+# nothing_left [TAG...]: no process of the run uid and no run cgroup of
+# this suite (or of the given runs), looking again for up to 1 s.
+nothing_left() {
+	local i p c
+	for i in $(seq 1 20); do
+		p=$(run_uid_procs) c=$(our_cgroups "$@")
+		[ -z "$p$c" ] && return 0
+		sleep 0.05
+	done
+	[ -z "$p" ] || fail "processes of run uid $MON_UID left: $p ($(ps -o pid=,comm= -p "${p// /,}" 2>/dev/null | tr '\n' ' '))" || return 1
+	fail "run cgroups left: $c"
+}
+
+# audit_of LEASE_NAME TYPE: the audit lines of that run with that type.
+audit_of() {
+	local id; id=$(lease_id "$T/mon/$1.lease")
+	grep -F "\"lease_id\":\"$id\"" "$AL" | grep -F "\"type\":\"$2\""
+}
+
+# bpf_count prog|link: the monitor's BPF programs (or links) loaded now.
+bpf_count() {
+	if [ "$1" = prog ]; then
+		bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: .* name (on_cpu_tick|on_exec) '
+	else
+		bpftool link show 2>/dev/null | grep -cE '^[0-9]+: '
+	fi
+}
+
+# --------------------------------------------------------------------------
+# 1. the BPF enforcer loads (verifier regressions fail here)
+# --------------------------------------------------------------------------
+t_bpf_smoke() {
+	mon_run smoke '["/usr/bin/true"]' '"cpu_ms": 5000, "wall_ms": 20000' || return 1
+	expect_rc 0 || return 1
+	local r=$T/mon/smoke.result why
+	[ "$(rget "$r" cgroup_layout)" != "" ] || fail "no cgroup_layout in the result" || return 1
+	if [ "$(rget "$r" cpu_enforcer)" != bpf ]; then
+		why=$(audit_of smoke exec.started | grep -o '"bpf_unavailable":"[^"]*"')
+		fail "cpu_enforcer is '$(rget "$r" cpu_enforcer)', expected bpf: $why"
+		return 1
+	fi
+	audit_of smoke exec.started | grep -qF '"cpu_enforcer":"bpf"' ||
+		fail "exec.started does not record cpu_enforcer bpf" || return 1
+	[ "$(audit_of smoke exec.spawned | wc -l)" -eq 1 ] ||
+		fail "expected 1 exec.spawned (the BPF exec tracer), got $(audit_of smoke exec.spawned | wc -l)" || return 1
+	printf '      layout %s, enforcer %s\n' "$(rget "$r" cgroup_layout)" "$(rget "$r" cpu_enforcer)"
+}
+run_test bpf.enforcer_loads_and_attaches t_bpf_smoke
+
+# --------------------------------------------------------------------------
+# 2. CPU: the whole tree, threads and processes
+# --------------------------------------------------------------------------
+cpu_halt() {
+	local name=$1 argv=$2 r=$T/mon/$1.result
+	mon_run "$name" "$argv" '"cpu_ms": 300, "wall_ms": 20000' || return 1
+	expect_halt "$name" cpu || return 1
+	[ "$(rget "$r" cpu_enforcer)" = bpf ] || fail "cpu_enforcer is '$(rget "$r" cpu_enforcer)', expected bpf" || return 1
+	[ "$(rget "$r" halt.limit)" = 300 ] || fail "halt.limit is '$(rget "$r" halt.limit)'" || return 1
+	[ "$(rget "$r" halt.unit)" = ms ] || fail "halt.unit is '$(rget "$r" halt.unit)'" || return 1
+	local used over precise
+	used=$(rget "$r" usage.cpu_ms) over=$(rget "$r" halt.overshoot) precise=$(rget "$r" halt.cpu_overshoot_ms_precise)
+	printf '      cpu_ms %s, overshoot %s ms (precise %s), detect_to_empty %s ms, wall %s ms\n' \
+		"$used" "$over" "$precise" "$(rget "$r" halt.detect_to_empty_ms)" "$(rget "$r" wall_ms)"
+	num_ge "$used" 300 || fail "usage.cpu_ms is '$used', expected >= 300" || return 1
+	num_ge "$precise" 0 && num_le "$precise" 1000 ||
+		fail "cpu_overshoot_ms_precise is '$precise', expected 0..1000" || return 1
+	num_le "$over" 1000 || fail "halt.overshoot is '$over'" || return 1
+	nothing_left "${TAGS[-1]}"
+}
+t_cpu_1() { cpu_halt cpu1 "[\"$HB/spin\"]"; }
+t_cpu_4() { cpu_halt cpu4 "[\"$HB/spin\", \"4\"]"; }
+t_cpu_fork() { cpu_halt cpufork "[\"$HB/forkspin\", \"4\"]"; }
+run_test cpu.spin_1_thread_halted_300ms       t_cpu_1
+run_test cpu.spin_4_threads_halted_300ms      t_cpu_4
+run_test cpu.forkspin_4_procs_halted_300ms    t_cpu_fork
+
+t_audit_halt() {
+	# the audit log of the cpu1 run: resource.breach then run.halted, with
+	# the quota that was breached
+	local b h
+	b=$(audit_of cpu1 resource.breach) h=$(audit_of cpu1 run.halted)
+	[ "$(printf '%s\n' "$b" | grep -c .)" -eq 1 ] || fail "expected 1 resource.breach, got: $b" || return 1
+	printf '%s' "$b" | grep -qE '"details":\{"quota":"cpu","limit":300,"usage":[0-9]+\}' ||
+		fail "resource.breach details: $(printf '%s' "$b" | grep -o '"details":{[^}]*}')" || return 1
+	[ "$(printf '%s\n' "$h" | grep -c .)" -eq 1 ] || fail "expected 1 run.halted, got: $h" || return 1
+	printf '%s' "$h" | grep -qE '"details":\{"reason":"cpu","unit":"ms","limit":300,"usage":[0-9]+,' ||
+		fail "run.halted details: $(printf '%s' "$h" | grep -o '"details":{[^}]*}')" || return 1
+	# breach before halt, both before exec.finished
+	local id; id=$(lease_id "$T/mon/cpu1.lease")
+	local order; order=$(grep -F "\"lease_id\":\"$id\"" "$AL" |
+		sed -n 's/^{"seq":[0-9]*,"time":"[^"]*","type":"\([^"]*\)".*/\1/p' | tr '\n' ' ')
+	case $order in
+	*"resource.breach run.halted exec.finished "*) ;;
+	*) fail "audit order for the run: $order"; return 1 ;;
+	esac
+	check 0 "" "$AUDIT" verify --host-pub "$T/mon/etc/host.pub.json" "$AL"
+}
+run_test audit.breach_and_halted_with_quota   t_audit_halt
+
+t_exec_count() {
+	# forkspin and 3 children re-executing it: 4 processes started, each
+	# an exec.spawned event (the sandbox lets only the leased command run)
+	mon_run execs "[\"$HB/forkspin\", \"3\", \"exec\", \"$HB/forkspin\", \"sleep\", \"50\"]" \
+		'"wall_ms": 20000' || return 1
+	expect_rc 0 || return 1
+	local n; n=$(audit_of execs exec.spawned | wc -l)
+	[ "$n" -eq 4 ] || fail "exec.spawned events: $n, expected 4" || return 1
+	[ "$(audit_of execs exec.spawned | grep -cF "\"argv_head\":\"$HB/forkspin sleep 50\"")" -eq 3 ] ||
+		fail "expected 3 exec.spawned with argv '$HB/forkspin sleep 50'" || return 1
+	[ "$(rget "$T/mon/execs.result" processes_started)" = 4 ] ||
+		fail "processes_started is '$(rget "$T/mon/execs.result" processes_started)', expected 4"
+}
+run_test audit.one_exec_spawned_per_process   t_exec_count
+
+# --------------------------------------------------------------------------
+# 3. memory, pids, wall
+# --------------------------------------------------------------------------
+t_mem() {
+	mon_run mem "[\"$HB/hog\"]" '"memory_bytes": 67108864, "wall_ms": 20000' || return 1
+	expect_halt mem memory || return 1
+	local r=$T/mon/mem.result
+	[ "$(rget "$r" halt.limit)" = 67108864 ] || fail "halt.limit is '$(rget "$r" halt.limit)'" || return 1
+	printf '      peak %s bytes, detect_to_empty %s ms\n' "$(rget "$r" usage.peak_memory_bytes)" \
+		"$(rget "$r" halt.detect_to_empty_ms)"
+	num_le "$(rget "$r" usage.peak_memory_bytes)" 67108864 || fail "peak memory above the limit" || return 1
+	nothing_left "${TAGS[-1]}"
+}
+t_mem_child() {
+	# the parent idles, a child hogs: the kernel kills the child; the
+	# breach must still stop the whole tree, well before the wall limit
+	mon_run memchild "[\"$HB/hog\", \"child\"]" '"memory_bytes": 67108864, "wall_ms": 5000' || return 1
+	expect_halt memchild memory || return 1
+	local r=$T/mon/memchild.result
+	printf '      wall %s ms, detect_to_empty %s ms\n' "$(rget "$r" wall_ms)" "$(rget "$r" halt.detect_to_empty_ms)"
+	nothing_left "${TAGS[-1]}"
+}
+t_forkbomb() {
+	mon_run bomb "[\"$HB/forkbomb\"]" '"pids": 64, "wall_ms": 5000' || return 1
+	expect_rc 124 || return 1
+	local r=$T/mon/bomb.result why
+	why=$(rget "$r" halt.reason)
+	case $why in pids | wall) ;; *) fail "halt.reason is '$why', expected pids or wall"; return 1 ;; esac
+	printf '      halt %s, pids_peak %s, forks_refused %s, detect_to_empty %s ms\n' "$why" \
+		"$(rget "$r" usage.pids_peak)" "$(rget "$r" usage.forks_refused)" "$(rget "$r" halt.detect_to_empty_ms)"
+	num_le "$(rget "$r" usage.pids_peak)" 64 || fail "pids_peak above the limit" || return 1
+	[ "$(rget "$r" halt.incomplete)" = false ] || fail "halt incomplete" || return 1
+	nothing_left "${TAGS[-1]}"
+}
+t_wall() {
+	mon_run wall "[\"$HB/sleeper\", \"5000\"]" '"wall_ms": 300' || return 1
+	expect_halt wall wall || return 1
+	local r=$T/mon/wall.result
+	[ "$(rget "$r" halt.limit)" = 300 ] || fail "halt.limit is '$(rget "$r" halt.limit)'" || return 1
+	printf '      wall %s ms\n' "$(rget "$r" wall_ms)"
+	num_ge "$(rget "$r" wall_ms)" 300 && num_le "$(rget "$r" wall_ms)" 4000 ||
+		fail "wall_ms is '$(rget "$r" wall_ms)'" || return 1
+	nothing_left "${TAGS[-1]}"
+}
+t_no_halt() {
+	# a run within every quota completes normally
+	mon_run ok "[\"$HB/sleeper\", \"50\"]" '"cpu_ms": 1000, "wall_ms": 5000, "memory_bytes": 67108864, "pids": 16' || return 1
+	expect_rc 0 || return 1
+	[ "$(rget "$T/mon/ok.result" status)" = completed ] || fail "status is '$(rget "$T/mon/ok.result" status)'" || return 1
+	! grep -q '"halt"' "$T/mon/ok.result" || fail "the result has a halt"
+}
+run_test memory.hog_halted_64MiB              t_mem
+run_test memory.child_hog_kills_whole_tree    t_mem_child
+run_test pids.forkbomb_contained_64           t_forkbomb
+run_test wall.sleeper_halted_300ms            t_wall
+run_test quotas.within_limits_completes       t_no_halt
+
+# --------------------------------------------------------------------------
+# 4. operator halt, and calyx-exec killed
+# --------------------------------------------------------------------------
+# bg_start NAME ARGV LIMITS: start calyx-exec in the background (pid in
+# BG_PID) and wait until the workload printed its first line.
+BG_PID=""
+bg_start() {
+	mon_lease "$@" || return 1
+	"$EXEC" --config "$T/mon/etc/calyx.conf" --lease "$T/mon/$1.lease" --result "$T/mon/$1.result" \
+		>"$T/mon/$1.out" 2>"$T/mon/$1.err" &
+	BG_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$T/mon/$1.out" ] && return 0
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "the workload did not start: $(head -n 1 "$T/mon/$1.err")"
+}
+
+t_sigterm() {
+	bg_start term "[\"$HB/idle\"]" '"wall_ms": 20000' || return 1
+	kill -TERM "$BG_PID"
+	wait "$BG_PID"
+	RC=$?
+	cp "$T/mon/term.err" "$ERR"
+	expect_halt term operator || return 1
+	grep -q 'signal 15' "$ERR" || fail "stderr does not name signal 15: $(first_err)" || return 1
+	[ "$(rget "$T/mon/term.result" halt.signal)" = 15 ] ||
+		fail "halt.signal is '$(rget "$T/mon/term.result" halt.signal)', expected 15" || return 1
+	nothing_left "${TAGS[-1]}"
+}
+run_test operator.sigterm_halts_124           t_sigterm
+
+t_kill9() {
+	local tag c name before
+	bg_start k9 "[\"$HB/idle\"]" '"wall_ms": 20000' || return 1
+	tag=${TAGS[-1]}
+	[ -n "$(run_uid_procs)" ] || fail "no process of run uid $MON_UID while running" || return 1
+	kill -KILL "$BG_PID"
+	wait "$BG_PID" 2>/dev/null
+	# the sandbox dies with calyx-exec (PDEATHSIG + pid namespace)
+	local i p
+	for i in $(seq 1 20); do
+		p=$(run_uid_procs)
+		[ -z "$p" ] && break
+		sleep 0.05
+	done
+	[ -z "$p" ] || fail "processes of run uid $MON_UID survive calyx-exec's death: $p" || return 1
+	# its run cgroup stays behind ...
+	c=$(our_cgroups "$tag")
+	[ -n "$c" ] || fail "no run cgroup left behind by the killed calyx-exec" || return 1
+	name=$(basename "${c%% *}")
+	case $name in
+	"run-$BG_PID-"*) ;;
+	*) fail "left cgroup '$name' is not named after calyx-exec's pid $BG_PID"; return 1 ;;
+	esac
+	# ... until the next start removes it, says so once, and audits it
+	before=$(grep -c . "$AL")
+	mon_run after '["/usr/bin/true"]' '"wall_ms": 20000' || return 1
+	expect_rc 0 || return 1
+	[ "$(grep -cF "calyx-exec: note: removed stale run cgroup '$name'" "$ERR")" -eq 1 ] ||
+		fail "stderr lacks one 'removed stale run cgroup '$name'' note: $(tr '\n' '|' <"$ERR" | cut -c 1-300)" || return 1
+	! grep -v "^calyx-exec: note: removed stale run cgroup '" "$ERR" | grep -q . ||
+		fail "other stderr output: $(grep -v 'note: removed stale' "$ERR" | head -n 1)" || return 1
+	tail -n +"$((before + 1))" "$AL" | grep -F '"type":"monitor.stale_cgroup_removed"' |
+		grep -qF "\"cgroup\":\"$name\"" || fail "no monitor.stale_cgroup_removed audit event for $name" || return 1
+	nothing_left "$tag" "${TAGS[-1]}"
+}
+run_test crash.kill9_sandbox_dies_cgroup_reaped t_kill9
+
+# --------------------------------------------------------------------------
+# 5. no leaks: fds, cgroups, processes, BPF programs over many runs
+# --------------------------------------------------------------------------
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+t_fds() {
+	local a b
+	bg_start fds "[\"$HB/idle\"]" '"cpu_ms": 60000, "wall_ms": 20000' || return 1
+	sleep 0.2
+	a=$(fd_count "$BG_PID")
+	# the leak check of the 200 runs below must be able to see the
+	# monitor's BPF programs and links at all
+	local bp bl
+	bp=$(bpf_count prog) bl=$(bpf_count link)
+	printf '      monitor BPF programs loaded while running: %s, links: %s\n' "$bp" "$bl"
+	sleep 1
+	b=$(fd_count "$BG_PID")
+	printf '      calyx-exec fds while supervising: %s, 1 s later: %s (%s CPUs)\n' "$a" "$b" "$(nproc)"
+	local f
+	for f in /proc/"$BG_PID"/fd/*; do
+		printf '        %s -> %s\n' "${f##*/}" "$(readlink "$f")"
+	done >"$T/fds.list" 2>/dev/null
+	kill -TERM "$BG_PID"
+	wait "$BG_PID"
+	[ "$a" -gt 0 ] && [ "$a" -eq "$b" ] || fail "fd count changed while idle: $a -> $b" || return 1
+	[ "$bp" -ge 2 ] && [ "$bl" -ge 2 ] ||
+		fail "bpftool shows $bp monitor programs and $bl links during a run (expected the CPU and exec programs)" || return 1
+	# 3 std + audit/ledger + epoll/timers/signalfd/pidfd + cgroup dirs and
+	# event fds (one per hierarchy) + BPF (maps, programs, ring buffer,
+	# one perf event and link per CPU)
+	local bound=$((40 + 2 * $(nproc)))
+	[ "$a" -lt "$bound" ] || { cat "$T/fds.list"; fail "calyx-exec holds $a fds, expected < $bound"; }
+}
+run_test leaks.fds_constant_while_supervising t_fds
+
+t_many_runs() {
+	local n=200 i p0 l0 p1 l1 fails=0 t0 t1 rc
+	local first=${#TAGS[@]}
+	for i in $(seq 1 "$n"); do
+		mon_lease "many$i" '["/usr/bin/true"]' '"wall_ms": 20000' || return 1
+	done
+	p0=$(bpf_count prog) l0=$(bpf_count link)
+	t0=$(date +%s%N)
+	for i in $(seq 1 "$n"); do
+		"$EXEC" --config "$T/mon/etc/calyx.conf" --lease "$T/mon/many$i.lease" >/dev/null 2>"$T/many.err"
+		rc=$?
+		[ "$rc" -eq 0 ] || { fails=$((fails + 1)); cp "$T/many.err" "$T/many.lasterr"; }
+	done
+	t1=$(date +%s%N)
+	printf '      %d runs in %d ms (%d ms each)\n' "$n" $(((t1 - t0) / 1000000)) $(((t1 - t0) / 1000000 / n))
+	[ "$fails" -eq 0 ] || fail "$fails of $n runs failed: $(head -n 1 "$T/many.lasterr")" || return 1
+	nothing_left "${TAGS[@]:$first}" || return 1
+	# BPF programs and links: none left (another engineer's run may hold
+	# some for a moment: look again before calling it a leak)
+	for i in $(seq 1 30); do
+		p1=$(bpf_count prog) l1=$(bpf_count link)
+		[ "$p1" -le "$p0" ] && [ "$l1" -le "$l0" ] && break
+		sleep 0.1
+	done
+	printf '      BPF programs %s -> %s, links %s -> %s\n' "$p0" "$p1" "$l0" "$l1"
+	[ "$p1" -le "$p0" ] || fail "monitor BPF programs: $p0 before, $p1 after" || return 1
+	[ "$l1" -le "$l0" ] || fail "BPF links: $l0 before, $l1 after"
+}
+run_test leaks.200_runs_no_cgroup_proc_bpf    t_many_runs
+
+t_final() {
+	nothing_left || return 1
+	check 0 "" "$AUDIT" verify --host-pub "$T/mon/etc/host.pub.json" "$AL"
+}
+run_test leaks.nothing_left_audit_verifies    t_final
+
+summary

@@ -76,8 +76,10 @@ static void write_result(run_state *st, const char *status, const cx_error *err,
 	char *s;
 	cx_error werr = { 0 };
 
-	if (!st->result_path)
+	if (!st->result_path) {
+		json_decref(extra); /* owned even when there is nowhere to write */
 		return;
+	}
 	j = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:i}", "v", 1, "status", status, "reason",
 		      err ? cx_reason_name(err->reason) : "OK", "message", err ? err->msg : NULL,
 		      "lease_id", st->have_lease ? st->lease.lease_id : NULL, "exit_code", code);

@@ -73,7 +73,7 @@ BPF_CLANG ?= clang
 BPFTOOL ?= bpftool
 BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
-        -I/usr/include/$(shell $(CC) -dumpmachine) -Imonitor
+        -I/usr/include/$(shell gcc -print-multiarch 2>/dev/null || $(CC) -dumpmachine) -Imonitor
 ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(SAN_FLAGS) $(LDFLAGS)
 
 # ---- sources --------------------------------------------------------------

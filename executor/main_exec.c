@@ -290,12 +290,15 @@ static const char *unit_of(cx_halt_reason r)
 static json_t *usage_json(const cx_supervise_result *sr)
 {
 	const cx_cg_usage *u = &sr->usage;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpu_ms", (json_int_t)(u->cpu_usec / 1000),
-			 "cpu_user_ms", (json_int_t)(u->cpu_user_usec / 1000), "cpu_system_ms",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}", "cpu_ms",
+			 (json_int_t)(u->cpu_usec / 1000), "cpu_user_ms",
+			 (json_int_t)(u->cpu_user_usec / 1000), "cpu_system_ms",
 			 (json_int_t)(u->cpu_system_usec / 1000), "peak_memory_bytes",
 			 (json_int_t)u->memory_peak, "pids_peak", (json_int_t)u->pids_peak,
 			 "forks_refused", (json_int_t)u->pids_refused, "wall_ms",
-			 (json_int_t)(sr->wall_ns / 1000000));
+			 (json_int_t)(sr->wall_ns / 1000000), "pressure_stall_us", "cpu",
+			 (json_int_t)u->psi_cpu_us, "memory", (json_int_t)u->psi_memory_us, "io",
+			 (json_int_t)u->psi_io_us);
 }
 
 static json_t *halt_json(const cx_supervise_result *sr)

@@ -45,6 +45,33 @@ int cx_cg_parse_u64(const char *buf, size_t len, uint64_t *ret)
 	return 0;
 }
 
+int cx_cg_parse_psi_total(const char *buf, size_t len, const char *line, uint64_t *ret)
+{
+	const char *end = buf + len, *p = buf;
+	size_t ll = strlen(line);
+
+	/* "some avg10=0.00 avg60=0.00 avg300=0.00 total=1234" */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+		if ((size_t)(eol - p) > ll && memcmp(p, line, ll) == 0 && p[ll] == ' ') {
+			for (const char *q = p + ll; q + 7 <= eol; q++) {
+				const char *n;
+				uint64_t v;
+				if (memcmp(q, " total=", 7) != 0)
+					continue;
+				if (parse_num(q + 7, eol, &v, &n) < 0 || v == CX_CG_UNLIMITED ||
+				    (n != eol && *n != ' '))
+					return -EINVAL;
+				*ret = v;
+				return 0;
+			}
+			return -EINVAL;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return -ENOENT;
+}
+
 int cx_cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret)
 {
 	const char *end = buf + len, *line = buf;

@@ -439,6 +439,21 @@ int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *u, cx_error *err)
 		read_keyed_at(p, "pids.events", "max", &u->pids_refused);
 		read_keyed_at(m, "memory.oom_control", "oom_kill", &u->oom_events);
 	}
+	/* Pressure stall totals (the unified hierarchy's core files). */
+	if (have(cg, H_UNIFIED)) {
+		static const struct { const char *file; size_t off; } psi[] = {
+			{ "cpu.pressure", offsetof(cx_cg_usage, psi_cpu_us) },
+			{ "memory.pressure", offsetof(cx_cg_usage, psi_memory_us) },
+			{ "io.pressure", offsetof(cx_cg_usage, psi_io_us) },
+		};
+		for (size_t i = 0; i < CX_ARRAY_SIZE(psi); i++) {
+			char b[512];
+			ssize_t n = read_at(cg->run[H_UNIFIED], psi[i].file, b, sizeof(b));
+			if (n > 0)
+				cx_cg_parse_psi_total(b, (size_t)n, "some",
+						      (uint64_t *)((char *)u + psi[i].off));
+		}
+	}
 	/* Kernels without *.peak files: the highest value we have seen. */
 	if (u->memory_current > cg->mem_peak_seen)
 		cg->mem_peak_seen = u->memory_current;

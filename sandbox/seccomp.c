@@ -147,7 +147,7 @@ int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err)
 
 	/* personality: the default (0) only. */
 	if (r == 0) {
-		struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_NE, 0);
+		struct scmp_arg_cmp c = { 0, SCMP_CMP_NE, 0, 0 };
 		r = rule(ctx, DENY, SCMP_SYS(personality), 1, &c, "personality", err);
 	}
 
@@ -163,7 +163,7 @@ int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err)
 			r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), sock_calls[k], 1, &c, "socket", err);
 		}
 		if (r == 0) {
-			struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_GE, AF_MAX);
+			struct scmp_arg_cmp c = { 0, SCMP_CMP_GE, AF_MAX, 0 };
 			r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), sock_calls[k], 1, &c, "socket", err);
 		}
 	}

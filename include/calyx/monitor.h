@@ -43,6 +43,9 @@ int cx_cg_parse_u64(const char *buf, size_t len, uint64_t *ret);
 /* A flat-keyed file ("key value\n" lines, e.g. cpu.stat, memory.events,
  * pids.events, cpuacct.stat): the value of `key`, or -ENOENT. */
 int cx_cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *ret);
+/* A pressure file (cpu.pressure...): the total= of the "some" or "full"
+ * line, in microseconds stalled. */
+int cx_cg_parse_psi_total(const char *buf, size_t len, const char *line, uint64_t *ret);
 
 /* ---- the run's cgroup ---------------------------------------------------- */
 
@@ -56,7 +59,8 @@ typedef struct cx_cg_usage {
 	uint64_t memory_current, memory_peak;
 	uint64_t pids_current, pids_peak;
 	uint64_t pids_refused;  /* forks refused by pids.max */
-	uint64_t oom_events;    /* memory limit hit (oom / oom_kill / max) */
+	uint64_t oom_events;    /* memory limit hit (oom / oom_kill) */
+	uint64_t psi_cpu_us, psi_memory_us, psi_io_us; /* "some" stall totals */
 } cx_cg_usage;
 
 typedef struct cx_cgroup cx_cgroup;

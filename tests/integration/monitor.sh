@@ -174,9 +174,12 @@ cpu_halt() {
 	used=$(rget "$r" usage.cpu_ms) over=$(rget "$r" halt.overshoot) precise=$(rget "$r" halt.cpu_overshoot_ms_precise)
 	printf '      cpu_ms %s, overshoot %s ms (precise %s), detect_to_empty %s ms, wall %s ms\n' \
 		"$used" "$over" "$precise" "$(rget "$r" halt.detect_to_empty_ms)" "$(rget "$r" wall_ms)"
-	num_ge "$used" 300 || fail "usage.cpu_ms is '$used', expected >= 300" || return 1
-	num_ge "$precise" 0 && num_le "$precise" 1000 ||
-		fail "cpu_overshoot_ms_precise is '$precise', expected 0..1000" || return 1
+	# The enforcer counts CPU in 0.5 ms samples per CPU and kills on the
+	# sample that reaches the budget; cpu.stat bills exact time, so the
+	# billed total can sit up to a sample per CPU below the budget.
+	num_ge "$used" 298 || fail "usage.cpu_ms is '$used', expected >= 298 (budget 300)" || return 1
+	num_ge "$precise" -2 && num_le "$precise" 1000 ||
+		fail "cpu_overshoot_ms_precise is '$precise', expected -2..1000" || return 1
 	num_le "$over" 1000 || fail "halt.overshoot is '$over'" || return 1
 	nothing_left "${TAGS[-1]}"
 }
@@ -315,6 +318,60 @@ t_sigterm() {
 	nothing_left "${TAGS[-1]}"
 }
 run_test operator.sigterm_halts_124           t_sigterm
+
+# calyx-ctl: list, pause (the cgroup is really frozen), resume, halt; each
+# operator action is audited with the operator's uid.
+CTL=$B/calyx-ctl
+ctl() { "$CTL" --config "$T/mon/etc/calyx.conf" "$@"; }
+frozen_of() { # TAG: the unified "frozen" flag of the run's cgroup
+	local d
+	for d in "$CG"/unified/calyx/run-*-"$1"; do
+		[ -d "$d" ] && sed -n 's/^frozen //p' "$d/cgroup.events"
+	done
+}
+t_ctl() {
+	bg_start ctl "[\"$HB/idle\"]" '"wall_ms": 20000' || return 1
+	local lid tag
+	lid=$(lease_id "$T/mon/ctl.lease")
+	tag=$(echo "$lid" | cut -c 1-12)
+	check 0 "" ctl list || return 1
+	grep -q "^$(echo "$lid" | cut -c 1-14) " "$OUT" || fail "list does not show lease $lid: $(tr '\n' '|' <"$OUT")" || return 1
+	check 0 "" ctl pause "$lid" || return 1
+	expect_stdout_has "is now paused" || return 1
+	[ "$(frozen_of "$tag")" = 1 ] || fail "cgroup not frozen after pause" || return 1
+	check 0 "" ctl status "$tag" || return 1
+	grep -q '"state": "paused"' "$OUT" || fail "status does not say paused" || return 1
+	check 0 "" ctl resume "$lid" || return 1
+	[ "$(frozen_of "$tag")" = 0 ] || fail "cgroup still frozen after resume" || return 1
+	check 1 "no running lease matches" ctl halt "no-such-run" || return 1
+	check 0 "" ctl halt "$lid" || return 1
+	wait "$BG_PID"
+	RC=$?
+	cp "$T/mon/ctl.err" "$ERR"
+	expect_halt ctl operator || return 1
+	grep -q 'stopped by uid 0 through calyx-ctl' "$ERR" || fail "stderr: $(first_err)" || return 1
+	[ "$(rget "$T/mon/ctl.result" halt.operator_uid)" = 0 ] || fail "halt.operator_uid is not 0" || return 1
+	local types
+	types=$(grep "\"lease_id\":\"$lid\"" "$AL" | sed -n 's/.*"type":"\(operator\.[a-z]*\)".*"operator_uid":0.*/\1/p' | tr '\n' ' ')
+	[ "$types" = "operator.paused operator.resumed operator.halted " ] ||
+		fail "operator audit events are '$types'" || return 1
+	nothing_left "$tag"
+}
+run_test operator.calyx_ctl_pause_resume_halt t_ctl
+
+t_ctl_nonroot() {
+	bg_start ctl2 "[\"$HB/idle\"]" '"wall_ms": 20000' || return 1
+	local lid
+	lid=$(lease_id "$T/mon/ctl2.lease")
+	# the socket sits in a root-only directory: nobody cannot even reach it
+	xrun setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --config "$T/mon/etc/calyx.conf" halt "$lid"
+	[ "$RC" -ne 0 ] || fail "calyx-ctl as nobody succeeded" || return 1
+	kill -0 "$BG_PID" 2>/dev/null || fail "the run stopped after a non-root request" || return 1
+	ctl halt "$lid" >/dev/null 2>&1
+	wait "$BG_PID"
+	nothing_left "$(echo "$lid" | cut -c 1-12)"
+}
+run_test operator.calyx_ctl_non_root_refused   t_ctl_nonroot
 
 t_kill9() {
 	local tag c name before

@@ -195,6 +195,27 @@ static void parse_keyed_no_trailing_newline(void **st)
 	assert_true(v == CX_CG_UNLIMITED);
 }
 
+static void parse_psi(void **st)
+{
+	const char f[] = "some avg10=0.00 avg60=1.50 avg300=0.00 total=123456\n"
+			 "full avg10=0.00 avg60=0.00 avg300=0.00 total=789\n";
+	uint64_t v = 0;
+	(void)st;
+	assert_int_equal(cx_cg_parse_psi_total(f, strlen(f), "some", &v), 0);
+	assert_int_equal(v, 123456);
+	assert_int_equal(cx_cg_parse_psi_total(f, strlen(f), "full", &v), 0);
+	assert_int_equal(v, 789);
+	/* missing line, missing total, junk in the number, only len bytes */
+	assert_int_equal(cx_cg_parse_psi_total(f, 40, "full", &v), -ENOENT);
+	const char nototal[] = "some avg10=0.00\n";
+	assert_int_equal(cx_cg_parse_psi_total(nototal, strlen(nototal), "some", &v), -EINVAL);
+	const char junk[] = "some avg10=0.00 total=12x\n";
+	assert_int_equal(cx_cg_parse_psi_total(junk, strlen(junk), "some", &v), -EINVAL);
+	const char prefix[] = "something total=5\nsome total=6\n";
+	assert_int_equal(cx_cg_parse_psi_total(prefix, strlen(prefix), "some", &v), 0);
+	assert_int_equal(v, 6);
+}
+
 static void parse_keyed_junk(void **st)
 {
 	static const char *const bad[] = { "a 12x\n", "a \n", "a -1\n", "a 12 \n", "a  12\n",
@@ -1316,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(parse_keyed_prefix),
 		cmocka_unit_test(parse_keyed_no_trailing_newline),
 		cmocka_unit_test(parse_keyed_junk),
+		cmocka_unit_test(parse_psi),
 		cmocka_unit_test(fence_far_from_budget),
 		cmocka_unit_test(fence_half_of_what_is_left),
 		cmocka_unit_test(fence_minimum),

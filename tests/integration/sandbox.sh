@@ -137,7 +137,7 @@ t_exit_signal() {
 	[ "$(json_get "$r" status)" = completed ] || fail "status is '$(json_get "$r" status)', expected completed" || return 1
 	[ "$(json_get "$r" signal)" = 15 ] || fail "result signal is '$(json_get "$r" signal)', expected 15" || return 1
 	[ "$(json_get "$r" exit_code)" = 143 ] || fail "result exit_code is '$(json_get "$r" exit_code)', expected 143" || return 1
-	tail -n 1 "$T/sbx/log/audit.jsonl" | grep -qE '"type":"exec.finished".*"details":\{"wall_ms":[0-9]+,"usage":\{[^}]*\},"signal":15,' ||
+	tail -n 1 "$T/sbx/log/audit.jsonl" | grep -qE '"type":"exec.finished".*"details":\{"wall_ms":[0-9]+,"usage":\{.*\},"signal":15,' ||
 		fail "exec.finished does not record signal 15: $(tail -n 1 "$T/sbx/log/audit.jsonl" | cut -c 1-200)"
 }
 t_exit_kill_self() {
@@ -444,7 +444,7 @@ t_audit_exec() {
 	# exec.spawned: every process the run starts, from the BPF exec tracer
 	sed -n 4p "$L" | grep -qE '"details":\{"pid":[0-9]+,"ppid":[0-9]+,"filename":"/usr/bin/false","argv_head":"/usr/bin/false","exec_by_fd":true\}' ||
 		fail "exec.spawned details wrong: $(sed -n 4p "$L" | cut -c 1-200)" || return 1
-	sed -n 5p "$L" | grep -qE '"details":\{"wall_ms":[0-9]+,"usage":\{[^}]*\},"exit_code":1,' ||
+	sed -n 5p "$L" | grep -qE '"details":\{"wall_ms":[0-9]+,"usage":\{.*\},"exit_code":1,' ||
 		fail "exec.finished does not record exit_code 1: $(sed -n 5p "$L" | cut -c 1-200)" || return 1
 	[ "$(json_get "$T/aud/f.result" first_seq)" = 1 ] && [ "$(json_get "$T/aud/f.result" last_seq)" = 5 ] ||
 		fail "result audit range is not 1..5" || return 1

@@ -384,6 +384,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		.run_gid = cfg->run_gid,
 		.landlock_optional = pol->landlock_optional,
 		.inherit_stdin = st->lease.spec.stdin_inherit,
+		.dev_shm = pol->dev_shm,
 		.cgroup_fd = cx_cg_clone_fd(rc.cg),
 		.before_start = join_cgroups,
 		.before_start_arg = &rc,

@@ -181,7 +181,7 @@ static int parse_syscalls(const json_t *j, cx_policy *p, cx_error *err)
 int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *err)
 {
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
-	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", NULL };
+	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", "dev_shm", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -223,6 +223,12 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 			r = cx_err(err, CX_E_POLICY, EINVAL,
 				   "policy.landlock '%.16s' is neither 'required' nor 'optional'", ll);
 		p.landlock_optional = r == 0 && ll && strcmp(ll, "optional") == 0;
+	}
+	if (r == 0 && json_object_get(j, "dev_shm")) {
+		if (!json_is_boolean(json_object_get(j, "dev_shm")))
+			r = cx_err(err, CX_E_POLICY, EINVAL, "policy.dev_shm must be true or false");
+		else
+			p.dev_shm = json_is_true(json_object_get(j, "dev_shm"));
 	}
 	if (r < 0) {
 		if (err && err->reason == CX_E_PATH_NOT_NORMAL)

@@ -146,6 +146,8 @@ int sbx_landlock_apply(const cx_sandbox_config *cfg, const char *const *exec_pat
 		r = add_path(rs, "/work", rw, h, true, err);
 	if (r == 0)
 		r = add_path(rs, "/tmp", rw, h, true, err);
+	if (r == 0 && cfg->dev_shm)
+		r = add_path(rs, "/dev/shm", rw, h, true, err);
 	if (r == 0)
 		r = add_path(rs, "/proc", FS_READ, h, true, err);
 	for (size_t i = 0; r == 0 && i < CX_ARRAY_SIZE(devs); i++)

@@ -220,7 +220,7 @@ static int mount_tmpfs_at(int rootfd, const char *dst, const char *opts, unsigne
 	return 0;
 }
 
-static int build_dev(int rootfd, cx_error *err)
+static int build_dev(int rootfd, bool shm, uint64_t shm_bytes, cx_error *err)
 {
 	static const struct { const char *name; unsigned major, minor; } devs[] = {
 		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
@@ -270,6 +270,16 @@ static int build_dev(int rootfd, cx_error *err)
 		if (symlinkat(links[i].target, devfd, links[i].name) < 0)
 			return cx_err(err, CX_E_SPAWN, errno, "symlink /dev/%s: %s", links[i].name,
 				      strerror(errno));
+	/* POSIX shared memory, when the policy allows it: the sandbox's own
+	 * tmpfs (never the host's /dev/shm), capped like /tmp. */
+	if (shm) {
+		char opts[96];
+		snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=4096",
+			 (unsigned long long)shm_bytes);
+		r = mount_tmpfs_at(rootfd, "/dev/shm", opts, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -426,7 +436,8 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	if (r < 0)
 		return r;
 
-	if ((r = build_dev(rootfd, err)) < 0 || (r = build_proc(rootfd, err)) < 0)
+	if ((r = build_dev(rootfd, cfg->dev_shm, s->limits.v[CX_LIM_TMP_BYTES], err)) < 0 ||
+	    (r = build_proc(rootfd, err)) < 0)
 		return r;
 	snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=65536",
 		 (unsigned long long)s->limits.v[CX_LIM_TMP_BYTES]);

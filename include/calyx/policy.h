@@ -27,6 +27,7 @@ typedef struct cx_policy {
 	int64_t max_lifetime_s, clock_skew_s;
 	bool require_audience;
 	bool landlock_optional; /* "landlock": "optional" (default "required") */
+	bool dev_shm;           /* "dev_shm": true gives runs a private /dev/shm */
 	cx_strv syscalls_deny;
 	uint8_t sha256[32];
 	char sha256_hex[65];

@@ -47,6 +47,7 @@ typedef struct cx_sandbox_config {
 	gid_t run_gid;
 	bool landlock_optional;       /* policy allows running without Landlock */
 	bool inherit_stdin;           /* lease asked for stdin */
+	bool dev_shm;                 /* a private tmpfs at /dev/shm (policy) */
 	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
 	/* Called in the parent after clone, before the child runs anything
 	 * (e.g. join v1 cgroup hierarchies). Failure kills the child. */

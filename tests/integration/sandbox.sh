@@ -71,7 +71,7 @@ fi
 have_helper() { [ -n "$HB" ] && [ -x "$HB/helper" ]; }
 
 COMMANDS='["/usr/bin/true", "/usr/bin/false", "/usr/bin/echo", "/usr/bin/env", "/usr/bin/cat",
-  "/usr/bin/ls", "/usr/bin/touch", "/usr/bin/id", "/usr/bin/hostname", "/usr/bin/kill",
+  "/usr/bin/ls", "/usr/bin/touch", "/usr/bin/stat", "/usr/bin/id", "/usr/bin/hostname", "/usr/bin/kill",
   "/usr/bin/no-such-calyx-command"'${HB:+", \"$HB/helper\""}']'
 READ='["/usr", "/etc/ssl/certs"'${HB:+", \"$HB\""}']'
 
@@ -586,6 +586,27 @@ run_test view.symlink_ro_path_125_E_VIEW         t_symlink_ro_E_VIEW
 # 7. fail closed: a missing layer stops the run, nothing is left behind
 # --------------------------------------------------------------------------
 FC_UID=$((40000 + $$ % 20000))   # a run uid nothing else on the host uses
+# /dev/shm: absent unless the policy allows it; then the sandbox's own
+# tmpfs, writable, and nothing written there reaches the host's /dev/shm.
+t_shm_absent() {
+	lease_run sbx shm0 '["/usr/bin/ls", "/dev"]' || return 1
+	expect_rc 0 || return 1
+	! grep -qx shm "$OUT" || fail "/dev/shm exists though the policy does not allow it"
+}
+run_test view.dev_shm_absent_by_default t_shm_absent
+t_shm_private() {
+	policy_json "$COMMANDS" "$READ" "" '"dev_shm": true' >"$T/shm.policy.json"
+	mk_host shm "$T/shm.policy.json" || return 1
+	local marker=calyx-shm-$$
+	lease_run shm w "[\"/usr/bin/touch\", \"/dev/shm/$marker\"]" || return 1
+	expect_rc 0 || return 1
+	[ ! -e "/dev/shm/$marker" ] || { rm -f "/dev/shm/$marker"; fail "the write reached the host's /dev/shm"; return 1; }
+	lease_run shm l '["/usr/bin/stat", "-f", "-c", "%T", "/dev/shm"]' || return 1
+	expect_rc 0 || return 1
+	grep -qx tmpfs "$OUT" || fail "/dev/shm is '$(cat "$OUT")', expected its own tmpfs"
+}
+run_test view.dev_shm_private_when_allowed t_shm_private
+
 policy_json '["/usr/bin/id"]' >"$T/fc.policy.json"
 policy_json '["/usr/bin/id"]' "" "" '"landlock": "optional"' >"$T/fcopt.policy.json"
 

@@ -72,6 +72,7 @@ typedef enum cx_reason {
 	CX_E_VIEW,             /* a leased path cannot be placed in the file view */
 	CX_E_EXEC,             /* command cannot be executed (exit 126) */
 	CX_E_NOT_FOUND,        /* command not found in the view (exit 127) */
+	CX_E_WORKSPACE,        /* commit, rollback or undo of a workspace failed or was refused */
 	CX_E__COUNT
 } cx_reason;
 

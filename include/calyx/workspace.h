@@ -1,0 +1,89 @@
+/* Transactional workspace: the run writes into an overlayfs upper; on
+ * success the upper is committed into the host tree, otherwise it is
+ * discarded. Every commit first writes a rollback pack so it can be undone.
+ *
+ * Layout, per run and per writable tree i (0: the workspace, 1..: rw paths):
+ *   STATE/runs/<run_key>/tree<i>/upper     overlay upper (run's writes)
+ *   STATE/runs/<run_key>/tree<i>/work      overlay workdir
+ *   STATE/runs/<run_key>/journal.json      commit journal (see below)
+ *   STATE/packs/<run_key>/tree<i>/…        rollback pack: pre-images
+ *   STATE/packs/<run_key>/manifest.json    what the commit changed
+ * run_key = "<lease_id>" (unique per host: leases run once).
+ *
+ * The upper is read as overlayfs (mounted with redirect_dir=off,
+ * metacopy=off, index=off, trusted xattrs) records changes:
+ *   regular file / symlink / dir      added or replaced (modes, xattrs
+ *                                     other than trusted.overlay.*)
+ *   char device 0:0                   whiteout: the path was deleted
+ *   dir with trusted.overlay.opaque=y its lower contents were removed
+ *   several names of one inode        hardlinks among the run's files
+ * Symlinks are committed as links, never followed. Setuid/setgid bits are
+ * never committed. Every host path is opened with openat2(RESOLVE_BENEATH|
+ * RESOLVE_NO_SYMLINKS) from the tree's root fd: a commit never writes
+ * outside the tree, whatever the run or the host did to it.
+ *
+ * Manifest (STATE/packs/<run_key>/manifest.json), one entry per path:
+ *   {"v":1, "run_key":"…", "run_id":"…", "committed_at":1795334400,
+ *    "trees":[{"index":0, "path":"/srv/app"}],
+ *    "entries":[{"tree":0, "path":"src/main.c", "op":"changed",
+ *                "kind":"file", "mode_before":420, "mode_after":420,
+ *                "size_before":10, "size_after":12,
+ *                "sha256_before":"…", "sha256_after":"…"}, …],
+ *    "added":1, "changed":1, "deleted":0, "bytes":12}
+ * op: added | changed | deleted; kind: file | dir | symlink (the link
+ * target takes the place of content for sha256).
+ *
+ * Journal states (STATE/runs/<run_key>/journal.json, fsync'd at each
+ * change): "packed" (pack and manifest complete, nothing applied yet),
+ * "applying", "done". Recovery (cx_ws_recover): packed/applying with the
+ * upper present -> roll forward (every operation is idempotent); upper
+ * gone -> roll back from the pack; done -> remove leftovers.
+ *
+ * Trust: runs as root on trees the run had write access to: every entry of
+ * the upper and of the host tree is hostile (names, types, symlinks,
+ * races). */
+#ifndef CALYX_WORKSPACE_H
+#define CALYX_WORKSPACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "calyx/common.h"
+
+#define CX_WS_TREES_MAX 17 /* the workspace + up to 16 rw paths */
+
+typedef struct cx_ws_tree {
+	const char *host_path; /* absolute, normalized */
+	const char *upper;     /* STATE/runs/<key>/tree<i>/upper */
+} cx_ws_tree;
+
+typedef struct cx_ws_report {
+	uint64_t added, changed, deleted, bytes;
+	char manifest_sha256[65]; /* of manifest.json as written */
+} cx_ws_report;
+
+/* Commit the uppers of n trees into their host trees, crash-safely:
+ * scan, write the rollback pack and manifest under pack_dir, journal,
+ * apply, mark done, remove the uppers. */
+int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
+		 const char *pack_dir, const char *journal_path, cx_ws_report *ret, cx_error *err);
+
+/* Discard what the run wrote: the uppers (and work dirs) go away; the
+ * host trees were never touched. Fast regardless of size (rename, then
+ * delete). */
+int cx_ws_discard(const char *run_dir, cx_error *err);
+
+/* Finish or undo an interrupted commit found at journal_path (called at
+ * every calyx-exec start and by `calyx-ctl recover`). *ret_action: what
+ * was done ("none", "rolled_forward", "rolled_back", "cleaned"). */
+int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *err);
+
+/* Undo a committed run from its pack: refuses (CX_E_WORKSPACE, listing
+ * the files) when a file changed since the commit, unless force. */
+int cx_ws_undo(const char *pack_dir, bool force, cx_error *err);
+
+/* Print the manifest like `git diff --stat`. */
+int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err);
+
+#endif

@@ -18,6 +18,9 @@
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 #include "calyx/monitor.h"
+#include "calyx/audit.h"
+#include "calyx/keyring.h"
+#include "calyx/workspace.h"
 #include "cli.h"
 
 static const char help_text[] =
@@ -27,6 +30,9 @@ static const char help_text[] =
 	"  pause RUN            freeze the whole process tree (the wall clock keeps counting)\n"
 	"  resume RUN           thaw it\n"
 	"  halt RUN             stop it now, like a quota breach (reason: operator)\n"
+	"  diff RUN             what a committed run changed, like git diff --stat\n"
+	"  rollback RUN [--force]  undo a committed run from its rollback pack; refused,\n"
+	"                       naming the files, if any changed since, unless --force\n"
 	"RUN: a lease id, a unique prefix of one, or a run id.\n"
 	"exit: 0 ok, 1 no such run or the supervisor did not answer, 2 usage, 125 error\n";
 
@@ -193,11 +199,93 @@ static int cmd_one(int argc, char **argv)
 	return 0;
 }
 
+/* The pack of a committed run: STATE/packs/<lease_id>, found by lease id
+ * (or unique prefix) or by the run id its manifest names. */
+static int find_pack(const cx_config *cfg, const char *want, char *out, size_t len)
+{
+	char dir[4096];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/packs", cfg->state_dir);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		char mpath[4400];
+		bool hit = false;
+		if (strlen(de->d_name) != 32)
+			continue;
+		if (strncmp(de->d_name, want, strlen(want)) == 0) {
+			hit = true;
+		} else {
+			snprintf(mpath, sizeof(mpath), "%s/%s/manifest.json", dir, de->d_name);
+			json_t *m = json_load_file(mpath, JSON_REJECT_DUPLICATES, NULL);
+			const char *rid = json_string_value(json_object_get(m, "run_id"));
+			hit = rid && strcmp(rid, want) == 0;
+			json_decref(m);
+		}
+		if (hit && (size_t)snprintf(out, len, "%s/%s", dir, de->d_name) < len)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int cmd_pack(int argc, char **argv)
+{
+	bool rollback = strcmp(argv[0], "rollback") == 0, force = false;
+	cx_config cfg = { 0 };
+	cx_error err = { 0 };
+	char pack[4096];
+	int n, r;
+
+	if (rollback && argc == 3 && strcmp(argv[2], "--force") == 0)
+		force = true, argc--;
+	if (argc != 2 || !argv[1][0])
+		return cx_cli_usage("usage: %s RUN%s", argv[0], rollback ? " [--force]" : "");
+	r = cx_config_load(config_path, cx_trusted_owner(), &cfg, &err);
+	if (r < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	n = find_pack(&cfg, argv[1], pack, sizeof(pack));
+	if (n != 1) {
+		fprintf(stderr, "calyx-ctl: %s '%s' (see 'ls %s/packs')\n",
+			n ? "more than one committed run matches" : "no committed run matches", argv[1],
+			cfg.state_dir);
+		cx_config_free(&cfg);
+		return 1;
+	}
+	if (!rollback) {
+		r = cx_ws_diff(pack, stdout, &err);
+	} else {
+		r = cx_ws_undo(pack, force, &err);
+		/* Record the undo in the audit log, naming the operator. */
+		uint8_t seed[32];
+		cx_audit *a = NULL;
+		cx_error ae = { 0 };
+		const char *lid = strrchr(pack, '/') + 1;
+		if (cx_seed_load(cfg.host_key, "host key", true, cx_trusted_owner(), seed, &ae) == 0 &&
+		    cx_audit_open(cfg.audit_log, seed, &a, &ae) == 0) {
+			cx_audit_append(a, r == 0 ? "workspace.undone" : "workspace.undo_refused", lid, NULL,
+					json_pack("{s:i, s:b, s:s}", "operator_uid", (int)getuid(), "force",
+						  force, "result", r == 0 ? "ok" : err.msg),
+					NULL, &ae);
+			cx_audit_close(a);
+		}
+		cx_wipe(seed, sizeof(seed));
+		if (r == 0)
+			printf("rollback: the run's changes were undone (lease %s)\n", lid);
+	}
+	cx_config_free(&cfg);
+	return r < 0 ? cx_cli_fail(&err, 1) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const cx_cli_cmd cmds[] = { { "list", cmd_list },     { "status", cmd_one },
 					   { "pause", cmd_one },     { "resume", cmd_one },
-					   { "halt", cmd_one },      { NULL, NULL } };
+					   { "halt", cmd_one },      { "diff", cmd_pack },
+					   { "rollback", cmd_pack }, { NULL, NULL } };
 	cx_prog = "calyx-ctl";
 	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
 		if (getuid() != 0) {

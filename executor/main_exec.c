@@ -12,7 +12,10 @@
  * the real uid is 0, so a narrow sudo rule cannot be pointed at a keyring
  * the caller controls. The clock is read once. No side effect (ledger,
  * audit, state) happens before the lease verified; --dry-run has none. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +32,7 @@
 #include "calyx/monitor.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
+#include "calyx/workspace.h"
 #include "cli.h"
 
 static const char help_text[] =
@@ -325,46 +329,55 @@ static json_t *halt_json(const cx_supervise_result *sr)
 	return h;
 }
 
-static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *pol, cx_error *err)
+/* One supervised sandbox run of argv (the command, or the lease's
+ * validate step): its own cgroup, BPF monitor, control socket, spawn,
+ * supervision and audit events. */
+typedef struct once {
+	int exit_code;               /* what calyx-exec would exit with */
+	bool ran;                    /* the command started */
+	bool ok;                     /* exited 0, no halt */
+	cx_halt_reason halt;
+	json_t *fin;                 /* result members (owned) */
+} once;
+
+static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, const char *root,
+		    const char *const *ovdirs, const cx_strv *argv, const char *phase, once *ret,
+		    cx_error *err)
 {
 	const cx_limits *lim = &st->lease.spec.limits;
-	char root[4096], cgname[128], tag[13];
+	char cgname[128], tag[16], ctl_path[4096] = "";
 	cx_sandbox sb = { .pidfd = -1, .status_fd = -1 };
 	cx_sandbox_outcome out = { 0 };
 	cx_supervise_result sr = { 0 };
 	run_ctx rc = { .st = st, .lim = lim };
-	char ctl_path[4096] = "";
-	int ctl_fd = -1;
 	cx_bpfmon *bpf = NULL;
 	cx_error berr = { 0 };
-	int exit_code = CX_EXIT_FAILURE, r;
-	bool spawned = false;
+	int exit_code = CX_EXIT_FAILURE, r, ctl_fd = -1;
+	bool spawned = false, validate = strcmp(phase, "validate") == 0;
 
-	r = view_root(cfg, root, sizeof(root), err);
-	if (r < 0)
-		return finish_fail(st, err, CX_EXIT_FAILURE);
-
-	/* The run's cgroup: quotas for the whole tree. */
+	memset(ret, 0, sizeof(*ret));
 	r = cx_cg_open(&rc.cg, err);
 	if (r < 0)
-		return finish_fail(st, err, CX_EXIT_FAILURE);
+		goto fail;
 	cx_cg_reap_stale(rc.cg, report_stale, &rc, NULL);
 	memcpy(tag, st->lease.lease_id, 12);
 	tag[12] = '\0';
+	if (validate)
+		strcat(tag, "-v");
 	if (cx_cg_run_name(cgname, sizeof(cgname), tag) < 0) {
-		cx_err(err, CX_E_SPAWN, EINVAL, "cannot name the run's cgroup");
+		r = cx_err(err, CX_E_SPAWN, EINVAL, "cannot name the run's cgroup");
 		goto fail;
 	}
 	cx_cg_limits cl = { .memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS] };
-	if (cx_cg_create(rc.cg, cgname, &cl, err) < 0)
+	if ((r = cx_cg_create(rc.cg, cgname, &cl, err)) < 0)
 		goto fail;
 
 	/* CPU budget in kernel when BPF works here; otherwise the cgroup
 	 * poller (the result and the audit log say which). */
 	cx_bpf_callbacks cb = { .exec = on_exec, .arg = &rc };
-	if (cx_cg_clone_fd(rc.cg) < 0)
+	if (cx_cg_clone_fd(rc.cg) < 0) {
 		cx_err(&berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
-	else {
+	} else {
 		char offpath[4096];
 		cx_kern_offsets ko;
 		snprintf(offpath, sizeof(offpath), "%s/kernel-offsets.json", cfg->state_dir);
@@ -372,19 +385,23 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		cx_bpfmon_start(cx_cg_clone_fd(rc.cg), lim->v[CX_LIM_CPU_MS] * 1000000ULL, &ko, &cb,
 				&bpf, &berr);
 	}
-
-	if (control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err) < 0)
+	if ((r = control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err)) < 0)
 		goto fail;
 	cx_supervise_block_signals();
+	cx_run_spec spec = st->lease.spec; /* shallow: argv differs for validate */
+	spec.argv = *argv;
+	if (validate)
+		spec.stdin_inherit = false;
 	cx_sandbox_config sc = {
-		.spec = &st->lease.spec,
+		.spec = &spec,
 		.syscalls_deny = &pol->syscalls_deny,
 		.root_dir = root,
 		.run_uid = cfg->run_uid,
 		.run_gid = cfg->run_gid,
 		.landlock_optional = pol->landlock_optional,
-		.inherit_stdin = st->lease.spec.stdin_inherit,
+		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
+		.overlay_dirs = ovdirs,
 		.cgroup_fd = cx_cg_clone_fd(rc.cg),
 		.before_start = join_cgroups,
 		.before_start_arg = &rc,
@@ -393,14 +410,14 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	if (r < 0)
 		goto fail;
 	spawned = true;
+	ret->ran = true;
 	rc.started_ns = sb.started_ns;
 	rc.init_pid = sb.pid;
-	json_t *started = json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "argv0",
-				    st->lease.spec.argv.v[0], "pid", (int)sb.pid, "uid",
-				    (int)cfg->run_uid, "gid", (int)cfg->run_gid, "layers",
-				    layers_json(&sb.layers), "cgroup_layout",
-				    cx_cg_layout_name(cx_cg_layout_of(rc.cg)), "cpu_enforcer",
-				    bpf ? "bpf" : "cgroup-poll");
+	json_t *started = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "phase", phase, "argv0",
+				    argv->v[0], "pid", (int)sb.pid, "uid", (int)cfg->run_uid, "gid",
+				    (int)cfg->run_gid, "layers", layers_json(&sb.layers),
+				    "cgroup_layout", cx_cg_layout_name(cx_cg_layout_of(rc.cg)),
+				    "cpu_enforcer", bpf ? "bpf" : "cgroup-poll");
 	if (!bpf)
 		json_object_set_new(started, "bpf_unavailable", json_string(berr.msg));
 	audit_event(st, "exec.started", started, err, &r);
@@ -445,28 +462,33 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 		json_object_set_new(fin, "signal", json_integer(out.signal));
 	if (bpf)
 		json_object_set_new(fin, "processes_started", json_integer(cx_bpfmon_exec_count(bpf)));
-	audit_event(st, "exec.finished", json_deep_copy(fin), err, &r);
+	json_t *fin_audit = json_deep_copy(fin);
+	json_object_set_new(fin_audit, "phase", json_string(phase));
+	audit_event(st, "exec.finished", fin_audit, err, &r);
 	json_object_set_new(fin, "layers", layers_json(&sb.layers));
 	json_object_set_new(fin, "cgroup_layout", json_string(cx_cg_layout_name(cx_cg_layout_of(rc.cg))));
 	json_object_set_new(fin, "cpu_enforcer", json_string(sr.cpu_enforcer));
 	json_object_set_new(fin, "exit_code", json_integer(exit_code));
+	if (sr.paused_ms)
+		json_object_set_new(fin, "paused_ms", json_integer(sr.paused_ms));
 	if (sr.halt == CX_HALT_OPERATOR) {
 		if (sr.halt_signal)
-			fprintf(stderr, "calyx-exec: halted [operator]: signal %d to calyx-exec stopped the run; the whole process tree was stopped\n",
-				sr.halt_signal);
+			fprintf(stderr, "calyx-exec: halted [operator]: signal %d to calyx-exec stopped the %s; the whole process tree was stopped\n",
+				sr.halt_signal, validate ? "validate step" : "run");
 		else
 			fprintf(stderr, "calyx-exec: halted [operator]: stopped by uid %d through calyx-ctl; the whole process tree was stopped\n",
 				sr.halt_uid);
 	} else if (sr.halt != CX_HALT_NONE) {
-		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached: limit %llu %s, used %lld %s; the whole process tree was stopped (raise the lease's limit if it was too low)\n",
-			cx_halt_name(sr.halt), cx_halt_name(sr.halt), (unsigned long long)sr.limit,
-			unit_of(sr.halt),
+		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached%s: limit %llu %s, used %lld %s; the whole process tree was stopped (raise the lease's limit if it was too low)\n",
+			cx_halt_name(sr.halt), cx_halt_name(sr.halt), validate ? " by the validate step" : "",
+			(unsigned long long)sr.limit, unit_of(sr.halt),
 			(long long)json_integer_value(json_object_get(json_object_get(fin, "halt"), "usage")),
 			unit_of(sr.halt));
 	}
-	if (sr.paused_ms)
-		json_object_set_new(fin, "paused_ms", json_integer(sr.paused_ms));
-	write_result(st, sr.halt != CX_HALT_NONE ? "halted" : "completed", NULL, exit_code, fin);
+	ret->exit_code = exit_code;
+	ret->halt = sr.halt;
+	ret->ok = sr.halt == CX_HALT_NONE && out.exited && out.exit_code == 0;
+	ret->fin = fin;
 	close(ctl_fd);
 	unlink(ctl_path);
 	cx_sandbox_release(&sb);
@@ -474,7 +496,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	if (cx_cg_destroy(rc.cg, &berr) < 0)
 		fprintf(stderr, "calyx-exec: warning [%s]: %s\n", cx_reason_name(berr.reason), berr.msg);
 	cx_cg_close(rc.cg);
-	return exit_code;
+	return 0;
 
 fail:
 	if (ctl_fd >= 0) {
@@ -493,7 +515,292 @@ fail:
 		cx_cg_destroy(rc.cg, NULL);
 		cx_cg_close(rc.cg);
 	}
-	return finish_fail(st, err, exit_code);
+	ret->exit_code = exit_code;
+	return r < 0 ? r : -EIO;
+}
+
+/* Two runs whose leases name the same tree never interleave: an exclusive
+ * flock on STATE/locks/<sha256 of the path>.lock, held for the whole run
+ * and commit. The policy says whether a second run waits or is refused. */
+static int tree_lock(const char *state_dir, const char *path, bool wait, int *ret_fd, cx_error *err)
+{
+	char p[4096], h[65];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/locks", state_dir);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", p, strerror(errno));
+	cx_sha256_hex(path, strlen(path), h);
+	snprintf(p, sizeof(p), "%s/locks/%s.lock", state_dir, h);
+	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "lock '%s': %s", p, strerror(errno));
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return cx_err(err, CX_E_WORKSPACE, e,
+				      "workspace '%.200s' is in use by another run (retry when it ends, or set \"workspace_lock\": \"wait\" in the policy)",
+				      path);
+		return cx_err(err, CX_E_WORKSPACE, e, "lock '%s': %s", p, strerror(e));
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Before anything runs: finish or undo what crashed runs left in
+ * STATE/runs (a live run holds its directory's lock), and say so. */
+static void recover_runs(run_state *st, const cx_config *cfg)
+{
+	char p[4096];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(p, sizeof(p), "%s/runs", cfg->state_dir);
+	d = opendir(p);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char dir[4400], journal[4500];
+		const char *action = "none";
+		cx_error e = { 0 };
+		struct stat sb;
+		int fd, r = 0;
+
+		if (!cx_is_lower_hex(de->d_name, 32))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", p, de->d_name);
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd); /* its run is alive */
+			continue;
+		}
+		snprintf(journal, sizeof(journal), "%s/journal.json", dir);
+		if (stat(journal, &sb) == 0) {
+			r = cx_ws_recover(journal, &action, &e);
+			fprintf(stderr, "calyx-exec: note: interrupted commit of lease %s: %s%s%s\n",
+				de->d_name, r < 0 ? "recovery failed: " : action, r < 0 ? e.msg : "",
+				r < 0 ? " (run 'calyx-ctl recover' after fixing it)" : "");
+		} else {
+			action = "discarded";
+			fprintf(stderr, "calyx-exec: note: run of lease %s was interrupted before its commit: its writes were discarded\n",
+				de->d_name);
+		}
+		if (r == 0)
+			cx_ws_discard(dir, NULL);
+		audit_event(st, "workspace.recovered",
+			    json_pack("{s:s, s:s, s:b}", "lease_id", de->d_name, "action", action, "ok", r == 0),
+			    &e, &r);
+		close(fd);
+	}
+	closedir(d);
+}
+
+/* The run's writable trees: [0] the workspace (if any), then rw paths. */
+static size_t writable_trees(const cx_run_spec *s, const char **out)
+{
+	size_t n = 0;
+	out[n++] = s->workspace; /* may be NULL: slot 0 is always the workspace */
+	for (size_t i = 0; i < s->rw.n && n < CX_WS_TREES_MAX; i++)
+		out[n++] = s->rw.v[i];
+	return n;
+}
+
+/* STATE/runs/<lease_id>/tree<i>/{upper,work}, and an owner file naming
+ * this calyx-exec (so a later start can tell a crashed run). */
+static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const char *const *trees,
+			   size_t ntrees, char dirs[][4096], char *run_dir, size_t rlen, int *ret_lock,
+			   cx_error *err)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/runs", cfg->state_dir);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", p, strerror(errno));
+	char tmp[4200];
+	if ((size_t)snprintf(run_dir, rlen, "%s/%s", p, lease_id) >= rlen)
+		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
+	/* Created under a name recovery ignores, locked, then renamed: a
+	 * concurrent start never sees it unlocked. The lock is held while
+	 * this run lives; a later start that can take it recovers the dir. */
+	snprintf(tmp, sizeof(tmp), "%s.new", run_dir);
+	if (mkdir(tmp, 0700) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create run dir '%s': %s", tmp,
+			      strerror(errno));
+	*ret_lock = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*ret_lock < 0 || flock(*ret_lock, LOCK_EX | LOCK_NB) < 0 || rename(tmp, run_dir) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "run dir '%s': %s", run_dir, strerror(errno));
+	for (size_t i = 0; i < ntrees; i++) {
+		if ((size_t)snprintf(dirs[i], 4096, "%s/tree%zu", run_dir, i) >= 4096)
+			return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
+		char up[4200], wk[4200];
+		snprintf(up, sizeof(up), "%s/upper", dirs[i]);
+		snprintf(wk, sizeof(wk), "%s/work", dirs[i]);
+		if (mkdir(dirs[i], 0700) < 0 || mkdir(up, 0755) < 0 || mkdir(wk, 0700) < 0)
+			return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", dirs[i],
+				      strerror(errno));
+		/* The overlay's root shows the upper root's owner and mode: make
+		 * them the host tree's, so the run may write where it could. */
+		struct stat hs;
+		if (trees[i] && (stat(trees[i], &hs) < 0 || chown(up, hs.st_uid, hs.st_gid) < 0 ||
+				 chmod(up, hs.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID))))
+			return cx_err(err, CX_E_WORKSPACE, errno, "cannot prepare the overlay of '%.200s': %s",
+				      trees[i], strerror(errno));
+	}
+	return 0;
+}
+
+static json_t *ws_json(const char *action, const char *reason, const cx_ws_report *rep)
+{
+	json_t *j = json_pack("{s:s, s:s}", "action", action, "reason", reason);
+	if (rep)
+		json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I, s:s}", "added",
+						    (json_int_t)rep->added, "changed",
+						    (json_int_t)rep->changed, "deleted",
+						    (json_int_t)rep->deleted, "bytes",
+						    (json_int_t)rep->bytes, "manifest_sha256",
+						    rep->manifest_sha256));
+	return j;
+}
+
+/* Lock every writable tree of the lease — before it is consumed, so a
+ * run refused because its tree is busy keeps its lease. */
+static int lock_trees(const run_state *st, const cx_config *cfg, const cx_policy *pol, int *locks,
+		      size_t *nlocks, cx_error *err)
+{
+	const char *trees[CX_WS_TREES_MAX];
+	size_t nt;
+
+	*nlocks = 0;
+	if (st->lease.spec.rw.n + 1 > CX_WS_TREES_MAX)
+		return cx_err(err, CX_E_POLICY_PATH, E2BIG, "at most %d writable paths per lease",
+			      CX_WS_TREES_MAX - 1);
+	nt = writable_trees(&st->lease.spec, trees);
+	for (size_t i = 0; i < nt; i++) {
+		if (!trees[i])
+			continue;
+		int r = tree_lock(cfg->state_dir, trees[i], pol->workspace_wait, &locks[*nlocks], err);
+		if (r < 0)
+			return r;
+		(*nlocks)++;
+	}
+	return 0;
+}
+
+static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *pol, int *locks,
+			 size_t nlocks, cx_error *err)
+{
+	const cx_run_spec *s = &st->lease.spec;
+	char root[4096], run_dir[4096], tree_dirs[CX_WS_TREES_MAX][4096];
+	const char *trees[CX_WS_TREES_MAX], *ovdirs[CX_WS_TREES_MAX];
+	size_t nt = writable_trees(s, trees);
+	bool transactional = s->workspace || s->rw.n;
+	once cmd = { 0 }, val = { 0 };
+	int r, code;
+
+	r = view_root(cfg, root, sizeof(root), err);
+	if (r < 0)
+		return finish_fail(st, err, CX_EXIT_FAILURE);
+	if (transactional) {
+		r = prepare_run_dir(cfg, st->lease.lease_id, trees, nt, tree_dirs, run_dir, sizeof(run_dir),
+				    &locks[nlocks], err);
+		if (locks[nlocks] >= 0)
+			nlocks++;
+		if (r < 0)
+			goto unlock_fail;
+		for (size_t i = 0; i < nt; i++)
+			ovdirs[i] = tree_dirs[i];
+	}
+
+	r = run_once(st, cfg, pol, root, transactional ? ovdirs : NULL, &s->argv, "command", &cmd, err);
+	if (r < 0) {
+		if (transactional)
+			cx_ws_discard(run_dir, NULL);
+		code = finish_fail(st, err, cmd.exit_code);
+		goto unlock;
+	}
+	code = cmd.exit_code;
+	if (cmd.ok && s->validate_argv.n) {
+		r = run_once(st, cfg, pol, root, transactional ? ovdirs : NULL, &s->validate_argv,
+			     "validate", &val, err);
+		if (r < 0) {
+			if (transactional)
+				cx_ws_discard(run_dir, NULL);
+			json_decref(cmd.fin);
+			code = finish_fail(st, err, val.exit_code);
+			goto unlock;
+		}
+		json_object_set_new(cmd.fin, "validate", val.fin);
+		if (!val.ok) {
+			/* the command succeeded, its check did not: nothing lands */
+			code = val.halt != CX_HALT_NONE ? CX_EXIT_HALTED
+			       : val.exit_code ? val.exit_code : CX_EXIT_FAILURE;
+			fprintf(stderr, "calyx-exec: validate failed (exit %d): the run's changes were rolled back\n",
+				val.exit_code);
+		}
+	}
+
+	if (transactional) {
+		char reason[128];
+		bool commit = cmd.ok && (!s->validate_argv.n || val.ok);
+		cx_ws_report rep = { 0 };
+		cx_error werr = { 0 };
+
+		if (commit) {
+			char pack[4096], journal[4200];
+			cx_ws_tree wt[CX_WS_TREES_MAX];
+			char uppers[CX_WS_TREES_MAX][4200];
+			size_t n = 0;
+			snprintf(pack, sizeof(pack), "%s/packs", cfg->state_dir);
+			mkdir(pack, 0700);
+			snprintf(pack, sizeof(pack), "%s/packs/%s", cfg->state_dir, st->lease.lease_id);
+			snprintf(journal, sizeof(journal), "%s/journal.json", run_dir);
+			for (size_t i = 0; i < nt; i++) {
+				if (!trees[i])
+					continue;
+				if ((size_t)snprintf(uppers[i], sizeof(uppers[i]), "%s/upper", tree_dirs[i]) >=
+				    sizeof(uppers[i]))
+					continue; /* cannot happen: tree_dirs are bounded by prepare_run_dir */
+				wt[n++] = (cx_ws_tree){ .host_path = trees[i], .upper = uppers[i] };
+			}
+			r = cx_ws_commit(wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
+					 &werr);
+			if (r < 0) {
+				json_decref(cmd.fin);
+				cx_err_prefix(&werr, "commit of the workspace failed");
+				code = finish_fail(st, &werr, CX_EXIT_FAILURE);
+				goto unlock;
+			}
+			audit_event(st, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
+			cx_ws_discard(run_dir, NULL); /* the done journal and empty dirs */
+			json_object_set_new(cmd.fin, "workspace", ws_json("committed", "success", &rep));
+		} else {
+			if (cmd.halt != CX_HALT_NONE)
+				snprintf(reason, sizeof(reason), "halted (%s)", cx_halt_name(cmd.halt));
+			else if (!cmd.ok)
+				snprintf(reason, sizeof(reason), "command exited %d", cmd.exit_code);
+			else if (val.halt != CX_HALT_NONE)
+				snprintf(reason, sizeof(reason), "validate halted (%s)", cx_halt_name(val.halt));
+			else
+				snprintf(reason, sizeof(reason), "validate exited %d", val.exit_code);
+			r = cx_ws_discard(run_dir, &werr);
+			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &r);
+			json_object_set_new(cmd.fin, "workspace", ws_json("rolled_back", reason, NULL));
+		}
+	}
+	write_result(st, cmd.halt != CX_HALT_NONE || val.halt != CX_HALT_NONE ? "halted" : "completed",
+		     NULL, code, cmd.fin);
+unlock:
+	for (size_t i = 0; i < nlocks; i++)
+		close(locks[i]);
+	return code;
+unlock_fail:
+	for (size_t i = 0; i < nlocks; i++)
+		close(locks[i]);
+	return finish_fail(st, err, err->reason == CX_E_WORKSPACE ? CX_EXIT_FAILURE : -1);
 }
 
 static void print_support(const cx_host_support *h)
@@ -583,6 +890,8 @@ int main(int argc, char **argv)
 					      { 0, 0, 0, 0 } };
 	const char *config_path = CX_CONFIG_DEFAULT, *lease_path = NULL;
 	bool dry_run = false, config_given = false, probe = false;
+	int tree_locks[CX_WS_TREES_MAX + 1];
+	size_t ntl = 0;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len = 0;
 	cx_config cfg = { 0 };
@@ -727,10 +1036,20 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Crashed runs' workspaces first: nothing runs on a half-committed tree. */
+	recover_runs(&st, &cfg);
+
 	/* Layers this run needs, before the lease is burnt. */
 	r = cx_sandbox_preflight(pol.landlock_optional, &err);
 	if (r < 0) {
 		code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+		goto out;
+	}
+
+	/* The lease's trees, locked before it is consumed. */
+	r = lock_trees(&st, &cfg, &pol, tree_locks, &ntl, &err);
+	if (r < 0) {
+		code = finish_fail(&st, &err, err.reason == CX_E_WORKSPACE ? CX_EXIT_FAILURE : -1);
 		goto out;
 	}
 
@@ -765,8 +1084,11 @@ int main(int argc, char **argv)
 	}
 
 	/* 5-7 spawn, wait, report. */
-	code = run_sandboxed(&st, &cfg, &pol, &err);
+	code = run_sandboxed(&st, &cfg, &pol, tree_locks, ntl, &err);
+	ntl = 0; /* run_sandboxed released them */
 out:
+	for (size_t i = 0; i < ntl; i++)
+		close(tree_locks[i]);
 	cx_ledger_close(ledger);
 	cx_audit_close(st.audit);
 	if (st.have_lease)

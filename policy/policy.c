@@ -181,7 +181,8 @@ static int parse_syscalls(const json_t *j, cx_policy *p, cx_error *err)
 int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *err)
 {
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
-	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", "dev_shm", NULL };
+	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", "dev_shm",
+					   "workspace_lock", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -223,6 +224,14 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 			r = cx_err(err, CX_E_POLICY, EINVAL,
 				   "policy.landlock '%.16s' is neither 'required' nor 'optional'", ll);
 		p.landlock_optional = r == 0 && ll && strcmp(ll, "optional") == 0;
+	}
+	if (r == 0) {
+		const char *wl = NULL;
+		r = cx_json_str(j, "workspace_lock", "policy", CX_E_POLICY, 16, true, &wl, err);
+		if (r == 0 && wl && strcmp(wl, "wait") != 0 && strcmp(wl, "refuse") != 0)
+			r = cx_err(err, CX_E_POLICY, EINVAL,
+				   "policy.workspace_lock '%.16s' is neither 'wait' nor 'refuse'", wl);
+		p.workspace_wait = r == 0 && wl && strcmp(wl, "wait") == 0;
 	}
 	if (r == 0 && json_object_get(j, "dev_shm")) {
 		if (!json_is_boolean(json_object_get(j, "dev_shm")))

@@ -155,9 +155,10 @@ static int bind_fd(int srcfd, int dstfd, uint64_t attrs, bool recursive, const c
 }
 
 typedef struct bind {
-	const char *src; /* host path */
-	const char *dst; /* path in the view */
+	const char *src;     /* host path */
+	const char *dst;     /* path in the view */
 	bool rw;
+	const char *overlay; /* rw through an overlay: dir holding upper/ and work/ */
 } bind;
 
 static size_t depth(const char *p)
@@ -175,6 +176,54 @@ static int cmp_depth(const void *a, const void *b)
 	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->dst, y->dst);
 }
 
+/* An overlay on dst: lower = the host tree (pinned fd), upper/work in
+ * the run's state dir. Options keep the upper easy to read back exactly:
+ * no redirects (a dir rename becomes copy+delete), no metacopy, no index.
+ * Paths are given as /proc/self/fd/N of fds we opened without following
+ * symlinks, so no path string is parsed twice or can smuggle options. */
+static int overlay_path(int rootfd, const bind *b, int src, cx_error *err)
+{
+	_cleanup_close_ int upper = -1, work = -1, fsfd = -1, mnt = -1, dst = -1;
+	char up[512], wp[512], lp[32], upp[32], wpp[32];
+	struct {
+		const char *key, *val;
+	} opts[] = {
+		{ "lowerdir", lp }, { "upperdir", upp }, { "workdir", wpp },
+		{ "redirect_dir", "off" }, { "metacopy", "off" }, { "index", "off" }, { "xino", "off" },
+	};
+
+	snprintf(up, sizeof(up), "%s/upper", b->overlay);
+	snprintf(wp, sizeof(wp), "%s/work", b->overlay);
+	upper = open(up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	work = open(wp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0 || work < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay dirs in '%s': %s", b->overlay,
+			      strerror(errno));
+	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", src);
+	snprintf(upp, sizeof(upp), "/proc/self/fd/%d", upper);
+	snprintf(wpp, sizeof(wpp), "/proc/self/fd/%d", work);
+	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return cx_err(err, CX_E_LAYER, errno, "overlayfs is not available: %s", strerror(errno));
+	for (size_t i = 0; i < CX_ARRAY_SIZE(opts); i++)
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].val, 0) < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "overlay option %s for '%.200s': %s",
+				      opts[i].key, b->src, strerror(errno));
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay for '%.200s': %s", b->src, strerror(errno));
+	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay mount for '%.200s': %s", b->src,
+			      strerror(errno));
+	dst = open_target(rootfd, b->dst, true, err);
+	if (dst < 0)
+		return dst;
+	if (move_mount(mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "move overlay to '%.200s': %s", b->dst,
+			      strerror(errno));
+	return 0;
+}
+
 static int bind_path(int rootfd, const bind *b, cx_error *err)
 {
 	_cleanup_close_ int src = -1, dst = -1, again = -1;
@@ -189,6 +238,13 @@ static int bind_path(int rootfd, const bind *b, cx_error *err)
 	if (!S_ISDIR(ss.st_mode) && !S_ISREG(ss.st_mode))
 		return cx_err(err, CX_E_VIEW, EINVAL,
 			      "'%.200s' is neither a directory nor a regular file", b->src);
+	if (b->overlay) {
+		if (!S_ISDIR(ss.st_mode))
+			return cx_err(err, CX_E_VIEW, ENOTDIR,
+				      "writable path '%.200s' must be a directory (it is committed as a tree)",
+				      b->src);
+		return overlay_path(rootfd, b, src, err);
+	}
 	dst = open_target(rootfd, b->dst, S_ISDIR(ss.st_mode), err);
 	if (dst < 0)
 		return dst;
@@ -417,11 +473,13 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 
 	binds = cx_calloc(s->ro.n + s->rw.n + 1, sizeof(*binds));
 	for (size_t i = 0; i < s->ro.n; i++)
-		binds[n++] = (bind){ s->ro.v[i], s->ro.v[i], false };
+		binds[n++] = (bind){ s->ro.v[i], s->ro.v[i], false, NULL };
+	/* overlay_dirs: [0] the workspace, [1 + i] rw path i */
+	const char *const *ov = cfg->overlay_dirs;
 	for (size_t i = 0; i < s->rw.n; i++)
-		binds[n++] = (bind){ s->rw.v[i], s->rw.v[i], true };
+		binds[n++] = (bind){ s->rw.v[i], s->rw.v[i], true, ov ? ov[1 + i] : NULL };
 	if (s->workspace)
-		binds[n++] = (bind){ s->workspace, "/work", true };
+		binds[n++] = (bind){ s->workspace, "/work", true, ov ? ov[0] : NULL };
 	/* Parents before children, so a nested path lands inside its parent. */
 	qsort(binds, n, sizeof(*binds), cmp_depth);
 	for (size_t i = 0; i < n; i++) {

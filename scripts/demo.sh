@@ -52,7 +52,8 @@ run calyx-lease keyring add "$D/etc/keyring.json" "$D/keys/ops-bot.pub.json"
 step "5. the policy: the ceiling every lease must fit under"
 cat > "$D/etc/policy.json" <<JSON
 { "v": 1,
-  "commands": ["/usr/bin/sed", "/usr/bin/grep", "/usr/bin/cat", "/usr/bin/id", "/usr/bin/sha256sum"],
+  "commands": ["/usr/bin/sed", "/usr/bin/grep", "/usr/bin/cat", "/usr/bin/id", "/usr/bin/sha256sum",
+               "/usr/bin/dd"],
   "read":  ["/usr", "/etc/ssl/certs"],
   "write": ["$D/srv"],
   "env": {"allow": ["LANG", "TZ"], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
@@ -110,10 +111,12 @@ sed 's/"payload": "e/"payload": "f/' "$D/run.lease" > "$D/tampered.lease"
 expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/tampered.lease" --dry-run
 
 step "11. run it: sandboxed, as uid 65534, no capabilities, no network, Landlock + seccomp"
+echo "(the run writes into an overlay; after it and its validate step exit 0, the change is committed)"
 run cat "$D/srv/app/VERSION"
 run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --result "$D/result.json"
 run cat "$D/srv/app/VERSION"
 run cat "$D/result.json"
+run calyx-ctl --config "$D/etc/calyx.conf" diff deploy-4821
 
 step "12. single use: the same lease again is refused"
 expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease"
@@ -147,7 +150,27 @@ lease_for spin '["/usr/bin/sha256sum", "/dev/zero"]' '{"cpu_ms": 300, "wall_ms":
 expect 124 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/spin.lease" --result "$D/spin.json"
 sed -n '/"halt"/,/}/p' "$D/spin.json"
 
-step "15. the audit log: signed, hash-chained, verifiable offline"
+step "15. rollback: a run that writes and is then halted leaves the workspace untouched"
+run ls -la "$D/srv/app"
+cat > "$D/fill.json" <<JSON
+{ "run_id": "demo-fill", "audience": "demo-host", "workspace": "$D/srv/app", "cwd": "/work",
+  "argv": ["/usr/bin/dd", "if=/dev/urandom", "of=/work/junk.bin", "bs=1M", "count=400"],
+  "paths": {"ro": ["/usr"]}, "limits": {"cpu_ms": 300, "wall_ms": 10000, "fsize_bytes": 1073741824} }
+JSON
+calyx-lease new "$D/fill.json" -o "$D/fill.lease" --policy "$D/etc/policy.json" >/dev/null
+calyx-lease sign --key "$D/keys/alice.key" "$D/fill.lease" >/dev/null
+calyx-lease sign --key "$D/keys/ops-bot.key" "$D/fill.lease" >/dev/null
+expect 124 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/fill.lease" --result "$D/fill.result"
+sed -n '/"workspace"/,/}/p' "$D/fill.result"
+run ls -la "$D/srv/app"
+echo "(no junk.bin: what the run wrote was discarded)"
+
+step "16. undo a committed run later: calyx-ctl rollback"
+run cat "$D/srv/app/VERSION"
+run calyx-ctl --config "$D/etc/calyx.conf" rollback deploy-4821
+run cat "$D/srv/app/VERSION"
+
+step "17. the audit log: signed, hash-chained, verifiable offline"
 echo "(one line per event: seq, type, run; the full lines carry details, prev hash and signature)"
 sed -n 's/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*"run_id":"\([^"]*\)".*/  \1  \2  \3  \4/p; t; s/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*/  \1  \2  \3/p' "$D/log/audit.jsonl"
 echo "(last line in full:)"

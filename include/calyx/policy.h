@@ -28,6 +28,7 @@ typedef struct cx_policy {
 	bool require_audience;
 	bool landlock_optional; /* "landlock": "optional" (default "required") */
 	bool dev_shm;           /* "dev_shm": true gives runs a private /dev/shm */
+	bool workspace_wait;    /* "workspace_lock": "wait" (default "refuse") */
 	cx_strv syscalls_deny;
 	uint8_t sha256[32];
 	char sha256_hex[65];

@@ -48,6 +48,11 @@ typedef struct cx_sandbox_config {
 	bool landlock_optional;       /* policy allows running without Landlock */
 	bool inherit_stdin;           /* lease asked for stdin */
 	bool dev_shm;                 /* a private tmpfs at /dev/shm (policy) */
+	/* Transactional writable trees: when set, the workspace (index 0)
+	 * and each rw path (1..n, lease order) are overlays whose writes land
+	 * in overlay_dirs[i]/upper (workdir overlay_dirs[i]/work); the host
+	 * trees are never written by the run. NULL: plain read-write binds. */
+	const char *const *overlay_dirs;
 	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
 	/* Called in the parent after clone, before the child runs anything
 	 * (e.g. join v1 cgroup hierarchies). Failure kills the child. */

@@ -38,6 +38,14 @@
  * "applying", "done". Recovery (cx_ws_recover): packed/applying with the
  * upper present -> roll forward (every operation is idempotent); upper
  * gone -> roll back from the pack; done -> remove leftovers.
+ * Also: "rolling_back" / "rolled_back" when an apply failed and the commit
+ * undid itself from its pack (recovery finishes a rolling_back; a rolled
+ * back commit leaves no pack). Manifest entries also carry uid_before,
+ * gid_before, uid_after, gid_after and, when the pre-image had any,
+ * xattrs_before (name -> base64); "path_b64" replaces "path" for names
+ * that are not UTF-8; the top level has "tag" (names the commit's temp
+ * files). The pack holds tree<i>/<sha256> objects (pre-image contents and
+ * link targets), "committed" once applied and "undone" once undone.
  *
  * Trust: runs as root on trees the run had write access to: every entry of
  * the upper and of the host tree is hostile (names, types, symlinks,
@@ -61,6 +69,7 @@ typedef struct cx_ws_tree {
 typedef struct cx_ws_report {
 	uint64_t added, changed, deleted, bytes;
 	char manifest_sha256[65]; /* of manifest.json as written */
+	uint64_t skipped; /* FIFOs and sockets the run left: never committed */
 } cx_ws_report;
 
 /* Commit the uppers of n trees into their host trees, crash-safely:
@@ -85,5 +94,12 @@ int cx_ws_undo(const char *pack_dir, bool force, cx_error *err);
 
 /* Print the manifest like `git diff --stat`. */
 int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err);
+
+/* Exclusive flock on STATE/locks/<sha256(host_path)>.lock (created 0600),
+ * held while *ret_fd is open. !wait: a tree another run holds is refused
+ * (CX_E_WORKSPACE "workspace '/srv/app' is in use by another run").
+ * cx_ws_undo takes the same locks (never waiting). */
+int cx_ws_lock(const char *state_dir, const char *host_path, bool wait, int *ret_fd,
+	       cx_error *err);
 
 #endif

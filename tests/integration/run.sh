@@ -313,6 +313,9 @@ run_test usage.unknown_option_exit_125         t_ref_bad_option
 # --------------------------------------------------------------------------
 O=$T/once
 mk_env once || echo "fixture: mk_env once failed: $WHY" >&2
+# the race checks below are about the ledger: same-tree starts queue on the
+# tree lock ("wait") and the loser then meets the ledger: E_REPLAY
+sed -i 's/^{ "v": 1,/{ "v": 1, "workspace_lock": "wait",/' "$O/etc/policy.json"
 ONCE_ID=""
 
 t_once_first() {
@@ -487,21 +490,22 @@ t_audit_runs() {
 	check_one_line 77 E_REPLAY cx audit --lease "$A/a.lease"
 }
 t_audit_types() {
-	local got want="lease.verified lease.consumed exec.started exec.spawned exec.finished lease.verified lease.rejected"
+	# the command, its validate step (make check), the commit, then the replay
+	local got want="lease.verified lease.consumed exec.started exec.spawned exec.finished exec.started exec.spawned exec.finished workspace.committed lease.verified lease.rejected"
 	got=$(audit_types "$AL")
-	[ "$(nlines "$AL")" -eq 7 ] || fail "log has $(nlines "$AL") lines, expected 7 ($got)" || return 1
+	[ "$(nlines "$AL")" -eq 11 ] || fail "log has $(nlines "$AL") lines, expected 11 ($got)" || return 1
 	[ "$got" = "$want" ] || fail "types are '$got', expected '$want'"
 }
 t_audit_seq() {
 	local got; got=$(audit_seqs "$AL")
-	[ "$got" = "$(seq_list 7)" ] || fail "seq is '$got', expected '$(seq_list 7)'"
+	[ "$got" = "$(seq_list 11)" ] || fail "seq is '$got', expected '$(seq_list 11)'"
 }
 t_audit_ids() {
-	[ "$(grep -c "\"lease_id\":\"$AUDIT_ID\",\"run_id\":\"it-run\"" "$AL")" -eq 7 ] ||
+	[ "$(grep -c "\"lease_id\":\"$AUDIT_ID\",\"run_id\":\"it-run\"" "$AL")" -eq 11 ] ||
 		fail "not every event names lease $AUDIT_ID and run it-run"
 }
 t_audit_details() {
-	sed -n 3p "$AL" | grep -qE '"details":\{"argv0":"/usr/bin/make","pid":[0-9]+,"uid":65534,"gid":65534,' ||
+	sed -n 3p "$AL" | grep -qE '"details":\{"phase":"command","argv0":"/usr/bin/make","pid":[0-9]+,"uid":65534,"gid":65534,' ||
 		fail "exec.started does not name argv0 and the run ids: $(sed -n 3p "$AL" | cut -c 1-200)" || return 1
 	sed -n 3p "$AL" | grep -q '"layers":{"namespaces":\["pid","mnt","net","ipc","uts","cgroup"\]' ||
 		fail "exec.started does not list the six namespaces" || return 1
@@ -510,21 +514,25 @@ t_audit_details() {
 		fail "exec.spawned (BPF exec tracer) does not name /usr/bin/make" || return 1
 	sed -n 5p "$AL" | grep -qE '"details":\{"wall_ms":[0-9]+,"usage":\{.*\},"exit_code":0,' ||
 		fail "exec.finished lacks exit_code 0: $(sed -n 5p "$AL" | cut -c 1-200)" || return 1
-	sed -n 7p "$AL" | grep -q '"details":{"reason":"E_REPLAY"' || fail "lease.rejected lacks details.reason E_REPLAY" || return 1
+	sed -n 6p "$AL" | grep -q '"details":{"phase":"validate","argv0":"/usr/bin/make"' ||
+		fail "the validate step's exec.started is not line 6" || return 1
+	sed -n 9p "$AL" | grep -qE '"type":"workspace.committed".*"details":\{"action":"committed","reason":"success"' ||
+		fail "workspace.committed is not line 9: $(sed -n 9p "$AL" | cut -c 1-200)" || return 1
+	sed -n 11p "$AL" | grep -q '"details":{"reason":"E_REPLAY"' || fail "lease.rejected lacks details.reason E_REPLAY" || return 1
 	sed -n 1p "$AL" | grep -q '"principal":"alice"' && sed -n 1p "$AL" | grep -q '"principal":"bot"' ||
 		fail "lease.verified does not name both signers" || return 1
 	sed -n 2p "$AL" | grep -q '"details":{"ledger":"dir"}' || fail "lease.consumed does not name the ledger"
 }
 t_audit_result_range() {
 	expect_file_has "$A/a.result" '"first_seq": *1' || return 1
-	expect_file_has "$A/a.result" '"last_seq": *5'
+	expect_file_has "$A/a.result" '"last_seq": *9'
 }
 t_audit_mode() {
 	[ "$(stat -c '%u %a' "$AL")" = "0 640" ] || fail "audit log is '$(stat -c '%u %a' "$AL")', expected root 640"
 }
 t_audit_verify() {
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$AL" || return 1
-	expect_stdout_has "audit log OK: 7 events"
+	expect_stdout_has "audit log OK: 11 events"
 }
 t_audit_verify_config() {
 	check 0 "" "$AUDIT" verify --config "$A/etc/calyx.conf" "$AL"
@@ -558,19 +566,19 @@ t_tamper_delete() {
 }
 t_tamper_swap() {
 	awk 'NR == 2 { l2 = $0; next } NR == 3 { print; print l2; next } { print }' "$AL" >"$A/swap.jsonl"
-	[ "$(nlines "$A/swap.jsonl")" -eq 7 ] || fail "swap copy has wrong length" || return 1
+	[ "$(nlines "$A/swap.jsonl")" -eq 11 ] || fail "swap copy has wrong length" || return 1
 	tamper_check swap 2
 }
 t_tamper_truncate() {
 	local size; size=$(stat -c %s "$AL")
 	head -c $((size - 40)) "$AL" >"$A/trunc.jsonl"
-	tamper_check trunc 7 || return 1
+	tamper_check trunc 11 || return 1
 	grep -q 'torn' "$ERR" || fail "message does not say the line is torn: $(first_err)"
 }
 t_tamper_drop_last() {
 	# dropping whole trailing lines cannot be seen without an expected head:
 	# the rest still verifies (documented: --expect-head comes later)
-	head -n 6 "$AL" >"$A/droplast.jsonl"
+	head -n 10 "$AL" >"$A/droplast.jsonl"
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$A/droplast.jsonl"
 }
 # A torn tail (crash mid-write) stops new runs, fail closed, before
@@ -618,10 +626,13 @@ run_test audit.torn_log_failure_one_line     t_audit_torn_one_line
 run_test audit.torn_log_refusal_one_line     t_audit_torn_refusal_one_line
 
 # --------------------------------------------------------------------------
-# 6. concurrent appenders: 8 runs of 8 fresh leases at once
+# 6. concurrent appenders: 8 runs of 8 fresh leases at once, all on the
+#    same workspace: the policy says "workspace_lock": "wait", so the runs
+#    queue on the tree lock while their audit events interleave
 # --------------------------------------------------------------------------
 P=$T/par
 mk_env par || echo "fixture: mk_env par failed: $WHY" >&2
+sed -i 's/^{ "v": 1,/{ "v": 1, "workspace_lock": "wait",/' "$P/etc/policy.json"
 PL=$P/log/audit.jsonl
 
 t_par_runs() {
@@ -644,27 +655,27 @@ t_par_runs() {
 }
 t_par_verify() {
 	check 0 "" "$AUDIT" verify --host-pub "$P/etc/host.pub.json" "$PL" || return 1
-	expect_stdout_has "audit log OK: 40 events"
+	expect_stdout_has "audit log OK: 72 events"
 }
 t_par_count() {
-	[ "$(nlines "$PL")" -eq 40 ] || fail "log has $(nlines "$PL") lines, expected 40" || return 1
+	[ "$(nlines "$PL")" -eq 72 ] || fail "log has $(nlines "$PL") lines, expected 72 (8 runs x 9)" || return 1
 	local got; got=$(audit_seqs "$PL")
-	[ "$got" = "$(seq_list 40)" ] || fail "seq is '$got'"
+	[ "$got" = "$(seq_list 72)" ] || fail "seq is '$got'"
 }
 t_par_per_lease() {
 	local i id got
 	for i in 1 2 3 4 5 6 7 8; do
 		id=$(lease_id "$P/l$i.lease")
 		got=$(grep "\"lease_id\":\"$id\"" "$PL" >"$P/one.jsonl"; audit_types "$P/one.jsonl")
-		[ "$got" = "lease.verified lease.consumed exec.started exec.spawned exec.finished" ] ||
+		[ "$got" = "lease.verified lease.consumed exec.started exec.spawned exec.finished exec.started exec.spawned exec.finished workspace.committed" ] ||
 			fail "lease $i has events '$got'" || return 1
 	done
 }
 
 run_test concurrent.8_runs_in_parallel       t_par_runs
 run_test concurrent.log_verifies             t_par_verify
-run_test concurrent.40_events_seq_1_to_40    t_par_count
-run_test concurrent.5_events_per_lease_in_order t_par_per_lease
+run_test concurrent.72_events_seq_1_to_72    t_par_count
+run_test concurrent.9_events_per_lease_in_order t_par_per_lease
 
 # --------------------------------------------------------------------------
 # 7. --help / --version of every binary

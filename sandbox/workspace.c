@@ -1,0 +1,687 @@
+/* Transactional workspace: commit an overlay upper into its host tree with
+ * a rollback pack and a journal; discard; recover; undo; diff; tree locks.
+ * (Layout, manifest and journal: include/calyx/workspace.h and
+ * workspace_pack.c. The other steps: workspace_scan.c, workspace_apply.c,
+ * workspace_fs.c.)
+ *
+ * Commit, in this order, each step durable before the next:
+ *   scan every tree (read only) -> pack pre-images + manifest, syncfs of
+ *   the pack's file system (one batch for every object and the manifest)
+ *   -> journal "packed" -> journal "applying" -> apply each tree (temps,
+ *   syncfs, renames, syncfs) -> pack marked "committed" -> journal "done"
+ *   -> uppers moved to the trash (deleted in the background).
+ * A failed apply undoes itself from the pack (journal "rolling_back",
+ * then "rolled_back"). A crash anywhere is finished by cx_ws_recover.
+ *
+ * Decisions (the issue left them open):
+ *  - ownership: what the upper records. New files belong to the run uid;
+ *    a file the run changed keeps the owner overlay copied up (the
+ *    host's), so in practice a changed file keeps its host owner;
+ *  - modes: setuid/setgid never come from a run; sticky is kept on dirs
+ *    only; a dir keeps setgid only when the host dir had it too (overlay
+ *    copies a dir up whenever a child changes; shared-group dirs must not
+ *    lose setgid because of that). An upper entry equal to the host's
+ *    (type, raw mode, owner, xattrs, content/target) is not touched at all;
+ *  - xattrs: user.*, security.* except security.capability, and POSIX ACLs
+ *    (system.posix_acl_*) are committed; trusted.* never. Pre-images keep
+ *    user.*, security.* (capabilities included: undo restores the host's
+ *    own state) and ACLs. Symlinks carry no xattrs here;
+ *  - times: files and symlinks get the upper's atime/mtime; dirs get the
+ *    kernel's. Undo restores content, mode, owner, xattrs, not times;
+ *  - special files: FIFOs and sockets the run left are skipped (counted in
+ *    report.skipped; the host entry at that path, if any, stays); any
+ *    other device node in the upper refuses the commit; a host FIFO,
+ *    socket or device the commit would remove refuses it too (it cannot be
+ *    packed);
+ *  - bounds: 256 components below a tree root, 1,000,000 entries (upper
+ *    and host entries together) per commit; deeper or bigger is refused
+ *    before anything is written;
+ *  - the tree root's own mode/owner are never committed (the upper root is
+ *    the executor's dir, not the run's);
+ *  - host hardlinks among pre-images come back as separate files on undo;
+ *    a changed file that had other host names is replaced (rename), so the
+ *    other names keep the old content, as with any atomic editor save;
+ *  - the trash is STATE/trash: a rename (instant, same file system), then
+ *    a detached grandchild deletes everything in it (also what an earlier
+ *    deleter left after a crash).
+ *
+ * Trust: runs as root; the upper is the run's (hostile), the host trees
+ * may be changed by others at any time, the state dir is root's. No path
+ * under a tree root is ever resolved through a symlink. */
+#include "calyx/workspace.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "calyx/codec.h"
+#include "workspace_internal.h"
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static int mark_file(int dfd, const char *name)
+{
+	_cleanup_close_ int fd =
+		openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fsync(fd) < 0 || fsync(dfd) < 0)
+		return -errno;
+	return 0;
+}
+
+static bool has_file(int dfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+/* STATE/runs/<key>/tree<i>/upper -> tree<i> (upper and work go
+ * together); any other layout: the upper alone. */
+static void upper_holder(const char *upper, char *out, size_t len)
+{
+	const char *s = strrchr(upper, '/'), *b;
+	size_t n;
+
+	snprintf(out, len, "%s", upper);
+	if (!s || s == upper || strcmp(s, "/upper") != 0)
+		return;
+	n = (size_t)(s - upper);
+	for (b = s; b > upper && b[-1] != '/'; b--)
+		;
+	if (strncmp(b, "tree", 4) != 0 || b + 4 == s || strspn(b + 4, "0123456789") != (size_t)(s - b - 4))
+		return;
+	snprintf(out, len, "%.*s", (int)n, upper);
+}
+
+static int remove_uppers(const ws_journal *j, cx_error *err)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		char h[PATH_MAX];
+		upper_holder(j->upper[i], h, sizeof(h));
+		int r = ws_trash(h, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+static char *state_of(const char *pack_dir)
+{
+	/* STATE/packs/<key> -> STATE */
+	char buf[PATH_MAX], *s;
+
+	if (snprintf(buf, sizeof(buf), "%s", pack_dir) >= (int)sizeof(buf))
+		return NULL;
+	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
+		buf[n - 1] = '\0';
+	if (!(s = strrchr(buf, '/')) || s == buf)
+		return NULL;
+	*s = '\0';
+	if (!(s = strrchr(buf, '/')) || strcmp(s + 1, "packs") != 0)
+		return NULL;
+	*s = '\0';
+	return cx_strdup(buf[0] ? buf : "/");
+}
+
+/* ---- locks ---------------------------------------------------------------------- */
+
+int cx_ws_lock(const char *state_dir, const char *host_path, bool wait, int *ret_fd,
+	       cx_error *err)
+{
+	char p[PATH_MAX], h[65];
+	_cleanup_close_ int fd = -1;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s/locks", state_dir) >= sizeof(p) - 80)
+		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", p, strerror(errno));
+	cx_sha256_hex(host_path, strlen(host_path), h);
+	snprintf(p, sizeof(p), "%s/locks/%s.lock", state_dir, h);
+	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open lock '%s': %s", p,
+			      strerror(errno));
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK)
+			return cx_err(err, CX_E_WORKSPACE, EBUSY,
+				      "workspace '%.200s' is in use by another run (retry when it ends)",
+				      host_path);
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot lock '%s': %s", p, strerror(errno));
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* ---- roll forward / back ------------------------------------------------------- */
+
+/* Scan and apply every tree of the journal (fresh plans: what is already
+ * applied scans as equal and is skipped). */
+static int roll_forward(const ws_journal *j, cx_error *err)
+{
+	int hroot[CX_WS_TREES_MAX], uroot[CX_WS_TREES_MAX];
+	size_t budget = WS_ENTRIES_MAX;
+	int r = 0;
+
+	for (size_t i = 0; i < j->n; i++)
+		hroot[i] = uroot[i] = -1;
+	for (size_t i = 0; i < j->n && r == 0; i++) {
+		ws_plan plan = { 0 };
+		hroot[i] = ws_open_root(j->host[i], O_RDONLY);
+		uroot[i] = ws_open_root(j->upper[i], O_RDONLY);
+		if (hroot[i] < 0 || uroot[i] < 0) {
+			int e = hroot[i] < 0 ? hroot[i] : uroot[i];
+			r = cx_err(err, CX_E_WORKSPACE, -e, "cannot open '%.200s': %s",
+				   hroot[i] < 0 ? j->host[i] : j->upper[i], strerror(-e));
+			break;
+		}
+		r = ws_scan(hroot[i], uroot[i], j->host[i], &plan, &budget, err);
+		if (r == 0)
+			r = ws_apply(hroot[i], uroot[i], &plan, j->tag, (unsigned)i, j->host[i], err);
+		ws_plan_free(&plan);
+	}
+	close_all(hroot, j->n);
+	close_all(uroot, j->n);
+	return r;
+}
+
+static int open_pack(const char *pack_dir, cx_error *err)
+{
+	int fd = open(pack_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open pack '%.200s': %s", pack_dir,
+			      strerror(errno));
+	return fd;
+}
+
+/* Undo a commit that did not finish, from its pack; the pack then goes
+ * (the commit never happened). */
+static int roll_back(const char *journal_path, const ws_journal *j, cx_error *err)
+{
+	_cleanup_close_ int packfd = -1;
+	ws_manifest m = { 0 };
+	int r;
+
+	r = ws_journal_write(journal_path, j, "rolling_back", err);
+	if (r < 0)
+		return r;
+	packfd = open_pack(j->pack_dir, err);
+	if (packfd < 0)
+		return packfd;
+	r = ws_manifest_read(j->pack_dir, &m, err);
+	if (r == 0 && strcmp(m.tag, j->tag) != 0)
+		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "pack '%.200s' belongs to another commit",
+			   j->pack_dir);
+	if (r == 0)
+		r = ws_rollback(&m, packfd, err);
+	ws_manifest_free(&m);
+	if (r < 0)
+		return r;
+	ws_fault("after_rollback");
+	r = ws_journal_write(journal_path, j, "rolled_back", err);
+	if (r == 0)
+		r = ws_trash(j->pack_dir, err);
+	return r;
+}
+
+/* Applied: mark the pack, then the journal, then drop the uppers. */
+static int finish(const char *journal_path, const ws_journal *j, int packfd, cx_error *err)
+{
+	int r = mark_file(packfd, "committed");
+
+	if (r < 0)
+		return cx_err(err, CX_E_WORKSPACE, -r, "cannot mark pack '%.200s' committed: %s",
+			      j->pack_dir, strerror(-r));
+	ws_fault("before_done");
+	r = ws_journal_write(journal_path, j, "done", err);
+	if (r < 0)
+		return r;
+	ws_fault("after_done");
+	return remove_uppers(j, err);
+}
+
+/* ---- commit -------------------------------------------------------------------- */
+
+static int check_args(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
+		      const char *pack_dir, const char *journal_path, cx_error *err)
+{
+	if (n < 1 || n > CX_WS_TREES_MAX)
+		return cx_err(err, CX_E_WORKSPACE, EINVAL, "commit of %zu trees (1 to %d)", n,
+			      CX_WS_TREES_MAX);
+	if (!run_key || !*run_key || strchr(run_key, '/') || !run_id || !pack_dir || !journal_path)
+		return cx_err(err, CX_E_WORKSPACE, EINVAL, "commit: run key, run id and paths are required");
+	for (size_t i = 0; i < n; i++) {
+		if (!trees[i].host_path || trees[i].host_path[0] != '/' || !trees[i].upper ||
+		    trees[i].upper[0] != '/')
+			return cx_err(err, CX_E_WORKSPACE, EINVAL,
+				      "commit: tree %zu needs absolute host and upper paths", i);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(trees[i].host_path, trees[k].host_path) == 0)
+				return cx_err(err, CX_E_WORKSPACE, EINVAL,
+					      "commit: tree '%.200s' is listed twice", trees[i].host_path);
+	}
+	return 0;
+}
+
+/* A pack dir left by a commit that died before its journal: the host was
+ * never touched, the pack means nothing. A committed one is refused. */
+static int fresh_pack_dir(const char *pack_dir, cx_error *err)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (lstat(pack_dir, &st) == 0) {
+		snprintf(p, sizeof(p), "%s/committed", pack_dir);
+		if (lstat(p, &st) == 0)
+			return cx_err(err, CX_E_WORKSPACE, EEXIST,
+				      "run '%.200s' was already committed (pack exists)", pack_dir);
+		int r = ws_trash(pack_dir, err);
+		if (r < 0)
+			return r;
+	}
+	if (mkdir(pack_dir, 0700) < 0) {
+		/* STATE/packs itself may not exist yet */
+		char parent[PATH_MAX];
+		const char *s = strrchr(pack_dir, '/');
+		if (errno != ENOENT || !s || s == pack_dir)
+			return cx_err(err, CX_E_WORKSPACE, errno, "cannot create pack '%.200s': %s",
+				      pack_dir, strerror(errno));
+		snprintf(parent, sizeof(parent), "%.*s", (int)(s - pack_dir), pack_dir);
+		if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || mkdir(pack_dir, 0700) < 0)
+			return cx_err(err, CX_E_WORKSPACE, errno, "cannot create pack '%.200s': %s",
+				      pack_dir, strerror(errno));
+	}
+	return 0;
+}
+
+int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
+		 const char *pack_dir, const char *journal_path, cx_ws_report *ret, cx_error *err)
+{
+	int hroot[CX_WS_TREES_MAX], uroot[CX_WS_TREES_MAX];
+	_cleanup_close_ int packfd = -1;
+	ws_plan plans[CX_WS_TREES_MAX];
+	ws_manifest m = { 0 };
+	ws_journal j = { 0 };
+	size_t budget = WS_ENTRIES_MAX;
+	char tag[WS_TAG_LEN + 1], msha[65];
+	uint8_t rnd[WS_TAG_LEN / 2];
+	bool journaled = false;
+	struct stat st;
+	int r;
+
+	r = check_args(trees, n, run_key, run_id, pack_dir, journal_path, err);
+	if (r < 0)
+		return r;
+	if (lstat(journal_path, &st) == 0)
+		return cx_err(err, CX_E_WORKSPACE, EEXIST,
+			      "'%.200s' exists: an earlier commit of this run did not finish (recover it first)",
+			      journal_path);
+	memset(plans, 0, sizeof(plans));
+	for (size_t i = 0; i < n; i++)
+		hroot[i] = uroot[i] = -1;
+	randombytes_buf(rnd, sizeof(rnd));
+	cx_hex_encode(rnd, sizeof(rnd), tag);
+
+	/* 1. scan: decide everything, touch nothing */
+	for (size_t i = 0; i < n; i++) {
+		hroot[i] = ws_open_root(trees[i].host_path, O_RDONLY);
+		if (hroot[i] < 0) {
+			r = cx_err(err, CX_E_WORKSPACE, -hroot[i], "cannot open tree '%.200s': %s%s",
+				   trees[i].host_path, strerror(-hroot[i]),
+				   hroot[i] == -ELOOP ? " (its path holds a symlink)" : "");
+			goto out;
+		}
+		uroot[i] = ws_open_root(trees[i].upper, O_RDONLY);
+		if (uroot[i] < 0) {
+			r = cx_err(err, CX_E_WORKSPACE, -uroot[i], "cannot open upper '%.200s': %s",
+				   trees[i].upper, strerror(-uroot[i]));
+			goto out;
+		}
+		r = ws_scan(hroot[i], uroot[i], trees[i].host_path, &plans[i], &budget, err);
+		if (r < 0) {
+			cx_err_prefix(err, "commit refused");
+			goto out;
+		}
+		m.trees[m.ntrees++] = cx_strdup(trees[i].host_path);
+		ws_plan_entries(&plans[i], (unsigned)i, &m);
+	}
+	ws_fault("after_scan");
+
+	/* 2. pack: pre-images and manifest, durable in one batch */
+	r = fresh_pack_dir(pack_dir, err);
+	if (r < 0)
+		goto out;
+	packfd = open_pack(pack_dir, err);
+	if (packfd < 0) {
+		r = packfd;
+		goto out_pack;
+	}
+	m.run_key = cx_strdup(run_key);
+	m.run_id = cx_strdup(run_id);
+	m.tag = cx_strdup(tag);
+	m.committed_at = (int64_t)time(NULL);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = ws_pack_tree(hroot[i], packfd, (unsigned)i, &m, err);
+	if (r == 0)
+		r = ws_manifest_write(packfd, &m, msha, err);
+	if (r == 0 && syncfs(packfd) < 0)
+		r = cx_err(err, CX_E_WORKSPACE, errno, "cannot sync pack '%.200s': %s", pack_dir,
+			   strerror(errno));
+	if (r < 0)
+		goto out_pack;
+	ws_fault("after_pack");
+
+	/* 3. journal, apply */
+	j.run_key = cx_strdup(run_key);
+	j.run_id = cx_strdup(run_id);
+	j.tag = cx_strdup(tag);
+	j.pack_dir = cx_strdup(pack_dir);
+	for (size_t i = 0; i < n; i++) {
+		j.host[i] = cx_strdup(trees[i].host_path);
+		j.upper[i] = cx_strdup(trees[i].upper);
+	}
+	j.n = n;
+	r = ws_journal_write(journal_path, &j, "packed", err);
+	if (r < 0)
+		goto out_pack;
+	journaled = true;
+	ws_fault("after_packed_journal");
+	r = ws_journal_write(journal_path, &j, "applying", err);
+	if (r < 0)
+		goto out;
+	ws_fault("after_applying_journal");
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = ws_apply(hroot[i], uroot[i], &plans[i], tag, (unsigned)i, trees[i].host_path, err);
+	if (r < 0) {
+		cx_error rerr = { 0 };
+		if (roll_back(journal_path, &j, &rerr) == 0) {
+			cx_err_prefix(err, "commit failed and was undone");
+		} else {
+			cx_err_prefix(err, "commit failed; undoing it failed too (%.200s): recovery will retry",
+				      rerr.msg);
+		}
+		goto out;
+	}
+	ws_fault("after_apply");
+	close_all(uroot, n);
+	r = finish(journal_path, &j, packfd, err);
+	if (r < 0)
+		goto out;
+	if (ret) {
+		memset(ret, 0, sizeof(*ret));
+		ret->added = m.added;
+		ret->changed = m.changed;
+		ret->deleted = m.deleted;
+		ret->bytes = m.bytes;
+		for (size_t i = 0; i < n; i++)
+			ret->skipped += plans[i].skipped;
+		memcpy(ret->manifest_sha256, msha, sizeof(msha));
+	}
+	goto out;
+
+out_pack:
+	if (!journaled && packfd >= 0) {
+		cx_error e2 = { 0 };
+		close(TAKE_FD(packfd));
+		ws_trash(pack_dir, &e2);
+	}
+out:
+	close_all(hroot, n);
+	close_all(uroot, n);
+	for (size_t i = 0; i < n; i++)
+		ws_plan_free(&plans[i]);
+	ws_manifest_free(&m);
+	ws_journal_free(&j);
+	return r;
+}
+
+/* ---- discard -------------------------------------------------------------------- */
+
+int cx_ws_discard(const char *run_dir, cx_error *err)
+{
+	char jp[PATH_MAX];
+	struct stat st;
+
+	if (!run_dir || !*run_dir)
+		return cx_err(err, CX_E_WORKSPACE, EINVAL, "discard: no run dir");
+	if ((size_t)snprintf(jp, sizeof(jp), "%s/journal.json", run_dir) >= sizeof(jp))
+		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "run dir path too long");
+	if (lstat(jp, &st) == 0) {
+		/* the upper of an unfinished commit is what recovery needs */
+		ws_journal j = { 0 };
+		int r = ws_journal_read(jp, &j, err);
+		bool finished = r == 0 && (strcmp(j.state, "done") == 0 ||
+					   strcmp(j.state, "rolled_back") == 0);
+		if (r == 0 && !finished)
+			r = cx_err(err, CX_E_WORKSPACE, EBUSY,
+				   "run dir '%.200s' holds an unfinished commit (journal '%s'): recover it first",
+				   run_dir, j.state);
+		ws_journal_free(&j);
+		if (r < 0)
+			return r;
+	}
+	return ws_trash(run_dir, err);
+}
+
+/* ---- recover ------------------------------------------------------------------- */
+
+int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *err)
+{
+	ws_journal j = { 0 };
+	struct stat st;
+	const char *action = "none";
+	int r;
+
+	if (lstat(journal_path, &st) < 0) {
+		if (errno != ENOENT)
+			return cx_err(err, CX_E_WORKSPACE, errno, "journal '%.200s': %s", journal_path,
+				      strerror(errno));
+		if (ret_action)
+			*ret_action = action;
+		return 0;
+	}
+	r = ws_journal_read(journal_path, &j, err);
+	if (r < 0)
+		return r;
+	if (strcmp(j.state, "done") == 0 || strcmp(j.state, "rolled_back") == 0) {
+		action = "cleaned";
+		r = remove_uppers(&j, err);
+		if (r == 0 && strcmp(j.state, "rolled_back") == 0)
+			r = ws_trash(j.pack_dir, err);
+	} else if (strcmp(j.state, "packed") == 0 || strcmp(j.state, "applying") == 0) {
+		bool uppers = true;
+		for (size_t i = 0; i < j.n; i++)
+			uppers = uppers && is_dir(j.upper[i]);
+		if (uppers) {
+			cx_error ferr = { 0 };
+			_cleanup_close_ int packfd = open_pack(j.pack_dir, err);
+			r = packfd < 0 ? packfd : ws_journal_write(journal_path, &j, "applying", err);
+			if (r == 0) {
+				r = roll_forward(&j, &ferr);
+				if (r == 0) {
+					action = "rolled_forward";
+					r = finish(journal_path, &j, packfd, err);
+				} else {
+					/* cannot finish it: undo it, and say why */
+					action = "rolled_back";
+					r = roll_back(journal_path, &j, err);
+					if (r < 0)
+						cx_err_prefix(err, "roll forward failed (%.200s); roll back",
+							      ferr.msg);
+				}
+			}
+		} else if (strcmp(j.state, "packed") == 0) {
+			/* nothing was applied: only the pack goes */
+			action = "rolled_back";
+			r = ws_journal_write(journal_path, &j, "rolled_back", err);
+			if (r == 0)
+				r = ws_trash(j.pack_dir, err);
+		} else {
+			action = "rolled_back";
+			r = roll_back(journal_path, &j, err);
+		}
+		if (r == 0)
+			r = remove_uppers(&j, err);
+	} else if (strcmp(j.state, "rolling_back") == 0) {
+		action = "rolled_back";
+		r = roll_back(journal_path, &j, err);
+		if (r == 0)
+			r = remove_uppers(&j, err);
+	} else {
+		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "journal '%.200s' has unknown state '%.32s'",
+			   journal_path, j.state);
+	}
+	ws_journal_free(&j);
+	if (r < 0) {
+		cx_err_prefix(err, "recovery");
+		return r;
+	}
+	if (ret_action)
+		*ret_action = action;
+	return 0;
+}
+
+/* ---- undo ------------------------------------------------------------------------ */
+
+int cx_ws_undo(const char *pack_dir, bool force, cx_error *err)
+{
+	_cleanup_close_ int packfd = -1;
+	_cleanup_free_ char *state = NULL;
+	int locks[CX_WS_TREES_MAX];
+	ws_manifest m = { 0 };
+	size_t nlocks = 0, count = 0;
+	char msg[CX_ERR_MSG_MAX] = "";
+	int r;
+
+	packfd = open_pack(pack_dir, err);
+	if (packfd < 0)
+		return packfd;
+	if (!has_file(packfd, "committed"))
+		return cx_err(err, CX_E_WORKSPACE, EINVAL,
+			      "undo refused: the commit of '%.200s' never finished (nothing to undo)",
+			      pack_dir);
+	if (has_file(packfd, "undone"))
+		return cx_err(err, CX_E_WORKSPACE, EALREADY,
+			      "undo refused: '%.200s' was already undone", pack_dir);
+	r = ws_manifest_read(pack_dir, &m, err);
+	if (r < 0)
+		return r;
+	/* no run may write these trees while we restore them */
+	state = state_of(pack_dir);
+	for (size_t i = 0; state && i < m.ntrees && r == 0; i++) {
+		r = cx_ws_lock(state, m.trees[i], false, &locks[nlocks], err);
+		if (r == 0)
+			nlocks++;
+	}
+	if (r == 0)
+		r = ws_check_after(&m, msg, sizeof(msg), &count, err);
+	if (r == 0 && count && !force)
+		r = cx_err(err, CX_E_WORKSPACE, EBUSY,
+			   "undo refused: %zu path%s changed since the commit: %s (check them, then undo with --force)",
+			   count, count > 1 ? "s" : "", msg);
+	if (r == 0)
+		r = ws_rollback(&m, packfd, err);
+	if (r == 0 && (r = mark_file(packfd, "undone")) < 0)
+		r = cx_err(err, CX_E_WORKSPACE, -r, "cannot mark pack '%.200s' undone: %s", pack_dir,
+			   strerror(-r));
+	close_all(locks, nlocks);
+	ws_manifest_free(&m);
+	return r;
+}
+
+/* ---- diff ------------------------------------------------------------------------ */
+
+static void fmt_size(uint64_t v, char *out, size_t len)
+{
+	if (v < 10240)
+		snprintf(out, len, "%llu B", (unsigned long long)v);
+	else if (v < 10ull << 20)
+		snprintf(out, len, "%.1f KiB", (double)v / 1024);
+	else
+		snprintf(out, len, "%.1f MiB", (double)v / (1024 * 1024));
+}
+
+int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err)
+{
+	_cleanup_close_ int packfd = -1;
+	ws_manifest m = { 0 };
+	char when[64] = "?";
+	size_t width = 0;
+	struct tm tm;
+	time_t t;
+	int r;
+
+	packfd = open_pack(pack_dir, err);
+	if (packfd < 0)
+		return packfd;
+	r = ws_manifest_read(pack_dir, &m, err);
+	if (r < 0)
+		return r;
+	t = (time_t)m.committed_at;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(out, "run %s (lease %s), %s %s%s\n", m.run_id, m.run_key,
+		has_file(packfd, "committed") ? "committed" : "commit not finished,", when,
+		has_file(packfd, "undone") ? ", undone" : "");
+	for (size_t i = 0; i < m.n; i++) {
+		char q[300];
+		size_t w = strlen(ws_quote(m.e[i].path, q, sizeof(q))) + 3;
+		if (w > width)
+			width = w < 60 ? w : 60;
+	}
+	for (unsigned tr = 0; tr < m.ntrees; tr++) {
+		if (m.ntrees > 1)
+			fprintf(out, "%s:\n", m.trees[tr]);
+		for (size_t i = 0; i < m.n; i++) {
+			const ws_ment *e = &m.e[i];
+			char q[300], name[310], a[32], b[32], what[96];
+			if (e->tree != tr)
+				continue;
+			ws_quote(e->path, q, sizeof(q));
+			snprintf(name, sizeof(name), "%s%s%s%s", strcmp(q, e->path) ? "\"" : "", q,
+				 strcmp(q, e->path) ? "\"" : "", e->kind == WS_K_DIR ? "/" : "");
+			fmt_size(e->size_b, b, sizeof(b));
+			fmt_size(e->size_a, a, sizeof(a));
+			if (e->kind == WS_K_DIR)
+				snprintf(what, sizeof(what), "dir%s", e->op == WS_OP_CHANGED ? " mode/owner" : "");
+			else if (e->kind == WS_K_SYMLINK)
+				snprintf(what, sizeof(what), "symlink");
+			else if (e->op == WS_OP_ADDED)
+				snprintf(what, sizeof(what), "%s", a);
+			else if (e->op == WS_OP_DELETED)
+				snprintf(what, sizeof(what), "%s", b);
+			else if (strcmp(e->sha_b, e->sha_a) == 0)
+				snprintf(what, sizeof(what), "mode %o -> %o", e->mode_b, e->mode_a);
+			else
+				snprintf(what, sizeof(what), "%s -> %s", b, a);
+			fprintf(out, " %c %-*s | %s\n",
+				e->op == WS_OP_ADDED ? 'A' : e->op == WS_OP_CHANGED ? 'M' : 'D',
+				(int)width, name, what);
+		}
+	}
+	fprintf(out, " %llu path%s: %llu added, %llu changed, %llu deleted, %llu bytes written\n",
+		(unsigned long long)m.n, m.n == 1 ? "" : "s", (unsigned long long)m.added,
+		(unsigned long long)m.changed, (unsigned long long)m.deleted,
+		(unsigned long long)m.bytes);
+	ws_manifest_free(&m);
+	return ferror(out) ? cx_err(err, CX_E_IO, EIO, "cannot write the diff") : 0;
+}

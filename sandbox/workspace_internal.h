@@ -1,0 +1,225 @@
+/* Private to the workspace module (sandbox/workspace*.c): the plan a scan
+ * builds, the manifest entries, the journal, and the file-system
+ * primitives every step shares.
+ *
+ * Files, by concern:
+ *   workspace.c        public API: commit, discard, recover, undo, diff, lock
+ *   workspace_fs.c     hostile-tree primitives: beneath-walker, recursive
+ *                      delete, copy+hash, xattrs, trash + detached deleter,
+ *                      fault injection
+ *   workspace_scan.c   upper + host -> plan (ws_rec) and manifest entries
+ *   workspace_pack.c   pre-images, manifest and journal (JSON, strict)
+ *   workspace_apply.c  apply a plan; roll back / undo from a manifest
+ *
+ * Invariants shared by all of them:
+ *  - a path inside a tree is relative, '/'-separated, never empty, never
+ *    has an empty, "." or ".." component or a NUL (ws_path_ok);
+ *  - every host file is reached from the tree's root fd, one component at
+ *    a time, with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
+ *    RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV); the last component is never
+ *    followed (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, renameat/unlinkat);
+ *  - every fd is O_CLOEXEC. */
+#ifndef CALYX_WORKSPACE_INTERNAL_H
+#define CALYX_WORKSPACE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "calyx/workspace.h"
+
+#define WS_DEPTH_MAX 256          /* path components below a tree root */
+#define WS_ENTRIES_MAX 1000000    /* upper + host entries one commit may touch */
+#define WS_MANIFEST_MAX (1u << 30)
+#define WS_JOURNAL_MAX (1u << 20)
+#define WS_XATTR_LIST_MAX 65536   /* bytes of xattr names per file */
+#define WS_XATTR_VALUE_MAX 65536  /* XATTR_SIZE_MAX */
+#define WS_TAG_LEN 16             /* hex chars of the commit's random tag */
+
+/* ---- fault injection (test builds only) --------------------------------- */
+#ifdef CALYX_FAULT_INJECTION
+/* raise(SIGKILL) when CALYX_FAULT_STEP names this step; then call the hook. */
+void ws_fault(const char *step);
+/* Tests may set this to act at a step (e.g. swap a dir for a symlink). */
+extern void (*cx_ws_fault_hook)(const char *step);
+#else
+static inline void ws_fault(const char *step) { (void)step; }
+#endif
+
+/* ---- kinds, actions -------------------------------------------------------- */
+enum { WS_K_NONE = 0, WS_K_FILE, WS_K_DIR, WS_K_SYMLINK, WS_K_SPECIAL };
+enum { WS_OP_ADDED = 1, WS_OP_CHANGED, WS_OP_DELETED };
+
+/* What apply does for one record of the plan. */
+enum {
+	WS_A_NONE = 0, /* host entry inside a deleted subtree: manifest only */
+	WS_A_DELETE,   /* remove the host entry (recursively) */
+	WS_A_DIR,      /* make sure a dir is there (mkdir), then its metadata if meta */
+	WS_A_WRITE,    /* regular file: temp file in the dir, rename over */
+	WS_A_LINK,     /* hardlink to the primary record's inode, rename over */
+	WS_A_SYMLINK,  /* temp symlink, rename over */
+	WS_A_SKIP,     /* upper entry equal to the host's: left alone */
+};
+
+typedef struct ws_rec {
+	char *path;        /* relative */
+	uint32_t depth;    /* components */
+	uint8_t act;       /* WS_A_* */
+	uint8_t hkind;     /* host kind this record replaces (WS_K_NONE: nothing) */
+	bool meta;         /* WS_A_DIR: set mode/owner/xattrs */
+	bool equal;        /* scan: the host entry equals the upper's */
+	mode_t mode;       /* final mode bits (setuid/setgid already stripped) */
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	struct timespec atime, mtime;
+	char *target;      /* WS_A_SYMLINK */
+	uint8_t sha[32];   /* upper content or link target */
+	size_t link_to;    /* WS_A_LINK: index of the primary record */
+	dev_t udev, hdev;
+	ino_t uino, hino;
+	nlink_t unlink;
+} ws_rec;
+
+typedef struct ws_plan {
+	ws_rec *v;
+	size_t n, cap;
+	uint64_t skipped;  /* FIFOs and sockets in the upper (never committed) */
+} ws_plan;
+
+/* ---- manifest ---------------------------------------------------------------- */
+typedef struct ws_xattrs {
+	size_t n;
+	char **names;
+	uint8_t **vals;
+	size_t *lens;
+} ws_xattrs;
+
+typedef struct ws_ment {
+	unsigned tree;
+	char *path;
+	uint8_t op, kind;
+	bool has_before, has_after;
+	uint32_t mode_b, mode_a, uid_b, gid_b, uid_a, gid_a;
+	uint64_t size_b, size_a;
+	char sha_b[65], sha_a[65];
+	ws_xattrs xb;      /* pre-image xattrs (restored by undo) */
+} ws_ment;
+
+typedef struct ws_manifest {
+	char *run_key, *run_id, *tag;
+	int64_t committed_at;
+	size_t ntrees;
+	char *trees[CX_WS_TREES_MAX];
+	ws_ment *e;
+	size_t n, cap;
+	uint64_t added, changed, deleted, bytes;
+} ws_manifest;
+
+/* ---- journal ------------------------------------------------------------------- */
+typedef struct ws_journal {
+	char *state, *run_key, *run_id, *tag, *pack_dir;
+	size_t n;
+	char *host[CX_WS_TREES_MAX];
+	char *upper[CX_WS_TREES_MAX];
+} ws_journal;
+
+/* ---- workspace_fs.c ------------------------------------------------------------- */
+bool ws_path_ok(const char *p);
+/* Split "a/b/c" into dir length 3 ("a/b") and name "c"; top-level: 0. */
+void ws_split(const char *path, size_t *ret_dirlen, const char **ret_name);
+char *ws_join(const char *dir, const char *name);
+
+/* openat2 of one component (or a relative path) beneath dfd, symlinks and
+ * mount crossings refused. Returns fd or -errno. */
+int ws_open_beneath(int dfd, const char *name, int flags);
+/* The tree root: an absolute path without symlinks. */
+int ws_open_root(const char *path, int flags);
+
+/* Walks a tree by relative dir paths, caching the fds of the last path's
+ * ancestors (plans and manifests come in pre-order). fds[0] is the root
+ * (borrowed). */
+typedef struct ws_walker {
+	int fds[WS_DEPTH_MAX + 1];
+	size_t ends[WS_DEPTH_MAX + 1];
+	unsigned depth;
+	char *cur;
+	size_t cap;
+} ws_walker;
+void ws_walker_init(ws_walker *w, int root);
+void ws_walker_reset(ws_walker *w);
+void ws_walker_free(ws_walker *w);
+/* The dir holding path (its first dirlen bytes); *ret_fd is borrowed
+ * until the next call. */
+int ws_walker_dir(ws_walker *w, const char *path, size_t dirlen, int *ret_fd);
+
+/* Remove name under dfd (file, symlink, or whole tree), never following a
+ * symlink nor crossing a mount. Missing is success. depth_left bounds the
+ * recursion; past it, subtrees are renamed into spill_fd (the trash
+ * entry being deleted) when spill_fd >= 0, else -ELOOP. Uses no heap:
+ * safe in a child forked from a threaded process. */
+int ws_rm_at(int dfd, const char *name, unsigned depth_left, int spill_fd);
+
+/* Copy in -> out (both at offset 0 .. EOF); hash when sha != NULL. */
+int ws_copy(int in, int out, uint8_t sha[32], uint64_t *ret_len);
+int ws_hash_fd(int fd, uint8_t sha[32], uint64_t *ret_len);
+
+enum { WS_XA_COMMIT = 1, WS_XA_PREIMAGE = 2 };
+/* Names a commit copies from an upper (user.*, security.* but
+ * security.capability, system.posix_acl_*), or keeps for a pre-image
+ * (everything but trusted.*). */
+bool ws_xattr_wanted(const char *name, int filter);
+int ws_xattrs_read(int fd, int filter, ws_xattrs *ret);
+bool ws_xattrs_equal(const ws_xattrs *a, const ws_xattrs *b);
+/* Make fd's xattrs in the filter's set exactly `want`. */
+int ws_xattrs_apply(int fd, const ws_xattrs *want, int filter);
+void ws_xattrs_free(ws_xattrs *x);
+
+/* Deterministic temp name for a record ('f' forward, 'r' rollback). */
+void ws_tmpname(const char *tag, char kind, unsigned tree, const char *path, char out[64]);
+
+/* Move path (a run dir, a tree dir, a pack) to the state's trash and
+ * delete it in a detached grandchild. Missing is success. */
+int ws_trash(const char *path, cx_error *err);
+
+/* ---- workspace_scan.c ------------------------------------------------------------ */
+/* Scan one tree's upper against its host tree. budget: entries left
+ * (shared by the trees of a commit). */
+int ws_scan(int hroot, int uroot, const char *host_path, ws_plan *plan, size_t *budget,
+	    cx_error *err);
+void ws_plan_free(ws_plan *p);
+/* Manifest entries (without pre-image data) for a plan, appended. */
+void ws_plan_entries(const ws_plan *p, unsigned tree, ws_manifest *m);
+
+/* ---- workspace_pack.c ------------------------------------------------------------ */
+/* Copy pre-images of tree's changed/deleted files into pack_dir/tree<i>/
+ * and fill the entries' before fields. */
+int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error *err);
+int ws_manifest_write(int packfd, const ws_manifest *m, char sha_hex[65], cx_error *err);
+int ws_manifest_read(const char *pack_dir, ws_manifest *ret, cx_error *err);
+void ws_manifest_free(ws_manifest *m);
+ws_ment *ws_manifest_add(ws_manifest *m);
+int ws_journal_write(const char *path, const ws_journal *j, const char *state, cx_error *err);
+int ws_journal_read(const char *path, ws_journal *ret, cx_error *err);
+void ws_journal_free(ws_journal *j);
+/* Pack object (pre-image content or link target) by sha256 hex. */
+int ws_pack_open_object(int packfd, unsigned tree, const char *sha_hex);
+/* Escaped, printable rendering of a path for messages (C-style quoting
+ * when it holds control characters or quotes). Returns out. */
+const char *ws_quote(const char *s, char *out, size_t len);
+
+/* ---- workspace_apply.c ----------------------------------------------------------- */
+int ws_apply(int hroot, int uroot, const ws_plan *plan, const char *tag, unsigned tree,
+	     const char *host_path, cx_error *err);
+/* Restore the pre-commit state of every tree from the pack (undo and
+ * roll back). Best effort: goes on past a failing entry and reports the
+ * first failure with a count. */
+int ws_rollback(const ws_manifest *m, int packfd, cx_error *err);
+/* Entries whose current state differs from the manifest's "after":
+ * appended to msg (up to 10 names), count returned. */
+int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_count,
+		   cx_error *err);
+
+#endif

@@ -64,7 +64,8 @@ else ifeq ($(SAN),fuzz)
   OPT := -O1
 endif
 
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(OPT) -g $(WARN) -U_FORTIFY_SOURCE $(FORTIFY) $(HARDEN_CFLAGS) \
+# FAULT_DEFS: only for the test-only fault-injection build (make fault).
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(FAULT_DEFS) $(OPT) -g $(WARN) -U_FORTIFY_SOURCE $(FORTIFY) $(HARDEN_CFLAGS) \
         $(SAN_FLAGS) -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 
 # BPF programs: compiled with clang for the bpf target (CO-RE, no vmlinux.h
@@ -159,8 +160,15 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
 
+# Test-only fault-injection build (CALYX_FAULT_STEP=<step> kills the
+# process at that step of a workspace commit): build/fault/, never installed.
+fault:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fault FAULT_DEFS=-DCALYX_FAULT_INJECTION \
+		$(BUILD)/fault/calyx-exec $(BUILD)/fault/tests/test_workspace
+
 # ---- tests ----------------------------------------------------------------
-tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS) $(WORKLOAD_BINS)
+tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS) $(WORKLOAD_BINS) \
+       $(if $(FAULT_DEFS),,fault)
 
 check: deps-check tests
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
@@ -209,7 +217,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor demo install clean
+.PHONY: fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

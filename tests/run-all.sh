@@ -31,6 +31,10 @@ for src in tests/unit/test_*.c; do
 	name=$(basename "$src" .c)
 	suite "$name" "$BUILD/tests/$name"
 done
+# The fault-injection build's workspace tests: a kill at each commit step.
+if [ -x "$BUILD/fault/tests/test_workspace" ]; then
+	suite test_workspace_faults "$BUILD/fault/tests/test_workspace"
+fi
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c); name=${name#fuzz_}
 	suite "replay_$name" "$BUILD/tests/replay_$name" "tests/fuzz/corpus/$name"

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Workspace tests: commit on success (the host tree equals a reference
+# built by applying the same operations directly), roll back on every kind
+# of failure (byte-for-byte unchanged), validate, the tree lock, crash at
+# each commit step (fault-injection build), and undo with calyx-ctl.
+#
+#   bash tests/integration/workspace.sh [BUILD_DIR]   (default: build; root)
+#
+# The run's operations come from the static workload tests/workloads/wsops,
+# run in the sandbox on /work and, for the reference, directly on a copy.
+set -u
+
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh" "${1:-build}"
+
+[ -x "$B/workloads/wsops" ] || { echo "workspace.sh: $B/workloads/wsops missing (run 'make tests')" >&2; exit 2; }
+HB=$(mktemp -d /var/tmp/calyx-ws.XXXXXX) || exit 2
+# shellcheck disable=SC2016
+lib_atexit 'rm -rf "$HB"'
+chmod 755 "$HB"
+install -m 0755 "$B/workloads/wsops" "$HB/wsops" || exit 2
+WS_UID=$((20000 + $$ % 10000))
+while getent passwd "$WS_UID" >/dev/null; do WS_UID=$((WS_UID + 1)); done
+
+policy_json "[\"$HB/wsops\"]" "[\"/usr\", \"$HB\"]" "[\"$T/srv\"]" >"$T/ws.policy.json"
+mk_host ws "$T/ws.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID" ||
+	{ echo "fixture: $WHY" >&2; exit 2; }
+CTL=$B/calyx-ctl
+
+# A fresh workspace with every kind of entry the operations touch.
+fresh_ws() { # DIR
+	rm -rf "$1"
+	mkdir -p "$1/d" "$1/dir2" "$1/keep/deep"
+	printf 'alpha\n' >"$1/a.txt"
+	printf 'bravo\n' >"$1/b.txt"
+	printf 'one\n' >"$1/d/f1"
+	printf 'two\n' >"$1/dir2/inner"
+	printf 'three\n' >"$1/file3"
+	printf 'deep\n' >"$1/keep/deep/z"
+	ln -s a.txt "$1/link-to-a"
+	chown -R "$WS_UID:$WS_UID" "$1"
+}
+
+# The run's operations: add, change, delete, rename, dir->file, file->dir,
+# a symlink pointing outside the tree, a hardlink, a mode change.
+OPS=(write:new.txt:hello append:a.txt:more rm:b.txt mkdir:nd write:nd/x:1 mv:d/f1:d/f1r
+	rmtree:dir2 write:dir2:now-a-file rm:file3 mkdir:file3 write:file3/y:2
+	ln:/etc/passwd:outlink link:new.txt:new-hard chmod:a.txt:600 rm:link-to-a)
+
+# A manifest of a tree: type, mode, path, link target, content hash.
+manifest() { # DIR
+	(cd "$1" && find . -mindepth 1 -printf '%y %m %p -> %l\n' | sort &&
+		find . -type f -exec sha256sum {} + | sort -k 2)
+}
+
+json_argv() { # ARGS... -> a JSON array of wsops + ARGS
+	local out="[\"$HB/wsops\"" a
+	for a in "$@"; do out="$out, \"$a\""; done
+	printf '%s]' "$out"
+}
+
+# ws_run NAME WS ARGV_JSON [EXTRA_MEMBERS]: lease and run on workspace WS.
+ws_run() {
+	local name=$1 ws=$2 argv=$3 extra=${4:-}
+	printf '{"run_id":"ws-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}%s}\n' \
+		"$name" "$HOST_ID" "$argv" "$ws" "$HB" "${extra:+,$extra}" >"$T/ws/$name.body" || return 1
+	mk_lease ws "$T/ws/$name.lease" "$T/ws/$name.body" || return 1
+	xrun cx ws --lease "$T/ws/$name.lease" --result "$T/ws/$name.result"
+}
+
+t_commit() {
+	fresh_ws "$T/srv/c" && fresh_ws "$T/ref-c" || return 1
+	(cd "$T/ref-c" && "$HB/wsops" "${OPS[@]}") || fail "reference ops failed" || return 1
+	ws_run commit "$T/srv/c" "$(json_argv "${OPS[@]}")" || return 1
+	expect_rc 0 || return 1
+	[ "$(manifest "$T/srv/c")" = "$(manifest "$T/ref-c")" ] ||
+		fail "committed tree differs from the reference: $(diff <(manifest "$T/ref-c") <(manifest "$T/srv/c") | head -n 4 | tr '\n' '|')" || return 1
+	[ "$(readlink "$T/srv/c/outlink")" = /etc/passwd ] || fail "outlink is not a link to /etc/passwd" || return 1
+	[ "$(stat -c %i "$T/srv/c/new.txt")" = "$(stat -c %i "$T/srv/c/new-hard")" ] ||
+		fail "new-hard is not a hardlink of new.txt" || return 1
+	grep -q '"action": "committed"' "$T/ws/commit.result" || fail "result lacks committed" || return 1
+	grep -qE '"type":"workspace.committed".*"lease_id":"'"$(lease_id "$T/ws/commit.lease")"'"' "$T/ws/log/audit.jsonl" ||
+		fail "no workspace.committed audit event"
+}
+run_test workspace.commit_equals_reference t_commit
+
+# rollback_case NAME EXIT ARGV_JSON [EXTRA]: the run ends badly; the tree
+# must be exactly what it was.
+rollback_case() {
+	local name=$1 want=$2 argv=$3 extra=${4:-} before
+	fresh_ws "$T/srv/$name" || return 1
+	before=$(manifest "$T/srv/$name")
+	ws_run "$name" "$T/srv/$name" "$argv" "$extra" || return 1
+	expect_rc "$want" || return 1
+	[ "$(manifest "$T/srv/$name")" = "$before" ] || fail "the tree changed although the run rolled back" || return 1
+	grep -q '"action": "rolled_back"' "$T/ws/$name.result" || fail "result lacks rolled_back" || return 1
+	[ -z "$(ls -A "$T/ws/state/runs" 2>/dev/null)" ] || fail "run dir left in state/runs: $(ls "$T/ws/state/runs")"
+}
+t_rb_exit() { rollback_case rbexit 3 "$(json_argv "${OPS[@]}" exit:3)"; }
+t_rb_validate() {
+	rollback_case rbval 5 "$(json_argv "${OPS[@]}")" "\"validate\":{\"argv\":$(json_argv exit:5)}" || return 1
+	grep -q '"reason": "validate exited 5"' "$T/ws/rbval.result" || fail "reason is not 'validate exited 5'"
+}
+t_rb_halt() {
+	rollback_case rbhalt 124 "$(json_argv "${OPS[@]}" spin)" '"limits":{"cpu_ms":200,"wall_ms":10000}' || return 1
+	grep -q '"reason": "halted (cpu)"' "$T/ws/rbhalt.result" || fail "reason is not 'halted (cpu)'"
+}
+t_rb_signal() {
+	# the run writes, then its workload is killed by the wall clock
+	rollback_case rbwall 124 "$(json_argv "${OPS[@]}" sleep:5000)" '"limits":{"wall_ms":300}'
+}
+run_test workspace.rollback_nonzero_exit t_rb_exit
+run_test workspace.rollback_validate_fails t_rb_validate
+run_test workspace.rollback_cpu_halt t_rb_halt
+run_test workspace.rollback_wall_halt t_rb_signal
+
+t_lock() {
+	fresh_ws "$T/srv/lk" || return 1
+	printf '{"run_id":"ws-lk1","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
+		"$HOST_ID" "$(json_argv sleep:3000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
+	mk_lease ws "$T/ws/lk1.lease" "$T/ws/lk1.body" || return 1
+	cx ws --lease "$T/ws/lk1.lease" >/dev/null 2>&1 &
+	local pid=$! i
+	for i in $(seq 1 100); do [ -n "$(ls "$T/ws/state/runs" 2>/dev/null)" ] && break; sleep 0.05; done
+	ws_run lk2 "$T/srv/lk" "$(json_argv write:z:1)" || { kill "$pid"; return 1; }
+	local second=$RC id2
+	id2=$(lease_id "$T/ws/lk2.lease")
+	"$CTL" --config "$T/ws/etc/calyx.conf" halt "$(lease_id "$T/ws/lk1.lease")" >/dev/null 2>&1
+	wait "$pid"
+	RC=$second
+	check_one_line_file 125 E_WORKSPACE || return 1
+	grep -q 'in use by another run' "$ERR" || fail "message: $(first_err)" || return 1
+	[ ! -e "$T/ws/state/ledger/$id2" ] || fail "the refused lease was consumed"
+}
+# the refusal is one line, E_WORKSPACE, exit 125 (on the last xrun's files)
+check_one_line_file() {
+	expect_rc "$1" || return 1
+	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines" || return 1
+	grep -qE "^calyx-exec: error \[$2\]: ." "$ERR" || fail "stderr: $(first_err)"
+}
+run_test workspace.second_run_on_same_tree_refused t_lock
+
+t_undo() {
+	fresh_ws "$T/srv/u" || return 1
+	local before
+	before=$(manifest "$T/srv/u")
+	ws_run undo1 "$T/srv/u" "$(json_argv "${OPS[@]}")" || return 1
+	expect_rc 0 || return 1
+	check 0 "" "$CTL" --config "$T/ws/etc/calyx.conf" diff ws-undo1 || return 1
+	grep -q 'new.txt' "$OUT" || fail "diff does not list new.txt: $(head -n 3 "$OUT" | tr '\n' '|')" || return 1
+	check 0 "" "$CTL" --config "$T/ws/etc/calyx.conf" rollback ws-undo1 || return 1
+	[ "$(manifest "$T/srv/u")" = "$before" ] ||
+		fail "after rollback the tree differs from before the run: $(diff <(echo "$before") <(manifest "$T/srv/u") | head -n 4 | tr '\n' '|')" || return 1
+	grep -q '"type":"workspace.undone"' "$T/ws/log/audit.jsonl" || fail "no workspace.undone audit event"
+}
+run_test workspace.calyx_ctl_rollback_restores t_undo
+
+t_undo_refused() {
+	fresh_ws "$T/srv/u2" || return 1
+	local before
+	before=$(manifest "$T/srv/u2")
+	ws_run undo2 "$T/srv/u2" "$(json_argv "${OPS[@]}")" || return 1
+	expect_rc 0 || return 1
+	printf 'changed later\n' >"$T/srv/u2/new.txt"
+	xrun "$CTL" --config "$T/ws/etc/calyx.conf" rollback ws-undo2
+	expect_rc 1 || return 1
+	grep -q 'new.txt' "$ERR" || fail "the refusal does not name new.txt: $(first_err)" || return 1
+	check 0 "" "$CTL" --config "$T/ws/etc/calyx.conf" rollback ws-undo2 --force || return 1
+	[ "$(manifest "$T/srv/u2")" = "$before" ] || fail "--force did not restore the pre-run tree"
+}
+run_test workspace.rollback_refused_if_changed_then_forced t_undo_refused
+
+# Crash at each commit step (fault-injection build): the next start
+# finishes or undoes the commit: the tree is all-or-nothing.
+t_crash() {
+	local FX=$B/fault/calyx-exec step bad="" ref
+	[ -x "$FX" ] || { skip_test workspace.crash_at_each_commit_step "no fault-injection build ($B/fault/calyx-exec; make fault)"; return 0; }
+	fresh_ws "$T/ref-k" || return 1
+	(cd "$T/ref-k" && "$HB/wsops" "${OPS[@]}") || return 1
+	ref=$(manifest "$T/ref-k")
+	for step in after_scan after_pack after_packed_journal after_applying_journal after_temps mid_apply after_apply before_done after_done; do
+		local ws=$T/srv/k-$step before
+		fresh_ws "$ws" || return 1
+		before=$(manifest "$ws")
+		printf '{"run_id":"ws-k-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
+			"$step" "$HOST_ID" "$(json_argv "${OPS[@]}")" "$ws" "$HB" >"$T/ws/k.body"
+		mk_lease ws "$T/ws/k.lease" "$T/ws/k.body" || return 1
+		# (in a subshell: bash would report the SIGKILL on our stderr)
+		(CALYX_FAULT_STEP=$step exec "$FX" --config "$T/ws/etc/calyx.conf" --lease "$T/ws/k.lease") >/dev/null 2>&1
+		local rc=$?
+		[ "$rc" -eq 137 ] || { bad="$bad $step:exit$rc"; continue; }
+		# the next start recovers (any lease; it need not touch the tree)
+		fresh_ws "$T/srv/k-next" || return 1
+		ws_run "next-$step" "$T/srv/k-next" "$(json_argv exit:0)"
+		grep -q "note: .*lease $(lease_id "$T/ws/k.lease")" "$ERR" ||
+			bad="$bad $step:no-recovery-note"
+		local now
+		now=$(manifest "$ws")
+		if [ "$now" != "$before" ] && [ "$now" != "$ref" ]; then
+			bad="$bad $step:partial"
+		fi
+	done
+	[ -z "$bad" ] || fail "not all-or-nothing after a crash at:$bad"
+}
+run_test workspace.crash_at_each_commit_step t_crash
+
+summary

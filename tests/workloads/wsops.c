@@ -1,0 +1,100 @@
+/* wsops: perform a scripted list of file operations in the current
+ * directory, for the workspace tests (run inside the sandbox on /work, and
+ * directly on a host copy to build the reference tree).
+ *   write:P:TEXT  append:P:TEXT  rm:P  rmtree:P  mkdir:P  mv:A:B
+ *   ln:TARGET:LINK (symlink)  link:A:B (hardlink)  chmod:P:OCTAL
+ *   sleep:MS  spin  exit:N
+ * Stops at the first failure with exit 99 and a message. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int rmtree(const char *p)
+{
+	struct stat st;
+	if (lstat(p, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(p);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			char c[4096];
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(c, sizeof(c), "%s/%s", p, de->d_name);
+			if (rmtree(c) < 0)
+				return -1;
+		}
+		if (d)
+			closedir(d);
+		return rmdir(p);
+	}
+	return unlink(p);
+}
+
+static int put(const char *p, const char *text, int flags)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | flags, 0644);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		char op[4096], *a, *b;
+		int r = 0;
+
+		snprintf(op, sizeof(op), "%s", argv[i]);
+		a = strchr(op, ':');
+		if (a)
+			*a++ = '\0';
+		b = a ? strchr(a, ':') : NULL;
+		if (b)
+			*b++ = '\0';
+		if (!strcmp(op, "write") && b)
+			r = put(a, b, O_TRUNC);
+		else if (!strcmp(op, "append") && b)
+			r = put(a, b, O_APPEND);
+		else if (!strcmp(op, "rm") && a)
+			r = unlink(a);
+		else if (!strcmp(op, "rmtree") && a)
+			r = rmtree(a);
+		else if (!strcmp(op, "mkdir") && a)
+			r = mkdir(a, 0755);
+		else if (!strcmp(op, "mv") && b)
+			r = rename(a, b);
+		else if (!strcmp(op, "ln") && b)
+			r = symlink(a, b);
+		else if (!strcmp(op, "link") && b)
+			r = link(a, b);
+		else if (!strcmp(op, "chmod") && b)
+			r = chmod(a, (mode_t)strtol(b, NULL, 8));
+		else if (!strcmp(op, "sleep") && a) {
+			struct timespec ts = { atoi(a) / 1000, (atoi(a) % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		} else if (!strcmp(op, "spin")) {
+			for (volatile unsigned long x = 0;; x++)
+				;
+		} else if (!strcmp(op, "exit") && a)
+			return atoi(a);
+		else {
+			fprintf(stderr, "wsops: bad op '%s'\n", argv[i]);
+			return 99;
+		}
+		if (r < 0) {
+			fprintf(stderr, "wsops: %s: %s\n", argv[i], strerror(errno));
+			return 99;
+		}
+	}
+	return 0;
+}

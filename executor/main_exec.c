@@ -637,8 +637,9 @@ static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const cha
 		if ((size_t)snprintf(dirs[i], 4096, "%s/tree%zu", run_dir, i) >= 4096)
 			return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
 		char up[4200], wk[4200];
-		snprintf(up, sizeof(up), "%s/upper", dirs[i]);
-		snprintf(wk, sizeof(wk), "%s/work", dirs[i]);
+		if ((size_t)snprintf(up, sizeof(up), "%s/upper", dirs[i]) >= sizeof(up) ||
+		    (size_t)snprintf(wk, sizeof(wk), "%s/work", dirs[i]) >= sizeof(wk))
+			return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
 		if (mkdir(dirs[i], 0700) < 0 || mkdir(up, 0755) < 0 || mkdir(wk, 0700) < 0)
 			return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", dirs[i],
 				      strerror(errno));

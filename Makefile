@@ -8,6 +8,7 @@
 #   make bench-verify   lease verification throughput
 #   make bench-startup  startup of /usr/bin/true vs bwrap, unshare, fork+exec; peak RSS (root)
 #   make bench-monitor  quota enforcement precision and monitor overhead (root)
+#   make bench-workspace  discard and commit speed of the transactional workspace (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -205,7 +206,15 @@ bench-startup: all
 bench-monitor: all tests
 	$(Q)scripts/bench-monitor.sh
 
-bench: bench-verify bench-startup bench-monitor
+$(BUILD)/tests/bench_workspace: $(BUILD)/obj/tests/bench/bench_workspace.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-workspace: $(BUILD)/tests/bench_workspace
+	$(Q)scripts/bench-workspace.sh $(BUILD)
+
+bench: bench-verify bench-startup bench-monitor bench-workspace
 
 demo:
 	$(Q)scripts/demo.sh
@@ -217,7 +226,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor demo install clean
+.PHONY: fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor bench-workspace demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

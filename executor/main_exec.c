@@ -14,6 +14,8 @@
  * audit, state) happens before the lease verified; --dry-run has none. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <getopt.h>
 #include <sys/file.h>
 #include <sodium.h>
@@ -30,6 +32,7 @@
 #include "calyx/lease.h"
 #include "calyx/ledger.h"
 #include "calyx/monitor.h"
+#include "calyx/path.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
 #include "calyx/workspace.h"
@@ -613,8 +616,8 @@ static size_t writable_trees(const cx_run_spec *s, const char **out)
 /* STATE/runs/<lease_id>/tree<i>/{upper,work}, and an owner file naming
  * this calyx-exec (so a later start can tell a crashed run). */
 static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const char *const *trees,
-			   size_t ntrees, char dirs[][4096], char *run_dir, size_t rlen, int *ret_lock,
-			   cx_error *err)
+			   size_t ntrees, char dirs[][4096], struct stat *ids, char *run_dir, size_t rlen,
+			   int *ret_lock, cx_error *err)
 {
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/runs", cfg->state_dir);
@@ -645,11 +648,25 @@ static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const cha
 				      strerror(errno));
 		/* The overlay's root shows the upper root's owner and mode: make
 		 * them the host tree's, so the run may write where it could. */
-		struct stat hs;
-		if (trees[i] && (stat(trees[i], &hs) < 0 || chown(up, hs.st_uid, hs.st_gid) < 0 ||
-				 chmod(up, hs.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID))))
-			return cx_err(err, CX_E_WORKSPACE, errno, "cannot prepare the overlay of '%.200s': %s",
-				      trees[i], strerror(errno));
+		/* The tree as the view will open it (no symlink on the way); its
+		 * identity goes to the commit, which refuses another directory
+		 * swapped in at the same path meanwhile. */
+		struct stat hs = { 0 };
+		if (trees[i]) {
+			struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+						.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+			int tfd = (int)syscall(SYS_openat2, AT_FDCWD, trees[i], &how, sizeof(how));
+			int bad = tfd < 0 || fstat(tfd, &hs) < 0 || chown(up, hs.st_uid, hs.st_gid) < 0 ||
+				  chmod(up, hs.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0;
+			int e = errno;
+			if (tfd >= 0)
+				close(tfd);
+			if (bad)
+				return cx_err(err, CX_E_WORKSPACE, e,
+					      "cannot prepare the overlay of '%.200s': %s", trees[i],
+					      strerror(e));
+		}
+		ids[i] = hs;
 	}
 	return 0;
 }
@@ -696,6 +713,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 {
 	const cx_run_spec *s = &st->lease.spec;
 	char root[4096], run_dir[4096], tree_dirs[CX_WS_TREES_MAX][4096];
+	struct stat tree_ids[CX_WS_TREES_MAX];
 	const char *trees[CX_WS_TREES_MAX], *ovdirs[CX_WS_TREES_MAX];
 	size_t nt = writable_trees(s, trees);
 	bool transactional = s->workspace || s->rw.n;
@@ -706,8 +724,8 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	if (r < 0)
 		return finish_fail(st, err, CX_EXIT_FAILURE);
 	if (transactional) {
-		r = prepare_run_dir(cfg, st->lease.lease_id, trees, nt, tree_dirs, run_dir, sizeof(run_dir),
-				    &locks[nlocks], err);
+		r = prepare_run_dir(cfg, st->lease.lease_id, trees, nt, tree_dirs, tree_ids, run_dir,
+				    sizeof(run_dir), &locks[nlocks], err);
 		if (locks[nlocks] >= 0)
 			nlocks++;
 		if (r < 0)
@@ -765,12 +783,16 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				if ((size_t)snprintf(uppers[i], sizeof(uppers[i]), "%s/upper", tree_dirs[i]) >=
 				    sizeof(uppers[i]))
 					continue; /* cannot happen: tree_dirs are bounded by prepare_run_dir */
-				wt[n++] = (cx_ws_tree){ .host_path = trees[i], .upper = uppers[i] };
+				wt[n++] = (cx_ws_tree){ .host_path = trees[i], .upper = uppers[i],
+							.dev = tree_ids[i].st_dev, .ino = tree_ids[i].st_ino };
 			}
 			r = cx_ws_commit(wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
 					 &werr);
 			if (r < 0) {
 				json_decref(cmd.fin);
+				/* the engine undid itself from the pack; drop what is left
+				 * (refused by the engine while a commit is unfinished) */
+				cx_ws_discard(run_dir, NULL);
 				cx_err_prefix(&werr, "commit of the workspace failed");
 				code = finish_fail(st, &werr, CX_EXIT_FAILURE);
 				goto unlock;
@@ -1036,6 +1058,18 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+
+	/* The state dir and the audit log must not be reachable by a run: a
+	 * run writes its trees (through the overlay, then the commit). */
+	for (size_t i = 0; i < pol.write.n; i++)
+		if (cx_path_within(cfg.state_dir, pol.write.v[i]) ||
+		    cx_path_within(cfg.audit_log, pol.write.v[i])) {
+			cx_err(&err, CX_E_CONFIG, EPERM,
+			       "state dir '%s' or audit log '%s' lies inside the policy's write tree '%s' (move it out)",
+			       cfg.state_dir, cfg.audit_log, pol.write.v[i]);
+			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+			goto out;
+		}
 
 	/* Crashed runs' workspaces first: nothing runs on a half-committed tree. */
 	recover_runs(&st, &cfg);

@@ -41,6 +41,11 @@
  *  - host hardlinks among pre-images come back as separate files on undo;
  *    a changed file that had other host names is replaced (rename), so the
  *    other names keep the old content, as with any atomic editor save;
+ *  - a tree root is opened by path without symlinks; when the caller gives
+ *    the lowerdir's identity (cx_ws_tree.dev/ino) a directory renamed or
+ *    swapped in at that path is refused; the root's identity (f_fsid,
+ *    st_ino) goes into journal and manifest, and recovery and undo touch
+ *    only that directory (undo --force excepted);
  *  - the trash is STATE/trash: a rename (instant, same file system), then
  *    a detached grandchild deletes everything in it (also what an earlier
  *    deleter left after a crash).
@@ -141,6 +146,15 @@ static char *state_of(const char *pack_dir)
 	return cx_strdup(buf[0] ? buf : "/");
 }
 
+/* The upper lies in root's state dir, which may be reached through a
+ * symlink an operator set up (/var/lib -> /srv/lib); only its last
+ * component must not be one. What is inside is walked like a host tree. */
+static int open_upper(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 /* ---- locks ---------------------------------------------------------------------- */
 
 int cx_ws_lock(const char *state_dir, const char *host_path, bool wait, int *ret_fd,
@@ -187,16 +201,19 @@ static int roll_forward(const ws_journal *j, cx_error *err)
 	for (size_t i = 0; i < j->n && r == 0; i++) {
 		ws_plan plan = { 0 };
 		hroot[i] = ws_open_root(j->host[i], O_RDONLY);
-		uroot[i] = ws_open_root(j->upper[i], O_RDONLY);
+		uroot[i] = open_upper(j->upper[i]);
 		if (hroot[i] < 0 || uroot[i] < 0) {
 			int e = hroot[i] < 0 ? hroot[i] : uroot[i];
 			r = cx_err(err, CX_E_WORKSPACE, -e, "cannot open '%.200s': %s",
 				   hroot[i] < 0 ? j->host[i] : j->upper[i], strerror(-e));
 			break;
 		}
-		r = ws_scan(hroot[i], uroot[i], j->host[i], &plan, &budget, err);
+		r = ws_check_tree_id(hroot[i], j->fsid[i], j->ino[i], j->host[i], err);
 		if (r == 0)
-			r = ws_apply(hroot[i], uroot[i], &plan, j->tag, (unsigned)i, j->host[i], err);
+			r = ws_scan(hroot[i], uroot[i], j->host[i], &plan, &budget, err);
+		if (r == 0)
+			r = ws_apply(hroot[i], uroot[i], &plan, j->tag, (unsigned)i, j->host[i],
+				     err);
 		ws_plan_free(&plan);
 	}
 	close_all(hroot, j->n);
@@ -213,6 +230,19 @@ static int open_pack(const char *pack_dir, cx_error *err)
 	return fd;
 }
 
+/* Every tree of the journal is still the directory the commit was made
+ * on (a missing one is left to the step that needs it). */
+static int check_ids(const ws_journal *j, cx_error *err)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		_cleanup_close_ int root = ws_open_root(j->host[i], O_RDONLY);
+		int r = root < 0 ? 0 : ws_check_tree_id(root, j->fsid[i], j->ino[i], j->host[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Undo a commit that did not finish, from its pack; the pack then goes
  * (the commit never happened). */
 static int roll_back(const char *journal_path, const ws_journal *j, cx_error *err)
@@ -221,9 +251,6 @@ static int roll_back(const char *journal_path, const ws_journal *j, cx_error *er
 	ws_manifest m = { 0 };
 	int r;
 
-	r = ws_journal_write(journal_path, j, "rolling_back", err);
-	if (r < 0)
-		return r;
 	packfd = open_pack(j->pack_dir, err);
 	if (packfd < 0)
 		return packfd;
@@ -232,7 +259,11 @@ static int roll_back(const char *journal_path, const ws_journal *j, cx_error *er
 		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "pack '%.200s' belongs to another commit",
 			   j->pack_dir);
 	if (r == 0)
-		r = ws_rollback(&m, packfd, err);
+		r = check_ids(j, err); /* refused: nothing changes, not even the journal */
+	if (r == 0)
+		r = ws_journal_write(journal_path, j, "rolling_back", err);
+	if (r == 0)
+		r = ws_rollback(&m, packfd, true, err);
 	ws_manifest_free(&m);
 	if (r < 0)
 		return r;
@@ -350,7 +381,23 @@ int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const c
 				   hroot[i] == -ELOOP ? " (its path holds a symlink)" : "");
 			goto out;
 		}
-		uroot[i] = ws_open_root(trees[i].upper, O_RDONLY);
+		if (trees[i].ino || trees[i].dev) {
+			struct stat rs;
+			if (fstat(hroot[i], &rs) < 0 || rs.st_ino != trees[i].ino ||
+			    rs.st_dev != trees[i].dev) {
+				r = cx_err(err, CX_E_WORKSPACE, ESTALE,
+					   "commit refused: '%.200s' is no longer the directory the run started on (renamed or replaced during the run)",
+					   trees[i].host_path);
+				goto out;
+			}
+		}
+		r = ws_tree_id(hroot[i], m.fsid[i], &m.ino[i]);
+		if (r < 0) {
+			r = cx_err(err, CX_E_WORKSPACE, -r, "cannot stat tree '%.200s': %s",
+				   trees[i].host_path, strerror(-r));
+			goto out;
+		}
+		uroot[i] = open_upper(trees[i].upper);
 		if (uroot[i] < 0) {
 			r = cx_err(err, CX_E_WORKSPACE, -uroot[i], "cannot open upper '%.200s': %s",
 				   trees[i].upper, strerror(-uroot[i]));
@@ -398,11 +445,15 @@ int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const c
 	for (size_t i = 0; i < n; i++) {
 		j.host[i] = cx_strdup(trees[i].host_path);
 		j.upper[i] = cx_strdup(trees[i].upper);
+		memcpy(j.fsid[i], m.fsid[i], sizeof(j.fsid[i]));
+		j.ino[i] = m.ino[i];
 	}
 	j.n = n;
 	r = ws_journal_write(journal_path, &j, "packed", err);
-	if (r < 0)
+	if (r < 0) {
+		unlink(journal_path); /* it may have landed before the failing dir sync */
 		goto out_pack;
+	}
 	journaled = true;
 	ws_fault("after_packed_journal");
 	r = ws_journal_write(journal_path, &j, "applying", err);
@@ -410,9 +461,12 @@ int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const c
 		goto out;
 	ws_fault("after_applying_journal");
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = ws_apply(hroot[i], uroot[i], &plans[i], tag, (unsigned)i, trees[i].host_path, err);
+		r = ws_apply(hroot[i], uroot[i], &plans[i], tag, (unsigned)i, trees[i].host_path,
+			     err);
 	if (r < 0) {
 		cx_error rerr = { 0 };
+		/* from here on, recovery undoes it (never retries it) */
+		ws_journal_write(journal_path, &j, "rolling_back", &rerr);
 		if (roll_back(journal_path, &j, &rerr) == 0) {
 			cx_err_prefix(err, "commit failed and was undone");
 		} else {
@@ -514,7 +568,9 @@ int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *e
 		if (uppers) {
 			cx_error ferr = { 0 };
 			_cleanup_close_ int packfd = open_pack(j.pack_dir, err);
-			r = packfd < 0 ? packfd : ws_journal_write(journal_path, &j, "applying", err);
+			r = packfd < 0 ? packfd : check_ids(&j, err);
+			if (r == 0)
+				r = ws_journal_write(journal_path, &j, "applying", err);
 			if (r == 0) {
 				r = roll_forward(&j, &ferr);
 				if (r == 0) {
@@ -592,6 +648,12 @@ int cx_ws_undo(const char *pack_dir, bool force, cx_error *err)
 		if (r == 0)
 			nlocks++;
 	}
+	/* the tree at that path must be the one committed to (unless forced) */
+	for (size_t i = 0; r == 0 && !force && i < m.ntrees; i++) {
+		_cleanup_close_ int root = ws_open_root(m.trees[i], O_RDONLY);
+		if (root >= 0 && (r = ws_check_tree_id(root, m.fsid[i], m.ino[i], m.trees[i], err)) < 0)
+			cx_err_prefix(err, "undo refused (undo with --force to restore into it)");
+	}
 	if (r == 0)
 		r = ws_check_after(&m, msg, sizeof(msg), &count, err);
 	if (r == 0 && count && !force)
@@ -599,7 +661,7 @@ int cx_ws_undo(const char *pack_dir, bool force, cx_error *err)
 			   "undo refused: %zu path%s changed since the commit: %s (check them, then undo with --force)",
 			   count, count > 1 ? "s" : "", msg);
 	if (r == 0)
-		r = ws_rollback(&m, packfd, err);
+		r = ws_rollback(&m, packfd, !force, err);
 	if (r == 0 && (r = mark_file(packfd, "undone")) < 0)
 		r = cx_err(err, CX_E_WORKSPACE, -r, "cannot mark pack '%.200s' undone: %s", pack_dir,
 			   strerror(-r));

@@ -132,6 +132,9 @@ static int write_tmp(apply_ctx *c, int pfd, const char *tmp, const ws_rec *rec)
 	if (out < 0)
 		return -errno;
 	r = ws_copy(in, out, NULL, NULL);
+	/* start writeback now: the syncfs batch then waits for less */
+	if (r == 0 && st.st_size >= 1 << 20)
+		sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (r == 0)
 		r = ws_xattrs_read(in, WS_XA_COMMIT, &x);
 	if (r == 0)
@@ -477,17 +480,21 @@ static void rollback_tree(rb_ctx *c, unsigned tree, int root)
 	ws_walker_free(&w);
 }
 
-int ws_rollback(const ws_manifest *m, int packfd, cx_error *err)
+int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err)
 {
 	rb_ctx c = { .m = m, .packfd = packfd, .err = err };
 
 	for (unsigned t = 0; t < m->ntrees; t++) {
 		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);
-		if (root < 0) {
+		cx_error ierr = { 0 };
+		if (root < 0 || (check_ids && ws_check_tree_id(root, m->fsid[t], m->ino[t],
+							       m->trees[t], &ierr) < 0)) {
 			c.failed++;
-			if (!c.have_first)
+			if (!c.have_first && root < 0)
 				cx_err(err, CX_E_WORKSPACE, -root, "cannot open tree '%.200s': %s",
 				       m->trees[t], strerror(-root));
+			else if (!c.have_first && err)
+				*err = ierr;
 			c.have_first = true;
 			continue;
 		}

@@ -24,6 +24,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -107,10 +108,49 @@ int ws_open_beneath(int dfd, const char *name, int flags)
 
 int ws_open_root(const char *path, int flags)
 {
+	struct stat st;
+	int fd;
+
 	if (!path || path[0] != '/')
 		return -EINVAL;
-	return openat2_raw(AT_FDCWD, path, flags | O_DIRECTORY | O_NOFOLLOW,
-			   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	fd = openat2_raw(AT_FDCWD, path, flags | O_DIRECTORY | O_NOFOLLOW,
+			 RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fd == -ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return -ELOOP;
+	return fd;
+}
+
+int ws_tree_id(int fd, char fsid[17], uint64_t *ino)
+{
+	struct statfs sf;
+	struct stat st;
+	uint8_t b[8] = { 0 };
+
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	memcpy(b, &sf.f_fsid, sizeof(b) < sizeof(sf.f_fsid) ? sizeof(b) : sizeof(sf.f_fsid));
+	cx_hex_encode(b, sizeof(b), fsid);
+	*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int ws_check_tree_id(int fd, const char *fsid, uint64_t ino, const char *path, cx_error *err)
+{
+	char f[17];
+	uint64_t i;
+	int r;
+
+	if (!fsid[0])
+		return 0;
+	r = ws_tree_id(fd, f, &i);
+	if (r < 0)
+		return cx_err(err, CX_E_WORKSPACE, -r, "cannot stat tree '%.200s': %s", path,
+			      strerror(-r));
+	if (strcmp(f, fsid) || i != ino)
+		return cx_err(err, CX_E_WORKSPACE, ESTALE,
+			      "tree '%.200s' is no longer the directory the commit was made on (renamed or replaced since): not touched",
+			      path);
+	return 0;
 }
 
 /* ---- walker ------------------------------------------------------------------- */
@@ -565,8 +605,8 @@ static void sweep_trash(int trash)
 					unsigned long progress = 0;
 					if (rm_children(e, 64, e, &progress) < 0)
 						break;
-					if (unlinkat(trash, name, AT_REMOVEDIR) == 0 || errno != ENOTEMPTY ||
-					    !progress)
+					if (unlinkat(trash, name, AT_REMOVEDIR) == 0 ||
+					    errno != ENOTEMPTY || !progress)
 						break;
 					lseek(e, 0, SEEK_SET);
 				}

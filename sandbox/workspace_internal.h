@@ -113,6 +113,8 @@ typedef struct ws_manifest {
 	int64_t committed_at;
 	size_t ntrees;
 	char *trees[CX_WS_TREES_MAX];
+	char fsid[CX_WS_TREES_MAX][17]; /* "" when not recorded */
+	uint64_t ino[CX_WS_TREES_MAX];
 	ws_ment *e;
 	size_t n, cap;
 	uint64_t added, changed, deleted, bytes;
@@ -124,6 +126,8 @@ typedef struct ws_journal {
 	size_t n;
 	char *host[CX_WS_TREES_MAX];
 	char *upper[CX_WS_TREES_MAX];
+	char fsid[CX_WS_TREES_MAX][17]; /* "" when not recorded */
+	uint64_t ino[CX_WS_TREES_MAX];
 } ws_journal;
 
 /* ---- workspace_fs.c ------------------------------------------------------------- */
@@ -137,6 +141,12 @@ char *ws_join(const char *dir, const char *name);
 int ws_open_beneath(int dfd, const char *name, int flags);
 /* The tree root: an absolute path without symlinks. */
 int ws_open_root(const char *path, int flags);
+/* A tree root's identity: statfs f_fsid (hex, stable across reboots) and
+ * st_ino. */
+int ws_tree_id(int fd, char fsid[17], uint64_t *ino);
+/* 0 when fd is the recorded tree (or nothing was recorded), else
+ * CX_E_WORKSPACE naming it. */
+int ws_check_tree_id(int fd, const char *fsid, uint64_t ino, const char *path, cx_error *err);
 
 /* Walks a tree by relative dir paths, caching the fds of the last path's
  * ancestors (plans and manifests come in pre-order). fds[0] is the root
@@ -216,7 +226,7 @@ int ws_apply(int hroot, int uroot, const ws_plan *plan, const char *tag, unsigne
 /* Restore the pre-commit state of every tree from the pack (undo and
  * roll back). Best effort: goes on past a failing entry and reports the
  * first failure with a count. */
-int ws_rollback(const ws_manifest *m, int packfd, cx_error *err);
+int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err);
 /* Entries whose current state differs from the manifest's "after":
  * appended to msg (up to 10 names), count returned. */
 int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_count,

@@ -19,10 +19,11 @@
  *                               pre-image xattrs (user.*, security.*,
  *                               system.posix_acl_*), when any
  *   "path_b64" instead of "path" when the name is not valid UTF-8
+ *   trees[].fsid, trees[].ino   the root's identity (statfs f_fsid, st_ino)
  * Written one entry per line, in tree pre-order (parents before children,
  * a path's "deleted" entry before its "added" one when its type changed):
  *   {"v":1,"run_key":"0123…","run_id":"deploy-4821","committed_at":1795334400,
- *    "tag":"9f2c…","trees":[{"index":0,"path":"/srv/app"}],
+ *    "tag":"9f2c…","trees":[{"index":0,"path":"/srv/app","fsid":"…","ino":131073}],
  *    "added":1,"changed":1,"deleted":0,"bytes":17,"entries":[
  *   {"tree":0,"path":"new.txt","op":"added","kind":"file","mode_after":420,
  *    "uid_after":1000,"gid_after":1000,"size_after":5,"sha256_after":"…"},
@@ -33,7 +34,8 @@
  * (cx_write_file_atomic: fsync of file and dir) at each state:
  *   {"v":1,"state":"applying","run_key":"…","run_id":"…","tag":"…",
  *    "pack_dir":"/var/lib/calyx/packs/…",
- *    "trees":[{"path":"/srv/app","upper":"/var/lib/calyx/runs/…/tree0/upper"}]}
+ *    "trees":[{"path":"/srv/app","upper":"/var/lib/calyx/runs/…/tree0/upper",
+ *              "fsid":"5f3c9a0e12d4b7a1","ino":131073}]}
  * States: packed, applying, done (workspace.h), plus rolling_back and
  * rolled_back when an apply failed and the commit undid itself.
  *
@@ -139,6 +141,8 @@ static int put_object(int ofd, int fd, const void *buf, size_t len, uint8_t sha[
 		return -errno;
 	if (fd >= 0) {
 		r = ws_copy(fd, t, sha, ret_len);
+		if (r == 0 && *ret_len >= 1 << 20) /* writeback starts now, syncfs waits less */
+			sync_file_range(t, 0, 0, SYNC_FILE_RANGE_WRITE);
 	} else {
 		crypto_hash_sha256(sha, buf, len);
 		*ret_len = len;
@@ -206,8 +210,9 @@ int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error 
 			e->mode_b = 0777;
 		} else {
 			fd = ws_open_beneath(pfd, name,
-					     e->kind == WS_K_DIR ? O_RDONLY | O_DIRECTORY
-								 : O_RDONLY | O_NOCTTY | O_NONBLOCK);
+					     e->kind == WS_K_DIR
+						     ? O_RDONLY | O_DIRECTORY
+						     : O_RDONLY | O_NOCTTY | O_NONBLOCK);
 			if (fd < 0 || fstat(fd, &st) < 0) {
 				r = fd < 0 ? fd : -errno;
 				break;
@@ -349,8 +354,9 @@ int ws_manifest_write(int packfd, const ws_manifest *m, char sha_hex[65], cx_err
 	uint8_t sha[32];
 
 	for (size_t i = 0; i < m->ntrees; i++)
-		json_array_append_new(trees, json_pack("{s:I, s:s}", "index", (json_int_t)i, "path",
-						       m->trees[i]));
+		json_array_append_new(trees, json_pack("{s:I, s:s, s:s, s:I}", "index", (json_int_t)i,
+						       "path", m->trees[i], "fsid", m->fsid[i], "ino",
+						       (json_int_t)m->ino[i]));
 	top = json_pack("{s:i, s:s, s:s, s:I, s:s, s:O, s:I, s:I, s:I, s:I}", "v", 1, "run_key",
 			m->run_key, "run_id", m->run_id, "committed_at", (json_int_t)m->committed_at,
 			"tag", m->tag, "trees", trees, "added", (json_int_t)m->added, "changed",
@@ -393,6 +399,28 @@ int ws_manifest_write(int packfd, const ws_manifest *m, char sha_hex[65], cx_err
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot write the manifest: %s",
 			      strerror(errno));
 	cx_hex_encode(sha, 32, sha_hex);
+	return 0;
+}
+
+/* Optional "fsid" (16 hex) and "ino" of a tree; both or neither. */
+static int tree_id_fields(const json_t *t, const char *what, char fsid[17], uint64_t *ino,
+			  cx_error *err)
+{
+	const char *s = NULL;
+	int64_t v = 0;
+	int r;
+
+	fsid[0] = '\0';
+	*ino = 0;
+	if (!json_object_get(t, "fsid") && !json_object_get(t, "ino"))
+		return 0;
+	if ((r = cx_json_str(t, "fsid", what, CX_E_WORKSPACE, 16, false, &s, err)) < 0 ||
+	    (r = cx_json_int(t, "ino", what, CX_E_WORKSPACE, 0, INT64_MAX, false, &v, err)) < 0)
+		return r;
+	if (!cx_is_lower_hex(s, 16))
+		return cx_err(err, CX_E_WORKSPACE, EINVAL, "%s.fsid is not 16 hex chars", what);
+	memcpy(fsid, s, 17);
+	*ino = (uint64_t)v;
 	return 0;
 }
 
@@ -490,7 +518,8 @@ static int parse_entry(const json_t *j, size_t idx, size_t ntrees, ws_ment *e, c
 			const char *hk = side ? "sha256_after" : "sha256_before";
 			if (!on)
 				continue;
-			if ((r = cx_json_int(j, sk, what, CX_E_WORKSPACE, 0, INT64_MAX, false, &v, err)) < 0 ||
+			if ((r = cx_json_int(j, sk, what, CX_E_WORKSPACE, 0, INT64_MAX, false, &v,
+					     err)) < 0 ||
 			    (r = cx_json_str(j, hk, what, CX_E_WORKSPACE, 64, false, &s, err)) < 0)
 				return r;
 			if (!cx_is_lower_hex(s, 64))
@@ -519,8 +548,8 @@ static int parse_entry(const json_t *j, size_t idx, size_t ntrees, ws_ment *e, c
 			long n;
 			CX_CHECK(b);
 			if (!json_is_string(val) || !ws_xattr_wanted(k2, WS_XA_PREIMAGE) ||
-			    (n = cx_b64_decode(json_string_value(val), json_string_length(val), b, 0,
-					       WS_XATTR_VALUE_MAX)) < 0) {
+			    (n = cx_b64_decode(json_string_value(val), json_string_length(val), b,
+					       0, WS_XATTR_VALUE_MAX)) < 0) {
 				free(b);
 				return cx_err(err, CX_E_WORKSPACE, EINVAL,
 					      "%s.xattrs_before['%.64s'] is invalid", what, k2);
@@ -584,7 +613,9 @@ int ws_manifest_read(const char *pack_dir, ws_manifest *ret, cx_error *err)
 		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "manifest.trees or .entries is invalid");
 	json_array_foreach(r == 0 ? trees : NULL, i, t) {
 		static const char *const treq[] = { "index", "path", NULL };
-		if ((r = cx_json_keys(t, "manifest.trees[]", CX_E_WORKSPACE, treq, NULL, err)) < 0 ||
+		static const char *const topt[] = { "fsid", "ino", NULL };
+		if ((r = cx_json_keys(t, "manifest.trees[]", CX_E_WORKSPACE, treq, topt, err)) < 0 ||
+		    (r = tree_id_fields(t, "manifest.trees[]", m.fsid[i], &m.ino[i], err)) < 0 ||
 		    (r = cx_json_int(t, "index", "manifest.trees[]", CX_E_WORKSPACE, (int64_t)i,
 				     (int64_t)i, false, &v, err)) < 0 ||
 		    (r = cx_json_str(t, "path", "manifest.trees[]", CX_E_WORKSPACE, PATH_MAX - 1, false,
@@ -619,8 +650,9 @@ int ws_journal_write(const char *path, const ws_journal *j, const char *state, c
 	int r;
 
 	for (size_t i = 0; i < j->n; i++)
-		json_array_append_new(trees, json_pack("{s:s, s:s}", "path", j->host[i], "upper",
-						       j->upper[i]));
+		json_array_append_new(trees, json_pack("{s:s, s:s, s:s, s:I}", "path", j->host[i],
+						       "upper", j->upper[i], "fsid", j->fsid[i], "ino",
+						       (json_int_t)j->ino[i]));
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:O}", "v", 1, "state", state, "run_key",
 		      j->run_key, "run_id", j->run_id, "tag", j->tag, "pack_dir", j->pack_dir,
 		      "trees", trees);
@@ -654,6 +686,7 @@ int ws_journal_read(const char *path, ws_journal *ret, cx_error *err)
 	static const char *const req[] = { "v", "state", "run_key", "run_id", "tag", "pack_dir",
 					   "trees", NULL };
 	static const char *const treq[] = { "path", "upper", NULL };
+	static const char *const topt[] = { "fsid", "ino", NULL };
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_json_ json_t *o = NULL;
 	ws_journal j = { 0 };
@@ -684,7 +717,8 @@ int ws_journal_read(const char *path, ws_journal *ret, cx_error *err)
 		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "journal.trees is invalid");
 	json_array_foreach(r == 0 ? trees : NULL, i, t) {
 		const char *h, *u;
-		if ((r = cx_json_keys(t, "journal.trees[]", CX_E_WORKSPACE, treq, NULL, err)) < 0 ||
+		if ((r = cx_json_keys(t, "journal.trees[]", CX_E_WORKSPACE, treq, topt, err)) < 0 ||
+		    (r = tree_id_fields(t, "journal.trees[]", j.fsid[i], &j.ino[i], err)) < 0 ||
 		    (r = cx_json_str(t, "path", "journal.trees[]", CX_E_WORKSPACE, PATH_MAX - 1, false,
 				     &h, err)) < 0 ||
 		    (r = cx_json_str(t, "upper", "journal.trees[]", CX_E_WORKSPACE, PATH_MAX - 1,

@@ -84,8 +84,11 @@ static int fail(scan_ctx *s, int errnum, const char *path, const char *what)
 static int fail_errno(scan_ctx *s, int errnum, const char *path, const char *doing)
 {
 	char q[200];
-	return cx_err(s->err, CX_E_WORKSPACE, errnum, "cannot %s '%.200s/%s': %s", doing,
-		      s->host_path, ws_quote(path, q, sizeof(q)), strerror(errnum));
+	return cx_err(s->err, CX_E_WORKSPACE, errnum, "cannot %s '%.200s/%s': %s%s", doing,
+		      s->host_path, ws_quote(path, q, sizeof(q)), strerror(errnum),
+		      errnum == EXDEV   ? " (a mount point inside the tree: commits stay on one file system)"
+		      : errnum == ELOOP ? " (a symlink where a directory should be: never followed)"
+					: "");
 }
 
 /* Sorted names of a directory (fd borrowed), bounded by the budget. */
@@ -291,7 +294,8 @@ static int scan_dir(scan_ctx *s, int ufd, int hfd, const char *dirpath, uint32_t
 		    bool opaque);
 
 static int scan_upper_dir(scan_ctx *s, int ufd, int hfd, const char *name, char *path,
-			  uint32_t depth, const struct stat *ust, uint8_t hk, const struct stat *hst)
+			  uint32_t depth, const struct stat *ust, uint8_t hk,
+			  const struct stat *hst)
 {
 	_cleanup_close_ int cu = ws_open_beneath(ufd, name, O_RDONLY | O_DIRECTORY), ch = -1;
 	bool meta = true, opaque;
@@ -337,7 +341,8 @@ static int scan_upper_dir(scan_ctx *s, int ufd, int hfd, const char *name, char 
 }
 
 static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char *path,
-			   uint32_t depth, const struct stat *ust, uint8_t hk, const struct stat *hst)
+			   uint32_t depth, const struct stat *ust, uint8_t hk,
+			   const struct stat *hst)
 {
 	_cleanup_close_ int fu = ws_open_beneath(ufd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
@@ -371,7 +376,8 @@ static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char
 	} else if (hk == WS_K_FILE && (ust->st_mode & 07777) == (hst->st_mode & 07777) &&
 		   ust->st_uid == hst->st_uid && ust->st_gid == hst->st_gid &&
 		   (uint64_t)hst->st_size == size) {
-		_cleanup_close_ int fh = ws_open_beneath(hfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+		_cleanup_close_ int fh =
+			ws_open_beneath(hfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 		bool differ = true;
 		struct stat hs2;
 		uint8_t hsha[32];

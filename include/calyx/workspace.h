@@ -46,6 +46,10 @@
  * that are not UTF-8; the top level has "tag" (names the commit's temp
  * files). The pack holds tree<i>/<sha256> objects (pre-image contents and
  * link targets), "committed" once applied and "undone" once undone.
+ * Journal and manifest "trees" also record each root's identity ("fsid":
+ * statfs f_fsid as 16 hex chars, stable across reboots; "ino"): recovery
+ * touches a tree only if it is still that directory; undo refuses another
+ * one unless forced.
  *
  * Trust: runs as root on trees the run had write access to: every entry of
  * the upper and of the host tree is hostile (names, types, symlinks,
@@ -64,6 +68,12 @@
 typedef struct cx_ws_tree {
 	const char *host_path; /* absolute, normalized */
 	const char *upper;     /* STATE/runs/<key>/tree<i>/upper */
+	/* Identity (st_dev, st_ino) of the directory the run's overlay had as
+	 * lowerdir; when set, a commit finding another directory at host_path
+	 * (renamed or swapped since the run started) is refused. 0, 0: not
+	 * checked. */
+	dev_t dev;
+	ino_t ino;
 } cx_ws_tree;
 
 typedef struct cx_ws_report {

@@ -323,7 +323,8 @@ t_mount_race() {
 			sed 's/^/      /' "$OUT" >&2
 		elif [ "$RC" -eq 0 ] && [ "$(n_verdict DENIED)" -eq 2 ]; then
 			ran=$((ran + 1))
-		elif [ "$RC" -eq 125 ] && grep -qE '\[E_VIEW\]' "$ERR"; then
+		elif [ "$RC" -eq 125 ] && grep -qE '\[E_(VIEW|WORKSPACE)\]' "$ERR"; then
+			# E_WORKSPACE: the commit refused a tree swapped for a symlink
 			refused=$((refused + 1))
 		else
 			other=$((other + 1))
@@ -730,7 +731,7 @@ t_host_canaries() {
 # --------------------------------------------------------------------------
 case_ path_traversal    "path traversal (CWE-22)"            denied          t_path_traversal
 case_ ws_links          "planted symlink/hardlink"           denied          t_ws_links
-case_ mount_race        "mount race (CVE-2021-30465)"        "real or E_VIEW" t_mount_race
+case_ mount_race        "mount race (CVE-2021-30465)"        "real or refused" t_mount_race
 case_ proc_escape       "/proc/*/root, /proc/*/cwd links"    denied          t_proc_escape
 case_ lease_cwd_procfd  "cwd /proc/self/fd/N"                "77 E_POLICY_PATH" t_lease_cwd_procfd
 case_ cwd_symlink       "cwd symlink to magic link"          "125 or in view" t_cwd_symlink

@@ -564,6 +564,25 @@ static void expect_outside_untouched(scase *c)
 	expect_tree(c->f.outside, c->outside, "outside dir");
 }
 
+static bool wait_empty(const char *dir, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		int n = 0;
+		if (!d)
+			return true;
+		while ((de = readdir(d)))
+			n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+		closedir(d);
+		if (!n)
+			return true;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static void commit_synthetic(void **st)
@@ -665,9 +684,11 @@ static void commit_refuses_deep(void **st)
 	assert_non_null(strstr(err.msg, "deeper than 256"));
 	assert_false(exists(pj(f.host, "d")));
 	assert_false(exists(f.journal));
-	/* a deep upper is still discarded completely (background delete) */
+	/* a deep upper is still discarded completely (background delete,
+	 * which moves subtrees up past 64 levels) */
 	assert_int_equal(cx_ws_discard(f.run_dir, &err), 0);
 	assert_false(exists(f.run_dir));
+	assert_true(wait_empty(pj(f.state, "trash"), 10000));
 	fx_free(&f);
 }
 
@@ -714,6 +735,100 @@ static void skip_equal_and_xattr_change(void **st)
 	assert_int_equal(rep.deleted, 0);
 	assert_int_equal(lgetxattr(pj(f.host, "x"), "user.tag", v, sizeof(v)), 1);
 	fx_free(&f);
+}
+
+
+/* The tree at host_path was renamed away and another dir (or a symlink)
+ * put in its place during the run: the commit does not write into it. */
+static void commit_refuses_replaced_tree(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	struct stat sb;
+	cx_ws_tree t;
+	char *moved, *empty;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkfile(f.host, "a", "a\n", 0644);
+	mkfile(f.upper, "a", "changed\n", 0644);
+	whiteout(f.upper, "b");
+	CX_CHECK(stat(f.host, &sb) == 0);
+	t = (cx_ws_tree){ .host_path = f.host, .upper = f.upper, .dev = sb.st_dev, .ino = sb.st_ino };
+	CX_CHECK(asprintf(&moved, "%s.moved", f.host) > 0);
+	CX_CHECK(rename(f.host, moved) == 0);
+	mkd(f.base, "host", 0755);
+	mkfile(f.host, "b", "someone else's\n", 0600);
+	empty = tree_manifest(f.host);
+	assert_true(cx_ws_commit(&t, 1, KEY, "run-7", f.pack, f.journal, NULL, &err) < 0);
+	assert_non_null(strstr(err.msg, "no longer the directory the run started on"));
+	expect_tree(f.host, empty, "the replacement dir");
+	/* a symlink in its place: refused, named as such */
+	tu_rmtree(f.host);
+	CX_CHECK(symlink(moved, f.host) == 0);
+	t.dev = t.ino = 0;
+	assert_true(cx_ws_commit(&t, 1, KEY, "run-7", f.pack, f.journal, NULL, &err) < 0);
+	assert_non_null(strstr(err.msg, "its path holds a symlink"));
+	free(empty);
+	free(moved);
+	fx_free(&f);
+}
+
+/* After a crash, recovery and undo touch a tree only if it is still the
+ * directory the commit was made on. */
+static void recover_and_undo_check_tree_identity(void **st)
+{
+	scase c;
+	cx_error err = { 0 };
+	const char *action = "?";
+	char *moved, *other;
+	pid_t pid;
+	int wst;
+	(void)st;
+	REQUIRE_ROOT();
+	if (!HAVE_FAULTS) {
+		fprintf(stderr, "skipped: needs the fault-injection build of the workspace\n");
+		skip();
+	}
+	scase_init(&c);
+	CX_CHECK(asprintf(&moved, "%s.moved", c.f.host) > 0);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		setenv("CALYX_FAULT_STEP", "mid_apply", 1);
+		_exit(fx_commit(&c.f, NULL, &err) < 0 ? 3 : 0);
+	}
+	CX_CHECK(waitpid(pid, &wst, 0) == pid && WIFSIGNALED(wst));
+	CX_CHECK(rename(c.f.host, moved) == 0);
+	mkd(c.f.base, "host", 0755);
+	other = tree_manifest(c.f.host);
+	assert_true(cx_ws_recover(c.f.journal, &action, &err) < 0);
+	assert_non_null(strstr(err.msg, "no longer the directory the commit was made on"));
+	expect_tree(c.f.host, other, "another dir at the tree's path");
+	/* the upper is gone too: a roll back must not touch the stranger */
+	CX_CHECK(rename(c.f.upper, pj(c.f.base, "upper.aside")) == 0);
+	assert_true(cx_ws_recover(c.f.journal, &action, &err) < 0);
+	expect_tree(c.f.host, other, "another dir at the tree's path (roll back)");
+	CX_CHECK(rename(pj(c.f.base, "upper.aside"), c.f.upper) == 0);
+	/* the real tree back: recovery finishes the commit */
+	CX_CHECK(rmdir(c.f.host) == 0 && rename(moved, c.f.host) == 0);
+	if (cx_ws_recover(c.f.journal, &action, &err) < 0)
+		fail_msg("recover: %s", err.msg);
+	assert_string_equal(action, "rolled_forward");
+	expect_tree(c.f.host, c.after, "after recovery");
+	/* undo into a replaced tree: refused unless forced */
+	CX_CHECK(rename(c.f.host, moved) == 0);
+	copytree(moved, c.f.host);
+	assert_true(cx_ws_undo(c.f.pack, false, &err) < 0);
+	assert_non_null(strstr(err.msg, "undo refused"));
+	expect_tree(c.f.host, c.after, "copy of the tree after a refused undo");
+	if (cx_ws_undo(c.f.pack, true, &err) < 0)
+		fail_msg("undo --force: %s", err.msg);
+	expect_tree(c.f.host, c.before, "copy of the tree after a forced undo");
+	tu_rmtree(moved);
+	free(moved);
+	free(other);
+	scase_free(&c);
 }
 
 /* ---- undo -------------------------------------------------------------------- */
@@ -816,25 +931,6 @@ static void diff_prints_stat(void **st)
 }
 
 /* ---- discard, recover, lock ----------------------------------------------- */
-
-static bool wait_empty(const char *dir, int ms)
-{
-	for (int i = 0; i < ms / 10; i++) {
-		DIR *d = opendir(dir);
-		struct dirent *de;
-		int n = 0;
-		if (!d)
-			return true;
-		while ((de = readdir(d)))
-			n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-		closedir(d);
-		if (!n)
-			return true;
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
 
 static void discard_leaves_host(void **st)
 {
@@ -1384,6 +1480,8 @@ int main(void)
 		cmocka_unit_test(commit_refuses_deep),
 		cmocka_unit_test(commit_refuses_host_special),
 		cmocka_unit_test(skip_equal_and_xattr_change),
+		cmocka_unit_test(commit_refuses_replaced_tree),
+		cmocka_unit_test(recover_and_undo_check_tree_identity),
 		cmocka_unit_test(undo_roundtrip),
 		cmocka_unit_test(undo_refuses_changed_then_force),
 		cmocka_unit_test(undo_lists_ten_then_count),

@@ -36,11 +36,12 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 {
 	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
 					   "host_key", NULL };
-	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", NULL };
+	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", "pack_max_age_s",
+					   "pack_max_bytes", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_config c = { 0 };
 	const char *s;
-	int64_t v, uid = 65534, gid = 65534;
+	int64_t v, uid = 65534, gid = 65534, age = 30LL * 24 * 3600, bytes = 1LL << 30;
 	int r;
 
 	r = cx_json_parse_object(buf, len, "config", &j, err);
@@ -68,6 +69,11 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 	if (r == 0)
 		r = cx_json_int(j, "run_gid", "config", CX_E_CONFIG, 1, 0x7ffffffe, true, &gid, err);
 	if (r == 0)
+		r = cx_json_int(j, "pack_max_age_s", "config", CX_E_CONFIG, 0, 10LL * 365 * 24 * 3600, true,
+				&age, err);
+	if (r == 0)
+		r = cx_json_int(j, "pack_max_bytes", "config", CX_E_CONFIG, 0, 1LL << 50, true, &bytes, err);
+	if (r == 0)
 		r = cx_json_str(j, "host_id", "config", CX_E_CONFIG, 128, true, &s, err);
 	if (r < 0) {
 		if (err)
@@ -79,6 +85,8 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 		c.host_id = cx_strdup(s);
 	c.run_uid = (uint32_t)uid;
 	c.run_gid = (uint32_t)gid;
+	c.pack_max_age_s = age;
+	c.pack_max_bytes = (uint64_t)bytes;
 	*ret = c;
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "calyx/keyring.h"
 #include "calyx/workspace.h"
 #include "cli.h"
+#include "housekeeping.h"
 
 static const char help_text[] =
 	"usage: calyx-ctl [--config FILE] COMMAND ...\n"
@@ -31,6 +32,8 @@ static const char help_text[] =
 	"  resume RUN           thaw it\n"
 	"  halt RUN             stop it now, like a quota breach (reason: operator)\n"
 	"  diff RUN             what a committed run changed, like git diff --stat\n"
+	"  recover              finish or undo what crashed runs left (calyx-exec also does\n"
+	"                       this at every start)\n"
 	"  rollback RUN [--force]  undo a committed run from its rollback pack; refused,\n"
 	"                       naming the files, if any changed since, unless --force\n"
 	"RUN: a lease id, a unique prefix of one, or a run id.\n"
@@ -280,12 +283,54 @@ static int cmd_pack(int argc, char **argv)
 	return r < 0 ? cx_cli_fail(&err, 1) : 0;
 }
 
+typedef struct rec_ctx {
+	cx_audit *audit;
+	int n;
+} rec_ctx;
+
+static void ctl_recovered(const char *lease_id, const char *action, bool ok, const char *msg,
+			  void *arg)
+{
+	rec_ctx *rc = arg;
+	printf("lease %s: %s%s%s\n", lease_id, ok ? action : "recovery failed: ", ok ? "" : msg, "");
+	if (rc->audit)
+		cx_audit_append(rc->audit, "workspace.recovered", lease_id, NULL,
+				json_pack("{s:s, s:b, s:i}", "action", action, "ok", ok, "operator_uid",
+					  (int)getuid()),
+				NULL, NULL);
+	rc->n++;
+}
+
+static int cmd_recover(int argc, char **argv)
+{
+	cx_config cfg = { 0 };
+	cx_error err = { 0 };
+	rec_ctx rc = { 0 };
+	uint8_t seed[32];
+
+	(void)argv;
+	if (argc != 1)
+		return cx_cli_usage("usage: recover");
+	if (cx_config_load(config_path, cx_trusted_owner(), &cfg, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (cx_seed_load(cfg.host_key, "host key", true, cx_trusted_owner(), seed, &err) == 0)
+		cx_audit_open(cfg.audit_log, seed, &rc.audit, NULL);
+	cx_wipe(seed, sizeof(seed));
+	cx_recover_runs(cfg.state_dir, ctl_recovered, &rc);
+	if (!rc.n)
+		printf("nothing to recover\n");
+	cx_audit_close(rc.audit);
+	cx_config_free(&cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const cx_cli_cmd cmds[] = { { "list", cmd_list },     { "status", cmd_one },
 					   { "pause", cmd_one },     { "resume", cmd_one },
 					   { "halt", cmd_one },      { "diff", cmd_pack },
-					   { "rollback", cmd_pack }, { NULL, NULL } };
+					   { "rollback", cmd_pack }, { "recover", cmd_recover },
+					   { NULL, NULL } };
 	cx_prog = "calyx-ctl";
 	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
 		if (getuid() != 0) {

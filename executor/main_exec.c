@@ -36,6 +36,7 @@
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
 #include "calyx/workspace.h"
+#include "housekeeping.h"
 #include "cli.h"
 
 static const char help_text[] =
@@ -553,54 +554,31 @@ static int tree_lock(const char *state_dir, const char *path, bool wait, int *re
 	return 0;
 }
 
-/* Before anything runs: finish or undo what crashed runs left in
- * STATE/runs (a live run holds its directory's lock), and say so. */
-static void recover_runs(run_state *st, const cx_config *cfg)
+static void report_recovered(const char *lease_id, const char *action, bool ok, const char *msg,
+			     void *arg)
 {
-	char p[4096];
-	DIR *d;
-	struct dirent *de;
+	run_state *st = arg;
+	cx_error e = { 0 };
+	int r = 0;
+	if (ok)
+		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: %s\n", lease_id, action);
+	else
+		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: recovery failed: %s (fix it, then run 'calyx-ctl recover')\n",
+			lease_id, msg);
+	audit_event(st, "workspace.recovered",
+		    json_pack("{s:s, s:s, s:b}", "lease_id", lease_id, "action", action, "ok", ok), &e, &r);
+}
 
-	snprintf(p, sizeof(p), "%s/runs", cfg->state_dir);
-	d = opendir(p);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char dir[4400], journal[4500];
-		const char *action = "none";
-		cx_error e = { 0 };
-		struct stat sb;
-		int fd, r = 0;
-
-		if (!cx_is_lower_hex(de->d_name, 32))
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", p, de->d_name);
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			close(fd); /* its run is alive */
-			continue;
-		}
-		snprintf(journal, sizeof(journal), "%s/journal.json", dir);
-		if (stat(journal, &sb) == 0) {
-			r = cx_ws_recover(journal, &action, &e);
-			fprintf(stderr, "calyx-exec: note: interrupted commit of lease %s: %s%s%s\n",
-				de->d_name, r < 0 ? "recovery failed: " : action, r < 0 ? e.msg : "",
-				r < 0 ? " (run 'calyx-ctl recover' after fixing it)" : "");
-		} else {
-			action = "discarded";
-			fprintf(stderr, "calyx-exec: note: run of lease %s was interrupted before its commit: its writes were discarded\n",
-				de->d_name);
-		}
-		if (r == 0)
-			cx_ws_discard(dir, NULL);
-		audit_event(st, "workspace.recovered",
-			    json_pack("{s:s, s:s, s:b}", "lease_id", de->d_name, "action", action, "ok", r == 0),
-			    &e, &r);
-		close(fd);
-	}
-	closedir(d);
+static void report_pruned(const char *lease_id, const char *action, bool ok, const char *msg,
+			  void *arg)
+{
+	run_state *st = arg;
+	cx_error e = { 0 };
+	int r = 0;
+	(void)ok;
+	(void)msg;
+	audit_event(st, "workspace.pack_pruned", json_pack("{s:s, s:s}", "lease_id", lease_id, "why", action),
+		    &e, &r);
 }
 
 /* The run's writable trees: [0] the workspace (if any), then rw paths. */
@@ -1072,7 +1050,8 @@ int main(int argc, char **argv)
 		}
 
 	/* Crashed runs' workspaces first: nothing runs on a half-committed tree. */
-	recover_runs(&st, &cfg);
+	cx_recover_runs(cfg.state_dir, report_recovered, &st);
+	cx_prune_packs(cfg.state_dir, now, cfg.pack_max_age_s, cfg.pack_max_bytes, report_pruned, &st);
 
 	/* Layers this run needs, before the lease is burnt. */
 	r = cx_sandbox_preflight(pol.landlock_optional, &err);

@@ -170,6 +170,26 @@ t_undo_refused() {
 }
 run_test workspace.rollback_refused_if_changed_then_forced t_undo_refused
 
+# Rollback packs are pruned at the next start past the configured budget.
+t_prune() {
+	mk_host wsp "$T/ws.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID, \"pack_max_bytes\": 1" || return 1
+	fresh_ws "$T/srv/p" || return 1
+	local i id1
+	for i in 1 2; do
+		printf '{"run_id":"ws-p%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
+			"$i" "$HOST_ID" "$(json_argv "write:p$i.txt:x")" "$T/srv/p" "$HB" >"$T/wsp/p$i.body"
+		mk_lease wsp "$T/wsp/p$i.lease" "$T/wsp/p$i.body" || return 1
+		xrun cx wsp --lease "$T/wsp/p$i.lease"
+		expect_rc 0 || return 1
+	done
+	id1=$(lease_id "$T/wsp/p1.lease")
+	[ ! -e "$T/wsp/state/packs/$id1" ] || fail "the first run's pack was not pruned" || return 1
+	grep -q "\"type\":\"workspace.pack_pruned\".*\"lease_id\":\"$id1\"" "$T/wsp/log/audit.jsonl" ||
+		fail "no workspace.pack_pruned event for $id1" || return 1
+	[ -e "$T/srv/p/p1.txt" ] && [ -e "$T/srv/p/p2.txt" ] || fail "pruning touched the tree"
+}
+run_test workspace.packs_pruned_past_budget t_prune
+
 # Crash at each commit step (fault-injection build): the next start
 # finishes or undoes the commit: the tree is all-or-nothing.
 t_crash() {

@@ -1,0 +1,177 @@
+/* Housekeeping of the state dir (see housekeeping.h). */
+#include "housekeeping.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "calyx/codec.h"
+#include "calyx/common.h"
+#include "calyx/workspace.h"
+
+int cx_recover_runs(const char *state_dir, cx_hk_report report, void *arg)
+{
+	char p[4096];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/runs", state_dir);
+	if (!(d = opendir(p)))
+		return 0;
+	while ((de = readdir(d))) {
+		char dir[4400], journal[4500];
+		const char *action = "none";
+		cx_error e = { 0 };
+		struct stat sb;
+		int fd, r = 0;
+
+		if (!cx_is_lower_hex(de->d_name, 32))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", p, de->d_name);
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd); /* its run is alive */
+			continue;
+		}
+		snprintf(journal, sizeof(journal), "%s/journal.json", dir);
+		if (stat(journal, &sb) == 0) {
+			r = cx_ws_recover(journal, &action, &e);
+		} else {
+			action = "discarded (interrupted before its commit)";
+		}
+		if (r == 0)
+			cx_ws_discard(dir, NULL);
+		report(de->d_name, action, r == 0, r < 0 ? e.msg : "", arg);
+		close(fd);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static uint64_t tree_bytes(int dfd, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	if (depth > 64 || !(d = fdopendir(dfd))) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		sum += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int c = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (c >= 0)
+				sum += tree_bytes(c, depth + 1);
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+static int rm_tree_at(int pfd, const char *name, int depth)
+{
+	int fd, r = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (depth > 64 || (errno != EISDIR && errno != EPERM))
+		return -errno;
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			r = rm_tree_at(dirfd(d), de->d_name, depth + 1) < 0 ? -EIO : r;
+	closedir(d);
+	return unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? -errno : r;
+}
+
+typedef struct pack {
+	char name[33];
+	int64_t at;
+	uint64_t bytes;
+} pack;
+
+static int by_age(const void *a, const void *b)
+{
+	const pack *x = a, *y = b;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64_t max_bytes,
+		   cx_hk_report report, void *arg)
+{
+	char p[4096];
+	int pfd, removed = 0;
+	DIR *d;
+	struct dirent *de;
+	pack *ps = NULL;
+	size_t n = 0;
+	uint64_t total = 0;
+
+	snprintf(p, sizeof(p), "%s/packs", state_dir);
+	pfd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return 0;
+	if (!(d = fdopendir(dup(pfd)))) {
+		close(pfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		char m[4500];
+		struct stat st;
+		if (strlen(de->d_name) != 32 || !cx_is_lower_hex(de->d_name, 32))
+			continue;
+		snprintf(m, sizeof(m), "%s/%s/manifest.json", p, de->d_name);
+		json_t *j = json_load_file(m, JSON_REJECT_DUPLICATES, NULL);
+		int64_t at = json_is_integer(json_object_get(j, "committed_at"))
+				     ? json_integer_value(json_object_get(j, "committed_at"))
+				     : (stat(m, &st) == 0 ? st.st_mtime : now);
+		json_decref(j);
+		pack *np = realloc(ps, (n + 1) * sizeof(*ps));
+		CX_CHECK(np);
+		ps = np;
+		memcpy(ps[n].name, de->d_name, 33);
+		ps[n].at = at;
+		int c = openat(pfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ps[n].bytes = c >= 0 ? tree_bytes(c, 0) : 0;
+		total += ps[n].bytes;
+		n++;
+	}
+	closedir(d);
+	qsort(ps, n, sizeof(*ps), by_age);
+	for (size_t i = 0; i < n; i++) {
+		bool old = max_age_s > 0 && now - ps[i].at > max_age_s;
+		bool big = max_bytes > 0 && total > max_bytes;
+		if (!old && !big)
+			continue;
+		if (rm_tree_at(pfd, ps[i].name, 0) == 0) {
+			total -= ps[i].bytes;
+			removed++;
+			if (report)
+				report(ps[i].name, old ? "pack pruned (age)" : "pack pruned (size)", true, "",
+				       arg);
+		}
+	}
+	free(ps);
+	close(pfd);
+	return removed;
+}

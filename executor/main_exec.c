@@ -523,35 +523,18 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
-/* Two runs whose leases name the same tree never interleave: an exclusive
- * flock on STATE/locks/<sha256 of the path>.lock, held for the whole run
- * and commit. The policy says whether a second run waits or is refused. */
+/* Two runs whose leases name the same tree never interleave: the
+ * workspace lock (cx_ws_lock), held for the whole run and commit. The
+ * policy says whether a second run waits or is refused. */
 static int tree_lock(const char *state_dir, const char *path, bool wait, int *ret_fd, cx_error *err)
 {
-	char p[4096], h[65];
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/locks", state_dir);
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", p, strerror(errno));
-	cx_sha256_hex(path, strlen(path), h);
-	snprintf(p, sizeof(p), "%s/locks/%s.lock", state_dir, h);
-	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cx_err(err, CX_E_WORKSPACE, errno, "lock '%s': %s", p, strerror(errno));
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-		if (errno == EINTR)
-			continue;
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK)
-			return cx_err(err, CX_E_WORKSPACE, e,
-				      "workspace '%.200s' is in use by another run (retry when it ends, or set \"workspace_lock\": \"wait\" in the policy)",
-				      path);
-		return cx_err(err, CX_E_WORKSPACE, e, "lock '%s': %s", p, strerror(e));
+	int r = cx_ws_lock(state_dir, path, wait, ret_fd, err);
+	if (r == -EBUSY && err) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+			 "; or set \"workspace_lock\": \"wait\" in the policy");
 	}
-	*ret_fd = fd;
-	return 0;
+	return r;
 }
 
 static void report_recovered(const char *lease_id, const char *action, bool ok, const char *msg,

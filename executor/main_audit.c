@@ -1,6 +1,13 @@
 /* calyx-audit: check the audit log offline.
  *
- *   calyx-audit verify (--host-pub FILE | --config FILE) LOG
+ *   calyx-audit verify (--host-pub FILE | --config FILE) [--expect-head HASH] LOG
+ *   calyx-audit show LOG [--run ID] [--lease ID] [--type T] [--since TIME] [--json]
+ *
+ * --expect-head names the hash of a line known to have been written (e.g.
+ * a head printed by an earlier verify and kept elsewhere): if the log no
+ * longer contains it, lines were removed from its end. show is a viewer
+ * (it does not verify): lines filtered like journalctl; --json passes
+ * matching lines through unchanged for jq.
  *
  * --host-pub names a file holding the host's Ed25519 public key, as
  * canonical base64 or as a keyring entry (NAME.pub.json from keygen);
@@ -22,16 +29,22 @@
 #define AUDIT_LOG_MAX (1ull << 32)
 
 static const char usage[] =
-	"usage: calyx-audit verify (--host-pub FILE | --config FILE) LOG\n"
-	"  verify   check every line's signature, the hash chain and seq continuity\n"
+	"usage: calyx-audit COMMAND ...\n"
+	"  verify (--host-pub FILE | --config FILE) [--expect-head HASH] LOG\n"
+	"           check every line's signature, the hash chain and seq continuity;\n"
+	"           with --expect-head, also that the log still holds that line\n"
+	"  show LOG [--run ID] [--lease ID] [--type T] [--since TIME] [--json]\n"
+	"           the events, filtered (T: a type, or a prefix ending in '.', e.g. exec.;\n"
+	"           TIME: a prefix of the RFC 3339 UTC time, e.g. 2026-11-22T05)\n"
 	"exit: 0 log intact, 1 tampered or unreadable, 2 usage\n";
 
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = { { "host-pub", required_argument, 0, 'p' },
 					      { "config", required_argument, 0, 'c' },
+					      { "expect-head", required_argument, 0, 'e' },
 					      { 0, 0, 0, 0 } };
-	const char *pubpath = NULL, *cfgpath = NULL;
+	const char *pubpath = NULL, *cfgpath = NULL, *expect = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	uint8_t pk[32];
@@ -44,11 +57,15 @@ static int cmd_verify(int argc, char **argv)
 			pubpath = optarg;
 		else if (c == 'c')
 			cfgpath = optarg;
+		else if (c == 'e')
+			expect = optarg;
 		else
 			return cx_cli_usage("verify: unknown option");
 	}
 	if (!!pubpath == !!cfgpath || optind != argc - 1)
-		return cx_cli_usage("usage: verify (--host-pub FILE | --config FILE) LOG");
+		return cx_cli_usage("usage: verify (--host-pub FILE | --config FILE) [--expect-head HASH] LOG");
+	if (expect && !cx_is_lower_hex(expect, 64))
+		return cx_cli_usage("verify: --expect-head takes the 64-hex hash verify printed as head");
 	if (pubpath) {
 		_cleanup_free_ uint8_t *pb = NULL;
 		size_t pl;
@@ -93,8 +110,104 @@ static int cmd_verify(int argc, char **argv)
 		r = cx_audit_verify(buf, len, pk, &rep, &err);
 	if (r < 0)
 		return cx_cli_fail(&err, 1);
+	if (expect) {
+		/* The chain is intact; is the expected line still in it? */
+		uint64_t seq = 0, found = 0;
+		for (size_t off = 0; off < len && !found;) {
+			const uint8_t *nl = memchr(buf + off, '\n', len - off);
+			char h[65];
+			cx_sha256_hex(buf + off, (size_t)(nl - (buf + off)), h);
+			seq++;
+			if (strcmp(h, expect) == 0)
+				found = seq;
+			off = (size_t)(nl - buf) + 1;
+		}
+		if (!found) {
+			cx_err(&err, CX_E_AUDIT, ENOENT,
+			       "audit log: the expected head %.16s… is not in the log (%llu events): lines were removed from its end, or this is another log",
+			       expect, (unsigned long long)rep.lines);
+			return cx_cli_fail(&err, 1);
+		}
+		printf("audit log OK: %llu events, chain and signatures intact, expected head at seq %llu, head %s\n",
+		       (unsigned long long)rep.lines, (unsigned long long)found, rep.head);
+		return 0;
+	}
 	printf("audit log OK: %llu events, chain and signatures intact, head %s\n",
 	       (unsigned long long)rep.lines, rep.head);
+	return 0;
+}
+
+static bool type_matches(const char *type, const char *want)
+{
+	size_t n = strlen(want);
+	if (n && want[n - 1] == '.')
+		return strncmp(type, want, n) == 0;
+	return strcmp(type, want) == 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = { { "run", required_argument, 0, 'r' },
+					      { "lease", required_argument, 0, 'l' },
+					      { "type", required_argument, 0, 't' },
+					      { "since", required_argument, 0, 's' },
+					      { "json", no_argument, 0, 'j' },
+					      { 0, 0, 0, 0 } };
+	const char *run = NULL, *lease = NULL, *type = NULL, *since = NULL;
+	bool raw = false;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	cx_error err = { 0 };
+	int c, shown = 0;
+
+	while ((c = getopt_long(argc, argv, "r:l:t:s:j", opts, NULL)) != -1) {
+		if (c == 'r')
+			run = optarg;
+		else if (c == 'l')
+			lease = optarg;
+		else if (c == 't')
+			type = optarg;
+		else if (c == 's')
+			since = optarg;
+		else if (c == 'j')
+			raw = true;
+		else
+			return cx_cli_usage("show: unknown option");
+	}
+	if (optind != argc - 1)
+		return cx_cli_usage("usage: show LOG [--run ID] [--lease ID] [--type T] [--since TIME] [--json]");
+	if (cx_read_file(argv[optind], "audit log", AUDIT_LOG_MAX, 0, 0, &buf, &len, &err) < 0)
+		return cx_cli_fail(&err, 1);
+	for (size_t off = 0; off < len;) {
+		const uint8_t *nl = memchr(buf + off, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - (buf + off)) : len - off;
+		json_t *j = json_loadb((const char *)buf + off, ll, JSON_REJECT_DUPLICATES, NULL);
+		const char *t = json_string_value(json_object_get(j, "type"));
+		const char *tm = json_string_value(json_object_get(j, "time"));
+		const char *rid = json_string_value(json_object_get(j, "run_id"));
+		const char *lid = json_string_value(json_object_get(j, "lease_id"));
+		bool ok = j && t && tm && (!type || type_matches(t, type)) &&
+			  (!run || (rid && strcmp(rid, run) == 0)) &&
+			  (!lease || (lid && strncmp(lid, lease, strlen(lease)) == 0)) &&
+			  (!since || strncmp(tm, since, strlen(since)) >= 0);
+		if (ok) {
+			shown++;
+			if (raw) {
+				fwrite(buf + off, 1, ll, stdout);
+				fputc('\n', stdout);
+			} else {
+				char *d = cx_json_dump(json_object_get(j, "details"));
+				printf("%6lld  %s  %-26s %-14.14s %-18.18s %s\n",
+				       (long long)json_integer_value(json_object_get(j, "seq")), tm, t,
+				       lid ? lid : "-", rid ? rid : "-", d);
+				free(d);
+			}
+		}
+		json_decref(j);
+		off += ll + 1;
+	}
+	if (!raw && !shown)
+		fprintf(stderr, "calyx-audit: no event matches\n");
 	return 0;
 }
 
@@ -103,6 +216,7 @@ int main(int argc, char **argv)
 	cx_prog = "calyx-audit";
 	if (sodium_init() < 0)
 		return 1;
-	static const cx_cli_cmd cmds[] = { { "verify", cmd_verify }, { NULL, NULL } };
+	static const cx_cli_cmd cmds[] = { { "verify", cmd_verify }, { "show", cmd_show },
+					   { NULL, NULL } };
 	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

@@ -621,6 +621,28 @@ run_test audit.tamper_delete_middle_line     t_tamper_delete
 run_test audit.tamper_swap_two_lines         t_tamper_swap
 run_test audit.tamper_truncate_last_line     t_tamper_truncate
 run_test audit.drop_last_lines_not_detectable_without_head t_tamper_drop_last
+t_expect_head() {
+	local head
+	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$AL" || return 1
+	head=$(sed -n 's/.* head \([0-9a-f]\{64\}\)$/\1/p' "$OUT")
+	[ -n "$head" ] || fail "verify printed no head" || return 1
+	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" --expect-head "$head" "$AL" || return 1
+	expect_stdout_has "expected head at seq 11" || return 1
+	# the same log with its last line dropped: now detected
+	check_one_line 1 E_AUDIT "$AUDIT" verify --host-pub "$A/etc/host.pub.json" --expect-head "$head" "$A/droplast.jsonl" || return 1
+	grep -q 'removed from its end' "$ERR" || fail "message: $(first_err)"
+}
+run_test audit.expect_head_detects_dropped_tail t_expect_head
+t_show() {
+	check 0 "" "$AUDIT" show "$AL" --type exec. || return 1
+	[ "$(nlines "$OUT")" -eq 6 ] || fail "show --type exec. printed $(nlines "$OUT") lines, expected 6" || return 1
+	check 0 "" "$AUDIT" show "$AL" --lease "$(echo "$AUDIT_ID" | cut -c 1-8)" --type lease.rejected --json || return 1
+	[ "$(nlines "$OUT")" -eq 1 ] && cmp -s "$OUT" <(sed -n 11p "$AL") ||
+		fail "show --json does not pass the rejected line through unchanged" || return 1
+	check 0 "" "$AUDIT" show "$AL" --run no-such-run || return 1
+	[ ! -s "$OUT" ] || fail "show --run no-such-run printed events"
+}
+run_test audit.show_filters t_show
 run_test audit.torn_log_blocks_new_runs      t_audit_torn_blocks_runs
 run_test audit.torn_log_failure_one_line     t_audit_torn_one_line
 run_test audit.torn_log_refusal_one_line     t_audit_torn_refusal_one_line

@@ -12,10 +12,13 @@
 #include "calyx/fileio.h"
 #include "calyx/lease.h"
 #include "calyx/policy.h"
+#include "calyx/sandbox.h"
 #include "cli.h"
 
 static const char usage[] =
-	"usage: calyx-policy check POLICY [LEASE]\n"
+	"usage: calyx-policy COMMAND ...\n"
+	"  explain POLICY [--no-host]  what any lease under this policy can at most do, which\n"
+	"                        kernel layer enforces each part, and what this host has\n"
 	"  check POLICY          validate a policy file (strict: unknown keys, types, bounds)\n"
 	"  check POLICY LEASE    also check the lease body fits under the policy\n"
 	"                        (signatures are not checked: use 'calyx-lease verify')\n"
@@ -70,9 +73,104 @@ static int cmd_check(int argc, char **argv)
 	return 0;
 }
 
+static void list(const char *label, const cx_strv *v, const char *none)
+{
+	printf("  %-10s", label);
+	if (!v->n)
+		printf(" %s", none);
+	for (size_t i = 0; i < v->n; i++)
+		printf("%s%s", i ? ", " : " ", v->v[i]);
+	printf("\n");
+}
+
+static void human_bytes(uint64_t b, char *out, size_t len)
+{
+	if (b >= (1ull << 30) && b % (1ull << 30) == 0)
+		snprintf(out, len, "%llu GiB", (unsigned long long)(b >> 30));
+	else if (b >= (1ull << 20) && b % (1ull << 20) == 0)
+		snprintf(out, len, "%llu MiB", (unsigned long long)(b >> 20));
+	else
+		snprintf(out, len, "%llu bytes", (unsigned long long)b);
+}
+
+/* explain: the policy as the ceiling of every lease, in plain words. */
+static int cmd_explain(int argc, char **argv)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	cx_policy p = { 0 };
+	cx_error err = { 0 };
+	bool host = !(argc == 3 && strcmp(argv[2], "--no-host") == 0);
+	char a[32], b[32];
+
+	if (argc != 2 && !(argc == 3 && !host))
+		return cx_cli_usage("usage: explain POLICY [--no-host]");
+	if (cx_read_file(argv[1], "policy", CX_POLICY_MAX_BYTES, 0, 0, &buf, &len, &err) < 0 ||
+	    cx_policy_parse(buf, len, &p, &err) < 0)
+		return cx_cli_fail(&err, 1);
+	printf("policy %s (sha256:%s)\n\n", argv[1], p.sha256_hex);
+	printf("Any lease under this policy can at most:\n");
+	list("run", &p.commands, "nothing");
+	printf("             each directly with execve (no shell, no PATH search); Landlock lets\n"
+	       "             only that file and its ELF interpreter execute, so a command that\n"
+	       "             starts other programs needs them leased as commands themselves\n");
+	list("read", &p.read, "(nothing beyond what it may write)");
+	list("write", &p.write, "nothing");
+	printf("             through an overlay: committed only if the command and the lease's\n"
+	       "             validate step exit 0, otherwise discarded; each commit can be undone\n");
+	printf("  %-10s %s\n", "network",
+	       (p.network_mask & 2) ? "loopback inside its own network namespace, nothing else"
+				    : "none (a network namespace with only a down loopback)");
+	printf("  %-10s", "env");
+	for (size_t i = 0; i < p.env_set.n; i++)
+		printf(" %s=%s", p.env_set.name[i], p.env_set.value[i]);
+	printf("%s", p.env_allow.n ? "; the lease may add" : "; the lease may add nothing");
+	for (size_t i = 0; i < p.env_allow.n; i++)
+		printf(" %s", p.env_allow.v[i]);
+	printf("\n");
+	human_bytes(p.max.v[CX_LIM_MEMORY_BYTES], a, sizeof(a));
+	printf("  %-10s CPU %llu ms, memory %s (no swap), %llu processes, %llu ms wall clock\n",
+	       "consume", (unsigned long long)p.max.v[CX_LIM_CPU_MS], a,
+	       (unsigned long long)p.max.v[CX_LIM_PIDS], (unsigned long long)p.max.v[CX_LIM_WALL_MS]);
+	human_bytes(p.max.v[CX_LIM_FSIZE_BYTES], a, sizeof(a));
+	human_bytes(p.max.v[CX_LIM_TMP_BYTES], b, sizeof(b));
+	printf("             %llu open files, files up to %s, /tmp up to %s%s\n",
+	       (unsigned long long)p.max.v[CX_LIM_NOFILE], a, b, p.dev_shm ? " (and /dev/shm)" : "");
+	printf("  %-10s signed by one human and one agent key; valid at most %lld s; clock skew\n"
+	       "             %lld s; %s; run once per host\n",
+	       "leases", (long long)p.max_lifetime_s, (long long)p.clock_skew_s,
+	       p.require_audience ? "bound to one host (audience required)"
+				  : "any host may run it (no audience required)");
+	if (p.syscalls_deny.n)
+		list("denied", &p.syscalls_deny, "");
+	printf("\nEnforced by:\n"
+	       "  file view   mount namespace: a tmpfs root with only the leased paths (ro unless\n"
+	       "              writable), /dev minimal, /proc of its own pid namespace\n"
+	       "  Landlock    read/write/execute rights matching the view%s\n"
+	       "  seccomp     no mounts, namespaces, ptrace, bpf, keyrings, io_uring, modules,\n"
+	       "              setuid bits, non-AF_UNIX sockets%s, foreign ABIs\n"
+	       "  identity    an unprivileged uid with no capabilities and no_new_privs\n"
+	       "  cgroups     memory, pids, CPU (BPF in-kernel budget, or a polled fence), wall clock\n",
+	       p.landlock_optional ? " (OPTIONAL: runs without it on kernels lacking it)" : "",
+	       (p.network_mask & 2) ? " (inet only for loopback)" : "");
+	if (host) {
+		cx_host_support h;
+		cx_host_probe(&h);
+		printf("\nThis host: namespaces %s, Landlock %s, seccomp %s, cgroups %s, BTF %s, overlayfs %s\n",
+		       h.ns_all ? "yes" : "NO", h.landlock_abi ? "yes" : "NO",
+		       h.seccomp_filter ? "yes" : "NO", h.cgroup_layout, h.bpf_btf ? "yes" : "no",
+		       h.overlayfs ? "yes" : "not loaded");
+		if (h.landlock_abi)
+			printf("           (Landlock ABI %d)\n", h.landlock_abi);
+	}
+	cx_policy_free(&p);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	cx_prog = "calyx-policy";
-	static const cx_cli_cmd cmds[] = { { "check", cmd_check }, { NULL, NULL } };
+	static const cx_cli_cmd cmds[] = { { "check", cmd_check }, { "explain", cmd_explain },
+					   { NULL, NULL } };
 	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

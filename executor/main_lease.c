@@ -34,12 +34,13 @@ static const char usage[] =
 	"  new BODY.json -o LEASE [--policy POLICY] [--ttl SECONDS]\n"
 	"        validate a lease body, fill lease_id, times (ttl default 1800 s) and\n"
 	"        policy_sha256 (from --policy) when absent; write an unsigned lease\n"
-	"  sign --key NAME.key LEASE\n"
-	"        add one signature (one human and one agent key must each sign)\n"
+	"  sign --key NAME.key [--policy POLICY] [--yes] LEASE\n"
+	"        add one signature (one human and one agent key must each sign); on a\n"
+	"        terminal it shows what is signed and a risk review and asks first\n"
 	"  verify --keyring K --policy P [--host-id ID] LEASE\n"
 	"        verify as calyx-exec would, without consuming it\n"
-	"  show [--keyring K] LEASE\n"
-	"        what the lease allows, in words, and who signed\n"
+	"  show [--keyring K] [--policy P] LEASE\n"
+	"        what the lease allows, in words, a risk review, and who signed\n"
 	"exit: 0 ok, 77 lease refused, 125 error, 2 usage\n";
 
 static bool name_ok(const char *s)
@@ -278,10 +279,74 @@ static int cmd_new(int argc, char **argv)
 	return 0;
 }
 
+/* A program whose argv is code (a shell, an interpreter, or a tool that
+ * runs other commands): whoever writes the lease's argv writes a program. */
+static bool is_interpreter(const char *path)
+{
+	static const char *const names[] = { "sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish",
+					     "perl", "ruby", "node", "nodejs", "lua", "env", "busybox",
+					     "xargs", "find", "awk", "gawk", "mawk", "make", "php",
+					     "tclsh", "expect", "R", "Rscript" };
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	if (strncmp(b, "python", 6) == 0)
+		return true;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(names); i++)
+		if (strcmp(b, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* What a co-signer should look at before signing (issue: never sign
+ * blind): interpreters, write access, limits against the policy's
+ * defaults, network, the validity window. */
+static void print_risk(const cx_lease *l, const cx_policy *pol)
+{
+	const cx_run_spec *s = &l->spec;
+	int64_t now = (int64_t)time(NULL);
+	int n = 0;
+
+	printf("review:\n");
+	if (is_interpreter(s->argv.v[0]))
+		printf("  ! %s interprets its arguments: this lease's argv is a program (%zu args)\n",
+		       s->argv.v[0], s->argv.n - 1), n++;
+	if (s->validate_argv.n && is_interpreter(s->validate_argv.v[0]))
+		printf("  ! the validate step %s interprets its arguments\n", s->validate_argv.v[0]), n++;
+	if (s->workspace)
+		printf("  ! may change %s (committed only if the run and validate succeed; undoable)\n",
+		       s->workspace), n++;
+	for (size_t i = 0; i < s->rw.n; i++)
+		printf("  ! may change %s\n", s->rw.v[i]), n++;
+	if (s->network == CX_NET_LOOPBACK)
+		printf("  ! may use loopback networking inside its sandbox\n"), n++;
+	if (s->stdin_inherit)
+		printf("  ! reads the deployer's stdin\n"), n++;
+	for (int i = 0; pol && i < CX_LIM__COUNT; i++)
+		if ((s->limits.set & (1u << i)) && s->limits.v[i] > pol->def.v[i])
+			printf("  ! %s %llu is %.1fx the policy default (%llu; ceiling %llu)\n",
+			       cx_limit_name(i), (unsigned long long)s->limits.v[i],
+			       (double)s->limits.v[i] / (double)pol->def.v[i],
+			       (unsigned long long)pol->def.v[i], (unsigned long long)pol->max.v[i]),
+				n++;
+	if (pol && strcmp(l->policy_sha256, pol->sha256_hex) != 0)
+		printf("  ! bound to another policy than %.16s… (it will be refused there)\n",
+		       pol->sha256_hex), n++;
+	printf("  - valid for %lld s%s; %s\n", (long long)(l->not_after - l->not_before),
+	       l->not_after <= now ? " (ALREADY EXPIRED)" : "",
+	       l->audience ? "for one host" : "any host may run it");
+	if (!n)
+		printf("  - nothing beyond reading its ro paths and running %s\n", s->argv.v[0]);
+}
+
 static int cmd_sign(int argc, char **argv)
 {
-	static const struct option opts[] = { { "key", required_argument, 0, 'k' }, { 0, 0, 0, 0 } };
-	const char *keypath = NULL;
+	static const struct option opts[] = { { "key", required_argument, 0, 'k' },
+					      { "policy", required_argument, 0, 'p' },
+					      { "yes", no_argument, 0, 'y' },
+					      { 0, 0, 0, 0 } };
+	const char *keypath = NULL, *ppath = NULL;
+	bool yes = false;
+	cx_policy pol = { 0 };
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	uint8_t seed[32], pk[32];
@@ -291,14 +356,18 @@ static int cmd_sign(int argc, char **argv)
 	cx_error err = { 0 };
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:p:y", opts, NULL)) != -1) {
 		if (c == 'k')
 			keypath = optarg;
+		else if (c == 'p')
+			ppath = optarg;
+		else if (c == 'y')
+			yes = true;
 		else
 			return cx_cli_usage("sign: unknown option");
 	}
 	if (!keypath || optind != argc - 1)
-		return cx_cli_usage("usage: sign --key NAME.key LEASE");
+		return cx_cli_usage("usage: sign --key NAME.key [--policy POLICY] [--yes] LEASE");
 	const char *lpath = argv[optind];
 	r = cx_seed_load(keypath, "key", false, 0, seed, &err);
 	if (r < 0)
@@ -308,6 +377,19 @@ static int cmd_sign(int argc, char **argv)
 		r = cx_envelope_parse(buf, len, 0, CX_LEASE_SIGS - 1, &e, &err);
 	if (r == 0)
 		r = cx_lease_body_parse(e.payload, e.payload_len, &l, &err);
+	if (r == 0 && ppath)
+		r = cx_policy_load(ppath, getuid() == 0 ? 0 : geteuid(), &pol, &err);
+	/* Never sign blind: on a terminal, show what is signed and ask. */
+	if (r == 0 && !yes && isatty(STDIN_FILENO)) {
+		char answer[16] = "";
+		cx_cli_print_lease(stdout, &l, false);
+		print_risk(&l, ppath ? &pol : NULL);
+		printf("sign this lease with %s? [y/N] ", keypath);
+		fflush(stdout);
+		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+			r = cx_err(&err, CX_E_USAGE, ECANCELED, "not signed (answered no)");
+	}
+	cx_policy_free(&pol);
 	if (r == 0)
 		r = cx_envelope_sign(&e, seed, &err);
 	cx_seed_public(seed, pk);
@@ -384,8 +466,10 @@ static int cmd_verify(int argc, char **argv)
 static int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = { { "keyring", required_argument, 0, 'k' },
+					      { "policy", required_argument, 0, 'p' },
 					      { 0, 0, 0, 0 } };
-	const char *kpath = NULL;
+	const char *kpath = NULL, *ppath = NULL;
+	cx_policy pol = { 0 };
 	_cleanup_free_ uint8_t *buf = NULL, *pae = NULL;
 	size_t len, pae_len;
 	cx_keyring kr = { 0 };
@@ -394,14 +478,18 @@ static int cmd_show(int argc, char **argv)
 	cx_error err = { 0 };
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:p:", opts, NULL)) != -1) {
 		if (c == 'k')
 			kpath = optarg;
+		else if (c == 'p')
+			ppath = optarg;
 		else
 			return cx_cli_usage("show: unknown option");
 	}
 	if (optind != argc - 1)
-		return cx_cli_usage("usage: show [--keyring K] LEASE");
+		return cx_cli_usage("usage: show [--keyring K] [--policy P] LEASE");
+	if (ppath && (r = cx_policy_load(ppath, getuid() == 0 ? 0 : geteuid(), &pol, &err)) < 0)
+		return cx_cli_fail(&err, -1);
 	if (kpath) {
 		r = cx_keyring_load(kpath, getuid() == 0 ? 0 : geteuid(), &kr, &err);
 		if (r < 0)
@@ -419,6 +507,8 @@ static int cmd_show(int argc, char **argv)
 	}
 	printf("UNVERIFIED view of the lease body (use 'calyx-lease verify' to check it)\n");
 	cx_cli_print_lease(stdout, &l, false);
+	print_risk(&l, ppath ? &pol : NULL);
+	cx_policy_free(&pol);
 	cx_pae(e.payload_type, e.payload, e.payload_len, &pae, &pae_len);
 	if (e.nsig == 0)
 		printf("  signatures   none yet\n");

@@ -643,6 +643,28 @@ t_show() {
 	[ ! -s "$OUT" ] || fail "show --run no-such-run printed events"
 }
 run_test audit.show_filters t_show
+
+# The second signer's review: show --policy flags an interpreter command;
+# sign on a terminal shows the lease and asks (answer n: nothing signed).
+t_review_show() {
+	check 0 "" "$LEASE" show --policy "$M/etc/policy.json" "$ML" || return 1
+	expect_stdout_has "review:" || return 1
+	expect_stdout_has "! /usr/bin/make interprets its arguments"
+}
+run_test lease.show_risk_review t_review_show
+t_sign_prompt() {
+	command -v script >/dev/null || { skip_test lease.sign_asks_on_a_terminal "no 'script' (bsdutils) for a pty"; return 0; }
+	mk_run_lease main "$T/prompt.lease" "" "" none || return 1
+	local before
+	before=$(sha256sum <"$T/prompt.lease")
+	printf 'n\n' | script -qec "$LEASE sign --key $KEYS/alice.key $T/prompt.lease" /dev/null >"$OUT" 2>&1
+	[ "$(sha256sum <"$T/prompt.lease")" = "$before" ] || fail "answering n still signed the lease" || return 1
+	grep -q 'sign this lease with' "$OUT" || fail "no question asked: $(head -c 200 "$OUT")" || return 1
+	grep -q 'review:' "$OUT" || fail "no review shown before the question" || return 1
+	printf 'y\n' | script -qec "$LEASE sign --key $KEYS/alice.key $T/prompt.lease" /dev/null >"$OUT" 2>&1
+	grep -q 'signed lease' "$OUT" || fail "answering y did not sign: $(tail -c 200 "$OUT")"
+}
+run_test lease.sign_asks_on_a_terminal t_sign_prompt
 run_test audit.torn_log_blocks_new_runs      t_audit_torn_blocks_runs
 run_test audit.torn_log_failure_one_line     t_audit_torn_one_line
 run_test audit.torn_log_refusal_one_line     t_audit_torn_refusal_one_line

@@ -143,10 +143,19 @@ int cx_read_file(const char *path, const char *what, size_t max,
 	if (fcntl(fd, F_SETFL, 0) < 0) /* back to blocking reads */
 		return cx_err(err, CX_E_IO, errno, "%s '%s': %s", what, path, strerror(errno));
 
-	buf = malloc(max + 1);
+	/* Sized by the file, not by the limit (a 4 GiB cap must not mean a
+	 * 4 GiB allocation); grown, still bounded by max, if it grows. */
+	size_t cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
 	CX_CHECK(buf);
 	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
+		if (len == cap) {
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			uint8_t *nb = realloc(buf, cap + 1);
+			CX_CHECK(nb);
+			buf = nb;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

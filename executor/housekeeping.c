@@ -131,7 +131,10 @@ int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64
 	pfd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return 0;
-	if (!(d = fdopendir(dup(pfd)))) {
+	int lfd = fcntl(pfd, F_DUPFD_CLOEXEC, 3);
+	if (lfd < 0 || !(d = fdopendir(lfd))) {
+		if (lfd >= 0)
+			close(lfd);
 		close(pfd);
 		return 0;
 	}

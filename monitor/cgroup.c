@@ -644,12 +644,16 @@ void cx_cg_close(cx_cgroup *cg)
 	free(cg);
 }
 
-static int self_starttime(uint64_t *ret)
+/* Field 22 (starttime) of /proc/<pid>/stat, counted after the ")" that
+ * ends comm. -ENOENT when no such process. */
+static int proc_starttime(const char *pid, uint64_t *ret)
 {
-	char stat[1024], *p;
-	_cleanup_close_ int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	char stat[1024], path[64], *p;
+	_cleanup_close_ int fd = -1;
 	ssize_t n;
 
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	n = read(fd, stat, sizeof(stat) - 1);
@@ -668,7 +672,7 @@ static int self_starttime(uint64_t *ret)
 int cx_cg_run_name(char *buf, size_t len, const char *tag)
 {
 	uint64_t st;
-	int r = self_starttime(&st);
+	int r = proc_starttime("self", &st);
 
 	if (r < 0)
 		return r;
@@ -682,10 +686,9 @@ int cx_cg_run_name(char *buf, size_t len, const char *tag)
  * or the process with it started at another time (pid reused). */
 static bool owner_gone(const char *name)
 {
-	uint64_t pid, start;
-	char stat[1024], path[64], *p;
+	uint64_t pid, start, now;
+	char pidstr[24];
 	const char *a = name + 4, *b;
-	ssize_t n;
 
 	if (strncmp(name, "run-", 4) != 0 || !(b = strchr(a, '-')))
 		return false;
@@ -704,21 +707,11 @@ static bool owner_gone(const char *name)
 	num[sl] = '\0';
 	if (cx_cg_parse_u64(num, sl, &start) < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT;
-	n = read(fd, stat, sizeof(stat) - 1);
-	if (n <= 0)
-		return false;
-	stat[n] = '\0';
-	/* field 22 (starttime), counted after the ")" that ends comm */
-	p = strrchr(stat, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return false;
-	return strtoull(p + 1, NULL, 10) != start;
+	snprintf(pidstr, sizeof(pidstr), "%llu", (unsigned long long)pid);
+	int r = proc_starttime(pidstr, &now);
+	if (r == -ENOENT)
+		return true;
+	return r == 0 && now != start;
 }
 
 int cx_cg_reap_stale(cx_cgroup *cg, void (*report)(const char *name, void *arg), void *arg,

@@ -126,7 +126,7 @@ static void halt(sup *s, int ep)
 		}
 		/* populated changes raise EPOLLPRI on cgroup.events; bound the
 		 * wait so v1 (no event) polls every millisecond */
-		epoll_wait(ep, &ev, 1, left < 1 ? 1 : 1);
+		epoll_wait(ep, &ev, 1, 1);
 	}
 	s->res->detect_to_empty_ns = mono_ns() - t0;
 }

@@ -7,7 +7,8 @@ set -eu
 
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
-libcmocka-dev"
+libcmocka-dev
+chromium python3-jsonschema"
 
 missing=""
 for p in $PKGS; do

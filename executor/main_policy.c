@@ -7,16 +7,28 @@
  * and every rule of "lease within policy" — without verifying signatures
  * (that is calyx-lease verify's job, which needs the keyring).
  * Trust: runs as the reviewer on files under review; no privilege. */
+#include <getopt.h>
+#include <libgen.h>
 #include <string.h>
 
+#include "calyx/config.h"
 #include "calyx/fileio.h"
+#include "calyx/jsonx.h"
 #include "calyx/lease.h"
+#include "calyx/lint.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
 #include "cli.h"
 
 static const char usage[] =
 	"usage: calyx-policy COMMAND ...\n"
+	"  lint POLICY [--format text|json|sarif] [--fail-on error|warning|note|none]\n"
+	"              [--host] [--config FILE]\n"
+	"                        review a policy: findings with rule id, severity, location\n"
+	"                        (JSON Pointer, line:column) and a fix; --host also checks the\n"
+	"                        listed paths on this host; --config adds that configuration's\n"
+	"                        state dir, keyring, policy and host key to the trust paths.\n"
+	"                        exit 1 when a finding at or above --fail-on (default error)\n"
 	"  explain POLICY [--no-host]  what any lease under this policy can at most do, which\n"
 	"                        kernel layer enforces each part, and what this host has\n"
 	"  check POLICY          validate a policy file (strict: unknown keys, types, bounds)\n"
@@ -167,10 +179,207 @@ static int cmd_explain(int argc, char **argv)
 	return 0;
 }
 
+/* ---- lint ---------------------------------------------------------------- */
+
+static void add_dir_of(cx_strv *v, const char *path)
+{
+	_cleanup_free_ char *d = cx_strdup(path);
+	const char *dn = dirname(d);
+
+	if (strcmp(dn, "/") != 0 && !cx_strv_contains(v, dn))
+		cx_strv_push(v, dn);
+}
+
+/* A configuration names the calyx trust paths of this host. Read without
+ * ownership checks: the reviewer may be looking at a copy. */
+static int lint_config(const char *path, cx_lint_opts *o, cx_error *err)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	cx_config c = { 0 };
+	int r;
+
+	r = cx_read_file(path, "configuration", CX_CONFIG_MAX_BYTES, 0, 0, &buf, &len, err);
+	if (r == 0)
+		r = cx_config_parse(buf, len, &c, err);
+	if (r < 0) {
+		cx_err_prefix(err, "%s", path);
+		return r;
+	}
+	cx_strv_push(&o->trust, c.state_dir);
+	add_dir_of(&o->trust, c.audit_log);
+	add_dir_of(&o->trust, c.keyring);
+	add_dir_of(&o->trust, c.policy);
+	add_dir_of(&o->trust, c.host_key);
+	if (path[0] == '/')
+		add_dir_of(&o->trust, path);
+	cx_strv_push(&o->secrets, c.host_key);
+	add_dir_of(&o->secrets, c.keyring);
+	cx_config_free(&c);
+	return 0;
+}
+
+static void lint_text(const char *file, const cx_lint_result *res)
+{
+	size_t c[3];
+
+	for (size_t i = 0; i < res->n; i++) {
+		const cx_finding *f = &res->f[i];
+		printf("%s:%u:%u: %s: %s [%s %s]\n", file, f->line, f->column,
+		       cx_severity_name(f->rule->severity), f->message, f->rule->id, f->rule->name);
+		printf("    at %s; fix: %s\n", f->pointer[0] ? f->pointer : "(document)", f->rule->fix);
+	}
+	cx_lint_counts(res, c);
+	if (res->n)
+		printf("%s: %zu error%s, %zu warning%s, %zu note%s\n", file, c[2], c[2] == 1 ? "" : "s",
+		       c[1], c[1] == 1 ? "" : "s", c[0], c[0] == 1 ? "" : "s");
+	else
+		printf("%s: no findings\n", file);
+}
+
+static json_t *lint_json(const char *file, const cx_lint_result *res)
+{
+	json_t *arr = json_array();
+	size_t c[3];
+
+	for (size_t i = 0; i < res->n; i++) {
+		const cx_finding *f = &res->f[i];
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "rule",
+						     f->rule->id, "name", f->rule->name, "severity",
+						     cx_severity_name(f->rule->severity), "pointer",
+						     f->pointer, "line", (int)f->line, "column",
+						     (int)f->column, "message", f->message, "fix",
+						     f->rule->fix));
+	}
+	cx_lint_counts(res, c);
+	return json_pack("{s:s, s:s, s:b, s:o, s:{s:I, s:I, s:I}}", "policy", file, "sha256",
+			 res->sha256_hex, "loadable", res->valid, "findings", arr, "counts", "error",
+			 (json_int_t)c[2], "warning", (json_int_t)c[1], "note", (json_int_t)c[0]);
+}
+
+/* A URI reference for the policy file: file:// for an absolute path,
+ * a relative reference otherwise; bytes outside RFC 3986's unreserved
+ * set and '/' are percent-encoded. */
+static char *file_uri(const char *path)
+{
+	size_t n = strlen(path);
+	char *out = cx_calloc(n * 3 + 8, 1), *o = out;
+
+	if (path[0] == '/')
+		o = stpcpy(o, "file://");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~/", *p))
+			*o++ = (char)*p;
+		else
+			o += sprintf(o, "%%%02X", *p);
+	}
+	return out;
+}
+
+/* SARIF 2.1.0: one run, the rules as tool.driver.rules, a result per
+ * finding on the policy file (columns in code points, as jsonpos counts). */
+static json_t *lint_sarif(const char *file, const cx_lint_result *res)
+{
+	size_t nrules;
+	const cx_lint_rule *rules = cx_lint_rules(&nrules);
+	_cleanup_free_ char *uri = file_uri(file);
+	json_t *jr = json_array(), *results = json_array();
+
+	for (size_t i = 0; i < nrules; i++)
+		json_array_append_new(
+			jr, json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s}}", "id", rules[i].id, "name",
+				      rules[i].name, "shortDescription", "text", rules[i].summary, "help",
+				      "text", rules[i].fix, "defaultConfiguration", "level",
+				      cx_severity_name(rules[i].severity)));
+	for (size_t i = 0; i < res->n; i++) {
+		const cx_finding *f = &res->f[i];
+		_cleanup_free_ char *text = NULL;
+		if (asprintf(&text, "%s (fix: %s)", f->message, f->rule->fix) < 0)
+			text = NULL;
+		CX_CHECK(text);
+		json_array_append_new(
+			results,
+			json_pack("{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:s, s:i}, s:{s:i, s:i}}, s:[{s:s, s:s}]}]}",
+				  "ruleId", f->rule->id, "ruleIndex", (json_int_t)(f->rule - rules),
+				  "level", cx_severity_name(f->rule->severity), "message", "text", text,
+				  "locations", "physicalLocation", "artifactLocation", "uri", uri,
+				  "index", 0, "region", "startLine", (int)f->line, "startColumn",
+				  (int)f->column, "logicalLocations", "fullyQualifiedName",
+				  f->pointer[0] ? f->pointer : "/", "kind", "member"));
+	}
+	return json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:s, s:[{s:{s:s}, s:{s:s}}], s:o}]}",
+			 "$schema", "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0",
+			 "runs", "tool", "driver", "name", "calyx-policy", "version", CX_VERSION,
+			 "rules", jr,
+			 "columnKind", "unicodeCodePoints", "artifacts", "location", "uri", uri,
+			 "hashes", "sha-256", res->sha256_hex, "results", results);
+}
+
+static int cmd_lint(int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, 0, 'f' },
+					      { "fail-on", required_argument, 0, 'F' },
+					      { "host", no_argument, 0, 'H' },
+					      { "config", required_argument, 0, 'c' },
+					      { 0, 0, 0, 0 } };
+	const char *format = "text", *cfg = NULL;
+	cx_severity fail_on = CX_SEV_ERROR;
+	bool never_fail = false;
+	cx_lint_opts lo = { 0 };
+	cx_lint_result res = { 0 };
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	cx_error err = { 0 };
+	int c, code = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'f' && (strcmp(optarg, "text") == 0 || strcmp(optarg, "json") == 0 ||
+				 strcmp(optarg, "sarif") == 0))
+			format = optarg;
+		else if (c == 'F' && strcmp(optarg, "none") == 0)
+			never_fail = true;
+		else if (c == 'F' && cx_severity_parse(optarg, &fail_on) == 0)
+			;
+		else if (c == 'H')
+			lo.host = true;
+		else if (c == 'c')
+			cfg = optarg;
+		else
+			return cx_cli_usage("usage: lint POLICY [--format text|json|sarif] [--fail-on error|warning|note|none] [--host] [--config FILE]");
+	}
+	if (optind != argc - 1)
+		return cx_cli_usage("usage: lint POLICY [--format text|json|sarif] [--fail-on error|warning|note|none] [--host] [--config FILE]");
+	if ((cfg && lint_config(cfg, &lo, &err) < 0) ||
+	    cx_read_file(argv[optind], "policy", CX_POLICY_MAX_BYTES, 0, 0, &buf, &len, &err) < 0 ||
+	    cx_lint_policy(buf, len, &lo, &res, &err) < 0) {
+		cx_strv_free(&lo.trust);
+		cx_strv_free(&lo.secrets);
+		return cx_cli_fail(&err, 1);
+	}
+	if (strcmp(format, "text") == 0) {
+		lint_text(argv[optind], &res);
+	} else {
+		_cleanup_json_ json_t *j = strcmp(format, "json") == 0 ? lint_json(argv[optind], &res)
+									: lint_sarif(argv[optind], &res);
+		_cleanup_free_ char *s = j ? cx_json_dump_pretty(j) : NULL;
+		CX_CHECK(s);
+		fputs(s, stdout);
+	}
+	for (size_t i = 0; i < res.n && !never_fail; i++)
+		if (res.f[i].rule->severity >= fail_on)
+			code = 1;
+	cx_lint_result_free(&res);
+	cx_strv_free(&lo.trust);
+	cx_strv_free(&lo.secrets);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	cx_prog = "calyx-policy";
 	static const cx_cli_cmd cmds[] = { { "check", cmd_check }, { "explain", cmd_explain },
+					   { "lint", cmd_lint },
 					   { NULL, NULL } };
 	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

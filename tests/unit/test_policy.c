@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calyx/jsonpos.h"
 #include "calyx/jsonx.h"
 #include "calyx/policy.h"
 #include "testutil.h"
@@ -193,6 +194,59 @@ static void policy_load_strict_modes(void **st)
 	free(dir);
 }
 
+static void expect_pos(const cx_jsonpos *ix, const char *ptr, uint32_t line, uint32_t col)
+{
+	const cx_jsonpos_entry *e = cx_jsonpos_find(ix, ptr);
+	if (!e)
+		fail_msg("no position for '%s'", ptr);
+	if (e->line != line || e->column != col)
+		fail_msg("'%s' at %u:%u, expected %u:%u", ptr, e->line, e->column, line, col);
+}
+
+/* The position index: pointers with RFC 6901 escaping, keys decoded as
+ * jansson decodes them, code-point columns, CRLF lines, nested arrays. */
+static void jsonpos_locates_values(void **state)
+{
+	(void)state;
+	static const char doc[] = "{\"a/b~c\": [1, [true, null]],\r\n"
+				  "  \"\\u00e9t\\u00e9\": \"\xc3\xa9\xc3\xa9\", \"k\": {\"x\": -1.5e3}}";
+	cx_jsonpos ix = { 0 };
+
+	assert_int_equal(cx_jsonpos_build((const uint8_t *)doc, strlen(doc), &ix), 0);
+	expect_pos(&ix, "", 1, 1);
+	expect_pos(&ix, "/a~1b~0c", 1, 11);
+	expect_pos(&ix, "/a~1b~0c/0", 1, 12);
+	expect_pos(&ix, "/a~1b~0c/1/1", 1, 22);
+	expect_pos(&ix, "/\xc3\xa9t\xc3\xa9", 2, 20);
+	expect_pos(&ix, "/k", 2, 31);
+	expect_pos(&ix, "/k/x", 2, 37);
+	assert_null(cx_jsonpos_find(&ix, "/a~1b~0c/2"));
+	assert_null(cx_jsonpos_find(&ix, "/a/b~c"));
+	cx_jsonpos_free(&ix);
+}
+
+/* Truncated, trailing garbage and over-deep documents are refused, not
+ * guessed at; reads stay within the buffer (ASan build). */
+static void jsonpos_refuses_bad_input(void **state)
+{
+	(void)state;
+	static const char *const bad[] = { "{\"a\": [1, 2", "{\"a\": \"x", "{\"a\": 1} x", "",
+					   "{\"a\" 1}", "[1 2]", "{\"a\": \"\\" };
+	cx_jsonpos ix = { 0 };
+	char deep[200];
+
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++)
+		assert_true(cx_jsonpos_build((const uint8_t *)bad[i], strlen(bad[i]), &ix) < 0);
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	assert_true(cx_jsonpos_build((const uint8_t *)deep, sizeof(deep), &ix) < 0);
+	memset(deep, '[', 60);
+	memset(deep + 60, ']', 60);
+	assert_int_equal(cx_jsonpos_build((const uint8_t *)deep, 120, &ix), 0);
+	assert_int_equal(ix.n, 60);
+	cx_jsonpos_free(&ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +255,8 @@ int main(void)
 		cmocka_unit_test(resolve_names_the_broken_rule),
 		cmocka_unit_test(resolve_builds_effective_spec),
 		cmocka_unit_test(policy_load_strict_modes),
+		cmocka_unit_test(jsonpos_locates_values),
+		cmocka_unit_test(jsonpos_refuses_bad_input),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -21,4 +21,91 @@ t_explain_bad() {
 	check_one_line 1 E_POLICY "$POLICY" explain "$T/bad.json" --no-host
 }
 run_test explain.invalid_policy_refused t_explain_bad
+# ---- lint -----------------------------------------------------------------
+# Each policy in tests/data/policies/lint/ has NAME.expect: one finding per
+# line, "RULE POINTER LINE:COLUMN" (pointer "-" for the whole document),
+# in the order lint reports them (by position).
+lint_findings() { # FILE [ARGS]: the findings of --format json, .expect style
+	"$POLICY" lint --fail-on none --format json "$@" |
+		python3 -c 'import json, sys
+for f in json.load(sys.stdin)["findings"]:
+    print(f["rule"], f["pointer"] or "-", "%d:%d" % (f["line"], f["column"]))'
+}
+t_lint_corpus() { # NAME
+	local f=tests/data/policies/lint/$1
+	lint_findings "$f.json" >"$T/lint-$1.txt" || fail "lint --format json failed" || return 1
+	cmp -s "$T/lint-$1.txt" "$f.expect" ||
+		fail "findings differ from $f.expect: $(diff "$f.expect" "$T/lint-$1.txt" | grep '^[<>]' | head -n 4 | tr '\n' '|')"
+}
+for _f in tests/data/policies/lint/*.json; do
+	_n=$(basename "$_f" .json)
+	run_test "lint.corpus.$_n" t_lint_corpus "$_n"
+done
+unset _f _n
+
+t_lint_text_exit() {
+	check 0 "" "$POLICY" lint tests/data/policies/lint/clean.json || return 1
+	expect_stdout_has "clean.json: no findings" || return 1
+	xrun "$POLICY" lint tests/data/policies/lint/writable-command.json
+	expect_rc 1 || return 1
+	grep -q '^tests/data/policies/lint/writable-command.json:2:31: error: .*\[CX102 command-in-writable-tree\]$' "$OUT" ||
+		fail "no compiler-style line for CX102: $(head -n 1 "$OUT")" || return 1
+	grep -q '^    at /commands/1; fix: ' "$OUT" || fail "no location/fix line" || return 1
+	expect_stdout_has "1 error, 0 warnings, 0 notes"
+}
+run_test lint.text_format_and_error_exit t_lint_text_exit
+t_lint_fail_on() {
+	# lease-rules has only warnings, redundant only notes
+	check 0 "" "$POLICY" lint tests/data/policies/lint/lease-rules.json || return 1
+	check 1 "" "$POLICY" lint --fail-on warning tests/data/policies/lint/lease-rules.json || return 1
+	check 0 "" "$POLICY" lint --fail-on warning tests/data/policies/lint/redundant.json || return 1
+	check 1 "" "$POLICY" lint --fail-on note tests/data/policies/lint/redundant.json || return 1
+	check 0 "" "$POLICY" lint --fail-on none tests/data/policies/lint/write-system.json
+}
+run_test lint.fail_on_threshold t_lint_fail_on
+t_lint_usage() {
+	check 2 "" "$POLICY" lint --format xml tests/data/policies/lint/clean.json || return 1
+	check 2 "" "$POLICY" lint --fail-on fatal tests/data/policies/lint/clean.json || return 1
+	check_one_line 1 E_IO "$POLICY" lint "$T/nonexistent.json"
+}
+run_test lint.usage_and_unreadable t_lint_usage
+
+# --config: the configuration's state dir and keyring directory become
+# trust paths, its host key a secret.
+t_lint_config() {
+	mkdir -p "$T/lc" || return 1
+	cat >"$T/lc/calyx.conf" <<-EOF
+	{ "keyring": "/opt/trust/keyring.json", "policy": "/opt/trust/policy.json",
+	  "state_dir": "/data/calyx-state", "audit_log": "/data/log/audit.jsonl",
+	  "host_key": "/opt/trust/host.key" }
+	EOF
+	sed -e 's|"write": \["/srv/calyx/build"\]|"write": ["/data"], "read": ["/opt"]|' \
+	    -e '/"read":  \[/d' tests/data/policies/lint/clean.json >"$T/lc/p.json"
+	lint_findings "$T/lc/p.json" >"$T/lc/plain.txt" || return 1
+	[ ! -s "$T/lc/plain.txt" ] || fail "findings without --config: $(cat "$T/lc/plain.txt")" || return 1
+	lint_findings "$T/lc/p.json" --config "$T/lc/calyx.conf" >"$T/lc/cfg.txt" || return 1
+	grep -q '^CX103 /write/0 ' "$T/lc/cfg.txt" || fail "write /data not flagged as containing the state dir: $(cat "$T/lc/cfg.txt")" || return 1
+	grep -q '^CX104 /read/0 ' "$T/lc/cfg.txt" || fail "read /opt not flagged as containing the host key: $(cat "$T/lc/cfg.txt")"
+}
+run_test lint.config_adds_trust_paths t_lint_config
+
+# --host: symlinks, missing paths and world-writable directories, checked
+# on a fixture tree built here.
+t_lint_host() {
+	local h=$T/lh
+	mkdir -p "$h/real/sub" "$h/ww/sub" "$h/sticky" || return 1
+	ln -s real "$h/link" && chmod 0777 "$h/ww" && chmod 1777 "$h/sticky" && chmod 0755 "$h/ww/sub" || return 1
+	mkdir -p "$h/sticky/own" && chmod 0755 "$h/sticky/own" || return 1
+	sed -e "s|\"read\":  \\[\"/usr\", \"/etc/ssl/certs\"\\]|\"read\": [\"$h/real/sub\", \"$h/link\", \"$h/link/sub\", \"$h/missing\", \"$h/ww\", \"$h/ww/sub\", \"$h/sticky/own\"]|" \
+	    tests/data/policies/lint/clean.json >"$h/p.json"
+	grep -q "$h/sticky/own" "$h/p.json" || fail "fixture policy not written" || return 1
+	# (the nested entries are also redundant: CX116 notes, left out here)
+	lint_findings "$h/p.json" | grep -v '^CX116 ' >"$T/lh.static"
+	[ ! -s "$T/lh.static" ] || fail "static lint looked at the host: $(cat "$T/lh.static")" || return 1
+	lint_findings "$h/p.json" --host | grep ' /read/' | grep -v '^CX116 ' | cut -d' ' -f1,2 >"$T/lh.txt"
+	printf '%s\n' "CX105 /read/1" "CX105 /read/2" "CX106 /read/3" "CX107 /read/4" "CX107 /read/5" >"$T/lh.want"
+	cmp -s "$T/lh.txt" "$T/lh.want" || fail "host findings: $(tr '\n' '|' <"$T/lh.txt") expected $(tr '\n' '|' <"$T/lh.want")"
+}
+run_test lint.host_checks_paths t_lint_host
+
 summary

@@ -16,6 +16,7 @@
 #include "calyx/jsonx.h"
 #include "calyx/lease.h"
 #include "calyx/lint.h"
+#include "calyx/policydiff.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
 #include "cli.h"
@@ -31,10 +32,14 @@ static const char usage[] =
 	"                        exit 1 when a finding at or above --fail-on (default error)\n"
 	"  explain POLICY [--no-host]  what any lease under this policy can at most do, which\n"
 	"                        kernel layer enforces each part, and what this host has\n"
+	"  diff OLD NEW [--format text|json]\n"
+	"                        what the change from OLD to NEW widens, changes and narrows\n"
+	"                        (widening first); exit 3 when it widens or changes anything\n"
 	"  check POLICY          validate a policy file (strict: unknown keys, types, bounds)\n"
 	"  check POLICY LEASE    also check the lease body fits under the policy\n"
 	"                        (signatures are not checked: use 'calyx-lease verify')\n"
-	"exit: 0 ok, 1 policy invalid, 77 lease outside the policy, 2 usage\n";
+	"exit: 0 ok, 1 policy invalid (lint: findings), 3 diff widens/changes, 77 lease outside\n"
+	"      the policy, 2 usage\n";
 
 static int cmd_check(int argc, char **argv)
 {
@@ -177,6 +182,108 @@ static int cmd_explain(int argc, char **argv)
 	}
 	cx_policy_free(&p);
 	return 0;
+}
+
+/* ---- diff ----------------------------------------------------------------- */
+
+static int load_policy(const char *path, cx_policy *p, cx_error *err)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r = cx_read_file(path, "policy", CX_POLICY_MAX_BYTES, 0, 0, &buf, &len, err);
+
+	if (r == 0)
+		r = cx_policy_parse(buf, len, p, err);
+	if (r < 0)
+		cx_err_prefix(err, "%s", path);
+	return r;
+}
+
+static void diff_text(const char *a, const char *b, const cx_policy *pa, const cx_policy *pb,
+		      const cx_policy_diff *d, const size_t count[3])
+{
+	static const char *const heads[] = { "WIDENED", "CHANGED", "NARROWED" };
+
+	printf("policy diff %s (sha256:%.16s…) -> %s (sha256:%.16s…)\n", a, pa->sha256_hex, b,
+	       pb->sha256_hex);
+	for (int k = CX_WIDENED; k <= CX_NARROWED; k++) {
+		if (!count[k])
+			continue;
+		printf("\n%s (%zu)\n", heads[k], count[k]);
+		for (size_t i = 0; i < d->n; i++) {
+			const cx_change *c = &d->c[i];
+			if (c->kind != (cx_change_kind)k)
+				continue;
+			printf("  %-26s ", c->field);
+			if (c->old && c->new_)
+				printf("%s -> %s", c->old, c->new_);
+			else
+				printf("%s %s", c->new_ ? "+" : "-", c->new_ ? c->new_ : c->old);
+			printf("%s%s%s\n", c->note ? "  (" : "", c->note ? c->note : "", c->note ? ")" : "");
+		}
+	}
+	if (!d->n)
+		printf("\nno difference in what a lease can do\n");
+	printf("\n%zu widened, %zu changed, %zu narrowed\n", count[0], count[1], count[2]);
+}
+
+static json_t *diff_json(const char *a, const char *b, const cx_policy *pa, const cx_policy *pb,
+			 const cx_policy_diff *d, const size_t count[3])
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < d->n; i++) {
+		const cx_change *c = &d->c[i];
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "kind",
+						     cx_change_kind_name(c->kind), "field", c->field,
+						     "old", c->old, "new", c->new_, "note", c->note));
+	}
+	return json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:o, s:{s:I, s:I, s:I}}", "old", "path", a,
+			 "sha256", pa->sha256_hex, "new", "path", b, "sha256", pb->sha256_hex,
+			 "changes", arr, "counts", "widened", (json_int_t)count[0], "changed",
+			 (json_int_t)count[1], "narrowed", (json_int_t)count[2]);
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, 0, 'f' },
+					      { 0, 0, 0, 0 } };
+	bool json = false;
+	cx_policy a = { 0 }, b = { 0 };
+	cx_policy_diff d = { 0 };
+	cx_error err = { 0 };
+	size_t count[3] = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'f' && (strcmp(optarg, "text") == 0 || strcmp(optarg, "json") == 0))
+			json = strcmp(optarg, "json") == 0;
+		else
+			return cx_cli_usage("usage: diff OLD NEW [--format text|json]");
+	}
+	if (optind != argc - 2)
+		return cx_cli_usage("usage: diff OLD NEW [--format text|json]");
+	if (load_policy(argv[optind], &a, &err) < 0)
+		return cx_cli_fail(&err, 1);
+	if (load_policy(argv[optind + 1], &b, &err) < 0) {
+		cx_policy_free(&a);
+		return cx_cli_fail(&err, 1);
+	}
+	cx_policy_diff_compute(&a, &b, &d);
+	for (size_t i = 0; i < d.n; i++)
+		count[d.c[i].kind]++;
+	if (json) {
+		_cleanup_json_ json_t *j = diff_json(argv[optind], argv[optind + 1], &a, &b, &d, count);
+		_cleanup_free_ char *s = j ? cx_json_dump_pretty(j) : NULL;
+		CX_CHECK(s);
+		fputs(s, stdout);
+	} else {
+		diff_text(argv[optind], argv[optind + 1], &a, &b, &d, count);
+	}
+	cx_policy_diff_free(&d);
+	cx_policy_free(&a);
+	cx_policy_free(&b);
+	return count[CX_WIDENED] || count[CX_CHANGED] ? 3 : 0;
 }
 
 /* ---- lint ---------------------------------------------------------------- */
@@ -380,6 +487,7 @@ int main(int argc, char **argv)
 	cx_prog = "calyx-policy";
 	static const cx_cli_cmd cmds[] = { { "check", cmd_check }, { "explain", cmd_explain },
 					   { "lint", cmd_lint },
+					   { "diff", cmd_diff },
 					   { NULL, NULL } };
 	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

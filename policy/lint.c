@@ -15,6 +15,7 @@
 #include "calyx/jsonx.h"
 #include "calyx/path.h"
 #include "calyx/policy.h"
+#include "calyx/policydiff.h"
 
 enum {
 	R_INVALID,
@@ -124,7 +125,7 @@ static const char *const interp_exact[] = {
 static const char *const interp_family[] = { "python", "pypy", "perl", "ruby", "lua", "php",
 					     "tclsh", "ld-linux", "ld-musl" };
 
-static bool is_interpreter(const char *path)
+bool cx_command_is_interpreter(const char *path)
 {
 	const char *b = strrchr(path, '/');
 
@@ -276,7 +277,7 @@ static void rule_commands(lint *l, const item *cmd, size_t ncmd, const item *wr,
 
 	for (size_t i = 0; i < ncmd; i++) {
 		snprintf(ptr, sizeof(ptr), "/commands/%zu", cmd[i].idx);
-		if (is_interpreter(cmd[i].s))
+		if (cx_command_is_interpreter(cmd[i].s))
 			add(l, R_INTERPRETER, ptr,
 			    "'%s' runs code named by its arguments: any lease allowed it can run anything",
 			    cmd[i].s);

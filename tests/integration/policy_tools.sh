@@ -108,4 +108,33 @@ t_lint_host() {
 }
 run_test lint.host_checks_paths t_lint_host
 
+# ---- diff -----------------------------------------------------------------
+t_diff_golden() { # GOLDEN OLD NEW [ARGS]
+	local g=$1 a=$2 b=$3
+	shift 3
+	check 3 "" "$POLICY" diff "tests/data/policies/$a.json" "tests/data/policies/$b.json" "$@" || return 1
+	cmp -s "$OUT" "tests/data/golden/$g" ||
+		fail "output differs from tests/data/golden/$g: $(diff "tests/data/golden/$g" "$OUT" | grep '^[<>]' | head -n 4 | tr '\n' '|')"
+}
+run_test diff.text_golden_widening_first t_diff_golden diff.txt diff-old diff-new
+run_test diff.json_golden t_diff_golden diff.json diff-old diff-new --format json
+run_test diff.reverse_swaps_widened_and_narrowed t_diff_golden diff-reverse.txt diff-new diff-old
+t_diff_same() {
+	check 0 "" "$POLICY" diff tests/data/policies/diff-old.json tests/data/policies/diff-old.json || return 1
+	expect_stdout_has "no difference in what a lease can do"
+}
+run_test diff.identical_exit_0 t_diff_same
+t_diff_narrow_only() {
+	# only narrowing: exit 0 (nothing for the reviewer to weigh)
+	sed 's/"pids": 512/"pids": 256/' tests/data/policies/diff-old.json >"$T/narrow.json"
+	check 0 "" "$POLICY" diff tests/data/policies/diff-old.json "$T/narrow.json" || return 1
+	expect_stdout_has "limits.max.pids            512 -> 256"
+}
+run_test diff.narrowing_only_exit_0 t_diff_narrow_only
+t_diff_invalid() {
+	printf '{"v":1}' >"$T/bad.json"
+	check_one_line 1 E_POLICY "$POLICY" diff tests/data/policies/diff-old.json "$T/bad.json"
+}
+run_test diff.invalid_policy_one_line t_diff_invalid
+
 summary

@@ -590,7 +590,8 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	}
 	json_decref(l.doc);
 	cx_jsonpos_free(&l.ix);
-	qsort(res.f, res.n, sizeof(*res.f), cmp_finding);
+	if (res.n)
+		qsort(res.f, res.n, sizeof(*res.f), cmp_finding);
 	*ret = res;
 	return 0;
 }

@@ -137,4 +137,46 @@ t_diff_invalid() {
 }
 run_test diff.invalid_policy_one_line t_diff_invalid
 
+# ---- SARIF ----------------------------------------------------------------
+# Every corpus policy's SARIF output validates against the OASIS SARIF
+# 2.1.0 schema (tests/data/sarif-schema-2.1.0.json, see tests/data/README.md)
+# with Debian's python3-jsonschema; the checker is shown to fail on broken
+# logs first, and SARIF carries the same findings as --format json.
+SARIF_SCHEMA=tests/data/sarif-schema-2.1.0.json
+sarif_check() { /usr/bin/python3 tests/tools/sarif_check.py "$SARIF_SCHEMA" "$@"; }
+t_sarif_checker_can_fail() {
+	sarif_check tests/data/sarif/good-minimal.sarif >"$OUT" 2>&1 || fail "good sample refused: $(cat "$OUT")" || return 1
+	for f in tests/data/sarif/bad-*.sarif; do
+		sarif_check "$f" >"$OUT" 2>&1
+		[ $? -eq 1 ] || fail "$f not refused (exit 1): $(cat "$OUT")" || return 1
+	done
+}
+if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+	run_test sarif.checker_refuses_broken_logs t_sarif_checker_can_fail
+else
+	skip_test sarif.checker_refuses_broken_logs "python3-jsonschema missing (scripts/install-deps.sh installs it)"
+fi
+t_sarif_corpus() {
+	local f n
+	for f in tests/data/policies/lint/*.json; do
+		n=$(basename "$f" .json)
+		"$POLICY" lint --fail-on none --format sarif "$f" >"$T/$n.sarif" || fail "$n: lint failed" || return 1
+		sarif_check "$T/$n.sarif" >"$OUT" 2>&1 || fail "$n: $(head -n 2 "$OUT" | tr '\n' '|')" || return 1
+		# same findings, same places, as the JSON output (.expect)
+		/usr/bin/python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))["runs"][0]
+for x in r["results"]:
+    l = x["locations"][0]
+    p = l["logicalLocations"][0]["fullyQualifiedName"]
+    g = l["physicalLocation"]["region"]
+    print(x["ruleId"], "-" if p == "/" else p, "%d:%d" % (g["startLine"], g["startColumn"]))' "$T/$n.sarif" >"$T/$n.sarif.txt"
+		cmp -s "$T/$n.sarif.txt" "${f%.json}.expect" || fail "$n: SARIF results differ from ${f%.json}.expect" || return 1
+	done
+}
+if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+	run_test sarif.corpus_validates_against_schema t_sarif_corpus
+else
+	skip_test sarif.corpus_validates_against_schema "python3-jsonschema missing (scripts/install-deps.sh installs it)"
+fi
+
 summary

@@ -279,24 +279,6 @@ static int cmd_new(int argc, char **argv)
 	return 0;
 }
 
-/* A program whose argv is code (a shell, an interpreter, or a tool that
- * runs other commands): whoever writes the lease's argv writes a program. */
-static bool is_interpreter(const char *path)
-{
-	static const char *const names[] = { "sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish",
-					     "perl", "ruby", "node", "nodejs", "lua", "env", "busybox",
-					     "xargs", "find", "awk", "gawk", "mawk", "make", "php",
-					     "tclsh", "expect", "R", "Rscript" };
-	const char *b = strrchr(path, '/');
-	b = b ? b + 1 : path;
-	if (strncmp(b, "python", 6) == 0)
-		return true;
-	for (size_t i = 0; i < CX_ARRAY_SIZE(names); i++)
-		if (strcmp(b, names[i]) == 0)
-			return true;
-	return false;
-}
-
 /* What a co-signer should look at before signing (issue: never sign
  * blind): interpreters, write access, limits against the policy's
  * defaults, network, the validity window. */
@@ -307,10 +289,10 @@ static void print_risk(const cx_lease *l, const cx_policy *pol)
 	int n = 0;
 
 	printf("review:\n");
-	if (is_interpreter(s->argv.v[0]))
+	if (cx_command_is_interpreter(s->argv.v[0]))
 		printf("  ! %s interprets its arguments: this lease's argv is a program (%zu args)\n",
 		       s->argv.v[0], s->argv.n - 1), n++;
-	if (s->validate_argv.n && is_interpreter(s->validate_argv.v[0]))
+	if (s->validate_argv.n && cx_command_is_interpreter(s->validate_argv.v[0]))
 		printf("  ! the validate step %s interprets its arguments\n", s->validate_argv.v[0]), n++;
 	if (s->workspace)
 		printf("  ! may change %s (committed only if the run and validate succeed; undoable)\n",

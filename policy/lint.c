@@ -15,7 +15,6 @@
 #include "calyx/jsonx.h"
 #include "calyx/path.h"
 #include "calyx/policy.h"
-#include "calyx/policydiff.h"
 
 enum {
 	R_INVALID,
@@ -120,7 +119,7 @@ static const char *const interp_exact[] = {
 	"sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox",
 	"node", "nodejs", "luajit", "env", "xargs", "find", "awk", "gawk", "mawk", "nawk",
 	"make", "gmake", "sed", "tar", "git", "expect", "nice", "nohup", "setsid", "stdbuf",
-	"timeout", "chroot", "sudo", "su", "doas", "strace", "gdb", "ld.so", "Rscript",
+	"timeout", "chroot", "sudo", "su", "doas", "strace", "gdb", "ld.so", "R", "Rscript",
 };
 static const char *const interp_family[] = { "python", "pypy", "perl", "ruby", "lua", "php",
 					     "tclsh", "ld-linux", "ld-musl" };

@@ -44,4 +44,9 @@ void cx_policy_free(cx_policy *p);
 int cx_policy_resolve(const cx_policy *p, const cx_run_spec *req,
 		      cx_run_spec *ret, cx_error *err);
 
+/* A shell, interpreter or program runner: whoever writes the argv of such a
+ * command writes a program (lint rule CX101, the co-signer's risk review,
+ * policy diff). Judged by the basename; the list is in policy/lint.c. */
+bool cx_command_is_interpreter(const char *path);
+
 #endif

@@ -30,7 +30,4 @@ typedef struct cx_policy_diff {
 void cx_policy_diff_compute(const cx_policy *a, const cx_policy *b, cx_policy_diff *ret);
 void cx_policy_diff_free(cx_policy_diff *d);
 
-/* A shell, interpreter or program runner (lint rule CX101). */
-bool cx_command_is_interpreter(const char *path);
-
 #endif

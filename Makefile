@@ -9,6 +9,7 @@
 #   make bench-startup  startup of /usr/bin/true vs bwrap, unshare, fork+exec; peak RSS (root)
 #   make bench-monitor  quota enforcement precision and monitor overhead (root)
 #   make bench-workspace  discard and commit speed of the transactional workspace (root)
+#   make bench-audit    audit log append and verify throughput (lines/s)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -214,7 +215,15 @@ $(BUILD)/tests/bench_workspace: $(BUILD)/obj/tests/bench/bench_workspace.o $(LIB
 bench-workspace: $(BUILD)/tests/bench_workspace
 	$(Q)scripts/bench-workspace.sh $(BUILD)
 
-bench: bench-verify bench-startup bench-monitor bench-workspace
+$(BUILD)/tests/bench_audit: $(BUILD)/obj/tests/bench/bench_audit.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-audit: $(BUILD)/tests/bench_audit
+	$(Q)scripts/bench-audit.sh $(BUILD)
+
+bench: bench-verify bench-startup bench-monitor bench-workspace bench-audit
 
 demo:
 	$(Q)scripts/demo.sh
@@ -226,7 +235,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor bench-workspace demo install clean
+.PHONY: fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor bench-workspace bench-audit demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -12,6 +12,18 @@
  * Appends: open O_APPEND|O_NOFOLLOW, flock(LOCK_EX), read the last line for
  * seq and prev, one write(2), fdatasync, unlock — safe with many concurrent
  * calyx-exec processes.
+ * A line is at most CX_AUDIT_LINE_MAX bytes without its newline (appends
+ * refuse larger events; readers refuse longer lines). A log that does not
+ * end with a newline has a torn last line (a crash mid-write) if the bytes
+ * after its last newline are at most CX_AUDIT_LINE_MAX; the next append
+ * repairs it before writing: the bytes are kept in a new file next to the
+ * log (cx_audit_torn_name, mode 0600), the log is cut back to its last
+ * newline, and an event
+ *   {"type":"audit.repaired","details":{"torn_bytes":40,
+ *    "torn_sha256":"<64 hex of the torn bytes>","after_seq":11,
+ *    "saved_as":"audit.jsonl.torn-11-3f9a0c2e81d4b7a5"}}
+ * (after_seq: seq of the last intact line, 0 if none) is appended before the
+ * event asked for. A longer unterminated tail is not a crash: appends refuse.
  * Trust: runs as root; details are built by calyx, not copied from leases
  * except as JSON string values. */
 #ifndef CALYX_AUDIT_H
@@ -21,7 +33,9 @@
 #include <stdint.h>
 #include "calyx/common.h"
 
-#define CX_AUDIT_LINE_MAX (64u * 1024)
+/* Room for a lease.verified event carrying the whole verified lease (up to
+ * 48 KiB of JSON, re-encoded with \u escapes up to about 3 times). */
+#define CX_AUDIT_LINE_MAX (256u * 1024)
 
 typedef struct cx_audit cx_audit;
 
@@ -38,8 +52,23 @@ typedef struct cx_audit_report {
 } cx_audit_report;
 
 /* Verify a whole log: every signature (host public key pk), the chain, seq
- * continuity from 1. On failure err names the first bad line. */
+ * continuity from 1. On failure err names the first bad line ("line N").
+ * A torn last line, after lines that all verify, fails with err->errnum
+ * EPIPE (calyx-exec would repair it); more than CX_AUDIT_LINE_MAX bytes
+ * without a final newline fail with E2BIG (tampering, not a crash).
+ * Large logs (1 MiB and more) are verified by one thread per CPU; the
+ * result is the same as one pass in order. */
 int cx_audit_verify(const uint8_t *buf, size_t len, const uint8_t pk[32],
 		    cx_audit_report *ret, cx_error *err);
+/* The same with a given number of threads (1: one pass in order; 0: as
+ * cx_audit_verify chooses; at most 16). */
+int cx_audit_verify_threads(const uint8_t *buf, size_t len, const uint8_t pk[32],
+			    unsigned threads, cx_audit_report *ret, cx_error *err);
+
+/* The name (no directory) of the file a repair keeps a torn fragment in:
+ * "<log's file name>.torn-<after_seq>-<first 16 hex of its SHA-256>".
+ * 0, or -ENAMETOOLONG if it does not fit in outsz or NAME_MAX. */
+int cx_audit_torn_name(const char *log_path, uint64_t after_seq, const uint8_t *frag,
+		       size_t len, char *out, size_t outsz);
 
 #endif

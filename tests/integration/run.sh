@@ -581,28 +581,94 @@ t_tamper_drop_last() {
 	head -n 10 "$AL" >"$A/droplast.jsonl"
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$A/droplast.jsonl"
 }
-# A torn tail (crash mid-write) stops new runs, fail closed, before
-# anything is consumed; the failure is still reported on one line.
-mk_torn() { # NAME
+# A torn tail (a crash mid-write: the log ends in part of a line) is
+# reported by verify with the seq it follows; the next run repairs it (the
+# torn bytes kept in a file next to the log, the log cut back to its last
+# newline, an audit.repaired event chained and signed) and goes on. An
+# unterminated tail longer than any line is tampering: runs stop, fail
+# closed, before anything is consumed, on one line.
+TORN_AFTER=0 TORN_NAME=""
+mk_torn() { # NAME: a host whose log holds one run's events, its last line cut mid-way
+	local l=$T/$1/log/audit.jsonl n size
 	mk_env "$1" || return 1
-	printf '{"seq":1,"time":"x"' >"$T/$1/log/audit.jsonl"
-	chmod 640 "$T/$1/log/audit.jsonl"
+	mk_run_lease "$1" "$T/$1/first.lease" || return 1
+	xrun cx "$1" --lease "$T/$1/first.lease"
+	expect_rc 0 || return 1
+	n=$(nlines "$l") size=$(stat -c %s "$l")
+	TORN_AFTER=$((n - 1))
+	# keep the first 100 bytes of the last line, without its newline
+	head -c $((size - $(tail -n 1 "$l" | wc -c) + 100)) "$l" >"$T/$1/log.new" &&
+		cat "$T/$1/log.new" >"$l" && rm "$T/$1/log.new" || fail "cannot cut the log" || return 1
+	tail -c 100 "$l" >"$T/$1/fragment"
+	TORN_NAME=audit.jsonl.torn-$TORN_AFTER-$(sha256sum <"$T/$1/fragment" | cut -c 1-16)
+	[ "$(tail -c 1 "$l" | od -An -c | tr -d ' ')" != '\n' ] || fail "log still ends with a newline"
 }
-t_audit_torn_blocks_runs() {
+t_audit_torn_verify() {
 	mk_torn torn || return 1
+	check_one_line 1 E_AUDIT "$AUDIT" verify --host-pub "$T/torn/etc/host.pub.json" "$T/torn/log/audit.jsonl" || return 1
+	grep -q "line $((TORN_AFTER + 1)) is torn: 100 bytes after seq $TORN_AFTER " "$ERR" ||
+		fail "not reported as torn after seq $TORN_AFTER: $(first_err)" || return 1
+	grep -qF "calyx-exec repairs it on its next append" "$ERR" || fail "no repair hint: $(first_err)" || return 1
+	grep -qF "as '$TORN_NAME'" "$ERR" || fail "does not name '$TORN_NAME': $(first_err)"
+}
+t_audit_torn_repaired() {
+	local l=$T/torn/log/audit.jsonl intact
+	intact=$(head -n "$TORN_AFTER" "$l" | sha256sum)
 	mk_run_lease torn "$T/torn/x.lease" || return 1
-	xrun cx torn --lease "$T/torn/x.lease"
-	expect_rc 125 || return 1
-	grep -q '^calyx-exec: error \[E_AUDIT\]: .*partial line' "$ERR" || fail "no E_AUDIT partial-line error: $(first_err)" || return 1
-	dir_empty "$T/torn/state/ledger" || fail "lease consumed although the audit log could not be written" || return 1
-	[ "$(cat "$T/torn/log/audit.jsonl")" = '{"seq":1,"time":"x"' ] || fail "torn log was modified"
+	check 0 "" cx torn --lease "$T/torn/x.lease" || return 1
+	[ ! -s "$ERR" ] || fail "the run printed: $(first_err)" || return 1
+	[ "$(ls -A "$T/torn/state/ledger" | wc -l)" -eq 2 ] || fail "the second lease was not consumed" || return 1
+	[ "$(head -n "$TORN_AFTER" "$l" | sha256sum)" = "$intact" ] || fail "the intact lines changed" || return 1
+	local got; got=$(audit_types "$l" | tr ' ' '\n' | sed -n "$((TORN_AFTER + 1)),$((TORN_AFTER + 3))p" | tr '\n' ' ')
+	[ "$got" = "audit.repaired lease.verified lease.consumed " ] ||
+		fail "after the intact lines: '$got', expected audit.repaired then the new run" || return 1
+	[ "$(audit_seqs "$l")" = "$(seq_list "$(nlines "$l")")" ] || fail "seq is '$(audit_seqs "$l")'"
 }
-t_audit_torn_one_line() {
-	check_one_line 125 E_AUDIT cx torn --lease "$T/torn/x.lease"
+t_audit_torn_event() {
+	local l=$T/torn/log/audit.jsonl want
+	want="\"details\":{\"torn_bytes\":100,\"torn_sha256\":\"$(sha256sum <"$T/torn/fragment" | cut -c 1-64)\",\"after_seq\":$TORN_AFTER,\"saved_as\":\"$TORN_NAME\"}"
+	sed -n "$((TORN_AFTER + 1))p" "$l" | grep -qF "{\"seq\":$((TORN_AFTER + 1)),\"time\":" ||
+		fail "line $((TORN_AFTER + 1)) is not seq $((TORN_AFTER + 1))" || return 1
+	sed -n "$((TORN_AFTER + 1))p" "$l" | grep -qF "$want" ||
+		fail "audit.repaired details: $(sed -n "$((TORN_AFTER + 1))p" "$l" | grep -o '"details":{[^}]*}'), expected $want"
 }
-t_audit_torn_refusal_one_line() {
+t_audit_torn_evidence() {
+	local ev=$T/torn/log/$TORN_NAME
+	[ -f "$ev" ] && [ ! -L "$ev" ] || fail "no evidence file $TORN_NAME: $(ls "$T/torn/log" | tr '\n' ' ')" || return 1
+	[ "$(stat -c '%a %u' "$ev")" = "600 0" ] || fail "evidence is '$(stat -c '%a %u' "$ev")', expected 600, root" || return 1
+	cmp -s "$ev" "$T/torn/fragment" || fail "the evidence file does not hold exactly the torn bytes"
+}
+t_audit_torn_verify_after() {
+	check 0 "" "$AUDIT" verify --host-pub "$T/torn/etc/host.pub.json" "$T/torn/log/audit.jsonl" || return 1
+	expect_stdout_has "audit log OK: $(nlines "$T/torn/log/audit.jsonl") events"
+}
+# over the limit: 256 KiB + 1 bytes without a newline after the last line
+mk_overlong() { # NAME
+	mk_env "$1" || return 1
+	mk_run_lease "$1" "$T/$1/first.lease" || return 1
+	xrun cx "$1" --lease "$T/$1/first.lease"
+	expect_rc 0 || return 1
+	head -c $((256 * 1024 + 1)) /dev/zero | tr '\0' 'a' >>"$T/$1/log/audit.jsonl"
+}
+t_audit_overlong_refused() {
+	local l=$T/overlong/log/audit.jsonl before
+	mk_overlong overlong || return 1
+	before=$(sha256sum <"$l")
+	mk_run_lease overlong "$T/overlong/x.lease" || return 1
+	check_one_line 125 E_AUDIT cx overlong --lease "$T/overlong/x.lease" || return 1
+	grep -q 'without a newline: .*tampering' "$ERR" || fail "not called tampering: $(first_err)" || return 1
+	[ "$(ls -A "$T/overlong/state/ledger" | wc -l)" -eq 1 ] || fail "the lease was consumed although the audit log could not be written" || return 1
+	[ "$(sha256sum <"$l")" = "$before" ] || fail "the log was modified" || return 1
+	[ "$(ls -A "$T/overlong/log")" = audit.jsonl ] || fail "files next to the log: $(ls -A "$T/overlong/log" | tr '\n' ' ')"
+}
+t_audit_overlong_verify() {
+	check_one_line 1 E_AUDIT "$AUDIT" verify --host-pub "$T/overlong/etc/host.pub.json" "$T/overlong/log/audit.jsonl" || return 1
+	# the intact lines end with a newline each: wc -l counts them
+	grep -q "line $(($(wc -l <"$T/overlong/log/audit.jsonl") + 1)): .*tampering" "$ERR" || fail "message: $(first_err)"
+}
+t_audit_overlong_refusal_one_line() {
 	# a refusal stands even when it cannot be audited: 77, one line
-	check_one_line 77 E_SIG_COUNT cx torn --lease "$M/unsigned.lease"
+	check_one_line 77 E_SIG_COUNT cx overlong --lease "$M/unsigned.lease"
 }
 
 run_test audit.real_run_then_replay          t_audit_runs
@@ -665,9 +731,14 @@ t_sign_prompt() {
 	grep -q 'signed lease' "$OUT" || fail "answering y did not sign: $(tail -c 200 "$OUT")"
 }
 run_test lease.sign_asks_on_a_terminal t_sign_prompt
-run_test audit.torn_log_blocks_new_runs      t_audit_torn_blocks_runs
-run_test audit.torn_log_failure_one_line     t_audit_torn_one_line
-run_test audit.torn_log_refusal_one_line     t_audit_torn_refusal_one_line
+run_test audit.torn_log_verify_names_it       t_audit_torn_verify
+run_test audit.torn_log_repaired_by_next_run  t_audit_torn_repaired
+run_test audit.torn_log_repaired_event        t_audit_torn_event
+run_test audit.torn_log_evidence_kept         t_audit_torn_evidence
+run_test audit.torn_log_verifies_after_repair t_audit_torn_verify_after
+run_test audit.overlong_tail_refused          t_audit_overlong_refused
+run_test audit.overlong_tail_verify_names_it  t_audit_overlong_verify
+run_test audit.overlong_tail_refusal_one_line t_audit_overlong_refusal_one_line
 
 # --------------------------------------------------------------------------
 # 6. concurrent appenders: 8 runs of 8 fresh leases at once, all on the

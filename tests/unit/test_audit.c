@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "calyx/audit.h"
+#include "calyx/codec.h"
 #include "calyx/fileio.h"
 #include "testutil.h"
 
@@ -152,18 +153,355 @@ static void forged_by_other_key_detected(void **st)
 	free_log(&lb);
 }
 
-static void append_refuses_after_torn_tail(void **st)
+/* ---- torn tails: repaired on the next append -------------------------- */
+
+static void append_bytes(const char *path, const void *b, size_t n)
+{
+	FILE *f = fopen(path, "ab");
+	CX_CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
+}
+
+static void reread(logbuf *lb)
+{
+	cx_error err = { 0 };
+	free(lb->buf);
+	CX_CHECK(cx_read_file(lb->path, "log", 1 << 24, 0, 0, &lb->buf, &lb->len, &err) == 0);
+}
+
+/* Line n (1-based) of the log as JSON; caller decrefs. */
+static json_t *line_json(const logbuf *lb, int n)
+{
+	size_t off = line_off(lb, n);
+	const uint8_t *nl = memchr(lb->buf + off, '\n', lb->len - off);
+	CX_CHECK(nl);
+	return json_loadb((const char *)lb->buf + off, (size_t)(nl - (lb->buf + off)), 0, NULL);
+}
+
+static int count_entries(const char *dir)
+{
+	char cmd[512];
+	int n = -1;
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	FILE *p = popen(cmd, "r");
+	CX_CHECK(p && fscanf(p, "%d", &n) == 1);
+	pclose(p);
+	return n;
+}
+
+/* The log at lb->path ends with frag (len bytes) after `after` intact lines
+ * whose bytes are the first `intact` bytes of lb->buf. One append repairs
+ * it: audit.repaired (seq after+1) then the event (after+2); the evidence
+ * file holds exactly frag; the intact part is unchanged; the log verifies. */
+static void expect_repair(logbuf *lb, size_t intact, uint64_t after, const uint8_t *frag,
+			  size_t len)
+{
+	cx_audit *a;
+	cx_error err = { 0 };
+	cx_audit_report rep;
+	uint8_t pk[32];
+	uint64_t seq = 0;
+	char hex[65], name[256], *ev;
+	_cleanup_free_ uint8_t *before = malloc(intact ? intact : 1), *saved = NULL;
+	size_t slen;
+	struct stat sb;
+
+	memcpy(before, lb->buf, intact);
+	assert_int_equal(cx_audit_open(lb->path, seed, &a, &err), 0);
+	assert_int_equal(cx_audit_append(a, "exec.started", NULL, "run-2", NULL, &seq, &err), 0);
+	cx_audit_close(a);
+	assert_int_equal(seq, after + 2);
+	reread(lb);
+	assert_true(lb->len > intact);
+	assert_memory_equal(lb->buf, before, intact);
+	cx_seed_public(seed, pk);
+	assert_int_equal(cx_audit_verify(lb->buf, lb->len, pk, &rep, &err), 0);
+	assert_int_equal(rep.lines, after + 2);
+
+	/* the repair event, with exactly these details */
+	cx_sha256_hex(frag, len, hex);
+	assert_int_equal(cx_audit_torn_name(lb->path, after, frag, len, name, sizeof(name)), 0);
+	json_t *j = line_json(lb, (int)after + 1), *d = json_object_get(j, "details");
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "audit.repaired");
+	assert_int_equal(json_integer_value(json_object_get(j, "seq")), after + 1);
+	assert_null(json_object_get(j, "lease_id"));
+	assert_int_equal(json_object_size(d), 4);
+	assert_int_equal(json_integer_value(json_object_get(d, "torn_bytes")), len);
+	assert_string_equal(json_string_value(json_object_get(d, "torn_sha256")), hex);
+	assert_int_equal(json_integer_value(json_object_get(d, "after_seq")), after);
+	assert_string_equal(json_string_value(json_object_get(d, "saved_as")), name);
+	json_decref(j);
+	j = line_json(lb, (int)after + 2);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "exec.started");
+	json_decref(j);
+
+	/* the evidence: exactly the torn bytes, root-only */
+	assert_int_equal(strncmp(name, "audit.jsonl.torn-", 17), 0);
+	CX_CHECK(asprintf(&ev, "%s/%s", lb->root, name) > 0);
+	assert_int_equal(lstat(ev, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(cx_read_file(ev, "evidence", 1 << 24, 0, 0, &saved, &slen, &err), 0);
+	assert_int_equal(slen, len);
+	assert_memory_equal(saved, frag, len);
+	free(ev);
+}
+
+static void repair_one_byte_fragment(void **st)
+{
+	logbuf lb;
+	(void)st;
+	make_log(&lb, 3);
+	append_bytes(lb.path, "{", 1);
+	expect_repair(&lb, lb.len, 3, (const uint8_t *)"{", 1);
+	free_log(&lb);
+}
+
+static void repair_mid_line(void **st)
+{
+	logbuf lb;
+	(void)st;
+	make_log(&lb, 3);
+	/* a crash in the middle of writing line 3: keep its first 57 bytes */
+	size_t l3 = line_off(&lb, 3);
+	uint8_t frag[57];
+	memcpy(frag, lb.buf + l3, sizeof(frag));
+	assert_int_equal(truncate(lb.path, (off_t)(l3 + sizeof(frag))), 0);
+	expect_repair(&lb, l3, 2, frag, sizeof(frag));
+	free_log(&lb);
+}
+
+static void repair_fragment_at_limit(void **st)
+{
+	logbuf lb;
+	uint8_t *frag = malloc(CX_AUDIT_LINE_MAX);
+	(void)st;
+	make_log(&lb, 2);
+	memset(frag, 'a', CX_AUDIT_LINE_MAX);
+	frag[0] = '{';
+	append_bytes(lb.path, frag, CX_AUDIT_LINE_MAX);
+	expect_repair(&lb, lb.len, 2, frag, CX_AUDIT_LINE_MAX);
+	free(frag);
+	free_log(&lb);
+}
+
+static void repair_fragment_only_log(void **st)
+{
+	logbuf lb;
+	static const char frag[] = "{\"seq\":1,\"time\":\"2026-";
+	(void)st;
+	make_log(&lb, 0);
+	append_bytes(lb.path, frag, sizeof(frag) - 1);
+	expect_repair(&lb, 0, 0, (const uint8_t *)frag, sizeof(frag) - 1);
+	free_log(&lb);
+}
+
+/* An append that must refuse: E_AUDIT with msg_part, log unchanged, no
+ * evidence file. */
+static void expect_refused(logbuf *lb, const char *msg_part)
+{
+	cx_audit *a;
+	cx_error err = { 0 };
+	_cleanup_free_ uint8_t *before = NULL;
+	size_t blen;
+	int n0 = count_entries(lb->root);
+
+	reread(lb);
+	blen = lb->len;
+	before = malloc(blen);
+	memcpy(before, lb->buf, blen);
+	assert_int_equal(cx_audit_open(lb->path, seed, &a, &err), 0);
+	assert_true(cx_audit_append(a, "x", NULL, NULL, NULL, NULL, &err) < 0);
+	cx_audit_close(a);
+	assert_int_equal(err.reason, CX_E_AUDIT);
+	if (!strstr(err.msg, msg_part))
+		fail_msg("message '%s' lacks '%s'", err.msg, msg_part);
+	assert_null(strchr(err.msg, '\n'));
+	reread(lb);
+	assert_int_equal(lb->len, blen);
+	assert_memory_equal(lb->buf, before, blen);
+	assert_int_equal(count_entries(lb->root), n0);
+}
+
+static void tear_over_limit_refused(void **st)
+{
+	logbuf lb;
+	uint8_t *junk = malloc(CX_AUDIT_LINE_MAX + 1);
+	(void)st;
+	make_log(&lb, 2);
+	memset(junk, 'a', CX_AUDIT_LINE_MAX + 1);
+	append_bytes(lb.path, junk, CX_AUDIT_LINE_MAX + 1);
+	expect_refused(&lb, "tampering");
+	free(junk);
+	free_log(&lb);
+}
+
+static void tear_over_limit_without_newline_refused(void **st)
+{
+	logbuf lb;
+	uint8_t *junk = malloc(CX_AUDIT_LINE_MAX + 1);
+	(void)st;
+	make_log(&lb, 0);
+	memset(junk, 'a', CX_AUDIT_LINE_MAX + 1);
+	append_bytes(lb.path, junk, CX_AUDIT_LINE_MAX + 1);
+	expect_refused(&lb, "tampering");
+	free(junk);
+	free_log(&lb);
+}
+
+static void tear_after_bad_last_line_refused(void **st)
+{
+	logbuf lb;
+	(void)st;
+	make_log(&lb, 2);
+	append_bytes(lb.path, "not an event\n{\"seq\"", 20);
+	expect_refused(&lb, "last line is not an audit event");
+	free_log(&lb);
+}
+
+static void repair_after_crash_before_cut(void **st)
+{
+	/* A repair that saved the evidence and then stopped: the next one
+	 * finds the same file with the same bytes and goes on. */
+	logbuf lb;
+	char name[256];
+	(void)st;
+	make_log(&lb, 2);
+	append_bytes(lb.path, "{\"se", 4);
+	assert_int_equal(cx_audit_torn_name(lb.path, 2, (const uint8_t *)"{\"se", 4, name, sizeof(name)), 0);
+	free(tu_write(lb.root, name, "{\"se", 4, 0600));
+	expect_repair(&lb, lb.len, 2, (const uint8_t *)"{\"se", 4);
+	free_log(&lb);
+}
+
+static void repair_refuses_other_evidence(void **st)
+{
+	/* the evidence name is taken by other bytes: never overwritten */
+	logbuf lb;
+	char name[256];
+	(void)st;
+	make_log(&lb, 2);
+	append_bytes(lb.path, "{\"se", 4);
+	assert_int_equal(cx_audit_torn_name(lb.path, 2, (const uint8_t *)"{\"se", 4, name, sizeof(name)), 0);
+	free(tu_write(lb.root, name, "other", 5, 0600));
+	expect_refused(&lb, "move it away");
+	free_log(&lb);
+}
+
+static void verify_names_torn_line(void **st)
 {
 	logbuf lb;
 	cx_error err;
-	cx_audit *a;
+	(void)st;
+	make_log(&lb, 4);
+	assert_true(verify(lb.buf, lb.len - 30, &err) < 0);
+	assert_int_equal(err.errnum, EPIPE);
+	assert_non_null(strstr(err.msg, "line 4 is torn"));
+	assert_non_null(strstr(err.msg, "after seq 3"));
+	assert_non_null(strstr(err.msg, "repairs it on its next append"));
+	/* an earlier bad line is named first, not the tear */
+	lb.buf[line_off(&lb, 2) + 8] ^= 1;
+	assert_true(verify(lb.buf, lb.len - 30, &err) < 0);
+	assert_int_not_equal(err.errnum, EPIPE);
+	assert_non_null(strstr(err.msg, "line 2"));
+	free_log(&lb);
+}
+
+static void verify_names_overlong_tail(void **st)
+{
+	logbuf lb;
+	cx_error err;
 	(void)st;
 	make_log(&lb, 2);
-	assert_int_equal(truncate(lb.path, (off_t)lb.len - 5), 0);
-	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
-	assert_true(cx_audit_append(a, "x", NULL, NULL, NULL, NULL, &err) < 0);
-	assert_int_equal(err.reason, CX_E_AUDIT);
+	uint8_t *b = malloc(lb.len + CX_AUDIT_LINE_MAX + 1);
+	memcpy(b, lb.buf, lb.len);
+	memset(b + lb.len, 'a', CX_AUDIT_LINE_MAX + 1);
+	assert_true(verify(b, lb.len + CX_AUDIT_LINE_MAX + 1, &err) < 0);
+	assert_int_equal(err.errnum, E2BIG);
+	assert_non_null(strstr(err.msg, "line 3"));
+	assert_non_null(strstr(err.msg, "tampering"));
+	/* exactly at the limit: a tear */
+	assert_true(verify(b, lb.len + CX_AUDIT_LINE_MAX, &err) < 0);
+	assert_int_equal(err.errnum, EPIPE);
+	free(b);
+	free_log(&lb);
+}
+
+/* ---- verification shared out among threads ---------------------------- */
+
+/* Every thread count gives the result of one pass in order. */
+static void expect_same_any_threads(const uint8_t *b, size_t len, const char *want)
+{
+	uint8_t pk[32];
+	cx_seed_public(seed, pk);
+	for (unsigned t = 1; t <= 9; t++) {
+		cx_error err = { 0 };
+		cx_audit_report rep = { 0 };
+		int r = cx_audit_verify_threads(b, len, pk, t, &rep, &err);
+		if (!want) {
+			if (r != 0)
+				fail_msg("threads %u: %s", t, err.msg);
+			assert_int_equal(rep.lines, 40);
+		} else if (r == 0 || !strstr(err.msg, want)) {
+			fail_msg("threads %u: '%s', expected '%s'", t, r == 0 ? "OK" : err.msg, want);
+		}
+	}
+}
+
+static void threads_same_result(void **st)
+{
+	logbuf lb;
+	cx_error err;
+	(void)st;
+	make_log(&lb, 40);
+	expect_same_any_threads(lb.buf, lb.len, NULL);
+	uint8_t *b = malloc(lb.len);
+	for (int bad = 1; bad <= 40; bad += 3) {
+		/* one edited byte in line `bad`, and another in a later line */
+		memcpy(b, lb.buf, lb.len);
+		b[line_off(&lb, bad) + 8] ^= 1;
+		if (bad + 17 <= 40)
+			b[line_off(&lb, bad + 17) + 8] ^= 1;
+		char want[32];
+		snprintf(want, sizeof(want), "line %d:", bad);
+		assert_true(verify(b, lb.len, &err) < 0);
+		expect_same_any_threads(b, lb.len, want);
+	}
+	/* torn at the end */
+	expect_same_any_threads(lb.buf, lb.len - 5, "line 40 is torn");
+	free(b);
+	free_log(&lb);
+}
+
+static void big_log_threads(void **st)
+{
+	/* over 1 MiB: cx_audit_verify shares it out among the CPUs */
+	logbuf lb;
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	cx_audit_report rep;
+	uint8_t pk[32];
+	char *pad = malloc(4001);
+	(void)st;
+	memset(pad, 'p', 4000);
+	pad[4000] = 0;
+	lb.root = tu_tmpdir();
+	CX_CHECK(asprintf(&lb.path, "%s/audit.jsonl", lb.root) > 0);
+	CX_CHECK(cx_audit_open(lb.path, seed, &a, &err) == 0);
+	for (int i = 0; i < 300; i++)
+		CX_CHECK(cx_audit_append(a, "t", NULL, NULL, json_pack("{s:s}", "pad", pad), NULL, &err) == 0);
 	cx_audit_close(a);
+	free(pad);
+	lb.buf = NULL;
+	reread(&lb);
+	assert_true(lb.len > (1u << 20));
+	cx_seed_public(seed, pk);
+	assert_int_equal(cx_audit_verify(lb.buf, lb.len, pk, &rep, &err), 0);
+	assert_int_equal(rep.lines, 300);
+	lb.buf[line_off(&lb, 250) + 40] ^= 1;
+	lb.buf[line_off(&lb, 290) + 40] ^= 1;
+	assert_true(cx_audit_verify(lb.buf, lb.len, pk, &rep, &err) < 0);
+	assert_non_null(strstr(err.msg, "line 250:"));
 	free_log(&lb);
 }
 
@@ -231,7 +569,19 @@ int main(void)
 		cmocka_unit_test(swapped_lines_detected),
 		cmocka_unit_test(torn_last_line_detected),
 		cmocka_unit_test(forged_by_other_key_detected),
-		cmocka_unit_test(append_refuses_after_torn_tail),
+		cmocka_unit_test(repair_one_byte_fragment),
+		cmocka_unit_test(repair_mid_line),
+		cmocka_unit_test(repair_fragment_at_limit),
+		cmocka_unit_test(repair_fragment_only_log),
+		cmocka_unit_test(tear_over_limit_refused),
+		cmocka_unit_test(tear_over_limit_without_newline_refused),
+		cmocka_unit_test(tear_after_bad_last_line_refused),
+		cmocka_unit_test(repair_after_crash_before_cut),
+		cmocka_unit_test(repair_refuses_other_evidence),
+		cmocka_unit_test(verify_names_torn_line),
+		cmocka_unit_test(verify_names_overlong_tail),
+		cmocka_unit_test(threads_same_result),
+		cmocka_unit_test(big_log_threads),
 		cmocka_unit_test(concurrent_appenders_keep_chain),
 		cmocka_unit_test(symlinked_log_refused),
 	};

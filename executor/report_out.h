@@ -1,0 +1,65 @@
+/* Output of calyx-audit report: the only code that writes markup
+ * (Markdown or HTML), and the only place where text meets it (private to
+ * executor/; the report's content is built in report.c).
+ *
+ * Invariant: every const char * given to these functions is plain text,
+ * possibly hostile (from a tampered log, or from a lease body anyone with
+ * two keys wrote), and is written escaped for the format:
+ *   HTML      & < > " ' as entities; never inside a tag or an attribute;
+ *   Markdown  a backslash before each of \ ` * _ [ ] < > | & # ~ (so no
+ *             table cell can end early, no link, image, emphasis, code
+ *             span or raw HTML can begin);
+ * and in both, characters a reader would not see or that reorder or break
+ * lines (C0 and C1 controls, DEL, zero-width and bidi controls, line and
+ * paragraph separators, BOM) shown as \n, \t, \r, \xHH or \u{HHHH}, and
+ * at most CX_ROUT_TEXT_MAX bytes of each string, the rest counted.
+ * The HTML document has no script and nothing to fetch, under a
+ * Content-Security-Policy of default-src 'none'; style-src 'unsafe-inline'.
+ * Trust: pure (writes to the given FILE, a memory stream). */
+#ifndef CALYX_EXECUTOR_REPORT_OUT_H
+#define CALYX_EXECUTOR_REPORT_OUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "report.h"
+
+#define CX_ROUT_TEXT_MAX 2048
+
+typedef struct cx_rout {
+	FILE *out;
+	cx_report_format fmt;
+} cx_rout;
+
+enum { CX_ROUT_NORMAL, CX_ROUT_OK, CX_ROUT_WARN };
+
+/* The document: HTML head (title, CSP, style) and <h1>, or a "# " title. */
+void cx_rout_begin(cx_rout *o, const char *title);
+void cx_rout_end(cx_rout *o);
+
+void cx_rout_text(cx_rout *o, const char *s);
+void cx_rout_heading(cx_rout *o, int level, const char *s);
+/* kind: CX_ROUT_NORMAL, CX_ROUT_OK (a good status), CX_ROUT_WARN (loud). */
+void cx_rout_para(cx_rout *o, int kind, const char *s);
+
+/* Tables: a header row of n cells, rows of n cells (NULL or "" shows "-"
+ * in Markdown), end. kv: a two-column "field | value" table. */
+void cx_rout_table_begin(cx_rout *o, const char *const *hdr, size_t n);
+void cx_rout_table_row(cx_rout *o, const char *const *cells, size_t n);
+void cx_rout_table_end(cx_rout *o);
+void cx_rout_kv_begin(cx_rout *o);
+void cx_rout_kv(cx_rout *o, const char *k, const char *v);
+/* kv with a malloc'd value, taken and freed. */
+void cx_rout_kv_own(cx_rout *o, const char *k, char *v);
+
+/* A horizontal bar chart, inline SVG (HTML only; nothing in Markdown):
+ * one bar per entry, filled to percent (clamped to 0..100; < 0: empty,
+ * unknown), red when breached, orange from 80%, green otherwise. */
+typedef struct cx_rout_bar {
+	const char *name;  /* plain text */
+	const char *label; /* plain text, right of the bar */
+	double percent;
+	bool breached;
+} cx_rout_bar;
+void cx_rout_bars(cx_rout *o, const cx_rout_bar *bars, size_t n);
+
+#endif

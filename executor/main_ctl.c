@@ -235,6 +235,21 @@ static int find_pack(const cx_config *cfg, const char *want, char *out, size_t l
 	return n;
 }
 
+/* The audit log, opened before any state change: rollback and recover
+ * are refused when their events could not be written (fail closed, as
+ * calyx-exec refuses a run). */
+static int open_audit(const cx_config *cfg, cx_audit **ret, cx_error *err)
+{
+	uint8_t seed[32];
+	int r = cx_seed_load(cfg->host_key, "host key", true, cx_trusted_owner(), seed, err);
+	if (r == 0)
+		r = cx_audit_open(cfg->audit_log, seed, ret, err);
+	cx_wipe(seed, sizeof(seed));
+	if (r < 0)
+		cx_err_prefix(err, "nothing done, the audit log cannot be written");
+	return r;
+}
+
 static int cmd_pack(int argc, char **argv)
 {
 	bool rollback = strcmp(argv[0], "rollback") == 0, force = false;
@@ -261,23 +276,30 @@ static int cmd_pack(int argc, char **argv)
 	if (!rollback) {
 		r = cx_ws_diff(pack, stdout, &err);
 	} else {
-		r = cx_ws_undo(pack, force, &err);
-		/* Record the undo in the audit log, naming the operator. */
-		uint8_t seed[32];
 		cx_audit *a = NULL;
 		cx_error ae = { 0 };
 		const char *lid = strrchr(pack, '/') + 1;
-		if (cx_seed_load(cfg.host_key, "host key", true, cx_trusted_owner(), seed, &ae) == 0 &&
-		    cx_audit_open(cfg.audit_log, seed, &a, &ae) == 0) {
-			cx_audit_append(a, r == 0 ? "workspace.undone" : "workspace.undo_refused", lid, NULL,
-					json_pack("{s:i, s:b, s:s}", "operator_uid", (int)getuid(), "force",
-						  force, "result", r == 0 ? "ok" : err.msg),
-					NULL, &ae);
-			cx_audit_close(a);
+		if (open_audit(&cfg, &a, &err) < 0) {
+			cx_config_free(&cfg);
+			return cx_cli_fail(&err, CX_EXIT_FAILURE);
 		}
-		cx_wipe(seed, sizeof(seed));
+		r = cx_ws_undo(pack, force, &err);
+		/* Record the undo (or its refusal) in the audit log, naming the
+		 * operator. */
+		int ar = cx_audit_append(a, r == 0 ? "workspace.undone" : "workspace.undo_refused", lid,
+					 NULL,
+					 json_pack("{s:i, s:b, s:s}", "operator_uid", (int)getuid(), "force",
+						   force, "result", r == 0 ? "ok" : err.msg),
+					 NULL, &ae);
+		cx_audit_close(a);
 		if (r == 0)
 			printf("rollback: the run's changes were undone (lease %s)\n", lid);
+		if (ar < 0) {
+			cx_err_prefix(&ae, "%s (lease %s) not audited", r == 0 ? "rollback" : "refused rollback",
+				      lid);
+			cx_config_free(&cfg);
+			return cx_cli_fail(&ae, CX_EXIT_FAILURE);
+		}
 	}
 	cx_config_free(&cfg);
 	return r < 0 ? cx_cli_fail(&err, 1) : 0;
@@ -286,6 +308,8 @@ static int cmd_pack(int argc, char **argv)
 typedef struct rec_ctx {
 	cx_audit *audit;
 	int n;
+	int audit_r; /* first append failure */
+	cx_error audit_err;
 } rec_ctx;
 
 static void ctl_recovered(const char *lease_id, const char *action, bool ok, const char *msg,
@@ -293,11 +317,15 @@ static void ctl_recovered(const char *lease_id, const char *action, bool ok, con
 {
 	rec_ctx *rc = arg;
 	printf("lease %s: %s%s%s\n", lease_id, ok ? action : "recovery failed: ", ok ? "" : msg, "");
-	if (rc->audit)
-		cx_audit_append(rc->audit, "workspace.recovered", lease_id, NULL,
-				json_pack("{s:s, s:b, s:i}", "action", action, "ok", ok, "operator_uid",
-					  (int)getuid()),
-				NULL, NULL);
+	/* details as calyx-exec's recovery writes them, plus the operator */
+	json_t *d = json_pack("{s:s, s:s, s:b, s:i}", "lease_id", lease_id, "action", action, "ok", ok,
+			      "operator_uid", (int)getuid());
+	if (!ok)
+		json_object_set_new(d, "error", json_string(msg));
+	int r = cx_audit_append(rc->audit, "workspace.recovered", lease_id, NULL, d, NULL,
+				rc->audit_r ? NULL : &rc->audit_err);
+	if (r < 0 && !rc->audit_r)
+		rc->audit_r = r;
 	rc->n++;
 }
 
@@ -306,21 +334,25 @@ static int cmd_recover(int argc, char **argv)
 	cx_config cfg = { 0 };
 	cx_error err = { 0 };
 	rec_ctx rc = { 0 };
-	uint8_t seed[32];
 
 	(void)argv;
 	if (argc != 1)
 		return cx_cli_usage("usage: recover");
 	if (cx_config_load(config_path, cx_trusted_owner(), &cfg, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	if (cx_seed_load(cfg.host_key, "host key", true, cx_trusted_owner(), seed, &err) == 0)
-		cx_audit_open(cfg.audit_log, seed, &rc.audit, NULL);
-	cx_wipe(seed, sizeof(seed));
+	if (open_audit(&cfg, &rc.audit, &err) < 0) {
+		cx_config_free(&cfg);
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	}
 	cx_recover_runs(cfg.state_dir, ctl_recovered, &rc);
 	if (!rc.n)
 		printf("nothing to recover\n");
 	cx_audit_close(rc.audit);
 	cx_config_free(&cfg);
+	if (rc.audit_r < 0) {
+		cx_err_prefix(&rc.audit_err, "recovery done but not all of it audited");
+		return cx_cli_fail(&rc.audit_err, CX_EXIT_FAILURE);
+	}
 	return 0;
 }
 

@@ -244,12 +244,14 @@ static void *status_json(const cx_cg_usage *u, bool paused, void *arg)
 static void on_operator(cx_ctl_cmd cmd, uid_t uid, void *arg)
 {
 	run_ctx *rc = arg;
-	char type[32];
 	int r = 0;
-	snprintf(type, sizeof(type), "operator.%s", cmd == CX_CTL_PAUSE ? "paused"
-						    : cmd == CX_CTL_RESUME ? "resumed"
-									   : "halted");
-	audit_event(rc->st, type, json_pack("{s:i}", "operator_uid", (int)uid), &rc->audit_err, &r);
+	/* Literal types: tests/integration/audit_events.sh finds every event
+	 * type in the sources and checks docs/audit-events.md has it. */
+	audit_event(rc->st,
+		    cmd == CX_CTL_PAUSE    ? "operator.paused"
+		    : cmd == CX_CTL_RESUME ? "operator.resumed"
+					   : "operator.halted",
+		    json_pack("{s:i}", "operator_uid", (int)uid), &rc->audit_err, &r);
 	if (r < 0 && !rc->audit_r)
 		rc->audit_r = r;
 }
@@ -548,8 +550,10 @@ static void report_recovered(const char *lease_id, const char *action, bool ok, 
 	else
 		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: recovery failed: %s (fix it, then run 'calyx-ctl recover')\n",
 			lease_id, msg);
-	audit_event(st, "workspace.recovered",
-		    json_pack("{s:s, s:s, s:b}", "lease_id", lease_id, "action", action, "ok", ok), &e, &r);
+	json_t *d = json_pack("{s:s, s:s, s:b}", "lease_id", lease_id, "action", action, "ok", ok);
+	if (!ok)
+		json_object_set_new(d, "error", json_string(msg));
+	audit_event(st, "workspace.recovered", d, &e, &r);
 }
 
 static void report_pruned(const char *lease_id, const char *action, bool ok, const char *msg,
@@ -645,6 +649,30 @@ static json_t *ws_json(const char *action, const char *reason, const cx_ws_repor
 	return j;
 }
 
+/* The run's writes are discarded after calyx-exec's own failure `why`
+ * (the run could not be started, supervised or committed): audited as a
+ * rollback ("<what> (E_…)") when the discard worked and, if a commit was
+ * attempted, it left no pack (it was refused or undid itself). Otherwise
+ * the next start's recovery finishes or undoes it and audits that
+ * (workspace.recovered). Like run.failed, not when the log itself failed. */
+static void discard_failed(run_state *st, const char *run_dir, const char *pack, const char *what,
+			   const cx_error *why)
+{
+	char reason[96];
+	struct stat sb;
+	cx_error e = { 0 };
+	int r = 0;
+
+	if (cx_ws_discard(run_dir, NULL) < 0)
+		return;
+	if (pack && !(lstat(pack, &sb) < 0 && errno == ENOENT))
+		return;
+	if (why->reason == CX_E_AUDIT)
+		return;
+	snprintf(reason, sizeof(reason), "%s (%s)", what, cx_reason_name(why->reason));
+	audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), &e, &r);
+}
+
 /* Lock every writable tree of the lease — before it is consumed, so a
  * run refused because its tree is busy keeps its lease. */
 static int lock_trees(const run_state *st, const cx_config *cfg, const cx_policy *pol, int *locks,
@@ -698,7 +726,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	r = run_once(st, cfg, pol, root, transactional ? ovdirs : NULL, &s->argv, "command", &cmd, err);
 	if (r < 0) {
 		if (transactional)
-			cx_ws_discard(run_dir, NULL);
+			discard_failed(st, run_dir, NULL, "calyx-exec failed", err);
 		code = finish_fail(st, err, cmd.exit_code);
 		goto unlock;
 	}
@@ -708,7 +736,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			     "validate", &val, err);
 		if (r < 0) {
 			if (transactional)
-				cx_ws_discard(run_dir, NULL);
+				discard_failed(st, run_dir, NULL, "calyx-exec failed in validate", err);
 			json_decref(cmd.fin);
 			code = finish_fail(st, err, val.exit_code);
 			goto unlock;
@@ -753,7 +781,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				json_decref(cmd.fin);
 				/* the engine undid itself from the pack; drop what is left
 				 * (refused by the engine while a commit is unfinished) */
-				cx_ws_discard(run_dir, NULL);
+				discard_failed(st, run_dir, pack, "commit failed", &werr);
 				cx_err_prefix(&werr, "commit of the workspace failed");
 				code = finish_fail(st, &werr, CX_EXIT_FAILURE);
 				goto unlock;
@@ -846,20 +874,30 @@ static int probe_host(const char *config_path)
 
 /* Prune ledger entries whose leases can no longer verify, at most hourly
  * (a stamp file's mtime), so the ledger does not grow without bound. */
-static void maybe_prune(cx_ledger *ledger, const char *state_dir, int64_t now)
+static void maybe_prune(run_state *st, cx_ledger *ledger, const char *state_dir, int64_t now)
 {
 	char stamp[4096];
 	struct stat s;
 	cx_error err = { 0 };
+	unsigned removed = 0, kept = 0;
 	FILE *f;
+	int r = 0;
 
 	if (snprintf(stamp, sizeof(stamp), "%s/ledger.pruned", state_dir) >= (int)sizeof(stamp))
 		return;
 	if (lstat(stamp, &s) == 0 && now - s.st_mtime < 3600)
 		return;
-	if (ledger->ops->prune(ledger, now, NULL, NULL, &err) == 0 &&
-	    (f = fopen(stamp, "we")) != NULL)
+	if (ledger->ops->prune(ledger, now, &removed, &kept, &err) < 0)
+		return;
+	if ((f = fopen(stamp, "we")) != NULL)
 		fclose(f);
+	/* The ledger is the replay record: entries leaving it are audited
+	 * (only leases that can no longer verify leave). */
+	if (removed)
+		audit_event(st, "ledger.pruned",
+			    json_pack("{s:s, s:I, s:I}", "ledger", ledger->ops->name, "removed",
+				      (json_int_t)removed, "kept", (json_int_t)kept),
+			    &err, &r);
 }
 
 int main(int argc, char **argv)
@@ -1004,16 +1042,46 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		json_t *signers = json_array();
+		/* lease.verified: who signed, both hashes, the effective limits
+		 * (policy defaults filled in) and the lease body itself, so
+		 * `calyx-audit report` can say what was authorized from the log
+		 * alone. The body is re-parsed strictly from the payload bytes
+		 * cx_lease_verify has just verified (never from st.lease, which
+		 * holds the spec resolved against the policy). Re-encoded as
+		 * ASCII, a 48 KiB body grows at most 3x (a 2-byte UTF-8
+		 * character becomes a 6-byte \u escape); should it still not
+		 * fit an audit line, it is left out, saying so, rather than
+		 * failing a valid run. */
+		json_t *signers = json_array(), *limits = json_object(), *body = NULL, *vd;
+		cx_envelope env = { 0 };
 		for (size_t i = 0; i < st.lease.nsigner; i++)
 			json_array_append_new(signers,
 					      json_pack("{s:s, s:s, s:s}", "keyid", st.lease.signer[i].keyid,
 							"role", cx_role_name(st.lease.signer[i].role),
 							"principal", st.lease.signer[i].principal));
-		audit_event(&st, "lease.verified",
-			    json_pack("{s:o, s:s, s:s}", "signers", signers, "policy_sha256",
-				      pol.sha256_hex, "lease_sha256", st.lease_sha256),
-			    &err, &r);
+		for (int i = 0; i < CX_LIM__COUNT; i++)
+			json_object_set_new(limits, cx_limit_name(i),
+					    json_integer((json_int_t)st.lease.spec.limits.v[i]));
+		vd = json_pack("{s:o, s:s, s:s, s:o}", "signers", signers, "policy_sha256",
+			       pol.sha256_hex, "lease_sha256", st.lease_sha256, "limits", limits);
+		CX_CHECK(vd);
+		const char *why = "the verified body could not be parsed again";
+		size_t bl = 0;
+		if (cx_envelope_parse(buf, len, CX_LEASE_SIGS, CX_LEASE_SIGS, &env, NULL) == 0 &&
+		    cx_json_parse_object(env.payload, env.payload_len, "lease body", &body, NULL) == 0) {
+			char *bs = cx_json_dump(body);
+			bl = strlen(bs);
+			free(bs);
+			why = bl + 4096 <= CX_AUDIT_LINE_MAX ? NULL : "too large for an audit line";
+		}
+		if (!why)
+			json_object_set_new(vd, "lease", TAKE_PTR(body));
+		else
+			json_object_set_new(vd, "lease_omitted", json_pack("{s:s, s:I}", "why", why,
+									   "json_bytes", (json_int_t)bl));
+		json_decref(body);
+		cx_envelope_free(&env);
+		audit_event(&st, "lease.verified", vd, &err, &r);
 		if (r < 0) {
 			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
 			goto out;
@@ -1077,7 +1145,7 @@ int main(int argc, char **argv)
 			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
 			goto out;
 		}
-		maybe_prune(ledger, cfg.state_dir, now);
+		maybe_prune(&st, ledger, cfg.state_dir, now);
 	}
 
 	/* 5-7 spawn, wait, report. */

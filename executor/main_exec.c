@@ -502,6 +502,20 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	if (cx_cg_destroy(rc.cg, &berr) < 0)
 		fprintf(stderr, "calyx-exec: warning [%s]: %s\n", cx_reason_name(berr.reason), berr.msg);
 	cx_cg_close(rc.cg);
+	/* Every event of the run (execs, breach, operator, halt, finish) must
+	 * be in the log before anything of it lands: if one could not be
+	 * written the run fails closed and its writes are discarded. */
+	if (r < 0 || rc.audit_r < 0) {
+		if (r >= 0)
+			*err = rc.audit_err;
+		cx_err_prefix(err, "the %s ran but not all of its events could be audited, so nothing of it lands",
+			      phase);
+		json_decref(ret->fin);
+		ret->fin = NULL;
+		ret->ok = false;
+		ret->exit_code = CX_EXIT_FAILURE;
+		return -EIO;
+	}
 	return 0;
 
 fail:
@@ -788,6 +802,14 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			}
 			audit_event(st, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
 			cx_ws_discard(run_dir, NULL); /* the done journal and empty dirs */
+			if (r < 0) {
+				/* landed, but unrecorded: say so and how to take it back */
+				cx_err_prefix(err, "the workspace was committed but the commit could not be audited (undo it with 'calyx-ctl rollback %s')",
+					      st->lease.lease_id);
+				json_decref(cmd.fin);
+				code = finish_fail(st, err, CX_EXIT_FAILURE);
+				goto unlock;
+			}
 			json_object_set_new(cmd.fin, "workspace", ws_json("committed", "success", &rep));
 		} else {
 			if (cmd.halt != CX_HALT_NONE)
@@ -798,8 +820,15 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				snprintf(reason, sizeof(reason), "validate halted (%s)", cx_halt_name(val.halt));
 			else
 				snprintf(reason, sizeof(reason), "validate exited %d", val.exit_code);
-			r = cx_ws_discard(run_dir, &werr);
-			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &r);
+			int ar = 0;
+			cx_ws_discard(run_dir, &werr); /* a failure is finished by the next start's recovery */
+			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &ar);
+			if (ar < 0) {
+				cx_err_prefix(err, "the run's writes were discarded but that could not be audited");
+				json_decref(cmd.fin);
+				code = finish_fail(st, err, CX_EXIT_FAILURE);
+				goto unlock;
+			}
 			json_object_set_new(cmd.fin, "workspace", ws_json("rolled_back", reason, NULL));
 		}
 	}

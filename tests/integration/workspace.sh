@@ -224,4 +224,34 @@ t_crash() {
 }
 run_test workspace.crash_at_each_commit_step t_crash
 
+# The audit log stops taking writes while the run is going (made immutable
+# with chattr +i: every write(2) to it then fails, as on a dying disk): the
+# run's events cannot all be recorded, so nothing of it lands — exit 125,
+# one E_AUDIT line, tree unchanged — and the log still verifies.
+t_audit_fails_mid_run() {
+	local log=$T/ws/log/audit.jsonl pid
+	fresh_ws "$T/srv/af" && fresh_ws "$T/ref-af" || return 1
+	printf '{"run_id":"ws-af","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
+		"$HOST_ID" "$(json_argv write:new.txt:x append:a.txt:y sleep:1500)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
+	mk_lease ws "$T/ws/af.lease" "$T/ws/af.body" || return 1
+	cx ws --lease "$T/ws/af.lease" >"$T/af.out" 2>"$T/af.err" &
+	pid=$!
+	sleep 0.7
+	chattr +i "$log" || { wait "$pid"; fail "chattr +i failed on the log"; return 1; }
+	wait "$pid"
+	RC=$?
+	chattr -i "$log"
+	ERR=$T/af.err
+	expect_rc 125 || return 1
+	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines: $(tr '\n' '|' <"$ERR")" || return 1
+	grep -q '^calyx-exec: error \[E_AUDIT\]: ' "$ERR" || fail "not an E_AUDIT error: $(first_err)" || return 1
+	[ "$(manifest "$T/srv/af")" = "$(manifest "$T/ref-af")" ] || fail "the tree changed although the run was not fully audited" || return 1
+	check 0 "" "$AUDIT" verify --host-pub "$T/hostkeys/host.pub.json" "$log"
+}
+if chattr +i "$T/ws.policy.json" 2>/dev/null && chattr -i "$T/ws.policy.json"; then
+	run_test workspace.audit_failure_mid_run_lands_nothing t_audit_fails_mid_run
+else
+	skip_test workspace.audit_failure_mid_run_lands_nothing "chattr +i unsupported on $T's filesystem"
+fi
+
 summary

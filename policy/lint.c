@@ -115,30 +115,51 @@ int cx_severity_parse(const char *s, cx_severity *ret)
 
 /* Basenames that run code named by their arguments. A family name also
  * matches a version suffix (python3, python3.11, perl5.36). */
+/* Programs that interpret their arguments as a program, in-process (so
+ * calyx's Landlock rule "execute only the command" does not stop them);
+ * a family name also matches a version suffix (python3.11, perl5.36).
+ * ld.so belongs here: it maps and runs any readable binary without exec. */
 static const char *const interp_exact[] = {
 	"sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox",
-	"node", "nodejs", "luajit", "env", "xargs", "find", "awk", "gawk", "mawk", "nawk",
-	"make", "gmake", "sed", "tar", "git", "expect", "nice", "nohup", "setsid", "stdbuf",
-	"timeout", "chroot", "sudo", "su", "doas", "strace", "gdb", "ld.so", "R", "Rscript",
+	"node", "nodejs", "luajit", "awk", "gawk", "mawk", "nawk", "sed", "expect", "gdb",
+	"ld.so", "R", "Rscript",
 };
 static const char *const interp_family[] = { "python", "pypy", "perl", "ruby", "lua", "php",
 					     "tclsh", "ld-linux", "ld-musl" };
+/* Programs that start other programs named by their arguments: held to
+ * themselves while Landlock lets a run execute only its command. */
+static const char *const runners[] = {
+	"env", "xargs", "find", "make", "gmake", "tar", "git", "nice", "nohup", "setsid", "stdbuf",
+	"timeout", "chroot", "sudo", "su", "doas", "strace",
+};
 
-bool cx_command_is_interpreter(const char *path)
+static bool in_list(const char *b, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(b, list[i]) == 0)
+			return true;
+	return false;
+}
+
+cx_command_kind cx_command_classify(const char *path)
 {
 	const char *b = strrchr(path, '/');
 
 	b = b ? b + 1 : path;
-	for (size_t i = 0; i < CX_ARRAY_SIZE(interp_exact); i++)
-		if (strcmp(b, interp_exact[i]) == 0)
-			return true;
+	if (in_list(b, interp_exact, CX_ARRAY_SIZE(interp_exact)))
+		return CX_CMD_INTERPRETER;
 	for (size_t i = 0; i < CX_ARRAY_SIZE(interp_family); i++) {
 		size_t n = strlen(interp_family[i]);
 		if (strncmp(b, interp_family[i], n) == 0 &&
 		    (b[n] == '\0' || b[n] == '.' || b[n] == '-' || (b[n] >= '0' && b[n] <= '9')))
-			return true;
+			return CX_CMD_INTERPRETER;
 	}
-	return false;
+	return in_list(b, runners, CX_ARRAY_SIZE(runners)) ? CX_CMD_RUNNER : CX_CMD_PLAIN;
+}
+
+bool cx_command_is_interpreter(const char *path)
+{
+	return cx_command_classify(path) != CX_CMD_PLAIN;
 }
 
 /* System and trust paths a write tree must keep away from ("/" only
@@ -272,14 +293,21 @@ static size_t paths(const json_t *obj, const char *key, item *out, size_t max)
 
 static void rule_commands(lint *l, const item *cmd, size_t ncmd, const item *wr, size_t nwr)
 {
+	json_t *ll = json_object_get(l->doc, "landlock");
+	bool landlock_optional = json_is_string(ll) && strcmp(json_string_value(ll), "optional") == 0;
 	char ptr[64];
 
 	for (size_t i = 0; i < ncmd; i++) {
 		snprintf(ptr, sizeof(ptr), "/commands/%zu", cmd[i].idx);
-		if (cx_command_is_interpreter(cmd[i].s))
+		cx_command_kind k = cx_command_classify(cmd[i].s);
+		if (k == CX_CMD_INTERPRETER)
 			add(l, R_INTERPRETER, ptr,
-			    "'%s' runs code named by its arguments: any lease allowed it can run anything",
+			    "'%s' interprets its arguments as a program: a lease's argv is code, run with every right the policy grants",
 			    cmd[i].s);
+		else if (k == CX_CMD_RUNNER)
+			add(l, R_INTERPRETER, ptr,
+			    "'%s' runs the programs its arguments name: only Landlock's execute-only-the-command rule holds it to itself%s",
+			    cmd[i].s, landlock_optional ? ", and this policy makes Landlock optional" : "");
 		for (size_t j = 0; j < nwr; j++)
 			if (cx_path_within(cmd[i].s, wr[j].s)) {
 				add(l, R_CMD_WRITABLE, ptr,

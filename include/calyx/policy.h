@@ -48,5 +48,10 @@ int cx_policy_resolve(const cx_policy *p, const cx_run_spec *req,
  * command writes a program (lint rule CX101, the co-signer's risk review,
  * policy diff). Judged by the basename; the list is in policy/lint.c. */
 bool cx_command_is_interpreter(const char *path);
+/* The two kinds: an interpreter runs its argv in-process (Landlock's
+ * execute rule does not help); a runner execs the programs its argv names
+ * (held to itself while Landlock lets a run execute only its command). */
+typedef enum cx_command_kind { CX_CMD_PLAIN, CX_CMD_INTERPRETER, CX_CMD_RUNNER } cx_command_kind;
+cx_command_kind cx_command_classify(const char *path);
 
 #endif

@@ -68,6 +68,10 @@ cat > "$D/etc/policy.json" <<JSON
   "syscalls": {"deny": ["ptrace"]} }
 JSON
 run calyx-policy check "$D/etc/policy.json"
+echo "(the security team's review: lint finds sed, whose script is a program; here the"
+echo " lease's exact sed script is what the human co-signs, and Landlock lets a run execute"
+echo " only its own command, so sed's 'e' cannot start a shell)"
+expect 1 calyx-policy lint "$D/etc/policy.json"
 
 cat > "$D/etc/calyx.conf" <<JSON
 { "keyring": "$D/etc/keyring.json", "policy": "$D/etc/policy.json",
@@ -176,5 +180,13 @@ sed -n 's/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*"run_id":"\(
 echo "(last line in full:)"
 run tail -n 1 "$D/log/audit.jsonl"
 run calyx-audit verify --host-pub "$D/etc/host.pub.json" "$D/log/audit.jsonl"
+
+step "18. a report of the deploy run for people: chain verified, lease, signers, processes, usage"
+run calyx-audit report --host-pub "$D/etc/host.pub.json" --log "$D/log/audit.jsonl" \
+	--format html -o "$D/report-deploy-4821.html" deploy-4821
+calyx-audit report --host-pub "$D/etc/host.pub.json" --log "$D/log/audit.jsonl" deploy-4821 \
+	>"$D/report-deploy-4821.md"
+sed -n '1,/^### Lease$/p' "$D/report-deploy-4821.md" | sed '$d'
+echo "(full reports: $D/report-deploy-4821.md and .html)"
 
 step "demo complete"

@@ -75,6 +75,7 @@ int main(int argc, char **argv)
 		die("KEY must hold exactly a 32-byte seed");
 	crypto_sign_seed_keypair(pk, sk, key);
 	sodium_memzero(key, klen);
+	free(key);
 	log = slurp(argv[2], LOG_MAX, &llen);
 	if (llen && log[llen - 1] != '\n')
 		die("LOG must end with a newline");

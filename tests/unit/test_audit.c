@@ -323,12 +323,13 @@ static void expect_refused(logbuf *lb, const char *msg_part)
 	assert_int_equal(count_entries(lb->root), n0);
 }
 
-static void tear_over_limit_refused(void **st)
+/* An unterminated tail longer than any line (after n intact lines) is
+ * tampering, not a crash tear: refused, nothing changed. */
+static void tear_over_limit(size_t n)
 {
 	logbuf lb;
 	uint8_t *junk = malloc(CX_AUDIT_LINE_MAX + 1);
-	(void)st;
-	make_log(&lb, 2);
+	make_log(&lb, n);
 	memset(junk, 'a', CX_AUDIT_LINE_MAX + 1);
 	append_bytes(lb.path, junk, CX_AUDIT_LINE_MAX + 1);
 	expect_refused(&lb, "tampering");
@@ -336,17 +337,16 @@ static void tear_over_limit_refused(void **st)
 	free_log(&lb);
 }
 
+static void tear_over_limit_refused(void **st)
+{
+	(void)st;
+	tear_over_limit(2);
+}
+
 static void tear_over_limit_without_newline_refused(void **st)
 {
-	logbuf lb;
-	uint8_t *junk = malloc(CX_AUDIT_LINE_MAX + 1);
 	(void)st;
-	make_log(&lb, 0);
-	memset(junk, 'a', CX_AUDIT_LINE_MAX + 1);
-	append_bytes(lb.path, junk, CX_AUDIT_LINE_MAX + 1);
-	expect_refused(&lb, "tampering");
-	free(junk);
-	free_log(&lb);
+	tear_over_limit(0);
 }
 
 static void tear_after_bad_last_line_refused(void **st)
@@ -359,17 +359,23 @@ static void tear_after_bad_last_line_refused(void **st)
 	free_log(&lb);
 }
 
+/* A log of 2 lines torn after 4 bytes, with its evidence file already
+ * present holding `content` (as a repair that stopped after saving it). */
+static void torn_with_evidence(logbuf *lb, const char *content)
+{
+	char name[256];
+	make_log(lb, 2);
+	append_bytes(lb->path, "{\"se", 4);
+	assert_int_equal(cx_audit_torn_name(lb->path, 2, (const uint8_t *)"{\"se", 4, name, sizeof(name)), 0);
+	free(tu_write(lb->root, name, content, strlen(content), 0600));
+}
+
 static void repair_after_crash_before_cut(void **st)
 {
-	/* A repair that saved the evidence and then stopped: the next one
-	 * finds the same file with the same bytes and goes on. */
+	/* the same file with the same bytes: the next repair goes on */
 	logbuf lb;
-	char name[256];
 	(void)st;
-	make_log(&lb, 2);
-	append_bytes(lb.path, "{\"se", 4);
-	assert_int_equal(cx_audit_torn_name(lb.path, 2, (const uint8_t *)"{\"se", 4, name, sizeof(name)), 0);
-	free(tu_write(lb.root, name, "{\"se", 4, 0600));
+	torn_with_evidence(&lb, "{\"se");
 	expect_repair(&lb, lb.len, 2, (const uint8_t *)"{\"se", 4);
 	free_log(&lb);
 }
@@ -378,12 +384,8 @@ static void repair_refuses_other_evidence(void **st)
 {
 	/* the evidence name is taken by other bytes: never overwritten */
 	logbuf lb;
-	char name[256];
 	(void)st;
-	make_log(&lb, 2);
-	append_bytes(lb.path, "{\"se", 4);
-	assert_int_equal(cx_audit_torn_name(lb.path, 2, (const uint8_t *)"{\"se", 4, name, sizeof(name)), 0);
-	free(tu_write(lb.root, name, "other", 5, 0600));
+	torn_with_evidence(&lb, "other");
 	expect_refused(&lb, "move it away");
 	free_log(&lb);
 }

@@ -10,6 +10,12 @@
 #   make bench-monitor  quota enforcement precision and monitor overhead (root)
 #   make bench-workspace  discard and commit speed of the transactional workspace (root)
 #   make bench-audit    audit log append and verify throughput (lines/s)
+#   make adversarial  the attack corpus (tests/adversarial/cases/), table + total (root)
+#   make soak       SOAK_RUNS consecutive runs, SOAK_CONCURRENCY at a time; leak checks (root)
+#   make crash      kill -9 at every phase (CRASH_ITERATIONS), ENOSPC/EIO faults (root)
+#   make analyze    cppcheck and clang-tidy (.clang-tidy), clean or fail
+#   make valgrind   memcheck on the CLIs' main paths (root)
+#   make gates      every gate above, bounded, and one table of their figures (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -225,6 +231,29 @@ bench-audit: $(BUILD)/tests/bench_audit
 
 bench: bench-verify bench-startup bench-monitor bench-workspace bench-audit
 
+# ---- gates (issue 7): each writes $(BUILD)/gates/<gate>.json for 'make gates'
+SOAK_RUNS ?= 1000
+SOAK_CONCURRENCY ?= 20
+CRASH_ITERATIONS ?= 200
+
+adversarial: tests
+	$(Q)mkdir -p $(BUILD)/gates && bash tests/adversarial/run.sh $(BUILD)
+
+soak: tests
+	$(Q)mkdir -p $(BUILD)/gates && SOAK_RUNS=$(SOAK_RUNS) SOAK_CONCURRENCY=$(SOAK_CONCURRENCY) scripts/soak.sh $(BUILD)
+
+crash: tests
+	$(Q)mkdir -p $(BUILD)/gates && CRASH_ITERATIONS=$(CRASH_ITERATIONS) scripts/crash.sh $(BUILD)
+
+analyze:
+	$(Q)mkdir -p $(BUILD)/gates && scripts/analyze.sh $(BUILD)
+
+valgrind: all
+	$(Q)mkdir -p $(BUILD)/gates && scripts/valgrind.sh $(BUILD)
+
+gates: tests
+	$(Q)mkdir -p $(BUILD)/gates && scripts/gates.sh $(BUILD)
+
 demo:
 	$(Q)scripts/demo.sh
 
@@ -235,7 +264,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor bench-workspace bench-audit demo install clean
+.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor bench-workspace bench-audit demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -8,7 +8,8 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
 libcmocka-dev
-chromium python3-jsonschema"
+chromium python3-jsonschema
+cppcheck clang-tidy valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -52,6 +52,12 @@ for s in tests/integration/*.sh tests/adversarial/run.sh; do
 done
 
 echo "===="
+# For 'make gates': this build's result (build/gates/check.json; the
+# sanitizer build's is build/asan/gates/check.json).
+mkdir -p "$BUILD/gates"
+printf '{"gate":"check","ok":%s,"suites":%d,"failed":"%s","summary":"%s"}\n' \
+	"$([ -z "$failed" ] && echo true || echo false)" "$n" "${failed# }" \
+	"$([ -z "$failed" ] && echo "all $n suites passed" || echo "FAILED:$failed (of $n)")" >"$BUILD/gates/check.json"
 if [ -n "$failed" ]; then
 	echo "FAILED suites:$failed (of $n)"
 	exit 1

@@ -626,12 +626,12 @@ static void spawn_deleter(int trashfd)
 		return; /* stays in the trash: the next deleter sweeps it */
 	if (pid == 0) {
 		int t, nul;
-		if (fork() != 0)
-			_exit(0);
-		/* grandchild: reparented to init (or a subreaper), never a zombie
-		 * of ours; holds none of the caller's fds (a pipe on stdout would
-		 * otherwise stay open until the delete ends) */
-		setsid();
+		/* Drop every fd but the trash before the second fork, here in the
+		 * child the caller waits for: the grandchild then never holds the
+		 * caller's fds, not even for a moment — a copied workspace lock fd
+		 * (flock follows the open file description) would keep the tree
+		 * locked after calyx-exec exits, and a pipe on stdout would stay
+		 * open until the delete ends. */
 		t = fcntl(trashfd, F_DUPFD, 3);
 		nul = open("/dev/null", O_RDWR);
 		if (t < 0 || nul < 0)
@@ -641,6 +641,11 @@ static void spawn_deleter(int trashfd)
 		if (t > 3)
 			close_range(3, (unsigned)t - 1, 0);
 		close_range((unsigned)t + 1, ~0U, 0);
+		if (fork() != 0)
+			_exit(0);
+		/* grandchild: reparented to init (or a subreaper), never a zombie
+		 * of ours */
+		setsid();
 		setpriority(PRIO_PROCESS, 0, 10);
 		/* best-effort I/O class, lowest priority */
 		syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);

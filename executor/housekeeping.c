@@ -67,7 +67,7 @@ static uint64_t tree_bytes(int dfd, int depth)
 	}
 	while ((de = readdir(d))) {
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		sum += (uint64_t)st.st_blocks * 512;
@@ -98,7 +98,7 @@ static int rm_tree_at(int pfd, const char *name, int depth)
 		return -errno;
 	}
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			r = rm_tree_at(dirfd(d), de->d_name, depth + 1) < 0 ? -EIO : r;
 	closedir(d);
 	return unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? -errno : r;
@@ -160,7 +160,8 @@ int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64
 		n++;
 	}
 	closedir(d);
-	qsort(ps, n, sizeof(*ps), by_age);
+	if (n > 1) /* with no pack, ps is NULL, which qsort's base must not be */
+		qsort(ps, n, sizeof(*ps), by_age);
 	for (size_t i = 0; i < n; i++) {
 		bool old = max_age_s > 0 && now - ps[i].at > max_age_s;
 		bool big = max_bytes > 0 && total > max_bytes;

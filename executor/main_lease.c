@@ -470,7 +470,7 @@ static int cmd_show(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cx_cli_usage("usage: show [--keyring K] [--policy P] LEASE");
-	if (ppath && (r = cx_policy_load(ppath, getuid() == 0 ? 0 : geteuid(), &pol, &err)) < 0)
+	if (ppath && cx_policy_load(ppath, getuid() == 0 ? 0 : geteuid(), &pol, &err) < 0)
 		return cx_cli_fail(&err, -1);
 	if (kpath) {
 		r = cx_keyring_load(kpath, getuid() == 0 ? 0 : geteuid(), &kr, &err);

@@ -56,7 +56,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		/* argv head: NUL separators become spaces; keep it printable */
 		for (unsigned i = 0; i < e->args_len && i < sizeof(e->args) && n + 1 < sizeof(x.args); i++) {
 			unsigned char c = (unsigned char)e->args[i];
-			x.args[n++] = c == 0 ? ' ' : (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+			x.args[n++] = (char)(c == 0 ? ' ' : (c < 0x20 || c > 0x7e) ? '?' : c);
 		}
 		while (n && x.args[n - 1] == ' ')
 			n--;

@@ -453,7 +453,7 @@ static void rule_network_and_lease(lint *l)
 	if (json_is_integer(v) && json_integer_value(v) > 86400)
 		add(l, R_LIFETIME, "/lease/max_lifetime_s",
 		    "a lease may be valid for %lld s (%.1f days)", (long long)json_integer_value(v),
-		    json_integer_value(v) / 86400.0);
+		    (double)json_integer_value(v) / 86400.0);
 	v = json_object_get(lease, "clock_skew_s");
 	if (json_is_integer(v) && json_integer_value(v) > 300)
 		add(l, R_SKEW, "/lease/clock_skew_s",
@@ -569,7 +569,7 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	res.valid = cx_policy_parse(buf, len, &pol, &perr) == 0;
 	cx_policy_free(&pol);
 	l.doc = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (l.doc && json_is_object(l.doc) && cx_jsonpos_build(buf, len, &l.ix) < 0 && res.valid) {
+	if (json_is_object(l.doc) && cx_jsonpos_build(buf, len, &l.ix) < 0 && res.valid) {
 		json_decref(l.doc);
 		return cx_err(err, CX_E_INTERNAL, EINVAL, "cannot index the positions of this policy");
 	}

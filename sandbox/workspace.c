@@ -454,7 +454,9 @@ int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const c
 		unlink(journal_path); /* it may have landed before the failing dir sync */
 		goto out_pack;
 	}
-	journaled = true;
+	/* read at out_pack only: no goto out_pack follows, but one added later
+	 * must not trash a pack the journal already names */
+	journaled = true; /* NOLINT(clang-analyzer-deadcode.DeadStores) */
 	ws_fault("after_packed_journal");
 	r = ws_journal_write(journal_path, &j, "applying", err);
 	if (r < 0)

@@ -348,7 +348,7 @@ static int restore_object(rb_ctx *c, int pfd, const char *name, const ws_ment *e
 		target[n] = '\0';
 		crypto_hash_sha256(sha, (const uint8_t *)target, (size_t)n);
 		cx_hex_encode(sha, 32, hex);
-		if (strcmp(hex, e->sha_b) || strlen(target) != (size_t)n)
+		if (strcmp(hex, e->sha_b) != 0 || strlen(target) != (size_t)n)
 			return -EBADMSG;
 		if (symlinkat(target, pfd, tmp) < 0)
 			return -errno;
@@ -361,7 +361,7 @@ static int restore_object(rb_ctx *c, int pfd, const char *name, const ws_ment *e
 		r = ws_copy(obj, out, sha, &len);
 		if (r == 0) {
 			cx_hex_encode(sha, 32, hex);
-			if (strcmp(hex, e->sha_b) || len != e->size_b)
+			if (strcmp(hex, e->sha_b) != 0 || len != e->size_b)
 				r = -EBADMSG; /* the pack object is damaged */
 		}
 		if (r == 0)
@@ -572,7 +572,7 @@ static const char *differs(const ws_ment *e, ws_walker *w)
 		if (fd < 0 || ws_hash_fd(fd, sha, &len) < 0)
 			return "unreadable";
 		cx_hex_encode(sha, 32, hex);
-		return strcmp(hex, e->sha_a) || len != e->size_a ? "content changed" : "";
+		return strcmp(hex, e->sha_a) != 0 || len != e->size_a ? "content changed" : "";
 	}
 	}
 }
@@ -588,7 +588,7 @@ int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_coun
 		k[i] = (last_key){ m->e[i].tree, m->e[i].path, i };
 	qsort(k, m->n, sizeof(*k), last_cmp);
 	for (size_t i = 0; i < m->n; i++)
-		if (i + 1 == m->n || k[i + 1].tree != k[i].tree || strcmp(k[i + 1].path, k[i].path))
+		if (i + 1 == m->n || k[i + 1].tree != k[i].tree || strcmp(k[i + 1].path, k[i].path) != 0)
 			last[k[i].idx] = true;
 	for (unsigned t = 0; t < m->ntrees; t++) {
 		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);

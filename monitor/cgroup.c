@@ -535,25 +535,42 @@ int cx_cg_freeze(cx_cgroup *cg, bool frozen, cx_error *err)
 	return 0;
 }
 
-/* Signal every pid listed in the membership hierarchy once. */
+static void kill_pid(uint64_t pid, void *arg)
+{
+	kill((pid_t)pid, SIGKILL);
+	(*(int *)arg)++;
+}
+
+/* Signal every pid listed in the membership hierarchy once. cgroup.procs
+ * is read to its end: one read of a fork bomb's list stops mid-number,
+ * and "123" of "12345" is another process (pid 123 on the host), so a
+ * cut line waits for the rest in the next read (cx_cg_parse_pids). */
 static int kill_listed(cx_cgroup *cg)
 {
+	_cleanup_close_ int fd = openat(cg->run[membership(cg)], "cgroup.procs",
+					O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char b[65536];
-	ssize_t n = read_at(cg->run[membership(cg)], "cgroup.procs", b, sizeof(b));
+	size_t have = 0;
 	int count = 0;
 
-	if (n < 0)
-		return (int)n;
-	for (char *p = b; p < b + n;) {
-		char *nl = memchr(p, '\n', (size_t)(b + n - p));
-		uint64_t pid;
-		if (nl)
-			*nl = '\0';
-		if (cx_cg_parse_u64(p, strlen(p), &pid) == 0 && pid > 1 && pid < (1u << 22)) {
-			kill((pid_t)pid, SIGKILL);
-			count++;
-		}
-		p = nl ? nl + 1 : b + n;
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, b + have, sizeof(b) - have);
+		size_t used;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		used = cx_cg_parse_pids(b, have, kill_pid, &count);
+		if (used == 0 && have == sizeof(b))
+			return -EFBIG; /* a 64 KiB line is not cgroup.procs */
+		memmove(b, b + used, have - used);
+		have -= used;
 	}
 	return count;
 }
@@ -648,7 +665,7 @@ void cx_cg_close(cx_cgroup *cg)
  * ends comm. -ENOENT when no such process. */
 static int proc_starttime(const char *pid, uint64_t *ret)
 {
-	char stat[1024], path[64], *p;
+	char stat[1024], path[64];
 	_cleanup_close_ int fd = -1;
 	ssize_t n;
 
@@ -656,22 +673,16 @@ static int proc_starttime(const char *pid, uint64_t *ret)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, stat, sizeof(stat) - 1);
+	/* field 22 ends within ~450 bytes (comm is at most 15) */
+	n = read(fd, stat, sizeof(stat));
 	if (n <= 0)
 		return -EIO;
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return -EIO;
-	*ret = strtoull(p + 1, NULL, 10);
-	return 0;
+	return cx_proc_parse_starttime(stat, (size_t)n, ret) < 0 ? -EIO : 0;
 }
 
 int cx_cg_run_name(char *buf, size_t len, const char *tag)
 {
-	uint64_t st;
+	uint64_t st = 0;
 	int r = proc_starttime("self", &st);
 
 	if (r < 0)

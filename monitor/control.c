@@ -4,13 +4,17 @@
  * directory with mode 0600, and every accepted connection's SO_PEERCRED
  * must say uid 0 (checked even though the modes already imply it).
  * Requests are bounded (1 KiB), parsed strictly, one per connection; a
- * slow or silent client is dropped after 100 ms so it cannot stall the
- * supervisor. Trust: runs as root in calyx-exec (server) and calyx-ctl
- * (client). */
+ * slow, silent or trickling client is dropped 100 ms after it connected
+ * (one deadline for the whole request, not per read) so it cannot stall
+ * the supervisor. The parser and the refusal reply are pure (fuzzed by
+ * tests/fuzz/fuzz_control.c). Trust: runs as root in calyx-exec (server)
+ * and calyx-ctl (client). */
 #include "calyx/monitor.h"
 
 #include <jansson.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,14 +32,22 @@ int cx_ctl_parse_request(const char *buf, size_t len, cx_ctl_cmd *ret, cx_error 
 {
 	static const char *const keys[] = { "cmd", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	const char *c;
+	const char *c, *nl;
 	int r;
 
+	/* Framing first: one line of at most CX_CTL_REQ_MAX bytes counting
+	 * its newline, and nothing after it. Without the newline the request
+	 * is partial (a client that stalled, or a read cut at the bound). */
 	if (len > CX_CTL_REQ_MAX)
 		return cx_err(err, CX_E_USAGE, E2BIG, "request longer than %d bytes", CX_CTL_REQ_MAX);
-	while (len && (buf[len - 1] == '\n'))
-		len--;
-	r = cx_json_parse_object((const uint8_t *)buf, len, "request", &j, err);
+	nl = memchr(buf, '\n', len);
+	if (!nl)
+		return cx_err(err, CX_E_USAGE, EPROTO,
+			      "request not ended by a newline (partial request refused)");
+	if ((size_t)(nl - buf) != len - 1)
+		return cx_err(err, CX_E_USAGE, EPROTO,
+			      "request holds more than one line (one JSON object and a newline per connection)");
+	r = cx_json_parse_object((const uint8_t *)buf, len - 1, "request", &j, err);
 	if (r == 0)
 		r = cx_json_keys(j, "request", CX_E_USAGE, keys, NULL, err);
 	if (r == 0)
@@ -48,6 +60,57 @@ int cx_ctl_parse_request(const char *buf, size_t len, cx_ctl_cmd *ret, cx_error 
 			return 0;
 		}
 	return cx_err(err, CX_E_USAGE, EINVAL, "unknown command '%.16s'", c);
+}
+
+/* Length of the valid UTF-8 sequence at s (NUL-terminated), 0 if none:
+ * no overlong forms, no surrogates, nothing above U+10FFFF (what jansson
+ * accepts in a string). */
+static size_t utf8_seq(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void *cx_ctl_error_reply(const cx_error *err)
+{
+	char msg[sizeof(err->msg)];
+	size_t i = 0;
+
+	/* The message may quote the request: jansson's error text ("invalid
+	 * escape near '\"\xc3'") can end inside a multi-byte character, and
+	 * json_pack refuses a string that is not UTF-8, which left the peer
+	 * with no reply at all. Bytes outside a valid sequence become '?'. */
+	while (i < sizeof(msg) - 1 && err->msg[i]) {
+		size_t n = utf8_seq((const unsigned char *)err->msg + i);
+		if (n == 0 || i + n > sizeof(msg) - 1) {
+			msg[i++] = '?';
+			continue;
+		}
+		memcpy(msg + i, err->msg + i, n);
+		i += n;
+	}
+	msg[i] = '\0';
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
 static int make_addr(const char *path, struct sockaddr_un *sa, cx_error *err)
@@ -88,6 +151,9 @@ int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct timeval tv = { 0, 100000 };
+	struct timespec t0, now;
+	/* One byte past the bound, so an oversized request reaches the
+	 * parser as oversized instead of as its first KiB. */
 	char buf[CX_CTL_REQ_MAX + 1];
 	size_t len = 0;
 	int r;
@@ -98,8 +164,24 @@ int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_
 		return cx_err(err, CX_E_USAGE, EPERM, "control request from a non-root peer refused");
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len < sizeof(buf) - 1) {
-		ssize_t n = read(c, buf + len, sizeof(buf) - 1 - len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (len < sizeof(buf)) {
+		struct pollfd pfd = { .fd = c, .events = POLLIN };
+		int64_t left_ms;
+		ssize_t n;
+		int pr;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = 100 - ((int64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+				 (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left_ms <= 0)
+			break;
+		pr = poll(&pfd, 1, (int)left_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			break;
+		n = read(c, buf + len, sizeof(buf) - len);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -108,7 +190,7 @@ int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_
 	}
 	r = cx_ctl_parse_request(buf, len, ret_cmd, err);
 	if (r < 0) {
-		cx_ctl_reply(TAKE_FD(c), json_pack("{s:b, s:s}", "ok", 0, "error", err->msg));
+		cx_ctl_reply(TAKE_FD(c), cx_ctl_error_reply(err));
 		return r;
 	}
 	*ret_uid = cred.uid;

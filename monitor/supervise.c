@@ -3,7 +3,7 @@
  * One epoll over: the sandbox init's pidfd, a wall-clock timerfd, the BPF
  * ring buffer (CPU breach, execs), the cgroup's memory event fd (v1
  * eventfd on OOM, v2 memory.events), its cgroup.events ("populated"), a
- * signalfd (SIGINT/SIGTERM/SIGHUP: operator halt), and a poll timer for
+ * signalfd (SIGINT/SIGTERM/SIGHUP/SIGQUIT: operator halt), and a poll timer for
  * what has no event (CPU without BPF every 10 ms, with a fence; pids
  * every 100 ms on v1 controllers).
  * Halt: freeze (a frozen tree cannot fork or run while we look), snapshot
@@ -42,14 +42,41 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The operator's halt signals, read through the supervisor's signalfd. */
+static void halt_sigset(sigset_t *s)
+{
+	sigemptyset(s);
+	sigaddset(s, SIGINT);
+	sigaddset(s, SIGTERM);
+	sigaddset(s, SIGHUP);
+	sigaddset(s, SIGQUIT);
+}
+
+void cx_supervise_ignore_stray_signals(void)
+{
+	/* Signals whose default action would kill calyx-exec mid-run, leaving
+	 * a run unrecorded (no exec.finished, no result, cgroup and run dir
+	 * behind): anyone allowed to signal root's calyx-exec could do that by
+	 * accident or on purpose. Ignored; SIGPIPE then turns a closed
+	 * stdout/stderr into EPIPE on the write instead of death. The sandbox
+	 * resets every disposition to the default before it runs anything
+	 * (sandbox/spawn.c), so the run's own programs are unaffected.
+	 * SIGABRT, SIGSEGV & co. stay fatal: they report calyx-exec's own
+	 * faults (CX_CHECK aborts). */
+	static const int stray[] = { SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+				     SIGXCPU, SIGXFSZ, SIGTRAP, SIGSYS, SIGIO, SIGPWR, SIGSTKFLT };
+	for (size_t i = 0; i < sizeof(stray) / sizeof(stray[0]); i++)
+		signal(stray[i], SIG_IGN);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		signal(sig, SIG_IGN);
+}
+
 void cx_supervise_block_signals(void)
 {
 	sigset_t s;
-	sigemptyset(&s);
-	sigaddset(&s, SIGINT);
-	sigaddset(&s, SIGTERM);
-	sigaddset(&s, SIGHUP);
+	halt_sigset(&s);
 	sigprocmask(SIG_BLOCK, &s, NULL);
+	cx_supervise_ignore_stray_signals();
 }
 
 /* Acknowledge a cgroup "file modified" event: kernfs reports EPOLLPRI
@@ -243,10 +270,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "epoll: %s", strerror(errno));
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
+	halt_sigset(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (cfg->wall_ms) {
 		int64_t left = (int64_t)cfg->wall_ms * 1000000LL - (mono_ns() - cfg->started_ns);

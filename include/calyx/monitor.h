@@ -47,6 +47,23 @@ int cx_cg_parse_keyed(const char *buf, size_t len, const char *key, uint64_t *re
  * line, in microseconds stalled. */
 int cx_cg_parse_psi_total(const char *buf, size_t len, const char *line, uint64_t *ret);
 
+/* Pids are below this (PID_MAX_LIMIT on 64-bit: pid_max never exceeds it). */
+#define CX_PID_LIMIT (1u << 22)
+
+/* cgroup.procs: one decimal pid per line. Calls fn for each pid in
+ * 2..CX_PID_LIMIT-1 (other lines skipped; pid 1 is never anyone's to
+ * kill) and returns the bytes consumed: through the last newline. A tail
+ * without its newline is left unconsumed: a read that filled its buffer
+ * may have cut a pid, and "123" of "12345" is another process. The caller
+ * keeps the tail and reads on. */
+size_t cx_cg_parse_pids(const char *buf, size_t len, void (*fn)(uint64_t pid, void *arg),
+			void *arg);
+/* /proc/<pid>/stat: the starttime field (22nd; clock ticks since boot).
+ * Fields are counted after the last ')' (comm may hold spaces and ')'),
+ * each after exactly one space; starttime is decimal digits ended by a
+ * space, a newline or the end. */
+int cx_proc_parse_starttime(const char *buf, size_t len, uint64_t *ret);
+
 /* ---- the run's cgroup ---------------------------------------------------- */
 
 typedef struct cx_cg_limits {
@@ -170,7 +187,9 @@ void cx_bpfmon_stop(cx_bpfmon *m);
 /* ---- operator control socket (control.c) -------------------------------- *
  * Each supervisor listens on STATE_DIR/run/<lease_id>.sock (dir 0700,
  * socket 0600, root only; SO_PEERCRED must say uid 0). One request per
- * connection, one JSON object of at most 1 KiB terminated by a newline:
+ * connection, one JSON object on one line, at most 1 KiB counting the
+ * newline that must end it (nothing may follow it; a request without it
+ * is partial and refused; the whole request must arrive within 100 ms):
  *   {"cmd": "status"}   {"cmd": "pause"}   {"cmd": "resume"}   {"cmd": "halt"}
  * and one JSON object back, e.g.
  *   {"ok": true, "run_id": "deploy-4821", "lease_id": "9f…", "argv0": "/usr/bin/make",
@@ -186,8 +205,12 @@ typedef enum cx_ctl_cmd {
 	CX_CTL_HALT,
 } cx_ctl_cmd;
 
-/* Parse a request line (pure; fuzzable). */
+/* Parse a request: the bytes read from the connection, newline included
+ * (pure; fuzzed). */
 int cx_ctl_parse_request(const char *buf, size_t len, cx_ctl_cmd *ret, cx_error *err);
+/* The reply to a refused request, {"ok": false, "error": err->msg}, as a
+ * json_t * for cx_ctl_reply (pure; fuzzed). */
+void *cx_ctl_error_reply(const cx_error *err);
 const char *cx_ctl_cmd_name(cx_ctl_cmd c);
 /* Create the listening socket at path (replacing a stale one). */
 int cx_ctl_listen(const char *path, int *ret_fd, cx_error *err);
@@ -251,11 +274,15 @@ typedef struct cx_supervise_result {
 /* Run until the run's cgroup is empty: the command finished (and the pid
  * namespace died with its init), or a quota was breached or an operator
  * signal arrived — then freeze, snapshot, kill the whole cgroup, lift any
- * CPU fence, and wait for it to be empty (bounded). SIGINT/SIGTERM/SIGHUP
+ * CPU fence, and wait for it to be empty (bounded). SIGINT/SIGTERM/SIGHUP/SIGQUIT
  * to calyx-exec are an operator halt: the caller must have blocked them
  * (cx_supervise_block_signals) before spawning. */
 int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *ret, cx_error *err);
 /* Block the signals the supervisor takes through a signalfd. */
 void cx_supervise_block_signals(void);
+/* Ignore the signals that would otherwise kill calyx-exec mid-run (SIGPIPE,
+ * SIGUSR1/2, SIGALRM, real-time...); called by cx_supervise_block_signals
+ * and as early as possible by calyx-exec. */
+void cx_supervise_ignore_stray_signals(void);
 
 #endif

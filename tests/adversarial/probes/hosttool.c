@@ -10,7 +10,14 @@
  *       objects removed).
  *   hosttool setcap FILE   give FILE cap_setuid,cap_sys_admin+ep
  *       (security.capability v2), as setcap(8) would.
- *   hosttool sleep SECONDS   a host process for the sandbox to try to kill. */
+ *   hosttool sleep SECONDS   a host process for the sandbox to try to kill.
+ *   hosttool storm PID MS SIG...   send the signals (numbers) to PID in turn,
+ *       as fast as kill(2) goes, for MS milliseconds; print "STORM N sent"
+ *       (stops early, saying so, once PID is gone).
+ *   hosttool ctl PATH CMD   connect to the control socket PATH as whoever
+ *       runs this, send {"cmd":"CMD"} and print "CONNECT-FAILED errno",
+ *       or "CONNECTED" then "REPLY <first line>" or "NO-REPLY" (EOF or
+ *       2 s of silence). */
 #include "probe.h"
 
 #include <netinet/in.h>
@@ -120,6 +127,62 @@ static int listen_all(int port, const char *name, int secs, key_t key)
 	return 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int storm(pid_t pid, long ms, int nsig, char **sigs)
+{
+	long sent = 0, end = now_ms() + ms;
+	int gone = 0;
+
+	while (!gone && now_ms() < end)
+		for (int i = 0; i < nsig; i++) {
+			if (kill(pid, atoi(sigs[i])) < 0) {
+				gone = errno == ESRCH;
+				break;
+			}
+			sent++;
+		}
+	printf("STORM %ld sent%s\n", sent, gone ? " (target gone)" : "");
+	return 0;
+}
+
+static int ctl(const char *path, const char *cmd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { 2, 0 };
+	char req[128], reply[1024];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+	size_t len = 0;
+
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		return 2;
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		printf("CONNECT-FAILED %d %s\n", errno, strerror(errno));
+		return 0;
+	}
+	printf("CONNECTED\n");
+	signal(SIGPIPE, SIG_IGN); /* a peer that hung up on us is an answer too */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+	(void)!write(fd, req, strlen(req));
+	while (len < sizeof(reply) - 1 && (n = read(fd, reply + len, sizeof(reply) - 1 - len)) > 0)
+		len += (size_t)n;
+	reply[len] = '\0';
+	if (len)
+		printf("REPLY %s\n", strtok(reply, "\n"));
+	else
+		printf("NO-REPLY\n");
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -143,6 +206,10 @@ int main(int argc, char **argv)
 			usleep(100000);
 		return 0;
 	}
-	fprintf(stderr, "usage: hosttool race|listen|setcap|sleep ...\n");
+	if (argc >= 5 && strcmp(argv[1], "storm") == 0)
+		return storm((pid_t)atoi(argv[2]), atol(argv[3]), argc - 4, argv + 4);
+	if (argc == 4 && strcmp(argv[1], "ctl") == 0)
+		return ctl(argv[2], argv[3]);
+	fprintf(stderr, "usage: hosttool race|listen|setcap|sleep|storm|ctl ...\n");
 	return 2;
 }

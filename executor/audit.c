@@ -48,6 +48,44 @@
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 
+/* Test-only faults (sandbox/workspace_internal.h; fault build only):
+ * CALYX_FAULT_IO=audit:write|sync|short[@N|@TYPE] fails the Nth append's
+ * (or the first TYPE event's) write(2) or fdatasync with EIO ("short":
+ * half the line written first);
+ * CALYX_FAULT_PHASE=torn:<type> writes half of that event's line, syncs
+ * it and SIGKILLs the process: the torn tail a crash mid-write leaves. */
+#ifdef CALYX_FAULT_INJECTION
+bool cx_fault_armed(const char *point);
+void cx_fault_point(const char *point);
+int cx_fault_io(const char *file, const char *op, const char *what);
+
+static ssize_t fault_write(int fd, const char *line, size_t len, const char *type)
+{
+	char point[96];
+	snprintf(point, sizeof(point), "torn:%s", type);
+	if (cx_fault_armed(point)) {
+		(void)!write(fd, line, len / 2);
+		(void)fdatasync(fd);
+		cx_fault_point(point);
+	}
+	if (cx_fault_io("audit", "write", type) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	if (cx_fault_io("audit", "short", type) < 0) {
+		ssize_t w = write(fd, line, len / 2);
+		errno = EIO;
+		return w;
+	}
+	return write(fd, line, len);
+}
+#define AUDIT_WRITE(fd, line, len, type) fault_write(fd, line, len, type)
+#define AUDIT_SYNC(fd, type) (cx_fault_io("audit", "sync", type) < 0 ? (errno = EIO, -1) : fdatasync(fd))
+#else
+#define AUDIT_WRITE(fd, line, len, type) write(fd, line, len)
+#define AUDIT_SYNC(fd, type) fdatasync(fd)
+#endif
+
 #define SIG_B64_LEN 88                     /* base64 of 64 bytes */
 #define SIG_TAIL_LEN (8 + SIG_B64_LEN + 2) /* ,"sig":"…"} */
 #define TAIL_CHUNK 4096                    /* read the tail backwards in these */
@@ -297,7 +335,7 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 	line = malloc(llen + 1);
 	CX_CHECK(line);
 	snprintf(line, llen + 1, "%.*s,\"sig\":\"%s\"}\n", (int)(blen - 1), body, sig);
-	w = write(a->fd, line, llen);
+	w = AUDIT_WRITE(a->fd, line, llen, type);
 	if (w != (ssize_t)llen) {
 		int e = w < 0 ? errno : EIO;
 		/* A short write leaves part of a line without its newline: cut
@@ -305,12 +343,14 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 		if (w > 0 && fstat(a->fd, &st) == 0 && st.st_size == t->size + w &&
 		    ftruncate(a->fd, t->size) == 0)
 			(void)fdatasync(a->fd);
-		return cx_err(err, CX_E_AUDIT, e, "cannot append to audit log '%s': %s", a->path,
-			      w < 0 ? strerror(e) : "short write");
+		return cx_err(err, CX_E_AUDIT, e,
+			      "cannot append to audit log '%s': %s (the log is intact up to the event before; free space or fix the disk it is on)",
+			      a->path, w < 0 ? strerror(e) : "short write, its file system is probably full");
 	}
-	if (fdatasync(a->fd) < 0)
-		return cx_err(err, CX_E_AUDIT, errno, "cannot sync audit log '%s': %s", a->path,
-			      strerror(errno));
+	if (AUDIT_SYNC(a->fd, type) < 0)
+		return cx_err(err, CX_E_AUDIT, errno,
+			      "cannot sync audit log '%s': %s (the event was written but may not be durable; fix the disk it is on)",
+			      a->path, strerror(errno));
 	cx_sha256_hex(line, llen - 1, t->prev);
 	t->seq++;
 	t->size += (off_t)llen;

@@ -20,6 +20,16 @@
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 
+/* Test-only faults (sandbox/workspace_internal.h; fault build only):
+ * CALYX_FAULT_IO=ledger:create|write|sync makes the claim's openat, write
+ * or fsync fail with EIO. */
+#ifdef CALYX_FAULT_INJECTION
+int cx_fault_io(const char *file, const char *op, const char *what);
+#define LEDGER_FAULT(op) cx_fault_io("ledger", op, NULL)
+#else
+#define LEDGER_FAULT(op) 0
+#endif
+
 typedef struct dir_ledger {
 	cx_ledger base;
 	int dfd;
@@ -44,7 +54,10 @@ static int dir_claim(cx_ledger *base, const cx_claim *c, cx_error *err)
 	r = valid_id(c->lease_id, err);
 	if (r < 0)
 		return r;
-	fd = openat(l->dfd, c->lease_id, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (LEDGER_FAULT("create") < 0)
+		errno = EIO;
+	else
+		fd = openat(l->dfd, c->lease_id, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return cx_err(err, CX_E_REPLAY, EEXIST,
@@ -69,14 +82,14 @@ static int dir_claim(cx_ledger *base, const cx_claim *c, cx_error *err)
 	}
 	/* From here on a failure leaves the (possibly empty) entry: the lease
 	 * is burnt, and we refuse to run — both fail closed. */
-	r = cx_write_all(fd, line, strlen(line));
-	if (r == 0 && fsync(fd) < 0)
+	r = LEDGER_FAULT("write") < 0 ? -EIO : cx_write_all(fd, line, strlen(line));
+	if (r == 0 && (LEDGER_FAULT("sync") < 0 ? (errno = EIO, -1) : fsync(fd)) < 0)
 		r = -errno;
 	if (r == 0 && fsync(l->dfd) < 0)
 		r = -errno;
 	if (r < 0)
 		return cx_err(err, CX_E_LEDGER, -r,
-			      "cannot make ledger entry for lease %s durable: %s (no run; check the disk)",
+			      "cannot make ledger entry for lease %s durable: %s (no run, but the lease stays used; check the disk, then issue a new lease)",
 			      c->lease_id, strerror(-r));
 	return 0;
 }

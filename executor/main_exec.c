@@ -39,6 +39,24 @@
 #include "housekeeping.h"
 #include "cli.h"
 
+/* Test-only fault points (CALYX_FAULT_PHASE, CALYX_FAULT_IO: described in
+ * sandbox/workspace_internal.h, defined in sandbox/workspace_fs.c): only
+ * the fault-injection build has them; elsewhere they are nothing. Points,
+ * in the order a run reaches them: after_verified, before_claim,
+ * after_claim, after_consumed, setup, run_dir_new, after_run_dir,
+ * before_spawn, run, before_spawn_validate, run_validate, before_commit
+ * (then the workspace's own steps), after_commit, before_rollback,
+ * after_discard (scripts/crash.sh kills at each). */
+#ifdef CALYX_FAULT_INJECTION
+void cx_fault_point(const char *point);
+int cx_fault_io(const char *file, const char *op, const char *what);
+#define FAULT_POINT(p) cx_fault_point(p)
+#define FAULT_IO(f, op) cx_fault_io(f, op, NULL)
+#else
+#define FAULT_POINT(p) ((void)0)
+#define FAULT_IO(f, op) 0
+#endif
+
 static const char help_text[] =
 	"usage: calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run]\n"
 	"  --config FILE   configuration (default " CX_CONFIG_DEFAULT "; honoured only for real uid 0)\n"
@@ -412,6 +430,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		.before_start = join_cgroups,
 		.before_start_arg = &rc,
 	};
+	FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
 	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
 	if (r < 0)
 		goto fail;
@@ -432,6 +451,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		exit_code = CX_EXIT_FAILURE;
 		goto fail;
 	}
+	FAULT_POINT(validate ? "run_validate" : "run");
 
 	cx_supervise_cfg sup = {
 		.cg = rc.cg, .pidfd = sb.pidfd, .bpf = bpf,
@@ -609,9 +629,13 @@ static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const cha
 	 * concurrent start never sees it unlocked. The lock is held while
 	 * this run lives; a later start that can take it recovers the dir. */
 	snprintf(tmp, sizeof(tmp), "%s.new", run_dir);
+	if (FAULT_IO("state", "rundir") < 0)
+		return cx_err(err, CX_E_WORKSPACE, EIO, "cannot create run dir '%s': %s", tmp,
+			      strerror(EIO));
 	if (mkdir(tmp, 0700) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create run dir '%s': %s", tmp,
 			      strerror(errno));
+	FAULT_POINT("run_dir_new");
 	*ret_lock = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*ret_lock < 0 || flock(*ret_lock, LOCK_EX | LOCK_NB) < 0 || rename(tmp, run_dir) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "run dir '%s': %s", run_dir, strerror(errno));
@@ -723,6 +747,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	once cmd = { 0 }, val = { 0 };
 	int r, code;
 
+	FAULT_POINT("setup");
 	r = view_root(cfg, root, sizeof(root), err);
 	if (r < 0)
 		return finish_fail(st, err, CX_EXIT_FAILURE);
@@ -731,8 +756,13 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				    sizeof(run_dir), &locks[nlocks], err);
 		if (locks[nlocks] >= 0)
 			nlocks++;
-		if (r < 0)
+		if (r < 0) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+				 " (the lease is used and nothing ran; free space or fix the state dir, then issue a new lease)");
 			goto unlock_fail;
+		}
+		FAULT_POINT("after_run_dir");
 		for (size_t i = 0; i < nt; i++)
 			ovdirs[i] = tree_dirs[i];
 	}
@@ -789,6 +819,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				wt[n++] = (cx_ws_tree){ .host_path = trees[i], .upper = uppers[i],
 							.dev = tree_ids[i].st_dev, .ino = tree_ids[i].st_ino };
 			}
+			FAULT_POINT("before_commit");
 			r = cx_ws_commit(wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
 					 &werr);
 			if (r < 0) {
@@ -797,9 +828,13 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				 * (refused by the engine while a commit is unfinished) */
 				discard_failed(st, run_dir, pack, "commit failed", &werr);
 				cx_err_prefix(&werr, "commit of the workspace failed");
+				size_t ml = strlen(werr.msg);
+				snprintf(werr.msg + ml, sizeof(werr.msg) - ml,
+					 " (nothing of the run landed, or the next start undoes it; fix the cause, then issue a new lease)");
 				code = finish_fail(st, &werr, CX_EXIT_FAILURE);
 				goto unlock;
 			}
+			FAULT_POINT("after_commit");
 			audit_event(st, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
 			cx_ws_discard(run_dir, NULL); /* the done journal and empty dirs */
 			if (r < 0) {
@@ -821,7 +856,9 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			else
 				snprintf(reason, sizeof(reason), "validate exited %d", val.exit_code);
 			int ar = 0;
+			FAULT_POINT("before_rollback");
 			cx_ws_discard(run_dir, &werr); /* a failure is finished by the next start's recovery */
+			FAULT_POINT("after_discard");
 			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &ar);
 			if (ar < 0) {
 				cx_err_prefix(err, "the run's writes were discarded but that could not be audited");
@@ -955,6 +992,9 @@ int main(int argc, char **argv)
 	int c, r, code;
 
 	cx_prog = "calyx-exec";
+	/* from the start: a stray signal must not end a run half-recorded
+	 * (a consumed lease that never ran, a run without its events) */
+	cx_supervise_ignore_stray_signals();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -1115,6 +1155,7 @@ int main(int argc, char **argv)
 			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
 			goto out;
 		}
+		FAULT_POINT("after_verified");
 	}
 
 	/* The state dir and the audit log must not be reachable by a run: a
@@ -1162,18 +1203,21 @@ int main(int argc, char **argv)
 			cx_claim cl = { .lease_id = st.lease.lease_id, .run_id = st.lease.run_id,
 					.consumed_at = now, .not_after = st.lease.not_after,
 					.prune_after = st.lease.not_after + pol.clock_skew_s };
+			FAULT_POINT("before_claim");
 			r = cx_ledger_claim(ledger, &cl, &err);
 		}
 		if (r < 0) {
 			code = finish_fail(&st, &err, -1);
 			goto out;
 		}
+		FAULT_POINT("after_claim");
 		audit_event(&st, "lease.consumed", json_pack("{s:s}", "ledger", ledger->ops->name),
 			    &err, &r);
 		if (r < 0) {
 			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
 			goto out;
 		}
+		FAULT_POINT("after_consumed");
 		maybe_prune(&st, ledger, cfg.state_dir, now);
 	}
 

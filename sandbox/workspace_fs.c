@@ -11,8 +11,9 @@
  *    with AT_SYMLINK_NOFOLLOW, unlinkat/renameat (which act on the link);
  *  - recursive deletion (ws_rm_at) uses no heap and bounded stack, so the
  *    detached deleter may run it in a child forked from any process;
- *  - fault injection (ws_fault) exists only in CALYX_FAULT_INJECTION
- *    builds, which only the unit test links.
+ *  - fault injection (ws_fault, and the cx_fault_* points calyx-exec's
+ *    phases, audit log and ledger use) exists only in CALYX_FAULT_INJECTION
+ *    builds (make fault: build/fault/, never installed).
  * Trust: runs as root; every name read from a directory is hostile. */
 #include "workspace_internal.h"
 
@@ -146,7 +147,7 @@ int ws_check_tree_id(int fd, const char *fsid, uint64_t ino, const char *path, c
 	if (r < 0)
 		return cx_err(err, CX_E_WORKSPACE, -r, "cannot stat tree '%.200s': %s", path,
 			      strerror(-r));
-	if (strcmp(f, fsid) || i != ino)
+	if (strcmp(f, fsid) != 0 || i != ino)
 		return cx_err(err, CX_E_WORKSPACE, ESTALE,
 			      "tree '%.200s' is no longer the directory the commit was made on (renamed or replaced since): not touched",
 			      path);
@@ -519,8 +520,8 @@ bool ws_xattrs_equal(const ws_xattrs *a, const ws_xattrs *b)
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->names[i], b->names[i]) || a->lens[i] != b->lens[i] ||
-		    memcmp(a->vals[i], b->vals[i], a->lens[i]))
+		if (strcmp(a->names[i], b->names[i]) != 0 || a->lens[i] != b->lens[i] ||
+		    memcmp(a->vals[i], b->vals[i], a->lens[i]) != 0)
 			return false;
 	return true;
 }
@@ -749,14 +750,71 @@ int ws_trash(const char *path, cx_error *err)
 /* ---- fault injection ------------------------------------------------------------- */
 
 #ifdef CALYX_FAULT_INJECTION
+#include <time.h>
+
 void (*cx_ws_fault_hook)(const char *step);
+
+bool cx_fault_armed(const char *point)
+{
+	const char *p = getenv("CALYX_FAULT_PHASE"), *s = getenv("CALYX_FAULT_STEP");
+
+	return (p && strcmp(p, point) == 0) || (s && strcmp(s, point) == 0);
+}
+
+void cx_fault_point(const char *point)
+{
+	const char *d = getenv("CALYX_FAULT_DELAY_US");
+	unsigned long max_us;
+	char *end;
+
+	if (!cx_fault_armed(point))
+		return;
+	max_us = d ? strtoul(d, &end, 10) : 0;
+	if (d && *end == '\0' && max_us > 0 && max_us < 60000000UL) {
+		/* a POSIX timer whose signal is SIGKILL: the kill lands while
+		 * the process goes on with what follows the point */
+		struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL };
+		unsigned long us = randombytes_uniform((uint32_t)max_us + 1);
+		struct itimerspec its = { .it_value = { (time_t)(us / 1000000),
+							(long)(us % 1000000) * 1000 + 1 } };
+		timer_t t;
+		if (timer_create(CLOCK_MONOTONIC, &sev, &t) == 0 && timer_settime(t, 0, &its, NULL) == 0)
+			return;
+	}
+	raise(SIGKILL);
+}
+
+int cx_fault_io(const char *file, const char *op, const char *what)
+{
+	static unsigned seen;
+	static bool done;
+	const char *v = getenv("CALYX_FAULT_IO"), *at;
+	size_t fl = strlen(file), ol = strlen(op);
+	unsigned long nth = 1;
+	char *end;
+
+	if (done || !v || strncmp(v, file, fl) != 0 || v[fl] != ':' || strncmp(v + fl + 1, op, ol) != 0)
+		return 0;
+	at = v + fl + 1 + ol;
+	if (*at == '@') {
+		nth = strtoul(at + 1, &end, 10);
+		if (end == at + 1 || *end) { /* @WHAT: the first such operation */
+			if (!what || strcmp(at + 1, what) != 0)
+				return 0;
+			nth = seen + 1;
+		}
+	} else if (*at) {
+		return 0;
+	}
+	if (++seen != nth)
+		return 0;
+	done = true;
+	return -EIO;
+}
 
 void ws_fault(const char *step)
 {
-	const char *s = getenv("CALYX_FAULT_STEP");
-
-	if (s && strcmp(s, step) == 0)
-		raise(SIGKILL);
+	cx_fault_point(step);
 	if (cx_ws_fault_hook)
 		cx_ws_fault_hook(step);
 }

@@ -304,8 +304,13 @@ int cx_cg_create(cx_cgroup *cg, const char *name, const cx_cg_limits *lim, cx_er
 				      "cannot enable the memory and pids controllers for '%s': %s",
 				      cg->parent, strerror(-r));
 	}
-	for (int h = 0; h < H__COUNT; h++) {
-		if (cg->hier[h] < 0)
+	/* The membership hierarchy first: it is the one cx_cg_reap_stale
+	 * lists, so a calyx-exec killed between these mkdirs leaves nothing
+	 * the next start cannot find and remove (it removes the run's
+	 * directory in every hierarchy that has one). */
+	for (int i = -1; i < H__COUNT; i++) {
+		int h = i < 0 ? membership(cg) : i;
+		if (cg->hier[h] < 0 || (i >= 0 && h == membership(cg)))
 			continue;
 		_cleanup_close_ int pfd = open_parent(cg, h);
 		if (pfd < 0)

@@ -22,9 +22,11 @@ int sbx_rlimits(const cx_limits *lim, cx_error *err)
 		{ RLIMIT_NOFILE, (rlim_t)lim->v[CX_LIM_NOFILE], "nofile" },
 		{ RLIMIT_FSIZE, (rlim_t)lim->v[CX_LIM_FSIZE_BYTES], "fsize" },
 		{ RLIMIT_CORE, 0, "core" },
-		/* Backup for the cgroup pids limit. RLIMIT_NPROC counts every
-		 * process of the run uid on the host, so it is only a ceiling. */
-		{ RLIMIT_NPROC, (rlim_t)lim->v[CX_LIM_PIDS], "nproc" },
+		/* No RLIMIT_NPROC: it counts every process of the run uid on the
+		 * host, and concurrent runs share that uid, so one run's
+		 * processes would make another's forks (or its very exec) fail
+		 * below its own pids quota. The cgroup pids limit is per run
+		 * and always in force (a layout without it is refused). */
 		{ RLIMIT_STACK, 8u << 20, "stack" },
 		{ RLIMIT_MEMLOCK, 64u << 10, "memlock" },
 	};

@@ -2,6 +2,7 @@
  * strings are skipped (escapes included) and object keys are decoded by
  * jansson; numbers and literals are skipped as runs of their characters.
  * Every read is bounded by the buffer length. */
+#include "calyx/jsonx.h"
 #include "calyx/jsonpos.h"
 
 #include <errno.h>
@@ -96,7 +97,7 @@ static int walk_object(walker *w, const char *pointer, int depth)
 		if (!at(w, '"') || skip_string(w, &s, &e) < 0)
 			return -EINVAL;
 		/* the key, decoded by the same parser that read the document */
-		json_t *k = json_loadb((const char *)w->b + s, e - s, JSON_DECODE_ANY, NULL);
+		json_t *k = cx_json_loadb((const char *)w->b + s, e - s, JSON_DECODE_ANY, NULL);
 		if (!k || !json_is_string(k)) {
 			json_decref(k);
 			return -EINVAL;

@@ -259,7 +259,7 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 	if (r < 0)
 		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
 			      a->path, strerror(-r));
-	j = json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
+	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
 	s = json_object_get(j, "seq");
 	if (!j || !json_is_integer(s) || json_integer_value(s) < 1) {
 		json_decref(j);

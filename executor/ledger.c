@@ -122,7 +122,7 @@ static int entry_prune_after(int dfd, const char *name, int64_t *ret)
 	n = read(fd, buf, sizeof(buf));
 	if (n <= 0)
 		return -EINVAL;
-	j = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+	j = cx_json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
 	if (!j)
 		return -EINVAL;
 	v = json_object_get(j, "prune_after");

@@ -245,7 +245,7 @@ static int cmd_show(int argc, char **argv)
 	for (size_t off = 0; off < len;) {
 		const uint8_t *nl = memchr(buf + off, '\n', len - off);
 		size_t ll = nl ? (size_t)(nl - (buf + off)) : len - off;
-		json_t *j = json_loadb((const char *)buf + off, ll, JSON_REJECT_DUPLICATES, NULL);
+		json_t *j = cx_json_loadb((const char *)buf + off, ll, JSON_REJECT_DUPLICATES, NULL);
 		const char *t = json_string_value(json_object_get(j, "type"));
 		const char *tm = json_string_value(json_object_get(j, "time"));
 		const char *rid = json_string_value(json_object_get(j, "run_id"));

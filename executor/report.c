@@ -273,7 +273,7 @@ static json_t *parse_event(report *rp, const char *line, size_t len, bool count)
 {
 	json_t *j = NULL;
 	if (len <= LINE_PARSE_MAX)
-		j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+		j = cx_json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(j) || !json_is_integer(json_object_get(j, "seq")) ||
 	    !jstr(j, "type") || !jstr(j, "time")) {
 		json_decref(j);

@@ -239,7 +239,7 @@ int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error 
 		if (len >= sizeof(buf) - 1)
 			break;
 	}
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	j = cx_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
 		return cx_err(err, CX_E_IO, EPROTO, "the supervisor at '%s' sent no valid reply", path);

@@ -568,7 +568,7 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	cx_sha256_hex(buf, len, res.sha256_hex);
 	res.valid = cx_policy_parse(buf, len, &pol, &perr) == 0;
 	cx_policy_free(&pol);
-	l.doc = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	l.doc = cx_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (json_is_object(l.doc) && cx_jsonpos_build(buf, len, &l.ix) < 0 && res.valid) {
 		json_decref(l.doc);
 		return cx_err(err, CX_E_INTERNAL, EINVAL, "cannot index the positions of this policy");

@@ -20,6 +20,10 @@ static inline void cx_json_decrefp(json_t **j)
 }
 #define _cleanup_json_ _cleanup_(cx_json_decrefp)
 
+/* json_loadb that also refuses a raw NUL byte anywhere (jansson accepts one
+ * after a number). Every JSON calyx reads goes through it. */
+json_t *cx_json_loadb(const void *buf, size_t len, size_t flags, json_error_t *je);
+
 /* Parse a JSON object; `reason` is the code to report for a bad document. */
 int cx_json_parse_object(const uint8_t *buf, size_t len, const char *what,
 			 json_t **ret, cx_error *err);

@@ -247,6 +247,24 @@ static void jsonpos_refuses_bad_input(void **state)
 	cx_jsonpos_free(&ix);
 }
 
+/* A raw NUL is not JSON, wherever it is: jansson alone accepts one after
+ * a number; calyx refuses it (found by fuzz_lint). */
+static void json_nul_byte_refused(void **state)
+{
+	(void)state;
+	static const char doc[] = "{\"v\": 1\0, \"commands\": []}";
+	cx_policy p = { 0 };
+	cx_error err = { 0 };
+	json_error_t je;
+
+	assert_null(cx_json_loadb(doc, sizeof(doc) - 1, 0, &je));
+	assert_int_equal(je.line, 1);
+	assert_int_equal(je.column, 8);
+	assert_true(cx_policy_parse((const uint8_t *)doc, sizeof(doc) - 1, &p, &err) < 0);
+	assert_int_equal(err.reason, CX_E_JSON);
+	assert_non_null(strstr(err.msg, "NUL byte"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +275,7 @@ int main(void)
 		cmocka_unit_test(policy_load_strict_modes),
 		cmocka_unit_test(jsonpos_locates_values),
 		cmocka_unit_test(jsonpos_refuses_bad_input),
+		cmocka_unit_test(json_nul_byte_refused),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -106,16 +106,6 @@ brun() {
 		--result "$R" >/dev/null 2>"$T/b$NL.err"
 }
 
-# rget FILE KEY | rget FILE OBJECT.KEY (pretty-printed result)
-rget() {
-	local f=$1 k=$2 obj=""
-	case $k in *.*) obj=${k%%.*} k=${k#*.} ;; esac
-	if [ -n "$obj" ]; then
-		sed -n "/^  \"$obj\": {/,/^  }/p" "$f" 2>/dev/null | sed -n "s/^    \"$k\": *\(.*\)\$/\1/p"
-	else
-		sed -n "s/^  \"$k\": *\(.*\)\$/\1/p" "$f" 2>/dev/null
-	fi | head -n 1 | sed 's/,$//; s/^"\(.*\)"$/\1/'
-}
 
 # stats FILE: "median max n" of the numbers in FILE (one a line)
 stats() {

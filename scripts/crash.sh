@@ -84,31 +84,14 @@ STATE=$T/cr/state
 AL=$T/cr/log/audit.jsonl
 mkdir -p "$T/srv" "$T/l" "$T/o"
 
-# The run's operations (as tests/integration/workspace.sh): add, change,
-# delete, rename, dir->file, file->dir, a symlink out of the tree, a
-# hardlink, a mode change.
-OPS=(write:new.txt:hello append:a.txt:more rm:b.txt mkdir:nd write:nd/x:1 mv:d/f1:d/f1r
-	rmtree:dir2 write:dir2:now-a-file rm:file3 mkdir:file3 write:file3/y:2
-	ln:/etc/passwd:outlink link:new.txt:new-hard chmod:a.txt:600 rm:link-to-a)
-fresh_ws() { # DIR
-	rm -rf "$1"
-	mkdir -p "$1/d" "$1/dir2" "$1/keep/deep"
-	printf 'alpha\n' >"$1/a.txt"
-	printf 'bravo\n' >"$1/b.txt"
-	printf 'one\n' >"$1/d/f1"
-	printf 'two\n' >"$1/dir2/inner"
-	printf 'three\n' >"$1/file3"
-	printf 'deep\n' >"$1/keep/deep/z"
-	ln -s a.txt "$1/link-to-a"
-	chown -R "$CR_UID:$CR_UID" "$1"
-}
+
 manifest() { # DIR: type, mode, owner, path, link target; content hashes
 	(cd "$1" && find . -mindepth 1 -printf '%y %m %U:%G %p -> %l\n' | sort &&
 		find . -type f -exec sha256sum {} + | sort -k 2)
 }
-fresh_ws "$T/ref-before"
-fresh_ws "$T/ref-after"
-(cd "$T/ref-after" && setpriv --reuid="$CR_UID" --regid="$CR_UID" --clear-groups "$HB/wsops" "${OPS[@]}") ||
+ws_fixture "$T/ref-before" "$CR_UID"
+ws_fixture "$T/ref-after" "$CR_UID"
+(cd "$T/ref-after" && setpriv --reuid="$CR_UID" --regid="$CR_UID" --clear-groups "$HB/wsops" "${WS_OPS[@]}") ||
 	{ echo "crash: the reference operations failed" >&2; exit 2; }
 BEFORE=$(manifest "$T/ref-before")
 AFTER=$(manifest "$T/ref-after")
@@ -124,9 +107,9 @@ json_argv() { # ARGS...: a JSON array of wsops + ARGS
 body() { # KIND WS RUN_ID
 	local argv extra=""
 	case $1 in
-	commit) argv=$(json_argv "${OPS[@]}") extra=",\"validate\":{\"argv\":$(json_argv exit:0)}" ;;
-	slow) argv=$(json_argv "${OPS[@]}" sleep:150) extra=",\"validate\":{\"argv\":$(json_argv sleep:60)}" ;;
-	fail) argv=$(json_argv "${OPS[@]}" exit:3) ;;
+	commit) argv=$(json_argv "${WS_OPS[@]}") extra=",\"validate\":{\"argv\":$(json_argv exit:0)}" ;;
+	slow) argv=$(json_argv "${WS_OPS[@]}" sleep:150) extra=",\"validate\":{\"argv\":$(json_argv sleep:60)}" ;;
+	fail) argv=$(json_argv "${WS_OPS[@]}" exit:3) ;;
 	trivial) argv=$(json_argv exit:0) ;;
 	esac
 	if [ "$1" = trivial ]; then
@@ -139,7 +122,7 @@ body() { # KIND WS RUN_ID
 # sign NAME KIND: $T/l/NAME.{lease,id}, workspace $T/srv/NAME (fresh)
 sign() {
 	local e=$T/l/$1.err
-	[ "$2" = trivial ] || fresh_ws "$T/srv/$1"
+	[ "$2" = trivial ] || ws_fixture "$T/srv/$1" "$CR_UID"
 	body "$2" "$T/srv/$1" "cr-$1" >"$T/l/$1.body" &&
 		"$LEASE" new "$T/l/$1.body" -o "$T/l/$1.lease" --policy "$T/cr/etc/policy.json" --ttl 3000 >/dev/null 2>"$e" &&
 		"$LEASE" sign --key "$KEYS/alice.key" "$T/l/$1.lease" >/dev/null 2>>"$e" &&

@@ -305,17 +305,6 @@ expect_refused() {
 	OUTCOME=REFUSED OBS="$RC $code"
 }
 
-# rget FILE KEY | rget FILE OBJECT.KEY: a scalar of a (pretty-printed)
-# result JSON, at the top level or one object down; strings unquoted.
-rget() {
-	local f=$1 k=$2 obj=""
-	case $k in *.*) obj=${k%%.*} k=${k#*.} ;; esac
-	if [ -n "$obj" ]; then
-		sed -n "/^  \"$obj\": {/,/^  }/p" "$f" 2>/dev/null | sed -n "s/^    \"$k\": *\(.*\)\$/\1/p"
-	else
-		sed -n "s/^  \"$k\": *\(.*\)\$/\1/p" "$f" 2>/dev/null
-	fi | head -n 1 | sed 's/,$//; s/^"\(.*\)"$/\1/'
-}
 num_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0 && a != "") }'; }
 num_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0 && a != "") }'; }
 

@@ -33,6 +33,8 @@
 #   cx HOST ARGS...             calyx-exec with $T/HOST/etc/calyx.conf
 #   json_get FILE KEY           scalar value of the first "KEY": in FILE
 #   audit_types FILE / audit_seqs FILE / seq_list N
+#   rget FILE KEY               a scalar of a result JSON (KEY or OBJECT.KEY)
+#   WS_OPS / ws_fixture DIR UID the workspace fixture and its operations
 set -u
 
 LIB_PROG=$(basename "$0")
@@ -303,3 +305,36 @@ json_get() {
 audit_types() { sed -n 's/^{"seq":[0-9]*,"time":"[^"]*","type":"\([^"]*\)".*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
 audit_seqs() { sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
 seq_list() { seq 1 "$1" | tr '\n' ' ' | sed 's/ $//'; }
+
+# rget FILE KEY | rget FILE OBJECT.KEY: a scalar of a (pretty-printed)
+# result JSON, at the top level or one object down; strings unquoted.
+rget() {
+	local f=$1 k=$2 obj=""
+	case $k in *.*) obj=${k%%.*} k=${k#*.} ;; esac
+	if [ -n "$obj" ]; then
+		sed -n "/^  \"$obj\": {/,/^  }/p" "$f" 2>/dev/null | sed -n "s/^    \"$k\": *\(.*\)\$/\1/p"
+	else
+		sed -n "s/^  \"$k\": *\(.*\)\$/\1/p" "$f" 2>/dev/null
+	fi | head -n 1 | sed 's/,$//; s/^"\(.*\)"$/\1/'
+}
+
+# The workspace fixture of the workspace, crash and soak tests: every kind
+# of entry WS_OPS (wsops operations: add, change, delete, rename,
+# dir->file, file->dir, a symlink out of the tree, a hardlink, a mode
+# change) touches. ws_fixture DIR UID: a fresh one owned by UID.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+WS_OPS=(write:new.txt:hello append:a.txt:more rm:b.txt mkdir:nd write:nd/x:1 mv:d/f1:d/f1r
+	rmtree:dir2 write:dir2:now-a-file rm:file3 mkdir:file3 write:file3/y:2
+	ln:/etc/passwd:outlink link:new.txt:new-hard chmod:a.txt:600 rm:link-to-a)
+ws_fixture() {
+	rm -rf "$1"
+	mkdir -p "$1/d" "$1/dir2" "$1/keep/deep"
+	printf 'alpha\n' >"$1/a.txt"
+	printf 'bravo\n' >"$1/b.txt"
+	printf 'one\n' >"$1/d/f1"
+	printf 'two\n' >"$1/dir2/inner"
+	printf 'three\n' >"$1/file3"
+	printf 'deep\n' >"$1/keep/deep/z"
+	ln -s a.txt "$1/link-to-a"
+	chown -R "$2:$2" "$1"
+}

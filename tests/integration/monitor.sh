@@ -66,17 +66,6 @@ mon_run() {
 		--result "$T/mon/$1.result"
 }
 
-# rget FILE KEY | rget FILE OBJECT.KEY: a scalar of a (pretty-printed)
-# result, at the top level or one object down; strings without quotes.
-rget() {
-	local f=$1 k=$2 obj=""
-	case $k in *.*) obj=${k%%.*} k=${k#*.} ;; esac
-	if [ -n "$obj" ]; then
-		sed -n "/^  \"$obj\": {/,/^  }/p" "$f" 2>/dev/null | sed -n "s/^    \"$k\": *\(.*\)\$/\1/p"
-	else
-		sed -n "s/^  \"$k\": *\(.*\)\$/\1/p" "$f" 2>/dev/null
-	fi | head -n 1 | sed 's/,$//; s/^"\(.*\)"$/\1/'
-}
 
 # expect_halt NAME REASON: exit 124, status halted, halt.reason REASON,
 # halt complete, cpu_enforcer bpf.

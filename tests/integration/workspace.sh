@@ -27,25 +27,7 @@ mk_host ws "$T/ws.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID" |
 	{ echo "fixture: $WHY" >&2; exit 2; }
 CTL=$B/calyx-ctl
 
-# A fresh workspace with every kind of entry the operations touch.
-fresh_ws() { # DIR
-	rm -rf "$1"
-	mkdir -p "$1/d" "$1/dir2" "$1/keep/deep"
-	printf 'alpha\n' >"$1/a.txt"
-	printf 'bravo\n' >"$1/b.txt"
-	printf 'one\n' >"$1/d/f1"
-	printf 'two\n' >"$1/dir2/inner"
-	printf 'three\n' >"$1/file3"
-	printf 'deep\n' >"$1/keep/deep/z"
-	ln -s a.txt "$1/link-to-a"
-	chown -R "$WS_UID:$WS_UID" "$1"
-}
 
-# The run's operations: add, change, delete, rename, dir->file, file->dir,
-# a symlink pointing outside the tree, a hardlink, a mode change.
-OPS=(write:new.txt:hello append:a.txt:more rm:b.txt mkdir:nd write:nd/x:1 mv:d/f1:d/f1r
-	rmtree:dir2 write:dir2:now-a-file rm:file3 mkdir:file3 write:file3/y:2
-	ln:/etc/passwd:outlink link:new.txt:new-hard chmod:a.txt:600 rm:link-to-a)
 
 # A manifest of a tree: type, mode, path, link target, content hash.
 manifest() { # DIR
@@ -69,9 +51,9 @@ ws_run() {
 }
 
 t_commit() {
-	fresh_ws "$T/srv/c" && fresh_ws "$T/ref-c" || return 1
-	(cd "$T/ref-c" && "$HB/wsops" "${OPS[@]}") || fail "reference ops failed" || return 1
-	ws_run commit "$T/srv/c" "$(json_argv "${OPS[@]}")" || return 1
+	ws_fixture "$T/srv/c" "$WS_UID" && ws_fixture "$T/ref-c" "$WS_UID" || return 1
+	(cd "$T/ref-c" && "$HB/wsops" "${WS_OPS[@]}") || fail "reference ops failed" || return 1
+	ws_run commit "$T/srv/c" "$(json_argv "${WS_OPS[@]}")" || return 1
 	expect_rc 0 || return 1
 	[ "$(manifest "$T/srv/c")" = "$(manifest "$T/ref-c")" ] ||
 		fail "committed tree differs from the reference: $(diff <(manifest "$T/ref-c") <(manifest "$T/srv/c") | head -n 4 | tr '\n' '|')" || return 1
@@ -88,7 +70,7 @@ run_test workspace.commit_equals_reference t_commit
 # must be exactly what it was.
 rollback_case() {
 	local name=$1 want=$2 argv=$3 extra=${4:-} before
-	fresh_ws "$T/srv/$name" || return 1
+	ws_fixture "$T/srv/$name" "$WS_UID" || return 1
 	before=$(manifest "$T/srv/$name")
 	ws_run "$name" "$T/srv/$name" "$argv" "$extra" || return 1
 	expect_rc "$want" || return 1
@@ -96,18 +78,18 @@ rollback_case() {
 	grep -q '"action": "rolled_back"' "$T/ws/$name.result" || fail "result lacks rolled_back" || return 1
 	[ -z "$(ls -A "$T/ws/state/runs" 2>/dev/null)" ] || fail "run dir left in state/runs: $(ls "$T/ws/state/runs")"
 }
-t_rb_exit() { rollback_case rbexit 3 "$(json_argv "${OPS[@]}" exit:3)"; }
+t_rb_exit() { rollback_case rbexit 3 "$(json_argv "${WS_OPS[@]}" exit:3)"; }
 t_rb_validate() {
-	rollback_case rbval 5 "$(json_argv "${OPS[@]}")" "\"validate\":{\"argv\":$(json_argv exit:5)}" || return 1
+	rollback_case rbval 5 "$(json_argv "${WS_OPS[@]}")" "\"validate\":{\"argv\":$(json_argv exit:5)}" || return 1
 	grep -q '"reason": "validate exited 5"' "$T/ws/rbval.result" || fail "reason is not 'validate exited 5'"
 }
 t_rb_halt() {
-	rollback_case rbhalt 124 "$(json_argv "${OPS[@]}" spin)" '"limits":{"cpu_ms":200,"wall_ms":10000}' || return 1
+	rollback_case rbhalt 124 "$(json_argv "${WS_OPS[@]}" spin)" '"limits":{"cpu_ms":200,"wall_ms":10000}' || return 1
 	grep -q '"reason": "halted (cpu)"' "$T/ws/rbhalt.result" || fail "reason is not 'halted (cpu)'"
 }
 t_rb_signal() {
 	# the run writes, then its workload is killed by the wall clock
-	rollback_case rbwall 124 "$(json_argv "${OPS[@]}" sleep:5000)" '"limits":{"wall_ms":300}'
+	rollback_case rbwall 124 "$(json_argv "${WS_OPS[@]}" sleep:5000)" '"limits":{"wall_ms":300}'
 }
 run_test workspace.rollback_nonzero_exit t_rb_exit
 run_test workspace.rollback_validate_fails t_rb_validate
@@ -115,7 +97,7 @@ run_test workspace.rollback_cpu_halt t_rb_halt
 run_test workspace.rollback_wall_halt t_rb_signal
 
 t_lock() {
-	fresh_ws "$T/srv/lk" || return 1
+	ws_fixture "$T/srv/lk" "$WS_UID" || return 1
 	printf '{"run_id":"ws-lk1","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
 		"$HOST_ID" "$(json_argv sleep:3000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
 	mk_lease ws "$T/ws/lk1.lease" "$T/ws/lk1.body" || return 1
@@ -141,10 +123,10 @@ check_one_line_file() {
 run_test workspace.second_run_on_same_tree_refused t_lock
 
 t_undo() {
-	fresh_ws "$T/srv/u" || return 1
+	ws_fixture "$T/srv/u" "$WS_UID" || return 1
 	local before
 	before=$(manifest "$T/srv/u")
-	ws_run undo1 "$T/srv/u" "$(json_argv "${OPS[@]}")" || return 1
+	ws_run undo1 "$T/srv/u" "$(json_argv "${WS_OPS[@]}")" || return 1
 	expect_rc 0 || return 1
 	check 0 "" "$CTL" --config "$T/ws/etc/calyx.conf" diff ws-undo1 || return 1
 	grep -q 'new.txt' "$OUT" || fail "diff does not list new.txt: $(head -n 3 "$OUT" | tr '\n' '|')" || return 1
@@ -156,10 +138,10 @@ t_undo() {
 run_test workspace.calyx_ctl_rollback_restores t_undo
 
 t_undo_refused() {
-	fresh_ws "$T/srv/u2" || return 1
+	ws_fixture "$T/srv/u2" "$WS_UID" || return 1
 	local before
 	before=$(manifest "$T/srv/u2")
-	ws_run undo2 "$T/srv/u2" "$(json_argv "${OPS[@]}")" || return 1
+	ws_run undo2 "$T/srv/u2" "$(json_argv "${WS_OPS[@]}")" || return 1
 	expect_rc 0 || return 1
 	printf 'changed later\n' >"$T/srv/u2/new.txt"
 	xrun "$CTL" --config "$T/ws/etc/calyx.conf" rollback ws-undo2
@@ -173,7 +155,7 @@ run_test workspace.rollback_refused_if_changed_then_forced t_undo_refused
 # Rollback packs are pruned at the next start past the configured budget.
 t_prune() {
 	mk_host wsp "$T/ws.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID, \"pack_max_bytes\": 1" || return 1
-	fresh_ws "$T/srv/p" || return 1
+	ws_fixture "$T/srv/p" "$WS_UID" || return 1
 	local i id1
 	for i in 1 2; do
 		printf '{"run_id":"ws-p%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
@@ -195,22 +177,22 @@ run_test workspace.packs_pruned_past_budget t_prune
 t_crash() {
 	local FX=$B/fault/calyx-exec step bad="" ref
 	[ -x "$FX" ] || { skip_test workspace.crash_at_each_commit_step "no fault-injection build ($B/fault/calyx-exec; make fault)"; return 0; }
-	fresh_ws "$T/ref-k" || return 1
-	(cd "$T/ref-k" && "$HB/wsops" "${OPS[@]}") || return 1
+	ws_fixture "$T/ref-k" "$WS_UID" || return 1
+	(cd "$T/ref-k" && "$HB/wsops" "${WS_OPS[@]}") || return 1
 	ref=$(manifest "$T/ref-k")
 	for step in after_scan after_pack after_packed_journal after_applying_journal after_temps mid_apply after_apply before_done after_done; do
 		local ws=$T/srv/k-$step before
-		fresh_ws "$ws" || return 1
+		ws_fixture "$ws" "$WS_UID" || return 1
 		before=$(manifest "$ws")
 		printf '{"run_id":"ws-k-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-			"$step" "$HOST_ID" "$(json_argv "${OPS[@]}")" "$ws" "$HB" >"$T/ws/k.body"
+			"$step" "$HOST_ID" "$(json_argv "${WS_OPS[@]}")" "$ws" "$HB" >"$T/ws/k.body"
 		mk_lease ws "$T/ws/k.lease" "$T/ws/k.body" || return 1
 		# (in a subshell: bash would report the SIGKILL on our stderr)
 		(CALYX_FAULT_STEP=$step exec "$FX" --config "$T/ws/etc/calyx.conf" --lease "$T/ws/k.lease") >/dev/null 2>&1
 		local rc=$?
 		[ "$rc" -eq 137 ] || { bad="$bad $step:exit$rc"; continue; }
 		# the next start recovers (any lease; it need not touch the tree)
-		fresh_ws "$T/srv/k-next" || return 1
+		ws_fixture "$T/srv/k-next" "$WS_UID" || return 1
 		ws_run "next-$step" "$T/srv/k-next" "$(json_argv exit:0)"
 		grep -q "note: .*lease $(lease_id "$T/ws/k.lease")" "$ERR" ||
 			bad="$bad $step:no-recovery-note"
@@ -230,7 +212,7 @@ run_test workspace.crash_at_each_commit_step t_crash
 # one E_AUDIT line, tree unchanged — and the log still verifies.
 t_audit_fails_mid_run() {
 	local log=$T/ws/log/audit.jsonl pid
-	fresh_ws "$T/srv/af" && fresh_ws "$T/ref-af" || return 1
+	ws_fixture "$T/srv/af" "$WS_UID" && ws_fixture "$T/ref-af" "$WS_UID" || return 1
 	printf '{"run_id":"ws-af","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
 		"$HOST_ID" "$(json_argv write:new.txt:x append:a.txt:y sleep:1500)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
 	mk_lease ws "$T/ws/af.lease" "$T/ws/af.body" || return 1

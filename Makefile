@@ -168,8 +168,11 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
 
-# Test-only fault-injection build (CALYX_FAULT_STEP=<step> kills the
-# process at that step of a workspace commit): build/fault/, never installed.
+# Test-only fault-injection build: CALYX_FAULT_STEP / CALYX_FAULT_PHASE=<point>
+# kills the process at that point (a workspace commit step or a run phase),
+# CALYX_FAULT_IO makes one write/sync of the audit log, ledger or state dir
+# fail with EIO (make crash, tests/integration/faults.sh): build/fault/,
+# never installed; normal builds have none of it.
 fault:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fault FAULT_DEFS=-DCALYX_FAULT_INJECTION \
 		$(BUILD)/fault/calyx-exec $(BUILD)/fault/tests/test_workspace

@@ -634,7 +634,7 @@ static void spawn_deleter(int trashfd)
 		 * locked after calyx-exec exits, and a pipe on stdout would stay
 		 * open until the delete ends. */
 		t = fcntl(trashfd, F_DUPFD, 3);
-		nul = open("/dev/null", O_RDWR);
+		nul = open("/dev/null", O_RDWR | O_CLOEXEC); /* dup2 onto 0-2 clears it there */
 		if (t < 0 || nul < 0)
 			_exit(1);
 		for (int i = 0; i < 3; i++)

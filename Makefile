@@ -5,11 +5,16 @@
 #   make demo       install missing deps, build, and walk through the two-key lease flow
 #   make asan       ASan+UBSan build (build/asan/) running the same tests
 #   make fuzz       clang libFuzzer harnesses (build/fuzz/), each run FUZZ_TIME seconds
-#   make bench-verify   lease verification throughput
-#   make bench-startup  startup of /usr/bin/true vs bwrap, unshare, fork+exec; peak RSS (root)
+#   make bench      every benchmark below, then docs/benchmarks.md and its chart (root;
+#                   installs the peers it compares against: scripts/install-deps.sh --bench)
+#   make bench-verify   lease verification throughput (one core)
+#   make bench-startup  startup of /usr/bin/true vs bwrap, crun, firejail, unshare, fork+exec; RSS (root)
+#   make bench-overhead  ns per syscall added by seccomp+Landlock; CPU-bound slowdown (root)
+#   make bench-throughput  leases/s back to back and concurrent; cost of idle supervised runs (root)
 #   make bench-monitor  quota enforcement precision and monitor overhead (root)
 #   make bench-workspace  discard and commit speed of the transactional workspace (root)
 #   make bench-audit    audit log append and verify throughput (lines/s)
+#   make bench-doc      docs/benchmarks.md from the results in build/bench/
 #   make adversarial  the attack corpus (tests/adversarial/cases/), table + total (root)
 #   make soak       SOAK_RUNS consecutive runs, SOAK_CONCURRENCY at a time; leak checks (root)
 #   make crash      kill -9 at every phase (CRASH_ITERATIONS), ENOSPC/EIO faults (root)
@@ -208,10 +213,22 @@ $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 bench-verify: $(BENCH_BINS)
-	$(Q)$(BUILD)/tests/bench_verify
+	$(Q)scripts/bench-verify.sh $(BUILD)
 
 bench-startup: all
 	$(Q)scripts/bench-startup.sh
+
+# Programs the benches run inside the sandbox (plain C, no library).
+$(BUILD)/benchbin/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -D_GNU_SOURCE -static -o $@ $<
+
+bench-overhead: all $(BUILD)/benchbin/syscall_loop
+	$(Q)scripts/bench-overhead.sh $(BUILD)
+
+bench-throughput: all tests
+	$(Q)scripts/bench-throughput.sh $(BUILD)
 
 bench-monitor: all tests
 	$(Q)scripts/bench-monitor.sh
@@ -232,7 +249,13 @@ $(BUILD)/tests/bench_audit: $(BUILD)/obj/tests/bench/bench_audit.o $(LIB)
 bench-audit: $(BUILD)/tests/bench_audit
 	$(Q)scripts/bench-audit.sh $(BUILD)
 
-bench: bench-verify bench-startup bench-monitor bench-workspace bench-audit
+bench-doc:
+	$(Q)scripts/bench-doc.sh $(BUILD)
+
+# Runs each bench in turn (logs in $(BUILD)/bench/logs/), a failing one is
+# reported in the document rather than stopping the others; exits 1 if any failed.
+bench:
+	$(Q)scripts/bench-all.sh $(BUILD)
 
 # ---- gates (issue 7): each writes $(BUILD)/gates/<gate>.json for 'make gates'
 SOAK_RUNS ?= 1000
@@ -267,7 +290,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-monitor bench-workspace bench-audit demo install clean
+.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

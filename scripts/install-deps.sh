@@ -3,6 +3,10 @@
 # packages. Does nothing when all are present.
 #   scripts/install-deps.sh          install what is missing (needs root)
 #   scripts/install-deps.sh --check  exit 1 if something is missing, install nothing
+#   scripts/install-deps.sh --bench  also what `make bench` measures against
+#                                    and times with (peers, hyperfine, gnuplot,
+#                                    perf); a peer that will not install is
+#                                    reported by the bench, not fatal here
 set -eu
 
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
@@ -10,6 +14,14 @@ libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
 libcmocka-dev
 chromium python3-jsonschema
 cppcheck clang-tidy valgrind"
+# nsjail is not packaged in Debian 12: the bench says so in its table.
+BENCH_PKGS="bubblewrap firejail crun hyperfine gnuplot-nox linux-perf strace time"
+
+mode=${1:-}
+if [ "$mode" = "--bench" ]; then
+	PKGS="$PKGS $BENCH_PKGS"
+	mode=""
+fi
 
 missing=""
 for p in $PKGS; do
@@ -19,10 +31,10 @@ for p in $PKGS; do
 done
 
 if [ -z "$missing" ]; then
-	[ "${1:-}" = "--check" ] || echo "install-deps: all dependencies present"
+	[ "$mode" = "--check" ] || echo "install-deps: all dependencies present"
 	exit 0
 fi
-if [ "${1:-}" = "--check" ]; then
+if [ "$mode" = "--check" ]; then
 	echo "install-deps: missing:$missing" >&2
 	exit 1
 fi

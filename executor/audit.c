@@ -95,6 +95,9 @@ struct cx_audit {
 	int fd;
 	char *path;
 	uint8_t sk[64];
+	bool defer;          /* appends leave the fdatasync to cx_audit_sync */
+	bool dirty;          /* written since the last fdatasync */
+	char last_type[64];  /* of the last unsynced line (fault hooks, messages) */
 };
 
 /* The end of the log as an appender sees it, under the lock. */
@@ -130,10 +133,29 @@ int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_e
 	return 0;
 }
 
+void cx_audit_defer_sync(cx_audit *a, bool on)
+{
+	a->defer = on;
+}
+
+int cx_audit_sync(cx_audit *a, cx_error *err)
+{
+	if (!a || !a->dirty)
+		return 0;
+	if (AUDIT_SYNC(a->fd, a->last_type) < 0)
+		return cx_err(err, CX_E_AUDIT, errno,
+			      "cannot sync audit log '%s': %s (events up to '%s' were written but may not be durable; fix the disk it is on)",
+			      a->path, strerror(errno), a->last_type);
+	a->dirty = false;
+	return 0;
+}
+
 void cx_audit_close(cx_audit *a)
 {
 	if (!a)
 		return;
+	if (a->dirty)
+		(void)fdatasync(a->fd); /* callers sync where it matters; this is the backstop */
 	cx_wipe(a->sk, sizeof(a->sk));
 	close(a->fd);
 	free(a->path);
@@ -347,10 +369,14 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 			      "cannot append to audit log '%s': %s (the log is intact up to the event before; free space or fix the disk it is on)",
 			      a->path, w < 0 ? strerror(e) : "short write, its file system is probably full");
 	}
-	if (AUDIT_SYNC(a->fd, type) < 0)
+	if (a->defer) {
+		a->dirty = true;
+		snprintf(a->last_type, sizeof(a->last_type), "%s", type);
+	} else if (AUDIT_SYNC(a->fd, type) < 0) {
 		return cx_err(err, CX_E_AUDIT, errno,
 			      "cannot sync audit log '%s': %s (the event was written but may not be durable; fix the disk it is on)",
 			      a->path, strerror(errno));
+	}
 	cx_sha256_hex(line, llen - 1, t->prev);
 	t->seq++;
 	t->size += (off_t)llen;

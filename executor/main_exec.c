@@ -35,6 +35,7 @@
 #include "calyx/path.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
+#include "calyx/timings.h"
 #include "calyx/workspace.h"
 #include "housekeeping.h"
 #include "cli.h"
@@ -58,11 +59,12 @@ int cx_fault_io(const char *file, const char *op, const char *what);
 #endif
 
 static const char help_text[] =
-	"usage: calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run]\n"
+	"usage: calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run] [--timings]\n"
 	"  --config FILE   configuration (default " CX_CONFIG_DEFAULT "; honoured only for real uid 0)\n"
 	"  --lease LEASE   the two-key signed lease to run\n"
 	"  --result FILE   write a JSON result (status, reason, exit code, audit range)\n"
 	"  --dry-run       verify and print the plan; nothing consumed, logged or executed\n"
+	"  --timings       print the time of each phase on stderr at exit (also in the result)\n"
 	"  --probe         print what this host supports and what the policy requires\n"
 	"exit: the command's own code when it ran; 77 lease refused; 124 halted;\n"
 	"      125 calyx-exec's own failure (also bad usage); 126 cannot execute; 127 not found\n";
@@ -83,8 +85,10 @@ static void audit_event(run_state *st, const char *type, json_t *details, cx_err
 		json_decref(details);
 		return;
 	}
+	cx_phase was = cx_phase_enter(CX_PH_AUDIT);
 	int ar = cx_audit_append(st->audit, type, st->have_lease ? st->lease.lease_id : NULL,
 				 st->have_lease ? st->lease.run_id : NULL, details, &seq, err);
+	cx_phase_enter(was);
 	if (ar < 0) {
 		*r = ar;
 		return;
@@ -92,6 +96,25 @@ static void audit_event(run_state *st, const char *type, json_t *details, cx_err
 	if (!st->first_seq)
 		st->first_seq = seq;
 	st->last_seq = seq;
+}
+
+/* Audit lines are synced in groups (cx_audit_defer_sync), at the points
+ * where durability buys something: before anything of a run lands on the
+ * host (the run's events, then the commit), after the workspace outcome,
+ * and with every refusal or failure — always before the result is written
+ * and calyx-exec exits. Single use does not depend on it: the ledger claim
+ * is durable before the command starts. A power loss during a run can
+ * therefore lose that run's last lines (never a line in the middle: the log
+ * is append-only), while its workspace, never landed, is discarded by the
+ * next start's recovery, which is audited. */
+static int audit_sync(run_state *st, cx_error *err)
+{
+	if (!st->audit)
+		return 0;
+	cx_phase was = cx_phase_enter(CX_PH_AUDIT);
+	int r = cx_audit_sync(st->audit, err);
+	cx_phase_enter(was);
+	return r;
 }
 
 /* extra (stolen, may be NULL): members merged into the result. */
@@ -106,6 +129,7 @@ static void write_result(run_state *st, const char *status, const cx_error *err,
 		json_decref(extra); /* owned even when there is nowhere to write */
 		return;
 	}
+	cx_phase was = cx_phase_enter(CX_PH_RESULT);
 	j = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:i}", "v", 1, "status", status, "reason",
 		      err ? cx_reason_name(err->reason) : "OK", "message", err ? err->msg : NULL,
 		      "lease_id", st->have_lease ? st->lease.lease_id : NULL, "exit_code", code);
@@ -122,12 +146,14 @@ static void write_result(run_state *st, const char *status, const cx_error *err,
 		json_object_set_new(j, "audit", json_pack("{s:I, s:I}", "first_seq",
 							  (json_int_t)st->first_seq, "last_seq",
 							  (json_int_t)st->last_seq));
+	json_object_set_new(j, "timings_us", cx_timings_json()); /* up to this write */
 	s = cx_json_dump_pretty(j);
 	json_decref(j);
 	if (cx_write_file_atomic(st->result_path, s, strlen(s), 0644, &werr) < 0)
 		fprintf(stderr, "calyx-exec: error [%s]: result: %s\n", cx_reason_name(werr.reason),
 			werr.msg);
 	free(s);
+	cx_phase_enter(was);
 }
 
 /* Refusal or failure: audit (best effort: the refusal stands either way),
@@ -145,6 +171,8 @@ static int finish_fail(run_state *st, cx_error *err, int code)
 			    json_pack("{s:s, s:s, s:s}", "reason", cx_reason_name(err->reason),
 				      "message", err->msg, "lease_sha256", st->lease_sha256),
 			    &aerr, &r);
+		if (r == 0)
+			r = audit_sync(st, &aerr);
 		if (r < 0) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof(err->msg) - n, "; also not audited: %s", aerr.msg);
@@ -194,7 +222,10 @@ static int view_root(const cx_config *cfg, char *out, size_t len, cx_error *err)
 
 typedef struct run_ctx {
 	run_state *st;
+	const cx_config *cfg;
 	cx_cgroup *cg;
+	cx_bpfmon *bpf;   /* NULL: the cgroup poller enforces CPU (berr says why) */
+	cx_error berr;
 	int64_t started_ns;
 	const cx_limits *lim;
 	pid_t init_pid; /* the sandbox's init, in our pid namespace */
@@ -206,6 +237,33 @@ static int join_cgroups(pid_t pid, void *arg, cx_error *err)
 {
 	run_ctx *rc = arg;
 	return cx_cg_attach(rc->cg, pid, err);
+}
+
+static void on_exec(const cx_bpf_exec *e, void *arg);
+
+/* The CPU budget in kernel when BPF works here; otherwise the cgroup
+ * poller (the result and the audit log say which). Runs while the sandbox
+ * builds itself (before_exec): loading and verifying the program is the
+ * monitor's main cost, and the command cannot exec before it is armed. */
+static int arm_monitor(pid_t pid, void *arg, cx_error *err)
+{
+	run_ctx *rc = arg;
+	cx_bpf_callbacks cb = { .exec = on_exec, .arg = rc };
+	cx_phase was = cx_phase_enter(CX_PH_MONITOR);
+	(void)pid;
+	(void)err;
+	if (cx_cg_clone_fd(rc->cg) < 0) {
+		cx_err(&rc->berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
+	} else {
+		char offpath[4096];
+		cx_kern_offsets ko;
+		snprintf(offpath, sizeof(offpath), "%s/kernel-offsets.json", rc->cfg->state_dir);
+		cx_kern_offsets_get(offpath, &ko, NULL); /* zeros: pid + comm only */
+		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), rc->lim->v[CX_LIM_CPU_MS] * 1000000ULL, &ko,
+				&cb, &rc->bpf, &rc->berr);
+	}
+	cx_phase_enter(was);
+	return 0;
 }
 
 /* Every process the run starts (BPF exec tracer) is an audit event. */
@@ -243,10 +301,8 @@ static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *
 static void *status_json(const cx_cg_usage *u, bool paused, void *arg)
 {
 	run_ctx *rc = arg;
-	struct timespec ts;
+	int64_t now = cx_mono_ns();
 	(void)paused;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	return json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}", "run_id",
 			 rc->st->lease.run_id, "lease_id", rc->st->lease.lease_id, "argv0",
 			 rc->st->lease.spec.argv.v[0], "elapsed_ms",
@@ -373,13 +429,13 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	cx_sandbox sb = { .pidfd = -1, .status_fd = -1 };
 	cx_sandbox_outcome out = { 0 };
 	cx_supervise_result sr = { 0 };
-	run_ctx rc = { .st = st, .lim = lim };
-	cx_bpfmon *bpf = NULL;
+	run_ctx rc = { .st = st, .cfg = cfg, .lim = lim };
 	cx_error berr = { 0 };
 	int exit_code = CX_EXIT_FAILURE, r, ctl_fd = -1;
 	bool spawned = false, validate = strcmp(phase, "validate") == 0;
 
 	memset(ret, 0, sizeof(*ret));
+	cx_phase_enter(CX_PH_CGROUP);
 	r = cx_cg_open(&rc.cg, err);
 	if (r < 0)
 		goto fail;
@@ -396,19 +452,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	if ((r = cx_cg_create(rc.cg, cgname, &cl, err)) < 0)
 		goto fail;
 
-	/* CPU budget in kernel when BPF works here; otherwise the cgroup
-	 * poller (the result and the audit log say which). */
-	cx_bpf_callbacks cb = { .exec = on_exec, .arg = &rc };
-	if (cx_cg_clone_fd(rc.cg) < 0) {
-		cx_err(&berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
-	} else {
-		char offpath[4096];
-		cx_kern_offsets ko;
-		snprintf(offpath, sizeof(offpath), "%s/kernel-offsets.json", cfg->state_dir);
-		cx_kern_offsets_get(offpath, &ko, NULL); /* zeros: pid + comm only */
-		cx_bpfmon_start(cx_cg_clone_fd(rc.cg), lim->v[CX_LIM_CPU_MS] * 1000000ULL, &ko, &cb,
-				&bpf, &berr);
-	}
+	cx_phase_enter(CX_PH_MONITOR);
 	if ((r = control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err)) < 0)
 		goto fail;
 	cx_supervise_block_signals();
@@ -429,12 +473,25 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		.cgroup_fd = cx_cg_clone_fd(rc.cg),
 		.before_start = join_cgroups,
 		.before_start_arg = &rc,
+		.before_exec = arm_monitor,
+		.before_exec_arg = &rc,
 	};
 	FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
+	cx_phase_enter(CX_PH_SPAWN);
 	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
 	if (r < 0)
 		goto fail;
 	spawned = true;
+	/* the child's own steps, from its stamps */
+	static const cx_phase steps[] = { [CX_SBX_VIEW_START] = CX_PH_SPAWN,
+					  [CX_SBX_VIEW_DONE] = CX_PH_MOUNTS,
+					  [CX_SBX_PRIVS_DONE] = CX_PH_PRIVILEGES,
+					  [CX_SBX_LANDLOCK_DONE] = CX_PH_LANDLOCK,
+					  [CX_SBX_SECCOMP_DONE] = CX_PH_SECCOMP,
+					  [CX_SBX_EXEC_DONE] = CX_PH_EXEC };
+	for (int i = 0; i < CX_SBX__MARKS; i++)
+		cx_phase_split(steps[i], sb.marks[i]);
+	cx_phase_enter(CX_PH_WAIT);
 	ret->ran = true;
 	rc.started_ns = sb.started_ns;
 	rc.init_pid = sb.pid;
@@ -442,9 +499,9 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 				    argv->v[0], "pid", (int)sb.pid, "uid", (int)cfg->run_uid, "gid",
 				    (int)cfg->run_gid, "layers", layers_json(&sb.layers),
 				    "cgroup_layout", cx_cg_layout_name(cx_cg_layout_of(rc.cg)),
-				    "cpu_enforcer", bpf ? "bpf" : "cgroup-poll");
-	if (!bpf)
-		json_object_set_new(started, "bpf_unavailable", json_string(berr.msg));
+				    "cpu_enforcer", rc.bpf ? "bpf" : "cgroup-poll");
+	if (!rc.bpf)
+		json_object_set_new(started, "bpf_unavailable", json_string(rc.berr.msg));
 	audit_event(st, "exec.started", started, err, &r);
 	if (r < 0) {
 		cx_sandbox_kill(&sb);
@@ -454,20 +511,25 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	FAULT_POINT(validate ? "run_validate" : "run");
 
 	cx_supervise_cfg sup = {
-		.cg = rc.cg, .pidfd = sb.pidfd, .bpf = bpf,
+		.cg = rc.cg, .pidfd = sb.pidfd, .bpf = rc.bpf,
 		.cpu_ms = lim->v[CX_LIM_CPU_MS], .wall_ms = lim->v[CX_LIM_WALL_MS],
 		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
 		.started_ns = sb.started_ns, .on_breach = on_breach, .ctl_fd = ctl_fd,
 		.status_json = status_json, .on_operator = on_operator, .arg = &rc,
 	};
 	r = cx_supervise(&sup, &sr, err);
+	if (sr.halt != CX_HALT_NONE) { /* the halt's own time: freeze, kill, empty */
+		int64_t now = cx_mono_ns();
+		cx_phase_split(CX_PH_WAIT, now - sr.detect_to_empty_ns);
+		cx_phase_split(CX_PH_HALT, now);
+	}
 	if (r < 0) {
 		cx_sandbox_kill(&sb);
 		cx_cg_kill(rc.cg, NULL);
 		goto fail;
 	}
-	if (bpf)
-		cx_bpfmon_consume(bpf); /* execs still in the ring */
+	if (rc.bpf)
+		cx_bpfmon_consume(rc.bpf); /* execs still in the ring */
 	r = cx_sandbox_wait(&sb, &out, err);
 	if (r < 0)
 		goto fail;
@@ -486,8 +548,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		json_object_set_new(fin, "exit_code", json_integer(out.exit_code));
 	else if (!out.exited)
 		json_object_set_new(fin, "signal", json_integer(out.signal));
-	if (bpf)
-		json_object_set_new(fin, "processes_started", json_integer(cx_bpfmon_exec_count(bpf)));
+	if (rc.bpf)
+		json_object_set_new(fin, "processes_started", json_integer(cx_bpfmon_exec_count(rc.bpf)));
 	json_t *fin_audit = json_deep_copy(fin);
 	json_object_set_new(fin_audit, "phase", json_string(phase));
 	audit_event(st, "exec.finished", fin_audit, err, &r);
@@ -515,16 +577,18 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	ret->halt = sr.halt;
 	ret->ok = sr.halt == CX_HALT_NONE && out.exited && out.exit_code == 0;
 	ret->fin = fin;
+	cx_phase_enter(CX_PH_CLEANUP);
 	close(ctl_fd);
 	unlink(ctl_path);
 	cx_sandbox_release(&sb);
-	cx_bpfmon_stop(bpf);
+	cx_bpfmon_stop(rc.bpf);
 	if (cx_cg_destroy(rc.cg, &berr) < 0)
 		fprintf(stderr, "calyx-exec: warning [%s]: %s\n", cx_reason_name(berr.reason), berr.msg);
 	cx_cg_close(rc.cg);
 	/* Every event of the run (execs, breach, operator, halt, finish) must
 	 * be in the log before anything of it lands: if one could not be
-	 * written the run fails closed and its writes are discarded. */
+	 * written the run fails closed and its writes are discarded (synced:
+	 * in run_sandboxed, before the commit). */
 	if (r < 0 || rc.audit_r < 0) {
 		if (r >= 0)
 			*err = rc.audit_err;
@@ -539,6 +603,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	return 0;
 
 fail:
+	cx_phase_enter(CX_PH_CLEANUP);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		unlink(ctl_path);
@@ -547,7 +612,7 @@ fail:
 		cx_sandbox_wait(&sb, &out, NULL);
 		cx_sandbox_release(&sb);
 	}
-	cx_bpfmon_stop(bpf);
+	cx_bpfmon_stop(rc.bpf);
 	if (rc.cg) {
 		cx_cg_kill(rc.cg, NULL);
 		for (int i = 0; i < 1000 && cx_cg_populated(rc.cg) > 0; i++)
@@ -678,12 +743,15 @@ static json_t *ws_json(const char *action, const char *reason, const cx_ws_repor
 {
 	json_t *j = json_pack("{s:s, s:s}", "action", action, "reason", reason);
 	if (rep)
-		json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I, s:s}", "added",
+		json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I}", "added",
 						    (json_int_t)rep->added, "changed",
 						    (json_int_t)rep->changed, "deleted",
 						    (json_int_t)rep->deleted, "bytes",
-						    (json_int_t)rep->bytes, "manifest_sha256",
-						    rep->manifest_sha256));
+						    (json_int_t)rep->bytes));
+	if (rep && rep->manifest_sha256[0])
+		json_object_set_new(j, "manifest_sha256", json_string(rep->manifest_sha256));
+	else if (rep) /* the run wrote nothing: no pack, nothing to undo */
+		json_object_set_new(j, "nothing_changed", json_true());
 	return j;
 }
 
@@ -748,6 +816,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	int r, code;
 
 	FAULT_POINT("setup");
+	cx_phase_enter(CX_PH_WORKSPACE);
 	r = view_root(cfg, root, sizeof(root), err);
 	if (r < 0)
 		return finish_fail(st, err, CX_EXIT_FAILURE);
@@ -819,7 +888,21 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				wt[n++] = (cx_ws_tree){ .host_path = trees[i], .upper = uppers[i],
 							.dev = tree_ids[i].st_dev, .ino = tree_ids[i].st_ino };
 			}
+			/* The run's events are durable before anything of it lands;
+			 * a run that wrote nothing lands nothing (no sync needed: the
+			 * sandbox is gone, nothing writes the uppers any more). */
+			bool wrote = false;
+			for (size_t i = 0; i < n; i++)
+				wrote = wrote || cx_ws_upper_empty(wt[i].upper) != 1;
+			if (wrote && (r = audit_sync(st, err)) < 0) {
+				json_decref(cmd.fin);
+				discard_failed(st, run_dir, NULL, "events not durable", err);
+				cx_err_prefix(err, "the run's events could not be made durable, so nothing of it lands");
+				code = finish_fail(st, err, CX_EXIT_FAILURE);
+				goto unlock;
+			}
 			FAULT_POINT("before_commit");
+			cx_phase_enter(CX_PH_COMMIT);
 			r = cx_ws_commit(wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
 					 &werr);
 			if (r < 0) {
@@ -836,6 +919,8 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			}
 			FAULT_POINT("after_commit");
 			audit_event(st, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
+			if (r == 0)
+				r = audit_sync(st, err);
 			cx_ws_discard(run_dir, NULL); /* the done journal and empty dirs */
 			if (r < 0) {
 				/* landed, but unrecorded: say so and how to take it back */
@@ -857,9 +942,12 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				snprintf(reason, sizeof(reason), "validate exited %d", val.exit_code);
 			int ar = 0;
 			FAULT_POINT("before_rollback");
+			cx_phase_enter(CX_PH_ROLLBACK);
 			cx_ws_discard(run_dir, &werr); /* a failure is finished by the next start's recovery */
 			FAULT_POINT("after_discard");
 			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &ar);
+			if (ar == 0)
+				ar = audit_sync(st, err);
 			if (ar < 0) {
 				cx_err_prefix(err, "the run's writes were discarded but that could not be audited");
 				json_decref(cmd.fin);
@@ -869,9 +957,16 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			json_object_set_new(cmd.fin, "workspace", ws_json("rolled_back", reason, NULL));
 		}
 	}
+	/* the run without a workspace: its events, before the result */
+	if ((r = audit_sync(st, err)) < 0) {
+		json_decref(cmd.fin);
+		code = finish_fail(st, err, CX_EXIT_FAILURE);
+		goto unlock;
+	}
 	write_result(st, cmd.halt != CX_HALT_NONE || val.halt != CX_HALT_NONE ? "halted" : "completed",
 		     NULL, code, cmd.fin);
 unlock:
+	cx_phase_enter(CX_PH_CLEANUP);
 	for (size_t i = 0; i < nlocks; i++)
 		close(locks[i]);
 	return code;
@@ -972,12 +1067,13 @@ int main(int argc, char **argv)
 					      { "lease", required_argument, 0, 'l' },
 					      { "result", required_argument, 0, 'r' },
 					      { "dry-run", no_argument, 0, 'n' },
+					      { "timings", no_argument, 0, 't' },
 					      { "probe", no_argument, 0, 'p' },
 					      { "help", no_argument, 0, 'h' },
 					      { "version", no_argument, 0, 'V' },
 					      { 0, 0, 0, 0 } };
 	const char *config_path = CX_CONFIG_DEFAULT, *lease_path = NULL;
-	bool dry_run = false, config_given = false, probe = false;
+	bool dry_run = false, config_given = false, probe = false, timings = false;
 	int tree_locks[CX_WS_TREES_MAX + 1];
 	size_t ntl = 0;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -995,6 +1091,7 @@ int main(int argc, char **argv)
 	/* from the start: a stray signal must not end a run half-recorded
 	 * (a consumed lease that never ran, a run without its events) */
 	cx_supervise_ignore_stray_signals();
+	cx_timings_start();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -1009,6 +1106,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			dry_run = true;
+			break;
+		case 't':
+			timings = true;
 			break;
 		case 'p':
 			probe = true;
@@ -1053,7 +1153,11 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = cx_seed_load(cfg.host_key, "host key", true, owner, seed, &err);
 	if (r == 0 && !dry_run) {
+		cx_phase_enter(CX_PH_AUDIT);
 		r = cx_audit_open(cfg.audit_log, seed, &st.audit, &err);
+		if (r == 0)
+			cx_audit_defer_sync(st.audit, true); /* synced at audit_sync's points */
+		cx_phase_enter(CX_PH_CONFIG);
 	}
 	cx_wipe(seed, sizeof(seed));
 	if (r < 0) {
@@ -1062,6 +1166,7 @@ int main(int argc, char **argv)
 	}
 
 	/* 2 verify. */
+	cx_phase_enter(CX_PH_VERIFY);
 	r = cx_lease_read(lease_path, &buf, &len, &err);
 	if (r == 0) {
 		cx_sha256_hex(buf, len, st.lease_sha256);
@@ -1160,6 +1265,7 @@ int main(int argc, char **argv)
 
 	/* The state dir and the audit log must not be reachable by a run: a
 	 * run writes its trees (through the overlay, then the commit). */
+	cx_phase_enter(CX_PH_RECOVER);
 	for (size_t i = 0; i < pol.write.n; i++)
 		if (cx_path_within(cfg.state_dir, pol.write.v[i]) ||
 		    cx_path_within(cfg.audit_log, pol.write.v[i])) {
@@ -1189,6 +1295,7 @@ int main(int argc, char **argv)
 	}
 
 	/* 3 consume: durable before any side effect of the run. */
+	cx_phase_enter(CX_PH_CONSUME);
 	{
 		char ldir[4096];
 		if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
@@ -1225,6 +1332,7 @@ int main(int argc, char **argv)
 	code = run_sandboxed(&st, &cfg, &pol, tree_locks, ntl, &err);
 	ntl = 0; /* run_sandboxed released them */
 out:
+	cx_phase_enter(CX_PH_CLEANUP);
 	for (size_t i = 0; i < ntl; i++)
 		close(tree_locks[i]);
 	cx_ledger_close(ledger);
@@ -1234,5 +1342,7 @@ out:
 	cx_policy_free(&pol);
 	cx_keyring_free(&kr);
 	cx_config_free(&cfg);
+	if (timings)
+		cx_timings_print(stderr);
 	return code;
 }

@@ -13,6 +13,7 @@
  * empty in time.
  * Trust: runs as root in calyx-exec; reads only kernel files. */
 #include "calyx/monitor.h"
+#include "calyx/timings.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -33,13 +34,6 @@ const char *cx_halt_name(cx_halt_reason r)
 {
 	static const char *const n[] = { "none", "cpu", "memory", "pids", "wall", "operator" };
 	return r <= CX_HALT_OPERATOR ? n[r] : "?";
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* The operator's halt signals, read through the supervisor's signalfd. */
@@ -132,12 +126,12 @@ static void breach(sup *s, cx_halt_reason why, uint64_t limit, uint64_t usage)
 static void halt(sup *s, int ep)
 {
 	const cx_supervise_cfg *c = s->cfg;
-	int64_t t0 = mono_ns();
+	int64_t t0 = cx_mono_ns();
 
 	cx_cg_freeze(c->cg, true, NULL);
 	cx_cg_read_usage(c->cg, &s->res->usage, NULL);
 	if (s->paused)
-		s->res->paused_ms += (mono_ns() - s->paused_since) / 1000000;
+		s->res->paused_ms += (cx_mono_ns() - s->paused_since) / 1000000;
 	cx_cg_kill(c->cg, NULL);
 	if (s->fenced)
 		cx_cg_set_cpu_quota(c->cg, 0, FENCE_PERIOD_US, NULL);
@@ -146,7 +140,7 @@ static void halt(sup *s, int ep)
 	cx_cg_freeze(c->cg, false, NULL);
 	while (cx_cg_populated(c->cg) > 0) {
 		struct epoll_event ev;
-		int64_t left = EMPTY_TIMEOUT_MS - (mono_ns() - t0) / 1000000;
+		int64_t left = EMPTY_TIMEOUT_MS - (cx_mono_ns() - t0) / 1000000;
 		if (left <= 0) {
 			s->res->halt_incomplete = true;
 			break;
@@ -155,7 +149,7 @@ static void halt(sup *s, int ep)
 		 * wait so v1 (no event) polls every millisecond */
 		epoll_wait(ep, &ev, 1, 1);
 	}
-	s->res->detect_to_empty_ns = mono_ns() - t0;
+	s->res->detect_to_empty_ns = cx_mono_ns() - t0;
 }
 
 uint64_t cx_cpu_fence_quota(uint64_t budget_us, uint64_t used_us, uint64_t period_us)
@@ -211,7 +205,7 @@ static void control(sup *s)
 	case CX_CTL_PAUSE:
 		if (!s->paused && cx_cg_freeze(c->cg, true, &e) == 0) {
 			s->paused = true;
-			s->paused_since = mono_ns();
+			s->paused_since = cx_mono_ns();
 			if (c->on_operator)
 				c->on_operator(cmd, uid, c->arg);
 		}
@@ -219,7 +213,7 @@ static void control(sup *s)
 	case CX_CTL_RESUME:
 		if (s->paused && cx_cg_freeze(c->cg, false, &e) == 0) {
 			s->paused = false;
-			s->res->paused_ms += (mono_ns() - s->paused_since) / 1000000;
+			s->res->paused_ms += (cx_mono_ns() - s->paused_since) / 1000000;
 			if (c->on_operator)
 				c->on_operator(cmd, uid, c->arg);
 		}
@@ -273,7 +267,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 	halt_sigset(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (cfg->wall_ms) {
-		int64_t left = (int64_t)cfg->wall_ms * 1000000LL - (mono_ns() - cfg->started_ns);
+		int64_t left = (int64_t)cfg->wall_ms * 1000000LL - (cx_mono_ns() - cfg->started_ns);
 		wall = arm_timer(left > 0 ? left : 1, 0);
 	}
 	if (poll_cpu || (cfg->pids && cx_cg_layout_of(cfg->cg) != CX_CG_V2))
@@ -303,7 +297,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 			case K_WALL:
 				(void)!read(wall, &junk, sizeof(junk));
 				breach(&s, CX_HALT_WALL, cfg->wall_ms,
-				       (uint64_t)((mono_ns() - cfg->started_ns) / 1000000));
+				       (uint64_t)((cx_mono_ns() - cfg->started_ns) / 1000000));
 				break;
 			case K_BPF:
 				if (cfg->bpf)
@@ -384,6 +378,6 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 			res->usage.oom_events = fin.oom_events;
 		}
 	}
-	res->wall_ns = mono_ns() - cfg->started_ns;
+	res->wall_ns = cx_mono_ns() - cfg->started_ns;
 	return 0;
 }

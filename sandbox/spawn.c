@@ -32,6 +32,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <sys/stat.h>
@@ -40,9 +41,12 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "calyx/timings.h"
 
 enum { REP_LAYERS = 1, REP_ERROR = 2 };
 
@@ -53,8 +57,14 @@ typedef struct report {
 	int32_t errnum;
 	int32_t exit_code;
 	cx_layers layers;
+	int64_t marks[CX_SBX__MARKS]; /* the child's setup stamps */
 	char msg[CX_ERR_MSG_MAX];
 } report;
+_Static_assert(sizeof(report) <= PIPE_BUF, "one report is one atomic pipe write");
+
+/* The child's setup stamps: set by init, inherited by the payload through
+ * fork, sent with its report. */
+static int64_t marks[CX_SBX__MARKS];
 
 typedef struct child_ctx {
 	const cx_sandbox_config *cfg;
@@ -62,14 +72,8 @@ typedef struct child_ctx {
 	char **argvp; /* argv->v copied with the NULL terminator execve needs */
 	char **envp;
 	int sync_rd, rep_wr, status_wr;
+	int gate_rd; /* the parent's leave to exec (before_exec done) */
 } child_ctx;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void send_report(int fd, const report *rep)
 {
@@ -88,10 +92,21 @@ static _Noreturn void child_fail(const child_ctx *c, const cx_error *err, int ex
 	_exit(exit_code);
 }
 
-static int close_all_but(int keep, cx_error *err)
+/* Close every fd from 3 up but keep and keep2 (-1: none). */
+static int close_all_but(int keep, int keep2, cx_error *err)
 {
-	if ((keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) < 0) ||
-	    syscall(SYS_close_range, keep + 1, ~0U, 0) < 0)
+	int lo = keep < keep2 ? keep : keep2, hi = keep < keep2 ? keep2 : keep;
+	unsigned from = 3;
+
+	for (int k = 0; k < 2; k++) {
+		int fd = k ? hi : lo;
+		if (fd < 3)
+			continue;
+		if ((unsigned)fd > from && syscall(SYS_close_range, from, (unsigned)fd - 1, 0) < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "close_range: %s", strerror(errno));
+		from = (unsigned)fd + 1;
+	}
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "close_range: %s", strerror(errno));
 	return 0;
 }
@@ -196,8 +211,8 @@ static _Noreturn void payload_main(const child_ctx *c)
 		close(fd);
 	}
 	/* Only 0-2 survive execve: everything else is closed now, and the
-	 * report pipe is O_CLOEXEC. */
-	if (close_all_but(c->rep_wr, &err) < 0 || check_stdio(&err) < 0 ||
+	 * report pipe and the gate are O_CLOEXEC. */
+	if (close_all_but(c->rep_wr, c->gate_rd, &err) < 0 || check_stdio(&err) < 0 ||
 	    sbx_rlimits(&cfg->spec->limits, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	int cmd_fd = open_command(argv->v[0], &err);
@@ -221,11 +236,24 @@ static _Noreturn void payload_main(const child_ctx *c)
 	rep.layers.caps_dropped = rep.layers.no_new_privs = true;
 	if (enter_cwd(cfg->spec->cwd, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
+	marks[CX_SBX_PRIVS_DONE] = cx_mono_ns();
 	if (sbx_landlock_apply(cfg, exec_paths, &rep.layers, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
+	marks[CX_SBX_LANDLOCK_DONE] = cx_mono_ns();
 	if (sbx_seccomp_load(cfg, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	rep.layers.seccomp = true;
+	marks[CX_SBX_SECCOMP_DONE] = cx_mono_ns();
+	/* The gate: nothing runs before the parent says so (EOF: it died or
+	 * gave up, so never exec). */
+	char g;
+	ssize_t gn;
+	do
+		gn = read(c->gate_rd, &g, 1);
+	while (gn < 0 && errno == EINTR);
+	if (gn != 1)
+		_exit(CX_EXIT_FAILURE);
+	memcpy(rep.marks, marks, sizeof(rep.marks));
 	send_report(c->rep_wr, &rep);
 
 	/* ELF: exec the very inode we checked. A "#!" script needs a path
@@ -267,8 +295,10 @@ static _Noreturn void init_main(const child_ctx *c)
 			signal(sig, SIG_DFL);
 	close(c->sync_rd);
 	prctl(PR_SET_NAME, "calyx-init");
+	marks[CX_SBX_VIEW_START] = cx_mono_ns();
 	if (sbx_view_build(c->cfg, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
+	marks[CX_SBX_VIEW_DONE] = cx_mono_ns();
 	if (sethostname("calyx", 5) < 0) {
 		cx_err(&err, CX_E_SPAWN, errno, "sethostname: %s", strerror(errno));
 		child_fail(c, &err, CX_EXIT_FAILURE);
@@ -291,7 +321,7 @@ static _Noreturn void init_main(const child_ctx *c)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	}
 	close(c->rep_wr);
-	if (close_all_but(c->status_wr, &err) < 0) {
+	if (close_all_but(c->status_wr, -1, &err) < 0) {
 		kill(payload, SIGKILL);
 		_exit(CX_EXIT_FAILURE);
 	}
@@ -349,6 +379,7 @@ static void free_envp(char **envp)
 int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exit, cx_error *err)
 {
 	int sync_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
+	int gate_p[2] = { -1, -1 };
 	struct clone_args ca = { 0 };
 	int pidfd = -1, r = 0;
 	child_ctx c = { .cfg = cfg, .argv = &cfg->spec->argv };
@@ -364,7 +395,10 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 			      "calyx-exec must run as root to build the sandbox (run it through sudo)");
 	if (cfg->run_uid == 0 || cfg->run_gid == 0)
 		return cx_err(err, CX_E_SPAWN, EINVAL, "run_uid/run_gid must not be 0 (configure an unprivileged id)");
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(rep_p, O_CLOEXEC) < 0 || pipe2(st_p, O_CLOEXEC) < 0) {
+	/* the gate is a socket pair so that a write to a child that already
+	 * died is EPIPE without SIGPIPE (MSG_NOSIGNAL), in any caller */
+	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(rep_p, O_CLOEXEC) < 0 || pipe2(st_p, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate_p) < 0) {
 		r = cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
 		goto fail;
 	}
@@ -374,6 +408,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	c.sync_rd = sync_p[0];
 	c.rep_wr = rep_p[1];
 	c.status_wr = st_p[1];
+	c.gate_rd = gate_p[0];
 
 	ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
 		   CLONE_NEWCGROUP | CLONE_PIDFD;
@@ -383,7 +418,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (uint64_t)cfg->cgroup_fd;
 	}
-	ret->started_ns = mono_ns();
+	ret->started_ns = cx_mono_ns();
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0) {
 		int e = errno;
@@ -403,6 +438,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 		close(sync_p[1]);
 		close(rep_p[0]);
 		close(st_p[0]);
+		close(gate_p[1]);
 		init_main(&c);
 	}
 	free_envp(c.envp);
@@ -410,7 +446,8 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	close(sync_p[0]);
 	close(rep_p[1]);
 	close(st_p[1]);
-	sync_p[0] = rep_p[1] = st_p[1] = -1;
+	close(gate_p[0]);
+	sync_p[0] = rep_p[1] = st_p[1] = gate_p[0] = -1;
 	if (cfg->before_start && (r = cfg->before_start(pid, cfg->before_start_arg, err)) < 0)
 		goto kill;
 	if (write(sync_p[1], "G", 1) != 1) {
@@ -419,6 +456,14 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	}
 	close(sync_p[1]);
 	sync_p[1] = -1;
+	/* While the sandbox builds itself: the parent's own preparations. */
+	if (cfg->before_exec && (r = cfg->before_exec(pid, cfg->before_exec_arg, err)) < 0)
+		goto kill;
+	/* Leave to exec. If the child already failed (its gate end is gone:
+	 * EPIPE), its report says why. */
+	(void)!send(gate_p[1], "X", 1, MSG_NOSIGNAL);
+	close(gate_p[1]);
+	gate_p[1] = -1;
 
 	/* Reports until EOF: layers (just before execve), or an error. */
 	for (;;) {
@@ -434,6 +479,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 		rep.msg[sizeof(rep.msg) - 1] = '\0';
 		if (rep.type == REP_LAYERS) {
 			layers = rep.layers;
+			memcpy(ret->marks, rep.marks, sizeof(ret->marks));
 			continue;
 		}
 		r = cx_err(err, rep.reason, rep.errnum, "%s", rep.msg);
@@ -444,6 +490,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 		r = cx_err(err, CX_E_SPAWN, EIO, "sandbox setup ended before the command started");
 		goto kill;
 	}
+	ret->marks[CX_SBX_EXEC_DONE] = cx_mono_ns();
 	close(rep_p[0]);
 	layers.ns_pid = layers.ns_mnt = layers.ns_net = layers.ns_ipc = layers.ns_uts =
 		layers.ns_cgroup = true;
@@ -465,6 +512,8 @@ fail:
 			close(rep_p[i]);
 		if (st_p[i] >= 0)
 			close(st_p[i]);
+		if (gate_p[i] >= 0)
+			close(gate_p[i]);
 	}
 	return r;
 }
@@ -478,7 +527,7 @@ int cx_sandbox_wait(cx_sandbox *sb, cx_sandbox_outcome *ret, cx_error *err)
 	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0)
 		if (errno != EINTR)
 			return cx_err(err, CX_E_SPAWN, errno, "wait for the sandbox: %s", strerror(errno));
-	ret->wall_ns = mono_ns() - sb->started_ns;
+	ret->wall_ns = cx_mono_ns() - sb->started_ns;
 	do
 		n = read(sb->status_fd, &status, sizeof(status));
 	while (n < 0 && errno == EINTR);

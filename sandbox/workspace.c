@@ -55,6 +55,7 @@
  * under a tree root is ever resolved through a symlink. */
 #include "calyx/workspace.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
@@ -413,6 +414,19 @@ int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const c
 	}
 	ws_fault("after_scan");
 
+	/* Nothing written (the common case for a command that only reads):
+	 * nothing lands, so there is nothing to pack, journal or sync, and no
+	 * undo to offer. The report says so with an empty manifest hash. */
+	if (m.n == 0) {
+		if (ret) {
+			memset(ret, 0, sizeof(*ret));
+			for (size_t i = 0; i < n; i++)
+				ret->skipped += plans[i].skipped;
+		}
+		r = 0;
+		goto out;
+	}
+
 	/* 2. pack: pre-images and manifest, durable in one batch */
 	r = fresh_pack_dir(pack_dir, err);
 	if (r < 0)
@@ -507,6 +521,31 @@ out:
 		ws_plan_free(&plans[i]);
 	ws_manifest_free(&m);
 	ws_journal_free(&j);
+	return r;
+}
+
+int cx_ws_upper_empty(const char *upper)
+{
+	int fd = open_upper(upper);
+	if (fd < 0)
+		return fd;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	int r = 1;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			r = 0;
+			break;
+		}
+	if (r == 1 && errno)
+		r = -errno;
+	closedir(d);
 	return r;
 }
 

@@ -657,6 +657,33 @@ static void spawn_deleter(int trashfd)
 		;
 }
 
+/* Whether dfd/name holds at most *budget entries, depth-bounded: a tree
+ * that small is deleted in the caller's time, which is cheaper than
+ * forking the background deleter (the common run dir of a run that wrote
+ * nothing: a handful of empty directories). */
+static bool small_tree(int dfd, const char *name, int depth, int *budget)
+{
+	if (--*budget < 0 || depth < 0)
+		return false;
+	int fd = ws_open_beneath(dfd, name, O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOTDIR || fd == -ELOOP)
+		return true; /* a file or a link: one entry */
+	if (fd < 0)
+		return false;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	bool ok = true;
+	struct dirent *de;
+	while (ok && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			ok = small_tree(dirfd(d), de->d_name, depth - 1, budget);
+	closedir(d);
+	return ok;
+}
+
 /* STATE/trash when path lies in STATE/runs or STATE/packs (rename stays
  * on one file system), else a .calyx-trash beside it. */
 static void trash_dir_for(const char *path, char *out, size_t len)
@@ -743,7 +770,10 @@ int ws_trash(const char *path, cx_error *err)
 				      strerror(-r));
 		return 0;
 	}
-	spawn_deleter(tfd);
+	int budget = 32;
+	if (small_tree(tfd, name, 4, &budget) && ws_rm_at(tfd, name, WS_DEPTH_MAX, -1) == 0)
+		return 0;
+	spawn_deleter(tfd); /* large (or not removable here): in the background */
 	return 0;
 }
 

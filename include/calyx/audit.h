@@ -11,7 +11,10 @@
  * always last, so a verifier needs no re-serialization.
  * Appends: open O_APPEND|O_NOFOLLOW, flock(LOCK_EX), read the last line for
  * seq and prev, one write(2), fdatasync, unlock — safe with many concurrent
- * calyx-exec processes.
+ * calyx-exec processes. With cx_audit_defer_sync the fdatasync is left to
+ * cx_audit_sync (group commit: one sync for the lines of a step); the lines
+ * are in the page cache from their write(2) on, so only a power loss, not a
+ * crash of the writer, can lose unsynced ones, and then only from the end.
  * A line is at most CX_AUDIT_LINE_MAX bytes without its newline (appends
  * refuse larger events; readers refuse longer lines). A log that does not
  * end with a newline has a torn last line (a crash mid-write) if the bytes
@@ -41,6 +44,11 @@ typedef struct cx_audit cx_audit;
 
 int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_error *err);
 void cx_audit_close(cx_audit *a);
+/* Leave each append's fdatasync to cx_audit_sync (on) or sync every line
+ * before returning (off, the default). */
+void cx_audit_defer_sync(cx_audit *a, bool on);
+/* fdatasync the lines appended since the last sync (nothing to do: 0). */
+int cx_audit_sync(cx_audit *a, cx_error *err);
 /* details may be NULL; the reference is stolen. lease_id/run_id may be NULL. */
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err);

@@ -58,13 +58,32 @@ typedef struct cx_sandbox_config {
 	 * (e.g. join v1 cgroup hierarchies). Failure kills the child. */
 	int (*before_start)(pid_t pid, void *arg, cx_error *err);
 	void *before_start_arg;
+	/* Called in the parent while the sandbox builds itself (in parallel),
+	 * before its command may exec: what must be in place when the command
+	 * starts but not before the sandbox is set up (the BPF monitor). The
+	 * command waits for it at a gate after its last setup step. Failure
+	 * kills the child. */
+	int (*before_exec)(pid_t pid, void *arg, cx_error *err);
+	void *before_exec_arg;
 } cx_sandbox_config;
+
+/* Setup steps the sandbox stamps (CLOCK_MONOTONIC, for --timings only). */
+enum {
+	CX_SBX_VIEW_START,   /* init runs (after the parent's go) */
+	CX_SBX_VIEW_DONE,    /* file view built, pivoted */
+	CX_SBX_PRIVS_DONE,   /* payload: rlimits, ids, no capabilities */
+	CX_SBX_LANDLOCK_DONE,
+	CX_SBX_SECCOMP_DONE, /* the last step before execve */
+	CX_SBX_EXEC_DONE,    /* the parent saw the execve succeed */
+	CX_SBX__MARKS
+};
 
 typedef struct cx_sandbox {
 	pid_t pid;       /* init, in our pid namespace */
 	int pidfd;
 	int status_fd;   /* init reports the payload's wait status here */
 	int64_t started_ns;
+	int64_t marks[CX_SBX__MARKS];
 	cx_layers layers;
 } cx_sandbox;
 

@@ -78,7 +78,8 @@ typedef struct cx_ws_tree {
 
 typedef struct cx_ws_report {
 	uint64_t added, changed, deleted, bytes;
-	char manifest_sha256[65]; /* of manifest.json as written */
+	char manifest_sha256[65]; /* of manifest.json as written; "" when nothing
+				   * changed (then no pack was made) */
 	uint64_t skipped; /* FIFOs and sockets the run left: never committed */
 } cx_ws_report;
 
@@ -87,6 +88,10 @@ typedef struct cx_ws_report {
  * apply, mark done, remove the uppers. */
 int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
 		 const char *pack_dir, const char *journal_path, cx_ws_report *ret, cx_error *err);
+
+/* 1 when an upper holds nothing (the run wrote nothing to its tree), 0
+ * when it holds something, -errno when it cannot be read. */
+int cx_ws_upper_empty(const char *upper);
 
 /* Discard what the run wrote: the uppers (and work dirs) go away; the
  * host trees were never touched. Fast regardless of size (rename, then

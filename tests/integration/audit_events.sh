@@ -470,6 +470,24 @@ t_success() {
 }
 run_test run.success_commit t_success
 
+t_nothing_changed() {
+	# a run that writes nothing lands nothing: committed with zero counts,
+	# nothing_changed, no pack (so nothing for calyx-ctl rollback to undo)
+	local id
+	ae_lease ae unchanged "$(json_argv exit:0)" "$VALIDATE" || return 1
+	id=$(lease_id "$T/ae/unchanged.lease")
+	ae_run ae unchanged
+	expect_rc 0 || return 1
+	expect_seq success || return 1
+	adoc details "$AL" "$FROM" workspace.committed | grep -q '"nothing_changed": true' ||
+		fail "workspace.committed does not say nothing_changed: $(adoc details "$AL" "$FROM" workspace.committed)" || return 1
+	adoc details "$AL" "$FROM" workspace.committed | grep -q manifest_sha256 &&
+		fail "a manifest hash without a pack" && return 1
+	[ ! -e "$T/ae/state/packs/$id" ] || fail "a pack was made for a run that changed nothing" || return 1
+	check 1 "no committed run matches" ctl ae rollback "$id"
+}
+run_test run.nothing_changed_no_pack t_nothing_changed
+
 t_refused() {
 	ae_lease ae unsigned "$(json_argv exit:0)" "" human || return 1
 	ae_run ae unsigned
@@ -566,7 +584,7 @@ t_crash_next_start() {
 	bg_run ae crash || return 1
 	kill -KILL "$BG_PID"
 	bg_wait
-	ae_lease ae after "$(json_argv exit:0)" || return 1
+	ae_lease ae after "$(json_argv write:after.txt:1)" || return 1
 	ae_run ae after
 	expect_rc 0 || return 1
 	[ ! -e "$T/srv/crash/x" ] || fail "the crashed run's write landed" || return 1

@@ -216,7 +216,7 @@ bench-verify: $(BENCH_BINS)
 	$(Q)scripts/bench-verify.sh $(BUILD)
 
 bench-startup: all
-	$(Q)scripts/bench-startup.sh
+	$(Q)scripts/bench-startup.sh $(BUILD)
 
 # Programs the benches run inside the sandbox (plain C, no library).
 $(BUILD)/benchbin/%: tests/bench/%.c

@@ -76,6 +76,7 @@ typedef struct run_state {
 	char lease_sha256[65];
 	cx_lease lease;
 	bool have_lease;
+	uint8_t cache_mac_key[32]; /* for STATE/cache (seccomp), from the host key */
 } run_state;
 
 static void audit_event(run_state *st, const char *type, json_t *details, cx_error *err, int *r)
@@ -456,6 +457,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	if ((r = control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err)) < 0)
 		goto fail;
 	cx_supervise_block_signals();
+	char cache_dir[4096];
+	snprintf(cache_dir, sizeof(cache_dir), "%s/cache", cfg->state_dir);
 	cx_run_spec spec = st->lease.spec; /* shallow: argv differs for validate */
 	spec.argv = *argv;
 	if (validate)
@@ -475,6 +478,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		.before_start_arg = &rc,
 		.before_exec = arm_monitor,
 		.before_exec_arg = &rc,
+		.seccomp_cache_dir = cache_dir,
+		.seccomp_cache_mac_key = st->cache_mac_key,
 	};
 	FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
 	cx_phase_enter(CX_PH_SPAWN);
@@ -1155,6 +1160,10 @@ int main(int argc, char **argv)
 	if (r == 0 && !dry_run) {
 		cx_phase_enter(CX_PH_AUDIT);
 		r = cx_audit_open(cfg.audit_log, seed, &st.audit, &err);
+		/* a key of its own for the caches' MACs, not the signing seed */
+		static const char ctx[] = "calyx-exec cache mac v1";
+		crypto_generichash(st.cache_mac_key, sizeof(st.cache_mac_key), (const uint8_t *)ctx,
+				   sizeof(ctx) - 1, seed, sizeof(seed));
 		if (r == 0)
 			cx_audit_defer_sync(st.audit, true); /* synced at audit_sync's points */
 		cx_phase_enter(CX_PH_CONFIG);
@@ -1342,6 +1351,7 @@ out:
 	cx_policy_free(&pol);
 	cx_keyring_free(&kr);
 	cx_config_free(&cfg);
+	cx_wipe(st.cache_mac_key, sizeof(st.cache_mac_key));
 	if (timings)
 		cx_timings_print(stderr);
 	return code;

@@ -5,6 +5,8 @@
 
 #include "calyx/sandbox.h"
 
+#include <linux/filter.h>
+
 /* view.c — in init, as root in the new mount namespace: build the file
  * view on cfg->root_dir and pivot_root into it. */
 int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err);
@@ -29,7 +31,14 @@ int sbx_landlock_apply(const cx_sandbox_config *cfg, const char *const *exec_pat
  * when there is none (static binary). Reads at most a few KiB. */
 int sbx_interpreter(int dirfd, const char *path, char *ret, size_t retlen);
 
-/* seccomp.c — build and load the filter (last step before execve). */
-int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err);
+/* seccomp.c — the filter: compiled (or taken from the cache) in the
+ * parent, installed by the payload as its last step before execve. */
+typedef struct sbx_filter {
+	struct sock_filter insns[BPF_MAXINSNS];
+	unsigned short len; /* 0: none */
+	bool cached;        /* taken from the cache */
+} sbx_filter;
+int sbx_seccomp_prepare(const cx_sandbox_config *cfg, sbx_filter *f, cx_error *err);
+int sbx_seccomp_install(const sbx_filter *f, cx_error *err);
 
 #endif

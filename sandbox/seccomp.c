@@ -22,13 +22,34 @@
  *   plus the policy's syscalls.deny.
  * Only the native ABI is in the filter: any other (i386 via int 0x80, x32)
  * kills the process (SCMP_FLTATR_ACT_BADARCH).
- * Trust: runs in the payload after every other step; inputs are the
- * policy's validated names and the resolved spec. */
+ *
+ * Compiled once per set of inputs, in calyx-exec (sbx_seccomp_prepare,
+ * before the sandbox is cloned), with libseccomp, and exported as the
+ * classic BPF program libseccomp would load; the payload installs that
+ * program as its last step (sbx_seccomp_install). Compiling costs about a
+ * millisecond (the socket-family rules dominate), so the program is cached
+ * in STATE/cache/seccomp-<key>.bpf, where key is a SHA-256 of everything
+ * the rules depend on: calyx-exec's own binary (dev, inode, size, mtime),
+ * libseccomp's version, the native architecture, the network mode and the
+ * policy's syscalls.deny. The file carries an HMAC-SHA-256 (key derived
+ * from the host key) over key and program, checked before use, so a file
+ * not written by this host's calyx-exec — edited, truncated, planted or
+ * restored from elsewhere — is never loaded: it is recompiled and
+ * replaced. A cache that cannot be read or written only costs the compile.
+ * Trust: the compile runs as root in calyx-exec on the policy's validated
+ * names and the resolved spec; the install runs in the payload. */
 #include "internal.h"
 
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <seccomp.h>
+#include <sodium.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -87,7 +108,8 @@ static int add_named(scmp_filter_ctx ctx, const char *name, bool must_exist, cx_
 	return rule(ctx, DENY, nr, 0, NULL, name, err);
 }
 
-int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err)
+/* The rules, into a fresh libseccomp context. */
+static int build(const cx_sandbox_config *cfg, scmp_filter_ctx *ret, cx_error *err)
 {
 	static const uint64_t ns_flags[] = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
 					     CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP };
@@ -178,8 +200,179 @@ int sbx_seccomp_load(const cx_sandbox_config *cfg, cx_error *err)
 		r = rule(ctx, DENY, SCMP_SYS(ioctl), 1, &c, "ioctl TIOCLINUX", err);
 	}
 
-	if (r == 0 && (r = seccomp_load(ctx)) < 0)
-		r = cx_err(err, CX_E_LAYER, -r, "seccomp: load: %s", strerror(-r));
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
+	}
+	*ret = ctx;
+	return 0;
+}
+
+#define MAC_LEN crypto_auth_hmacsha256_BYTES
+#define PROG_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
+
+/* Compile with libseccomp and export the program it would load. */
+static int compile(const cx_sandbox_config *cfg, sbx_filter *f, cx_error *err)
+{
+	scmp_filter_ctx ctx = NULL;
+	int r = build(cfg, &ctx, err), fd;
+	if (r < 0)
+		return r;
+	fd = memfd_create("calyx-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		seccomp_release(ctx);
+		return cx_err(err, CX_E_LAYER, errno, "seccomp: memfd: %s", strerror(errno));
+	}
+	r = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
+	off_t n = r < 0 ? -1 : lseek(fd, 0, SEEK_END);
+	if (r < 0 || n <= 0 || (size_t)n > PROG_MAX || n % (off_t)sizeof(struct sock_filter) ||
+	    pread(fd, f->insns, (size_t)n, 0) != n) {
+		close(fd);
+		return cx_err(err, CX_E_LAYER, r < 0 ? -r : EIO, "seccomp: cannot export the filter%s",
+			      r < 0 ? "" : " (unexpected size)");
+	}
+	close(fd);
+	f->len = (unsigned short)((size_t)n / sizeof(struct sock_filter));
+	return 0;
+}
+
+/* SHA-256 of everything the rules depend on (see the top). */
+static int cache_key(const cx_sandbox_config *cfg, uint8_t key[32])
+{
+	crypto_hash_sha256_state h;
+	struct stat exe;
+	const struct scmp_version *v = seccomp_version();
+	uint32_t arch = seccomp_arch_native();
+	uint8_t net = (uint8_t)cfg->spec->network;
+
+	if (stat("/proc/self/exe", &exe) < 0 || !v)
+		return -1;
+	crypto_hash_sha256_init(&h);
+	crypto_hash_sha256_update(&h, (const uint8_t *)"calyx-seccomp-v1", 17);
+	uint64_t id[5] = { exe.st_dev, exe.st_ino, (uint64_t)exe.st_size,
+			   (uint64_t)exe.st_mtim.tv_sec, (uint64_t)exe.st_mtim.tv_nsec };
+	crypto_hash_sha256_update(&h, (const uint8_t *)id, sizeof(id));
+	uint32_t ver[4] = { v->major, v->minor, v->micro, arch };
+	crypto_hash_sha256_update(&h, (const uint8_t *)ver, sizeof(ver));
+	crypto_hash_sha256_update(&h, &net, 1);
+	for (size_t i = 0; cfg->syscalls_deny && i < cfg->syscalls_deny->n; i++)
+		crypto_hash_sha256_update(&h, (const uint8_t *)cfg->syscalls_deny->v[i],
+					  strlen(cfg->syscalls_deny->v[i]) + 1);
+	crypto_hash_sha256_final(&h, key);
+	return 0;
+}
+
+static void cache_mac(const uint8_t *mac_key, const uint8_t key[32], const sbx_filter *f,
+		      uint8_t mac[MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, mac_key, 32);
+	crypto_auth_hmacsha256_update(&st, key, 32);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)f->insns,
+				      f->len * sizeof(struct sock_filter));
+	crypto_auth_hmacsha256_final(&st, mac);
+}
+
+/* 0 and *f filled when the cache holds this key's program, written by
+ * this host (its MAC checks); -1 otherwise. */
+static int cache_read(int dirfd, const char *name, const uint8_t *mac_key, const uint8_t key[32],
+		      sbx_filter *f)
+{
+	uint8_t buf[MAC_LEN + PROG_MAX + 1], mac[MAC_LEN];
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    !(st.st_mode & 077))
+		n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= (ssize_t)MAC_LEN || (size_t)n > MAC_LEN + PROG_MAX ||
+	    (n - (ssize_t)MAC_LEN) % (ssize_t)sizeof(struct sock_filter))
+		return -1;
+	f->len = (unsigned short)(((size_t)n - MAC_LEN) / sizeof(struct sock_filter));
+	memcpy(f->insns, buf + MAC_LEN, (size_t)n - MAC_LEN);
+	cache_mac(mac_key, key, f, mac);
+	if (sodium_memcmp(mac, buf, MAC_LEN) != 0) {
+		f->len = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* Best effort: written under a temporary name, then renamed (readers see
+ * a whole file or none; concurrent writers write the same bytes). Not
+ * synced: a file torn by a power loss fails its MAC and is rewritten. */
+static void cache_write(int dirfd, const char *name, const uint8_t *mac_key,
+			const uint8_t key[32], const sbx_filter *f)
+{
+	uint8_t mac[MAC_LEN], rnd[8];
+	char tmp[160], hex[17];
+	size_t plen = f->len * sizeof(struct sock_filter);
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%s", name, hex);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	cache_mac(mac_key, key, f, mac);
+	bool ok = write(fd, mac, MAC_LEN) == (ssize_t)MAC_LEN &&
+		  write(fd, f->insns, plen) == (ssize_t)plen;
+	close(fd);
+	if (!ok || renameat(dirfd, tmp, dirfd, name) < 0)
+		unlinkat(dirfd, tmp, 0);
+}
+
+int sbx_seccomp_prepare(const cx_sandbox_config *cfg, sbx_filter *f, cx_error *err)
+{
+	uint8_t key[32];
+	char name[96], hex[65];
+	int dirfd = -1, r;
+
+	f->len = 0;
+	f->cached = false;
+	if (cfg->seccomp_cache_dir && cfg->seccomp_cache_mac_key && cache_key(cfg, key) == 0) {
+		if (mkdir(cfg->seccomp_cache_dir, 0700) < 0 && errno != EEXIST)
+			goto compile;
+		dirfd = open(cfg->seccomp_cache_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (dirfd >= 0 && (fstat(dirfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077))) {
+			close(dirfd); /* not ours alone: not a cache we can trust or fill */
+			dirfd = -1;
+		}
+		if (dirfd >= 0) {
+			sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+			snprintf(name, sizeof(name), "seccomp-%s.bpf", hex);
+			if (cache_read(dirfd, name, cfg->seccomp_cache_mac_key, key, f) == 0) {
+				close(dirfd);
+				f->cached = true;
+				return 0;
+			}
+		}
+	}
+compile:
+	r = compile(cfg, f, err);
+	if (r == 0 && dirfd >= 0)
+		cache_write(dirfd, name, cfg->seccomp_cache_mac_key, key, f);
+	if (dirfd >= 0)
+		close(dirfd);
 	return r;
+}
+
+int sbx_seccomp_install(const sbx_filter *f, cx_error *err)
+{
+	struct sock_fprog prog = { .len = f->len, .filter = (struct sock_filter *)f->insns };
+
+	if (!f->len)
+		return cx_err(err, CX_E_LAYER, EINVAL, "seccomp: no filter was prepared");
+	/* what libseccomp's load does first (SCMP_FLTATR_CTL_NNP); privileges
+	 * were dropped with it already, so this only makes sure */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "seccomp: no_new_privs: %s", strerror(errno));
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "seccomp: load: %s", strerror(errno));
+	return 0;
 }

@@ -73,6 +73,7 @@ typedef struct child_ctx {
 	char **envp;
 	int sync_rd, rep_wr, status_wr;
 	int gate_rd; /* the parent's leave to exec (before_exec done) */
+	const sbx_filter *filter; /* compiled by the parent, installed last */
 } child_ctx;
 
 static void send_report(int fd, const report *rep)
@@ -240,7 +241,7 @@ static _Noreturn void payload_main(const child_ctx *c)
 	if (sbx_landlock_apply(cfg, exec_paths, &rep.layers, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	marks[CX_SBX_LANDLOCK_DONE] = cx_mono_ns();
-	if (sbx_seccomp_load(cfg, &err) < 0)
+	if (sbx_seccomp_install(c->filter, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	rep.layers.seccomp = true;
 	marks[CX_SBX_SECCOMP_DONE] = cx_mono_ns();
@@ -385,6 +386,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	child_ctx c = { .cfg = cfg, .argv = &cfg->spec->argv };
 	report rep;
 	cx_layers layers = { 0 };
+	sbx_filter *filter = NULL;
 	pid_t pid;
 
 	*ret_exit = CX_EXIT_FAILURE;
@@ -402,6 +404,12 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 		r = cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	/* The filter, compiled here (or taken from the cache) so the child
+	 * only installs it. Heap: 32 KiB is no stack object. */
+	filter = cx_calloc(1, sizeof(*filter));
+	if ((r = sbx_seccomp_prepare(cfg, filter, err)) < 0)
+		goto fail;
+	c.filter = filter;
 	c.envp = build_envp(&cfg->spec->env);
 	c.argvp = cx_calloc(c.argv->n + 1, sizeof(char *));
 	memcpy(c.argvp, c.argv->v, c.argv->n * sizeof(char *)); /* borrowed strings */
@@ -498,6 +506,7 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	ret->pidfd = pidfd;
 	ret->status_fd = st_p[0];
 	ret->layers = layers;
+	free(filter);
 	return 0;
 
 kill:
@@ -515,6 +524,7 @@ fail:
 		if (gate_p[i] >= 0)
 			close(gate_p[i]);
 	}
+	free(filter);
 	return r;
 }
 

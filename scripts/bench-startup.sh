@@ -1,111 +1,116 @@
 #!/usr/bin/env bash
 # Startup cost of calyx-exec's whole pipeline, side by side with its peers.
 #
-#   scripts/bench-startup.sh            (as root; BENCH_N=40 BENCH_ROUNDS=3)
+#   scripts/bench-startup.sh [BUILD_DIR]   (as root; default build;
+#                                           BENCH_N=40 BENCH_ROUNDS=3)
+#
+# Writes (lib-bench.sh): $BENCH_OUT/startup.md (section "## Startup") and
+# $BENCH_OUT/startup.tsv (figures startup.*), BENCH_OUT defaulting to
+# BUILD_DIR/bench; the chart docs/bench-startup.svg (gnuplot, skipped with
+# a note when gnuplot is missing); a plain table on stdout. Its scratch
+# files (keys, config, leases, bundles, samples) live in
+# BUILD_DIR/bench/startup/, recreated each run.
 #
 # What is timed, each run a fresh process, /usr/bin/true as the command:
-#   calyx            calyx-exec --config C --lease LEASE_i: read config,
-#                    keyring, policy, host key; verify 2 Ed25519 signatures
-#                    and the policy; consume (ledger file + fsyncs); audit
-#                    (5 signed, fdatasync'd lines); the monitor (cgroups,
-#                    BPF) when the build has it; namespaces, file view,
-#                    Landlock, seccomp, exec, wait; result. Each lease runs
-#                    once, so N signed leases per round are made beforehand
-#                    (not timed) and hyperfine scans over them.
-#   calyx-memlog     the same, with the ledger (state dir) and the audit log
-#                    on tmpfs: a diagnostic row — calyx minus calyx-memlog is
-#                    what the durable writes (fsync/fdatasync) cost.
-#   calyx-dryrun     calyx-exec --dry-run on one lease: config + verify only.
-#   calyx-version    calyx-exec --version: process start alone (exec, its
-#                    shared libraries), a diagnostic row.
+#   floor            /usr/bin/true: fork+exec+wait.
+#   unshare          unshare --pid --fork --mount --net --ipc --uts --cgroup:
+#                    the namespaces alone.
 #   bwrap            bwrap --unshare-all (a user namespace too: its normal
-#                    mode) with the same file view: /usr ro, /lib* symlinks,
+#                    mode) with the view calyx builds: /usr ro, /lib* symlinks,
 #                    /dev, /proc, /tmp, the workspace at /work, uid 65534.
-#   bwrap+seccomp    the same with calyx's own seccomp filter (exported to
-#                    BPF by tests/bench/seccomp_bpf.c) via --seccomp FD;
-#                    the fd needs a redirection, so hyperfine runs this one
+#   bwrap-seccomp    the same with calyx's own seccomp filter (exported to
+#                    BPF by tests/bench/seccomp_bpf.c) via --seccomp FD; the
+#                    fd needs a redirection, so hyperfine runs this one
 #                    through sh -c and subtracts its measured shell time.
-#   unshare          unshare --pid --fork --mount --net --ipc --uts --cgroup
-#                    /usr/bin/true: the namespaces alone (floor).
-#   floor            /usr/bin/true: fork+exec+wait (floor).
-# Peers are interleaved (ROUNDS rounds, each peer N runs per round) on what
-# may be a noisy VM; per peer: median, min–max over all runs, the per-round
-# medians, and the median CPU time per run (user+system of the process and
-# the children it reaped, from hyperfine) — wall time well above CPU time
-# is time spent blocked (disk syncs, RCU grace periods, scheduling). No assertion on timings: figures only. The issue's
-# targets are printed next to the figures (calyx <= 1.5x bwrap; calyx-exec's
-# own peak RSS < 8 MiB).
-#
-# Peak RSS: GNU time's %M is ru_maxrss of the waited process *including*
-# the descendants it reaped (Linux folds children's maxrss into wait4's
-# rusage), so for calyx-exec it is max(calyx-exec, sandbox init, payload):
-# an upper bound. calyx-exec's own figure is read from its
-# /proc/PID/status (VmHWM) while it is stopped at exit_group (strace delays
-# that syscall), i.e. after all of its work; and, for a command that sleeps
-# 1 s, while it supervises the sandbox.
-#
-# Everything lives in build/bench/ (recreated each time): keys, keyring,
-# policy (/usr/bin/true, /usr/bin/sleep), config (run_uid: default 65534),
-# state dir, audit log, workspace, leases; results in build/bench/startup.txt.
-# Missing tools are installed with apt-get (bubblewrap, hyperfine, time,
-# strace); a peer whose tool is missing is skipped with the reason.
+#   crun             `crun run` of an OCI bundle (tests/bench/crun-config.json.in):
+#                    the same view from mounts, 6 namespaces, no capabilities,
+#                    no_new_privs, calyx's seccomp rules in OCI form (the same
+#                    tool records them), calyx's rlimits, memory and pids
+#                    cgroup limits. crun 1.8 refuses a hybrid cgroup host whose
+#                    cgroup2 has any controller; there its hyperfine runs in a
+#                    private mount namespace where that controller list reads
+#                    empty (the host is left as it is).
+#   firejail-default firejail --quiet /usr/bin/true: its default profile.
+#   firejail-equiv   firejail --noprofile with the closest flags it has.
+#   nsjail           when installed (Debian 12 does not package it).
+#   calyx            calyx-exec --config C --lease LEASE_i: config, keyring,
+#                    policy, host key; 2 Ed25519 signatures; consume (ledger
+#                    + fsyncs); cgroups, BPF monitor; overlay workspace;
+#                    namespaces, file view, Landlock, seccomp, exec, wait;
+#                    commit/rollback of the empty upper; 5 signed, fdatasync'd audit
+#                    lines; result. Each lease runs once, so signed leases are
+#                    made beforehand (not timed) and hyperfine scans over them.
+#   calyx-memlog     the same with the ledger and the audit log on tmpfs:
+#                    calyx minus calyx-memlog is what the durable writes cost.
+#   calyx-dryrun     calyx-exec --dry-run: config + verify only.
+#   calyx-version    calyx-exec --version: process start alone.
+# Peers are interleaved (ROUNDS rounds, each peer N runs per round; the two
+# firejail rows N/2, they are slow) on what may be a noisy VM. Per peer:
+# median, min–max and 10th–90th percentiles over all runs, per-round
+# medians, median CPU time per run (user+system with reaped children, from
+# hyperfine): wall time well above CPU time is time spent blocked. Then:
+# calyx's phase breakdown (timings_us of --result), peak RSS, strace -c.
+# Figures only, no assertions; the issue's goals are printed beside them.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
-B="$ROOT/build"
-D="$B/bench"
-OUT="$D/startup.txt"
+BUILD_ARG=${1:-build}
+case "$BUILD_ARG" in /*) BUILD=$BUILD_ARG ;; *) BUILD=$ROOT/$BUILD_ARG ;; esac # configs need absolute paths
+export BENCH_OUT=${BENCH_OUT:-$BUILD/bench}
+# shellcheck source=scripts/lib-bench.sh
+. scripts/lib-bench.sh
+D=$BUILD/bench/startup
 N=${BENCH_N:-40}
 ROUNDS=${BENCH_ROUNDS:-3}
+NSLOW=$(((N + 1) / 2)) # firejail runs per round (25-60 ms each)
 WARM=3
+PHASE_RUNS=20
+CHART=$ROOT/docs/bench-startup.svg
 
 die() { echo "bench-startup: $*" >&2; exit 1; }
-note() { printf '%s\n' "$*" >&2; }
+note() { printf 'bench-startup: %s\n' "$*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (calyx-exec's configuration must be root-owned)"
-case "$ROOT" in *[[:space:]]*) die "the checkout path has whitespace; hyperfine -N splits commands on it" ;; esac
+case "$BUILD" in *[[:space:]]*) die "the build path has whitespace; hyperfine -N splits commands on it" ;; esac
 [[ "$N" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_N and BENCH_ROUNDS must be positive integers"
+T_START=$EPOCHREALTIME
 
 # ---- tools ------------------------------------------------------------------
-declare -A SKIP=() # peer -> why it did not run
-apt_updated=0
-# need CMD PACKAGE: install PACKAGE through apt if CMD is missing; 0 if present after.
-need() {
-	local cmd=$1 pkg=$2
-	[ -x "$cmd" ] || command -v "$cmd" >/dev/null 2>&1 && return 0
-	note "bench-startup: installing $pkg (apt-get)"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >"$D.apt.log" 2>&1; then
-		if [ $apt_updated -eq 0 ]; then
-			apt_updated=1
-			apt-get update -q >>"$D.apt.log" 2>&1
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >>"$D.apt.log" 2>&1
-		fi
-	fi
-	command -v "$cmd" >/dev/null 2>&1 && return 0
-	note "bench-startup: could not install $pkg: $(tail -n 1 "$D.apt.log" 2>/dev/null)"
-	return 1
-}
-mkdir -p "$B"
-HAVE_HF=0 HAVE_TIME=0 HAVE_STRACE=0
-need hyperfine hyperfine && HAVE_HF=1
-need bwrap bubblewrap || { SKIP[bwrap]="bubblewrap is not installed and apt-get could not install it (see $D.apt.log)"; SKIP[bwrap+seccomp]=${SKIP[bwrap]}; }
+mkdir -p "$BENCH_OUT" || die "mkdir $BENCH_OUT"
+# One-line reasons, worded to follow "skipped:".
+declare -A SKIP=()
+# Every run is timed by hyperfine (its -N mode starts the command itself,
+# no shell in between): without it there is no comparison to make.
+need hyperfine hyperfine || die "hyperfine is missing and apt-get could not install it"
+HAVE_TIME=0 HAVE_STRACE=0 HAVE_GNUPLOT=0
+need bwrap bubblewrap || SKIP[bwrap]="bubblewrap is not installed and apt-get could not install it"
+need crun crun || SKIP[crun]="crun is not installed and apt-get could not install it"
+need firejail firejail || SKIP[firejail-default]="firejail is not installed and apt-get could not install it"
 need /usr/bin/time time && /usr/bin/time -f %M true >/dev/null 2>&1 && HAVE_TIME=1
 need strace strace && HAVE_STRACE=1
+need gnuplot gnuplot-nox && HAVE_GNUPLOT=1
 command -v unshare >/dev/null 2>&1 || SKIP[unshare]="util-linux's unshare is missing"
-[ -n "${BENCH_NO_HYPERFINE:-}" ] && HAVE_HF=0
-[ $HAVE_HF -eq 1 ] || note "bench-startup: hyperfine unavailable: timing with bash's \$EPOCHREALTIME in a loop instead"
+[ -n "${SKIP[bwrap]:-}" ] && SKIP[bwrap-seccomp]=${SKIP[bwrap]}
+[ -n "${SKIP[firejail-default]:-}" ] && SKIP[firejail-equiv]=${SKIP[firejail-default]}
+if ! command -v nsjail >/dev/null 2>&1; then
+	# Say why honestly: offline here, or just not installed.
+	if timeout 3 getent hosts github.com >/dev/null 2>&1; then
+		SKIP[nsjail]="nsjail is not packaged in Debian 12: build it from github.com/google/nsjail and put it on PATH to compare"
+	else
+		SKIP[nsjail]="nsjail is not packaged in Debian 12 and this host has no network to build it"
+	fi
+fi
 
 # ---- build ------------------------------------------------------------------
-make -s all || die "build failed"
-for b in calyx-exec calyx-lease calyx-policy; do [ -x "$B/$b" ] || die "$B/$b missing after make"; done
-EXEC=$B/calyx-exec LEASE=$B/calyx-lease
+make -s BUILD="$BUILD_ARG" all || die "build failed"
+for b in calyx-exec calyx-lease calyx-policy libcalyx.a; do [ -e "$BUILD/$b" ] || die "$BUILD/$b missing after make"; done
+EXEC=$BUILD/calyx-exec LEASE=$BUILD/calyx-lease
 
 # ---- the bench host -----------------------------------------------------------
-MEM=/dev/shm/calyx-bench.$$ # calyx-memlog's state dir and audit log
-cleanup() { rm -rf "$MEM"; }
-trap cleanup EXIT
+MEM=/dev/shm/calyx-bench-startup.$$ # calyx-memlog's state dir and audit log
+CRUN_STATE=/run/calyx-bench-crun.$$ # crun's --root: its state, on tmpfs as usual
 rm -rf "$D"
-mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/ws" "$D/leases" "$D/samples" || die "mkdir $D"
+mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/ws" "$D/leases" "$D/samples" "$D/phases" || die "mkdir $D"
 chmod 755 "$D" "$D/etc" "$D/log" "$D/ws" && chmod 700 "$D/keys" "$D/state"
 
 q() { "$@" >/dev/null 2>"$D/err" || die "$* failed: $(head -n 3 "$D/err")"; }
@@ -140,7 +145,7 @@ JSON
 }
 conf "$D/etc/calyx.conf" "$D/state" "$D/log/audit.jsonl"
 chmod 644 "$D/etc/policy.json" "$D/etc/keyring.json" "$D/etc/calyx.conf"
-q "$B/calyx-policy" check "$D/etc/policy.json"
+q "$BUILD/calyx-policy" check "$D/etc/policy.json"
 CONF=$D/etc/calyx.conf
 
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && mkdir -m 755 "$MEM" && mkdir -m 700 "$MEM/state"; then
@@ -164,259 +169,432 @@ JSON
 	rm -f "$out.body"
 }
 TOTAL=$((ROUNDS * N))
-note "bench-startup: signing $((TOTAL + WARM + 7)) leases (not timed)..."
 t0=$EPOCHREALTIME
-# The same lease file runs once on each host (calyx and calyx-memlog keep
-# separate ledgers), so one pool serves both.
+# One pool serves calyx and calyx-memlog: they keep separate ledgers, so
+# each lease runs once on each.
 for i in $(seq 1 "$TOTAL"); do mklease "$D/leases/$i.lease"; done
 for i in $(seq 1 "$WARM"); do mklease "$D/leases/w$i.lease"; done
+for i in $(seq 1 "$PHASE_RUNS"); do mklease "$D/leases/phase$i.lease"; done
 mklease "$D/leases/dry.lease"
 for i in 1 2 3; do mklease "$D/leases/rss-time$i.lease"; done
 mklease "$D/leases/rss-exit.lease"
 mklease "$D/leases/rss-sleep.lease" '["/usr/bin/sleep", "1"]'
 mklease "$D/leases/strace.lease"
-note "bench-startup: leases signed in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}') s"
+note "$((TOTAL + WARM + PHASE_RUNS + 7)) leases signed in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}') s (not timed)"
 
-# ---- peers --------------------------------------------------------------------
-BWRAP_ARGS="--unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin --symlink usr/sbin /sbin --dev /dev --proc /proc --tmpfs /tmp --bind $D/ws /work --chdir /work --uid 65534 --gid 65534 --cap-drop ALL"
-if [ -z "${SKIP[bwrap+seccomp]:-}" ]; then
-	# shellcheck disable=SC2046 # pkg-config's flags are words
-	if cc -std=gnu11 -D_GNU_SOURCE -O2 -Iinclude -Isandbox tests/bench/seccomp_bpf.c "$B/libcalyx.a" \
-		$(pkg-config --libs libsodium jansson libseccomp libcap-ng) -Wl,--wrap=seccomp_load \
-		-o "$D/seccomp_bpf" 2>"$D/err" && "$D/seccomp_bpf" "$D/calyx-seccomp.bpf" 2>>"$D/err"; then
-		:
-	else
-		SKIP[bwrap+seccomp]="could not export calyx's seccomp filter: $(head -n 1 "$D/err")"
-	fi
+# ---- calyx's seccomp filter, as BPF (bwrap) and OCI rules (crun, nsjail) ------
+SECCOMP_NOTE=""
+# shellcheck disable=SC2046 # pkg-config's flags are words
+if cc -std=gnu11 -D_GNU_SOURCE -O2 -Iinclude -Isandbox tests/bench/seccomp_bpf.c "$BUILD/libcalyx.a" \
+	$(pkg-config --libs libsodium jansson libseccomp libcap-ng) \
+	-Wl,--wrap=seccomp_init,--wrap=seccomp_rule_add_array \
+	-o "$D/seccomp_bpf" 2>"$D/err" &&
+	"$D/seccomp_bpf" "$D/calyx-seccomp.bpf" "$D/calyx-seccomp.oci.json" >"$D/seccomp.out" 2>>"$D/err"; then
+	oci_rules=$(awk '$1 == "oci-rules" { print $2 }' "$D/seccomp.out")
+	oci_skipped=$(awk '$1 == "oci-skipped" { printf "%s%s", s, $2; s = ", " }' "$D/seccomp.out")
+	SECCOMP_NOTE="$oci_rules rules${oci_skipped:+; not expressible by name in OCI (this libseccomp has no name for them): syscall numbers $oci_skipped}"
+else
+	why="could not export calyx's seccomp filter: $(head -n 1 "$D/err")"
+	SKIP[bwrap-seccomp]=${SKIP[bwrap-seccomp]:-$why}
+	SKIP[crun]=${SKIP[crun]:-$why}
 fi
 
-PEERS=(calyx calyx-memlog calyx-dryrun calyx-version bwrap bwrap+seccomp unshare floor)
-declare -A CMD=( # {i}: the lease number (hyperfine's --parameter-scan)
+# ---- peers' set-up ------------------------------------------------------------
+BWRAP_ARGS="--unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin --symlink usr/sbin /sbin --dev /dev --proc /proc --tmpfs /tmp --bind $D/ws /work --chdir /work --uid 65534 --gid 65534 --cap-drop ALL"
+
+# crun: a bundle whose rootfs is an empty skeleton (mount points and the
+# /lib* symlinks); config.json mounts the rest, as bwrap does.
+CRUN_NS=0 # 1: crun's hyperfine runs in a mount namespace hiding cgroup2's controllers
+crun_ns() {
+	if [ $CRUN_NS -eq 1 ]; then
+		# shellcheck disable=SC2016 # $1 and $@ are the inner shell's
+		unshare --mount --propagation private -- sh -c \
+			'mount --bind "$1" /sys/fs/cgroup/unified/cgroup.controllers && shift && exec "$@"' \
+			sh "$D/crun/no-controllers" "$@"
+	else
+		"$@"
+	fi
+}
+if [ -z "${SKIP[crun]:-}" ]; then
+	mkdir -p "$D/crun/rootfs/usr" "$D/crun/rootfs/dev" "$D/crun/rootfs/proc" "$D/crun/rootfs/tmp" "$D/crun/rootfs/work"
+	for l in lib lib64 bin sbin; do ln -s "usr/$l" "$D/crun/rootfs/$l"; done
+	awk -v r="$D/crun/rootfs" -v w="$D/ws" -v sf="$D/calyx-seccomp.oci.json" '
+		/@SECCOMP@/ { sub(/@SECCOMP@.*/, ""); printf "%s", $0; while ((getline l < sf) > 0) print l; next }
+		{ gsub(/@ROOTFS@/, r); gsub(/@WORKSPACE@/, w); print }' \
+		tests/bench/crun-config.json.in >"$D/crun/config.json"
+	# crun 1.8 (libcrun_cgroup_enter) refuses a hybrid host (cgroup v1
+	# controllers, cgroup2 at /sys/fs/cgroup/unified) unless cgroup2's
+	# cgroup.controllers is empty, whatever --cgroup-manager says. Rather
+	# than move controllers on the host, hide the list from crun alone.
+	uc=/sys/fs/cgroup/unified/cgroup.controllers
+	if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] && [ -r "$uc" ] && [ -n "$(cat "$uc")" ]; then
+		CRUN_NS=1
+		: >"$D/crun/no-controllers"
+		CRUN_HYBRID_NOTE="this host is hybrid (cgroup v1 controllers, cgroup2 at /sys/fs/cgroup/unified with '$(tr '\n' ' ' <"$uc" | sed 's/ *$//')'), which crun 1.8 refuses (\"cgroups in hybrid mode not supported, drop all controllers from cgroupv2\", with any --cgroup-manager); rather than drop them on the host, crun's runs see an empty cgroup2 controller list (a private mount namespace around its hyperfine, outside the timed runs); its memory and pids limits are set in the v1 hierarchies"
+	fi
+fi
+CRUN_HYBRID_NOTE=${CRUN_HYBRID_NOTE:-}
+
+# nsjail (when installed): calyx's unconditional denies as a kafel policy.
+NSJAIL_POLICY="POLICY calyx { ERRNO(1) { $(jq -r '[.syscalls[] | select(.args == null and .errnoRet == 1) | .names[0]] | unique | join(", ")' "$D/calyx-seccomp.oci.json" 2>/dev/null) } } USE calyx DEFAULT ALLOW"
+
+PEERS=(floor unshare bwrap bwrap-seccomp crun firejail-default firejail-equiv nsjail calyx calyx-memlog calyx-dryrun calyx-version)
+declare -A CMD=( # {i}: the run number (hyperfine's --parameter-scan)
+	[floor]="/usr/bin/true"
+	[unshare]="unshare --pid --fork --mount --net --ipc --uts --cgroup /usr/bin/true"
+	[bwrap]="bwrap $BWRAP_ARGS /usr/bin/true"
+	[bwrap-seccomp]="bwrap $BWRAP_ARGS --seccomp 9 /usr/bin/true 9<$D/calyx-seccomp.bpf"
+	[crun]="crun --root $CRUN_STATE run --bundle $D/crun bench-{i}"
+	[firejail-default]="firejail --quiet /usr/bin/true"
+	[firejail-equiv]="firejail --quiet --noprofile --net=none --ipc-namespace --hostname=calyx-bench --seccomp --caps.drop=all --nonewprivs --private-tmp --private-dev --private=$D/ws --rlimit-nofile=256 --rlimit-fsize=104857600 /usr/bin/true"
+	[nsjail]="nsjail --mode o --really_quiet --user 65534 --group 65534 --hostname calyx-bench --cwd /work --bindmount_ro /usr --symlink usr/lib:/lib --symlink usr/lib64:/lib64 --symlink usr/bin:/bin --symlink usr/sbin:/sbin --tmpfsmount /tmp --bindmount $D/ws:/work --rlimit_nofile 256 --rlimit_fsize 100 --cgroup_mem_max 268435456 --cgroup_pids_max 64 --time_limit 0 --seccomp_policy $D/nsjail.kafel -- /usr/bin/true"
 	[calyx]="$EXEC --config $CONF --lease $D/leases/{i}.lease"
 	[calyx-memlog]="$EXEC --config $D/etc/calyx-memlog.conf --lease $D/leases/{i}.lease"
 	[calyx-dryrun]="$EXEC --config $CONF --lease $D/leases/dry.lease --dry-run"
 	[calyx-version]="$EXEC --version"
-	[bwrap]="bwrap $BWRAP_ARGS /usr/bin/true"
-	[bwrap+seccomp]="bwrap $BWRAP_ARGS --seccomp 9 /usr/bin/true 9<$D/calyx-seccomp.bpf"
-	[unshare]="unshare --pid --fork --mount --net --ipc --uts --cgroup /usr/bin/true"
-	[floor]="/usr/bin/true"
 )
-declare -A SHELLED=([bwrap+seccomp]=1) # needs a shell for its redirection
+declare -A WHAT=( # the table's "what it does" column
+	[floor]="fork+exec+wait of /usr/bin/true, no isolation"
+	[unshare]="pid, mnt, net, ipc, uts, cgroup namespaces; nothing else"
+	[bwrap]="--unshare-all (+ user ns), same file view, uid 65534, no capabilities"
+	[bwrap-seccomp]="bwrap + calyx's own seccomp filter (BPF)"
+	[crun]="OCI bundle: same view, 6 namespaces, no caps, NNP, calyx's seccomp rules, rlimits, memory+pids cgroup limits"
+	[firejail-default]="firejail's default profile"
+	[firejail-equiv]="--noprofile, net none, ipc, uts, seccomp, no caps, NNP, private /tmp /dev, workspace as home, rlimits"
+	[nsjail]="same view, namespaces, calyx's plain denies (kafel), rlimits, cgroup limits"
+	[calyx]="the whole pipeline (see below)"
+	[calyx-memlog]="calyx with ledger and audit log on tmpfs (no sync cost)"
+	[calyx-dryrun]="--dry-run: config + 2 signatures, nothing run"
+	[calyx-version]="--version: process start alone"
+)
+declare -A SHELLED=([bwrap-seccomp]=1) # needs a shell for its redirection
+declare -A RUNS=([firejail-default]=$NSLOW [firejail-equiv]=$NSLOW)
+declare -A WRAP=([crun]=crun_ns) # what hyperfine itself runs under
+
+# argv PEER I: the command of PEER for run I, as words in ARGV.
+argv() {
+	# shellcheck disable=SC2206 # word splitting is the point (no globs in commands)
+	ARGV=(${CMD[$1]//\{i\}/$2})
+}
+printf '%s\n' "$NSJAIL_POLICY" >"$D/nsjail.kafel"
 
 # run_once PEER I: one untimed run (sanity check and warm-up); 0 on success.
 run_once() {
-	local c=${CMD[$1]//\{i\}/$2}
 	if [ -n "${SHELLED[$1]:-}" ]; then
-		sh -c "$c" >/dev/null 2>"$D/err"
+		sh -c "${CMD[$1]//\{i\}/$2}" >/dev/null 2>"$D/err"
 	else
-		# shellcheck disable=SC2086 # word splitting is the point
-		$c >/dev/null 2>"$D/err"
+		argv "$1" "$2"
+		${WRAP[$1]:-} "${ARGV[@]}" >/dev/null 2>"$D/err"
 	fi
 }
 
-# timed PEER FIRST LAST: one sample per run (ms) appended to samples/PEER,
-# the run's median to samples/PEER.rounds. 0 on success.
+# timed PEER FIRST LAST: one sample (ms) per run appended to samples/PEER.txt,
+# its CPU time to samples/PEER.cpu, the round's median to samples/PEER.rounds.
 timed() {
-	local p=$1 first=$2 last=$3 tmpl=${CMD[$1]} csv=$D/hf.csv i t0 t1 c
-	local f=$D/samples/$p.txt rf=$D/samples/$p.round
-	: >"$rf"
-	if [ $HAVE_HF -eq 1 ]; then
-		local mode=(-N)
-		[ -n "${SHELLED[$p]:-}" ] && mode=(--shell sh)
-		# One benchmark per parameter value, one run each (a lease runs
-		# once); every peer is measured the same way. Columns: command,
-		# mean,stddev,median,user,system,min,max,parameter_i.
-		hyperfine "${mode[@]}" --runs 1 --style none --export-csv "$csv" \
-			--parameter-scan i "$first" "$last" "$tmpl" >"$D/err" 2>&1 || return 1
-		awk -F, 'NR > 1 { printf "%.4f\n", $(NF-7) * 1000 }' "$csv" >"$rf"
-		awk -F, 'NR > 1 { printf "%.4f\n", ($(NF-4) + $(NF-3)) * 1000 }' "$csv" >>"$D/samples/$p.cpu"
-	else
-		for ((i = first; i <= last; i++)); do
-			c=${tmpl//\{i\}/$i}
-			if [ -n "${SHELLED[$p]:-}" ]; then
-				t0=$EPOCHREALTIME; sh -c "$c" >/dev/null 2>"$D/err" || return 1; t1=$EPOCHREALTIME
-			else
-				# shellcheck disable=SC2086
-				t0=$EPOCHREALTIME; $c >/dev/null 2>"$D/err" || return 1; t1=$EPOCHREALTIME
-			fi
-			awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) * 1000 }' >>"$rf"
+	local p=$1 first=$2 last=$3 csv=$D/hf.csv rf=$D/samples/$1.round mode=(-N)
+	[ -n "${SHELLED[$p]:-}" ] && mode=(--shell sh)
+	# One benchmark per parameter value, one run each (a lease runs once,
+	# a container id is used once); every peer is measured the same way.
+	# CSV columns: command,mean,stddev,median,user,system,min,max,parameter_i
+	# (counted from the end: a command may be quoted).
+	${WRAP[$p]:-} hyperfine "${mode[@]}" --runs 1 --style none --export-csv "$csv" \
+		--parameter-scan i "$first" "$last" "${CMD[$p]}" >"$D/err" 2>&1 || return 1
+	awk -F, 'NR > 1 { printf "%.4f\n", $(NF-7) * 1000 }' "$csv" >"$rf"
+	awk -F, 'NR > 1 { printf "%.4f\n", ($(NF-4) + $(NF-3)) * 1000 }' "$csv" >>"$D/samples/$p.cpu"
+	cat "$rf" >>"$D/samples/$p.txt"
+	read -r m _ < <(stats "$rf")
+	printf '%.2f\n' "$m" >>"$D/samples/$p.rounds"
+}
+
+# pct FILE P: the P-th percentile (nearest rank) of one number per line.
+pct() {
+	sort -g "$1" | awk -v p="$2" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		k = int(p / 100 * NR + 0.999999); if (k < 1) k = 1; if (k > NR) k = NR
+		printf "%.3f\n", v[k] }'
+}
+
+cleanup() {
+	if [ -d "$CRUN_STATE" ]; then # containers of a failed run, if any
+		for id in $(crun --root "$CRUN_STATE" list -q 2>/dev/null); do
+			crun_ns crun --root "$CRUN_STATE" delete -f "$id" >/dev/null 2>&1
 		done
 	fi
-	cat "$rf" >>"$f"
-	sort -g "$rf" | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.2f\n", m }' >>"$D/samples/$p.rounds"
+	rm -rf "$MEM" "$CRUN_STATE"
 }
+trap cleanup EXIT
 
 # Sanity + warm-up: each peer WARM times, untimed.
 for p in "${PEERS[@]}"; do
 	[ -n "${SKIP[$p]:-}" ] && continue
 	for i in $(seq 1 "$WARM"); do
 		if ! run_once "$p" "w$i"; then
-			SKIP[$p]="does not run here: $(head -n 1 "$D/err")"
+			SKIP[$p]="does not run here: $(grep -v '^[[:space:]]*$' "$D/err" | head -n 1)"
 			break
 		fi
 	done
 done
 [ -n "${SKIP[calyx]:-}" ] && die "calyx-exec ${SKIP[calyx]}"
 
-note "bench-startup: $ROUNDS rounds x ${#PEERS[@]} peers x $N runs..."
+note "$ROUNDS rounds x ${#PEERS[@]} peers x $N runs ($NSLOW for firejail)..."
 for ((r = 0; r < ROUNDS; r++)); do
-	first=$((r * N + 1)) last=$(((r + 1) * N))
 	for p in "${PEERS[@]}"; do
 		[ -n "${SKIP[$p]:-}" ] && continue
-		if ! timed "$p" "$first" "$last"; then
-			SKIP[$p]="failed in round $((r + 1)): $(grep -v '^\s*$' "$D/err" | head -n 2 | tr '\n' ' ')"
+		n=${RUNS[$p]:-$N}
+		if ! timed "$p" $((r * n + 1)) $(((r + 1) * n)); then
+			SKIP[$p]="failed in round $((r + 1)): $(grep -v '^[[:space:]]*$' "$D/err" | head -n 2 | tr '\n' ' ')"
 			rm -f "$D/samples/$p.txt"
 		fi
 	done
-	note "bench-startup: round $((r + 1))/$ROUNDS done"
+	note "round $((r + 1))/$ROUNDS done"
 done
 
 # ---- figures ------------------------------------------------------------------
-# stats FILE -> "median min max n"
-stats() {
-	sort -g "$1" | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "- - - 0"; exit }
-		m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-		printf "%.3f %.3f %.3f %d\n", m, v[1], v[NR], NR }'
-}
-declare -A MED=()
-{
-	echo "calyx-exec startup benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "host: $(uname -sr), $(nproc) CPUs; $(bwrap --version 2>/dev/null || echo 'no bwrap'); $([ $HAVE_HF -eq 1 ] && hyperfine --version || echo 'timer: bash EPOCHREALTIME loop (no hyperfine)')"
-	echo "calyx: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); command /usr/bin/true; $ROUNDS interleaved rounds x $N runs per peer"
-	echo
-	printf '%-14s %9s  %-19s %4s  %6s   %s\n' peer median "min – max (ms)" n "cpu" "round medians (ms)"
-	for p in "${PEERS[@]}"; do
-		if [ -n "${SKIP[$p]:-}" ] || [ ! -s "$D/samples/$p.txt" ]; then
-			printf '%-14s %9s  skipped: %s\n' "$p" - "${SKIP[$p]:-no samples}"
-			continue
-		fi
-		read -r med mn mx n < <(stats "$D/samples/$p.txt")
-		read -r cpu _ < <(stats "$D/samples/$p.cpu" 2>/dev/null)
-		MED[$p]=$med
-		[ "$cpu" = - ] || cpu=$(printf '%.2f' "$cpu")
-		printf '%-14s %6.2f ms  %7.2f – %-7.2f   %4d  %6s   %s\n' "$p" "$med" "$mn" "$mx" "$n" "$cpu" \
-			"$(tr '\n' ' ' <"$D/samples/$p.rounds")"
-	done
-	[ $HAVE_HF -eq 1 ] && echo "cpu: median user+system ms per run, with the children it reaped (hyperfine); wall well above it = blocked."
-	echo "bwrap+seccomp goes through sh -c for its fd redirection; hyperfine subtracts the measured shell spawn time."
-	echo "calyx's view also masks /proc (8 files, 4 dirs, 4 read-only) and remounts / and /dev read-only; bwrap's does less."
-	echo
-	ratio() { # A B NOTE
-		[ -n "${MED[$1]:-}" ] && [ -n "${MED[$2]:-}" ] || return 0
-		awk -v a="${MED[$1]}" -v b="${MED[$2]}" -v n="$1 / $2" -v l="$3" \
-			'BEGIN { printf "  %-28s %5.2fx%s\n", n, a / b, l }'
-	}
-	echo "ratios of medians:"
-	ratio calyx bwrap "   (target <= 1.50x)"
-	ratio calyx bwrap+seccomp "   (bwrap with calyx's seccomp filter)"
-	ratio calyx floor ""
-	ratio calyx unshare ""
-	ratio calyx-memlog bwrap "   (durable writes excluded)"
-	if [ -n "${MED[calyx]:-}" ] && [ -n "${MED[calyx-memlog]:-}" ] && [ -n "${MED[calyx-dryrun]:-}" ] &&
-		[ -n "${MED[calyx-version]:-}" ]; then
-		awk -v c="${MED[calyx]}" -v m="${MED[calyx-memlog]}" -v d="${MED[calyx-dryrun]}" \
-			-v v="${MED[calyx-version]}" -v f="${MED[floor]:-0}" 'BEGIN {
-			printf "split of the calyx median (differences of medians, ms; noisy):\n"
-			printf "  process start: exec + shared libraries     %6.2f   (calyx-version", v
-			if (f > 0) printf "; fork+exec of true alone %.2f", f
-			printf ")\n  config, keyring, policy, verify 2 sigs     %6.2f   (dryrun - version)\n", d - v
-			printf "  consume, audit, monitor, sandbox, exec,    %6.2f   (memlog - dryrun)\n", m - d
-			printf "    wait, cleanup\n"
-			printf "  durable writes: 2 fsync + 5 fdatasync      %6.2f   (calyx - memlog)\n", c - m }'
+bench_section startup
+declare -A MED=() MIN=() MAX=() P10=() P90=() CPU=() CNT=()
+for p in "${PEERS[@]}"; do
+	if [ -z "${SKIP[$p]:-}" ] && [ ! -s "$D/samples/$p.txt" ]; then SKIP[$p]="no samples"; fi
+	if [ -n "${SKIP[$p]:-}" ]; then
+		for f in median min max; do figure "startup.$p.${f}_ms" - ms "skipped: ${SKIP[$p]}"; done
+		continue
 	fi
-} >"$OUT"
+	read -r "MED[$p]" "MIN[$p]" "MAX[$p]" "CNT[$p]" < <(stats "$D/samples/$p.txt")
+	read -r "CPU[$p]" _ < <(stats "$D/samples/$p.cpu")
+	P10[$p]=$(pct "$D/samples/$p.txt" 10)
+	P90[$p]=$(pct "$D/samples/$p.txt" 90)
+	figure "startup.$p.median_ms" "${MED[$p]}" ms "${CNT[$p]} runs in $ROUNDS interleaved rounds"
+	figure "startup.$p.min_ms" "${MIN[$p]}" ms
+	figure "startup.$p.max_ms" "${MAX[$p]}" ms
+done
+m() { echo "${MED[$1]:--}"; }
+figure startup.ratio.calyx_over_bwrap "$(ratio "$(m calyx)" "$(m bwrap)")" x "goal <= 1.5"
+figure startup.ratio.calyx_over_nsjail "$(ratio "$(m calyx)" "$(m nsjail)")" x "goal <= 1.2${SKIP[nsjail]:+ (nsjail skipped)}"
+figure startup.ratio.firejail-default_over_calyx "$(ratio "$(m firejail-default)" "$(m calyx)")" x "goal >= 5"
 
-# ---- peak RSS -----------------------------------------------------------------
-{
-	echo
-	echo "peak RSS (KiB):"
-	if [ $HAVE_TIME -eq 1 ]; then
-		# 3 runs each ({i}: a fresh lease each time); figures vary by a
-		# few hundred KiB from run to run.
-		for what in "calyx (full run, /usr/bin/true)|$EXEC --config $CONF --lease $D/leases/rss-time{i}.lease" \
-			"calyx --dry-run|$EXEC --config $CONF --lease $D/leases/dry.lease --dry-run" \
-			"bwrap (same view)|bwrap $BWRAP_ARGS /usr/bin/true"; do
-			label=${what%%|*} tmpl=${what#*|} ms=() bad=""
-			for i in 1 2 3; do
-				c=${tmpl//\{i\}/$i}
-				# shellcheck disable=SC2086
-				m=$(/usr/bin/time -f %M $c 2>&1 >/dev/null | tail -n 1)
-				if [[ "$m" =~ ^[0-9]+$ ]]; then ms+=("$m"); else bad=$m; break; fi
-			done
-			if [ -z "$bad" ]; then
-				read -r lo hi < <(printf '%s\n' "${ms[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }')
-				printf '  %-40s %13s   (GNU time %%M, 3 runs: max over it and the children it reaped)\n' "$label" "$lo-$hi"
-			else
-				printf '  %-40s  failed: %s\n' "$label" "$bad"
-			fi
-		done
-	else
-		echo "  GNU time: not available (apt-get install time failed)"
-	fi
-	# calyx-exec's own: VmHWM while stopped at exit_group (strace holds the
-	# syscall 1 s), the sandbox already reaped.
-	if [ $HAVE_STRACE -eq 1 ]; then
-		strace -o /dev/null -e trace=exit_group -e inject=exit_group:delay_enter=1000000 \
-			"$EXEC" --config "$CONF" --lease "$D/leases/rss-exit.lease" >/dev/null 2>"$D/err" &
-		spid=$!
-		hwm="" rss="" cpid=""
-		for _ in $(seq 1 300); do # up to ~3 s
-			[ -z "$cpid" ] && { read -r cpid _ <"/proc/$spid/task/$spid/children" || cpid=$(pgrep -P "$spid" | head -n 1); } 2>/dev/null
-			if [ -n "$cpid" ] && [ -r "/proc/$cpid/status" ]; then
-				while read -r k v _; do
-					case $k in VmHWM:) hwm=$v ;; VmRSS:) rss=$v ;; esac
-				done <"/proc/$cpid/status" 2>/dev/null
-			fi
-			kill -0 "$spid" 2>/dev/null || break
-			sleep 0.01
-		done
-		wait "$spid"; rc=$?
-		if [ $rc -eq 0 ] && [ -n "$hwm" ]; then
-			printf '  %-40s %13s   (VmHWM at exit_group; VmRSS then %s)\n' "calyx-exec itself, full run" "$hwm" "$rss"
-		else
-			printf '  %-40s  failed (exit %s): %s\n' "calyx-exec itself, full run" "$rc" "$(head -n 1 "$D/err")"
-		fi
-	else
-		echo "  calyx-exec itself at exit: strace not available"
-	fi
-	# ...and while it supervises a command that sleeps 1 s.
-	"$EXEC" --config "$CONF" --lease "$D/leases/rss-sleep.lease" >/dev/null 2>"$D/err" &
-	epid=$!
-	hwm="" rss=""
-	for _ in $(seq 1 300); do
-		if [ -r "/proc/$epid/status" ]; then
-			while read -r k v _; do
-				case $k in VmHWM:) [ -n "$v" ] && hwm=$v ;; VmRSS:) [ -n "$v" ] && rss=$v ;; esac
-			done <"/proc/$epid/status" 2>/dev/null
-		fi
-		kill -0 "$epid" 2>/dev/null || break
-		sleep 0.01
-	done
-	wait "$epid"; rc=$?
-	if [ $rc -eq 0 ] && [ -n "$hwm" ]; then
-		printf '  %-40s %13s   (VmHWM, last sample; VmRSS then %s)\n' "calyx-exec itself, supervising sleep 1" "$hwm" "$rss"
-	else
-		printf '  %-40s  failed (exit %s): %s\n' "calyx-exec itself, supervising sleep 1" "$rc" "$(head -n 1 "$D/err")"
-	fi
-	echo "  target: calyx-exec's own peak RSS < 8192 KiB"
-} >>"$OUT"
+HOST=$(machine_line)
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
+versions="hyperfine $(hyperfine --version | awk '{ print $2 }')"
+command -v bwrap >/dev/null && versions+=", bubblewrap $(bwrap --version | awk '{ print $2 }')"
+command -v crun >/dev/null && versions+=", crun $(crun --version | awk 'NR == 1 { print $3 }')"
+command -v firejail >/dev/null && versions+=", firejail $(firejail --version | awk 'NR == 1 { print $3 }')"
+command -v nsjail >/dev/null && versions+=", nsjail"
 
-# ---- where the time goes (traced: slow, but the shape shows) ------------------
-if [ $HAVE_STRACE -eq 1 ]; then
-	if strace -f -c -w -o "$D/strace-c.txt" "$EXEC" --config "$CONF" --lease "$D/leases/strace.lease" >/dev/null 2>"$D/err"; then
-		{
-			echo
-			echo "syscalls of one full run, all processes, by wall time spent in them (strace -f -c -w; tracing inflates times):"
-			awk 'NR > 2 && $1 ~ /^[0-9.]+$/ && n < 10 { n++; printf "  %-22s %5s calls  %7s us total\n", $NF, $4, int($2 * 1000000) }' "$D/strace-c.txt"
-			echo "  (full table: $D/strace-c.txt)"
-		} >>"$OUT"
+md "## Startup"
+md
+md "calyx-exec running \`/usr/bin/true\` through its whole pipeline, against its peers doing the same run, $DATE."
+md "Machine: $HOST. calyx $REV; $versions."
+md "Each peer ran $N times per round (firejail: $NSLOW, it is slow) in $ROUNDS interleaved rounds, one hyperfine benchmark per run (a lease and a container id serve once), after $WARM untimed warm-up runs."
+md
+md "| peer | what it does | runs | median ms | min–max ms | calyx / peer | peer / floor | CPU ms | round medians ms |"
+md "|---|---|--:|--:|--:|--:|--:|--:|---|"
+for p in "${PEERS[@]}"; do
+	if [ -n "${SKIP[$p]:-}" ]; then
+		md "| $p | ${WHAT[$p]} | – | skipped: ${SKIP[$p]//|/\\|} | | | | | |"
+		continue
 	fi
+	md "| $p | ${WHAT[$p]} | ${CNT[$p]} | $(printf '%.2f' "${MED[$p]}") | $(printf '%.2f–%.2f' "${MIN[$p]}" "${MAX[$p]}") | $(ratio "$(m calyx)" "${MED[$p]}") | $(ratio "${MED[$p]}" "$(m floor)") | $(printf '%.2f' "${CPU[$p]}") | $(tr '\n' ' ' <"$D/samples/$p.rounds" | sed 's/ *$//') |"
+done
+md
+md "CPU: median user+system time per run, including the children the peer reaped (hyperfine); wall time well above it is time spent blocked (disk syncs, RCU grace periods, scheduling). bwrap-seccomp runs through \`sh -c\` for its fd redirection; hyperfine subtracts the measured shell spawn time."
+md
+md "Goals (issue 8), from the medians above: calyx / bwrap = **$(ratio "$(m calyx)" "$(m bwrap)")** (goal ≤ 1.5); calyx / nsjail = **$(ratio "$(m calyx)" "$(m nsjail)")** (goal ≤ 1.2${SKIP[nsjail]:+; nsjail not run}); firejail default / calyx = **$(ratio "$(m firejail-default)" "$(m calyx)")** (goal ≥ 5)."
+md
+md "**What each peer does, and does not do, compared with calyx.** calyx verifies two Ed25519 signatures and the policy, consumes the lease durably (ledger file + fsyncs), creates the run's cgroups (memory, pids, CPU budget) and attaches its BPF monitor, mounts an overlay workspace, enters pid, mnt, net, ipc, uts and cgroup namespaces, builds its file view (/usr read-only, /lib* symlinks, /dev, /proc with 8 files and 4 directories masked and 4 read-only, /tmp, the workspace at /work; / and /dev remounted read-only), applies rlimits, drops to uid 65534 with no capabilities, enforces Landlock and seccomp, execs, waits, commits or rolls back the (empty) upper and appends 5 signed, fdatasync'd audit lines. None of the peers verifies, consumes, audits or keeps a transactional workspace."
+md "- unshare: the namespaces only (no user namespace, no view, no seccomp, runs as root)."
+md "- bwrap: the same file view and uid, a user namespace as well (its normal mode), all capabilities dropped; no seccomp, no limits, no /proc masking, no Landlock. bwrap-seccomp adds calyx's own filter, the very BPF program calyx loads."
+md "- crun: the same view from config.json mounts (root read-only, /usr bind ro, proc, /dev tmpfs with crun's default devices, /tmp tmpfs of calyx's tmp size, the workspace at /work), the same 6 namespaces, uid 65534, no capabilities, no_new_privs, calyx's rlimits, memory (256 MiB) and pids (64) cgroup limits, Docker-style masked and read-only /proc paths, and calyx's seccomp rules translated to the OCI seccomp section rule for rule by the same tool (\`defaultAction\` SCMP_ACT_ALLOW with ERRNO rules and argument checks, as calyx's filter is a denylist: ${SECCOMP_NOTE:-not exported}). No Landlock, no CPU budget, no BPF monitor.${CRUN_HYBRID_NOTE:+ Cgroups: $CRUN_HYBRID_NOTE.}"
+md "- firejail-default: what a firejail user gets: its default profile (a blacklist over the host's own filesystem, its seccomp list, capabilities dropped, namespaces). firejail-equiv: \`--noprofile\` plus net none, ipc and uts namespaces, its default seccomp list, no capabilities, no_new_privs, private /tmp and /dev, the workspace as home, rlimits nofile and fsize. firejail keeps the host's root visible (it has no /usr-only view short of a full chroot tree), has no cgroup namespace and no cgroup limits."
+nsjail_does="same view (/usr ro, /lib* symlinks, /tmp tmpfs, workspace at /work), its namespaces (user included), uid 65534, rlimits, memory and pids cgroup limits, and calyx's argument-free denies as a kafel policy (no argument checks)"
+md "- nsjail: ${SKIP[nsjail]:-$nsjail_does}."
+md
+
+# ---- the calyx median, split (differences of medians) ---------------------------
+if [ -n "${MED[calyx]:-}" ] && [ -n "${MED[calyx-memlog]:-}" ] && [ -n "${MED[calyx-dryrun]:-}" ] && [ -n "${MED[calyx-version]:-}" ]; then
+	split=$(awk -v c="${MED[calyx]}" -v mm="${MED[calyx-memlog]}" -v d="${MED[calyx-dryrun]}" -v v="${MED[calyx-version]}" \
+		'BEGIN { printf "%.2f %.2f %.2f %.2f", v, d - v, mm - d, c - mm }')
+	read -r s_start s_verify s_run s_sync <<<"$split"
+	md "The calyx median, split by the diagnostic rows (differences of medians, noisy): process start (exec, shared libraries) $s_start ms; config, keyring, policy and 2 signatures $s_verify ms; consume, monitor, workspace, sandbox, exec, wait, audit and cleanup without syncs $s_run ms; the durable writes (2 fsync + 5 fdatasync) $s_sync ms."
+	md
 fi
 
+# ---- phase breakdown (calyx-exec's own timings_us) ------------------------------
+md "### Phase breakdown"
+md
+: >"$D/phases/all.tsv"
+have_t=0 ok_runs=0 first_json="" idle=""
+for i in $(seq 1 "$PHASE_RUNS"); do
+	"$EXEC" --config "$CONF" --lease "$D/leases/phase$i.lease" --result "$D/phases/$i.json" >/dev/null 2>"$D/err" || continue
+	ok_runs=$((ok_runs + 1))
+	if jq -e '.timings_us | type == "object"' "$D/phases/$i.json" >/dev/null 2>&1; then
+		[ $have_t -eq 1 ] || first_json=$D/phases/$i.json
+		have_t=1
+		jq -r '.timings_us | to_entries[] | "\(.key)\t\(.value)"' "$D/phases/$i.json" >>"$D/phases/all.tsv"
+	fi
+done
+if [ $have_t -eq 1 ]; then
+	# Phases in calyx-exec's own order (the first result's), "total" last.
+	mapfile -t phases < <(jq -r '.timings_us | keys_unsorted[]' "$first_json")
+	awk -F'\t' -v t=total '$1 == t { print $2 }' "$D/phases/all.tsv" >"$D/phases/total"
+	read -r tot _ < <(stats "$D/phases/total")
+	md "calyx-exec's own phase timers (\`timings_us\` in the result of \`--result FILE\`; \`calyx-exec --timings\` prints them), $ok_runs runs on fresh leases after the timed rounds: medians per phase, in µs, and each median's share of the median total. The timers are exclusive and add up to the run, from main's first line to the result write; process start before main is not in them."
+	md
+	md "| phase | median µs | min–max µs | share of total |"
+	md "|---|--:|--:|--:|"
+	for ph in "${phases[@]}"; do
+		awk -F'\t' -v k="$ph" '$1 == k { print $2 }' "$D/phases/all.tsv" >"$D/phases/one"
+		read -r pm pmin pmax _ < <(stats "$D/phases/one")
+		[[ "$ph" =~ ^[a-z0-9_.+-]+$ ]] && figure "startup.phase.$ph.median_us" "$pm" us
+		# A phase no run entered (halt, on a clean run) only lengthens the table.
+		if [ "$pmax" = 0.000 ]; then
+			idle+="${idle:+, }$ph"
+			continue
+		fi
+		share=$(awk -v a="$pm" -v b="$tot" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "-" }')
+		[ "$ph" = total ] && share=""
+		md "| $ph | $(printf '%.0f' "$pm") | $(printf '%.0f–%.0f' "$pmin" "$pmax") | $share |"
+	done
+	md
+	[ -n "$idle" ] && md "Not entered in any of these runs (0 µs): $idle." && md
+elif [ $ok_runs -eq 0 ]; then
+	md "Not measured: calyx-exec --result failed: $(head -n 1 "$D/err")."
+	md
+else
+	md "This build does not report phase timings yet (its result JSON has no \`timings_us\`)."
+	md
+fi
+
+# ---- peak RSS -----------------------------------------------------------------
+md "### Peak memory"
+md
+md "| what | peak RSS KiB | how |"
+md "|---|--:|---|"
+if [ $HAVE_TIME -eq 1 ]; then
+	# GNU time's %M is ru_maxrss of the waited process *including* the
+	# descendants it reaped, so for calyx-exec it is max(calyx-exec,
+	# sandbox init, payload): an upper bound. 3 runs each.
+	for what in "calyx (full run)|$EXEC --config $CONF --lease $D/leases/rss-time{i}.lease" \
+		"calyx --dry-run|$EXEC --config $CONF --lease $D/leases/dry.lease --dry-run" \
+		"bwrap (same view)|bwrap $BWRAP_ARGS /usr/bin/true"; do
+		label=${what%%|*} tmpl=${what#*|} ms=() bad=""
+		[ "$label" = "bwrap (same view)" ] && [ -n "${SKIP[bwrap]:-}" ] && continue
+		for i in 1 2 3; do
+			# shellcheck disable=SC2086 # word splitting is the point
+			mk=$(/usr/bin/time -f %M ${tmpl//\{i\}/$i} 2>&1 >/dev/null | tail -n 1)
+			if [[ "$mk" =~ ^[0-9]+$ ]]; then ms+=("$mk"); else bad=$mk; break; fi
+		done
+		if [ -z "$bad" ]; then
+			read -r lo hi < <(printf '%s\n' "${ms[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }')
+			md "| $label | $lo–$hi | GNU time %M, 3 runs: the process and the children it reaped |"
+		else
+			md "| $label | – | GNU time failed: ${bad//|/\\|} |"
+		fi
+	done
+fi
+# calyx-exec's own: VmHWM while stopped at exit_group (strace holds the
+# syscall 1 s), i.e. after all of its work, the sandbox already reaped.
+RSS_EXIT=- RSS_SUP=-
+if [ $HAVE_STRACE -eq 1 ]; then
+	strace -o /dev/null -e trace=exit_group -e inject=exit_group:delay_enter=1000000 \
+		"$EXEC" --config "$CONF" --lease "$D/leases/rss-exit.lease" >/dev/null 2>"$D/err" &
+	spid=$!
+	hwm="" cpid=""
+	for _ in $(seq 1 300); do # up to ~3 s
+		[ -z "$cpid" ] && { read -r cpid _ <"/proc/$spid/task/$spid/children" || cpid=$(pgrep -P "$spid" | head -n 1); } 2>/dev/null
+		if [ -n "$cpid" ] && [ -r "/proc/$cpid/status" ]; then
+			v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$cpid/status" 2>/dev/null)
+			[ -n "$v" ] && hwm=$v
+		fi
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.01
+	done
+	wait "$spid" && [ -n "$hwm" ] && RSS_EXIT=$hwm
+fi
+# ...and while it supervises a command that sleeps 1 s.
+"$EXEC" --config "$CONF" --lease "$D/leases/rss-sleep.lease" >/dev/null 2>"$D/err" &
+epid=$!
+hwm=""
+for _ in $(seq 1 300); do
+	v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$epid/status" 2>/dev/null)
+	[ -n "$v" ] && hwm=$v
+	kill -0 "$epid" 2>/dev/null || break
+	sleep 0.01
+done
+wait "$epid" && [ -n "$hwm" ] && RSS_SUP=$hwm
+md "| calyx-exec itself, full run | $RSS_EXIT | VmHWM while stopped at exit_group (strace delays it), after all its work |"
+md "| calyx-exec itself, supervising \`sleep 1\` | $RSS_SUP | VmHWM, last sample while it supervises |"
+md
+md "Goal: calyx-exec's own peak RSS ≤ 8 MiB (8192 KiB)."
+md
+figure startup.calyx_rss_kib "$RSS_EXIT" KiB "VmHWM of calyx-exec at exit_group, full run$([ "$RSS_EXIT" = - ] && echo ': not measured (strace missing or the run failed)')"
+figure startup.calyx_rss_supervising_kib "$RSS_SUP" KiB "VmHWM of calyx-exec while it supervises sleep 1$([ "$RSS_SUP" = - ] && echo ': not measured')"
+
+# ---- where the time goes (traced: slow, but the shape shows) ------------------
+if [ $HAVE_STRACE -eq 1 ] &&
+	strace -f -c -w -o "$D/strace-c.txt" "$EXEC" --config "$CONF" --lease "$D/leases/strace.lease" >/dev/null 2>"$D/err"; then
+	md "<details><summary>Syscalls of one full calyx run (strace -f -c -w: all processes, by wall time in them; tracing inflates times)</summary>"
+	md
+	md "| syscall | calls | total µs |"
+	md "|---|--:|--:|"
+	while read -r sc calls us; do md "| $sc | $calls | $us |"; done < <(
+		awk 'NR > 2 && $1 ~ /^[0-9.]+$/ && n < 10 { n++; print $NF, $4, int($2 * 1000000) }' "$D/strace-c.txt")
+	md
+	md "</details>"
+	md
+fi
+
+md "Reproduce: \`make bench-startup\` (or \`scripts/bench-startup.sh BUILD_DIR\`; BENCH_N=$N BENCH_ROUNDS=$ROUNDS); samples (ms, one per run) in \`$BUILD_ARG/bench/startup/samples/\`."
+
+# ---- the chart ------------------------------------------------------------------
+# Horizontal bars (median), whiskers p10–p90, fastest on top; calyx in a
+# strong colour, calyx-memlog a light one; dryrun/version are left out
+# (diagnostics, not a way to run a command).
+CHART_NOTE=""
+if [ $HAVE_GNUPLOT -eq 1 ]; then
+	dat=$D/chart.dat
+	for p in "${PEERS[@]}"; do
+		case $p in calyx-dryrun | calyx-version) continue ;; esac
+		[ -n "${MED[$p]:-}" ] || continue
+		case $p in calyx) col=$((0xd62728)) ;; calyx-memlog) col=$((0xf4a3a3)) ;; floor) col=$((0x999999)) ;; *) col=$((0x4c72b0)) ;; esac
+		printf '%s %s %s %s %s\n' "${MED[$p]}" "$p" "${P10[$p]}" "${P90[$p]}" "$col"
+	done >"$dat.unsorted"
+	# columns: y (fastest on top), peer, median, p10, p90, colour (0xRRGGBB)
+	sort -g "$dat.unsorted" | awk -v n="$(wc -l <"$dat.unsorted")" '{ print n - NR + 1, $2, $1, $3, $4, $5 }' >"$dat"
+	rows=$(wc -l <"$dat")
+	skipped=""
+	for p in "${PEERS[@]}"; do [ -n "${SKIP[$p]:-}" ] && skipped+="${skipped:+, }$p"; done
+	mkdir -p "$(dirname "$CHART")"
+	if gnuplot -e "data='$dat'; out='$CHART'; rows=$rows; t1='calyx-exec startup of /usr/bin/true vs peers, $DATE'; t2='${HOST//\'/}'; foot='${skipped:+not run: $skipped (see docs/benchmarks.md)}'" \
+		scripts/bench-startup-chart.gp 2>"$D/gnuplot.err"; then
+		CHART_NOTE="chart: ${CHART#"$ROOT"/}"
+	else
+		CHART_NOTE="chart: gnuplot failed: $(head -n 1 "$D/gnuplot.err")"
+	fi
+else
+	CHART_NOTE="chart: skipped, gnuplot is not installed and apt-get could not install gnuplot-nox"
+fi
+note "$CHART_NOTE"
+
+# ---- stdout ---------------------------------------------------------------------
 {
+	echo "calyx-exec startup benchmark — $DATE"
+	echo "$HOST"
+	echo "calyx $REV; $versions; $ROUNDS interleaved rounds x $N runs per peer ($NSLOW for firejail)"
 	echo
-	echo "reproduce: scripts/bench-startup.sh   (BENCH_N=$N BENCH_ROUNDS=$ROUNDS)"
-	echo "samples (ms, one per run): $D/samples/"
-} >>"$OUT"
-cat "$OUT"
+	printf '%-17s %9s  %-17s %4s  %7s  %7s  %6s  %s\n' peer median "min – max (ms)" n calyx/p p/floor cpu "round medians"
+	for p in "${PEERS[@]}"; do
+		if [ -n "${SKIP[$p]:-}" ]; then
+			printf '%-17s %9s  skipped: %s\n' "$p" - "${SKIP[$p]}"
+			continue
+		fi
+		printf '%-17s %6.2f ms  %6.2f – %-7.2f %4d  %7s  %7s  %6.2f  %s\n' "$p" "${MED[$p]}" "${MIN[$p]}" "${MAX[$p]}" \
+			"${CNT[$p]}" "$(ratio "$(m calyx)" "${MED[$p]}")" "$(ratio "${MED[$p]}" "$(m floor)")" "${CPU[$p]}" \
+			"$(tr '\n' ' ' <"$D/samples/$p.rounds")"
+	done
+	echo
+	echo "goals: calyx/bwrap $(ratio "$(m calyx)" "$(m bwrap)") (<= 1.5); calyx/nsjail $(ratio "$(m calyx)" "$(m nsjail)") (<= 1.2); firejail-default/calyx $(ratio "$(m firejail-default)" "$(m calyx)") (>= 5)"
+	echo "calyx-exec's own peak RSS: $RSS_EXIT KiB at exit, $RSS_SUP KiB supervising (goal <= 8192)"
+	[ $have_t -eq 1 ] && echo "phase breakdown: $ok_runs runs, see $BENCH_MD" || echo "phase breakdown: no timings_us in this build's result"
+	echo "$CHART_NOTE"
+	echo "written: $BENCH_MD, $BENCH_TSV; in $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
+} | tee "$D/startup.txt"

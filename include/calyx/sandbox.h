@@ -65,6 +65,11 @@ typedef struct cx_sandbox_config {
 	 * kills the child. */
 	int (*before_exec)(pid_t pid, void *arg, cx_error *err);
 	void *before_exec_arg;
+	/* Optional: where compiled seccomp filters are cached, and the 32-byte
+	 * key of their HMAC (derived from the host key). NULL: compile each
+	 * time. */
+	const char *seccomp_cache_dir;
+	const uint8_t *seccomp_cache_mac_key;
 } cx_sandbox_config;
 
 /* Setup steps the sandbox stamps (CLOCK_MONOTONIC, for --timings only). */

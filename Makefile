@@ -231,7 +231,7 @@ bench-throughput: all tests
 	$(Q)scripts/bench-throughput.sh $(BUILD)
 
 bench-monitor: all tests
-	$(Q)scripts/bench-monitor.sh
+	$(Q)scripts/bench-monitor.sh $(BUILD)
 
 $(BUILD)/tests/bench_workspace: $(BUILD)/obj/tests/bench/bench_workspace.o $(LIB)
 	@mkdir -p $(dir $@)

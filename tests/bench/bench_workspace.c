@@ -2,7 +2,10 @@
  * trees it makes itself (as root: the commit chowns). Figures only.
  *
  *   bench_workspace discard DIR NFILES TOTAL_MIB
- *       an upper of NFILES files (100 per dir) totalling TOTAL_MIB, synced;
+ *       an upper of NFILES files (100 per dir) totalling TOTAL_MIB of real
+ *       data (written, not fallocated or sparse, and synced: the blocks
+ *       are allocated and on disk, as a run's output would be), then
+ *       cx_ws_discard of the run dir, as calyx-exec rolls a run back;
  *       prints the time until cx_ws_discard returns, then the time the
  *       detached deleter takes to empty STATE/trash.
  *   bench_workspace commit DIR NFILES FILE_BYTES [CHANGED_PCT]
@@ -12,7 +15,9 @@
  *       prints the time of cx_ws_commit (scan, pack, journal, apply with
  *       its two syncfs, done), files/s and MB/s (MB = 10^6 bytes
  *       committed), then the time of undoing it.
- * DIR must not exist; it is removed afterwards. */
+ * DIR must not exist; it is removed afterwards. Syncs are syncfs() of
+ * DIR's file system: sync() would also wait for whatever else the host
+ * has dirty, which is not the bench's to time or to wait for. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +86,17 @@ static void fill(const char *root, long nfiles, long size, long from, long to, u
 	free(buf);
 }
 
+/* flush DIR's file system, only it (see the header) */
+static void sync_fs(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die(dir);
+	if (syncfs(fd) < 0)
+		die("syncfs");
+	close(fd);
+}
+
 static int rm_rf(const char *p)
 {
 	char *argv[] = { "rm", "-rf", "--one-file-system", (char *)p, NULL };
@@ -146,7 +162,7 @@ static int bench_discard(const char *base, long nfiles, long mib)
 
 	make_layout(&l, base);
 	fill(l.upper, nfiles, size, 0, nfiles, 1);
-	sync();
+	sync_fs(base);
 	t0 = now_s();
 	if (cx_ws_discard(l.run_dir, &err) < 0) {
 		fprintf(stderr, "discard: %s\n", err.msg);
@@ -176,7 +192,7 @@ static int bench_commit(const char *base, long nfiles, long size, long pct)
 	make_layout(&l, base);
 	fill(l.host, nfiles, size, 0, changed, 2);  /* pre-images */
 	fill(l.upper, nfiles, size, 0, nfiles, 3);  /* the run's files */
-	sync();
+	sync_fs(base);
 	t = (cx_ws_tree){ .host_path = l.host, .upper = l.upper };
 	t0 = now_s();
 	if (cx_ws_commit(&t, 1, KEY, "bench", l.pack, l.journal, &rep, &err) < 0) {

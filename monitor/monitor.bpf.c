@@ -27,7 +27,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load (rodata). */
 const volatile __u64 budget_ns = 0;   /* 0: no CPU enforcement */
-const volatile __u64 tick_ns = 1000000;
+const volatile __u64 tick_ns = 1000000; /* the fine period (a sample's own period counts) */
+const volatile __u64 fine_below_ns = 0; /* ask for fine sampling this far from the budget; 0: never */
 const volatile __u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
 const volatile __u32 max_exec = 256;
 /* Kernel struct offsets (bytes), from kernoff.c; 0: unknown. */
@@ -41,6 +42,9 @@ const volatile __u32 off_bprm_filename = 0;
 /* State (bss), read by the loader. */
 __u64 used_ns = 0;
 __u32 breached = 0;
+__u32 fine_requested = 0;
+#define MAX_CPUS 1024
+__u64 last_count[MAX_CPUS]; /* each CPU's event counter at its last sample */
 __u32 exec_count = 0;
 
 struct {
@@ -54,13 +58,35 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 	__u64 total;
 	struct cx_event *e;
 
-	(void)ctx;
 	if (!budget_ns)
 		return 0;
-	total = __sync_fetch_and_add(&used_ns, tick_ns) + tick_ns;
+	/* What this sample stands for: the CPU time this CPU's event counted
+	 * since its last sample (cpu-clock counts ns), exact whatever the
+	 * period (coarse far from the budget, fine near it: the loader
+	 * switches; the sample's own period field is not updated by that). */
+	struct bpf_perf_event_value v = {};
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 period = tick_ns;
+	if (cpu < MAX_CPUS && bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0) {
+		period = v.counter - last_count[cpu];
+		last_count[cpu] = v.counter;
+	}
+	total = __sync_fetch_and_add(&used_ns, period) + period;
 	/* the tick that reaches the budget is the last one the run gets */
-	if (total < budget_ns)
+	if (total < budget_ns) {
+		if (fine_below_ns && budget_ns - total <= fine_below_ns &&
+		    __sync_fetch_and_add(&fine_requested, 1) == 0) {
+			e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+			if (e) {
+				__builtin_memset(e, 0, sizeof(*e));
+				e->type = CX_EV_FINE;
+				e->used_ns = total;
+				e->budget_ns = budget_ns;
+				bpf_ringbuf_submit(e, 0);
+			}
+		}
 		return 0;
+	}
 	bpf_send_signal(9 /* SIGKILL */);
 	if (__sync_fetch_and_add(&breached, 1) != 0)
 		return 0;

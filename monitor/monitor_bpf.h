@@ -14,6 +14,7 @@
 #define CX_EV_CPU_BREACH 1
 #define CX_EV_EXEC 2
 #define CX_EV_EXIT 3
+#define CX_EV_FINE 4 /* the run nears its CPU budget: sample finely from now on */
 
 #define CX_EV_FILENAME 128
 #define CX_EV_ARGS 128

@@ -109,18 +109,17 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	free(m);
 }
 
-int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
-		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err)
+/* Open, set the load-time constants, load (the kernel verifies the
+ * program: the monitor's main cost, so calyx-exec does it on a thread
+ * while it consumes the lease and prepares the run, cx_bpfmon_attach
+ * later). Nothing is attached: the program runs for no one yet. */
+int cx_bpfmon_load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
 {
 	cx_bpfmon *m;
-	struct stat st;
-	int r, attached = 0;
+	int r;
 
 	libbpf_set_print(quiet);
-	if (fstat(cgroup_fd, &st) < 0)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cgroup fd: %s", strerror(errno));
 	m = cx_calloc(1, sizeof(*m));
-	m->cb = *cb;
 	m->skel = monitor_bpf__open();
 	if (!m->skel) {
 		r = cx_err(err, CX_E_LAYER, errno, "bpf: cannot open the monitor program: %s",
@@ -132,12 +131,7 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 		r = cx_err(err, CX_E_LAYER, EINVAL, "bpf: cannot count CPUs");
 		goto fail;
 	}
-	uint64_t fine_below = FINE_MARGIN * COARSE_NS * (uint64_t)m->ncpu;
-	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
-	m->skel->rodata->budget_ns = budget_ns;
 	m->skel->rodata->tick_ns = TICK_NS;
-	m->skel->rodata->fine_below_ns = m->fine ? 0 : fine_below;
-	m->skel->rodata->cgroup_id = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
 	m->skel->rodata->max_exec = 256;
 	m->skel->rodata->off_task_tgid = off->task_tgid;
 	m->skel->rodata->off_task_real_parent = off->task_real_parent;
@@ -151,12 +145,37 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 			   strerror(-r));
 		goto fail;
 	}
+	*ret = m;
+	return 0;
+fail:
+	cx_bpfmon_stop(m);
+	return r;
+}
+
+/* Arm a loaded monitor for the run whose unified-hierarchy cgroup is
+ * cgroup_fd: the run's constants first (bss, before anything can run the
+ * program), then the exec tracer, the per-CPU cpu-clock events, the ring. */
+int cx_bpfmon_attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
+		     cx_error *err)
+{
+	struct stat st;
+	int attached = 0;
+
+	if (fstat(cgroup_fd, &st) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cgroup fd: %s", strerror(errno));
+	if (m->rb)
+		return cx_err(err, CX_E_LAYER, EALREADY, "bpf: the monitor is attached already");
+	m->cb = *cb;
+	uint64_t fine_below = FINE_MARGIN * COARSE_NS * (uint64_t)m->ncpu;
+	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
+	m->skel->bss->budget_ns = budget_ns;
+	m->skel->bss->fine_below_ns = m->fine ? 0 : fine_below;
+	m->skel->bss->cgroup_id = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	m->skel->links.on_exec = bpf_program__attach(m->skel->progs.on_exec);
-	if (!m->skel->links.on_exec) {
-		r = cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
-			   strerror(errno));
-		goto fail;
-	}
+	if (!m->skel->links.on_exec)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
+			      strerror(errno));
 	if (budget_ns) {
 		m->perf_fds = cx_calloc((size_t)m->ncpu, sizeof(int));
 		for (int i = 0; i < m->ncpu; i++)
@@ -174,34 +193,36 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 			if (m->perf_fds[i] < 0) {
 				if (errno == ENODEV) /* offline CPU */
 					continue;
-				r = cx_err(err, CX_E_LAYER, errno,
-					   "bpf: cannot open a cgroup cpu-clock event on cpu %d: %s", i,
-					   strerror(errno));
-				goto fail;
+				return cx_err(err, CX_E_LAYER, errno,
+					      "bpf: cannot open a cgroup cpu-clock event on cpu %d: %s", i,
+					      strerror(errno));
 			}
 			m->links[i] = bpf_program__attach_perf_event(m->skel->progs.on_cpu_tick,
 								     m->perf_fds[i]);
-			if (!m->links[i]) {
-				r = cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach to cpu %d: %s", i,
-					   strerror(errno));
-				goto fail;
-			}
+			if (!m->links[i])
+				return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach to cpu %d: %s", i,
+					      strerror(errno));
 			attached++;
 		}
-		if (!attached) {
-			r = cx_err(err, CX_E_LAYER, ENODEV, "bpf: no online CPU to watch");
-			goto fail;
-		}
+		if (!attached)
+			return cx_err(err, CX_E_LAYER, ENODEV, "bpf: no online CPU to watch");
 	}
 	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_event, m, NULL);
-	if (!m->rb) {
-		r = cx_err(err, CX_E_LAYER, errno, "bpf: ring buffer: %s", strerror(errno));
-		goto fail;
+	if (!m->rb)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: ring buffer: %s", strerror(errno));
+	return 0;
+}
+
+int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
+		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err)
+{
+	cx_bpfmon *m = NULL;
+	int r = cx_bpfmon_load(off, &m, err);
+	if (r == 0 && (r = cx_bpfmon_attach(m, cgroup_fd, budget_ns, cb, err)) < 0) {
+		cx_bpfmon_stop(m);
+		m = NULL;
 	}
 	*ret = m;
-	return 0;
-fail:
-	cx_bpfmon_stop(m);
 	return r;
 }
 

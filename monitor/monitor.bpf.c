@@ -2,10 +2,12 @@
  * Makefile with bpftool).
  *
  * on_cpu_tick: attached to per-CPU cpu-clock perf events scoped to the
- *   run's cgroup (PERF_FLAG_PID_CGROUP), one sample per tick_ns of CPU a
- *   task of the run consumed on that CPU. It sums the ticks; past the
- *   budget it SIGKILLs the running task in kernel (bpf_send_signal) and
- *   posts one CX_EV_CPU_BREACH; user space then kills the whole cgroup.
+ *   run's cgroup (PERF_FLAG_PID_CGROUP), one sample per period of CPU a
+ *   task of the run consumed on that CPU (coarse far from the budget,
+ *   fine near it: it posts CX_EV_FINE and the loader switches). It sums
+ *   what each CPU's event counted since its last sample; past the budget
+ *   it SIGKILLs the running task in kernel (bpf_send_signal) and posts one
+ *   CX_EV_CPU_BREACH; user space then kills the whole cgroup.
  * on_exec: raw_tracepoint sched_process_exec (task, old_pid, bprm),
  *   filtered to the run's cgroup id, posts CX_EV_EXEC (pid, parent,
  *   filename, argv head) — at most max_exec events, then only counted.
@@ -13,7 +15,9 @@
  * No CO-RE and no vmlinux BTF at load time (parsing the kernel's 5 MB of
  * BTF costs ~12 ms and ~13 MiB per run): the four kernel struct offsets
  * the tracer needs are computed once per kernel by user space (kernoff.c,
- * cached) and passed in as rodata; fields are read with
+ * cached) and passed in as rodata (the run's budget and cgroup id are
+ * bss, set at attach, so the program can be loaded before the run's
+ * cgroup exists); fields are read with
  * bpf_probe_read_kernel, which fails safely on a bad address. An offset of
  * 0 means "unknown": the field is left empty. */
 #include <linux/types.h>
@@ -26,10 +30,12 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load (rodata). */
-const volatile __u64 budget_ns = 0;   /* 0: no CPU enforcement */
+/* Set at attach (bss, so that one loaded program can be made ready before
+ * the run's cgroup exists): */
+__u64 budget_ns = 0;   /* 0: no CPU enforcement */
+__u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
+__u64 fine_below_ns = 0; /* ask for fine sampling this far from the budget; 0: never */
 const volatile __u64 tick_ns = 1000000; /* the fine period (a sample's own period counts) */
-const volatile __u64 fine_below_ns = 0; /* ask for fine sampling this far from the budget; 0: never */
-const volatile __u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
 const volatile __u32 max_exec = 256;
 /* Kernel struct offsets (bytes), from kernoff.c; 0: unknown. */
 const volatile __u32 off_task_tgid = 0;

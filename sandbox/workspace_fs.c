@@ -657,6 +657,29 @@ static void spawn_deleter(int trashfd)
 		;
 }
 
+/* Whether the directory open at fd has no entries (false on errors). */
+static bool dir_is_empty(int fd)
+{
+	int d2 = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = d2 < 0 ? NULL : fdopendir(d2);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d) {
+		if (d2 >= 0)
+			close(d2);
+		return false;
+	}
+	rewinddir(d);
+	errno = 0;
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	if (errno)
+		empty = false;
+	closedir(d);
+	return empty;
+}
+
 /* Whether dfd/name holds at most *budget entries, depth-bounded: a tree
  * that small is deleted in the caller's time, which is cheaper than
  * forking the background deleter (the common run dir of a run that wrote
@@ -771,9 +794,12 @@ int ws_trash(const char *path, cx_error *err)
 		return 0;
 	}
 	int budget = 32;
-	if (small_tree(tfd, name, 4, &budget) && ws_rm_at(tfd, name, WS_DEPTH_MAX, -1) == 0)
+	if (small_tree(tfd, name, 4, &budget) && ws_rm_at(tfd, name, WS_DEPTH_MAX, -1) == 0 &&
+	    dir_is_empty(tfd))
 		return 0;
-	spawn_deleter(tfd); /* large (or not removable here): in the background */
+	/* large (or not removable here), or the trash holds what a killed
+	 * deleter left: the background deleter sweeps all of it */
+	spawn_deleter(tfd);
 	return 0;
 }
 

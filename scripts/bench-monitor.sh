@@ -72,31 +72,14 @@ policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" | sed 's/"pids": 512,/"pids": 1024
 mk_host bench "$T/bench.policy.json" "" "\"run_uid\": $BUID, \"run_gid\": $BUID" ||
 	{ note "bench-monitor: host: $WHY"; exit 2; }
 
-# The fallback shim: calyx-exec and all it starts see bpf() fail (ENOSYS).
+# The fallback shim: calyx-exec and all it starts see bpf() fail (ENOSYS)
+# (tests/bench/shim_nobpf.c, built by make bench-monitor).
 SHIM=""
 SHIM_WHY=""
-cat >"$T/nobpf.c" <<'C'
-#include <errno.h>
-#include <seccomp.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(int argc, char **argv)
-{
-	scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
-	if (argc < 2 || !c || seccomp_attr_set(c, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
-	    seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(bpf), 0) < 0 || seccomp_load(c) < 0) {
-		fprintf(stderr, "nobpf: cannot install the filter\n");
-		return 125;
-	}
-	execvp(argv[1], argv + 1);
-	perror("nobpf: execvp");
-	return 127;
-}
-C
-if cc -O1 -o "$T/nobpf" "$T/nobpf.c" -lseccomp 2>"$T/nobpf.err"; then
-	SHIM=$T/nobpf
+if [ -x "$B/benchbin/shim_nobpf" ]; then
+	SHIM=$B/benchbin/shim_nobpf
 else
-	SHIM_WHY="cannot build the seccomp shim: $(head -n 1 "$T/nobpf.err")"
+	SHIM_WHY="$B/benchbin/shim_nobpf is missing (make $B/benchbin/shim_nobpf)"
 fi
 
 # ---- running ----------------------------------------------------------------

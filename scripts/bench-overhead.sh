@@ -113,52 +113,16 @@ calyx_run() {
 # also runs under calyx-exec with bpf() failing (ENOSYS, as on a kernel
 # without BPF: a seccomp shim, as in bench-monitor.sh), so the monitor
 # falls back to polling cpu.stat (result: cpu_enforcer "cgroup-poll").
-NOBPF=$T/nobpf NOBPF_WHY=""
-cat >"$T/nobpf.c" <<'C'
-#include <errno.h>
-#include <seccomp.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(int argc, char **argv)
-{
-	scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
-	if (argc < 2 || !c || seccomp_attr_set(c, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
-	    seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(bpf), 0) < 0 || seccomp_load(c) < 0) {
-		fprintf(stderr, "nobpf: cannot install the filter\n");
-		return 125;
-	}
-	execvp(argv[1], argv + 1);
-	perror("nobpf: execvp");
-	return 127;
-}
-C
-cc -O1 -o "$NOBPF" "$T/nobpf.c" -lseccomp 2>"$T/nobpf.err" ||
-	NOBPF_WHY="cannot build the seccomp shim: $(head -n 1 "$T/nobpf.err")"
+NOBPF=$B/benchbin/shim_nobpf NOBPF_WHY="" # tests/bench/shim_nobpf.c
+[ -x "$NOBPF" ] || NOBPF_WHY="$NOBPF is missing (make $NOBPF)"
 
 # ---- the floor: any seccomp filter at all (diagnostic) ------------------------
 # A filter that allows everything, on the bare program: what having a
 # seccomp filter costs a syscall on this kernel whatever its rules (the
 # entry then takes the slow path), so calyx's own rules are what lies
 # between this and calyx.
-ANYF=$T/anyfilter FLOOR_WHY=""
-cat >"$T/anyfilter.c" <<'C'
-#include <seccomp.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(int argc, char **argv)
-{
-	scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
-	if (argc < 2 || !c || seccomp_load(c) < 0) {
-		fprintf(stderr, "anyfilter: cannot install the filter\n");
-		return 125;
-	}
-	execv(argv[1], argv + 1);
-	perror("anyfilter: execv");
-	return 127;
-}
-C
-cc -O1 -o "$ANYF" "$T/anyfilter.c" -lseccomp 2>"$T/anyfilter.err" ||
-	FLOOR_WHY="cannot build the allow-all filter shim: $(head -n 1 "$T/anyfilter.err")"
+ANYF=$B/benchbin/shim_anyfilter FLOOR_WHY="" # tests/bench/shim_anyfilter.c
+[ -x "$ANYF" ] || FLOOR_WHY="$ANYF is missing (make $ANYF)"
 
 # ---- bwrap with calyx's seccomp filter (optional) --------------------------
 BWRAP_WHY=""

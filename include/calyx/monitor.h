@@ -169,11 +169,17 @@ typedef struct cx_kern_offsets {
 int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *err);
 
 /* Load and attach for the run whose unified-hierarchy cgroup directory is
- * cgroup_fd: per-CPU cpu-clock perf events scoped to it (tick 1 ms) when
+ * cgroup_fd: per-CPU cpu-clock perf events scoped to it (10 ms samples,
+ * 0.5 ms near the budget) when
  * budget_ns > 0, and the exec tracer. Fails (CX_E_LAYER) when BPF is not
  * usable here: the caller then falls back to polling cpu.stat. */
 int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
 		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err);
+/* The same in two steps: load (and verify) now, attach to the run later
+ * (once; cx_bpfmon_stop releases it either way). */
+int cx_bpfmon_load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err);
+int cx_bpfmon_attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
+		     cx_error *err);
 /* epoll-able fd of the ring buffer; consume events when it is readable. */
 int cx_bpfmon_fd(cx_bpfmon *m);
 int cx_bpfmon_consume(cx_bpfmon *m);

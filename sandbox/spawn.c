@@ -19,7 +19,8 @@
  *   parent: envp, pipes, clone3(NEW{PID,NS,NET,IPC,UTS,CGROUP}|PIDFD
  *           [|INTO_CGROUP]) -> writes the go byte
  *   init:   PDEATHSIG=SIGKILL, wait for go (parent alive), build the view
- *           and pivot_root, hostname, loopback if allowed, fork payload,
+ *           and pivot_root, hostname, loopback if allowed, wait for the
+ *           second byte (the parent has put init in every cgroup), fork payload,
  *           drop its own capabilities, close every fd, reap until the
  *           payload exits, report its wait status, exit (the pid namespace
  *           dies with it)
@@ -294,7 +295,6 @@ static _Noreturn void init_main(const child_ctx *c)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	close(c->sync_rd);
 	prctl(PR_SET_NAME, "calyx-init");
 	marks[CX_SBX_VIEW_START] = cx_mono_ns();
 	if (sbx_view_build(c->cfg, &err) < 0)
@@ -306,6 +306,13 @@ static _Noreturn void init_main(const child_ctx *c)
 	}
 	if (c->cfg->spec->network == CX_NET_LOOPBACK && sbx_loopback_up(&err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
+	/* The second byte: the parent has put init in every cgroup (before_start),
+	 * so the command's process, forked next, starts inside them. Joining
+	 * a v1 hierarchy can wait for an RCU grace period; the view was built
+	 * meanwhile. EOF: the parent gave up, never fork. */
+	if (read(c->sync_rd, &go, 1) != 1)
+		_exit(CX_EXIT_FAILURE);
+	close(c->sync_rd);
 
 	payload = fork();
 	if (payload < 0) {
@@ -456,9 +463,16 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	close(st_p[1]);
 	close(gate_p[0]);
 	sync_p[0] = rep_p[1] = st_p[1] = gate_p[0] = -1;
+	/* Go: init builds the view while the parent puts it in the run's
+	 * cgroups (before_start); the second byte lets it fork the command's
+	 * process, which so starts inside them. */
+	if (write(sync_p[1], "G", 1) != 1) {
+		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
+		goto kill;
+	}
 	if (cfg->before_start && (r = cfg->before_start(pid, cfg->before_start_arg, err)) < 0)
 		goto kill;
-	if (write(sync_p[1], "G", 1) != 1) {
+	if (write(sync_p[1], "J", 1) != 1) {
 		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
 		goto kill;
 	}

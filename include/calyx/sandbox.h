@@ -54,8 +54,9 @@ typedef struct cx_sandbox_config {
 	 * trees are never written by the run. NULL: plain read-write binds. */
 	const char *const *overlay_dirs;
 	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
-	/* Called in the parent after clone, before the child runs anything
-	 * (e.g. join v1 cgroup hierarchies). Failure kills the child. */
+	/* Called in the parent after clone, while init builds the view and
+	 * before it forks the command's process (which then starts in what
+	 * init joined: v1 cgroup hierarchies). Failure kills the child. */
 	int (*before_start)(pid_t pid, void *arg, cx_error *err);
 	void *before_start_arg;
 	/* Called in the parent while the sandbox builds itself (in parallel),

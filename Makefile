@@ -229,7 +229,7 @@ $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
 bench-verify: $(BENCH_BINS)
 	$(Q)scripts/bench-verify.sh $(BUILD)
 
-bench-startup: all
+bench-startup: all $(BUILD)/benchbin/cgjoin
 	$(Q)scripts/bench-startup.sh $(BUILD)
 
 # Programs the benches run inside the sandbox (plain C, no library).

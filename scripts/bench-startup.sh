@@ -419,6 +419,29 @@ if [ -n "${MED[calyx]:-}" ] && [ -n "${MED[calyx-memlog]:-}" ] && [ -n "${MED[ca
 fi
 
 # ---- phase breakdown (calyx-exec's own timings_us) ------------------------------
+# ---- the cgroup v1 join (hybrid hosts) -----------------------------------------
+# On a host with cgroup v1 controllers (like this CI kind), each run's
+# sandbox is written into v1 hierarchies; that write can wait for an RCU
+# grace period (cgroup_threadgroup_rwsem), unless the host favours dynamic
+# cgroup changes (cgroup2 mount option favordynmods). Measured here with
+# tests/bench/cgjoin.c, 20 writes 20 ms apart, so the table above can be read
+# against it.
+md "### The cgroup v1 join on this host"
+md
+CGJ=$BUILD/benchbin/cgjoin
+FDM=$(awk '$3 == "cgroup2" { print ($4 ~ /favordynmods/) ? "on" : "off"; exit }' /proc/mounts)
+if [ ! -d /sys/fs/cgroup/pids ] || [ "$(stat -f -c %T /sys/fs/cgroup/pids 2>/dev/null)" != cgroupfs ]; then
+	md "No cgroup v1 pids hierarchy here (a pure cgroup2 host): the sandbox enters its cgroup with CLONE_INTO_CGROUP, no write."
+	figure startup.v1_join_ms - ms "no cgroup v1 hierarchy on this host"
+elif [ -x "$CGJ" ] && read -r JMED JMAX < <("$CGJ" 20 2>"$D/err"); then
+	md "Moving a process into a v1 hierarchy (one \`cgroup.procs\` write, as calyx-exec does for each run's sandbox here): median **$JMED ms**, max $JMAX ms over 20 writes 20 ms apart. cgroup2's favordynmods option as /proc/mounts shows it: $FDM. The write takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period unless the kernel favours dynamic cgroup changes; calyx-exec overlaps it with the sandbox building its view, and the rest lands in the spawn phase. bwrap, unshare and firejail-equiv join no cgroup; crun writes the same kind of v1 join."
+	figure startup.v1_join_ms "$JMED" ms "one cgroup.procs write into a v1 hierarchy, median of 20 (max $JMAX); favordynmods $FDM"
+else
+	md "The v1 join could not be measured: $(head -n 1 "$D/err" 2>/dev/null)"
+	figure startup.v1_join_ms - ms "cgjoin failed"
+fi
+md
+
 md "### Phase breakdown"
 md
 : >"$D/phases/all.tsv"

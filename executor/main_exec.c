@@ -17,7 +17,6 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <sys/file.h>
 #include <sodium.h>
 #include <string.h>
@@ -70,43 +69,6 @@ static const char help_text[] =
 	"exit: the command's own code when it ran; 77 lease refused; 124 halted;\n"
 	"      125 calyx-exec's own failure (also bad usage); 126 cannot execute; 127 not found\n";
 
-/* The BPF monitor, loaded (and verified by the kernel) on a thread while
- * the lease is consumed and the run prepared: started once the lease has
- * verified (a refused lease never loads it), joined before the sandbox is
- * cloned (a clone must not copy a thread's locks), attached in
- * arm_monitor. Loading is not a side effect: the program runs for no one
- * until attached and goes away with calyx-exec. */
-typedef struct bpf_preload {
-	pthread_t thread;
-	bool started, joined;
-	char offpath[4096];
-	cx_bpfmon *m; /* NULL after a failure (err) or once taken */
-	cx_error err;
-} bpf_preload;
-
-static void *preload_main(void *arg)
-{
-	bpf_preload *p = arg;
-	cx_kern_offsets ko;
-	cx_kern_offsets_get(p->offpath, &ko, NULL); /* zeros: pid + comm only */
-	cx_bpfmon_load(&ko, &p->m, &p->err);
-	return NULL;
-}
-
-static void preload_start(bpf_preload *p, const char *state_dir)
-{
-	snprintf(p->offpath, sizeof(p->offpath), "%s/kernel-offsets.json", state_dir);
-	p->started = pthread_create(&p->thread, NULL, preload_main, p) == 0;
-}
-
-static void preload_join(bpf_preload *p)
-{
-	if (p->started && !p->joined) {
-		pthread_join(p->thread, NULL);
-		p->joined = true;
-	}
-}
-
 typedef struct run_state {
 	const char *result_path;
 	cx_audit *audit;
@@ -115,7 +77,6 @@ typedef struct run_state {
 	cx_lease lease;
 	bool have_lease;
 	uint8_t cache_mac_key[32]; /* for STATE/cache (seccomp), from the host key */
-	bpf_preload pre;
 } run_state;
 
 static void audit_event(run_state *st, const char *type, json_t *details, cx_error *err, int *r)
@@ -292,21 +253,9 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 	cx_phase was = cx_phase_enter(CX_PH_MONITOR);
 	(void)pid;
 	(void)err;
-	bpf_preload *pre = &rc->st->pre;
 	uint64_t budget = rc->lim->v[CX_LIM_CPU_MS] * 1000000ULL;
 	if (cx_cg_clone_fd(rc->cg) < 0) {
 		cx_err(&rc->berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
-	} else if (pre->started && (pre->m || pre->err.msg[0])) {
-		/* the first run takes the preloaded monitor (or its failure) */
-		rc->bpf = TAKE_PTR(pre->m);
-		if (!rc->bpf)
-			rc->berr = pre->err;
-		else if (cx_bpfmon_attach(rc->bpf, cx_cg_clone_fd(rc->cg), budget, &cb, &rc->berr) < 0) {
-			cx_bpfmon_stop(rc->bpf);
-			rc->bpf = NULL;
-		}
-		pre->err.msg[0] = '\0';
-		pre->started = false; /* used: a validate run loads its own */
 	} else {
 		char offpath[4096];
 		cx_kern_offsets ko;
@@ -533,7 +482,6 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		.seccomp_cache_mac_key = st->cache_mac_key,
 	};
 	FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
-	preload_join(&st->pre); /* no thread may run while the sandbox is cloned */
 	cx_phase_enter(CX_PH_SPAWN);
 	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
 	if (r < 0)
@@ -1240,8 +1188,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	st.have_lease = true;
-	if (!dry_run)
-		preload_start(&st.pre, cfg.state_dir); /* verified: worth loading the monitor */
 	/* The view's own rules, before anything is consumed. */
 	r = cx_sandbox_check_spec(&st.lease.spec, &err);
 	if (r < 0) {
@@ -1396,8 +1342,6 @@ int main(int argc, char **argv)
 	ntl = 0; /* run_sandboxed released them */
 out:
 	cx_phase_enter(CX_PH_CLEANUP);
-	preload_join(&st.pre);
-	cx_bpfmon_stop(st.pre.m); /* loaded but never attached (an early failure) */
 	for (size_t i = 0; i < ntl; i++)
 		close(tree_locks[i]);
 	cx_ledger_close(ledger);

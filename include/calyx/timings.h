@@ -6,9 +6,9 @@
  * line). Times measured elsewhere (the sandbox child's steps, reported with
  * CLOCK_MONOTONIC stamps) are folded in with cx_phase_split. Work that
  * overlaps calyx-exec's own (the sandbox builds its view while calyx-exec
- * arms the monitor; the monitor loads on a thread while the lease is
- * consumed) is charged once, to the step calyx-exec was waiting on, so the
- * table is the critical path. Figures are for people (calyx-exec
+ * joins it to the v1 cgroups and arms the monitor) is charged once, to the
+ * step calyx-exec was doing or waiting on, so the table is the critical
+ * path. Figures are for people (calyx-exec
  * --timings, the result's timings_us), never for decisions. */
 #ifndef CALYX_TIMINGS_H
 #define CALYX_TIMINGS_H

@@ -230,6 +230,11 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 	return r;
 }
 
+void cx_bpfmon_charge(cx_bpfmon *m, uint64_t ns)
+{
+	__atomic_fetch_add(&m->skel->bss->used_ns, ns, __ATOMIC_SEQ_CST);
+}
+
 int cx_bpfmon_fd(cx_bpfmon *m)
 {
 	return ring_buffer__epoll_fd(m->rb);

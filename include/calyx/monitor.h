@@ -180,6 +180,9 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 int cx_bpfmon_load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err);
 int cx_bpfmon_attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
 		     cx_error *err);
+/* Count ns of CPU the run's cgroup used before the events were attached
+ * (the sandbox setting itself up meanwhile) against the budget. */
+void cx_bpfmon_charge(cx_bpfmon *m, uint64_t ns);
 /* epoll-able fd of the ring buffer; consume events when it is readable. */
 int cx_bpfmon_fd(cx_bpfmon *m);
 int cx_bpfmon_consume(cx_bpfmon *m);

@@ -37,8 +37,9 @@
 #                    policy, host key; 2 Ed25519 signatures; consume (ledger
 #                    + fsyncs); cgroups, BPF monitor; overlay workspace;
 #                    namespaces, file view, Landlock, seccomp, exec, wait;
-#                    commit/rollback of the empty upper; 5 signed, fdatasync'd audit
-#                    lines; result. Each lease runs once, so signed leases are
+#                    commit/rollback of the empty upper; 6 signed audit
+#                    lines, synced once (grouped fdatasync); result. Each
+#                    lease runs once, so signed leases are
 #                    made beforehand (not timed) and hyperfine scans over them.
 #   calyx-memlog     the same with the ledger and the audit log on tmpfs:
 #                    calyx minus calyx-memlog is what the durable writes cost.
@@ -400,7 +401,7 @@ md "CPU: median user+system time per run, including the children the peer reaped
 md
 md "Goals (issue 8), from the medians above: calyx / bwrap = **$(ratio "$(m calyx)" "$(m bwrap)")** (goal ≤ 1.5); calyx / nsjail = **$(ratio "$(m calyx)" "$(m nsjail)")** (goal ≤ 1.2${SKIP[nsjail]:+; nsjail not run}); firejail default / calyx = **$(ratio "$(m firejail-default)" "$(m calyx)")** (goal ≥ 5)."
 md
-md "**What each peer does, and does not do, compared with calyx.** calyx verifies two Ed25519 signatures and the policy, consumes the lease durably (ledger file + fsyncs), creates the run's cgroups (memory, pids, CPU budget) and attaches its BPF monitor, mounts an overlay workspace, enters pid, mnt, net, ipc, uts and cgroup namespaces, builds its file view (/usr read-only, /lib* symlinks, /dev, /proc with 8 files and 4 directories masked and 4 read-only, /tmp, the workspace at /work; / and /dev remounted read-only), applies rlimits, drops to uid 65534 with no capabilities, enforces Landlock and seccomp, execs, waits, commits or rolls back the (empty) upper and appends 5 signed, fdatasync'd audit lines. None of the peers verifies, consumes, audits or keeps a transactional workspace."
+md "**What each peer does, and does not do, compared with calyx.** calyx verifies two Ed25519 signatures and the policy, consumes the lease durably (ledger file + fsyncs), creates the run's cgroups (memory, pids, CPU budget) and attaches its BPF monitor, mounts an overlay workspace, enters pid, mnt, net, ipc, uts and cgroup namespaces, builds its file view (/usr read-only, /lib* symlinks, /dev, /proc with 8 files and 4 directories masked and 4 read-only, /tmp, the workspace at /work; / and /dev remounted read-only), applies rlimits, drops to uid 65534 with no capabilities, enforces Landlock and seccomp, execs, waits, commits the (empty) upper (nothing to land: no pack, no sync) and appends 6 signed, chained audit lines, synced once (grouped fdatasync). None of the peers verifies, consumes, audits or keeps a transactional workspace."
 md "- unshare: the namespaces only (no user namespace, no view, no seccomp, runs as root)."
 md "- bwrap: the same file view and uid, a user namespace as well (its normal mode), all capabilities dropped; no seccomp, no limits, no /proc masking, no Landlock. bwrap-seccomp adds calyx's own filter, the very BPF program calyx loads."
 md "- crun: the same view from config.json mounts (root read-only, /usr bind ro, proc, /dev tmpfs with crun's default devices, /tmp tmpfs of calyx's tmp size, the workspace at /work), the same 6 namespaces, uid 65534, no capabilities, no_new_privs, calyx's rlimits, memory (256 MiB) and pids (64) cgroup limits, Docker-style masked and read-only /proc paths, and calyx's seccomp rules translated to the OCI seccomp section rule for rule by the same tool (\`defaultAction\` SCMP_ACT_ALLOW with ERRNO rules and argument checks, as calyx's filter is a denylist: ${SECCOMP_NOTE:-not exported}). No Landlock, no CPU budget, no BPF monitor.${CRUN_HYBRID_NOTE:+ Cgroups: $CRUN_HYBRID_NOTE.}"
@@ -414,7 +415,7 @@ if [ -n "${MED[calyx]:-}" ] && [ -n "${MED[calyx-memlog]:-}" ] && [ -n "${MED[ca
 	split=$(awk -v c="${MED[calyx]}" -v mm="${MED[calyx-memlog]}" -v d="${MED[calyx-dryrun]}" -v v="${MED[calyx-version]}" \
 		'BEGIN { printf "%.2f %.2f %.2f %.2f", v, d - v, mm - d, c - mm }')
 	read -r s_start s_verify s_run s_sync <<<"$split"
-	md "The calyx median, split by the diagnostic rows (differences of medians, noisy): process start (exec, shared libraries) $s_start ms; config, keyring, policy and 2 signatures $s_verify ms; consume, monitor, workspace, sandbox, exec, wait, audit and cleanup without syncs $s_run ms; the durable writes (2 fsync + 5 fdatasync) $s_sync ms."
+	md "The calyx median, split by the diagnostic rows (differences of medians, noisy): process start (exec, shared libraries) $s_start ms; config, keyring, policy and 2 signatures $s_verify ms; consume, monitor, workspace, sandbox, exec, wait, audit and cleanup without syncs $s_run ms; the durable writes (ledger claim: file and directory fsync; audit: one grouped fdatasync) $s_sync ms."
 	md
 fi
 

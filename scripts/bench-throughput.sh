@@ -345,7 +345,7 @@ md "How many leases calyx-exec runs per second and what idle runs under supervis
 md "is a full \`calyx-exec\` of \`/usr/bin/true\` from its own two-key signed lease (signed beforehand,"
 md "not timed): verify both signatures, consume the lease (ledger, fsync), cgroups and BPF monitor,"
 md "overlay workspace, namespaces, file view, Landlock, seccomp, exec, wait, rollback of the empty"
-md "upper, the signed audit lines (fdatasync), cleanup. Concurrent runners each work through their"
+md "upper, the signed audit lines (one grouped fdatasync), cleanup. Concurrent runners each work through their"
 md "own share of leases one after the other, each with its own workspace (a workspace tree is"
 md "locked per run); they share the ledger, the audit log and the cgroup parent. leases/s = runs"
 md "that exited 0 / wall time of the whole batch. Then $NIDLE runs of \`tests/workloads/idle\` are"

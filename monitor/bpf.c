@@ -153,7 +153,7 @@ int cx_bpfmon_load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
 	return 0;
 fail:
 	cx_bpfmon_stop(m);
-	return r;
+	return r < 0 ? r : -EIO; /* errno 0 must not read as success */
 }
 
 /* Arm a loaded monitor for the run whose unified-hierarchy cgroup is
@@ -222,6 +222,8 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 {
 	cx_bpfmon *m = NULL;
 	int r = cx_bpfmon_load(off, &m, err);
+	if (r == 0 && !m)
+		r = cx_err(err, CX_E_LAYER, EIO, "bpf: the monitor did not load");
 	if (r == 0 && (r = cx_bpfmon_attach(m, cgroup_fd, budget_ns, cb, err)) < 0) {
 		cx_bpfmon_stop(m);
 		m = NULL;

@@ -205,26 +205,20 @@ cpu_ns() {
 # wakeups PID: times the threads of PID were scheduled in so far (schedstat
 # field 3); empty without schedstat
 wakeups() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $3 } END { if (NR) print s }'; }
-sum_wakeups() {
-	local p v s=0
+# sum_over FN PIDS...: the sum of FN PID over the PIDS; empty if any is
+# gone (a run that ended is not idle any more)
+sum_over() {
+	local fn=$1 p v s=0
+	shift
 	for p in "$@"; do
-		v=$(wakeups "$p")
+		v=$("$fn" "$p")
 		[ -n "$v" ] || return 0
 		s=$((s + v))
 	done
 	echo "$s"
 }
-# sum_cpu_ns PIDS...: the sum; empty if any is gone (a run that ended is
-# not idle any more)
-sum_cpu_ns() {
-	local p v s=0
-	for p in "$@"; do
-		v=$(cpu_ns "$p")
-		[ -n "$v" ] || return 0
-		s=$((s + v))
-	done
-	echo "$s"
-}
+sum_wakeups() { sum_over wakeups "$@"; }
+sum_cpu_ns() { sum_over cpu_ns "$@"; }
 # the sandboxes' init processes (calyx-init, children of calyx-exec)
 init_pids() {
 	local p c

@@ -265,8 +265,8 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 		/* The sandbox has been setting itself up in the run's cgroup
 		 * meanwhile: that CPU counts too (read after the events are
 		 * attached, so a few µs may count twice, never none). */
-		cx_cg_usage u;
-		if (rc->bpf && cx_cg_read_usage(rc->cg, &u, NULL) == 0)
+		cx_cg_usage u = { 0 };
+		if (rc->bpf && cx_cg_read_cpu(rc->cg, &u, NULL) == 0)
 			cx_bpfmon_charge(rc->bpf, u.cpu_usec * 1000);
 	}
 	cx_phase_enter(was);

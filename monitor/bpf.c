@@ -117,7 +117,7 @@ void cx_bpfmon_stop(cx_bpfmon *m)
  * 2 CPUs (hyperfine A/B, 80 runs each: 11.9 vs 11.2 ms median): the
  * thread competes with calyx-exec's own work, the sandbox's setup does
  * not. */
-int cx_bpfmon_load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
+static int load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
 {
 	cx_bpfmon *m;
 	int r;
@@ -159,16 +159,14 @@ fail:
 /* Arm a loaded monitor for the run whose unified-hierarchy cgroup is
  * cgroup_fd: the run's constants first (bss, before anything can run the
  * program), then the exec tracer, the per-CPU cpu-clock events, the ring. */
-int cx_bpfmon_attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
-		     cx_error *err)
+static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
+		  cx_error *err)
 {
 	struct stat st;
 	int attached = 0;
 
 	if (fstat(cgroup_fd, &st) < 0)
 		return cx_err(err, CX_E_LAYER, errno, "bpf: cgroup fd: %s", strerror(errno));
-	if (m->rb)
-		return cx_err(err, CX_E_LAYER, EALREADY, "bpf: the monitor is attached already");
 	m->cb = *cb;
 	uint64_t fine_below = FINE_MARGIN * COARSE_NS * (uint64_t)m->ncpu;
 	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
@@ -221,10 +219,10 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err)
 {
 	cx_bpfmon *m = NULL;
-	int r = cx_bpfmon_load(off, &m, err);
+	int r = load(off, &m, err);
 	if (r == 0 && !m)
 		r = cx_err(err, CX_E_LAYER, EIO, "bpf: the monitor did not load");
-	if (r == 0 && (r = cx_bpfmon_attach(m, cgroup_fd, budget_ns, cb, err)) < 0) {
+	if (r == 0 && (r = attach(m, cgroup_fd, budget_ns, cb, err)) < 0) {
 		cx_bpfmon_stop(m);
 		m = NULL;
 	}

@@ -397,12 +397,11 @@ int cx_cg_set_cpu_quota(cx_cgroup *cg, uint64_t quota_us, uint64_t period_us, cx
 	return 0;
 }
 
-int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *u, cx_error *err)
+int cx_cg_read_cpu(cx_cgroup *cg, cx_cg_usage *u, cx_error *err)
 {
 	uint64_t v;
-	memset(u, 0, sizeof(*u));
 
-	/* CPU: the unified cpu.stat (a core file, no controller needed). */
+	/* the unified cpu.stat (a core file, no controller needed) */
 	if (have(cg, H_UNIFIED)) {
 		char b[4096];
 		ssize_t n = read_at(cg->run[H_UNIFIED], "cpu.stat", b, sizeof(b));
@@ -421,6 +420,15 @@ int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *u, cx_error *err)
 		if (hz > 0 && read_keyed_at(cg->run[H_CPUACCT], "cpuacct.stat", "system", &v) == 0)
 			u->cpu_system_usec = v * (uint64_t)(1000000 / hz);
 	}
+	return 0;
+}
+
+int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *u, cx_error *err)
+{
+	memset(u, 0, sizeof(*u));
+	int r = cx_cg_read_cpu(cg, u, err);
+	if (r < 0)
+		return r;
 	if (cg->layout == CX_CG_V2) {
 		int d = cg->run[H_UNIFIED];
 		read_u64_at(d, "memory.current", &u->memory_current);

@@ -170,10 +170,10 @@ uint64_t cx_cpu_fence_quota(uint64_t budget_us, uint64_t used_us, uint64_t perio
 static void check_cpu_poll(sup *s)
 {
 	const cx_supervise_cfg *c = s->cfg;
-	cx_cg_usage u;
+	cx_cg_usage u = { 0 };
 	uint64_t budget_us = c->cpu_ms * 1000;
 
-	if (!c->cpu_ms || cx_cg_read_usage(c->cg, &u, NULL) < 0)
+	if (!c->cpu_ms || cx_cg_read_cpu(c->cg, &u, NULL) < 0)
 		return;
 	if (u.cpu_usec >= budget_us) {
 		breach(s, CX_HALT_CPU, c->cpu_ms, u.cpu_usec / 1000);

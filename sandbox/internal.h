@@ -36,7 +36,6 @@ int sbx_interpreter(int dirfd, const char *path, char *ret, size_t retlen);
 typedef struct sbx_filter {
 	struct sock_filter insns[BPF_MAXINSNS];
 	unsigned short len; /* 0: none */
-	bool cached;        /* taken from the cache */
 } sbx_filter;
 int sbx_seccomp_prepare(const cx_sandbox_config *cfg, sbx_filter *f, cx_error *err);
 int sbx_seccomp_install(const sbx_filter *f, cx_error *err);

@@ -333,7 +333,6 @@ int sbx_seccomp_prepare(const cx_sandbox_config *cfg, sbx_filter *f, cx_error *e
 	int dirfd = -1, r;
 
 	f->len = 0;
-	f->cached = false;
 	if (cfg->seccomp_cache_dir && cfg->seccomp_cache_mac_key && cache_key(cfg, key) == 0) {
 		if (mkdir(cfg->seccomp_cache_dir, 0700) < 0 && errno != EEXIST)
 			goto compile;
@@ -348,7 +347,6 @@ int sbx_seccomp_prepare(const cx_sandbox_config *cfg, sbx_filter *f, cx_error *e
 			snprintf(name, sizeof(name), "seccomp-%s.bpf", hex);
 			if (cache_read(dirfd, name, cfg->seccomp_cache_mac_key, key, f) == 0) {
 				close(dirfd);
-				f->cached = true;
 				return 0;
 			}
 		}

@@ -110,6 +110,9 @@ int cx_cg_attach(cx_cgroup *cg, pid_t pid, cx_error *err);
 /* CPU fence: at most quota_us of CPU per period_us (0 lifts it). */
 int cx_cg_set_cpu_quota(cx_cgroup *cg, uint64_t quota_us, uint64_t period_us, cx_error *err);
 int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *ret, cx_error *err);
+/* Only the CPU members of *ret (cpu_usec, user, system): one file, for the
+ * callers that need nothing else (the CPU poll, the monitor's start). */
+int cx_cg_read_cpu(cx_cgroup *cg, cx_cg_usage *ret, cx_error *err);
 /* fds to poll: *ret_event_fd becomes readable (EPOLLIN) on a memory
  * event (v1 eventfd) or has EPOLLPRI on a change of the events file (v2,
  * hybrid: cgroup.events for "populated"; memory.events on v2). Each is -1
@@ -175,11 +178,6 @@ int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *
  * usable here: the caller then falls back to polling cpu.stat. */
 int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
 		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err);
-/* The same in two steps: load (and verify) now, attach to the run later
- * (once; cx_bpfmon_stop releases it either way). */
-int cx_bpfmon_load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err);
-int cx_bpfmon_attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_callbacks *cb,
-		     cx_error *err);
 /* Count ns of CPU the run's cgroup used before the events were attached
  * (the sandbox setting itself up meanwhile) against the budget. */
 void cx_bpfmon_charge(cx_bpfmon *m, uint64_t ns);

@@ -377,6 +377,29 @@ static char **build_envp(const cx_env *env)
 	return envp;
 }
 
+/* After the child is dead: an error report it left in the pipe, if any,
+ * replaces err (returns its cx_err code; 0: none). Non-blocking, since the command's process may still hold
+ * the write end for a moment; each report is one atomic write. */
+static int take_child_error(int fd, cx_error *err, int *ret_exit)
+{
+	report rep;
+
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(fd, &rep, sizeof(rep));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(rep))
+			return 0;
+		if (rep.type != REP_ERROR)
+			continue;
+		rep.msg[sizeof(rep.msg) - 1] = '\0';
+		*ret_exit = rep.exit_code;
+		return cx_err(err, rep.reason, rep.errnum, "%s", rep.msg);
+	}
+}
+
 static void free_envp(char **envp)
 {
 	for (size_t i = 0; envp[i]; i++)
@@ -404,9 +427,10 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 			      "calyx-exec must run as root to build the sandbox (run it through sudo)");
 	if (cfg->run_uid == 0 || cfg->run_gid == 0)
 		return cx_err(err, CX_E_SPAWN, EINVAL, "run_uid/run_gid must not be 0 (configure an unprivileged id)");
-	/* the gate is a socket pair so that a write to a child that already
-	 * died is EPIPE without SIGPIPE (MSG_NOSIGNAL), in any caller */
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(rep_p, O_CLOEXEC) < 0 || pipe2(st_p, O_CLOEXEC) < 0 ||
+	/* sync and gate are socket pairs so that a write to a child that
+	 * already died is EPIPE without SIGPIPE (MSG_NOSIGNAL), in any caller */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 ||
+	    pipe2(rep_p, O_CLOEXEC) < 0 || pipe2(st_p, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate_p) < 0) {
 		r = cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
 		goto fail;
@@ -466,13 +490,13 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	/* Go: init builds the view while the parent puts it in the run's
 	 * cgroups (before_start); the second byte lets it fork the command's
 	 * process, which so starts inside them. */
-	if (write(sync_p[1], "G", 1) != 1) {
+	if (send(sync_p[1], "G", 1, MSG_NOSIGNAL) != 1) {
 		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
 		goto kill;
 	}
 	if (cfg->before_start && (r = cfg->before_start(pid, cfg->before_start_arg, err)) < 0)
 		goto kill;
-	if (write(sync_p[1], "J", 1) != 1) {
+	if (send(sync_p[1], "J", 1, MSG_NOSIGNAL) != 1) {
 		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
 		goto kill;
 	}
@@ -527,6 +551,14 @@ kill:
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	waitpid(pid, NULL, __WALL);
 	close(pidfd);
+	/* A parent-side step failed (a sync write hit EPIPE, a cgroup join
+	 * found init gone): if the child had already failed on its own
+	 * (its view refused, say), its report is the cause; ours followed. */
+	if (rep_p[0] >= 0) {
+		int child_r = take_child_error(rep_p[0], err, ret_exit);
+		if (child_r < 0)
+			r = child_r;
+	}
 fail:
 	for (int i = 0; i < 2; i++) {
 		if (sync_p[i] >= 0)

@@ -1,7 +1,8 @@
 /* Unit tests: the sandbox's pure pieces — which interpreter the kernel
  * will open for a file (Landlock must allow executing it), and the view's
- * own path rules. Spawning itself is covered by the integration and
- * adversarial suites (it needs root and namespaces). */
+ * own path rules — and one ordering of the spawn handshake that the
+ * integration suites cannot pin down. Spawning itself is covered by the
+ * integration and adversarial suites (it needs root and namespaces). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "../../sandbox/internal.h"
 #include "calyx/sandbox.h"
@@ -130,6 +132,48 @@ static void preflight_on_this_host(void **st)
 	assert_int_equal(cx_sandbox_preflight(false, &err), 0);
 }
 
+/* before_start that returns only once init has exited (its view failed):
+ * what a slow cgroup v1 join does when the view fails fast. */
+static int wait_init_gone(pid_t pid, void *arg, cx_error *err)
+{
+	siginfo_t si = { 0 };
+	(void)arg;
+	(void)err;
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* The child refuses its view while the parent is still joining cgroups:
+ * the parent's next handshake write meets a closed socket (EPIPE). The
+ * refusal must still be the child's own (E_VIEW, its message), not
+ * "cannot start the sandbox: Broken pipe" (found by the mount_race case on
+ * a host with slow v1 joins). */
+static void spawn_child_refusal_wins_over_parent_epipe(void **st)
+{
+	cx_run_spec spec = { 0 };
+	cx_strv deny = { 0 };
+	cx_sandbox sb = { 0 };
+	cx_error err = { 0 };
+	int exit_code = 0;
+	char *root;
+	(void)st;
+	if (geteuid() != 0)
+		skip(); /* spawning needs root; the integration suites run as root */
+	root = tu_tmpdir();
+	cx_strv_push(&spec.argv, "/usr/bin/true");
+	cx_strv_push(&spec.ro, "/nonexistent-calyx-unit-test");
+	cx_sandbox_config cfg = { .spec = &spec, .syscalls_deny = &deny, .root_dir = root,
+				  .run_uid = 65534, .run_gid = 65534, .cgroup_fd = -1,
+				  .before_start = wait_init_gone };
+	assert_true(cx_sandbox_spawn(&cfg, &sb, &exit_code, &err) < 0);
+	assert_int_equal(err.reason, CX_E_VIEW);
+	assert_non_null(strstr(err.msg, "nonexistent-calyx-unit-test"));
+	cx_run_spec_free(&spec);
+	tu_rmtree(root);
+	free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +182,7 @@ int main(void)
 		cmocka_unit_test(interp_hostile_elf),
 		cmocka_unit_test(view_path_rules),
 		cmocka_unit_test(preflight_on_this_host),
+		cmocka_unit_test(spawn_child_refusal_wins_over_parent_epipe),
 	};
 	return cmocka_run_group_tests_name("sandbox", tests, NULL, NULL);
 }

@@ -234,12 +234,6 @@ typedef struct run_ctx {
 	cx_error audit_err;
 } run_ctx;
 
-static int join_cgroups(pid_t pid, void *arg, cx_error *err)
-{
-	run_ctx *rc = arg;
-	return cx_cg_attach(rc->cg, pid, err);
-}
-
 static void on_exec(const cx_bpf_exec *e, void *arg);
 
 /* The CPU budget in kernel when BPF works here; otherwise the cgroup
@@ -439,6 +433,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	run_ctx rc = { .st = st, .cfg = cfg, .lim = lim };
 	cx_error berr = { 0 };
 	int exit_code = CX_EXIT_FAILURE, r, ctl_fd = -1;
+	int join_fds[8]; /* the v1 hierarchies init joins (cx_cg_join_fds) */
+	size_t n_join = 0;
 	bool spawned = false, validate = strcmp(phase, "validate") == 0;
 
 	memset(ret, 0, sizeof(*ret));
@@ -458,6 +454,9 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	cx_cg_limits cl = { .memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS] };
 	if ((r = cx_cg_create(rc.cg, cgname, &cl, err)) < 0)
 		goto fail;
+	if ((r = cx_cg_join_fds(rc.cg, join_fds, CX_ARRAY_SIZE(join_fds), err)) < 0)
+		goto fail;
+	n_join = (size_t)r;
 
 	cx_phase_enter(CX_PH_MONITOR);
 	if ((r = control_socket(cfg, st->lease.lease_id, ctl_path, sizeof(ctl_path), &ctl_fd, err)) < 0)
@@ -480,8 +479,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		.dev_shm = pol->dev_shm,
 		.overlay_dirs = ovdirs,
 		.cgroup_fd = cx_cg_clone_fd(rc.cg),
-		.before_start = join_cgroups,
-		.before_start_arg = &rc,
+		.join_fds = join_fds,
+		.n_join_fds = n_join,
 		.before_exec = arm_monitor,
 		.before_exec_arg = &rc,
 		.seccomp_cache_dir = cache_dir,
@@ -490,6 +489,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
 	cx_phase_enter(CX_PH_SPAWN);
 	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
+	while (n_join > 0)
+		close(join_fds[--n_join]);
 	if (r < 0)
 		goto fail;
 	spawned = true;
@@ -615,6 +616,8 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 
 fail:
 	cx_phase_enter(CX_PH_CLEANUP);
+	while (n_join > 0)
+		close(join_fds[--n_join]);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		unlink(ctl_path);

@@ -354,19 +354,36 @@ int cx_cg_clone_fd(const cx_cgroup *cg)
 	return cg->layout == CX_CG_V1 ? -1 : cg->run[H_UNIFIED];
 }
 
-int cx_cg_attach(cx_cgroup *cg, pid_t pid, cx_error *err)
+int cx_cg_join_fds(cx_cgroup *cg, int *fds, size_t max, cx_error *err)
 {
-	char b[32];
-	snprintf(b, sizeof(b), "%d", (int)pid);
-	for (int h = 0; h < H__COUNT; h++) {
-		if (!have(cg, h) || (h == H_UNIFIED && cx_cg_clone_fd(cg) >= 0))
+	size_t n = 0;
+	int r = 0;
+
+	/* Every hierarchy but the unified one, which clone3 enters (and
+	 * which only the v2 and hybrid layouts have). */
+	for (int h = 0; h < H_UNIFIED && r == 0; h++) {
+		if (!have(cg, h))
 			continue;
-		int r = write_at(cg->run[h], "cgroup.procs", b);
-		if (r < 0)
-			return cx_err(err, CX_E_SPAWN, -r, "move pid %d into cgroup %s: %s", (int)pid,
-				      hier_name[h], strerror(-r));
+		if (n == max) {
+			r = cx_err(err, CX_E_SPAWN, E2BIG, "more cgroup hierarchies than expected");
+			break;
+		}
+		/* "tasks", not "cgroup.procs": a thread writing 0 there moves
+		 * itself without the kernel's global cgroup_threadgroup_rwsem
+		 * (see calyx/monitor.h) */
+		int fd = openat(cg->run[h], "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			r = cx_err(err, CX_E_SPAWN, errno, "open the run's %s cgroup: %s", hier_name[h],
+				   strerror(errno));
+		else
+			fds[n++] = fd;
 	}
-	return 0;
+	if (r < 0) {
+		while (n > 0)
+			close(fds[--n]);
+		return r;
+	}
+	return (int)n;
 }
 
 int cx_cg_set_cpu_quota(cx_cgroup *cg, uint64_t quota_us, uint64_t period_us, cx_error *err)

@@ -17,13 +17,13 @@
  * on the error pipe; the parent turns it into one line and exit 125, or
  * 126/127 for execve itself):
  *   parent: envp, pipes, clone3(NEW{PID,NS,NET,IPC,UTS,CGROUP}|PIDFD
- *           [|INTO_CGROUP]) -> writes the go byte
- *   init:   PDEATHSIG=SIGKILL, wait for go (parent alive), build the view
- *           and pivot_root, hostname, loopback if allowed, wait for the
- *           second byte (the parent has put init in every cgroup), fork payload,
- *           drop its own capabilities, close every fd, reap until the
- *           payload exits, report its wait status, exit (the pid namespace
- *           dies with it)
+ *           [|INTO_CGROUP]) -> writes the go byte, arms what must be in
+ *           place before exec (before_exec), opens the exec gate
+ *   init:   PDEATHSIG=SIGKILL, wait for go (parent alive), join the v1
+ *           cgroups itself (join_fds), build the view and pivot_root,
+ *           hostname, loopback if allowed, fork payload, drop its own
+ *           capabilities, close every fd, reap until the payload exits,
+ *           report its wait status, exit (the pid namespace dies with it)
  *   payload: setsid, stdin=/dev/null, only fds 0-2 (+ the CLOEXEC report
  *           pipe), rlimits, drop to run ids (securebits locked, no caps,
  *           bounding set empty, no_new_privs), chdir, Landlock, seccomp,
@@ -73,6 +73,8 @@ typedef struct child_ctx {
 	char **argvp; /* argv->v copied with the NULL terminator execve needs */
 	char **envp;
 	int sync_rd, rep_wr, status_wr;
+	const int *join_fds; /* cgroup v1 "tasks" files (cx_cg_join_fds) */
+	size_t n_join_fds;
 	int gate_rd; /* the parent's leave to exec (before_exec done) */
 	const sbx_filter *filter; /* compiled by the parent, installed last */
 } child_ctx;
@@ -296,6 +298,18 @@ static _Noreturn void init_main(const child_ctx *c)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	prctl(PR_SET_NAME, "calyx-init");
+	/* Into the run's v1 cgroups, by init itself (the only thread of its
+	 * process), before it allocates or forks anything: "0" moves the
+	 * writer without the kernel's global threadgroup lock (calyx/monitor.h).
+	 * The files were opened by root in the parent. */
+	for (size_t i = 0; i < c->n_join_fds; i++) {
+		if (write(c->join_fds[i], "0", 1) != 1) {
+			cx_err(&err, CX_E_SPAWN, errno, "cannot join the run's cgroup: %s",
+			       strerror(errno));
+			child_fail(c, &err, CX_EXIT_FAILURE);
+		}
+		close(c->join_fds[i]);
+	}
 	marks[CX_SBX_VIEW_START] = cx_mono_ns();
 	if (sbx_view_build(c->cfg, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
@@ -306,12 +320,6 @@ static _Noreturn void init_main(const child_ctx *c)
 	}
 	if (c->cfg->spec->network == CX_NET_LOOPBACK && sbx_loopback_up(&err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
-	/* The second byte: the parent has put init in every cgroup (before_start),
-	 * so the command's process, forked next, starts inside them. Joining
-	 * a v1 hierarchy can wait for an RCU grace period; the view was built
-	 * meanwhile. EOF: the parent gave up, never fork. */
-	if (read(c->sync_rd, &go, 1) != 1)
-		_exit(CX_EXIT_FAILURE);
 	close(c->sync_rd);
 
 	payload = fork();
@@ -448,6 +456,8 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	c.rep_wr = rep_p[1];
 	c.status_wr = st_p[1];
 	c.gate_rd = gate_p[0];
+	c.join_fds = cfg->join_fds;
+	c.n_join_fds = cfg->n_join_fds;
 
 	ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
 		   CLONE_NEWCGROUP | CLONE_PIDFD;
@@ -487,16 +497,8 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	close(st_p[1]);
 	close(gate_p[0]);
 	sync_p[0] = rep_p[1] = st_p[1] = gate_p[0] = -1;
-	/* Go: init builds the view while the parent puts it in the run's
-	 * cgroups (before_start); the second byte lets it fork the command's
-	 * process, which so starts inside them. */
+	/* Go: init joins its cgroups and builds the view. */
 	if (send(sync_p[1], "G", 1, MSG_NOSIGNAL) != 1) {
-		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
-		goto kill;
-	}
-	if (cfg->before_start && (r = cfg->before_start(pid, cfg->before_start_arg, err)) < 0)
-		goto kill;
-	if (send(sync_p[1], "J", 1, MSG_NOSIGNAL) != 1) {
 		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
 		goto kill;
 	}
@@ -551,9 +553,9 @@ kill:
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	waitpid(pid, NULL, __WALL);
 	close(pidfd);
-	/* A parent-side step failed (a sync write hit EPIPE, a cgroup join
-	 * found init gone): if the child had already failed on its own
-	 * (its view refused, say), its report is the cause; ours followed. */
+	/* A parent-side step failed (before_exec, say) after the child had
+	 * already failed on its own (its view refused): the child's report
+	 * is the cause. */
 	if (rep_p[0] >= 0) {
 		int child_r = take_child_error(rep_p[0], err, ret_exit);
 		if (child_r < 0)

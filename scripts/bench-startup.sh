@@ -422,11 +422,12 @@ fi
 # ---- phase breakdown (calyx-exec's own timings_us) ------------------------------
 # ---- the cgroup v1 join (hybrid hosts) -----------------------------------------
 # On a host with cgroup v1 controllers (like this CI kind), each run's
-# sandbox is written into v1 hierarchies; that write can wait for an RCU
-# grace period (cgroup_threadgroup_rwsem), unless the host favours dynamic
-# cgroup changes (cgroup2 mount option favordynmods). Measured here with
-# tests/bench/cgjoin.c, 20 writes 20 ms apart, so the table above can be read
-# against it.
+# sandbox must enter v1 hierarchies. Another process writing its pid into
+# cgroup.procs can wait for an RCU grace period (the kernel's global
+# cgroup_threadgroup_rwsem) unless the host favours dynamic cgroup changes
+# (cgroup2 mount option favordynmods); a process writing "0" into tasks
+# itself, as calyx's sandbox init does, takes no such lock. Both measured
+# here with tests/bench/cgjoin.c, 20 of each, interleaved, 20 ms apart.
 md "### The cgroup v1 join on this host"
 md
 CGJ=$BUILD/benchbin/cgjoin
@@ -434,12 +435,22 @@ FDM=$(awk '$3 == "cgroup2" { print ($4 ~ /favordynmods/) ? "on" : "off"; exit }'
 if [ ! -d /sys/fs/cgroup/pids ] || [ "$(stat -f -c %T /sys/fs/cgroup/pids 2>/dev/null)" != cgroupfs ]; then
 	md "No cgroup v1 pids hierarchy here (a pure cgroup2 host): the sandbox enters its cgroup with CLONE_INTO_CGROUP, no write."
 	figure startup.v1_join_ms - ms "no cgroup v1 hierarchy on this host"
-elif [ -x "$CGJ" ] && read -r JMED JMAX < <("$CGJ" 20 2>"$D/err"); then
-	md "Moving a process into a v1 hierarchy (one \`cgroup.procs\` write, as calyx-exec does for each run's sandbox here): median **$JMED ms**, max $JMAX ms over 20 writes 20 ms apart. cgroup2's favordynmods option as /proc/mounts shows it: $FDM. The write takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period unless the kernel favours dynamic cgroup changes; calyx-exec overlaps it with the sandbox building its view, and the rest lands in the spawn phase. bwrap, unshare and firejail-equiv join no cgroup; crun writes the same kind of v1 join."
-	figure startup.v1_join_ms "$JMED" ms "one cgroup.procs write into a v1 hierarchy, median of 20 (max $JMAX); favordynmods $FDM"
+	figure startup.v1_pidjoin_ms - ms "no cgroup v1 hierarchy on this host"
+elif [ -x "$CGJ" ] && read -r PMED PMAX JMED JMAX < <("$CGJ" 20 2>"$D/err"); then
+	md "Moving a process into a v1 hierarchy, median (max) of 20 moves each, interleaved, 20 ms apart; cgroup2's favordynmods option as /proc/mounts shows it: $FDM."
+	md
+	md "| how | median | max |"
+	md "|---|---|---|"
+	md "| the process writes \"0\" into \`tasks\` itself (calyx's sandbox init, for each v1 hierarchy of the run) | **$JMED ms** | $JMAX ms |"
+	md "| another process writes its pid into \`cgroup.procs\` (how a supervisor usually does it, crun too; calyx-exec did so until 2026-11-22) | $PMED ms | $PMAX ms |"
+	md
+	md "Moving another process takes the kernel's global cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period unless the kernel favours dynamic cgroup changes (on a host that never had favordynmods, about 13 ms per write was seen); a single-threaded process moving itself takes no such lock. bwrap, unshare and firejail-equiv join no cgroup; crun joins v1 hierarchies by pid (the second row)."
+	figure startup.v1_join_ms "$JMED" ms "self-join (\"0\" into tasks), median of 20 (max $JMAX); favordynmods $FDM"
+	figure startup.v1_pidjoin_ms "$PMED" ms "pid into cgroup.procs by another process, median of 20 (max $PMAX); favordynmods $FDM"
 else
 	md "The v1 join could not be measured: $(head -n 1 "$D/err" 2>/dev/null)"
 	figure startup.v1_join_ms - ms "cgjoin failed"
+	figure startup.v1_pidjoin_ms - ms "cgjoin failed"
 fi
 md
 

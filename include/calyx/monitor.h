@@ -104,9 +104,19 @@ int cx_cg_adopt(cx_cgroup *cg, const char *name, cx_error *err);
 int cx_cg_set_limits(cx_cgroup *cg, const cx_cg_limits *lim, cx_error *err);
 /* An fd for clone3(CLONE_INTO_CGROUP) (v2 and hybrid), or -1. Borrowed. */
 int cx_cg_clone_fd(const cx_cgroup *cg);
-/* Put pid into every hierarchy it is not yet in (v1 controllers; on v1
- * also the membership hierarchy). Called before the child runs anything. */
-int cx_cg_attach(cx_cgroup *cg, pid_t pid, cx_error *err);
+/* The hierarchies clone3 cannot enter (v1 controllers; on a v1 host also
+ * the membership hierarchy): opens each one's "tasks" file for writing
+ * into fds[0..max), returns how many (0 on a v2 host) or a negative errno.
+ * The sandbox's init, single-threaded, writes "0" to each before anything
+ * else (cx_sandbox_config.join_fds), and so moves itself, and the command
+ * it forks later, into the run's cgroups. Why not write its pid from here:
+ * moving another task (or a whole process) takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+ * period (13 ms per write measured on a hybrid host) unless cgroup2 is
+ * mounted with favordynmods; a thread moving itself takes no such lock.
+ * The files are opened here, by root, and the kernel checks the opener's
+ * credentials. The caller closes the fds. */
+int cx_cg_join_fds(cx_cgroup *cg, int *fds, size_t max, cx_error *err);
 /* CPU fence: at most quota_us of CPU per period_us (0 lifts it). */
 int cx_cg_set_cpu_quota(cx_cgroup *cg, uint64_t quota_us, uint64_t period_us, cx_error *err);
 int cx_cg_read_usage(cx_cgroup *cg, cx_cg_usage *ret, cx_error *err);

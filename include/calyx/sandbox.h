@@ -54,11 +54,11 @@ typedef struct cx_sandbox_config {
 	 * trees are never written by the run. NULL: plain read-write binds. */
 	const char *const *overlay_dirs;
 	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
-	/* Called in the parent after clone, while init builds the view and
-	 * before it forks the command's process (which then starts in what
-	 * init joined: v1 cgroup hierarchies). Failure kills the child. */
-	int (*before_start)(pid_t pid, void *arg, cx_error *err);
-	void *before_start_arg;
+	/* cgroup v1 "tasks" files open for writing (cx_cg_join_fds): init
+	 * writes "0" to each first thing, joining them itself, so the command
+	 * it forks starts inside them. Owned by the caller. */
+	const int *join_fds;
+	size_t n_join_fds;
 	/* Called in the parent while the sandbox builds itself (in parallel),
 	 * before its command may exec: what must be in place when the command
 	 * starts but not before the sandbox is set up (the BPF monitor). The

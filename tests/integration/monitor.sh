@@ -308,6 +308,35 @@ t_sigterm() {
 }
 run_test operator.sigterm_halts_124           t_sigterm
 
+# The command runs inside its run's cgroup in every hierarchy calyx-exec
+# uses (v1 ones too: init joins them itself before it forks the command),
+# as the host's /proc/PID/cgroup lists them.
+t_in_cgroups() {
+	local tag p ctl path seen=0 bad=""
+	bg_start incg "[\"$HB/idle\"]" '"wall_ms": 20000' || return 1
+	tag=${TAGS[-1]}
+	p=$(pgrep -u "$MON_UID" -x idle | head -n 1)
+	[ -n "$p" ] || fail "no idle process of run uid $MON_UID" || return 1
+	while IFS=: read -r _ ctl path; do
+		case ",$ctl," in
+		,, | *,memory,* | *,pids,* | *,cpu,* | *,cpuacct,*) ;;
+		*) continue ;;
+		esac
+		seen=$((seen + 1))
+		case $path in
+		*/calyx/run-*-"$tag") ;;
+		*) bad+=" ${ctl:-unified}:$path" ;;
+		esac
+	done <"/proc/$p/cgroup"
+	kill -TERM "$BG_PID"
+	wait "$BG_PID"
+	[ "$seen" -gt 0 ] || fail "no hierarchy of /proc/$p/cgroup checked" || return 1
+	[ -z "$bad" ] || fail "the command is outside its run cgroup in:$bad" || return 1
+	printf '      %d hierarchies hold the command\n' "$seen"
+	nothing_left "$tag"
+}
+run_test cgroups.command_in_every_hierarchy   t_in_cgroups
+
 # calyx-ctl: list, pause (the cgroup is really frozen), resume, halt; each
 # operator action is audited with the operator's uid.
 CTL=$B/calyx-ctl

@@ -439,16 +439,20 @@ static void build_v1_controllers(const char *r)
 	put(r, HM "memory.usage_in_bytes", "2097152\n");
 	put(r, HM "memory.max_usage_in_bytes", "33554432\n");
 	put(r, HM "cgroup.procs", "");
+	put(r, HM "tasks", "");
 	put(r, HP "pids.max", "");
 	put(r, HP "pids.current", "5\n");
 	put(r, HP "pids.events", "max 9\n");
 	put(r, HP "cgroup.procs", "");
+	put(r, HP "tasks", "");
 	put(r, HC "cpu.cfs_period_us", "");
 	put(r, HC "cpu.cfs_quota_us", "");
 	put(r, HC "cgroup.procs", "");
+	put(r, HC "tasks", "");
 	put(r, HA "cpuacct.usage", "1234567890\n"); /* ns */
 	put(r, HA "cpuacct.stat", "user 100\nsystem 23\n");
 	put(r, HA "cgroup.procs", "");
+	put(r, HA "tasks", "");
 }
 
 static void build_hybrid(const char *r)
@@ -466,6 +470,7 @@ static void build_v1(const char *r)
 	build_v1_controllers(r);
 	put(r, HF "freezer.state", "");
 	put(r, HF "cgroup.procs", "");
+	put(r, HF "tasks", "");
 }
 
 static int open_root(const char *root)
@@ -1127,35 +1132,55 @@ static void memory_events_each_layout(void **st)
 	}
 }
 
-static void attach_each_layout(void **st)
+/* What init writes "0" to: each hierarchy's tasks file that clone3 did
+ * not enter; the fds write there (and nowhere else). */
+static int join_and_write(fake *f, cx_error *err)
+{
+	int fds[8], n = cx_cg_join_fds(f->cg, fds, CX_ARRAY_SIZE(fds), err);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(write(fds[i], "0", 1), 1);
+		close(fds[i]);
+	}
+	return n;
+}
+
+static void join_fds_each_layout(void **st)
 {
 	fake f;
 	cx_error err = { 0 };
+	int fds[8];
 	(void)st;
-	/* v2: CLONE_INTO_CGROUP did it; nothing is written */
+	/* v2: CLONE_INTO_CGROUP did it; nothing to join */
 	fake_open(&f, CX_CG_V2);
-	assert_int_equal(cx_cg_attach(f.cg, 4242, &err), 0);
-	ASSERT_FILE(f.root, U2 "cgroup.procs", "");
+	assert_int_equal(join_and_write(&f, &err), 0);
 	fake_close(&f);
 	/* hybrid: every v1 controller, not the unified side */
 	fake_open(&f, CX_CG_HYBRID);
-	assert_int_equal(cx_cg_attach(f.cg, 4242, &err), 0);
-	ASSERT_FILE(f.root, HM "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HP "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HC "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HA "cgroup.procs", "4242");
+	assert_int_equal(join_and_write(&f, &err), 4);
+	ASSERT_FILE(f.root, HM "tasks", "0");
+	ASSERT_FILE(f.root, HP "tasks", "0");
+	ASSERT_FILE(f.root, HC "tasks", "0");
+	ASSERT_FILE(f.root, HA "tasks", "0");
+	ASSERT_FILE(f.root, HM "cgroup.procs", "");
 	ASSERT_FILE(f.root, HU "cgroup.procs", "");
+	/* more hierarchies than room: refused, nothing left open */
+	int lowest = fcntl(0, F_DUPFD_CLOEXEC, 0); /* the lowest free fd */
+	close(lowest);
+	assert_true(cx_cg_join_fds(f.cg, fds, 3, &err) < 0);
+	int now = fcntl(0, F_DUPFD_CLOEXEC, 0);
+	close(now);
+	assert_int_equal(now, lowest);
 	fake_close(&f);
 	/* v1: every hierarchy, the freezer too */
 	fake_open(&f, CX_CG_V1);
-	assert_int_equal(cx_cg_attach(f.cg, 4242, &err), 0);
-	ASSERT_FILE(f.root, HM "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HP "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HC "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HA "cgroup.procs", "4242");
-	ASSERT_FILE(f.root, HF "cgroup.procs", "4242");
-	rm(f.root, HP "cgroup.procs");
-	assert_true(cx_cg_attach(f.cg, 4243, &err) < 0);
+	assert_int_equal(join_and_write(&f, &err), 5);
+	ASSERT_FILE(f.root, HM "tasks", "0");
+	ASSERT_FILE(f.root, HP "tasks", "0");
+	ASSERT_FILE(f.root, HC "tasks", "0");
+	ASSERT_FILE(f.root, HA "tasks", "0");
+	ASSERT_FILE(f.root, HF "tasks", "0");
+	rm(f.root, HP "tasks");
+	assert_true(cx_cg_join_fds(f.cg, fds, CX_ARRAY_SIZE(fds), &err) < 0);
 	assert_non_null(strstr(err.msg, "pids"));
 	fake_close(&f);
 }
@@ -1358,7 +1383,7 @@ int main(void)
 		cmocka_unit_test(populated_each_layout),
 		cmocka_unit_test(kill_each_layout),
 		cmocka_unit_test(memory_events_each_layout),
-		cmocka_unit_test(attach_each_layout),
+		cmocka_unit_test(join_fds_each_layout),
 		cmocka_unit_test(destroy_each_layout),
 		cmocka_unit_test(run_name_format),
 		cmocka_unit_test(reap_stale_only_dead_owners),

@@ -132,24 +132,24 @@ static void preflight_on_this_host(void **st)
 	assert_int_equal(cx_sandbox_preflight(false, &err), 0);
 }
 
-/* before_start that returns only once init has exited (its view failed):
- * what a slow cgroup v1 join does when the view fails fast. */
-static int wait_init_gone(pid_t pid, void *arg, cx_error *err)
+/* before_exec that fails, but only once init has exited (its view was
+ * refused): a parent-side step failing after the child failed. */
+static int fail_after_init_gone(pid_t pid, void *arg, cx_error *err)
 {
 	siginfo_t si = { 0 };
 	(void)arg;
-	(void)err;
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 		;
-	return 0;
+	return cx_err(err, CX_E_LAYER, EIO, "the parent's own step failed");
 }
 
-/* The child refuses its view while the parent is still joining cgroups:
- * the parent's next handshake write meets a closed socket (EPIPE). The
- * refusal must still be the child's own (E_VIEW, its message), not
- * "cannot start the sandbox: Broken pipe" (found by the mount_race case on
- * a host with slow v1 joins). */
-static void spawn_child_refusal_wins_over_parent_epipe(void **st)
+/* The child refuses its view while calyx-exec is still busy with a step of
+ * its own, which then fails too (or, before, met the closed handshake
+ * socket: EPIPE). The refusal must be the child's (E_VIEW, its message),
+ * the cause, not the parent's failure that followed ("cannot start the
+ * sandbox: Broken pipe" was found by the mount_race case on a host with
+ * slow cgroup v1 joins). */
+static void spawn_child_refusal_wins_over_a_later_parent_failure(void **st)
 {
 	cx_run_spec spec = { 0 };
 	cx_strv deny = { 0 };
@@ -165,7 +165,7 @@ static void spawn_child_refusal_wins_over_parent_epipe(void **st)
 	cx_strv_push(&spec.ro, "/nonexistent-calyx-unit-test");
 	cx_sandbox_config cfg = { .spec = &spec, .syscalls_deny = &deny, .root_dir = root,
 				  .run_uid = 65534, .run_gid = 65534, .cgroup_fd = -1,
-				  .before_start = wait_init_gone };
+				  .before_exec = fail_after_init_gone };
 	assert_true(cx_sandbox_spawn(&cfg, &sb, &exit_code, &err) < 0);
 	assert_int_equal(err.reason, CX_E_VIEW);
 	assert_non_null(strstr(err.msg, "nonexistent-calyx-unit-test"));
@@ -182,7 +182,7 @@ int main(void)
 		cmocka_unit_test(interp_hostile_elf),
 		cmocka_unit_test(view_path_rules),
 		cmocka_unit_test(preflight_on_this_host),
-		cmocka_unit_test(spawn_child_refusal_wins_over_parent_epipe),
+		cmocka_unit_test(spawn_child_refusal_wins_over_a_later_parent_failure),
 	};
 	return cmocka_run_group_tests_name("sandbox", tests, NULL, NULL);
 }

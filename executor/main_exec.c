@@ -257,11 +257,10 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 		cx_kern_offsets_get(offpath, &ko, NULL); /* zeros: pid + comm only */
 		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &cb, &rc->bpf, &rc->berr);
 		/* The sandbox has been setting itself up in the run's cgroup
-		 * meanwhile: that CPU counts too (read after the events are
-		 * attached, so a few µs may count twice, never none). */
+		 * meanwhile: what it used before the events counted counts too. */
 		cx_cg_usage u = { 0 };
 		if (rc->bpf && cx_cg_read_cpu(rc->cg, &u, NULL) == 0)
-			cx_bpfmon_charge(rc->bpf, u.cpu_usec * 1000);
+			cx_bpfmon_charge_uncounted(rc->bpf, u.cpu_usec * 1000);
 	}
 	cx_phase_enter(was);
 	return 0;

@@ -230,9 +230,20 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 	return r;
 }
 
-void cx_bpfmon_charge(cx_bpfmon *m, uint64_t ns)
+void cx_bpfmon_charge_uncounted(cx_bpfmon *m, uint64_t cgroup_used_ns)
 {
-	__atomic_fetch_add(&m->skel->bss->used_ns, ns, __ATOMIC_SEQ_CST);
+	uint64_t counted = 0;
+
+	/* Each event's counter: the ns it counted since it was opened, which
+	 * the program bills in deltas from 0 (last_count), sample by sample.
+	 * Read after cpu.stat: the few µs in between count for neither. */
+	for (int i = 0; m->perf_fds && i < m->ncpu; i++) {
+		uint64_t v;
+		if (m->perf_fds[i] >= 0 && read(m->perf_fds[i], &v, sizeof(v)) == (ssize_t)sizeof(v))
+			counted += v;
+	}
+	if (cgroup_used_ns > counted)
+		__atomic_fetch_add(&m->skel->bss->used_ns, cgroup_used_ns - counted, __ATOMIC_SEQ_CST);
 }
 
 int cx_bpfmon_fd(cx_bpfmon *m)

@@ -188,9 +188,11 @@ int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *
  * usable here: the caller then falls back to polling cpu.stat. */
 int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
 		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err);
-/* Count ns of CPU the run's cgroup used before the events were attached
- * (the sandbox setting itself up meanwhile) against the budget. */
-void cx_bpfmon_charge(cx_bpfmon *m, uint64_t ns);
+/* cgroup_used_ns: the run cgroup's whole CPU so far (cpu.stat, read once
+ * the events are attached). What of it the events did not count (the
+ * sandbox setting itself up before they were attached) is charged against
+ * the budget; what they counted is theirs, so nothing counts twice. */
+void cx_bpfmon_charge_uncounted(cx_bpfmon *m, uint64_t cgroup_used_ns);
 /* epoll-able fd of the ring buffer; consume events when it is readable. */
 int cx_bpfmon_fd(cx_bpfmon *m);
 int cx_bpfmon_consume(cx_bpfmon *m);

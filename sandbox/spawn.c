@@ -96,19 +96,26 @@ static _Noreturn void child_fail(const child_ctx *c, const cx_error *err, int ex
 	_exit(exit_code);
 }
 
-/* Close every fd from 3 up but keep and keep2 (-1: none). */
-static int close_all_but(int keep, int keep2, cx_error *err)
+/* Close every fd from 3 up but the n in keep (negative ones ignored). */
+static int close_all_but(const int *keep, size_t n, cx_error *err)
 {
-	int lo = keep < keep2 ? keep : keep2, hi = keep < keep2 ? keep2 : keep;
+	int k[16];
+	size_t m = 0;
 	unsigned from = 3;
 
-	for (int k = 0; k < 2; k++) {
-		int fd = k ? hi : lo;
-		if (fd < 3)
-			continue;
-		if ((unsigned)fd > from && syscall(SYS_close_range, from, (unsigned)fd - 1, 0) < 0)
+	for (size_t i = 0; i < n && m < CX_ARRAY_SIZE(k); i++) /* insertion sort */
+		if (keep[i] >= 3) {
+			size_t j = m++;
+			for (; j > 0 && k[j - 1] > keep[i]; j--)
+				k[j] = k[j - 1];
+			k[j] = keep[i];
+		}
+	if (m < n && m == CX_ARRAY_SIZE(k))
+		return cx_err(err, CX_E_SPAWN, E2BIG, "too many fds to keep");
+	for (size_t i = 0; i < m; i++) {
+		if ((unsigned)k[i] > from && syscall(SYS_close_range, from, (unsigned)k[i] - 1, 0) < 0)
 			return cx_err(err, CX_E_SPAWN, errno, "close_range: %s", strerror(errno));
-		from = (unsigned)fd + 1;
+		from = (unsigned)k[i] + 1;
 	}
 	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "close_range: %s", strerror(errno));
@@ -216,7 +223,7 @@ static _Noreturn void payload_main(const child_ctx *c)
 	}
 	/* Only 0-2 survive execve: everything else is closed now, and the
 	 * report pipe and the gate are O_CLOEXEC. */
-	if (close_all_but(c->rep_wr, c->gate_rd, &err) < 0 || check_stdio(&err) < 0 ||
+	if (close_all_but((int[]){ c->rep_wr, c->gate_rd }, 2, &err) < 0 || check_stdio(&err) < 0 ||
 	    sbx_rlimits(&cfg->spec->limits, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	int cmd_fd = open_command(argv->v[0], &err);
@@ -285,6 +292,23 @@ static _Noreturn void init_main(const child_ctx *c)
 	pid_t payload;
 	int status = 0;
 
+	/* First, drop every fd of calyx-exec's that clone3 copied (the audit
+	 * log, the ledger, the run dir's lock...): an flock follows the open
+	 * file description, so a sandbox still dying after calyx-exec was
+	 * killed would keep the run looking alive to the next start's
+	 * recovery (the crash gate found it). */
+	int keep[4 + 8];
+	size_t nkeep = 0;
+	keep[nkeep++] = c->sync_rd;
+	keep[nkeep++] = c->rep_wr;
+	keep[nkeep++] = c->status_wr;
+	keep[nkeep++] = c->gate_rd;
+	for (size_t i = 0; i < c->n_join_fds && nkeep < CX_ARRAY_SIZE(keep); i++)
+		keep[nkeep++] = c->join_fds[i];
+	if (nkeep < 4 + c->n_join_fds)
+		cx_err(&err, CX_E_SPAWN, E2BIG, "more cgroup hierarchies than the sandbox takes");
+	if (err.reason || close_all_but(keep, nkeep, &err) < 0)
+		child_fail(c, &err, CX_EXIT_FAILURE);
 	/* calyx-exec dies -> init gets SIGKILL -> the pid namespace dies. The
 	 * go byte proves the parent was still alive after the prctl. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(c->sync_rd, &go, 1) != 1)
@@ -337,7 +361,7 @@ static _Noreturn void init_main(const child_ctx *c)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	}
 	close(c->rep_wr);
-	if (close_all_but(c->status_wr, -1, &err) < 0) {
+	if (close_all_but(&c->status_wr, 1, &err) < 0) {
 		kill(payload, SIGKILL);
 		_exit(CX_EXIT_FAILURE);
 	}

@@ -227,7 +227,7 @@ else
 	fi
 	TOOK="No run record (\`$BENCH_OUT/runs.tsv\`): the benches were run one by one, not by \`make bench\`."
 fi
-COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
+COMMIT=$(code_rev .)
 
 # ver CMD ARGS...: first line of a tool's version output, or "not installed"
 ver() {

@@ -374,7 +374,7 @@ figure startup.ratio.firejail-default_over_calyx "$(ratio "$(m firejail-default)
 
 HOST=$(machine_line)
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
+REV=$(code_rev "$ROOT")
 versions="hyperfine $(hyperfine --version | awk '{ print $2 }')"
 command -v bwrap >/dev/null && versions+=", bubblewrap $(bwrap --version | awk '{ print $2 }')"
 command -v crun >/dev/null && versions+=", crun $(crun --version | awk 'NR == 1 { print $3 }')"

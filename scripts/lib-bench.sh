@@ -75,6 +75,15 @@ need() {
 	return 1
 }
 
+# code_rev [DIR]: the commit benchmarked, "-dirty" when the tree differs
+# from it in anything but the files make bench itself writes.
+code_rev() {
+	local d=${1:-.} r
+	r=$(git -C "$d" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return; }
+	git -C "$d" diff --quiet HEAD -- . ':!docs/benchmarks.md' ':!docs/bench-startup.svg' 2>/dev/null || r+=-dirty
+	echo "$r"
+}
+
 machine_line() {
 	local cpu mem os virt
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)

@@ -1144,6 +1144,14 @@ static int join_and_write(fake *f, cx_error *err)
 	return n;
 }
 
+/* "0" landed in the tasks file of each v1 controller (hybrid and v1). */
+static void assert_controllers_joined(const char *root)
+{
+	static const char *const tasks[] = { HM "tasks", HP "tasks", HC "tasks", HA "tasks" };
+	for (size_t i = 0; i < CX_ARRAY_SIZE(tasks); i++)
+		ASSERT_FILE(root, tasks[i], "0");
+}
+
 static void join_fds_each_layout(void **st)
 {
 	fake f;
@@ -1157,10 +1165,7 @@ static void join_fds_each_layout(void **st)
 	/* hybrid: every v1 controller, not the unified side */
 	fake_open(&f, CX_CG_HYBRID);
 	assert_int_equal(join_and_write(&f, &err), 4);
-	ASSERT_FILE(f.root, HM "tasks", "0");
-	ASSERT_FILE(f.root, HP "tasks", "0");
-	ASSERT_FILE(f.root, HC "tasks", "0");
-	ASSERT_FILE(f.root, HA "tasks", "0");
+	assert_controllers_joined(f.root);
 	ASSERT_FILE(f.root, HM "cgroup.procs", "");
 	ASSERT_FILE(f.root, HU "cgroup.procs", "");
 	/* more hierarchies than room: refused, nothing left open */
@@ -1174,10 +1179,7 @@ static void join_fds_each_layout(void **st)
 	/* v1: every hierarchy, the freezer too */
 	fake_open(&f, CX_CG_V1);
 	assert_int_equal(join_and_write(&f, &err), 5);
-	ASSERT_FILE(f.root, HM "tasks", "0");
-	ASSERT_FILE(f.root, HP "tasks", "0");
-	ASSERT_FILE(f.root, HC "tasks", "0");
-	ASSERT_FILE(f.root, HA "tasks", "0");
+	assert_controllers_joined(f.root);
 	ASSERT_FILE(f.root, HF "tasks", "0");
 	rm(f.root, HP "tasks");
 	assert_true(cx_cg_join_fds(f.cg, fds, CX_ARRAY_SIZE(fds), &err) < 0);

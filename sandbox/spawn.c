@@ -410,8 +410,9 @@ static char **build_envp(const cx_env *env)
 }
 
 /* After the child is dead: an error report it left in the pipe, if any,
- * replaces err (returns its cx_err code; 0: none). Non-blocking, since the command's process may still hold
- * the write end for a moment; each report is one atomic write. */
+ * replaces err (returns its cx_err code; 0: none). Non-blocking, since the
+ * command's process may still hold the write end for a moment; each
+ * report is one atomic write. */
 static int take_child_error(int fd, cx_error *err, int *ret_exit)
 {
 	report rep;

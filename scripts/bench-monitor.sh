@@ -52,11 +52,10 @@ N=${BENCH_N:-15}
 # The integration harness: root check, binaries, $T, keys, hosts, leases.
 # shellcheck source=tests/integration/lib.sh
 source tests/integration/lib.sh "$BUILD"
-note() { printf '%s\n' "$*" >&2; }
 
 WORKLOADS="spin hog forkbomb idle"
 for w in $WORKLOADS; do
-	[ -x "$B/workloads/$w" ] || { note "bench-monitor: $B/workloads/$w missing (make tests)"; exit 2; }
+	[ -x "$B/workloads/$w" ] || { note "$B/workloads/$w missing (make tests)"; exit 2; }
 done
 HB=$(mktemp -d /var/tmp/calyx-bench.XXXXXX) || exit 2
 # shellcheck disable=SC2016  # expanded when the script exits
@@ -70,7 +69,7 @@ COMMANDS="[$(for w in $WORKLOADS; do printf '"%s/%s",' "$HB" "$w"; done | sed 's
 # the fork bomb needs more than the fixture policy's 512 pids
 policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" | sed 's/"pids": 512,/"pids": 1024,/' >"$T/bench.policy.json"
 mk_host bench "$T/bench.policy.json" "" "\"run_uid\": $BUID, \"run_gid\": $BUID" ||
-	{ note "bench-monitor: host: $WHY"; exit 2; }
+	{ note "host: $WHY"; exit 2; }
 
 # The fallback shim: calyx-exec and all it starts see bpf() fail (ENOSYS)
 # (tests/bench/shim_nobpf.c, built by make bench-monitor).
@@ -91,7 +90,7 @@ blease() {
 	NL=$((NL + 1))
 	printf '{"run_id":"bench","audience":"%s","argv":%s,"paths":{"ro":["/usr","%s"]},"limits":{%s}}\n' \
 		"$HOST_ID" "$1" "$HB" "$2" >"$T/b$NL.body" || return 1
-	mk_lease bench "$T/b$NL.lease" "$T/b$NL.body" || { note "bench-monitor: lease: $WHY"; return 1; }
+	mk_lease bench "$T/b$NL.lease" "$T/b$NL.body" || { note "lease: $WHY"; return 1; }
 	R=$T/b$NL.result
 }
 brun() {
@@ -208,14 +207,14 @@ cpu_share() {
 	awk -v a="$a" -v b="$b" -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", (b - a) / ns * 100 }'
 }
 
-note "bench-monitor: $N runs per CPU row; layout and enforcer from a first run"
+note "$N runs per CPU row; layout and enforcer from a first run"
 brun "[\"$HB/spin\"]" '"cpu_ms": 50, "wall_ms": 30000'
 LAYOUT=$(rget "$R" cgroup_layout) ENFORCER=$(rget "$R" cpu_enforcer)
 THREADS=(1 2 4)
 
-note "bench-monitor: CPU overshoot, BPF enforcer"
+note "CPU overshoot, BPF enforcer"
 cpu_rows bpf "${THREADS[@]}"
-note "bench-monitor: CPU overshoot, poll fallback"
+note "CPU overshoot, poll fallback"
 if [ -n "$SHIM" ]; then
 	brun "[\"$HB/spin\"]" '"cpu_ms": 50, "wall_ms": 30000' "$SHIM"
 	if [ "$(rget "$R" cpu_enforcer)" != cgroup-poll ]; then
@@ -224,12 +223,12 @@ if [ -n "$SHIM" ]; then
 	fi
 fi
 cpu_rows poll "${THREADS[@]}"
-note "bench-monitor: memory and fork-bomb halts"
+note "memory and fork-bomb halts"
 MEM_N=$(((N + 1) / 2))
 empty_rows mem_breach_to_empty_ms "memory hog" "[\"$HB/hog\"]" '"memory_bytes": 67108864, "wall_ms": 2000' memory 20 "$MEM_N"
 empty_rows mem_child_breach_to_empty_ms "memory hog child" "[\"$HB/hog\", \"child\"]" '"memory_bytes": 67108864, "wall_ms": 2000' memory 20 "$MEM_N"
 empty_rows forkbomb_halt_ms "fork bomb" "[\"$HB/forkbomb\", \"500\", \"60000\"]" '"pids": 600, "wall_ms": 1000' wall 50 "$MEM_N"
-note "bench-monitor: monitor CPU (3 runs of 6 s)"
+note "monitor CPU (3 runs of 6 s)"
 IDLE=$(cpu_share "[\"$HB/idle\"]" '"cpu_ms": 600000, "wall_ms": 6000')
 BUSY=$(cpu_share "[\"$HB/spin\"]" '"cpu_ms": 600000, "wall_ms": 6000')
 if [ -n "$SHIM" ]; then

@@ -49,8 +49,6 @@ export BENCH_OUT=${BENCH_OUT:-$B/bench}
 # shellcheck source=scripts/lib-bench.sh
 source scripts/lib-bench.sh
 
-die() { echo "bench-overhead: $*" >&2; exit 1; }
-note() { printf 'bench-overhead: %s\n' "$*" >&2; }
 T_START=$EPOCHREALTIME
 
 SL=$B/benchbin/syscall_loop

@@ -68,8 +68,6 @@ WARM=3
 PHASE_RUNS=20
 CHART=$ROOT/docs/bench-startup.svg
 
-die() { echo "bench-startup: $*" >&2; exit 1; }
-note() { printf 'bench-startup: %s\n' "$*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (calyx-exec's configuration must be root-owned)"
 case "$BUILD" in *[[:space:]]*) die "the build path has whitespace; hyperfine -N splits commands on it" ;; esac

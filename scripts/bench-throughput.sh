@@ -46,8 +46,6 @@ export BENCH_OUT=${BENCH_OUT:-$B/bench}
 # shellcheck source=scripts/lib-bench.sh
 source scripts/lib-bench.sh
 
-die() { echo "bench-throughput: $*" >&2; exit 1; }
-note() { printf 'bench-throughput: %s\n' "$*" >&2; }
 T_START=$EPOCHREALTIME
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'; }

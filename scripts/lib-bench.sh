@@ -21,8 +21,15 @@
 #   need CMD PACKAGE            install PACKAGE with apt-get when CMD is
 #                               missing; 0 if CMD is there afterwards
 #   machine_line                CPU model, CPUs, RAM, kernel, OS, virt
+#   code_rev [DIR]              the commit benchmarked (+ "-dirty")
+#   die MSG / note MSG          one line on stderr, prefixed with the
+#                               script's name (die then exits 1)
 
 BENCH_OUT=${BENCH_OUT:-build/bench}
+BENCH_SELF=${0##*/}
+BENCH_SELF=${BENCH_SELF%.sh}
+die() { echo "$BENCH_SELF: $*" >&2; exit 1; }
+note() { printf '%s: %s\n' "$BENCH_SELF" "$*" >&2; }
 BENCH_NAME=""
 BENCH_MD=/dev/null
 BENCH_TSV=/dev/null

@@ -432,7 +432,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 	run_ctx rc = { .st = st, .cfg = cfg, .lim = lim };
 	cx_error berr = { 0 };
 	int exit_code = CX_EXIT_FAILURE, r, ctl_fd = -1;
-	int join_fds[8]; /* the v1 hierarchies init joins (cx_cg_join_fds) */
+	int join_fds[CX_SANDBOX_JOIN_MAX]; /* the v1 hierarchies init joins */
 	size_t n_join = 0;
 	bool spawned = false, validate = strcmp(phase, "validate") == 0;
 

@@ -297,7 +297,7 @@ static _Noreturn void init_main(const child_ctx *c)
 	 * file description, so a sandbox still dying after calyx-exec was
 	 * killed would keep the run looking alive to the next start's
 	 * recovery (the crash gate found it). */
-	int keep[4 + 8];
+	int keep[4 + CX_SANDBOX_JOIN_MAX];
 	size_t nkeep = 0;
 	keep[nkeep++] = c->sync_rd;
 	keep[nkeep++] = c->rep_wr;

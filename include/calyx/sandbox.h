@@ -38,6 +38,10 @@ typedef struct cx_layers {
 	bool caps_dropped;
 } cx_layers;
 
+/* The most cgroup hierarchies a sandbox joins by itself (v1: memory,
+ * pids, cpu, cpuacct, freezer; room to spare). */
+#define CX_SANDBOX_JOIN_MAX 8
+
 typedef struct cx_sandbox_config {
 	const cx_run_spec *spec;      /* effective spec (policy-resolved) */
 	const cx_strv *argv;          /* what to run; NULL: spec->argv */
@@ -54,9 +58,10 @@ typedef struct cx_sandbox_config {
 	 * trees are never written by the run. NULL: plain read-write binds. */
 	const char *const *overlay_dirs;
 	int cgroup_fd;                /* >= 0: clone into this cgroup (monitor) */
-	/* cgroup v1 "tasks" files open for writing (cx_cg_join_fds): init
-	 * writes "0" to each first thing, joining them itself, so the command
-	 * it forks starts inside them. Owned by the caller. */
+	/* cgroup v1 "tasks" files open for writing (cx_cg_join_fds), at most
+	 * CX_SANDBOX_JOIN_MAX: init writes "0" to each first thing, joining
+	 * them itself, so the command it forks starts inside them. Owned by
+	 * the caller. */
 	const int *join_fds;
 	size_t n_join_fds;
 	/* Called in the parent while the sandbox builds itself (in parallel),

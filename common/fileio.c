@@ -8,8 +8,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <sodium.h>
 
@@ -237,4 +239,17 @@ int cx_write_file_atomic(const char *path, const void *buf, size_t len,
 		return cx_err(err, CX_E_IO, errno, "cannot sync directory '%s': %s", dir,
 			      strerror(errno));
 	return 0;
+}
+
+int cx_openat2(int dfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
+	long fd = -1;
+
+	for (int i = 0; i < CX_OPENAT2_TRIES; i++) {
+		fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+		if (fd >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	return fd < 0 ? -errno : (int)fd;
 }

@@ -45,20 +45,17 @@
 #include <time.h>
 
 #include "calyx/codec.h"
+#include "calyx/fault.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 
-/* Test-only faults (sandbox/workspace_internal.h; fault build only):
+/* Test-only faults (calyx/fault.h; fault build only):
  * CALYX_FAULT_IO=audit:write|sync|short[@N|@TYPE] fails the Nth append's
  * (or the first TYPE event's) write(2) or fdatasync with EIO ("short":
  * half the line written first);
  * CALYX_FAULT_PHASE=torn:<type> writes half of that event's line, syncs
  * it and SIGKILLs the process: the torn tail a crash mid-write leaves. */
 #ifdef CALYX_FAULT_INJECTION
-bool cx_fault_armed(const char *point);
-void cx_fault_point(const char *point);
-int cx_fault_io(const char *file, const char *op, const char *what);
-
 static ssize_t fault_write(int fd, const char *line, size_t len, const char *type)
 {
 	char point[96];

@@ -17,18 +17,14 @@
 #include <sys/stat.h>
 
 #include "calyx/codec.h"
+#include "calyx/fault.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 
-/* Test-only faults (sandbox/workspace_internal.h; fault build only):
+/* Test-only faults (calyx/fault.h; fault build only):
  * CALYX_FAULT_IO=ledger:create|write|sync makes the claim's openat, write
  * or fsync fail with EIO. */
-#ifdef CALYX_FAULT_INJECTION
-int cx_fault_io(const char *file, const char *op, const char *what);
-#define LEDGER_FAULT(op) cx_fault_io("ledger", op, NULL)
-#else
-#define LEDGER_FAULT(op) 0
-#endif
+#define LEDGER_FAULT(op) CX_FAULT_IO("ledger", op, NULL)
 
 typedef struct dir_ledger {
 	cx_ledger base;

@@ -26,6 +26,7 @@
 #include "calyx/audit.h"
 #include "calyx/codec.h"
 #include "calyx/config.h"
+#include "calyx/fault.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 #include "calyx/keyring.h"
@@ -40,23 +41,6 @@
 #include "housekeeping.h"
 #include "cli.h"
 
-/* Test-only fault points (CALYX_FAULT_PHASE, CALYX_FAULT_IO: described in
- * sandbox/workspace_internal.h, defined in sandbox/workspace_fs.c): only
- * the fault-injection build has them; elsewhere they are nothing. Points,
- * in the order a run reaches them: after_verified, before_claim,
- * after_claim, after_consumed, setup, run_dir_new, after_run_dir,
- * before_spawn, run, before_spawn_validate, run_validate, before_commit
- * (then the workspace's own steps), after_commit, before_rollback,
- * after_discard (scripts/crash.sh kills at each). */
-#ifdef CALYX_FAULT_INJECTION
-void cx_fault_point(const char *point);
-int cx_fault_io(const char *file, const char *op, const char *what);
-#define FAULT_POINT(p) cx_fault_point(p)
-#define FAULT_IO(f, op) cx_fault_io(f, op, NULL)
-#else
-#define FAULT_POINT(p) ((void)0)
-#define FAULT_IO(f, op) 0
-#endif
 
 static const char help_text[] =
 	"usage: calyx-exec [--config FILE] --lease LEASE [--result FILE] [--dry-run] [--timings]\n"
@@ -485,7 +469,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		.seccomp_cache_dir = cache_dir,
 		.seccomp_cache_mac_key = st->cache_mac_key,
 	};
-	FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
+	CX_FAULT_POINT(validate ? "before_spawn_validate" : "before_spawn");
 	cx_phase_enter(CX_PH_SPAWN);
 	r = cx_sandbox_spawn(&sc, &sb, &exit_code, err);
 	while (n_join > 0)
@@ -519,7 +503,7 @@ static int run_once(run_state *st, const cx_config *cfg, const cx_policy *pol, c
 		exit_code = CX_EXIT_FAILURE;
 		goto fail;
 	}
-	FAULT_POINT(validate ? "run_validate" : "run");
+	CX_FAULT_POINT(validate ? "run_validate" : "run");
 
 	cx_supervise_cfg sup = {
 		.cg = rc.cg, .pidfd = sb.pidfd, .bpf = rc.bpf,
@@ -707,13 +691,13 @@ static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const cha
 	 * concurrent start never sees it unlocked. The lock is held while
 	 * this run lives; a later start that can take it recovers the dir. */
 	snprintf(tmp, sizeof(tmp), "%s.new", run_dir);
-	if (FAULT_IO("state", "rundir") < 0)
+	if (CX_FAULT_IO("state", "rundir", NULL) < 0)
 		return cx_err(err, CX_E_WORKSPACE, EIO, "cannot create run dir '%s': %s", tmp,
 			      strerror(EIO));
 	if (mkdir(tmp, 0700) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create run dir '%s': %s", tmp,
 			      strerror(errno));
-	FAULT_POINT("run_dir_new");
+	CX_FAULT_POINT("run_dir_new");
 	*ret_lock = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*ret_lock < 0 || flock(*ret_lock, LOCK_EX | LOCK_NB) < 0 || rename(tmp, run_dir) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "run dir '%s': %s", run_dir, strerror(errno));
@@ -734,9 +718,10 @@ static int prepare_run_dir(const cx_config *cfg, const char *lease_id, const cha
 		 * swapped in at the same path meanwhile. */
 		struct stat hs = { 0 };
 		if (trees[i]) {
-			struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-						.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-			int tfd = (int)syscall(SYS_openat2, AT_FDCWD, trees[i], &how, sizeof(how));
+			int tfd = cx_openat2(AT_FDCWD, trees[i], O_PATH | O_DIRECTORY,
+					     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+			if (tfd < 0)
+				errno = -tfd;
 			int bad = tfd < 0 || fstat(tfd, &hs) < 0 || chown(up, hs.st_uid, hs.st_gid) < 0 ||
 				  chmod(up, hs.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0;
 			int e = errno;
@@ -828,7 +813,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 	once cmd = { 0 }, val = { 0 };
 	int r, code;
 
-	FAULT_POINT("setup");
+	CX_FAULT_POINT("setup");
 	cx_phase_enter(CX_PH_WORKSPACE);
 	r = view_root(cfg, root, sizeof(root), err);
 	if (r < 0)
@@ -844,7 +829,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				 " (the lease is used and nothing ran; free space or fix the state dir, then issue a new lease)");
 			goto unlock_fail;
 		}
-		FAULT_POINT("after_run_dir");
+		CX_FAULT_POINT("after_run_dir");
 		for (size_t i = 0; i < nt; i++)
 			ovdirs[i] = tree_dirs[i];
 	}
@@ -914,7 +899,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				code = finish_fail(st, err, CX_EXIT_FAILURE);
 				goto unlock;
 			}
-			FAULT_POINT("before_commit");
+			CX_FAULT_POINT("before_commit");
 			cx_phase_enter(CX_PH_COMMIT);
 			r = cx_ws_commit(wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
 					 &werr);
@@ -930,7 +915,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 				code = finish_fail(st, &werr, CX_EXIT_FAILURE);
 				goto unlock;
 			}
-			FAULT_POINT("after_commit");
+			CX_FAULT_POINT("after_commit");
 			audit_event(st, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
 			if (r == 0)
 				r = audit_sync(st, err);
@@ -954,10 +939,10 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			else
 				snprintf(reason, sizeof(reason), "validate exited %d", val.exit_code);
 			int ar = 0;
-			FAULT_POINT("before_rollback");
+			CX_FAULT_POINT("before_rollback");
 			cx_phase_enter(CX_PH_ROLLBACK);
 			cx_ws_discard(run_dir, &werr); /* a failure is finished by the next start's recovery */
-			FAULT_POINT("after_discard");
+			CX_FAULT_POINT("after_discard");
 			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &ar);
 			if (ar == 0)
 				ar = audit_sync(st, err);
@@ -1277,7 +1262,7 @@ int main(int argc, char **argv)
 			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
 			goto out;
 		}
-		FAULT_POINT("after_verified");
+		CX_FAULT_POINT("after_verified");
 	}
 
 	/* The state dir and the audit log must not be reachable by a run: a
@@ -1327,21 +1312,21 @@ int main(int argc, char **argv)
 			cx_claim cl = { .lease_id = st.lease.lease_id, .run_id = st.lease.run_id,
 					.consumed_at = now, .not_after = st.lease.not_after,
 					.prune_after = st.lease.not_after + pol.clock_skew_s };
-			FAULT_POINT("before_claim");
+			CX_FAULT_POINT("before_claim");
 			r = cx_ledger_claim(ledger, &cl, &err);
 		}
 		if (r < 0) {
 			code = finish_fail(&st, &err, -1);
 			goto out;
 		}
-		FAULT_POINT("after_claim");
+		CX_FAULT_POINT("after_claim");
 		audit_event(&st, "lease.consumed", json_pack("{s:s}", "ledger", ledger->ops->name),
 			    &err, &r);
 		if (r < 0) {
 			code = finish_fail(&st, &err, CX_EXIT_FAILURE);
 			goto out;
 		}
-		FAULT_POINT("after_consumed");
+		CX_FAULT_POINT("after_consumed");
 		maybe_prune(&st, ledger, cfg.state_dir, now);
 	}
 

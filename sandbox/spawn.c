@@ -47,6 +47,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "calyx/fileio.h"
 #include "calyx/timings.h"
 
 enum { REP_LAYERS = 1, REP_ERROR = 2 };
@@ -152,13 +153,12 @@ static int check_stdio(cx_error *err)
  * links (/proc/self/fd/N, /proc/self/cwd...), symlinks kept in the root. */
 static int enter_cwd(const char *cwd, cx_error *err)
 {
-	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
 	char buf[16];
 
-	if (root >= 0)
-		fd = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+	if (root >= 0 && (fd = cx_openat2(root, cwd, O_PATH | O_DIRECTORY,
+					  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)) < 0)
+		errno = -fd;
 	if (fd < 0 || fchdir(fd) < 0)
 		return cx_err(err, CX_E_SPAWN, errno,
 			      "cannot enter working directory '%.200s' in the sandbox: %s", cwd,
@@ -174,13 +174,15 @@ static int enter_cwd(const char *cwd, cx_error *err)
  * Landlock execute rule and execveat use this very inode. */
 static int open_command(const char *path, cx_error *err)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
-	int fd = root < 0 ? -1 : (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	int fd = root < 0 ? -1
+			  : cx_openat2(root, path, O_PATH,
+				       RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 
 	if (fd < 0) {
+		if (root >= 0)
+			errno = -fd;
 		if (errno == ENOENT)
 			return cx_err(err, CX_E_NOT_FOUND, ENOENT,
 				      "command '%.200s' was not found in the sandbox (is its directory in the lease's ro paths?)",

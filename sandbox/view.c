@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
+#include "calyx/fileio.h"
 #include "calyx/path.h"
 
 /* The view's own mount points: a lease may not place paths on or under
@@ -61,17 +62,10 @@ int cx_sandbox_check_spec(const cx_run_spec *spec, cx_error *err)
 	return 0;
 }
 
-static int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .resolve = resolve };
-	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
-
 /* Open a host path for binding: no symlink anywhere in it. */
 static int open_source(const char *path, cx_error *err)
 {
-	int fd = openat2_fd(AT_FDCWD, path, O_PATH,
+	int fd = cx_openat2(AT_FDCWD, path, O_PATH,
 			    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (fd == -ELOOP || fd == -EXDEV)
 		return cx_err(err, CX_E_VIEW, ELOOP,
@@ -103,7 +97,7 @@ static int open_target(int rootfd, const char *path, bool is_dir, cx_error *err)
 		if (slash)
 			*slash = '\0';
 		next = slash ? slash + 1 : NULL;
-		fd = openat2_fd(cur, c, O_PATH | O_NOFOLLOW,
+		fd = cx_openat2(cur, c, O_PATH | O_NOFOLLOW,
 				RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 		if (fd == -ENOENT) {
 			if (!last || is_dir)
@@ -121,7 +115,7 @@ static int open_target(int rootfd, const char *path, bool is_dir, cx_error *err)
 					      path, c, strerror(-r),
 					      r == -EROFS ? " — it lies inside a read-only path that lacks it" : "");
 			}
-			fd = openat2_fd(cur, c, O_PATH | O_NOFOLLOW,
+			fd = cx_openat2(cur, c, O_PATH | O_NOFOLLOW,
 					RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 		}
 		close(cur);
@@ -253,7 +247,7 @@ static int bind_path(int rootfd, const bind *b, cx_error *err)
 	if (r < 0)
 		return r;
 	/* Checked again after mounting: the target now is the source. */
-	again = openat2_fd(rootfd, b->dst + 1, O_PATH | O_NOFOLLOW,
+	again = cx_openat2(rootfd, b->dst + 1, O_PATH | O_NOFOLLOW,
 			   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (again < 0 || fstat(again, &ds) < 0 || ds.st_dev != ss.st_dev || ds.st_ino != ss.st_ino)
 		return cx_err(err, CX_E_VIEW, EIO,
@@ -313,7 +307,7 @@ static int build_dev(int rootfd, bool shm, uint64_t shm_bytes, cx_error *err)
 			return cx_err(err, CX_E_SPAWN, errno, "create /dev/%s: %s", devs[i].name,
 				      strerror(errno));
 		close(dst);
-		dst = openat2_fd(devfd, devs[i].name, O_PATH | O_NOFOLLOW,
+		dst = cx_openat2(devfd, devs[i].name, O_PATH | O_NOFOLLOW,
 				 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 		if (dst < 0)
 			return cx_err(err, CX_E_SPAWN, -dst, "open /dev/%s: %s", devs[i].name,
@@ -358,7 +352,7 @@ static int build_proc(int rootfd, cx_error *err)
 	snprintf(pp, sizeof(pp), "/proc/self/fd/%d", pfd);
 	if (mount("proc", pp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "mount /proc: %s", strerror(errno));
-	procfd = openat2_fd(rootfd, "proc", O_RDONLY | O_DIRECTORY,
+	procfd = cx_openat2(rootfd, "proc", O_RDONLY | O_DIRECTORY,
 			    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 	/* Really procfs before anything goes through it. */
 	if (procfd < 0 || fstatfs(procfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
@@ -374,7 +368,7 @@ static int build_proc(int rootfd, cx_error *err)
 	if (nullfd < 0)
 		return nullfd;
 	for (size_t i = 0; i < CX_ARRAY_SIZE(masked_files); i++) {
-		_cleanup_close_ int t = openat2_fd(procfd, masked_files[i], O_PATH | O_NOFOLLOW,
+		_cleanup_close_ int t = cx_openat2(procfd, masked_files[i], O_PATH | O_NOFOLLOW,
 						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 		if (t == -ENOENT)
 			continue;
@@ -386,7 +380,7 @@ static int build_proc(int rootfd, cx_error *err)
 			return r;
 	}
 	for (size_t i = 0; i < CX_ARRAY_SIZE(masked_dirs); i++) {
-		_cleanup_close_ int t = openat2_fd(procfd, masked_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
+		_cleanup_close_ int t = cx_openat2(procfd, masked_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
 						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 		char tp[64];
 		if (t == -ENOENT)
@@ -400,7 +394,7 @@ static int build_proc(int rootfd, cx_error *err)
 				      strerror(errno));
 	}
 	for (size_t i = 0; i < CX_ARRAY_SIZE(ro_dirs); i++) {
-		_cleanup_close_ int t = openat2_fd(procfd, ro_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
+		_cleanup_close_ int t = cx_openat2(procfd, ro_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
 						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 		if (t == -ENOENT)
 			continue;

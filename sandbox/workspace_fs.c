@@ -81,20 +81,9 @@ char *ws_join(const char *dir, const char *name)
 
 /* ---- openat2 ------------------------------------------------------------------ */
 
-static int openat2_raw(int dfd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve };
-	long fd;
-
-	do
-		fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
-	while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-	return fd < 0 ? -errno : (int)fd;
-}
-
 int ws_open_beneath(int dfd, const char *name, int flags)
 {
-	int fd = openat2_raw(dfd, name, flags | O_NOFOLLOW,
+	int fd = cx_openat2(dfd, name, (uint64_t)(flags | O_NOFOLLOW),
 			     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
 				     RESOLVE_NO_XDEV);
 	struct stat st;
@@ -114,8 +103,8 @@ int ws_open_root(const char *path, int flags)
 
 	if (!path || path[0] != '/')
 		return -EINVAL;
-	fd = openat2_raw(AT_FDCWD, path, flags | O_DIRECTORY | O_NOFOLLOW,
-			 RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	fd = cx_openat2(AT_FDCWD, path, (uint64_t)(flags | O_DIRECTORY | O_NOFOLLOW),
+			RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (fd == -ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
 		return -ELOOP;
 	return fd;
@@ -806,67 +795,7 @@ int ws_trash(const char *path, cx_error *err)
 /* ---- fault injection ------------------------------------------------------------- */
 
 #ifdef CALYX_FAULT_INJECTION
-#include <time.h>
-
 void (*cx_ws_fault_hook)(const char *step);
-
-bool cx_fault_armed(const char *point)
-{
-	const char *p = getenv("CALYX_FAULT_PHASE"), *s = getenv("CALYX_FAULT_STEP");
-
-	return (p && strcmp(p, point) == 0) || (s && strcmp(s, point) == 0);
-}
-
-void cx_fault_point(const char *point)
-{
-	const char *d = getenv("CALYX_FAULT_DELAY_US");
-	unsigned long max_us;
-	char *end;
-
-	if (!cx_fault_armed(point))
-		return;
-	max_us = d ? strtoul(d, &end, 10) : 0;
-	if (d && *end == '\0' && max_us > 0 && max_us < 60000000UL) {
-		/* a POSIX timer whose signal is SIGKILL: the kill lands while
-		 * the process goes on with what follows the point */
-		struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL };
-		unsigned long us = randombytes_uniform((uint32_t)max_us + 1);
-		struct itimerspec its = { .it_value = { (time_t)(us / 1000000),
-							(long)(us % 1000000) * 1000 + 1 } };
-		timer_t t;
-		if (timer_create(CLOCK_MONOTONIC, &sev, &t) == 0 && timer_settime(t, 0, &its, NULL) == 0)
-			return;
-	}
-	raise(SIGKILL);
-}
-
-int cx_fault_io(const char *file, const char *op, const char *what)
-{
-	static unsigned seen;
-	static bool done;
-	const char *v = getenv("CALYX_FAULT_IO"), *at;
-	size_t fl = strlen(file), ol = strlen(op);
-	unsigned long nth = 1;
-	char *end;
-
-	if (done || !v || strncmp(v, file, fl) != 0 || v[fl] != ':' || strncmp(v + fl + 1, op, ol) != 0)
-		return 0;
-	at = v + fl + 1 + ol;
-	if (*at == '@') {
-		nth = strtoul(at + 1, &end, 10);
-		if (end == at + 1 || *end) { /* @WHAT: the first such operation */
-			if (!what || strcmp(at + 1, what) != 0)
-				return 0;
-			nth = seen + 1;
-		}
-	} else if (*at) {
-		return 0;
-	}
-	if (++seen != nth)
-		return 0;
-	done = true;
-	return -EIO;
-}
 
 void ws_fault(const char *step)
 {

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "calyx/fault.h"
 #include "calyx/workspace.h"
 
 #define WS_DEPTH_MAX 256          /* path components below a tree root */
@@ -40,25 +41,7 @@
 
 /* ---- fault injection (test builds only) --------------------------------- */
 #ifdef CALYX_FAULT_INJECTION
-/* One mechanism for every test-only fault of calyx-exec: the workspace's
- * commit steps (ws_fault), calyx-exec's phases (executor/main_exec.c) and
- * the audit log's and ledger's I/O (executor/audit.c, ledger.c). Defined in
- * workspace_fs.c; the executor files declare the cx_fault_* prototypes
- * themselves under the same #ifdef (this header is private to sandbox/).
- * Only the fault build (make fault: build/fault/) has any of it.
- *
- *   CALYX_FAULT_PHASE=POINT (or CALYX_FAULT_STEP=POINT, the workspace
- *     tests' name): at POINT the process raises SIGKILL; with
- *     CALYX_FAULT_DELAY_US=N it instead arms a timer that delivers SIGKILL
- *     a random 0..N µs later and goes on (a kill *during* what follows).
- *   CALYX_FAULT_IO=FILE:OP[@N|@WHAT]: the Nth (default first) OP on FILE,
- *     or the first one on WHAT (for the audit log: an event type), fails
- *     with EIO, once: audit:write, audit:sync, audit:short (half the line
- *     written, then EIO), ledger:create, ledger:write, ledger:sync,
- *     state:rundir. cx_fault_io returns -EIO when the caller is to fail. */
-bool cx_fault_armed(const char *point);
-void cx_fault_point(const char *point);
-int cx_fault_io(const char *file, const char *op, const char *what);
+/* The workspace's commit steps are fault points (include/calyx/fault.h). */
 /* cx_fault_point(step); then call the hook. */
 void ws_fault(const char *step);
 /* Tests may set this to act at a step (e.g. swap a dir for a symlink). */

@@ -44,6 +44,14 @@ void cx_sanitize_stdio(void);
 /* write(2) all of buf, retrying on EINTR and short writes. 0 or -errno. */
 int cx_write_all(int fd, const void *buf, size_t len);
 
+/* openat2(2), O_CLOEXEC always added: the fd, or -errno. The one retry
+ * rule: EINTR, and EAGAIN (the kernel's answer when a rename or mount
+ * raced a RESOLVE_BENEATH/RESOLVE_IN_ROOT walk), are retried up to
+ * CX_OPENAT2_TRIES times in all, so a tree renamed in a loop by someone
+ * else cannot keep the caller spinning; then -EAGAIN. */
+#define CX_OPENAT2_TRIES 16
+int cx_openat2(int dfd, const char *path, uint64_t flags, uint64_t resolve);
+
 /* Integer parsing without atoi: the whole string, base 10, in range. */
 int cx_parse_u64(const char *s, uint64_t max, uint64_t *ret);
 

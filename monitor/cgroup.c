@@ -579,14 +579,16 @@ static int kill_listed(cx_cgroup *cg)
 {
 	_cleanup_close_ int fd = openat(cg->run[membership(cg)], "cgroup.procs",
 					O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char b[65536];
+	enum { B_LEN = 65536 };
+	_cleanup_free_ char *b = NULL; /* 64 KiB: not on the stack */
 	size_t have = 0;
 	int count = 0;
 
 	if (fd < 0)
 		return -errno;
+	b = cx_calloc(1, B_LEN);
 	for (;;) {
-		ssize_t n = read(fd, b + have, sizeof(b) - have);
+		ssize_t n = read(fd, b + have, B_LEN - have);
 		size_t used;
 
 		if (n < 0 && errno == EINTR)
@@ -597,7 +599,7 @@ static int kill_listed(cx_cgroup *cg)
 			break;
 		have += (size_t)n;
 		used = cx_cg_parse_pids(b, have, kill_pid, &count);
-		if (used == 0 && have == sizeof(b))
+		if (used == 0 && have == B_LEN)
 			return -EFBIG; /* a 64 KiB line is not cgroup.procs */
 		memmove(b, b + used, have - used);
 		have -= used;

@@ -217,7 +217,9 @@ int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error 
 {
 	struct sockaddr_un sa;
 	_cleanup_close_ int fd = -1;
-	char req[64], buf[16384];
+	char req[64];
+	enum { BUF_LEN = 16384 };
+	_cleanup_free_ char *buf = NULL; /* replies up to 16 KiB: on the heap */
 	size_t len = 0;
 	json_t *j;
 	int r = make_addr(path, &sa, err);
@@ -229,14 +231,15 @@ int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error 
 		return cx_err(err, CX_E_IO, errno, "cannot reach the supervisor at '%s': %s", path,
 			      strerror(errno));
 	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cx_ctl_cmd_name(cmd));
+	buf = cx_calloc(1, BUF_LEN);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		return cx_err(err, CX_E_IO, errno, "control request: %s", strerror(errno));
 	for (;;) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		ssize_t n = read(fd, buf + len, BUF_LEN - 1 - len);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
-		if (len >= sizeof(buf) - 1)
+		if (len >= BUF_LEN - 1)
 			break;
 	}
 	j = cx_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);

@@ -367,7 +367,7 @@ static void rule_redundant(lint *l, const char *list, const item *a, size_t na, 
 static void rule_env(lint *l)
 {
 	json_t *env = json_object_get(l->doc, "env"), *set, *v;
-	item allow[LIST_MAX];
+	_cleanup_free_ item *allow = cx_calloc(LIST_MAX, sizeof(*allow));
 	size_t n = strings(env, "allow", allow, LIST_MAX);
 	const char *k;
 	char ptr[160];
@@ -560,7 +560,8 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	cx_policy pol = { 0 };
 	cx_error perr = { 0 };
 	json_error_t jerr;
-	item cmd[LIST_MAX], rd[LIST_MAX], wr[LIST_MAX];
+	/* 3 x 512 items: on the heap (no stack frame over 16 KiB) */
+	_cleanup_free_ struct { item cmd[LIST_MAX], rd[LIST_MAX], wr[LIST_MAX]; } *ls = NULL;
 	size_t ncmd, nrd, nwr;
 
 	if (len > CX_POLICY_MAX_BYTES)
@@ -591,6 +592,8 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 		add(&l, R_INVALID, ptr, "%s", perr.msg);
 	}
 
+	ls = cx_calloc(1, sizeof(*ls));
+	item *cmd = ls->cmd, *rd = ls->rd, *wr = ls->wr;
 	ncmd = paths(l.doc, "commands", cmd, LIST_MAX);
 	nrd = paths(l.doc, "read", rd, LIST_MAX);
 	nwr = paths(l.doc, "write", wr, LIST_MAX);

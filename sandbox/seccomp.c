@@ -279,15 +279,18 @@ static void cache_mac(const uint8_t *mac_key, const uint8_t key[32], const sbx_f
 static int cache_read(int dirfd, const char *name, const uint8_t *mac_key, const uint8_t key[32],
 		      sbx_filter *f)
 {
-	uint8_t buf[MAC_LEN + PROG_MAX + 1], mac[MAC_LEN];
+	enum { BUF_LEN = MAC_LEN + PROG_MAX + 1 };
+	_cleanup_free_ uint8_t *buf = NULL; /* 32 KiB: not on the stack */
+	uint8_t mac[MAC_LEN];
 	struct stat st;
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
+	buf = cx_calloc(1, BUF_LEN);
 	ssize_t n = -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
 	    !(st.st_mode & 077))
-		n = read(fd, buf, sizeof(buf));
+		n = read(fd, buf, BUF_LEN);
 	close(fd);
 	if (n <= (ssize_t)MAC_LEN || (size_t)n > MAC_LEN + PROG_MAX ||
 	    (n - (ssize_t)MAC_LEN) % (ssize_t)sizeof(struct sock_filter))

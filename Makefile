@@ -91,10 +91,12 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(SAN_FLAGS) $(LDFLAGS)
 
 # ---- sources --------------------------------------------------------------
-LIB_SRCS := $(wildcard common/*.c) \
-            $(filter-out executor/main_%.c,$(wildcard executor/*.c)) \
-            $(wildcard policy/*.c) $(wildcard sandbox/*.c) \
-            $(filter-out %.bpf.c,$(wildcard monitor/*.c))
+# Every .c below the module folders (sub-folders included: executor/lease/,
+# executor/audit/, executor/run/, sandbox/workspace/), but the CLIs' mains
+# and the BPF programs. A binary links only the objects it references, so
+# calyx-exec carries no signing code (executor/lease/sign.c).
+LIB_SRCS := $(sort $(shell find common executor policy sandbox monitor -name '*.c' \
+              ! -name '*.bpf.c' ! -path 'executor/main_*.c'))
 BINS     := calyx-exec calyx-lease calyx-policy calyx-audit calyx-ctl
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

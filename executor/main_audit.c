@@ -22,7 +22,7 @@
  * --config derives it from the configured host key (root only).
  *
  * report verifies the whole chain first, then writes one self-contained
- * report of the run (executor/report.h: which leases RUN_ID matches, what
+ * report of the run (executor/audit/report.h: which leases RUN_ID matches, what
  * is shown, how log text is escaped). With --config the log is the
  * configured one unless --log names another; with --host-pub, --log is
  * required. Output on stdout, or written atomically (mode 0640, like the
@@ -43,7 +43,7 @@
 #include "calyx/jsonx.h"
 #include "calyx/keyring.h"
 #include "cli.h"
-#include "report.h"
+#include "audit/report.h"
 
 #define AUDIT_LOG_MAX (1ull << 32)
 

@@ -22,7 +22,7 @@
 #include "calyx/keyring.h"
 #include "calyx/workspace.h"
 #include "cli.h"
-#include "housekeeping.h"
+#include "run/housekeeping.h"
 
 static const char help_text[] =
 	"usage: calyx-ctl [--config FILE] COMMAND ...\n"

@@ -38,7 +38,7 @@
 #include "calyx/sandbox.h"
 #include "calyx/timings.h"
 #include "calyx/workspace.h"
-#include "housekeeping.h"
+#include "run/housekeeping.h"
 #include "cli.h"
 
 

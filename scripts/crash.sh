@@ -8,7 +8,7 @@
 # Kills, CRASH_ITERATIONS of them, in turn:
 #  - targeted (two in three): the fault-injection build (make fault:
 #    BUILD/fault/calyx-exec) SIGKILLs itself at a named point
-#    (CALYX_FAULT_PHASE; sandbox/workspace_internal.h), each point of the
+#    (CALYX_FAULT_PHASE; sandbox/workspace/internal.h), each point of the
 #    table below in turn; some points arm a timer instead
 #    (CALYX_FAULT_DELAY_US) that kills a random 0..N µs later, mid-phase;
 #    "torn:<type>" points die half-way through writing that audit line;

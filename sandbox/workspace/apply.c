@@ -25,7 +25,7 @@
  * changing: every directory is entered through ws_walker (openat2, no
  * symlinks, no mount crossing) and every last component is acted on
  * without following it, so nothing outside the tree is ever written. */
-#include "workspace_internal.h"
+#include "internal.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -15,7 +15,7 @@
  *    phases, audit log and ledger use) exists only in CALYX_FAULT_INJECTION
  *    builds (make fault: build/fault/, never installed).
  * Trust: runs as root; every name read from a directory is hostile. */
-#include "workspace_internal.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>

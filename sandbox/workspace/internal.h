@@ -1,15 +1,15 @@
-/* Private to the workspace module (sandbox/workspace*.c): the plan a scan
+/* Private to the workspace module (sandbox/workspace/): the plan a scan
  * builds, the manifest entries, the journal, and the file-system
  * primitives every step shares.
  *
  * Files, by concern:
- *   workspace.c        public API: commit, discard, recover, undo, diff, lock
- *   workspace_fs.c     hostile-tree primitives: beneath-walker, recursive
- *                      delete, copy+hash, xattrs, trash + detached deleter,
- *                      fault injection
- *   workspace_scan.c   upper + host -> plan (ws_rec) and manifest entries
- *   workspace_pack.c   pre-images, manifest and journal (JSON, strict)
- *   workspace_apply.c  apply a plan; roll back / undo from a manifest
+ *   workspace.c  public API: commit, discard, recover, undo, diff, lock
+ *   fs.c         hostile-tree primitives: beneath-walker, recursive
+ *                delete, copy+hash, xattrs, trash + detached deleter,
+ *                the commit steps' fault hook
+ *   scan.c       upper + host -> plan (ws_rec) and manifest entries
+ *   pack.c       pre-images, manifest and journal (JSON, strict)
+ *   apply.c      apply a plan; roll back / undo from a manifest
  *
  * Invariants shared by all of them:
  *  - a path inside a tree is relative, '/'-separated, never empty, never
@@ -132,7 +132,7 @@ typedef struct ws_journal {
 	uint64_t ino[CX_WS_TREES_MAX];
 } ws_journal;
 
-/* ---- workspace_fs.c ------------------------------------------------------------- */
+/* ---- fs.c ------------------------------------------------------------- */
 bool ws_path_ok(const char *p);
 /* Split "a/b/c" into dir length 3 ("a/b") and name "c"; top-level: 0. */
 void ws_split(const char *path, size_t *ret_dirlen, const char **ret_name);
@@ -196,7 +196,7 @@ void ws_tmpname(const char *tag, char kind, unsigned tree, const char *path, cha
  * delete it in a detached grandchild. Missing is success. */
 int ws_trash(const char *path, cx_error *err);
 
-/* ---- workspace_scan.c ------------------------------------------------------------ */
+/* ---- scan.c ------------------------------------------------------------ */
 /* Scan one tree's upper against its host tree. budget: entries left
  * (shared by the trees of a commit). */
 int ws_scan(int hroot, int uroot, const char *host_path, ws_plan *plan, size_t *budget,
@@ -205,7 +205,7 @@ void ws_plan_free(ws_plan *p);
 /* Manifest entries (without pre-image data) for a plan, appended. */
 void ws_plan_entries(const ws_plan *p, unsigned tree, ws_manifest *m);
 
-/* ---- workspace_pack.c ------------------------------------------------------------ */
+/* ---- pack.c ------------------------------------------------------------ */
 /* Copy pre-images of tree's changed/deleted files into pack_dir/tree<i>/
  * and fill the entries' before fields. */
 int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error *err);
@@ -222,7 +222,7 @@ int ws_pack_open_object(int packfd, unsigned tree, const char *sha_hex);
  * when it holds control characters or quotes). Returns out. */
 const char *ws_quote(const char *s, char *out, size_t len);
 
-/* ---- workspace_apply.c ----------------------------------------------------------- */
+/* ---- apply.c ----------------------------------------------------------- */
 int ws_apply(int hroot, int uroot, const ws_plan *plan, const char *tag, unsigned tree,
 	     const char *host_path, cx_error *err);
 /* Restore the pre-commit state of every tree from the pack (undo and

@@ -42,7 +42,7 @@
  * Trust: runs as root. Pack and journal live in the root-owned state dir;
  * they are still parsed strictly (exact keys, bounded sizes, paths checked
  * with ws_path_ok) so a damaged file is refused, never half-used. */
-#include "workspace_internal.h"
+#include "internal.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -26,7 +26,7 @@
  * Trust: runs as root. The upper is what the run wrote: every name, type,
  * mode and size in it is hostile. The host tree may change under us; the
  * apply step re-checks what it touches. */
-#include "workspace_internal.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>

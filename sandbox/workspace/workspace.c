@@ -1,8 +1,8 @@
 /* Transactional workspace: commit an overlay upper into its host tree with
  * a rollback pack and a journal; discard; recover; undo; diff; tree locks.
  * (Layout, manifest and journal: include/calyx/workspace.h and
- * workspace_pack.c. The other steps: workspace_scan.c, workspace_apply.c,
- * workspace_fs.c.)
+ * pack.c. The other steps: scan.c, apply.c,
+ * fs.c.)
  *
  * Commit, in this order, each step durable before the next:
  *   scan every tree (read only) -> pack pre-images + manifest, syncfs of
@@ -65,7 +65,7 @@
 #include <time.h>
 
 #include "calyx/codec.h"
-#include "workspace_internal.h"
+#include "internal.h"
 
 /* ---- small helpers ------------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
 /* libFuzzer harness: the overlay upper walker (ws_scan and its hardlink
- * pass, then ws_plan_entries: sandbox/workspace_scan.c) on synthetic
+ * pass, then ws_plan_entries: sandbox/workspace/scan.c) on synthetic
  * trees.
  *
  * The input is a small program that builds two trees side by side in a
@@ -35,7 +35,7 @@
  *
  * Then ws_scan(host, upper) runs and its result is checked, with
  * CX_CHECK, against a model of the documented semantics
- * (workspace_scan.c's header) computed here by an independent walk that
+ * (scan.c's header) computed here by an independent walk that
  * opens every dir with O_NOFOLLOW from its parent's fd:
  *  - same verdict, and on a refusal the same errno and CX_E_WORKSPACE
  *    (EPERM for device nodes and host special files in the way, ELOOP
@@ -70,7 +70,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "../../sandbox/workspace_internal.h"
+#include "../../sandbox/workspace/internal.h"
 #include "calyx/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -6,7 +6,7 @@
 # 1. Static: every event type the sources can emit (the type argument of
 #    each audit_event(...) and cx_audit_append(...) call in executor/,
 #    monitor/ and sandbox/, plus the "audit.*" types the log itself writes
-#    in executor/audit.c) has a "## `type`" section in the doc, and every
+#    in executor/audit/log.c) has a "## `type`" section in the doc, and every
 #    documented type is emitted somewhere. A type built at run time (not a
 #    string literal) fails: the doc could not be checked against it.
 # 2. Dynamic: real runs (commit, refusals, a replay, a failure, a refused
@@ -121,7 +121,7 @@ def strip_comments(text):
 
 def src_types(root):
     types, errors = {}, []
-    files = sorted(glob.glob(os.path.join(root, d, '*.c'))
+    files = sorted(sorted(glob.glob(os.path.join(root, d, '**', '*.c'), recursive=True))
                    for d in ('executor', 'monitor', 'sandbox'))
     for f in [x for fs in files for x in fs]:
         text = strip_comments(open(f, encoding='utf-8', errors='replace').read())
@@ -140,7 +140,7 @@ def src_types(root):
                 continue  # the wrapper's definition or its inner call
             else:
                 errors.append('%s:%d: event type is not a string literal: %s' % (rel, line, a))
-        if rel == os.path.join('executor', 'audit.c'):
+        if rel == os.path.join('executor', 'audit', 'log.c'):
             # the log's own events (e.g. audit.repaired) are written by
             # the append path itself, not through a call above
             for m in re.finditer(r'"(audit\.[a-z_]+)"', text):
@@ -677,12 +677,12 @@ t_repaired() {
 	[ -n "$saved" ] && [ -f "$T/aet/log/$saved" ] || fail "saved_as '$saved' is not a file next to the log" || return 1
 	cmp -s <(printf '%s' "$frag") "$T/aet/log/$saved" || fail "$saved does not hold the torn fragment"
 }
-# The repair is being added (executor/audit.c): until it is there, a torn
+# The repair is being added (executor/audit/log.c): until it is there, a torn
 # log blocks runs, and this check says so as a skip.
-if grep -q '"audit.repaired"' "$SRC/executor/audit.c"; then
+if grep -q '"audit.repaired"' "$SRC/executor/audit/log.c"; then
 	run_test log.torn_line_repaired t_repaired
 else
-	skip_test log.torn_line_repaired "audit.repaired is not in executor/audit.c yet"
+	skip_test log.torn_line_repaired "audit.repaired is not in executor/audit/log.c yet"
 fi
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # I/O faults: ENOSPC and EIO on the state dir, the ledger and the audit
 # log. calyx-exec must fail closed with one line (reason code, then what
-# to do), exit 125, consume the lease exactly as executor/ledger.c says
+# to do), exit 125, consume the lease exactly as executor/lease/ledger.c says
 # (not when the entry could not be created; "used, never run" once an
 # entry exists, even empty), and lose nothing already recorded: the log's
 # earlier bytes unchanged and verifying, earlier ledger entries unchanged,
@@ -13,7 +13,7 @@
 # the log's directory or a part of the state dir, filled. EIO: the
 # fault-injection build (BUILD/fault/calyx-exec) with CALYX_FAULT_IO=
 # audit:write|short|sync@<event type>, ledger:create|write|sync,
-# state:rundir (sandbox/workspace_internal.h); skipped visibly without it.
+# state:rundir (sandbox/workspace/internal.h); skipped visibly without it.
 set -u
 
 # shellcheck source=tests/integration/lib.sh

@@ -44,6 +44,7 @@ typedef struct cx_audit cx_audit;
 
 int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_error *err);
 void cx_audit_close(cx_audit *a);
+CX_DEFINE_POINTER_CLEANUP(cx_audit, cx_audit_close)
 /* Leave each append's fdatasync to cx_audit_sync (on) or sync every line
  * before returning (off, the default). */
 void cx_audit_defer_sync(cx_audit *a, bool on);

@@ -137,6 +137,32 @@ static inline void cx_fclosep(FILE **f)
 #define TAKE_PTR(p) ({ __typeof__(p) _tp = (p); (p) = NULL; _tp; })
 #define TAKE_FD(fd) ({ int _tf = (fd); (fd) = -1; _tf; })
 
+/* Typed cleanup (systemd's DEFINE_TRIVIAL_CLEANUP_FUNC):
+ *  - a handle held by pointer: CX_DEFINE_POINTER_CLEANUP(cx_ledger,
+ *    cx_ledger_close) defines cx_ledger_closep(cx_ledger **), which closes
+ *    a non-NULL handle, for _cleanup_(cx_ledger_closep) cx_ledger *l = NULL;
+ *  - a struct held by value is cleaned by its own free, which every module
+ *    keeps safe on a zeroed struct and on a second call:
+ *    _cleanup_(cx_policy_free) cx_policy pol = { 0 };
+ *  - a pair of fds (pipe, socketpair): _cleanup_close_pair_ int p[2] = { -1, -1 };
+ *  - a child process: _cleanup_(cx_pid_killp) pid_t pid = -1; SIGKILLs and
+ *    reaps a child still owned at scope exit (TAKE_PID hands it on). */
+#define CX_DEFINE_POINTER_CLEANUP(type, fn)                                   \
+	static inline void fn##p(type **p)                                    \
+	{                                                                     \
+		if (*p)                                                       \
+			fn(*p);                                               \
+	}
+static inline void cx_close_pairp(int (*p)[2])
+{
+	cx_closep(&(*p)[0]);
+	cx_closep(&(*p)[1]);
+}
+#define _cleanup_close_pair_ _cleanup_(cx_close_pairp)
+/* SIGKILL and reap *p when > 0 (errno kept). */
+void cx_pid_killp(pid_t *p);
+#define TAKE_PID(pid) ({ pid_t _tp = (pid); (pid) = -1; _tp; })
+
 #define CX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Wipe a secret so the compiler cannot elide it. */

@@ -64,5 +64,6 @@ static inline void cx_ledger_close(cx_ledger *l)
 	if (l)
 		l->ops->close(l);
 }
+CX_DEFINE_POINTER_CLEANUP(cx_ledger, cx_ledger_close)
 
 #endif

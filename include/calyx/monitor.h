@@ -140,6 +140,7 @@ int cx_cg_kill(cx_cgroup *cg, cx_error *err);
 /* Remove the run's cgroup(s); it must be empty. */
 int cx_cg_destroy(cx_cgroup *cg, cx_error *err);
 void cx_cg_close(cx_cgroup *cg);
+CX_DEFINE_POINTER_CLEANUP(cx_cgroup, cx_cg_close)
 
 /* This process's run-cgroup name: "run-<pid>-<starttime>-<tag>" (tag:
  * [a-z0-9] only, e.g. the lease id's head), so a later start can tell a
@@ -202,6 +203,7 @@ uint32_t cx_bpfmon_exec_count(cx_bpfmon *m);
 /* The enforcer saw the budget crossed (and SIGKILLed the task). */
 bool cx_bpfmon_breached(cx_bpfmon *m);
 void cx_bpfmon_stop(cx_bpfmon *m);
+CX_DEFINE_POINTER_CLEANUP(cx_bpfmon, cx_bpfmon_stop)
 
 /* ---- operator control socket (control.c) -------------------------------- *
  * Each supervisor listens on STATE_DIR/run/<lease_id>.sock (dir 0700,

@@ -65,6 +65,17 @@
 
 #define CX_WS_TREES_MAX 17 /* the workspace + up to 16 rw paths */
 
+/* The engine's own directories, handed to it by the state directory's
+ * owner (executor/run/state.c), never derived from another path:
+ *   trash: removed run dirs, uppers and packs are renamed here, then
+ *          deleted (in the background when large); on the file system of
+ *          the run dirs and packs, so the rename is instant;
+ *   locks: one lock file per writable tree (cx_ws_lock). */
+typedef struct cx_ws_dirs {
+	const char *trash;
+	const char *locks;
+} cx_ws_dirs;
+
 typedef struct cx_ws_tree {
 	const char *host_path; /* absolute, normalized */
 	const char *upper;     /* STATE/runs/<key>/tree<i>/upper */

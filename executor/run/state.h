@@ -1,0 +1,62 @@
+/* The state directory's one owner: every path below STATE_DIR (config
+ * "state_dir") is spelled here and nowhere else (calyx-exec, calyx-ctl,
+ * housekeeping; the workspace engine is handed its dirs, cx_ws_dirs).
+ *
+ *   STATE/root                     empty, root-only: the view is mounted on
+ *                                  it inside each sandbox's mount namespace
+ *   STATE/run/<lease_id>.sock      control socket of a live run (dir 0700)
+ *   STATE/runs/<lease_id>[.new]/   a run's scratch: tree<i>/{upper,work},
+ *                                  journal.json; locked while the run lives
+ *   STATE/packs/<lease_id>/        rollback pack of a committed run
+ *   STATE/trash/                   removed dirs, deleted in the background
+ *   STATE/locks/<sha256>.lock      one lock file per writable tree
+ *   STATE/ledger/                  the local ledger (single use)
+ *   STATE/ledger.pruned            stamp: when the ledger was last pruned
+ *   STATE/cache/                   seccomp filter cache (MACed)
+ *   STATE/kernel-offsets.json      the BPF monitor's kernel offsets
+ *
+ * Invariants: every path fits CX_STATE_PATH_MAX (checked once, in
+ * cx_state_init, against the longest name below it); lease ids are 32
+ * lowercase hex (verified before they reach here).
+ * Trust: runs as root; state_dir comes from the root-owned config. */
+#ifndef CALYX_EXECUTOR_RUN_STATE_H
+#define CALYX_EXECUTOR_RUN_STATE_H
+
+#include <stddef.h>
+
+#include "calyx/common.h"
+#include "calyx/workspace.h"
+
+#define CX_STATE_PATH_MAX 4096
+
+typedef struct cx_state {
+	char *dir;      /* STATE */
+	char *root;     /* STATE/root */
+	char *ctl;      /* STATE/run */
+	char *runs;     /* STATE/runs */
+	char *packs;    /* STATE/packs */
+	char *trash;    /* STATE/trash */
+	char *locks;    /* STATE/locks */
+	char *ledger;   /* STATE/ledger */
+	char *pruned;   /* STATE/ledger.pruned */
+	char *cache;    /* STATE/cache */
+	char *offsets;  /* STATE/kernel-offsets.json */
+	cx_ws_dirs ws;  /* trash and locks, for the workspace engine */
+} cx_state;
+
+/* Fill every fixed path from state_dir. Nothing is created. */
+int cx_state_init(cx_state *s, const char *state_dir, cx_error *err);
+void cx_state_free(cx_state *s);
+
+/* STATE/runs/<lease_id>, STATE/packs/<lease_id>, STATE/run/<lease_id>.sock
+ * into out[CX_STATE_PATH_MAX]. */
+void cx_state_run_dir(const cx_state *s, const char *lease_id, char *out);
+void cx_state_pack_dir(const cx_state *s, const char *lease_id, char *out);
+void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out);
+
+/* mkdir(path, 0700) if missing, then require a directory owned by root
+ * with none of the `forbid` mode bits (077: root-only; S_IWGRP|S_IWOTH:
+ * not writable by others). */
+int cx_state_dir(const char *path, unsigned forbid, int reason, cx_error *err);
+
+#endif

@@ -4,7 +4,8 @@
 #   bash tests/integration/audit_events.sh [BUILD_DIR]   (default: build; root)
 #
 # 1. Static: every event type the sources can emit (the type argument of
-#    each audit_event(...) and cx_audit_append(...) call in executor/,
+#    each audit_event(...), cx_run_event(...), ctx_event(...) and
+#    cx_audit_append(...) call in executor/,
 #    monitor/ and sandbox/, plus the "audit.*" types the log itself writes
 #    in executor/audit/log.c) has a "## `type`" section in the doc, and every
 #    documented type is emitted somewhere. A type built at run time (not a
@@ -126,7 +127,7 @@ def src_types(root):
     for f in [x for fs in files for x in fs]:
         text = strip_comments(open(f, encoding='utf-8', errors='replace').read())
         rel = os.path.relpath(f, root)
-        for m in re.finditer(r'\b(audit_event|cx_audit_append)\s*\(', text):
+        for m in re.finditer(r'\b(audit_event|cx_audit_append|cx_run_event|ctx_event)\s*\(', text):
             line = text.count('\n', 0, m.start()) + 1
             args = call_args(text, m.end() - 1)
             if len(args) < 2:

@@ -1,0 +1,499 @@
+/* One supervised sandbox run (steps 5 and 6 of the pipeline) of the
+ * lease's command or of its validate step: the run's own cgroups, the BPF
+ * monitor, the control socket, spawn, supervision, and the run's audit
+ * events (exec.started, exec.spawned, resource.breach, operator.*,
+ * run.halted, exec.finished).
+ *
+ *   once_cgroup -> once_spawn -> once_supervise -> once_report -> once_release
+ *
+ * Invariants: the command cannot exec before the monitor is armed
+ * (arm_monitor runs in the sandbox's before_exec); every cgroup, socket,
+ * BPF link and sandbox handle made here is released here, on every path;
+ * an event that could not be written fails the run (nothing of it lands).
+ * Trust: runs as root; the spec was verified and resolved against the
+ * policy; what the BPF tracer reports comes from the run (hostile). */
+#include "run.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calyx/fault.h"
+#include "calyx/sandbox.h"
+#include "calyx/timings.h"
+
+/* What the monitor's callbacks need, and what they report back. */
+typedef struct run_ctx {
+	cx_run *run;
+	cx_cgroup *cg;
+	cx_bpfmon *bpf;   /* NULL: the cgroup poller enforces CPU (berr says why) */
+	cx_error berr;
+	int64_t started_ns;
+	const cx_limits *lim;
+	pid_t init_pid;   /* the sandbox's init, in our pid namespace */
+	int audit_r;      /* first audit failure inside callbacks */
+	cx_error audit_err;
+} run_ctx;
+
+typedef struct once {
+	cx_run *run;
+	const cx_strv *argv;
+	const char *phase;
+	bool validate;
+	run_ctx rc;
+	cx_sandbox sb;
+	cx_sandbox_outcome out;
+	cx_supervise_result sr;
+	bool spawned;
+	int exit_code;
+	int ctl_fd;
+	char ctl_path[CX_STATE_PATH_MAX];
+	int join_fds[CX_SANDBOX_JOIN_MAX]; /* the v1 hierarchies init joins */
+	size_t n_join;
+} once;
+
+static json_t *layers_json(const cx_layers *l)
+{
+	json_t *ns = json_array();
+	if (l->ns_pid)
+		json_array_append_new(ns, json_string("pid"));
+	if (l->ns_mnt)
+		json_array_append_new(ns, json_string("mnt"));
+	if (l->ns_net)
+		json_array_append_new(ns, json_string("net"));
+	if (l->ns_ipc)
+		json_array_append_new(ns, json_string("ipc"));
+	if (l->ns_uts)
+		json_array_append_new(ns, json_string("uts"));
+	if (l->ns_cgroup)
+		json_array_append_new(ns, json_string("cgroup"));
+	return json_pack("{s:o, s:i, s:b, s:b, s:b, s:b, s:b}", "namespaces", ns, "landlock_abi",
+			 l->landlock_abi, "landlock_net", l->landlock_net, "landlock_scoped",
+			 l->landlock_scoped, "seccomp", l->seccomp, "no_new_privs", l->no_new_privs,
+			 "capabilities_dropped", l->caps_dropped);
+}
+
+/* An event from a callback: its first failure is kept for the end of the run. */
+static void ctx_event(run_ctx *rc, const char *type, json_t *details)
+{
+	int r = 0;
+	cx_run_event(rc->run, type, details, &rc->audit_err, &r);
+	if (r < 0 && !rc->audit_r)
+		rc->audit_r = r;
+}
+
+/* Every process the run starts (BPF exec tracer) is an audit event. */
+static void on_exec(const cx_bpf_exec *e, void *arg)
+{
+	run_ctx *rc = arg;
+	const char *fn = e->filename;
+	/* The payload is started with execveat on the fd it checked, which
+	 * the kernel names "/dev/fd/N": name it by the lease's command. */
+	bool by_fd = strncmp(fn, "/dev/fd/", 8) == 0 && (pid_t)e->ppid == rc->init_pid;
+	if (by_fd)
+		fn = rc->run->lease.spec.argv.v[0];
+	json_t *d = json_pack("{s:i, s:i, s:s, s:s}", "pid", (int)e->pid, "ppid", (int)e->ppid,
+			      "filename", fn, "argv_head", e->args);
+	if (by_fd)
+		json_object_set_new(d, "exec_by_fd", json_true());
+	ctx_event(rc, "exec.spawned", d);
+}
+
+/* The CPU budget in kernel when BPF works here; otherwise the cgroup
+ * poller (the result and the audit log say which). Runs while the sandbox
+ * builds itself (before_exec): loading and verifying the program is the
+ * monitor's main cost, and the command cannot exec before it is armed. */
+static int arm_monitor(pid_t pid, void *arg, cx_error *err)
+{
+	run_ctx *rc = arg;
+	cx_bpf_callbacks cb = { .exec = on_exec, .arg = rc };
+	cx_phase was = cx_phase_enter(CX_PH_MONITOR);
+	(void)pid;
+	(void)err;
+	uint64_t budget = rc->lim->v[CX_LIM_CPU_MS] * 1000000ULL;
+	if (cx_cg_clone_fd(rc->cg) < 0) {
+		cx_err(&rc->berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
+	} else {
+		cx_kern_offsets ko;
+		cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
+		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &cb, &rc->bpf, &rc->berr);
+		/* The sandbox has been setting itself up in the run's cgroup
+		 * meanwhile: what it used before the events counted counts too. */
+		cx_cg_usage u = { 0 };
+		if (rc->bpf && cx_cg_read_cpu(rc->cg, &u, NULL) == 0)
+			cx_bpfmon_charge_uncounted(rc->bpf, u.cpu_usec * 1000);
+	}
+	cx_phase_enter(was);
+	return 0;
+}
+
+static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg)
+{
+	ctx_event(arg, "resource.breach",
+		  json_pack("{s:s, s:I, s:I}", "quota", cx_halt_name(why), "limit",
+			    (json_int_t)limit, "usage", (json_int_t)usage));
+}
+
+static void *status_json(const cx_cg_usage *u, bool paused, void *arg)
+{
+	run_ctx *rc = arg;
+	const cx_lease *l = &rc->run->lease;
+	int64_t now = cx_mono_ns();
+	(void)paused;
+	return json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}", "run_id",
+			 l->run_id, "lease_id", l->lease_id, "argv0", l->spec.argv.v[0],
+			 "elapsed_ms", (json_int_t)((now - rc->started_ns) / 1000000), "usage",
+			 "cpu_ms", (json_int_t)(u->cpu_usec / 1000), "memory_bytes",
+			 (json_int_t)u->memory_current, "pids", (json_int_t)u->pids_current, "limits",
+			 "cpu_ms", (json_int_t)rc->lim->v[CX_LIM_CPU_MS], "memory_bytes",
+			 (json_int_t)rc->lim->v[CX_LIM_MEMORY_BYTES], "pids",
+			 (json_int_t)rc->lim->v[CX_LIM_PIDS], "wall_ms",
+			 (json_int_t)rc->lim->v[CX_LIM_WALL_MS]);
+}
+
+static void on_operator(cx_ctl_cmd cmd, uid_t uid, void *arg)
+{
+	/* Literal types: tests/integration/audit_events.sh finds every event
+	 * type in the sources and checks docs/audit-events.md has it. */
+	ctx_event(arg,
+		  cmd == CX_CTL_PAUSE    ? "operator.paused"
+		  : cmd == CX_CTL_RESUME ? "operator.resumed"
+					 : "operator.halted",
+		  json_pack("{s:i}", "operator_uid", (int)uid));
+}
+
+static void report_stale(const char *name, void *arg)
+{
+	run_ctx *rc = arg;
+	int r = 0;
+	fprintf(stderr, "calyx-exec: note: removed stale run cgroup '%s' (its calyx-exec is gone)\n",
+		name);
+	cx_run_event(rc->run, "monitor.stale_cgroup_removed", json_pack("{s:s}", "cgroup", name),
+		     &rc->audit_err, &r);
+}
+
+static const char *unit_of(cx_halt_reason r)
+{
+	switch (r) {
+	case CX_HALT_CPU:
+	case CX_HALT_WALL:
+		return "ms";
+	case CX_HALT_MEMORY:
+		return "bytes";
+	case CX_HALT_PIDS:
+		return "pids";
+	default:
+		return "";
+	}
+}
+
+static json_t *usage_json(const cx_supervise_result *sr)
+{
+	const cx_cg_usage *u = &sr->usage;
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}", "cpu_ms",
+			 (json_int_t)(u->cpu_usec / 1000), "cpu_user_ms",
+			 (json_int_t)(u->cpu_user_usec / 1000), "cpu_system_ms",
+			 (json_int_t)(u->cpu_system_usec / 1000), "peak_memory_bytes",
+			 (json_int_t)u->memory_peak, "pids_peak", (json_int_t)u->pids_peak,
+			 "forks_refused", (json_int_t)u->pids_refused, "wall_ms",
+			 (json_int_t)(sr->wall_ns / 1000000), "pressure_stall_us", "cpu",
+			 (json_int_t)u->psi_cpu_us, "memory", (json_int_t)u->psi_memory_us, "io",
+			 (json_int_t)u->psi_io_us);
+}
+
+static json_t *halt_json(const cx_supervise_result *sr)
+{
+	int64_t usage = (int64_t)sr->usage_at_detect;
+	/* CPU is billed from cpu.stat after the kill: that is the overshoot
+	 * that matters (work done past the budget). */
+	if (sr->halt == CX_HALT_CPU)
+		usage = (int64_t)(sr->usage.cpu_usec / 1000);
+	json_t *h = json_pack("{s:s, s:s, s:I, s:I, s:b}", "reason", cx_halt_name(sr->halt), "unit",
+			      unit_of(sr->halt), "limit", (json_int_t)sr->limit, "usage",
+			      (json_int_t)usage, "incomplete", sr->halt_incomplete);
+	if (sr->halt != CX_HALT_OPERATOR)
+		json_object_set_new(h, "overshoot", json_integer(usage - (int64_t)sr->limit));
+	if (sr->halt_signal)
+		json_object_set_new(h, "signal", json_integer(sr->halt_signal));
+	if (sr->halt_uid >= 0)
+		json_object_set_new(h, "operator_uid", json_integer(sr->halt_uid));
+	json_object_set_new(h, "detect_to_empty_ms",
+			    json_real((double)sr->detect_to_empty_ns / 1e6));
+	if (sr->halt == CX_HALT_CPU)
+		json_object_set_new(h, "cpu_overshoot_ms_precise",
+				    json_real((double)sr->usage.cpu_usec / 1000.0 - (double)sr->limit));
+	return h;
+}
+
+/* STATE/run/<lease_id>.sock: where calyx-ctl finds this run. */
+static int control_socket(once *o, cx_error *err)
+{
+	cx_run *run = o->run;
+	int r = cx_state_dir(run->state.ctl, 077, CX_E_SPAWN, err);
+	if (r < 0)
+		return r;
+	cx_state_ctl_socket(&run->state, run->lease.lease_id, o->ctl_path);
+	return cx_ctl_listen(o->ctl_path, &o->ctl_fd, err);
+}
+
+/* The run's own cgroup in every hierarchy; the v1 ones init joins itself. */
+static int once_cgroup(once *o, cx_error *err)
+{
+	const cx_limits *lim = o->rc.lim;
+	char cgname[128], tag[16];
+	int r;
+
+	cx_phase_enter(CX_PH_CGROUP);
+	if ((r = cx_cg_open(&o->rc.cg, err)) < 0)
+		return r;
+	cx_cg_reap_stale(o->rc.cg, report_stale, &o->rc, NULL);
+	memcpy(tag, o->run->lease.lease_id, 12);
+	tag[12] = '\0';
+	if (o->validate)
+		strcat(tag, "-v");
+	if (cx_cg_run_name(cgname, sizeof(cgname), tag) < 0)
+		return cx_err(err, CX_E_SPAWN, EINVAL, "cannot name the run's cgroup");
+	cx_cg_limits cl = { .memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS] };
+	if ((r = cx_cg_create(o->rc.cg, cgname, &cl, err)) < 0)
+		return r;
+	if ((r = cx_cg_join_fds(o->rc.cg, o->join_fds, CX_ARRAY_SIZE(o->join_fds), err)) < 0)
+		return r;
+	o->n_join = (size_t)r;
+	return 0;
+}
+
+static void close_joins(once *o)
+{
+	while (o->n_join > 0)
+		close(o->join_fds[--o->n_join]);
+}
+
+/* The sandbox, its own steps' times, and exec.started. */
+static int once_spawn(once *o, const char *const *ovdirs, cx_error *err)
+{
+	cx_run *run = o->run;
+	const cx_policy *pol = &run->pol;
+	int r;
+
+	cx_phase_enter(CX_PH_MONITOR);
+	if ((r = control_socket(o, err)) < 0)
+		return r;
+	cx_supervise_block_signals();
+	cx_run_spec spec = run->lease.spec; /* shallow: argv differs for validate */
+	spec.argv = *o->argv;
+	if (o->validate)
+		spec.stdin_inherit = false;
+	cx_sandbox_config sc = {
+		.spec = &spec,
+		.syscalls_deny = &pol->syscalls_deny,
+		.root_dir = run->state.root,
+		.run_uid = run->cfg.run_uid,
+		.run_gid = run->cfg.run_gid,
+		.landlock_optional = pol->landlock_optional,
+		.inherit_stdin = spec.stdin_inherit,
+		.dev_shm = pol->dev_shm,
+		.overlay_dirs = ovdirs,
+		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),
+		.join_fds = o->join_fds,
+		.n_join_fds = o->n_join,
+		.before_exec = arm_monitor,
+		.before_exec_arg = &o->rc,
+		.seccomp_cache_dir = run->state.cache,
+		.seccomp_cache_mac_key = run->cache_mac_key,
+	};
+	CX_FAULT_POINT(o->validate ? "before_spawn_validate" : "before_spawn");
+	cx_phase_enter(CX_PH_SPAWN);
+	r = cx_sandbox_spawn(&sc, &o->sb, &o->exit_code, err);
+	close_joins(o);
+	if (r < 0)
+		return r;
+	o->spawned = true;
+	/* the child's own steps, from its stamps */
+	static const cx_phase steps[] = { [CX_SBX_VIEW_START] = CX_PH_SPAWN,
+					  [CX_SBX_VIEW_DONE] = CX_PH_MOUNTS,
+					  [CX_SBX_PRIVS_DONE] = CX_PH_PRIVILEGES,
+					  [CX_SBX_LANDLOCK_DONE] = CX_PH_LANDLOCK,
+					  [CX_SBX_SECCOMP_DONE] = CX_PH_SECCOMP,
+					  [CX_SBX_EXEC_DONE] = CX_PH_EXEC };
+	for (int i = 0; i < CX_SBX__MARKS; i++)
+		cx_phase_split(steps[i], o->sb.marks[i]);
+	cx_phase_enter(CX_PH_WAIT);
+	o->rc.started_ns = o->sb.started_ns;
+	o->rc.init_pid = o->sb.pid;
+	json_t *started = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "phase", o->phase,
+				    "argv0", o->argv->v[0], "pid", (int)o->sb.pid, "uid",
+				    (int)run->cfg.run_uid, "gid", (int)run->cfg.run_gid, "layers",
+				    layers_json(&o->sb.layers), "cgroup_layout",
+				    cx_cg_layout_name(cx_cg_layout_of(o->rc.cg)), "cpu_enforcer",
+				    o->rc.bpf ? "bpf" : "cgroup-poll");
+	if (!o->rc.bpf)
+		json_object_set_new(started, "bpf_unavailable", json_string(o->rc.berr.msg));
+	r = 0;
+	cx_run_event(run, "exec.started", started, err, &r);
+	if (r < 0) {
+		cx_sandbox_kill(&o->sb);
+		o->exit_code = CX_EXIT_FAILURE;
+	}
+	return r;
+}
+
+/* Until the command's whole tree is gone: quotas, wall clock, operator. */
+static int once_supervise(once *o, cx_error *err)
+{
+	const cx_limits *lim = o->rc.lim;
+	int r;
+
+	CX_FAULT_POINT(o->validate ? "run_validate" : "run");
+	cx_supervise_cfg sup = {
+		.cg = o->rc.cg, .pidfd = o->sb.pidfd, .bpf = o->rc.bpf,
+		.cpu_ms = lim->v[CX_LIM_CPU_MS], .wall_ms = lim->v[CX_LIM_WALL_MS],
+		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
+		.started_ns = o->sb.started_ns, .on_breach = on_breach, .ctl_fd = o->ctl_fd,
+		.status_json = status_json, .on_operator = on_operator, .arg = &o->rc,
+	};
+	r = cx_supervise(&sup, &o->sr, err);
+	if (o->sr.halt != CX_HALT_NONE) { /* the halt's own time: freeze, kill, empty */
+		int64_t now = cx_mono_ns();
+		cx_phase_split(CX_PH_WAIT, now - o->sr.detect_to_empty_ns);
+		cx_phase_split(CX_PH_HALT, now);
+	}
+	if (r < 0) {
+		cx_sandbox_kill(&o->sb);
+		cx_cg_kill(o->rc.cg, NULL);
+		return r;
+	}
+	if (o->rc.bpf)
+		cx_bpfmon_consume(o->rc.bpf); /* execs still in the ring */
+	return cx_sandbox_wait(&o->sb, &o->out, err);
+}
+
+static void print_halt(const once *o, const json_t *fin)
+{
+	const cx_supervise_result *sr = &o->sr;
+	if (sr->halt == CX_HALT_OPERATOR) {
+		if (sr->halt_signal)
+			fprintf(stderr, "calyx-exec: halted [operator]: signal %d to calyx-exec stopped the %s; the whole process tree was stopped\n",
+				sr->halt_signal, o->validate ? "validate step" : "run");
+		else
+			fprintf(stderr, "calyx-exec: halted [operator]: stopped by uid %d through calyx-ctl; the whole process tree was stopped\n",
+				sr->halt_uid);
+	} else if (sr->halt != CX_HALT_NONE) {
+		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached%s: limit %llu %s, used %lld %s; the whole process tree was stopped (raise the lease's limit if it was too low)\n",
+			cx_halt_name(sr->halt), cx_halt_name(sr->halt),
+			o->validate ? " by the validate step" : "", (unsigned long long)sr->limit,
+			unit_of(sr->halt),
+			(long long)json_integer_value(json_object_get(json_object_get(fin, "halt"), "usage")),
+			unit_of(sr->halt));
+	}
+}
+
+/* run.halted and exec.finished; the result's members; the halt's line.
+ * An event that could not be written leaves r < 0 (err set). */
+static int once_report(once *o, cx_run_once *ret, cx_error *err)
+{
+	const cx_supervise_result *sr = &o->sr;
+	const cx_sandbox_outcome *out = &o->out;
+	int r = 0;
+
+	json_t *fin = json_pack("{s:I, s:o}", "wall_ms", (json_int_t)(sr->wall_ns / 1000000), "usage",
+				usage_json(sr));
+	if (sr->halt != CX_HALT_NONE) {
+		o->exit_code = CX_EXIT_HALTED;
+		json_object_set_new(fin, "halt", halt_json(sr));
+		cx_run_event(o->run, "run.halted", halt_json(sr), err, &r);
+	} else {
+		/* Shell convention for a command killed by a signal: 128 + N. */
+		o->exit_code = out->exited ? out->exit_code : 128 + out->signal;
+	}
+	if (out->exited && sr->halt == CX_HALT_NONE)
+		json_object_set_new(fin, "exit_code", json_integer(out->exit_code));
+	else if (!out->exited)
+		json_object_set_new(fin, "signal", json_integer(out->signal));
+	if (o->rc.bpf)
+		json_object_set_new(fin, "processes_started",
+				    json_integer(cx_bpfmon_exec_count(o->rc.bpf)));
+	json_t *fin_audit = json_deep_copy(fin);
+	json_object_set_new(fin_audit, "phase", json_string(o->phase));
+	cx_run_event(o->run, "exec.finished", fin_audit, err, &r);
+	json_object_set_new(fin, "layers", layers_json(&o->sb.layers));
+	json_object_set_new(fin, "cgroup_layout",
+			    json_string(cx_cg_layout_name(cx_cg_layout_of(o->rc.cg))));
+	json_object_set_new(fin, "cpu_enforcer", json_string(sr->cpu_enforcer));
+	json_object_set_new(fin, "exit_code", json_integer(o->exit_code));
+	if (sr->paused_ms)
+		json_object_set_new(fin, "paused_ms", json_integer(sr->paused_ms));
+	print_halt(o, fin);
+	ret->exit_code = o->exit_code;
+	ret->halt = sr->halt;
+	ret->ok = sr->halt == CX_HALT_NONE && out->exited && out->exit_code == 0;
+	ret->fin = fin;
+	return r;
+}
+
+/* Everything once made, on every path. After a failure the tree is
+ * killed and waited for (at most ~1 s) before its cgroup goes. */
+static void once_release(once *o, bool failed)
+{
+	cx_error berr = { 0 };
+
+	cx_phase_enter(CX_PH_CLEANUP);
+	close_joins(o);
+	if (o->ctl_fd >= 0) {
+		close(o->ctl_fd);
+		unlink(o->ctl_path);
+	}
+	if (o->spawned) {
+		if (failed)
+			cx_sandbox_wait(&o->sb, &o->out, NULL);
+		cx_sandbox_release(&o->sb);
+	}
+	cx_bpfmon_stop(o->rc.bpf);
+	if (!o->rc.cg)
+		return;
+	if (failed) {
+		cx_cg_kill(o->rc.cg, NULL);
+		for (int i = 0; i < 1000 && cx_cg_populated(o->rc.cg) > 0; i++)
+			usleep(1000);
+		cx_cg_destroy(o->rc.cg, NULL);
+	} else if (cx_cg_destroy(o->rc.cg, &berr) < 0) {
+		fprintf(stderr, "calyx-exec: warning [%s]: %s\n", cx_reason_name(berr.reason), berr.msg);
+	}
+	cx_cg_close(o->rc.cg);
+}
+
+int cx_run_sandboxed_once(cx_run *run, const char *const *ovdirs, const cx_strv *argv,
+			  const char *phase, cx_run_once *ret, cx_error *err)
+{
+	once o = { .run = run, .argv = argv, .phase = phase, .exit_code = CX_EXIT_FAILURE,
+		   .ctl_fd = -1, .validate = strcmp(phase, "validate") == 0,
+		   .sb = { .pidfd = -1, .status_fd = -1 },
+		   .rc = { .run = run, .lim = &run->lease.spec.limits } };
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((r = once_cgroup(&o, err)) < 0 || (r = once_spawn(&o, ovdirs, err)) < 0)
+		goto fail;
+	if ((r = once_supervise(&o, err)) < 0)
+		goto fail;
+	r = once_report(&o, ret, err);
+	once_release(&o, false);
+	/* Every event of the run (execs, breach, operator, halt, finish) must
+	 * be in the log before anything of it lands: if one could not be
+	 * written the run fails closed and its writes are discarded (synced
+	 * in finish.c, before the commit). */
+	if (r < 0 || o.rc.audit_r < 0) {
+		if (r >= 0)
+			*err = o.rc.audit_err;
+		cx_err_prefix(err, "the %s ran but not all of its events could be audited, so nothing of it lands",
+			      phase);
+		json_decref(ret->fin);
+		ret->fin = NULL;
+		ret->ok = false;
+		ret->exit_code = CX_EXIT_FAILURE;
+		return -EIO;
+	}
+	return 0;
+fail:
+	once_release(&o, true);
+	ret->exit_code = o.exit_code;
+	return r < 0 ? r : -EIO;
+}

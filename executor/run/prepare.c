@@ -1,0 +1,134 @@
+/* Step 4, prepare: the trees a run may write are locked (before its
+ * lease is consumed, so a run refused because a tree is busy keeps its
+ * lease), the view's mount point is checked, and the run dir gets one
+ * overlay upper/work pair per writable tree.
+ *
+ * Invariants: two runs whose leases name the same tree never interleave
+ * (the lock is held for the whole run and commit); a run dir is created
+ * under a name recovery ignores (<id>.new), locked, then renamed, so a
+ * concurrent start never sees it unlocked; the identity of each host tree
+ * as the view opens it (no symlink on the way) goes to the commit, which
+ * refuses another directory swapped in at the same path meanwhile.
+ * Trust: runs as root; the lease's paths were verified and are normal. */
+#include "run.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "calyx/fault.h"
+#include "calyx/fileio.h"
+#include "calyx/timings.h"
+
+/* The run's writable trees: [0] the workspace (may be NULL: slot 0 is
+ * always the workspace), then the rw paths. */
+static size_t writable_trees(const cx_run_spec *s, const char **out)
+{
+	size_t n = 0;
+	out[n++] = s->workspace;
+	for (size_t i = 0; i < s->rw.n && n < CX_WS_TREES_MAX; i++)
+		out[n++] = s->rw.v[i];
+	return n;
+}
+
+int cx_run_lock_trees(cx_run *run, cx_error *err)
+{
+	const char *trees[CX_WS_TREES_MAX];
+	const cx_run_spec *s = &run->lease.spec;
+
+	if (s->rw.n + 1 > CX_WS_TREES_MAX)
+		return cx_err(err, CX_E_POLICY_PATH, E2BIG, "at most %d writable paths per lease",
+			      CX_WS_TREES_MAX - 1);
+	size_t nt = writable_trees(s, trees);
+	for (size_t i = 0; i < nt; i++) {
+		if (!trees[i])
+			continue;
+		int r = cx_ws_lock(run->state.dir, trees[i], run->pol.workspace_wait,
+				   &run->locks[run->nlocks], err);
+		if (r == -EBUSY && err) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+				 "; or set \"workspace_lock\": \"wait\" in the policy");
+		}
+		if (r < 0)
+			return r;
+		run->nlocks++;
+	}
+	return 0;
+}
+
+/* The view is mounted on STATE/root (empty, root-only) inside the
+ * sandbox's own mount namespace; concurrent runs share the directory but
+ * never see each other's mounts. */
+int cx_run_view_root(cx_run *run, cx_error *err)
+{
+	return cx_state_dir(run->state.root, S_IWGRP | S_IWOTH, CX_E_SPAWN, err);
+}
+
+/* One tree's upper (with the host tree's owner and mode: the overlay's
+ * root shows them, so the run may write where it could) and work dir. */
+static int prepare_tree(const char *host, const char *dir, char *up, struct stat *ret_id,
+			cx_error *err)
+{
+	char wk[CX_STATE_PATH_MAX + 8];
+	struct stat hs = { 0 };
+
+	snprintf(up, CX_STATE_PATH_MAX + 8, "%s/upper", dir);
+	snprintf(wk, sizeof(wk), "%s/work", dir);
+	if (mkdir(dir, 0700) < 0 || mkdir(up, 0755) < 0 || mkdir(wk, 0700) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", dir,
+			      strerror(errno));
+	if (host) {
+		_cleanup_close_ int tfd = cx_openat2(AT_FDCWD, host, O_PATH | O_DIRECTORY,
+						     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (tfd < 0)
+			errno = -tfd;
+		if (tfd < 0 || fstat(tfd, &hs) < 0 || chown(up, hs.st_uid, hs.st_gid) < 0 ||
+		    chmod(up, hs.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0)
+			return cx_err(err, CX_E_WORKSPACE, errno,
+				      "cannot prepare the overlay of '%.200s': %s", host,
+				      strerror(errno));
+	}
+	*ret_id = hs;
+	return 0;
+}
+
+/* STATE/runs/<lease_id>/tree<i>/{upper,work}; the run dir's lock is held
+ * while this run lives, and a later start that can take it recovers the
+ * dir (housekeeping.c). */
+int cx_run_prepare_dirs(cx_run *run, cx_run_trees *t, cx_error *err)
+{
+	char tmp[CX_STATE_PATH_MAX + 8];
+	int *lock = &run->locks[run->nlocks];
+
+	t->n = writable_trees(&run->lease.spec, t->host);
+	if (mkdir(run->state.runs, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", run->state.runs,
+			      strerror(errno));
+	cx_state_run_dir(&run->state, run->lease.lease_id, t->run_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", t->run_dir);
+	if (CX_FAULT_IO("state", "rundir", NULL) < 0)
+		return cx_err(err, CX_E_WORKSPACE, EIO, "cannot create run dir '%s': %s", tmp,
+			      strerror(EIO));
+	if (mkdir(tmp, 0700) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create run dir '%s': %s", tmp,
+			      strerror(errno));
+	CX_FAULT_POINT("run_dir_new");
+	*lock = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*lock >= 0)
+		run->nlocks++;
+	if (*lock < 0 || flock(*lock, LOCK_EX | LOCK_NB) < 0 || rename(tmp, t->run_dir) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "run dir '%s': %s", t->run_dir,
+			      strerror(errno));
+	for (size_t i = 0; i < t->n; i++) {
+		if ((size_t)snprintf(t->dir[i], sizeof(t->dir[i]), "%s/tree%zu", t->run_dir, i) >=
+		    sizeof(t->dir[i]))
+			return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
+		int r = prepare_tree(t->host[i], t->dir[i], t->upper[i], &t->id[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

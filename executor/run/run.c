@@ -1,0 +1,288 @@
+/* The run pipeline's driver and its first phases (run.h lists the files):
+ *
+ *   1 load     config, keyring, policy, host key; the audit log (not in a
+ *              dry run); every failure here is the host's: exit 125
+ *   2 verify   the lease (two keys, window, audience, policy), then the
+ *              view's own rules for its spec: a refusal, exit 77
+ *   3 consume  lease.verified; state dir and log out of the write trees;
+ *              what crashed runs left; preflight; tree locks; the ledger
+ *              claim, durable before any side effect of the run
+ *   4-7        finish.c (prepare, spawn + supervise, commit or roll back)
+ *
+ * Each phase returns 0 or -errno with err set and run->fail_as saying how
+ * the failure exits (cx_run_fail); the driver reports it.
+ * Trust: runs as root on a lease file anyone may have written. The
+ * configuration is root-owned (StrictModes); the clock is read once (by
+ * main_exec.c, into run->now). No side effect (ledger, audit, state)
+ * happens before the lease verified; a dry run has none. */
+#include "run.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "calyx/codec.h"
+#include "calyx/fault.h"
+#include "calyx/fileio.h"
+#include "calyx/path.h"
+#include "calyx/sandbox.h"
+#include "calyx/timings.h"
+#include "housekeeping.h"
+
+typedef int (*phase_fn)(cx_run *run, cx_error *err);
+
+cx_run *cx_run_new(void)
+{
+	cx_run *run = cx_calloc(1, sizeof(*run));
+	for (size_t i = 0; i < CX_ARRAY_SIZE(run->locks); i++)
+		run->locks[i] = -1;
+	return run;
+}
+
+void cx_run_free(cx_run *run)
+{
+	cx_phase_enter(CX_PH_CLEANUP);
+	while (run->nlocks > 0)
+		close(run->locks[--run->nlocks]);
+	cx_ledger_close(run->ledger);
+	cx_audit_close(run->audit);
+	cx_lease_free(&run->lease);
+	free(run->lease_buf);
+	cx_policy_free(&run->pol);
+	cx_keyring_free(&run->kr);
+	cx_state_free(&run->state);
+	cx_config_free(&run->cfg);
+	cx_wipe(run->cache_mac_key, sizeof(run->cache_mac_key));
+	free(run);
+}
+
+/* The phases in order; the first failure is reported and ends the run. */
+static int drive(cx_run *run, const phase_fn *phases, size_t n)
+{
+	cx_error err = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		run->fail_as = CX_EXIT_FAILURE;
+		if (phases[i](run, &err) < 0)
+			return cx_run_fail(run, &err, run->fail_as);
+	}
+	return CX_RUN_GO;
+}
+
+/* The audit log, signing with the host key; a key of its own, derived
+ * from the host key, for the caches' MACs. */
+static int open_audit(cx_run *run, const uint8_t seed[32], cx_error *err)
+{
+	static const char ctx[] = "calyx-exec cache mac v1";
+	cx_phase_enter(CX_PH_AUDIT);
+	int r = cx_audit_open(run->cfg.audit_log, seed, &run->audit, err);
+	crypto_generichash(run->cache_mac_key, sizeof(run->cache_mac_key), (const uint8_t *)ctx,
+			   sizeof(ctx) - 1, seed, 32);
+	if (r == 0)
+		cx_audit_defer_sync(run->audit, true); /* synced at cx_run_sync's points */
+	cx_phase_enter(CX_PH_CONFIG);
+	return r;
+}
+
+static int phase_load(cx_run *run, cx_error *err)
+{
+	const uid_t owner = cx_trusted_owner();
+	uint8_t seed[32];
+	int r;
+
+	r = cx_config_load(run->config_path, owner, &run->cfg, err);
+	if (r == 0)
+		r = cx_state_init(&run->state, run->cfg.state_dir, err);
+	if (r == 0)
+		r = cx_keyring_load(run->cfg.keyring, owner, &run->kr, err);
+	if (r == 0)
+		r = cx_policy_load(run->cfg.policy, owner, &run->pol, err);
+	if (r == 0)
+		r = cx_seed_load(run->cfg.host_key, "host key", true, owner, seed, err);
+	if (r == 0 && !run->dry_run)
+		r = open_audit(run, seed, err);
+	cx_wipe(seed, sizeof(seed));
+	return r;
+}
+
+static int phase_verify(cx_run *run, cx_error *err)
+{
+	int r;
+
+	cx_phase_enter(CX_PH_VERIFY);
+	run->fail_as = CX_EXIT_REFUSED;
+	r = cx_lease_read(run->lease_path, &run->lease_buf, &run->lease_len, err);
+	if (r < 0)
+		return r;
+	cx_sha256_hex(run->lease_buf, run->lease_len, run->lease_sha256);
+	cx_verify_input in = { .keyring = &run->kr, .policy = &run->pol,
+			       .host_id = run->cfg.host_id, .now = run->now };
+	if ((r = cx_lease_verify(&in, run->lease_buf, run->lease_len, &run->lease, err)) < 0)
+		return r;
+	run->have_lease = true;
+	/* The view's own rules, before anything is consumed. */
+	return cx_sandbox_check_spec(&run->lease.spec, err);
+}
+
+int cx_run_load_verify(cx_run *run)
+{
+	static const phase_fn phases[] = { phase_load, phase_verify };
+	return drive(run, phases, CX_ARRAY_SIZE(phases));
+}
+
+/* A dry run must not claim, but should not call a used lease runnable
+ * either: a read-only look at the ledger, if there is one. */
+static int phase_dry_ledger(cx_run *run, cx_error *err)
+{
+	struct stat sb;
+	int r;
+
+	run->fail_as = -1;
+	if (stat(run->state.ledger, &sb) < 0)
+		return 0;
+	if ((r = cx_ledger_open_dir(run->state.ledger, &run->ledger, err)) < 0)
+		return r;
+	r = cx_ledger_is_claimed(run->ledger, run->lease.lease_id, err);
+	if (r == 1)
+		return cx_err(err, CX_E_REPLAY, EEXIST,
+			      "lease %s was already used on this host (leases run once; issue a new lease)",
+			      run->lease.lease_id);
+	return r < 0 ? r : 0;
+}
+
+int cx_run_dry_check(cx_run *run)
+{
+	static const phase_fn phases[] = { phase_dry_ledger };
+	return drive(run, phases, CX_ARRAY_SIZE(phases));
+}
+
+static int phase_record_verified(cx_run *run, cx_error *err)
+{
+	int r = cx_run_record_verified(run, err);
+	if (r == 0)
+		CX_FAULT_POINT("after_verified");
+	return r;
+}
+
+static void report_recovered(const char *lease_id, const char *action, bool ok, const char *msg,
+			     void *arg)
+{
+	cx_error e = { 0 };
+	int r = 0;
+	if (ok)
+		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: %s\n", lease_id, action);
+	else
+		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: recovery failed: %s (fix it, then run 'calyx-ctl recover')\n",
+			lease_id, msg);
+	json_t *d = json_pack("{s:s, s:s, s:b}", "lease_id", lease_id, "action", action, "ok", ok);
+	if (!ok)
+		json_object_set_new(d, "error", json_string(msg));
+	cx_run_event(arg, "workspace.recovered", d, &e, &r);
+}
+
+static void report_pruned(const char *lease_id, const char *action, bool ok, const char *msg,
+			  void *arg)
+{
+	cx_error e = { 0 };
+	int r = 0;
+	(void)ok;
+	(void)msg;
+	cx_run_event(arg, "workspace.pack_pruned",
+		     json_pack("{s:s, s:s}", "lease_id", lease_id, "why", action), &e, &r);
+}
+
+/* The state dir and the audit log must not be reachable by a run (a run
+ * writes its trees: through the overlay, then the commit); crashed runs'
+ * workspaces are finished first (nothing runs on a half-committed tree);
+ * the layers this run needs are there before the lease is burnt. */
+static int phase_recover(cx_run *run, cx_error *err)
+{
+	const cx_config *cfg = &run->cfg;
+
+	cx_phase_enter(CX_PH_RECOVER);
+	for (size_t i = 0; i < run->pol.write.n; i++)
+		if (cx_path_within(cfg->state_dir, run->pol.write.v[i]) ||
+		    cx_path_within(cfg->audit_log, run->pol.write.v[i]))
+			return cx_err(err, CX_E_CONFIG, EPERM,
+				      "state dir '%s' or audit log '%s' lies inside the policy's write tree '%s' (move it out)",
+				      cfg->state_dir, cfg->audit_log, run->pol.write.v[i]);
+	cx_recover_runs(cfg->state_dir, report_recovered, run);
+	cx_prune_packs(cfg->state_dir, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
+		       report_pruned, run);
+	return cx_sandbox_preflight(run->pol.landlock_optional, err);
+}
+
+/* The lease's trees, locked before it is consumed. */
+static int phase_lock(cx_run *run, cx_error *err)
+{
+	int r = cx_run_lock_trees(run, err);
+	if (r < 0)
+		run->fail_as = err->reason == CX_E_WORKSPACE ? CX_EXIT_FAILURE : -1;
+	return r;
+}
+
+/* Prune ledger entries whose leases can no longer verify, at most hourly
+ * (a stamp file's mtime), so the ledger does not grow without bound. */
+static void maybe_prune(cx_run *run)
+{
+	struct stat s;
+	cx_error err = { 0 };
+	unsigned removed = 0, kept = 0;
+	FILE *f;
+	int r = 0;
+
+	if (lstat(run->state.pruned, &s) == 0 && run->now - s.st_mtime < 3600)
+		return;
+	if (run->ledger->ops->prune(run->ledger, run->now, &removed, &kept, &err) < 0)
+		return;
+	if ((f = fopen(run->state.pruned, "we")) != NULL)
+		fclose(f);
+	/* The ledger is the replay record: entries leaving it are audited
+	 * (only leases that can no longer verify leave). */
+	if (removed)
+		cx_run_event(run, "ledger.pruned",
+			     json_pack("{s:s, s:I, s:I}", "ledger", run->ledger->ops->name, "removed",
+				       (json_int_t)removed, "kept", (json_int_t)kept),
+			     &err, &r);
+}
+
+/* 3 consume: durable before any side effect of the run. */
+static int phase_consume(cx_run *run, cx_error *err)
+{
+	int r;
+
+	cx_phase_enter(CX_PH_CONSUME);
+	if (mkdir(run->state.dir, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_LEDGER, errno, "cannot create state dir '%s': %s",
+			      run->state.dir, strerror(errno));
+	run->fail_as = -1;
+	r = cx_ledger_open_dir(run->state.ledger, &run->ledger, err);
+	if (r == 0) {
+		cx_claim cl = { .lease_id = run->lease.lease_id, .run_id = run->lease.run_id,
+				.consumed_at = run->now, .not_after = run->lease.not_after,
+				.prune_after = run->lease.not_after + run->pol.clock_skew_s };
+		CX_FAULT_POINT("before_claim");
+		r = cx_ledger_claim(run->ledger, &cl, err);
+	}
+	if (r < 0)
+		return r;
+	CX_FAULT_POINT("after_claim");
+	run->fail_as = CX_EXIT_FAILURE;
+	cx_run_event(run, "lease.consumed", json_pack("{s:s}", "ledger", run->ledger->ops->name),
+		     err, &r);
+	if (r < 0)
+		return r;
+	CX_FAULT_POINT("after_consumed");
+	maybe_prune(run);
+	return 0;
+}
+
+int cx_run_execute(cx_run *run)
+{
+	static const phase_fn phases[] = { phase_record_verified, phase_recover, phase_lock,
+					   phase_consume };
+	int code = drive(run, phases, CX_ARRAY_SIZE(phases));
+	if (code != CX_RUN_GO)
+		return code;
+	cx_error err = { 0 };
+	return cx_run_sandboxed(run, &err); /* 4-7 */
+}

@@ -1,0 +1,135 @@
+/* The run pipeline of calyx-exec (private to executor/): DESIGN's steps as
+ * named phases over one run context, each in its own file.
+ *
+ *   run.c      the driver; 1 load (config, keyring, policy, host key, audit
+ *              log), 2 verify (lease, spec), the dry run's ledger look,
+ *              3 consume (recovery, preflight, tree locks, ledger claim)
+ *   prepare.c  4 prepare: the view's mount point, the run dir with its
+ *              overlay upper/work dirs, the tree locks
+ *   once.c     5+6 one supervised sandbox run (the command, or its
+ *              validate step): cgroups, BPF monitor, control socket,
+ *              spawn, supervision and its audit events
+ *   finish.c   7 finish: commit or roll back the workspace, the result
+ *   record.c   what every phase records: audit events and their syncs,
+ *              the result file, a refusal or failure's one line
+ *   state.c    the state directory's layout (state.h)
+ *   housekeeping.c  what crashed runs left; pack pruning
+ *
+ * Invariants: no side effect (ledger, audit, state) before the lease
+ * verified; the lease is consumed (durably) before any side effect of the
+ * run; every event of a run is in the log before anything of it lands.
+ * Trust: runs as root on a lease file anyone may have written, with a
+ * root-owned configuration (StrictModes). */
+#ifndef CALYX_EXECUTOR_RUN_RUN_H
+#define CALYX_EXECUTOR_RUN_RUN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "calyx/audit.h"
+#include "calyx/config.h"
+#include "calyx/keyring.h"
+#include "calyx/lease.h"
+#include "calyx/ledger.h"
+#include "calyx/monitor.h"
+#include "calyx/policy.h"
+#include "calyx/workspace.h"
+#include "state.h"
+
+/* A phase's "go on" (any exit code is >= 0). */
+#define CX_RUN_GO (-1)
+
+typedef struct cx_run {
+	/* what the caller asked (main_exec.c) */
+	const char *config_path, *lease_path, *result_path;
+	bool dry_run;
+	int64_t now; /* the one clock reading */
+	/* 1 load */
+	cx_config cfg;
+	cx_keyring kr;
+	cx_policy pol;
+	cx_state state;
+	cx_audit *audit; /* NULL in a dry run (and before the log opened) */
+	uint8_t cache_mac_key[32]; /* for STATE/cache (seccomp), from the host key */
+	/* 2 verify */
+	uint8_t *lease_buf;
+	size_t lease_len;
+	char lease_sha256[65];
+	cx_lease lease;
+	bool have_lease;
+	/* 3 consume */
+	cx_ledger *ledger;
+	int locks[CX_WS_TREES_MAX + 1]; /* the trees', then the run dir's */
+	size_t nlocks;
+	int fail_as; /* exit code class of a phase's failure (cx_run_fail's code) */
+	/* the audit range of this run */
+	uint64_t first_seq, last_seq;
+} cx_run;
+
+cx_run *cx_run_new(void);
+void cx_run_free(cx_run *run);
+CX_DEFINE_POINTER_CLEANUP(cx_run, cx_run_free)
+
+/* ---- run.c: the driver ----------------------------------------------------- */
+/* 1 load and 2 verify (a dry run opens no audit log): CX_RUN_GO, or the
+ * exit code of the refusal or failure, already reported. */
+int cx_run_load_verify(cx_run *run);
+/* The dry run's read-only look at the ledger: CX_RUN_GO while the lease is
+ * still runnable here, else the exit code (reported). */
+int cx_run_dry_check(cx_run *run);
+/* 3 consume, 4-7 prepare, spawn, supervise, finish: the exit code. */
+int cx_run_execute(cx_run *run);
+
+/* ---- record.c ---------------------------------------------------------------- */
+/* Append an event (details stolen); on failure set *r (if still 0) and err. */
+void cx_run_event(cx_run *run, const char *type, json_t *details, cx_error *err, int *r);
+/* fdatasync the run's audit lines (see record.c for where and why). */
+int cx_run_sync(cx_run *run, cx_error *err);
+/* The result file (--result), if asked for; extra (stolen, may be NULL):
+ * members merged in. */
+void cx_run_write_result(cx_run *run, const char *status, const cx_error *err, int code,
+			 json_t *extra);
+/* Refusal or failure: audited (unless the log is what failed), result, one
+ * line on stderr; the exit code (code < 0: from the reason). */
+int cx_run_fail(cx_run *run, cx_error *err, int code);
+/* lease.verified: who signed, both hashes, the limits and the body. */
+int cx_run_record_verified(cx_run *run, cx_error *err);
+
+/* ---- prepare.c --------------------------------------------------------------- */
+typedef struct cx_run_trees {
+	size_t n;                              /* [0] the workspace (may be NULL), then rw */
+	const char *host[CX_WS_TREES_MAX];
+	char dir[CX_WS_TREES_MAX][CX_STATE_PATH_MAX]; /* STATE/runs/<id>/tree<i> */
+	char upper[CX_WS_TREES_MAX][CX_STATE_PATH_MAX + 8]; /* its upper dir */
+	struct stat id[CX_WS_TREES_MAX];       /* the host tree as the view opens it */
+	char run_dir[CX_STATE_PATH_MAX];
+} cx_run_trees;
+
+/* Lock every writable tree of the lease (before it is consumed). */
+int cx_run_lock_trees(cx_run *run, cx_error *err);
+/* STATE/root, checked (the view's mount point). */
+int cx_run_view_root(cx_run *run, cx_error *err);
+/* The run dir with one overlay upper/work per tree; its lock joins run->locks. */
+int cx_run_prepare_dirs(cx_run *run, cx_run_trees *t, cx_error *err);
+
+/* ---- once.c ------------------------------------------------------------------ */
+/* One supervised sandbox run of argv. */
+typedef struct cx_run_once {
+	int exit_code;          /* what calyx-exec would exit with */
+	bool ok;                /* exited 0, no halt */
+	cx_halt_reason halt;
+	json_t *fin;            /* result members (owned) */
+} cx_run_once;
+
+/* phase: "command" or "validate"; ovdirs: the trees' dirs (NULL: no
+ * writable tree). */
+int cx_run_sandboxed_once(cx_run *run, const char *const *ovdirs, const cx_strv *argv,
+			  const char *phase, cx_run_once *ret, cx_error *err);
+
+/* ---- finish.c ---------------------------------------------------------------- */
+/* 4-7 for a consumed lease: the exit code (result written, locks released). */
+int cx_run_sandboxed(cx_run *run, cx_error *err);
+
+#endif

@@ -7,7 +7,7 @@
  * Each signer signs DSSE's PAE(payloadType, payload bytes):
  *   "DSSEv1" SP len(type) SP type SP len(body) SP body   (lengths in ASCII decimal)
  * The body is parsed only from the verified payload bytes. Body format:
- * ../shared/DESIGN.md "Lease"; the parser (cx_lease_body_parse) is strict.
+ * docs/formats.md "Lease body"; the parser (cx_lease_body_parse) is strict.
  *
  * Verification order (cx_lease_verify), each step failing closed with its
  * own reason code: size/type of the input; JSON; envelope keys; payloadType;

@@ -1,6 +1,6 @@
 /* Policy: the ceiling a lease must fit under.
  *
- * Format: ../shared/DESIGN.md "Policy". Parsed strictly (unknown keys
+ * Format: docs/formats.md "Policy". Parsed strictly (unknown keys
  * refused, exact types, bounded sizes); `limits.max` and `limits.default`
  * must name every limit, defaults must not exceed maxima; `syscalls.deny`
  * names must be syscalls libseccomp knows. The SHA-256 is taken over the

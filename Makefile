@@ -207,8 +207,14 @@ fault:
 tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS) $(WORKLOAD_BINS) \
        $(if $(FAULT_DEFS),,fault)
 
-check: deps-check tests
+check: deps-check check-deps tests
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
+
+# The modules' dependency direction, private headers kept in their folder,
+# one basename per library .c, public headers compiling alone.
+check-deps:
+	$(Q)CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" BUILD="$(BUILD)" scripts/check-deps.py
+.PHONY: check-deps
 
 deps-check:
 	@scripts/install-deps.sh --check || { echo "missing dependencies: run scripts/install-deps.sh (as root)"; exit 1; }

@@ -16,9 +16,15 @@
  * Order of steps (any failure before execve ends the child with a report
  * on the error pipe; the parent turns it into one line and exit 125, or
  * 126/127 for execve itself):
- *   parent: envp, pipes, clone3(NEW{PID,NS,NET,IPC,UTS,CGROUP}|PIDFD
- *           [|INTO_CGROUP]) -> writes the go byte, arms what must be in
- *           place before exec (before_exec), opens the exec gate
+ *   parent (cx_sandbox_spawn, one function per step): check_caller
+ *           (root, run ids not 0), open_channels (sync, report, status,
+ *           gate), prepare_filter (seccomp compiled here), clone_sandbox
+ *           (envp, argv, clone3(NEW{PID,NS,NET,IPC,UTS,CGROUP}|PIDFD
+ *           [|INTO_CGROUP])) -> start_sandbox: writes the go byte, arms
+ *           what must be in place before exec (before_exec), opens the
+ *           exec gate -> wait_for_exec: reports until EOF, the layers or
+ *           an error; a failure after clone3: kill_sandbox (SIGKILL init,
+ *           reap it; the child's own report, if any, is the cause)
  *   init:   PDEATHSIG=SIGKILL, wait for go (parent alive), join the v1
  *           cgroups itself (join_fds), build the view and pivot_root,
  *           hostname, loopback if allowed, fork payload, drop its own
@@ -442,47 +448,96 @@ static void free_envp(char **envp)
 	free(envp);
 }
 
-int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exit, cx_error *err)
-{
-	int sync_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
-	int gate_p[2] = { -1, -1 };
-	struct clone_args ca = { 0 };
-	int pidfd = -1, r = 0;
-	child_ctx c = { .cfg = cfg, .argv = &cfg->spec->argv };
-	report rep;
-	cx_layers layers = { 0 };
-	sbx_filter *filter = NULL;
-	pid_t pid;
+/* The four channels between the parent and the sandbox, [0] the read end,
+ * [1] the write end, -1 once closed or handed on. The child's ends close
+ * in the parent right after clone3; the parent's ends in the child.
+ *   sync:  parent -> init, the go byte
+ *   rep:   init and payload -> parent, the reports (above): the layers
+ *          just before execve, or an error
+ *   st:    init -> cx_sandbox_wait, the payload's wait status
+ *   gate:  parent -> payload, the leave to exec (before_exec done)
+ * sync and gate are socket pairs so that a write to a child that already
+ * died is EPIPE without SIGPIPE (MSG_NOSIGNAL), in any caller. */
+typedef struct channels {
+	int sync[2], rep[2], st[2], gate[2];
+} channels;
+#define CHANNELS_CLOSED { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } }
 
-	*ret_exit = CX_EXIT_FAILURE;
-	if (cfg->argv)
-		c.argv = cfg->argv;
+static void channels_close(channels *ch)
+{
+	for (int i = 0; i < 2; i++) {
+		cx_closep(&ch->sync[i]);
+		cx_closep(&ch->rep[i]);
+		cx_closep(&ch->st[i]);
+		cx_closep(&ch->gate[i]);
+	}
+}
+
+/* Only root builds a sandbox, and never for a root run identity. */
+static int check_caller(const cx_sandbox_config *cfg, cx_error *err)
+{
 	if (geteuid() != 0)
 		return cx_err(err, CX_E_SPAWN, EPERM,
 			      "calyx-exec must run as root to build the sandbox (run it through sudo)");
 	if (cfg->run_uid == 0 || cfg->run_gid == 0)
 		return cx_err(err, CX_E_SPAWN, EINVAL, "run_uid/run_gid must not be 0 (configure an unprivileged id)");
-	/* sync and gate are socket pairs so that a write to a child that
-	 * already died is EPIPE without SIGPIPE (MSG_NOSIGNAL), in any caller */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 ||
-	    pipe2(rep_p, O_CLOEXEC) < 0 || pipe2(st_p, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate_p) < 0) {
-		r = cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
-		goto fail;
-	}
-	/* The filter, compiled here (or taken from the cache) so the child
-	 * only installs it. Heap: 32 KiB is no stack object. */
-	filter = cx_calloc(1, sizeof(*filter));
-	if ((r = sbx_seccomp_prepare(cfg, filter, err)) < 0)
-		goto fail;
+	return 0;
+}
+
+static int open_channels(channels *ch, cx_error *err)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch->sync) < 0 ||
+	    pipe2(ch->rep, O_CLOEXEC) < 0 || pipe2(ch->st, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch->gate) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
+	return 0;
+}
+
+/* The filter, compiled here (or taken from the cache) so the child only
+ * installs it. Heap: 32 KiB is no stack object. */
+static int prepare_filter(const cx_sandbox_config *cfg, sbx_filter **ret, cx_error *err)
+{
+	_cleanup_free_ sbx_filter *filter = cx_calloc(1, sizeof(*filter));
+	int r = sbx_seccomp_prepare(cfg, filter, err);
+
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(filter);
+	return 0;
+}
+
+/* clone3 failed with e: name the namespace type this host refuses, if one. */
+static int namespace_error(int e, cx_error *err)
+{
+	const char *which = missing_namespace();
+
+	if (which)
+		return cx_err(err, CX_E_LAYER, e,
+			      "cannot create the sandbox's namespaces: the %s namespace is unavailable on this host (%s); calyx-exec does not run without it",
+			      which, strerror(e));
+	return cx_err(err, CX_E_SPAWN, e, "cannot create the sandbox's namespaces: %s",
+		      strerror(e));
+}
+
+/* clone3 into the new namespaces (and straight into the run's v2 cgroup
+ * when there is one). The child becomes init (init_main, no return); the
+ * parent gets init's pid and pidfd and closes the child's ends. */
+static int clone_sandbox(const cx_sandbox_config *cfg, const sbx_filter *filter, channels *ch,
+			 cx_sandbox *ret, pid_t *ret_pid, int *ret_pidfd, cx_error *err)
+{
+	child_ctx c = { .cfg = cfg, .argv = cfg->argv ? cfg->argv : &cfg->spec->argv };
+	struct clone_args ca = { 0 };
+	int pidfd = -1, r = 0;
+	pid_t pid;
+
 	c.filter = filter;
 	c.envp = build_envp(&cfg->spec->env);
 	c.argvp = cx_calloc(c.argv->n + 1, sizeof(char *));
 	memcpy(c.argvp, c.argv->v, c.argv->n * sizeof(char *)); /* borrowed strings */
-	c.sync_rd = sync_p[0];
-	c.rep_wr = rep_p[1];
-	c.status_wr = st_p[1];
-	c.gate_rd = gate_p[0];
+	c.sync_rd = ch->sync[0];
+	c.rep_wr = ch->rep[1];
+	c.status_wr = ch->st[1];
+	c.gate_rd = ch->gate[0];
 	c.join_fds = cfg->join_fds;
 	c.n_join_fds = cfg->n_join_fds;
 
@@ -496,111 +551,123 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 	}
 	ret->started_ns = cx_mono_ns();
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0) {
-		int e = errno;
-		const char *which = missing_namespace();
-		if (which)
-			r = cx_err(err, CX_E_LAYER, e,
-				   "cannot create the sandbox's namespaces: the %s namespace is unavailable on this host (%s); calyx-exec does not run without it",
-				   which, strerror(e));
-		else
-			r = cx_err(err, CX_E_SPAWN, e, "cannot create the sandbox's namespaces: %s",
-				   strerror(e));
-		free_envp(c.envp);
-		free(c.argvp);
-		goto fail;
-	}
 	if (pid == 0) {
-		close(sync_p[1]);
-		close(rep_p[0]);
-		close(st_p[0]);
-		close(gate_p[1]);
+		close(ch->sync[1]);
+		close(ch->rep[0]);
+		close(ch->st[0]);
+		close(ch->gate[1]);
 		init_main(&c);
 	}
+	if (pid < 0)
+		r = namespace_error(errno, err);
 	free_envp(c.envp);
 	free(c.argvp);
-	close(sync_p[0]);
-	close(rep_p[1]);
-	close(st_p[1]);
-	close(gate_p[0]);
-	sync_p[0] = rep_p[1] = st_p[1] = gate_p[0] = -1;
+	if (r < 0)
+		return r;
+	close(TAKE_FD(ch->sync[0]));
+	close(TAKE_FD(ch->rep[1]));
+	close(TAKE_FD(ch->st[1]));
+	close(TAKE_FD(ch->gate[0]));
+	*ret_pid = pid;
+	*ret_pidfd = pidfd;
+	return 0;
+}
+
+/* The go byte, the parent's own preparations while the sandbox builds
+ * itself (before_exec), then the exec gate. */
+static int start_sandbox(const cx_sandbox_config *cfg, pid_t pid, channels *ch, cx_error *err)
+{
+	int r;
+
 	/* Go: init joins its cgroups and builds the view. */
-	if (send(sync_p[1], "G", 1, MSG_NOSIGNAL) != 1) {
-		r = cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
-		goto kill;
-	}
-	close(sync_p[1]);
-	sync_p[1] = -1;
-	/* While the sandbox builds itself: the parent's own preparations. */
+	if (send(ch->sync[1], "G", 1, MSG_NOSIGNAL) != 1)
+		return cx_err(err, CX_E_SPAWN, errno, "cannot start the sandbox: %s", strerror(errno));
+	close(TAKE_FD(ch->sync[1]));
 	if (cfg->before_exec && (r = cfg->before_exec(pid, cfg->before_exec_arg, err)) < 0)
-		goto kill;
+		return r;
 	/* Leave to exec. If the child already failed (its gate end is gone:
 	 * EPIPE), its report says why. */
-	(void)!send(gate_p[1], "X", 1, MSG_NOSIGNAL);
-	close(gate_p[1]);
-	gate_p[1] = -1;
+	(void)!send(ch->gate[1], "X", 1, MSG_NOSIGNAL);
+	close(TAKE_FD(ch->gate[1]));
+	return 0;
+}
 
-	/* Reports until EOF: layers (just before execve), or an error. */
+/* Reports until EOF: layers (the payload's, just before execve) or an
+ * error (which sets *ret_exit). The command has started only if the
+ * layers came, seccomp among them. marks: the child's stamps, then when
+ * the parent saw the execve succeed. */
+static int wait_for_exec(int rep_rd, int64_t marks_out[CX_SBX__MARKS], cx_layers *ret_layers,
+			 int *ret_exit, cx_error *err)
+{
+	cx_layers layers = { 0 };
+	report rep;
+
 	for (;;) {
-		ssize_t n = read(rep_p[0], &rep, sizeof(rep));
+		ssize_t n = read(rep_rd, &rep, sizeof(rep));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0)
 			break;
-		if (n != (ssize_t)sizeof(rep)) {
-			r = cx_err(err, CX_E_SPAWN, EIO, "sandbox setup died without a report");
-			goto kill;
-		}
+		if (n != (ssize_t)sizeof(rep))
+			return cx_err(err, CX_E_SPAWN, EIO, "sandbox setup died without a report");
 		rep.msg[sizeof(rep.msg) - 1] = '\0';
 		if (rep.type == REP_LAYERS) {
 			layers = rep.layers;
-			memcpy(ret->marks, rep.marks, sizeof(ret->marks));
+			memcpy(marks_out, rep.marks, sizeof(rep.marks));
 			continue;
 		}
-		r = cx_err(err, rep.reason, rep.errnum, "%s", rep.msg);
+		int r = cx_err(err, rep.reason, rep.errnum, "%s", rep.msg);
 		*ret_exit = rep.exit_code;
-		goto kill;
+		return r;
 	}
-	if (!layers.seccomp) {
-		r = cx_err(err, CX_E_SPAWN, EIO, "sandbox setup ended before the command started");
-		goto kill;
+	if (!layers.seccomp)
+		return cx_err(err, CX_E_SPAWN, EIO, "sandbox setup ended before the command started");
+	marks_out[CX_SBX_EXEC_DONE] = cx_mono_ns();
+	*ret_layers = layers;
+	return 0;
+}
+
+/* A step after clone3 failed with r: kill init (the pid namespace dies
+ * with it) and reap it. If a parent-side step failed (before_exec, say)
+ * after the child had already failed on its own (its view refused), the
+ * child's report is the cause: its error replaces r. */
+static int kill_sandbox(pid_t pid, int pidfd, int rep_rd, int r, int *ret_exit, cx_error *err)
+{
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	waitpid(pid, NULL, __WALL);
+	close(pidfd);
+	if (rep_rd >= 0) {
+		int child_r = take_child_error(rep_rd, err, ret_exit);
+		if (child_r < 0)
+			r = child_r;
 	}
-	ret->marks[CX_SBX_EXEC_DONE] = cx_mono_ns();
-	close(rep_p[0]);
+	return r;
+}
+
+int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exit, cx_error *err)
+{
+	_cleanup_(channels_close) channels ch = CHANNELS_CLOSED;
+	_cleanup_free_ sbx_filter *filter = NULL;
+	cx_layers layers = { 0 };
+	int pidfd = -1, r;
+	pid_t pid;
+
+	*ret_exit = CX_EXIT_FAILURE;
+	if ((r = check_caller(cfg, err)) < 0 || (r = open_channels(&ch, err)) < 0 ||
+	    (r = prepare_filter(cfg, &filter, err)) < 0 ||
+	    (r = clone_sandbox(cfg, filter, &ch, ret, &pid, &pidfd, err)) < 0)
+		return r;
+	if ((r = start_sandbox(cfg, pid, &ch, err)) < 0 ||
+	    (r = wait_for_exec(ch.rep[0], ret->marks, &layers, ret_exit, err)) < 0)
+		return kill_sandbox(pid, pidfd, ch.rep[0], r, ret_exit, err);
+	close(TAKE_FD(ch.rep[0]));
 	layers.ns_pid = layers.ns_mnt = layers.ns_net = layers.ns_ipc = layers.ns_uts =
 		layers.ns_cgroup = true;
 	ret->pid = pid;
 	ret->pidfd = pidfd;
-	ret->status_fd = st_p[0];
+	ret->status_fd = TAKE_FD(ch.st[0]);
 	ret->layers = layers;
-	free(filter);
 	return 0;
-
-kill:
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	waitpid(pid, NULL, __WALL);
-	close(pidfd);
-	/* A parent-side step failed (before_exec, say) after the child had
-	 * already failed on its own (its view refused): the child's report
-	 * is the cause. */
-	if (rep_p[0] >= 0) {
-		int child_r = take_child_error(rep_p[0], err, ret_exit);
-		if (child_r < 0)
-			r = child_r;
-	}
-fail:
-	for (int i = 0; i < 2; i++) {
-		if (sync_p[i] >= 0)
-			close(sync_p[i]);
-		if (rep_p[i] >= 0)
-			close(rep_p[i]);
-		if (st_p[i] >= 0)
-			close(st_p[i]);
-		if (gate_p[i] >= 0)
-			close(gate_p[i]);
-	}
-	free(filter);
-	return r;
 }
 
 int cx_sandbox_wait(cx_sandbox *sb, cx_sandbox_outcome *ret, cx_error *err)

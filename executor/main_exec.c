@@ -60,8 +60,8 @@ static void print_support(const cx_host_support *h)
 static int probe_host(const char *config_path)
 {
 	cx_host_support h;
-	cx_config cfg = { 0 };
-	cx_policy pol = { 0 };
+	_cleanup_(cx_config_free) cx_config cfg = { 0 };
+	_cleanup_(cx_policy_free) cx_policy pol = { 0 };
 	cx_error err = { 0 };
 	bool missing = false;
 	int r;
@@ -86,8 +86,6 @@ static int probe_host(const char *config_path)
 		printf("  Landlock                                 %s\n", h.landlock_abi ? "present" : "MISSING");
 		missing |= h.landlock_abi == 0;
 	}
-	cx_policy_free(&pol);
-	cx_config_free(&cfg);
 	if (missing) {
 		fprintf(stderr, "calyx-exec: error [E_LAYER]: this host lacks a layer the sandbox requires (see above)\n");
 		return CX_EXIT_FAILURE;

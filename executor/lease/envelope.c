@@ -1,10 +1,10 @@
-/* DSSE envelope: strict parse, PAE, serialize, sign.
+/* DSSE envelope: strict parse, PAE, serialize (signing is in sign.c, so
+ * calyx-exec, which links this file, carries no signing code).
  * Trust: parses hostile input (a lease file anyone may hand to calyx-exec).
  * Nothing here decides trust: the verifier (verify.c) does, from the
  * parsed fields. */
 #include "calyx/lease.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #include "calyx/codec.h"
@@ -151,31 +151,4 @@ char *cx_envelope_dump(const cx_envelope *e)
 	}
 	json_object_set_new(j, "signatures", sigs);
 	return cx_json_dump_pretty(j);
-}
-
-int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err)
-{
-	uint8_t pk[32], sk[64];
-	_cleanup_free_ uint8_t *pae = NULL;
-	size_t pae_len;
-	char keyid[65];
-
-	if (e->nsig >= CX_LEASE_SIGS)
-		return cx_err(err, CX_E_SIG_COUNT, EINVAL,
-			      "lease already carries %d signatures (one human, one agent)", CX_LEASE_SIGS);
-	crypto_sign_seed_keypair(pk, sk, seed);
-	cx_keyid(pk, keyid);
-	for (size_t i = 0; i < e->nsig; i++)
-		if (strcmp(e->sigs[i].keyid, keyid) == 0) {
-			cx_wipe(sk, sizeof(sk));
-			return cx_err(err, CX_E_DUP_SIGNER, EEXIST,
-				      "this key (%.12s) already signed the lease; the other role must sign",
-				      keyid);
-		}
-	cx_pae(e->payload_type, e->payload, e->payload_len, &pae, &pae_len);
-	crypto_sign_detached(e->sigs[e->nsig].sig, NULL, pae, pae_len, sk);
-	cx_wipe(sk, sizeof(sk));
-	memcpy(e->sigs[e->nsig].keyid, keyid, 65);
-	e->nsig++;
-	return 0;
 }

@@ -40,7 +40,7 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 	static const char *const keys[] = { "payloadType", "payload", "signatures", NULL };
 	static const char *const sig_keys[] = { "keyid", "sig", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	cx_envelope e = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
 	const char *type, *payload;
 	json_t *sigs, *s;
 	size_t i, plen;
@@ -84,11 +84,9 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 	e.payload = malloc(CX_LEASE_BODY_MAX_BYTES);
 	CX_CHECK(e.payload);
 	n = cx_b64_decode(payload, plen, e.payload, 1, CX_LEASE_BODY_MAX_BYTES);
-	if (n < 0) {
-		cx_envelope_free(&e);
+	if (n < 0)
 		return cx_err(err, CX_E_BASE64, EINVAL,
 			      "lease payload is not canonical padded base64 (standard alphabet, no whitespace)");
-	}
 	e.payload_len = (size_t)n;
 	e.payload_type = cx_strdup(type);
 
@@ -119,14 +117,13 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 			else
 				memcpy(e.sigs[i].sig, tmp, 64);
 		}
-		if (r < 0) {
-			cx_envelope_free(&e);
+		if (r < 0)
 			return r;
-		}
 		memcpy(e.sigs[i].keyid, keyid, 65);
 		e.nsig++;
 	}
 	*ret = e;
+	e = (cx_envelope){ 0 }; /* now *ret's */
 	return 0;
 }
 

@@ -209,7 +209,7 @@ int cx_report_render(const uint8_t *log, size_t len, const char *id,
 		     const cx_report_chain *chain, cx_report_format format, char **ret_buf,
 		     size_t *ret_len, cx_error *err)
 {
-	report rp = { .o = { .fmt = format }, .id = id, .chain = chain };
+	_cleanup_(report_free) report rp = { .o = { .fmt = format }, .id = id, .chain = chain };
 	char *buf = NULL;
 	size_t blen = 0;
 	int r;
@@ -220,11 +220,8 @@ int cx_report_render(const uint8_t *log, size_t len, const char *id,
 	each_line(&rp, log, len, find_leases);
 	if (rp.nrun)
 		each_line(&rp, log, len, collect);
-	if (rp.too_many || !rp.nevents) {
-		r = no_match(&rp, err);
-		report_free(&rp);
-		return r;
-	}
+	if (rp.too_many || !rp.nevents)
+		return no_match(&rp, err);
 	/* a lease found in pass 1 has events in pass 2, unless the event
 	 * cap was reached first: report only leases with events */
 	size_t kept = 0;
@@ -239,7 +236,6 @@ int cx_report_render(const uint8_t *log, size_t len, const char *id,
 	rep_render(&rp);
 	CX_CHECK(!ferror(rp.o.out));
 	fclose(rp.o.out);
-	report_free(&rp);
 	*ret_buf = buf;
 	*ret_len = blen;
 	return 0;

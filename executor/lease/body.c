@@ -221,7 +221,6 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 	if (s && strcmp(s, "inherit") != 0 && strcmp(s, "null") != 0)
 		return cx_err(err, CX_E_BODY, EINVAL, "lease.stdin '%.16s' is neither 'null' nor 'inherit'", s);
 	l.spec.stdin_inherit = s && strcmp(s, "inherit") == 0;
-	*ret = l;
-	l = (cx_lease){ 0 }; /* now *ret's */
+	*ret = TAKE_STRUCT(l);
 	return 0;
 }

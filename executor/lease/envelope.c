@@ -122,8 +122,7 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 		memcpy(e.sigs[i].keyid, keyid, 65);
 		e.nsig++;
 	}
-	*ret = e;
-	e = (cx_envelope){ 0 }; /* now *ret's */
+	*ret = TAKE_STRUCT(e);
 	return 0;
 }
 

@@ -108,8 +108,7 @@ int cx_key_entry_parse(const json_t *obj, const char *what, cx_key *ret, cx_erro
 			   k.keyid);
 	if (r < 0)
 		return r;
-	*ret = k;
-	k = (cx_key){ 0 }; /* *ret owns the principal */
+	*ret = TAKE_STRUCT(k);
 	return 0;
 }
 
@@ -183,8 +182,7 @@ static int add_section(cx_keyring *kr, const json_t *sec, bool revoked, cx_error
 		cx_key *nk = realloc(kr->keys, (kr->n + 1) * sizeof(*nk));
 		CX_CHECK(nk);
 		kr->keys = nk;
-		kr->keys[kr->n++] = k;
-		k = (cx_key){ 0 }; /* the keyring owns the principal */
+		kr->keys[kr->n++] = TAKE_STRUCT(k);
 	}
 	return 0;
 }
@@ -217,8 +215,7 @@ int cx_keyring_parse(const uint8_t *buf, size_t len, cx_keyring *ret, cx_error *
 		r = add_section(&kr, rev, true, err);
 	if (r < 0)
 		return r;
-	*ret = kr;
-	kr = (cx_keyring){ 0 }; /* now *ret's */
+	*ret = TAKE_STRUCT(kr);
 	return 0;
 }
 

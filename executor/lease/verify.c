@@ -137,7 +137,6 @@ int cx_lease_verify(const cx_verify_input *in, const uint8_t *buf, size_t len,
 		return r;
 	cx_run_spec_free(&l.spec);
 	l.spec = eff;
-	*ret = l;
-	l = (cx_lease){ 0 }; /* now *ret's */
+	*ret = TAKE_STRUCT(l);
 	return 0;
 }

@@ -89,14 +89,13 @@ static int load_host_pub(const char *pubpath, const char *cfgpath, uint8_t pk[32
 		if (pl && pb[0] == '{') {
 			/* a keyring entry (NAME.pub.json) */
 			_cleanup_json_ json_t *j = NULL;
-			cx_key k = { 0 };
+			_cleanup_(cx_key_free) cx_key k = { 0 };
 			r = cx_json_parse_object(pb, pl, "host public key", &j, &err);
 			if (r == 0)
 				r = cx_key_entry_parse(j, "host public key", &k, &err);
 			if (r < 0)
 				return cx_cli_fail(&err, 1);
 			memcpy(pk, k.pk, 32);
-			free(k.principal);
 		} else if (cx_b64_decode((char *)pb, pl, pk, 32, 32) != 32) {
 			cx_err(&err, CX_E_KEY, EINVAL, "'%s' is not canonical base64 of a 32-byte public key", pubpath);
 			return cx_cli_fail(&err, 1);
@@ -104,7 +103,7 @@ static int load_host_pub(const char *pubpath, const char *cfgpath, uint8_t pk[32
 		if (ret_log)
 			*ret_log = NULL;
 	} else {
-		cx_config cfg = { 0 };
+		_cleanup_(cx_config_free) cx_config cfg = { 0 };
 		uint8_t seed[32];
 		if (getuid() != 0) {
 			fprintf(stderr, "calyx-audit: --config needs root (use --host-pub with the host's public key)\n");
@@ -115,7 +114,6 @@ static int load_host_pub(const char *pubpath, const char *cfgpath, uint8_t pk[32
 			r = cx_seed_load(cfg.host_key, "host key", true, 0, seed, &err);
 		if (r == 0 && ret_log)
 			*ret_log = cx_strdup(cfg.audit_log);
-		cx_config_free(&cfg);
 		if (r == 0)
 			cx_seed_public(seed, pk);
 		cx_wipe(seed, sizeof(seed));

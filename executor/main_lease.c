@@ -130,13 +130,13 @@ static int cmd_keygen(int argc, char **argv)
 static int cmd_keyring(int argc, char **argv)
 {
 	_cleanup_free_ uint8_t *kbuf = NULL, *ebuf = NULL;
+	_cleanup_free_ char *out = NULL;
 	_cleanup_json_ json_t *kj = NULL, *ej = NULL;
+	_cleanup_(cx_keyring_free) cx_keyring kr = { 0 }, written = { 0 };
+	_cleanup_(cx_key_free) cx_key k = { 0 };
 	size_t klen = 0, elen;
-	cx_keyring kr = { 0 };
-	cx_key k = { 0 };
 	cx_error err = { 0 };
 	struct stat st;
-	char *out;
 	int r;
 
 	if (argc != 4 || strcmp(argv[1], "add") != 0)
@@ -157,10 +157,8 @@ static int cmd_keyring(int argc, char **argv)
 			r = cx_keyring_parse(kbuf, klen, &kr, &err); /* validate first */
 		if (r == 0)
 			r = cx_json_parse_object(kbuf, klen, "keyring", &kj, &err);
-		if (r < 0) {
-			free(k.principal);
+		if (r < 0)
 			return cx_cli_fail(&err, CX_EXIT_FAILURE);
-		}
 	} else {
 		kj = json_pack("{s:i, s:{}}", "v", 1, "keys");
 	}
@@ -170,25 +168,17 @@ static int cmd_keyring(int argc, char **argv)
 			       "this public key is already in '%s' as %.16s… ('%s'%s)", kpath,
 			       kr.keys[i].keyid, kr.keys[i].principal,
 			       kr.keys[i].revoked ? ", revoked" : "");
-			cx_keyring_free(&kr);
-			free(k.principal);
 			return cx_cli_fail(&err, CX_EXIT_FAILURE);
 		}
-	cx_keyring_free(&kr);
 	json_object_set_new(json_object_get(kj, "keys"), k.keyid, cx_key_entry_json(&k, false));
 	out = cx_json_dump_pretty(kj);
 	/* Re-validate what we are about to write. */
-	r = cx_keyring_parse((uint8_t *)out, strlen(out), &kr, &err);
-	cx_keyring_free(&kr);
+	r = cx_keyring_parse((uint8_t *)out, strlen(out), &written, &err);
 	if (r == 0)
 		r = cx_write_file_atomic(kpath, out, strlen(out), 0644, &err);
-	free(out);
-	if (r < 0) {
-		free(k.principal);
+	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	}
 	printf("added %s key '%s' (%s) to %s\n", cx_role_name(k.role), k.principal, k.keyid, kpath);
-	free(k.principal);
 	return 0;
 }
 
@@ -204,8 +194,9 @@ static int cmd_new(int argc, char **argv)
 	_cleanup_json_ json_t *j = NULL;
 	size_t len;
 	cx_error err = { 0 };
-	cx_lease l = { 0 };
-	cx_envelope e = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_free_ char *s = NULL;
 	int64_t now = (int64_t)time(NULL);
 	int c, r;
 
@@ -261,21 +252,14 @@ static int cmd_new(int argc, char **argv)
 	e.payload_type = cx_strdup(CX_LEASE_PAYLOAD_TYPE);
 	/* Never produce a lease that cannot verify for its own body reasons. */
 	r = cx_lease_body_parse(e.payload, e.payload_len, &l, &err);
-	if (r < 0) {
-		cx_envelope_free(&e);
+	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	}
-	char *s = cx_envelope_dump(&e);
+	s = cx_envelope_dump(&e);
 	r = cx_write_file_atomic(out, s, strlen(s), 0644, &err);
-	free(s);
-	cx_envelope_free(&e);
-	if (r < 0) {
-		cx_lease_free(&l);
+	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	}
 	printf("wrote unsigned lease %s to %s (sign it with a human key and an agent key)\n",
 	       l.lease_id, out);
-	cx_lease_free(&l);
 	return 0;
 }
 
@@ -328,13 +312,13 @@ static int cmd_sign(int argc, char **argv)
 					      { 0, 0, 0, 0 } };
 	const char *keypath = NULL, *ppath = NULL;
 	bool yes = false;
-	cx_policy pol = { 0 };
+	_cleanup_(cx_policy_free) cx_policy pol = { 0 };
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	uint8_t seed[32], pk[32];
 	char keyid[65];
-	cx_envelope e = { 0 };
-	cx_lease l = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
 	cx_error err = { 0 };
 	int c, r;
 
@@ -371,24 +355,18 @@ static int cmd_sign(int argc, char **argv)
 		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
 			r = cx_err(&err, CX_E_USAGE, ECANCELED, "not signed (answered no)");
 	}
-	cx_policy_free(&pol);
 	if (r == 0)
 		r = cx_envelope_sign(&e, seed, &err);
 	cx_seed_public(seed, pk);
 	cx_wipe(seed, sizeof(seed));
 	if (r == 0) {
-		char *s = cx_envelope_dump(&e);
+		_cleanup_free_ char *s = cx_envelope_dump(&e);
 		r = cx_write_file_atomic(lpath, s, strlen(s), 0644, &err);
-		free(s);
 	}
-	cx_envelope_free(&e);
-	if (r < 0) {
-		cx_lease_free(&l);
+	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	}
 	cx_keyid(pk, keyid);
 	printf("signed lease %s (run '%s') with key %s\n", l.lease_id, l.run_id, keyid);
-	cx_lease_free(&l);
 	return 0;
 }
 
@@ -401,9 +379,9 @@ static int cmd_verify(int argc, char **argv)
 	const char *kpath = NULL, *ppath = NULL, *host = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
-	cx_keyring kr = { 0 };
-	cx_policy pol = { 0 };
-	cx_lease l = { 0 };
+	_cleanup_(cx_keyring_free) cx_keyring kr = { 0 };
+	_cleanup_(cx_policy_free) cx_policy pol = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
 	cx_error err = { 0 };
 	int c, r;
 
@@ -425,23 +403,18 @@ static int cmd_verify(int argc, char **argv)
 	r = cx_keyring_load(kpath, owner, &kr, &err);
 	if (r == 0)
 		r = cx_policy_load(ppath, owner, &pol, &err);
-	if (r < 0) {
-		cx_keyring_free(&kr);
+	if (r < 0)
 		return cx_cli_fail(&err, -1);
-	}
 	r = cx_lease_read(argv[optind], &buf, &len, &err);
 	if (r == 0) {
 		cx_verify_input in = { .keyring = &kr, .policy = &pol, .host_id = host,
 				       .now = (int64_t)time(NULL) };
 		r = cx_lease_verify(&in, buf, len, &l, &err);
 	}
-	cx_keyring_free(&kr);
-	cx_policy_free(&pol);
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_REFUSED);
 	printf("lease OK: verified, not consumed\n");
 	cx_cli_print_lease(stdout, &l, true);
-	cx_lease_free(&l);
 	return 0;
 }
 
@@ -451,12 +424,12 @@ static int cmd_show(int argc, char **argv)
 					      { "policy", required_argument, 0, 'p' },
 					      { 0, 0, 0, 0 } };
 	const char *kpath = NULL, *ppath = NULL;
-	cx_policy pol = { 0 };
+	_cleanup_(cx_policy_free) cx_policy pol = { 0 };
 	_cleanup_free_ uint8_t *buf = NULL, *pae = NULL;
 	size_t len, pae_len;
-	cx_keyring kr = { 0 };
-	cx_envelope e = { 0 };
-	cx_lease l = { 0 };
+	_cleanup_(cx_keyring_free) cx_keyring kr = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
 	cx_error err = { 0 };
 	int c, r;
 
@@ -482,15 +455,11 @@ static int cmd_show(int argc, char **argv)
 		r = cx_envelope_parse(buf, len, 0, CX_LEASE_SIGS, &e, &err);
 	if (r == 0)
 		r = cx_lease_body_parse(e.payload, e.payload_len, &l, &err);
-	if (r < 0) {
-		cx_envelope_free(&e);
-		cx_keyring_free(&kr);
+	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_REFUSED);
-	}
 	printf("UNVERIFIED view of the lease body (use 'calyx-lease verify' to check it)\n");
 	cx_cli_print_lease(stdout, &l, false);
 	print_risk(&l, ppath ? &pol : NULL);
-	cx_policy_free(&pol);
 	cx_pae(e.payload_type, e.payload, e.payload_len, &pae, &pae_len);
 	if (e.nsig == 0)
 		printf("  signatures   none yet\n");
@@ -505,9 +474,6 @@ static int cmd_show(int argc, char **argv)
 		printf("  signature    by %s key '%s'%s: %s\n", cx_role_name(k->role), k->principal,
 		       k->revoked ? " (REVOKED)" : "", ok ? "valid" : "DOES NOT VERIFY");
 	}
-	cx_lease_free(&l);
-	cx_envelope_free(&e);
-	cx_keyring_free(&kr);
 	return 0;
 }
 

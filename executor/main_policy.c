@@ -45,10 +45,10 @@ static int cmd_check(int argc, char **argv)
 {
 	_cleanup_free_ uint8_t *pbuf = NULL, *lbuf = NULL;
 	size_t plen, llen;
-	cx_policy pol = { 0 };
-	cx_envelope e = { 0 };
-	cx_lease l = { 0 };
-	cx_run_spec eff = { 0 };
+	_cleanup_(cx_policy_free) cx_policy pol = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
+	_cleanup_(cx_run_spec_free) cx_run_spec eff = { 0 };
 	cx_error err = { 0 };
 	int r;
 
@@ -76,17 +76,10 @@ static int cmd_check(int argc, char **argv)
 				   l.policy_sha256, pol.sha256_hex);
 		if (r == 0)
 			r = cx_policy_resolve(&pol, &l.spec, &eff, &err);
-		cx_envelope_free(&e);
-		if (r < 0) {
-			cx_lease_free(&l);
-			cx_policy_free(&pol);
+		if (r < 0)
 			return cx_cli_fail(&err, CX_EXIT_REFUSED);
-		}
 		printf("lease %s fits under this policy (signatures not checked)\n", l.lease_id);
-		cx_run_spec_free(&eff);
-		cx_lease_free(&l);
 	}
-	cx_policy_free(&pol);
 	return 0;
 }
 
@@ -115,7 +108,7 @@ static int cmd_explain(int argc, char **argv)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
-	cx_policy p = { 0 };
+	_cleanup_(cx_policy_free) cx_policy p = { 0 };
 	cx_error err = { 0 };
 	bool host = !(argc == 3 && strcmp(argv[2], "--no-host") == 0);
 	char a[32], b[32];
@@ -180,7 +173,6 @@ static int cmd_explain(int argc, char **argv)
 		if (h.landlock_abi)
 			printf("           (Landlock ABI %d)\n", h.landlock_abi);
 	}
-	cx_policy_free(&p);
 	return 0;
 }
 
@@ -249,8 +241,8 @@ static int cmd_diff(int argc, char **argv)
 	static const struct option opts[] = { { "format", required_argument, 0, 'f' },
 					      { 0, 0, 0, 0 } };
 	bool json = false;
-	cx_policy a = { 0 }, b = { 0 };
-	cx_policy_diff d = { 0 };
+	_cleanup_(cx_policy_free) cx_policy a = { 0 }, b = { 0 };
+	_cleanup_(cx_policy_diff_free) cx_policy_diff d = { 0 };
 	cx_error err = { 0 };
 	size_t count[3] = { 0 };
 	int c;
@@ -263,12 +255,8 @@ static int cmd_diff(int argc, char **argv)
 	}
 	if (optind != argc - 2)
 		return cx_cli_usage("usage: diff OLD NEW [--format text|json]");
-	if (load_policy(argv[optind], &a, &err) < 0)
+	if (load_policy(argv[optind], &a, &err) < 0 || load_policy(argv[optind + 1], &b, &err) < 0)
 		return cx_cli_fail(&err, 1);
-	if (load_policy(argv[optind + 1], &b, &err) < 0) {
-		cx_policy_free(&a);
-		return cx_cli_fail(&err, 1);
-	}
 	cx_policy_diff_compute(&a, &b, &d);
 	for (size_t i = 0; i < d.n; i++)
 		count[d.c[i].kind]++;
@@ -280,9 +268,6 @@ static int cmd_diff(int argc, char **argv)
 	} else {
 		diff_text(argv[optind], argv[optind + 1], &a, &b, &d, count);
 	}
-	cx_policy_diff_free(&d);
-	cx_policy_free(&a);
-	cx_policy_free(&b);
 	return count[CX_WIDENED] || count[CX_CHANGED] ? 3 : 0;
 }
 
@@ -303,7 +288,7 @@ static int lint_config(const char *path, cx_lint_opts *o, cx_error *err)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
-	cx_config c = { 0 };
+	_cleanup_(cx_config_free) cx_config c = { 0 };
 	int r;
 
 	r = cx_read_file(path, "configuration", CX_CONFIG_MAX_BYTES, 0, 0, &buf, &len, err);
@@ -322,7 +307,6 @@ static int lint_config(const char *path, cx_lint_opts *o, cx_error *err)
 		add_dir_of(&o->trust, path);
 	cx_strv_push(&o->secrets, c.host_key);
 	add_dir_of(&o->secrets, c.keyring);
-	cx_config_free(&c);
 	return 0;
 }
 
@@ -423,6 +407,12 @@ static json_t *lint_sarif(const char *file, const cx_lint_result *res)
 			 "hashes", "sha-256", res->sha256_hex, "results", results);
 }
 
+static void lint_opts_free(cx_lint_opts *o)
+{
+	cx_strv_free(&o->trust);
+	cx_strv_free(&o->secrets);
+}
+
 static int cmd_lint(int argc, char **argv)
 {
 	static const struct option opts[] = { { "format", required_argument, 0, 'f' },
@@ -433,8 +423,8 @@ static int cmd_lint(int argc, char **argv)
 	const char *format = "text", *cfg = NULL;
 	cx_severity fail_on = CX_SEV_ERROR;
 	bool never_fail = false;
-	cx_lint_opts lo = { 0 };
-	cx_lint_result res = { 0 };
+	_cleanup_(lint_opts_free) cx_lint_opts lo = { 0 };
+	_cleanup_(cx_lint_result_free) cx_lint_result res = { 0 };
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	cx_error err = { 0 };
@@ -459,11 +449,8 @@ static int cmd_lint(int argc, char **argv)
 		return cx_cli_usage("usage: lint POLICY [--format text|json|sarif] [--fail-on error|warning|note|none] [--host] [--config FILE]");
 	if ((cfg && lint_config(cfg, &lo, &err) < 0) ||
 	    cx_read_file(argv[optind], "policy", CX_POLICY_MAX_BYTES, 0, 0, &buf, &len, &err) < 0 ||
-	    cx_lint_policy(buf, len, &lo, &res, &err) < 0) {
-		cx_strv_free(&lo.trust);
-		cx_strv_free(&lo.secrets);
+	    cx_lint_policy(buf, len, &lo, &res, &err) < 0)
 		return cx_cli_fail(&err, 1);
-	}
 	if (strcmp(format, "text") == 0) {
 		lint_text(argv[optind], &res);
 	} else {
@@ -476,9 +463,6 @@ static int cmd_lint(int argc, char **argv)
 	for (size_t i = 0; i < res.n && !never_fail; i++)
 		if (res.f[i].rule->severity >= fail_on)
 			code = 1;
-	cx_lint_result_free(&res);
-	cx_strv_free(&lo.trust);
-	cx_strv_free(&lo.secrets);
 	return code;
 }
 

@@ -219,10 +219,11 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 {
 	_cleanup_free_ uint8_t *torn = NULL;
 	_cleanup_free_ char *line = NULL;
+	_cleanup_json_ json_t *j = NULL;
 	struct stat st;
 	off_t nl, start;
 	size_t torn_len, llen;
-	json_t *j, *s;
+	json_t *s;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -280,14 +281,11 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 			      a->path, strerror(-r));
 	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
 	s = json_object_get(j, "seq");
-	if (!j || !json_is_integer(s) || json_integer_value(s) < 1) {
-		json_decref(j);
+	if (!j || !json_is_integer(s) || json_integer_value(s) < 1)
 		return cx_err(err, CX_E_AUDIT, EINVAL,
 			      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
 			      a->path);
-	}
 	t->seq = (uint64_t)json_integer_value(s);
-	json_decref(j);
 	cx_sha256_hex(line, llen, t->prev);
 	*ret_torn = TAKE_PTR(torn);
 	*ret_torn_len = torn_len;

@@ -1,6 +1,6 @@
 /* Output of calyx-audit report: the only code that writes markup
  * (Markdown or HTML), and the only place where text meets it (private to
- * executor/; the report's content is built in report.c).
+ * executor/; the report's content is built in report*.c).
  *
  * Invariant: every const char * given to these functions is plain text,
  * possibly hostile (from a tampered log, or from a lease body anyone with

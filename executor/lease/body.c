@@ -121,7 +121,7 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 	static const char *const path_keys[] = { "ro", "rw", NULL };
 	static const char *const validate_keys[] = { "argv", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	cx_lease l = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
 	const char *s;
 	json_t *v;
 	int64_t ver;
@@ -138,104 +138,89 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 		return r;
 	r = cx_json_int(j, "v", "lease", CX_E_BODY, 1, 1, false, &ver, err);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = cx_json_str(j, "lease_id", "lease", CX_E_BODY, 64, false, &s, err);
 	if (r < 0)
-		goto fail;
-	if (!cx_is_lower_hex(s, 32)) {
-		r = cx_err(err, CX_E_BODY, EINVAL, "lease.lease_id '%.64s' is not 32 lowercase hex", s);
-		goto fail;
-	}
+		return r;
+	if (!cx_is_lower_hex(s, 32))
+		return cx_err(err, CX_E_BODY, EINVAL, "lease.lease_id '%.64s' is not 32 lowercase hex", s);
 	memcpy(l.lease_id, s, 33);
 	if ((r = get_id(j, "run_id", false, &l.run_id, err)) < 0 ||
 	    (r = get_id(j, "intent_id", true, &l.intent_id, err)) < 0 ||
 	    (r = get_id(j, "audience", true, &l.audience, err)) < 0)
-		goto fail;
+		return r;
 	r = cx_json_str(j, "purpose", "lease", CX_E_BODY, CX_PURPOSE_MAX, true, &s, err);
 	if (r < 0)
-		goto fail;
+		return r;
 	if (s)
 		l.purpose = cx_strdup(s);
 	if ((r = get_time(j, "issued_at", &l.issued_at, err)) < 0 ||
 	    (r = get_time(j, "not_before", &l.not_before, err)) < 0 ||
 	    (r = get_time(j, "not_after", &l.not_after, err)) < 0)
-		goto fail;
-	if (l.not_after <= l.not_before) {
-		r = cx_err(err, CX_E_TIME, EINVAL, "lease.not_after is not after lease.not_before");
-		goto fail;
-	}
-	if (l.issued_at >= l.not_after) {
-		r = cx_err(err, CX_E_TIME, EINVAL, "lease.issued_at is not before lease.not_after");
-		goto fail;
-	}
+		return r;
+	if (l.not_after <= l.not_before)
+		return cx_err(err, CX_E_TIME, EINVAL, "lease.not_after is not after lease.not_before");
+	if (l.issued_at >= l.not_after)
+		return cx_err(err, CX_E_TIME, EINVAL, "lease.issued_at is not before lease.not_after");
 	r = cx_json_str(j, "policy_sha256", "lease", CX_E_BODY, 64, false, &s, err);
 	if (r < 0)
-		goto fail;
-	if (!cx_is_lower_hex(s, 64)) {
-		r = cx_err(err, CX_E_BODY, EINVAL, "lease.policy_sha256 is not 64 lowercase hex");
-		goto fail;
-	}
+		return r;
+	if (!cx_is_lower_hex(s, 64))
+		return cx_err(err, CX_E_BODY, EINVAL, "lease.policy_sha256 is not 64 lowercase hex");
 	memcpy(l.policy_sha256, s, 65);
 
 	r = parse_argv(json_object_get(j, "argv"), "lease.argv", &l.spec.argv, err);
 	if (r < 0)
-		goto fail;
+		return r;
 	if ((v = json_object_get(j, "validate"))) {
 		r = cx_json_keys(v, "lease.validate", CX_E_BODY, validate_keys, NULL, err);
 		if (r == 0)
 			r = parse_argv(json_object_get(v, "argv"), "lease.validate.argv",
 				       &l.spec.validate_argv, err);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	if ((r = get_path(j, "workspace", "lease", true, &l.spec.workspace, err)) < 0 ||
 	    (r = get_path(j, "cwd", "lease", true, &l.spec.cwd, err)) < 0)
-		goto fail;
+		return r;
 	if (!l.spec.cwd)
 		l.spec.cwd = cx_strdup(l.spec.workspace ? "/work" : "/");
 	if ((v = json_object_get(j, "env"))) {
 		r = cx_env_from_json(v, "lease.env", CX_E_BODY, &l.spec.env, err);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	if ((v = json_object_get(j, "paths"))) {
 		r = cx_json_keys(v, "lease.paths", CX_E_BODY, NULL, path_keys, err);
 		if (r < 0)
-			goto fail;
+			return r;
 		if (json_object_get(v, "ro") &&
 		    (r = cx_strv_from_json(json_object_get(v, "ro"), "lease.paths.ro", CX_E_BODY,
 					   CX_SPEC_PATHS_MAX, 4096, CX_STRV_PATHS | CX_STRV_UNIQUE,
 					   &l.spec.ro, err)) < 0)
-			goto fail;
+			return r;
 		if (json_object_get(v, "rw") &&
 		    (r = cx_strv_from_json(json_object_get(v, "rw"), "lease.paths.rw", CX_E_BODY,
 					   CX_SPEC_PATHS_MAX, 4096, CX_STRV_PATHS | CX_STRV_UNIQUE,
 					   &l.spec.rw, err)) < 0)
-			goto fail;
+			return r;
 	}
 	if ((v = json_object_get(j, "limits"))) {
 		r = cx_limits_from_json(v, "lease.limits", CX_E_BODY, false, &l.spec.limits, err);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	r = cx_json_str(j, "network", "lease", CX_E_BODY, 32, true, &s, err);
 	if (r < 0)
-		goto fail;
-	if (s && cx_network_parse(s, &l.spec.network) < 0) {
-		r = cx_err(err, CX_E_BODY, EINVAL, "lease.network '%.32s' is neither 'none' nor 'loopback'", s);
-		goto fail;
-	}
+		return r;
+	if (s && cx_network_parse(s, &l.spec.network) < 0)
+		return cx_err(err, CX_E_BODY, EINVAL, "lease.network '%.32s' is neither 'none' nor 'loopback'", s);
 	r = cx_json_str(j, "stdin", "lease", CX_E_BODY, 16, true, &s, err);
 	if (r < 0)
-		goto fail;
-	if (s && strcmp(s, "inherit") != 0 && strcmp(s, "null") != 0) {
-		r = cx_err(err, CX_E_BODY, EINVAL, "lease.stdin '%.16s' is neither 'null' nor 'inherit'", s);
-		goto fail;
-	}
+		return r;
+	if (s && strcmp(s, "inherit") != 0 && strcmp(s, "null") != 0)
+		return cx_err(err, CX_E_BODY, EINVAL, "lease.stdin '%.16s' is neither 'null' nor 'inherit'", s);
 	l.spec.stdin_inherit = s && strcmp(s, "inherit") == 0;
-	*ret = l;
+	*ret = TAKE_STRUCT(l);
 	return 0;
-fail:
-	cx_lease_free(&l);
-	return r;
 }

@@ -1,10 +1,10 @@
-/* DSSE envelope: strict parse, PAE, serialize, sign.
+/* DSSE envelope: strict parse, PAE, serialize (signing is in sign.c, so
+ * calyx-exec, which links this file, carries no signing code).
  * Trust: parses hostile input (a lease file anyone may hand to calyx-exec).
  * Nothing here decides trust: the verifier (verify.c) does, from the
  * parsed fields. */
 #include "calyx/lease.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #include "calyx/codec.h"
@@ -40,7 +40,7 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 	static const char *const keys[] = { "payloadType", "payload", "signatures", NULL };
 	static const char *const sig_keys[] = { "keyid", "sig", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	cx_envelope e = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
 	const char *type, *payload;
 	json_t *sigs, *s;
 	size_t i, plen;
@@ -84,11 +84,9 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 	e.payload = malloc(CX_LEASE_BODY_MAX_BYTES);
 	CX_CHECK(e.payload);
 	n = cx_b64_decode(payload, plen, e.payload, 1, CX_LEASE_BODY_MAX_BYTES);
-	if (n < 0) {
-		cx_envelope_free(&e);
+	if (n < 0)
 		return cx_err(err, CX_E_BASE64, EINVAL,
 			      "lease payload is not canonical padded base64 (standard alphabet, no whitespace)");
-	}
 	e.payload_len = (size_t)n;
 	e.payload_type = cx_strdup(type);
 
@@ -119,14 +117,12 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 			else
 				memcpy(e.sigs[i].sig, tmp, 64);
 		}
-		if (r < 0) {
-			cx_envelope_free(&e);
+		if (r < 0)
 			return r;
-		}
 		memcpy(e.sigs[i].keyid, keyid, 65);
 		e.nsig++;
 	}
-	*ret = e;
+	*ret = TAKE_STRUCT(e);
 	return 0;
 }
 
@@ -151,31 +147,4 @@ char *cx_envelope_dump(const cx_envelope *e)
 	}
 	json_object_set_new(j, "signatures", sigs);
 	return cx_json_dump_pretty(j);
-}
-
-int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err)
-{
-	uint8_t pk[32], sk[64];
-	_cleanup_free_ uint8_t *pae = NULL;
-	size_t pae_len;
-	char keyid[65];
-
-	if (e->nsig >= CX_LEASE_SIGS)
-		return cx_err(err, CX_E_SIG_COUNT, EINVAL,
-			      "lease already carries %d signatures (one human, one agent)", CX_LEASE_SIGS);
-	crypto_sign_seed_keypair(pk, sk, seed);
-	cx_keyid(pk, keyid);
-	for (size_t i = 0; i < e->nsig; i++)
-		if (strcmp(e->sigs[i].keyid, keyid) == 0) {
-			cx_wipe(sk, sizeof(sk));
-			return cx_err(err, CX_E_DUP_SIGNER, EEXIST,
-				      "this key (%.12s) already signed the lease; the other role must sign",
-				      keyid);
-		}
-	cx_pae(e->payload_type, e->payload, e->payload_len, &pae, &pae_len);
-	crypto_sign_detached(e->sigs[e->nsig].sig, NULL, pae, pae_len, sk);
-	cx_wipe(sk, sizeof(sk));
-	memcpy(e->sigs[e->nsig].keyid, keyid, 65);
-	e->nsig++;
-	return 0;
 }

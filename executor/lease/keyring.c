@@ -85,9 +85,15 @@ static int entry_fields(const json_t *obj, const char *what, int kind,
 	return 0;
 }
 
+void cx_key_free(cx_key *k)
+{
+	free(k->principal);
+	memset(k, 0, sizeof(*k));
+}
+
 int cx_key_entry_parse(const json_t *obj, const char *what, cx_key *ret, cx_error *err)
 {
-	cx_key k = { 0 };
+	_cleanup_(cx_key_free) cx_key k = { 0 };
 	const char *keyid;
 	int r;
 
@@ -100,11 +106,9 @@ int cx_key_entry_parse(const json_t *obj, const char *what, cx_key *ret, cx_erro
 		r = cx_err(err, CX_E_KEYID_MISMATCH, EINVAL,
 			   "%s.keyid does not match SHA-256 of its public key (expected %s)", what,
 			   k.keyid);
-	if (r < 0) {
-		free(k.principal);
+	if (r < 0)
 		return r;
-	}
-	*ret = k;
+	*ret = TAKE_STRUCT(k);
 	return 0;
 }
 
@@ -150,7 +154,7 @@ static int add_section(cx_keyring *kr, const json_t *sec, bool revoked, cx_error
 		return cx_err(err, CX_E_KEYRING, EINVAL, "%s must be an object keyed by keyid", sname);
 	json_object_foreach((json_t *)sec, keyid, v) {
 		char what[128];
-		cx_key k = { 0 };
+		_cleanup_(cx_key_free) cx_key k = { 0 };
 
 		if (kr->n >= CX_KEYRING_MAX_KEYS)
 			return cx_err(err, CX_E_KEYRING, E2BIG, "keyring has more than %d keys",
@@ -165,24 +169,20 @@ static int add_section(cx_keyring *kr, const json_t *sec, bool revoked, cx_error
 		/* Duplicate public key first: the same key under a second id is
 		 * the attack, the id mismatch its symptom. */
 		for (size_t i = 0; i < kr->n; i++)
-			if (memcmp(kr->keys[i].pk, k.pk, 32) == 0) {
-				free(k.principal);
+			if (memcmp(kr->keys[i].pk, k.pk, 32) == 0)
 				return cx_err(err, CX_E_DUP_KEY, EINVAL,
 					      "%s: public key already listed as %.12s (%s) — each key may appear once",
 					      what, kr->keys[i].keyid,
 					      kr->keys[i].revoked ? "revoked" : "active");
-			}
 		cx_keyid(k.pk, k.keyid);
-		if (strcmp(k.keyid, keyid) != 0) {
-			free(k.principal);
+		if (strcmp(k.keyid, keyid) != 0)
 			return cx_err(err, CX_E_KEYID_MISMATCH, EINVAL,
 				      "%s: keyid is not SHA-256 of its public key (expected %s)", what,
 				      k.keyid);
-		}
 		cx_key *nk = realloc(kr->keys, (kr->n + 1) * sizeof(*nk));
 		CX_CHECK(nk);
 		kr->keys = nk;
-		kr->keys[kr->n++] = k;
+		kr->keys[kr->n++] = TAKE_STRUCT(k);
 	}
 	return 0;
 }
@@ -192,7 +192,7 @@ int cx_keyring_parse(const uint8_t *buf, size_t len, cx_keyring *ret, cx_error *
 	static const char *const req[] = { "v", "keys", NULL };
 	static const char *const opt[] = { "revoked", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	cx_keyring kr = { 0 };
+	_cleanup_(cx_keyring_free) cx_keyring kr = { 0 };
 	int64_t v;
 	json_t *rev;
 	int r;
@@ -213,11 +213,9 @@ int cx_keyring_parse(const uint8_t *buf, size_t len, cx_keyring *ret, cx_error *
 	rev = json_object_get(j, "revoked");
 	if (r == 0 && rev)
 		r = add_section(&kr, rev, true, err);
-	if (r < 0) {
-		cx_keyring_free(&kr);
+	if (r < 0)
 		return r;
-	}
-	*ret = kr;
+	*ret = TAKE_STRUCT(kr);
 	return 0;
 }
 

@@ -106,8 +106,8 @@ static int check_audience(const cx_verify_input *in, const cx_lease *l, cx_error
 int cx_lease_verify(const cx_verify_input *in, const uint8_t *buf, size_t len,
 		    cx_lease *ret, cx_error *err)
 {
-	cx_envelope e = { 0 };
-	cx_lease l = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_(cx_lease_free) cx_lease signers = { 0 }, l = { 0 };
 	cx_run_spec eff = { 0 };
 	int r;
 
@@ -117,37 +117,26 @@ int cx_lease_verify(const cx_verify_input *in, const uint8_t *buf, size_t len,
 		return r;
 	/* Signatures are checked before the body is parsed: the parser never
 	 * sees bytes no trusted key vouched for. */
-	{
-		cx_lease signers = { 0 };
-		r = check_signatures(in, &e, &signers, err);
-		if (r == 0)
-			r = cx_lease_body_parse(e.payload, e.payload_len, &l, err);
-		if (r == 0) {
-			memcpy(l.signer, signers.signer, sizeof(l.signer));
-			l.nsigner = signers.nsigner;
-		} else {
-			cx_lease_free(&signers);
-		}
-	}
-	cx_envelope_free(&e);
+	r = check_signatures(in, &e, &signers, err);
 	if (r < 0)
 		return r;
+	r = cx_lease_body_parse(e.payload, e.payload_len, &l, err);
+	if (r < 0)
+		return r;
+	memcpy(l.signer, signers.signer, sizeof(l.signer));
+	l.nsigner = signers.nsigner;
+	signers = (cx_lease){ 0 }; /* the principals are l's now */
 	if ((r = check_window(in, &l, err)) < 0 || (r = check_audience(in, &l, err)) < 0)
-		goto fail;
-	if (strcmp(l.policy_sha256, in->policy->sha256_hex) != 0) {
-		r = cx_err(err, CX_E_POLICY_HASH, EPERM,
-			   "lease is bound to policy %.16s…, this host's policy is %.16s… (re-issue the lease for the current policy)",
-			   l.policy_sha256, in->policy->sha256_hex);
-		goto fail;
-	}
+		return r;
+	if (strcmp(l.policy_sha256, in->policy->sha256_hex) != 0)
+		return cx_err(err, CX_E_POLICY_HASH, EPERM,
+			      "lease is bound to policy %.16s…, this host's policy is %.16s… (re-issue the lease for the current policy)",
+			      l.policy_sha256, in->policy->sha256_hex);
 	r = cx_policy_resolve(in->policy, &l.spec, &eff, err);
 	if (r < 0)
-		goto fail;
+		return r;
 	cx_run_spec_free(&l.spec);
 	l.spec = eff;
-	*ret = l;
+	*ret = TAKE_STRUCT(l);
 	return 0;
-fail:
-	cx_lease_free(&l);
-	return r;
 }

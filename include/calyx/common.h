@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define CX_VERSION "0.1.0"
@@ -136,6 +137,10 @@ static inline void cx_fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(cx_fclosep)
 #define TAKE_PTR(p) ({ __typeof__(p) _tp = (p); (p) = NULL; _tp; })
 #define TAKE_FD(fd) ({ int _tf = (fd); (fd) = -1; _tf; })
+/* The same for a struct held by value under _cleanup_(its_free):
+ * *ret = TAKE_STRUCT(l); hands its contents on and leaves l zeroed, so
+ * its free at scope exit does nothing. */
+#define TAKE_STRUCT(s) ({ __typeof__(s) _ts = (s); memset(&(s), 0, sizeof(s)); _ts; })
 
 /* Typed cleanup (systemd's DEFINE_TRIVIAL_CLEANUP_FUNC):
  *  - a handle held by pointer: CX_DEFINE_POINTER_CLEANUP(cx_ledger,

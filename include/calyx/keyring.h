@@ -38,6 +38,10 @@ typedef struct cx_key {
 	bool revoked;
 } cx_key;
 
+/* Free k->principal and zero *k: safe on a zeroed key and a second call,
+ * so _cleanup_(cx_key_free) cx_key k = { 0 }; */
+void cx_key_free(cx_key *k);
+
 typedef struct cx_keyring {
 	size_t n;
 	cx_key *keys;

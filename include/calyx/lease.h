@@ -55,7 +55,8 @@ char *cx_envelope_dump(const cx_envelope *e);
 /* DSSE pre-authentication encoding. Caller frees *ret. */
 void cx_pae(const char *type, const uint8_t *body, size_t blen, uint8_t **ret, size_t *ret_len);
 /* Add a signature by the key with this seed. Refuses a second signature by
- * the same key and a third signature. */
+ * the same key and a third signature. In executor/lease/sign.c, which only
+ * calyx-lease links (calyx-exec holds no lease-signing code). */
 int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err);
 
 typedef struct cx_lease {

@@ -212,15 +212,15 @@ int cx_run_sandboxed(cx_run *run, cx_error *err)
 	bool transactional = s->workspace || s->rw.n;
 	_cleanup_free_ cx_run_trees *t = NULL; /* ~70 KiB of paths: on the heap */
 	cx_run_once cmd = { 0 }, val = { 0 };
-	int r, code;
+	int code;
 
 	CX_FAULT_POINT("setup");
 	cx_phase_enter(CX_PH_WORKSPACE);
-	if ((r = cx_run_view_root(run, err)) < 0)
+	if (cx_run_view_root(run, err) < 0)
 		return cx_run_fail(run, err, CX_EXIT_FAILURE);
 	if (transactional) {
 		t = cx_calloc(1, sizeof(*t));
-		if ((r = cx_run_prepare_dirs(run, t, err)) < 0) {
+		if (cx_run_prepare_dirs(run, t, err) < 0) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof(err->msg) - n,
 				 " (the lease is used and nothing ran; free space or fix the state dir, then issue a new lease)");
@@ -233,13 +233,12 @@ int cx_run_sandboxed(cx_run *run, cx_error *err)
 		goto out;
 	if (transactional) {
 		bool ok = cmd.ok && (!s->validate_argv.n || val.ok);
-		r = ok ? commit(run, t, cmd.fin, &code, err)
-		       : roll_back(run, t, &cmd, &val, cmd.fin, &code, err);
-		if (r < 0)
+		if ((ok ? commit(run, t, cmd.fin, &code, err)
+			: roll_back(run, t, &cmd, &val, cmd.fin, &code, err)) < 0)
 			goto out;
 	}
 	/* the run without a workspace: its events, before the result */
-	if ((r = cx_run_sync(run, err)) < 0) {
+	if (cx_run_sync(run, err) < 0) {
 		code = cx_run_fail(run, err, CX_EXIT_FAILURE);
 		goto out;
 	}

@@ -246,10 +246,8 @@ static int once_cgroup(once *o, cx_error *err)
 	if ((r = cx_cg_open(&o->rc.cg, err)) < 0)
 		return r;
 	cx_cg_reap_stale(o->rc.cg, report_stale, &o->rc, NULL);
-	memcpy(tag, o->run->lease.lease_id, 12);
-	tag[12] = '\0';
-	if (o->validate)
-		strcat(tag, "-v");
+	/* the lease id's head, "-v" for the validate step */
+	snprintf(tag, sizeof(tag), "%.12s%s", o->run->lease.lease_id, o->validate ? "-v" : "");
 	if (cx_cg_run_name(cgname, sizeof(cgname), tag) < 0)
 		return cx_err(err, CX_E_SPAWN, EINVAL, "cannot name the run's cgroup");
 	cx_cg_limits cl = { .memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS] };

@@ -11,11 +11,9 @@
 
 static char *join(const char *dir, const char *name)
 {
-	size_t a = strlen(dir), b = strlen(name);
-	char *p = cx_calloc(1, a + b + 2);
-	memcpy(p, dir, a);
-	p[a] = '/';
-	memcpy(p + a + 1, name, b + 1);
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = cx_calloc(1, n);
+	snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
 

@@ -39,6 +39,7 @@
 #include "calyx/timings.h"
 #include "calyx/workspace.h"
 #include "run/housekeeping.h"
+#include "run/state.h"
 #include "cli.h"
 
 
@@ -61,6 +62,7 @@ typedef struct run_state {
 	cx_lease lease;
 	bool have_lease;
 	uint8_t cache_mac_key[32]; /* for STATE/cache (seccomp), from the host key */
+	cx_state state;            /* the state dir's paths (the workspace engine's dirs) */
 } run_state;
 
 static void audit_event(run_state *st, const char *type, json_t *details, cx_error *err, int *r)
@@ -624,9 +626,9 @@ fail:
 /* Two runs whose leases name the same tree never interleave: the
  * workspace lock (cx_ws_lock), held for the whole run and commit. The
  * policy says whether a second run waits or is refused. */
-static int tree_lock(const char *state_dir, const char *path, bool wait, int *ret_fd, cx_error *err)
+static int tree_lock(const cx_ws_dirs *d, const char *path, bool wait, int *ret_fd, cx_error *err)
 {
-	int r = cx_ws_lock(state_dir, path, wait, ret_fd, err);
+	int r = cx_ws_lock(d, path, wait, ret_fd, err);
 	if (r == -EBUSY && err) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n,
@@ -767,7 +769,7 @@ static void discard_failed(run_state *st, const char *run_dir, const char *pack,
 	cx_error e = { 0 };
 	int r = 0;
 
-	if (cx_ws_discard(run_dir, NULL) < 0)
+	if (cx_ws_discard(&st->state.ws, run_dir, NULL) < 0)
 		return;
 	if (pack && !(lstat(pack, &sb) < 0 && errno == ENOENT))
 		return;
@@ -779,8 +781,8 @@ static void discard_failed(run_state *st, const char *run_dir, const char *pack,
 
 /* Lock every writable tree of the lease — before it is consumed, so a
  * run refused because its tree is busy keeps its lease. */
-static int lock_trees(const run_state *st, const cx_config *cfg, const cx_policy *pol, int *locks,
-		      size_t *nlocks, cx_error *err)
+static int lock_trees(const run_state *st, const cx_policy *pol, int *locks, size_t *nlocks,
+		      cx_error *err)
 {
 	const char *trees[CX_WS_TREES_MAX];
 	size_t nt;
@@ -793,7 +795,7 @@ static int lock_trees(const run_state *st, const cx_config *cfg, const cx_policy
 	for (size_t i = 0; i < nt; i++) {
 		if (!trees[i])
 			continue;
-		int r = tree_lock(cfg->state_dir, trees[i], pol->workspace_wait, &locks[*nlocks], err);
+		int r = tree_lock(&st->state.ws, trees[i], pol->workspace_wait, &locks[*nlocks], err);
 		if (r < 0)
 			return r;
 		(*nlocks)++;
@@ -901,7 +903,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			}
 			CX_FAULT_POINT("before_commit");
 			cx_phase_enter(CX_PH_COMMIT);
-			r = cx_ws_commit(wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
+			r = cx_ws_commit(&st->state.ws, wt, n, st->lease.lease_id, st->lease.run_id, pack, journal, &rep,
 					 &werr);
 			if (r < 0) {
 				json_decref(cmd.fin);
@@ -919,7 +921,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			audit_event(st, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
 			if (r == 0)
 				r = audit_sync(st, err);
-			cx_ws_discard(run_dir, NULL); /* the done journal and empty dirs */
+			cx_ws_discard(&st->state.ws, run_dir, NULL); /* the done journal and empty dirs */
 			if (r < 0) {
 				/* landed, but unrecorded: say so and how to take it back */
 				cx_err_prefix(err, "the workspace was committed but the commit could not be audited (undo it with 'calyx-ctl rollback %s')",
@@ -941,7 +943,7 @@ static int run_sandboxed(run_state *st, const cx_config *cfg, const cx_policy *p
 			int ar = 0;
 			CX_FAULT_POINT("before_rollback");
 			cx_phase_enter(CX_PH_ROLLBACK);
-			cx_ws_discard(run_dir, &werr); /* a failure is finished by the next start's recovery */
+			cx_ws_discard(&st->state.ws, run_dir, &werr); /* a failure is finished by the next start's recovery */
 			CX_FAULT_POINT("after_discard");
 			audit_event(st, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &ar);
 			if (ar == 0)
@@ -1279,8 +1281,13 @@ int main(int argc, char **argv)
 		}
 
 	/* Crashed runs' workspaces first: nothing runs on a half-committed tree. */
-	cx_recover_runs(cfg.state_dir, report_recovered, &st);
-	cx_prune_packs(cfg.state_dir, now, cfg.pack_max_age_s, cfg.pack_max_bytes, report_pruned, &st);
+	r = cx_state_init(&st.state, cfg.state_dir, &err);
+	if (r < 0) {
+		code = finish_fail(&st, &err, CX_EXIT_FAILURE);
+		goto out;
+	}
+	cx_recover_runs(&st.state, report_recovered, &st);
+	cx_prune_packs(&st.state, now, cfg.pack_max_age_s, cfg.pack_max_bytes, report_pruned, &st);
 
 	/* Layers this run needs, before the lease is burnt. */
 	r = cx_sandbox_preflight(pol.landlock_optional, &err);
@@ -1290,7 +1297,7 @@ int main(int argc, char **argv)
 	}
 
 	/* The lease's trees, locked before it is consumed. */
-	r = lock_trees(&st, &cfg, &pol, tree_locks, &ntl, &err);
+	r = lock_trees(&st, &pol, tree_locks, &ntl, &err);
 	if (r < 0) {
 		code = finish_fail(&st, &err, err.reason == CX_E_WORKSPACE ? CX_EXIT_FAILURE : -1);
 		goto out;
@@ -1344,6 +1351,7 @@ out:
 	cx_policy_free(&pol);
 	cx_keyring_free(&kr);
 	cx_config_free(&cfg);
+	cx_state_free(&st.state);
 	cx_wipe(st.cache_mac_key, sizeof(st.cache_mac_key));
 	if (timings)
 		cx_timings_print(stderr);

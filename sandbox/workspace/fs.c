@@ -424,7 +424,7 @@ static int name_cmp(const void *a, const void *b)
 int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 {
 	_cleanup_free_ char *list = NULL;
-	ws_xattrs x = { 0 };
+	_cleanup_(ws_xattrs_free) ws_xattrs x = { 0 };
 	ssize_t len;
 	size_t cap = 0;
 
@@ -448,8 +448,8 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 	if (len < 0)
 		return -errno;
 	for (char *p = list; p < list + len; p += strlen(p) + 1) {
+		_cleanup_free_ uint8_t *v = NULL;
 		ssize_t vl;
-		uint8_t *v;
 
 		if (!ws_xattr_wanted(p, filter))
 			continue;
@@ -457,23 +457,17 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 		if (vl < 0) {
 			if (errno == ENODATA)
 				continue;
-			ws_xattrs_free(&x);
 			return -errno;
 		}
-		if (vl > WS_XATTR_VALUE_MAX) {
-			ws_xattrs_free(&x);
+		if (vl > WS_XATTR_VALUE_MAX)
 			return -E2BIG;
-		}
 		v = malloc((size_t)vl + 1);
 		CX_CHECK(v);
 		vl = fgetxattr(fd, p, v, (size_t)vl);
 		if (vl < 0) {
-			int e = errno;
-			free(v);
-			if (e == ENODATA || e == ERANGE)
+			if (errno == ENODATA || errno == ERANGE)
 				continue;
-			ws_xattrs_free(&x);
-			return -e;
+			return -errno;
 		}
 		if (x.n == cap) {
 			cap = cap ? cap * 2 : 4;
@@ -483,7 +477,7 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 			CX_CHECK(x.names && x.vals && x.lens);
 		}
 		x.names[x.n] = cx_strdup(p);
-		x.vals[x.n] = v;
+		x.vals[x.n] = TAKE_PTR(v);
 		x.lens[x.n] = (size_t)vl;
 		x.n++;
 	}
@@ -501,6 +495,7 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 			x.lens[j - 1] = tl;
 		}
 	*ret = x;
+	x = (ws_xattrs){ 0 }; /* *ret owns it now */
 	return 0;
 }
 

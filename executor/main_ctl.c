@@ -23,6 +23,7 @@
 #include "calyx/workspace.h"
 #include "cli.h"
 #include "run/housekeeping.h"
+#include "run/state.h"
 
 static const char help_text[] =
 	"usage: calyx-ctl [--config FILE] COMMAND ...\n"
@@ -41,15 +42,21 @@ static const char help_text[] =
 
 static const char *config_path = CX_CONFIG_DEFAULT;
 
-static int run_dir(char *out, size_t len, cx_error *err)
+/* The config and, from its state_dir, the state dir's paths (state.h);
+ * on failure neither is held. */
+static int load(cx_config *cfg, cx_state *s, cx_error *err)
 {
-	cx_config cfg = { 0 };
-	int r = cx_config_load(config_path, cx_trusted_owner(), &cfg, err);
-	if (r < 0)
-		return r;
-	snprintf(out, len, "%s/run", cfg.state_dir);
-	cx_config_free(&cfg);
-	return 0;
+	int r = cx_config_load(config_path, cx_trusted_owner(), cfg, err);
+	if (r == 0 && (r = cx_state_init(s, cfg->state_dir, err)) < 0)
+		cx_config_free(cfg);
+	return r;
+}
+
+/* The state dir's paths alone (list, status, pause, resume, halt). */
+static int load_state(cx_state *s, cx_error *err)
+{
+	_cleanup_(cx_config_free) cx_config cfg = { 0 };
+	return load(&cfg, s, err);
 }
 
 typedef struct found {
@@ -59,9 +66,10 @@ typedef struct found {
 
 /* Status of every live run; stale sockets (their calyx-exec is gone) are
  * removed. Calls fn for each; fn returns true to stop. */
-static int each_run(const char *dir, bool (*fn)(const char *path, json_t *st, void *arg), void *arg)
+static int each_run(const cx_state *s, bool (*fn)(const char *path, json_t *st, void *arg),
+		    void *arg)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(s->ctl);
 	struct dirent *de;
 	int n = 0;
 
@@ -69,13 +77,15 @@ static int each_run(const char *dir, bool (*fn)(const char *path, json_t *st, vo
 		return 0;
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
-		char path[4096];
+		char path[CX_STATE_PATH_MAX], lid[33];
 		void *reply = NULL;
 		cx_error err = { 0 };
 
 		if (l != 32 + 5 || strcmp(de->d_name + 32, ".sock") != 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		memcpy(lid, de->d_name, 32);
+		lid[32] = '\0';
+		cx_state_ctl_socket(s, lid, path);
 		if (cx_ctl_request(path, CX_CTL_STATUS, &reply, &err) < 0) {
 			if (err.errnum == ECONNREFUSED)
 				unlink(path); /* its supervisor died */
@@ -113,19 +123,19 @@ static bool print_row(const char *path, json_t *st, void *arg)
 
 static int cmd_list(int argc, char **argv)
 {
-	char dir[4096];
+	_cleanup_(cx_state_free) cx_state state = { 0 };
 	cx_error err = { 0 };
 	bool as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
 	json_t *all = as_json ? json_array() : NULL;
 
 	if (argc > 2 || (argc == 2 && !as_json))
 		return cx_cli_usage("usage: list [--json]");
-	if (run_dir(dir, sizeof(dir), &err) < 0)
+	if (load_state(&state, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	if (!as_json)
 		printf("%-14s %-20s %-8s %9s %9s %11s %5s  %s\n", "LEASE", "RUN", "STATE", "ELAPSED",
 		       "CPU", "MEMORY", "PIDS", "COMMAND");
-	each_run(dir, print_row, all);
+	each_run(&state, print_row, all);
 	if (as_json) {
 		char *s = cx_json_dump_pretty(all);
 		fputs(s, stdout);
@@ -159,8 +169,8 @@ static int cmd_one(int argc, char **argv)
 		{ "status", CX_CTL_STATUS }, { "pause", CX_CTL_PAUSE },
 		{ "resume", CX_CTL_RESUME }, { "halt", CX_CTL_HALT },
 	};
+	_cleanup_(cx_state_free) cx_state state = { 0 };
 	cx_ctl_cmd cmd = 0;
-	char dir[4096];
 	match m = { 0 };
 	void *reply = NULL;
 	cx_error err = { 0 };
@@ -170,10 +180,10 @@ static int cmd_one(int argc, char **argv)
 			cmd = cmds[i].cmd;
 	if (argc != 2 || !argv[1][0])
 		return cx_cli_usage("usage: %s RUN", argv[0]);
-	if (run_dir(dir, sizeof(dir), &err) < 0)
+	if (load_state(&state, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	m.want = argv[1];
-	each_run(dir, match_run, &m);
+	each_run(&state, match_run, &m);
 	if (m.count != 1) {
 		fprintf(stderr, "calyx-ctl: %s '%s' (see 'calyx-ctl list')\n",
 			m.count ? "more than one run matches" : "no running lease matches", argv[1]);
@@ -204,32 +214,33 @@ static int cmd_one(int argc, char **argv)
 
 /* The pack of a committed run: STATE/packs/<lease_id>, found by lease id
  * (or unique prefix) or by the run id its manifest names. */
-static int find_pack(const cx_config *cfg, const char *want, char *out, size_t len)
+static int find_pack(const cx_state *s, const char *want, char out[CX_STATE_PATH_MAX])
 {
-	char dir[4096];
 	DIR *d;
 	struct dirent *de;
 	int n = 0;
 
-	snprintf(dir, sizeof(dir), "%s/packs", cfg->state_dir);
-	if (!(d = opendir(dir)))
+	if (!(d = opendir(s->packs)))
 		return 0;
 	while ((de = readdir(d))) {
-		char mpath[4400];
+		char pd[CX_STATE_PATH_MAX], mpath[CX_STATE_FILE_MAX];
 		bool hit = false;
 		if (strlen(de->d_name) != 32)
 			continue;
+		cx_state_pack_dir(s, de->d_name, pd);
 		if (strncmp(de->d_name, want, strlen(want)) == 0) {
 			hit = true;
 		} else {
-			snprintf(mpath, sizeof(mpath), "%s/%s/manifest.json", dir, de->d_name);
+			cx_state_manifest(pd, mpath);
 			json_t *m = json_load_file(mpath, JSON_REJECT_DUPLICATES, NULL);
 			const char *rid = json_string_value(json_object_get(m, "run_id"));
 			hit = rid && strcmp(rid, want) == 0;
 			json_decref(m);
 		}
-		if (hit && (size_t)snprintf(out, len, "%s/%s", dir, de->d_name) < len)
+		if (hit) {
+			memcpy(out, pd, sizeof(pd));
 			n++;
+		}
 	}
 	closedir(d);
 	return n;
@@ -253,37 +264,35 @@ static int open_audit(const cx_config *cfg, cx_audit **ret, cx_error *err)
 static int cmd_pack(int argc, char **argv)
 {
 	bool rollback = strcmp(argv[0], "rollback") == 0, force = false;
-	cx_config cfg = { 0 };
+	_cleanup_(cx_config_free) cx_config cfg = { 0 };
+	_cleanup_(cx_state_free) cx_state state = { 0 };
 	cx_error err = { 0 };
-	char pack[4096];
+	char pack[CX_STATE_PATH_MAX];
 	int n, r;
 
 	if (rollback && argc == 3 && strcmp(argv[2], "--force") == 0)
 		force = true, argc--;
 	if (argc != 2 || !argv[1][0])
 		return cx_cli_usage("usage: %s RUN%s", argv[0], rollback ? " [--force]" : "");
-	r = cx_config_load(config_path, cx_trusted_owner(), &cfg, &err);
+	r = load(&cfg, &state, &err);
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	n = find_pack(&cfg, argv[1], pack, sizeof(pack));
+	n = find_pack(&state, argv[1], pack);
 	if (n != 1) {
-		fprintf(stderr, "calyx-ctl: %s '%s' (see 'ls %s/packs')\n",
+		fprintf(stderr, "calyx-ctl: %s '%s' (see 'ls %s')\n",
 			n ? "more than one committed run matches" : "no committed run matches", argv[1],
-			cfg.state_dir);
-		cx_config_free(&cfg);
+			state.packs);
 		return 1;
 	}
 	if (!rollback) {
 		r = cx_ws_diff(pack, stdout, &err);
 	} else {
-		cx_audit *a = NULL;
+		_cleanup_(cx_audit_closep) cx_audit *a = NULL;
 		cx_error ae = { 0 };
 		const char *lid = strrchr(pack, '/') + 1;
-		if (open_audit(&cfg, &a, &err) < 0) {
-			cx_config_free(&cfg);
+		if (open_audit(&cfg, &a, &err) < 0)
 			return cx_cli_fail(&err, CX_EXIT_FAILURE);
-		}
-		r = cx_ws_undo(pack, force, &err);
+		r = cx_ws_undo(&state.ws, pack, force, &err);
 		/* Record the undo (or its refusal) in the audit log, naming the
 		 * operator. */
 		int ar = cx_audit_append(a, r == 0 ? "workspace.undone" : "workspace.undo_refused", lid,
@@ -291,17 +300,15 @@ static int cmd_pack(int argc, char **argv)
 					 json_pack("{s:i, s:b, s:s}", "operator_uid", (int)getuid(), "force",
 						   force, "result", r == 0 ? "ok" : err.msg),
 					 NULL, &ae);
-		cx_audit_close(a);
+		cx_audit_close(TAKE_PTR(a));
 		if (r == 0)
 			printf("rollback: the run's changes were undone (lease %s)\n", lid);
 		if (ar < 0) {
 			cx_err_prefix(&ae, "%s (lease %s) not audited", r == 0 ? "rollback" : "refused rollback",
 				      lid);
-			cx_config_free(&cfg);
 			return cx_cli_fail(&ae, CX_EXIT_FAILURE);
 		}
 	}
-	cx_config_free(&cfg);
 	return r < 0 ? cx_cli_fail(&err, 1) : 0;
 }
 
@@ -331,24 +338,22 @@ static void ctl_recovered(const char *lease_id, const char *action, bool ok, con
 
 static int cmd_recover(int argc, char **argv)
 {
-	cx_config cfg = { 0 };
+	_cleanup_(cx_config_free) cx_config cfg = { 0 };
+	_cleanup_(cx_state_free) cx_state state = { 0 };
 	cx_error err = { 0 };
 	rec_ctx rc = { 0 };
 
 	(void)argv;
 	if (argc != 1)
 		return cx_cli_usage("usage: recover");
-	if (cx_config_load(config_path, cx_trusted_owner(), &cfg, &err) < 0)
+	if (load(&cfg, &state, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	if (open_audit(&cfg, &rc.audit, &err) < 0) {
-		cx_config_free(&cfg);
+	if (open_audit(&cfg, &rc.audit, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	}
-	cx_recover_runs(cfg.state_dir, ctl_recovered, &rc);
+	cx_recover_runs(&state, ctl_recovered, &rc);
 	if (!rc.n)
 		printf("nothing to recover\n");
 	cx_audit_close(rc.audit);
-	cx_config_free(&cfg);
 	if (rc.audit_r < 0) {
 		cx_err_prefix(&rc.audit_err, "recovery done but not all of it audited");
 		return cx_cli_fail(&rc.audit_err, CX_EXIT_FAILURE);

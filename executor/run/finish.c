@@ -48,7 +48,7 @@ static void discard_failed(cx_run *run, const char *run_dir, const char *pack, c
 	cx_error e = { 0 };
 	int r = 0;
 
-	if (cx_ws_discard(run_dir, NULL) < 0)
+	if (cx_ws_discard(&run->state.ws, run_dir, NULL) < 0)
 		return;
 	if (pack && !(lstat(pack, &sb) < 0 && errno == ENOENT))
 		return;
@@ -70,7 +70,7 @@ static int failed(cx_run *run, cx_error *err, int as, int *code, int r)
  * succeeded): r < 0 with err set and the exit code in *code on failure. */
 static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx_error *err)
 {
-	char pack[CX_STATE_PATH_MAX], journal[CX_STATE_PATH_MAX + 16];
+	char pack[CX_STATE_PATH_MAX], journal[CX_STATE_FILE_MAX];
 	cx_ws_tree wt[CX_WS_TREES_MAX];
 	cx_ws_report rep = { 0 };
 	cx_error werr = { 0 };
@@ -80,7 +80,7 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 
 	mkdir(run->state.packs, 0700);
 	cx_state_pack_dir(&run->state, run->lease.lease_id, pack);
-	snprintf(journal, sizeof(journal), "%s/journal.json", t->run_dir);
+	cx_state_journal(t->run_dir, journal);
 	for (size_t i = 0; i < t->n; i++) {
 		if (!t->host[i])
 			continue;
@@ -99,7 +99,8 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 	}
 	CX_FAULT_POINT("before_commit");
 	cx_phase_enter(CX_PH_COMMIT);
-	r = cx_ws_commit(wt, n, run->lease.lease_id, run->lease.run_id, pack, journal, &rep, &werr);
+	r = cx_ws_commit(&run->state.ws, wt, n, run->lease.lease_id, run->lease.run_id, pack,
+			 journal, &rep, &werr);
 	if (r < 0) {
 		/* the engine undid itself from the pack; drop what is left
 		 * (refused by the engine while a commit is unfinished) */
@@ -115,7 +116,7 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 	cx_run_event(run, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
 	if (r == 0)
 		r = cx_run_sync(run, err);
-	cx_ws_discard(t->run_dir, NULL); /* the done journal and empty dirs */
+	cx_ws_discard(&run->state.ws, t->run_dir, NULL); /* the done journal and empty dirs */
 	if (r < 0) {
 		/* landed, but unrecorded: say so and how to take it back */
 		cx_err_prefix(err, "the workspace was committed but the commit could not be audited (undo it with 'calyx-ctl rollback %s')",
@@ -144,7 +145,7 @@ static int roll_back(cx_run *run, const cx_run_trees *t, const cx_run_once *cmd,
 		snprintf(reason, sizeof(reason), "validate exited %d", val->exit_code);
 	CX_FAULT_POINT("before_rollback");
 	cx_phase_enter(CX_PH_ROLLBACK);
-	cx_ws_discard(t->run_dir, &werr); /* a failure is finished by the next start's recovery */
+	cx_ws_discard(&run->state.ws, t->run_dir, &werr); /* a failure is finished by the next start's recovery */
 	CX_FAULT_POINT("after_discard");
 	cx_run_event(run, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &r);
 	if (r == 0)

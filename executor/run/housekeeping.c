@@ -12,18 +12,16 @@
 #include "calyx/common.h"
 #include "calyx/workspace.h"
 
-int cx_recover_runs(const char *state_dir, cx_hk_report report, void *arg)
+int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg)
 {
-	char p[4096];
 	DIR *d;
 	struct dirent *de;
 	int n = 0;
 
-	snprintf(p, sizeof(p), "%s/runs", state_dir);
-	if (!(d = opendir(p)))
+	if (!(d = opendir(s->runs)))
 		return 0;
 	while ((de = readdir(d))) {
-		char dir[4400], journal[4500];
+		char dir[CX_STATE_PATH_MAX], journal[CX_STATE_FILE_MAX];
 		const char *action = "none";
 		cx_error e = { 0 };
 		struct stat sb;
@@ -31,7 +29,7 @@ int cx_recover_runs(const char *state_dir, cx_hk_report report, void *arg)
 
 		if (!cx_is_lower_hex(de->d_name, 32))
 			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", p, de->d_name);
+		cx_state_run_dir(s, de->d_name, dir);
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -39,14 +37,14 @@ int cx_recover_runs(const char *state_dir, cx_hk_report report, void *arg)
 			close(fd); /* its run is alive */
 			continue;
 		}
-		snprintf(journal, sizeof(journal), "%s/journal.json", dir);
+		cx_state_journal(dir, journal);
 		if (stat(journal, &sb) == 0) {
-			r = cx_ws_recover(journal, &action, &e);
+			r = cx_ws_recover(&s->ws, journal, &action, &e);
 		} else {
 			action = "discarded (interrupted before its commit)";
 		}
 		if (r == 0)
-			cx_ws_discard(dir, NULL);
+			cx_ws_discard(&s->ws, dir, NULL);
 		report(de->d_name, action, r == 0, r < 0 ? e.msg : "", arg);
 		close(fd);
 		n++;
@@ -116,10 +114,9 @@ static int by_age(const void *a, const void *b)
 	return x->at < y->at ? -1 : x->at > y->at;
 }
 
-int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64_t max_bytes,
+int cx_prune_packs(const cx_state *s, int64_t now, int64_t max_age_s, uint64_t max_bytes,
 		   cx_hk_report report, void *arg)
 {
-	char p[4096];
 	int pfd, removed = 0;
 	DIR *d;
 	struct dirent *de;
@@ -127,8 +124,7 @@ int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64
 	size_t n = 0;
 	uint64_t total = 0;
 
-	snprintf(p, sizeof(p), "%s/packs", state_dir);
-	pfd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	pfd = open(s->packs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return 0;
 	int lfd = fcntl(pfd, F_DUPFD_CLOEXEC, 3);
@@ -139,11 +135,12 @@ int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64
 		return 0;
 	}
 	while ((de = readdir(d))) {
-		char m[4500];
+		char pd[CX_STATE_PATH_MAX], m[CX_STATE_FILE_MAX];
 		struct stat st;
 		if (strlen(de->d_name) != 32 || !cx_is_lower_hex(de->d_name, 32))
 			continue;
-		snprintf(m, sizeof(m), "%s/%s/manifest.json", p, de->d_name);
+		cx_state_pack_dir(s, de->d_name, pd);
+		cx_state_manifest(pd, m);
 		json_t *j = json_load_file(m, JSON_REJECT_DUPLICATES, NULL);
 		int64_t at = json_is_integer(json_object_get(j, "committed_at"))
 				     ? json_integer_value(json_object_get(j, "committed_at"))

@@ -7,17 +7,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "state.h"
+
 typedef void (*cx_hk_report)(const char *lease_id, const char *action, bool ok, const char *msg,
 			     void *arg);
 
 /* For every STATE/runs/<lease_id> whose run is gone (its directory lock
  * can be taken): finish or undo an interrupted commit (journal present),
  * else discard the run's writes. Reports each; returns how many. */
-int cx_recover_runs(const char *state_dir, cx_hk_report report, void *arg);
+int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg);
 
-/* Remove rollback packs older than max_age_s (0: no age limit), then the
- * oldest while all packs together exceed max_bytes (0: no size limit). */
-int cx_prune_packs(const char *state_dir, int64_t now, int64_t max_age_s, uint64_t max_bytes,
+/* Remove rollback packs (STATE/packs/<lease_id>) older than max_age_s (0:
+ * no age limit), then the oldest while all packs together exceed
+ * max_bytes (0: no size limit). */
+int cx_prune_packs(const cx_state *s, int64_t now, int64_t max_age_s, uint64_t max_bytes,
 		   cx_hk_report report, void *arg);
 
 #endif

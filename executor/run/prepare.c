@@ -45,7 +45,7 @@ int cx_run_lock_trees(cx_run *run, cx_error *err)
 	for (size_t i = 0; i < nt; i++) {
 		if (!trees[i])
 			continue;
-		int r = cx_ws_lock(run->state.dir, trees[i], run->pol.workspace_wait,
+		int r = cx_ws_lock(&run->state.ws, trees[i], run->pol.workspace_wait,
 				   &run->locks[run->nlocks], err);
 		if (r == -EBUSY && err) {
 			size_t n = strlen(err->msg);

@@ -205,8 +205,8 @@ static int phase_recover(cx_run *run, cx_error *err)
 			return cx_err(err, CX_E_CONFIG, EPERM,
 				      "state dir '%s' or audit log '%s' lies inside the policy's write tree '%s' (move it out)",
 				      cfg->state_dir, cfg->audit_log, run->pol.write.v[i]);
-	cx_recover_runs(cfg->state_dir, report_recovered, run);
-	cx_prune_packs(cfg->state_dir, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
+	cx_recover_runs(&run->state, report_recovered, run);
+	cx_prune_packs(&run->state, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
 		       report_pruned, run);
 	return cx_sandbox_preflight(run->pol.landlock_optional, err);
 }

@@ -70,6 +70,18 @@ void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out)
 		 CX_STATE_PATH_MAX);
 }
 
+void cx_state_journal(const char *run_dir, char *out)
+{
+	CX_CHECK((size_t)snprintf(out, CX_STATE_FILE_MAX, "%s/journal.json", run_dir) <
+		 CX_STATE_FILE_MAX);
+}
+
+void cx_state_manifest(const char *pack_dir, char *out)
+{
+	CX_CHECK((size_t)snprintf(out, CX_STATE_FILE_MAX, "%s/manifest.json", pack_dir) <
+		 CX_STATE_FILE_MAX);
+}
+
 int cx_state_dir(const char *path, unsigned forbid, int reason, cx_error *err)
 {
 	struct stat sb;

@@ -53,6 +53,11 @@ void cx_state_free(cx_state *s);
 void cx_state_run_dir(const cx_state *s, const char *lease_id, char *out);
 void cx_state_pack_dir(const cx_state *s, const char *lease_id, char *out);
 void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out);
+/* RUN_DIR/journal.json (a commit's journal) and PACK_DIR/manifest.json,
+ * into out[CX_STATE_PATH_MAX + 16]. */
+#define CX_STATE_FILE_MAX (CX_STATE_PATH_MAX + 16)
+void cx_state_journal(const char *run_dir, char *out);
+void cx_state_manifest(const char *pack_dir, char *out);
 
 /* mkdir(path, 0700) if missing, then require a directory owned by root
  * with none of the `forbid` mode bits (077: root-only; S_IWGRP|S_IWOTH:

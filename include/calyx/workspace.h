@@ -9,6 +9,9 @@
  *   STATE/packs/<run_key>/tree<i>/…        rollback pack: pre-images
  *   STATE/packs/<run_key>/manifest.json    what the commit changed
  * run_key = "<lease_id>" (unique per host: leases run once).
+ * That layout is the caller's (executor/run/state.c): the engine is
+ * handed every path it uses (pack dir, journal path, uppers, and the
+ * trash and locks dirs in cx_ws_dirs) and derives none from another.
  *
  * The upper is read as overlayfs (mounted with redirect_dir=off,
  * metacopy=off, index=off, trusted xattrs) records changes:
@@ -95,37 +98,45 @@ typedef struct cx_ws_report {
 } cx_ws_report;
 
 /* Commit the uppers of n trees into their host trees, crash-safely:
- * scan, write the rollback pack and manifest under pack_dir, journal,
- * apply, mark done, remove the uppers. */
-int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
-		 const char *pack_dir, const char *journal_path, cx_ws_report *ret, cx_error *err);
+ * scan, write the rollback pack and manifest under pack_dir (its parent
+ * is created when missing), journal, apply, mark done, move the uppers
+ * to d->trash. */
+int cx_ws_commit(const cx_ws_dirs *d, const cx_ws_tree *trees, size_t n, const char *run_key,
+		 const char *run_id, const char *pack_dir, const char *journal_path,
+		 cx_ws_report *ret, cx_error *err);
 
 /* 1 when an upper holds nothing (the run wrote nothing to its tree), 0
  * when it holds something, -errno when it cannot be read. */
 int cx_ws_upper_empty(const char *upper);
 
-/* Discard what the run wrote: the uppers (and work dirs) go away; the
- * host trees were never touched. Fast regardless of size (rename, then
- * delete). */
-int cx_ws_discard(const char *run_dir, cx_error *err);
+/* Discard what the run wrote: run_dir (uppers, work dirs) goes to
+ * d->trash; the host trees were never touched. Fast regardless of size
+ * (rename, then delete in the background; a trash on another file
+ * system than run_dir: deleted in place, synchronously). Refused while
+ * run_dir holds an unfinished commit's journal. */
+int cx_ws_discard(const cx_ws_dirs *d, const char *run_dir, cx_error *err);
 
 /* Finish or undo an interrupted commit found at journal_path (called at
- * every calyx-exec start and by `calyx-ctl recover`). *ret_action: what
- * was done ("none", "rolled_forward", "rolled_back", "cleaned"). */
-int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *err);
+ * every calyx-exec start and by `calyx-ctl recover`); uppers and a pack
+ * that go are moved to d->trash. *ret_action: what was done ("none",
+ * "rolled_forward", "rolled_back", "cleaned"). */
+int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **ret_action,
+		  cx_error *err);
 
 /* Undo a committed run from its pack: refuses (CX_E_WORKSPACE, listing
- * the files) when a file changed since the commit, unless force. */
-int cx_ws_undo(const char *pack_dir, bool force, cx_error *err);
+ * the files) when a file changed since the commit, unless force. Holds
+ * the trees' locks (cx_ws_lock in d->locks, never waiting) meanwhile. */
+int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err);
 
 /* Print the manifest like `git diff --stat`. */
 int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err);
 
-/* Exclusive flock on STATE/locks/<sha256(host_path)>.lock (created 0600),
- * held while *ret_fd is open. !wait: a tree another run holds is refused
- * (CX_E_WORKSPACE "workspace '/srv/app' is in use by another run").
- * cx_ws_undo takes the same locks (never waiting). */
-int cx_ws_lock(const char *state_dir, const char *host_path, bool wait, int *ret_fd,
+/* Exclusive flock on d->locks/<sha256(host_path)>.lock (the file created
+ * 0600, d->locks 0700 when missing), held while *ret_fd is open. !wait: a
+ * tree another run holds is refused (CX_E_WORKSPACE "workspace '/srv/app'
+ * is in use by another run"). cx_ws_undo takes the same locks (never
+ * waiting). */
+int cx_ws_lock(const cx_ws_dirs *d, const char *host_path, bool wait, int *ret_fd,
 	       cx_error *err);
 
 #endif

@@ -424,7 +424,7 @@ static int name_cmp(const void *a, const void *b)
 int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 {
 	_cleanup_free_ char *list = NULL;
-	ws_xattrs x = { 0 };
+	_cleanup_(ws_xattrs_free) ws_xattrs x = { 0 };
 	ssize_t len;
 	size_t cap = 0;
 
@@ -448,8 +448,8 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 	if (len < 0)
 		return -errno;
 	for (char *p = list; p < list + len; p += strlen(p) + 1) {
+		_cleanup_free_ uint8_t *v = NULL;
 		ssize_t vl;
-		uint8_t *v;
 
 		if (!ws_xattr_wanted(p, filter))
 			continue;
@@ -457,23 +457,17 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 		if (vl < 0) {
 			if (errno == ENODATA)
 				continue;
-			ws_xattrs_free(&x);
 			return -errno;
 		}
-		if (vl > WS_XATTR_VALUE_MAX) {
-			ws_xattrs_free(&x);
+		if (vl > WS_XATTR_VALUE_MAX)
 			return -E2BIG;
-		}
 		v = malloc((size_t)vl + 1);
 		CX_CHECK(v);
 		vl = fgetxattr(fd, p, v, (size_t)vl);
 		if (vl < 0) {
-			int e = errno;
-			free(v);
-			if (e == ENODATA || e == ERANGE)
+			if (errno == ENODATA || errno == ERANGE)
 				continue;
-			ws_xattrs_free(&x);
-			return -e;
+			return -errno;
 		}
 		if (x.n == cap) {
 			cap = cap ? cap * 2 : 4;
@@ -483,7 +477,7 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 			CX_CHECK(x.names && x.vals && x.lens);
 		}
 		x.names[x.n] = cx_strdup(p);
-		x.vals[x.n] = v;
+		x.vals[x.n] = TAKE_PTR(v);
 		x.lens[x.n] = (size_t)vl;
 		x.n++;
 	}
@@ -501,6 +495,7 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 			x.lens[j - 1] = tl;
 		}
 	*ret = x;
+	x = (ws_xattrs){ 0 }; /* *ret owns it now */
 	return 0;
 }
 
@@ -696,48 +691,9 @@ static bool small_tree(int dfd, const char *name, int depth, int *budget)
 	return ok;
 }
 
-/* STATE/trash when path lies in STATE/runs or STATE/packs (rename stays
- * on one file system), else a .calyx-trash beside it. */
-static void trash_dir_for(const char *path, char *out, size_t len)
+int ws_trash(const char *trash, const char *path, cx_error *err)
 {
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf)) {
-		snprintf(out, len, "%s", "/nonexistent");
-		return;
-	}
-	memcpy(buf, path, n + 1);
-	for (int up = 0; up < 3; up++) {
-		char *s = strrchr(buf, '/');
-		if (!s || s == buf)
-			break;
-		*s = '\0';
-		const char *base = strrchr(buf, '/');
-		base = base ? base + 1 : buf;
-		if (strcmp(base, "runs") == 0 || strcmp(base, "packs") == 0) {
-			char *p = strrchr(buf, '/');
-			if (p && p != buf) {
-				*p = '\0';
-				snprintf(out, len, "%.4000s/trash", buf);
-			} else {
-				snprintf(out, len, "/trash");
-			}
-			return;
-		}
-	}
-	memcpy(buf, path, n + 1);
-	char *s = strrchr(buf, '/');
-	if (s && s != buf)
-		*s = '\0';
-	else
-		snprintf(buf, sizeof(buf), "%s", s ? "/" : ".");
-	snprintf(out, len, "%.4000s/.calyx-trash", buf);
-}
-
-int ws_trash(const char *path, cx_error *err)
-{
-	char tdir[PATH_MAX], name[NAME_MAX + 1], rnd[17];
+	char name[NAME_MAX + 1], rnd[17];
 	_cleanup_close_ int tfd = -1;
 	uint8_t r8[8];
 	const char *base = strrchr(path, '/');
@@ -749,13 +705,12 @@ int ws_trash(const char *path, cx_error *err)
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot remove '%s': %s", path,
 			      strerror(errno));
 	}
-	trash_dir_for(path, tdir, sizeof(tdir));
-	if (mkdir(tdir, 0700) < 0 && errno != EEXIST)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", tdir,
+	if (mkdir(trash, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", trash,
 			      strerror(errno));
-	tfd = open(tdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	tfd = open(trash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tfd < 0)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open '%s': %s", tdir,
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open '%s': %s", trash,
 			      strerror(errno));
 	randombytes_buf(r8, sizeof(r8));
 	cx_hex_encode(r8, sizeof(r8), rnd);
@@ -769,8 +724,8 @@ int ws_trash(const char *path, cx_error *err)
 			return 0;
 		if (e != EXDEV)
 			return cx_err(err, CX_E_WORKSPACE, e, "cannot move '%s' to '%s': %s", path,
-				      tdir, strerror(e));
-		/* another file system: delete in place, now */
+				      trash, strerror(e));
+		/* the trash is on another file system: delete in place, now */
 		snprintf(parent, sizeof(parent), "%.*s", (int)(base - path), path);
 		pfd = open(parent[0] ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd < 0)

@@ -192,9 +192,12 @@ void ws_xattrs_free(ws_xattrs *x);
 /* Deterministic temp name for a record ('f' forward, 'r' rollback). */
 void ws_tmpname(const char *tag, char kind, unsigned tree, const char *path, char out[64]);
 
-/* Move path (a run dir, a tree dir, a pack) to the state's trash and
- * delete it in a detached grandchild. Missing is success. */
-int ws_trash(const char *path, cx_error *err);
+/* Move path (a run dir, a tree dir, a pack) into the trash dir (the
+ * caller's cx_ws_dirs.trash, created 0700 when missing) and delete it
+ * there, in a detached grandchild when large. A trash on another file
+ * system than path: path is deleted in place, before returning. Missing
+ * is success. */
+int ws_trash(const char *trash, const char *path, cx_error *err);
 
 /* ---- scan.c ------------------------------------------------------------ */
 /* Scan one tree's upper against its host tree. budget: entries left

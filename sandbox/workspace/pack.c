@@ -159,8 +159,8 @@ static int put_object(int ofd, int fd, const void *buf, size_t len, uint8_t sha[
 int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error *err)
 {
 	_cleanup_close_ int ofd = -1;
+	_cleanup_(ws_walker_free) ws_walker w = { 0 }; /* safe before ws_walker_init */
 	char td[32];
-	ws_walker w;
 	int r = 0;
 
 	snprintf(td, sizeof(td), "tree%u", tree);
@@ -187,7 +187,6 @@ int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error 
 		r = ws_walker_dir(&w, e->path, dl, &pfd);
 		if (r < 0) {
 			char q[200];
-			ws_walker_free(&w);
 			return cx_err(err, CX_E_WORKSPACE, -r,
 				      "cannot open the directory of tree %u '%s': %s%s", tree,
 				      ws_quote(e->path, q, sizeof(q)), strerror(-r),
@@ -233,14 +232,12 @@ int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error 
 			cx_hex_encode(sha, 32, e->sha_b);
 		if (r < 0) {
 			char q[200];
-			ws_walker_free(&w);
 			return cx_err(err, CX_E_WORKSPACE, -r,
 				      "cannot save the pre-image of tree %u '%s': %s%s", tree,
 				      ws_quote(e->path, q, sizeof(q)), strerror(-r),
 				      r == -ESTALE ? " (the host tree changed during the commit)" : "");
 		}
 	}
-	ws_walker_free(&w);
 	if (r < 0)
 		return cx_err(err, CX_E_WORKSPACE, -r, "cannot save the rollback pack of tree %u: %s%s",
 			      tree, strerror(-r),

@@ -139,22 +139,17 @@ static int list_names(scan_ctx *s, int dfd, const char *path, names *ret)
 	return 0;
 }
 
-/* Append a record; takes path. Returns its index or -errno. */
-static long rec_add(scan_ctx *s, char *path, uint32_t depth, uint8_t act, uint8_t hkind)
+/* Append a record; takes owned (its path). Returns its index or -errno. */
+static long rec_add(scan_ctx *s, char *owned, uint32_t depth, uint8_t act, uint8_t hkind)
 {
+	_cleanup_free_ char *path = owned;
 	ws_plan *p = s->plan;
 	ws_rec *r;
 
-	if (*s->budget == 0) {
-		int e = fail(s, E2BIG, path, "more than 1000000 entries to commit (commit smaller changes)");
-		free(path);
-		return e;
-	}
-	if (depth > WS_DEPTH_MAX) {
-		int e = fail(s, ELOOP, path, "deeper than 256 directories (commits are bounded)");
-		free(path);
-		return e;
-	}
+	if (*s->budget == 0)
+		return fail(s, E2BIG, path, "more than 1000000 entries to commit (commit smaller changes)");
+	if (depth > WS_DEPTH_MAX)
+		return fail(s, ELOOP, path, "deeper than 256 directories (commits are bounded)");
 	(*s->budget)--;
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
@@ -163,7 +158,7 @@ static long rec_add(scan_ctx *s, char *path, uint32_t depth, uint8_t act, uint8_
 	}
 	r = &p->v[p->n];
 	memset(r, 0, sizeof(*r));
-	r->path = path;
+	r->path = TAKE_PTR(path);
 	r->depth = depth;
 	r->act = act;
 	r->hkind = hkind;
@@ -174,20 +169,19 @@ static int enum_subtree(scan_ctx *s, int parent, const char *name, const char *d
 			uint32_t depth);
 
 /* The host entry `name` (stat hst) under hfd goes: a DELETE record, and
- * manifest-only records for everything beneath it. Takes path. */
-static int emit_delete(scan_ctx *s, int hfd, const char *name, char *path, uint32_t depth,
+ * manifest-only records for everything beneath it. Takes owned (its
+ * path). */
+static int emit_delete(scan_ctx *s, int hfd, const char *name, char *owned, uint32_t depth,
 		       const struct stat *hst)
 {
+	_cleanup_free_ char *path = owned;
 	uint8_t k = kind_of(hst->st_mode);
 	long i;
 
-	if (k == WS_K_SPECIAL) {
-		int e = fail(s, EPERM, path,
-			     "is a device, FIFO or socket on the host that the run replaced or deleted (commits never remove special files: remove it first)");
-		free(path);
-		return e;
-	}
-	i = rec_add(s, path, depth, WS_A_DELETE, k);
+	if (k == WS_K_SPECIAL)
+		return fail(s, EPERM, path,
+			    "is a device, FIFO or socket on the host that the run replaced or deleted (commits never remove special files: remove it first)");
+	i = rec_add(s, TAKE_PTR(path), depth, WS_A_DELETE, k);
 	if (i < 0)
 		return (int)i;
 	if (k == WS_K_DIR)
@@ -207,23 +201,21 @@ static int enum_subtree(scan_ctx *s, int parent, const char *name, const char *d
 	r = list_names(s, fd, dirpath, &n);
 	for (size_t i = 0; r == 0 && i < n.n; i++) {
 		struct stat st;
-		char *path = ws_join(dirpath, n.v[i]);
+		_cleanup_free_ char *path = ws_join(dirpath, n.v[i]);
 		uint8_t k;
 		long idx;
 
 		if (fstatat(fd, n.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = errno == ENOENT ? 0 : fail_errno(s, errno, path, "stat");
-			free(path);
 			continue;
 		}
 		k = kind_of(st.st_mode);
 		if (k == WS_K_SPECIAL) {
 			r = fail(s, EPERM, path,
 				 "is a device, FIFO or socket on the host inside a dir the run deleted (commits never remove special files: remove it first)");
-			free(path);
 			break;
 		}
-		idx = rec_add(s, path, depth, WS_A_NONE, k);
+		idx = rec_add(s, TAKE_PTR(path), depth, WS_A_NONE, k);
 		if (idx < 0) {
 			r = (int)idx;
 			break;
@@ -293,43 +285,35 @@ static int xattrs_differ(scan_ctx *s, int ufd, int hfd, const char *path, bool *
 static int scan_dir(scan_ctx *s, int ufd, int hfd, const char *dirpath, uint32_t depth,
 		    bool opaque);
 
-static int scan_upper_dir(scan_ctx *s, int ufd, int hfd, const char *name, char *path,
+/* The scan_upper_* take owned (the entry's path). */
+static int scan_upper_dir(scan_ctx *s, int ufd, int hfd, const char *name, char *owned,
 			  uint32_t depth, const struct stat *ust, uint8_t hk,
 			  const struct stat *hst)
 {
 	_cleanup_close_ int cu = ws_open_beneath(ufd, name, O_RDONLY | O_DIRECTORY), ch = -1;
+	_cleanup_free_ char *path = owned;
 	bool meta = true, opaque;
 	long idx;
 	int r;
 
-	if (cu < 0) {
-		r = fail_errno(s, -cu, path, "open the upper's dir");
-		free(path);
-		return r;
-	}
+	if (cu < 0)
+		return fail_errno(s, -cu, path, "open the upper's dir");
 	opaque = is_opaque(cu);
 	if (hk == WS_K_DIR) {
 		ch = ws_open_beneath(hfd, name, O_RDONLY | O_DIRECTORY);
-		if (ch < 0) {
-			r = fail_errno(s, -ch, path, "open");
-			free(path);
-			return r;
-		}
+		if (ch < 0)
+			return fail_errno(s, -ch, path, "open");
 		meta = (ust->st_mode & 07777) != (hst->st_mode & 07777) ||
 		       ust->st_uid != hst->st_uid || ust->st_gid != hst->st_gid;
-		if (!meta && (r = xattrs_differ(s, cu, ch, path, &meta)) < 0) {
-			free(path);
+		if (!meta && (r = xattrs_differ(s, cu, ch, path, &meta)) < 0)
 			return r;
-		}
 	} else if (hk != WS_K_NONE) {
 		r = emit_delete(s, hfd, name, cx_strdup(path), depth, hst);
-		if (r < 0) {
-			free(path);
+		if (r < 0)
 			return r;
-		}
 		hk = WS_K_NONE;
 	}
-	idx = rec_add(s, path, depth, WS_A_DIR, hk);
+	idx = rec_add(s, TAKE_PTR(path), depth, WS_A_DIR, hk);
 	if (idx < 0)
 		return (int)idx;
 	ws_rec *rec = &s->plan->v[idx];
@@ -340,11 +324,12 @@ static int scan_upper_dir(scan_ctx *s, int ufd, int hfd, const char *name, char 
 	return scan_dir(s, cu, ch, rec->path, depth + 1, opaque);
 }
 
-static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char *path,
+static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char *owned,
 			   uint32_t depth, const struct stat *ust, uint8_t hk,
 			   const struct stat *hst)
 {
 	_cleanup_close_ int fu = ws_open_beneath(ufd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	_cleanup_free_ char *path = owned;
 	struct stat st;
 	uint8_t sha[32];
 	uint64_t size = 0;
@@ -355,23 +340,15 @@ static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char
 	r = fu < 0 ? fu : fstat(fu, &st) < 0 ? -errno : 0;
 	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_ino != ust->st_ino))
 		r = -ESTALE; /* the upper changed under us: it must be unmounted */
-	if (r < 0) {
-		r = fail_errno(s, -r, path, "read the upper's file");
-		free(path);
-		return r;
-	}
+	if (r < 0)
+		return fail_errno(s, -r, path, "read the upper's file");
 	r = ws_hash_fd(fu, sha, &size);
-	if (r < 0) {
-		r = fail_errno(s, -r, path, "read the upper's file");
-		free(path);
-		return r;
-	}
+	if (r < 0)
+		return fail_errno(s, -r, path, "read the upper's file");
 	if (hk == WS_K_DIR || hk == WS_K_SYMLINK) {
 		r = emit_delete(s, hfd, name, cx_strdup(path), depth, hst);
-		if (r < 0) {
-			free(path);
+		if (r < 0)
 			return r;
-		}
 		hk = WS_K_NONE;
 	} else if (hk == WS_K_FILE && (ust->st_mode & 07777) == (hst->st_mode & 07777) &&
 		   ust->st_uid == hst->st_uid && ust->st_gid == hst->st_gid &&
@@ -382,11 +359,8 @@ static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char
 		struct stat hs2;
 		uint8_t hsha[32];
 
-		if (fh < 0 || fstat(fh, &hs2) < 0 || !S_ISREG(hs2.st_mode)) {
-			r = fail_errno(s, fh < 0 ? -fh : EINVAL, path, "read");
-			free(path);
-			return r;
-		}
+		if (fh < 0 || fstat(fh, &hs2) < 0 || !S_ISREG(hs2.st_mode))
+			return fail_errno(s, fh < 0 ? -fh : EINVAL, path, "read");
 		r = xattrs_differ(s, fu, fh, path, &differ);
 		if (r == 0 && !differ) {
 			uint64_t hl;
@@ -396,12 +370,10 @@ static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char
 			else
 				equal = hl == size && memcmp(hsha, sha, 32) == 0;
 		}
-		if (r < 0) {
-			free(path);
+		if (r < 0)
 			return r;
-		}
 	}
-	idx = rec_add(s, path, depth, equal ? WS_A_SKIP : WS_A_WRITE, hk);
+	idx = rec_add(s, TAKE_PTR(path), depth, equal ? WS_A_SKIP : WS_A_WRITE, hk);
 	if (idx < 0)
 		return (int)idx;
 	ws_rec *rec = &s->plan->v[idx];
@@ -423,33 +395,28 @@ static int scan_upper_file(scan_ctx *s, int ufd, int hfd, const char *name, char
 	return 0;
 }
 
-static int scan_upper_symlink(scan_ctx *s, int ufd, int hfd, const char *name, char *path,
+static int scan_upper_symlink(scan_ctx *s, int ufd, int hfd, const char *name, char *owned,
 			      uint32_t depth, const struct stat *ust, uint8_t hk,
 			      const struct stat *hst)
 {
-	_cleanup_free_ char *target = NULL;
+	_cleanup_free_ char *path = owned, *target = NULL;
 	bool equal = false;
 	long idx;
 	int r = read_link(ufd, name, &target);
 
-	if (r < 0) {
-		r = fail_errno(s, -r, path, "read the upper's symlink");
-		free(path);
-		return r;
-	}
+	if (r < 0)
+		return fail_errno(s, -r, path, "read the upper's symlink");
 	if (hk == WS_K_DIR || hk == WS_K_FILE) {
 		r = emit_delete(s, hfd, name, cx_strdup(path), depth, hst);
-		if (r < 0) {
-			free(path);
+		if (r < 0)
 			return r;
-		}
 		hk = WS_K_NONE;
 	} else if (hk == WS_K_SYMLINK && ust->st_uid == hst->st_uid && ust->st_gid == hst->st_gid) {
 		_cleanup_free_ char *ht = NULL;
 		if (read_link(hfd, name, &ht) == 0)
 			equal = strcmp(ht, target) == 0;
 	}
-	idx = rec_add(s, path, depth, equal ? WS_A_SKIP : WS_A_SYMLINK, hk);
+	idx = rec_add(s, TAKE_PTR(path), depth, equal ? WS_A_SKIP : WS_A_SYMLINK, hk);
 	if (idx < 0)
 		return (int)idx;
 	ws_rec *rec = &s->plan->v[idx];
@@ -470,60 +437,36 @@ static int scan_entry(scan_ctx *s, int ufd, int hfd, const char *dirpath, const 
 {
 	struct stat ust, hst;
 	uint8_t hk = WS_K_NONE;
-	char *path = ws_join(dirpath, name);
-	int r;
+	_cleanup_free_ char *path = ws_join(dirpath, name);
 
-	if (fstatat(ufd, name, &ust, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = fail_errno(s, errno, path, "stat the upper's entry");
-		free(path);
-		return r;
-	}
-	if (depth > WS_DEPTH_MAX) {
-		r = fail(s, ELOOP, path, "deeper than 256 directories (commits are bounded)");
-		free(path);
-		return r;
-	}
+	if (fstatat(ufd, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail_errno(s, errno, path, "stat the upper's entry");
+	if (depth > WS_DEPTH_MAX)
+		return fail(s, ELOOP, path, "deeper than 256 directories (commits are bounded)");
 	if (hfd >= 0) {
 		if (fstatat(hfd, name, &hst, AT_SYMLINK_NOFOLLOW) == 0)
 			hk = kind_of(hst.st_mode);
-		else if (errno != ENOENT) {
-			r = fail_errno(s, errno, path, "stat");
-			free(path);
-			return r;
-		}
+		else if (errno != ENOENT)
+			return fail_errno(s, errno, path, "stat");
 	}
-	if (S_ISCHR(ust.st_mode) && ust.st_rdev == 0) { /* whiteout */
-		if (hk == WS_K_NONE) {
-			free(path);
-			return 0;
-		}
-		return emit_delete(s, hfd, name, path, depth, &hst);
-	}
-	if (S_ISCHR(ust.st_mode) || S_ISBLK(ust.st_mode)) {
-		r = fail(s, EPERM, path, "the run left a device node (device nodes are never committed)");
-		free(path);
-		return r;
-	}
+	if (S_ISCHR(ust.st_mode) && ust.st_rdev == 0) /* whiteout */
+		return hk == WS_K_NONE ? 0 : emit_delete(s, hfd, name, TAKE_PTR(path), depth, &hst);
+	if (S_ISCHR(ust.st_mode) || S_ISBLK(ust.st_mode))
+		return fail(s, EPERM, path, "the run left a device node (device nodes are never committed)");
 	if (S_ISFIFO(ust.st_mode) || S_ISSOCK(ust.st_mode)) {
 		s->plan->skipped++; /* never committed; the host entry stays */
-		free(path);
 		return 0;
 	}
-	if (hk == WS_K_SPECIAL) {
-		r = fail(s, EPERM, path,
-			 "is a device, FIFO or socket on the host that the run replaced (commits never remove special files: remove it first)");
-		free(path);
-		return r;
-	}
+	if (hk == WS_K_SPECIAL)
+		return fail(s, EPERM, path,
+			    "is a device, FIFO or socket on the host that the run replaced (commits never remove special files: remove it first)");
 	if (S_ISDIR(ust.st_mode))
-		return scan_upper_dir(s, ufd, hfd, name, path, depth, &ust, hk, &hst);
+		return scan_upper_dir(s, ufd, hfd, name, TAKE_PTR(path), depth, &ust, hk, &hst);
 	if (S_ISREG(ust.st_mode))
-		return scan_upper_file(s, ufd, hfd, name, path, depth, &ust, hk, &hst);
+		return scan_upper_file(s, ufd, hfd, name, TAKE_PTR(path), depth, &ust, hk, &hst);
 	if (S_ISLNK(ust.st_mode))
-		return scan_upper_symlink(s, ufd, hfd, name, path, depth, &ust, hk, &hst);
-	r = fail(s, EINVAL, path, "unknown file type in the upper");
-	free(path);
-	return r;
+		return scan_upper_symlink(s, ufd, hfd, name, TAKE_PTR(path), depth, &ust, hk, &hst);
+	return fail(s, EINVAL, path, "unknown file type in the upper");
 }
 
 static int scan_dir(scan_ctx *s, int ufd, int hfd, const char *dirpath, uint32_t depth,

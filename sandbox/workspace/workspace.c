@@ -46,9 +46,13 @@
  *    swapped in at that path is refused; the root's identity (f_fsid,
  *    st_ino) goes into journal and manifest, and recovery and undo touch
  *    only that directory (undo --force excepted);
- *  - the trash is STATE/trash: a rename (instant, same file system), then
- *    a detached grandchild deletes everything in it (also what an earlier
- *    deleter left after a crash).
+ *  - the trash is the dir the caller hands over (cx_ws_dirs.trash,
+ *    STATE/trash, on the file system of the run dirs and packs): a rename
+ *    (instant), then a detached grandchild deletes everything in it (also
+ *    what an earlier deleter left after a crash). Should it be on another
+ *    file system, the path is deleted in place instead, before returning;
+ *  - the engine derives no state path from another one: trash and locks
+ *    dirs come in cx_ws_dirs, pack dir and journal path as arguments.
  *
  * Trust: runs as root; the upper is the run's (hostile), the host trees
  * may be changed by others at any time, the state dir is root's. No path
@@ -102,12 +106,12 @@ static void upper_holder(const char *upper, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)n, upper);
 }
 
-static int remove_uppers(const ws_journal *j, cx_error *err)
+static int remove_uppers(const cx_ws_dirs *d, const ws_journal *j, cx_error *err)
 {
 	for (size_t i = 0; i < j->n; i++) {
 		char h[PATH_MAX];
 		upper_holder(j->upper[i], h, sizeof(h));
-		int r = ws_trash(h, err);
+		int r = ws_trash(d->trash, h, err);
 		if (r < 0)
 			return r;
 	}
@@ -129,22 +133,14 @@ static void close_all(int *fds, size_t n)
 		}
 }
 
-static char *state_of(const char *pack_dir)
+/* The dirs the state dir's owner hands over (cx_ws_dirs): the engine
+ * derives no state path from another one, so both must be given. */
+static int check_dirs(const cx_ws_dirs *d, cx_error *err)
 {
-	/* STATE/packs/<key> -> STATE */
-	char buf[PATH_MAX], *s;
-
-	if (snprintf(buf, sizeof(buf), "%s", pack_dir) >= (int)sizeof(buf))
-		return NULL;
-	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
-		buf[n - 1] = '\0';
-	if (!(s = strrchr(buf, '/')) || s == buf)
-		return NULL;
-	*s = '\0';
-	if (!(s = strrchr(buf, '/')) || strcmp(s + 1, "packs") != 0)
-		return NULL;
-	*s = '\0';
-	return cx_strdup(buf[0] ? buf : "/");
+	if (!d || !d->trash || d->trash[0] != '/' || !d->locks || d->locks[0] != '/')
+		return cx_err(err, CX_E_WORKSPACE, EINVAL,
+			      "workspace: the trash and locks dirs must be given as absolute paths");
+	return 0;
 }
 
 /* The upper lies in root's state dir, which may be reached through a
@@ -158,18 +154,21 @@ static int open_upper(const char *path)
 
 /* ---- locks ---------------------------------------------------------------------- */
 
-int cx_ws_lock(const char *state_dir, const char *host_path, bool wait, int *ret_fd,
+int cx_ws_lock(const cx_ws_dirs *d, const char *host_path, bool wait, int *ret_fd,
 	       cx_error *err)
 {
 	char p[PATH_MAX], h[65];
 	_cleanup_close_ int fd = -1;
+	int r = check_dirs(d, err);
 
-	if ((size_t)snprintf(p, sizeof(p), "%s/locks", state_dir) >= sizeof(p) - 80)
-		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", p, strerror(errno));
+	if (r < 0)
+		return r;
 	cx_sha256_hex(host_path, strlen(host_path), h);
-	snprintf(p, sizeof(p), "%s/locks/%s.lock", state_dir, h);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s.lock", d->locks, h) >= sizeof(p))
+		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "locks dir path too long");
+	if (mkdir(d->locks, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", d->locks,
+			      strerror(errno));
 	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open lock '%s': %s", p,
@@ -246,7 +245,8 @@ static int check_ids(const ws_journal *j, cx_error *err)
 
 /* Undo a commit that did not finish, from its pack; the pack then goes
  * (the commit never happened). */
-static int roll_back(const char *journal_path, const ws_journal *j, cx_error *err)
+static int roll_back(const cx_ws_dirs *d, const char *journal_path, const ws_journal *j,
+		     cx_error *err)
 {
 	_cleanup_close_ int packfd = -1;
 	ws_manifest m = { 0 };
@@ -271,12 +271,13 @@ static int roll_back(const char *journal_path, const ws_journal *j, cx_error *er
 	ws_fault("after_rollback");
 	r = ws_journal_write(journal_path, j, "rolled_back", err);
 	if (r == 0)
-		r = ws_trash(j->pack_dir, err);
+		r = ws_trash(d->trash, j->pack_dir, err);
 	return r;
 }
 
 /* Applied: mark the pack, then the journal, then drop the uppers. */
-static int finish(const char *journal_path, const ws_journal *j, int packfd, cx_error *err)
+static int finish(const cx_ws_dirs *d, const char *journal_path, const ws_journal *j, int packfd,
+		  cx_error *err)
 {
 	int r = mark_file(packfd, "committed");
 
@@ -288,14 +289,19 @@ static int finish(const char *journal_path, const ws_journal *j, int packfd, cx_
 	if (r < 0)
 		return r;
 	ws_fault("after_done");
-	return remove_uppers(j, err);
+	return remove_uppers(d, j, err);
 }
 
 /* ---- commit -------------------------------------------------------------------- */
 
-static int check_args(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
-		      const char *pack_dir, const char *journal_path, cx_error *err)
+static int check_args(const cx_ws_dirs *d, const cx_ws_tree *trees, size_t n, const char *run_key,
+		      const char *run_id, const char *pack_dir, const char *journal_path,
+		      cx_error *err)
 {
+	int r = check_dirs(d, err);
+
+	if (r < 0)
+		return r;
 	if (n < 1 || n > CX_WS_TREES_MAX)
 		return cx_err(err, CX_E_WORKSPACE, EINVAL, "commit of %zu trees (1 to %d)", n,
 			      CX_WS_TREES_MAX);
@@ -316,7 +322,7 @@ static int check_args(const cx_ws_tree *trees, size_t n, const char *run_key, co
 
 /* A pack dir left by a commit that died before its journal: the host was
  * never touched, the pack means nothing. A committed one is refused. */
-static int fresh_pack_dir(const char *pack_dir, cx_error *err)
+static int fresh_pack_dir(const cx_ws_dirs *d, const char *pack_dir, cx_error *err)
 {
 	char p[PATH_MAX];
 	struct stat st;
@@ -326,12 +332,12 @@ static int fresh_pack_dir(const char *pack_dir, cx_error *err)
 		if (lstat(p, &st) == 0)
 			return cx_err(err, CX_E_WORKSPACE, EEXIST,
 				      "run '%.200s' was already committed (pack exists)", pack_dir);
-		int r = ws_trash(pack_dir, err);
+		int r = ws_trash(d->trash, pack_dir, err);
 		if (r < 0)
 			return r;
 	}
 	if (mkdir(pack_dir, 0700) < 0) {
-		/* STATE/packs itself may not exist yet */
+		/* its parent (STATE/packs) may not exist yet */
 		char parent[PATH_MAX];
 		const char *s = strrchr(pack_dir, '/');
 		if (errno != ENOENT || !s || s == pack_dir)
@@ -345,182 +351,253 @@ static int fresh_pack_dir(const char *pack_dir, cx_error *err)
 	return 0;
 }
 
-int cx_ws_commit(const cx_ws_tree *trees, size_t n, const char *run_key, const char *run_id,
-		 const char *pack_dir, const char *journal_path, cx_ws_report *ret, cx_error *err)
-{
-	int hroot[CX_WS_TREES_MAX], uroot[CX_WS_TREES_MAX];
-	_cleanup_close_ int packfd = -1;
+/* One commit in progress: what its steps share. Every fd and allocation
+ * in it is released by commit_free, whatever step failed. */
+typedef struct commit {
+	const cx_ws_dirs *d;
+	const cx_ws_tree *trees;
+	size_t n;                      /* trees; 0 until commit_init */
+	const char *run_key, *run_id, *pack_dir, *journal_path;
+	char tag[WS_TAG_LEN + 1];      /* names the commit's temp files */
+	int hroot[CX_WS_TREES_MAX];    /* host tree roots */
+	int uroot[CX_WS_TREES_MAX];    /* upper roots */
+	int packfd;
 	ws_plan plans[CX_WS_TREES_MAX];
-	ws_manifest m = { 0 };
-	ws_journal j = { 0 };
-	size_t budget = WS_ENTRIES_MAX;
-	char tag[WS_TAG_LEN + 1], msha[65];
+	ws_manifest m;
+	ws_journal j;
+	char msha[65];                 /* of manifest.json */
+} commit;
+
+static void commit_init(commit *c, const cx_ws_dirs *d, const cx_ws_tree *trees, size_t n,
+			const char *run_key, const char *run_id, const char *pack_dir,
+			const char *journal_path)
+{
 	uint8_t rnd[WS_TAG_LEN / 2];
-	bool journaled = false;
+
+	c->d = d;
+	c->trees = trees;
+	c->run_key = run_key;
+	c->run_id = run_id;
+	c->pack_dir = pack_dir;
+	c->journal_path = journal_path;
+	for (size_t i = 0; i < n; i++)
+		c->hroot[i] = c->uroot[i] = -1;
+	c->n = n;
+	randombytes_buf(rnd, sizeof(rnd));
+	cx_hex_encode(rnd, sizeof(rnd), c->tag);
+}
+
+static void commit_free(commit *c)
+{
+	close_all(c->hroot, c->n);
+	close_all(c->uroot, c->n);
+	cx_closep(&c->packfd);
+	for (size_t i = 0; i < c->n; i++)
+		ws_plan_free(&c->plans[i]);
+	ws_manifest_free(&c->m);
+	ws_journal_free(&c->j);
+}
+
+/* A tree's root, still the directory the run's overlay had as lowerdir
+ * (when the caller gave its identity); its identity goes into *fsid,
+ * *ino for journal and manifest. Returns the fd or -errno. */
+static int open_tree(const cx_ws_tree *t, char fsid[17], uint64_t *ino, cx_error *err)
+{
+	_cleanup_close_ int fd = ws_open_root(t->host_path, O_RDONLY);
+	int r;
+
+	if (fd < 0)
+		return cx_err(err, CX_E_WORKSPACE, -fd, "cannot open tree '%.200s': %s%s",
+			      t->host_path, strerror(-fd),
+			      fd == -ELOOP ? " (its path holds a symlink)" : "");
+	if (t->ino || t->dev) {
+		struct stat rs;
+		if (fstat(fd, &rs) < 0 || rs.st_ino != t->ino || rs.st_dev != t->dev)
+			return cx_err(err, CX_E_WORKSPACE, ESTALE,
+				      "commit refused: '%.200s' is no longer the directory the run started on (renamed or replaced during the run)",
+				      t->host_path);
+	}
+	r = ws_tree_id(fd, fsid, ino);
+	if (r < 0)
+		return cx_err(err, CX_E_WORKSPACE, -r, "cannot stat tree '%.200s': %s", t->host_path,
+			      strerror(-r));
+	return TAKE_FD(fd);
+}
+
+/* 1. scan: decide everything, touch nothing */
+static int commit_scan(commit *c, cx_error *err)
+{
+	size_t budget = WS_ENTRIES_MAX;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const cx_ws_tree *t = &c->trees[i];
+		int r;
+
+		c->hroot[i] = open_tree(t, c->m.fsid[i], &c->m.ino[i], err);
+		if (c->hroot[i] < 0)
+			return c->hroot[i];
+		c->uroot[i] = open_upper(t->upper);
+		if (c->uroot[i] < 0)
+			return cx_err(err, CX_E_WORKSPACE, -c->uroot[i], "cannot open upper '%.200s': %s",
+				      t->upper, strerror(-c->uroot[i]));
+		r = ws_scan(c->hroot[i], c->uroot[i], t->host_path, &c->plans[i], &budget, err);
+		if (r < 0) {
+			cx_err_prefix(err, "commit refused");
+			return r;
+		}
+		c->m.trees[c->m.ntrees++] = cx_strdup(t->host_path);
+		ws_plan_entries(&c->plans[i], (unsigned)i, &c->m);
+	}
+	ws_fault("after_scan");
+	return 0;
+}
+
+/* The pack of a commit that stopped before its journal named it means
+ * nothing: it goes. Never called once the journal names the pack. */
+static void drop_pack(commit *c)
+{
+	cx_error e2 = { 0 };
+
+	close(TAKE_FD(c->packfd));
+	ws_trash(c->d->trash, c->pack_dir, &e2);
+}
+
+/* 2. pack: pre-images and manifest, durable in one batch */
+static int commit_pack(commit *c, cx_error *err)
+{
+	int r = fresh_pack_dir(c->d, c->pack_dir, err);
+
+	if (r < 0)
+		return r;
+	c->packfd = open_pack(c->pack_dir, err);
+	if (c->packfd < 0)
+		return c->packfd;
+	c->m.run_key = cx_strdup(c->run_key);
+	c->m.run_id = cx_strdup(c->run_id);
+	c->m.tag = cx_strdup(c->tag);
+	c->m.committed_at = (int64_t)time(NULL);
+	for (size_t i = 0; i < c->n && r == 0; i++)
+		r = ws_pack_tree(c->hroot[i], c->packfd, (unsigned)i, &c->m, err);
+	if (r == 0)
+		r = ws_manifest_write(c->packfd, &c->m, c->msha, err);
+	if (r == 0 && syncfs(c->packfd) < 0)
+		r = cx_err(err, CX_E_WORKSPACE, errno, "cannot sync pack '%.200s': %s", c->pack_dir,
+			   strerror(errno));
+	if (r < 0) {
+		drop_pack(c);
+		return r;
+	}
+	ws_fault("after_pack");
+	return 0;
+}
+
+/* 3. journal "packed": from here on, recovery finishes or undoes the
+ * commit, and the pack is the journal's */
+static int commit_journal(commit *c, cx_error *err)
+{
+	ws_journal *j = &c->j;
+	int r;
+
+	j->run_key = cx_strdup(c->run_key);
+	j->run_id = cx_strdup(c->run_id);
+	j->tag = cx_strdup(c->tag);
+	j->pack_dir = cx_strdup(c->pack_dir);
+	for (size_t i = 0; i < c->n; i++) {
+		j->host[i] = cx_strdup(c->trees[i].host_path);
+		j->upper[i] = cx_strdup(c->trees[i].upper);
+		memcpy(j->fsid[i], c->m.fsid[i], sizeof(j->fsid[i]));
+		j->ino[i] = c->m.ino[i];
+	}
+	j->n = c->n;
+	r = ws_journal_write(c->journal_path, j, "packed", err);
+	if (r < 0) {
+		unlink(c->journal_path); /* it may have landed before the failing dir sync */
+		drop_pack(c);
+		return r;
+	}
+	ws_fault("after_packed_journal");
+	return 0;
+}
+
+/* 4. apply every tree, then finish; a failed apply undoes itself from the
+ * pack (recovery undoes it, never retries it, should that fail too) */
+static int commit_apply(commit *c, cx_error *err)
+{
+	int r = ws_journal_write(c->journal_path, &c->j, "applying", err);
+
+	if (r < 0)
+		return r;
+	ws_fault("after_applying_journal");
+	for (size_t i = 0; i < c->n && r == 0; i++)
+		r = ws_apply(c->hroot[i], c->uroot[i], &c->plans[i], c->tag, (unsigned)i,
+			     c->trees[i].host_path, err);
+	if (r < 0) {
+		cx_error rerr = { 0 };
+		/* from here on, recovery undoes it (never retries it) */
+		ws_journal_write(c->journal_path, &c->j, "rolling_back", &rerr);
+		if (roll_back(c->d, c->journal_path, &c->j, &rerr) == 0) {
+			cx_err_prefix(err, "commit failed and was undone");
+		} else {
+			cx_err_prefix(err, "commit failed; undoing it failed too (%.200s): recovery will retry",
+				      rerr.msg);
+		}
+		return r;
+	}
+	ws_fault("after_apply");
+	close_all(c->uroot, c->n);
+	return finish(c->d, c->journal_path, &c->j, c->packfd, err);
+}
+
+/* landed: what the manifest counted; else only what was skipped. */
+static void commit_report(const commit *c, bool landed, cx_ws_report *ret)
+{
+	if (!ret)
+		return;
+	memset(ret, 0, sizeof(*ret));
+	for (size_t i = 0; i < c->n; i++)
+		ret->skipped += c->plans[i].skipped;
+	if (!landed)
+		return;
+	ret->added = c->m.added;
+	ret->changed = c->m.changed;
+	ret->deleted = c->m.deleted;
+	ret->bytes = c->m.bytes;
+	memcpy(ret->manifest_sha256, c->msha, sizeof(c->msha));
+}
+
+int cx_ws_commit(const cx_ws_dirs *d, const cx_ws_tree *trees, size_t n, const char *run_key,
+		 const char *run_id, const char *pack_dir, const char *journal_path,
+		 cx_ws_report *ret, cx_error *err)
+{
+	_cleanup_(commit_free) commit c = { .packfd = -1 };
 	struct stat st;
 	int r;
 
-	r = check_args(trees, n, run_key, run_id, pack_dir, journal_path, err);
+	r = check_args(d, trees, n, run_key, run_id, pack_dir, journal_path, err);
 	if (r < 0)
 		return r;
 	if (lstat(journal_path, &st) == 0)
 		return cx_err(err, CX_E_WORKSPACE, EEXIST,
 			      "'%.200s' exists: an earlier commit of this run did not finish (recover it first)",
 			      journal_path);
-	memset(plans, 0, sizeof(plans));
-	for (size_t i = 0; i < n; i++)
-		hroot[i] = uroot[i] = -1;
-	randombytes_buf(rnd, sizeof(rnd));
-	cx_hex_encode(rnd, sizeof(rnd), tag);
-
-	/* 1. scan: decide everything, touch nothing */
-	for (size_t i = 0; i < n; i++) {
-		hroot[i] = ws_open_root(trees[i].host_path, O_RDONLY);
-		if (hroot[i] < 0) {
-			r = cx_err(err, CX_E_WORKSPACE, -hroot[i], "cannot open tree '%.200s': %s%s",
-				   trees[i].host_path, strerror(-hroot[i]),
-				   hroot[i] == -ELOOP ? " (its path holds a symlink)" : "");
-			goto out;
-		}
-		if (trees[i].ino || trees[i].dev) {
-			struct stat rs;
-			if (fstat(hroot[i], &rs) < 0 || rs.st_ino != trees[i].ino ||
-			    rs.st_dev != trees[i].dev) {
-				r = cx_err(err, CX_E_WORKSPACE, ESTALE,
-					   "commit refused: '%.200s' is no longer the directory the run started on (renamed or replaced during the run)",
-					   trees[i].host_path);
-				goto out;
-			}
-		}
-		r = ws_tree_id(hroot[i], m.fsid[i], &m.ino[i]);
-		if (r < 0) {
-			r = cx_err(err, CX_E_WORKSPACE, -r, "cannot stat tree '%.200s': %s",
-				   trees[i].host_path, strerror(-r));
-			goto out;
-		}
-		uroot[i] = open_upper(trees[i].upper);
-		if (uroot[i] < 0) {
-			r = cx_err(err, CX_E_WORKSPACE, -uroot[i], "cannot open upper '%.200s': %s",
-				   trees[i].upper, strerror(-uroot[i]));
-			goto out;
-		}
-		r = ws_scan(hroot[i], uroot[i], trees[i].host_path, &plans[i], &budget, err);
-		if (r < 0) {
-			cx_err_prefix(err, "commit refused");
-			goto out;
-		}
-		m.trees[m.ntrees++] = cx_strdup(trees[i].host_path);
-		ws_plan_entries(&plans[i], (unsigned)i, &m);
-	}
-	ws_fault("after_scan");
-
+	commit_init(&c, d, trees, n, run_key, run_id, pack_dir, journal_path);
+	r = commit_scan(&c, err);
+	if (r < 0)
+		return r;
 	/* Nothing written (the common case for a command that only reads):
 	 * nothing lands, so there is nothing to pack, journal or sync, and no
 	 * undo to offer. The report says so with an empty manifest hash. */
-	if (m.n == 0) {
-		if (ret) {
-			memset(ret, 0, sizeof(*ret));
-			for (size_t i = 0; i < n; i++)
-				ret->skipped += plans[i].skipped;
-		}
-		r = 0;
-		goto out;
+	if (c.m.n == 0) {
+		commit_report(&c, false, ret);
+		return 0;
 	}
-
-	/* 2. pack: pre-images and manifest, durable in one batch */
-	r = fresh_pack_dir(pack_dir, err);
-	if (r < 0)
-		goto out;
-	packfd = open_pack(pack_dir, err);
-	if (packfd < 0) {
-		r = packfd;
-		goto out_pack;
-	}
-	m.run_key = cx_strdup(run_key);
-	m.run_id = cx_strdup(run_id);
-	m.tag = cx_strdup(tag);
-	m.committed_at = (int64_t)time(NULL);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = ws_pack_tree(hroot[i], packfd, (unsigned)i, &m, err);
+	r = commit_pack(&c, err);
 	if (r == 0)
-		r = ws_manifest_write(packfd, &m, msha, err);
-	if (r == 0 && syncfs(packfd) < 0)
-		r = cx_err(err, CX_E_WORKSPACE, errno, "cannot sync pack '%.200s': %s", pack_dir,
-			   strerror(errno));
-	if (r < 0)
-		goto out_pack;
-	ws_fault("after_pack");
-
-	/* 3. journal, apply */
-	j.run_key = cx_strdup(run_key);
-	j.run_id = cx_strdup(run_id);
-	j.tag = cx_strdup(tag);
-	j.pack_dir = cx_strdup(pack_dir);
-	for (size_t i = 0; i < n; i++) {
-		j.host[i] = cx_strdup(trees[i].host_path);
-		j.upper[i] = cx_strdup(trees[i].upper);
-		memcpy(j.fsid[i], m.fsid[i], sizeof(j.fsid[i]));
-		j.ino[i] = m.ino[i];
-	}
-	j.n = n;
-	r = ws_journal_write(journal_path, &j, "packed", err);
-	if (r < 0) {
-		unlink(journal_path); /* it may have landed before the failing dir sync */
-		goto out_pack;
-	}
-	/* read at out_pack only: no goto out_pack follows, but one added later
-	 * must not trash a pack the journal already names */
-	journaled = true; /* NOLINT(clang-analyzer-deadcode.DeadStores) */
-	ws_fault("after_packed_journal");
-	r = ws_journal_write(journal_path, &j, "applying", err);
-	if (r < 0)
-		goto out;
-	ws_fault("after_applying_journal");
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = ws_apply(hroot[i], uroot[i], &plans[i], tag, (unsigned)i, trees[i].host_path,
-			     err);
-	if (r < 0) {
-		cx_error rerr = { 0 };
-		/* from here on, recovery undoes it (never retries it) */
-		ws_journal_write(journal_path, &j, "rolling_back", &rerr);
-		if (roll_back(journal_path, &j, &rerr) == 0) {
-			cx_err_prefix(err, "commit failed and was undone");
-		} else {
-			cx_err_prefix(err, "commit failed; undoing it failed too (%.200s): recovery will retry",
-				      rerr.msg);
-		}
-		goto out;
-	}
-	ws_fault("after_apply");
-	close_all(uroot, n);
-	r = finish(journal_path, &j, packfd, err);
-	if (r < 0)
-		goto out;
-	if (ret) {
-		memset(ret, 0, sizeof(*ret));
-		ret->added = m.added;
-		ret->changed = m.changed;
-		ret->deleted = m.deleted;
-		ret->bytes = m.bytes;
-		for (size_t i = 0; i < n; i++)
-			ret->skipped += plans[i].skipped;
-		memcpy(ret->manifest_sha256, msha, sizeof(msha));
-	}
-	goto out;
-
-out_pack:
-	if (!journaled && packfd >= 0) {
-		cx_error e2 = { 0 };
-		close(TAKE_FD(packfd));
-		ws_trash(pack_dir, &e2);
-	}
-out:
-	close_all(hroot, n);
-	close_all(uroot, n);
-	for (size_t i = 0; i < n; i++)
-		ws_plan_free(&plans[i]);
-	ws_manifest_free(&m);
-	ws_journal_free(&j);
+		r = commit_journal(&c, err);
+	if (r == 0)
+		r = commit_apply(&c, err);
+	if (r == 0)
+		commit_report(&c, true, ret);
 	return r;
 }
 
@@ -551,11 +628,14 @@ int cx_ws_upper_empty(const char *upper)
 
 /* ---- discard -------------------------------------------------------------------- */
 
-int cx_ws_discard(const char *run_dir, cx_error *err)
+int cx_ws_discard(const cx_ws_dirs *d, const char *run_dir, cx_error *err)
 {
 	char jp[PATH_MAX];
 	struct stat st;
+	int r = check_dirs(d, err);
 
+	if (r < 0)
+		return r;
 	if (!run_dir || !*run_dir)
 		return cx_err(err, CX_E_WORKSPACE, EINVAL, "discard: no run dir");
 	if ((size_t)snprintf(jp, sizeof(jp), "%s/journal.json", run_dir) >= sizeof(jp))
@@ -563,8 +643,10 @@ int cx_ws_discard(const char *run_dir, cx_error *err)
 	if (lstat(jp, &st) == 0) {
 		/* the upper of an unfinished commit is what recovery needs */
 		ws_journal j = { 0 };
-		int r = ws_journal_read(jp, &j, err);
-		bool finished = r == 0 && (strcmp(j.state, "done") == 0 ||
+		bool finished;
+
+		r = ws_journal_read(jp, &j, err);
+		finished = r == 0 && (strcmp(j.state, "done") == 0 ||
 					   strcmp(j.state, "rolled_back") == 0);
 		if (r == 0 && !finished)
 			r = cx_err(err, CX_E_WORKSPACE, EBUSY,
@@ -574,18 +656,21 @@ int cx_ws_discard(const char *run_dir, cx_error *err)
 		if (r < 0)
 			return r;
 	}
-	return ws_trash(run_dir, err);
+	return ws_trash(d->trash, run_dir, err);
 }
 
 /* ---- recover ------------------------------------------------------------------- */
 
-int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *err)
+int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **ret_action,
+		  cx_error *err)
 {
 	ws_journal j = { 0 };
 	struct stat st;
 	const char *action = "none";
-	int r;
+	int r = check_dirs(d, err);
 
+	if (r < 0)
+		return r;
 	if (lstat(journal_path, &st) < 0) {
 		if (errno != ENOENT)
 			return cx_err(err, CX_E_WORKSPACE, errno, "journal '%.200s': %s", journal_path,
@@ -599,9 +684,9 @@ int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *e
 		return r;
 	if (strcmp(j.state, "done") == 0 || strcmp(j.state, "rolled_back") == 0) {
 		action = "cleaned";
-		r = remove_uppers(&j, err);
+		r = remove_uppers(d, &j, err);
 		if (r == 0 && strcmp(j.state, "rolled_back") == 0)
-			r = ws_trash(j.pack_dir, err);
+			r = ws_trash(d->trash, j.pack_dir, err);
 	} else if (strcmp(j.state, "packed") == 0 || strcmp(j.state, "applying") == 0) {
 		bool uppers = true;
 		for (size_t i = 0; i < j.n; i++)
@@ -616,11 +701,11 @@ int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *e
 				r = roll_forward(&j, &ferr);
 				if (r == 0) {
 					action = "rolled_forward";
-					r = finish(journal_path, &j, packfd, err);
+					r = finish(d, journal_path, &j, packfd, err);
 				} else {
 					/* cannot finish it: undo it, and say why */
 					action = "rolled_back";
-					r = roll_back(journal_path, &j, err);
+					r = roll_back(d, journal_path, &j, err);
 					if (r < 0)
 						cx_err_prefix(err, "roll forward failed (%.200s); roll back",
 							      ferr.msg);
@@ -631,18 +716,18 @@ int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *e
 			action = "rolled_back";
 			r = ws_journal_write(journal_path, &j, "rolled_back", err);
 			if (r == 0)
-				r = ws_trash(j.pack_dir, err);
+				r = ws_trash(d->trash, j.pack_dir, err);
 		} else {
 			action = "rolled_back";
-			r = roll_back(journal_path, &j, err);
+			r = roll_back(d, journal_path, &j, err);
 		}
 		if (r == 0)
-			r = remove_uppers(&j, err);
+			r = remove_uppers(d, &j, err);
 	} else if (strcmp(j.state, "rolling_back") == 0) {
 		action = "rolled_back";
-		r = roll_back(journal_path, &j, err);
+		r = roll_back(d, journal_path, &j, err);
 		if (r == 0)
-			r = remove_uppers(&j, err);
+			r = remove_uppers(d, &j, err);
 	} else {
 		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "journal '%.200s' has unknown state '%.32s'",
 			   journal_path, j.state);
@@ -659,16 +744,17 @@ int cx_ws_recover(const char *journal_path, const char **ret_action, cx_error *e
 
 /* ---- undo ------------------------------------------------------------------------ */
 
-int cx_ws_undo(const char *pack_dir, bool force, cx_error *err)
+int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err)
 {
 	_cleanup_close_ int packfd = -1;
-	_cleanup_free_ char *state = NULL;
 	int locks[CX_WS_TREES_MAX];
 	ws_manifest m = { 0 };
 	size_t nlocks = 0, count = 0;
 	char msg[CX_ERR_MSG_MAX] = "";
-	int r;
+	int r = check_dirs(d, err);
 
+	if (r < 0)
+		return r;
 	packfd = open_pack(pack_dir, err);
 	if (packfd < 0)
 		return packfd;
@@ -683,9 +769,8 @@ int cx_ws_undo(const char *pack_dir, bool force, cx_error *err)
 	if (r < 0)
 		return r;
 	/* no run may write these trees while we restore them */
-	state = state_of(pack_dir);
-	for (size_t i = 0; state && i < m.ntrees && r == 0; i++) {
-		r = cx_ws_lock(state, m.trees[i], false, &locks[nlocks], err);
+	for (size_t i = 0; i < m.ntrees && r == 0; i++) {
+		r = cx_ws_lock(d, m.trees[i], false, &locks[nlocks], err);
 		if (r == 0)
 			nlocks++;
 	}

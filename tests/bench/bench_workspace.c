@@ -125,7 +125,8 @@ static bool dir_empty(const char *p)
 
 typedef struct layout {
 	char *base, *host, *state, *runs, *run_dir, *tree, *upper, *work, *packs, *pack, *journal,
-		*trash;
+		*trash, *locks;
+	cx_ws_dirs ws; /* {trash, locks}, as calyx-exec's state dir hands them */
 } layout;
 
 static void make_layout(layout *l, const char *base)
@@ -143,6 +144,8 @@ static void make_layout(layout *l, const char *base)
 	l->pack = cat(l->packs, KEY);
 	l->journal = cat(l->run_dir, "journal.json");
 	l->trash = cat(l->state, "trash");
+	l->locks = cat(l->state, "locks");
+	l->ws = (cx_ws_dirs){ .trash = l->trash, .locks = l->locks };
 	mkdirs(l->host);
 	mkdirs(l->state);
 	mkdirs(l->runs);
@@ -164,7 +167,7 @@ static int bench_discard(const char *base, long nfiles, long mib)
 	fill(l.upper, nfiles, size, 0, nfiles, 1);
 	sync_fs(base);
 	t0 = now_s();
-	if (cx_ws_discard(l.run_dir, &err) < 0) {
+	if (cx_ws_discard(&l.ws, l.run_dir, &err) < 0) {
 		fprintf(stderr, "discard: %s\n", err.msg);
 		return 1;
 	}
@@ -195,12 +198,12 @@ static int bench_commit(const char *base, long nfiles, long size, long pct)
 	sync_fs(base);
 	t = (cx_ws_tree){ .host_path = l.host, .upper = l.upper };
 	t0 = now_s();
-	if (cx_ws_commit(&t, 1, KEY, "bench", l.pack, l.journal, &rep, &err) < 0) {
+	if (cx_ws_commit(&l.ws, &t, 1, KEY, "bench", l.pack, l.journal, &rep, &err) < 0) {
 		fprintf(stderr, "commit: %s\n", err.msg);
 		return 1;
 	}
 	t1 = now_s();
-	if (cx_ws_undo(l.pack, false, &err) < 0) {
+	if (cx_ws_undo(&l.ws, l.pack, false, &err) < 0) {
 		fprintf(stderr, "undo: %s\n", err.msg);
 		return 1;
 	}

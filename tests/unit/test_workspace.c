@@ -317,6 +317,8 @@ static void expect_tree(const char *root, const char *want, const char *what)
 
 typedef struct fx {
 	char *base, *host, *state, *run_dir, *upper, *pack, *journal, *outside, *ref;
+	char *trash, *locks;
+	cx_ws_dirs ws; /* {trash, locks}, as calyx-exec's state dir hands them */
 } fx;
 
 static void fx_init(fx *f)
@@ -332,6 +334,9 @@ static void fx_init(fx *f)
 	CX_CHECK(asprintf(&f->journal, "%s/journal.json", f->run_dir) > 0);
 	CX_CHECK(asprintf(&f->outside, "%s/outside", f->base) > 0);
 	CX_CHECK(asprintf(&f->ref, "%s/ref", f->base) > 0);
+	CX_CHECK(asprintf(&f->trash, "%s/trash", f->state) > 0);
+	CX_CHECK(asprintf(&f->locks, "%s/locks", f->state) > 0);
+	f->ws = (cx_ws_dirs){ .trash = f->trash, .locks = f->locks };
 	mkd(f->base, "host", 0755);
 	mkd(f->base, "state", 0700);
 	mkd(f->state, "runs", 0700);
@@ -356,12 +361,14 @@ static void fx_free(fx *f)
 	free(f->journal);
 	free(f->outside);
 	free(f->ref);
+	free(f->trash);
+	free(f->locks);
 }
 
 static int fx_commit(fx *f, cx_ws_report *rep, cx_error *err)
 {
 	cx_ws_tree t = { .host_path = f->host, .upper = f->upper };
-	return cx_ws_commit(&t, 1, KEY, "run-7", f->pack, f->journal, rep, err);
+	return cx_ws_commit(&f->ws, &t, 1, KEY, "run-7", f->pack, f->journal, rep, err);
 }
 
 static char *outside_manifest(fx *f)
@@ -636,7 +643,7 @@ static void commit_synthetic(void **st)
 	assert_non_null(m);
 	assert_non_null(strstr(m, "\"state\": \"done\""));
 	free(m);
-	assert_int_equal(cx_ws_discard(c.f.run_dir, &err), 0);
+	assert_int_equal(cx_ws_discard(&c.f.ws, c.f.run_dir, &err), 0);
 	assert_false(exists(c.f.run_dir));
 	scase_free(&c);
 }
@@ -686,7 +693,7 @@ static void commit_refuses_deep(void **st)
 	assert_false(exists(f.journal));
 	/* a deep upper is still discarded completely (background delete,
 	 * which moves subtrees up past 64 levels) */
-	assert_int_equal(cx_ws_discard(f.run_dir, &err), 0);
+	assert_int_equal(cx_ws_discard(&f.ws, f.run_dir, &err), 0);
 	assert_false(exists(f.run_dir));
 	assert_true(wait_empty(pj(f.state, "trash"), 10000));
 	fx_free(&f);
@@ -760,14 +767,14 @@ static void commit_refuses_replaced_tree(void **st)
 	mkd(f.base, "host", 0755);
 	mkfile(f.host, "b", "someone else's\n", 0600);
 	empty = tree_manifest(f.host);
-	assert_true(cx_ws_commit(&t, 1, KEY, "run-7", f.pack, f.journal, NULL, &err) < 0);
+	assert_true(cx_ws_commit(&f.ws, &t, 1, KEY, "run-7", f.pack, f.journal, NULL, &err) < 0);
 	assert_non_null(strstr(err.msg, "no longer the directory the run started on"));
 	expect_tree(f.host, empty, "the replacement dir");
 	/* a symlink in its place: refused, named as such */
 	tu_rmtree(f.host);
 	CX_CHECK(symlink(moved, f.host) == 0);
 	t.dev = t.ino = 0;
-	assert_true(cx_ws_commit(&t, 1, KEY, "run-7", f.pack, f.journal, NULL, &err) < 0);
+	assert_true(cx_ws_commit(&f.ws, &t, 1, KEY, "run-7", f.pack, f.journal, NULL, &err) < 0);
 	assert_non_null(strstr(err.msg, "its path holds a symlink"));
 	free(empty);
 	free(moved);
@@ -802,27 +809,27 @@ static void recover_and_undo_check_tree_identity(void **st)
 	CX_CHECK(rename(c.f.host, moved) == 0);
 	mkd(c.f.base, "host", 0755);
 	other = tree_manifest(c.f.host);
-	assert_true(cx_ws_recover(c.f.journal, &action, &err) < 0);
+	assert_true(cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0);
 	assert_non_null(strstr(err.msg, "no longer the directory the commit was made on"));
 	expect_tree(c.f.host, other, "another dir at the tree's path");
 	/* the upper is gone too: a roll back must not touch the stranger */
 	CX_CHECK(rename(c.f.upper, pj(c.f.base, "upper.aside")) == 0);
-	assert_true(cx_ws_recover(c.f.journal, &action, &err) < 0);
+	assert_true(cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0);
 	expect_tree(c.f.host, other, "another dir at the tree's path (roll back)");
 	CX_CHECK(rename(pj(c.f.base, "upper.aside"), c.f.upper) == 0);
 	/* the real tree back: recovery finishes the commit */
 	CX_CHECK(rmdir(c.f.host) == 0 && rename(moved, c.f.host) == 0);
-	if (cx_ws_recover(c.f.journal, &action, &err) < 0)
+	if (cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0)
 		fail_msg("recover: %s", err.msg);
 	assert_string_equal(action, "rolled_forward");
 	expect_tree(c.f.host, c.after, "after recovery");
 	/* undo into a replaced tree: refused unless forced */
 	CX_CHECK(rename(c.f.host, moved) == 0);
 	copytree(moved, c.f.host);
-	assert_true(cx_ws_undo(c.f.pack, false, &err) < 0);
+	assert_true(cx_ws_undo(&c.f.ws, c.f.pack, false, &err) < 0);
 	assert_non_null(strstr(err.msg, "undo refused"));
 	expect_tree(c.f.host, c.after, "copy of the tree after a refused undo");
-	if (cx_ws_undo(c.f.pack, true, &err) < 0)
+	if (cx_ws_undo(&c.f.ws, c.f.pack, true, &err) < 0)
 		fail_msg("undo --force: %s", err.msg);
 	expect_tree(c.f.host, c.before, "copy of the tree after a forced undo");
 	tu_rmtree(moved);
@@ -843,13 +850,13 @@ static void undo_roundtrip(void **st)
 	if (fx_commit(&c.f, NULL, &err) < 0)
 		fail_msg("commit: %s", err.msg);
 	expect_tree(c.f.host, c.after, "committed");
-	if (cx_ws_undo(c.f.pack, false, &err) < 0)
+	if (cx_ws_undo(&c.f.ws, c.f.pack, false, &err) < 0)
 		fail_msg("undo: %s", err.msg);
 	expect_tree(c.f.host, c.before, "after undo");
 	expect_outside_untouched(&c);
 	assert_true(exists(pj(c.f.pack, "undone")));
 	/* twice: refused */
-	assert_true(cx_ws_undo(c.f.pack, true, &err) < 0);
+	assert_true(cx_ws_undo(&c.f.ws, c.f.pack, true, &err) < 0);
 	assert_non_null(strstr(err.msg, "already undone"));
 	scase_free(&c);
 }
@@ -864,13 +871,13 @@ static void undo_refuses_changed_then_force(void **st)
 	if (fx_commit(&c.f, NULL, &err) < 0)
 		fail_msg("commit: %s", err.msg);
 	mkfile(c.f.host, "change.txt", "edited after the run\n", 0640);
-	assert_true(cx_ws_undo(c.f.pack, false, &err) < 0);
+	assert_true(cx_ws_undo(&c.f.ws, c.f.pack, false, &err) < 0);
 	assert_int_equal(err.reason, CX_E_WORKSPACE);
 	assert_non_null(strstr(err.msg, "'change.txt' (content changed)"));
 	assert_non_null(strstr(err.msg, "1 path changed"));
 	/* refused: nothing restored */
 	assert_false(exists(pj(c.f.host, "gone.txt")));
-	if (cx_ws_undo(c.f.pack, true, &err) < 0)
+	if (cx_ws_undo(&c.f.ws, c.f.pack, true, &err) < 0)
 		fail_msg("undo --force: %s", err.msg);
 	expect_tree(c.f.host, c.before, "after forced undo");
 	scase_free(&c);
@@ -895,7 +902,7 @@ static void undo_lists_ten_then_count(void **st)
 		snprintf(n, sizeof(n), "f%02d", i);
 		unlink(pj(f.host, n));
 	}
-	assert_true(cx_ws_undo(f.pack, false, &err) < 0);
+	assert_true(cx_ws_undo(&f.ws, f.pack, false, &err) < 0);
 	assert_non_null(strstr(err.msg, "13 paths changed"));
 	assert_non_null(strstr(err.msg, "'f00' (missing)"));
 	assert_non_null(strstr(err.msg, "and 3 more"));
@@ -939,12 +946,12 @@ static void discard_leaves_host(void **st)
 	(void)st;
 	REQUIRE_ROOT();
 	scase_init(&c);
-	assert_int_equal(cx_ws_discard(c.f.run_dir, &err), 0);
+	assert_int_equal(cx_ws_discard(&c.f.ws, c.f.run_dir, &err), 0);
 	assert_false(exists(c.f.run_dir));
 	expect_tree(c.f.host, c.before, "host after discard");
 	assert_true(wait_empty(pj(c.f.state, "trash"), 10000));
 	/* missing run dir: nothing to do */
-	assert_int_equal(cx_ws_discard(c.f.run_dir, &err), 0);
+	assert_int_equal(cx_ws_discard(&c.f.ws, c.f.run_dir, &err), 0);
 	scase_free(&c);
 }
 
@@ -961,7 +968,7 @@ static void discard_refuses_unfinished(void **st)
 		 "\"upper\":\"%s\"}]}",
 		 f.pack, f.host, f.upper);
 	free(tu_write(f.run_dir, "journal.json", j, strlen(j), 0600));
-	assert_true(cx_ws_discard(f.run_dir, &err) < 0);
+	assert_true(cx_ws_discard(&f.ws, f.run_dir, &err) < 0);
 	assert_non_null(strstr(err.msg, "unfinished commit"));
 	assert_true(exists(f.upper));
 	fx_free(&f);
@@ -974,7 +981,7 @@ static void recover_without_journal(void **st)
 	const char *action = NULL;
 	(void)st;
 	fx_init(&f);
-	assert_int_equal(cx_ws_recover(f.journal, &action, &err), 0);
+	assert_int_equal(cx_ws_recover(&f.ws, f.journal, &action, &err), 0);
 	assert_string_equal(action, "none");
 	fx_free(&f);
 }
@@ -986,15 +993,15 @@ static void lock_excludes(void **st)
 	int a = -1, b = -1;
 	(void)st;
 	fx_init(&f);
-	assert_int_equal(cx_ws_lock(f.state, "/srv/app", false, &a, &err), 0);
-	assert_true(cx_ws_lock(f.state, "/srv/app", false, &b, &err) < 0);
+	assert_int_equal(cx_ws_lock(&f.ws, "/srv/app", false, &a, &err), 0);
+	assert_true(cx_ws_lock(&f.ws, "/srv/app", false, &b, &err) < 0);
 	assert_int_equal(err.reason, CX_E_WORKSPACE);
 	assert_string_equal(err.msg,
 			    "workspace '/srv/app' is in use by another run (retry when it ends)");
-	assert_int_equal(cx_ws_lock(f.state, "/srv/other", false, &b, &err), 0);
+	assert_int_equal(cx_ws_lock(&f.ws, "/srv/other", false, &b, &err), 0);
 	close(b);
 	close(a);
-	assert_int_equal(cx_ws_lock(f.state, "/srv/app", false, &b, &err), 0);
+	assert_int_equal(cx_ws_lock(&f.ws, "/srv/app", false, &b, &err), 0);
 	close(b);
 	fx_free(&f);
 }
@@ -1030,7 +1037,7 @@ static void symlink_in_host_not_followed(void **st)
 	assert_int_equal(lstat(pj(f.host, "victim"), &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	/* undo brings the symlinks back, as links */
-	if (cx_ws_undo(f.pack, false, &err) < 0)
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
 		fail_msg("undo: %s", err.msg);
 	assert_int_equal(lstat(pj(f.host, "etc"), &sb), 0);
 	assert_true(S_ISLNK(sb.st_mode));
@@ -1132,9 +1139,9 @@ static void symlink_swapped_after_scan(void **st)
 			assert_true(S_ISLNK(sb.st_mode));
 			assert_string_equal((c = slurp(pj(f.host, "d.real/f"))), "new\n");
 			free(c);
-			assert_true(cx_ws_undo(f.pack, false, &err) < 0);
+			assert_true(cx_ws_undo(&f.ws, f.pack, false, &err) < 0);
 			assert_non_null(strstr(err.msg, "'d/f' (a symlink or mount point is in its path)"));
-			assert_true(cx_ws_undo(f.pack, true, &err) < 0);
+			assert_true(cx_ws_undo(&f.ws, f.pack, true, &err) < 0);
 			expect_tree(f.outside, out_before, steps[i]);
 			assert_string_equal((c = slurp(pj(f.host, "t"))), "t\n");
 			free(c);
@@ -1143,7 +1150,7 @@ static void symlink_swapped_after_scan(void **st)
 			continue;
 		}
 		assert_true(S_ISDIR(sb.st_mode));
-		if (cx_ws_undo(f.pack, false, &err) < 0)
+		if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
 			fail_msg("%s: undo: %s", steps[i], err.msg);
 		expect_tree(f.outside, out_before, steps[i]);
 		assert_string_equal((c = slurp(pj(f.host, "t"))), "t\n");
@@ -1184,7 +1191,7 @@ static void crash_one(const crash_case *cc)
 		fail_msg("step %s: the commit was not killed (status %d)", cc->step, wst);
 	if (cc->remove_upper)
 		tu_rmtree(c.f.upper);
-	if (cx_ws_recover(c.f.journal, &action, &err) < 0)
+	if (cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0)
 		fail_msg("step %s: recover: %s", cc->step, err.msg);
 	if (strcmp(action, cc->action) != 0)
 		fail_msg("step %s: recovery did '%s', expected '%s'", cc->step, action, cc->action);
@@ -1194,16 +1201,16 @@ static void crash_one(const crash_case *cc)
 		assert_true(exists(pj(c.f.pack, "committed")));
 		assert_false(exists(c.f.upper));
 		/* and it can still be undone */
-		if (cx_ws_undo(c.f.pack, false, &err) < 0)
+		if (cx_ws_undo(&c.f.ws, c.f.pack, false, &err) < 0)
 			fail_msg("step %s: undo: %s", cc->step, err.msg);
 		expect_tree(c.f.host, c.before, cc->step);
 	} else {
 		assert_false(exists(pj(c.f.pack, "committed")));
 	}
 	/* a second recovery finds nothing left to do but cleaning */
-	if (cx_ws_recover(c.f.journal, &action, &err) < 0)
+	if (cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0)
 		fail_msg("step %s: second recover: %s", cc->step, err.msg);
-	assert_int_equal(cx_ws_discard(c.f.run_dir, &err), 0);
+	assert_int_equal(cx_ws_discard(&c.f.ws, c.f.run_dir, &err), 0);
 	scase_free(&c);
 }
 
@@ -1263,11 +1270,11 @@ static void crash_during_rollback(void **st)
 	CX_CHECK(pid >= 0);
 	if (pid == 0) {
 		setenv("CALYX_FAULT_STEP", "after_rollback", 1);
-		_exit(cx_ws_recover(c.f.journal, &action, &err) < 0 ? 3 : 0);
+		_exit(cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0 ? 3 : 0);
 	}
 	CX_CHECK(waitpid(pid, &wst, 0) == pid);
 	assert_true(WIFSIGNALED(wst));
-	if (cx_ws_recover(c.f.journal, &action, &err) < 0)
+	if (cx_ws_recover(&c.f.ws, c.f.journal, &action, &err) < 0)
 		fail_msg("recover: %s", err.msg);
 	assert_string_equal(action, "rolled_back");
 	expect_tree(c.f.host, c.before, "after the second rollback");

@@ -1,10 +1,8 @@
 /* Error objects, reason names, allocation helpers. Trust: pure. */
 #include "calyx/common.h"
 
-#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/wait.h>
 
 static const char *const reason_names[CX_E__COUNT] = {
 	[CX_OK] = "OK",
@@ -158,16 +156,4 @@ void *cx_calloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	CX_CHECK(p);
 	return p;
-}
-
-void cx_pid_killp(pid_t *p)
-{
-	if (*p <= 0)
-		return;
-	int saved = errno;
-	kill(*p, SIGKILL);
-	while (waitpid(*p, NULL, 0) < 0 && errno == EINTR)
-		;
-	*p = -1;
-	errno = saved;
 }

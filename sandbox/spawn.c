@@ -465,12 +465,10 @@ typedef struct channels {
 
 static void channels_close(channels *ch)
 {
-	for (int i = 0; i < 2; i++) {
-		cx_closep(&ch->sync[i]);
-		cx_closep(&ch->rep[i]);
-		cx_closep(&ch->st[i]);
-		cx_closep(&ch->gate[i]);
-	}
+	cx_close_pairp(&ch->sync);
+	cx_close_pairp(&ch->rep);
+	cx_close_pairp(&ch->st);
+	cx_close_pairp(&ch->gate);
 }
 
 /* Only root builds a sandbox, and never for a root run identity. */

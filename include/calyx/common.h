@@ -150,8 +150,8 @@ static inline void cx_fclosep(FILE **f)
  *    keeps safe on a zeroed struct and on a second call:
  *    _cleanup_(cx_policy_free) cx_policy pol = { 0 };
  *  - a pair of fds (pipe, socketpair): _cleanup_close_pair_ int p[2] = { -1, -1 };
- *  - a child process: _cleanup_(cx_pid_killp) pid_t pid = -1; SIGKILLs and
- *    reaps a child still owned at scope exit (TAKE_PID hands it on). */
+ * (Child processes: the sandbox's is reaped with __WALL by sandbox/spawn.c's
+ * own steps, the detached deleter's by its double fork; no generic helper.) */
 #define CX_DEFINE_POINTER_CLEANUP(type, fn)                                   \
 	static inline void fn##p(type **p)                                    \
 	{                                                                     \
@@ -164,9 +164,6 @@ static inline void cx_close_pairp(int (*p)[2])
 	cx_closep(&(*p)[1]);
 }
 #define _cleanup_close_pair_ _cleanup_(cx_close_pairp)
-/* SIGKILL and reap *p when > 0 (errno kept). */
-void cx_pid_killp(pid_t *p);
-#define TAKE_PID(pid) ({ pid_t _tp = (pid); (pid) = -1; _tp; })
 
 #define CX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

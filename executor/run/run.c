@@ -5,7 +5,8 @@
  *   2 verify   the lease (two keys, window, audience, policy), then the
  *              view's own rules for its spec: a refusal, exit 77
  *   3 consume  lease.verified; state dir and log out of the write trees;
- *              what crashed runs left; preflight; tree locks; the ledger
+ *              the state dir created if missing; what crashed runs left;
+ *              preflight; tree locks; the ledger
  *              claim, durable before any side effect of the run
  *   4-7        finish.c (prepare, spawn + supervise, commit or roll back)
  *
@@ -205,6 +206,12 @@ static int phase_recover(cx_run *run, cx_error *err)
 			return cx_err(err, CX_E_CONFIG, EPERM,
 				      "state dir '%s' or audit log '%s' lies inside the policy's write tree '%s' (move it out)",
 				      cfg->state_dir, cfg->audit_log, run->pol.write.v[i]);
+	/* Created here, before the tree locks (STATE/locks) need it: a
+	 * fresh host's first run must not fail on a missing state dir. */
+	if (mkdir(run->state.dir, 0700) < 0 && errno != EEXIST)
+		return cx_err(err, CX_E_CONFIG, errno,
+			      "cannot create state dir '%s': %s (create its parent, or fix state_dir in %s)",
+			      run->state.dir, strerror(errno), run->cfg.path);
 	cx_recover_runs(&run->state, report_recovered, run);
 	cx_prune_packs(&run->state, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
 		       report_pruned, run);
@@ -251,9 +258,6 @@ static int phase_consume(cx_run *run, cx_error *err)
 	int r;
 
 	cx_phase_enter(CX_PH_CONSUME);
-	if (mkdir(run->state.dir, 0700) < 0 && errno != EEXIST)
-		return cx_err(err, CX_E_LEDGER, errno, "cannot create state dir '%s': %s",
-			      run->state.dir, strerror(errno));
 	run->fail_as = -1;
 	r = cx_ledger_open_dir(run->state.ledger, &run->ledger, err);
 	if (r == 0) {

@@ -122,6 +122,21 @@ check_one_line_file() {
 }
 run_test workspace.second_run_on_same_tree_refused t_lock
 
+# A fresh host: the state dir does not exist yet. The first run on a
+# workspace creates it (0700) before it needs STATE/locks, and commits.
+t_fresh_state() {
+	ws_fixture "$T/srv/fresh" "$WS_UID" || return 1
+	rm -rf "$T/ws/state"
+	ws_run fresh "$T/srv/fresh" "$(json_argv write:fresh.txt:first)"
+	local rc=$RC
+	mkdir -p "$T/ws/state" && chmod 700 "$T/ws/state" # as mk_host left it, for the next tests
+	RC=$rc
+	expect_rc 0 || return 1
+	[ "$(cat "$T/srv/fresh/fresh.txt" 2>/dev/null)" = first ] || fail "the run's write did not land" || return 1
+	[ -d "$T/ws/state/locks" ] || fail "no STATE/locks after the run"
+}
+run_test workspace.first_run_creates_the_state_dir t_fresh_state
+
 t_undo() {
 	ws_fixture "$T/srv/u" "$WS_UID" || return 1
 	local before

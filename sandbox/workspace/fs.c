@@ -494,8 +494,7 @@ int ws_xattrs_read(int fd, int filter, ws_xattrs *ret)
 			x.vals[j - 1] = tv;
 			x.lens[j - 1] = tl;
 		}
-	*ret = x;
-	x = (ws_xattrs){ 0 }; /* *ret owns it now */
+	*ret = TAKE_STRUCT(x); /* *ret owns it now */
 	return 0;
 }
 

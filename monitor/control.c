@@ -250,3 +250,18 @@ int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error 
 	*ret_reply = j;
 	return 0;
 }
+
+int cx_ctl_alive(const char *path)
+{
+	struct sockaddr_un sa;
+	_cleanup_close_ int fd = -1;
+
+	if (make_addr(path, &sa, NULL) < 0)
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN)
+		return 1; /* a listener (EAGAIN: its backlog is full) */
+	return errno == ECONNREFUSED ? 0 : -errno;
+}

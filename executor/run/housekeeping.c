@@ -10,6 +10,7 @@
 
 #include "calyx/codec.h"
 #include "calyx/common.h"
+#include "calyx/monitor.h"
 #include "calyx/workspace.h"
 
 int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg)
@@ -51,6 +52,73 @@ int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg)
 	}
 	closedir(d);
 	return n;
+}
+
+/* name is "<32 lowercase hex><suffix>": the lease id into lid[33]. */
+static bool lease_named(const char *name, const char *suffix, char *lid)
+{
+	if (strlen(name) != 32 + strlen(suffix) || strcmp(name + 32, suffix) != 0)
+		return false;
+	memcpy(lid, name, 32);
+	lid[32] = '\0';
+	return cx_is_lower_hex(lid, 32);
+}
+
+/* Old enough that whoever made it is past the step that would claim it. */
+static bool stale(int dfd, const char *name, int64_t now)
+{
+	struct stat st;
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       now - (int64_t)st.st_mtime >= CX_HK_STALE_S;
+}
+
+static int sweep_new_dirs(const cx_state *s, int64_t now)
+{
+	DIR *d = opendir(s->runs);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char rd[CX_STATE_PATH_MAX], dir[CX_STATE_PATH_MAX + 8], lid[33];
+		if (!lease_named(de->d_name, ".new", lid) || !stale(dirfd(d), de->d_name, now))
+			continue;
+		cx_state_run_dir(s, lid, rd);
+		snprintf(dir, sizeof(dir), "%s.new", rd);
+		_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue; /* its run is alive */
+		if (cx_ws_discard(&s->ws, dir, NULL) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int sweep_sockets(const cx_state *s, int64_t now)
+{
+	DIR *d = opendir(s->ctl);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[CX_STATE_PATH_MAX], lid[33];
+		if (!lease_named(de->d_name, ".sock", lid) || !stale(dirfd(d), de->d_name, now))
+			continue;
+		cx_state_ctl_socket(s, lid, path);
+		if (cx_ctl_alive(path) == 0 && unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int cx_sweep_stale(const cx_state *s, int64_t now)
+{
+	return sweep_new_dirs(s, now) + sweep_sockets(s, now);
 }
 
 static uint64_t tree_bytes(int dfd, int depth)

@@ -1,5 +1,6 @@
 /* Start-of-run housekeeping shared by calyx-exec and calyx-ctl (private
- * to executor/): recover what crashed runs left, prune rollback packs.
+ * to executor/): recover what crashed runs left, sweep their leftovers,
+ * prune rollback packs.
  * Trust: runs as root on the root-only state dir. */
 #ifndef CALYX_EXECUTOR_HOUSEKEEPING_H
 #define CALYX_EXECUTOR_HOUSEKEEPING_H
@@ -16,6 +17,15 @@ typedef void (*cx_hk_report)(const char *lease_id, const char *action, bool ok, 
  * can be taken): finish or undo an interrupted commit (journal present),
  * else discard the run's writes. Reports each; returns how many. */
 int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg);
+
+/* What killed runs leave that recovery does not own, removed at the next
+ * start: STATE/runs/<lease_id>.new (an early failure between the run
+ * dir's mkdir and its rename; unlocked and older than CX_HK_STALE_S) and
+ * STATE/run/<lease_id>.sock with no supervisor listening (older than
+ * CX_HK_STALE_S, so a starting run between bind and listen keeps its
+ * socket). Returns how many were removed. */
+#define CX_HK_STALE_S 60
+int cx_sweep_stale(const cx_state *s, int64_t now);
 
 /* Remove rollback packs (STATE/packs/<lease_id>) older than max_age_s (0:
  * no age limit), then the oldest while all packs together exceed

@@ -213,6 +213,7 @@ static int phase_recover(cx_run *run, cx_error *err)
 			      "cannot create state dir '%s': %s (create its parent, or fix state_dir in %s)",
 			      run->state.dir, strerror(errno), run->cfg.path);
 	cx_recover_runs(&run->state, report_recovered, run);
+	cx_sweep_stale(&run->state, run->now);
 	cx_prune_packs(&run->state, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
 		       report_pruned, run);
 	return cx_sandbox_preflight(run->pol.landlock_optional, err);

@@ -243,6 +243,10 @@ void cx_ctl_reply(int conn, void *json_reply);
 /* Client: send cmd to the socket at path, return the parsed reply
  * (a json_t *, caller decrefs). */
 int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error *err);
+/* Is a supervisor listening on path? 1 yes, 0 no one (ECONNREFUSED: the
+ * socket's calyx-exec is gone, or it has bound but not yet listened), or
+ * -errno (e.g. -ENOENT). Sends nothing. */
+int cx_ctl_alive(const char *path);
 
 /* ---- supervision (supervise.c) ------------------------------------------ */
 

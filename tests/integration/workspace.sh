@@ -137,6 +137,28 @@ t_fresh_state() {
 }
 run_test workspace.first_run_creates_the_state_dir t_fresh_state
 
+# Leftovers of killed runs that recovery does not own are swept at the next
+# start: a run dir still named <id>.new (killed between its mkdir and its
+# rename) and a control socket nobody listens on, once older than a minute;
+# a young <id>.new (a start in progress) stays.
+t_sweep() {
+	local old=$(( $(date +%s) - 300 )) a=0123456789abcdef0123456789abcdef b=fedcba9876543210fedcba9876543210
+	mkdir -p "$T/ws/state/runs" "$T/ws/state/run" || return 1
+	chmod 700 "$T/ws/state/run"
+	mkdir "$T/ws/state/runs/$a.new" "$T/ws/state/runs/$b.new" || return 1
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+		"$T/ws/state/run/$a.sock" || fail "cannot make a dead socket" || return 1
+	touch -d "@$old" "$T/ws/state/runs/$a.new" "$T/ws/state/run/$a.sock"
+	ws_fixture "$T/srv/sw" "$WS_UID" || return 1
+	ws_run sweep "$T/srv/sw" "$(json_argv write:s.txt:1)" || return 1
+	expect_rc 0 || return 1
+	[ ! -e "$T/ws/state/runs/$a.new" ] || fail "a stale $a.new run dir was left" || return 1
+	[ ! -e "$T/ws/state/run/$a.sock" ] || fail "a dead control socket was left" || return 1
+	[ -d "$T/ws/state/runs/$b.new" ] || fail "a young .new run dir (a start in progress) was removed" || return 1
+	rmdir "$T/ws/state/runs/$b.new"
+}
+run_test workspace.stale_leftovers_swept_at_start t_sweep
+
 t_undo() {
 	ws_fixture "$T/srv/u" "$WS_UID" || return 1
 	local before

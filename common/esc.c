@@ -179,7 +179,8 @@ void cx_esc_line(FILE *out, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "\u0085" (6 bytes) for at least one input byte. */
+/* "\u0085" (6 bytes) for at least one input byte; hex in upper case, as
+ * jansson writes its own escapes. */
 char *cx_esc_json(const char *json)
 {
 	size_t n = strlen(json), o = 0, k;
@@ -192,11 +193,11 @@ char *cx_esc_json(const char *json)
 	for (size_t i = 0; i < n; i += k) {
 		k = cx_utf8_seq(json + i, n - i, &c);
 		if (k == 0) {
-			memcpy(out + o, "\\ufffd", 6);
+			memcpy(out + o, "\\uFFFD", 6);
 			o += 6;
 			k = 1;
 		} else if (c != '\n' && cx_esc_hidden(c)) {
-			o += (size_t)snprintf(out + o, 7, "\\u%04x", (unsigned)(c & 0xffff)); /* all in the BMP */
+			o += (size_t)snprintf(out + o, 7, "\\u%04X", (unsigned)(c & 0xffff)); /* all in the BMP */
 		} else {
 			memcpy(out + o, json + i, k);
 			o += k;

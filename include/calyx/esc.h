@@ -26,8 +26,8 @@
  *
  * JSON text shown to people (calyx-ctl status, calyx-audit show's
  * details, the report's JSON cells) keeps being JSON: cx_esc_json writes
- * the same code points as JSON escapes (\u202e), which decode to the same
- * value.
+ * the same code points as JSON escapes (\u202E, upper case like jansson's
+ * own), which decode to the same value.
  * Trust: pure; every input is untrusted. */
 #ifndef CALYX_ESC_H
 #define CALYX_ESC_H
@@ -74,7 +74,7 @@ void cx_esc_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 
 
 /* JSON text (as jansson writes it) with the hidden code points above, and
  * any raw control byte, as JSON \uXXXX escapes; a byte that is not UTF-8
- * (jansson never writes one) as \ufffd. Still JSON, of the same value.
+ * (jansson never writes one) as \uFFFD. Still JSON, of the same value.
  * malloc'd; aborts on OOM. */
 char *cx_esc_json(const char *json);
 

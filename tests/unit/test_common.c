@@ -416,7 +416,7 @@ static void esc_json_same_value(void **st)
 		free(e);
 	}
 	char *bad = cx_esc_json("\"\xff\"");
-	assert_string_equal(bad, "\"\\ufffd\"");
+	assert_string_equal(bad, "\"\\uFFFD\"");
 	free(bad);
 }
 

@@ -153,6 +153,8 @@ void cx_esc_fputs_quoted(const char *s, FILE *out)
 	fputs(e, out);
 }
 
+static void vprint(FILE *out, bool nl, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void vprint(FILE *out, bool nl, const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *s = NULL;

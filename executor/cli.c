@@ -1,4 +1,7 @@
-/* CLI helpers: uniform refusal lines, version, lease in words. */
+/* CLI helpers: uniform refusal lines, version, lease in words. Every
+ * string from a lease, a policy, a log or the command line is written
+ * through calyx/esc.h's rule (the line's literal parts are plain), so no
+ * field can move the cursor, rewrite a line or reorder text. */
 #include "cli.h"
 
 #include <jansson.h>
@@ -9,26 +12,28 @@
 #include <string.h>
 #include <time.h>
 
+#include "calyx/esc.h"
+
 const char *cx_prog = "calyx";
 
 int cx_cli_fail(const cx_error *err, int code)
 {
 	if (code < 0)
 		code = cx_reason_is_refusal(err->reason) ? CX_EXIT_REFUSED : CX_EXIT_FAILURE;
-	fprintf(stderr, "%s: %s [%s]: %s\n", cx_prog,
-		code == CX_EXIT_REFUSED ? "lease refused" : "error", cx_reason_name(err->reason),
-		err->msg);
+	cx_esc_line(stderr, "%s: %s [%s]: %s", cx_prog,
+		    code == CX_EXIT_REFUSED ? "lease refused" : "error", cx_reason_name(err->reason),
+		    err->msg);
 	return code;
 }
 
 int cx_cli_usage(const char *fmt, ...)
 {
+	_cleanup_free_ char *msg = NULL;
 	va_list ap;
-	fprintf(stderr, "%s: ", cx_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	CX_CHECK(vasprintf(&msg, fmt, ap) >= 0);
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", cx_prog);
+	cx_esc_line(stderr, "%s: %s (see '%s --help')", cx_prog, msg, cx_prog);
 	return 2;
 }
 
@@ -69,15 +74,12 @@ static void print_time(FILE *out, const char *label, int64_t t)
 	fprintf(out, "  %-12s %s (%lld)\n", label, buf, (long long)t);
 }
 
+/* Each argument quoted, so none can pass for two or hide in another. */
 static void print_argv(FILE *out, const cx_strv *v)
 {
 	for (size_t i = 0; i < v->n; i++) {
 		fputs(i ? " " : "", out);
-		json_t *s = json_string(v->v[i]);
-		char *q = json_dumps(s, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
-		fputs(q ? q : "?", out);
-		free(q);
-		json_decref(s);
+		cx_esc_fputs_quoted(v->v[i], out);
 	}
 	fputc('\n', out);
 }
@@ -86,29 +88,29 @@ void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified)
 {
 	const cx_run_spec *s = &l->spec;
 
-	fprintf(out, "lease %s (run '%s'", l->lease_id, l->run_id);
+	cx_esc_printf(out, "lease %s (run '%s'", l->lease_id, l->run_id);
 	if (l->intent_id)
-		fprintf(out, ", intent '%s'", l->intent_id);
+		cx_esc_printf(out, ", intent '%s'", l->intent_id);
 	fprintf(out, ")\n");
 	if (l->purpose)
-		fprintf(out, "  purpose      %s\n", l->purpose);
+		cx_esc_line(out, "  purpose      %s", l->purpose);
 	fprintf(out, "  runs         ");
 	print_argv(out, &s->argv);
-	fprintf(out, "               directly with execve, no shell, in cwd %s\n", s->cwd);
+	cx_esc_line(out, "               directly with execve, no shell, in cwd %s", s->cwd);
 	if (s->validate_argv.n) {
 		fprintf(out, "  validates    ");
 		print_argv(out, &s->validate_argv);
 	}
-	fprintf(out, "  workspace    %s\n", s->workspace ? s->workspace : "(none)");
+	cx_esc_line(out, "  workspace    %s", s->workspace ? s->workspace : "(none)");
 	if (s->workspace)
 		fprintf(out, "               seen as /work, read-write\n");
 	for (size_t i = 0; i < s->ro.n; i++)
-		fprintf(out, "  reads        %s\n", s->ro.v[i]);
+		cx_esc_line(out, "  reads        %s", s->ro.v[i]);
 	for (size_t i = 0; i < s->rw.n; i++)
-		fprintf(out, "  writes       %s\n", s->rw.v[i]);
+		cx_esc_line(out, "  writes       %s", s->rw.v[i]);
 	fprintf(out, "  network      %s\n", cx_network_name(s->network));
 	for (size_t i = 0; i < s->env.n; i++)
-		fprintf(out, "  env          %s=%s\n", s->env.name[i], s->env.value[i]);
+		cx_esc_line(out, "  env          %s=%s", s->env.name[i], s->env.value[i]);
 	fprintf(out, "  limits      ");
 	for (int i = 0; i < CX_LIM__COUNT; i++)
 		if (s->limits.set & (1u << i))
@@ -119,10 +121,10 @@ void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified)
 	print_time(out, "issued", l->issued_at);
 	print_time(out, "valid from", l->not_before);
 	print_time(out, "valid until", l->not_after);
-	fprintf(out, "  audience     %s\n", l->audience ? l->audience : "(any host)");
+	cx_esc_line(out, "  audience     %s", l->audience ? l->audience : "(any host)");
 	fprintf(out, "  policy       sha256:%s\n", l->policy_sha256);
 	for (size_t i = 0; i < l->nsigner; i++)
-		fprintf(out, "  signed by    %s key '%s' (%.16s…)%s\n", cx_role_name(l->signer[i].role),
-			l->signer[i].principal ? l->signer[i].principal : "?", l->signer[i].keyid,
-			verified ? ", signature verified" : "");
+		cx_esc_line(out, "  signed by    %s key '%s' (%.16s…)%s", cx_role_name(l->signer[i].role),
+			    l->signer[i].principal ? l->signer[i].principal : "?", l->signer[i].keyid,
+			    verified ? ", signature verified" : "");
 }

@@ -1,12 +1,17 @@
 /* Helpers shared by the calyx CLIs (private to executor/): the one place
  * that prints refusals and errors, so every binary says them the same way:
  *   calyx-exec: lease refused [E_BAD_SIG]: signature 2 by 'ops-bot' does not verify (...)
+ * Every string these print, and every string the CLIs show to people,
+ * goes through calyx/esc.h's rule (cx_esc_line and friends): a lease,
+ * policy or log string cannot move the cursor, rewrite a line or reorder
+ * text on the reader's terminal.
  * Trust: formatting only. */
 #ifndef CALYX_EXECUTOR_CLI_H
 #define CALYX_EXECUTOR_CLI_H
 
 #include <stdint.h>
 #include "calyx/common.h"
+#include "calyx/esc.h"
 #include "calyx/lease.h"
 
 extern const char *cx_prog;

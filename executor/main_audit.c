@@ -9,7 +9,9 @@
  * a head printed by an earlier verify and kept elsewhere): if the log no
  * longer contains it, lines were removed from its end. show is a viewer
  * (it does not verify): lines filtered like journalctl; --json passes
- * matching lines through unchanged for jq.
+ * matching lines through unchanged for jq; without it, every string is
+ * shown through calyx/esc.h's rule and the details as JSON whose
+ * control, bidi and invisible characters are \u escapes.
  *
  * verify reports a torn last line (bytes after the last newline, as a crash
  * mid-write leaves them) as such: the seq it follows, and the file
@@ -39,6 +41,7 @@
 #include "calyx/audit.h"
 #include "calyx/codec.h"
 #include "calyx/config.h"
+#include "calyx/esc.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 #include "calyx/keyring.h"
@@ -258,11 +261,14 @@ static int cmd_show(int argc, char **argv)
 				fwrite(buf + off, 1, ll, stdout);
 				fputc('\n', stdout);
 			} else {
-				char *d = cx_json_dump(json_object_get(j, "details"));
-				printf("%6lld  %s  %-26s %-14.14s %-18.18s %s\n",
-				       (long long)json_integer_value(json_object_get(j, "seq")), tm, t,
-				       lid ? lid : "-", rid ? rid : "-", d);
-				free(d);
+				/* a viewer of a log nobody has verified: every string
+				 * escaped, the details as JSON with escapes */
+				_cleanup_free_ char *d = cx_json_dump(json_object_get(j, "details"));
+				_cleanup_free_ char *de = cx_esc_json(d);
+				cx_esc_printf(stdout, "%6lld  %s  %-26s %-14.14s %-18.18s ",
+					      (long long)json_integer_value(json_object_get(j, "seq")), tm, t,
+					      lid ? lid : "-", rid ? rid : "-");
+				puts(de);
 			}
 		}
 		json_decref(j);

@@ -6,7 +6,9 @@
  * RUN is a lease id (or a unique prefix of one) or a run id. Each running
  * calyx-exec listens on STATE_DIR/run/<lease_id>.sock; only root may talk
  * to it (the supervisor checks SO_PEERCRED). Every pause, resume and halt
- * is an audit event naming the operator's uid.
+ * is an audit event naming the operator's uid. What a supervisor or a
+ * pack says is shown through calyx/esc.h's rule (list, messages) or as
+ * JSON with \u escapes (status, list --json).
  * Trust: runs as root; the config is root-owned (StrictModes). */
 #include <dirent.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "calyx/config.h"
+#include "calyx/esc.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 #include "calyx/monitor.h"
@@ -101,6 +104,21 @@ static int each_run(const cx_state *s, bool (*fn)(const char *path, json_t *st, 
 	return n;
 }
 
+/* A string member of a supervisor's reply, "?" if it is not one. */
+static const char *str_or(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "?";
+}
+
+/* JSON for people: hidden characters as \u escapes (calyx/esc.h). */
+static void put_json(const json_t *j)
+{
+	_cleanup_free_ char *s = cx_json_dump_pretty(j);
+	_cleanup_free_ char *e = cx_esc_json(s);
+	fputs(e, stdout);
+}
+
 static bool print_row(const char *path, json_t *st, void *arg)
 {
 	json_t *u = json_object_get(st, "usage"), *all = arg;
@@ -109,15 +127,12 @@ static bool print_row(const char *path, json_t *st, void *arg)
 		json_array_append(all, st);
 		return false;
 	}
-	printf("%-14.14s %-20.20s %-8s %8.1fs %7lldms %8.1fMiB %5lld  %s\n",
-	       json_string_value(json_object_get(st, "lease_id")),
-	       json_string_value(json_object_get(st, "run_id")),
-	       json_string_value(json_object_get(st, "state")),
-	       (double)json_integer_value(json_object_get(st, "elapsed_ms")) / 1000.0,
-	       (long long)json_integer_value(json_object_get(u, "cpu_ms")),
-	       (double)json_integer_value(json_object_get(u, "memory_bytes")) / 1048576.0,
-	       (long long)json_integer_value(json_object_get(u, "pids")),
-	       json_string_value(json_object_get(st, "argv0")));
+	cx_esc_line(stdout, "%-14.14s %-20.20s %-8s %8.1fs %7lldms %8.1fMiB %5lld  %s",
+		    str_or(st, "lease_id"), str_or(st, "run_id"), str_or(st, "state"),
+		    (double)json_integer_value(json_object_get(st, "elapsed_ms")) / 1000.0,
+		    (long long)json_integer_value(json_object_get(u, "cpu_ms")),
+		    (double)json_integer_value(json_object_get(u, "memory_bytes")) / 1048576.0,
+		    (long long)json_integer_value(json_object_get(u, "pids")), str_or(st, "argv0"));
 	return false;
 }
 
@@ -137,9 +152,7 @@ static int cmd_list(int argc, char **argv)
 		       "CPU", "MEMORY", "PIDS", "COMMAND");
 	each_run(&state, print_row, all);
 	if (as_json) {
-		char *s = cx_json_dump_pretty(all);
-		fputs(s, stdout);
-		free(s);
+		put_json(all);
 		json_decref(all);
 	}
 	return 0;
@@ -185,29 +198,23 @@ static int cmd_one(int argc, char **argv)
 	m.want = argv[1];
 	each_run(&state, match_run, &m);
 	if (m.count != 1) {
-		fprintf(stderr, "calyx-ctl: %s '%s' (see 'calyx-ctl list')\n",
-			m.count ? "more than one run matches" : "no running lease matches", argv[1]);
+		cx_esc_line(stderr, "calyx-ctl: %s '%s' (see 'calyx-ctl list')",
+			    m.count ? "more than one run matches" : "no running lease matches", argv[1]);
 		return 1;
 	}
 	if (cx_ctl_request(m.path, cmd, &reply, &err) < 0)
 		return cx_cli_fail(&err, 1);
 	json_t *j = reply;
 	if (!json_is_true(json_object_get(j, "ok"))) {
-		fprintf(stderr, "calyx-ctl: %s refused: %s\n", argv[0],
-			json_string_value(json_object_get(j, "error")));
+		cx_esc_line(stderr, "calyx-ctl: %s refused: %s", argv[0], str_or(j, "error"));
 		json_decref(j);
 		return 1;
 	}
-	if (cmd == CX_CTL_STATUS) {
-		char *s = cx_json_dump_pretty(j);
-		fputs(s, stdout);
-		free(s);
-	} else {
-		printf("%s: run '%s' (lease %s) is now %s\n", argv[0],
-		       json_string_value(json_object_get(j, "run_id")),
-		       json_string_value(json_object_get(j, "lease_id")),
-		       json_string_value(json_object_get(j, "state")));
-	}
+	if (cmd == CX_CTL_STATUS)
+		put_json(j);
+	else
+		cx_esc_line(stdout, "%s: run '%s' (lease %s) is now %s", argv[0], str_or(j, "run_id"),
+			    str_or(j, "lease_id"), str_or(j, "state"));
 	json_decref(j);
 	return 0;
 }
@@ -279,9 +286,9 @@ static int cmd_pack(int argc, char **argv)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	n = find_pack(&state, argv[1], pack);
 	if (n != 1) {
-		fprintf(stderr, "calyx-ctl: %s '%s' (see 'ls %s')\n",
-			n ? "more than one committed run matches" : "no committed run matches", argv[1],
-			state.packs);
+		cx_esc_line(stderr, "calyx-ctl: %s '%s' (see 'ls %s')",
+			    n ? "more than one committed run matches" : "no committed run matches", argv[1],
+			    state.packs);
 		return 1;
 	}
 	if (!rollback) {
@@ -323,7 +330,7 @@ static void ctl_recovered(const char *lease_id, const char *action, bool ok, con
 			  void *arg)
 {
 	rec_ctx *rc = arg;
-	printf("lease %s: %s%s%s\n", lease_id, ok ? action : "recovery failed: ", ok ? "" : msg, "");
+	cx_esc_line(stdout, "lease %s: %s%s", lease_id, ok ? action : "recovery failed: ", ok ? "" : msg);
 	/* details as calyx-exec's recovery writes them, plus the operator */
 	json_t *d = json_pack("{s:s, s:s, s:b, s:i}", "lease_id", lease_id, "action", action, "ok", ok,
 			      "operator_uid", (int)getuid());

@@ -72,10 +72,10 @@ static int probe_host(const char *config_path)
 	if (r == 0)
 		r = cx_policy_load(cfg.policy, cx_trusted_owner(), &pol, &err);
 	if (r < 0) {
-		printf("policy: not loaded (%s)\n", err.msg);
+		cx_esc_line(stdout, "policy: not loaded (%s)", err.msg);
 		printf("required by calyx itself:\n");
 	} else {
-		printf("policy %s (sha256:%.16s…) requires:\n", cfg.policy, pol.sha256_hex);
+		cx_esc_line(stdout, "policy %s (sha256:%.16s…) requires:", cfg.policy, pol.sha256_hex);
 	}
 	printf("  namespaces, new mount API, seccomp       %s\n",
 	       h.ns_all && h.open_tree && h.seccomp_filter ? "present" : "MISSING");

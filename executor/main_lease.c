@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "calyx/codec.h"
+#include "calyx/esc.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 #include "calyx/keyring.h"
@@ -122,8 +123,9 @@ static int cmd_keygen(int argc, char **argv)
 		if (r < 0)
 			return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	}
-	printf("%s key '%s': %s\n  secret seed %s (mode 0600, keep it private)\n  keyring entry %s\n",
-	       role, name, k.keyid, keypath, pubpath);
+	cx_esc_line(stdout, "%s key '%s': %s", role, name, k.keyid);
+	cx_esc_line(stdout, "  secret seed %s (mode 0600, keep it private)", keypath);
+	cx_esc_line(stdout, "  keyring entry %s", pubpath);
 	return 0;
 }
 
@@ -178,7 +180,8 @@ static int cmd_keyring(int argc, char **argv)
 		r = cx_write_file_atomic(kpath, out, strlen(out), 0644, &err);
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	printf("added %s key '%s' (%s) to %s\n", cx_role_name(k.role), k.principal, k.keyid, kpath);
+	cx_esc_line(stdout, "added %s key '%s' (%s) to %s", cx_role_name(k.role), k.principal, k.keyid,
+		    kpath);
 	return 0;
 }
 
@@ -258,14 +261,58 @@ static int cmd_new(int argc, char **argv)
 	r = cx_write_file_atomic(out, s, strlen(s), 0644, &err);
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	printf("wrote unsigned lease %s to %s (sign it with a human key and an agent key)\n",
-	       l.lease_id, out);
+	cx_esc_line(stdout, "wrote unsigned lease %s to %s (sign it with a human key and an agent key)",
+		    l.lease_id, out);
 	return 0;
+}
+
+/* A lease string a terminal would obey or a reader would not see (a
+ * control character, a bidi or invisible mark, bytes that are not UTF-8):
+ * shown escaped by the printer, and flagged here. */
+static int flag_hidden(const char *field, const char *s)
+{
+	char what[64];
+
+	if (!s || !cx_text_first_hidden(s, what))
+		return 0;
+	cx_esc_line(stdout, "  ! %s holds %s, shown escaped above: a terminal or editor may show it as something else",
+		    field, what);
+	return 1;
+}
+
+static int flag_hidden_strv(const char *field, const cx_strv *v)
+{
+	char name[64];
+	int n = 0;
+
+	for (size_t i = 0; i < v->n; i++) {
+		snprintf(name, sizeof(name), "%s[%zu]", field, i);
+		n += flag_hidden(name, v->v[i]);
+	}
+	return n;
+}
+
+/* Every string of the lease, run through flag_hidden. */
+static int flag_hidden_lease(const cx_lease *l)
+{
+	const cx_run_spec *s = &l->spec;
+	int n = flag_hidden("run_id", l->run_id) + flag_hidden("intent_id", l->intent_id) +
+		flag_hidden("purpose", l->purpose) + flag_hidden("audience", l->audience) +
+		flag_hidden_strv("argv", &s->argv) + flag_hidden_strv("validate.argv", &s->validate_argv) +
+		flag_hidden("cwd", s->cwd) + flag_hidden("workspace", s->workspace) +
+		flag_hidden_strv("paths.ro", &s->ro) + flag_hidden_strv("paths.rw", &s->rw);
+	for (size_t i = 0; i < s->env.n; i++) {
+		char field[96];
+		snprintf(field, sizeof(field), "env %.80s", s->env.name[i]);
+		n += flag_hidden(field, s->env.name[i]) + flag_hidden(field, s->env.value[i]);
+	}
+	return n;
 }
 
 /* What a co-signer should look at before signing (issue: never sign
  * blind): interpreters, write access, limits against the policy's
- * defaults, network, the validity window. */
+ * defaults, network, the validity window, strings that do not show as
+ * what they are. Strings are written escaped (calyx/esc.h). */
 static void print_risk(const cx_lease *l, const cx_policy *pol)
 {
 	const cx_run_spec *s = &l->spec;
@@ -273,16 +320,17 @@ static void print_risk(const cx_lease *l, const cx_policy *pol)
 	int n = 0;
 
 	printf("review:\n");
+	n += flag_hidden_lease(l);
 	if (cx_command_is_interpreter(s->argv.v[0]))
-		printf("  ! %s interprets its arguments: this lease's argv is a program (%zu args)\n",
-		       s->argv.v[0], s->argv.n - 1), n++;
+		cx_esc_line(stdout, "  ! %s interprets its arguments: this lease's argv is a program (%zu args)",
+			    s->argv.v[0], s->argv.n - 1), n++;
 	if (s->validate_argv.n && cx_command_is_interpreter(s->validate_argv.v[0]))
-		printf("  ! the validate step %s interprets its arguments\n", s->validate_argv.v[0]), n++;
+		cx_esc_line(stdout, "  ! the validate step %s interprets its arguments", s->validate_argv.v[0]), n++;
 	if (s->workspace)
-		printf("  ! may change %s (committed only if the run and validate succeed; undoable)\n",
-		       s->workspace), n++;
+		cx_esc_line(stdout, "  ! may change %s (committed only if the run and validate succeed; undoable)",
+			    s->workspace), n++;
 	for (size_t i = 0; i < s->rw.n; i++)
-		printf("  ! may change %s\n", s->rw.v[i]), n++;
+		cx_esc_line(stdout, "  ! may change %s", s->rw.v[i]), n++;
 	if (s->network == CX_NET_LOOPBACK)
 		printf("  ! may use loopback networking inside its sandbox\n"), n++;
 	if (s->stdin_inherit)
@@ -301,7 +349,7 @@ static void print_risk(const cx_lease *l, const cx_policy *pol)
 	       l->not_after <= now ? " (ALREADY EXPIRED)" : "",
 	       l->audience ? "for one host" : "any host may run it");
 	if (!n)
-		printf("  - nothing beyond reading its ro paths and running %s\n", s->argv.v[0]);
+		cx_esc_line(stdout, "  - nothing beyond reading its ro paths and running %s", s->argv.v[0]);
 }
 
 static int cmd_sign(int argc, char **argv)
@@ -350,7 +398,7 @@ static int cmd_sign(int argc, char **argv)
 		char answer[16] = "";
 		cx_cli_print_lease(stdout, &l, false);
 		print_risk(&l, ppath ? &pol : NULL);
-		printf("sign this lease with %s? [y/N] ", keypath);
+		cx_esc_printf(stdout, "sign this lease with %s? [y/N] ", keypath);
 		fflush(stdout);
 		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
 			r = cx_err(&err, CX_E_USAGE, ECANCELED, "not signed (answered no)");
@@ -366,7 +414,7 @@ static int cmd_sign(int argc, char **argv)
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	cx_keyid(pk, keyid);
-	printf("signed lease %s (run '%s') with key %s\n", l.lease_id, l.run_id, keyid);
+	cx_esc_line(stdout, "signed lease %s (run '%s') with key %s", l.lease_id, l.run_id, keyid);
 	return 0;
 }
 
@@ -466,13 +514,13 @@ static int cmd_show(int argc, char **argv)
 	for (size_t i = 0; i < e.nsig; i++) {
 		const cx_key *k = kpath ? cx_keyring_find(&kr, e.sigs[i].keyid) : NULL;
 		if (!k) {
-			printf("  signature    by %s%s\n", e.sigs[i].keyid,
-			       kpath ? ": NOT IN KEYRING" : "");
+			cx_esc_line(stdout, "  signature    by %s%s", e.sigs[i].keyid,
+				    kpath ? ": NOT IN KEYRING" : "");
 			continue;
 		}
 		bool ok = crypto_sign_verify_detached(e.sigs[i].sig, pae, pae_len, k->pk) == 0;
-		printf("  signature    by %s key '%s'%s: %s\n", cx_role_name(k->role), k->principal,
-		       k->revoked ? " (REVOKED)" : "", ok ? "valid" : "DOES NOT VERIFY");
+		cx_esc_line(stdout, "  signature    by %s key '%s'%s: %s", cx_role_name(k->role), k->principal,
+			    k->revoked ? " (REVOKED)" : "", ok ? "valid" : "DOES NOT VERIFY");
 	}
 	return 0;
 }

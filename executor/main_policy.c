@@ -6,6 +6,9 @@
  * invalid); with LEASE, also check the lease body against it — policy hash
  * and every rule of "lease within policy" — without verifying signatures
  * (that is calyx-lease verify's job, which needs the keyring).
+ * Text output shows every string of the policy through calyx/esc.h's rule
+ * (a control or bidi character in a policy cannot rewrite the reviewer's
+ * screen); --format json and sarif stay JSON.
  * Trust: runs as the reviewer on files under review; no privilege. */
 #include <getopt.h>
 #include <libgen.h>
@@ -61,8 +64,9 @@ static int cmd_check(int argc, char **argv)
 		cx_err_prefix(&err, "%s", argv[1]);
 		return cx_cli_fail(&err, 1);
 	}
-	printf("policy OK: %s sha256:%s\n  %zu commands, %zu read trees, %zu write trees, %zu env names leasable, network:%s%s\n",
-	       argv[1], pol.sha256_hex, pol.commands.n, pol.read.n, pol.write.n, pol.env_allow.n,
+	cx_esc_line(stdout, "policy OK: %s sha256:%s", argv[1], pol.sha256_hex);
+	printf("  %zu commands, %zu read trees, %zu write trees, %zu env names leasable, network:%s%s\n",
+	       pol.commands.n, pol.read.n, pol.write.n, pol.env_allow.n,
 	       (pol.network_mask & 1) ? " none" : "", (pol.network_mask & 2) ? " loopback" : "");
 	if (argc == 3) {
 		r = cx_lease_read(argv[2], &lbuf, &llen, &err);
@@ -89,7 +93,7 @@ static void list(const char *label, const cx_strv *v, const char *none)
 	if (!v->n)
 		printf(" %s", none);
 	for (size_t i = 0; i < v->n; i++)
-		printf("%s%s", i ? ", " : " ", v->v[i]);
+		cx_esc_printf(stdout, "%s%s", i ? ", " : " ", v->v[i]);
 	printf("\n");
 }
 
@@ -118,7 +122,8 @@ static int cmd_explain(int argc, char **argv)
 	if (cx_read_file(argv[1], "policy", CX_POLICY_MAX_BYTES, 0, 0, &buf, &len, &err) < 0 ||
 	    cx_policy_parse(buf, len, &p, &err) < 0)
 		return cx_cli_fail(&err, 1);
-	printf("policy %s (sha256:%s)\n\n", argv[1], p.sha256_hex);
+	cx_esc_line(stdout, "policy %s (sha256:%s)", argv[1], p.sha256_hex);
+	printf("\n");
 	printf("Any lease under this policy can at most:\n");
 	list("run", &p.commands, "nothing");
 	printf("             each directly with execve (no shell, no PATH search); Landlock lets\n"
@@ -133,10 +138,10 @@ static int cmd_explain(int argc, char **argv)
 				    : "none (a network namespace with only a down loopback)");
 	printf("  %-10s", "env");
 	for (size_t i = 0; i < p.env_set.n; i++)
-		printf(" %s=%s", p.env_set.name[i], p.env_set.value[i]);
+		cx_esc_printf(stdout, " %s=%s", p.env_set.name[i], p.env_set.value[i]);
 	printf("%s", p.env_allow.n ? "; the lease may add" : "; the lease may add nothing");
 	for (size_t i = 0; i < p.env_allow.n; i++)
-		printf(" %s", p.env_allow.v[i]);
+		cx_esc_printf(stdout, " %s", p.env_allow.v[i]);
 	printf("\n");
 	human_bytes(p.max.v[CX_LIM_MEMORY_BYTES], a, sizeof(a));
 	printf("  %-10s CPU %llu ms, memory %s (no swap), %llu processes, %llu ms wall clock\n",
@@ -196,8 +201,8 @@ static void diff_text(const char *a, const char *b, const cx_policy *pa, const c
 {
 	static const char *const heads[] = { "WIDENED", "CHANGED", "NARROWED" };
 
-	printf("policy diff %s (sha256:%.16s…) -> %s (sha256:%.16s…)\n", a, pa->sha256_hex, b,
-	       pb->sha256_hex);
+	cx_esc_line(stdout, "policy diff %s (sha256:%.16s…) -> %s (sha256:%.16s…)", a, pa->sha256_hex, b,
+		    pb->sha256_hex);
 	for (int k = CX_WIDENED; k <= CX_NARROWED; k++) {
 		if (!count[k])
 			continue;
@@ -206,12 +211,12 @@ static void diff_text(const char *a, const char *b, const cx_policy *pa, const c
 			const cx_change *c = &d->c[i];
 			if (c->kind != (cx_change_kind)k)
 				continue;
-			printf("  %-26s ", c->field);
+			cx_esc_printf(stdout, "  %-26s ", c->field);
 			if (c->old && c->new_)
-				printf("%s -> %s", c->old, c->new_);
+				cx_esc_printf(stdout, "%s -> %s", c->old, c->new_);
 			else
-				printf("%s %s", c->new_ ? "+" : "-", c->new_ ? c->new_ : c->old);
-			printf("%s%s%s\n", c->note ? "  (" : "", c->note ? c->note : "", c->note ? ")" : "");
+				cx_esc_printf(stdout, "%s %s", c->new_ ? "+" : "-", c->new_ ? c->new_ : c->old);
+			cx_esc_line(stdout, "%s%s%s", c->note ? "  (" : "", c->note ? c->note : "", c->note ? ")" : "");
 		}
 	}
 	if (!d->n)
@@ -316,16 +321,16 @@ static void lint_text(const char *file, const cx_lint_result *res)
 
 	for (size_t i = 0; i < res->n; i++) {
 		const cx_finding *f = &res->f[i];
-		printf("%s:%u:%u: %s: %s [%s %s]\n", file, f->line, f->column,
-		       cx_severity_name(f->rule->severity), f->message, f->rule->id, f->rule->name);
-		printf("    at %s; fix: %s\n", f->pointer[0] ? f->pointer : "(document)", f->rule->fix);
+		cx_esc_line(stdout, "%s:%u:%u: %s: %s [%s %s]", file, f->line, f->column,
+			    cx_severity_name(f->rule->severity), f->message, f->rule->id, f->rule->name);
+		cx_esc_line(stdout, "    at %s; fix: %s", f->pointer[0] ? f->pointer : "(document)", f->rule->fix);
 	}
 	cx_lint_counts(res, c);
 	if (res->n)
-		printf("%s: %zu error%s, %zu warning%s, %zu note%s\n", file, c[2], c[2] == 1 ? "" : "s",
-		       c[1], c[1] == 1 ? "" : "s", c[0], c[0] == 1 ? "" : "s");
+		cx_esc_line(stdout, "%s: %zu error%s, %zu warning%s, %zu note%s", file, c[2],
+			    c[2] == 1 ? "" : "s", c[1], c[1] == 1 ? "" : "s", c[0], c[0] == 1 ? "" : "s");
 	else
-		printf("%s: no findings\n", file);
+		cx_esc_line(stdout, "%s: no findings", file);
 }
 
 static json_t *lint_json(const char *file, const cx_lint_result *res)

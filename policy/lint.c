@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 
 #include "calyx/codec.h"
+#include "calyx/esc.h"
 #include "calyx/jsonpos.h"
 #include "calyx/jsonx.h"
 #include "calyx/path.h"
@@ -34,6 +35,7 @@ enum {
 	R_AUDIENCE,
 	R_LANDLOCK,
 	R_REDUNDANT,
+	R_HIDDEN,
 	R__COUNT
 };
 
@@ -90,6 +92,9 @@ static const cx_lint_rule rules[R__COUNT] = {
 	[R_REDUNDANT] = { "CX116", "redundant-entry", CX_SEV_NOTE,
 			  "an entry repeats or is covered by another, which hides what the policy really grants",
 			  "remove the covered entry" },
+	[R_HIDDEN] = { "CX117", "hidden-characters", CX_SEV_ERROR,
+		       "a string or member name holds a control character (ESC, C1), a bidi override or another invisible character, or bytes that are not UTF-8: a terminal, editor or review tool shows the policy otherwise than calyx-exec reads it",
+		       "remove the character; calyx-policy explain and lint text show it escaped, so it can be found" },
 };
 
 const cx_lint_rule *cx_lint_rules(size_t *n)
@@ -466,6 +471,39 @@ static void rule_network_and_lease(lint *l)
 		      : "require_audience is not set (default false): leases need not name their host");
 }
 
+/* Every string of the document, member names included (the one rule that
+ * reads all of it, known members or not): what the reviewer reads must be
+ * what calyx-exec enforces. Bytes that are not UTF-8 never get here
+ * (jansson refuses them: CX001). The message does not repeat the string,
+ * so no output format carries it raw beyond the pointer. */
+static void rule_hidden(lint *l, const json_t *v, const char *ptr, int depth)
+{
+	char what[64];
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > CX_JSONPOS_DEPTH_MAX)
+		return;
+	if (json_is_string(v) && cx_text_first_hidden(json_string_value(v), what)) {
+		add(l, R_HIDDEN, ptr, "the string holds %s: a terminal or editor may show it as something other than what calyx-exec reads", what);
+	} else if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x) {
+			_cleanup_free_ char *p = cx_jsonpos_child(ptr, k);
+			if (cx_text_first_hidden(k, what))
+				add(l, R_HIDDEN, p, "the member name holds %s: a terminal or editor may show it as something other than what calyx-exec reads", what);
+			rule_hidden(l, x, p, depth + 1);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			char idx[24];
+			snprintf(idx, sizeof(idx), "%zu", i);
+			_cleanup_free_ char *p = cx_jsonpos_child(ptr, idx);
+			rule_hidden(l, x, p, depth + 1);
+		}
+	}
+}
+
 /* Walk the path from "/" with lstat: the first symlink, the first missing
  * component, a world-writable path or non-sticky world-writable parent. */
 static void host_path(lint *l, const char *ptr, const char *path)
@@ -613,6 +651,7 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	rule_redundant(&l, "read", rd, nrd, "read", rd, nrd);
 	rule_redundant(&l, "read", rd, nrd, "write", wr, nwr);
 	rule_redundant(&l, "write", wr, nwr, "write", wr, nwr);
+	rule_hidden(&l, l.doc, "", 0);
 	if (opts->host) {
 		rule_host(&l, "commands", cmd, ncmd);
 		rule_host(&l, "read", rd, nrd);

@@ -1,10 +1,13 @@
 /* Output of calyx-audit report: escaping and markup (invariants in
- * report_out.h). Every string argument goes through text(); markup is
+ * report_out.h). Every string argument goes through text(), which applies
+ * calyx/esc.h's rule, the one every human-facing printer uses; markup is
  * only ever the literals below and numbers printed with %d / %.1f.
  * Trust: pure; input untrusted. */
 #include "report_out.h"
 
 #include <string.h>
+
+#include "calyx/esc.h"
 
 static void raw(cx_rout *o, const char *markup)
 {
@@ -16,52 +19,17 @@ static bool html(const cx_rout *o)
 	return o->fmt == CX_REPORT_HTML;
 }
 
-/* Length of the valid UTF-8 sequence at p (and its code point), 0 if none.
- * Stops at the first byte that is not a continuation (so never past a NUL). */
-static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
+/* An escape (calyx/esc.h's \xHH, \u{HHHH}, \n, \\; or JSON's \uHHHH) as
+ * the reader must see it: its backslashes doubled in Markdown, where a
+ * lone one would escape the next character; HTML shows it as it is (it
+ * holds none of & < > " '). */
+static void put_shown(cx_rout *o, const char *t)
 {
-	size_t n;
-	uint32_t c;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
+	for (; *t; t++) {
+		if (*t == '\\' && !html(o))
+			fputc('\\', o->out);
+		fputc(*t, o->out);
 	}
-	if ((p[0] & 0xe0) == 0xc0)
-		n = 2, c = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		n = 3, c = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		n = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	*cp = c;
-	return n;
-}
-
-/* Characters a reader would not see, or that reorder or break lines. */
-static bool invisible(uint32_t c)
-{
-	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || (c >= 0x200b && c <= 0x200f) ||
-	       (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x2069) || c == 0xfeff ||
-	       (c >= 0xfff9 && c <= 0xfffb);
-}
-
-static void put_visible(cx_rout *o, uint32_t c)
-{
-	/* In Markdown the backslash is itself escaped, so it shows. */
-	const char *bs = html(o) ? "\\" : "\\\\";
-	if (c == '\n' || c == '\t' || c == '\r')
-		fprintf(o->out, "%s%c", bs, c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
-	else if (c < 0x100)
-		fprintf(o->out, "%sx%02x", bs, (unsigned)c);
-	else
-		fprintf(o->out, "%su{%04x}", bs, (unsigned)c);
 }
 
 static void put_char(cx_rout *o, unsigned char c)
@@ -80,29 +48,44 @@ static void put_char(cx_rout *o, unsigned char c)
 	fputc(c, o->out);
 }
 
-void cx_rout_text(cx_rout *o, const char *s)
+/* One string: plain text through calyx/esc.h's rule (a backslash shows
+ * as \\, so no escape can be faked), or JSON text (json: argv, event
+ * details) whose hidden characters become JSON \uHHHH escapes and whose
+ * own backslashes are left as JSON wrote them; then the markup escaping. */
+static void text(cx_rout *o, const char *s, bool json)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "-");
-	size_t done = 0, n;
+	const char *p = s ? s : "-";
+	size_t len = strlen(p), done = 0, n;
+	char t[CX_ESC_STEP_MAX];
+	bool escaped;
 	uint32_t c;
 
-	for (; *p; p += n, done += n) {
-		n = utf8_seq(p, &c);
-		if (done + (n ? n : 1) > CX_ROUT_TEXT_MAX) {
-			fprintf(o->out, "… (%zu bytes)", done + strlen((const char *)p));
+	for (; done < len; done += n) {
+		n = cx_esc_step(p + done, len - done, t, &escaped);
+		if (done + n > CX_ROUT_TEXT_MAX) {
+			fprintf(o->out, "… (%zu bytes)", len);
 			return;
 		}
-		if (!n) {
-			put_visible(o, *p); /* not UTF-8 (never from jansson): shown byte by byte */
-			n = 1;
-		} else if (invisible(c)) {
-			put_visible(o, c);
+		if (json && p[done] == '\\') {
+			put_char(o, '\\');
+		} else if (json && escaped) {
+			if (cx_utf8_seq(p + done, len - done, &c) == 0)
+				c = 0xfffd;
+			snprintf(t, sizeof(t), "\\u%04X", (unsigned)(c & 0xffff)); /* as jansson */
+			put_shown(o, t);
+		} else if (escaped) {
+			put_shown(o, t);
 		} else if (n > 1) {
-			fwrite(p, 1, n, o->out);
+			fwrite(p + done, 1, n, o->out);
 		} else {
-			put_char(o, *p);
+			put_char(o, (unsigned char)p[done]);
 		}
 	}
+}
+
+void cx_rout_text(cx_rout *o, const char *s)
+{
+	text(o, s, false);
 }
 
 void cx_rout_heading(cx_rout *o, int level, const char *s)
@@ -133,13 +116,14 @@ void cx_rout_para(cx_rout *o, int kind, const char *s)
 	}
 }
 
-static void row(cx_rout *o, const char *const *cells, size_t n, bool header)
+/* json_cols: bit i set when cells[i] is JSON text. */
+static void row(cx_rout *o, const char *const *cells, size_t n, bool header, unsigned json_cols)
 {
 	if (html(o)) {
 		raw(o, "<tr>");
 		for (size_t i = 0; i < n; i++) {
 			raw(o, header ? "<th>" : "<td>");
-			cx_rout_text(o, cells[i]);
+			text(o, cells[i], i < 32 && (json_cols >> i) & 1);
 			raw(o, header ? "</th>" : "</td>");
 		}
 		raw(o, "</tr>\n");
@@ -148,7 +132,7 @@ static void row(cx_rout *o, const char *const *cells, size_t n, bool header)
 	raw(o, "|");
 	for (size_t i = 0; i < n; i++) {
 		raw(o, " ");
-		cx_rout_text(o, cells[i] && cells[i][0] ? cells[i] : "-");
+		text(o, cells[i] && cells[i][0] ? cells[i] : "-", i < 32 && (json_cols >> i) & 1);
 		raw(o, " |");
 	}
 	raw(o, "\n");
@@ -163,12 +147,17 @@ static void row(cx_rout *o, const char *const *cells, size_t n, bool header)
 void cx_rout_table_begin(cx_rout *o, const char *const *hdr, size_t n)
 {
 	raw(o, html(o) ? "<table>\n" : "");
-	row(o, hdr, n, true);
+	row(o, hdr, n, true, 0);
 }
 
 void cx_rout_table_row(cx_rout *o, const char *const *cells, size_t n)
 {
-	row(o, cells, n, false);
+	row(o, cells, n, false, 0);
+}
+
+void cx_rout_table_row_json(cx_rout *o, const char *const *cells, size_t n, unsigned json_cols)
+{
+	row(o, cells, n, false, json_cols);
 }
 
 void cx_rout_table_end(cx_rout *o)
@@ -185,13 +174,20 @@ void cx_rout_kv_begin(cx_rout *o)
 void cx_rout_kv(cx_rout *o, const char *k, const char *v)
 {
 	const char *c[] = { k, v };
-	row(o, c, 2, false);
+	row(o, c, 2, false, 0);
 }
 
 void cx_rout_kv_own(cx_rout *o, const char *k, char *v)
 {
 	cx_rout_kv(o, k, v);
 	free(v);
+}
+
+void cx_rout_kv_json_own(cx_rout *o, const char *k, char *json)
+{
+	const char *c[] = { k, json };
+	row(o, c, 2, false, 1u << 1);
+	free(json);
 }
 
 void cx_rout_bars(cx_rout *o, const cx_rout_bar *bars, size_t n)

@@ -9,10 +9,15 @@
  *   Markdown  a backslash before each of \ ` * _ [ ] < > | & # ~ (so no
  *             table cell can end early, no link, image, emphasis, code
  *             span or raw HTML can begin);
- * and in both, characters a reader would not see or that reorder or break
- * lines (C0 and C1 controls, DEL, zero-width and bidi controls, line and
- * paragraph separators, BOM) shown as \n, \t, \r, \xHH or \u{HHHH}, and
- * at most CX_ROUT_TEXT_MAX bytes of each string, the rest counted.
+ * and in both, before that, calyx/esc.h's rule, the one every printer for
+ * people follows: characters a reader would not see or that reorder or
+ * break lines (C0 and C1 controls, DEL, zero-width and bidi controls,
+ * line and paragraph separators, BOM) shown as \n, \t, \r, \xHH or
+ * \u{HHHH}, bytes that are not UTF-8 as \xHH, a backslash as \\ (so no
+ * escape can be faked); at most CX_ROUT_TEXT_MAX bytes of each string, the
+ * rest counted. JSON text (the _json variants: argv, event details) stays
+ * JSON: its hidden characters become \uHHHH escapes, its own backslashes
+ * are left as they are.
  * The HTML document has no script and nothing to fetch, under a
  * Content-Security-Policy of default-src 'none'; style-src 'unsafe-inline'.
  * Trust: pure (writes to the given FILE, a memory stream). */
@@ -45,11 +50,15 @@ void cx_rout_para(cx_rout *o, int kind, const char *s);
  * in Markdown), end. kv: a two-column "field | value" table. */
 void cx_rout_table_begin(cx_rout *o, const char *const *hdr, size_t n);
 void cx_rout_table_row(cx_rout *o, const char *const *cells, size_t n);
+/* bit i of json_cols set: cells[i] is JSON text. */
+void cx_rout_table_row_json(cx_rout *o, const char *const *cells, size_t n, unsigned json_cols);
 void cx_rout_table_end(cx_rout *o);
 void cx_rout_kv_begin(cx_rout *o);
 void cx_rout_kv(cx_rout *o, const char *k, const char *v);
 /* kv with a malloc'd value, taken and freed. */
 void cx_rout_kv_own(cx_rout *o, const char *k, char *v);
+/* The same with a JSON text value. */
+void cx_rout_kv_json_own(cx_rout *o, const char *k, char *json);
 
 /* A horizontal bar chart, inline SVG (HTML only; nothing in Markdown):
  * one bar per entry, filled to percent (clamped to 0..100; < 0: empty,

@@ -208,7 +208,7 @@ static void lease_body_rows(report *rp, const json_t *b, const json_t *d)
 	cx_rout_kv_own(&rp->o, "issued", rep_unix_plain(json_object_get(b, "issued_at")));
 	cx_rout_kv_own(&rp->o, "valid from", rep_unix_plain(json_object_get(b, "not_before")));
 	cx_rout_kv_own(&rp->o, "valid until", rep_unix_plain(json_object_get(b, "not_after")));
-	cx_rout_kv_own(&rp->o, "command (argv)", rep_argv_plain(json_object_get(b, "argv")));
+	cx_rout_kv_json_own(&rp->o, "command (argv)", rep_argv_plain(json_object_get(b, "argv")));
 	cx_rout_kv(&rp->o, "cwd", jstr(b, "cwd") ?: "(default)");
 	cx_rout_kv(&rp->o, "workspace (seen as /work)", jstr(b, "workspace") ?: "(none)");
 	cx_rout_kv_own(&rp->o, "reads (paths.ro)", rep_plain(json_object_get(paths, "ro")));
@@ -223,7 +223,7 @@ static void lease_body_rows(report *rp, const json_t *b, const json_t *d)
 	cx_rout_kv_own(&rp->o, "environment (names; values not shown)", names ? names : cx_strdup("(none)"));
 	cx_rout_kv(&rp->o, "network", jstr(b, "network") ?: "none");
 	cx_rout_kv(&rp->o, "stdin", jstr(b, "stdin") ?: "null");
-	cx_rout_kv_own(&rp->o, "validate step", rep_argv_plain(json_object_get(json_object_get(b, "validate"), "argv")));
+	cx_rout_kv_json_own(&rp->o, "validate step", rep_argv_plain(json_object_get(json_object_get(b, "validate"), "argv")));
 	cx_rout_kv_own(&rp->o, "limits asked by the lease", rep_plain(json_object_get(b, "limits")));
 	cx_rout_kv_own(&rp->o, "limits in force (policy defaults filled in)", json_object_get(d, "limits")
 			   ? rep_plain(json_object_get(d, "limits")) : cx_strdup("(not recorded)"));
@@ -423,7 +423,7 @@ static void sec_timeline(report *rp, const lease_run *lr)
 		char *d = rep_clip(rep_dump_any(details(e)), DETAILS_MAX);
 		const char *c[] = { seq, line, jstr(e->j, "time"), etype(e), d,
 				    line_verified(rp, e->line) ? "verified" : "NOT VERIFIED" };
-		cx_rout_table_row(&rp->o, c, 6);
+		cx_rout_table_row_json(&rp->o, c, 6, 1u << 4); /* details: JSON */
 		free(seq);
 		free(line);
 		free(d);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calyx/esc.h"
 #include "calyx/fault.h"
 #include "calyx/sandbox.h"
 #include "calyx/timings.h"
@@ -453,7 +454,7 @@ static void once_release(once *o, bool failed)
 			usleep(1000);
 		cx_cg_destroy(o->rc.cg, NULL);
 	} else if (cx_cg_destroy(o->rc.cg, &berr) < 0) {
-		fprintf(stderr, "calyx-exec: warning [%s]: %s\n", cx_reason_name(berr.reason), berr.msg);
+		cx_esc_line(stderr, "calyx-exec: warning [%s]: %s", cx_reason_name(berr.reason), berr.msg);
 	}
 	cx_cg_close(o->rc.cg);
 }

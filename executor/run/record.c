@@ -83,8 +83,8 @@ void cx_run_write_result(cx_run *run, const char *status, const cx_error *err, i
 	_cleanup_free_ char *s = cx_json_dump_pretty(j);
 	json_decref(j);
 	if (cx_write_file_atomic(run->result_path, s, strlen(s), 0644, &werr) < 0)
-		fprintf(stderr, "calyx-exec: error [%s]: result: %s\n", cx_reason_name(werr.reason),
-			werr.msg);
+		cx_esc_line(stderr, "calyx-exec: error [%s]: result: %s", cx_reason_name(werr.reason),
+			    werr.msg);
 	cx_phase_enter(was);
 }
 

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "calyx/codec.h"
+#include "calyx/esc.h"
 #include "calyx/fault.h"
 #include "calyx/fileio.h"
 #include "calyx/path.h"
@@ -170,10 +171,10 @@ static void report_recovered(const char *lease_id, const char *action, bool ok, 
 	cx_error e = { 0 };
 	int r = 0;
 	if (ok)
-		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: %s\n", lease_id, action);
+		cx_esc_line(stderr, "calyx-exec: note: workspace of interrupted lease %s: %s", lease_id, action);
 	else
-		fprintf(stderr, "calyx-exec: note: workspace of interrupted lease %s: recovery failed: %s (fix it, then run 'calyx-ctl recover')\n",
-			lease_id, msg);
+		cx_esc_line(stderr, "calyx-exec: note: workspace of interrupted lease %s: recovery failed: %s (fix it, then run 'calyx-ctl recover')",
+			    lease_id, msg);
 	json_t *d = json_pack("{s:s, s:s, s:b}", "lease_id", lease_id, "action", action, "ok", ok);
 	if (!ok)
 		json_object_set_new(d, "error", json_string(msg));

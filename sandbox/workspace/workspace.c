@@ -69,6 +69,7 @@
 #include <time.h>
 
 #include "calyx/codec.h"
+#include "calyx/esc.h"
 #include "internal.h"
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -827,9 +828,10 @@ int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err)
 	t = (time_t)m.committed_at;
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	fprintf(out, "run %s (lease %s), %s %s%s\n", m.run_id, m.run_key,
-		has_file(packfd, "committed") ? "committed" : "commit not finished,", when,
-		has_file(packfd, "undone") ? ", undone" : "");
+	/* the manifest's strings through calyx/esc.h's rule, paths quoted */
+	cx_esc_line(out, "run %s (lease %s), %s %s%s", m.run_id, m.run_key,
+		    has_file(packfd, "committed") ? "committed" : "commit not finished,", when,
+		    has_file(packfd, "undone") ? ", undone" : "");
 	for (size_t i = 0; i < m.n; i++) {
 		char q[300];
 		size_t w = strlen(ws_quote(m.e[i].path, q, sizeof(q))) + 3;
@@ -838,7 +840,7 @@ int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err)
 	}
 	for (unsigned tr = 0; tr < m.ntrees; tr++) {
 		if (m.ntrees > 1)
-			fprintf(out, "%s:\n", m.trees[tr]);
+			cx_esc_line(out, "%s:", m.trees[tr]);
 		for (size_t i = 0; i < m.n; i++) {
 			const ws_ment *e = &m.e[i];
 			char q[300], name[310], a[32], b[32], what[96];

@@ -88,6 +88,16 @@ t_run_evil() {
 	0 | 77 | 125) fail "exit $RC: the hostile lease should run and its workload fail (stderr: $(first_err))" ;;
 	esac
 }
+# Control characters (calyx/esc.h): a literal backslash-x1b next to a real
+# ESC cursor move, C1 CSI and NEL in the purpose; ESC and a bidi override
+# in an argument.
+CTRL_PURPOSE='"C:\\x1b is text, \u001b[6A is not; \u009b2J \u0085 end"'
+t_run_ctrl() {
+	rep_run ctrl rep-ctrl "$CTRL_PURPOSE" '"\u001b[2Jarg\u202e"' || return 1
+	case $RC in
+	0 | 77 | 125) fail "exit $RC: the lease should run and its workload fail (stderr: $(first_err))" ;;
+	esac
+}
 # The committed run's lease presented again: refused, and part of its story.
 t_run_replay() {
 	check_one_line 77 E_REPLAY cx rep --lease "$T/ok.lease"
@@ -101,6 +111,7 @@ run_test report.fixture_run_commits        t_run_ok
 run_test report.fixture_run_cpu_halt       t_run_halt
 run_test report.fixture_run_replayed       t_run_replay
 run_test report.fixture_run_hostile_lease  t_run_evil
+run_test report.fixture_run_control_chars  t_run_ctrl
 run_test report.fixture_run_id_reused      t_run_again
 LID_OK=$(lease_id "$T/ok.lease")
 LID_HALT=$(lease_id "$T/halt.lease")
@@ -200,6 +211,44 @@ t_evil_html() {
 }
 run_test report.hostile_purpose_md_escaped    t_evil_md
 run_test report.hostile_purpose_html_escaped  t_evil_html
+
+# Control characters: shown by the rule every printer follows, so a
+# literal "\x1b" (shown \\x1b) never passes for an ESC (shown \x1b); C1 as
+# \u{HHHH}, never \xHH (which is a byte that is not UTF-8); argv stays JSON.
+raw_bytes() { # FILE: lines with a byte a terminal obeys or a reader cannot see
+	LC_ALL=C grep -naP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xa8-\xae]|\xe2\x81[\xa0-\xa9]|\xd8\x9c|\xef\xbb\xbf' "$1"
+}
+t_ctrl_md() {
+	report md rep-ctrl || return 1
+	expect_rc 0 || return 1
+	! raw_bytes "$OUT" >/dev/null || fail "raw control byte: $(raw_bytes "$OUT" | head -n 1 | LC_ALL=C tr -c '\040-\176' '?')" || return 1
+	has '| purpose | C:\\\\x1b is text, \\x1b\[6A is not; \\u{009b}2J \\u{0085} end |' || return 1
+	has '"\\u001B\[2Jarg\\u202E"'
+}
+t_ctrl_html() {
+	report html rep-ctrl || return 1
+	expect_rc 0 || return 1
+	! raw_bytes "$OUT" >/dev/null || fail "raw control byte: $(raw_bytes "$OUT" | head -n 1 | LC_ALL=C tr -c '\040-\176' '?')" || return 1
+	has 'C:\\x1b is text, \x1b[6A is not; \u{009b}2J \u{0085} end' || return 1
+	has '&quot;\u001B[2Jarg\u202E&quot;'
+}
+# calyx-audit show reads a log nobody verified: every string escaped, the
+# details JSON with \u escapes (--json still passes the line through).
+t_show_hostile() {
+	local f=$T/hostile.jsonl line
+	line='{"seq":1,"time":"2026-11-22T05:00:00Z","type":"exec.x\u001b[2J\u202e","lease_id":"ab\u009bcd","run_id":"r\u0085\u2066","details":{"k":"v\u009b\u202e\u007f"},"prev":"0","sig":"0"}'
+	printf '%s\n' "$line" >"$f"
+	xrun "$AUDIT" show "$f"
+	expect_rc 0 || return 1
+	! raw_bytes "$OUT" >/dev/null || fail "raw control byte: $(raw_bytes "$OUT" | head -n 1 | LC_ALL=C tr -c '\040-\176' '?')" || return 1
+	expect_stdout_has 'exec.x\x1b[2J\u{202e}' && expect_stdout_has 'ab\u{009b}cd' &&
+		expect_stdout_has 'r\u{0085}\u{2066}' && expect_stdout_has '{"k":"v\u009B\u202E\u007F"}' || return 1
+	xrun "$AUDIT" show "$f" --json
+	[ "$(cat "$OUT")" = "$line" ] || fail "show --json changed the line"
+}
+run_test report.control_chars_md_escaped     t_ctrl_md
+run_test report.control_chars_html_escaped   t_ctrl_html
+run_test audit_show.hostile_strings_escaped  t_show_hostile
 
 # --------------------------------------------------------------------------
 # a tampered log; errors

@@ -32,6 +32,9 @@ for _w in $WORKLOADS; do
 	install -m 0755 "$B/workloads/$_w" "$HB/$_w" || exit 2
 done
 unset _w
+# idle again under a name holding a bidi override and a C1 CSI (U+202E,
+# U+009B): a path the policy lists, shown by calyx-ctl (t_ctl_escapes)
+install -m 0755 "$B/workloads/idle" "$HB/$(printf 'id\342\200\256le\302\233')" || exit 2
 
 MON_UID=$((30000 + $$ % 10000))
 while getent passwd "$MON_UID" >/dev/null || getent group "$MON_UID" >/dev/null; do
@@ -39,7 +42,7 @@ while getent passwd "$MON_UID" >/dev/null || getent group "$MON_UID" >/dev/null;
 done
 CG=/sys/fs/cgroup
 # shellcheck disable=SC2016
-COMMANDS="[\"/usr/bin/true\"$(for w in $WORKLOADS; do printf ', "%s/%s"' "$HB" "$w"; done)]"
+COMMANDS="[\"/usr/bin/true\"$(for w in $WORKLOADS; do printf ', "%s/%s"' "$HB" "$w"; done), \"$HB/id\\u202ele\\u009b\"]"
 policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" >"$T/mon.policy.json"
 mk_host mon "$T/mon.policy.json" "" "\"run_uid\": $MON_UID, \"run_gid\": $MON_UID" ||
 	{ echo "fixture: mk_host mon: $WHY" >&2; exit 2; }
@@ -390,6 +393,39 @@ t_ctl_nonroot() {
 	nothing_left "$(echo "$lid" | cut -c 1-12)"
 }
 run_test operator.calyx_ctl_non_root_refused   t_ctl_nonroot
+
+# What a supervisor reports is shown through calyx/esc.h's rule: a command
+# whose name holds U+202E and U+009B shows escaped in list, and as JSON
+# \u escapes in status (still JSON).
+t_ctl_escapes() {
+	local lid bad="" raw='[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xa8-\xae]|\xe2\x81[\xa0-\xa9]'
+	bg_start ctlesc "[\"$HB/id\\u202ele\\u009b\"]" '"wall_ms": 20000' || return 1
+	lid=$(lease_id "$T/mon/ctlesc.lease")
+	xrun ctl list
+	if [ "$RC" -ne 0 ]; then
+		bad="list: exit $RC"
+	elif LC_ALL=C grep -qaP "$raw" "$OUT"; then
+		bad="list: a raw control or bidi byte"
+	elif ! grep -qF "$HB/id\\u{202e}le\\u{009b}" "$OUT"; then
+		bad="list does not show the command escaped: $(tail -n 1 "$OUT" | LC_ALL=C tr -c '\040-\176' '?')"
+	else
+		xrun ctl status "$lid"
+		if [ "$RC" -ne 0 ]; then
+			bad="status: exit $RC"
+		elif LC_ALL=C grep -qaP "$raw" "$OUT"; then
+			bad="status: a raw control or bidi byte"
+		elif ! grep -qF 'id\u202Ele\u009B' "$OUT"; then
+			bad="status does not show the command as JSON escapes"
+		elif ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$OUT"; then
+			bad="status is not JSON"
+		fi
+	fi
+	ctl halt "$lid" >/dev/null 2>&1 # whatever the checks said: nothing may be left running
+	wait "$BG_PID"
+	[ -z "$bad" ] || fail "$bad" || return 1
+	nothing_left "$(echo "$lid" | cut -c 1-12)"
+}
+run_test operator.calyx_ctl_shows_strings_escaped t_ctl_escapes
 
 t_kill9() {
 	local tag c name before

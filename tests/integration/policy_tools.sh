@@ -108,6 +108,39 @@ t_lint_host() {
 }
 run_test lint.host_checks_paths t_lint_host
 
+# ---- strings shown to people ------------------------------------------------
+# A policy whose strings hold ESC, C1 CSI, a bidi override and isolates
+# (tests/data/policies/lint/hidden.json, which lint flags as CX117): the
+# text of explain, lint and diff shows them escaped (calyx/esc.h), never
+# raw, on a terminal or not.
+raw_bytes() { # FILE: lines with a byte a terminal obeys or a reader cannot see
+	LC_ALL=C grep -naP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xa8-\xae]|\xe2\x81[\xa0-\xa9]|\xd8\x9c|\xef\xbb\xbf' "$1"
+}
+t_hidden_text() {
+	local h=tests/data/policies/lint/hidden.json what
+	for what in explain lint diff; do
+		case $what in
+		explain) xrun "$POLICY" explain "$h" --no-host ;;
+		lint) xrun "$POLICY" lint "$h" ;;
+		diff) xrun "$POLICY" diff tests/data/policies/lint/clean.json "$h" ;;
+		esac
+		! raw_bytes "$OUT" >/dev/null && ! raw_bytes "$ERR" >/dev/null ||
+			fail "$what: a raw control or bidi byte in the output: $(raw_bytes "$OUT" | head -n 1 | LC_ALL=C tr -c '\040-\176' '?')" || return 1
+		case $what in
+		explain) expect_stdout_has '/usr/local/bin/\u{202e}gnp.sh' && expect_stdout_has 'PATH=/usr/bin:/bin\x1b[2J' &&
+			expect_stdout_has '/srv/\u{2066}data\u{2069}' && expect_stdout_has 'HOME=/work\u{009b}' || return 1 ;;
+		lint) expect_rc 1 && expect_stdout_has 'the string holds U+001B (a control character)' &&
+			expect_stdout_has '[CX117 hidden-characters]' || return 1 ;;
+		diff) expect_stdout_has '+ /usr/local/bin/\u{202e}gnp.sh' &&
+			expect_stdout_has '/usr/bin:/bin -> /usr/bin:/bin\x1b[2J' || return 1 ;;
+		esac
+	done
+	# JSON stays JSON: the same strings, JSON-escaped by jansson
+	"$POLICY" lint --format sarif "$h" | python3 -c 'import json, sys; json.load(sys.stdin)' ||
+		fail "lint --format sarif is not JSON"
+}
+run_test text.policy_strings_escaped t_hidden_text
+
 # ---- diff -----------------------------------------------------------------
 t_diff_golden() { # GOLDEN OLD NEW [ARGS]
 	local g=$1 a=$2 b=$3

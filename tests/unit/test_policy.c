@@ -9,6 +9,7 @@
 
 #include "calyx/jsonpos.h"
 #include "calyx/jsonx.h"
+#include "calyx/lint.h"
 #include "calyx/policy.h"
 #include "testutil.h"
 
@@ -265,6 +266,48 @@ static void json_nul_byte_refused(void **state)
 	assert_non_null(strstr(err.msg, "NUL byte"));
 }
 
+/* CX117: every string and member name of the document, known member or
+ * not, with a control, bidi or invisible character is a finding at its
+ * pointer; the message names the character, never repeats the string. */
+static void lint_flags_hidden_characters(void **state)
+{
+	(void)state;
+	static const char doc[] =
+		"{\"v\": 1, \"commands\": [\"/usr/bin/cc\", \"/opt/\\u202egnp.sh\"],\n"
+		" \"env\": {\"set\": {\"PATH\": \"/bin\\u001b[2J\", \"X\\u009b\": \"y\"}},\n"
+		" \"x-note\": [{\"k\": \"\xe2\x81\xa6ok\"}]}";
+	static const cx_lint_opts opts = { 0 };
+	static const struct { const char *ptr, *what; } want[] = {
+		{ "/commands/1", "U+202E (a bidi or invisible character)" },
+		{ "/env/set/PATH", "U+001B (a control character)" },
+		{ "/env/set/X\xc2\x9b", "U+009B (a control character)" },
+		{ "/x-note/0/k", "U+2066 (a bidi or invisible character)" },
+	};
+	cx_lint_result res = { 0 };
+	cx_error err = { 0 };
+	bool seen[CX_ARRAY_SIZE(want)] = { false };
+
+	assert_int_equal(cx_lint_policy((const uint8_t *)doc, strlen(doc), &opts, &res, &err), 0);
+	for (size_t i = 0; i < res.n; i++) {
+		if (strcmp(res.f[i].rule->id, "CX117") != 0)
+			continue;
+		assert_string_equal(res.f[i].rule->name, "hidden-characters");
+		assert_int_equal(res.f[i].rule->severity, CX_SEV_ERROR);
+		assert_false(strstr(res.f[i].message, "\x1b") || strstr(res.f[i].message, "\xe2\x80\xae"));
+		size_t k = 0;
+		while (k < CX_ARRAY_SIZE(want) && strcmp(want[k].ptr, res.f[i].pointer) != 0)
+			k++;
+		if (k == CX_ARRAY_SIZE(want))
+			fail_msg("unexpected CX117 at '%s': %s", res.f[i].pointer, res.f[i].message);
+		assert_non_null(strstr(res.f[i].message, want[k].what));
+		seen[k] = true;
+	}
+	for (size_t k = 0; k < CX_ARRAY_SIZE(want); k++)
+		if (!seen[k])
+			fail_msg("no CX117 at '%s'", want[k].ptr);
+	cx_lint_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +319,7 @@ int main(void)
 		cmocka_unit_test(jsonpos_locates_values),
 		cmocka_unit_test(jsonpos_refuses_bad_input),
 		cmocka_unit_test(json_nul_byte_refused),
+		cmocka_unit_test(lint_flags_hidden_characters),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -565,6 +565,23 @@ int cx_cg_freeze(cx_cgroup *cg, bool frozen, cx_error *err)
 	return 0;
 }
 
+int cx_cg_frozen(cx_cgroup *cg)
+{
+	uint64_t v;
+	char b[32];
+	ssize_t n;
+
+	if (have(cg, H_UNIFIED)) {
+		int r = read_keyed_at(cg->run[H_UNIFIED], "cgroup.events", "frozen", &v);
+		return r < 0 ? r : v != 0;
+	}
+	n = read_at(cg->run[H_FREEZER], "freezer.state", b, sizeof(b) - 1);
+	if (n < 0)
+		return (int)n;
+	b[n] = '\0';
+	return strncmp(b, "FROZEN", 6) == 0;
+}
+
 static void kill_pid(uint64_t pid, void *arg)
 {
 	kill((pid_t)pid, SIGKILL);

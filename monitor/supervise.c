@@ -26,6 +26,7 @@
 #define POLL_CPU_NS 10000000LL   /* fallback CPU poll: 10 ms */
 #define POLL_SLOW_NS 100000000LL /* pids on v1: 100 ms */
 #define EMPTY_TIMEOUT_MS 5000
+#define PAUSE_SETTLE_MS 250      /* an operator pause waits this long for "frozen" */
 #define FENCE_PERIOD_US 10000
 
 enum { K_PIDFD = 1, K_WALL, K_BPF, K_MEM, K_POP, K_SIG, K_POLL, K_CTL };
@@ -204,6 +205,10 @@ static void control(sup *s)
 		break;
 	case CX_CTL_PAUSE:
 		if (!s->paused && cx_cg_freeze(c->cg, true, &e) == 0) {
+			/* "paused" is answered once the tree is frozen, not just
+			 * asked to freeze: at most PAUSE_SETTLE_MS, then as it is */
+			for (int i = 0; i < PAUSE_SETTLE_MS && cx_cg_frozen(c->cg) == 0; i++)
+				usleep(1000);
 			s->paused = true;
 			s->paused_since = cx_mono_ns();
 			if (c->on_operator)

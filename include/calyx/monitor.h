@@ -134,6 +134,10 @@ int cx_cg_populated(cx_cgroup *cg); /* 1, 0, or -errno */
 /* Forks refused by pids.max so far (one pread on a kept fd). */
 uint64_t cx_cg_pids_refused(cx_cgroup *cg);
 int cx_cg_freeze(cx_cgroup *cg, bool frozen, cx_error *err);
+/* 1 once every process of the run's cgroup is frozen (the freeze is
+ * asynchronous: cgroup.events "frozen", or freezer.state FROZEN), 0 not
+ * yet, or -errno. */
+int cx_cg_frozen(cx_cgroup *cg);
 /* Kill every process in the run's cgroup (cgroup.kill, or the v1 freezer
  * loop). Does not wait. */
 int cx_cg_kill(cx_cgroup *cg, cx_error *err);

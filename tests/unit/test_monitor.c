@@ -938,6 +938,31 @@ static void freeze_each_layout(void **st)
 	fake_close(&f);
 }
 
+/* The freeze is asynchronous: "frozen" is read back, in every layout. */
+static void frozen_each_layout(void **st)
+{
+	static const cx_cg_layout ls[] = { CX_CG_V2, CX_CG_HYBRID };
+	static const char *const ev[] = { U2 "cgroup.events", HU "cgroup.events" };
+	fake f;
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++) {
+		fake_open(&f, ls[i]);
+		put(f.root, ev[i], "populated 1\nfrozen 0\n");
+		assert_int_equal(cx_cg_frozen(f.cg), 0);
+		put(f.root, ev[i], "populated 1\nfrozen 1\n");
+		assert_int_equal(cx_cg_frozen(f.cg), 1);
+		rm(f.root, ev[i]);
+		assert_int_equal(cx_cg_frozen(f.cg), -ENOENT);
+		fake_close(&f);
+	}
+	fake_open(&f, CX_CG_V1);
+	put(f.root, HF "freezer.state", "FREEZING\n");
+	assert_int_equal(cx_cg_frozen(f.cg), 0);
+	put(f.root, HF "freezer.state", "FROZEN\n");
+	assert_int_equal(cx_cg_frozen(f.cg), 1);
+	fake_close(&f);
+}
+
 static void populated_each_layout(void **st)
 {
 	static const cx_cg_layout ls[] = { CX_CG_V2, CX_CG_HYBRID };
@@ -1382,6 +1407,7 @@ int main(void)
 		cmocka_unit_test(hybrid_cpu_quota),
 		cmocka_unit_test(v1_cpu_quota),
 		cmocka_unit_test(freeze_each_layout),
+		cmocka_unit_test(frozen_each_layout),
 		cmocka_unit_test(populated_each_layout),
 		cmocka_unit_test(kill_each_layout),
 		cmocka_unit_test(memory_events_each_layout),

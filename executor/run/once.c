@@ -298,6 +298,7 @@ static int once_spawn(once *o, const char *const *ovdirs, cx_error *err)
 		.landlock_optional = pol->landlock_optional,
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
+		.unix_sockets = &pol->unix_sockets,
 		.overlay_dirs = ovdirs,
 		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),
 		.join_fds = o->join_fds,

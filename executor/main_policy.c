@@ -158,6 +158,11 @@ static int cmd_explain(int argc, char **argv)
 				  : "any host may run it (no audience required)");
 	if (p.syscalls_deny.n)
 		list("denied", &p.syscalls_deny, "");
+	if (p.unix_sockets.n) {
+		list("connect", &p.unix_sockets, "");
+		printf("             host unix sockets, where a leased tree holds them; no other host\n"
+		       "             socket in a leased tree answers a run\n");
+	}
 	printf("\nEnforced by:\n"
 	       "  file view   mount namespace: a tmpfs root with only the leased paths (ro unless\n"
 	       "              writable), /dev minimal, /proc of its own pid namespace\n"

@@ -200,6 +200,7 @@ static void control(sup *s)
 
 	if (cx_ctl_accept(c->ctl_fd, &conn, &cmd, &uid, &e) < 0)
 		return;
+	cx_operator_act act = { .cmd = cmd, .uid = uid };
 	switch (cmd) {
 	case CX_CTL_STATUS:
 		break;
@@ -212,7 +213,7 @@ static void control(sup *s)
 			s->paused = true;
 			s->paused_since = cx_mono_ns();
 			if (c->on_operator)
-				c->on_operator(cmd, uid, c->arg);
+				c->on_operator(&act, c->arg);
 		}
 		break;
 	case CX_CTL_RESUME:
@@ -220,12 +221,12 @@ static void control(sup *s)
 			s->paused = false;
 			s->res->paused_ms += (cx_mono_ns() - s->paused_since) / 1000000;
 			if (c->on_operator)
-				c->on_operator(cmd, uid, c->arg);
+				c->on_operator(&act, c->arg);
 		}
 		break;
 	case CX_CTL_HALT:
 		if (c->on_operator)
-			c->on_operator(cmd, uid, c->arg);
+			c->on_operator(&act, c->arg);
 		if (s->res->halt == CX_HALT_NONE)
 			s->res->halt_uid = (int)uid;
 		breach(s, CX_HALT_OPERATOR, 0, 0);
@@ -243,6 +244,29 @@ static void control(sup *s)
 						: s->paused ? "paused" : "running"));
 	}
 	cx_ctl_reply(conn, reply);
+}
+
+/* SIGINT/SIGTERM/SIGHUP/SIGQUIT to calyx-exec: an operator halt. The
+ * one that halts the run is reported with its sender (who asked matters
+ * as much as for calyx-ctl); later ones change nothing and are not. */
+static void halt_signal(sup *s, const struct signalfd_siginfo *si)
+{
+	const cx_supervise_cfg *c = s->cfg;
+	/* the kernel's own signals (SI_KERNEL: a terminal's ^C, a hangup)
+	 * carry no sender */
+	bool user = si->ssi_code == SI_USER || si->ssi_code == SI_QUEUE || si->ssi_code == SI_TKILL;
+	cx_operator_act act = { .cmd = CX_CTL_HALT, .signal = (int)si->ssi_signo,
+				.pid = user ? (pid_t)si->ssi_pid : 0,
+				.uid = user ? (uid_t)si->ssi_uid : 0 };
+
+	if (s->res->halt != CX_HALT_NONE)
+		return;
+	s->res->halt_signal = act.signal;
+	s->res->halt_pid = (int)act.pid;
+	s->res->halt_uid = (int)act.uid;
+	if (c->on_operator)
+		c->on_operator(&act, c->arg);
+	breach(s, CX_HALT_OPERATOR, 0, 0);
 }
 
 static void check_pids(sup *s)
@@ -264,7 +288,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 	sigset_t sigs;
 
 	memset(res, 0, sizeof(*res));
-	res->halt_uid = -1;
+	res->halt_uid = res->halt_pid = -1;
 	res->cpu_enforcer = !cfg->cpu_ms ? "none" : cfg->bpf ? "bpf" : "cgroup-poll";
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
@@ -325,11 +349,8 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 				break;
 			case K_SIG: {
 				struct signalfd_siginfo si;
-				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-					if (res->halt == CX_HALT_NONE)
-						res->halt_signal = (int)si.ssi_signo;
-					breach(&s, CX_HALT_OPERATOR, 0, 0);
-				}
+				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+					halt_signal(&s, &si);
 				break;
 			}
 			case K_CTL:

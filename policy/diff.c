@@ -170,6 +170,14 @@ static void diff_rest(cx_policy_diff *d, const cx_policy *a, const cx_policy *b)
 	for (size_t i = 0; i < b->syscalls_deny.n; i++)
 		if (!cx_strv_contains(&a->syscalls_deny, b->syscalls_deny.v[i]))
 			add(d, CX_NARROWED, "syscalls.deny", NULL, b->syscalls_deny.v[i], "now denied");
+	for (size_t i = 0; i < b->unix_sockets.n; i++)
+		if (!cx_strv_contains(&a->unix_sockets, b->unix_sockets.v[i]))
+			add(d, CX_WIDENED, "unix_sockets", NULL, b->unix_sockets.v[i],
+			    "runs may now connect to this host daemon");
+	for (size_t i = 0; i < a->unix_sockets.n; i++)
+		if (!cx_strv_contains(&b->unix_sockets, a->unix_sockets.v[i]))
+			add(d, CX_NARROWED, "unix_sockets", a->unix_sockets.v[i], NULL,
+			    "no longer reachable from runs");
 }
 
 void cx_policy_diff_compute(const cx_policy *a, const cx_policy *b, cx_policy_diff *ret)

@@ -5,6 +5,7 @@
  * definitions: README "For security teams" lists them for reviewers. */
 #include "calyx/lint.h"
 
+#include <ftw.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +37,8 @@ enum {
 	R_LANDLOCK,
 	R_REDUNDANT,
 	R_HIDDEN,
+	R_SOCKET_IN_TREE,
+	R_HOST_SOCKET,
 	R__COUNT
 };
 
@@ -95,6 +98,12 @@ static const cx_lint_rule rules[R__COUNT] = {
 	[R_HIDDEN] = { "CX117", "hidden-characters", CX_SEV_ERROR,
 		       "a string or member name holds a control character (ESC, C1), a bidi override or another invisible character, or bytes that are not UTF-8: a terminal, editor or review tool shows the policy otherwise than calyx-exec reads it",
 		       "remove the character; calyx-policy explain and lint text show it escaped, so it can be found" },
+	[R_SOCKET_IN_TREE] = { "CX118", "socket-in-tree", CX_SEV_WARNING,
+			       "a read or write tree holds unix sockets of host daemons (docker.sock, D-Bus and the like live in runtime dirs such as /run): runs cannot connect to them unless unix_sockets names them, but the tree is likely broader than runs need",
+			       "narrow the tree to what runs need; name in unix_sockets only the sockets runs must reach" },
+	[R_HOST_SOCKET] = { "CX119", "host-socket-reachable", CX_SEV_WARNING,
+			    "unix_sockets lets runs connect to a host daemon: whatever the daemon lets a peer do, any lease under this policy can do (docker.sock or a root D-Bus service: root on this host)",
+			    "name only sockets whose daemon is safe to hand to every lease under this policy, inside a tree leases may mount; never docker.sock, containerd, the D-Bus system bus or calyx's own control sockets" },
 };
 
 const cx_lint_rule *cx_lint_rules(size_t *n)
@@ -553,6 +562,74 @@ static void rule_host(lint *l, const char *list, const item *it, size_t n)
 	}
 }
 
+/* Sockets in a tree, found by a walk that stays on the tree's own file
+ * system (the view shows no other) and follows no symlink, bounded. nftw
+ * has no context argument: one walk at a time (lint is single-threaded). */
+#define SOCK_WALK_MAX 200000
+#define SOCK_NAMES_MAX 3
+static struct {
+	size_t entries, sockets;
+	char names[SOCK_NAMES_MAX][256];
+} sock_walk;
+
+static int sock_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (++sock_walk.entries > SOCK_WALK_MAX)
+		return 1; /* stop: bounded */
+	if (flag == FTW_F && S_ISSOCK(st->st_mode)) {
+		if (sock_walk.sockets < SOCK_NAMES_MAX)
+			snprintf(sock_walk.names[sock_walk.sockets], sizeof(sock_walk.names[0]), "%s", path);
+		sock_walk.sockets++;
+	}
+	return 0;
+}
+
+static void rule_sockets_in(lint *l, const char *list, const item *it, size_t n)
+{
+	char ptr[64];
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++) {
+		if (lstat(it[i].s, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue; /* missing or a file: CX106 and friends say so */
+		memset(&sock_walk, 0, sizeof(sock_walk));
+		nftw(it[i].s, sock_visit, 16, FTW_PHYS | FTW_MOUNT);
+		if (!sock_walk.sockets)
+			continue;
+		snprintf(ptr, sizeof(ptr), "/%s/%zu", list, it[i].idx);
+		add(l, R_SOCKET_IN_TREE, ptr,
+		    "%s tree '%s' holds %zu unix socket%s of host daemons (%s%s%s%s%s%s)%s: runs reach none of them unless unix_sockets names them",
+		    list, it[i].s, sock_walk.sockets, sock_walk.sockets == 1 ? "" : "s", sock_walk.names[0],
+		    sock_walk.sockets > 1 ? ", " : "", sock_walk.sockets > 1 ? sock_walk.names[1] : "",
+		    sock_walk.sockets > 2 ? ", " : "", sock_walk.sockets > 2 ? sock_walk.names[2] : "",
+		    sock_walk.sockets > 3 ? ", ..." : "",
+		    sock_walk.entries > SOCK_WALK_MAX ? " (the walk stopped after 200000 entries)" : "");
+	}
+}
+
+/* Each socket the policy hands to runs; where no tree could mount it; on
+ * this host, what is there. */
+static void rule_host_sockets(lint *l, const item *sk, size_t n, const item *rd, size_t nrd,
+			      const item *wr, size_t nwr)
+{
+	char ptr[64];
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++) {
+		bool in_tree = false;
+		for (size_t j = 0; j < nrd && !in_tree; j++)
+			in_tree = cx_path_within(sk[i].s, rd[j].s) && strcmp(sk[i].s, rd[j].s) != 0;
+		for (size_t j = 0; j < nwr && !in_tree; j++)
+			in_tree = cx_path_within(sk[i].s, wr[j].s) && strcmp(sk[i].s, wr[j].s) != 0;
+		snprintf(ptr, sizeof(ptr), "/unix_sockets/%zu", sk[i].idx);
+		bool not_sock = l->opts->host && lstat(sk[i].s, &st) == 0 && !S_ISSOCK(st.st_mode);
+		add(l, R_HOST_SOCKET, ptr, "runs may connect to the host socket '%s'%s%s", sk[i].s,
+		    in_tree ? "" : "; it lies in no read or write tree, so no lease can mount it",
+		    not_sock ? "; on this host it is not a socket (calyx-exec refuses such a run)" : "");
+	}
+}
+
 /* "policy.env.allow[0] 'X' ..." -> "/env/allow/0": where the executor's
  * message points, so CX001 lands on the right value when it can. */
 static void error_pointer(const char *msg, char *out, size_t len)
@@ -599,8 +676,8 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	cx_error perr = { 0 };
 	json_error_t jerr;
 	/* 3 x 512 items: on the heap (no stack frame over 16 KiB) */
-	_cleanup_free_ struct { item cmd[LIST_MAX], rd[LIST_MAX], wr[LIST_MAX]; } *ls = NULL;
-	size_t ncmd, nrd, nwr;
+	_cleanup_free_ struct { item cmd[LIST_MAX], rd[LIST_MAX], wr[LIST_MAX], sk[LIST_MAX]; } *ls = NULL;
+	size_t ncmd, nrd, nwr, nsk;
 
 	if (len > CX_POLICY_MAX_BYTES)
 		return cx_err(err, CX_E_TOO_BIG, EFBIG, "policy is above %u bytes", CX_POLICY_MAX_BYTES);
@@ -635,6 +712,8 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	ncmd = paths(l.doc, "commands", cmd, LIST_MAX);
 	nrd = paths(l.doc, "read", rd, LIST_MAX);
 	nwr = paths(l.doc, "write", wr, LIST_MAX);
+	item *sk = ls->sk;
+	nsk = paths(l.doc, "unix_sockets", sk, LIST_MAX);
 	rule_commands(&l, cmd, ncmd, wr, nwr);
 	against(&l, R_WRITE_SYSTEM, "write", wr, nwr, system_paths, CX_ARRAY_SIZE(system_paths),
 		&opts->trust, "system or trust path");
@@ -652,10 +731,14 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	rule_redundant(&l, "read", rd, nrd, "write", wr, nwr);
 	rule_redundant(&l, "write", wr, nwr, "write", wr, nwr);
 	rule_hidden(&l, l.doc, "", 0);
+	rule_host_sockets(&l, sk, nsk, rd, nrd, wr, nwr);
 	if (opts->host) {
 		rule_host(&l, "commands", cmd, ncmd);
 		rule_host(&l, "read", rd, nrd);
 		rule_host(&l, "write", wr, nwr);
+		rule_host(&l, "unix_sockets", sk, nsk);
+		rule_sockets_in(&l, "read", rd, nrd);
+		rule_sockets_in(&l, "write", wr, nwr);
 	}
 	json_decref(l.doc);
 	cx_jsonpos_free(&l.ix);

@@ -22,6 +22,7 @@ void cx_policy_free(cx_policy *p)
 	cx_strv_free(&p->env_allow);
 	cx_env_free(&p->env_set);
 	cx_strv_free(&p->syscalls_deny);
+	cx_strv_free(&p->unix_sockets);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -182,7 +183,7 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 {
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
 	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", "dev_shm",
-					   "workspace_lock", NULL };
+					   "workspace_lock", "unix_sockets", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -217,6 +218,12 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 		r = parse_lease_rules(j, &p, err);
 	if (r == 0)
 		r = parse_syscalls(j, &p, err);
+	/* Host sockets a run may reach by name: an opt-in per socket, never
+	 * per tree (see sandbox/view.c for why the rest stay unreachable). */
+	if (r == 0 && json_object_get(j, "unix_sockets"))
+		r = cx_strv_from_json(json_object_get(j, "unix_sockets"), "policy.unix_sockets",
+				      CX_E_POLICY, CX_POLICY_SOCKETS_MAX, CX_PATH_MAX,
+				      CX_STRV_PATHS | CX_STRV_UNIQUE, &p.unix_sockets, err);
 	if (r == 0) {
 		const char *ll = NULL;
 		r = cx_json_str(j, "landlock", "policy", CX_E_POLICY, 16, true, &ll, err);

@@ -16,7 +16,10 @@
  *   reach other runs of that uid; openat2 returns ENOSYS (its mode is in
  *   memory, out of seccomp's sight; libc falls back to openat);
  *   socket() and socketpair() for every family but AF_UNIX (and AF_INET/AF_INET6 when the
- *   policy allows loopback); ioctl TIOCSTI and TIOCLINUX, compared on the
+ *   policy allows loopback) — AF_UNIX stays: the run's own sockets are
+ *   legitimate, and host sockets are kept out by the view (overlays,
+ *   sandbox/view.c), which sees what a path resolves to where a filter on
+ *   connect() would see only its string; ioctl TIOCSTI and TIOCLINUX, compared on the
  *   low 32 bits (the kernel truncates the request), so high-bit garbage
  *   cannot slip past;
  *   plus the policy's syscalls.deny.

@@ -26,7 +26,8 @@
  *           an error; a failure after clone3: kill_sandbox (SIGKILL init,
  *           reap it; the child's own report, if any, is the cause)
  *   init:   PDEATHSIG=SIGKILL, wait for go (parent alive), join the v1
- *           cgroups itself (join_fds), build the view and pivot_root,
+ *           cgroups itself (join_fds), a new cgroup namespace rooted
+ *           there (unshare), build the view and pivot_root,
  *           hostname, loopback if allowed, fork payload, drop its own
  *           capabilities, close every fd, reap until the payload exits,
  *           report its wait status, exit (the pid namespace dies with it)
@@ -341,6 +342,18 @@ static _Noreturn void init_main(const child_ctx *c)
 			child_fail(c, &err, CX_EXIT_FAILURE);
 		}
 		close(c->join_fds[i]);
+	}
+	/* A cgroup namespace is rooted where its creator stands in each
+	 * hierarchy at that moment. clone3 made one while init was still in
+	 * calyx-exec's v1 cgroups (only the v2 one, CLONE_INTO_CGROUP, was
+	 * already the run's), so the command would see "/calyx/run-<pid>-
+	 * <start>-<lease>" or "/../../..." there. A fresh one, now that every
+	 * hierarchy holds init in the run's cgroup, shows it "/" everywhere;
+	 * the payload forked below inherits it. */
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		cx_err(&err, CX_E_SPAWN, errno, "cannot root the cgroup namespace at the run's cgroup: %s",
+		       strerror(errno));
+		child_fail(c, &err, CX_EXIT_FAILURE);
 	}
 	marks[CX_SBX_VIEW_START] = cx_mono_ns();
 	if (sbx_view_build(c->cfg, &err) < 0)

@@ -14,7 +14,27 @@
  *    inode (checked again after mounting);
  *  - every bind is nosuid,nodev (devices: nosuid,noexec), read-only unless
  *    granted write; mounts are private to the sandbox (the whole tree is
- *    made a slave first, so nothing propagates back to the host).
+ *    made a slave first, so nothing propagates back to the host);
+ *  - no host unix socket answers through the view unless the policy names
+ *    it: every leased directory is an overlay (writable ones over the
+ *    run's upper, read-only ones over an empty second layer), and a
+ *    pathname socket is found by the inode its path resolves to, which
+ *    through an overlay is the overlay's own, with nothing bound to it
+ *    (ECONNREFUSED). A read-only bind would show the host's very inode, and
+ *    neither MS_RDONLY nor network "none" stops connect() or sendto(): a
+ *    lease reading /run would reach docker.sock or D-Bus. Why not seccomp
+ *    or Landlock: Landlock (ABI <= 7) has no right for pathname sockets
+ *    (its scope covers abstract ones only, which the run's own network
+ *    namespace also hides), and seccomp sees a path string, not what it
+ *    resolves to (a symlink planted in /work defeats any check of it), so
+ *    it could only refuse AF_UNIX altogether, the run's own sockets too.
+ *    The run's own sockets (bound through its writable overlays, /tmp or
+ *    /dev/shm) are bound on the view's inodes and work. This is
+ *    overlayfs's behaviour, not a documented promise: every run checks it
+ *    first (sockets_hidden) and a kernel where a socket answers through an
+ *    overlay is refused (E_LAYER). A socket the policy names
+ *    ("unix_sockets") is bound over its overlay stand-in, where the lease
+ *    mounts a tree that holds it, and answers; nothing else does;
  * Runs in init (pid 1 of the sandbox's pid namespace) as root in the
  * initial user namespace, inside its own mount namespace: nothing done
  * here is visible on the host. */
@@ -25,10 +45,12 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 
 #include "calyx/fileio.h"
 #include "calyx/path.h"
@@ -148,12 +170,12 @@ static int bind_fd(int srcfd, int dstfd, uint64_t attrs, bool recursive, const c
 	return 0;
 }
 
-typedef struct bind {
+typedef struct vbind {
 	const char *src;     /* host path */
 	const char *dst;     /* path in the view */
 	bool rw;
 	const char *overlay; /* rw through an overlay: dir holding upper/ and work/ */
-} bind;
+} vbind;
 
 static size_t depth(const char *p)
 {
@@ -165,7 +187,7 @@ static size_t depth(const char *p)
 
 static int cmp_depth(const void *a, const void *b)
 {
-	const bind *x = a, *y = b;
+	const vbind *x = a, *y = b;
 	size_t dx = depth(x->dst), dy = depth(y->dst);
 	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->dst, y->dst);
 }
@@ -175,7 +197,7 @@ static int cmp_depth(const void *a, const void *b)
  * no redirects (a dir rename becomes copy+delete), no metacopy, no index.
  * Paths are given as /proc/self/fd/N of fds we opened without following
  * symlinks, so no path string is parsed twice or can smuggle options. */
-static int overlay_path(int rootfd, const bind *b, int src, cx_error *err)
+static int overlay_path(int rootfd, const vbind *b, int src, cx_error *err)
 {
 	_cleanup_close_ int upper = -1, work = -1, fsfd = -1, mnt = -1, dst = -1;
 	char up[512], wp[512], lp[32], upp[32], wpp[32];
@@ -218,7 +240,70 @@ static int overlay_path(int rootfd, const bind *b, int src, cx_error *err)
 	return 0;
 }
 
-static int bind_path(int rootfd, const bind *b, cx_error *err)
+/* A read-only overlay of the directory `lower` (an fd) over `empty` (an
+ * empty directory: overlayfs wants two lower layers when there is no
+ * upper), returned detached as a mount fd. Redirect xattrs in the host
+ * tree are not followed; no metacopy, no index. */
+static int ro_overlay(int lower, int empty, const char *what, cx_error *err)
+{
+	_cleanup_close_ int fsfd = -1;
+	char lp[64];
+	const struct {
+		const char *key, *val;
+	} opts[] = {
+		{ "lowerdir", lp }, { "redirect_dir", "nofollow" }, { "metacopy", "off" },
+		{ "index", "off" }, { "xino", "off" },
+	};
+	int mnt;
+
+	snprintf(lp, sizeof(lp), "/proc/self/fd/%d:/proc/self/fd/%d", lower, empty);
+	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return cx_err(err, CX_E_LAYER, errno,
+			      "overlayfs is not available: %s (read-only trees are mounted through it, so that host unix sockets in them stay unreachable)",
+			      strerror(errno));
+	for (size_t i = 0; i < CX_ARRAY_SIZE(opts); i++)
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].val, 0) < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "overlay option %s for '%.200s': %s",
+				      opts[i].key, what, strerror(errno));
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return cx_err(err, CX_E_VIEW, errno,
+			      "'%.200s' cannot be mounted read-only through an overlay: %s", what,
+			      strerror(errno));
+	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay mount for '%.200s': %s", what,
+			      strerror(errno));
+	return mnt;
+}
+
+/* A leased read-only directory: its overlay moved onto the target, which
+ * must then be that overlay (a directory on overlayfs). */
+static int ro_overlay_path(int rootfd, const vbind *b, int src, int empty, cx_error *err)
+{
+	_cleanup_close_ int mnt = ro_overlay(src, empty, b->src, err), dst = -1, again = -1;
+	struct statfs sfs;
+	struct stat st;
+
+	if (mnt < 0)
+		return mnt;
+	dst = open_target(rootfd, b->dst, true, err);
+	if (dst < 0)
+		return dst;
+	if (move_mount(mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "move overlay to '%.200s': %s", b->dst,
+			      strerror(errno));
+	again = cx_openat2(rootfd, b->dst + 1, O_PATH | O_NOFOLLOW | O_DIRECTORY,
+			   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (again < 0 || fstatfs(again, &sfs) < 0 || sfs.f_type != OVERLAYFS_SUPER_MAGIC ||
+	    fstat(again, &st) < 0 || !S_ISDIR(st.st_mode))
+		return cx_err(err, CX_E_VIEW, EIO,
+			      "'%.200s' is not what was mounted at '%.200s' (raced?); refusing to run",
+			      b->src, b->dst);
+	return 0;
+}
+
+static int bind_path(int rootfd, const vbind *b, int empty, cx_error *err)
 {
 	_cleanup_close_ int src = -1, dst = -1, again = -1;
 	struct stat ss, ds;
@@ -239,6 +324,8 @@ static int bind_path(int rootfd, const bind *b, cx_error *err)
 				      b->src);
 		return overlay_path(rootfd, b, src, err);
 	}
+	if (!b->rw && S_ISDIR(ss.st_mode))
+		return ro_overlay_path(rootfd, b, src, empty, err);
 	dst = open_target(rootfd, b->dst, S_ISDIR(ss.st_mode), err);
 	if (dst < 0)
 		return dst;
@@ -253,6 +340,134 @@ static int bind_path(int rootfd, const bind *b, cx_error *err)
 		return cx_err(err, CX_E_VIEW, EIO,
 			      "'%.200s' is not what was mounted at '%.200s' (raced?); refusing to run",
 			      b->src, b->dst);
+	return 0;
+}
+
+/* The empty second layer of the read-only overlays: a tiny read-only
+ * tmpfs mounted on the view's root dir, under the view's own tmpfs (which
+ * is stacked on it next). A file system of its own, so it can never lie
+ * inside a leased tree (overlayfs refuses layers nested in each other,
+ * and a policy may let a lease read the state dir's parent); attached to
+ * init's mount namespace, since kernels before 6.15 refuse detached
+ * mounts as overlay layers. pivot_root later leaves it behind with the
+ * old root; the overlays hold their own references to it. */
+static int mount_empty_layer(const char *dir, cx_error *err)
+{
+	int fd;
+
+	if (mount("tmpfs", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0555,size=4k,nr_inodes=16") < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "mount the empty layer on '%s': %s", dir,
+			      strerror(errno));
+	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "open the empty layer: %s", strerror(errno));
+	return fd;
+}
+
+/* The property the threat model rests on, checked before anything is
+ * mounted: a socket bound and listening in a directory does not answer
+ * through an overlay of that directory. Done in a scratch directory of
+ * the view's own tmpfs, removed afterwards. */
+static int sockets_hidden(int rootfd, int empty, cx_error *err)
+{
+	static const char scratch[] = ".calyx-socket-check";
+	_cleanup_close_ int dir = -1, lsn = -1, cli = -1, ovl = -1;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int r = 0, e;
+
+	if (mkdirat(rootfd, scratch, 0700) < 0 ||
+	    (dir = openat(rootfd, scratch, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "socket check: scratch dir: %s", strerror(errno));
+	snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/s", dir);
+	lsn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsn < 0 || bind(lsn, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lsn, 1) < 0) {
+		r = cx_err(err, CX_E_SPAWN, errno, "socket check: listener: %s", strerror(errno));
+		goto out;
+	}
+	ovl = ro_overlay(dir, empty, "the socket check's directory", err);
+	if (ovl < 0) {
+		r = ovl;
+		goto out;
+	}
+	snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/s", ovl);
+	cli = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	e = cli < 0 ? errno : connect(cli, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : errno;
+	if (e == 0)
+		r = cx_err(err, CX_E_LAYER, EPERM,
+			   "this kernel's overlayfs lets a unix socket answer through it, so host sockets in leased trees would be reachable; calyx-exec does not run here");
+	else if (e != ECONNREFUSED)
+		r = cx_err(err, CX_E_LAYER, e,
+			   "cannot check that host unix sockets stay unreachable through an overlay: %s",
+			   strerror(e));
+out:
+	if (unlinkat(dir, "s", 0) < 0 && errno != ENOENT && r == 0)
+		r = cx_err(err, CX_E_SPAWN, errno, "socket check: cleanup: %s", strerror(errno));
+	if (unlinkat(rootfd, scratch, AT_REMOVEDIR) < 0 && r == 0)
+		r = cx_err(err, CX_E_SPAWN, errno, "socket check: cleanup: %s", strerror(errno));
+	return r;
+}
+
+/* The host sockets the policy names, where the lease mounts a tree that
+ * holds them: each bound over its overlay stand-in (at the same path for
+ * ro and rw trees, under /work for the workspace), so that it alone
+ * answers. A named socket that does not exist on the host (its daemon is
+ * down) is left out; one that is not a socket, or sits on a file system
+ * mounted below the leased tree (the overlay shows the tree's own file
+ * system only), is refused. */
+static int bind_named_sockets(int rootfd, const cx_strv *socks, const vbind *binds, size_t n,
+			      cx_error *err)
+{
+	for (size_t i = 0; socks && i < socks->n; i++) {
+		const char *sp = socks->v[i];
+		bool at_path = false;
+
+		for (size_t k = 0; k < n; k++) {
+			const vbind *b = &binds[k];
+			char view[CX_PATH_MAX + 8];
+			bool ws = strcmp(b->dst, b->src) != 0;
+
+			if (strcmp(sp, b->src) == 0 || !cx_path_within(sp, b->src) || (!ws && at_path))
+				continue;
+			snprintf(view, sizeof(view), "%s%s", b->dst, sp + strlen(b->src));
+			at_path |= !ws;
+			_cleanup_close_ int src = cx_openat2(AT_FDCWD, sp, O_PATH,
+							     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+			_cleanup_close_ int dst = -1, again = -1;
+			struct stat ss, ds;
+			int r;
+
+			if (src == -ENOENT)
+				break;
+			if (src < 0)
+				return cx_err(err, CX_E_VIEW, -src,
+					      "host socket '%.200s' (policy unix_sockets) cannot be opened: %s%s",
+					      sp, strerror(-src),
+					      src == -ELOOP || src == -EXDEV ? " (a symlink is in its path)" : "");
+			if (fstat(src, &ss) < 0 || !S_ISSOCK(ss.st_mode))
+				return cx_err(err, CX_E_VIEW, ENOTSOCK,
+					      "'%.200s' is named in the policy's unix_sockets but is not a socket on this host",
+					      sp);
+			dst = cx_openat2(rootfd, view + 1, O_PATH | O_NOFOLLOW,
+					 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+			if (dst < 0)
+				return cx_err(err, CX_E_VIEW, -dst,
+					      "host socket '%.200s' (policy unix_sockets) is not in the view at '%.200s': %s (it may lie on a file system mounted below '%.200s': lease that mount's own path)",
+					      sp, view, strerror(-dst), b->src);
+			r = bind_fd(src, dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						      MOUNT_ATTR_NOEXEC,
+				    false, sp, err);
+			if (r < 0)
+				return r;
+			again = cx_openat2(rootfd, view + 1, O_PATH | O_NOFOLLOW,
+					   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+			if (again < 0 || fstat(again, &ds) < 0 || ds.st_dev != ss.st_dev ||
+			    ds.st_ino != ss.st_ino)
+				return cx_err(err, CX_E_VIEW, EIO,
+					      "'%.200s' is not what was mounted at '%.200s' (raced?); refusing to run",
+					      sp, view);
+		}
+	}
 	return 0;
 }
 
@@ -411,7 +626,7 @@ static int build_proc(int rootfd, cx_error *err)
 
 /* Merged-/usr hosts: /bin, /lib, /lib64... are symlinks into /usr.
  * Recreate those whose target lies inside a tree the view mounts. */
-static int top_level_links(int rootfd, const bind *binds, size_t n, cx_error *err)
+static int top_level_links(int rootfd, const vbind *binds, size_t n, cx_error *err)
 {
 	static const char *const names[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
@@ -446,8 +661,8 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 {
 	const cx_run_spec *s = cfg->spec;
 	size_t n = 0;
-	bind *binds;
-	_cleanup_close_ int rootfd = -1;
+	vbind *binds;
+	_cleanup_close_ int rootfd = -1, empty = -1;
 	char opts[96];
 	int r;
 
@@ -457,6 +672,9 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	/* Nothing we mount may propagate to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "make / a slave mount: %s", strerror(errno));
+	empty = mount_empty_layer(cfg->root_dir, err);
+	if (empty < 0)
+		return empty;
 	if (mount("tmpfs", cfg->root_dir, "tmpfs", MS_NOSUID | MS_NODEV,
 		  "mode=0755,size=1m,nr_inodes=4096") < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "mount tmpfs root on '%s': %s", cfg->root_dir,
@@ -464,26 +682,30 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	rootfd = open(cfg->root_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rootfd < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "open view root: %s", strerror(errno));
+	if ((r = sockets_hidden(rootfd, empty, err)) < 0)
+		return r;
 
 	binds = cx_calloc(s->ro.n + s->rw.n + 1, sizeof(*binds));
 	for (size_t i = 0; i < s->ro.n; i++)
-		binds[n++] = (bind){ s->ro.v[i], s->ro.v[i], false, NULL };
+		binds[n++] = (vbind){ s->ro.v[i], s->ro.v[i], false, NULL };
 	/* overlay_dirs: [0] the workspace, [1 + i] rw path i */
 	const char *const *ov = cfg->overlay_dirs;
 	for (size_t i = 0; i < s->rw.n; i++)
-		binds[n++] = (bind){ s->rw.v[i], s->rw.v[i], true, ov ? ov[1 + i] : NULL };
+		binds[n++] = (vbind){ s->rw.v[i], s->rw.v[i], true, ov ? ov[1 + i] : NULL };
 	if (s->workspace)
-		binds[n++] = (bind){ s->workspace, "/work", true, ov ? ov[0] : NULL };
+		binds[n++] = (vbind){ s->workspace, "/work", true, ov ? ov[0] : NULL };
 	/* Parents before children, so a nested path lands inside its parent. */
 	qsort(binds, n, sizeof(*binds), cmp_depth);
 	for (size_t i = 0; i < n; i++) {
-		r = bind_path(rootfd, &binds[i], err);
+		r = bind_path(rootfd, &binds[i], empty, err);
 		if (r < 0) {
 			free(binds);
 			return r;
 		}
 	}
-	r = top_level_links(rootfd, binds, n, err);
+	r = bind_named_sockets(rootfd, cfg->unix_sockets, binds, n, err);
+	if (r == 0)
+		r = top_level_links(rootfd, binds, n, err);
 	free(binds);
 	if (r < 0)
 		return r;

@@ -151,15 +151,22 @@ static void *status_json(const cx_cg_usage *u, bool paused, void *arg)
 			 (json_int_t)rc->lim->v[CX_LIM_WALL_MS]);
 }
 
-static void on_operator(cx_ctl_cmd cmd, uid_t uid, void *arg)
+static void on_operator(const cx_operator_act *act, void *arg)
 {
+	json_t *d = json_pack("{s:i}", "operator_uid", (int)act->uid);
+
+	/* a halt signal: which, and who sent it (pid 0: the kernel) */
+	if (act->signal) {
+		json_object_set_new(d, "signal", json_integer(act->signal));
+		json_object_set_new(d, "sender_pid", json_integer(act->pid));
+	}
 	/* Literal types: tests/integration/audit_events.sh finds every event
 	 * type in the sources and checks docs/audit-events.md has it. */
 	ctx_event(arg,
-		  cmd == CX_CTL_PAUSE    ? "operator.paused"
-		  : cmd == CX_CTL_RESUME ? "operator.resumed"
-					 : "operator.halted",
-		  json_pack("{s:i}", "operator_uid", (int)uid));
+		  act->cmd == CX_CTL_PAUSE    ? "operator.paused"
+		  : act->cmd == CX_CTL_RESUME ? "operator.resumed"
+					      : "operator.halted",
+		  d);
 }
 
 static void report_stale(const char *name, void *arg)
@@ -217,6 +224,8 @@ static json_t *halt_json(const cx_supervise_result *sr)
 		json_object_set_new(h, "signal", json_integer(sr->halt_signal));
 	if (sr->halt_uid >= 0)
 		json_object_set_new(h, "operator_uid", json_integer(sr->halt_uid));
+	if (sr->halt_signal && sr->halt_pid >= 0)
+		json_object_set_new(h, "sender_pid", json_integer(sr->halt_pid));
 	json_object_set_new(h, "detect_to_empty_ms",
 			    json_real((double)sr->detect_to_empty_ns / 1e6));
 	if (sr->halt == CX_HALT_CPU)
@@ -290,6 +299,7 @@ static int once_spawn(once *o, const char *const *ovdirs, cx_error *err)
 		.landlock_optional = pol->landlock_optional,
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
+		.unix_sockets = &pol->unix_sockets,
 		.overlay_dirs = ovdirs,
 		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),
 		.join_fds = o->join_fds,
@@ -369,8 +379,12 @@ static void print_halt(const once *o, const json_t *fin)
 {
 	const cx_supervise_result *sr = &o->sr;
 	if (sr->halt == CX_HALT_OPERATOR) {
-		if (sr->halt_signal)
-			fprintf(stderr, "calyx-exec: halted [operator]: signal %d to calyx-exec stopped the %s; the whole process tree was stopped\n",
+		if (sr->halt_signal && sr->halt_pid > 0)
+			fprintf(stderr, "calyx-exec: halted [operator]: signal %d from pid %d (uid %d) to calyx-exec stopped the %s; the whole process tree was stopped\n",
+				sr->halt_signal, sr->halt_pid, sr->halt_uid,
+				o->validate ? "validate step" : "run");
+		else if (sr->halt_signal)
+			fprintf(stderr, "calyx-exec: halted [operator]: signal %d to calyx-exec (from the kernel: a terminal) stopped the %s; the whole process tree was stopped\n",
 				sr->halt_signal, o->validate ? "validate step" : "run");
 		else
 			fprintf(stderr, "calyx-exec: halted [operator]: stopped by uid %d through calyx-ctl; the whole process tree was stopped\n",

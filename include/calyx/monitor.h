@@ -270,6 +270,17 @@ typedef enum cx_halt_reason {
 
 const char *cx_halt_name(cx_halt_reason r);
 
+/* An operator's action: a calyx-ctl request (the peer's uid from
+ * SO_PEERCRED), or a halt signal to calyx-exec (its sender as the kernel
+ * tells the signalfd: pid and real uid, pid 0 when the kernel itself sent
+ * it, as a terminal does for ^C or a hangup). */
+typedef struct cx_operator_act {
+	cx_ctl_cmd cmd;  /* CX_CTL_HALT for a signal */
+	uid_t uid;
+	int signal;      /* 0: a calyx-ctl request */
+	pid_t pid;       /* the signal's sender (signal != 0 only) */
+} cx_operator_act;
+
 typedef struct cx_supervise_cfg {
 	cx_cgroup *cg;
 	int pidfd;              /* the sandbox's init: readable when it exits */
@@ -279,10 +290,12 @@ typedef struct cx_supervise_cfg {
 	/* Called once per breach, before the halt sequence (audit). */
 	void (*on_breach)(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg);
 	/* Control socket (may be -1); status replies are built by the
-	 * caller, who knows the run; operator actions are reported. */
+	 * caller, who knows the run; operator actions are reported: each
+	 * request over the socket, and the halt signal (SIGINT, SIGTERM,
+	 * SIGHUP, SIGQUIT) that halts the run, before its breach. */
 	int ctl_fd;
 	void *(*status_json)(const cx_cg_usage *u, bool paused, void *arg);
-	void (*on_operator)(cx_ctl_cmd cmd, uid_t uid, void *arg);
+	void (*on_operator)(const cx_operator_act *act, void *arg);
 	void *arg;
 } cx_supervise_cfg;
 
@@ -296,7 +309,8 @@ typedef struct cx_supervise_result {
 	cx_cg_usage usage;         /* final (billed from cpu.stat etc.) */
 	int64_t wall_ns;
 	int halt_signal;           /* operator halt by signal: which, else 0 */
-	int halt_uid;              /* operator halt over the socket: who, else -1 */
+	int halt_uid;              /* operator halt: who (calyx-ctl's uid, the signal sender's), else -1 */
+	int halt_pid;              /* operator halt by signal: the sender's pid (0: the kernel), else -1 */
 	int64_t paused_ms;         /* time spent frozen by an operator */
 } cx_supervise_result;
 

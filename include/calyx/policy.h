@@ -3,7 +3,8 @@
  * Format: docs/formats.md "Policy". Parsed strictly (unknown keys
  * refused, exact types, bounded sizes); `limits.max` and `limits.default`
  * must name every limit, defaults must not exceed maxima; `syscalls.deny`
- * names must be syscalls libseccomp knows. The SHA-256 is taken over the
+ * names must be syscalls libseccomp knows; `unix_sockets` are normal
+ * paths, at most CX_POLICY_SOCKETS_MAX. The SHA-256 is taken over the
  * exact bytes that are parsed.
  * Trust: a root-owned file written by the security team; leases are
  * hostile and checked against it by cx_policy_resolve. */
@@ -17,6 +18,7 @@
 #define CX_POLICY_MAX_BYTES (1u << 20)
 #define CX_POLICY_LIFETIME_MAX (31LL * 24 * 3600) /* hard bound on max_lifetime_s */
 #define CX_POLICY_SKEW_MAX 3600LL                 /* hard bound on clock_skew_s */
+#define CX_POLICY_SOCKETS_MAX 64                   /* entries of unix_sockets */
 
 typedef struct cx_policy {
 	cx_strv commands, read, write;
@@ -30,6 +32,10 @@ typedef struct cx_policy {
 	bool dev_shm;           /* "dev_shm": true gives runs a private /dev/shm */
 	bool workspace_wait;    /* "workspace_lock": "wait" (default "refuse") */
 	cx_strv syscalls_deny;
+	/* Host unix sockets runs may connect to (normal paths, "unix_sockets"),
+	 * reachable when the lease mounts a tree holding them; every other
+	 * host socket in a leased tree stays out of reach (sandbox/view.c). */
+	cx_strv unix_sockets;
 	uint8_t sha256[32];
 	char sha256_hex[65];
 } cx_policy;

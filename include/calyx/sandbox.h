@@ -52,6 +52,10 @@ typedef struct cx_sandbox_config {
 	bool landlock_optional;       /* policy allows running without Landlock */
 	bool inherit_stdin;           /* lease asked for stdin */
 	bool dev_shm;                 /* a private tmpfs at /dev/shm (policy) */
+	/* Host unix sockets the policy names (NULL: none): bound into the
+	 * view where a leased tree holds them; no other host socket in a
+	 * leased tree answers (sandbox/view.c). */
+	const cx_strv *unix_sockets;
 	/* Transactional writable trees: when set, the workspace (index 0)
 	 * and each rw path (1..n, lease order) are overlays whose writes land
 	 * in overlay_dirs[i]/upper (workdir overlay_dirs[i]/work); the host

@@ -33,7 +33,7 @@
 
 ADV_PROBES=(path_traversal ws_links mount_race proc_escape fd_leak proc_exe tty_inject abi_bypass
 	ns_mount ptrace_kill sysctl_cgroup fs_privs setuid_exec sockets kernel_surface ipc_pair
-	argv_echo suid_plant privs_state hosttool exhaust state_reach)
+	argv_echo suid_plant privs_state hosttool exhaust state_reach cgroup_ns unix_reach)
 ADV_WORKLOADS=(forkbomb hog spin sleeper idle wsops)
 CG=/sys/fs/cgroup
 
@@ -127,14 +127,15 @@ adv_fixtures() {
 	done
 
 	# Policy: every probe, workload and the shell symlink as commands;
-	# the probes, the racer's leased dir, the symlink's dir and $R/advst
-	# readable; workspaces under $T/srv.
+	# the probes, the racer's leased dir, the symlink's dir, $R/advst and
+	# $R/hostsock (host daemons' sockets: case unix_host_socket) readable;
+	# workspaces under $T/srv.
 	local cmds="[\"$R/shlink/sh\"" read
 	for p in "${ADV_PROBES[@]}" "${ADV_WORKLOADS[@]}"; do cmds+=", \"$P/$p\""; done
 	cmds+=", \"/work/suid\", \"/work/fcap\"]"   # setuid/file-cap copies run as the command
-	read="[\"/usr\", \"$P\", \"$R/race/x/leased\", \"$R/shlink\", \"$R/devdir\", \"$R/advst\"]"
-	mkdir -p "$T/srv" "$R/advst"
-	chmod 755 "$R/advst"
+	read="[\"/usr\", \"$P\", \"$R/race/x/leased\", \"$R/shlink\", \"$R/devdir\", \"$R/advst\", \"$R/hostsock\"]"
+	mkdir -p "$T/srv" "$R/advst" "$R/hostsock"
+	chmod 755 "$R/advst" "$R/hostsock"
 	policy_json "$cmds" "$read" >"$T/adv.policy.json"
 	POLICY_NETWORK='["none", "loopback"]' policy_json "$cmds" "$read" >"$T/advlo.policy.json"
 	mk_host adv "$T/adv.policy.json" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }

@@ -311,6 +311,35 @@ t_sigterm() {
 }
 run_test operator.sigterm_halts_124           t_sigterm
 
+# A halt signal is an operator's request like calyx-ctl halt: who sent it
+# (pid, uid) is audited in operator.halted, and named in the halt object
+# and on stderr. The sender here is a process whose pid is known: a shell
+# that writes its own pid, then becomes kill(1) (exec keeps the pid).
+t_signal_sender() {
+	local lid sender ev
+	bg_start sender "[\"$HB/idle\"]" '"wall_ms": 20000' || return 1
+	lid=$(lease_id "$T/mon/sender.lease")
+	bash -c 'echo $$ >"$1"; exec /usr/bin/kill -TERM "$2"' _ "$T/mon/sender.pid" "$BG_PID"
+	sender=$(cat "$T/mon/sender.pid")
+	wait "$BG_PID"
+	RC=$?
+	cp "$T/mon/sender.err" "$ERR"
+	expect_halt sender operator || return 1
+	ev=$(grep "\"lease_id\":\"$lid\"" "$AL" | grep '"type":"operator.halted"')
+	[ "$(printf '%s\n' "$ev" | grep -c .)" -eq 1 ] ||
+		fail "expected one operator.halted for the signal, found: $(printf '%s' "$ev" | cut -c 1-200)" || return 1
+	printf '%s' "$ev" | grep -q "\"details\":{\"operator_uid\":0,\"signal\":15,\"sender_pid\":$sender}" ||
+		fail "operator.halted does not name signal 15 from pid $sender, uid 0: $(printf '%s' "$ev" | cut -c 1-300)" ||
+		return 1
+	[ "$(rget "$T/mon/sender.result" halt.sender_pid)" = "$sender" ] ||
+		fail "halt.sender_pid is '$(rget "$T/mon/sender.result" halt.sender_pid)', expected $sender" || return 1
+	[ "$(rget "$T/mon/sender.result" halt.operator_uid)" = 0 ] ||
+		fail "halt.operator_uid is '$(rget "$T/mon/sender.result" halt.operator_uid)', expected 0" || return 1
+	grep -q "signal 15 from pid $sender (uid 0)" "$ERR" || fail "stderr does not name the sender: $(first_err)" || return 1
+	nothing_left "${TAGS[-1]}"
+}
+run_test operator.signal_sender_audited          t_signal_sender
+
 # The command runs inside its run's cgroup in every hierarchy calyx-exec
 # uses (v1 ones too: init joins them itself before it forks the command),
 # as the host's /proc/PID/cgroup lists them.

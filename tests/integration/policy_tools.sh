@@ -140,6 +140,32 @@ t_hidden_text() {
 		fail "lint --format sarif is not JSON"
 }
 run_test text.policy_strings_escaped t_hidden_text
+# --host: a read or write tree holding unix sockets (a host daemon's
+# runtime dir) is flagged (CX118); a socket unix_sockets names that is not
+# a socket on this host is said so (CX119).
+t_lint_host_sockets() {
+	local h=$T/lhs
+	mkdir -p "$h/run/sub" "$h/plain" "$h/data" || return 1
+	python3 -c 'import socket, sys
+for p in sys.argv[1:]:
+    socket.socket(socket.AF_UNIX).bind(p)' "$h/run/a.sock" "$h/run/sub/b.sock" || fail "cannot make sockets" || return 1
+	: >"$h/data/not-a-socket"
+	sed -e "s|\"read\":  \\[\"/usr\", \"/etc/ssl/certs\"\\]|\"read\": [\"$h/plain\", \"$h/run\", \"$h/data\"], \"unix_sockets\": [\"$h/run/a.sock\", \"$h/data/not-a-socket\"]|" \
+	    tests/data/policies/lint/clean.json >"$h/p.json"
+	grep -q "$h/data/not-a-socket" "$h/p.json" || fail "fixture policy not written" || return 1
+	lint_findings "$h/p.json" | grep -E '^CX11[89] ' | cut -d' ' -f1,2 >"$T/lhs.static"
+	printf '%s\n' "CX119 /unix_sockets/0" "CX119 /unix_sockets/1" >"$T/lhs.want"
+	cmp -s "$T/lhs.static" "$T/lhs.want" || fail "static findings: $(tr '\n' '|' <"$T/lhs.static")" || return 1
+	lint_findings "$h/p.json" --host | grep -E '^CX11[89] ' | cut -d' ' -f1,2 >"$T/lhs.txt"
+	printf '%s\n' "CX118 /read/1" "CX119 /unix_sockets/0" "CX119 /unix_sockets/1" >"$T/lhs.want"
+	cmp -s "$T/lhs.txt" "$T/lhs.want" || fail "host findings: $(tr '\n' '|' <"$T/lhs.txt") expected $(tr '\n' '|' <"$T/lhs.want")" || return 1
+	xrun "$POLICY" lint --fail-on none --host "$h/p.json"
+	grep CX118 "$OUT" | grep "holds 2 unix sockets of host daemons" | grep -F "$h/run/a.sock" | grep -qF "$h/run/sub/b.sock" ||
+		fail "CX118 does not name the sockets: $(grep CX118 "$OUT" | head -n 1)" || return 1
+	grep -q "'$h/data/not-a-socket'.*on this host it is not a socket" "$OUT" ||
+		fail "CX119 does not say the entry is not a socket: $(grep CX119 "$OUT" | tail -n 1)"
+}
+run_test lint.host_flags_sockets_in_trees t_lint_host_sockets
 
 # ---- diff -----------------------------------------------------------------
 t_diff_golden() { # GOLDEN OLD NEW [ARGS]

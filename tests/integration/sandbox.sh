@@ -683,6 +683,20 @@ t_fc_netns() {
 	leftovers_none fcnet
 }
 
+# Host unix sockets in leased trees stay unreachable because the view
+# shows those trees through overlays, behind which no socket answers: the
+# sandbox checks that on every run, and a kernel where a socket answers
+# through an overlay (simulated: connect() returns 0) is refused.
+t_fc_ovlsock() {
+	fc_run fcovl "$T/fc.policy.json" a "$NOLAYER" ovlsock -- || return 1
+	expect_rc 125 || return 1
+	one_line_err E_LAYER || return 1
+	grep -q 'unix socket answer through' "$ERR" || fail "message does not name the socket check: $(first_err)" || return 1
+	[ ! -s "$OUT" ] || fail "the command ran: $(head -n 1 "$OUT")" || return 1
+	[ "$(json_get "$T/fcovl/a.result" reason)" = E_LAYER ] || fail "result reason is not E_LAYER" || return 1
+	leftovers_none fcovl
+}
+
 if [ -x "$NOLAYER" ]; then
 	run_test failclosed.no_landlock_125_E_LAYER       t_fc_landlock
 	run_test failclosed.no_landlock_optional_runs     t_fc_landlock_optional
@@ -690,9 +704,11 @@ if [ -x "$NOLAYER" ]; then
 	run_test failclosed.no_seccomp_even_if_landlock_optional t_fc_seccomp_optional_landlock
 	run_test failclosed.no_net_namespace_125_E_LAYER  t_fc_netns
 	[ -z "$NETNS_HOW" ] || echo "note: net namespace made unavailable with $NETNS_HOW"
+	run_test failclosed.socket_through_overlay_125_E_LAYER t_fc_ovlsock
 else
 	for n in no_landlock_125_E_LAYER no_landlock_optional_runs no_seccomp_125_E_LAYER \
-		no_seccomp_even_if_landlock_optional no_net_namespace_125_E_LAYER; do
+		no_seccomp_even_if_landlock_optional no_net_namespace_125_E_LAYER \
+		socket_through_overlay_125_E_LAYER; do
 		skip_test "failclosed.$n" "$NOLAYER missing (run 'make tests')"
 	done
 fi

@@ -10,6 +10,12 @@
  *                                       user.max_net_namespaces=0 (for hosts
  *                                       where that sysctl is not writable:
  *                                       it needs CAP_SYS_RESOURCE)
+ *   nolayer ovlsock  -- CMD [ARGS...]   connect() "succeeds" (returns 0
+ *                                       without connecting), as it would
+ *                                       on a kernel whose overlayfs let a
+ *                                       unix socket answer through it:
+ *                                       the view's socket check must then
+ *                                       refuse the run
  *
  * The fail-closed tests (tests/integration/sandbox.sh) run calyx-exec under
  * it and expect E_LAYER (or, with "landlock": "optional", a run without
@@ -32,7 +38,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: nolayer landlock|seccomp|netns -- CMD [ARGS...]\n");
+	fprintf(stderr, "usage: nolayer landlock|seccomp|netns|ovlsock -- CMD [ARGS...]\n");
 	return 2;
 }
 
@@ -77,6 +83,8 @@ int main(int argc, char **argv)
 			r = add(ctx, ENOSPC, SCMP_SYS(clone), "clone", 1, &newnet);
 		if (r >= 0)
 			r = add(ctx, ENOSPC, SCMP_SYS(unshare), "unshare", 1, &newnet);
+	} else if (strcmp(argv[1], "ovlsock") == 0) {
+		r = add(ctx, 0, SCMP_SYS(connect), "connect", 0, NULL);
 	} else {
 		seccomp_release(ctx);
 		return usage();

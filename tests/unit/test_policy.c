@@ -11,6 +11,7 @@
 #include "calyx/jsonx.h"
 #include "calyx/lint.h"
 #include "calyx/policy.h"
+#include "calyx/policydiff.h"
 #include "testutil.h"
 
 /* Parse the default policy with one JSON edit applied. */
@@ -81,6 +82,56 @@ static void policy_accepts_known_syscall_and_hashes_bytes(void **st)
 	assert_string_not_equal(p.sha256_hex, q.sha256_hex);
 	cx_policy_free(&p);
 	cx_policy_free(&q);
+}
+
+static void ed_sock_ok(json_t *j)
+{
+	json_object_set_new(j, "unix_sockets", json_pack("[s]", "/run/postgresql/.s.PGSQL.5432"));
+}
+static void ed_sock_rel(json_t *j) { json_object_set_new(j, "unix_sockets", json_pack("[s]", "run/x.sock")); }
+static void ed_sock_dup(json_t *j) { json_object_set_new(j, "unix_sockets", json_pack("[s,s]", "/run/a", "/run/a")); }
+static void ed_sock_type(json_t *j) { json_object_set_new(j, "unix_sockets", json_string("/run/a")); }
+static void ed_sock_many(json_t *j)
+{
+	json_t *a = json_array();
+	for (int i = 0; i <= CX_POLICY_SOCKETS_MAX; i++)
+		json_array_append_new(a, json_sprintf("/run/s%d", i));
+	json_object_set_new(j, "unix_sockets", a);
+}
+
+/* unix_sockets: normal, unique paths, at most CX_POLICY_SOCKETS_MAX; a
+ * socket added is a widening for calyx-policy diff, one removed a
+ * narrowing. */
+static void policy_unix_sockets(void **st)
+{
+	static void (*const bad[])(json_t *) = { ed_sock_rel, ed_sock_dup, ed_sock_type, ed_sock_many };
+	const char *t = tu_policy_text();
+	cx_policy p, q;
+	cx_policy_diff d = { 0 };
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse_edited(ed_sock_ok, &p, &err), 0);
+	assert_int_equal(p.unix_sockets.n, 1);
+	assert_string_equal(p.unix_sockets.v[0], "/run/postgresql/.s.PGSQL.5432");
+	assert_int_equal(cx_policy_parse((const uint8_t *)t, strlen(t), &q, &err), 0);
+	assert_int_equal(q.unix_sockets.n, 0);
+	cx_policy_diff_compute(&q, &p, &d);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].kind, CX_WIDENED);
+	assert_string_equal(d.c[0].field, "unix_sockets");
+	cx_policy_diff_free(&d);
+	cx_policy_diff_compute(&p, &q, &d);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].kind, CX_NARROWED);
+	cx_policy_diff_free(&d);
+	cx_policy_free(&p);
+	cx_policy_free(&q);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		assert_true(parse_edited(bad[i], &p, &err) < 0);
+		assert_int_equal(err.reason, CX_E_POLICY);
+		if (!strstr(err.msg, "unix_sockets"))
+			fail_msg("case %zu: message '%s' does not name unix_sockets", i, err.msg);
+	}
 }
 
 /* Resolve a spec derived from the fixture body with one edit. */
@@ -313,6 +364,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(policy_rejects_each_bad_field),
 		cmocka_unit_test(policy_accepts_known_syscall_and_hashes_bytes),
+		cmocka_unit_test(policy_unix_sockets),
 		cmocka_unit_test(resolve_names_the_broken_rule),
 		cmocka_unit_test(resolve_builds_effective_spec),
 		cmocka_unit_test(policy_load_strict_modes),

@@ -14,6 +14,12 @@
  *   hosttool storm PID MS SIG...   send the signals (numbers) to PID in turn,
  *       as fast as kill(2) goes, for MS milliseconds; print "STORM N sent"
  *       (stops early, saying so, once PID is gone).
+ *   hosttool ulisten DIR SECONDS   a host daemon's pathname unix sockets:
+ *       DIR/stream.sock (SOCK_STREAM, listening) and DIR/dgram.sock
+ *       (SOCK_DGRAM), both mode 0777 so that only calyx keeps a run out;
+ *       print "READY" then "ACCEPTED ustream", "RECEIVED ustream N" and
+ *       "RECEIVED udgram N" lines for what reaches them; exit after
+ *       SECONDS or on SIGTERM (the sockets removed).
  *   hosttool ctl PATH CMD   connect to the control socket PATH as whoever
  *       runs this, send {"cmd":"CMD"} and print "CONNECT-FAILED errno",
  *       or "CONNECTED" then "REPLY <first line>" or "NO-REPLY" (EOF or
@@ -127,6 +133,64 @@ static int listen_all(int port, const char *name, int secs, key_t key)
 	return 0;
 }
 
+static int ubind(const char *dir, const char *name, int type, char *path, size_t len)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	snprintf(path, len, "%s/%s", dir, name);
+	if (fd < 0 || strlen(path) >= sizeof(un.sun_path))
+		return -1;
+	strcpy(un.sun_path, path);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0 || chmod(path, 0777) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 16) < 0)) {
+		fprintf(stderr, "hosttool: unix %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+static int ulisten(const char *dir, int secs)
+{
+	char sp[256], dp[256], buf[512];
+	int s = ubind(dir, "stream.sock", SOCK_STREAM, sp, sizeof(sp));
+	int d = s < 0 ? -1 : ubind(dir, "dgram.sock", SOCK_DGRAM, dp, sizeof(dp));
+
+	if (s < 0 || d < 0)
+		return 2;
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	printf("READY %s %s\n", sp, dp);
+	time_t end = time(NULL) + secs;
+	while (!stop && time(NULL) < end) {
+		struct pollfd p[2] = { { s, POLLIN, 0 }, { d, POLLIN, 0 } };
+		if (poll(p, 2, 200) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0) {
+				struct timeval tv = { 1, 0 };
+				printf("ACCEPTED ustream\n");
+				setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+				ssize_t n = read(c, buf, sizeof(buf));
+				if (n > 0)
+					printf("RECEIVED ustream %zd\n", n);
+				close(c);
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			ssize_t n = recv(d, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n >= 0)
+				printf("RECEIVED udgram %zd\n", n);
+		}
+	}
+	unlink(sp);
+	unlink(dp);
+	printf("DONE\n");
+	return 0;
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -210,6 +274,8 @@ int main(int argc, char **argv)
 		return storm((pid_t)atoi(argv[2]), atol(argv[3]), argc - 4, argv + 4);
 	if (argc == 4 && strcmp(argv[1], "ctl") == 0)
 		return ctl(argv[2], argv[3]);
-	fprintf(stderr, "usage: hosttool race|listen|setcap|sleep|storm|ctl ...\n");
+	if (argc == 4 && strcmp(argv[1], "ulisten") == 0)
+		return ulisten(argv[2], atoi(argv[3]));
+	fprintf(stderr, "usage: hosttool race|listen|ulisten|setcap|sleep|storm|ctl ...\n");
 	return 2;
 }

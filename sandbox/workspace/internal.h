@@ -3,7 +3,8 @@
  * primitives every step shares.
  *
  * Files, by concern:
- *   workspace.c  public API: commit, discard, recover, undo, diff, lock
+ *   workspace.c  public API: commit, discard, recover, undo, diff
+ *   lock.c       tree locks: overlapping trees are never held at once
  *   fs.c         hostile-tree primitives: beneath-walker, recursive
  *                delete, copy+hash, xattrs, trash + detached deleter,
  *                the commit steps' fault hook

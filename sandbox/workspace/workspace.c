@@ -1,8 +1,8 @@
 /* Transactional workspace: commit an overlay upper into its host tree with
- * a rollback pack and a journal; discard; recover; undo; diff; tree locks.
+ * a rollback pack and a journal; discard; recover; undo; diff.
  * (Layout, manifest and journal: include/calyx/workspace.h and
  * pack.c. The other steps: scan.c, apply.c,
- * fs.c.)
+ * fs.c; tree locks: lock.c.)
  *
  * Commit, in this order, each step durable before the next:
  *   scan every tree (read only) -> pack pre-images + manifest, syncfs of
@@ -64,7 +64,6 @@
 #include <limits.h>
 #include <sodium.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -150,40 +149,6 @@ static int open_upper(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
-}
-
-/* ---- locks ---------------------------------------------------------------------- */
-
-int cx_ws_lock(const cx_ws_dirs *d, const char *host_path, bool wait, int *ret_fd,
-	       cx_error *err)
-{
-	char p[PATH_MAX], h[65];
-	_cleanup_close_ int fd = -1;
-	int r = check_dirs(d, err);
-
-	if (r < 0)
-		return r;
-	cx_sha256_hex(host_path, strlen(host_path), h);
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s.lock", d->locks, h) >= sizeof(p))
-		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "locks dir path too long");
-	if (mkdir(d->locks, 0700) < 0 && errno != EEXIST)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", d->locks,
-			      strerror(errno));
-	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open lock '%s': %s", p,
-			      strerror(errno));
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno == EWOULDBLOCK)
-			return cx_err(err, CX_E_WORKSPACE, EBUSY,
-				      "workspace '%.200s' is in use by another run (retry when it ends)",
-				      host_path);
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot lock '%s': %s", p, strerror(errno));
-	}
-	*ret_fd = TAKE_FD(fd);
-	return 0;
 }
 
 /* ---- roll forward / back ------------------------------------------------------- */
@@ -746,10 +711,9 @@ int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **re
 
 int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err)
 {
-	_cleanup_close_ int packfd = -1;
-	int locks[CX_WS_TREES_MAX];
+	_cleanup_close_ int packfd = -1, lock = -1;
 	ws_manifest m = { 0 };
-	size_t nlocks = 0, count = 0;
+	size_t count = 0;
 	char msg[CX_ERR_MSG_MAX] = "";
 	int r = check_dirs(d, err);
 
@@ -768,12 +732,9 @@ int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *
 	r = ws_manifest_read(pack_dir, &m, err);
 	if (r < 0)
 		return r;
-	/* no run may write these trees while we restore them */
-	for (size_t i = 0; i < m.ntrees && r == 0; i++) {
-		r = cx_ws_lock(d, m.trees[i], false, &locks[nlocks], err);
-		if (r == 0)
-			nlocks++;
-	}
+	/* no run may write these trees, nor any tree overlapping them, while
+	 * we restore them */
+	r = cx_ws_lock_trees(d, (const char *const *)m.trees, m.ntrees, false, &lock, err);
 	/* the tree at that path must be the one committed to (unless forced) */
 	for (size_t i = 0; r == 0 && !force && i < m.ntrees; i++) {
 		_cleanup_close_ int root = ws_open_root(m.trees[i], O_RDONLY);
@@ -791,7 +752,6 @@ int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *
 	if (r == 0 && (r = mark_file(packfd, "undone")) < 0)
 		r = cx_err(err, CX_E_WORKSPACE, -r, "cannot mark pack '%.200s' undone: %s", pack_dir,
 			   strerror(-r));
-	close_all(locks, nlocks);
 	ws_manifest_free(&m);
 	return r;
 }

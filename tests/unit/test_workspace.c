@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -1006,6 +1007,175 @@ static void lock_excludes(void **st)
 	fx_free(&f);
 }
 
+/* Trees that overlap (one inside the other, after normalizing the path)
+ * are never held at once; a sibling whose name shares a prefix is not in
+ * the way. */
+static void lock_overlap_refused(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int a = -1, b = -1;
+	char sub[PATH_MAX], sib[PATH_MAX], odd[PATH_MAX];
+	(void)st;
+	fx_init(&f);
+	mkd(f.host, "sub", 0755);
+	snprintf(sub, sizeof(sub), "%s/sub", f.host);
+	snprintf(sib, sizeof(sib), "%s-sibling", f.host);
+	snprintf(odd, sizeof(odd), "%s/sub/.././/", f.host);
+	assert_int_equal(cx_ws_lock(&f.ws, f.host, false, &a, &err), 0);
+	/* a descendant */
+	assert_true(cx_ws_lock(&f.ws, sub, false, &b, &err) < 0);
+	assert_int_equal(err.reason, CX_E_WORKSPACE);
+	assert_non_null(strstr(err.msg, "is in use by another run"));
+	assert_non_null(strstr(err.msg, "it overlaps '"));
+	/* the same tree spelled otherwise */
+	assert_true(cx_ws_lock(&f.ws, odd, false, &b, &err) < 0);
+	assert_non_null(strstr(err.msg, "is in use by another run"));
+	/* a path below it that does not exist (yet) */
+	assert_true(cx_ws_lock(&f.ws, pj(sub, "not/yet"), false, &b, &err) < 0);
+	/* not in the way: a sibling sharing the name's prefix */
+	assert_int_equal(cx_ws_lock(&f.ws, sib, false, &b, &err), 0);
+	close(b);
+	close(a);
+	/* an ancestor */
+	assert_int_equal(cx_ws_lock(&f.ws, sub, false, &a, &err), 0);
+	assert_true(cx_ws_lock(&f.ws, f.base, false, &b, &err) < 0);
+	assert_non_null(strstr(err.msg, "it overlaps '"));
+	assert_true(cx_ws_lock(&f.ws, "/", false, &b, &err) < 0);
+	close(a);
+	assert_int_equal(cx_ws_lock(&f.ws, f.base, false, &b, &err), 0);
+	close(b);
+	fx_free(&f);
+}
+
+/* A holder that died (killed, never released) is not in the way. */
+static void lock_dead_holder_cleared(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int a = -1, wst;
+	pid_t pid;
+	(void)st;
+	fx_init(&f);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd;
+		_exit(cx_ws_lock(&f.ws, f.host, false, &fd, NULL) == 0 ? (raise(SIGKILL), 0) : 3);
+	}
+	CX_CHECK(waitpid(pid, &wst, 0) == pid);
+	assert_true(WIFSIGNALED(wst));
+	assert_int_equal(cx_ws_lock(&f.ws, pj(f.host, "sub"), false, &a, &err), 0);
+	close(a);
+	fx_free(&f);
+}
+
+/* "wait": the overlapping run's end is waited for (not refused), and
+ * the lock is granted only after that holder released it. */
+static void lock_wait_for_overlap(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int p[2], a = -1, wst;
+	char c, *marker;
+	pid_t pid;
+	(void)st;
+	fx_init(&f);
+	marker = pj(f.base, "released");
+	CX_CHECK(pipe(p) == 0);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd, mk;
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		close(p[0]);
+		if (cx_ws_lock(&f.ws, pj(f.host, "sub"), false, &fd, NULL) < 0)
+			_exit(3);
+		if (write(p[1], "l", 1) != 1)
+			_exit(4);
+		nanosleep(&ts, NULL);
+		mk = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		close(mk);
+		close(fd);
+		_exit(mk >= 0 ? 0 : 5);
+	}
+	close(p[1]);
+	CX_CHECK(read(p[0], &c, 1) == 1);
+	close(p[0]);
+	assert_true(cx_ws_lock(&f.ws, f.host, false, &a, &err) < 0);
+	if (cx_ws_lock(&f.ws, f.host, true, &a, &err) < 0)
+		fail_msg("wait: %s", err.msg);
+	assert_true(exists(marker));
+	close(a);
+	CX_CHECK(waitpid(pid, &wst, 0) == pid);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	fx_free(&f);
+}
+
+/* One directory reached by two paths (a bind mount): the trees overlap
+ * although their paths do not. In a private mount namespace. */
+static void lock_bind_mount_overlap(void **st)
+{
+	fx f;
+	char alias[PATH_MAX];
+	int wst;
+	pid_t pid;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkd(f.host, "sub", 0755);
+	mkd(f.base, "alias", 0755);
+	snprintf(alias, sizeof(alias), "%s/alias", f.base);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		cx_error e = { 0 };
+		int a, b;
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(f.host, alias, NULL, MS_BIND, NULL) < 0)
+			_exit(77);
+		if (cx_ws_lock(&f.ws, pj(f.host, "sub"), false, &a, &e) < 0)
+			_exit(3);
+		/* the bind of its ancestor, and the same dir by the alias */
+		if (cx_ws_lock(&f.ws, alias, false, &b, &e) == 0)
+			_exit(4);
+		if (cx_ws_lock(&f.ws, pj(alias, "sub"), false, &b, &e) == 0)
+			_exit(5);
+		_exit(0);
+	}
+	CX_CHECK(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst));
+	fx_free(&f);
+	if (WEXITSTATUS(wst) == 77) {
+		fprintf(stderr, "skipped: no private mount namespace for a bind mount\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(wst), 0);
+}
+
+/* A set is taken at once; its own trees may overlap each other. */
+static void lock_set_at_once(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int a = -1, b = -1;
+	char sub[PATH_MAX], other[PATH_MAX];
+	(void)st;
+	fx_init(&f);
+	snprintf(sub, sizeof(sub), "%s/sub", f.host);
+	snprintf(other, sizeof(other), "%s/other", f.base);
+	const char *set[] = { f.host, sub, other };
+	assert_int_equal(cx_ws_lock_trees(&f.ws, set, 3, false, &a, &err), 0);
+	assert_true(cx_ws_lock(&f.ws, pj(other, "x"), false, &b, &err) < 0);
+	close(a);
+	assert_int_equal(cx_ws_lock(&f.ws, pj(other, "x"), false, &b, &err), 0);
+	/* one tree of the set busy: none of it is taken */
+	assert_true(cx_ws_lock_trees(&f.ws, set, 3, false, &a, &err) < 0);
+	assert_int_equal(cx_ws_lock(&f.ws, f.host, false, &a, &err), 0);
+	close(a);
+	close(b);
+	fx_free(&f);
+}
+
 /* ---- symlink attacks --------------------------------------------------------- */
 
 static void symlink_in_host_not_followed(void **st)
@@ -1497,6 +1667,11 @@ int main(void)
 		cmocka_unit_test(discard_refuses_unfinished),
 		cmocka_unit_test(recover_without_journal),
 		cmocka_unit_test(lock_excludes),
+		cmocka_unit_test(lock_overlap_refused),
+		cmocka_unit_test(lock_dead_holder_cleared),
+		cmocka_unit_test(lock_wait_for_overlap),
+		cmocka_unit_test(lock_bind_mount_overlap),
+		cmocka_unit_test(lock_set_at_once),
 		cmocka_unit_test(symlink_in_host_not_followed),
 		cmocka_unit_test(symlink_swapped_after_scan),
 		cmocka_unit_test(crash_at_each_step),

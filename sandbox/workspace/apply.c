@@ -530,8 +530,46 @@ static int last_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* The last entry of (tree, path) in the sorted keys, or NULL. */
+static const ws_ment *last_of(const ws_manifest *m, const last_key *k, unsigned tree,
+			      const char *path)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) { /* first key > (tree, path) */
+		size_t mid = lo + (hi - lo) / 2;
+		int c = k[mid].tree != tree ? (k[mid].tree < tree ? -1 : 1) : strcmp(k[mid].path, path);
+		if (c <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || k[lo - 1].tree != tree || strcmp(k[lo - 1].path, path) != 0)
+		return NULL;
+	return &m->e[k[lo - 1].idx];
+}
+
+/* A dir above path that the commit replaced with a symlink (its own last
+ * entry: checked unchanged on its own): what lay beneath was deleted by
+ * the same commit, and the path now crossing that symlink is expected. */
+static bool below_committed_symlink(const ws_manifest *m, const last_key *k, const ws_ment *e)
+{
+	char *p = cx_strdup(e->path);
+	bool found = false;
+
+	for (char *s = strrchr(p, '/'); s && !found; s = strrchr(p, '/')) {
+		const ws_ment *a;
+		*s = '\0';
+		a = last_of(m, k, e->tree, p);
+		found = a && a->op != WS_OP_DELETED && a->kind == WS_K_SYMLINK;
+	}
+	free(p);
+	return found;
+}
+
 /* "" when the entry is as the commit left it, else why not. */
-static const char *differs(const ws_ment *e, ws_walker *w)
+static const char *differs(const ws_manifest *m, const last_key *k, const ws_ment *e,
+			   ws_walker *w)
 {
 	const char *name;
 	struct stat st;
@@ -542,6 +580,8 @@ static const char *differs(const ws_ment *e, ws_walker *w)
 
 	ws_split(e->path, &dl, &name);
 	r = ws_walker_dir(w, e->path, dl, &pfd);
+	if (r == -ELOOP && e->op == WS_OP_DELETED && below_committed_symlink(m, k, e))
+		return "";
 	if (r == -ELOOP || r == -EXDEV)
 		return "a symlink or mount point is in its path";
 	if (r < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -603,7 +643,7 @@ int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_coun
 			char q[80];
 			if (e->tree != t || !last[i])
 				continue;
-			why = differs(e, &w);
+			why = differs(m, k, e, &w);
 			if (!*why)
 				continue;
 			if (++count <= 10 && o + 1 < len) {

@@ -884,6 +884,48 @@ static void undo_refuses_changed_then_force(void **st)
 	scase_free(&c);
 }
 
+/* A commit that replaced a dir with a symlink undoes without --force
+ * when nothing changed since: what lay in the dir was deleted by the same
+ * commit, so the path crossing the symlink is expected. */
+static void undo_dir_replaced_by_symlink(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	char *before, *out_before;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkd(f.host, "d", 0755);
+	mkfile(f.host, "d/x", "x\n", 0644);
+	mkd(f.host, "d/sub", 0755);
+	mkfile(f.host, "d/sub/y", "y\n", 0644);
+	mkfile(f.host, "keep", "keep\n", 0644);
+	mksym(f.upper, "d", f.outside);
+	before = tree_manifest(f.host);
+	out_before = tree_manifest(f.outside);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
+		fail_msg("undo: %s", err.msg);
+	expect_tree(f.host, before, "after undo");
+	expect_tree(f.outside, out_before, "outside after undo");
+	free(before);
+	free(out_before);
+	/* changed since: the symlink points elsewhere now */
+	fx_free(&f);
+	fx_init(&f);
+	mkd(f.host, "d", 0755);
+	mkfile(f.host, "d/x", "x\n", 0644);
+	mksym(f.upper, "d", f.outside);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	CX_CHECK(unlink(pj(f.host, "d")) == 0);
+	mksym(f.host, "d", "/");
+	assert_true(cx_ws_undo(&f.ws, f.pack, false, &err) < 0);
+	assert_non_null(strstr(err.msg, "'d' (link target changed)"));
+	fx_free(&f);
+}
+
 static void undo_lists_ten_then_count(void **st)
 {
 	fx f;
@@ -1662,6 +1704,7 @@ int main(void)
 		cmocka_unit_test(undo_roundtrip),
 		cmocka_unit_test(undo_refuses_changed_then_force),
 		cmocka_unit_test(undo_lists_ten_then_count),
+		cmocka_unit_test(undo_dir_replaced_by_symlink),
 		cmocka_unit_test(diff_prints_stat),
 		cmocka_unit_test(discard_leaves_host),
 		cmocka_unit_test(discard_refuses_unfinished),

@@ -511,6 +511,61 @@ int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err)
 	return 0;
 }
 
+/* ---- attributes ------------------------------------------------------------------ */
+
+/* 1 when the dir or the entry is append-only or immutable; *ret_where:
+ * which (a relative path, "" for the root; in buf when the dir). */
+static int attr_locked_at(int pfd, const char *path, size_t dl, const char *name, bool check_dir,
+			  char *buf, size_t len, const char **ret_where)
+{
+	if (check_dir && ws_attr_locked(pfd, "") == 1) {
+		snprintf(buf, len, "%.*s", (int)dl, path);
+		*ret_where = buf;
+		return 1;
+	}
+	if (ws_attr_locked(pfd, name) == 1) {
+		*ret_where = path;
+		return 1;
+	}
+	return 0;
+}
+
+int ws_check_attrs(const ws_manifest *m, cx_error *err)
+{
+	for (unsigned t = 0; t < m->ntrees; t++) {
+		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);
+		_cleanup_(ws_walker_free) ws_walker w = { 0 }; /* safe before ws_walker_init */
+		const char *last = NULL; /* the last dir checked: a prefix of it */
+		size_t lastlen = 0;
+
+		if (root < 0)
+			continue; /* the rollback says why */
+		ws_walker_init(&w, root);
+		for (size_t i = 0; i < m->n; i++) {
+			const ws_ment *e = &m->e[i];
+			const char *name, *where;
+			char q[200], buf[PATH_MAX];
+			size_t dl;
+			int pfd;
+			bool same;
+
+			if (e->tree != t)
+				continue;
+			ws_split(e->path, &dl, &name);
+			if (ws_walker_dir(&w, e->path, dl, &pfd) < 0)
+				continue;
+			same = last && lastlen == dl && strncmp(last, e->path, dl) == 0;
+			last = e->path;
+			lastlen = dl;
+			if (attr_locked_at(pfd, e->path, dl, name, !same, buf, sizeof(buf), &where))
+				return cx_err(err, CX_E_WORKSPACE, EPERM,
+					      "'%.200s%s%s' is append-only or immutable (chattr +a/+i): what the commit changed there cannot be restored (clear the attribute, then undo)",
+					      m->trees[t], *where ? "/" : "", ws_quote(where, q, sizeof(q)));
+		}
+	}
+	return 0;
+}
+
 /* ---- undo check ----------------------------------------------------------------- */
 
 typedef struct last_key {

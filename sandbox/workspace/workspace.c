@@ -33,6 +33,11 @@
  *    other device node in the upper refuses the commit; a host FIFO,
  *    socket or device the commit would remove refuses it too (it cannot be
  *    packed);
+ *  - append-only or immutable entries (chattr +a/+i): a commit that would
+ *    add, replace or remove anything in such a dir, or replace or remove
+ *    such a file, is refused at the scan, before anything is written (its
+ *    temp files could be made there but neither renamed nor removed, and
+ *    nothing it did could be undone); undo checks the same first;
  *  - bounds: 256 components below a tree root, 1,000,000 entries (upper
  *    and host entries together) per commit; deeper or bigger is refused
  *    before anything is written;
@@ -741,6 +746,9 @@ int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *
 		if (root >= 0 && (r = ws_check_tree_id(root, m.fsid[i], m.ino[i], m.trees[i], err)) < 0)
 			cx_err_prefix(err, "undo refused (undo with --force to restore into it)");
 	}
+	/* what could not be restored: refused before anything is, forced or not */
+	if (r == 0 && (r = ws_check_attrs(&m, err)) < 0)
+		cx_err_prefix(err, "undo refused");
 	if (r == 0)
 		r = ws_check_after(&m, msg, sizeof(msg), &count, err);
 	if (r == 0 && count && !force)

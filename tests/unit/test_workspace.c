@@ -21,6 +21,8 @@
 #include <sched.h>
 #include <spawn.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -926,6 +928,92 @@ static void undo_dir_replaced_by_symlink(void **st)
 	fx_free(&f);
 }
 
+/* chattr +a / +i on what a commit must replace or remove: refused before
+ * anything is written (no temp file left, no pack); an undo that could
+ * not restore is refused likewise, forced or not. */
+static int set_flags(const char *p, int add, int del)
+{
+	int fd = open(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), fl = 0, r = -1;
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0) {
+		fl = (fl | add) & ~del;
+		r = ioctl(fd, FS_IOC_SETFLAGS, &fl);
+	}
+	close(fd);
+	return r;
+}
+
+static void commit_refuses_append_only(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	char *before, *now;
+	int r, r2;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkd(f.host, "logs", 0755);
+	mkfile(f.host, "logs/old", "old\n", 0644);
+	mkfile(f.host, "imm.txt", "imm\n", 0644);
+	if (set_flags(pj(f.host, "logs"), FS_APPEND_FL, 0) < 0) {
+		fx_free(&f);
+		fprintf(stderr, "skipped: chattr +a unsupported on the test dir's file system\n");
+		skip();
+	}
+	before = tree_manifest(f.host);
+	/* a file added to, one changed in an append-only dir */
+	mkd(f.upper, "logs", 0755);
+	mkfile(f.upper, "logs/new", "new\n", 0644);
+	mkfile(f.upper, "logs/old", "changed\n", 0644);
+	r = fx_commit(&f, NULL, &err);
+	now = tree_manifest(f.host);
+	r2 = exists(f.pack);
+	set_flags(pj(f.host, "logs"), 0, FS_APPEND_FL);
+	assert_true(r < 0);
+	expect_manifest(now, before, "host after a refused commit");
+	assert_false(r2);
+	assert_int_equal(err.reason, CX_E_WORKSPACE);
+	assert_non_null(strstr(err.msg, "/logs' is append-only or immutable"));
+	free(now);
+	/* an immutable file the run changed */
+	tu_rmtree(f.upper);
+	mkd(f.run_dir, "tree0/upper", 0755);
+	mkfile(f.upper, "imm.txt", "changed\n", 0644);
+	CX_CHECK(set_flags(pj(f.host, "imm.txt"), FS_IMMUTABLE_FL, 0) == 0);
+	r = fx_commit(&f, NULL, &err);
+	now = tree_manifest(f.host);
+	set_flags(pj(f.host, "imm.txt"), 0, FS_IMMUTABLE_FL);
+	assert_true(r < 0);
+	expect_manifest(now, before, "host after a refused commit (immutable file)");
+	assert_non_null(strstr(err.msg, "/imm.txt' is append-only or immutable"));
+	free(now);
+	/* committed, then the dir made append-only: undo refused, forced or not */
+	tu_rmtree(f.upper);
+	mkd(f.run_dir, "tree0/upper", 0755);
+	mkd(f.upper, "logs", 0755);
+	mkfile(f.upper, "logs/new", "new\n", 0644);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	free(before);
+	before = tree_manifest(f.host);
+	CX_CHECK(set_flags(pj(f.host, "logs"), FS_APPEND_FL, 0) == 0);
+	r = cx_ws_undo(&f.ws, f.pack, false, &err);
+	r2 = cx_ws_undo(&f.ws, f.pack, true, &err);
+	now = tree_manifest(f.host);
+	set_flags(pj(f.host, "logs"), 0, FS_APPEND_FL);
+	assert_true(r < 0 && r2 < 0);
+	assert_non_null(strstr(err.msg, "undo refused"));
+	assert_non_null(strstr(err.msg, "is append-only or immutable"));
+	expect_manifest(now, before, "host after a refused undo");
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
+		fail_msg("undo: %s", err.msg);
+	assert_false(exists(pj(f.host, "logs/new")));
+	free(now);
+	free(before);
+	fx_free(&f);
+}
+
 static void undo_lists_ten_then_count(void **st)
 {
 	fx f;
@@ -1705,6 +1793,7 @@ int main(void)
 		cmocka_unit_test(undo_refuses_changed_then_force),
 		cmocka_unit_test(undo_lists_ten_then_count),
 		cmocka_unit_test(undo_dir_replaced_by_symlink),
+		cmocka_unit_test(commit_refuses_append_only),
 		cmocka_unit_test(diff_prints_stat),
 		cmocka_unit_test(discard_leaves_host),
 		cmocka_unit_test(discard_refuses_unfinished),

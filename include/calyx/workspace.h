@@ -45,8 +45,9 @@
  * undid itself from its pack (recovery finishes a rolling_back; a rolled
  * back commit leaves no pack). Manifest entries also carry uid_before,
  * gid_before, uid_after, gid_after and, when the pre-image had any,
- * xattrs_before (name -> base64); "path_b64" replaces "path" for names
- * that are not UTF-8; the top level has "tag" (names the commit's temp
+ * xattrs_before (name -> base64) and, for xattr names that are not UTF-8,
+ * xattrs_before_b64 (base64 name -> base64); "path_b64" replaces "path"
+ * for names that are not UTF-8; the top level has "tag" (names the commit's temp
  * files). The pack holds tree<i>/<sha256> objects (pre-image contents and
  * link targets), "committed" once applied and "undone" once undone.
  * Journal and manifest "trees" also record each root's identity ("fsid":

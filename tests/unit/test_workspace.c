@@ -1014,6 +1014,39 @@ static void commit_refuses_append_only(void **st)
 	fx_free(&f);
 }
 
+/* Pre-image xattrs whose names are not UTF-8 go into the manifest (as
+ * base64) and come back on undo. */
+static void undo_restores_non_utf8_xattr_names(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	char *before, *m, v[16];
+	ssize_t n;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkfile(f.host, "x.txt", "x\n", 0644);
+	xset(f.host, "x.txt", "user.\xff\xfe", "bin");
+	xset(f.host, "x.txt", "user.plain", "txt");
+	mkfile(f.upper, "x.txt", "changed\n", 0644);
+	before = tree_manifest(f.host);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	m = slurp(pj(f.pack, "manifest.json"));
+	assert_non_null(m);
+	assert_non_null(strstr(m, "\"xattrs_before_b64\":{\"dXNlci7//g==\":\"Ymlu\"}"));
+	assert_non_null(strstr(m, "\"xattrs_before\":{\"user.plain\":\"dHh0\"}"));
+	free(m);
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
+		fail_msg("undo: %s", err.msg);
+	n = lgetxattr(pj(f.host, "x.txt"), "user.\xff\xfe", v, sizeof(v));
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "bin", 3);
+	expect_tree(f.host, before, "after undo");
+	free(before);
+	fx_free(&f);
+}
+
 static void undo_lists_ten_then_count(void **st)
 {
 	fx f;
@@ -1794,6 +1827,7 @@ int main(void)
 		cmocka_unit_test(undo_lists_ten_then_count),
 		cmocka_unit_test(undo_dir_replaced_by_symlink),
 		cmocka_unit_test(commit_refuses_append_only),
+		cmocka_unit_test(undo_restores_non_utf8_xattr_names),
 		cmocka_unit_test(diff_prints_stat),
 		cmocka_unit_test(discard_leaves_host),
 		cmocka_unit_test(discard_refuses_unfinished),

@@ -3,8 +3,9 @@
  * lease), the view's mount point is checked, and the run dir gets one
  * overlay upper/work pair per writable tree.
  *
- * Invariants: two runs whose leases name the same tree never interleave
- * (the lock is held for the whole run and commit); a run dir is created
+ * Invariants: two runs whose writable trees overlap (the same tree, or
+ * one inside the other) never interleave (the locks are held for the
+ * whole run and commit); a run dir is created
  * under a name recovery ignores (<id>.new), locked, then renamed, so a
  * concurrent start never sees it unlocked; the identity of each host tree
  * as the view opens it (no symlink on the way) goes to the commit, which
@@ -35,27 +36,31 @@ static size_t writable_trees(const cx_run_spec *s, const char **out)
 
 int cx_run_lock_trees(cx_run *run, cx_error *err)
 {
-	const char *trees[CX_WS_TREES_MAX];
+	const char *trees[CX_WS_TREES_MAX], *held[CX_WS_TREES_MAX];
 	const cx_run_spec *s = &run->lease.spec;
+	size_t n = 0;
+	int r;
 
 	if (s->rw.n + 1 > CX_WS_TREES_MAX)
 		return cx_err(err, CX_E_POLICY_PATH, E2BIG, "at most %d writable paths per lease",
 			      CX_WS_TREES_MAX - 1);
 	size_t nt = writable_trees(s, trees);
-	for (size_t i = 0; i < nt; i++) {
-		if (!trees[i])
-			continue;
-		int r = cx_ws_lock(&run->state.ws, trees[i], run->pol.workspace_wait,
-				   &run->locks[run->nlocks], err);
-		if (r == -EBUSY && err) {
-			size_t n = strlen(err->msg);
-			snprintf(err->msg + n, sizeof(err->msg) - n,
-				 "; or set \"workspace_lock\": \"wait\" in the policy");
-		}
-		if (r < 0)
-			return r;
-		run->nlocks++;
+	for (size_t i = 0; i < nt; i++)
+		if (trees[i])
+			held[n++] = trees[i];
+	if (n == 0)
+		return 0;
+	/* all at once: runs waiting for each other's trees cannot deadlock */
+	r = cx_ws_lock_trees(&run->state.ws, held, n, run->pol.workspace_wait,
+			     &run->locks[run->nlocks], err);
+	if (r == -EBUSY && err) {
+		size_t len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len,
+			 "; or set \"workspace_lock\": \"wait\" in the policy");
 	}
+	if (r < 0)
+		return r;
+	run->nlocks++;
 	return 0;
 }
 

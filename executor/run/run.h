@@ -61,7 +61,7 @@ typedef struct cx_run {
 	bool have_lease;
 	/* 3 consume */
 	cx_ledger *ledger;
-	int locks[CX_WS_TREES_MAX + 1]; /* the trees', then the run dir's */
+	int locks[CX_WS_TREES_MAX + 1]; /* the trees' (one fd for all), then the run dir's */
 	size_t nlocks;
 	int fail_as; /* exit code class of a phase's failure (cx_run_fail's code) */
 	/* the audit range of this run */

@@ -9,7 +9,8 @@
  *                                  journal.json; locked while the run lives
  *   STATE/packs/<lease_id>/        rollback pack of a committed run
  *   STATE/trash/                   removed dirs, deleted in the background
- *   STATE/locks/<sha256>.lock      one lock file per writable tree
+ *   STATE/locks/                   tree locks: .registry and one
+ *                                  <pid>-<hex>.held per holder (lock.c)
  *   STATE/ledger/                  the local ledger (single use)
  *   STATE/ledger.pruned            stamp: when the ledger was last pruned
  *   STATE/cache/                   seccomp filter cache (MACed)

@@ -45,8 +45,9 @@
  * undid itself from its pack (recovery finishes a rolling_back; a rolled
  * back commit leaves no pack). Manifest entries also carry uid_before,
  * gid_before, uid_after, gid_after and, when the pre-image had any,
- * xattrs_before (name -> base64); "path_b64" replaces "path" for names
- * that are not UTF-8; the top level has "tag" (names the commit's temp
+ * xattrs_before (name -> base64) and, for xattr names that are not UTF-8,
+ * xattrs_before_b64 (base64 name -> base64); "path_b64" replaces "path"
+ * for names that are not UTF-8; the top level has "tag" (names the commit's temp
  * files). The pack holds tree<i>/<sha256> objects (pre-image contents and
  * link targets), "committed" once applied and "undone" once undone.
  * Journal and manifest "trees" also record each root's identity ("fsid":
@@ -73,7 +74,7 @@
  *   trash: removed run dirs, uppers and packs are renamed here, then
  *          deleted (in the background when large); on the file system of
  *          the run dirs and packs, so the rename is instant;
- *   locks: one lock file per writable tree (cx_ws_lock). */
+ *   locks: the tree locks' registry (cx_ws_lock_trees). */
 typedef struct cx_ws_dirs {
 	const char *trash;
 	const char *locks;
@@ -125,17 +126,27 @@ int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **re
 
 /* Undo a committed run from its pack: refuses (CX_E_WORKSPACE, listing
  * the files) when a file changed since the commit, unless force. Holds
- * the trees' locks (cx_ws_lock in d->locks, never waiting) meanwhile. */
+ * the trees' locks (cx_ws_lock_trees, never waiting) meanwhile. */
 int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err);
 
 /* Print the manifest like `git diff --stat`. */
 int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err);
 
-/* Exclusive flock on d->locks/<sha256(host_path)>.lock (the file created
- * 0600, d->locks 0700 when missing), held while *ret_fd is open. !wait: a
- * tree another run holds is refused (CX_E_WORKSPACE "workspace '/srv/app'
- * is in use by another run"). cx_ws_undo takes the same locks (never
- * waiting). */
+/* Hold the n trees (absolute paths) against every other holder whose
+ * trees overlap one of them: the same directory, an ancestor or a
+ * descendant, compared by normalized path and by the identity of the
+ * directories each path opens without symlinks (so one directory reached
+ * by two paths, e.g. through a bind mount, overlaps too). The set is taken
+ * at once; its own trees may overlap each other. Held while *ret_fd is
+ * open (d->locks: created 0700 when missing; layout in lock.c). !wait:
+ * refused when a tree is held (CX_E_WORKSPACE, -EBUSY: "workspace
+ * '/srv/app/sub' is in use by another run: it overlaps '/srv/app', which
+ * that run holds (retry when it ends)"); wait: blocks until every holder in
+ * the way has ended, without polling. cx_ws_undo takes the same locks
+ * (never waiting). */
+int cx_ws_lock_trees(const cx_ws_dirs *d, const char *const *paths, size_t n, bool wait,
+		     int *ret_fd, cx_error *err);
+/* cx_ws_lock_trees of one tree. */
 int cx_ws_lock(const cx_ws_dirs *d, const char *host_path, bool wait, int *ret_fd,
 	       cx_error *err);
 

@@ -511,6 +511,61 @@ int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err)
 	return 0;
 }
 
+/* ---- attributes ------------------------------------------------------------------ */
+
+/* 1 when the dir or the entry is append-only or immutable; *ret_where:
+ * which (a relative path, "" for the root; in buf when the dir). */
+static int attr_locked_at(int pfd, const char *path, size_t dl, const char *name, bool check_dir,
+			  char *buf, size_t len, const char **ret_where)
+{
+	if (check_dir && ws_attr_locked(pfd, "") == 1) {
+		snprintf(buf, len, "%.*s", (int)dl, path);
+		*ret_where = buf;
+		return 1;
+	}
+	if (ws_attr_locked(pfd, name) == 1) {
+		*ret_where = path;
+		return 1;
+	}
+	return 0;
+}
+
+int ws_check_attrs(const ws_manifest *m, cx_error *err)
+{
+	for (unsigned t = 0; t < m->ntrees; t++) {
+		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);
+		_cleanup_(ws_walker_free) ws_walker w = { 0 }; /* safe before ws_walker_init */
+		const char *last = NULL; /* the last dir checked: a prefix of it */
+		size_t lastlen = 0;
+
+		if (root < 0)
+			continue; /* the rollback says why */
+		ws_walker_init(&w, root);
+		for (size_t i = 0; i < m->n; i++) {
+			const ws_ment *e = &m->e[i];
+			const char *name, *where;
+			char q[200], buf[PATH_MAX];
+			size_t dl;
+			int pfd;
+			bool same;
+
+			if (e->tree != t)
+				continue;
+			ws_split(e->path, &dl, &name);
+			if (ws_walker_dir(&w, e->path, dl, &pfd) < 0)
+				continue;
+			same = last && lastlen == dl && strncmp(last, e->path, dl) == 0;
+			last = e->path;
+			lastlen = dl;
+			if (attr_locked_at(pfd, e->path, dl, name, !same, buf, sizeof(buf), &where))
+				return cx_err(err, CX_E_WORKSPACE, EPERM,
+					      "'%.200s%s%s' is append-only or immutable (chattr +a/+i): what the commit changed there cannot be restored (clear the attribute, then undo)",
+					      m->trees[t], *where ? "/" : "", ws_quote(where, q, sizeof(q)));
+		}
+	}
+	return 0;
+}
+
 /* ---- undo check ----------------------------------------------------------------- */
 
 typedef struct last_key {
@@ -530,8 +585,46 @@ static int last_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* The last entry of (tree, path) in the sorted keys, or NULL. */
+static const ws_ment *last_of(const ws_manifest *m, const last_key *k, unsigned tree,
+			      const char *path)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) { /* first key > (tree, path) */
+		size_t mid = lo + (hi - lo) / 2;
+		int c = k[mid].tree != tree ? (k[mid].tree < tree ? -1 : 1) : strcmp(k[mid].path, path);
+		if (c <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || k[lo - 1].tree != tree || strcmp(k[lo - 1].path, path) != 0)
+		return NULL;
+	return &m->e[k[lo - 1].idx];
+}
+
+/* A dir above path that the commit replaced with a symlink (its own last
+ * entry: checked unchanged on its own): what lay beneath was deleted by
+ * the same commit, and the path now crossing that symlink is expected. */
+static bool below_committed_symlink(const ws_manifest *m, const last_key *k, const ws_ment *e)
+{
+	char *p = cx_strdup(e->path);
+	bool found = false;
+
+	for (char *s = strrchr(p, '/'); s && !found; s = strrchr(p, '/')) {
+		const ws_ment *a;
+		*s = '\0';
+		a = last_of(m, k, e->tree, p);
+		found = a && a->op != WS_OP_DELETED && a->kind == WS_K_SYMLINK;
+	}
+	free(p);
+	return found;
+}
+
 /* "" when the entry is as the commit left it, else why not. */
-static const char *differs(const ws_ment *e, ws_walker *w)
+static const char *differs(const ws_manifest *m, const last_key *k, const ws_ment *e,
+			   ws_walker *w)
 {
 	const char *name;
 	struct stat st;
@@ -542,6 +635,8 @@ static const char *differs(const ws_ment *e, ws_walker *w)
 
 	ws_split(e->path, &dl, &name);
 	r = ws_walker_dir(w, e->path, dl, &pfd);
+	if (r == -ELOOP && e->op == WS_OP_DELETED && below_committed_symlink(m, k, e))
+		return "";
 	if (r == -ELOOP || r == -EXDEV)
 		return "a symlink or mount point is in its path";
 	if (r < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -603,7 +698,7 @@ int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_coun
 			char q[80];
 			if (e->tree != t || !last[i])
 				continue;
-			why = differs(e, &w);
+			why = differs(m, k, e, &w);
 			if (!*why)
 				continue;
 			if (++count <= 10 && o + 1 < len) {

@@ -81,6 +81,16 @@ char *ws_join(const char *dir, const char *name)
 
 /* ---- openat2 ------------------------------------------------------------------ */
 
+int ws_attr_locked(int dfd, const char *name)
+{
+	struct statx sx;
+	int fl = AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT | (*name ? 0 : AT_EMPTY_PATH);
+
+	if (statx(dfd, name, fl, STATX_TYPE, &sx) < 0)
+		return -errno;
+	return (sx.stx_attributes & (STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE)) != 0;
+}
+
 int ws_open_beneath(int dfd, const char *name, int flags)
 {
 	int fd = cx_openat2(dfd, name, (uint64_t)(flags | O_NOFOLLOW),

@@ -3,7 +3,8 @@
  * primitives every step shares.
  *
  * Files, by concern:
- *   workspace.c  public API: commit, discard, recover, undo, diff, lock
+ *   workspace.c  public API: commit, discard, recover, undo, diff
+ *   lock.c       tree locks: overlapping trees are never held at once
  *   fs.c         hostile-tree primitives: beneath-walker, recursive
  *                delete, copy+hash, xattrs, trash + detached deleter,
  *                the commit steps' fault hook
@@ -141,6 +142,11 @@ char *ws_join(const char *dir, const char *name);
 /* openat2 of one component (or a relative path) beneath dfd, symlinks and
  * mount crossings refused. Returns fd or -errno. */
 int ws_open_beneath(int dfd, const char *name, int flags);
+/* 1 when name under dfd (dfd itself when name is "") is append-only or
+ * immutable (chattr +a/+i: nothing in or of it can be replaced, removed
+ * or restored, not even by root without clearing it), 0 when not,
+ * -errno (-ENOENT: missing). */
+int ws_attr_locked(int dfd, const char *name);
 /* The tree root: an absolute path without symlinks. */
 int ws_open_root(const char *path, int flags);
 /* A tree root's identity: statfs f_fsid (hex, stable across reboots) and
@@ -232,6 +238,9 @@ int ws_apply(int hroot, int uroot, const ws_plan *plan, const char *tag, unsigne
  * roll back). Best effort: goes on past a failing entry and reports the
  * first failure with a count. */
 int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err);
+/* Nothing an undo of the manifest touches (each entry, each entry's dir)
+ * is append-only or immutable: else CX_E_WORKSPACE naming it. */
+int ws_check_attrs(const ws_manifest *m, cx_error *err);
 /* Entries whose current state differs from the manifest's "after":
  * appended to msg (up to 10 names), count returned. */
 int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_count,

@@ -18,6 +18,10 @@
  *   "xattrs_before": {"user.a": "<base64>"}
  *                               pre-image xattrs (user.*, security.*,
  *                               system.posix_acl_*), when any
+ *   "xattrs_before_b64": {"<base64 of the name>": "<base64>"}
+ *                               the same for names that are not UTF-8
+ *                               (JSON keys must be); a name is in one of
+ *                               the two, UTF-8 ones always in the first
  *   "path_b64" instead of "path" when the name is not valid UTF-8
  *   trees[].fsid, trees[].ino   the root's identity (statfs f_fsid, st_ino)
  * Written one entry per line, in tree pre-order (parents before children,
@@ -279,6 +283,23 @@ static void out_put(outbuf *o, const char *s, size_t len)
 	o->n += len;
 }
 
+static bool utf8(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	bool ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+static char *b64(const uint8_t *v, size_t len)
+{
+	char *b = malloc(cx_b64_len(len) + 1);
+	CX_CHECK(b);
+	cx_b64_encode(v, len, b);
+	return b;
+}
+
 static json_t *path_field(const char *p, const char **ret_key)
 {
 	json_t *s = json_stringn(p, strlen(p));
@@ -328,16 +349,27 @@ static json_t *entry_json(const ws_ment *e)
 		}
 	}
 	if (e->has_before && e->xb.n) {
-		json_t *x = json_object();
+		json_t *x = json_object(), *xb = json_object();
+		CX_CHECK(x && xb);
 		for (size_t i = 0; i < e->xb.n; i++) {
-			char *b = malloc(cx_b64_len(e->xb.lens[i]) + 1);
-			CX_CHECK(b);
-			cx_b64_encode(e->xb.vals[i], e->xb.lens[i], b);
-			/* a name that is not UTF-8 cannot be a key: not kept */
-			json_object_set_new(x, e->xb.names[i], json_string(b));
-			free(b);
+			const char *nm = e->xb.names[i];
+			_cleanup_free_ char *b = b64(e->xb.vals[i], e->xb.lens[i]), *bn = NULL;
+			/* a name that is not UTF-8 cannot be a key: its base64 is */
+			if (utf8(nm, strlen(nm))) {
+				CX_CHECK(json_object_set_new(x, nm, json_string(b)) == 0);
+			} else {
+				bn = b64((const uint8_t *)nm, strlen(nm));
+				CX_CHECK(json_object_set_new(xb, bn, json_string(b)) == 0);
+			}
 		}
-		json_object_set_new(j, "xattrs_before", x);
+		if (json_object_size(x))
+			json_object_set_new(j, "xattrs_before", x);
+		else
+			json_decref(x);
+		if (json_object_size(xb))
+			json_object_set_new(j, "xattrs_before_b64", xb);
+		else
+			json_decref(xb);
 	}
 	return j;
 }
@@ -441,13 +473,62 @@ static int u32_field(const json_t *j, const char *key, const char *what, bool ne
 	return r;
 }
 
+/* "xattrs_before" (name -> base64 value) and "xattrs_before_b64" (base64
+ * name -> base64 value, for names that are not UTF-8), either optional. */
+static int parse_xattrs(const json_t *j, const char *what, ws_ment *e, cx_error *err)
+{
+	const json_t *x = json_object_get(j, "xattrs_before"),
+		     *xb = json_object_get(j, "xattrs_before_b64");
+	size_t n = json_object_size(x) + json_object_size(xb);
+
+	if (!x && !xb)
+		return 0;
+	if ((x && !json_is_object(x)) || (xb && !json_is_object(xb)) || !e->has_before ||
+	    n > WS_XATTR_LIST_MAX)
+		return cx_err(err, CX_E_WORKSPACE, EINVAL, "%s.xattrs_before is invalid", what);
+	e->xb.names = cx_calloc(n + 1, sizeof(char *));
+	e->xb.vals = cx_calloc(n + 1, sizeof(uint8_t *));
+	e->xb.lens = cx_calloc(n + 1, sizeof(size_t));
+	for (int enc = 0; enc < 2; enc++) {
+		const char *k2;
+		json_t *val;
+		json_object_foreach(enc ? (json_t *)xb : (json_t *)x, k2, val) {
+			_cleanup_free_ uint8_t *b = malloc(WS_XATTR_VALUE_MAX + 1);
+			_cleanup_free_ char *name = NULL;
+			long len, nl;
+			CX_CHECK(b);
+			if (enc) {
+				/* XATTR_NAME_MAX is 255 */
+				name = cx_calloc(1, 256);
+				nl = cx_b64_decode(k2, strlen(k2), (uint8_t *)name, 1, 255);
+				if (nl < 0 || memchr(name, 0, (size_t)nl) || utf8(name, (size_t)nl))
+					nl = -1; /* canonical: a UTF-8 name goes in "xattrs_before" */
+			} else {
+				name = cx_strdup(k2);
+				nl = 0;
+			}
+			if (nl < 0 || !json_is_string(val) || !ws_xattr_wanted(name, WS_XA_PREIMAGE) ||
+			    (len = cx_b64_decode(json_string_value(val), json_string_length(val), b, 0,
+						 WS_XATTR_VALUE_MAX)) < 0)
+				return cx_err(err, CX_E_WORKSPACE, EINVAL,
+					      "%s.xattrs_before%s['%.64s'] is invalid", what,
+					      enc ? "_b64" : "", k2);
+			e->xb.names[e->xb.n] = TAKE_PTR(name);
+			e->xb.vals[e->xb.n] = TAKE_PTR(b);
+			e->xb.lens[e->xb.n++] = (size_t)len;
+		}
+	}
+	return 0;
+}
+
 static int parse_entry(const json_t *j, size_t idx, size_t ntrees, ws_ment *e, cx_error *err)
 {
 	static const char *const req[] = { "tree", "op", "kind", NULL };
 	static const char *const opt[] = { "path", "path_b64", "mode_before", "mode_after",
 					   "uid_before", "gid_before", "uid_after", "gid_after",
 					   "size_before", "size_after", "sha256_before",
-					   "sha256_after", "xattrs_before", NULL };
+					   "sha256_after", "xattrs_before", "xattrs_before_b64",
+					   NULL };
 	char what[64];
 	const char *s, *pb = NULL;
 	int64_t v;
@@ -531,32 +612,8 @@ static int parse_entry(const json_t *j, size_t idx, size_t ntrees, ws_ment *e, c
 			}
 		}
 	}
-	json_t *x = json_object_get(j, "xattrs_before");
-	if (x) {
-		const char *k2;
-		json_t *val;
-		if (!json_is_object(x) || !e->has_before)
-			return cx_err(err, CX_E_WORKSPACE, EINVAL, "%s.xattrs_before is invalid", what);
-		e->xb.names = cx_calloc(json_object_size(x) + 1, sizeof(char *));
-		e->xb.vals = cx_calloc(json_object_size(x) + 1, sizeof(uint8_t *));
-		e->xb.lens = cx_calloc(json_object_size(x) + 1, sizeof(size_t));
-		json_object_foreach(x, k2, val) {
-			uint8_t *b = malloc(WS_XATTR_VALUE_MAX + 1);
-			long n;
-			CX_CHECK(b);
-			if (!json_is_string(val) || !ws_xattr_wanted(k2, WS_XA_PREIMAGE) ||
-			    (n = cx_b64_decode(json_string_value(val), json_string_length(val), b,
-					       0, WS_XATTR_VALUE_MAX)) < 0) {
-				free(b);
-				return cx_err(err, CX_E_WORKSPACE, EINVAL,
-					      "%s.xattrs_before['%.64s'] is invalid", what, k2);
-			}
-			e->xb.names[e->xb.n] = cx_strdup(k2);
-			e->xb.vals[e->xb.n] = b;
-			e->xb.lens[e->xb.n++] = (size_t)n;
-		}
-	}
-	return 0;
+	r = parse_xattrs(j, what, e, err);
+	return r;
 }
 
 int ws_manifest_read(const char *pack_dir, ws_manifest *ret, cx_error *err)

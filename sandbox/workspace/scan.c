@@ -16,7 +16,10 @@
  *                          hardlinks, recreated as links in the host
  * Decisions, documented in workspace.c's header: FIFOs and sockets in the
  * upper are skipped (counted), other device nodes refused; a host FIFO,
- * socket or device the commit would remove is refused; depth is bounded
+ * socket or device the commit would remove is refused, and so is anything
+ * the commit would add, replace or remove in an append-only or immutable
+ * dir, or an append-only or immutable entry it would replace or remove
+ * (check_attrs, after the walk); depth is bounded
  * at WS_DEPTH_MAX components and the entries at WS_ENTRIES_MAX.
  * An upper entry equal to the host's (type, raw mode, owner, committed
  * xattrs, content or link target) is left alone: overlay copies a file up
@@ -563,6 +566,74 @@ static void resolve_links(ws_plan *p)
 	}
 }
 
+/* What a record touches on the host: the entry itself (replaced, removed
+ * or given new metadata) and its dir (an entry made, renamed in or
+ * removed there; the commit's temp files too). */
+static void touches(const ws_rec *r, bool *ret_entry, bool *ret_dir)
+{
+	switch (r->act) {
+	case WS_A_NONE:
+	case WS_A_DELETE:
+		*ret_entry = *ret_dir = true;
+		return;
+	case WS_A_WRITE:
+	case WS_A_LINK:
+	case WS_A_SYMLINK:
+		*ret_entry = r->hkind != WS_K_NONE;
+		*ret_dir = true;
+		return;
+	case WS_A_DIR:
+		*ret_entry = r->hkind == WS_K_DIR && r->meta;
+		*ret_dir = r->hkind == WS_K_NONE;
+		return;
+	default:
+		*ret_entry = *ret_dir = false;
+	}
+}
+
+/* Nothing the plan touches is append-only or immutable: the commit could
+ * write its temp files there but neither rename nor remove them, nor
+ * could an undo restore what was there. Refused before anything is
+ * written. Dirs the commit creates have no attributes; what cannot be
+ * walked now is left to the pack and apply steps, which refuse it. */
+static int check_attrs(scan_ctx *s, int hroot)
+{
+	_cleanup_(ws_walker_free) ws_walker w = { 0 }; /* safe before ws_walker_init */
+	_cleanup_free_ char *last = NULL; /* the last dir checked */
+	int r = 0;
+
+	ws_walker_init(&w, hroot);
+	for (size_t i = 0; r == 0 && i < s->plan->n; i++) {
+		const ws_rec *rec = &s->plan->v[i];
+		const char *name, *what = NULL;
+		char q[200];
+		bool entry, dir;
+		size_t dl;
+		int pfd;
+
+		touches(rec, &entry, &dir);
+		if (!entry && !dir)
+			continue;
+		ws_split(rec->path, &dl, &name);
+		if (ws_walker_dir(&w, rec->path, dl, &pfd) < 0)
+			continue;
+		if (dir && !(last && strlen(last) == dl && strncmp(last, rec->path, dl) == 0)) {
+			free(last);
+			last = strndup(rec->path, dl);
+			CX_CHECK(last);
+			if (ws_attr_locked(pfd, "") == 1)
+				what = last;
+		}
+		if (!what && entry && ws_attr_locked(pfd, name) == 1)
+			what = rec->path;
+		if (what)
+			r = cx_err(s->err, CX_E_WORKSPACE, EPERM,
+				   "'%.200s%s%s' is append-only or immutable (chattr +a/+i): the commit could neither replace nor remove what it must there, nor undo it (clear the attribute, or keep the run from writing there)",
+				   s->host_path, *what ? "/" : "", ws_quote(what, q, sizeof(q)));
+	}
+	return r;
+}
+
 int ws_scan(int hroot, int uroot, const char *host_path, ws_plan *plan, size_t *budget,
 	    cx_error *err)
 {
@@ -571,6 +642,8 @@ int ws_scan(int hroot, int uroot, const char *host_path, ws_plan *plan, size_t *
 
 	if (r == 0)
 		resolve_links(plan);
+	if (r == 0)
+		r = check_attrs(&s, hroot);
 	return r;
 }
 

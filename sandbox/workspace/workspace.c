@@ -1,8 +1,8 @@
 /* Transactional workspace: commit an overlay upper into its host tree with
- * a rollback pack and a journal; discard; recover; undo; diff; tree locks.
+ * a rollback pack and a journal; discard; recover; undo; diff.
  * (Layout, manifest and journal: include/calyx/workspace.h and
  * pack.c. The other steps: scan.c, apply.c,
- * fs.c.)
+ * fs.c; tree locks: lock.c.)
  *
  * Commit, in this order, each step durable before the next:
  *   scan every tree (read only) -> pack pre-images + manifest, syncfs of
@@ -33,6 +33,11 @@
  *    other device node in the upper refuses the commit; a host FIFO,
  *    socket or device the commit would remove refuses it too (it cannot be
  *    packed);
+ *  - append-only or immutable entries (chattr +a/+i): a commit that would
+ *    add, replace or remove anything in such a dir, or replace or remove
+ *    such a file, is refused at the scan, before anything is written (its
+ *    temp files could be made there but neither renamed nor removed, and
+ *    nothing it did could be undone); undo checks the same first;
  *  - bounds: 256 components below a tree root, 1,000,000 entries (upper
  *    and host entries together) per commit; deeper or bigger is refused
  *    before anything is written;
@@ -64,7 +69,6 @@
 #include <limits.h>
 #include <sodium.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -151,40 +155,6 @@ static int open_upper(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
-}
-
-/* ---- locks ---------------------------------------------------------------------- */
-
-int cx_ws_lock(const cx_ws_dirs *d, const char *host_path, bool wait, int *ret_fd,
-	       cx_error *err)
-{
-	char p[PATH_MAX], h[65];
-	_cleanup_close_ int fd = -1;
-	int r = check_dirs(d, err);
-
-	if (r < 0)
-		return r;
-	cx_sha256_hex(host_path, strlen(host_path), h);
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s.lock", d->locks, h) >= sizeof(p))
-		return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "locks dir path too long");
-	if (mkdir(d->locks, 0700) < 0 && errno != EEXIST)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", d->locks,
-			      strerror(errno));
-	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot open lock '%s': %s", p,
-			      strerror(errno));
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno == EWOULDBLOCK)
-			return cx_err(err, CX_E_WORKSPACE, EBUSY,
-				      "workspace '%.200s' is in use by another run (retry when it ends)",
-				      host_path);
-		return cx_err(err, CX_E_WORKSPACE, errno, "cannot lock '%s': %s", p, strerror(errno));
-	}
-	*ret_fd = TAKE_FD(fd);
-	return 0;
 }
 
 /* ---- roll forward / back ------------------------------------------------------- */
@@ -747,10 +717,9 @@ int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **re
 
 int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err)
 {
-	_cleanup_close_ int packfd = -1;
-	int locks[CX_WS_TREES_MAX];
+	_cleanup_close_ int packfd = -1, lock = -1;
 	ws_manifest m = { 0 };
-	size_t nlocks = 0, count = 0;
+	size_t count = 0;
 	char msg[CX_ERR_MSG_MAX] = "";
 	int r = check_dirs(d, err);
 
@@ -769,18 +738,18 @@ int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *
 	r = ws_manifest_read(pack_dir, &m, err);
 	if (r < 0)
 		return r;
-	/* no run may write these trees while we restore them */
-	for (size_t i = 0; i < m.ntrees && r == 0; i++) {
-		r = cx_ws_lock(d, m.trees[i], false, &locks[nlocks], err);
-		if (r == 0)
-			nlocks++;
-	}
+	/* no run may write these trees, nor any tree overlapping them, while
+	 * we restore them */
+	r = cx_ws_lock_trees(d, (const char *const *)m.trees, m.ntrees, false, &lock, err);
 	/* the tree at that path must be the one committed to (unless forced) */
 	for (size_t i = 0; r == 0 && !force && i < m.ntrees; i++) {
 		_cleanup_close_ int root = ws_open_root(m.trees[i], O_RDONLY);
 		if (root >= 0 && (r = ws_check_tree_id(root, m.fsid[i], m.ino[i], m.trees[i], err)) < 0)
 			cx_err_prefix(err, "undo refused (undo with --force to restore into it)");
 	}
+	/* what could not be restored: refused before anything is, forced or not */
+	if (r == 0 && (r = ws_check_attrs(&m, err)) < 0)
+		cx_err_prefix(err, "undo refused");
 	if (r == 0)
 		r = ws_check_after(&m, msg, sizeof(msg), &count, err);
 	if (r == 0 && count && !force)
@@ -792,7 +761,6 @@ int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *
 	if (r == 0 && (r = mark_file(packfd, "undone")) < 0)
 		r = cx_err(err, CX_E_WORKSPACE, -r, "cannot mark pack '%.200s' undone: %s", pack_dir,
 			   strerror(-r));
-	close_all(locks, nlocks);
 	ws_manifest_free(&m);
 	return r;
 }

@@ -122,6 +122,103 @@ check_one_line_file() {
 }
 run_test workspace.second_run_on_same_tree_refused t_lock
 
+# Overlapping trees: a run on W and one on W/sub (or an rw path W/sub)
+# never run at once. bg_run HOST NAME WS ARGV_JSON [EXTRA]: start a run in
+# the background (its pid in BG_PID) and return once it holds its trees
+# (its run dir exists).
+bg_run() {
+	local h=$1 name=$2 ws=$3 argv=$4 extra=${5:-} id i
+	printf '{"run_id":"ws-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}%s}\n' \
+		"$name" "$HOST_ID" "$argv" "$ws" "$HB" "${extra:+,$extra}" >"$T/$h/$name.body" || return 1
+	mk_lease "$h" "$T/$h/$name.lease" "$T/$h/$name.body" || return 1
+	id=$(lease_id "$T/$h/$name.lease")
+	cx "$h" --lease "$T/$h/$name.lease" --result "$T/$h/$name.result" >"$T/$h/$name.out" 2>"$T/$h/$name.err" &
+	BG_PID=$!
+	for i in $(seq 1 600); do
+		[ -d "$T/$h/state/runs/$id" ] && return 0
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "run $name did not start: $(head -n 1 "$T/$h/$name.err")"
+}
+# nested_refused NAME FIRST_WS SECOND_WS [SECOND_RW]: the first run holds
+# its tree; the second, on an overlapping one (its workspace, or its rw
+# path SECOND_RW), is refused without burning its lease; the first is then
+# halted. On host wsr, whose write tree $RW is off /tmp (rw paths may not
+# lie on the sandbox's own /tmp).
+nested_refused() {
+	local name=$1 first=$2 second=$3 rw=${4:-} rc id2
+	bg_run wsr "$name-a" "$first" "$(json_argv sleep:60000)" || return 1
+	printf '{"run_id":"ws-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]%s}}\n' \
+		"$name-b" "$HOST_ID" "$(json_argv write:sub_b.txt:b)" "$second" "$HB" "${rw:+,\"rw\":[\"$rw\"]}" >"$T/wsr/$name-b.body" &&
+		mk_lease wsr "$T/wsr/$name-b.lease" "$T/wsr/$name-b.body" || { kill "$BG_PID"; return 1; }
+	xrun cx wsr --lease "$T/wsr/$name-b.lease"
+	rc=$RC
+	id2=$(lease_id "$T/wsr/$name-b.lease")
+	"$CTL" --config "$T/wsr/etc/calyx.conf" halt "$(lease_id "$T/wsr/$name-a.lease")" >/dev/null 2>&1
+	wait "$BG_PID"
+	RC=$rc
+	check_one_line_file 125 E_WORKSPACE || return 1
+	grep -q 'in use by another run' "$ERR" || fail "message: $(first_err)" || return 1
+	[ ! -e "$T/wsr/state/ledger/$id2" ] || fail "the refused lease was consumed"
+}
+t_nested_refuse() {
+	RW=$(mktemp -d /var/tmp/calyx-wsrw.XXXXXX) || return 1
+	# shellcheck disable=SC2016
+	lib_atexit 'rm -rf "$RW"'
+	chmod 755 "$RW"
+	policy_json "[\"$HB/wsops\"]" "[\"/usr\", \"$HB\"]" "[\"$RW\"]" >"$T/wsr.policy.json"
+	mk_host wsr "$T/wsr.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID" || return 1
+	local w=$RW/nest
+	ws_fixture "$w" "$WS_UID" && mkdir -p "$w/sub" "$RW/other" &&
+		chown "$WS_UID:$WS_UID" "$w/sub" "$RW/other" || return 1
+	nested_refused nest1 "$w" "$w/sub" || return 1
+	nested_refused nest2 "$w/sub" "$w" || return 1
+	# an rw path inside the other run's workspace
+	nested_refused nest3 "$w" "$RW/other" "$w/sub" || return 1
+	[ ! -e "$w/sub/sub_b.txt" ] && [ ! -e "$w/sub_b.txt" ] || fail "a refused run wrote"
+}
+run_test workspace.nested_trees_refused t_nested_refuse
+
+# "wait": the run on W/sub waits for the run on W to end, then runs: the
+# first's commit (which empties W/sub: an opaque dir) cannot delete what
+# the second committed, both undo cleanly, newest first.
+t_nested_wait() {
+	local w=$T/srv/nestw before ida idb
+	sed 's/^{ "v": 1,/{ "v": 1, "workspace_lock": "wait",/' "$T/ws.policy.json" >"$T/wsw.policy.json"
+	mk_host wsw "$T/wsw.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID" || return 1
+	ws_fixture "$w" "$WS_UID" && mkdir -p "$w/sub" && printf 'orig\n' >"$w/sub/orig.txt" &&
+		chown -R "$WS_UID:$WS_UID" "$w/sub" || return 1
+	before=$(manifest "$w")
+	bg_run wsw wa "$w" "$(json_argv rmtree:sub mkdir:sub write:sub/a.txt:A sleep:4000)" || return 1
+	printf '{"run_id":"ws-wb","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
+		"$HOST_ID" "$(json_argv write:b_new.txt:B)" "$w/sub" "$HB" >"$T/wsw/wb.body"
+	mk_lease wsw "$T/wsw/wb.lease" "$T/wsw/wb.body" || return 1
+	xrun cx wsw --lease "$T/wsw/wb.lease"
+	local rcb=$RC
+	wait "$BG_PID"
+	RC=$?
+	ERR=$T/wsw/wa.err
+	expect_rc 0 || return 1
+	RC=$rcb
+	ERR=$T/.err
+	expect_rc 0 || return 1
+	[ "$(cat "$w/sub/b_new.txt" 2>/dev/null)" = B ] || fail "the second run's committed file is gone" || return 1
+	[ "$(cat "$w/sub/a.txt" 2>/dev/null)" = A ] || fail "the first run's file is missing" || return 1
+	ida=$(lease_id "$T/wsw/wa.lease")
+	idb=$(lease_id "$T/wsw/wb.lease")
+	local la lb
+	la=$(grep -n "\"type\":\"workspace.committed\".*\"lease_id\":\"$ida\"" "$T/wsw/log/audit.jsonl" | cut -d: -f1)
+	lb=$(grep -n "\"type\":\"lease.consumed\".*\"lease_id\":\"$idb\"" "$T/wsw/log/audit.jsonl" | cut -d: -f1)
+	[ -n "$la" ] && [ -n "$lb" ] && [ "$la" -lt "$lb" ] ||
+		fail "the second run started before the first committed (lines $la, $lb)" || return 1
+	check 0 "" "$CTL" --config "$T/wsw/etc/calyx.conf" rollback ws-wb || return 1
+	check 0 "" "$CTL" --config "$T/wsw/etc/calyx.conf" rollback ws-wa || return 1
+	[ "$(manifest "$w")" = "$before" ] ||
+		fail "after both undos the tree differs: $(diff <(echo "$before") <(manifest "$w") | head -n 4 | tr '\n' '|')"
+}
+run_test workspace.nested_trees_wait_in_turn t_nested_wait
+
 # A fresh host: the state dir does not exist yet. The first run on a
 # workspace creates it (0700) before it needs STATE/locks, and commits.
 t_fresh_state() {

@@ -18,8 +18,11 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -883,6 +886,167 @@ static void undo_refuses_changed_then_force(void **st)
 	scase_free(&c);
 }
 
+/* A commit that replaced a dir with a symlink undoes without --force
+ * when nothing changed since: what lay in the dir was deleted by the same
+ * commit, so the path crossing the symlink is expected. */
+static void undo_dir_replaced_by_symlink(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	char *before, *out_before;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkd(f.host, "d", 0755);
+	mkfile(f.host, "d/x", "x\n", 0644);
+	mkd(f.host, "d/sub", 0755);
+	mkfile(f.host, "d/sub/y", "y\n", 0644);
+	mkfile(f.host, "keep", "keep\n", 0644);
+	mksym(f.upper, "d", f.outside);
+	before = tree_manifest(f.host);
+	out_before = tree_manifest(f.outside);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
+		fail_msg("undo: %s", err.msg);
+	expect_tree(f.host, before, "after undo");
+	expect_tree(f.outside, out_before, "outside after undo");
+	free(before);
+	free(out_before);
+	/* changed since: the symlink points elsewhere now */
+	fx_free(&f);
+	fx_init(&f);
+	mkd(f.host, "d", 0755);
+	mkfile(f.host, "d/x", "x\n", 0644);
+	mksym(f.upper, "d", f.outside);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	CX_CHECK(unlink(pj(f.host, "d")) == 0);
+	mksym(f.host, "d", "/");
+	assert_true(cx_ws_undo(&f.ws, f.pack, false, &err) < 0);
+	assert_non_null(strstr(err.msg, "'d' (link target changed)"));
+	fx_free(&f);
+}
+
+/* chattr +a / +i on what a commit must replace or remove: refused before
+ * anything is written (no temp file left, no pack); an undo that could
+ * not restore is refused likewise, forced or not. */
+static int set_flags(const char *p, int add, int del)
+{
+	int fd = open(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), fl = 0, r = -1;
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0) {
+		fl = (fl | add) & ~del;
+		r = ioctl(fd, FS_IOC_SETFLAGS, &fl);
+	}
+	close(fd);
+	return r;
+}
+
+static void commit_refuses_append_only(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	char *before, *now;
+	int r, r2;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkd(f.host, "logs", 0755);
+	mkfile(f.host, "logs/old", "old\n", 0644);
+	mkfile(f.host, "imm.txt", "imm\n", 0644);
+	if (set_flags(pj(f.host, "logs"), FS_APPEND_FL, 0) < 0) {
+		fx_free(&f);
+		fprintf(stderr, "skipped: chattr +a unsupported on the test dir's file system\n");
+		skip();
+	}
+	before = tree_manifest(f.host);
+	/* a file added to, one changed in an append-only dir */
+	mkd(f.upper, "logs", 0755);
+	mkfile(f.upper, "logs/new", "new\n", 0644);
+	mkfile(f.upper, "logs/old", "changed\n", 0644);
+	r = fx_commit(&f, NULL, &err);
+	now = tree_manifest(f.host);
+	r2 = exists(f.pack);
+	set_flags(pj(f.host, "logs"), 0, FS_APPEND_FL);
+	assert_true(r < 0);
+	expect_manifest(now, before, "host after a refused commit");
+	assert_false(r2);
+	assert_int_equal(err.reason, CX_E_WORKSPACE);
+	assert_non_null(strstr(err.msg, "/logs' is append-only or immutable"));
+	free(now);
+	/* an immutable file the run changed */
+	tu_rmtree(f.upper);
+	mkd(f.run_dir, "tree0/upper", 0755);
+	mkfile(f.upper, "imm.txt", "changed\n", 0644);
+	CX_CHECK(set_flags(pj(f.host, "imm.txt"), FS_IMMUTABLE_FL, 0) == 0);
+	r = fx_commit(&f, NULL, &err);
+	now = tree_manifest(f.host);
+	set_flags(pj(f.host, "imm.txt"), 0, FS_IMMUTABLE_FL);
+	assert_true(r < 0);
+	expect_manifest(now, before, "host after a refused commit (immutable file)");
+	assert_non_null(strstr(err.msg, "/imm.txt' is append-only or immutable"));
+	free(now);
+	/* committed, then the dir made append-only: undo refused, forced or not */
+	tu_rmtree(f.upper);
+	mkd(f.run_dir, "tree0/upper", 0755);
+	mkd(f.upper, "logs", 0755);
+	mkfile(f.upper, "logs/new", "new\n", 0644);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	free(before);
+	before = tree_manifest(f.host);
+	CX_CHECK(set_flags(pj(f.host, "logs"), FS_APPEND_FL, 0) == 0);
+	r = cx_ws_undo(&f.ws, f.pack, false, &err);
+	r2 = cx_ws_undo(&f.ws, f.pack, true, &err);
+	now = tree_manifest(f.host);
+	set_flags(pj(f.host, "logs"), 0, FS_APPEND_FL);
+	assert_true(r < 0 && r2 < 0);
+	assert_non_null(strstr(err.msg, "undo refused"));
+	assert_non_null(strstr(err.msg, "is append-only or immutable"));
+	expect_manifest(now, before, "host after a refused undo");
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
+		fail_msg("undo: %s", err.msg);
+	assert_false(exists(pj(f.host, "logs/new")));
+	free(now);
+	free(before);
+	fx_free(&f);
+}
+
+/* Pre-image xattrs whose names are not UTF-8 go into the manifest (as
+ * base64) and come back on undo. */
+static void undo_restores_non_utf8_xattr_names(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	char *before, *m, v[16];
+	ssize_t n;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkfile(f.host, "x.txt", "x\n", 0644);
+	xset(f.host, "x.txt", "user.\xff\xfe", "bin");
+	xset(f.host, "x.txt", "user.plain", "txt");
+	mkfile(f.upper, "x.txt", "changed\n", 0644);
+	before = tree_manifest(f.host);
+	if (fx_commit(&f, NULL, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	m = slurp(pj(f.pack, "manifest.json"));
+	assert_non_null(m);
+	assert_non_null(strstr(m, "\"xattrs_before_b64\":{\"dXNlci7//g==\":\"Ymlu\"}"));
+	assert_non_null(strstr(m, "\"xattrs_before\":{\"user.plain\":\"dHh0\"}"));
+	free(m);
+	if (cx_ws_undo(&f.ws, f.pack, false, &err) < 0)
+		fail_msg("undo: %s", err.msg);
+	n = lgetxattr(pj(f.host, "x.txt"), "user.\xff\xfe", v, sizeof(v));
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "bin", 3);
+	expect_tree(f.host, before, "after undo");
+	free(before);
+	fx_free(&f);
+}
+
 static void undo_lists_ten_then_count(void **st)
 {
 	fx f;
@@ -1002,6 +1166,175 @@ static void lock_excludes(void **st)
 	close(b);
 	close(a);
 	assert_int_equal(cx_ws_lock(&f.ws, "/srv/app", false, &b, &err), 0);
+	close(b);
+	fx_free(&f);
+}
+
+/* Trees that overlap (one inside the other, after normalizing the path)
+ * are never held at once; a sibling whose name shares a prefix is not in
+ * the way. */
+static void lock_overlap_refused(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int a = -1, b = -1;
+	char sub[PATH_MAX], sib[PATH_MAX], odd[PATH_MAX];
+	(void)st;
+	fx_init(&f);
+	mkd(f.host, "sub", 0755);
+	snprintf(sub, sizeof(sub), "%s/sub", f.host);
+	snprintf(sib, sizeof(sib), "%s-sibling", f.host);
+	snprintf(odd, sizeof(odd), "%s/sub/.././/", f.host);
+	assert_int_equal(cx_ws_lock(&f.ws, f.host, false, &a, &err), 0);
+	/* a descendant */
+	assert_true(cx_ws_lock(&f.ws, sub, false, &b, &err) < 0);
+	assert_int_equal(err.reason, CX_E_WORKSPACE);
+	assert_non_null(strstr(err.msg, "is in use by another run"));
+	assert_non_null(strstr(err.msg, "it overlaps '"));
+	/* the same tree spelled otherwise */
+	assert_true(cx_ws_lock(&f.ws, odd, false, &b, &err) < 0);
+	assert_non_null(strstr(err.msg, "is in use by another run"));
+	/* a path below it that does not exist (yet) */
+	assert_true(cx_ws_lock(&f.ws, pj(sub, "not/yet"), false, &b, &err) < 0);
+	/* not in the way: a sibling sharing the name's prefix */
+	assert_int_equal(cx_ws_lock(&f.ws, sib, false, &b, &err), 0);
+	close(b);
+	close(a);
+	/* an ancestor */
+	assert_int_equal(cx_ws_lock(&f.ws, sub, false, &a, &err), 0);
+	assert_true(cx_ws_lock(&f.ws, f.base, false, &b, &err) < 0);
+	assert_non_null(strstr(err.msg, "it overlaps '"));
+	assert_true(cx_ws_lock(&f.ws, "/", false, &b, &err) < 0);
+	close(a);
+	assert_int_equal(cx_ws_lock(&f.ws, f.base, false, &b, &err), 0);
+	close(b);
+	fx_free(&f);
+}
+
+/* A holder that died (killed, never released) is not in the way. */
+static void lock_dead_holder_cleared(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int a = -1, wst;
+	pid_t pid;
+	(void)st;
+	fx_init(&f);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd;
+		_exit(cx_ws_lock(&f.ws, f.host, false, &fd, NULL) == 0 ? (raise(SIGKILL), 0) : 3);
+	}
+	CX_CHECK(waitpid(pid, &wst, 0) == pid);
+	assert_true(WIFSIGNALED(wst));
+	assert_int_equal(cx_ws_lock(&f.ws, pj(f.host, "sub"), false, &a, &err), 0);
+	close(a);
+	fx_free(&f);
+}
+
+/* "wait": the overlapping run's end is waited for (not refused), and
+ * the lock is granted only after that holder released it. */
+static void lock_wait_for_overlap(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int p[2], a = -1, wst;
+	char c, *marker;
+	pid_t pid;
+	(void)st;
+	fx_init(&f);
+	marker = pj(f.base, "released");
+	CX_CHECK(pipe(p) == 0);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd, mk;
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		close(p[0]);
+		if (cx_ws_lock(&f.ws, pj(f.host, "sub"), false, &fd, NULL) < 0)
+			_exit(3);
+		if (write(p[1], "l", 1) != 1)
+			_exit(4);
+		nanosleep(&ts, NULL);
+		mk = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		close(mk);
+		close(fd);
+		_exit(mk >= 0 ? 0 : 5);
+	}
+	close(p[1]);
+	CX_CHECK(read(p[0], &c, 1) == 1);
+	close(p[0]);
+	assert_true(cx_ws_lock(&f.ws, f.host, false, &a, &err) < 0);
+	if (cx_ws_lock(&f.ws, f.host, true, &a, &err) < 0)
+		fail_msg("wait: %s", err.msg);
+	assert_true(exists(marker));
+	close(a);
+	CX_CHECK(waitpid(pid, &wst, 0) == pid);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	fx_free(&f);
+}
+
+/* One directory reached by two paths (a bind mount): the trees overlap
+ * although their paths do not. In a private mount namespace. */
+static void lock_bind_mount_overlap(void **st)
+{
+	fx f;
+	char alias[PATH_MAX];
+	int wst;
+	pid_t pid;
+	(void)st;
+	REQUIRE_ROOT();
+	fx_init(&f);
+	mkd(f.host, "sub", 0755);
+	mkd(f.base, "alias", 0755);
+	snprintf(alias, sizeof(alias), "%s/alias", f.base);
+	pid = fork();
+	CX_CHECK(pid >= 0);
+	if (pid == 0) {
+		cx_error e = { 0 };
+		int a, b;
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(f.host, alias, NULL, MS_BIND, NULL) < 0)
+			_exit(77);
+		if (cx_ws_lock(&f.ws, pj(f.host, "sub"), false, &a, &e) < 0)
+			_exit(3);
+		/* the bind of its ancestor, and the same dir by the alias */
+		if (cx_ws_lock(&f.ws, alias, false, &b, &e) == 0)
+			_exit(4);
+		if (cx_ws_lock(&f.ws, pj(alias, "sub"), false, &b, &e) == 0)
+			_exit(5);
+		_exit(0);
+	}
+	CX_CHECK(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst));
+	fx_free(&f);
+	if (WEXITSTATUS(wst) == 77) {
+		fprintf(stderr, "skipped: no private mount namespace for a bind mount\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(wst), 0);
+}
+
+/* A set is taken at once; its own trees may overlap each other. */
+static void lock_set_at_once(void **st)
+{
+	fx f;
+	cx_error err = { 0 };
+	int a = -1, b = -1;
+	char sub[PATH_MAX], other[PATH_MAX];
+	(void)st;
+	fx_init(&f);
+	snprintf(sub, sizeof(sub), "%s/sub", f.host);
+	snprintf(other, sizeof(other), "%s/other", f.base);
+	const char *set[] = { f.host, sub, other };
+	assert_int_equal(cx_ws_lock_trees(&f.ws, set, 3, false, &a, &err), 0);
+	assert_true(cx_ws_lock(&f.ws, pj(other, "x"), false, &b, &err) < 0);
+	close(a);
+	assert_int_equal(cx_ws_lock(&f.ws, pj(other, "x"), false, &b, &err), 0);
+	/* one tree of the set busy: none of it is taken */
+	assert_true(cx_ws_lock_trees(&f.ws, set, 3, false, &a, &err) < 0);
+	assert_int_equal(cx_ws_lock(&f.ws, f.host, false, &a, &err), 0);
+	close(a);
 	close(b);
 	fx_free(&f);
 }
@@ -1492,11 +1825,19 @@ int main(void)
 		cmocka_unit_test(undo_roundtrip),
 		cmocka_unit_test(undo_refuses_changed_then_force),
 		cmocka_unit_test(undo_lists_ten_then_count),
+		cmocka_unit_test(undo_dir_replaced_by_symlink),
+		cmocka_unit_test(commit_refuses_append_only),
+		cmocka_unit_test(undo_restores_non_utf8_xattr_names),
 		cmocka_unit_test(diff_prints_stat),
 		cmocka_unit_test(discard_leaves_host),
 		cmocka_unit_test(discard_refuses_unfinished),
 		cmocka_unit_test(recover_without_journal),
 		cmocka_unit_test(lock_excludes),
+		cmocka_unit_test(lock_overlap_refused),
+		cmocka_unit_test(lock_dead_holder_cleared),
+		cmocka_unit_test(lock_wait_for_overlap),
+		cmocka_unit_test(lock_bind_mount_overlap),
+		cmocka_unit_test(lock_set_at_once),
 		cmocka_unit_test(symlink_in_host_not_followed),
 		cmocka_unit_test(symlink_swapped_after_scan),
 		cmocka_unit_test(crash_at_each_step),

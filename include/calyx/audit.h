@@ -54,6 +54,61 @@ int cx_audit_sync(cx_audit *a, cx_error *err);
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err);
 
+/* ---- text values (docs/audit-events.md, "Text values") -----------------
+ * Every string in details that comes from outside calyx (the kernel, the
+ * run, the lease, a file name, a message naming paths) is a text value,
+ * which keeps its bytes losslessly:
+ *   - a JSON string when the bytes are UTF-8 (as jansson accepts it), hold
+ *     no NUL and are whole: "/usr/bin/cat";
+ *   - otherwise an object with exactly one of
+ *       "b64": standard padded base64 of the bytes, when they are not UTF-8
+ *              or hold a NUL: {"b64":"L3RtcC//Li4vYmlu"} is "/tmp/\xff/../bin",
+ *       "text": the bytes as a string, when they are UTF-8 but were cut,
+ *     plus, when the producer cut the value (a kernel buffer, say),
+ *       "truncated": true, and "bytes": the whole value's length where it
+ *       is known: {"text":"/srv/é","truncated":true,"bytes":300}.
+ * A cut of UTF-8 text is on a character boundary: a partial character at
+ * the cut is dropped (the kept text then says less, never something
+ * else); cut bytes that are not UTF-8 anyway are all kept, in base64.
+ * There is one spelling per value: the decoder refuses base64 of bytes that
+ * could be a string (or, cut, a "text" once their partial last character
+ * goes), "text" without "truncated", "truncated": false, a "bytes" not
+ * above the kept length, any other member. */
+
+/* len bytes (any) as a text value; cut: the producer kept only these of
+ * whole_len bytes (0: length unknown). Never NULL. */
+json_t *cx_audit_textn(const void *buf, size_t len, bool cut, uint64_t whole_len);
+/* A whole NUL-terminated string (NULL: ""). Never NULL. */
+json_t *cx_audit_text(const char *s);
+/* An argv area as the kernel keeps it (every argument NUL-terminated):
+ * its first len of whole_len bytes (0: unknown) as an array of text
+ * values, one per argument; an argument cut by len is the last, marked cut. */
+json_t *cx_audit_argv(const void *area, size_t len, uint64_t whole_len);
+/* The same bytes as one text value, arguments separated by spaces (the last
+ * one's NUL dropped), cut like the area (its whole length whole_len - 1). */
+json_t *cx_audit_argv_line(const void *area, size_t len, uint64_t whole_len);
+
+typedef struct cx_audit_textval {
+	uint8_t *bytes;    /* malloc'd: len bytes, then a NUL (bytes may hold NULs) */
+	size_t len;
+	bool truncated;    /* the producer cut it */
+	int64_t whole_len; /* the whole value's length if cut and known, else -1 */
+} cx_audit_textval;
+
+/* v as a text value: 0 with *ret (free with cx_audit_textval_free), or
+ * -EINVAL when v is not a text value in its one spelling. */
+int cx_audit_text_decode(const json_t *v, cx_audit_textval *ret);
+void cx_audit_textval_free(cx_audit_textval *t);
+/* A text value for people (malloc'd, UTF-8): a string as it is; bytes that
+ * are not UTF-8 as \xNN (and a backslash as \\), then
+ * " [not UTF-8: \xNN is a byte, \\ a backslash]"; a cut value followed by
+ * "… [cut at K of N bytes]" (or "… [cut at K bytes]"). NULL when v is not
+ * a text value. Control characters are left to the printer's escaping. */
+char *cx_audit_text_plain(const json_t *v);
+/* A deep copy of details with every text value object in it replaced by
+ * its plain string (for `calyx-audit show` and the reports). Never NULL. */
+json_t *cx_audit_details_plain(const json_t *v);
+
 typedef struct cx_audit_report {
 	uint64_t lines;
 	uint64_t last_seq;

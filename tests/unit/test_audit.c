@@ -11,6 +11,7 @@
 #include "calyx/audit.h"
 #include "calyx/codec.h"
 #include "calyx/fileio.h"
+#include "calyx/jsonx.h"
 #include "testutil.h"
 
 static const uint8_t seed[32] = { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
@@ -562,6 +563,214 @@ static void symlinked_log_refused(void **st)
 	free(root);
 }
 
+/* ---- text values (calyx/audit.h) ---------------------------------------- */
+
+/* v decodes to exactly (b, n), cut or not, with that whole length. */
+static void expect_decodes(const json_t *v, const void *b, size_t n, bool cut, int64_t whole)
+{
+	cx_audit_textval t;
+	_cleanup_free_ char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	json_t *back = cx_json_loadb(s, strlen(s), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+
+	assert_non_null(back); /* survives the log's own serialization */
+	assert_true(json_equal(back, v));
+	assert_int_equal(cx_audit_text_decode(back, &t), 0);
+	assert_int_equal(t.len, n);
+	assert_memory_equal(t.bytes, n ? b : "", n);
+	assert_int_equal(t.truncated, cut);
+	assert_int_equal(t.whole_len, whole);
+	cx_audit_textval_free(&t);
+	json_decref(back);
+}
+
+static void text_values_round_trip(void **st)
+{
+#define C(lit, str) { lit, sizeof(lit) - 1, str }
+	static const struct {
+		const char *b;
+		size_t n;
+		bool string; /* a plain JSON string */
+	} cases[] = {
+		C("", true),
+		C("/usr/bin/cat", true),
+		C("/srv/\xc3\xa9t\xc3\xa9", true),
+		C("\xf0\x9f\x98\x80", true),
+		C("\x1b[31m", true),       /* control characters are valid UTF-8 */
+		C("/tmp/\xff/../../lib64/ld", false),
+		C("a\0b", false),           /* NUL: readers refuse \u0000 */
+		C("\xc0\xaf", false),       /* overlong '/' */
+		C("\xed\xa0\x80", false),   /* a surrogate */
+		C("\xf4\x90\x80\x80", false), /* above U+10FFFF */
+		C("ab\xe2\x82", false),     /* a character cut, but not by us */
+	};
+#undef C
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(cases); i++) {
+		json_t *v = cx_audit_textn(cases[i].b, cases[i].n, false, 0);
+		assert_non_null(v);
+		assert_int_equal(json_is_string(v), cases[i].string);
+		if (!cases[i].string) {
+			assert_int_equal(json_object_size(v), 1);
+			assert_non_null(json_object_get(v, "b64"));
+		}
+		expect_decodes(v, cases[i].b, cases[i].n, false, -1);
+		json_decref(v);
+	}
+	json_t *v = cx_audit_text("/tmp/\xff");
+	expect_decodes(v, "/tmp/\xff", 6, false, -1);
+	json_decref(v);
+}
+
+static void text_values_cut_on_boundary(void **st)
+{
+	json_t *v;
+	(void)st;
+	/* UTF-8 cut inside "é": the partial character goes, the cut is said */
+	v = cx_audit_textn("/tmp/x\xc3\xa9\xc3", 9, true, 300);
+	assert_string_equal(json_string_value(json_object_get(v, "text")), "/tmp/x\xc3\xa9");
+	assert_true(json_is_true(json_object_get(v, "truncated")));
+	assert_int_equal(json_integer_value(json_object_get(v, "bytes")), 300);
+	expect_decodes(v, "/tmp/x\xc3\xa9", 8, true, 300);
+	json_decref(v);
+	/* a 4-byte character cut after 3 of its bytes */
+	v = cx_audit_textn("ab\xf0\x9f\x98", 5, true, 0);
+	assert_null(json_object_get(v, "bytes")); /* the whole length is not known */
+	expect_decodes(v, "ab", 2, true, -1);
+	json_decref(v);
+	/* not UTF-8 and cut: no character to respect, every byte kept */
+	v = cx_audit_textn("\xff\xe2\x82", 3, true, 10);
+	assert_non_null(json_object_get(v, "b64"));
+	expect_decodes(v, "\xff\xe2\x82", 3, true, 10);
+	json_decref(v);
+	/* not even when they end like a character: all of them, not the
+	 * last 0xe6 too once "\xe6\x82" goes */
+	v = cx_audit_textn("\xe6\xe6\x82", 3, true, 0);
+	expect_decodes(v, "\xe6\xe6\x82", 3, true, -1);
+	json_decref(v);
+	/* cut on a boundary already: nothing more goes */
+	v = cx_audit_textn("abc", 3, true, 4);
+	expect_decodes(v, "abc", 3, true, 4);
+	json_decref(v);
+}
+
+static void text_values_one_spelling(void **st)
+{
+	static const char *const bad[] = {
+		"{\"b64\":\"YWJj\"}",                      /* "abc" could be a string */
+		"{\"text\":\"abc\"}",                      /* a whole string is a string */
+		"{\"text\":\"a\",\"truncated\":false}",
+		"{\"b64\":\"/w==\",\"bytes\":5}",          /* bytes without truncated */
+		"{\"text\":\"a\",\"truncated\":true,\"bytes\":1}", /* not more than kept */
+		"{\"text\":\"a\",\"truncated\":true,\"bytes\":\"9\"}",
+		"{\"b64\":\"/w==\",\"text\":\"a\",\"truncated\":true}",
+		"{\"b64\":\"/w==\",\"x\":1}",
+		"{\"b64\":\"/w=\"}",                       /* not canonical base64 */
+		"{\"b64\":\"/x==\"}",                      /* trailing bits */
+		"{\"b64\":\"\"}",
+		"{\"b64\":\"YWLi\",\"truncated\":true}",   /* "ab\xe2": "ab" and a cut character */
+		"{}", "[]", "3", "null", "{\"b64\":7}", "{\"text\":7,\"truncated\":true}",
+	};
+	cx_audit_textval t;
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		json_t *v = cx_json_loadb(bad[i], strlen(bad[i]), JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		if (cx_audit_text_decode(v, &t) == 0)
+			fail_msg("'%s' decoded", bad[i]);
+		assert_null(cx_audit_text_plain(v));
+		json_decref(v);
+	}
+}
+
+static void text_values_argv(void **st)
+{
+	static const uint8_t area[] = "cat\0/tmp/\xff\0-n\0"; /* 14 bytes and a NUL */
+	_cleanup_free_ char *s1 = NULL, *s2 = NULL, *s3 = NULL, *s4 = NULL;
+	json_t *a, *l;
+	(void)st;
+	a = cx_audit_argv(area, 14, 14);
+	l = cx_audit_argv_line(area, 14, 14);
+	s1 = cx_json_dump(a);
+	s2 = cx_json_dump(l);
+	assert_string_equal(s1, "[\"cat\",{\"b64\":\"L3RtcC//\"},\"-n\"]");
+	assert_string_equal(s2, "{\"b64\":\"Y2F0IC90bXAv/yAtbg==\"}");
+	json_decref(a);
+	json_decref(l);
+	/* the kernel's area was 40 bytes, 10 read: "-n" is cut after "-",
+	 * the line is cut and knows its whole length (less the last NUL) */
+	a = cx_audit_argv("cat\0ab\xc3\xa9\0-", 10, 40);
+	l = cx_audit_argv_line("cat\0ab\xc3\xa9\0-", 10, 40);
+	s3 = cx_json_dump(a);
+	s4 = cx_json_dump(l);
+	assert_string_equal(s3, "[\"cat\",\"ab\\u00E9\",{\"text\":\"-\",\"truncated\":true}]");
+	assert_string_equal(s4, "{\"text\":\"cat ab\\u00E9 -\",\"truncated\":true,\"bytes\":39}");
+	json_decref(a);
+	json_decref(l);
+	/* no argv known: nothing */
+	a = cx_audit_argv("", 0, 0);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+}
+
+static void text_values_plain(void **st)
+{
+	json_t *v, *d, *p;
+	char *s;
+	(void)st;
+	v = cx_audit_text("plain \\ text");
+	s = cx_audit_text_plain(v);
+	assert_string_equal(s, "plain \\ text");
+	free(s);
+	json_decref(v);
+	v = cx_audit_textn("/tmp/\xff\\a\0", 9, false, 0);
+	s = cx_audit_text_plain(v);
+	assert_string_equal(s, "/tmp/\\xff\\\\a\\x00 [not UTF-8: \\xNN is a byte, \\\\ a backslash]");
+	free(s);
+	json_decref(v);
+	v = cx_audit_textn("/srv/\xc3\xa9\xc3", 8, true, 200);
+	s = cx_audit_text_plain(v);
+	assert_string_equal(s, "/srv/\xc3\xa9… [cut at 7 of 200 bytes]");
+	free(s);
+	/* details: text values replaced, everything else kept */
+	d = json_pack("{s:o, s:{s:i, s:[o]}}", "filename", v, "usage", "n", 3, "argv",
+		      cx_audit_text("\xfe"));
+	p = cx_audit_details_plain(d);
+	s = cx_json_dump(p);
+	assert_string_equal(s, "{\"filename\":\"/srv/\\u00E9\\u2026 [cut at 7 of 200 bytes]\",\"usage\":{\"n\":3,\"argv\":[\"\\\\xfe [not UTF-8: \\\\xNN is a byte, \\\\\\\\ a backslash]\"]}}");
+	free(s);
+	json_decref(p);
+	json_decref(d);
+}
+
+/* Text values in a real line: written, signed, verified, decoded back. */
+static void text_values_in_the_log(void **st)
+{
+	static const char name[] = "/tmp/\xff/../../lib64/ld-linux-x86-64.so.2";
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	cx_audit_textval t;
+	(void)st;
+	make_log(&lb, 1);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	assert_int_equal(cx_audit_append(a, "exec.spawned", NULL, NULL,
+					 json_pack("{s:i, s:o}", "pid", 7, "filename",
+						   cx_audit_text(name)),
+					 NULL, &err),
+			 0);
+	cx_audit_close(a);
+	reread(&lb);
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	json_t *j = line_json(&lb, 2), *d = json_object_get(j, "details");
+	assert_int_equal(json_integer_value(json_object_get(d, "pid")), 7);
+	assert_int_equal(cx_audit_text_decode(json_object_get(d, "filename"), &t), 0);
+	assert_int_equal(t.len, sizeof(name) - 1);
+	assert_memory_equal(t.bytes, name, t.len);
+	cx_audit_textval_free(&t);
+	json_decref(j);
+	free_log(&lb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +795,12 @@ int main(void)
 		cmocka_unit_test(big_log_threads),
 		cmocka_unit_test(concurrent_appenders_keep_chain),
 		cmocka_unit_test(symlinked_log_refused),
+		cmocka_unit_test(text_values_round_trip),
+		cmocka_unit_test(text_values_cut_on_boundary),
+		cmocka_unit_test(text_values_one_spelling),
+		cmocka_unit_test(text_values_argv),
+		cmocka_unit_test(text_values_plain),
+		cmocka_unit_test(text_values_in_the_log),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -329,15 +329,28 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 	json_t *j;
 	ssize_t w;
 
+	/* Every member or none: one that cannot be made (an id that is not
+	 * UTF-8) fails the event; it is never left out. */
+	json_t *jt = json_string(type), *jl = lease_id ? json_string(lease_id) : NULL,
+	       *jr = run_id ? json_string(run_id) : NULL;
+	if (!jt || (lease_id && !jl) || (run_id && !jr)) {
+		json_decref(jt);
+		json_decref(jl);
+		json_decref(jr);
+		json_decref(details);
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "audit event '%s' cannot be written: its type, lease_id or run_id is not UTF-8 (nothing of it was written)",
+			      type);
+	}
 	now_rfc3339(ts);
 	j = json_object();
 	json_object_set_new(j, "seq", json_integer((json_int_t)(t->seq + 1)));
 	json_object_set_new(j, "time", json_string(ts));
-	json_object_set_new(j, "type", json_string(type));
-	if (lease_id)
-		json_object_set_new(j, "lease_id", json_string(lease_id));
-	if (run_id)
-		json_object_set_new(j, "run_id", json_string(run_id));
+	json_object_set_new(j, "type", jt);
+	if (jl)
+		json_object_set_new(j, "lease_id", jl);
+	if (jr)
+		json_object_set_new(j, "run_id", jr);
 	json_object_set_new(j, "details", details);
 	json_object_set_new(j, "prev", json_string(t->prev));
 	body = cx_json_dump(j);
@@ -459,11 +472,11 @@ static int repair_torn(cx_audit *a, tail *t, const uint8_t *frag, size_t len, cx
 		return cx_err(err, CX_E_AUDIT, errno, "cannot cut the log back to its last newline (the bytes are saved as '%s'): %s",
 			      name, strerror(errno));
 	t->size = t->end;
-	return append_line(a, t, "audit.repaired", NULL, NULL,
-			   json_pack("{s:I, s:s, s:I, s:s}", "torn_bytes", (json_int_t)len,
-				     "torn_sha256", hex, "after_seq", (json_int_t)t->seq,
-				     "saved_as", name),
-			   err);
+	json_t *d = json_pack("{s:I, s:s, s:I, s:o}", "torn_bytes", (json_int_t)len, "torn_sha256",
+			      hex, "after_seq", (json_int_t)t->seq, "saved_as", cx_audit_text(name));
+	if (!d)
+		return cx_err(err, CX_E_AUDIT, ENOMEM, "cannot build the details of 'audit.repaired'");
+	return append_line(a, t, "audit.repaired", NULL, NULL, d, err);
 }
 
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
@@ -475,7 +488,9 @@ int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const c
 	int r;
 
 	if (!details)
-		details = json_object();
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "the details of audit event '%s' could not be built, so it was not written (nothing of it lands; this is a calyx bug: report it)",
+			      type);
 	while (flock(a->fd, LOCK_EX) < 0)
 		if (errno != EINTR) {
 			json_decref(details);

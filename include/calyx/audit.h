@@ -27,8 +27,8 @@
  *    "saved_as":"audit.jsonl.torn-11-3f9a0c2e81d4b7a5"}}
  * (after_seq: seq of the last intact line, 0 if none) is appended before the
  * event asked for. A longer unterminated tail is not a crash: appends refuse.
- * Trust: runs as root; details are built by calyx, not copied from leases
- * except as JSON string values. */
+ * Trust: runs as root; details are built by calyx; what comes from a lease,
+ * the run or the kernel is only ever a text value (below), never structure. */
 #ifndef CALYX_AUDIT_H
 #define CALYX_AUDIT_H
 
@@ -50,7 +50,10 @@ CX_DEFINE_POINTER_CLEANUP(cx_audit, cx_audit_close)
 void cx_audit_defer_sync(cx_audit *a, bool on);
 /* fdatasync the lines appended since the last sync (nothing to do: 0). */
 int cx_audit_sync(cx_audit *a, cx_error *err);
-/* details may be NULL; the reference is stolen. lease_id/run_id may be NULL. */
+/* Append one event; the reference to details is stolen. details NULL is a
+ * failure to build them (a json_pack that failed): refused with E_AUDIT,
+ * nothing written, never an empty object in their place (an event without
+ * details passes json_object()). lease_id/run_id may be NULL. */
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err);
 

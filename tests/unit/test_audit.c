@@ -145,7 +145,7 @@ static void forged_by_other_key_detected(void **st)
 	memset(other, 9, sizeof(other));
 	cx_audit *a;
 	assert_int_equal(cx_audit_open(lb.path, other, &a, &err), 0);
-	assert_int_equal(cx_audit_append(a, "run.forged", NULL, NULL, NULL, NULL, &err), 0);
+	assert_int_equal(cx_audit_append(a, "run.forged", NULL, NULL, json_object(), NULL, &err), 0);
 	cx_audit_close(a);
 	free(lb.buf);
 	assert_int_equal(cx_read_file(lb.path, "log", 1 << 24, 0, 0, &lb.buf, &lb.len, &err), 0);
@@ -208,7 +208,7 @@ static void expect_repair(logbuf *lb, size_t intact, uint64_t after, const uint8
 
 	memcpy(before, lb->buf, intact);
 	assert_int_equal(cx_audit_open(lb->path, seed, &a, &err), 0);
-	assert_int_equal(cx_audit_append(a, "exec.started", NULL, "run-2", NULL, &seq, &err), 0);
+	assert_int_equal(cx_audit_append(a, "exec.started", NULL, "run-2", json_object(), &seq, &err), 0);
 	cx_audit_close(a);
 	assert_int_equal(seq, after + 2);
 	reread(lb);
@@ -312,7 +312,7 @@ static void expect_refused(logbuf *lb, const char *msg_part)
 	before = malloc(blen);
 	memcpy(before, lb->buf, blen);
 	assert_int_equal(cx_audit_open(lb->path, seed, &a, &err), 0);
-	assert_true(cx_audit_append(a, "x", NULL, NULL, NULL, NULL, &err) < 0);
+	assert_true(cx_audit_append(a, "x", NULL, NULL, json_object(), NULL, &err) < 0);
 	cx_audit_close(a);
 	assert_int_equal(err.reason, CX_E_AUDIT);
 	if (!strstr(err.msg, msg_part))
@@ -527,7 +527,7 @@ static void concurrent_appenders_keep_chain(void **st)
 			if (cx_audit_open(lb.path, seed, &a, &e) < 0)
 				_exit(1);
 			for (int k = 0; k < EACH; k++)
-				if (cx_audit_append(a, "t", NULL, NULL, NULL, NULL, &e) < 0)
+				if (cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &e) < 0)
 					_exit(2);
 			cx_audit_close(a);
 			_exit(0);
@@ -561,6 +561,31 @@ static void symlinked_log_refused(void **st)
 	free(target);
 	tu_rmtree(root);
 	free(root);
+}
+
+/* ---- the appender fails closed ----------------------------------------- */
+
+/* details that could not be built (a json_pack that failed: NULL) are an
+ * error, never an empty object written in their place. */
+static void null_details_refused(void **st)
+{
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	size_t blen;
+	(void)st;
+	make_log(&lb, 1);
+	blen = lb.len;
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	assert_true(cx_audit_append(a, "exec.spawned", NULL, NULL,
+				    json_pack("{s:s}", "filename", "/tmp/\xff/x"), NULL, &err) < 0);
+	assert_int_equal(err.reason, CX_E_AUDIT);
+	assert_non_null(strstr(err.msg, "exec.spawned"));
+	cx_audit_close(a);
+	reread(&lb);
+	assert_int_equal(lb.len, blen);
+	assert_null(memmem(lb.buf, lb.len, "\"details\":{}", 12));
+	free_log(&lb);
 }
 
 /* ---- text values (calyx/audit.h) ---------------------------------------- */
@@ -795,6 +820,7 @@ int main(void)
 		cmocka_unit_test(big_log_threads),
 		cmocka_unit_test(concurrent_appenders_keep_chain),
 		cmocka_unit_test(symlinked_log_refused),
+		cmocka_unit_test(null_details_refused),
 		cmocka_unit_test(text_values_round_trip),
 		cmocka_unit_test(text_values_cut_on_boundary),
 		cmocka_unit_test(text_values_one_spelling),

@@ -258,7 +258,10 @@ static int cmd_show(int argc, char **argv)
 				fwrite(buf + off, 1, ll, stdout);
 				fputc('\n', stdout);
 			} else {
-				char *d = cx_json_dump(json_object_get(j, "details"));
+				/* text values (names that are not UTF-8, or cut) decoded */
+				json_t *pd = cx_audit_details_plain(json_object_get(j, "details"));
+				char *d = cx_json_dump(pd);
+				json_decref(pd);
 				printf("%6lld  %s  %-26s %-14.14s %-18.18s %s\n",
 				       (long long)json_integer_value(json_object_get(j, "seq")), tm, t,
 				       lid ? lid : "-", rid ? rid : "-", d);

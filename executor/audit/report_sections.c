@@ -325,16 +325,30 @@ static void sec_processes(report *rp, const lease_run *lr)
 			cx_rout_table_begin(&rp->o, hdr, 7);
 		char *seq = rep_plain(json_object_get(e->j, "seq")), *pid = rep_plain(json_object_get(d, "pid")),
 		     *ppid = rep_plain(json_object_get(d, "ppid"));
-		char *file = json_is_true(json_object_get(d, "exec_by_fd"))
-				     ? rep_fmt("%s (the leased command, executed by fd)", jstr(d, "filename") ?: "?")
-				     : rep_plain(json_object_get(d, "filename"));
-		const char *c[] = { seq, jstr(e->j, "time"), phase, pid, ppid, file,
-				    jstr(d, "argv_head") };
+		char *file = rep_plain(json_object_get(d, "filename"));
+		if (json_is_true(json_object_get(d, "exec_by_fd"))) {
+			char *f = rep_fmt("%s (the leased command, executed by fd)", file);
+			free(file);
+			file = f;
+		}
+		/* argv: each argument quoted (older logs: argv_head alone) */
+		char *args = json_is_array(json_object_get(d, "argv"))
+				     ? rep_argv_plain(json_object_get(d, "argv"))
+				     : rep_plain(json_object_get(d, "argv_head"));
+		long long whole;
+		if (jint(d, "argv_bytes", &whole) && json_is_array(json_object_get(d, "argv")) &&
+		    json_is_true(json_object_get(json_object_get(d, "argv_head"), "truncated"))) {
+			char *a = rep_fmt("%s … [argv cut: %lld bytes in all]", args, whole);
+			free(args);
+			args = a;
+		}
+		const char *c[] = { seq, jstr(e->j, "time"), phase, pid, ppid, file, args };
 		cx_rout_table_row(&rp->o, c, 7);
 		free(seq);
 		free(pid);
 		free(ppid);
 		free(file);
+		free(args);
 	}
 	if (n)
 		cx_rout_table_end(&rp->o);

@@ -92,6 +92,8 @@ struct cx_audit {
 	int fd;
 	char *path;
 	uint8_t sk[64];
+	uint8_t pk[32];      /* the host key's public half: lines we chain onto */
+	char last_hash[65];  /* hash of the line we appended last ("" if none) */
 	bool defer;          /* appends leave the fdatasync to cx_audit_sync */
 	bool dirty;          /* written since the last fdatasync */
 	char last_type[64];  /* of the last unsynced line (fault hooks, messages) */
@@ -109,7 +111,6 @@ int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_e
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	uint8_t pk[32];
 	cx_audit *a;
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
@@ -125,7 +126,7 @@ int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_e
 	a = cx_calloc(1, sizeof(*a));
 	a->fd = TAKE_FD(fd);
 	a->path = cx_strdup(path);
-	crypto_sign_seed_keypair(pk, a->sk, seed);
+	crypto_sign_seed_keypair(a->pk, a->sk, seed);
 	*ret = a;
 	return 0;
 }
@@ -212,6 +213,64 @@ static int find_newline_back(int fd, off_t lo, off_t end, off_t *ret_pos)
 	return 0;
 }
 
+/* The line's "sig" member is its last, spelled exactly so, canonical
+ * base64 of an Ed25519 signature by pk over "calyx-audit-v1\n" and the
+ * line without that member: 0, or -EINVAL/-EPERM with err set. */
+static int check_sig(const char *line, size_t len, const char *sig, const uint8_t pk[32],
+		     cx_error *err)
+{
+	_cleanup_free_ uint8_t *msg = NULL;
+	size_t dl = sizeof(sig_domain) - 1, blen;
+	uint8_t sigb[64];
+
+	if (len < SIG_TAIL_LEN + 2 || strlen(sig) != SIG_B64_LEN ||
+	    memcmp(line + len - SIG_TAIL_LEN, ",\"sig\":\"", 8) != 0 ||
+	    memcmp(line + len - SIG_TAIL_LEN + 8, sig, SIG_B64_LEN) != 0 ||
+	    memcmp(line + len - 2, "\"}", 2) != 0)
+		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not the last member of the line");
+	if (cx_b64_decode(sig, SIG_B64_LEN, sigb, 64, 64) != 64)
+		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not canonical base64 of 64 bytes");
+	blen = len - SIG_TAIL_LEN;
+	msg = malloc(dl + blen + 1);
+	CX_CHECK(msg);
+	memcpy(msg, sig_domain, dl);
+	memcpy(msg + dl, line, blen);
+	msg[dl + blen] = '}';
+	if (crypto_sign_verify_detached(sigb, msg, dl + blen + 1, pk) != 0)
+		return cx_err(err, CX_E_AUDIT, EPERM, "signature does not verify with the host key (line edited or forged)");
+	return 0;
+}
+
+/* Under the lock: the last intact line (llen bytes, hash hex) must be an
+ * audit event signed by this host key before a line chains onto it: a
+ * line edited or forged in place, or a log of another key, is refused,
+ * not signed over. The line this writer appended last is known by its
+ * hash and not checked again. */
+static int check_tail_line(cx_audit *a, const char *line, size_t llen, const char *hex,
+			   uint64_t *ret_seq, cx_error *err)
+{
+	_cleanup_json_ json_t *j = NULL;
+	cx_error e = { 0 };
+	json_t *s, *sig;
+
+	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
+	s = json_object_get(j, "seq");
+	if (!j || !json_is_integer(s) || json_integer_value(s) < 1)
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
+			      a->path);
+	*ret_seq = (uint64_t)json_integer_value(s);
+	if (strcmp(hex, a->last_hash) == 0)
+		return 0;
+	sig = json_object_get(j, "sig");
+	if (!json_is_string(sig) || check_sig(line, llen, json_string_value(sig), a->pk, &e) < 0)
+		return cx_err(err, CX_E_AUDIT, EPERM,
+			      "audit log '%s': its last line (seq %llu) is not signed by this host's key: %s (keep the log as evidence and check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+			      a->path, (unsigned long long)*ret_seq,
+			      e.msg[0] ? e.msg : "it has no sig member");
+	return 0;
+}
+
 /* Under the lock: where the log's intact part ends, the seq and hash of its
  * last line, and the torn bytes after it if any (*ret_torn, malloc'd). */
 static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_len,
@@ -219,11 +278,9 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 {
 	_cleanup_free_ uint8_t *torn = NULL;
 	_cleanup_free_ char *line = NULL;
-	_cleanup_json_ json_t *j = NULL;
 	struct stat st;
 	off_t nl, start;
 	size_t torn_len, llen;
-	json_t *s;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -279,14 +336,10 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 	if (r < 0)
 		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
 			      a->path, strerror(-r));
-	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
-	s = json_object_get(j, "seq");
-	if (!j || !json_is_integer(s) || json_integer_value(s) < 1)
-		return cx_err(err, CX_E_AUDIT, EINVAL,
-			      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
-			      a->path);
-	t->seq = (uint64_t)json_integer_value(s);
 	cx_sha256_hex(line, llen, t->prev);
+	r = check_tail_line(a, line, llen, t->prev, &t->seq, err);
+	if (r < 0)
+		return r;
 	*ret_torn = TAKE_PTR(torn);
 	*ret_torn_len = torn_len;
 	return 0;
@@ -386,6 +439,7 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 			      a->path, strerror(errno));
 	}
 	cx_sha256_hex(line, llen - 1, t->prev);
+	memcpy(a->last_hash, t->prev, sizeof(a->last_hash));
 	t->seq++;
 	t->size += (off_t)llen;
 	t->end = t->size;
@@ -524,10 +578,7 @@ static int verify_line(const char *line, size_t len, uint64_t want_seq, const ch
 	static const char *const req[] = { "seq", "time", "type", "details", "prev", "sig", NULL };
 	static const char *const opt[] = { "lease_id", "run_id", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	_cleanup_free_ uint8_t *msg = NULL;
 	const char *sig, *p;
-	uint8_t sigb[64];
-	size_t dl = sizeof(sig_domain) - 1, blen;
 	int64_t seq;
 	int r;
 
@@ -550,22 +601,7 @@ static int verify_line(const char *line, size_t len, uint64_t want_seq, const ch
 	if (r < 0)
 		return r;
 	/* The sig member must be the last one, spelled exactly so. */
-	if (len < SIG_TAIL_LEN + 2 || strlen(sig) != SIG_B64_LEN ||
-	    memcmp(line + len - SIG_TAIL_LEN, ",\"sig\":\"", 8) != 0 ||
-	    memcmp(line + len - SIG_TAIL_LEN + 8, sig, SIG_B64_LEN) != 0 ||
-	    memcmp(line + len - 2, "\"}", 2) != 0)
-		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not the last member of the line");
-	if (cx_b64_decode(sig, SIG_B64_LEN, sigb, 64, 64) != 64)
-		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not canonical base64 of 64 bytes");
-	blen = len - SIG_TAIL_LEN;
-	msg = malloc(dl + blen + 1);
-	CX_CHECK(msg);
-	memcpy(msg, sig_domain, dl);
-	memcpy(msg + dl, line, blen);
-	msg[dl + blen] = '}';
-	if (crypto_sign_verify_detached(sigb, msg, dl + blen + 1, pk) != 0)
-		return cx_err(err, CX_E_AUDIT, EPERM, "signature does not verify with the host key (line edited or forged)");
-	return 0;
+	return check_sig(line, len, sig, pk, err);
 }
 
 /* One stretch of the log, verified in order: from a line start to just

@@ -53,7 +53,10 @@ int cx_audit_sync(cx_audit *a, cx_error *err);
 /* Append one event; the reference to details is stolen. details NULL is a
  * failure to build them (a json_pack that failed): refused with E_AUDIT,
  * nothing written, never an empty object in their place (an event without
- * details passes json_object()). lease_id/run_id may be NULL. */
+ * details passes json_object()). lease_id/run_id may be NULL. The line the
+ * new one chains onto must carry a valid signature by this host key
+ * (verified under the lock; the line this writer itself appended last is
+ * known by its hash): otherwise E_AUDIT, nothing written. */
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err);
 

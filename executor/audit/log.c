@@ -5,6 +5,12 @@
  * line written under one lock; the line goes out in a single write(2) on
  * an O_APPEND fd and is fdatasync'd before the lock is released.
  *
+ * What an append vouches for: the line it chains onto carries a valid
+ * signature by this host key (checked under the lock, unless it is the
+ * line this writer appended last, known by its hash), so an edited or
+ * forged last line is refused rather than signed over; details that could
+ * not be built (NULL) are refused, never replaced by {}.
+ *
  * Torn tails: a crash in the middle of that write(2) leaves the log ending
  * in part of a line, without its newline. The next append repairs it under
  * the same lock, in this order, failing closed at any step:

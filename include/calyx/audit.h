@@ -10,8 +10,9 @@
  * removed (i.e. the bytes up to that member, then "}"). The sig member is
  * always last, so a verifier needs no re-serialization.
  * Appends: open O_APPEND|O_NOFOLLOW, flock(LOCK_EX), read the last line for
- * seq and prev, one write(2), fdatasync, unlock — safe with many concurrent
- * calyx-exec processes. With cx_audit_defer_sync the fdatasync is left to
+ * seq and prev (and check its signature: nothing is chained onto a line
+ * the host key did not sign), one write(2), fdatasync, unlock — safe with
+ * many concurrent calyx-exec processes. With cx_audit_defer_sync the fdatasync is left to
  * cx_audit_sync (group commit: one sync for the lines of a step); the lines
  * are in the page cache from their write(2) on, so only a power loss, not a
  * crash of the writer, can lose unsynced ones, and then only from the end.

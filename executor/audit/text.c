@@ -253,7 +253,7 @@ typedef struct sbuf {
 
 static void put(sbuf *b, const char *s, size_t n)
 {
-	if (b->n + n + 1 > b->cap) {
+	if (!b->p || b->n + n + 1 > b->cap) {
 		b->cap = (b->n + n + 1) * 2;
 		b->p = realloc(b->p, b->cap);
 		CX_CHECK(b->p);

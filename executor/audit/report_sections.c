@@ -331,14 +331,15 @@ static void sec_processes(report *rp, const lease_run *lr)
 			free(file);
 			file = f;
 		}
-		/* argv: each argument quoted (older logs: argv_head alone) */
-		char *args = json_is_array(json_object_get(d, "argv"))
-				     ? rep_argv_plain(json_object_get(d, "argv"))
-				     : rep_plain(json_object_get(d, "argv_head"));
+		/* argv: argument by argument when the log lists them (one
+		 * holds a space or is empty), else the line */
+		const json_t *av = json_object_get(d, "argv"), *ah = json_object_get(d, "argv_head");
+		char *args = json_is_array(av) ? rep_argv_plain(av) : rep_plain(ah);
 		long long whole;
-		if (jint(d, "argv_bytes", &whole) && json_is_array(json_object_get(d, "argv")) &&
-		    json_is_true(json_object_get(json_object_get(d, "argv_head"), "truncated"))) {
-			char *a = rep_fmt("%s … [argv cut: %lld bytes in all]", args, whole);
+		if (json_is_array(av) && json_is_true(json_object_get(ah, "truncated"))) {
+			char *a = jint(ah, "bytes", &whole)
+					  ? rep_fmt("%s … [argv cut: %lld bytes in all]", args, whole + 1)
+					  : rep_fmt("%s … [argv cut]", args);
 			free(args);
 			args = a;
 		}

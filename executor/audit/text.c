@@ -154,6 +154,20 @@ json_t *cx_audit_argv_line(const void *area, size_t len, uint64_t whole_len)
 	return v;
 }
 
+bool cx_audit_argv_ambiguous(const void *area, size_t len)
+{
+	const uint8_t *p = area;
+	size_t start = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == ' ' || (p[i] == 0 && i == start))
+			return true;
+		if (p[i] == 0)
+			start = i + 1;
+	}
+	return false;
+}
+
 void cx_audit_textval_free(cx_audit_textval *t)
 {
 	free(t->bytes);

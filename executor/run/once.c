@@ -83,7 +83,9 @@ static void ctx_event(run_ctx *rc, const char *type, json_t *details)
 
 /* Every process the run starts (BPF exec tracer) is an audit event. Its
  * names and argv are the run's bytes: text values (calyx/audit.h), so no
- * byte makes the details unbuildable and a cut says so. */
+ * byte makes the details unbuildable and a cut says so. argv_head alone
+ * gives the arguments back by splitting it at spaces, unless one holds a
+ * space or is empty: then argv lists them one by one. */
 static void on_exec(const cx_bpf_exec *e, void *arg)
 {
 	run_ctx *rc = arg;
@@ -94,12 +96,12 @@ static void on_exec(const cx_bpf_exec *e, void *arg)
 	json_t *fn = by_fd ? cx_audit_text(rc->run->lease.spec.argv.v[0])
 			   : cx_audit_textn(e->filename, e->filename_len,
 					    e->filename_total > e->filename_len, e->filename_total);
-	json_t *d = json_pack("{s:i, s:i, s:o, s:o, s:o}", "pid", (int)e->pid, "ppid", (int)e->ppid,
+	json_t *d = json_pack("{s:i, s:i, s:o, s:o}", "pid", (int)e->pid, "ppid", (int)e->ppid,
 			      "filename", fn, "argv_head",
-			      cx_audit_argv_line(e->args, e->args_len, e->args_total), "argv",
-			      cx_audit_argv(e->args, e->args_len, e->args_total));
-	if (d && e->args_total)
-		CX_CHECK(json_object_set_new(d, "argv_bytes", json_integer(e->args_total)) == 0);
+			      cx_audit_argv_line(e->args, e->args_len, e->args_total));
+	if (d && cx_audit_argv_ambiguous(e->args, e->args_len))
+		CX_CHECK(json_object_set_new(d, "argv", cx_audit_argv(e->args, e->args_len,
+								       e->args_total)) == 0);
 	if (d && by_fd)
 		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
 	ctx_event(rc, "exec.spawned", d);

@@ -94,6 +94,10 @@ json_t *cx_audit_argv(const void *area, size_t len, uint64_t whole_len);
 /* The same bytes as one text value, arguments separated by spaces (the last
  * one's NUL dropped), cut like the area (its whole length whole_len - 1). */
 json_t *cx_audit_argv_line(const void *area, size_t len, uint64_t whole_len);
+/* Whether splitting that line at its spaces would not give the arguments
+ * back (one of them holds a space, or is empty): then the log needs the
+ * arguments one by one too (cx_audit_argv). */
+bool cx_audit_argv_ambiguous(const void *area, size_t len);
 
 typedef struct cx_audit_textval {
 	uint8_t *bytes;    /* malloc'd: len bytes, then a NUL (bytes may hold NULs) */

@@ -16,7 +16,8 @@
  *     character; the cut said); it is a plain
  *     string exactly when jansson (the independent model) takes the bytes
  *     as a string and they hold no NUL; the plain form is UTF-8; the argv
- *     helpers give back the bytes argument by argument.
+ *     helpers give back the bytes argument by argument, and the line split
+ *     at its spaces gives them too unless cx_audit_argv_ambiguous says not.
  * Trust: test code; the input is arbitrary bytes. */
 #include <string.h>
 
@@ -96,6 +97,21 @@ static void fuzz_argv(const uint8_t *d, size_t n)
 	CX_CHECK(t.len == (n && d[n - 1] == 0 ? n - 1 : n));
 	for (i = 0; i < t.len; i++)
 		CX_CHECK(t.bytes[i] == (d[i] ? d[i] : ' '));
+	/* not ambiguous: the line split at its spaces is the arguments */
+	if (!cx_audit_argv_ambiguous(d, n)) {
+		size_t at = 0, k2 = 0;
+		json_array_foreach(a, i, x) {
+			cx_audit_textval e;
+			CX_CHECK(cx_audit_text_decode(x, &e) == 0);
+			CX_CHECK(at + e.len <= t.len && memcmp(t.bytes + at, e.bytes, e.len) == 0);
+			at += e.len;
+			CX_CHECK(at == t.len || t.bytes[at] == ' ');
+			at++;
+			k2++;
+			cx_audit_textval_free(&e);
+		}
+		CX_CHECK(k2 == json_array_size(a) && (t.len == 0 ? k2 <= 1 : at == t.len + 1));
+	}
 	cx_audit_textval_free(&t);
 	free(cat);
 	json_decref(a);

@@ -239,7 +239,8 @@ t_names_html() {
 	# argv elements are quoted as JSON strings: backslashes doubled
 	has '&quot;\\xff\\xfe not utf-8 [not UTF-8: \\xNN is a byte, \\\\ a backslash]&quot;' || return 1
 	has "… [cut at 126 of " || return 1
-	has "[argv cut: " || return 1
+	has "… [cut at 128 of " || return 1   # argv_head of exec 2
+	has "[argv cut: " || return 1          # argv of exec 3, listed: its args hold spaces
 	lacks '&quot;b64&quot;'
 }
 if names_traced; then

@@ -810,6 +810,15 @@ static void text_values_argv(void **st)
 	a = cx_audit_argv("", 0, 0);
 	assert_int_equal(json_array_size(a), 0);
 	json_decref(a);
+	/* the line gives the arguments back by its spaces unless one holds a
+	 * space or is empty */
+	assert_false(cx_audit_argv_ambiguous(area, 14));
+	assert_false(cx_audit_argv_ambiguous("cat\0ab", 6)); /* cut: "ab" */
+	assert_false(cx_audit_argv_ambiguous("", 0));
+	assert_true(cx_audit_argv_ambiguous("cat\0a b\0", 8));
+	assert_true(cx_audit_argv_ambiguous("cat\0\0x\0", 7));
+	assert_true(cx_audit_argv_ambiguous("\0", 1));
+	assert_true(cx_audit_argv_ambiguous("cat\0a ", 6)); /* cut after a space */
 }
 
 static void text_values_plain(void **st)

@@ -11,7 +11,8 @@
  *                      2. /tmp/x + 75 x "é" + /../..ARGV0 (over 127 bytes,
  *                         a character across the cut), an arg of 90 x "é"
  *                      3. /tmp/\376 + 130 x "a" + /../..ARGV0 (cut and not
- *                         UTF-8), an arg of 150 x "\376"
+ *                         UTF-8), an arg of 75 x "\376 " (spaces: argv
+ *                         is listed argument by argument, and cut)
  *                    Before each: "EXEC i HEX" (the path) and "ARG i j HEX"
  *                    (each argument) on stdout. Exit 0 when every child
  *                    exited 0.
@@ -93,6 +94,6 @@ int main(int argc, char **argv)
 	bad |= run(2, dir, argv[0], repeat(arg, "\xc3\xa9", 90));
 	strcpy(dir, "/tmp/\376");
 	repeat(dir + 6, "a", 130);
-	bad |= run(3, dir, argv[0], repeat(arg, "\376", 150));
+	bad |= run(3, dir, argv[0], repeat(arg, "\376 ", 75));
 	return bad;
 }

@@ -261,9 +261,12 @@ static int cmd_show(int argc, char **argv)
 				fwrite(buf + off, 1, ll, stdout);
 				fputc('\n', stdout);
 			} else {
-				/* a viewer of a log nobody has verified: every string
-				 * escaped, the details as JSON with escapes */
-				_cleanup_free_ char *d = cx_json_dump(json_object_get(j, "details"));
+				/* a viewer of a log nobody has verified: text values
+				 * (names that are not UTF-8, or cut) decoded, then every
+				 * string escaped, the details as JSON with escapes */
+				json_t *pd = cx_audit_details_plain(json_object_get(j, "details"));
+				_cleanup_free_ char *d = cx_json_dump(pd);
+				json_decref(pd);
 				_cleanup_free_ char *de = cx_esc_json(d);
 				cx_esc_printf(stdout, "%6lld  %s  %-26s %-14.14s %-18.18s ",
 					      (long long)json_integer_value(json_object_get(j, "seq")), tm, t,

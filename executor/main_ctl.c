@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calyx/codec.h"
 #include "calyx/config.h"
 #include "calyx/esc.h"
 #include "calyx/fileio.h"
@@ -232,7 +233,7 @@ static int find_pack(const cx_state *s, const char *want, char out[CX_STATE_PATH
 	while ((de = readdir(d))) {
 		char pd[CX_STATE_PATH_MAX], mpath[CX_STATE_FILE_MAX];
 		bool hit = false;
-		if (strlen(de->d_name) != 32)
+		if (!cx_is_lower_hex(de->d_name, 32)) /* a lease id: names the event */
 			continue;
 		cx_state_pack_dir(s, de->d_name, pd);
 		if (strncmp(de->d_name, want, strlen(want)) == 0) {
@@ -304,8 +305,8 @@ static int cmd_pack(int argc, char **argv)
 		 * operator. */
 		int ar = cx_audit_append(a, r == 0 ? "workspace.undone" : "workspace.undo_refused", lid,
 					 NULL,
-					 json_pack("{s:i, s:b, s:s}", "operator_uid", (int)getuid(), "force",
-						   force, "result", r == 0 ? "ok" : err.msg),
+					 json_pack("{s:i, s:b, s:o}", "operator_uid", (int)getuid(), "force",
+						   force, "result", cx_audit_text(r == 0 ? "ok" : err.msg)),
 					 NULL, &ae);
 		cx_audit_close(TAKE_PTR(a));
 		if (r == 0)
@@ -332,10 +333,10 @@ static void ctl_recovered(const char *lease_id, const char *action, bool ok, con
 	rec_ctx *rc = arg;
 	cx_esc_line(stdout, "lease %s: %s%s", lease_id, ok ? action : "recovery failed: ", ok ? "" : msg);
 	/* details as calyx-exec's recovery writes them, plus the operator */
-	json_t *d = json_pack("{s:s, s:s, s:b, s:i}", "lease_id", lease_id, "action", action, "ok", ok,
-			      "operator_uid", (int)getuid());
-	if (!ok)
-		json_object_set_new(d, "error", json_string(msg));
+	json_t *d = json_pack("{s:o, s:s, s:b, s:i}", "lease_id", cx_audit_text(lease_id), "action",
+			      action, "ok", ok, "operator_uid", (int)getuid());
+	if (d && !ok)
+		CX_CHECK(json_object_set_new(d, "error", cx_audit_text(msg)) == 0);
 	int r = cx_audit_append(rc->audit, "workspace.recovered", lease_id, NULL, d, NULL,
 				rc->audit_r ? NULL : &rc->audit_err);
 	if (r < 0 && !rc->audit_r)

@@ -75,18 +75,15 @@ static int on_event(void *ctx, void *data, size_t size)
 		m->cb.cpu_breach(e->used_ns, e->tgid, m->cb.arg);
 	} else if (e->type == CX_EV_EXEC && m->cb.exec) {
 		cx_bpf_exec x = { .pid = e->tgid, .ppid = e->ppid };
-		size_t n = 0;
+		_Static_assert(sizeof(x.filename) == sizeof(e->filename), "filename buffers");
+		_Static_assert(sizeof(x.args) == sizeof(e->args), "args buffers");
 
-		memcpy(x.filename, e->filename, sizeof(x.filename) - 1);
-		x.filename[sizeof(x.filename) - 1] = '\0';
-		/* argv head: NUL separators become spaces; keep it printable */
-		for (unsigned i = 0; i < e->args_len && i < sizeof(e->args) && n + 1 < sizeof(x.args); i++) {
-			unsigned char c = (unsigned char)e->args[i];
-			x.args[n++] = (char)(c == 0 ? ' ' : (c < 0x20 || c > 0x7e) ? '?' : c);
-		}
-		while (n && x.args[n - 1] == ' ')
-			n--;
-		x.args[n] = '\0';
+		memcpy(x.filename, e->filename, sizeof(x.filename));
+		x.filename_len = (uint32_t)strnlen(x.filename, sizeof(x.filename) - 1);
+		x.filename_total = e->filename_len >= x.filename_len ? e->filename_len : 0;
+		x.args_len = e->args_len < sizeof(x.args) ? e->args_len : sizeof(x.args);
+		memcpy(x.args, e->args, x.args_len);
+		x.args_total = e->args_total >= x.args_len ? e->args_total : x.args_len;
 		m->cb.exec(&x, m->cb.arg);
 	}
 	return 0;

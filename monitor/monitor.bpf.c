@@ -10,7 +10,9 @@
  *   CX_EV_CPU_BREACH; user space then kills the whole cgroup.
  * on_exec: raw_tracepoint sched_process_exec (task, old_pid, bprm),
  *   filtered to the run's cgroup id, posts CX_EV_EXEC (pid, parent,
- *   filename, argv head) — at most max_exec events, then only counted.
+ *   filename, argv head, as raw bytes with the lengths of the whole name
+ *   and argv, so the log can say what was cut) — at most max_exec
+ *   events, then only counted.
  *
  * No CO-RE and no vmlinux BTF at load time (parsing the kernel's 5 MB of
  * BTF costs ~12 ms and ~13 MiB per run): the four kernel struct offsets
@@ -57,6 +59,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
+
+/* Room to measure a filename longer than the event's buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[CX_EV_PATH_MAX]);
+} name_scratch SEC(".maps");
 
 SEC("perf_event")
 int on_cpu_tick(struct bpf_perf_event_data *ctx)
@@ -151,8 +161,18 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (off_bprm_filename) {
 		const char *fn = (const char *)read_u64(bprm, off_bprm_filename);
-		if (fn)
-			bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn);
+		long n = fn ? bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn) : -1;
+		if (n > 0)
+			e->filename_len = n - 1;
+		if (n == sizeof(e->filename)) {
+			/* the buffer is full: the name may go on; its whole
+			 * length is what the log needs to say it was cut */
+			__u32 k = 0;
+			char *big = bpf_map_lookup_elem(&name_scratch, &k);
+			long m = big ? bpf_probe_read_kernel_str(big, CX_EV_PATH_MAX, fn) : -1;
+			if (m > 0)
+				e->filename_len = m - 1;
+		}
 	} else {
 		bpf_get_current_comm(e->filename, 16);
 	}
@@ -163,6 +183,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 		/* Read only argv (the top of the stack may follow it), at most
 		 * sizeof(args); the bound check lets the verifier see it. */
 		if (end > start) {
+			e->args_total = end - start > 0xffffffffULL ? 0xffffffffU : (__u32)(end - start);
 			__u32 len = end - start > sizeof(e->args) ? sizeof(e->args) : (__u32)(end - start);
 			if (len > 0 && len <= sizeof(e->args) &&
 			    bpf_probe_read_user(e->args, len, (void *)start) == 0)

@@ -7,7 +7,12 @@
  *     .used_ns = 301000000, .budget_ns = 300000000, .ts_ns = … }
  * An exec inside the run:
  *   { .type = CX_EV_EXEC, .pid = 4250, .tgid = 4250, .ppid = 4242,
- *     .filename = "/usr/bin/cat", .args = "cat\0/work/VERSION\0", .args_len = 18 } */
+ *     .filename = "/usr/bin/cat", .filename_len = 12,
+ *     .args = "cat\0/work/VERSION\0", .args_len = 18, .args_total = 18 }
+ * Both buffers hold raw bytes, cut by their size: filename_len is the
+ * length of the whole name the kernel has (more than the 127 bytes kept
+ * when it was cut; 0 if unknown), args_total the size of the whole argv
+ * area (more than args_len when it was cut). */
 #ifndef CALYX_MONITOR_BPF_H
 #define CALYX_MONITOR_BPF_H
 
@@ -18,6 +23,7 @@
 
 #define CX_EV_FILENAME 128
 #define CX_EV_ARGS 128
+#define CX_EV_PATH_MAX 4096 /* PATH_MAX: execve refuses longer names */
 
 struct cx_event {
 	unsigned int type;
@@ -27,8 +33,10 @@ struct cx_event {
 	unsigned long long ts_ns;
 	unsigned long long used_ns;
 	unsigned long long budget_ns;
-	unsigned int args_len;
+	unsigned int args_len;   /* bytes of args read */
 	int exit_code;
+	unsigned int filename_len; /* the whole filename's length, without NUL; 0: unknown */
+	unsigned int args_total;   /* the whole argv area's size (mm->arg_end - arg_start) */
 	char filename[CX_EV_FILENAME];
 	char args[CX_EV_ARGS];
 };

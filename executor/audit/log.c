@@ -5,6 +5,12 @@
  * line written under one lock; the line goes out in a single write(2) on
  * an O_APPEND fd and is fdatasync'd before the lock is released.
  *
+ * What an append vouches for: the line it chains onto carries a valid
+ * signature by this host key (checked under the lock, unless it is the
+ * line this writer appended last, known by its hash), so an edited or
+ * forged last line is refused rather than signed over; details that could
+ * not be built (NULL) are refused, never replaced by {}.
+ *
  * Torn tails: a crash in the middle of that write(2) leaves the log ending
  * in part of a line, without its newline. The next append repairs it under
  * the same lock, in this order, failing closed at any step:
@@ -92,6 +98,8 @@ struct cx_audit {
 	int fd;
 	char *path;
 	uint8_t sk[64];
+	uint8_t pk[32];      /* the host key's public half: lines we chain onto */
+	char last_hash[65];  /* hash of the line we appended last ("" if none) */
 	bool defer;          /* appends leave the fdatasync to cx_audit_sync */
 	bool dirty;          /* written since the last fdatasync */
 	char last_type[64];  /* of the last unsynced line (fault hooks, messages) */
@@ -109,7 +117,6 @@ int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_e
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	uint8_t pk[32];
 	cx_audit *a;
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
@@ -125,7 +132,7 @@ int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_e
 	a = cx_calloc(1, sizeof(*a));
 	a->fd = TAKE_FD(fd);
 	a->path = cx_strdup(path);
-	crypto_sign_seed_keypair(pk, a->sk, seed);
+	crypto_sign_seed_keypair(a->pk, a->sk, seed);
 	*ret = a;
 	return 0;
 }
@@ -212,6 +219,64 @@ static int find_newline_back(int fd, off_t lo, off_t end, off_t *ret_pos)
 	return 0;
 }
 
+/* The line's "sig" member is its last, spelled exactly so, canonical
+ * base64 of an Ed25519 signature by pk over "calyx-audit-v1\n" and the
+ * line without that member: 0, or -EINVAL/-EPERM with err set. */
+static int check_sig(const char *line, size_t len, const char *sig, const uint8_t pk[32],
+		     cx_error *err)
+{
+	_cleanup_free_ uint8_t *msg = NULL;
+	size_t dl = sizeof(sig_domain) - 1, blen;
+	uint8_t sigb[64];
+
+	if (len < SIG_TAIL_LEN + 2 || strlen(sig) != SIG_B64_LEN ||
+	    memcmp(line + len - SIG_TAIL_LEN, ",\"sig\":\"", 8) != 0 ||
+	    memcmp(line + len - SIG_TAIL_LEN + 8, sig, SIG_B64_LEN) != 0 ||
+	    memcmp(line + len - 2, "\"}", 2) != 0)
+		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not the last member of the line");
+	if (cx_b64_decode(sig, SIG_B64_LEN, sigb, 64, 64) != 64)
+		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not canonical base64 of 64 bytes");
+	blen = len - SIG_TAIL_LEN;
+	msg = malloc(dl + blen + 1);
+	CX_CHECK(msg);
+	memcpy(msg, sig_domain, dl);
+	memcpy(msg + dl, line, blen);
+	msg[dl + blen] = '}';
+	if (crypto_sign_verify_detached(sigb, msg, dl + blen + 1, pk) != 0)
+		return cx_err(err, CX_E_AUDIT, EPERM, "signature does not verify with the host key (line edited or forged)");
+	return 0;
+}
+
+/* Under the lock: the last intact line (llen bytes, hash hex) must be an
+ * audit event signed by this host key before a line chains onto it: a
+ * line edited or forged in place, or a log of another key, is refused,
+ * not signed over. The line this writer appended last is known by its
+ * hash and not checked again. */
+static int check_tail_line(cx_audit *a, const char *line, size_t llen, const char *hex,
+			   uint64_t *ret_seq, cx_error *err)
+{
+	_cleanup_json_ json_t *j = NULL;
+	cx_error e = { 0 };
+	json_t *s, *sig;
+
+	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
+	s = json_object_get(j, "seq");
+	if (!j || !json_is_integer(s) || json_integer_value(s) < 1)
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
+			      a->path);
+	*ret_seq = (uint64_t)json_integer_value(s);
+	if (strcmp(hex, a->last_hash) == 0)
+		return 0;
+	sig = json_object_get(j, "sig");
+	if (!json_is_string(sig) || check_sig(line, llen, json_string_value(sig), a->pk, &e) < 0)
+		return cx_err(err, CX_E_AUDIT, EPERM,
+			      "audit log '%s': its last line (seq %llu) is not signed by this host's key: %s (keep the log as evidence and check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+			      a->path, (unsigned long long)*ret_seq,
+			      e.msg[0] ? e.msg : "it has no sig member");
+	return 0;
+}
+
 /* Under the lock: where the log's intact part ends, the seq and hash of its
  * last line, and the torn bytes after it if any (*ret_torn, malloc'd). */
 static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_len,
@@ -219,11 +284,9 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 {
 	_cleanup_free_ uint8_t *torn = NULL;
 	_cleanup_free_ char *line = NULL;
-	_cleanup_json_ json_t *j = NULL;
 	struct stat st;
 	off_t nl, start;
 	size_t torn_len, llen;
-	json_t *s;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -279,14 +342,10 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 	if (r < 0)
 		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
 			      a->path, strerror(-r));
-	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
-	s = json_object_get(j, "seq");
-	if (!j || !json_is_integer(s) || json_integer_value(s) < 1)
-		return cx_err(err, CX_E_AUDIT, EINVAL,
-			      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
-			      a->path);
-	t->seq = (uint64_t)json_integer_value(s);
 	cx_sha256_hex(line, llen, t->prev);
+	r = check_tail_line(a, line, llen, t->prev, &t->seq, err);
+	if (r < 0)
+		return r;
 	*ret_torn = TAKE_PTR(torn);
 	*ret_torn_len = torn_len;
 	return 0;
@@ -329,15 +388,28 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 	json_t *j;
 	ssize_t w;
 
+	/* Every member or none: one that cannot be made (an id that is not
+	 * UTF-8) fails the event; it is never left out. */
+	json_t *jt = json_string(type), *jl = lease_id ? json_string(lease_id) : NULL,
+	       *jr = run_id ? json_string(run_id) : NULL;
+	if (!jt || (lease_id && !jl) || (run_id && !jr)) {
+		json_decref(jt);
+		json_decref(jl);
+		json_decref(jr);
+		json_decref(details);
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "audit event '%s' cannot be written: its type, lease_id or run_id is not UTF-8 (nothing of it was written)",
+			      type);
+	}
 	now_rfc3339(ts);
 	j = json_object();
 	json_object_set_new(j, "seq", json_integer((json_int_t)(t->seq + 1)));
 	json_object_set_new(j, "time", json_string(ts));
-	json_object_set_new(j, "type", json_string(type));
-	if (lease_id)
-		json_object_set_new(j, "lease_id", json_string(lease_id));
-	if (run_id)
-		json_object_set_new(j, "run_id", json_string(run_id));
+	json_object_set_new(j, "type", jt);
+	if (jl)
+		json_object_set_new(j, "lease_id", jl);
+	if (jr)
+		json_object_set_new(j, "run_id", jr);
 	json_object_set_new(j, "details", details);
 	json_object_set_new(j, "prev", json_string(t->prev));
 	body = cx_json_dump(j);
@@ -373,6 +445,7 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 			      a->path, strerror(errno));
 	}
 	cx_sha256_hex(line, llen - 1, t->prev);
+	memcpy(a->last_hash, t->prev, sizeof(a->last_hash));
 	t->seq++;
 	t->size += (off_t)llen;
 	t->end = t->size;
@@ -459,11 +532,11 @@ static int repair_torn(cx_audit *a, tail *t, const uint8_t *frag, size_t len, cx
 		return cx_err(err, CX_E_AUDIT, errno, "cannot cut the log back to its last newline (the bytes are saved as '%s'): %s",
 			      name, strerror(errno));
 	t->size = t->end;
-	return append_line(a, t, "audit.repaired", NULL, NULL,
-			   json_pack("{s:I, s:s, s:I, s:s}", "torn_bytes", (json_int_t)len,
-				     "torn_sha256", hex, "after_seq", (json_int_t)t->seq,
-				     "saved_as", name),
-			   err);
+	json_t *d = json_pack("{s:I, s:s, s:I, s:o}", "torn_bytes", (json_int_t)len, "torn_sha256",
+			      hex, "after_seq", (json_int_t)t->seq, "saved_as", cx_audit_text(name));
+	if (!d)
+		return cx_err(err, CX_E_AUDIT, ENOMEM, "cannot build the details of 'audit.repaired'");
+	return append_line(a, t, "audit.repaired", NULL, NULL, d, err);
 }
 
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
@@ -475,7 +548,9 @@ int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const c
 	int r;
 
 	if (!details)
-		details = json_object();
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "the details of audit event '%s' could not be built, so it was not written (nothing of it lands; this is a calyx bug: report it)",
+			      type);
 	while (flock(a->fd, LOCK_EX) < 0)
 		if (errno != EINTR) {
 			json_decref(details);
@@ -509,10 +584,7 @@ static int verify_line(const char *line, size_t len, uint64_t want_seq, const ch
 	static const char *const req[] = { "seq", "time", "type", "details", "prev", "sig", NULL };
 	static const char *const opt[] = { "lease_id", "run_id", NULL };
 	_cleanup_json_ json_t *j = NULL;
-	_cleanup_free_ uint8_t *msg = NULL;
 	const char *sig, *p;
-	uint8_t sigb[64];
-	size_t dl = sizeof(sig_domain) - 1, blen;
 	int64_t seq;
 	int r;
 
@@ -535,22 +607,7 @@ static int verify_line(const char *line, size_t len, uint64_t want_seq, const ch
 	if (r < 0)
 		return r;
 	/* The sig member must be the last one, spelled exactly so. */
-	if (len < SIG_TAIL_LEN + 2 || strlen(sig) != SIG_B64_LEN ||
-	    memcmp(line + len - SIG_TAIL_LEN, ",\"sig\":\"", 8) != 0 ||
-	    memcmp(line + len - SIG_TAIL_LEN + 8, sig, SIG_B64_LEN) != 0 ||
-	    memcmp(line + len - 2, "\"}", 2) != 0)
-		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not the last member of the line");
-	if (cx_b64_decode(sig, SIG_B64_LEN, sigb, 64, 64) != 64)
-		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not canonical base64 of 64 bytes");
-	blen = len - SIG_TAIL_LEN;
-	msg = malloc(dl + blen + 1);
-	CX_CHECK(msg);
-	memcpy(msg, sig_domain, dl);
-	memcpy(msg + dl, line, blen);
-	msg[dl + blen] = '}';
-	if (crypto_sign_verify_detached(sigb, msg, dl + blen + 1, pk) != 0)
-		return cx_err(err, CX_E_AUDIT, EPERM, "signature does not verify with the host key (line edited or forged)");
-	return 0;
+	return check_sig(line, len, sig, pk, err);
 }
 
 /* One stretch of the log, verified in order: from a line start to just

@@ -325,16 +325,31 @@ static void sec_processes(report *rp, const lease_run *lr)
 			cx_rout_table_begin(&rp->o, hdr, 7);
 		char *seq = rep_plain(json_object_get(e->j, "seq")), *pid = rep_plain(json_object_get(d, "pid")),
 		     *ppid = rep_plain(json_object_get(d, "ppid"));
-		char *file = json_is_true(json_object_get(d, "exec_by_fd"))
-				     ? rep_fmt("%s (the leased command, executed by fd)", jstr(d, "filename") ?: "?")
-				     : rep_plain(json_object_get(d, "filename"));
-		const char *c[] = { seq, jstr(e->j, "time"), phase, pid, ppid, file,
-				    jstr(d, "argv_head") };
+		char *file = rep_plain(json_object_get(d, "filename"));
+		if (json_is_true(json_object_get(d, "exec_by_fd"))) {
+			char *f = rep_fmt("%s (the leased command, executed by fd)", file);
+			free(file);
+			file = f;
+		}
+		/* argv: argument by argument when the log lists them (one
+		 * holds a space or is empty), else the line */
+		const json_t *av = json_object_get(d, "argv"), *ah = json_object_get(d, "argv_head");
+		char *args = json_is_array(av) ? rep_argv_plain(av) : rep_plain(ah);
+		long long whole;
+		if (json_is_array(av) && json_is_true(json_object_get(ah, "truncated"))) {
+			char *a = jint(ah, "bytes", &whole)
+					  ? rep_fmt("%s … [argv cut: %lld bytes in all]", args, whole + 1)
+					  : rep_fmt("%s … [argv cut]", args);
+			free(args);
+			args = a;
+		}
+		const char *c[] = { seq, jstr(e->j, "time"), phase, pid, ppid, file, args };
 		cx_rout_table_row(&rp->o, c, 7);
 		free(seq);
 		free(pid);
 		free(ppid);
 		free(file);
+		free(args);
 	}
 	if (n)
 		cx_rout_table_end(&rp->o);

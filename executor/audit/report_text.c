@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "calyx/audit.h"
 #include "calyx/lease.h"
 
 char *rep_fmt(const char *f, ...)
@@ -38,11 +39,24 @@ char *rep_clip(char *s, size_t max)
 }
 
 /* Any JSON value (a tampered log may put a string where an object was)
- * as compact JSON. */
+ * as compact JSON, its text values decoded (cx_audit_details_plain). */
 char *rep_dump_any(const json_t *v)
 {
-	char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
+	json_t *p = v ? cx_audit_details_plain(v) : NULL;
+	char *s = p ? json_dumps(p, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
+	json_decref(p);
 	return s ? s : cx_strdup("-");
+}
+
+/* An object that is a text value (a name or argument that is not UTF-8,
+ * or was cut): shown decoded, as text. */
+static bool is_text_value(const json_t *v)
+{
+	cx_audit_textval t;
+	if (cx_audit_text_decode(v, &t) < 0)
+		return false;
+	cx_audit_textval_free(&t);
+	return true;
 }
 
 static char *join_plain(const json_t *v, bool obj)
@@ -56,7 +70,8 @@ static char *join_plain(const json_t *v, bool obj)
 		json_object_foreach((json_t *)v, k, x) {
 			if (strlen(acc) > CX_ROUT_TEXT_MAX)
 				break;
-			item = json_is_object(x) || json_is_array(x) ? rep_dump_any(x) : rep_plain(x);
+			item = (json_is_object(x) && !is_text_value(x)) || json_is_array(x) ? rep_dump_any(x)
+											    : rep_plain(x);
 			next = rep_fmt("%s%s%s=%s", acc, i++ ? ", " : "", k, item);
 			free(item);
 			free(acc);
@@ -67,7 +82,8 @@ static char *join_plain(const json_t *v, bool obj)
 	json_array_foreach(v, i, x) {
 		if (strlen(acc) > CX_ROUT_TEXT_MAX)
 			break;
-		item = json_is_object(x) || json_is_array(x) ? rep_dump_any(x) : rep_plain(x);
+		item = (json_is_object(x) && !is_text_value(x)) || json_is_array(x) ? rep_dump_any(x)
+										    : rep_plain(x);
 		next = rep_fmt("%s%s%s", acc, i ? ", " : "", item);
 		free(item);
 		free(acc);
@@ -94,8 +110,12 @@ char *rep_plain(const json_t *v)
 		return cx_strdup("no");
 	case JSON_ARRAY:
 		return json_array_size(v) ? join_plain(v, false) : cx_strdup("(none)");
-	case JSON_OBJECT:
+	case JSON_OBJECT: {
+		char *t = cx_audit_text_plain(v); /* a text value */
+		if (t)
+			return t;
 		return json_object_size(v) ? join_plain(v, true) : cx_strdup("(none)");
+	}
 	case JSON_NULL:
 		return cx_strdup("null");
 	}
@@ -117,7 +137,12 @@ char *rep_argv_plain(const json_t *a)
 	json_array_foreach(a, i, x) {
 		if (strlen(acc) > CX_ROUT_TEXT_MAX)
 			break;
-		char *q = json_dumps(x, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+		/* a text value (not UTF-8, or cut) quoted as its plain form */
+		char *t = json_is_object(x) ? cx_audit_text_plain(x) : NULL;
+		json_t *ts = t ? json_string(t) : NULL;
+		char *q = json_dumps(ts ? ts : x, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+		json_decref(ts);
+		free(t);
 		CX_CHECK(q);
 		next = rep_fmt("%s%s%s", acc, i ? " " : "", q);
 		free(q);

@@ -20,16 +20,16 @@
 
 static json_t *ws_json(const char *action, const char *reason, const cx_ws_report *rep)
 {
-	json_t *j = json_pack("{s:s, s:s}", "action", action, "reason", reason);
-	if (rep)
+	json_t *j = json_pack("{s:s, s:o}", "action", action, "reason", cx_audit_text(reason));
+	if (j && rep)
 		json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I}", "added",
 						    (json_int_t)rep->added, "changed",
 						    (json_int_t)rep->changed, "deleted",
 						    (json_int_t)rep->deleted, "bytes",
 						    (json_int_t)rep->bytes));
-	if (rep && rep->manifest_sha256[0])
+	if (j && rep && rep->manifest_sha256[0])
 		json_object_set_new(j, "manifest_sha256", json_string(rep->manifest_sha256));
-	else if (rep) /* the run wrote nothing: no pack, nothing to undo */
+	else if (j && rep) /* the run wrote nothing: no pack, nothing to undo */
 		json_object_set_new(j, "nothing_changed", json_true());
 	return j;
 }

@@ -82,20 +82,29 @@ static void ctx_event(run_ctx *rc, const char *type, json_t *details)
 		rc->audit_r = r;
 }
 
-/* Every process the run starts (BPF exec tracer) is an audit event. */
+/* Every process the run starts (BPF exec tracer) is an audit event. Its
+ * names and argv are the run's bytes: text values (calyx/audit.h), so no
+ * byte makes the details unbuildable and a cut says so. argv_head alone
+ * gives the arguments back by splitting it at spaces, unless one holds a
+ * space or is empty: then argv lists them one by one. */
 static void on_exec(const cx_bpf_exec *e, void *arg)
 {
 	run_ctx *rc = arg;
-	const char *fn = e->filename;
 	/* The payload is started with execveat on the fd it checked, which
 	 * the kernel names "/dev/fd/N": name it by the lease's command. */
-	bool by_fd = strncmp(fn, "/dev/fd/", 8) == 0 && (pid_t)e->ppid == rc->init_pid;
-	if (by_fd)
-		fn = rc->run->lease.spec.argv.v[0];
-	json_t *d = json_pack("{s:i, s:i, s:s, s:s}", "pid", (int)e->pid, "ppid", (int)e->ppid,
-			      "filename", fn, "argv_head", e->args);
-	if (by_fd)
-		json_object_set_new(d, "exec_by_fd", json_true());
+	bool by_fd = e->filename_len >= 8 && memcmp(e->filename, "/dev/fd/", 8) == 0 &&
+		     (pid_t)e->ppid == rc->init_pid;
+	json_t *fn = by_fd ? cx_audit_text(rc->run->lease.spec.argv.v[0])
+			   : cx_audit_textn(e->filename, e->filename_len,
+					    e->filename_total > e->filename_len, e->filename_total);
+	json_t *d = json_pack("{s:i, s:i, s:o, s:o}", "pid", (int)e->pid, "ppid", (int)e->ppid,
+			      "filename", fn, "argv_head",
+			      cx_audit_argv_line(e->args, e->args_len, e->args_total));
+	if (d && cx_audit_argv_ambiguous(e->args, e->args_len))
+		CX_CHECK(json_object_set_new(d, "argv", cx_audit_argv(e->args, e->args_len,
+								       e->args_total)) == 0);
+	if (d && by_fd)
+		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
 	ctx_event(rc, "exec.spawned", d);
 }
 
@@ -175,7 +184,8 @@ static void report_stale(const char *name, void *arg)
 	int r = 0;
 	fprintf(stderr, "calyx-exec: note: removed stale run cgroup '%s' (its calyx-exec is gone)\n",
 		name);
-	cx_run_event(rc->run, "monitor.stale_cgroup_removed", json_pack("{s:s}", "cgroup", name),
+	cx_run_event(rc->run, "monitor.stale_cgroup_removed",
+		     json_pack("{s:o}", "cgroup", cx_audit_text(name)),
 		     &rc->audit_err, &r);
 }
 
@@ -328,14 +338,15 @@ static int once_spawn(once *o, const char *const *ovdirs, cx_error *err)
 	cx_phase_enter(CX_PH_WAIT);
 	o->rc.started_ns = o->sb.started_ns;
 	o->rc.init_pid = o->sb.pid;
-	json_t *started = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "phase", o->phase,
-				    "argv0", o->argv->v[0], "pid", (int)o->sb.pid, "uid",
+	json_t *started = json_pack("{s:s, s:o, s:i, s:i, s:i, s:o, s:s, s:s}", "phase", o->phase,
+				    "argv0", cx_audit_text(o->argv->v[0]), "pid", (int)o->sb.pid, "uid",
 				    (int)run->cfg.run_uid, "gid", (int)run->cfg.run_gid, "layers",
 				    layers_json(&o->sb.layers), "cgroup_layout",
 				    cx_cg_layout_name(cx_cg_layout_of(o->rc.cg)), "cpu_enforcer",
 				    o->rc.bpf ? "bpf" : "cgroup-poll");
-	if (!o->rc.bpf)
-		json_object_set_new(started, "bpf_unavailable", json_string(o->rc.berr.msg));
+	if (started && !o->rc.bpf)
+		CX_CHECK(json_object_set_new(started, "bpf_unavailable",
+					     cx_audit_text(o->rc.berr.msg)) == 0);
 	r = 0;
 	cx_run_event(run, "exec.started", started, err, &r);
 	if (r < 0) {

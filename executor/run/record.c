@@ -2,7 +2,8 @@
  * made durable), the result file, and the one line a refusal or failure
  * prints.
  * Trust: runs as root; every string recorded came from a verified lease,
- * the root-owned configuration or the kernel. */
+ * the root-owned configuration or the kernel; those that may hold any
+ * bytes (messages naming paths) are text values (calyx/audit.h). */
 #include "run.h"
 
 #include <string.h>
@@ -98,8 +99,9 @@ int cx_run_fail(cx_run *run, cx_error *err, int code)
 		cx_error aerr = { 0 };
 		int r = 0;
 		cx_run_event(run, code == CX_EXIT_REFUSED ? "lease.rejected" : "run.failed",
-			     json_pack("{s:s, s:s, s:s}", "reason", cx_reason_name(err->reason),
-				       "message", err->msg, "lease_sha256", run->lease_sha256),
+			     json_pack("{s:s, s:o, s:s}", "reason", cx_reason_name(err->reason),
+				       "message", cx_audit_text(err->msg), "lease_sha256",
+				       run->lease_sha256),
 			     &aerr, &r);
 		if (r == 0)
 			r = cx_run_sync(run, &aerr);

@@ -175,9 +175,10 @@ static void report_recovered(const char *lease_id, const char *action, bool ok, 
 	else
 		cx_esc_line(stderr, "calyx-exec: note: workspace of interrupted lease %s: recovery failed: %s (fix it, then run 'calyx-ctl recover')",
 			    lease_id, msg);
-	json_t *d = json_pack("{s:s, s:s, s:b}", "lease_id", lease_id, "action", action, "ok", ok);
-	if (!ok)
-		json_object_set_new(d, "error", json_string(msg));
+	json_t *d = json_pack("{s:o, s:s, s:b}", "lease_id", cx_audit_text(lease_id), "action", action,
+			      "ok", ok);
+	if (d && !ok)
+		CX_CHECK(json_object_set_new(d, "error", cx_audit_text(msg)) == 0);
 	cx_run_event(arg, "workspace.recovered", d, &e, &r);
 }
 
@@ -189,7 +190,8 @@ static void report_pruned(const char *lease_id, const char *action, bool ok, con
 	(void)ok;
 	(void)msg;
 	cx_run_event(arg, "workspace.pack_pruned",
-		     json_pack("{s:s, s:s}", "lease_id", lease_id, "why", action), &e, &r);
+		     json_pack("{s:o, s:s}", "lease_id", cx_audit_text(lease_id), "why", action), &e,
+		     &r);
 }
 
 /* The state dir and the audit log must not be reachable by a run (a run

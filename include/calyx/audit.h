@@ -10,8 +10,9 @@
  * removed (i.e. the bytes up to that member, then "}"). The sig member is
  * always last, so a verifier needs no re-serialization.
  * Appends: open O_APPEND|O_NOFOLLOW, flock(LOCK_EX), read the last line for
- * seq and prev, one write(2), fdatasync, unlock — safe with many concurrent
- * calyx-exec processes. With cx_audit_defer_sync the fdatasync is left to
+ * seq and prev (and check its signature: nothing is chained onto a line
+ * the host key did not sign), one write(2), fdatasync, unlock — safe with
+ * many concurrent calyx-exec processes. With cx_audit_defer_sync the fdatasync is left to
  * cx_audit_sync (group commit: one sync for the lines of a step); the lines
  * are in the page cache from their write(2) on, so only a power loss, not a
  * crash of the writer, can lose unsynced ones, and then only from the end.
@@ -27,8 +28,8 @@
  *    "saved_as":"audit.jsonl.torn-11-3f9a0c2e81d4b7a5"}}
  * (after_seq: seq of the last intact line, 0 if none) is appended before the
  * event asked for. A longer unterminated tail is not a crash: appends refuse.
- * Trust: runs as root; details are built by calyx, not copied from leases
- * except as JSON string values. */
+ * Trust: runs as root; details are built by calyx; what comes from a lease,
+ * the run or the kernel is only ever a text value (below), never structure. */
 #ifndef CALYX_AUDIT_H
 #define CALYX_AUDIT_H
 
@@ -50,9 +51,74 @@ CX_DEFINE_POINTER_CLEANUP(cx_audit, cx_audit_close)
 void cx_audit_defer_sync(cx_audit *a, bool on);
 /* fdatasync the lines appended since the last sync (nothing to do: 0). */
 int cx_audit_sync(cx_audit *a, cx_error *err);
-/* details may be NULL; the reference is stolen. lease_id/run_id may be NULL. */
+/* Append one event; the reference to details is stolen. details NULL is a
+ * failure to build them (a json_pack that failed): refused with E_AUDIT,
+ * nothing written, never an empty object in their place (an event without
+ * details passes json_object()). lease_id/run_id may be NULL. The line the
+ * new one chains onto must carry a valid signature by this host key
+ * (verified under the lock; the line this writer itself appended last is
+ * known by its hash): otherwise E_AUDIT, nothing written. */
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err);
+
+/* ---- text values (docs/audit-events.md, "Text values") -----------------
+ * Every string in details that comes from outside calyx (the kernel, the
+ * run, the lease, a file name, a message naming paths) is a text value,
+ * which keeps its bytes losslessly:
+ *   - a JSON string when the bytes are UTF-8 (as jansson accepts it), hold
+ *     no NUL and are whole: "/usr/bin/cat";
+ *   - otherwise an object with exactly one of
+ *       "b64": standard padded base64 of the bytes, when they are not UTF-8
+ *              or hold a NUL: {"b64":"L3RtcC//Li4vYmlu"} is "/tmp/\xff/../bin",
+ *       "text": the bytes as a string, when they are UTF-8 but were cut,
+ *     plus, when the producer cut the value (a kernel buffer, say),
+ *       "truncated": true, and "bytes": the whole value's length where it
+ *       is known: {"text":"/srv/é","truncated":true,"bytes":300}.
+ * A cut of UTF-8 text is on a character boundary: a partial character at
+ * the cut is dropped (the kept text then says less, never something
+ * else); cut bytes that are not UTF-8 anyway are all kept, in base64.
+ * There is one spelling per value: the decoder refuses base64 of bytes that
+ * could be a string (or, cut, a "text" once their partial last character
+ * goes), "text" without "truncated", "truncated": false, a "bytes" not
+ * above the kept length, any other member. */
+
+/* len bytes (any) as a text value; cut: the producer kept only these of
+ * whole_len bytes (0: length unknown). Never NULL. */
+json_t *cx_audit_textn(const void *buf, size_t len, bool cut, uint64_t whole_len);
+/* A whole NUL-terminated string (NULL: ""). Never NULL. */
+json_t *cx_audit_text(const char *s);
+/* An argv area as the kernel keeps it (every argument NUL-terminated):
+ * its first len of whole_len bytes (0: unknown) as an array of text
+ * values, one per argument; an argument cut by len is the last, marked cut. */
+json_t *cx_audit_argv(const void *area, size_t len, uint64_t whole_len);
+/* The same bytes as one text value, arguments separated by spaces (the last
+ * one's NUL dropped), cut like the area (its whole length whole_len - 1). */
+json_t *cx_audit_argv_line(const void *area, size_t len, uint64_t whole_len);
+/* Whether splitting that line at its spaces would not give the arguments
+ * back (one of them holds a space, or is empty): then the log needs the
+ * arguments one by one too (cx_audit_argv). */
+bool cx_audit_argv_ambiguous(const void *area, size_t len);
+
+typedef struct cx_audit_textval {
+	uint8_t *bytes;    /* malloc'd: len bytes, then a NUL (bytes may hold NULs) */
+	size_t len;
+	bool truncated;    /* the producer cut it */
+	int64_t whole_len; /* the whole value's length if cut and known, else -1 */
+} cx_audit_textval;
+
+/* v as a text value: 0 with *ret (free with cx_audit_textval_free), or
+ * -EINVAL when v is not a text value in its one spelling. */
+int cx_audit_text_decode(const json_t *v, cx_audit_textval *ret);
+void cx_audit_textval_free(cx_audit_textval *t);
+/* A text value for people (malloc'd, UTF-8): a string as it is; bytes that
+ * are not UTF-8 as \xNN (and a backslash as \\), then
+ * " [not UTF-8: \xNN is a byte, \\ a backslash]"; a cut value followed by
+ * "… [cut at K of N bytes]" (or "… [cut at K bytes]"). NULL when v is not
+ * a text value. Control characters are left to the printer's escaping. */
+char *cx_audit_text_plain(const json_t *v);
+/* A deep copy of details with every text value object in it replaced by
+ * its plain string (for `calyx-audit show` and the reports). Never NULL. */
+json_t *cx_audit_details_plain(const json_t *v);
 
 typedef struct cx_audit_report {
 	uint64_t lines;

@@ -161,10 +161,20 @@ int cx_cg_reap_stale(cx_cgroup *cg, void (*report)(const char *name, void *arg),
 
 typedef struct cx_bpfmon cx_bpfmon;
 
+/* One exec in the run, as the kernel told it: raw bytes, never cleaned up
+ * (what they may hold is the audit log's concern, calyx/audit.h). */
 typedef struct cx_bpf_exec {
 	uint32_t pid, ppid;
+	/* the name the file was executed by: filename_len bytes (no NUL
+	 * among them) of a filename_total-byte name, 0 if its length is not
+	 * known (then the task's comm stands in when the kernel's offsets
+	 * are unknown) */
 	char filename[128];
-	char args[256]; /* argv head, NULs turned into spaces, printable */
+	uint32_t filename_len, filename_total;
+	/* argv's head: args_len bytes of the args_total-byte argv area, every
+	 * argument NUL-terminated (0 and 0 when the offsets are unknown) */
+	uint8_t args[128];
+	uint32_t args_len, args_total;
 } cx_bpf_exec;
 
 typedef struct cx_bpf_callbacks {

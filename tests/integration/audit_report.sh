@@ -18,7 +18,9 @@ set -u
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh" "${1:-build}"
 
-[ -x "$B/workloads/wsops" ] || { echo "$LIB_PROG: $B/workloads/wsops missing (run 'make tests')" >&2; exit 2; }
+for _w in wsops oddexec; do
+	[ -x "$B/workloads/$_w" ] || { echo "$LIB_PROG: $B/workloads/$_w missing (run 'make tests')" >&2; exit 2; }
+done
 # The workload lives outside $T (under /var/tmp, like workspace.sh) and is
 # leased by its path there.
 HB=$(mktemp -d /var/tmp/calyx-rep.XXXXXX) || exit 2
@@ -26,6 +28,7 @@ HB=$(mktemp -d /var/tmp/calyx-rep.XXXXXX) || exit 2
 lib_atexit 'rm -rf "$HB"'
 chmod 755 "$HB"
 install -m 0755 "$B/workloads/wsops" "$HB/wsops" || exit 2
+install -m 0755 "$B/workloads/oddexec" "$HB/oddexec" || exit 2
 RUID=$((30000 + $$ % 10000))
 while getent passwd "$RUID" >/dev/null; do RUID=$((RUID + 1)); done
 
@@ -33,7 +36,7 @@ OUTDIR=${CALYX_TEST_OUT:-$B/test-output}/audit_report
 mkdir -p "$OUTDIR" && find "$OUTDIR" -maxdepth 1 -type f -delete || exit 2
 echo "$LIB_PROG: reports and screenshot kept in $OUTDIR"
 
-policy_json "[\"$HB/wsops\"]" "[\"/usr\", \"$HB\"]" "[\"$T/srv\"]" >"$T/rep.policy.json"
+policy_json "[\"$HB/wsops\", \"$HB/oddexec\"]" "[\"/usr\", \"$HB\"]" "[\"$T/srv\"]" >"$T/rep.policy.json"
 mk_host rep "$T/rep.policy.json" "" "\"run_uid\": $RUID, \"run_gid\": $RUID" ||
 	{ echo "fixture: $WHY" >&2; exit 2; }
 LOG=$T/rep/log/audit.jsonl
@@ -112,7 +115,17 @@ run_test report.fixture_run_cpu_halt       t_run_halt
 run_test report.fixture_run_replayed       t_run_replay
 run_test report.fixture_run_hostile_lease  t_run_evil
 run_test report.fixture_run_control_chars  t_run_ctrl
+# A run that starts processes by names that are not UTF-8 or longer than
+# the exec tracer's buffer (tests/workloads/oddexec): text values in the log.
+t_run_names() {
+	printf '{"run_id":"rep-names","audience":"%s","argv":["%s/oddexec"],"paths":{"ro":["/usr","%s"]}}\n' \
+		"$HOST_ID" "$HB" "$HB" >"$T/names.body" || return 1
+	mk_lease rep "$T/names.lease" "$T/names.body" || return 1
+	xrun cx rep --lease "$T/names.lease" --result "$T/names.result"
+	expect_rc 0
+}
 run_test report.fixture_run_id_reused      t_run_again
+run_test report.fixture_run_odd_exec_names t_run_names
 LID_OK=$(lease_id "$T/ok.lease")
 LID_HALT=$(lease_id "$T/halt.lease")
 LID_AGAIN=$(lease_id "$T/again.lease")
@@ -249,6 +262,43 @@ t_show_hostile() {
 run_test report.control_chars_md_escaped     t_ctrl_md
 run_test report.control_chars_html_escaped   t_ctrl_html
 run_test audit_show.hostile_strings_escaped  t_show_hostile
+
+# --------------------------------------------------------------------------
+# text values (docs/audit-events.md): decoded by show and the reports
+# --------------------------------------------------------------------------
+# names_traced: the run had the BPF exec tracer (else: no exec.spawned).
+names_traced() {
+	grep -F '"run_id":"rep-names"' "$LOG" | grep -qF '"cpu_enforcer":"bpf"'
+}
+t_names_show() {
+	xrun "$AUDIT" show "$LOG" --run rep-names --type exec.spawned
+	expect_rc 0 || return 1
+	[ "$(nlines "$OUT")" -eq 4 ] || fail "show printed $(nlines "$OUT") exec.spawned, expected 4" || return 1
+	has '"filename":"/tmp/\\xff/../..' || return 1
+	has '\\xff\\xfe not utf-8 [not UTF-8' || return 1
+	has '"filename":"/tmp/x\u00E9\u00E9' || return 1
+	has ' [cut at 126 of ' || return 1
+	lacks '"b64"' || return 1
+	! grep -qE ' \{\}$' "$OUT" || fail "an exec.spawned without its details: $(grep -E ' \{\}$' "$OUT" | head -n 1)"
+}
+t_names_html() {
+	report html rep-names || return 1
+	expect_rc 0 || return 1
+	has '/tmp/\xff/../..' || return 1
+	# argv elements are quoted as JSON strings: backslashes doubled
+	has '&quot;\\xff\\xfe not utf-8 [not UTF-8: \\xNN is a byte, \\\\ a backslash]&quot;' || return 1
+	has "… [cut at 126 of " || return 1
+	has "… [cut at 128 of " || return 1   # argv_head of exec 2
+	has "[argv cut: " || return 1          # argv of exec 3, listed: its args hold spaces
+	lacks '&quot;b64&quot;'
+}
+if names_traced; then
+	run_test report.show_decodes_text_values   t_names_show
+	run_test report.html_decodes_text_values   t_names_html
+else
+	skip_test report.show_decodes_text_values "no BPF exec tracer on this host: no exec.spawned to decode"
+	skip_test report.html_decodes_text_values "no BPF exec tracer on this host: no exec.spawned to decode"
+fi
 
 # --------------------------------------------------------------------------
 # a tampered log; errors

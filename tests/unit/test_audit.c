@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include "calyx/audit.h"
 #include "calyx/codec.h"
 #include "calyx/fileio.h"
+#include "calyx/jsonx.h"
 #include "testutil.h"
 
 static const uint8_t seed[32] = { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
@@ -134,6 +136,40 @@ static void torn_last_line_detected(void **st)
 	free_log(&lb);
 }
 
+/* The line that would come next in the log at path (seq, prev right),
+ * signed with the key of seed k: a forger's line, written by hand (the
+ * appender refuses to chain onto a line it cannot verify, so it cannot
+ * make one). With details (JSON) as given. */
+static void append_forged(const char *path, const uint8_t k[32], const char *details)
+{
+	uint8_t pk[32], sk[64], sig[64], *buf = NULL;
+	char prev[65], sigb[89], *body, *msg;
+	cx_error err = { 0 };
+	size_t len, n = 0, last = 0;
+
+	CX_CHECK(cx_read_file(path, "log", 1 << 24, 0, 0, &buf, &len, &err) == 0);
+	memset(prev, '0', 64);
+	prev[64] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n') {
+			cx_sha256_hex(buf + last, i - last, prev);
+			last = i + 1;
+			n++;
+		}
+	free(buf);
+	CX_CHECK(asprintf(&body, "{\"seq\":%zu,\"time\":\"2026-01-01T00:00:00.000Z\",\"type\":\"run.forged\",\"details\":%s,\"prev\":\"%s\"}",
+			  n + 1, details, prev) > 0);
+	CX_CHECK(asprintf(&msg, "calyx-audit-v1\n%s", body) > 0);
+	crypto_sign_seed_keypair(pk, sk, k);
+	crypto_sign_detached(sig, NULL, (const uint8_t *)msg, strlen(msg), sk);
+	cx_b64_encode(sig, 64, sigb);
+	body[strlen(body) - 1] = 0;
+	FILE *f = fopen(path, "ab");
+	CX_CHECK(f && fprintf(f, "%s,\"sig\":\"%s\"}\n", body, sigb) > 0 && fclose(f) == 0);
+	free(body);
+	free(msg);
+}
+
 static void forged_by_other_key_detected(void **st)
 {
 	logbuf lb;
@@ -142,10 +178,7 @@ static void forged_by_other_key_detected(void **st)
 	(void)st;
 	make_log(&lb, 2);
 	memset(other, 9, sizeof(other));
-	cx_audit *a;
-	assert_int_equal(cx_audit_open(lb.path, other, &a, &err), 0);
-	assert_int_equal(cx_audit_append(a, "run.forged", NULL, NULL, NULL, NULL, &err), 0);
-	cx_audit_close(a);
+	append_forged(lb.path, other, "{}");
 	free(lb.buf);
 	assert_int_equal(cx_read_file(lb.path, "log", 1 << 24, 0, 0, &lb.buf, &lb.len, &err), 0);
 	assert_true(verify(lb.buf, lb.len, &err) < 0);
@@ -207,7 +240,7 @@ static void expect_repair(logbuf *lb, size_t intact, uint64_t after, const uint8
 
 	memcpy(before, lb->buf, intact);
 	assert_int_equal(cx_audit_open(lb->path, seed, &a, &err), 0);
-	assert_int_equal(cx_audit_append(a, "exec.started", NULL, "run-2", NULL, &seq, &err), 0);
+	assert_int_equal(cx_audit_append(a, "exec.started", NULL, "run-2", json_object(), &seq, &err), 0);
 	cx_audit_close(a);
 	assert_int_equal(seq, after + 2);
 	reread(lb);
@@ -311,7 +344,7 @@ static void expect_refused(logbuf *lb, const char *msg_part)
 	before = malloc(blen);
 	memcpy(before, lb->buf, blen);
 	assert_int_equal(cx_audit_open(lb->path, seed, &a, &err), 0);
-	assert_true(cx_audit_append(a, "x", NULL, NULL, NULL, NULL, &err) < 0);
+	assert_true(cx_audit_append(a, "x", NULL, NULL, json_object(), NULL, &err) < 0);
 	cx_audit_close(a);
 	assert_int_equal(err.reason, CX_E_AUDIT);
 	if (!strstr(err.msg, msg_part))
@@ -526,7 +559,7 @@ static void concurrent_appenders_keep_chain(void **st)
 			if (cx_audit_open(lb.path, seed, &a, &e) < 0)
 				_exit(1);
 			for (int k = 0; k < EACH; k++)
-				if (cx_audit_append(a, "t", NULL, NULL, NULL, NULL, &e) < 0)
+				if (cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &e) < 0)
 					_exit(2);
 			cx_audit_close(a);
 			_exit(0);
@@ -562,6 +595,291 @@ static void symlinked_log_refused(void **st)
 	free(root);
 }
 
+/* ---- the appender fails closed ----------------------------------------- */
+
+/* details that could not be built (a json_pack that failed: NULL) are an
+ * error, never an empty object written in their place. */
+static void null_details_refused(void **st)
+{
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	size_t blen;
+	(void)st;
+	make_log(&lb, 1);
+	blen = lb.len;
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	assert_true(cx_audit_append(a, "exec.spawned", NULL, NULL,
+				    json_pack("{s:s}", "filename", "/tmp/\xff/x"), NULL, &err) < 0);
+	assert_int_equal(err.reason, CX_E_AUDIT);
+	assert_non_null(strstr(err.msg, "exec.spawned"));
+	cx_audit_close(a);
+	reread(&lb);
+	assert_int_equal(lb.len, blen);
+	assert_null(memmem(lb.buf, lb.len, "\"details\":{}", 12));
+	free_log(&lb);
+}
+
+/* The line an append would chain onto must verify with the host key. */
+static void append_refuses_tail_of_other_key(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	(void)st;
+	make_log(&lb, 2);
+	memset(other, 9, sizeof(other));
+	append_forged(lb.path, other, "{}");
+	expect_refused(&lb, "is not signed by this host's key");
+	free_log(&lb);
+}
+
+static void append_refuses_edited_tail(void **st)
+{
+	logbuf lb;
+	char *p;
+	(void)st;
+	make_log(&lb, 3);
+	/* line 3 holds "i":2; make it "i":7 (valid JSON, same length) */
+	p = memmem(lb.buf + line_off(&lb, 3), lb.len - line_off(&lb, 3), "\"i\":2", 5);
+	assert_non_null(p);
+	p[4] = '7';
+	FILE *f = fopen(lb.path, "wb");
+	CX_CHECK(f && fwrite(lb.buf, 1, lb.len, f) == lb.len && fclose(f) == 0);
+	expect_refused(&lb, "is not signed by this host's key");
+	free_log(&lb);
+}
+
+/* A forged line under a torn tail is refused too (a repair chains onto it). */
+static void repair_refuses_forged_tail(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	(void)st;
+	make_log(&lb, 2);
+	memset(other, 9, sizeof(other));
+	append_forged(lb.path, other, "{\"x\":1}");
+	append_bytes(lb.path, "{\"seq\":4", 8);
+	expect_refused(&lb, "is not signed by this host's key");
+	free_log(&lb);
+}
+
+/* ---- text values (calyx/audit.h) ---------------------------------------- */
+
+/* v decodes to exactly (b, n), cut or not, with that whole length. */
+static void expect_decodes(const json_t *v, const void *b, size_t n, bool cut, int64_t whole)
+{
+	cx_audit_textval t;
+	_cleanup_free_ char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	json_t *back = cx_json_loadb(s, strlen(s), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+
+	assert_non_null(back); /* survives the log's own serialization */
+	assert_true(json_equal(back, v));
+	assert_int_equal(cx_audit_text_decode(back, &t), 0);
+	assert_int_equal(t.len, n);
+	assert_memory_equal(t.bytes, n ? b : "", n);
+	assert_int_equal(t.truncated, cut);
+	assert_int_equal(t.whole_len, whole);
+	cx_audit_textval_free(&t);
+	json_decref(back);
+}
+
+static void text_values_round_trip(void **st)
+{
+#define C(lit, str) { lit, sizeof(lit) - 1, str }
+	static const struct {
+		const char *b;
+		size_t n;
+		bool string; /* a plain JSON string */
+	} cases[] = {
+		C("", true),
+		C("/usr/bin/cat", true),
+		C("/srv/\xc3\xa9t\xc3\xa9", true),
+		C("\xf0\x9f\x98\x80", true),
+		C("\x1b[31m", true),       /* control characters are valid UTF-8 */
+		C("/tmp/\xff/../../lib64/ld", false),
+		C("a\0b", false),           /* NUL: readers refuse \u0000 */
+		C("\xc0\xaf", false),       /* overlong '/' */
+		C("\xed\xa0\x80", false),   /* a surrogate */
+		C("\xf4\x90\x80\x80", false), /* above U+10FFFF */
+		C("ab\xe2\x82", false),     /* a character cut, but not by us */
+	};
+#undef C
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(cases); i++) {
+		json_t *v = cx_audit_textn(cases[i].b, cases[i].n, false, 0);
+		assert_non_null(v);
+		assert_int_equal(json_is_string(v), cases[i].string);
+		if (!cases[i].string) {
+			assert_int_equal(json_object_size(v), 1);
+			assert_non_null(json_object_get(v, "b64"));
+		}
+		expect_decodes(v, cases[i].b, cases[i].n, false, -1);
+		json_decref(v);
+	}
+	json_t *v = cx_audit_text("/tmp/\xff");
+	expect_decodes(v, "/tmp/\xff", 6, false, -1);
+	json_decref(v);
+}
+
+static void text_values_cut_on_boundary(void **st)
+{
+	json_t *v;
+	(void)st;
+	/* UTF-8 cut inside "é": the partial character goes, the cut is said */
+	v = cx_audit_textn("/tmp/x\xc3\xa9\xc3", 9, true, 300);
+	assert_string_equal(json_string_value(json_object_get(v, "text")), "/tmp/x\xc3\xa9");
+	assert_true(json_is_true(json_object_get(v, "truncated")));
+	assert_int_equal(json_integer_value(json_object_get(v, "bytes")), 300);
+	expect_decodes(v, "/tmp/x\xc3\xa9", 8, true, 300);
+	json_decref(v);
+	/* a 4-byte character cut after 3 of its bytes */
+	v = cx_audit_textn("ab\xf0\x9f\x98", 5, true, 0);
+	assert_null(json_object_get(v, "bytes")); /* the whole length is not known */
+	expect_decodes(v, "ab", 2, true, -1);
+	json_decref(v);
+	/* not UTF-8 and cut: no character to respect, every byte kept */
+	v = cx_audit_textn("\xff\xe2\x82", 3, true, 10);
+	assert_non_null(json_object_get(v, "b64"));
+	expect_decodes(v, "\xff\xe2\x82", 3, true, 10);
+	json_decref(v);
+	/* not even when they end like a character: all of them, not the
+	 * last 0xe6 too once "\xe6\x82" goes */
+	v = cx_audit_textn("\xe6\xe6\x82", 3, true, 0);
+	expect_decodes(v, "\xe6\xe6\x82", 3, true, -1);
+	json_decref(v);
+	/* cut on a boundary already: nothing more goes */
+	v = cx_audit_textn("abc", 3, true, 4);
+	expect_decodes(v, "abc", 3, true, 4);
+	json_decref(v);
+}
+
+static void text_values_one_spelling(void **st)
+{
+	static const char *const bad[] = {
+		"{\"b64\":\"YWJj\"}",                      /* "abc" could be a string */
+		"{\"text\":\"abc\"}",                      /* a whole string is a string */
+		"{\"text\":\"a\",\"truncated\":false}",
+		"{\"b64\":\"/w==\",\"bytes\":5}",          /* bytes without truncated */
+		"{\"text\":\"a\",\"truncated\":true,\"bytes\":1}", /* not more than kept */
+		"{\"text\":\"a\",\"truncated\":true,\"bytes\":\"9\"}",
+		"{\"b64\":\"/w==\",\"text\":\"a\",\"truncated\":true}",
+		"{\"b64\":\"/w==\",\"x\":1}",
+		"{\"b64\":\"/w=\"}",                       /* not canonical base64 */
+		"{\"b64\":\"/x==\"}",                      /* trailing bits */
+		"{\"b64\":\"\"}",
+		"{\"b64\":\"YWLi\",\"truncated\":true}",   /* "ab\xe2": "ab" and a cut character */
+		"{}", "[]", "3", "null", "{\"b64\":7}", "{\"text\":7,\"truncated\":true}",
+	};
+	cx_audit_textval t;
+	(void)st;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		json_t *v = cx_json_loadb(bad[i], strlen(bad[i]), JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		if (cx_audit_text_decode(v, &t) == 0)
+			fail_msg("'%s' decoded", bad[i]);
+		assert_null(cx_audit_text_plain(v));
+		json_decref(v);
+	}
+}
+
+static void text_values_argv(void **st)
+{
+	static const uint8_t area[] = "cat\0/tmp/\xff\0-n\0"; /* 14 bytes and a NUL */
+	_cleanup_free_ char *s1 = NULL, *s2 = NULL, *s3 = NULL, *s4 = NULL;
+	json_t *a, *l;
+	(void)st;
+	a = cx_audit_argv(area, 14, 14);
+	l = cx_audit_argv_line(area, 14, 14);
+	s1 = cx_json_dump(a);
+	s2 = cx_json_dump(l);
+	assert_string_equal(s1, "[\"cat\",{\"b64\":\"L3RtcC//\"},\"-n\"]");
+	assert_string_equal(s2, "{\"b64\":\"Y2F0IC90bXAv/yAtbg==\"}");
+	json_decref(a);
+	json_decref(l);
+	/* the kernel's area was 40 bytes, 10 read: "-n" is cut after "-",
+	 * the line is cut and knows its whole length (less the last NUL) */
+	a = cx_audit_argv("cat\0ab\xc3\xa9\0-", 10, 40);
+	l = cx_audit_argv_line("cat\0ab\xc3\xa9\0-", 10, 40);
+	s3 = cx_json_dump(a);
+	s4 = cx_json_dump(l);
+	assert_string_equal(s3, "[\"cat\",\"ab\\u00E9\",{\"text\":\"-\",\"truncated\":true}]");
+	assert_string_equal(s4, "{\"text\":\"cat ab\\u00E9 -\",\"truncated\":true,\"bytes\":39}");
+	json_decref(a);
+	json_decref(l);
+	/* no argv known: nothing */
+	a = cx_audit_argv("", 0, 0);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	/* the line gives the arguments back by its spaces unless one holds a
+	 * space or is empty */
+	assert_false(cx_audit_argv_ambiguous(area, 14));
+	assert_false(cx_audit_argv_ambiguous("cat\0ab", 6)); /* cut: "ab" */
+	assert_false(cx_audit_argv_ambiguous("", 0));
+	assert_true(cx_audit_argv_ambiguous("cat\0a b\0", 8));
+	assert_true(cx_audit_argv_ambiguous("cat\0\0x\0", 7));
+	assert_true(cx_audit_argv_ambiguous("\0", 1));
+	assert_true(cx_audit_argv_ambiguous("cat\0a ", 6)); /* cut after a space */
+}
+
+static void text_values_plain(void **st)
+{
+	json_t *v, *d, *p;
+	char *s;
+	(void)st;
+	v = cx_audit_text("plain \\ text");
+	s = cx_audit_text_plain(v);
+	assert_string_equal(s, "plain \\ text");
+	free(s);
+	json_decref(v);
+	v = cx_audit_textn("/tmp/\xff\\a\0", 9, false, 0);
+	s = cx_audit_text_plain(v);
+	assert_string_equal(s, "/tmp/\\xff\\\\a\\x00 [not UTF-8: \\xNN is a byte, \\\\ a backslash]");
+	free(s);
+	json_decref(v);
+	v = cx_audit_textn("/srv/\xc3\xa9\xc3", 8, true, 200);
+	s = cx_audit_text_plain(v);
+	assert_string_equal(s, "/srv/\xc3\xa9… [cut at 7 of 200 bytes]");
+	free(s);
+	/* details: text values replaced, everything else kept */
+	d = json_pack("{s:o, s:{s:i, s:[o]}}", "filename", v, "usage", "n", 3, "argv",
+		      cx_audit_text("\xfe"));
+	p = cx_audit_details_plain(d);
+	s = cx_json_dump(p);
+	assert_string_equal(s, "{\"filename\":\"/srv/\\u00E9\\u2026 [cut at 7 of 200 bytes]\",\"usage\":{\"n\":3,\"argv\":[\"\\\\xfe [not UTF-8: \\\\xNN is a byte, \\\\\\\\ a backslash]\"]}}");
+	free(s);
+	json_decref(p);
+	json_decref(d);
+}
+
+/* Text values in a real line: written, signed, verified, decoded back. */
+static void text_values_in_the_log(void **st)
+{
+	static const char name[] = "/tmp/\xff/../../lib64/ld-linux-x86-64.so.2";
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	cx_audit_textval t;
+	(void)st;
+	make_log(&lb, 1);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	assert_int_equal(cx_audit_append(a, "exec.spawned", NULL, NULL,
+					 json_pack("{s:i, s:o}", "pid", 7, "filename",
+						   cx_audit_text(name)),
+					 NULL, &err),
+			 0);
+	cx_audit_close(a);
+	reread(&lb);
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	json_t *j = line_json(&lb, 2), *d = json_object_get(j, "details");
+	assert_int_equal(json_integer_value(json_object_get(d, "pid")), 7);
+	assert_int_equal(cx_audit_text_decode(json_object_get(d, "filename"), &t), 0);
+	assert_int_equal(t.len, sizeof(name) - 1);
+	assert_memory_equal(t.bytes, name, t.len);
+	cx_audit_textval_free(&t);
+	json_decref(j);
+	free_log(&lb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +904,16 @@ int main(void)
 		cmocka_unit_test(big_log_threads),
 		cmocka_unit_test(concurrent_appenders_keep_chain),
 		cmocka_unit_test(symlinked_log_refused),
+		cmocka_unit_test(null_details_refused),
+		cmocka_unit_test(append_refuses_tail_of_other_key),
+		cmocka_unit_test(append_refuses_edited_tail),
+		cmocka_unit_test(repair_refuses_forged_tail),
+		cmocka_unit_test(text_values_round_trip),
+		cmocka_unit_test(text_values_cut_on_boundary),
+		cmocka_unit_test(text_values_one_spelling),
+		cmocka_unit_test(text_values_argv),
+		cmocka_unit_test(text_values_plain),
+		cmocka_unit_test(text_values_in_the_log),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -80,15 +80,12 @@ static int each_run(const cx_state *s, bool (*fn)(const char *path, json_t *st, 
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
 		char path[CX_STATE_PATH_MAX], lid[33];
 		void *reply = NULL;
 		cx_error err = { 0 };
 
-		if (l != 32 + 5 || strcmp(de->d_name + 32, ".sock") != 0)
+		if (!cx_state_lease_entry(de->d_name, ".sock", lid))
 			continue;
-		memcpy(lid, de->d_name, 32);
-		lid[32] = '\0';
 		cx_state_ctl_socket(s, lid, path);
 		if (cx_ctl_request(path, CX_CTL_STATUS, &reply, &err) < 0) {
 			if (err.errnum == ECONNREFUSED)

@@ -54,16 +54,6 @@ int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg)
 	return n;
 }
 
-/* name is "<32 lowercase hex><suffix>": the lease id into lid[33]. */
-static bool lease_named(const char *name, const char *suffix, char *lid)
-{
-	if (strlen(name) != 32 + strlen(suffix) || strcmp(name + 32, suffix) != 0)
-		return false;
-	memcpy(lid, name, 32);
-	lid[32] = '\0';
-	return cx_is_lower_hex(lid, 32);
-}
-
 /* Old enough that whoever made it is past the step that would claim it. */
 static bool stale(int dfd, const char *name, int64_t now)
 {
@@ -82,7 +72,7 @@ static int sweep_new_dirs(const cx_state *s, int64_t now)
 		return 0;
 	while ((de = readdir(d))) {
 		char rd[CX_STATE_PATH_MAX], dir[CX_STATE_PATH_MAX + 8], lid[33];
-		if (!lease_named(de->d_name, ".new", lid) || !stale(dirfd(d), de->d_name, now))
+		if (!cx_state_lease_entry(de->d_name, ".new", lid) || !stale(dirfd(d), de->d_name, now))
 			continue;
 		cx_state_run_dir(s, lid, rd);
 		snprintf(dir, sizeof(dir), "%s.new", rd);
@@ -106,7 +96,7 @@ static int sweep_sockets(const cx_state *s, int64_t now)
 		return 0;
 	while ((de = readdir(d))) {
 		char path[CX_STATE_PATH_MAX], lid[33];
-		if (!lease_named(de->d_name, ".sock", lid) || !stale(dirfd(d), de->d_name, now))
+		if (!cx_state_lease_entry(de->d_name, ".sock", lid) || !stale(dirfd(d), de->d_name, now))
 			continue;
 		cx_state_ctl_socket(s, lid, path);
 		if (cx_ctl_alive(path) == 0 && unlink(path) == 0)

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calyx/codec.h"
+
 /* The longest name a caller appends below STATE: "runs/<32 hex>.new" with
  * "/tree16/upper" and a journal name, or a lock file; 256 bytes cover all. */
 #define STATE_TAIL_MAX 256
@@ -80,6 +82,15 @@ void cx_state_manifest(const char *pack_dir, char *out)
 {
 	CX_CHECK((size_t)snprintf(out, CX_STATE_FILE_MAX, "%s/manifest.json", pack_dir) <
 		 CX_STATE_FILE_MAX);
+}
+
+bool cx_state_lease_entry(const char *name, const char *suffix, char *lid)
+{
+	if (strlen(name) != 32 + strlen(suffix) || strcmp(name + 32, suffix) != 0)
+		return false;
+	memcpy(lid, name, 32);
+	lid[32] = '\0';
+	return cx_is_lower_hex(lid, 32);
 }
 
 int cx_state_dir(const char *path, unsigned forbid, int reason, cx_error *err)

@@ -23,6 +23,7 @@
 #ifndef CALYX_EXECUTOR_RUN_STATE_H
 #define CALYX_EXECUTOR_RUN_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "calyx/common.h"
@@ -59,6 +60,10 @@ void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out);
 #define CX_STATE_FILE_MAX (CX_STATE_PATH_MAX + 16)
 void cx_state_journal(const char *run_dir, char *out);
 void cx_state_manifest(const char *pack_dir, char *out);
+
+/* A directory entry named "<lease id><suffix>" (".sock", ".new"): true,
+ * and the lease id (32 lowercase hex) in lid[33]. */
+bool cx_state_lease_entry(const char *name, const char *suffix, char *lid);
 
 /* mkdir(path, 0700) if missing, then require a directory owned by root
  * with none of the `forbid` mode bits (077: root-only; S_IWGRP|S_IWOTH:

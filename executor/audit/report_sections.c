@@ -344,7 +344,9 @@ static void sec_processes(report *rp, const lease_run *lr)
 			args = a;
 		}
 		const char *c[] = { seq, jstr(e->j, "time"), phase, pid, ppid, file, args };
-		cx_rout_table_row(&rp->o, c, 7);
+		/* a listed argv is JSON text (each argument a JSON string): its
+		 * backslashes are JSON's own, not escaped a second time */
+		cx_rout_table_row_json(&rp->o, c, 7, json_is_array(av) ? 1u << 6 : 0);
 		free(seq);
 		free(pid);
 		free(ppid);

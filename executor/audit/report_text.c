@@ -25,6 +25,31 @@ char *rep_fmt(const char *f, ...)
 	return s;
 }
 
+/* A text value (docs/audit-events.md) for a plain report cell. report_out.c
+ * escapes what it writes (calyx/esc.h: a byte that is not UTF-8 as \xHH,
+ * a backslash as \\), so a value that is not UTF-8 goes there as its own
+ * bytes, not in cx_audit_text_plain's already-escaped spelling, which would
+ * be escaped twice and then read as a backslash followed by "xff". NULL
+ * when v is not a text value. */
+static char *text_cell(const json_t *v)
+{
+	_cleanup_(cx_audit_textval_free) cx_audit_textval t = { 0 };
+	if (cx_audit_text_decode(v, &t) < 0)
+		return NULL;
+	if (memchr(t.bytes, 0, t.len)) /* not a C string: the escaped spelling */
+		return cx_audit_text_plain(v);
+	json_t *probe = json_stringn((const char *)t.bytes, t.len); /* NULL: not UTF-8 */
+	bool utf8 = probe != NULL;
+	json_decref(probe);
+	if (t.truncated && t.whole_len >= 0)
+		return rep_fmt("%s… [cut at %zu of %lld bytes]%s", (const char *)t.bytes, t.len,
+			       (long long)t.whole_len, utf8 ? "" : " [not UTF-8]");
+	if (t.truncated)
+		return rep_fmt("%s… [cut at %zu bytes]%s", (const char *)t.bytes, t.len,
+			       utf8 ? "" : " [not UTF-8]");
+	return rep_fmt("%s%s", (const char *)t.bytes, utf8 ? "" : " [not UTF-8]");
+}
+
 /* Cut s (malloc'd) to at most max bytes on a UTF-8 boundary, marking the cut. */
 char *rep_clip(char *s, size_t max)
 {
@@ -111,7 +136,7 @@ char *rep_plain(const json_t *v)
 	case JSON_ARRAY:
 		return json_array_size(v) ? join_plain(v, false) : cx_strdup("(none)");
 	case JSON_OBJECT: {
-		char *t = cx_audit_text_plain(v); /* a text value */
+		char *t = text_cell(v); /* a text value */
 		if (t)
 			return t;
 		return json_object_size(v) ? join_plain(v, true) : cx_strdup("(none)");

@@ -6,7 +6,8 @@
 #include <sys/stat.h>
 
 /* The longest name a caller appends below STATE: "runs/<32 hex>.new" with
- * "/tree16/upper" and a journal name, or a lock file; 256 bytes cover all. */
+ * "/scratch/tree16/upper" and a journal name, or a lock file; 256 bytes
+ * cover all. */
 #define STATE_TAIL_MAX 256
 
 static char *join(const char *dir, const char *name)
@@ -79,6 +80,12 @@ void cx_state_journal(const char *run_dir, char *out)
 void cx_state_manifest(const char *pack_dir, char *out)
 {
 	CX_CHECK((size_t)snprintf(out, CX_STATE_FILE_MAX, "%s/manifest.json", pack_dir) <
+		 CX_STATE_FILE_MAX);
+}
+
+void cx_state_scratch(const char *run_dir, char *out)
+{
+	CX_CHECK((size_t)snprintf(out, CX_STATE_FILE_MAX, "%s/scratch", run_dir) <
 		 CX_STATE_FILE_MAX);
 }
 

@@ -138,9 +138,9 @@ static int mount_scratch(cx_run *run, cx_run_trees *t, cx_error *err)
 	if (mkdir(t->scratch, 0700) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", t->scratch,
 			      strerror(errno));
+	uint64_t nr_inodes = lim->v[CX_LIM_INODES] + base;
 	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=0700",
-		 (unsigned long long)lim->v[CX_LIM_DISK_BYTES],
-		 (unsigned long long)(lim->v[CX_LIM_INODES] + base));
+		 (unsigned long long)lim->v[CX_LIM_DISK_BYTES], (unsigned long long)nr_inodes);
 	if (mount("calyx-scratch", t->scratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno,
 			      "cannot mount the run's scratch tmpfs on '%s': %s", t->scratch,

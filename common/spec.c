@@ -8,6 +8,7 @@
 
 static const char *const limit_names[CX_LIM__COUNT] = {
 	"cpu_ms", "memory_bytes", "pids", "wall_ms", "nofile", "fsize_bytes", "tmp_bytes",
+	"disk_bytes", "inodes",
 };
 
 /* Sanity ceilings independent of any policy: a typo of three zeros in a
@@ -20,6 +21,18 @@ static const uint64_t limit_hard_max[CX_LIM__COUNT] = {
 	[CX_LIM_NOFILE] = 1u << 20,
 	[CX_LIM_FSIZE_BYTES] = 1ull << 42,
 	[CX_LIM_TMP_BYTES] = 1ull << 40,
+	[CX_LIM_DISK_BYTES] = 1ull << 40,              /* 1 TiB */
+	/* a commit touches at most 1,000,000 entries (the workspace engine's
+	 * bound): a run may not be allowed to leave more than could commit */
+	[CX_LIM_INODES] = 1000000,
+};
+
+/* What a policy that predates the workspace quotas gets: conservative
+ * (a run that writes more needs a policy that says so). The scratch is a
+ * tmpfs, charged to the run's memory too (README "Quotas and halts"). */
+static const uint64_t limit_builtin[CX_LIM__COUNT] = {
+	[CX_LIM_DISK_BYTES] = 256ull << 20, /* 256 MiB */
+	[CX_LIM_INODES] = 16384,
 };
 
 const char *cx_limit_name(int i)
@@ -30,6 +43,16 @@ const char *cx_limit_name(int i)
 uint64_t cx_limit_hard_max(int i)
 {
 	return i >= 0 && i < CX_LIM__COUNT ? limit_hard_max[i] : 0;
+}
+
+bool cx_limit_optional(int i)
+{
+	return cx_limit_builtin(i) != 0;
+}
+
+uint64_t cx_limit_builtin(int i)
+{
+	return i >= 0 && i < CX_LIM__COUNT ? limit_builtin[i] : 0;
 }
 
 const char *cx_network_name(cx_network n)
@@ -276,7 +299,7 @@ int cx_limits_from_json(const json_t *obj, const char *what, int reason,
 	}
 	if (require_all)
 		for (int i = 0; i < CX_LIM__COUNT; i++)
-			if (!(out.set & (1u << i)))
+			if (!(out.set & (1u << i)) && !cx_limit_optional(i))
 				return cx_err(err, reason, EINVAL, "%s is missing limit '%s'", what,
 					      limit_names[i]);
 	*ret = out;

@@ -39,6 +39,7 @@ enum {
 	R_HIDDEN,
 	R_SOCKET_IN_TREE,
 	R_HOST_SOCKET,
+	R_QUOTA_UNSET,
 	R__COUNT
 };
 
@@ -104,6 +105,9 @@ static const cx_lint_rule rules[R__COUNT] = {
 	[R_HOST_SOCKET] = { "CX119", "host-socket-reachable", CX_SEV_WARNING,
 			    "unix_sockets lets runs connect to a host daemon: whatever the daemon lets a peer do, any lease under this policy can do (docker.sock or a root D-Bus service: root on this host)",
 			    "name only sockets whose daemon is safe to hand to every lease under this policy, inside a tree leases may mount; never docker.sock, containerd, the D-Bus system bus or calyx's own control sockets" },
+	[R_QUOTA_UNSET] = { "CX120", "workspace-quota-unset", CX_SEV_WARNING,
+			    "a workspace quota (disk_bytes, inodes) is not set: runs get calyx's built-in values (256 MiB, 16384 files), which nobody chose for these trees",
+			    "set limits.max and limits.default of disk_bytes and inodes to what the largest legitimate run writes" },
 };
 
 const cx_lint_rule *cx_lint_rules(size_t *n)
@@ -408,10 +412,46 @@ static void rule_env(lint *l)
 
 /* Beyond these a maximum no longer limits a real run (per limit, in
  * cx_limit order): a day of CPU or wall clock, 64 GiB, 4096 processes,
- * 65536 files, 64 GiB files, 16 GiB of /tmp. */
+ * 65536 files, 64 GiB files, 16 GiB of /tmp, 64 GiB of workspace writes,
+ * 262144 workspace files. */
 static const uint64_t absurd[CX_LIM__COUNT] = {
 	86400000ull, 64ull << 30, 4096, 86400000ull, 65536, 64ull << 30, 16ull << 30,
+	64ull << 30, 262144,
 };
+
+/* CX120: a workspace quota the policy leaves to the built-in value, one
+ * finding per quota, at the first set (max, then default) missing it. */
+static void rule_quota_unset(lint *l, json_t *lim)
+{
+	static const char *const sets[] = { "max", "default" };
+	char ptr[64];
+
+	for (int i = 0; i < CX_LIM__COUNT; i++) {
+		bool missing[2];
+		if (!cx_limit_optional(i))
+			continue;
+		for (size_t s = 0; s < 2; s++) {
+			json_t *o = json_is_object(lim) ? json_object_get(lim, sets[s]) : NULL;
+			missing[s] = !json_is_object(o) || !json_object_get(o, cx_limit_name(i));
+		}
+		if (!missing[0] && !missing[1])
+			continue;
+		const char *n = cx_limit_name(i);
+		unsigned long long b = (unsigned long long)cx_limit_builtin(i);
+		snprintf(ptr, sizeof(ptr), "/limits/%s/%s", missing[0] ? "max" : "default", n);
+		if (missing[0] && missing[1])
+			add(l, R_QUOTA_UNSET, ptr,
+			    "limits.max.%s and limits.default.%s are not set: the built-in %llu is both",
+			    n, n, b);
+		else if (missing[0])
+			add(l, R_QUOTA_UNSET, ptr,
+			    "limits.max.%s is not set: the built-in ceiling %llu applies", n, b);
+		else
+			add(l, R_QUOTA_UNSET, ptr,
+			    "limits.default.%s is not set: runs get the lower of limits.max.%s and %llu",
+			    n, n, b);
+	}
+}
 
 static void rule_limits(lint *l)
 {
@@ -429,8 +469,9 @@ static void rule_limits(lint *l)
 			json_t *v = json_is_object(o) ? json_object_get(o, cx_limit_name(i)) : NULL;
 			snprintf(ptr, sizeof(ptr), "/limits/%s/%s", sets[s], cx_limit_name(i));
 			if (!v) {
-				add(l, R_LIMIT_MISSING, ptr, "limits.%s.%s is not set", sets[s],
-				    cx_limit_name(i));
+				if (!cx_limit_optional(i)) /* optional: CX120 */
+					add(l, R_LIMIT_MISSING, ptr, "limits.%s.%s is not set",
+					    sets[s], cx_limit_name(i));
 				continue;
 			}
 			if (s != 0 || !json_is_integer(v) || json_integer_value(v) < 0)
@@ -723,6 +764,7 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 		&opts->secrets, "secret path");
 	rule_env(&l);
 	rule_limits(&l);
+	rule_quota_unset(&l, json_object_get(l.doc, "limits"));
 	rule_network_and_lease(&l);
 	if (json_is_string(json_object_get(l.doc, "landlock")) &&
 	    strcmp(json_string_value(json_object_get(l.doc, "landlock")), "optional") == 0)

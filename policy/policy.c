@@ -100,12 +100,26 @@ static int parse_limits(const json_t *j, cx_policy *p, cx_error *err)
 				CX_E_POLICY, true, &p->def, err);
 	if (r < 0)
 		return r;
+	/* The workspace quotas a policy leaves out: the built-in value is the
+	 * ceiling, and the default (never above a ceiling the policy set).
+	 * set bits keep saying what the file itself named (lint, diff). */
+	for (int i = 0; i < CX_LIM__COUNT; i++) {
+		uint64_t b = cx_limit_builtin(i);
+		if (!cx_limit_optional(i))
+			continue;
+		if (!(p->max.set & (1u << i)))
+			p->max.v[i] = b;
+		if (!(p->def.set & (1u << i)))
+			p->def.v[i] = p->max.v[i] < b ? p->max.v[i] : b;
+	}
 	for (int i = 0; i < CX_LIM__COUNT; i++)
 		if (p->def.v[i] > p->max.v[i])
 			return cx_err(err, CX_E_POLICY, EINVAL,
-				      "policy.limits.default.%s (%llu) is above limits.max.%s (%llu)",
+				      "policy.limits.default.%s (%llu) is above limits.max.%s (%llu%s)",
 				      cx_limit_name(i), (unsigned long long)p->def.v[i],
-				      cx_limit_name(i), (unsigned long long)p->max.v[i]);
+				      cx_limit_name(i), (unsigned long long)p->max.v[i],
+				      (p->max.set & (1u << i)) ? ""
+				      : ", built in: set limits.max to allow more");
 	return 0;
 }
 

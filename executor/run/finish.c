@@ -40,7 +40,7 @@ static json_t *ws_json(const char *action, const char *reason, const cx_ws_repor
  * attempted, it left no pack (it was refused or undid itself). Otherwise
  * the next start's recovery finishes or undoes it and audits that
  * (workspace.recovered). Like run.failed, not when the log itself failed. */
-static void discard_failed(cx_run *run, const char *run_dir, const char *pack, const char *what,
+static void discard_failed(cx_run *run, cx_run_trees *t, const char *pack, const char *what,
 			   const cx_error *why)
 {
 	char reason[96];
@@ -48,7 +48,8 @@ static void discard_failed(cx_run *run, const char *run_dir, const char *pack, c
 	cx_error e = { 0 };
 	int r = 0;
 
-	if (cx_ws_discard(&run->state.ws, run_dir, NULL) < 0)
+	cx_run_scratch_release(t); /* the uppers: gone (an unfinished commit rolls back) */
+	if (cx_ws_discard(&run->state.ws, t->run_dir, NULL) < 0)
 		return;
 	if (pack && !(lstat(pack, &sb) < 0 && errno == ENOENT))
 		return;
@@ -68,7 +69,7 @@ static int failed(cx_run *run, cx_error *err, int as, int *code, int r)
 
 /* Commit the uppers into their trees (the command and its validate step
  * succeeded): r < 0 with err set and the exit code in *code on failure. */
-static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx_error *err)
+static int commit(cx_run *run, cx_run_trees *t, json_t *fin, int *code, cx_error *err)
 {
 	char pack[CX_STATE_PATH_MAX], journal[CX_STATE_FILE_MAX];
 	cx_ws_tree wt[CX_WS_TREES_MAX];
@@ -93,7 +94,7 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 	for (size_t i = 0; i < n; i++)
 		wrote = wrote || cx_ws_upper_empty(wt[i].upper) != 1;
 	if (wrote && (r = cx_run_sync(run, err)) < 0) {
-		discard_failed(run, t->run_dir, NULL, "events not durable", err);
+		discard_failed(run, t, NULL, "events not durable", err);
 		cx_err_prefix(err, "the run's events could not be made durable, so nothing of it lands");
 		return failed(run, err, CX_EXIT_FAILURE, code, r);
 	}
@@ -104,7 +105,7 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 	if (r < 0) {
 		/* the engine undid itself from the pack; drop what is left
 		 * (refused by the engine while a commit is unfinished) */
-		discard_failed(run, t->run_dir, pack, "commit failed", &werr);
+		discard_failed(run, t, pack, "commit failed", &werr);
 		cx_err_prefix(&werr, "commit of the workspace failed");
 		size_t ml = strlen(werr.msg);
 		snprintf(werr.msg + ml, sizeof(werr.msg) - ml,
@@ -116,6 +117,7 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 	cx_run_event(run, "workspace.committed", ws_json("committed", "success", &rep), err, &r);
 	if (r == 0)
 		r = cx_run_sync(run, err);
+	cx_run_scratch_release(t);
 	cx_ws_discard(&run->state.ws, t->run_dir, NULL); /* the done journal and empty dirs */
 	if (r < 0) {
 		/* landed, but unrecorded: say so and how to take it back */
@@ -128,7 +130,7 @@ static int commit(cx_run *run, const cx_run_trees *t, json_t *fin, int *code, cx
 }
 
 /* Discard the uppers (the command or its check failed, or a halt). */
-static int roll_back(cx_run *run, const cx_run_trees *t, const cx_run_once *cmd,
+static int roll_back(cx_run *run, cx_run_trees *t, const cx_run_once *cmd,
 		     const cx_run_once *val, json_t *fin, int *code, cx_error *err)
 {
 	char reason[128];
@@ -145,6 +147,7 @@ static int roll_back(cx_run *run, const cx_run_trees *t, const cx_run_once *cmd,
 		snprintf(reason, sizeof(reason), "validate exited %d", val->exit_code);
 	CX_FAULT_POINT("before_rollback");
 	cx_phase_enter(CX_PH_ROLLBACK);
+	cx_run_scratch_release(t); /* the run's writes are gone with it, at once */
 	cx_ws_discard(&run->state.ws, t->run_dir, &werr); /* a failure is finished by the next start's recovery */
 	CX_FAULT_POINT("after_discard");
 	cx_run_event(run, "workspace.rolled_back", ws_json("rolled_back", reason, NULL), err, &r);
@@ -160,32 +163,25 @@ static int roll_back(cx_run *run, const cx_run_trees *t, const cx_run_once *cmd,
 
 /* The command, then (if it succeeded) its validate step. r < 0: calyx-exec
  * itself failed (reported, *code set). */
-static int run_both(cx_run *run, const cx_run_trees *t, cx_run_once *cmd, cx_run_once *val,
+static int run_both(cx_run *run, cx_run_trees *t, cx_run_once *cmd, cx_run_once *val,
 		    int *code, cx_error *err)
 {
 	const cx_run_spec *s = &run->lease.spec;
-	const char *ovdirs[CX_WS_TREES_MAX];
-	const char *const *ov = NULL;
 	int r;
 
-	if (t) {
-		for (size_t i = 0; i < t->n; i++)
-			ovdirs[i] = t->dir[i];
-		ov = ovdirs;
-	}
-	r = cx_run_sandboxed_once(run, ov, &s->argv, "command", cmd, err);
+	r = cx_run_sandboxed_once(run, t, &s->argv, "command", cmd, err);
 	if (r < 0) {
 		if (t)
-			discard_failed(run, t->run_dir, NULL, "calyx-exec failed", err);
+			discard_failed(run, t, NULL, "calyx-exec failed", err);
 		return failed(run, err, cmd->exit_code, code, r);
 	}
 	*code = cmd->exit_code;
 	if (!cmd->ok || !s->validate_argv.n)
 		return 0;
-	r = cx_run_sandboxed_once(run, ov, &s->validate_argv, "validate", val, err);
+	r = cx_run_sandboxed_once(run, t, &s->validate_argv, "validate", val, err);
 	if (r < 0) {
 		if (t)
-			discard_failed(run, t->run_dir, NULL, "calyx-exec failed in validate", err);
+			discard_failed(run, t, NULL, "calyx-exec failed in validate", err);
 		return failed(run, err, val->exit_code, code, r);
 	}
 	json_object_set_new(cmd->fin, "validate", TAKE_PTR(val->fin));
@@ -225,6 +221,7 @@ int cx_run_sandboxed(cx_run *run, cx_error *err)
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof(err->msg) - n,
 				 " (the lease is used and nothing ran; free space or fix the state dir, then issue a new lease)");
+			cx_run_scratch_release(t);
 			release_locks(run);
 			return cx_run_fail(run, err, err->reason == CX_E_WORKSPACE ? CX_EXIT_FAILURE : -1);
 		}
@@ -249,6 +246,8 @@ int cx_run_sandboxed(cx_run *run, cx_error *err)
 out:
 	json_decref(cmd.fin);
 	json_decref(val.fin);
+	if (t)
+		cx_run_scratch_release(t);
 	release_locks(run);
 	return code;
 }

@@ -31,12 +31,14 @@ typedef struct run_ctx {
 	int64_t started_ns;
 	const cx_limits *lim;
 	pid_t init_pid;   /* the sandbox's init, in our pid namespace */
+	const cx_supervise_result *sr; /* the supervisor's, while it runs */
 	int audit_r;      /* first audit failure inside callbacks */
 	cx_error audit_err;
 } run_ctx;
 
 typedef struct once {
 	cx_run *run;
+	const cx_run_trees *trees; /* NULL: no writable tree */
 	const cx_strv *argv;
 	const char *phase;
 	bool validate;
@@ -136,11 +138,31 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 	return 0;
 }
 
+static const char *unit_of(cx_halt_reason r, bool inodes)
+{
+	switch (r) {
+	case CX_HALT_CPU:
+	case CX_HALT_WALL:
+		return "ms";
+	case CX_HALT_MEMORY:
+		return "bytes";
+	case CX_HALT_PIDS:
+		return "pids";
+	case CX_HALT_DISK:
+		return inodes ? "inodes" : "bytes";
+	default:
+		return "";
+	}
+}
+
 static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg)
 {
-	ctx_event(arg, "resource.breach",
-		  json_pack("{s:s, s:I, s:I}", "quota", cx_halt_name(why), "limit",
-			    (json_int_t)limit, "usage", (json_int_t)usage));
+	run_ctx *rc = arg;
+	json_t *d = json_pack("{s:s, s:I, s:I}", "quota", cx_halt_name(why), "limit",
+			      (json_int_t)limit, "usage", (json_int_t)usage);
+	if (why == CX_HALT_DISK) /* one quota, two units */
+		json_object_set_new(d, "unit", json_string(unit_of(why, rc->sr->disk_inodes)));
+	ctx_event(rc, "resource.breach", d);
 }
 
 static void *status_json(const cx_cg_usage *u, bool paused, void *arg)
@@ -189,25 +211,10 @@ static void report_stale(const char *name, void *arg)
 		     &rc->audit_err, &r);
 }
 
-static const char *unit_of(cx_halt_reason r)
-{
-	switch (r) {
-	case CX_HALT_CPU:
-	case CX_HALT_WALL:
-		return "ms";
-	case CX_HALT_MEMORY:
-		return "bytes";
-	case CX_HALT_PIDS:
-		return "pids";
-	default:
-		return "";
-	}
-}
-
 static json_t *usage_json(const cx_supervise_result *sr)
 {
 	const cx_cg_usage *u = &sr->usage;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}", "cpu_ms",
+	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}", "cpu_ms",
 			 (json_int_t)(u->cpu_usec / 1000), "cpu_user_ms",
 			 (json_int_t)(u->cpu_user_usec / 1000), "cpu_system_ms",
 			 (json_int_t)(u->cpu_system_usec / 1000), "peak_memory_bytes",
@@ -216,6 +223,11 @@ static json_t *usage_json(const cx_supervise_result *sr)
 			 (json_int_t)(sr->wall_ns / 1000000), "pressure_stall_us", "cpu",
 			 (json_int_t)u->psi_cpu_us, "memory", (json_int_t)u->psi_memory_us, "io",
 			 (json_int_t)u->psi_io_us);
+	if (sr->disk_measured) { /* the workspace's scratch when the phase ended */
+		json_object_set_new(j, "disk_bytes", json_integer((json_int_t)sr->disk_usage.bytes));
+		json_object_set_new(j, "inodes", json_integer((json_int_t)sr->disk_usage.inodes));
+	}
+	return j;
 }
 
 static json_t *halt_json(const cx_supervise_result *sr)
@@ -226,7 +238,7 @@ static json_t *halt_json(const cx_supervise_result *sr)
 	if (sr->halt == CX_HALT_CPU)
 		usage = (int64_t)(sr->usage.cpu_usec / 1000);
 	json_t *h = json_pack("{s:s, s:s, s:I, s:I, s:b}", "reason", cx_halt_name(sr->halt), "unit",
-			      unit_of(sr->halt), "limit", (json_int_t)sr->limit, "usage",
+			      unit_of(sr->halt, sr->disk_inodes), "limit", (json_int_t)sr->limit, "usage",
 			      (json_int_t)usage, "incomplete", sr->halt_incomplete);
 	if (sr->halt != CX_HALT_OPERATOR)
 		json_object_set_new(h, "overshoot", json_integer(usage - (int64_t)sr->limit));
@@ -286,12 +298,15 @@ static void close_joins(once *o)
 }
 
 /* The sandbox, its own steps' times, and exec.started. */
-static int once_spawn(once *o, const char *const *ovdirs, cx_error *err)
+static int once_spawn(once *o, cx_error *err)
 {
 	cx_run *run = o->run;
 	const cx_policy *pol = &run->pol;
+	const char *ovdirs[CX_WS_TREES_MAX];
 	int r;
 
+	for (size_t i = 0; o->trees && i < o->trees->n; i++)
+		ovdirs[i] = o->trees->dir[i];
 	cx_phase_enter(CX_PH_MONITOR);
 	if ((r = control_socket(o, err)) < 0)
 		return r;
@@ -310,7 +325,7 @@ static int once_spawn(once *o, const char *const *ovdirs, cx_error *err)
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
 		.unix_sockets = &pol->unix_sockets,
-		.overlay_dirs = ovdirs,
+		.overlay_dirs = o->trees ? ovdirs : NULL,
 		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),
 		.join_fds = o->join_fds,
 		.n_join_fds = o->n_join,
@@ -369,7 +384,9 @@ static int once_supervise(once *o, cx_error *err)
 		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
 		.started_ns = o->sb.started_ns, .on_breach = on_breach, .ctl_fd = o->ctl_fd,
 		.status_json = status_json, .on_operator = on_operator, .arg = &o->rc,
+		.disk = o->trees ? &o->trees->disk : NULL,
 	};
+	o->rc.sr = &o->sr;
 	r = cx_supervise(&sup, &o->sr, err);
 	if (o->sr.halt != CX_HALT_NONE) { /* the halt's own time: freeze, kill, empty */
 		int64_t now = cx_mono_ns();
@@ -404,9 +421,9 @@ static void print_halt(const once *o, const json_t *fin)
 		fprintf(stderr, "calyx-exec: halted [%s]: %s quota breached%s: limit %llu %s, used %lld %s; the whole process tree was stopped (raise the lease's limit if it was too low)\n",
 			cx_halt_name(sr->halt), cx_halt_name(sr->halt),
 			o->validate ? " by the validate step" : "", (unsigned long long)sr->limit,
-			unit_of(sr->halt),
+			unit_of(sr->halt, sr->disk_inodes),
 			(long long)json_integer_value(json_object_get(json_object_get(fin, "halt"), "usage")),
-			unit_of(sr->halt));
+			unit_of(sr->halt, sr->disk_inodes));
 	}
 }
 
@@ -484,17 +501,17 @@ static void once_release(once *o, bool failed)
 	cx_cg_close(o->rc.cg);
 }
 
-int cx_run_sandboxed_once(cx_run *run, const char *const *ovdirs, const cx_strv *argv,
+int cx_run_sandboxed_once(cx_run *run, const cx_run_trees *t, const cx_strv *argv,
 			  const char *phase, cx_run_once *ret, cx_error *err)
 {
-	once o = { .run = run, .argv = argv, .phase = phase, .exit_code = CX_EXIT_FAILURE,
+	once o = { .run = run, .trees = t, .argv = argv, .phase = phase, .exit_code = CX_EXIT_FAILURE,
 		   .ctl_fd = -1, .validate = strcmp(phase, "validate") == 0,
 		   .sb = { .pidfd = -1, .status_fd = -1 },
 		   .rc = { .run = run, .lim = &run->lease.spec.limits } };
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if ((r = once_cgroup(&o, err)) < 0 || (r = once_spawn(&o, ovdirs, err)) < 0)
+	if ((r = once_cgroup(&o, err)) < 0 || (r = once_spawn(&o, err)) < 0)
 		goto fail;
 	if ((r = once_supervise(&o, err)) < 0)
 		goto fail;

@@ -1,7 +1,18 @@
-/* Step 4, prepare: the trees a run may write are locked (before its
- * lease is consumed, so a run refused because a tree is busy keeps its
- * lease), the view's mount point is checked, and the run dir gets one
- * overlay upper/work pair per writable tree.
+/* Step 4, prepare: calyx-exec's private mount namespace (step 3, before
+ * the lease is consumed), the trees a run may write are locked (before
+ * its lease is consumed, so a run refused because a tree is busy keeps
+ * its lease), the view's mount point is checked, and the run dir gets a
+ * scratch tmpfs with one overlay upper/work pair per writable tree.
+ *
+ * The workspace quota is that tmpfs: size=disk_bytes, nr_inodes=inodes
+ * plus calyx's own dirs in it, so the kernel refuses a write past the
+ * quota (ENOSPC) without any scan, and the supervisor halts the run
+ * (monitor/diskquota.c). Its pages are charged to the memory cgroup of
+ * the run that writes them: they count against memory_bytes too. It is
+ * mounted in calyx-exec's own private mount namespace (the sandbox's is a
+ * copy of it), so it vanishes when calyx-exec exits, even when killed: a
+ * crashed run's uppers are gone, and recovery rolls an unfinished commit
+ * back from its pack (sandbox/workspace, cx_ws_recover).
  *
  * Invariants: two runs whose writable trees overlap (the same tree, or
  * one inside the other) never interleave (the locks are held for the
@@ -9,15 +20,21 @@
  * under a name recovery ignores (<id>.new), locked, then renamed, so a
  * concurrent start never sees it unlocked; the identity of each host tree
  * as the view opens it (no symlink on the way) goes to the commit, which
- * refuses another directory swapped in at the same path meanwhile.
+ * refuses another directory swapped in at the same path meanwhile; the
+ * scratch is a tmpfs (checked by its magic after mounting) or the run
+ * does not start.
  * Trust: runs as root; the lease's paths were verified and are normal. */
 #include "run.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "calyx/fault.h"
 #include "calyx/fileio.h"
@@ -64,6 +81,15 @@ int cx_run_lock_trees(cx_run *run, cx_error *err)
 	return 0;
 }
 
+int cx_run_private_mounts(cx_error *err)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return cx_err(err, CX_E_LAYER, errno,
+			      "cannot enter a private mount namespace: %s (calyx-exec must run as root; the lease was not used)",
+			      strerror(errno));
+	return 0;
+}
+
 /* The view is mounted on STATE/root (empty, root-only) inside the
  * sandbox's own mount namespace; concurrent runs share the directory but
  * never see each other's mounts. */
@@ -100,14 +126,62 @@ static int prepare_tree(const char *host, const char *dir, char *up, struct stat
 	return 0;
 }
 
-/* STATE/runs/<lease_id>/tree<i>/{upper,work}; the run dir's lock is held
- * while this run lives, and a later start that can take it recovers the
- * dir (housekeeping.c). */
+/* Inodes in the scratch that are not the run's: its root, and per tree
+ * tree<i>, upper, work, the overlay's work/work and one for the overlay's
+ * xattrs (a tmpfs charges xattrs to its inode space). */
+#define SCRATCH_INODES(n) (1 + 5 * (uint64_t)(n))
+
+/* RUN_DIR/scratch: a tmpfs of the run's own, its quota. */
+static int mount_scratch(cx_run *run, cx_run_trees *t, cx_error *err)
+{
+	const cx_limits *lim = &run->lease.spec.limits;
+	uint64_t base = SCRATCH_INODES(t->n);
+	char opts[128];
+	struct statfs sf;
+
+	cx_state_scratch(t->run_dir, t->scratch);
+	if (mkdir(t->scratch, 0700) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", t->scratch,
+			      strerror(errno));
+	uint64_t nr_inodes = lim->v[CX_LIM_INODES] + base;
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=0700",
+		 (unsigned long long)lim->v[CX_LIM_DISK_BYTES], (unsigned long long)nr_inodes);
+	if (mount("calyx-scratch", t->scratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		return cx_err(err, CX_E_WORKSPACE, errno,
+			      "cannot mount the run's scratch tmpfs on '%s': %s", t->scratch,
+			      strerror(errno));
+	t->mounted = true;
+	t->disk.fd = open(t->scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t->disk.fd < 0 || fstatfs(t->disk.fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC)
+		return cx_err(err, CX_E_WORKSPACE, t->disk.fd < 0 ? errno : EINVAL,
+			      "the run's scratch '%s' is not the tmpfs just mounted", t->scratch);
+	t->disk.bytes = lim->v[CX_LIM_DISK_BYTES];
+	t->disk.inodes = lim->v[CX_LIM_INODES];
+	t->disk.inodes_base = base;
+	return 0;
+}
+
+void cx_run_scratch_release(cx_run_trees *t)
+{
+	if (t->disk.fd >= 0)
+		close(t->disk.fd);
+	t->disk.fd = -1;
+	/* lazily: the kernel frees it with the last reference (a sandbox's
+	 * copy of the mount is gone with the sandbox) */
+	if (t->mounted && umount2(t->scratch, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+		t->mounted = false;
+}
+
+/* STATE/runs/<lease_id>/scratch/tree<i>/{upper,work}; the run dir's lock
+ * is held while this run lives, and a later start that can take it
+ * recovers the dir (housekeeping.c). */
 int cx_run_prepare_dirs(cx_run *run, cx_run_trees *t, cx_error *err)
 {
 	char tmp[CX_STATE_PATH_MAX + 8];
 	int *lock = &run->locks[run->nlocks];
+	int r;
 
+	t->disk.fd = -1;
 	t->n = writable_trees(&run->lease.spec, t->host);
 	if (mkdir(run->state.runs, 0700) < 0 && errno != EEXIST)
 		return cx_err(err, CX_E_WORKSPACE, errno, "cannot create '%s': %s", run->state.runs,
@@ -127,11 +201,13 @@ int cx_run_prepare_dirs(cx_run *run, cx_run_trees *t, cx_error *err)
 	if (*lock < 0 || flock(*lock, LOCK_EX | LOCK_NB) < 0 || rename(tmp, t->run_dir) < 0)
 		return cx_err(err, CX_E_WORKSPACE, errno, "run dir '%s': %s", t->run_dir,
 			      strerror(errno));
+	if ((r = mount_scratch(run, t, err)) < 0)
+		return r;
 	for (size_t i = 0; i < t->n; i++) {
-		if ((size_t)snprintf(t->dir[i], sizeof(t->dir[i]), "%s/tree%zu", t->run_dir, i) >=
+		if ((size_t)snprintf(t->dir[i], sizeof(t->dir[i]), "%s/tree%zu", t->scratch, i) >=
 		    sizeof(t->dir[i]))
 			return cx_err(err, CX_E_WORKSPACE, ENAMETOOLONG, "state dir path too long");
-		int r = prepare_tree(t->host[i], t->dir[i], t->upper[i], &t->id[i], err);
+		r = prepare_tree(t->host[i], t->dir[i], t->upper[i], &t->id[i], err);
 		if (r < 0)
 			return r;
 	}

@@ -4,7 +4,8 @@
  *              dry run); every failure here is the host's: exit 125
  *   2 verify   the lease (two keys, window, audience, policy), then the
  *              view's own rules for its spec: a refusal, exit 77
- *   3 consume  lease.verified; state dir and log out of the write trees;
+ *   3 consume  lease.verified; a private mount namespace for calyx-exec;
+ *              state dir and log out of the write trees;
  *              the state dir created if missing; what crashed runs left;
  *              preflight; tree locks; the ledger
  *              claim, durable before any side effect of the run
@@ -194,6 +195,16 @@ static void report_pruned(const char *lease_id, const char *action, bool ok, con
 		     &r);
 }
 
+/* Every mount calyx-exec makes (a run's scratch tmpfs: the workspace
+ * quota) is in a mount namespace of its own, so none outlives it, even
+ * if it is killed; before anything is consumed, so a host that cannot do
+ * it refuses the run with the lease intact. */
+static int phase_private_mounts(cx_run *run, cx_error *err)
+{
+	(void)run;
+	return cx_run_private_mounts(err);
+}
+
 /* The state dir and the audit log must not be reachable by a run (a run
  * writes its trees: through the overlay, then the commit); crashed runs'
  * workspaces are finished first (nothing runs on a half-committed tree);
@@ -286,8 +297,8 @@ static int phase_consume(cx_run *run, cx_error *err)
 
 int cx_run_execute(cx_run *run)
 {
-	static const phase_fn phases[] = { phase_record_verified, phase_recover, phase_lock,
-					   phase_consume };
+	static const phase_fn phases[] = { phase_record_verified, phase_private_mounts,
+					   phase_recover, phase_lock, phase_consume };
 	int code = drive(run, phases, CX_ARRAY_SIZE(phases));
 	if (code != CX_RUN_GO)
 		return code;

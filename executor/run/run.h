@@ -101,18 +101,30 @@ int cx_run_record_verified(cx_run *run, cx_error *err);
 typedef struct cx_run_trees {
 	size_t n;                              /* [0] the workspace (may be NULL), then rw */
 	const char *host[CX_WS_TREES_MAX];
-	char dir[CX_WS_TREES_MAX][CX_STATE_PATH_MAX]; /* STATE/runs/<id>/tree<i> */
+	char dir[CX_WS_TREES_MAX][CX_STATE_PATH_MAX]; /* STATE/runs/<id>/scratch/tree<i> */
 	char upper[CX_WS_TREES_MAX][CX_STATE_PATH_MAX + 8]; /* its upper dir */
 	struct stat id[CX_WS_TREES_MAX];       /* the host tree as the view opens it */
 	char run_dir[CX_STATE_PATH_MAX];
+	char scratch[CX_STATE_FILE_MAX];       /* RUN_DIR/scratch: the run's tmpfs */
+	bool mounted;                          /* scratch is mounted (here only) */
+	cx_disk_quota disk;                    /* its quota; fd -1 when not mounted */
 } cx_run_trees;
 
+/* calyx-exec's own mount namespace, private (nothing propagates either
+ * way): every mount it makes (the scratch tmpfs) vanishes with it, even
+ * if it is killed. Before any mount; a failure refuses the run. */
+int cx_run_private_mounts(cx_error *err);
 /* Lock every writable tree of the lease (before it is consumed). */
 int cx_run_lock_trees(cx_run *run, cx_error *err);
 /* STATE/root, checked (the view's mount point). */
 int cx_run_view_root(cx_run *run, cx_error *err);
-/* The run dir with one overlay upper/work per tree; its lock joins run->locks. */
+/* The run dir, its scratch tmpfs (the workspace quota: disk_bytes,
+ * inodes) and one overlay upper/work per tree in it; the run dir's lock
+ * joins run->locks. */
 int cx_run_prepare_dirs(cx_run *run, cx_run_trees *t, cx_error *err);
+/* Unmount the scratch (what is left in it is gone: call it once the
+ * commit is done or the run's writes are to be discarded); idempotent. */
+void cx_run_scratch_release(cx_run_trees *t);
 
 /* ---- once.c ------------------------------------------------------------------ */
 /* One supervised sandbox run of argv. */
@@ -123,9 +135,9 @@ typedef struct cx_run_once {
 	json_t *fin;            /* result members (owned) */
 } cx_run_once;
 
-/* phase: "command" or "validate"; ovdirs: the trees' dirs (NULL: no
- * writable tree). */
-int cx_run_sandboxed_once(cx_run *run, const char *const *ovdirs, const cx_strv *argv,
+/* phase: "command" or "validate"; t: the writable trees and their
+ * scratch (NULL: no writable tree). */
+int cx_run_sandboxed_once(cx_run *run, const cx_run_trees *t, const cx_strv *argv,
 			  const char *phase, cx_run_once *ret, cx_error *err);
 
 /* ---- finish.c ---------------------------------------------------------------- */

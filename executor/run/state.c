@@ -8,7 +8,8 @@
 #include "calyx/codec.h"
 
 /* The longest name a caller appends below STATE: "runs/<32 hex>.new" with
- * "/tree16/upper" and a journal name, or a lock file; 256 bytes cover all. */
+ * "/scratch/tree16/upper" and a journal name, or a lock file; 256 bytes
+ * cover all. */
 #define STATE_TAIL_MAX 256
 
 static char *join(const char *dir, const char *name)
@@ -91,6 +92,12 @@ bool cx_state_lease_entry(const char *name, const char *suffix, char *lid)
 	memcpy(lid, name, 32);
 	lid[32] = '\0';
 	return cx_is_lower_hex(lid, 32);
+}
+
+void cx_state_scratch(const char *run_dir, char *out)
+{
+	CX_CHECK((size_t)snprintf(out, CX_STATE_FILE_MAX, "%s/scratch", run_dir) <
+		 CX_STATE_FILE_MAX);
 }
 
 int cx_state_dir(const char *path, unsigned forbid, int reason, cx_error *err)

@@ -5,8 +5,12 @@
  *   STATE/root                     empty, root-only: the view is mounted on
  *                                  it inside each sandbox's mount namespace
  *   STATE/run/<lease_id>.sock      control socket of a live run (dir 0700)
- *   STATE/runs/<lease_id>[.new]/   a run's scratch: tree<i>/{upper,work},
- *                                  journal.json; locked while the run lives
+ *   STATE/runs/<lease_id>[.new]/   a run's dir, locked while the run lives:
+ *     scratch/                     a tmpfs of the run's own (size=disk_bytes,
+ *                                  nr_inodes=inodes + its dirs), mounted in
+ *                                  calyx-exec's private mount namespace only
+ *     scratch/tree<i>/{upper,work} the overlay upper and work dir of tree i
+ *     journal.json                 a commit's journal (on disk: durable)
  *   STATE/packs/<lease_id>/        rollback pack of a committed run
  *   STATE/trash/                   removed dirs, deleted in the background
  *   STATE/locks/                   tree locks: .registry and one
@@ -60,6 +64,8 @@ void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out);
 #define CX_STATE_FILE_MAX (CX_STATE_PATH_MAX + 16)
 void cx_state_journal(const char *run_dir, char *out);
 void cx_state_manifest(const char *pack_dir, char *out);
+/* RUN_DIR/scratch (the run's tmpfs), into out[CX_STATE_FILE_MAX]. */
+void cx_state_scratch(const char *run_dir, char *out);
 
 /* A directory entry named "<lease id><suffix>" (".sock", ".new"): true,
  * and the lease id (32 lowercase hex) in lid[33]. */

@@ -262,6 +262,39 @@ int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error 
  * -errno (e.g. -ENOENT). Sends nothing. */
 int cx_ctl_alive(const char *path);
 
+/* ---- the workspace quota (diskquota.c) ---------------------------------- *
+ * A transactional run's overlay uppers live on a tmpfs of their own
+ * (size=disk_bytes, nr_inodes=inodes + the dirs calyx-exec makes there),
+ * so the kernel refuses writes past the quota (ENOSPC) by itself; the
+ * supervisor reads how full it is with one fstatfs and halts the run
+ * (reason "disk") once a quota is used up. */
+
+struct statfs;
+
+typedef struct cx_disk_quota {
+	int fd;               /* the scratch tmpfs's root, O_RDONLY|O_DIRECTORY */
+	uint64_t bytes;       /* disk_bytes (0: not checked) */
+	uint64_t inodes;      /* inodes the run may use (0: not checked) */
+	uint64_t inodes_base; /* inodes in use that are not the run's (root, dirs) */
+} cx_disk_quota;
+
+typedef struct cx_disk_usage {
+	uint64_t bytes;  /* pages in use, in bytes (sparse files: their data only) */
+	uint64_t inodes; /* the run's files, dirs, links, whiteouts */
+} cx_disk_usage;
+
+typedef enum cx_disk_full {
+	CX_DISK_OK = 0,
+	CX_DISK_FULL_BYTES,
+	CX_DISK_FULL_INODES,
+} cx_disk_full;
+
+/* Pure: usage from a statfs of the scratch, and which quota (bytes
+ * first) is used up. */
+cx_disk_full cx_disk_eval(const struct statfs *sf, const cx_disk_quota *q, cx_disk_usage *ret);
+/* fstatfs(q->fd) and cx_disk_eval; -errno when the fd cannot be read. */
+int cx_disk_read(const cx_disk_quota *q, cx_disk_usage *ret, cx_disk_full *ret_full);
+
 /* ---- supervision (supervise.c) ------------------------------------------ */
 
 /* CPU fence of the polling enforcer: the quota (us per period) that lets
@@ -276,6 +309,7 @@ typedef enum cx_halt_reason {
 	CX_HALT_PIDS,
 	CX_HALT_WALL,
 	CX_HALT_OPERATOR,
+	CX_HALT_DISK,     /* the workspace quota (bytes or inodes) */
 } cx_halt_reason;
 
 const char *cx_halt_name(cx_halt_reason r);
@@ -307,6 +341,9 @@ typedef struct cx_supervise_cfg {
 	void *(*status_json)(const cx_cg_usage *u, bool paused, void *arg);
 	void (*on_operator)(const cx_operator_act *act, void *arg);
 	void *arg;
+	/* The workspace quota of a run with a writable tree (NULL: none):
+	 * checked every 10 ms and once more when the tree is gone. */
+	const cx_disk_quota *disk;
 } cx_supervise_cfg;
 
 typedef struct cx_supervise_result {
@@ -322,6 +359,9 @@ typedef struct cx_supervise_result {
 	int halt_uid;              /* operator halt: who (calyx-ctl's uid, the signal sender's), else -1 */
 	int halt_pid;              /* operator halt by signal: the sender's pid (0: the kernel), else -1 */
 	int64_t paused_ms;         /* time spent frozen by an operator */
+	bool disk_inodes;          /* a "disk" halt on the inode quota (else bytes) */
+	bool disk_measured;        /* disk_usage was read (cfg->disk given) */
+	cx_disk_usage disk_usage;  /* the scratch's use when the phase ended */
 } cx_supervise_result;
 
 /* Run until the run's cgroup is empty: the command finished (and the pid

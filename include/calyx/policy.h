@@ -2,9 +2,11 @@
  *
  * Format: docs/formats.md "Policy". Parsed strictly (unknown keys
  * refused, exact types, bounded sizes); `limits.max` and `limits.default`
- * must name every limit, defaults must not exceed maxima; `syscalls.deny`
- * names must be syscalls libseccomp knows; `unix_sockets` are normal
- * paths, at most CX_POLICY_SOCKETS_MAX. The SHA-256 is taken over the
+ * must name every limit but the workspace quotas (disk_bytes, inodes: left
+ * out, the built-in values of cx_limit_builtin apply, and max.v/def.v hold
+ * them; max.set/def.set say what the file named), defaults must not
+ * exceed maxima; `syscalls.deny` names must be syscalls libseccomp knows;
+ * `unix_sockets` are normal paths, at most CX_POLICY_SOCKETS_MAX. The SHA-256 is taken over the
  * exact bytes that are parsed.
  * Trust: a root-owned file written by the security team; leases are
  * hostile and checked against it by cx_policy_resolve. */

@@ -31,6 +31,8 @@ enum cx_limit {
 	CX_LIM_NOFILE,
 	CX_LIM_FSIZE_BYTES,
 	CX_LIM_TMP_BYTES,
+	CX_LIM_DISK_BYTES, /* the workspace quota: what a run's writes occupy */
+	CX_LIM_INODES,     /* and how many files, dirs and links it may leave */
 	CX_LIM__COUNT
 };
 
@@ -42,6 +44,12 @@ typedef struct cx_limits {
 const char *cx_limit_name(int i);
 /* Absolute sanity bound for each limit, whatever a policy says. */
 uint64_t cx_limit_hard_max(int i);
+/* The workspace quotas (disk_bytes, inodes) are optional in a policy (it
+ * predates them); every other limit is required. For an optional limit a
+ * policy leaves out, the built-in value is its maximum and its default
+ * (0 for a required limit). */
+bool cx_limit_optional(int i);
+uint64_t cx_limit_builtin(int i);
 
 typedef struct cx_strv {
 	size_t n;
@@ -95,6 +103,7 @@ int cx_strv_from_json(const json_t *arr, const char *what, int reason,
 		      cx_strv *ret, cx_error *err);
 int cx_env_from_json(const json_t *obj, const char *what, int reason,
 		     cx_env *ret, cx_error *err);
+/* require_all: every limit that is not optional must be given. */
 int cx_limits_from_json(const json_t *obj, const char *what, int reason,
 			bool require_all, cx_limits *ret, cx_error *err);
 

@@ -3,8 +3,11 @@
  * discarded. Every commit first writes a rollback pack so it can be undone.
  *
  * Layout, per run and per writable tree i (0: the workspace, 1..: rw paths):
- *   STATE/runs/<run_key>/tree<i>/upper     overlay upper (run's writes)
- *   STATE/runs/<run_key>/tree<i>/work      overlay workdir
+ *   STATE/runs/<run_key>/scratch/tree<i>/upper  overlay upper (run's writes)
+ *   STATE/runs/<run_key>/scratch/tree<i>/work   overlay workdir
+ *   (scratch: calyx-exec's tmpfs, the workspace quota; it goes with
+ *   calyx-exec, so after a crash the uppers are gone and an unfinished
+ *   commit is rolled back from its pack)
  *   STATE/runs/<run_key>/journal.json      commit journal (see below)
  *   STATE/packs/<run_key>/tree<i>/…        rollback pack: pre-images
  *   STATE/packs/<run_key>/manifest.json    what the commit changed
@@ -82,7 +85,7 @@ typedef struct cx_ws_dirs {
 
 typedef struct cx_ws_tree {
 	const char *host_path; /* absolute, normalized */
-	const char *upper;     /* STATE/runs/<key>/tree<i>/upper */
+	const char *upper;     /* STATE/runs/<key>/scratch/tree<i>/upper */
 	/* Identity (st_dev, st_ino) of the directory the run's overlay had as
 	 * lowerdir; when set, a commit finding another directory at host_path
 	 * (renamed or swapped since the run started) is refused. 0, 0: not

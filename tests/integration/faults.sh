@@ -209,22 +209,26 @@ t_state_enospc_rundir() {
 run_test enospc.state_dir_run_dir_fails_closed t_state_enospc_rundir
 
 t_state_enospc_upper() {
-	# the run's own writes land in the state dir (the overlay upper),
-	# which is full: the command fails (wsops: exit 99), nothing lands
+	# STATE/runs is full. The run's own writes do not go there any more
+	# (they land on the run's scratch tmpfs, the workspace quota: see
+	# workspace.sh's disk_quota_* for a full scratch), so the command
+	# succeeds; its commit cannot write its journal in the run dir and is
+	# refused: one line, exit 125, nothing lands, the rollback recorded
 	host fs2 || return 1
 	tmpfs_on "$T/fs2/state/runs" size=4k,mode=0700 || return 1
 	fill "$T/fs2/state/runs" || return 1
 	lease fs2 a || return 1
 	snapshot fs2
 	run fs2 a
-	expect_rc 99 || return 1
+	one_line E_IO || return 1
+	grep -q 'journal.*No space left on device' "$ERR" || fail "does not say the journal did not fit: $(first_err)" || return 1
 	consumed fs2 a && untouched fs2 a && intact fs2 || return 1
 	rm -f "$T/fs2/state/runs/.fill"
 	nothing_left fs2 || return 1
-	grep -q '"type":"workspace.rolled_back".*"reason":"command exited 99"' "$T/fs2/log/audit.jsonl" ||
+	grep -q '"type":"workspace.rolled_back".*"reason":"commit failed (E_IO)"' "$T/fs2/log/audit.jsonl" ||
 		fail "no rollback recorded"
 }
-run_test enospc.state_dir_full_run_writes_fail_nothing_lands t_state_enospc_upper
+run_test enospc.state_dir_full_commit_refused_nothing_lands t_state_enospc_upper
 
 t_packs_enospc() {
 	# the rollback pack cannot hold the pre-image of the changed 256 KiB

@@ -96,6 +96,55 @@ run_test workspace.rollback_validate_fails t_rb_validate
 run_test workspace.rollback_cpu_halt t_rb_halt
 run_test workspace.rollback_wall_halt t_rb_signal
 
+# The workspace quota (disk_bytes, inodes): the run's uppers live on a
+# tmpfs of that size, mounted in calyx-exec's own mount namespace. A run
+# that fills it is halted (reason disk, unit bytes or inodes), exits 124,
+# is audited like any quota, and nothing of it lands; no mount is left.
+# audit_line TYPE LEASE_ID: the first audit line of that type and lease.
+audit_line() { grep -m 1 "\"type\":\"$1\",\"lease_id\":\"$2\"" "$T/ws/log/audit.jsonl"; }
+quota_case() { # NAME UNIT ARGV_JSON LIMIT_MEMBERS
+	local name=$1 unit=$2 r=$T/ws/$1.result before id line
+	ws_fixture "$T/srv/$name" "$WS_UID" || return 1
+	before=$(manifest "$T/srv/$name")
+	ws_run "$name" "$T/srv/$name" "$3" "\"limits\":{$4}" || return 1
+	id=$(lease_id "$T/ws/$name.lease")
+	expect_rc 124 || return 1
+	[ "$(rget "$r" halt.reason)" = disk ] && [ "$(rget "$r" halt.unit)" = "$unit" ] ||
+		fail "halt '$(rget "$r" halt.reason)' unit '$(rget "$r" halt.unit)', expected disk/$unit" || return 1
+	grep -q "^calyx-exec: halted \[disk\]: disk quota breached: limit [0-9]* $unit" "$ERR" ||
+		fail "no halt line: $(first_err)" || return 1
+	grep -q '"reason": "halted (disk)"' "$r" || fail "workspace not rolled back for the disk halt" || return 1
+	[ "$(manifest "$T/srv/$name")" = "$before" ] || fail "the tree changed although the run was halted" || return 1
+	line=$(audit_line resource.breach "$id")
+	case $line in *'"quota":"disk"'*'"unit":"'"$unit"'"'*) ;;
+	*) fail "resource.breach: '${line:0:300}'"; return 1 ;; esac
+	line=$(audit_line run.halted "$id")
+	case $line in *'"reason":"disk","unit":"'"$unit"'"'*) ;;
+	*) fail "run.halted: '${line:0:300}'"; return 1 ;; esac
+	[ -z "$(ls -A "$T/ws/state/runs" 2>/dev/null)" ] || fail "run dir left in state/runs: $(ls "$T/ws/state/runs")" || return 1
+	! grep -q calyx-scratch /proc/self/mountinfo || fail "a run's scratch tmpfs is mounted on the host"
+}
+t_quota_bytes() { quota_case qbytes bytes "$(json_argv fill:big:4194304)" '"disk_bytes":1048576'; }
+t_quota_inodes() { quota_case qinodes inodes "$(json_argv touch:f:200)" '"inodes":32'; }
+t_quota_within() {
+	local r=$T/ws/qwithin.result used
+	ws_fixture "$T/srv/qwithin" "$WS_UID" || return 1
+	ws_run qwithin "$T/srv/qwithin" "$(json_argv write:small:hi fill:mid:262144 touch:t:5)" \
+		'"limits":{"disk_bytes":1048576,"inodes":32}' || return 1
+	expect_rc 0 || return 1
+	grep -q '"action": "committed"' "$r" || fail "result lacks committed" || return 1
+	[ "$(stat -c %s "$T/srv/qwithin/mid")" = 262144 ] && [ -e "$T/srv/qwithin/t.4" ] ||
+		fail "the run's files did not land" || return 1
+	used=$(rget "$r" usage.disk_bytes)
+	[ -n "$used" ] && [ "$used" -ge 262144 ] && [ "$used" -le 1048576 ] ||
+		fail "usage.disk_bytes '$used', expected 262144..1048576" || return 1
+	used=$(rget "$r" usage.inodes)
+	[ -n "$used" ] && [ "$used" -ge 7 ] && [ "$used" -le 32 ] || fail "usage.inodes '$used', expected 7..32"
+}
+run_test workspace.disk_quota_bytes_halts t_quota_bytes
+run_test workspace.disk_quota_inodes_halts t_quota_inodes
+run_test workspace.within_disk_quota_commits t_quota_within
+
 t_lock() {
 	ws_fixture "$T/srv/lk" "$WS_UID" || return 1
 	printf '{"run_id":"ws-lk1","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \

@@ -141,6 +141,44 @@ static void limits_reader(void **st)
 	json_decref(j);
 }
 
+/* The workspace quotas: two more limits, optional where every other
+ * limit is required, with a hard ceiling and built-in values. */
+static void limits_workspace_quotas(void **st)
+{
+	cx_limits l;
+	cx_error err = { 0 };
+	json_t *j;
+	(void)st;
+	assert_string_equal(cx_limit_name(CX_LIM_DISK_BYTES), "disk_bytes");
+	assert_string_equal(cx_limit_name(CX_LIM_INODES), "inodes");
+	assert_true(cx_limit_optional(CX_LIM_DISK_BYTES) && cx_limit_optional(CX_LIM_INODES));
+	for (int i = 0; i < CX_LIM_DISK_BYTES; i++)
+		assert_false(cx_limit_optional(i));
+	assert_int_equal(cx_limit_builtin(CX_LIM_DISK_BYTES), 256u << 20);
+	assert_int_equal(cx_limit_builtin(CX_LIM_INODES), 16384);
+	assert_int_equal(cx_limit_hard_max(CX_LIM_INODES), 1000000);
+	/* a lease may name them */
+	j = json_pack("{s:I, s:i}", "disk_bytes", (json_int_t)1 << 20, "inodes", 64);
+	assert_int_equal(cx_limits_from_json(j, "x", CX_E_BODY, false, &l, &err), 0);
+	assert_int_equal(l.v[CX_LIM_DISK_BYTES], 1 << 20);
+	assert_int_equal(l.v[CX_LIM_INODES], 64);
+	json_decref(j);
+	/* every required limit, none of the quotas: complete */
+	j = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "cpu_ms", 1, "memory_bytes", 1, "pids",
+		      1, "wall_ms", 1, "nofile", 1, "fsize_bytes", 1, "tmp_bytes", 1);
+	assert_int_equal(cx_limits_from_json(j, "x", CX_E_POLICY, true, &l, &err), 0);
+	assert_int_equal(l.set & (1u << CX_LIM_DISK_BYTES | 1u << CX_LIM_INODES), 0);
+	json_decref(j);
+	/* above the hard ceiling, or zero: refused */
+	j = json_pack("{s:i}", "inodes", 1000001);
+	assert_true(cx_limits_from_json(j, "x", CX_E_BODY, false, &l, &err) < 0);
+	assert_non_null(strstr(err.msg, "inodes"));
+	json_decref(j);
+	j = json_pack("{s:i}", "disk_bytes", 0);
+	assert_true(cx_limits_from_json(j, "x", CX_E_BODY, false, &l, &err) < 0);
+	json_decref(j);
+}
+
 static void parse_u64_strict(void **st)
 {
 	uint64_t v;
@@ -433,6 +471,7 @@ int main(void)
 		cmocka_unit_test(path_within_is_componentwise),
 		cmocka_unit_test(env_names),
 		cmocka_unit_test(limits_reader),
+		cmocka_unit_test(limits_workspace_quotas),
 		cmocka_unit_test(parse_u64_strict),
 		cmocka_unit_test(err_prefix_keeps_head),
 		cmocka_unit_test(reason_names_complete),

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 
 #include "calyx/monitor.h"
@@ -297,6 +298,75 @@ static int count_fds(void)
 			n++;
 	closedir(d);
 	return n - 1; /* the DIR's own fd */
+}
+
+/* The workspace quota from a statfs of the scratch tmpfs: usage in bytes
+ * and in the run's own inodes (calyx's dirs not counted), bytes first. */
+static struct statfs sf_of(uint64_t blocks, uint64_t bfree, uint64_t files, uint64_t ffree)
+{
+	struct statfs sf;
+	memset(&sf, 0, sizeof(sf));
+	sf.f_bsize = 4096;
+	sf.f_blocks = blocks;
+	sf.f_bfree = sf.f_bavail = bfree;
+	sf.f_files = files;
+	sf.f_ffree = ffree;
+	return sf;
+}
+
+static void disk_quota_eval(void **st)
+{
+	/* 1 MiB and 64 inodes, 11 of the tmpfs's inodes are calyx's */
+	const cx_disk_quota q = { .fd = -1, .bytes = 1 << 20, .inodes = 64, .inodes_base = 11 };
+	cx_disk_usage u;
+	struct statfs sf;
+	(void)st;
+
+	sf = sf_of(256, 250, 75, 60); /* 6 pages, 15 - 11 = 4 inodes */
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_OK);
+	assert_int_equal(u.bytes, 6 * 4096);
+	assert_int_equal(u.inodes, 4);
+	sf = sf_of(256, 0, 75, 60); /* the kernel refuses the next page */
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_FULL_BYTES);
+	assert_int_equal(u.bytes, 1 << 20);
+	sf = sf_of(256, 1, 75, 0); /* and the next inode */
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_FULL_INODES);
+	assert_int_equal(u.inodes, 64);
+	sf = sf_of(256, 0, 75, 0); /* both: bytes named first */
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_FULL_BYTES);
+	sf = sf_of(512, 200, 200, 100); /* a bigger tmpfs: the quota still counts */
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_FULL_BYTES);
+	sf = sf_of(512, 500, 200, 100);
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_FULL_INODES);
+	assert_int_equal(u.inodes, 89);
+	/* nothing of the run's yet; counters that make no sense saturate */
+	sf = sf_of(256, 300, 75, 70);
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_OK);
+	assert_int_equal(u.bytes, 0);
+	assert_int_equal(u.inodes, 0);
+	/* a file system without caps (f_blocks/f_files 0) is not "full" */
+	sf = sf_of(0, 0, 0, 0);
+	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_OK);
+	assert_string_equal(cx_halt_name(CX_HALT_DISK), "disk");
+}
+
+/* cx_disk_read on a real directory's fd (whatever file system): usage is
+ * read, an fd that is not open is an error. */
+static void disk_quota_read(void **st)
+{
+	char *dir = tu_tmpdir();
+	cx_disk_quota q = { .fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) };
+	cx_disk_usage u;
+	cx_disk_full full;
+	(void)st;
+
+	assert_true(q.fd >= 0);
+	assert_int_equal(cx_disk_read(&q, &u, &full), 0);
+	close(q.fd);
+	q.fd = -1;
+	assert_int_equal(cx_disk_read(&q, &u, &full), -EBADF);
+	tu_rmtree(dir);
+	free(dir);
 }
 
 static void mkdirp(const char *path)
@@ -1394,6 +1464,8 @@ int main(void)
 		cmocka_unit_test(fence_half_of_what_is_left),
 		cmocka_unit_test(fence_minimum),
 		cmocka_unit_test(fence_spent),
+		cmocka_unit_test(disk_quota_eval),
+		cmocka_unit_test(disk_quota_read),
 		cmocka_unit_test(layout_names),
 		cmocka_unit_test(open_refusals_and_no_fd_leak),
 		cmocka_unit_test(adopt_checks_name_and_presence),

@@ -216,6 +216,82 @@ static void resolve_builds_effective_spec(void **st)
 	tu_fixture_free(&f);
 }
 
+/* The workspace quotas: a policy may leave them out (built-in values
+ * are then ceiling and default); a default above a ceiling, its own or
+ * the built-in one, is refused. */
+static void ed_quota_max_big(json_t *j) { json_object_set_new(json_object_get(json_object_get(j, "limits"), "max"), "disk_bytes", json_integer(1LL << 30)); }
+static void ed_quota_max_small(json_t *j) { json_object_set_new(json_object_get(json_object_get(j, "limits"), "max"), "inodes", json_integer(100)); }
+static void ed_quota_def_only(json_t *j) { json_object_set_new(json_object_get(json_object_get(j, "limits"), "default"), "disk_bytes", json_integer(1LL << 30)); }
+static void ed_quota_both(json_t *j)
+{
+	ed_quota_max_big(j);
+	json_object_set_new(json_object_get(json_object_get(j, "limits"), "default"), "disk_bytes", json_integer(1LL << 29));
+}
+
+static void policy_workspace_quotas(void **st)
+{
+	cx_policy p;
+	cx_error err;
+	const char *t = tu_policy_text();
+	(void)st;
+	assert_int_equal(cx_policy_parse((const uint8_t *)t, strlen(t), &p, &err), 0);
+	assert_int_equal(p.max.v[CX_LIM_DISK_BYTES], 256u << 20);
+	assert_int_equal(p.def.v[CX_LIM_DISK_BYTES], 256u << 20);
+	assert_int_equal(p.max.v[CX_LIM_INODES], 16384);
+	assert_int_equal(p.def.v[CX_LIM_INODES], 16384);
+	assert_false(p.max.set & (1u << CX_LIM_DISK_BYTES)); /* the file did not say */
+	cx_policy_free(&p);
+	assert_int_equal(parse_edited(ed_quota_max_big, &p, &err), 0);
+	assert_int_equal(p.max.v[CX_LIM_DISK_BYTES], 1u << 30);
+	assert_int_equal(p.def.v[CX_LIM_DISK_BYTES], 256u << 20); /* built-in default */
+	cx_policy_free(&p);
+	assert_int_equal(parse_edited(ed_quota_max_small, &p, &err), 0);
+	assert_int_equal(p.def.v[CX_LIM_INODES], 100); /* never above the ceiling */
+	cx_policy_free(&p);
+	assert_int_equal(parse_edited(ed_quota_both, &p, &err), 0);
+	assert_int_equal(p.def.v[CX_LIM_DISK_BYTES], 1u << 29);
+	cx_policy_free(&p);
+	assert_true(parse_edited(ed_quota_def_only, &p, &err) < 0);
+	assert_int_equal(err.reason, CX_E_POLICY);
+	assert_non_null(strstr(err.msg, "built in"));
+}
+
+static void b_quota_above(json_t *b) { json_object_set_new(json_object_get(b, "limits"), "disk_bytes", json_integer((256LL << 20) + 1)); }
+static void b_inodes_above(json_t *b) { json_object_set_new(json_object_get(b, "limits"), "inodes", json_integer(16385)); }
+static void b_quota_within(json_t *b)
+{
+	json_object_set_new(json_object_get(b, "limits"), "disk_bytes", json_integer(1 << 20));
+	json_object_set_new(json_object_get(b, "limits"), "inodes", json_integer(64));
+}
+static void b_unknown_limit(json_t *b) { json_object_set_new(json_object_get(b, "limits"), "disk_files", json_integer(1)); }
+
+/* A lease asks for less than the ceiling, or gets the default; above the
+ * ceiling it is refused like any limit; an unknown limit still is. */
+static void resolve_workspace_quotas(void **st)
+{
+	tu_fixture f;
+	cx_run_spec out;
+	cx_error err;
+	(void)st;
+	tu_fixture_init(&f);
+	assert_int_equal(resolve_edited(&f, NULL, &out, &err), 0);
+	assert_int_equal(out.limits.v[CX_LIM_DISK_BYTES], 256u << 20);
+	assert_int_equal(out.limits.v[CX_LIM_INODES], 16384);
+	cx_run_spec_free(&out);
+	assert_int_equal(resolve_edited(&f, b_quota_within, &out, &err), 0);
+	assert_int_equal(out.limits.v[CX_LIM_DISK_BYTES], 1 << 20);
+	assert_int_equal(out.limits.v[CX_LIM_INODES], 64);
+	cx_run_spec_free(&out);
+	assert_true(resolve_edited(&f, b_quota_above, &out, &err) < 0);
+	assert_int_equal(err.reason, CX_E_POLICY_LIMIT);
+	assert_non_null(strstr(err.msg, "disk_bytes"));
+	assert_true(resolve_edited(&f, b_inodes_above, &out, &err) < 0);
+	assert_int_equal(err.reason, CX_E_POLICY_LIMIT);
+	assert_true(resolve_edited(&f, b_unknown_limit, &out, &err) < 0);
+	assert_int_equal(err.reason, CX_E_BODY);
+	tu_fixture_free(&f);
+}
+
 static void policy_load_strict_modes(void **st)
 {
 	char *dir = tu_tmpdir(), *p;
@@ -367,6 +443,8 @@ int main(void)
 		cmocka_unit_test(policy_unix_sockets),
 		cmocka_unit_test(resolve_names_the_broken_rule),
 		cmocka_unit_test(resolve_builds_effective_spec),
+		cmocka_unit_test(policy_workspace_quotas),
+		cmocka_unit_test(resolve_workspace_quotas),
 		cmocka_unit_test(policy_load_strict_modes),
 		cmocka_unit_test(jsonpos_locates_values),
 		cmocka_unit_test(jsonpos_refuses_bad_input),

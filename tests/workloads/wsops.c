@@ -3,7 +3,8 @@
  * directly on a host copy to build the reference tree).
  *   write:P:TEXT  append:P:TEXT  rm:P  rmtree:P  mkdir:P  mv:A:B
  *   ln:TARGET:LINK (symlink)  link:A:B (hardlink)  chmod:P:OCTAL
- *   sleep:MS  spin  exit:N
+ *   fill:P:BYTES (BYTES of 'x', 64 KiB at a time)  touch:P:N (empty files
+ *   P.0 .. P.N-1)  sleep:MS  spin  exit:N
  * Stops at the first failure with exit 99 and a message. */
 #include <dirent.h>
 #include <errno.h>
@@ -48,6 +49,40 @@ static int put(const char *p, const char *text, int flags)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+static int fill(const char *p, long long bytes)
+{
+	static char chunk[65536];
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	memset(chunk, 'x', sizeof(chunk));
+	while (bytes > 0) {
+		size_t want = bytes < (long long)sizeof(chunk) ? (size_t)bytes : sizeof(chunk);
+		ssize_t n = write(fd, chunk, want);
+		if (n <= 0) {
+			int e = n < 0 ? errno : ENOSPC;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		bytes -= n;
+	}
+	return close(fd);
+}
+
+static int touch_n(const char *p, long n)
+{
+	for (long i = 0; i < n; i++) {
+		char name[4096];
+		snprintf(name, sizeof(name), "%s.%ld", p, i);
+		int fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -79,6 +114,10 @@ int main(int argc, char **argv)
 			r = link(a, b);
 		else if (!strcmp(op, "chmod") && b)
 			r = chmod(a, (mode_t)strtol(b, NULL, 8));
+		else if (!strcmp(op, "fill") && b)
+			r = fill(a, strtoll(b, NULL, 10));
+		else if (!strcmp(op, "touch") && b)
+			r = touch_n(a, strtol(b, NULL, 10));
 		else if (!strcmp(op, "sleep") && a) {
 			struct timespec ts = { atoi(a) / 1000, (atoi(a) % 1000) * 1000000L };
 			nanosleep(&ts, NULL);

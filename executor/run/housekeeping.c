@@ -106,9 +106,33 @@ static int sweep_sockets(const cx_state *s, int64_t now)
 	return n;
 }
 
+/* STATE/locks/<sha256 of a path>.lock: the exact-path tree locks of
+ * calyx before the overlap-aware ones (sandbox/workspace/lock.c), one per
+ * tree ever run and never removed; nothing takes them any more. */
+static int sweep_legacy_locks(const cx_state *s)
+{
+	DIR *d = opendir(s->locks);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char h[65];
+		if (strlen(de->d_name) != 64 + 5 || strcmp(de->d_name + 64, ".lock") != 0)
+			continue;
+		memcpy(h, de->d_name, 64);
+		h[64] = '\0';
+		if (cx_is_lower_hex(h, 64) && unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int cx_sweep_stale(const cx_state *s, int64_t now)
 {
-	return sweep_new_dirs(s, now) + sweep_sockets(s, now);
+	return sweep_new_dirs(s, now) + sweep_sockets(s, now) + sweep_legacy_locks(s);
 }
 
 static uint64_t tree_bytes(int dfd, int depth)

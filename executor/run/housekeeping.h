@@ -23,7 +23,9 @@ int cx_recover_runs(const cx_state *s, cx_hk_report report, void *arg);
  * dir's mkdir and its rename; unlocked and older than CX_HK_STALE_S) and
  * STATE/run/<lease_id>.sock with no supervisor listening (older than
  * CX_HK_STALE_S, so a starting run between bind and listen keeps its
- * socket). Returns how many were removed. */
+ * socket), and the exact-path lock files STATE/locks/<sha256>.lock of
+ * earlier versions (nothing takes them any more; the overlap-aware locks
+ * remove a dead holder's file themselves). Returns how many were removed. */
 #define CX_HK_STALE_S 60
 int cx_sweep_stale(const cx_state *s, int64_t now);
 

@@ -295,11 +295,13 @@ t_sweep() {
 	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
 		"$T/ws/state/run/$a.sock" || fail "cannot make a dead socket" || return 1
 	touch -d "@$old" "$T/ws/state/runs/$a.new" "$T/ws/state/run/$a.sock"
+	mkdir -p "$T/ws/state/locks" && : >"$T/ws/state/locks/$a$a.lock" # an earlier version's lock file
 	ws_fixture "$T/srv/sw" "$WS_UID" || return 1
 	ws_run sweep "$T/srv/sw" "$(json_argv write:s.txt:1)" || return 1
 	expect_rc 0 || return 1
 	[ ! -e "$T/ws/state/runs/$a.new" ] || fail "a stale $a.new run dir was left" || return 1
 	[ ! -e "$T/ws/state/run/$a.sock" ] || fail "a dead control socket was left" || return 1
+	[ ! -e "$T/ws/state/locks/$a$a.lock" ] || fail "an earlier version's lock file was left" || return 1
 	[ -d "$T/ws/state/runs/$b.new" ] || fail "a young .new run dir (a start in progress) was removed" || return 1
 	rmdir "$T/ws/state/runs/$b.new"
 }

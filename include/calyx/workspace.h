@@ -129,8 +129,15 @@ int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **re
  * the trees' locks (cx_ws_lock_trees, never waiting) meanwhile. */
 int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err);
 
-/* Print the manifest like `git diff --stat`. */
+/* Print the manifest like `git diff --stat` (entry by entry: memory
+ * does not grow with the manifest). */
 int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err);
+
+#define CX_WS_RUN_ID_MAX 257 /* the manifest's run_id: 256 bytes at most */
+/* The run id and commit time a pack's manifest names (its header only,
+ * for a v2 manifest; a v1 one is read whole, bounded). */
+int cx_ws_pack_info(const char *pack_dir, char run_id[CX_WS_RUN_ID_MAX], int64_t *ret_at,
+		    cx_error *err);
 
 /* Hold the n trees (absolute paths) against every other holder whose
  * trees overlap one of them: the same directory, an ancestor or a

@@ -1,4 +1,4 @@
-/* Workspace rollback pack, manifest and journal.
+/* Workspace rollback pack (pre-images) and journal.
  *
  * Pack layout (STATE/packs/<run_key>/):
  *   tree<i>/<sha256 hex>   pre-image objects: the content of a file, or the
@@ -11,7 +11,14 @@
  *                          refuses it)
  *   undone                 empty; written when `calyx-ctl rollback` undid it
  *
- * Manifest, as documented in workspace.h, with these additions:
+ * Pre-images are copied sparse (ws_copy: only the data segments,
+ * SEEK_DATA/SEEK_HOLE; holes stay holes), hashed over their full logical
+ * content. Each entry's pre-image is saved and its manifest line written
+ * (manifest.c: v2, JSON Lines) in one pass over the plan, so the commit
+ * holds no manifest in memory beyond the plan itself.
+ *
+ * Manifest: manifest.c documents both formats (v2, JSON Lines, written;
+ * v1, one JSON object, still read); the entry fields beyond workspace.h's:
  *   "tag"                       random 16 hex chars naming the commit's
  *                               temp files (.calyx-<tag>-…)
  *   "uid_before", "gid_before", "uid_after", "gid_after"
@@ -24,15 +31,6 @@
  *                               the two, UTF-8 ones always in the first
  *   "path_b64" instead of "path" when the name is not valid UTF-8
  *   trees[].fsid, trees[].ino   the root's identity (statfs f_fsid, st_ino)
- * Written one entry per line, in tree pre-order (parents before children,
- * a path's "deleted" entry before its "added" one when its type changed):
- *   {"v":1,"run_key":"0123…","run_id":"deploy-4821","committed_at":1795334400,
- *    "tag":"9f2c…","trees":[{"index":0,"path":"/srv/app","fsid":"…","ino":131073}],
- *    "added":1,"changed":1,"deleted":0,"bytes":17,"entries":[
- *   {"tree":0,"path":"new.txt","op":"added","kind":"file","mode_after":420,
- *    "uid_after":1000,"gid_after":1000,"size_after":5,"sha256_after":"…"},
- *   {"tree":0,"path":"src/main.c","op":"changed","kind":"file",…}
- *   ]}
  *
  * Journal (STATE/runs/<run_key>/journal.json), replaced atomically
  * (cx_write_file_atomic: fsync of file and dir) at each state:

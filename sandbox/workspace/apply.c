@@ -693,8 +693,9 @@ int ws_check_attrs(const ws_manifest *m, cx_error *err)
 /* e is a "deleted" entry: when a later entry of the same path (after
  * the subtree deleted beneath it, manifest order) put something else
  * there, *ret_kind is its kind (e is then not the path's last entry),
- * else 0. Read with a second cursor from where cur stands. */
-static int replaced_by(const ws_mcur *cur, const ws_ment *e, uint8_t *ret_kind, cx_error *err)
+ * else 0. The next entry is peeked; only when it lies beneath e does a
+ * second cursor read on past that subtree (read twice, once here). */
+static int replaced_by(ws_mcur *cur, const ws_ment *e, uint8_t *ret_kind, cx_error *err)
 {
 	_cleanup_(ws_mcur_free) ws_mcur la = { 0 };
 	size_t pl = strlen(e->path);
@@ -702,6 +703,13 @@ static int replaced_by(const ws_mcur *cur, const ws_ment *e, uint8_t *ret_kind, 
 	int r;
 
 	*ret_kind = 0;
+	r = ws_mcur_peek(cur, &n, err);
+	if (r <= 0 || n->tree != e->tree || !under(n->path, e->path, pl)) {
+		if (r > 0 && n->tree == e->tree && strcmp(n->path, e->path) == 0 &&
+		    n->op != WS_OP_DELETED)
+			*ret_kind = n->kind;
+		return r < 0 ? r : 0;
+	}
 	ws_mcur_clone(&la, cur);
 	while ((r = ws_mcur_next(&la, &n, err)) > 0) {
 		if (n->tree == e->tree && under(n->path, e->path, pl))

@@ -141,6 +141,9 @@ typedef struct ws_mcur {
 	char *buf;
 	size_t cap, len, pos;
 	ws_ment cur;
+	ws_ment peek;      /* the next entry, when peeked */
+	bool peeked;
+	uint64_t peek_at;  /* file offset of the peeked entry's line */
 } ws_mcur;
 
 /* Writes a v2 manifest line by line (manifest.c). */
@@ -281,6 +284,9 @@ void ws_mcur_init(ws_mcur *c, const ws_manifest *m);
 /* The next entry: 1 (*ret valid until the next call), 0 at the end, or
  * -errno. */
 int ws_mcur_next(ws_mcur *c, const ws_ment **ret, cx_error *err);
+/* The next entry without moving on (*ret valid until the next call of
+ * either): 1, 0 at the end, or -errno. */
+int ws_mcur_peek(ws_mcur *c, const ws_ment **ret, cx_error *err);
 /* A new cursor where src stands (its next entry is src's next). */
 void ws_mcur_clone(ws_mcur *dst, const ws_mcur *src);
 void ws_mcur_free(ws_mcur *c);

@@ -615,32 +615,26 @@ void ws_mcur_init(ws_mcur *c, const ws_manifest *m)
 void ws_mcur_clone(ws_mcur *dst, const ws_mcur *src)
 {
 	ws_mcur_init(dst, src->m);
-	dst->idx = src->idx;
-	dst->off = src->off + src->pos;
+	dst->idx = src->idx - src->peeked;
+	dst->off = src->peeked ? src->peek_at : src->off + src->pos;
 }
 
 void ws_mcur_free(ws_mcur *c)
 {
 	ws_ment_free(&c->cur);
+	ws_ment_free(&c->peek);
 	free(c->buf);
 	memset(c, 0, sizeof(*c));
 }
 
-int ws_mcur_next(ws_mcur *c, const ws_ment **ret, cx_error *err)
+/* The next entry of a v2 manifest parsed into *into: 1, 0 at the end. */
+static int read_entry(ws_mcur *c, ws_ment *into, cx_error *err)
 {
 	_cleanup_json_ json_t *j = NULL;
 	const char *line;
 	size_t len;
-	int r;
+	int r = next_line(c, &line, &len, err);
 
-	if (c->m->version != 2) {
-		if (c->idx >= c->m->n)
-			return 0;
-		*ret = &c->m->e[c->idx++];
-		return 1;
-	}
-	ws_ment_free(&c->cur);
-	r = next_line(c, &line, &len, err);
 	if (r < 0)
 		return r;
 	if (r == 0 && c->idx != c->m->nent)
@@ -655,11 +649,56 @@ int ws_mcur_next(ws_mcur *c, const ws_ment **ret, cx_error *err)
 			      (unsigned long long)c->m->nent);
 	r = cx_json_parse_object((const uint8_t *)line, len, "manifest entry", &j, err);
 	if (r == 0)
-		r = parse_entry(j, c->idx, c->m->ntrees, &c->cur, err);
+		r = parse_entry(j, c->idx, c->m->ntrees, into, err);
 	if (r < 0)
 		return r;
 	c->idx++;
-	*ret = &c->cur;
+	return 1;
+}
+
+int ws_mcur_next(ws_mcur *c, const ws_ment **ret, cx_error *err)
+{
+	int r;
+
+	if (c->m->version != 2) {
+		if (c->idx >= c->m->n)
+			return 0;
+		*ret = &c->m->e[c->idx++];
+		return 1;
+	}
+	ws_ment_free(&c->cur);
+	if (c->peeked) {
+		c->cur = c->peek;
+		memset(&c->peek, 0, sizeof(c->peek));
+		c->peeked = false;
+		*ret = &c->cur;
+		return 1;
+	}
+	r = read_entry(c, &c->cur, err);
+	if (r > 0)
+		*ret = &c->cur;
+	return r;
+}
+
+int ws_mcur_peek(ws_mcur *c, const ws_ment **ret, cx_error *err)
+{
+	int r;
+
+	if (c->m->version != 2) {
+		if (c->idx >= c->m->n)
+			return 0;
+		*ret = &c->m->e[c->idx];
+		return 1;
+	}
+	if (!c->peeked) {
+		ws_ment_free(&c->peek);
+		c->peek_at = c->off + c->pos;
+		r = read_entry(c, &c->peek, err);
+		if (r <= 0)
+			return r;
+		c->peeked = true;
+	}
+	*ret = &c->peek;
 	return 1;
 }
 

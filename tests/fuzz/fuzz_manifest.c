@@ -10,7 +10,8 @@
  *    16-hex tag, nent = added + changed + deleted for v2, and its cursor
  *    gives exactly nent entries, each with a tree index in range, a path
  *    ws_path_ok accepts, a known op and kind, and before/after fields
- *    as the op says; a clone of a cursor gives the same next entry;
+ *    as the op says; a clone of a cursor gives the same next entry, and
+ *    a peek the entry the next call returns;
  *  - the header-only read agrees with the full one on the header.
  * The input is written to manifest.json in a temp pack dir (the reader
  * works on files, with pread); the dir is made once per process.
@@ -69,7 +70,21 @@ static void walk(const ws_manifest *m)
 	int r;
 
 	ws_mcur_init(&c, m);
-	while ((r = ws_mcur_next(&c, &e, &err)) > 0) {
+	for (;;) {
+		const ws_ment *p = NULL;
+		char *pp = NULL;
+		int pr = 0;
+		if (n % 3 == 1) { /* a peek is what the next call returns */
+			pr = ws_mcur_peek(&c, &p, &err);
+			if (pr > 0)
+				pp = cx_strdup(p->path);
+		}
+		r = ws_mcur_next(&c, &e, &err);
+		CX_CHECK(n % 3 != 1 || pr == r);
+		CX_CHECK(!pp || strcmp(pp, e->path) == 0);
+		free(pp);
+		if (r <= 0)
+			break;
 		check_entry(m, e);
 		if (n++ == 0) { /* a clone reads the same next entry */
 			ws_mcur_clone(&k, &c);

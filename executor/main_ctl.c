@@ -228,7 +228,7 @@ static int find_pack(const cx_state *s, const char *want, char out[CX_STATE_PATH
 	if (!(d = opendir(s->packs)))
 		return 0;
 	while ((de = readdir(d))) {
-		char pd[CX_STATE_PATH_MAX], mpath[CX_STATE_FILE_MAX];
+		char pd[CX_STATE_PATH_MAX];
 		bool hit = false;
 		if (!cx_is_lower_hex(de->d_name, 32)) /* a lease id: names the event */
 			continue;
@@ -236,11 +236,11 @@ static int find_pack(const cx_state *s, const char *want, char out[CX_STATE_PATH
 		if (strncmp(de->d_name, want, strlen(want)) == 0) {
 			hit = true;
 		} else {
-			cx_state_manifest(pd, mpath);
-			json_t *m = json_load_file(mpath, JSON_REJECT_DUPLICATES, NULL);
-			const char *rid = json_string_value(json_object_get(m, "run_id"));
-			hit = rid && strcmp(rid, want) == 0;
-			json_decref(m);
+			/* the manifest's header only, whatever its size */
+			char rid[CX_WS_RUN_ID_MAX];
+			int64_t at;
+			cx_error e2 = { 0 };
+			hit = cx_ws_pack_info(pd, rid, &at, &e2) == 0 && strcmp(rid, want) == 0;
 		}
 		if (hit) {
 			memcpy(out, pd, sizeof(pd));

@@ -223,11 +223,12 @@ int cx_prune_packs(const cx_state *s, int64_t now, int64_t max_age_s, uint64_t m
 			continue;
 		cx_state_pack_dir(s, de->d_name, pd);
 		cx_state_manifest(pd, m);
-		json_t *j = json_load_file(m, JSON_REJECT_DUPLICATES, NULL);
-		int64_t at = json_is_integer(json_object_get(j, "committed_at"))
-				     ? json_integer_value(json_object_get(j, "committed_at"))
-				     : (stat(m, &st) == 0 ? st.st_mtime : now);
-		json_decref(j);
+		/* the manifest's header only, whatever its size */
+		char rid[CX_WS_RUN_ID_MAX];
+		int64_t at;
+		cx_error e2 = { 0 };
+		if (cx_ws_pack_info(pd, rid, &at, &e2) < 0)
+			at = stat(m, &st) == 0 ? st.st_mtime : now;
 		pack *np = realloc(ps, (n + 1) * sizeof(*ps));
 		CX_CHECK(np);
 		ps = np;

@@ -26,16 +26,26 @@
  * Symlinks are committed as links, never followed. Setuid/setgid bits are
  * never committed. Every host path is opened with openat2(RESOLVE_BENEATH|
  * RESOLVE_NO_SYMLINKS) from the tree's root fd: a commit never writes
- * outside the tree, whatever the run or the host did to it.
+ * outside the tree, whatever the run or the host did to it. Sparse files
+ * stay sparse (commit, pre-image, undo copy only the data segments);
+ * sha256 is always that of the full logical content.
  *
- * Manifest (STATE/packs/<run_key>/manifest.json), one entry per path:
- *   {"v":1, "run_key":"…", "run_id":"…", "committed_at":1795334400,
+ * Manifest (STATE/packs/<run_key>/manifest.json), v2: JSON Lines, a
+ * header line then one line per entry (path), each line one compact JSON
+ * object of at most 16 MiB, written and read entry by entry (commit, undo,
+ * diff and recovery hold one entry at a time, whatever the size):
+ *   {"v":2, "run_key":"…", "run_id":"…", "committed_at":1795334400,
  *    "trees":[{"index":0, "path":"/srv/app"}],
- *    "entries":[{"tree":0, "path":"src/main.c", "op":"changed",
- *                "kind":"file", "mode_before":420, "mode_after":420,
- *                "size_before":10, "size_after":12,
- *                "sha256_before":"…", "sha256_after":"…"}, …],
- *    "added":1, "changed":1, "deleted":0, "bytes":12}
+ *    "added":1, "changed":1, "deleted":0, "bytes":12, "entries":2}
+ *   {"tree":0, "path":"new.txt", "op":"added", "kind":"file", …}
+ *   {"tree":0, "path":"src/main.c", "op":"changed",
+ *    "kind":"file", "mode_before":420, "mode_after":420,
+ *    "size_before":10, "size_after":12,
+ *    "sha256_before":"…", "sha256_after":"…"}
+ * "entries" is the number of entry lines (added + changed + deleted): a
+ * cut manifest is refused. Packs made before v2 hold v1 (one object,
+ * "v":1, "entries" the array of the same entry objects): still read
+ * (whole, at most 1 GiB), never written (sandbox/workspace/manifest.c).
  * op: added | changed | deleted; kind: file | dir | symlink (the link
  * target takes the place of content for sha256).
  *
@@ -132,8 +142,15 @@ int cx_ws_recover(const cx_ws_dirs *d, const char *journal_path, const char **re
  * the trees' locks (cx_ws_lock_trees, never waiting) meanwhile. */
 int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *err);
 
-/* Print the manifest like `git diff --stat`. */
+/* Print the manifest like `git diff --stat` (entry by entry: memory
+ * does not grow with the manifest). */
 int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err);
+
+#define CX_WS_RUN_ID_MAX 257 /* the manifest's run_id: 256 bytes at most */
+/* The run id and commit time a pack's manifest names (its header only,
+ * for a v2 manifest; a v1 one is read whole, bounded). */
+int cx_ws_pack_info(const char *pack_dir, char run_id[CX_WS_RUN_ID_MAX], int64_t *ret_at,
+		    cx_error *err);
 
 /* Hold the n trees (absolute paths) against every other holder whose
  * trees overlap one of them: the same directory, an ancestor or a

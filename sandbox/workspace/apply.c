@@ -392,116 +392,205 @@ static int restore_dir(int pfd, const char *name, const ws_ment *e)
 	return set_meta(fd, e->uid_b, e->gid_b, e->mode_b, &e->xb, WS_XA_PREIMAGE);
 }
 
-static void rollback_tree(rb_ctx *c, unsigned tree, int root)
+/* R0: temps of an interrupted apply or rollback */
+static void rb_temps(rb_ctx *c, unsigned tree, ws_walker *w, const ws_ment *e)
 {
-	const ws_manifest *m = c->m;
-	ws_walker w;
+	char tmp[64];
+	size_t dl;
+	const char *name;
+	int pfd;
 
-	ws_walker_init(&w, root);
-	/* R0: temps of an interrupted apply or rollback */
-	for (size_t i = 0; i < m->n; i++) {
-		const ws_ment *e = &m->e[i];
-		char tmp[64];
-		size_t dl;
-		const char *name;
-		int pfd;
-
-		if (e->tree != tree || e->kind == WS_K_DIR)
-			continue;
-		ws_split(e->path, &dl, &name);
-		if (ws_walker_dir(&w, e->path, dl, &pfd) < 0)
-			continue;
-		for (int k = 0; k < 2; k++) {
-			ws_tmpname(m->tag, k ? 'r' : 'f', tree, e->path, tmp);
-			ws_rm_at(pfd, tmp, 2, -1);
-		}
+	if (e->kind == WS_K_DIR)
+		return;
+	ws_split(e->path, &dl, &name);
+	if (ws_walker_dir(w, e->path, dl, &pfd) < 0)
+		return;
+	for (int k = 0; k < 2; k++) {
+		ws_tmpname(c->m->tag, k ? 'r' : 'f', tree, e->path, tmp);
+		ws_rm_at(pfd, tmp, 2, -1);
 	}
-	/* R1: what the commit added, children first */
-	for (size_t i = m->n; i-- > 0;) {
-		const ws_ment *e = &m->e[i];
-		const char *name;
-		struct stat st;
-		size_t dl;
-		int pfd, r;
+}
 
-		if (e->tree != tree || e->op != WS_OP_ADDED)
-			continue;
-		ws_split(e->path, &dl, &name);
-		r = ws_walker_dir(&w, e->path, dl, &pfd);
-		/* a symlink or mount in its path: nothing the commit added can be
-		 * there (it never goes through either) */
-		if (missing(r) || r == -ELOOP || r == -EXDEV)
-			continue;
-		if (r < 0) {
-			rb_fail(c, e, r, "remove");
-			continue;
+/* The dirs the commit added that R1 removes once their children are:
+ * nested (each inside the one before), so one path and the lengths of
+ * its ancestors that were added. */
+typedef struct rb_dirs {
+	char *path;
+	size_t cap;
+	size_t len[WS_DEPTH_MAX + 1];
+	unsigned n;
+} rb_dirs;
+
+static bool under(const char *path, const char *dir, size_t dlen)
+{
+	return strncmp(path, dir, dlen) == 0 && path[dlen] == '/';
+}
+
+static void rb_rmdir(rb_ctx *c, unsigned tree, ws_walker *w, rb_dirs *d)
+{
+	const char *name;
+	size_t dl;
+	int pfd, r;
+	ws_ment e = { .tree = tree, .path = d->path };
+
+	d->path[d->len[--d->n]] = '\0';
+	ws_split(d->path, &dl, &name);
+	r = ws_walker_dir(w, d->path, dl, &pfd);
+	/* a symlink or mount in its path: nothing the commit added can be
+	 * there (it never goes through either) */
+	if (missing(r) || r == -ELOOP || r == -EXDEV)
+		return;
+	if (r == 0 && unlinkat(pfd, name, AT_REMOVEDIR) < 0)
+		r = -errno;
+	if (r == -ENOENT || r == -ENOTDIR)
+		return; /* gone, or another type: R2 restores the pre-image if any */
+	if (r < 0)
+		rb_fail(c, &e, r,
+			r == -ENOTEMPTY ? "remove (it holds files the run did not add)" : "remove");
+	else
+		ws_walker_reset(w);
+}
+
+/* R1, for one entry in manifest (pre-)order: the added dirs that do not
+ * hold it are removed (their children went before), then an added file
+ * or symlink is removed, an added dir noted. */
+static void rb_added(rb_ctx *c, unsigned tree, ws_walker *w, rb_dirs *d, const ws_ment *e)
+{
+	const char *name;
+	struct stat st;
+	size_t dl;
+	int pfd, r;
+
+	while (d->n && (!e || !under(e->path, d->path, d->len[d->n - 1])))
+		rb_rmdir(c, tree, w, d);
+	if (!e || e->op != WS_OP_ADDED)
+		return;
+	if (e->kind == WS_K_DIR) {
+		size_t l = strlen(e->path);
+		if (d->n > WS_DEPTH_MAX)
+			return; /* (never: paths are at most WS_DEPTH_MAX deep) */
+		if (l + 1 > d->cap) {
+			d->cap = l + 1;
+			d->path = realloc(d->path, d->cap);
+			CX_CHECK(d->path);
 		}
-		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				rb_fail(c, e, -errno, "remove");
-			continue;
-		}
-		/* another type there: not what the commit added (not applied
-		 * yet, or replaced since); R2 restores the pre-image if any */
-		if (e->kind == WS_K_DIR) {
-			if (!S_ISDIR(st.st_mode))
-				continue;
-			if (unlinkat(pfd, name, AT_REMOVEDIR) < 0) {
-				rb_fail(c, e, -errno,
-					errno == ENOTEMPTY ? "remove (it holds files the run did not add)"
-							   : "remove");
-				continue;
-			}
-			ws_walker_reset(&w);
-		} else if (S_ISDIR(st.st_mode) ||
-			   (e->kind == WS_K_SYMLINK) != (S_ISLNK(st.st_mode) != 0)) {
-			continue;
-		} else if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT) {
+		memcpy(d->path, e->path, l + 1);
+		d->len[d->n++] = l;
+		return;
+	}
+	ws_split(e->path, &dl, &name);
+	r = ws_walker_dir(w, e->path, dl, &pfd);
+	if (missing(r) || r == -ELOOP || r == -EXDEV)
+		return;
+	if (r < 0) {
+		rb_fail(c, e, r, "remove");
+		return;
+	}
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
 			rb_fail(c, e, -errno, "remove");
+		return;
+	}
+	/* another type there: not what the commit added (not applied yet, or
+	 * replaced since); R2 restores the pre-image if any */
+	if (S_ISDIR(st.st_mode) || (e->kind == WS_K_SYMLINK) != (S_ISLNK(st.st_mode) != 0))
+		return;
+	if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
+		rb_fail(c, e, -errno, "remove");
+}
+
+/* R2: what it changed or deleted, parents first */
+static void rb_restore(rb_ctx *c, ws_walker *w, const ws_ment *e)
+{
+	const char *name;
+	size_t dl;
+	int pfd, r;
+
+	if (e->op == WS_OP_ADDED)
+		return;
+	ws_split(e->path, &dl, &name);
+	r = ws_walker_dir(w, e->path, dl, &pfd);
+	if (r == 0)
+		r = e->kind == WS_K_DIR ? restore_dir(pfd, name, e) : restore_object(c, pfd, name, e);
+	if (r < 0)
+		rb_fail(c, e, r, r == -EBADMSG ? "restore (pack object damaged)" : "restore");
+}
+
+/* Three passes over the manifest, one entry held at a time, every tree
+ * at once (roots[t] < 0: that tree is left alone). */
+static void rollback_trees(rb_ctx *c, const int *roots)
+{
+	size_t nt = c->m->ntrees;
+	_cleanup_free_ ws_walker *w = cx_calloc(nt, sizeof(*w));
+	_cleanup_free_ rb_dirs *d = cx_calloc(nt, sizeof(*d));
+
+	for (size_t t = 0; t < nt; t++)
+		ws_walker_init(&w[t], roots[t]);
+	for (int pass = 0; pass < 3; pass++) {
+		ws_mcur cur;
+		const ws_ment *e;
+		cx_error cerr = { 0 };
+		int r;
+
+		ws_mcur_init(&cur, c->m);
+		while ((r = ws_mcur_next(&cur, &e, &cerr)) > 0) {
+			unsigned t = e->tree;
+			if (roots[t] < 0)
+				continue;
+			if (pass == 0)
+				rb_temps(c, t, &w[t], e);
+			else if (pass == 1)
+				rb_added(c, t, &w[t], &d[t], e);
+			else
+				rb_restore(c, &w[t], e);
+		}
+		for (size_t t = 0; pass == 1 && t < nt; t++)
+			if (roots[t] >= 0)
+				rb_added(c, (unsigned)t, &w[t], &d[t], NULL);
+		ws_mcur_free(&cur);
+		if (r < 0) { /* it was read whole before: it changed since */
+			c->failed++;
+			if (!c->have_first && c->err)
+				*c->err = cerr;
+			c->have_first = true;
 		}
 	}
-	/* R2: what it changed or deleted, parents first */
-	for (size_t i = 0; i < m->n; i++) {
-		const ws_ment *e = &m->e[i];
-		const char *name;
-		size_t dl;
-		int pfd, r;
-
-		if (e->tree != tree || e->op == WS_OP_ADDED)
-			continue;
-		ws_split(e->path, &dl, &name);
-		r = ws_walker_dir(&w, e->path, dl, &pfd);
-		if (r == 0)
-			r = e->kind == WS_K_DIR ? restore_dir(pfd, name, e)
-						: restore_object(c, pfd, name, e);
-		if (r < 0)
-			rb_fail(c, e, r, r == -EBADMSG ? "restore (pack object damaged)" : "restore");
+	for (size_t t = 0; t < nt; t++) {
+		free(d[t].path);
+		ws_walker_free(&w[t]);
 	}
-	ws_walker_free(&w);
 }
 
 int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err)
 {
 	rb_ctx c = { .m = m, .packfd = packfd, .err = err };
+	int roots[CX_WS_TREES_MAX];
 
 	for (unsigned t = 0; t < m->ntrees; t++) {
-		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);
 		cx_error ierr = { 0 };
-		if (root < 0 || (check_ids && ws_check_tree_id(root, m->fsid[t], m->ino[t],
-							       m->trees[t], &ierr) < 0)) {
-			c.failed++;
-			if (!c.have_first && root < 0)
-				cx_err(err, CX_E_WORKSPACE, -root, "cannot open tree '%.200s': %s",
-				       m->trees[t], strerror(-root));
-			else if (!c.have_first && err)
-				*err = ierr;
-			c.have_first = true;
+		roots[t] = ws_open_root(m->trees[t], O_RDONLY);
+		if (roots[t] >= 0 && (!check_ids || ws_check_tree_id(roots[t], m->fsid[t], m->ino[t],
+								      m->trees[t], &ierr) == 0))
 			continue;
-		}
-		rollback_tree(&c, t, root);
-		if (syncfs(root) < 0 && !c.failed++)
+		c.failed++;
+		if (!c.have_first && roots[t] < 0)
+			cx_err(err, CX_E_WORKSPACE, -roots[t], "cannot open tree '%.200s': %s",
+			       m->trees[t], strerror(-roots[t]));
+		else if (!c.have_first && err)
+			*err = ierr;
+		c.have_first = true;
+		if (roots[t] >= 0)
+			close(roots[t]);
+		roots[t] = -1;
+	}
+	rollback_trees(&c, roots);
+	for (unsigned t = 0; t < m->ntrees; t++) {
+		if (roots[t] < 0)
+			continue;
+		if (syncfs(roots[t]) < 0 && !c.failed++)
 			cx_err(err, CX_E_WORKSPACE, errno, "cannot sync '%.200s': %s", m->trees[t],
 			       strerror(errno));
+		close(roots[t]);
 	}
 	if (c.failed) {
 		if (c.failed > 1)
@@ -530,101 +619,113 @@ static int attr_locked_at(int pfd, const char *path, size_t dl, const char *name
 	return 0;
 }
 
+/* The trees' roots and a walker each (roots[t] < 0: not open). */
+typedef struct trees_at {
+	size_t n;
+	int roots[CX_WS_TREES_MAX];
+	ws_walker *w;
+} trees_at;
+
+static void trees_open(trees_at *ta, const ws_manifest *m)
+{
+	ta->n = m->ntrees;
+	ta->w = cx_calloc(ta->n, sizeof(*ta->w));
+	for (size_t t = 0; t < ta->n; t++) {
+		ta->roots[t] = ws_open_root(m->trees[t], O_RDONLY);
+		ws_walker_init(&ta->w[t], ta->roots[t]);
+	}
+}
+
+static void trees_close(trees_at *ta)
+{
+	for (size_t t = 0; t < ta->n; t++) {
+		ws_walker_free(&ta->w[t]);
+		if (ta->roots[t] >= 0)
+			close(ta->roots[t]);
+	}
+	free(ta->w);
+	memset(ta, 0, sizeof(*ta));
+}
+
 int ws_check_attrs(const ws_manifest *m, cx_error *err)
 {
-	for (unsigned t = 0; t < m->ntrees; t++) {
-		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);
-		_cleanup_(ws_walker_free) ws_walker w = { 0 }; /* safe before ws_walker_init */
-		const char *last = NULL; /* the last dir checked: a prefix of it */
-		size_t lastlen = 0;
+	_cleanup_(trees_close) trees_at ta = { 0 };
+	_cleanup_(ws_mcur_free) ws_mcur cur = { 0 };
+	char *last[CX_WS_TREES_MAX] = { 0 }; /* per tree, the last dir checked */
+	const ws_ment *e;
+	int r;
 
-		if (root < 0)
+	trees_open(&ta, m);
+	ws_mcur_init(&cur, m);
+	while ((r = ws_mcur_next(&cur, &e, err)) > 0) {
+		unsigned t = e->tree;
+		const char *name, *where;
+		char q[200], buf[PATH_MAX];
+		size_t dl;
+		int pfd;
+		bool same;
+
+		if (ta.roots[t] < 0)
 			continue; /* the rollback says why */
-		ws_walker_init(&w, root);
-		for (size_t i = 0; i < m->n; i++) {
-			const ws_ment *e = &m->e[i];
-			const char *name, *where;
-			char q[200], buf[PATH_MAX];
-			size_t dl;
-			int pfd;
-			bool same;
-
-			if (e->tree != t)
-				continue;
-			ws_split(e->path, &dl, &name);
-			if (ws_walker_dir(&w, e->path, dl, &pfd) < 0)
-				continue;
-			same = last && lastlen == dl && strncmp(last, e->path, dl) == 0;
-			last = e->path;
-			lastlen = dl;
-			if (attr_locked_at(pfd, e->path, dl, name, !same, buf, sizeof(buf), &where))
-				return cx_err(err, CX_E_WORKSPACE, EPERM,
-					      "'%.200s%s%s' is append-only or immutable (chattr +a/+i): what the commit changed there cannot be restored (clear the attribute, then undo)",
-					      m->trees[t], *where ? "/" : "", ws_quote(where, q, sizeof(q)));
+		ws_split(e->path, &dl, &name);
+		if (ws_walker_dir(&ta.w[t], e->path, dl, &pfd) < 0)
+			continue;
+		same = last[t] && strlen(last[t]) == dl && strncmp(last[t], e->path, dl) == 0;
+		if (!same) {
+			free(last[t]);
+			last[t] = strndup(e->path, dl);
+			CX_CHECK(last[t]);
+		}
+		if (attr_locked_at(pfd, e->path, dl, name, !same, buf, sizeof(buf), &where)) {
+			r = cx_err(err, CX_E_WORKSPACE, EPERM,
+				   "'%.200s%s%s' is append-only or immutable (chattr +a/+i): what the commit changed there cannot be restored (clear the attribute, then undo)",
+				   m->trees[t], *where ? "/" : "", ws_quote(where, q, sizeof(q)));
+			break;
 		}
 	}
-	return 0;
+	for (size_t t = 0; t < m->ntrees; t++)
+		free(last[t]);
+	return r < 0 ? r : 0;
 }
 
 /* ---- undo check ----------------------------------------------------------------- */
 
-typedef struct last_key {
-	unsigned tree;
-	const char *path;
-	size_t idx;
-} last_key;
-
-static int last_cmp(const void *a, const void *b)
+/* e is a "deleted" entry: when a later entry of the same path (after
+ * the subtree deleted beneath it, manifest order) put something else
+ * there, *ret_kind is its kind (e is then not the path's last entry),
+ * else 0. The next entry is peeked; only when it lies beneath e does a
+ * second cursor read on past that subtree (read twice, once here). */
+static int replaced_by(ws_mcur *cur, const ws_ment *e, uint8_t *ret_kind, cx_error *err)
 {
-	const last_key *x = a, *y = b;
-	int c;
-	if (x->tree != y->tree)
-		return x->tree < y->tree ? -1 : 1;
-	if ((c = strcmp(x->path, y->path)))
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
+	_cleanup_(ws_mcur_free) ws_mcur la = { 0 };
+	size_t pl = strlen(e->path);
+	const ws_ment *n;
+	int r;
 
-/* The last entry of (tree, path) in the sorted keys, or NULL. */
-static const ws_ment *last_of(const ws_manifest *m, const last_key *k, unsigned tree,
-			      const char *path)
-{
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) { /* first key > (tree, path) */
-		size_t mid = lo + (hi - lo) / 2;
-		int c = k[mid].tree != tree ? (k[mid].tree < tree ? -1 : 1) : strcmp(k[mid].path, path);
-		if (c <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	*ret_kind = 0;
+	r = ws_mcur_peek(cur, &n, err);
+	if (r <= 0 || n->tree != e->tree || !under(n->path, e->path, pl)) {
+		if (r > 0 && n->tree == e->tree && strcmp(n->path, e->path) == 0 &&
+		    n->op != WS_OP_DELETED)
+			*ret_kind = n->kind;
+		return r < 0 ? r : 0;
 	}
-	if (lo == 0 || k[lo - 1].tree != tree || strcmp(k[lo - 1].path, path) != 0)
-		return NULL;
-	return &m->e[k[lo - 1].idx];
-}
-
-/* A dir above path that the commit replaced with a symlink (its own last
- * entry: checked unchanged on its own): what lay beneath was deleted by
- * the same commit, and the path now crossing that symlink is expected. */
-static bool below_committed_symlink(const ws_manifest *m, const last_key *k, const ws_ment *e)
-{
-	char *p = cx_strdup(e->path);
-	bool found = false;
-
-	for (char *s = strrchr(p, '/'); s && !found; s = strrchr(p, '/')) {
-		const ws_ment *a;
-		*s = '\0';
-		a = last_of(m, k, e->tree, p);
-		found = a && a->op != WS_OP_DELETED && a->kind == WS_K_SYMLINK;
+	ws_mcur_clone(&la, cur);
+	while ((r = ws_mcur_next(&la, &n, err)) > 0) {
+		if (n->tree == e->tree && under(n->path, e->path, pl))
+			continue;
+		if (n->tree == e->tree && strcmp(n->path, e->path) == 0 && n->op != WS_OP_DELETED)
+			*ret_kind = n->kind;
+		break;
 	}
-	free(p);
-	return found;
+	return r < 0 ? r : 0;
 }
 
-/* "" when the entry is as the commit left it, else why not. */
-static const char *differs(const ws_manifest *m, const last_key *k, const ws_ment *e,
-			   ws_walker *w)
+/* "" when the entry is as the commit left it, else why not. below_link:
+ * e lies in a dir the commit replaced with a symlink (its own entry is
+ * checked on its own): what lay beneath was deleted by the same commit,
+ * and the path now crossing that symlink is expected. */
+static const char *differs(const ws_ment *e, ws_walker *w, bool below_link)
 {
 	const char *name;
 	struct stat st;
@@ -635,7 +736,7 @@ static const char *differs(const ws_manifest *m, const last_key *k, const ws_men
 
 	ws_split(e->path, &dl, &name);
 	r = ws_walker_dir(w, e->path, dl, &pfd);
-	if (r == -ELOOP && e->op == WS_OP_DELETED && below_committed_symlink(m, k, e))
+	if (r == -ELOOP && e->op == WS_OP_DELETED && below_link)
 		return "";
 	if (r == -ELOOP || r == -EXDEV)
 		return "a symlink or mount point is in its path";
@@ -672,46 +773,73 @@ static const char *differs(const ws_manifest *m, const last_key *k, const ws_men
 	}
 }
 
+static void note(const ws_manifest *m, const ws_ment *e, const char *why, size_t count, char *msg,
+		 size_t len)
+{
+	size_t o = strlen(msg);
+	char q[80];
+	int n;
+
+	if (count > 10 || o + 1 >= len)
+		return;
+	n = snprintf(msg + o, len - o, "%s'%s%s%s' (%s)", count > 1 ? ", " : "",
+		     m->ntrees > 1 ? m->trees[e->tree] : "", m->ntrees > 1 ? "/" : "",
+		     ws_quote(e->path, q, sizeof(q)), why);
+	if (n < 0 || (size_t)n >= len - o)
+		msg[len - 1] = '\0';
+}
+
+/* One pass; each path is checked at its last entry. Two entries share
+ * a path only where the commit changed its type: the "deleted" one, the
+ * subtree deleted beneath it, then the new one (replaced_by looks
+ * ahead). Memory: two cursors and the top of one deleted subtree per
+ * tree. */
 int ws_check_after(const ws_manifest *m, char *msg, size_t len, size_t *ret_count,
 		   cx_error *err)
 {
-	_cleanup_free_ last_key *k = cx_calloc(m->n + 1, sizeof(*k));
-	_cleanup_free_ bool *last = cx_calloc(m->n + 1, sizeof(bool));
-	size_t count = 0, o = strlen(msg);
+	_cleanup_(trees_close) trees_at ta = { 0 };
+	_cleanup_(ws_mcur_free) ws_mcur cur = { 0 };
+	char *sub[CX_WS_TREES_MAX] = { 0 }; /* a deleted subtree's top, per tree */
+	bool sub_link[CX_WS_TREES_MAX] = { 0 };
+	size_t count = 0;
+	const ws_ment *e;
+	int r = 0;
 
-	for (size_t i = 0; i < m->n; i++)
-		k[i] = (last_key){ m->e[i].tree, m->e[i].path, i };
-	qsort(k, m->n, sizeof(*k), last_cmp);
-	for (size_t i = 0; i < m->n; i++)
-		if (i + 1 == m->n || k[i + 1].tree != k[i].tree || strcmp(k[i + 1].path, k[i].path) != 0)
-			last[k[i].idx] = true;
-	for (unsigned t = 0; t < m->ntrees; t++) {
-		_cleanup_close_ int root = ws_open_root(m->trees[t], O_RDONLY);
-		ws_walker w;
-		if (root < 0)
-			return cx_err(err, CX_E_WORKSPACE, -root, "cannot open tree '%.200s': %s",
-				      m->trees[t], strerror(-root));
-		ws_walker_init(&w, root);
-		for (size_t i = 0; i < m->n; i++) {
-			const ws_ment *e = &m->e[i];
-			const char *why;
-			char q[80];
-			if (e->tree != t || !last[i])
-				continue;
-			why = differs(m, k, e, &w);
-			if (!*why)
-				continue;
-			if (++count <= 10 && o + 1 < len) {
-				int n = snprintf(msg + o, len - o, "%s'%s%s%s' (%s)", count > 1 ? ", " : "",
-						 m->ntrees > 1 ? m->trees[t] : "", m->ntrees > 1 ? "/" : "",
-						 ws_quote(e->path, q, sizeof(q)), why);
-				o = n > 0 && (size_t)n < len - o ? o + (size_t)n : len - 1;
-			}
+	trees_open(&ta, m);
+	for (size_t t = 0; t < m->ntrees; t++)
+		if (ta.roots[t] < 0)
+			return cx_err(err, CX_E_WORKSPACE, -ta.roots[t], "cannot open tree '%.200s': %s",
+				      m->trees[t], strerror(-ta.roots[t]));
+	ws_mcur_init(&cur, m);
+	while (r == 0 && (r = ws_mcur_next(&cur, &e, err)) > 0) {
+		unsigned t = e->tree;
+		bool in_sub = sub[t] && under(e->path, sub[t], strlen(sub[t]));
+		const char *why;
+		uint8_t k = 0;
+
+		r = 0;
+		if (!in_sub && sub[t]) {
+			free(sub[t]);
+			sub[t] = NULL;
 		}
-		ws_walker_free(&w);
+		if (e->op == WS_OP_DELETED && !in_sub) {
+			if ((r = replaced_by(&cur, e, &k, err)) < 0)
+				break;
+			sub[t] = cx_strdup(e->path);
+			sub_link[t] = k == WS_K_SYMLINK;
+			if (k)
+				continue; /* not the path's last entry */
+		}
+		why = differs(e, &ta.w[t], in_sub && sub_link[t]);
+		if (*why)
+			note(m, e, why, ++count, msg, len);
 	}
-	if (count > 10 && o + 1 < len)
-		snprintf(msg + o, len - o, " and %zu more", count - 10);
+	for (size_t t = 0; t < m->ntrees; t++)
+		free(sub[t]);
+	if (r < 0)
+		return r;
+	if (count > 10 && strlen(msg) + 1 < len)
+		snprintf(msg + strlen(msg), len - strlen(msg), " and %zu more", count - 10);
 	*ret_count = count;
 	return 0;
 }

@@ -339,57 +339,130 @@ int ws_rm_at(int dfd, const char *name, unsigned depth_left, int spill_fd)
 
 #define COPY_BUF (256u * 1024)
 
-int ws_copy(int in, int out, uint8_t sha[32], uint64_t *ret_len)
-{
-	crypto_hash_sha256_state st;
-	_cleanup_free_ uint8_t *buf = NULL;
-	uint64_t total = 0;
+/* What a hole reads as: hashed, never written. */
+static const uint8_t zeros[64 * 1024];
 
-	if (!sha) {
-		/* in-kernel copy when the file systems allow it */
-		for (;;) {
-			ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
-			if (n > 0) {
-				total += (uint64_t)n;
-				continue;
-			}
-			if (n == 0) {
-				if (ret_len)
-					*ret_len = total;
-				return 0;
-			}
-			if (errno == EINTR)
-				continue;
-			if (total || (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-				      errno != EOPNOTSUPP && errno != EBADF))
-				return -errno;
-			break; /* fall back to read/write */
-		}
-	} else {
-		crypto_hash_sha256_init(&st);
+static void hash_zeros(crypto_hash_sha256_state *hs, uint64_t len)
+{
+	while (hs && len) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		crypto_hash_sha256_update(hs, zeros, n);
+		len -= n;
 	}
-	buf = malloc(COPY_BUF);
-	CX_CHECK(buf);
-	for (;;) {
-		ssize_t n = read(in, buf, COPY_BUF);
-		int r;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Bytes [off, end) of in to the same offsets of out (out < 0: hash
+ * only), in the kernel when nothing is hashed and the file systems allow
+ * it. Stops early at EOF; *ret_off: where it stopped. */
+static int copy_range(int in, int out, crypto_hash_sha256_state *hs, uint8_t *buf, uint64_t off,
+		      uint64_t end, uint64_t *ret_off)
+{
+	bool kernel = !hs && out >= 0;
+
+	while (off < end) {
+		size_t want = end - off < COPY_BUF ? (size_t)(end - off) : COPY_BUF;
+		ssize_t n;
+		int r;
+
+		if (kernel) {
+			loff_t io = (loff_t)off, oo = (loff_t)off;
+			n = copy_file_range(in, &io, out, &oo, want, 0);
+			if (n < 0 && errno != EINTR) {
+				if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+				    errno != EOPNOTSUPP && errno != EBADF)
+					return -errno;
+				kernel = false; /* read/write from here on */
+				continue;
+			}
+		} else {
+			n = pread(in, buf, want, (off_t)off);
+			if (n < 0 && errno != EINTR)
+				return -errno;
+		}
+		if (n < 0)
+			continue; /* EINTR */
 		if (n == 0)
 			break;
-		if (sha)
-			crypto_hash_sha256_update(&st, buf, (size_t)n);
-		if (out >= 0 && (r = cx_write_all(out, buf, (size_t)n)) < 0)
-			return r;
-		total += (uint64_t)n;
+		if (!kernel) {
+			if (hs)
+				crypto_hash_sha256_update(hs, buf, (size_t)n);
+			if (out >= 0 && (r = pwrite_all(out, buf, (size_t)n, off)) < 0)
+				return r;
+		}
+		off += (uint64_t)n;
 	}
+	*ret_off = off;
+	return 0;
+}
+
+/* Sparse-aware: only the data segments of in (SEEK_DATA/SEEK_HOLE) are
+ * read and written, at their offsets; holes are hashed as the zeros they
+ * read as and stay holes in out (a fresh, empty file), whose size is set
+ * last. A file system without SEEK_DATA is copied whole. */
+int ws_copy(int in, int out, uint8_t sha[32], uint64_t *ret_len)
+{
+	crypto_hash_sha256_state st, *hs = sha ? &st : NULL;
+	_cleanup_free_ uint8_t *buf = malloc(COPY_BUF);
+	uint64_t off = 0;
+	int r;
+
+	CX_CHECK(buf);
+	if (hs)
+		crypto_hash_sha256_init(hs);
+	for (;;) {
+		off_t data = lseek(in, (off_t)off, SEEK_DATA), hole;
+		uint64_t got = 0;
+
+		if (data < 0 && errno == ENXIO) { /* a hole up to EOF, or EOF */
+			off_t end = lseek(in, 0, SEEK_END);
+			if (end < 0)
+				return -errno;
+			if ((uint64_t)end > off) {
+				hash_zeros(hs, (uint64_t)end - off);
+				off = (uint64_t)end;
+			}
+			break;
+		}
+		if (data < 0) {
+			if (errno != EINVAL && errno != EOPNOTSUPP)
+				return -errno;
+			data = (off_t)off; /* no hole support: all of it is data */
+			hole = INT64_MAX;
+		} else if ((hole = lseek(in, data, SEEK_HOLE)) < 0) {
+			return -errno;
+		}
+		if ((uint64_t)data < off)
+			return -EIO; /* the file changed under us */
+		hash_zeros(hs, (uint64_t)data - off);
+		r = copy_range(in, out, hs, buf, (uint64_t)data, (uint64_t)hole, &got);
+		if (r < 0)
+			return r;
+		off = got;
+		if (got < (uint64_t)hole)
+			break; /* EOF */
+	}
+	if (out >= 0 && ftruncate(out, (off_t)off) < 0)
+		return -errno;
 	if (sha)
-		crypto_hash_sha256_final(&st, sha);
+		crypto_hash_sha256_final(hs, sha);
 	if (ret_len)
-		*ret_len = total;
+		*ret_len = off;
 	return 0;
 }
 

@@ -9,7 +9,8 @@
  *                delete, copy+hash, xattrs, trash + detached deleter,
  *                the commit steps' fault hook
  *   scan.c       upper + host -> plan (ws_rec) and manifest entries
- *   pack.c       pre-images, manifest and journal (JSON, strict)
+ *   pack.c       pre-images and journal (JSON, strict)
+ *   manifest.c   the manifest, written and read entry by entry
  *   apply.c      apply a plan; roll back / undo from a manifest
  *
  * Invariants shared by all of them:
@@ -24,6 +25,7 @@
 #define CALYX_WORKSPACE_INTERNAL_H
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -34,7 +36,8 @@
 
 #define WS_DEPTH_MAX 256          /* path components below a tree root */
 #define WS_ENTRIES_MAX 1000000    /* upper + host entries one commit may touch */
-#define WS_MANIFEST_MAX (1u << 30)
+#define WS_MANIFEST_MAX (1u << 30) /* a v1 manifest (read whole) */
+#define WS_MLINE_MAX (16u << 20)   /* a v2 manifest line, '\n' included */
 #define WS_JOURNAL_MAX (1u << 20)
 #define WS_XATTR_LIST_MAX 65536   /* bytes of xattr names per file */
 #define WS_XATTR_VALUE_MAX 65536  /* XATTR_SIZE_MAX */
@@ -118,10 +121,40 @@ typedef struct ws_manifest {
 	char *trees[CX_WS_TREES_MAX];
 	char fsid[CX_WS_TREES_MAX][17]; /* "" when not recorded */
 	uint64_t ino[CX_WS_TREES_MAX];
+	uint64_t added, changed, deleted, bytes;
+	uint64_t nent;     /* entries (added + changed + deleted) */
+	/* read: 2 (fd open, the entries from byte body on, read through a
+	 * ws_mcur) or 1 (entries in e, read whole); 0 when not read */
+	int version;
+	int fd;
+	uint64_t body;
 	ws_ment *e;
 	size_t n, cap;
-	uint64_t added, changed, deleted, bytes;
 } ws_manifest;
+
+/* A position in a read manifest: each cursor holds one entry (one line)
+ * at a time, whatever the manifest's size. */
+typedef struct ws_mcur {
+	const ws_manifest *m;
+	size_t idx;        /* entries returned so far */
+	uint64_t off;      /* file offset of buf[0] */
+	char *buf;
+	size_t cap, len, pos;
+	ws_ment cur;
+	ws_ment peek;      /* the next entry, when peeked */
+	bool peeked;
+	uint64_t peek_at;  /* file offset of the peeked entry's line */
+} ws_mcur;
+
+/* Writes a v2 manifest line by line (manifest.c). */
+typedef struct ws_mwriter {
+	int fd;
+	crypto_hash_sha256_state h;
+	char *b;
+	size_t n;
+	int r;
+	uint64_t count, want;
+} ws_mwriter;
 
 /* ---- journal ------------------------------------------------------------------- */
 typedef struct ws_journal {
@@ -211,17 +244,18 @@ int ws_trash(const char *trash, const char *path, cx_error *err);
 int ws_scan(int hroot, int uroot, const char *host_path, ws_plan *plan, size_t *budget,
 	    cx_error *err);
 void ws_plan_free(ws_plan *p);
-/* Manifest entries (without pre-image data) for a plan, appended. */
-void ws_plan_entries(const ws_plan *p, unsigned tree, ws_manifest *m);
+/* The manifest entry of one plan record (path borrowed from it; has_before
+ * set, before fields not yet filled): false when the record makes none. */
+bool ws_plan_entry(const ws_rec *r, unsigned tree, ws_ment *ret);
+/* Counts of a plan's entries into m (added, changed, deleted, bytes, nent). */
+void ws_plan_count(const ws_plan *p, ws_manifest *m);
 
 /* ---- pack.c ------------------------------------------------------------ */
-/* Copy pre-images of tree's changed/deleted files into pack_dir/tree<i>/
- * and fill the entries' before fields. */
-int ws_pack_tree(int hroot, int packfd, unsigned tree, ws_manifest *m, cx_error *err);
-int ws_manifest_write(int packfd, const ws_manifest *m, char sha_hex[65], cx_error *err);
-int ws_manifest_read(const char *pack_dir, ws_manifest *ret, cx_error *err);
-void ws_manifest_free(ws_manifest *m);
-ws_ment *ws_manifest_add(ws_manifest *m);
+/* Each entry of a tree's plan: pre-image (of a changed or deleted file,
+ * symlink or dir) copied into pack_dir/tree<i>/, before fields filled,
+ * then the entry written to the manifest. */
+int ws_pack_tree(int hroot, int packfd, unsigned tree, const ws_plan *p, ws_mwriter *w,
+		 cx_error *err);
 int ws_journal_write(const char *path, const ws_journal *j, const char *state, cx_error *err);
 int ws_journal_read(const char *path, ws_journal *ret, cx_error *err);
 void ws_journal_free(ws_journal *j);
@@ -230,6 +264,32 @@ int ws_pack_open_object(int packfd, unsigned tree, const char *sha_hex);
 /* Escaped, printable rendering of a path for messages (C-style quoting
  * when it holds control characters or quotes). Returns out. */
 const char *ws_quote(const char *s, char *out, size_t len);
+
+/* ---- manifest.c ------------------------------------------------------- */
+/* m: header fields and counts (nent entries will follow). */
+int ws_mwriter_open(int packfd, const ws_manifest *m, ws_mwriter *w, cx_error *err);
+int ws_mwriter_add(ws_mwriter *w, const ws_ment *e, cx_error *err);
+/* Exactly nent entries written: fsync, rename into place, its sha256. */
+int ws_mwriter_close(int packfd, ws_mwriter *w, char sha_hex[65], cx_error *err);
+void ws_mwriter_free(ws_mwriter *w);
+/* Read pack_dir/manifest.json (v2 or v1): the header, and unless
+ * header_only every entry once (refused whole when one is damaged). */
+int ws_manifest_read(const char *pack_dir, bool header_only, ws_manifest *ret, cx_error *err);
+void ws_manifest_free(ws_manifest *m);
+ws_ment *ws_manifest_add(ws_manifest *m);
+void ws_ment_free(ws_ment *e);
+int ws_tree_id_fields(const json_t *t, const char *what, char fsid[17], uint64_t *ino,
+		      cx_error *err);
+void ws_mcur_init(ws_mcur *c, const ws_manifest *m);
+/* The next entry: 1 (*ret valid until the next call), 0 at the end, or
+ * -errno. */
+int ws_mcur_next(ws_mcur *c, const ws_ment **ret, cx_error *err);
+/* The next entry without moving on (*ret valid until the next call of
+ * either): 1, 0 at the end, or -errno. */
+int ws_mcur_peek(ws_mcur *c, const ws_ment **ret, cx_error *err);
+/* A new cursor where src stands (its next entry is src's next). */
+void ws_mcur_clone(ws_mcur *dst, const ws_mcur *src);
+void ws_mcur_free(ws_mcur *c);
 
 /* ---- apply.c ----------------------------------------------------------- */
 int ws_apply(int hroot, int uroot, const ws_plan *plan, const char *tag, unsigned tree,

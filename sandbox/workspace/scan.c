@@ -657,57 +657,65 @@ void ws_plan_free(ws_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void ws_plan_entries(const ws_plan *p, unsigned tree, ws_manifest *m)
+bool ws_plan_entry(const ws_rec *r, unsigned tree, ws_ment *ret)
+{
+	uint8_t op, kind;
+
+	switch (r->act) {
+	case WS_A_NONE:
+	case WS_A_DELETE:
+		op = WS_OP_DELETED;
+		kind = r->hkind;
+		break;
+	case WS_A_DIR:
+		if (r->hkind == WS_K_DIR && !r->meta)
+			return false;
+		op = r->hkind == WS_K_NONE ? WS_OP_ADDED : WS_OP_CHANGED;
+		kind = WS_K_DIR;
+		break;
+	case WS_A_WRITE:
+	case WS_A_LINK:
+	case WS_A_SYMLINK:
+		op = r->hkind == WS_K_NONE ? WS_OP_ADDED : WS_OP_CHANGED;
+		kind = r->act == WS_A_SYMLINK ? WS_K_SYMLINK : WS_K_FILE;
+		break;
+	default:
+		return false;
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->tree = tree;
+	ret->path = r->path; /* borrowed */
+	ret->op = op;
+	ret->kind = kind;
+	ret->has_before = op != WS_OP_ADDED; /* filled by the pack */
+	if (op != WS_OP_DELETED) {
+		ret->has_after = true;
+		ret->mode_a = (uint32_t)r->mode;
+		ret->uid_a = (uint32_t)r->uid;
+		ret->gid_a = (uint32_t)r->gid;
+		if (kind != WS_K_DIR) {
+			ret->size_a = r->size;
+			cx_hex_encode(r->sha, 32, ret->sha_a);
+		}
+	}
+	return true;
+}
+
+void ws_plan_count(const ws_plan *p, ws_manifest *m)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		const ws_rec *r = &p->v[i];
-		ws_ment *e;
-		uint8_t op, kind;
+		ws_ment e;
 
-		switch (r->act) {
-		case WS_A_NONE:
-		case WS_A_DELETE:
-			op = WS_OP_DELETED;
-			kind = r->hkind;
-			break;
-		case WS_A_DIR:
-			if (r->hkind == WS_K_DIR && !r->meta)
-				continue;
-			op = r->hkind == WS_K_NONE ? WS_OP_ADDED : WS_OP_CHANGED;
-			kind = WS_K_DIR;
-			break;
-		case WS_A_WRITE:
-		case WS_A_LINK:
-		case WS_A_SYMLINK:
-			op = r->hkind == WS_K_NONE ? WS_OP_ADDED : WS_OP_CHANGED;
-			kind = r->act == WS_A_SYMLINK ? WS_K_SYMLINK : WS_K_FILE;
-			break;
-		default:
+		if (!ws_plan_entry(&p->v[i], 0, &e))
 			continue;
-		}
-		e = ws_manifest_add(m);
-		e->tree = tree;
-		e->path = cx_strdup(r->path);
-		e->op = op;
-		e->kind = kind;
-		e->has_before = op != WS_OP_ADDED; /* filled by the pack */
-		if (op != WS_OP_DELETED) {
-			e->has_after = true;
-			e->mode_a = (uint32_t)r->mode;
-			e->uid_a = (uint32_t)r->uid;
-			e->gid_a = (uint32_t)r->gid;
-			if (kind != WS_K_DIR) {
-				e->size_a = r->size;
-				cx_hex_encode(r->sha, 32, e->sha_a);
-			}
-		}
-		if (op == WS_OP_ADDED)
+		if (e.op == WS_OP_ADDED)
 			m->added++;
-		else if (op == WS_OP_CHANGED)
+		else if (e.op == WS_OP_CHANGED)
 			m->changed++;
 		else
 			m->deleted++;
-		if (kind == WS_K_FILE && op != WS_OP_DELETED)
-			m->bytes += r->size;
+		m->nent++;
+		if (e.kind == WS_K_FILE && e.op != WS_OP_DELETED)
+			m->bytes += e.size_a;
 	}
 }

@@ -226,7 +226,7 @@ static int roll_back(const cx_ws_dirs *d, const char *journal_path, const ws_jou
 	packfd = open_pack(j->pack_dir, err);
 	if (packfd < 0)
 		return packfd;
-	r = ws_manifest_read(j->pack_dir, &m, err);
+	r = ws_manifest_read(j->pack_dir, false, &m, err);
 	if (r == 0 && strcmp(m.tag, j->tag) != 0)
 		r = cx_err(err, CX_E_WORKSPACE, EINVAL, "pack '%.200s' belongs to another commit",
 			   j->pack_dir);
@@ -417,7 +417,7 @@ static int commit_scan(commit *c, cx_error *err)
 			return r;
 		}
 		c->m.trees[c->m.ntrees++] = cx_strdup(t->host_path);
-		ws_plan_entries(&c->plans[i], (unsigned)i, &c->m);
+		ws_plan_count(&c->plans[i], &c->m);
 	}
 	ws_fault("after_scan");
 	return 0;
@@ -433,9 +433,11 @@ static void drop_pack(commit *c)
 	ws_trash(c->d->trash, c->pack_dir, &e2);
 }
 
-/* 2. pack: pre-images and manifest, durable in one batch */
+/* 2. pack: pre-images and manifest (streamed: entry by entry, from the
+ * plans), durable in one batch */
 static int commit_pack(commit *c, cx_error *err)
 {
+	_cleanup_(ws_mwriter_free) ws_mwriter mw = { .fd = -1 };
 	int r = fresh_pack_dir(c->d, c->pack_dir, err);
 
 	if (r < 0)
@@ -447,10 +449,11 @@ static int commit_pack(commit *c, cx_error *err)
 	c->m.run_id = cx_strdup(c->run_id);
 	c->m.tag = cx_strdup(c->tag);
 	c->m.committed_at = (int64_t)time(NULL);
+	r = ws_mwriter_open(c->packfd, &c->m, &mw, err);
 	for (size_t i = 0; i < c->n && r == 0; i++)
-		r = ws_pack_tree(c->hroot[i], c->packfd, (unsigned)i, &c->m, err);
+		r = ws_pack_tree(c->hroot[i], c->packfd, (unsigned)i, &c->plans[i], &mw, err);
 	if (r == 0)
-		r = ws_manifest_write(c->packfd, &c->m, c->msha, err);
+		r = ws_mwriter_close(c->packfd, &mw, c->msha, err);
 	if (r == 0 && syncfs(c->packfd) < 0)
 		r = cx_err(err, CX_E_WORKSPACE, errno, "cannot sync pack '%.200s': %s", c->pack_dir,
 			   strerror(errno));
@@ -558,7 +561,7 @@ int cx_ws_commit(const cx_ws_dirs *d, const cx_ws_tree *trees, size_t n, const c
 	/* Nothing written (the common case for a command that only reads):
 	 * nothing lands, so there is nothing to pack, journal or sync, and no
 	 * undo to offer. The report says so with an empty manifest hash. */
-	if (c.m.n == 0) {
+	if (c.m.nent == 0) {
 		commit_report(&c, false, ret);
 		return 0;
 	}
@@ -735,7 +738,7 @@ int cx_ws_undo(const cx_ws_dirs *d, const char *pack_dir, bool force, cx_error *
 	if (has_file(packfd, "undone"))
 		return cx_err(err, CX_E_WORKSPACE, EALREADY,
 			      "undo refused: '%.200s' was already undone", pack_dir);
-	r = ws_manifest_read(pack_dir, &m, err);
+	r = ws_manifest_read(pack_dir, false, &m, err);
 	if (r < 0)
 		return r;
 	/* no run may write these trees, nor any tree overlapping them, while
@@ -777,12 +780,43 @@ static void fmt_size(uint64_t v, char *out, size_t len)
 		snprintf(out, len, "%.1f MiB", (double)v / (1024 * 1024));
 }
 
+static void diff_line(FILE *out, const ws_ment *e, size_t width)
+{
+	char q[300], name[310], a[32], b[32], what[96];
+
+	ws_quote(e->path, q, sizeof(q));
+	snprintf(name, sizeof(name), "%s%s%s%s", strcmp(q, e->path) ? "\"" : "", q,
+		 strcmp(q, e->path) ? "\"" : "", e->kind == WS_K_DIR ? "/" : "");
+	fmt_size(e->size_b, b, sizeof(b));
+	fmt_size(e->size_a, a, sizeof(a));
+	if (e->kind == WS_K_DIR)
+		snprintf(what, sizeof(what), "dir%s", e->op == WS_OP_CHANGED ? " mode/owner" : "");
+	else if (e->kind == WS_K_SYMLINK)
+		snprintf(what, sizeof(what), "symlink");
+	else if (e->op == WS_OP_ADDED)
+		snprintf(what, sizeof(what), "%s", a);
+	else if (e->op == WS_OP_DELETED)
+		snprintf(what, sizeof(what), "%s", b);
+	else if (strcmp(e->sha_b, e->sha_a) == 0)
+		snprintf(what, sizeof(what), "mode %o -> %o", e->mode_b, e->mode_a);
+	else
+		snprintf(what, sizeof(what), "%s -> %s", b, a);
+	fprintf(out, " %c %-*s | %s\n", e->op == WS_OP_ADDED ? 'A' : e->op == WS_OP_CHANGED ? 'M' : 'D',
+		(int)width, name, what);
+}
+
+/* Two passes over the entries (one holds at a time): the name column's
+ * width (which also checks every entry before anything is printed), then
+ * the lines, tree by tree (entries come in tree order). */
 int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err)
 {
 	_cleanup_close_ int packfd = -1;
-	ws_manifest m = { 0 };
+	_cleanup_(ws_manifest_free) ws_manifest m = { .fd = -1 };
+	_cleanup_(ws_mcur_free) ws_mcur c = { 0 };
+	const ws_ment *e;
 	char when[64] = "?";
 	size_t width = 0;
+	unsigned tr = 0;
 	struct tm tm;
 	time_t t;
 	int r;
@@ -790,9 +824,21 @@ int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err)
 	packfd = open_pack(pack_dir, err);
 	if (packfd < 0)
 		return packfd;
-	r = ws_manifest_read(pack_dir, &m, err);
+	r = ws_manifest_read(pack_dir, true, &m, err);
 	if (r < 0)
 		return r;
+	ws_mcur_init(&c, &m);
+	while ((r = ws_mcur_next(&c, &e, err)) > 0) {
+		char q[300];
+		size_t w = strlen(ws_quote(e->path, q, sizeof(q))) + 3;
+		if (w > width)
+			width = w < 60 ? w : 60;
+	}
+	ws_mcur_free(&c);
+	if (r < 0) {
+		cx_err_prefix(err, "pack '%.200s'", pack_dir);
+		return r;
+	}
 	t = (time_t)m.committed_at;
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
@@ -800,46 +846,35 @@ int cx_ws_diff(const char *pack_dir, FILE *out, cx_error *err)
 	cx_esc_line(out, "run %s (lease %s), %s %s%s", m.run_id, m.run_key,
 		    has_file(packfd, "committed") ? "committed" : "commit not finished,", when,
 		    has_file(packfd, "undone") ? ", undone" : "");
-	for (size_t i = 0; i < m.n; i++) {
-		char q[300];
-		size_t w = strlen(ws_quote(m.e[i].path, q, sizeof(q))) + 3;
-		if (w > width)
-			width = w < 60 ? w : 60;
+	if (m.ntrees > 1)
+		cx_esc_line(out, "%s:", m.trees[0]);
+	ws_mcur_init(&c, &m);
+	while ((r = ws_mcur_next(&c, &e, err)) > 0) {
+		while (tr < e->tree)
+			cx_esc_line(out, "%s:", m.trees[++tr]);
+		diff_line(out, e, width);
 	}
-	for (unsigned tr = 0; tr < m.ntrees; tr++) {
-		if (m.ntrees > 1)
-			cx_esc_line(out, "%s:", m.trees[tr]);
-		for (size_t i = 0; i < m.n; i++) {
-			const ws_ment *e = &m.e[i];
-			char q[300], name[310], a[32], b[32], what[96];
-			if (e->tree != tr)
-				continue;
-			ws_quote(e->path, q, sizeof(q));
-			snprintf(name, sizeof(name), "%s%s%s%s", strcmp(q, e->path) ? "\"" : "", q,
-				 strcmp(q, e->path) ? "\"" : "", e->kind == WS_K_DIR ? "/" : "");
-			fmt_size(e->size_b, b, sizeof(b));
-			fmt_size(e->size_a, a, sizeof(a));
-			if (e->kind == WS_K_DIR)
-				snprintf(what, sizeof(what), "dir%s", e->op == WS_OP_CHANGED ? " mode/owner" : "");
-			else if (e->kind == WS_K_SYMLINK)
-				snprintf(what, sizeof(what), "symlink");
-			else if (e->op == WS_OP_ADDED)
-				snprintf(what, sizeof(what), "%s", a);
-			else if (e->op == WS_OP_DELETED)
-				snprintf(what, sizeof(what), "%s", b);
-			else if (strcmp(e->sha_b, e->sha_a) == 0)
-				snprintf(what, sizeof(what), "mode %o -> %o", e->mode_b, e->mode_a);
-			else
-				snprintf(what, sizeof(what), "%s -> %s", b, a);
-			fprintf(out, " %c %-*s | %s\n",
-				e->op == WS_OP_ADDED ? 'A' : e->op == WS_OP_CHANGED ? 'M' : 'D',
-				(int)width, name, what);
-		}
-	}
+	if (r < 0)
+		return r;
+	while (m.ntrees > 1 && tr + 1 < m.ntrees)
+		cx_esc_line(out, "%s:", m.trees[++tr]);
 	fprintf(out, " %llu path%s: %llu added, %llu changed, %llu deleted, %llu bytes written\n",
-		(unsigned long long)m.n, m.n == 1 ? "" : "s", (unsigned long long)m.added,
+		(unsigned long long)m.nent, m.nent == 1 ? "" : "s", (unsigned long long)m.added,
 		(unsigned long long)m.changed, (unsigned long long)m.deleted,
 		(unsigned long long)m.bytes);
-	ws_manifest_free(&m);
 	return ferror(out) ? cx_err(err, CX_E_IO, EIO, "cannot write the diff") : 0;
+}
+
+int cx_ws_pack_info(const char *pack_dir, char run_id[CX_WS_RUN_ID_MAX], int64_t *ret_at,
+		    cx_error *err)
+{
+	ws_manifest m = { .fd = -1 };
+	int r = ws_manifest_read(pack_dir, true, &m, err);
+
+	if (r < 0)
+		return r;
+	snprintf(run_id, CX_WS_RUN_ID_MAX, "%s", m.run_id);
+	*ret_at = m.committed_at;
+	ws_manifest_free(&m);
+	return 0;
 }

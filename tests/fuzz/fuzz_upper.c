@@ -50,7 +50,7 @@
  *  - hardlinks: a link record points at a written or kept record of the
  *    same upper inode; each inode's names end as one host inode;
  *  - counts: records = entries consumed from the budget; FIFOs and
- *    sockets counted in skipped; the manifest entries (ws_plan_entries)
+ *    sockets counted in skipped; the manifest entries (ws_plan_entry, ws_plan_count)
  *    match the records one for one, and added + changed + deleted and
  *    bytes add up;
  *  - no fd leaked; unknown xattrs and special files only ever refused or
@@ -1023,16 +1023,20 @@ static void check_manifest(const ws_plan *p)
 	size_t k = 0;
 	uint64_t added = 0, changed = 0, deleted = 0, bytes = 0;
 
-	ws_plan_entries(p, 3, &m);
+	ws_plan_count(p, &m);
 	for (size_t i = 0; i < p->n; i++) {
 		const ws_rec *r = &p->v[i];
-		const ws_ment *e;
+		ws_ment em;
+		const ws_ment *e = &em;
+		bool made = ws_plan_entry(r, 3, &em);
 		uint8_t op, kd;
 
-		if (r->act == WS_A_SKIP || (r->act == WS_A_DIR && r->hkind == WS_K_DIR && !r->meta))
+		if (r->act == WS_A_SKIP || (r->act == WS_A_DIR && r->hkind == WS_K_DIR && !r->meta)) {
+			CX_CHECK(!made);
 			continue;
-		CX_CHECK(k < m.n);
-		e = &m.e[k++];
+		}
+		CX_CHECK(made);
+		k++;
 		if (r->act == WS_A_NONE || r->act == WS_A_DELETE) {
 			op = WS_OP_DELETED;
 			kd = r->hkind;
@@ -1057,9 +1061,9 @@ static void check_manifest(const ws_plan *p)
 		changed += op == WS_OP_CHANGED;
 		deleted += op == WS_OP_DELETED;
 	}
-	CX_CHECK(k == m.n);
+	CX_CHECK(k == m.nent);
 	CX_CHECK(m.added == added && m.changed == changed && m.deleted == deleted && m.bytes == bytes);
-	CX_CHECK(m.added + m.changed + m.deleted == m.n);
+	CX_CHECK(m.added + m.changed + m.deleted == m.nent);
 	ws_manifest_free(&m);
 }
 

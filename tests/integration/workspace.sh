@@ -337,6 +337,43 @@ t_undo_refused() {
 }
 run_test workspace.rollback_refused_if_changed_then_forced t_undo_refused
 
+# Sparse files stay sparse through commit, pack and undo: four new 256 MiB
+# files with a few bytes of data each commit as sparse host files (du -k
+# small, not 1 GiB written), and calyx-ctl rollback (which restores the
+# pre-image of the sparse host file the run appended to) leaves it sparse.
+t_sparse() {
+	ws_fixture "$T/srv/sp" "$WS_UID" || return 1
+	(cd "$T/srv/sp" && "$HB/wsops" sparse:old.bin:256 && chown "$WS_UID:$WS_UID" old.bin) || fail "fixture" || return 1
+	local kb f before pack=""
+	before=$(manifest "$T/srv/sp")
+	ws_run sparse "$T/srv/sp" "$(json_argv sparse:s1.bin:256 sparse:s2.bin:256 sparse:s3.bin:256 sparse:s4.bin:256 append:old.bin:x)" '"limits":{"fsize_bytes":536870912}' || return 1
+	expect_rc 0 || return 1
+	for f in s1 s2 s3 s4; do
+		[ "$(stat -c %s "$T/srv/sp/$f.bin")" = 268435456 ] || fail "$f.bin: size $(stat -c %s "$T/srv/sp/$f.bin"), not 256 MiB" || return 1
+		kb=$(du -k "$T/srv/sp/$f.bin" | cut -f1)
+		[ "$kb" -lt 4096 ] || fail "$f.bin takes $kb KiB on the host: its holes were written" || return 1
+	done
+	[ "$(head -c 5 "$T/srv/sp/s1.bin")" = start ] && [ "$(tail -c 3 "$T/srv/sp/s1.bin")" = end ] ||
+		fail "s1.bin's data is not where the run wrote it" || return 1
+	for f in "$T"/ws/state/packs/*/manifest.json; do
+		head -n 1 "$f" | grep -q '"run_id":"ws-sparse"' && pack=${f%/manifest.json}
+	done
+	[ -n "$pack" ] || fail "no pack names run ws-sparse" || return 1
+	kb=$(du -k "$pack" | tail -n 1 | cut -f1)
+	[ "$kb" -lt 8192 ] || fail "the packs take $kb KiB: the pre-image of old.bin was stored with its holes" || return 1
+	check 0 "" "$CTL" --config "$T/ws/etc/calyx.conf" rollback ws-sparse || return 1
+	[ "$(manifest "$T/srv/sp")" = "$before" ] ||
+		fail "after rollback the tree differs from before the run: $(diff <(echo "$before") <(manifest "$T/srv/sp") | head -n 4 | tr '\n' '|')" || return 1
+	kb=$(du -k "$T/srv/sp/old.bin" | cut -f1)
+	[ "$kb" -lt 4096 ] || fail "the restored old.bin takes $kb KiB: its holes were written"
+}
+if (cd "$T" && "$HB/wsops" sparse:probe.bin:64) && [ "$(du -k "$T/probe.bin" | cut -f1)" -lt 1024 ]; then
+	run_test workspace.sparse_files_stay_sparse t_sparse
+else
+	skip_test workspace.sparse_files_stay_sparse "the file system of $T does not keep files sparse"
+fi
+rm -f "$T/probe.bin"
+
 # Rollback packs are pruned at the next start past the configured budget.
 t_prune() {
 	mk_host wsp "$T/ws.policy.json" "" "\"run_uid\": $WS_UID, \"run_gid\": $WS_UID, \"pack_max_bytes\": 1" || return 1

@@ -4,7 +4,8 @@
  *   write:P:TEXT  append:P:TEXT  rm:P  rmtree:P  mkdir:P  mv:A:B
  *   ln:TARGET:LINK (symlink)  link:A:B (hardlink)  chmod:P:OCTAL
  *   fill:P:BYTES (BYTES of 'x', 64 KiB at a time)  touch:P:N (empty files
- *   P.0 .. P.N-1)  sleep:MS  spin  exit:N
+ *   P.0 .. P.N-1)  sparse:P:MIB (a sparse file of MIB MiB: a few bytes at
+ *   its start, middle and end, holes between)  sleep:MS  spin  exit:N
  * Stops at the first failure with exit 99 and a message. */
 #include <dirent.h>
 #include <errno.h>
@@ -83,6 +84,19 @@ static int touch_n(const char *p, long n)
 	return 0;
 }
 
+static int sparse(const char *p, long mib)
+{
+	off_t size = (off_t)mib << 20;
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644), r = -1;
+	if (fd < 0)
+		return -1;
+	if (mib > 0 && ftruncate(fd, size) == 0 && pwrite(fd, "start", 5, 0) == 5 &&
+	    pwrite(fd, "middle", 6, size / 2) == 6 && pwrite(fd, "end", 3, size - 3) == 3)
+		r = 0;
+	close(fd);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -118,6 +132,8 @@ int main(int argc, char **argv)
 			r = fill(a, strtoll(b, NULL, 10));
 		else if (!strcmp(op, "touch") && b)
 			r = touch_n(a, strtol(b, NULL, 10));
+		else if (!strcmp(op, "sparse") && b)
+			r = sparse(a, strtol(b, NULL, 10));
 		else if (!strcmp(op, "sleep") && a) {
 			struct timespec ts = { atoi(a) / 1000, (atoi(a) % 1000) * 1000000L };
 			nanosleep(&ts, NULL);

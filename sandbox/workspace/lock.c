@@ -391,7 +391,7 @@ static int attempt(int dfd, const lk_set *mine, const char *body, lk_busy *busy,
 {
 	_cleanup_close_ int reg = openat(dfd, ".registry",
 					 O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int r;
+	int r = 0;
 
 	if (reg < 0 || (r = lock_file(reg, LOCK_EX)) < 0)
 		return cx_err(err, CX_E_WORKSPACE, reg < 0 ? errno : -r,

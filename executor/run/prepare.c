@@ -83,7 +83,9 @@ int cx_run_lock_trees(cx_run *run, cx_error *err)
 
 int cx_run_private_mounts(cx_error *err)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	/* source and type are ignored for a propagation change; named, not
+	 * NULL, so memcheck (make valgrind) reads no null string */
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		return cx_err(err, CX_E_LAYER, errno,
 			      "cannot enter a private mount namespace: %s (calyx-exec must run as root; the lease was not used)",
 			      strerror(errno));

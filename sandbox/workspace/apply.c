@@ -566,6 +566,9 @@ int ws_rollback(const ws_manifest *m, int packfd, bool check_ids, cx_error *err)
 	rb_ctx c = { .m = m, .packfd = packfd, .err = err };
 	int roots[CX_WS_TREES_MAX];
 
+	for (size_t t = 0; t < CX_ARRAY_SIZE(roots); t++)
+		roots[t] = -1;
+
 	for (unsigned t = 0; t < m->ntrees; t++) {
 		cx_error ierr = { 0 };
 		roots[t] = ws_open_root(m->trees[t], O_RDONLY);
@@ -683,7 +686,7 @@ int ws_check_attrs(const ws_manifest *m, cx_error *err)
 			break;
 		}
 	}
-	for (size_t t = 0; t < m->ntrees; t++)
+	for (size_t t = 0; t < CX_ARRAY_SIZE(last); t++)
 		free(last[t]);
 	return r < 0 ? r : 0;
 }

@@ -417,7 +417,7 @@ static int copy_range(int in, int out, crypto_hash_sha256_state *hs, uint8_t *bu
  * last. A file system without SEEK_DATA is copied whole. */
 int ws_copy(int in, int out, uint8_t sha[32], uint64_t *ret_len)
 {
-	crypto_hash_sha256_state st, *hs = sha ? &st : NULL;
+	crypto_hash_sha256_state st = { 0 }, *hs = sha ? &st : NULL;
 	_cleanup_free_ uint8_t *buf = malloc(COPY_BUF);
 	uint64_t off = 0;
 	int r;

@@ -708,8 +708,8 @@ static int read_v2(int fd, bool check, ws_manifest *m, cx_error *err)
 {
 	_cleanup_json_ json_t *h = NULL;
 	ws_mcur c;
-	const char *line;
-	size_t len;
+	const char *line = NULL;
+	size_t len = 0;
 	int r;
 
 	m->version = 2;

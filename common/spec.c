@@ -97,6 +97,7 @@ void cx_run_spec_free(cx_run_spec *s)
 	cx_strv_free(&s->validate_argv);
 	cx_strv_free(&s->ro);
 	cx_strv_free(&s->rw);
+	cx_strv_free(&s->exec);
 	cx_env_free(&s->env);
 	free(s->cwd);
 	free(s->workspace);

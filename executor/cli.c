@@ -97,6 +97,9 @@ void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified)
 	fprintf(out, "  runs         ");
 	print_argv(out, &s->argv);
 	cx_esc_line(out, "               directly with execve, no shell, in cwd %s", s->cwd);
+	for (size_t i = 0; i < s->exec.n; i++)
+		cx_esc_line(out, "  may execute  %s%s", s->exec.v[i],
+			    i == 0 ? "  (besides the command; a directory: every file beneath)" : "");
 	if (s->validate_argv.n) {
 		fprintf(out, "  validates    ");
 		print_argv(out, &s->validate_argv);

@@ -23,7 +23,9 @@
 #include "calyx/jsonx.h"
 #include "calyx/keyring.h"
 #include "calyx/lease.h"
+#include "calyx/path.h"
 #include "calyx/policy.h"
+#include "calyx/sandbox.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -32,9 +34,11 @@ static const char usage[] =
 	"        new key pair: DIR/NAME.key (32-byte seed, mode 0600), DIR/NAME.pub.json\n"
 	"  keyring add KEYRING ENTRY.pub.json\n"
 	"        add a public key entry to a keyring (created if missing)\n"
-	"  new BODY.json -o LEASE [--policy POLICY] [--ttl SECONDS]\n"
+	"  new BODY.json -o LEASE [--policy POLICY] [--ttl SECONDS] [--no-host-check]\n"
 	"        validate a lease body, fill lease_id, times (ttl default 1800 s) and\n"
-	"        policy_sha256 (from --policy) when absent; write an unsigned lease\n"
+	"        policy_sha256 (from --policy) when absent; write an unsigned lease;\n"
+	"        refuses a command or exec entry this host lacks, reaches through a\n"
+	"        symlink (naming the real path) or cannot execute\n"
 	"  sign --key NAME.key [--policy POLICY] [--yes] LEASE\n"
 	"        add one signature (one human and one agent key must each sign); on a\n"
 	"        terminal it shows what is signed and a risk review and asks first\n"
@@ -190,8 +194,10 @@ static int cmd_new(int argc, char **argv)
 	static const struct option opts[] = { { "out", required_argument, 0, 'o' },
 					      { "policy", required_argument, 0, 'p' },
 					      { "ttl", required_argument, 0, 't' },
+					      { "no-host-check", no_argument, 0, 'H' },
 					      { 0, 0, 0, 0 } };
 	const char *out = NULL, *policy = NULL;
+	bool host_check = true;
 	uint64_t ttl = 1800;
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_json_ json_t *j = NULL;
@@ -204,7 +210,9 @@ static int cmd_new(int argc, char **argv)
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "o:p:t:", opts, NULL)) != -1) {
-		if (c == 'o')
+		if (c == 'H')
+			host_check = false;
+		else if (c == 'o')
 			out = optarg;
 		else if (c == 'p')
 			policy = optarg;
@@ -216,7 +224,7 @@ static int cmd_new(int argc, char **argv)
 			return cx_cli_usage("new: unknown option");
 	}
 	if (!out || optind != argc - 1)
-		return cx_cli_usage("usage: new BODY.json -o LEASE [--policy POLICY] [--ttl SECONDS]");
+		return cx_cli_usage("usage: new BODY.json -o LEASE [--policy POLICY] [--ttl SECONDS] [--no-host-check]");
 	r = cx_read_file(argv[optind], "lease body", CX_LEASE_BODY_MAX_BYTES, 0, 0, &buf, &len, &err);
 	if (r == 0)
 		r = cx_json_parse_object(buf, len, "lease body", &j, &err);
@@ -257,6 +265,16 @@ static int cmd_new(int argc, char **argv)
 	r = cx_lease_body_parse(e.payload, e.payload_len, &l, &err);
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	/* Nor one whose command or exec entries this host would not run (a
+	 * symlink: the message names the real path; never rewritten here,
+	 * the signers sign what they wrote). */
+	if (host_check && cx_sandbox_check_exec_host(&l.spec, &err) < 0) {
+		cx_err_prefix(&err, "lease body '%s'", argv[optind]);
+		size_t n = strlen(err.msg);
+		snprintf(err.msg + n, sizeof(err.msg) - n,
+			 " (checked on this host; --no-host-check when the lease runs elsewhere)");
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	}
 	s = cx_envelope_dump(&e);
 	r = cx_write_file_atomic(out, s, strlen(s), 0644, &err);
 	if (r < 0)
@@ -300,7 +318,8 @@ static int flag_hidden_lease(const cx_lease *l)
 		flag_hidden("purpose", l->purpose) + flag_hidden("audience", l->audience) +
 		flag_hidden_strv("argv", &s->argv) + flag_hidden_strv("validate.argv", &s->validate_argv) +
 		flag_hidden("cwd", s->cwd) + flag_hidden("workspace", s->workspace) +
-		flag_hidden_strv("paths.ro", &s->ro) + flag_hidden_strv("paths.rw", &s->rw);
+		flag_hidden_strv("paths.ro", &s->ro) + flag_hidden_strv("paths.rw", &s->rw) +
+		flag_hidden_strv("exec", &s->exec);
 	for (size_t i = 0; i < s->env.n; i++) {
 		char field[96];
 		snprintf(field, sizeof(field), "env %.80s", s->env.name[i]);
@@ -326,6 +345,16 @@ static void print_risk(const cx_lease *l, const cx_policy *pol)
 			    s->argv.v[0], s->argv.n - 1), n++;
 	if (s->validate_argv.n && cx_command_is_interpreter(s->validate_argv.v[0]))
 		cx_esc_line(stdout, "  ! the validate step %s interprets its arguments", s->validate_argv.v[0]), n++;
+	for (size_t i = 0; i < s->exec.n; i++) {
+		const char *x = s->exec.v[i];
+		if (cx_command_classify(x) != CX_CMD_PLAIN)
+			cx_esc_line(stdout, "  ! may execute %s, which runs whatever program it is given", x), n++;
+		bool writable = s->workspace && cx_path_within(x, "/work");
+		for (size_t k = 0; k < s->rw.n; k++)
+			writable |= cx_path_within(x, s->rw.v[k]);
+		if (writable)
+			cx_esc_line(stdout, "  ! may execute %s, which the run itself can write", x), n++;
+	}
 	if (s->workspace)
 		cx_esc_line(stdout, "  ! may change %s (committed only if the run and validate succeed; undoable)",
 			    s->workspace), n++;
@@ -459,6 +488,9 @@ static int cmd_verify(int argc, char **argv)
 				       .now = (int64_t)time(NULL) };
 		r = cx_lease_verify(&in, buf, len, &l, &err);
 	}
+	/* and what it executes is there on this host, as calyx-exec checks */
+	if (r == 0)
+		r = cx_sandbox_check_exec_host(&l.spec, &err);
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_REFUSED);
 	printf("lease OK: verified, not consumed\n");

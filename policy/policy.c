@@ -19,6 +19,7 @@ void cx_policy_free(cx_policy *p)
 	cx_strv_free(&p->commands);
 	cx_strv_free(&p->read);
 	cx_strv_free(&p->write);
+	cx_strv_free(&p->exec);
 	cx_strv_free(&p->env_allow);
 	cx_env_free(&p->env_set);
 	cx_strv_free(&p->syscalls_deny);
@@ -196,8 +197,8 @@ static int parse_syscalls(const json_t *j, cx_policy *p, cx_error *err)
 int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *err)
 {
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
-	static const char *const opt[] = { "read", "write", "env", "syscalls", "landlock", "dev_shm",
-					   "workspace_lock", "unix_sockets", NULL };
+	static const char *const opt[] = { "read", "write", "exec", "env", "syscalls", "landlock",
+					   "dev_shm", "workspace_lock", "unix_sockets", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -222,6 +223,10 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 		r = parse_paths(j, "read", &p.read, err);
 	if (r == 0)
 		r = parse_paths(j, "write", &p.write, err);
+	if (r == 0 && json_object_get(j, "exec"))
+		r = cx_strv_from_json(json_object_get(j, "exec"), "policy.exec", CX_E_POLICY,
+				      CX_SPEC_PATHS_MAX, CX_PATH_MAX, CX_STRV_PATHS | CX_STRV_UNIQUE,
+				      &p.exec, err);
 	if (r == 0)
 		r = parse_env(j, &p, err);
 	if (r == 0)
@@ -319,6 +324,20 @@ static int check_paths(const cx_policy *p, const cx_run_spec *req, cx_error *err
 			return cx_err(err, CX_E_POLICY_PATH, EPERM,
 				      "lease.paths.ro '%.200s' is outside the policy's read and write trees",
 				      req->ro.v[i]);
+	/* What the run may execute: within the policy's exec entries, and
+	 * somewhere the view will contain. */
+	for (size_t i = 0; i < req->exec.n; i++) {
+		const char *x = req->exec.v[i];
+		if (!within_any(x, &p->exec))
+			return cx_err(err, CX_E_POLICY_COMMAND, EPERM,
+				      "lease.exec '%.200s' is not within the policy's exec entries (remove it from the lease or ask the security team to add it)",
+				      x);
+		if (!(req->workspace && cx_path_within(x, "/work")) && !within_any(x, &req->ro) &&
+		    !within_any(x, &req->rw))
+			return cx_err(err, CX_E_POLICY_PATH, EPERM,
+				      "lease.exec '%.200s' is not inside /work or a path the lease mounts (add its tree to paths.ro)",
+				      x);
+	}
 	/* The working directory must be somewhere the view will contain. */
 	if (strcmp(req->cwd, "/") != 0 &&
 	    !(req->workspace && cx_path_within(req->cwd, "/work")) &&
@@ -381,6 +400,8 @@ int cx_policy_resolve(const cx_policy *p, const cx_run_spec *req, cx_run_spec *r
 		cx_strv_push(&out.ro, req->ro.v[i]);
 	for (size_t i = 0; i < req->rw.n; i++)
 		cx_strv_push(&out.rw, req->rw.v[i]);
+	for (size_t i = 0; i < req->exec.n; i++)
+		cx_strv_push(&out.exec, req->exec.v[i]);
 	for (size_t i = 0; i < p->env_set.n; i++)
 		cx_env_push(&out.env, p->env_set.name[i], p->env_set.value[i]);
 	for (size_t i = 0; i < req->env.n; i++)

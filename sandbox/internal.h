@@ -21,8 +21,22 @@ int sbx_drop_privileges(uid_t uid, gid_t gid, cx_error *err);
 /* init: keep uid 0 but give up every capability (it only reaps). */
 int sbx_drop_caps_keep_uid(cx_error *err);
 
-/* landlock.c — payload, inside the view. exec_paths: files that may be
- * executed (commands and their interpreters), NULL-terminated. */
+/* exec.c — payload, inside the view, still root: what may be executed
+ * (the command, the lease's exec entries, their interpreters), paths
+ * NULL-terminated for Landlock, the entries' fds held open (CLOEXEC).
+ * An entry missing in the view, or through a symlink, fails the run. */
+#define SBX_EXEC_MAX (3 * (1 + CX_SPEC_PATHS_MAX) + 1)
+typedef struct sbx_exec_set {
+	size_t n;
+	char **paths; /* n entries, then NULL */
+	int *fds;     /* -1 where the path is not an fd we hold */
+} sbx_exec_set;
+int sbx_exec_set_build(const cx_sandbox_config *cfg, const char *cmd_path, sbx_exec_set *ret,
+		       cx_error *err);
+void sbx_exec_set_free(sbx_exec_set *s);
+
+/* landlock.c — payload, inside the view. exec_paths: files and
+ * directories that may be executed (sbx_exec_set), NULL-terminated. */
 int sbx_landlock_apply(const cx_sandbox_config *cfg, const char *const *exec_paths,
 		       cx_layers *layers, cx_error *err);
 

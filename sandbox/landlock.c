@@ -6,7 +6,8 @@
  *   /work, rw, /tmp     read + write + create + remove + truncate + refer
  *   /dev/{null,...}     read, write, truncate
  *   /proc               read
- *   commands + interpreters   execute (and read)
+ *   the command, the lease's exec entries and their interpreters
+ *                       execute and read (directories: beneath them)
  * Everything else the ABI can express is handled and therefore refused:
  * executing anything else, making device nodes, TCP bind/connect (ABI 4,
  * unless the policy allows loopback), reaching abstract unix sockets or
@@ -155,9 +156,13 @@ int sbx_landlock_apply(const cx_sandbox_config *cfg, const char *const *exec_pat
 			     LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
 				     LANDLOCK_ACCESS_FS_TRUNCATE,
 			     h, true, err);
-	/* A command that does not exist is left to execve to report (127). */
+	/* The command and the exec entries exist (sbx_exec_set_build opened
+	 * them); a missing interpreter is left to execve to report. Rights
+	 * meaningful only on directories are dropped on files (add_path). */
 	for (size_t i = 0; r == 0 && exec_paths[i]; i++)
-		r = add_path(rs, exec_paths[i], LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE,
+		r = add_path(rs, exec_paths[i],
+			     LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |
+				     LANDLOCK_ACCESS_FS_READ_DIR,
 			     h, false, err);
 	if (r < 0)
 		return r;

@@ -212,8 +212,6 @@ static _Noreturn void payload_main(const child_ctx *c)
 {
 	const cx_sandbox_config *cfg = c->cfg;
 	const cx_strv *argv = c->argv;
-	char interp[2][4096];
-	const char *exec_paths[4] = { argv->v[0], NULL, NULL, NULL };
 	report rep = { .type = REP_LAYERS };
 	cx_error err = { 0 };
 	int fd;
@@ -240,16 +238,12 @@ static _Noreturn void payload_main(const child_ctx *c)
 		child_fail(c, &err, err.reason == CX_E_NOT_FOUND ? CX_EXIT_NOT_FOUND : CX_EXIT_CANNOT_EXEC);
 	char cmd_path[32];
 	snprintf(cmd_path, sizeof(cmd_path), "/proc/self/fd/%d", cmd_fd);
-	exec_paths[0] = cmd_path; /* Landlock: execute on this inode */
-
-	/* What may be executed: the command and the interpreters the kernel
-	 * will open for it (ELF PT_INTERP, or "#!" and that one's PT_INTERP). */
-	if (sbx_interpreter(AT_FDCWD, cmd_path, interp[0], sizeof(interp[0])) == 0 && interp[0][0]) {
-		exec_paths[1] = interp[0];
-		if (sbx_interpreter(AT_FDCWD, interp[0], interp[1], sizeof(interp[1])) == 0 &&
-		    interp[1][0])
-			exec_paths[2] = interp[1];
-	}
+	/* What may be executed (Landlock: execute on these inodes): this
+	 * command, the lease's exec entries, their interpreters. An entry
+	 * missing in the view ends the run here, before the exec gate. */
+	sbx_exec_set xs = { 0 };
+	if (sbx_exec_set_build(cfg, cmd_path, &xs, &err) < 0)
+		child_fail(c, &err, err.reason == CX_E_NOT_FOUND ? CX_EXIT_NOT_FOUND : CX_EXIT_CANNOT_EXEC);
 
 	if (sbx_drop_privileges(cfg->run_uid, cfg->run_gid, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
@@ -257,7 +251,7 @@ static _Noreturn void payload_main(const child_ctx *c)
 	if (enter_cwd(cfg->spec->cwd, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	marks[CX_SBX_PRIVS_DONE] = cx_mono_ns();
-	if (sbx_landlock_apply(cfg, exec_paths, &rep.layers, &err) < 0)
+	if (sbx_landlock_apply(cfg, (const char *const *)xs.paths, &rep.layers, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	marks[CX_SBX_LANDLOCK_DONE] = cx_mono_ns();
 	if (sbx_seccomp_install(c->filter, &err) < 0)

@@ -12,7 +12,9 @@
  *    MOVE_MOUNT_T_EMPTY_PATH);
  *  - after mounting, the target is opened again and must be the source
  *    inode (checked again after mounting);
- *  - every bind is nosuid,nodev (devices: nosuid,noexec), read-only unless
+ *  - every bind is nosuid,nodev (devices: nosuid,noexec; writable trees
+ *    also noexec unless the lease runs something from them: tree_runs),
+ *    read-only unless
  *    granted write; mounts are private to the sandbox (the whole tree is
  *    made a slave first, so nothing propagates back to the host);
  *  - no host unix socket answers through the view unless the policy names
@@ -40,6 +42,7 @@
  * here is visible on the host. */
 #include "internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -175,6 +178,7 @@ typedef struct vbind {
 	const char *dst;     /* path in the view */
 	bool rw;
 	const char *overlay; /* rw through an overlay: dir holding upper/ and work/ */
+	bool noexec;         /* a writable tree nothing leased runs from */
 } vbind;
 
 static size_t depth(const char *p)
@@ -227,7 +231,8 @@ static int overlay_path(int rootfd, const vbind *b, int src, cx_error *err)
 				      opts[i].key, b->src, strerror(errno));
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "overlay for '%.200s': %s", b->src, strerror(errno));
-	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC,
+		      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->noexec ? MOUNT_ATTR_NOEXEC : 0));
 	if (mnt < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "overlay mount for '%.200s': %s", b->src,
 			      strerror(errno));
@@ -329,7 +334,9 @@ static int bind_path(int rootfd, const vbind *b, int empty, cx_error *err)
 	dst = open_target(rootfd, b->dst, S_ISDIR(ss.st_mode), err);
 	if (dst < 0)
 		return dst;
-	r = bind_fd(src, dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->rw ? 0 : MOUNT_ATTR_RDONLY),
+	r = bind_fd(src, dst,
+		    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->rw ? 0 : MOUNT_ATTR_RDONLY) |
+			    (b->noexec ? MOUNT_ATTR_NOEXEC : 0),
 		    true, b->src, err);
 	if (r < 0)
 		return r;
@@ -485,7 +492,7 @@ static int mount_tmpfs_at(int rootfd, const char *dst, const char *opts, unsigne
 	return 0;
 }
 
-static int build_dev(int rootfd, bool shm, uint64_t shm_bytes, cx_error *err)
+static int build_dev(int rootfd, bool shm, bool shm_exec, uint64_t shm_bytes, cx_error *err)
 {
 	static const struct { const char *name; unsigned major, minor; } devs[] = {
 		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
@@ -541,7 +548,8 @@ static int build_dev(int rootfd, bool shm, uint64_t shm_bytes, cx_error *err)
 		char opts[96];
 		snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=4096",
 			 (unsigned long long)shm_bytes);
-		r = mount_tmpfs_at(rootfd, "/dev/shm", opts, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+		r = mount_tmpfs_at(rootfd, "/dev/shm", opts,
+				   MS_NOSUID | MS_NODEV | (shm_exec ? 0 : MS_NOEXEC), err);
 		if (r < 0)
 			return r;
 	}
@@ -624,16 +632,108 @@ static int build_proc(int rootfd, cx_error *err)
 	return 0;
 }
 
+/* dir + "/" + a relative link target, or the target itself when absolute,
+ * with "." and ".." folded lexically (the links read here are the host
+ * root's own: root-owned system paths, read before pivot_root). */
+static bool link_resolve(const char *dir, const char *target, char *out, size_t outlen)
+{
+	char buf[CX_PATH_MAX + 2];
+	size_t n = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s/%s", target[0] == '/' ? "" : dir, target) >=
+	    (int)sizeof(buf))
+		return false;
+	out[0] = '\0';
+	for (char *save = NULL, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (strcmp(c, ".") == 0)
+			continue;
+		if (strcmp(c, "..") == 0) {
+			char *sl = strrchr(out, '/');
+			n = sl ? (size_t)(sl - out) : 0;
+			out[n] = '\0';
+			continue;
+		}
+		if (n + 1 + strlen(c) + 1 > outlen)
+			return false;
+		out[n++] = '/';
+		strcpy(out + n, c);
+		n += strlen(c);
+	}
+	if (n == 0)
+		snprintf(out, outlen, "/");
+	return cx_path_is_normal(out);
+}
+
+static bool in_binds(const char *p, const vbind *binds, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (cx_path_within(p, binds[k].dst))
+			return true;
+	return false;
+}
+
+/* The host directory dir (e.g. /usr/lib64, not itself in the view) holds
+ * symlinks into the view (ld-linux-x86-64.so.2 ->
+ * ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2): recreate dir in the
+ * view's skeleton with those links, so a chain whose final target is in
+ * the view resolves. Returns how many links it made (0: none apply). */
+#define LINK_DIR_ENTRIES_MAX 256
+static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size_t n,
+			   cx_error *err)
+{
+	_cleanup_close_ int hfd = cx_openat2(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY,
+					     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	_cleanup_close_ int vfd = -1;
+	DIR *d;
+	struct dirent *de;
+	int made = 0, seen = 0, r = 0;
+
+	if (hfd < 0)
+		return 0;
+	d = fdopendir(hfd);
+	if (!d)
+		return 0;
+	hfd = -1; /* owned by d */
+	while (r == 0 && (de = readdir(d)) && seen++ < LINK_DIR_ENTRIES_MAX) {
+		char target[256], abs[CX_PATH_MAX + 1];
+		ssize_t len;
+
+		if (de->d_type != DT_LNK)
+			continue;
+		len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (!link_resolve(dir, target, abs, sizeof(abs)) || !in_binds(abs, binds, n))
+			continue;
+		if (vfd < 0 && (vfd = open_target(rootfd, dir, true, err)) < 0) {
+			r = vfd;
+			break;
+		}
+		if (symlinkat(target, vfd, de->d_name) < 0 && errno != EEXIST)
+			r = cx_err(err, CX_E_SPAWN, errno, "symlink %s/%s: %s", dir, de->d_name,
+				   strerror(errno));
+		else
+			made++;
+	}
+	closedir(d);
+	return r < 0 ? r : made;
+}
+
 /* Merged-/usr hosts: /bin, /lib, /lib64... are symlinks into /usr.
- * Recreate those whose target lies inside a tree the view mounts. */
+ * Recreate those whose target lies inside a tree the view mounts, or
+ * whose target is a directory of links into it (/lib64 -> usr/lib64,
+ * where /usr/lib64/ld-linux-x86-64.so.2 -> ../lib/x86_64-linux-gnu/...:
+ * a lease reading only /usr/lib/x86_64-linux-gnu still gets its loader). */
 static int top_level_links(int rootfd, const vbind *binds, size_t n, cx_error *err)
 {
 	static const char *const names[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
 	for (size_t i = 0; i < CX_ARRAY_SIZE(names); i++) {
-		char target[256], abs[260], hp[32];
+		char target[256], abs[CX_PATH_MAX + 1], hp[32];
 		struct stat st;
 		ssize_t len;
+		int made;
 
 		/* the host's own root directory: root-owned, read before pivot */
 		snprintf(hp, sizeof(hp), "/%s", names[i]);
@@ -641,20 +741,44 @@ static int top_level_links(int rootfd, const vbind *binds, size_t n, cx_error *e
 		if (len <= 0)
 			continue;
 		target[len] = '\0';
-		snprintf(abs, sizeof(abs), "%s%s", target[0] == '/' ? "" : "/", target);
-		if (!cx_path_is_normal(abs))
+		if (!link_resolve("/", target, abs, sizeof(abs)) || strcmp(abs, "/") == 0)
 			continue;
 		if (fstatat(rootfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue; /* the lease placed something there */
-		for (size_t k = 0; k < n; k++)
-			if (cx_path_within(abs, binds[k].dst)) {
-				if (symlinkat(target, rootfd, names[i]) < 0)
-					return cx_err(err, CX_E_SPAWN, errno, "symlink /%s: %s",
-						      names[i], strerror(errno));
-				break;
-			}
+		if (!in_binds(abs, binds, n)) {
+			made = mirror_link_dir(rootfd, abs, binds, n, err);
+			if (made < 0)
+				return made;
+			if (made == 0)
+				continue;
+		}
+		if (symlinkat(target, rootfd, names[i]) < 0)
+			return cx_err(err, CX_E_SPAWN, errno, "symlink /%s: %s", names[i],
+				      strerror(errno));
 	}
 	return 0;
+}
+
+/* Nothing the run writes may be executed unless the lease says so: a
+ * writable tree (/work, rw paths, /tmp, /dev/shm) is mounted noexec
+ * unless the command or an exec entry lies within it (or it within an
+ * exec entry: a directory entry over it). Then the tree stays
+ * exec-capable and Landlock still limits execve to the entries.
+ * noexec also refuses mmap(PROT_EXEC) of its files, which Landlock's
+ * execute right does not cover. */
+static bool tree_runs(const cx_sandbox_config *cfg, const char *tree)
+{
+	const cx_run_spec *s = cfg->spec;
+	const char *cmds[2] = { s->argv.n ? s->argv.v[0] : NULL,
+				cfg->argv && cfg->argv->n ? cfg->argv->v[0] : NULL };
+
+	for (size_t i = 0; i < 2; i++)
+		if (cmds[i] && cx_path_within(cmds[i], tree))
+			return true;
+	for (size_t i = 0; i < s->exec.n; i++)
+		if (cx_path_within(s->exec.v[i], tree) || cx_path_within(tree, s->exec.v[i]))
+			return true;
+	return false;
 }
 
 int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
@@ -687,13 +811,15 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 
 	binds = cx_calloc(s->ro.n + s->rw.n + 1, sizeof(*binds));
 	for (size_t i = 0; i < s->ro.n; i++)
-		binds[n++] = (vbind){ s->ro.v[i], s->ro.v[i], false, NULL };
+		binds[n++] = (vbind){ s->ro.v[i], s->ro.v[i], false, NULL, false };
 	/* overlay_dirs: [0] the workspace, [1 + i] rw path i */
 	const char *const *ov = cfg->overlay_dirs;
 	for (size_t i = 0; i < s->rw.n; i++)
-		binds[n++] = (vbind){ s->rw.v[i], s->rw.v[i], true, ov ? ov[1 + i] : NULL };
+		binds[n++] = (vbind){ s->rw.v[i], s->rw.v[i], true, ov ? ov[1 + i] : NULL,
+				      !tree_runs(cfg, s->rw.v[i]) };
 	if (s->workspace)
-		binds[n++] = (vbind){ s->workspace, "/work", true, ov ? ov[0] : NULL };
+		binds[n++] = (vbind){ s->workspace, "/work", true, ov ? ov[0] : NULL,
+				      !tree_runs(cfg, "/work") };
 	/* Parents before children, so a nested path lands inside its parent. */
 	qsort(binds, n, sizeof(*binds), cmp_depth);
 	for (size_t i = 0; i < n; i++) {
@@ -710,12 +836,14 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	if (r < 0)
 		return r;
 
-	if ((r = build_dev(rootfd, cfg->dev_shm, s->limits.v[CX_LIM_TMP_BYTES], err)) < 0 ||
+	if ((r = build_dev(rootfd, cfg->dev_shm, tree_runs(cfg, "/dev/shm"),
+			   s->limits.v[CX_LIM_TMP_BYTES], err)) < 0 ||
 	    (r = build_proc(rootfd, err)) < 0)
 		return r;
 	snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=65536",
 		 (unsigned long long)s->limits.v[CX_LIM_TMP_BYTES]);
-	if ((r = mount_tmpfs_at(rootfd, "/tmp", opts, MS_NOSUID | MS_NODEV, err)) < 0)
+	if ((r = mount_tmpfs_at(rootfd, "/tmp", opts,
+				MS_NOSUID | MS_NODEV | (tree_runs(cfg, "/tmp") ? 0 : MS_NOEXEC), err)) < 0)
 		return r;
 
 	/* Enter the view and detach the old root entirely. */

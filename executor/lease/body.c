@@ -117,7 +117,7 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 					   "not_after", "policy_sha256", "argv", NULL };
 	static const char *const opt[] = { "intent_id", "audience", "cwd", "env", "workspace",
 					   "paths", "limits", "network", "validate", "purpose",
-					   "stdin", NULL };
+					   "stdin", "exec", NULL };
 	static const char *const path_keys[] = { "ro", "rw", NULL };
 	static const char *const validate_keys[] = { "argv", NULL };
 	_cleanup_json_ json_t *j = NULL;
@@ -205,6 +205,11 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 					   &l.spec.rw, err)) < 0)
 			return r;
 	}
+	/* What may run besides argv[0]: paths as the view shows them. */
+	if ((v = json_object_get(j, "exec")) &&
+	    (r = cx_strv_from_json(v, "lease.exec", CX_E_BODY, CX_SPEC_PATHS_MAX, 4096,
+				   CX_STRV_PATHS | CX_STRV_UNIQUE, &l.spec.exec, err)) < 0)
+		return r;
 	if ((v = json_object_get(j, "limits"))) {
 		r = cx_limits_from_json(v, "lease.limits", CX_E_BODY, false, &l.spec.limits, err);
 		if (r < 0)

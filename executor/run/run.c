@@ -123,7 +123,14 @@ static int phase_verify(cx_run *run, cx_error *err)
 		return r;
 	run->have_lease = true;
 	/* The view's own rules, before anything is consumed. */
-	return cx_sandbox_check_spec(&run->lease.spec, err);
+	if ((r = cx_sandbox_check_spec(&run->lease.spec, err)) < 0)
+		return r;
+	/* What it will execute is there, symlink-free and executable on this
+	 * host: found now, the lease stays unburned (the run would end 127 or
+	 * 126 on it after the consume; it ends so now, unconsumed). */
+	if ((r = cx_sandbox_check_exec_host(&run->lease.spec, err)) < 0)
+		run->fail_as = err->reason == CX_E_NOT_FOUND ? CX_EXIT_NOT_FOUND : CX_EXIT_CANNOT_EXEC;
+	return r;
 }
 
 int cx_run_load_verify(cx_run *run)

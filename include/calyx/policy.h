@@ -24,6 +24,11 @@
 
 typedef struct cx_policy {
 	cx_strv commands, read, write;
+	/* "exec": what processes of a run may execute besides the command
+	 * (normal paths as seen in the view: files, or directories meaning
+	 * every file beneath), ≤ CX_SPEC_PATHS_MAX; a lease names the subset
+	 * it needs, each of its entries equal to or beneath one of these. */
+	cx_strv exec;
 	cx_strv env_allow;
 	cx_env env_set;
 	cx_limits max, def;

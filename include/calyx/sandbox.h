@@ -127,6 +127,22 @@ void cx_sandbox_release(cx_sandbox *sb);
  * executor calls it before consuming a lease. */
 int cx_sandbox_check_spec(const cx_run_spec *spec, cx_error *err);
 
+/* What a run will execute, checked on this host before a lease is
+ * consumed (calyx-exec, --dry-run, calyx-lease verify/new): argv[0],
+ * validate.argv[0] and each exec entry must lie in the view (/work, a
+ * leased ro or rw path) and, at the host path the view shows there (the
+ * workspace for /work/...), exist without a symlink anywhere in the path
+ * and be an executable regular file (an exec entry: or a directory).
+ * Refusals are one line naming the path, and for a symlink the real path
+ * to write instead: E_NOT_FOUND (missing or outside the view, exit 127),
+ * E_EXEC (symlink, not executable, exit 126). */
+int cx_sandbox_check_exec_host(const cx_run_spec *spec, cx_error *err);
+/* One path on this host (what: "command", "exec entry"...): the same
+ * checks, as calyx-policy check makes them for a policy's entries.
+ * allow_dir: a directory is acceptable (exec entries). */
+int cx_sandbox_check_exec_path(const char *path, const char *what, bool allow_dir,
+			       cx_error *err);
+
 /* Before a lease is consumed: are the layers this run requires present
  * (Landlock unless optional, seccomp filters, the new mount API)? Fails
  * with CX_E_LAYER naming the missing one. Side-effect free. */

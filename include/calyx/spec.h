@@ -76,6 +76,10 @@ typedef struct cx_run_spec {
 	cx_env env;
 	char *workspace;       /* host path seen at /work; NULL: none */
 	cx_strv ro, rw;
+	/* What processes of the run may execute besides argv[0] (lease "exec"):
+	 * normal paths as seen in the view, files or directories (everything
+	 * beneath), each within a policy "exec" entry; ≤ CX_SPEC_PATHS_MAX. */
+	cx_strv exec;
 	cx_limits limits;
 	cx_network network;
 	bool stdin_inherit;    /* lease "stdin": "inherit" (default "null") */

@@ -19,6 +19,7 @@
 #include "calyx/jsonx.h"
 #include "calyx/lease.h"
 #include "calyx/lint.h"
+#include "calyx/path.h"
 #include "calyx/policydiff.h"
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
@@ -38,11 +39,50 @@ static const char usage[] =
 	"  diff OLD NEW [--format text|json]\n"
 	"                        what the change from OLD to NEW widens, changes and narrows\n"
 	"                        (widening first); exit 3 when it widens or changes anything\n"
-	"  check POLICY          validate a policy file (strict: unknown keys, types, bounds)\n"
-	"  check POLICY LEASE    also check the lease body fits under the policy\n"
+	"  check POLICY [--no-host]\n"
+	"                        validate a policy file (strict: unknown keys, types, bounds);\n"
+	"                        unless --no-host, its commands and exec entries must be on this\n"
+	"                        host, executable and free of symlinks (exit 1 otherwise)\n"
+	"  check POLICY LEASE [--no-host]\n"
+	"                        also check the lease body fits under the policy\n"
 	"                        (signatures are not checked: use 'calyx-lease verify')\n"
 	"exit: 0 ok, 1 policy invalid (lint: findings), 3 diff widens/changes, 77 lease outside\n"
 	"      the policy, 2 usage\n";
+
+/* The policy's commands and exec entries as this host has them: each
+ * must exist with no symlink on its way and be executable (an exec entry:
+ * or a directory), since the sandbox opens them so; a symlink is reported
+ * with the real path to write instead. Workspace paths (/work/...) depend
+ * on each lease's workspace: checked by calyx-lease verify and calyx-exec.
+ * Returns the number of problems, each printed on one line. */
+static int check_policy_host(const cx_policy *p)
+{
+	const cx_strv *lists[] = { &p->commands, &p->exec };
+	static const char *const what[] = { "policy.commands", "policy.exec" };
+	int n = 0;
+
+	for (size_t l = 0; l < CX_ARRAY_SIZE(lists); l++)
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			const char *x = lists[l]->v[i];
+			cx_error err = { 0 };
+			char w[48];
+
+			if (cx_path_within(x, "/work")) {
+				cx_esc_line(stdout, "  - %s '%s' is in the workspace: checked per lease, on the host that runs it",
+					    what[l], x);
+				continue;
+			}
+			snprintf(w, sizeof(w), "%s entry", what[l]);
+			if (cx_sandbox_check_exec_path(x, w, l == 1, &err) < 0) {
+				cx_esc_line(stdout, "  ! on this host: %s [%s]", err.msg, cx_reason_name(err.reason));
+				n++;
+			}
+		}
+	if (n)
+		printf("policy entries this host cannot run: %d (fix them, or --no-host when the policy is for other hosts)\n",
+		       n);
+	return n;
+}
 
 static int cmd_check(int argc, char **argv)
 {
@@ -55,8 +95,14 @@ static int cmd_check(int argc, char **argv)
 	cx_error err = { 0 };
 	int r;
 
+	bool host = true;
+
+	if (argc >= 2 && strcmp(argv[argc - 1], "--no-host") == 0) {
+		host = false;
+		argc--;
+	}
 	if (argc < 2 || argc > 3)
-		return cx_cli_usage("usage: check POLICY [LEASE]");
+		return cx_cli_usage("usage: check POLICY [LEASE] [--no-host]");
 	r = cx_read_file(argv[1], "policy", CX_POLICY_MAX_BYTES, 0, 0, &pbuf, &plen, &err);
 	if (r == 0)
 		r = cx_policy_parse(pbuf, plen, &pol, &err);
@@ -68,6 +114,10 @@ static int cmd_check(int argc, char **argv)
 	printf("  %zu commands, %zu read trees, %zu write trees, %zu env names leasable, network:%s%s\n",
 	       pol.commands.n, pol.read.n, pol.write.n, pol.env_allow.n,
 	       (pol.network_mask & 1) ? " none" : "", (pol.network_mask & 2) ? " loopback" : "");
+	if (pol.exec.n)
+		printf("  %zu exec entries (what runs may execute besides their command)\n", pol.exec.n);
+	if (host && check_policy_host(&pol) > 0)
+		return 1;
 	if (argc == 3) {
 		r = cx_lease_read(argv[2], &lbuf, &llen, &err);
 		if (r == 0)
@@ -80,6 +130,8 @@ static int cmd_check(int argc, char **argv)
 				   l.policy_sha256, pol.sha256_hex);
 		if (r == 0)
 			r = cx_policy_resolve(&pol, &l.spec, &eff, &err);
+		if (r == 0 && host)
+			r = cx_sandbox_check_exec_host(&l.spec, &err);
 		if (r < 0)
 			return cx_cli_fail(&err, CX_EXIT_REFUSED);
 		printf("lease %s fits under this policy (signatures not checked)\n", l.lease_id);
@@ -126,9 +178,13 @@ static int cmd_explain(int argc, char **argv)
 	printf("\n");
 	printf("Any lease under this policy can at most:\n");
 	list("run", &p.commands, "nothing");
-	printf("             each directly with execve (no shell, no PATH search); Landlock lets\n"
-	       "             only that file and its ELF interpreter execute, so a command that\n"
-	       "             starts other programs needs them leased as commands themselves\n");
+	printf("             each directly with execve (no shell, no PATH search)\n");
+	list("execute", &p.exec, "nothing but the command");
+	printf("             what the command's processes may execve besides it (a directory:\n"
+	       "             every file beneath): a lease names the subset it needs. Landlock lets\n"
+	       "             only the command, those entries and their ELF or #! interpreters\n"
+	       "             execute; writable trees are mounted noexec unless an entry lies in\n"
+	       "             them, so nothing the run writes runs (nor maps executable) otherwise\n");
 	list("read", &p.read, "(nothing beyond what it may write)");
 	list("write", &p.write, "nothing");
 	printf("             through an overlay: committed only if the command and the lease's\n"

@@ -180,11 +180,37 @@ static void diff_rest(cx_policy_diff *d, const cx_policy *a, const cx_policy *b)
 			    "no longer reachable from runs");
 }
 
+/* Exec entries compare by coverage too: a new entry beneath an old one
+ * (or a directory entry) widens nothing. Added entries are what runs may
+ * now execute; one under a writable tree lets a run execute what it
+ * wrote. */
+static void diff_exec(cx_policy_diff *d, const cx_policy *a, const cx_policy *b)
+{
+	for (size_t i = 0; i < b->exec.n; i++) {
+		const char *x = b->exec.v[i];
+		if (covered(x, &a->exec, NULL))
+			continue;
+		if (cx_command_classify(x) != CX_CMD_PLAIN)
+			add(d, CX_WIDENED, "exec", NULL, x, "%s",
+			    "an interpreter or program runner: runs whatever it is given");
+		else if (covered(x, &b->write, NULL) || cx_path_within(x, "/work"))
+			add(d, CX_WIDENED, "exec", NULL, x, "%s",
+			    "inside a writable tree: runs may execute what they write there");
+		else
+			add(d, CX_WIDENED, "exec", NULL, x, "%s", "runs may execute it");
+	}
+	for (size_t i = 0; i < a->exec.n; i++)
+		if (!covered(a->exec.v[i], &b->exec, NULL))
+			add(d, CX_NARROWED, "exec", a->exec.v[i], NULL, "%s",
+			    "no longer executable by runs; leases naming it are refused");
+}
+
 void cx_policy_diff_compute(const cx_policy *a, const cx_policy *b, cx_policy_diff *ret)
 {
 	cx_policy_diff d = { 0 }, out = { 0 };
 
 	diff_commands(&d, a, b);
+	diff_exec(&d, a, b);
 	diff_trees(&d, a, b);
 	diff_env(&d, a, b);
 	diff_limits(&d, a, b);

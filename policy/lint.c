@@ -40,6 +40,8 @@ enum {
 	R_SOCKET_IN_TREE,
 	R_HOST_SOCKET,
 	R_QUOTA_UNSET,
+	R_EXEC_INTERPRETER,
+	R_EXEC_WRITABLE,
 	R__COUNT
 };
 
@@ -108,6 +110,12 @@ static const cx_lint_rule rules[R__COUNT] = {
 	[R_QUOTA_UNSET] = { "CX120", "workspace-quota-unset", CX_SEV_WARNING,
 			    "a workspace quota (disk_bytes, inodes) is not set: runs get calyx's built-in values (256 MiB, 16384 files), which nobody chose for these trees",
 			    "set limits.max and limits.default of disk_bytes and inodes to what the largest legitimate run writes" },
+	[R_EXEC_INTERPRETER] = { "CX122", "exec-interpreter", CX_SEV_ERROR,
+				 "an exec entry is, or is a directory holding, a shell, interpreter or program runner: any process of a run may then run code of its choosing through it",
+				 "list the programs runs really start (their real paths), not a shell or a system bin directory; a script needs its interpreter, so prefer programs" },
+	[R_EXEC_WRITABLE] = { "CX123", "exec-writable-tree", CX_SEV_WARNING,
+			      "an exec entry lies within a writable tree (a write tree or the workspace, /work) or covers one: runs may execute what they wrote themselves there, which noexec otherwise prevents",
+			      "only a build that runs its own test binaries needs this: name its build tree explicitly (e.g. /work/build), never a whole write tree or /work; otherwise remove the entry" },
 };
 
 const cx_lint_rule *cx_lint_rules(size_t *n)
@@ -324,13 +332,57 @@ static void rule_commands(lint *l, const item *cmd, size_t ncmd, const item *wr,
 			    cmd[i].s);
 		else if (k == CX_CMD_RUNNER)
 			add(l, R_INTERPRETER, ptr,
-			    "'%s' runs the programs its arguments name: only Landlock's execute-only-the-command rule holds it to itself%s",
+			    "'%s' runs the programs its arguments name: only Landlock's execute rule (the command and the policy's exec entries) holds it back%s",
 			    cmd[i].s, landlock_optional ? ", and this policy makes Landlock optional" : "");
 		for (size_t j = 0; j < nwr; j++)
 			if (cx_path_within(cmd[i].s, wr[j].s)) {
 				add(l, R_CMD_WRITABLE, ptr,
 				    "'%s' lies inside the write tree '%s' (/write/%zu)", cmd[i].s,
 				    wr[j].s, wr[j].idx);
+				break;
+			}
+	}
+}
+
+/* Directories full of shells and interpreters: an exec entry that is one
+ * of them, or contains one, lets a run's processes start any of them. */
+static const char *const bin_dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin",
+					"/usr/local/bin", "/usr/local/sbin", "/usr/libexec" };
+
+static void rule_exec(lint *l, const item *ex, size_t nex, const item *wr, size_t nwr)
+{
+	char ptr[64];
+
+	for (size_t i = 0; i < nex; i++) {
+		const char *x = ex[i].s;
+		cx_command_kind k = cx_command_classify(x);
+
+		snprintf(ptr, sizeof(ptr), "/exec/%zu", ex[i].idx);
+		if (k != CX_CMD_PLAIN)
+			add(l, R_EXEC_INTERPRETER, ptr,
+			    "exec entry '%s' %s: any process of a run can hand it a program of its choosing",
+			    x, k == CX_CMD_INTERPRETER ? "interprets its arguments as a program"
+						       : "runs the programs its arguments name");
+		else
+			for (size_t j = 0; j < CX_ARRAY_SIZE(bin_dirs); j++)
+				if (cx_path_within(bin_dirs[j], x)) {
+					add(l, R_EXEC_INTERPRETER, ptr,
+					    "exec entry '%s' %s the directory %s, which holds shells and interpreters (sh, python3, perl...)",
+					    x, strcmp(x, bin_dirs[j]) == 0 ? "is" : "contains", bin_dirs[j]);
+					break;
+				}
+		if (cx_path_within(x, "/work") || cx_path_within("/work", x)) {
+			add(l, R_EXEC_WRITABLE, ptr,
+			    "exec entry '%s' %s the workspace (/work): runs may execute what they write there",
+			    x, cx_path_within(x, "/work") ? "lies within" : "covers");
+			continue;
+		}
+		for (size_t j = 0; j < nwr; j++)
+			if (cx_path_within(x, wr[j].s) || cx_path_within(wr[j].s, x)) {
+				add(l, R_EXEC_WRITABLE, ptr,
+				    "exec entry '%s' %s the write tree '%s' (/write/%zu): runs may execute what they write there",
+				    x, cx_path_within(x, wr[j].s) ? "lies within" : "covers", wr[j].s,
+				    wr[j].idx);
 				break;
 			}
 	}
@@ -717,8 +769,8 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	cx_error perr = { 0 };
 	json_error_t jerr;
 	/* 3 x 512 items: on the heap (no stack frame over 16 KiB) */
-	_cleanup_free_ struct { item cmd[LIST_MAX], rd[LIST_MAX], wr[LIST_MAX], sk[LIST_MAX]; } *ls = NULL;
-	size_t ncmd, nrd, nwr, nsk;
+	_cleanup_free_ struct { item cmd[LIST_MAX], rd[LIST_MAX], wr[LIST_MAX], sk[LIST_MAX], ex[LIST_MAX]; } *ls = NULL;
+	size_t ncmd, nrd, nwr, nsk, nex;
 
 	if (len > CX_POLICY_MAX_BYTES)
 		return cx_err(err, CX_E_TOO_BIG, EFBIG, "policy is above %u bytes", CX_POLICY_MAX_BYTES);
@@ -755,7 +807,10 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	nwr = paths(l.doc, "write", wr, LIST_MAX);
 	item *sk = ls->sk;
 	nsk = paths(l.doc, "unix_sockets", sk, LIST_MAX);
+	item *ex = ls->ex;
+	nex = paths(l.doc, "exec", ex, LIST_MAX);
 	rule_commands(&l, cmd, ncmd, wr, nwr);
+	rule_exec(&l, ex, nex, wr, nwr);
 	against(&l, R_WRITE_SYSTEM, "write", wr, nwr, system_paths, CX_ARRAY_SIZE(system_paths),
 		&opts->trust, "system or trust path");
 	against(&l, R_SECRET, "read", rd, nrd, secret_paths, CX_ARRAY_SIZE(secret_paths),
@@ -772,10 +827,12 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	rule_redundant(&l, "read", rd, nrd, "read", rd, nrd);
 	rule_redundant(&l, "read", rd, nrd, "write", wr, nwr);
 	rule_redundant(&l, "write", wr, nwr, "write", wr, nwr);
+	rule_redundant(&l, "exec", ex, nex, "exec", ex, nex);
 	rule_hidden(&l, l.doc, "", 0);
 	rule_host_sockets(&l, sk, nsk, rd, nrd, wr, nwr);
 	if (opts->host) {
 		rule_host(&l, "commands", cmd, ncmd);
+		rule_host(&l, "exec", ex, nex);
 		rule_host(&l, "read", rd, nrd);
 		rule_host(&l, "write", wr, nwr);
 		rule_host(&l, "unix_sockets", sk, nsk);

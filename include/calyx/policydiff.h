@@ -1,7 +1,7 @@
 /* What a policy change widens and narrows, for the reviewer of the change.
  *
- * Compares two parsed policies field by field: commands, read and write
- * trees (by coverage, not by string: adding /usr/share under an existing
+ * Compares two parsed policies field by field: commands, exec entries,
+ * read and write trees (by coverage, not by string: adding /usr/share under an existing
  * /usr widens nothing), env, limits (maxima and defaults), network, lease
  * rules, Landlock, /dev/shm, the workspace lock and denied syscalls. Each
  * change is widened (a lease can do more), narrowed (less) or changed (not

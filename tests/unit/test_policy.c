@@ -216,6 +216,121 @@ static void resolve_builds_effective_spec(void **st)
 	tu_fixture_free(&f);
 }
 
+/* The exec allowlist: policy "exec" parsed strictly; a lease's entries
+ * must each be equal to or beneath a policy entry and in the view. */
+static void ed_exec(json_t *j)
+{
+	json_object_set_new(j, "exec", json_pack("[s,s,s]", "/usr/bin/id",
+						 "/usr/lib/gcc/x86_64-linux-gnu/12", "/work/build"));
+}
+static void ed_exec_rel(json_t *j) { json_object_set_new(j, "exec", json_pack("[s]", "usr/bin/id")); }
+static void ed_exec_slash(json_t *j) { json_object_set_new(j, "exec", json_pack("[s]", "/usr/lib/")); }
+static void ed_exec_dup(json_t *j) { json_object_set_new(j, "exec", json_pack("[s,s]", "/usr/bin/id", "/usr/bin/id")); }
+static void ed_exec_str(json_t *j) { json_object_set_new(j, "exec", json_string("/usr/bin/id")); }
+static void ed_exec_many(json_t *j)
+{
+	json_t *a = json_array();
+	for (int i = 0; i <= CX_SPEC_PATHS_MAX; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "/usr/bin/p%d", i);
+		json_array_append_new(a, json_string(p));
+	}
+	json_object_set_new(j, "exec", a);
+}
+
+static void policy_exec_parsed_strictly(void **st)
+{
+	void (*bad[])(json_t *) = { ed_exec_rel, ed_exec_slash, ed_exec_dup, ed_exec_str, ed_exec_many };
+	cx_policy p;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse_edited(ed_exec, &p, &err), 0);
+	assert_int_equal(p.exec.n, 3);
+	assert_string_equal(p.exec.v[1], "/usr/lib/gcc/x86_64-linux-gnu/12");
+	cx_policy_free(&p);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		if (parse_edited(bad[i], &p, &err) == 0)
+			fail_msg("bad exec case %zu parsed", i);
+		if (err.reason != CX_E_POLICY)
+			fail_msg("bad exec case %zu: %s (%s)", i, cx_reason_name(err.reason), err.msg);
+	}
+}
+
+static void b_exec_ok(json_t *b)
+{
+	json_object_set_new(b, "exec", json_pack("[s,s,s]", "/usr/bin/id",
+						 "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", "/work/build/t"));
+}
+static void b_exec_outside(json_t *b) { json_object_set_new(b, "exec", json_pack("[s]", "/usr/bin/sh")); }
+static void b_exec_parent(json_t *b) { json_object_set_new(b, "exec", json_pack("[s]", "/usr/lib/gcc")); }
+static void b_exec_sibling(json_t *b) { json_object_set_new(b, "exec", json_pack("[s]", "/usr/bin/idx")); }
+static void b_exec_not_in_view(json_t *b)
+{
+	json_object_del(b, "workspace");
+	json_object_set_new(b, "cwd", json_string("/"));
+	json_object_set_new(b, "exec", json_pack("[s]", "/work/build"));
+}
+static void b_exec_bad_shape(json_t *b) { json_object_set_new(b, "exec", json_pack("[s]", "/usr/bin/../bin/sh")); }
+
+static void resolve_exec_within_policy(void **st)
+{
+	static const struct { void (*edit)(json_t *); int reason; } cases[] = {
+		{ b_exec_outside, CX_E_POLICY_COMMAND },  { b_exec_parent, CX_E_POLICY_COMMAND },
+		{ b_exec_sibling, CX_E_POLICY_COMMAND },  { b_exec_not_in_view, CX_E_POLICY_PATH },
+		{ b_exec_bad_shape, CX_E_PATH_NOT_NORMAL },
+	};
+	tu_fixture f;
+	cx_run_spec out;
+	cx_error err;
+	(void)st;
+	tu_fixture_init(&f);
+	/* the fixture's policy has no exec: any lease entry is refused */
+	assert_true(resolve_edited(&f, b_exec_ok, &out, &err) < 0);
+	assert_int_equal(err.reason, CX_E_POLICY_COMMAND);
+	assert_non_null(strstr(err.msg, "lease.exec '/usr/bin/id'"));
+	cx_policy_free(&f.pol);
+	assert_int_equal(parse_edited(ed_exec, &f.pol, &err), 0);
+	assert_int_equal(resolve_edited(&f, b_exec_ok, &out, &err), 0);
+	assert_int_equal(out.exec.n, 3);
+	assert_string_equal(out.exec.v[2], "/work/build/t");
+	cx_run_spec_free(&out);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(cases); i++) {
+		assert_true(resolve_edited(&f, cases[i].edit, &out, &err) < 0);
+		if (err.reason != cases[i].reason)
+			fail_msg("case %zu: got %s (%s)", i, cx_reason_name(err.reason), err.msg);
+		assert_null(strchr(err.msg, '\n'));
+	}
+	tu_fixture_free(&f);
+}
+
+static void diff_reports_exec(void **st)
+{
+	cx_policy a, b;
+	cx_policy_diff d;
+	cx_error err;
+	size_t wid = 0, nar = 0;
+	(void)st;
+	assert_int_equal(parse_edited(ed_good_syscall, &a, &err), 0);
+	assert_int_equal(parse_edited(ed_exec, &b, &err), 0);
+	cx_policy_diff_compute(&a, &b, &d);
+	for (size_t i = 0; i < d.n; i++)
+		if (strcmp(d.c[i].field, "exec") == 0)
+			d.c[i].kind == CX_WIDENED ? wid++ : nar++;
+	assert_int_equal(wid, 3);
+	assert_int_equal(nar, 0);
+	cx_policy_diff_free(&d);
+	cx_policy_diff_compute(&b, &a, &d);
+	wid = nar = 0;
+	for (size_t i = 0; i < d.n; i++)
+		if (strcmp(d.c[i].field, "exec") == 0)
+			d.c[i].kind == CX_WIDENED ? wid++ : nar++;
+	assert_int_equal(wid, 0);
+	assert_int_equal(nar, 3);
+	cx_policy_diff_free(&d);
+	cx_policy_free(&a);
+	cx_policy_free(&b);
+}
+
 /* The workspace quotas: a policy may leave them out (built-in values
  * are then ceiling and default); a default above a ceiling, its own or
  * the built-in one, is refused. */
@@ -450,6 +565,9 @@ int main(void)
 		cmocka_unit_test(jsonpos_refuses_bad_input),
 		cmocka_unit_test(json_nul_byte_refused),
 		cmocka_unit_test(lint_flags_hidden_characters),
+		cmocka_unit_test(policy_exec_parsed_strictly),
+		cmocka_unit_test(resolve_exec_within_policy),
+		cmocka_unit_test(diff_reports_exec),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

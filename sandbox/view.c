@@ -672,6 +672,15 @@ static bool in_binds(const char *p, const vbind *binds, size_t n)
 	return false;
 }
 
+/* A bind lies beneath p: p is a directory of the view's skeleton. */
+static bool holds_binds(const char *p, const vbind *binds, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (cx_path_within(binds[k].dst, p))
+			return true;
+	return false;
+}
+
 /* The host directory dir (e.g. /usr/lib64, not itself in the view) holds
  * symlinks into the view (ld-linux-x86-64.so.2 ->
  * ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2): recreate dir in the
@@ -695,7 +704,7 @@ static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size
 		return 0;
 	hfd = -1; /* owned by d */
 	while (r == 0 && (de = readdir(d)) && seen++ < LINK_DIR_ENTRIES_MAX) {
-		char target[256], abs[CX_PATH_MAX + 1];
+		char target[256];
 		ssize_t len;
 
 		if (de->d_type != DT_LNK)
@@ -704,7 +713,12 @@ static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size
 		if (len <= 0)
 			continue;
 		target[len] = '\0';
-		if (!link_resolve(dir, target, abs, sizeof(abs)) || !in_binds(abs, binds, n))
+		/* where it ends on the host, through every link (the host's
+		 * root-owned system dirs: /lib -> usr/lib and the like) */
+		char hp[CX_PATH_MAX + 1];
+		_cleanup_free_ char *real = NULL;
+		if (snprintf(hp, sizeof(hp), "%s/%s", dir, de->d_name) >= (int)sizeof(hp) ||
+		    !(real = realpath(hp, NULL)) || !in_binds(real, binds, n))
 			continue;
 		if (vfd < 0 && (vfd = open_target(rootfd, dir, true, err)) < 0) {
 			r = vfd;
@@ -721,10 +735,12 @@ static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size
 }
 
 /* Merged-/usr hosts: /bin, /lib, /lib64... are symlinks into /usr.
- * Recreate those whose target lies inside a tree the view mounts, or
- * whose target is a directory of links into it (/lib64 -> usr/lib64,
- * where /usr/lib64/ld-linux-x86-64.so.2 -> ../lib/x86_64-linux-gnu/...:
- * a lease reading only /usr/lib/x86_64-linux-gnu still gets its loader). */
+ * Recreate those whose target lies inside a tree the view mounts or
+ * holds one (/lib -> usr/lib when /usr/lib/x86_64-linux-gnu is leased),
+ * or is a directory of links into them (/lib64 -> usr/lib64, where
+ * /usr/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/...: a lease
+ * reading only /usr/lib/x86_64-linux-gnu still gets its loader, the
+ * whole chain of links down to a file in the view). */
 static int top_level_links(int rootfd, const vbind *binds, size_t n, cx_error *err)
 {
 	static const char *const names[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
@@ -745,7 +761,7 @@ static int top_level_links(int rootfd, const vbind *binds, size_t n, cx_error *e
 			continue;
 		if (fstatat(rootfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue; /* the lease placed something there */
-		if (!in_binds(abs, binds, n)) {
+		if (!in_binds(abs, binds, n) && !holds_binds(abs, binds, n)) {
 			made = mirror_link_dir(rootfd, abs, binds, n, err);
 			if (made < 0)
 				return made;

@@ -555,12 +555,20 @@ rel_lease() {
 	rm -rf "$d"
 }
 t_not_found() {
-	lease_run sbx nf '["/usr/bin/no-such-calyx-command"]' || return 1
+	local n; n=$(ledger_n sbx)
+	# calyx-lease new checks the host (as the signer would run it here)
+	body_json '["/usr/bin/no-such-calyx-command"]' >"$T/sbx/nf0.body"
+	mk_lease sbx "$T/sbx/nf0.lease" "$T/sbx/nf0.body" && fail "calyx-lease new wrote a lease for a missing command" && return 1
+	grep -qF "command '/usr/bin/no-such-calyx-command' does not exist on this host" "$ERR" ||
+		fail "calyx-lease new does not say the command is missing: $(first_err)" || return 1
+	# written elsewhere (no host check): calyx-exec finds it before consuming
+	LEASE_NEW_FLAGS=--no-host-check lease_run sbx nf '["/usr/bin/no-such-calyx-command"]' || return 1
 	expect_rc 127 || return 1
 	one_line_err E_NOT_FOUND || return 1
 	grep -qF '/usr/bin/no-such-calyx-command' "$ERR" || fail "message does not name the command: $(first_err)" || return 1
 	[ "$(json_get "$T/sbx/nf.result" status)" = failed ] || fail "status is not failed" || return 1
-	[ "$(json_get "$T/sbx/nf.result" exit_code)" = 127 ] || fail "result exit_code is not 127"
+	[ "$(json_get "$T/sbx/nf.result" exit_code)" = 127 ] || fail "result exit_code is not 127" || return 1
+	[ "$(ledger_n sbx)" -eq "$n" ] || fail "the lease was consumed though its command is missing"
 }
 t_path_root() {
 	# the policy allows "/" and /proc so that only the view's own rule refuses
@@ -583,6 +591,120 @@ run_test refuse.relative_command_E_POLICY_COMMAND t_relative_command
 run_test fail.command_not_found_127_E_NOT_FOUND  t_not_found
 run_test refuse.path_root_or_view_own_E_POLICY_PATH t_path_root
 run_test view.symlink_ro_path_125_E_VIEW         t_symlink_ro_E_VIEW
+
+# --------------------------------------------------------------------------
+# 6b. the exec allowlist: what a run may execute besides its command
+# --------------------------------------------------------------------------
+# Host ex: the policy lets runs execute /usr/bin/id and (when the helper
+# dir exists) every file beneath $HB/xbin; $HB/link is a command that is a
+# symlink (to $HB/xbin/true2), to be found before a lease is consumed.
+EXEC_POLICY='["/usr/bin/id"'${HB:+", \"$HB/xbin\""}']'
+EXEC_CMDS='["/usr/bin/env", "/usr/bin/true"'${HB:+", \"$HB/link\""}']'
+if [ -n "$HB" ]; then
+	mkdir -p "$HB/xbin" && cp /usr/bin/true "$HB/xbin/true2" && ln -sf "$HB/xbin/true2" "$HB/link"
+fi
+policy_json "$EXEC_CMDS" "$READ" "" "\"exec\": $EXEC_POLICY" >"$T/ex.policy.json"
+mk_host ex "$T/ex.policy.json" || { echo "fixture: mk_host ex: $WHY" >&2; exit 2; }
+
+t_exec_leased() {
+	# env execs /usr/bin/id: allowed only because the lease names it
+	lease_run ex idok '["/usr/bin/env", "/usr/bin/id", "-u"]' '"exec": ["/usr/bin/id"]' || return 1
+	expect_rc 0 || return 1
+	grep -qxE '[0-9]+' "$OUT" || fail "id printed '$(head -c 100 "$OUT")', not a uid"
+}
+t_exec_not_leased() {
+	# the same without the exec entry: env's execve of id is denied, visibly
+	lease_run ex idno '["/usr/bin/env", "/usr/bin/id", "-u"]' || return 1
+	expect_rc 126 || return 1
+	[ ! -s "$OUT" ] || fail "id ran: $(head -c 100 "$OUT")" || return 1
+	grep -qF "/usr/bin/id" "$ERR" && grep -q "Permission denied" "$ERR" ||
+		fail "the denial is not visible: $(first_err)"
+}
+t_exec_dir_entry() {
+	# a directory entry: every file beneath it
+	lease_run ex dirok "[\"/usr/bin/env\", \"$HB/xbin/true2\"]" "\"exec\": [\"$HB/xbin\"]" || return 1
+	expect_rc 0 || return 1
+	lease_run ex dirno "[\"/usr/bin/env\", \"$HB/xbin/true2\"]" "\"exec\": [\"/usr/bin/id\"]" || return 1
+	expect_rc 126 || return 1
+	grep -q "Permission denied" "$ERR" || fail "the denial is not visible: $(first_err)"
+}
+t_exec_outside_policy() {
+	local n; n=$(ledger_n ex)
+	lease_run ex outside '["/usr/bin/env", "/usr/bin/stat", "/"]' '"exec": ["/usr/bin/stat"]' || return 1
+	expect_rc 77 || return 1
+	one_line_err E_POLICY_COMMAND || return 1
+	grep -qF "lease.exec '/usr/bin/stat' is not within the policy's exec entries" "$ERR" ||
+		fail "message does not name the entry and the rule: $(first_err)" || return 1
+	[ "$(ledger_n ex)" -eq "$n" ] || fail "a refused lease was consumed"
+}
+t_cmd_symlink_unconsumed() {
+	# the issue's /usr/bin/python3 case: a command that is a symlink is
+	# found by every tool before the lease is burned, with the real path
+	local n id l=$T/ex/link.lease
+	n=$(ledger_n ex)
+	body_json "[\"$HB/link\"]" >"$T/ex/link.body"
+	sed -i "s#\"ro\":\[\"/usr\"\]#\"ro\":[\"/usr\",\"$HB\"]#" "$T/ex/link.body"
+	mk_lease ex "$l" "$T/ex/link.body" && fail "calyx-lease new wrote a lease for a symlinked command" && return 1
+	grep -qF "write its real path '$HB/xbin/true2' instead" "$ERR" ||
+		fail "calyx-lease new does not name the real path: $(first_err)" || return 1
+	LEASE_NEW_FLAGS=--no-host-check mk_lease ex "$l" "$T/ex/link.body" || return 1
+	check_one_line 77 E_EXEC "$LEASE" verify --keyring "$T/ex/etc/keyring.json" --policy "$T/ex/etc/policy.json" \
+		--host-id "$HOST_ID" "$l" || return 1
+	xrun cx ex --lease "$l" --dry-run
+	expect_rc 126 || return 1
+	one_line_err E_EXEC || return 1
+	xrun cx ex --lease "$l"
+	expect_rc 126 || return 1
+	one_line_err E_EXEC || return 1
+	grep -qF "write its real path '$HB/xbin/true2' instead" "$ERR" || fail "no real path: $(first_err)" || return 1
+	[ "$(ledger_n ex)" -eq "$n" ] || fail "the lease was consumed before the symlink was found" || return 1
+	# the host fixed: the same lease still runs (it was never consumed)
+	rm -f "$HB/link" && cp "$HB/xbin/true2" "$HB/link" || return 1
+	xrun cx ex --lease "$l"
+	expect_rc 0 || return 1
+	[ "$(ledger_n ex)" -eq "$((n + 1))" ] || fail "the run did not consume the lease"
+}
+t_exec_not_executable() {
+	local n; n=$(ledger_n ex)
+	cp /usr/bin/true "$HB/xbin/noexec" && chmod 644 "$HB/xbin/noexec" || return 1
+	LEASE_NEW_FLAGS=--no-host-check lease_run ex nx "[\"/usr/bin/env\", \"$HB/xbin/noexec\"]" \
+		"\"exec\": [\"$HB/xbin/noexec\"]" || return 1
+	expect_rc 126 || return 1
+	one_line_err E_EXEC || return 1
+	grep -qF "exec entry '$HB/xbin/noexec' is not executable" "$ERR" || fail "message: $(first_err)" || return 1
+	[ "$(ledger_n ex)" -eq "$n" ] || fail "the lease was consumed"
+}
+t_partial_usr() {
+	# ro /usr/bin/true and the libraries only: the loader's link chain
+	# (/lib64 -> usr/lib64, /usr/lib64/ld-linux-x86-64.so.2 -> ...) is
+	# recreated because its final target is in the view
+	[ -L /lib64 ] && [ -e /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 ] || {
+		echo "    (not an x86-64 merged-/usr host: checked trivially)"; return 0; }
+	body_json '["/usr/bin/true"]' |
+		sed 's#"ro":\["/usr"\]#"ro":["/usr/bin/true","/usr/lib/x86_64-linux-gnu"]#' >"$T/sbx/partial.body"
+	mk_lease sbx "$T/sbx/partial.lease" "$T/sbx/partial.body" || return 1
+	xrun cx sbx --lease "$T/sbx/partial.lease"
+	expect_rc 0 || return 1
+	[ ! -s "$ERR" ] || fail "stderr: $(first_err)"
+}
+
+run_test exec.leased_entry_runs_via_env         t_exec_leased
+run_test exec.unleased_entry_denied_126         t_exec_not_leased
+if [ -n "$HB" ]; then
+	run_test exec.directory_entry_covers_files  t_exec_dir_entry
+	run_test exec.symlink_command_refused_unconsumed t_cmd_symlink_unconsumed
+	run_test exec.not_executable_entry_refused_unconsumed t_exec_not_executable
+else
+	skip_test exec.directory_entry_covers_files "no helper directory under /var/tmp"
+	skip_test exec.symlink_command_refused_unconsumed "no helper directory under /var/tmp"
+	skip_test exec.not_executable_entry_refused_unconsumed "no helper directory under /var/tmp"
+fi
+run_test exec.entry_outside_policy_77_E_POLICY_COMMAND t_exec_outside_policy
+if [ -L /lib64 ] && [ -e /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 ]; then
+	run_test view.partial_usr_gets_loader_link_chain t_partial_usr
+else
+	skip_test view.partial_usr_gets_loader_link_chain "not an x86-64 merged-/usr host"
+fi
 
 # --------------------------------------------------------------------------
 # 7. fail closed: a missing layer stops the run, nothing is left behind

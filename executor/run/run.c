@@ -7,8 +7,10 @@
  *   3 consume  lease.verified; a private mount namespace for calyx-exec;
  *              state dir and log out of the write trees;
  *              the state dir created if missing; what crashed runs left;
- *              preflight; tree locks; the ledger
- *              claim, durable before any side effect of the run
+ *              preflight; tree locks; what the run executes checked on
+ *              the host (missing 127, symlink or not executable 126:
+ *              unconsumed); the ledger claim, durable before any side
+ *              effect of the run
  *   4-7        finish.c (prepare, spawn + supervise, commit or roll back)
  *
  * Each phase returns 0 or -errno with err set and run->fail_as saying how
@@ -123,12 +125,18 @@ static int phase_verify(cx_run *run, cx_error *err)
 		return r;
 	run->have_lease = true;
 	/* The view's own rules, before anything is consumed. */
-	if ((r = cx_sandbox_check_spec(&run->lease.spec, err)) < 0)
-		return r;
-	/* What it will execute is there, symlink-free and executable on this
-	 * host: found now, the lease stays unburned (the run would end 127 or
-	 * 126 on it after the consume; it ends so now, unconsumed). */
-	if ((r = cx_sandbox_check_exec_host(&run->lease.spec, err)) < 0)
+	return cx_sandbox_check_spec(&run->lease.spec, err);
+}
+
+/* What the run will execute is there, symlink-free and executable on this
+ * host: found before the consume, the lease stays unburned (the run would
+ * end 127 or 126 on it after the consume; it ends so now, unconsumed, and
+ * runs once the host is fixed). */
+static int phase_check_exec(cx_run *run, cx_error *err)
+{
+	int r = cx_sandbox_check_exec_host(&run->lease.spec, err);
+
+	if (r < 0)
 		run->fail_as = err->reason == CX_E_NOT_FOUND ? CX_EXIT_NOT_FOUND : CX_EXIT_CANNOT_EXEC;
 	return r;
 }
@@ -161,7 +169,7 @@ static int phase_dry_ledger(cx_run *run, cx_error *err)
 
 int cx_run_dry_check(cx_run *run)
 {
-	static const phase_fn phases[] = { phase_dry_ledger };
+	static const phase_fn phases[] = { phase_dry_ledger, phase_check_exec };
 	return drive(run, phases, CX_ARRAY_SIZE(phases));
 }
 
@@ -305,7 +313,7 @@ static int phase_consume(cx_run *run, cx_error *err)
 int cx_run_execute(cx_run *run)
 {
 	static const phase_fn phases[] = { phase_record_verified, phase_private_mounts,
-					   phase_recover, phase_lock, phase_consume };
+					   phase_recover, phase_lock, phase_check_exec, phase_consume };
 	int code = drive(run, phases, CX_ARRAY_SIZE(phases));
 	if (code != CX_RUN_GO)
 		return code;

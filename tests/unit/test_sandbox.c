@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "../../sandbox/internal.h"
@@ -174,6 +175,86 @@ static void spawn_child_refusal_wins_over_a_later_parent_failure(void **st)
 	free(root);
 }
 
+/* What a lease executes, checked on the host before it is consumed:
+ * missing, through a symlink (the real path named), not executable;
+ * /work/... looked up under the workspace; outside the view. */
+static void exec_host_check(void **st)
+{
+	char *dir = tu_tmpdir(), *ws, *p, buf[8192];
+	cx_run_spec s = { 0 };
+	cx_error err;
+	(void)st;
+
+	CX_CHECK(asprintf(&ws, "%s/ws", dir) > 0);
+	CX_CHECK(mkdir(ws, 0755) == 0);
+	free(tu_write(dir, "prog", "#!/bin/true\n", 12, 0755));
+	free(tu_write(dir, "plain", "x", 1, 0644));
+	free(tu_write(ws, "build.sh", "#!/bin/true\n", 12, 0755));
+	CX_CHECK(asprintf(&p, "%s/link", dir) > 0);
+	CX_CHECK(symlink("prog", p) == 0);
+	free(p);
+	cx_strv_push(&s.ro, dir);
+	s.workspace = cx_strdup(ws);
+
+	snprintf(buf, sizeof(buf), "%s/prog", dir);
+	cx_strv_push(&s.argv, buf);
+	assert_int_equal(cx_sandbox_check_exec_host(&s, &err), 0);
+	/* exec entries: a directory is fine, a workspace file too */
+	cx_strv_push(&s.exec, dir);
+	cx_strv_push(&s.exec, "/work/build.sh");
+	assert_int_equal(cx_sandbox_check_exec_host(&s, &err), 0);
+	cx_strv_free(&s.exec);
+
+	/* a symlink: E_EXEC, and the real path to write instead */
+	snprintf(buf, sizeof(buf), "%s/link", dir);
+	free(s.argv.v[0]);
+	s.argv.v[0] = cx_strdup(buf);
+	assert_true(cx_sandbox_check_exec_host(&s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_EXEC);
+	snprintf(buf, sizeof(buf), "write its real path '%s/prog' instead", dir);
+	assert_non_null(strstr(err.msg, buf));
+
+	/* missing: E_NOT_FOUND */
+	snprintf(buf, sizeof(buf), "%s/nope", dir);
+	free(s.argv.v[0]);
+	s.argv.v[0] = cx_strdup(buf);
+	assert_true(cx_sandbox_check_exec_host(&s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_NOT_FOUND);
+
+	/* not executable: E_EXEC; a directory as the command: E_EXEC */
+	snprintf(buf, sizeof(buf), "%s/plain", dir);
+	free(s.argv.v[0]);
+	s.argv.v[0] = cx_strdup(buf);
+	assert_true(cx_sandbox_check_exec_host(&s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_EXEC);
+	assert_non_null(strstr(err.msg, "not executable"));
+	free(s.argv.v[0]);
+	s.argv.v[0] = cx_strdup(dir);
+	assert_true(cx_sandbox_check_exec_host(&s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_EXEC);
+
+	/* outside the view: E_NOT_FOUND, saying so */
+	free(s.argv.v[0]);
+	s.argv.v[0] = cx_strdup("/usr/bin/true");
+	assert_true(cx_sandbox_check_exec_host(&s, &err) < 0);
+	assert_int_equal(err.reason, CX_E_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "not inside /work or a path the lease mounts"));
+
+	/* a workspace symlink is named as the lease would write it */
+	snprintf(buf, sizeof(buf), "%s/build-link", ws);
+	CX_CHECK(symlink("build.sh", buf) == 0);
+	free(s.argv.v[0]);
+	s.argv.v[0] = cx_strdup("/work/build-link");
+	assert_true(cx_sandbox_check_exec_host(&s, &err) < 0);
+	assert_non_null(strstr(err.msg, "write its real path '/work/build.sh' instead"));
+
+	cx_run_spec_free(&s);
+	snprintf(buf, sizeof(buf), "rm -rf '%s'", dir);
+	assert_int_equal(system(buf), 0);
+	free(ws);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +262,7 @@ int main(void)
 		cmocka_unit_test(interp_of_script),
 		cmocka_unit_test(interp_hostile_elf),
 		cmocka_unit_test(view_path_rules),
+		cmocka_unit_test(exec_host_check),
 		cmocka_unit_test(preflight_on_this_host),
 		cmocka_unit_test(spawn_child_refusal_wins_over_a_later_parent_failure),
 	};

@@ -167,6 +167,31 @@ for p in sys.argv[1:]:
 }
 run_test lint.host_flags_sockets_in_trees t_lint_host_sockets
 
+# ---- check: commands and exec entries on this host --------------------------
+t_check_host() {
+	local d=$T/chk
+	mkdir -p "$d/bin" && cp /usr/bin/true "$d/bin/real" && ln -sf "$d/bin/real" "$d/bin/link" &&
+		cp /usr/bin/true "$d/bin/plain" && chmod 644 "$d/bin/plain" || return 1
+	policy_json "[\"/usr/bin/true\", \"$d/bin/link\"]" '["/usr"]' "" \
+		"\"exec\": [\"$d/bin\", \"$d/bin/plain\", \"$d/missing\", \"/work/build\"]" >"$d/p.json"
+	check 1 "" "$POLICY" check "$d/p.json" || return 1
+	expect_stdout_has "policy.commands entry '$d/bin/link' is or passes through a symlink; write its real path '$d/bin/real' instead" || return 1
+	expect_stdout_has "policy.exec entry '$d/bin/plain' is not executable" || return 1
+	expect_stdout_has "policy.exec entry '$d/missing' does not exist on this host" || return 1
+	expect_stdout_has "policy.exec '/work/build' is in the workspace: checked per lease" || return 1
+	[ "$(grep -c '^  ! on this host' "$OUT")" -eq 3 ] || fail "expected 3 host findings: $(grep '^  !' "$OUT" | tr '\n' '|')" || return 1
+	# --no-host: the file alone, valid
+	check 0 "" "$POLICY" check "$d/p.json" --no-host
+}
+run_test check.host_commands_and_exec_entries t_check_host
+t_explain_exec() {
+	policy_json '["/usr/bin/make"]' '["/usr"]' "" '"exec": ["/usr/lib/gcc/x86_64-linux-gnu/12"]' >"$T/ex.json"
+	check 0 "" "$POLICY" explain "$T/ex.json" --no-host || return 1
+	expect_stdout_has "  execute    /usr/lib/gcc/x86_64-linux-gnu/12" || return 1
+	expect_stdout_has "writable trees are mounted noexec unless an entry lies in"
+}
+run_test explain.says_what_exec_means t_explain_exec
+
 # ---- diff -----------------------------------------------------------------
 t_diff_golden() { # GOLDEN OLD NEW [ARGS]
 	local g=$1 a=$2 b=$3

@@ -610,7 +610,10 @@ t_exec_leased() {
 	# env execs /usr/bin/id: allowed only because the lease names it
 	lease_run ex idok '["/usr/bin/env", "/usr/bin/id", "-u"]' '"exec": ["/usr/bin/id"]' || return 1
 	expect_rc 0 || return 1
-	grep -qxE '[0-9]+' "$OUT" || fail "id printed '$(head -c 100 "$OUT")', not a uid"
+	grep -qxE '[0-9]+' "$OUT" || fail "id printed '$(head -c 100 "$OUT")', not a uid" || return 1
+	# what the signers saw
+	"$LEASE" show "$T/ex/idok.lease" 2>&1 | grep -qF "may execute  /usr/bin/id" ||
+		fail "calyx-lease show does not list the exec entry"
 }
 t_exec_not_leased() {
 	# the same without the exec entry: env's execve of id is denied, visibly

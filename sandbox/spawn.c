@@ -32,7 +32,8 @@
  *           capabilities, close every fd, reap until the payload exits,
  *           report its wait status, exit (the pid namespace dies with it)
  *   payload: setsid, stdin=/dev/null, only fds 0-2 (+ the CLOEXEC report
- *           pipe), rlimits, drop to run ids (securebits locked, no caps,
+ *           pipe), rlimits, the command and the exec set opened in the
+ *           view (sandbox/exec.c), drop to run ids (securebits locked, no caps,
  *           bounding set empty, no_new_privs), chdir, Landlock, seccomp,
  *           execve(argv[0], argv, envp)
  * Trust: runs as root (checked). Inputs: the executor's verified,

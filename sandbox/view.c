@@ -14,8 +14,7 @@
  *    inode (checked again after mounting);
  *  - every bind is nosuid,nodev (devices: nosuid,noexec; writable trees
  *    also noexec unless the lease runs something from them: tree_runs),
- *    read-only unless
- *    granted write; mounts are private to the sandbox (the whole tree is
+ *    read-only unless granted write; mounts are private to the sandbox (the whole tree is
  *    made a slave first, so nothing propagates back to the host);
  *  - no host unix socket answers through the view unless the policy names
  *    it: every leased directory is an overlay (writable ones over the
@@ -707,7 +706,11 @@ static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size
 		char target[256];
 		ssize_t len;
 
-		if (de->d_type != DT_LNK)
+		struct stat lst;
+		if (de->d_type != DT_LNK &&
+		    !(de->d_type == DT_UNKNOWN &&
+		      fstatat(dirfd(d), de->d_name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		      S_ISLNK(lst.st_mode)))
 			continue;
 		len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
 		if (len <= 0)

@@ -269,7 +269,9 @@ t_ref_policy_changed() {
 	check_one_line 77 E_POLICY_HASH cx newpolicy --lease "$ML"
 }
 t_ref_policy_command() {
-	mk_run_lease refuse "$R/sh.lease" /bin/sh || return 1
+	# (calyx-lease new would refuse /bin/sh first: not in the view, and a
+	# symlink on merged-/usr; written without that check, calyx-exec refuses)
+	LEASE_NEW_FLAGS=--no-host-check mk_run_lease refuse "$R/sh.lease" /bin/sh || return 1
 	check_one_line 77 E_POLICY_COMMAND cx refuse --lease "$R/sh.lease"
 }
 t_ref_nothing_consumed() {
@@ -826,7 +828,7 @@ t_pol_lease_ok() {
 	expect_stdout_has "fits under this policy"
 }
 t_pol_lease_sh() {
-	mk_run_lease main "$M/sh.lease" /bin/sh "" none || return 1
+	LEASE_NEW_FLAGS=--no-host-check mk_run_lease main "$M/sh.lease" /bin/sh "" none || return 1
 	check_one_line 77 E_POLICY_COMMAND "$POLICY" check "$M/etc/policy.json" "$M/sh.lease"
 }
 t_pol_lease_other_policy() {

@@ -39,6 +39,7 @@ cx_run *cx_run_new(void)
 	cx_run *run = cx_calloc(1, sizeof(*run));
 	for (size_t i = 0; i < CX_ARRAY_SIZE(run->locks); i++)
 		run->locks[i] = -1;
+	run->uid_lock = -1;
 	return run;
 }
 
@@ -47,6 +48,9 @@ void cx_run_free(cx_run *run)
 	cx_phase_enter(CX_PH_CLEANUP);
 	while (run->nlocks > 0)
 		close(run->locks[--run->nlocks]);
+	/* last: every process of the run is gone by now (its cgroup removed) */
+	if (run->uid_lock >= 0)
+		close(run->uid_lock);
 	cx_ledger_close(run->ledger);
 	cx_audit_close(run->audit);
 	cx_lease_free(&run->lease);
@@ -242,6 +246,13 @@ static int phase_lock(cx_run *run, cx_error *err)
 	return r;
 }
 
+/* The run's own uid, before the lease is consumed (an exhausted range
+ * keeps it). */
+static int phase_uid(cx_run *run, cx_error *err)
+{
+	return cx_run_alloc_uid(run, err);
+}
+
 /* Prune ledger entries whose leases can no longer verify, at most hourly
  * (a stamp file's mtime), so the ledger does not grow without bound. */
 static void maybe_prune(cx_run *run)
@@ -298,7 +309,7 @@ static int phase_consume(cx_run *run, cx_error *err)
 int cx_run_execute(cx_run *run)
 {
 	static const phase_fn phases[] = { phase_record_verified, phase_private_mounts,
-					   phase_recover, phase_lock, phase_consume };
+					   phase_recover, phase_lock, phase_uid, phase_consume };
 	int code = drive(run, phases, CX_ARRAY_SIZE(phases));
 	if (code != CX_RUN_GO)
 		return code;

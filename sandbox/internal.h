@@ -11,6 +11,17 @@
  * view on cfg->root_dir and pivot_root into it. */
 int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err);
 
+/* idmap.c — idmapped mounts of writable trees (the why and the maps are
+ * above its code). sbx_idmap_userns: an fd of a process-less user
+ * namespace mapping the tree owner's ids to the run's (0 and -errno);
+ * sbx_idmap_clone: a detached idmapped clone of the mount at fd (E_LAYER
+ * where the file system cannot). sbx_owner_allowed: a root-owned tree
+ * (uid or gid 0) only when the policy allows it. */
+struct stat;
+int sbx_idmap_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error *err);
+int sbx_idmap_clone(int fd, int userns, const char *what, cx_error *err);
+int sbx_owner_allowed(const char *path, const struct stat *st, bool root_allowed, cx_error *err);
+
 /* net.c — bring loopback up (only when the policy allows loopback). */
 int sbx_loopback_up(cx_error *err);
 

@@ -192,41 +192,104 @@ static int cmp_depth(const void *a, const void *b)
 	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->dst, y->dst);
 }
 
-/* An overlay on dst: lower = the host tree (pinned fd), upper/work in
- * the run's state dir. Options keep the upper easy to read back exactly:
- * no redirects (a dir rename becomes copy+delete), no metacopy, no index.
- * Paths are given as /proc/self/fd/N of fds we opened without following
- * symlinks, so no path string is parsed twice or can smuggle options. */
-static int overlay_path(int rootfd, const vbind *b, int src, cx_error *err)
+/* What the writable overlays share: the run's ids, the policy's word on
+ * root-owned trees, and one idmap user namespace per tree owner (most
+ * runs: one). */
+#define VIEW_OWNERS_MAX 20
+typedef struct vctx {
+	const cx_sandbox_config *cfg;
+	struct {
+		uid_t uid;
+		gid_t gid;
+		int fd;
+	} ns[VIEW_OWNERS_MAX];
+	size_t nns;
+} vctx;
+
+static void vctx_close(vctx *v)
 {
-	_cleanup_close_ int upper = -1, work = -1, fsfd = -1, mnt = -1, dst = -1;
-	char up[512], wp[512], lp[32], upp[32], wpp[32];
+	while (v->nns > 0)
+		close(v->ns[--v->nns].fd);
+}
+
+static int owner_userns(vctx *v, const struct stat *st, cx_error *err)
+{
+	int fd;
+
+	for (size_t i = 0; i < v->nns; i++)
+		if (v->ns[i].uid == st->st_uid && v->ns[i].gid == st->st_gid)
+			return v->ns[i].fd;
+	if (v->nns == VIEW_OWNERS_MAX)
+		return cx_err(err, CX_E_VIEW, E2BIG, "too many tree owners");
+	fd = sbx_idmap_userns(st->st_uid, st->st_gid, v->cfg->run_uid, v->cfg->run_gid, err);
+	if (fd < 0)
+		return fd;
+	v->ns[v->nns].uid = st->st_uid;
+	v->ns[v->nns].gid = st->st_gid;
+	v->ns[v->nns++].fd = fd;
+	return fd;
+}
+
+/* An overlay on dst: lower = the host tree (pinned fd), upper/work in
+ * the run's scratch tree dir. Both layers are idmapped clones (idmap.c):
+ * the run's uid owns what the tree root's owner owns, and its writes are
+ * stored as that owner. The upper's root takes the owner and mode of the
+ * host tree's root (it is what the overlay shows as the root). Options
+ * keep the upper easy to read back exactly: no redirects (a dir rename
+ * becomes copy+delete), no metacopy, no index. Paths are given as
+ * /proc/self/fd/N of fds we opened without following symlinks (or of
+ * mounts we cloned from them), so no path string is parsed twice or can
+ * smuggle options. Detached idmapped layers need kernel >= 6.15 (the
+ * overlay refuses them before: E_LAYER, no fallback). */
+static int overlay_path(int rootfd, vctx *v, const vbind *b, int src, const struct stat *ss,
+			cx_error *err)
+{
+	_cleanup_close_ int tree = -1, lower = -1, scratch = -1, fsfd = -1, mnt = -1, dst = -1;
+	char lp[32], upp[48], wpp[48];
 	struct {
 		const char *key, *val;
 	} opts[] = {
 		{ "lowerdir", lp }, { "upperdir", upp }, { "workdir", wpp },
 		{ "redirect_dir", "off" }, { "metacopy", "off" }, { "index", "off" }, { "xino", "off" },
 	};
+	int ns, r;
 
-	snprintf(up, sizeof(up), "%s/upper", b->overlay);
-	snprintf(wp, sizeof(wp), "%s/work", b->overlay);
-	upper = open(up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	work = open(wp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (upper < 0 || work < 0)
-		return cx_err(err, CX_E_SPAWN, errno, "overlay dirs in '%s': %s", b->overlay,
+	r = sbx_owner_allowed(b->src, ss, v->cfg->root_owned_trees, err);
+	if (r < 0)
+		return r;
+	tree = open(b->overlay, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tree < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay dir '%s': %s", b->overlay,
 			      strerror(errno));
-	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", src);
-	snprintf(upp, sizeof(upp), "/proc/self/fd/%d", upper);
-	snprintf(wpp, sizeof(wpp), "/proc/self/fd/%d", work);
+	/* the run's own tmpfs, made by calyx-exec: no one else's inode */
+	if (fchownat(tree, "upper", ss->st_uid, ss->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(tree, "upper", ss->st_mode & 01777, 0) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay upper in '%s': %s", b->overlay,
+			      strerror(errno));
+	ns = owner_userns(v, ss, err);
+	if (ns < 0)
+		return ns;
+	lower = sbx_idmap_clone(src, ns, b->src, err);
+	if (lower < 0)
+		return lower;
+	scratch = sbx_idmap_clone(tree, ns, "the run's scratch tmpfs", err);
+	if (scratch < 0)
+		return scratch;
+	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", lower);
+	snprintf(upp, sizeof(upp), "/proc/self/fd/%d/upper", scratch);
+	snprintf(wpp, sizeof(wpp), "/proc/self/fd/%d/work", scratch);
 	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return cx_err(err, CX_E_LAYER, errno, "overlayfs is not available: %s", strerror(errno));
 	for (size_t i = 0; i < CX_ARRAY_SIZE(opts); i++)
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].val, 0) < 0)
-			return cx_err(err, CX_E_SPAWN, errno, "overlay option %s for '%.200s': %s",
+			return cx_err(err, CX_E_LAYER, errno,
+				      "overlay option %s for '%.200s' (over idmapped layers): %s",
 				      opts[i].key, b->src, strerror(errno));
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return cx_err(err, CX_E_SPAWN, errno, "overlay for '%.200s': %s", b->src, strerror(errno));
+		return cx_err(err, CX_E_LAYER, errno,
+			      "overlay over idmapped layers for '%.200s': %s (this kernel cannot stack them)",
+			      b->src, strerror(errno));
 	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (mnt < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "overlay mount for '%.200s': %s", b->src,
@@ -303,7 +366,7 @@ static int ro_overlay_path(int rootfd, const vbind *b, int src, int empty, cx_er
 	return 0;
 }
 
-static int bind_path(int rootfd, const vbind *b, int empty, cx_error *err)
+static int bind_path(int rootfd, vctx *v, const vbind *b, int empty, cx_error *err)
 {
 	_cleanup_close_ int src = -1, dst = -1, again = -1;
 	struct stat ss, ds;
@@ -322,7 +385,7 @@ static int bind_path(int rootfd, const vbind *b, int empty, cx_error *err)
 			return cx_err(err, CX_E_VIEW, ENOTDIR,
 				      "writable path '%.200s' must be a directory (it is committed as a tree)",
 				      b->src);
-		return overlay_path(rootfd, b, src, err);
+		return overlay_path(rootfd, v, b, src, &ss, err);
 	}
 	if (!b->rw && S_ISDIR(ss.st_mode))
 		return ro_overlay_path(rootfd, b, src, empty, err);
@@ -662,6 +725,7 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	const cx_run_spec *s = cfg->spec;
 	size_t n = 0;
 	vbind *binds;
+	vctx v = { .cfg = cfg };
 	_cleanup_close_ int rootfd = -1, empty = -1;
 	char opts[96];
 	int r;
@@ -697,12 +761,14 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	/* Parents before children, so a nested path lands inside its parent. */
 	qsort(binds, n, sizeof(*binds), cmp_depth);
 	for (size_t i = 0; i < n; i++) {
-		r = bind_path(rootfd, &binds[i], empty, err);
+		r = bind_path(rootfd, &v, &binds[i], empty, err);
 		if (r < 0) {
+			vctx_close(&v);
 			free(binds);
 			return r;
 		}
 	}
+	vctx_close(&v);
 	r = bind_named_sockets(rootfd, cfg->unix_sockets, binds, n, err);
 	if (r == 0)
 		r = top_level_links(rootfd, binds, n, err);

@@ -324,6 +324,7 @@ static int once_spawn(once *o, cx_error *err)
 		.landlock_optional = pol->landlock_optional,
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
+		.root_owned_trees = pol->root_owned_trees,
 		.unix_sockets = &pol->unix_sockets,
 		.overlay_dirs = o->trees ? ovdirs : NULL,
 		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),

@@ -246,10 +246,23 @@ static int phase_lock(cx_run *run, cx_error *err)
 	return r;
 }
 
-/* The run's own uid, before the lease is consumed (an exhausted range
- * keeps it). */
-static int phase_uid(cx_run *run, cx_error *err)
+/* Identities, before the lease is consumed: a root-owned writable tree
+ * the policy does not allow (its owner is what the run's writes become,
+ * sandbox/idmap.c), and the run's own uid (an exhausted range keeps the
+ * lease). The view checks the owners again as it mounts. */
+static int phase_ids(cx_run *run, cx_error *err)
 {
+	const cx_run_spec *s = &run->lease.spec;
+	int r = 0;
+
+	run->fail_as = -1;
+	if (s->workspace)
+		r = cx_sandbox_check_owner(s->workspace, run->pol.root_owned_trees, err);
+	for (size_t i = 0; r == 0 && i < s->rw.n; i++)
+		r = cx_sandbox_check_owner(s->rw.v[i], run->pol.root_owned_trees, err);
+	if (r < 0)
+		return r;
+	run->fail_as = CX_EXIT_FAILURE;
 	return cx_run_alloc_uid(run, err);
 }
 
@@ -309,7 +322,7 @@ static int phase_consume(cx_run *run, cx_error *err)
 int cx_run_execute(cx_run *run)
 {
 	static const phase_fn phases[] = { phase_record_verified, phase_private_mounts,
-					   phase_recover, phase_lock, phase_uid, phase_consume };
+					   phase_recover, phase_lock, phase_ids, phase_consume };
 	int code = drive(run, phases, CX_ARRAY_SIZE(phases));
 	if (code != CX_RUN_GO)
 		return code;

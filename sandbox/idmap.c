@@ -32,8 +32,8 @@
  * mounts are clones made in the sandbox's own mount namespace from fds
  * opened without following symlinks. No fallback: a kernel or file
  * system that cannot idmap refuses the run (E_LAYER).
- * Runs in init (root, initial user namespace), before pivot_root; the
- * host's /proc is still the one mounted. */
+ * The namespaces are made in calyx-exec before clone3 (root, the host's
+ * /proc); init clones and idmaps the mounts with them. */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -48,38 +48,27 @@
 
 #include "calyx/fileio.h"
 
-/* The helper child: tells its pid as the host's /proc names it (init
- * lives in a new pid namespace, the mounted /proc is the host's), then
- * waits to be killed. Shares our memory (CLONE_VM: no page-table copy),
- * so it only makes raw system calls on its own small stack. */
-typedef struct helper {
-	int wr; /* pipe: its pid, as text */
-} helper;
-
-static int helper_main(void *arg)
+/* The helper child: it only has to exist while we write its maps and
+ * open its namespace. Shares our memory (CLONE_VM: no page-table copy),
+ * so it makes no call but pause() on its own small stack. */
+static _Noreturn int helper_main(void *arg)
 {
-	const helper *h = arg;
-	char buf[32];
-	ssize_t n = readlink("/proc/self", buf, sizeof(buf));
-
-	if (n > 0 && write(h->wr, buf, (size_t)n) != n)
-		_exit(1);
-	close(h->wr);
+	(void)arg;
 	for (;;)
 		pause();
 }
 
-static int write_map(int pid, const char *file, const char *map, cx_error *err)
+static int write_map(pid_t pid, const char *file, const char *map, cx_error *err)
 {
 	char path[64];
 	_cleanup_close_ int fd = -1;
 	size_t len = strlen(map);
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || write(fd, map, len) != (ssize_t)len)
 		return cx_err(err, CX_E_LAYER, errno,
-			      "cannot write the %s of the idmapped workspace mount: %s", file,
+			      "cannot write the %s of an idmapped mount's user namespace: %s", file,
 			      strerror(errno));
 	return 0;
 }
@@ -92,40 +81,29 @@ static void map_text(char *out, size_t n, unsigned owner, unsigned run)
 		snprintf(out, n, "0 %u 1\n%u 0 1\n", run, run);
 }
 
-int sbx_idmap_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error *err)
+/* In calyx-exec (the parent), before clone3: our /proc is the host's, and
+ * the helper takes no pid in the sandbox's pid namespace (the command
+ * stays pid 2). */
+static int make_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error *err)
 {
-	static char stack[16384] __attribute__((aligned(16)));
-	_cleanup_close_ int rd = -1, wr = -1;
-	char buf[32] = { 0 }, map[64], path[64];
-	helper h;
-	uint64_t hostpid = 0;
-	int p[2], pid, fd = -1, r = 0, st;
-	ssize_t n;
+	static char stack[8192] __attribute__((aligned(16)));
+	char map[64], path[64];
+	int fd = -1, r, st;
+	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return cx_err(err, CX_E_SPAWN, errno, "pipe: %s", strerror(errno));
-	rd = p[0];
-	wr = p[1];
-	h.wr = wr;
-	pid = clone(helper_main, stack + sizeof(stack), CLONE_NEWUSER | CLONE_VM | SIGCHLD, &h);
+	pid = clone(helper_main, stack + sizeof(stack), CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
 	if (pid < 0)
 		return cx_err(err, CX_E_LAYER, errno,
 			      "cannot create the user namespace of an idmapped mount: %s",
 			      strerror(errno));
-	close(TAKE_FD(wr));
-	n = read(rd, buf, sizeof(buf) - 1);
-	if (n <= 0 || cx_parse_u64(buf, INT32_MAX, &hostpid) < 0 || hostpid == 0)
-		r = cx_err(err, CX_E_SPAWN, EIO, "idmap helper did not report its pid");
-	if (r == 0) {
-		map_text(map, sizeof(map), ouid, ruid);
-		r = write_map((int)hostpid, "uid_map", map, err);
-	}
+	map_text(map, sizeof(map), ouid, ruid);
+	r = write_map(pid, "uid_map", map, err);
 	if (r == 0) {
 		map_text(map, sizeof(map), ogid, rgid);
-		r = write_map((int)hostpid, "gid_map", map, err);
+		r = write_map(pid, "gid_map", map, err);
 	}
 	if (r == 0) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)hostpid);
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			r = cx_err(err, CX_E_SPAWN, errno, "open %s: %s", path, strerror(errno));
@@ -134,6 +112,56 @@ int sbx_idmap_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error *e
 	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
 		;
 	return r < 0 ? r : fd;
+}
+
+void sbx_idmaps_close(sbx_idmaps *m)
+{
+	while (m->n > 0)
+		close(m->ns[--m->n].fd);
+}
+
+int sbx_idmaps_find(const sbx_idmaps *m, const struct stat *st)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->ns[i].uid == st->st_uid && m->ns[i].gid == st->st_gid)
+			return m->ns[i].fd;
+	return -1;
+}
+
+int sbx_idmaps_prepare(const cx_sandbox_config *cfg, sbx_idmaps *m, cx_error *err)
+{
+	const cx_run_spec *s = cfg->spec;
+	const char *trees[SBX_IDMAPS_MAX];
+	size_t nt = 0;
+
+	m->n = 0;
+	if (!cfg->overlay_dirs)
+		return 0; /* plain binds (no transactional trees): nothing idmapped */
+	if (s->workspace)
+		trees[nt++] = s->workspace;
+	for (size_t i = 0; i < s->rw.n && nt < SBX_IDMAPS_MAX; i++)
+		trees[nt++] = s->rw.v[i];
+	for (size_t i = 0; i < nt; i++) {
+		_cleanup_close_ int fd = cx_openat2(AT_FDCWD, trees[i], O_PATH,
+						    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		struct stat st;
+		int r, ns;
+
+		if (fd < 0 || fstat(fd, &st) < 0)
+			continue; /* the view reports it, with its own reason */
+		r = sbx_owner_allowed(trees[i], &st, cfg->root_owned_trees, err);
+		if (r < 0)
+			return r;
+		if (sbx_idmaps_find(m, &st) >= 0)
+			continue;
+		ns = make_userns(st.st_uid, st.st_gid, cfg->run_uid, cfg->run_gid, err);
+		if (ns < 0)
+			return ns;
+		m->ns[m->n].uid = st.st_uid;
+		m->ns[m->n].gid = st.st_gid;
+		m->ns[m->n++].fd = ns;
+	}
+	return 0;
 }
 
 int sbx_idmap_clone(int fd, int userns, const char *what, cx_error *err)

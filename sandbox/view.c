@@ -193,42 +193,12 @@ static int cmp_depth(const void *a, const void *b)
 }
 
 /* What the writable overlays share: the run's ids, the policy's word on
- * root-owned trees, and one idmap user namespace per tree owner (most
- * runs: one). */
-#define VIEW_OWNERS_MAX 20
+ * root-owned trees, and the idmap user namespaces the parent made, one
+ * per tree owner (sbx_idmaps_prepare). */
 typedef struct vctx {
 	const cx_sandbox_config *cfg;
-	struct {
-		uid_t uid;
-		gid_t gid;
-		int fd;
-	} ns[VIEW_OWNERS_MAX];
-	size_t nns;
+	const sbx_idmaps *idm;
 } vctx;
-
-static void vctx_close(vctx *v)
-{
-	while (v->nns > 0)
-		close(v->ns[--v->nns].fd);
-}
-
-static int owner_userns(vctx *v, const struct stat *st, cx_error *err)
-{
-	int fd;
-
-	for (size_t i = 0; i < v->nns; i++)
-		if (v->ns[i].uid == st->st_uid && v->ns[i].gid == st->st_gid)
-			return v->ns[i].fd;
-	if (v->nns == VIEW_OWNERS_MAX)
-		return cx_err(err, CX_E_VIEW, E2BIG, "too many tree owners");
-	fd = sbx_idmap_userns(st->st_uid, st->st_gid, v->cfg->run_uid, v->cfg->run_gid, err);
-	if (fd < 0)
-		return fd;
-	v->ns[v->nns].uid = st->st_uid;
-	v->ns[v->nns].gid = st->st_gid;
-	v->ns[v->nns++].fd = fd;
-	return fd;
-}
 
 /* An overlay on dst: lower = the host tree (pinned fd), upper/work in
  * the run's scratch tree dir. Both layers are idmapped clones (idmap.c):
@@ -266,9 +236,11 @@ static int overlay_path(int rootfd, vctx *v, const vbind *b, int src, const stru
 	    fchmodat(tree, "upper", ss->st_mode & 01777, 0) < 0)
 		return cx_err(err, CX_E_SPAWN, errno, "overlay upper in '%s': %s", b->overlay,
 			      strerror(errno));
-	ns = owner_userns(v, ss, err);
+	ns = sbx_idmaps_find(v->idm, ss);
 	if (ns < 0)
-		return ns;
+		return cx_err(err, CX_E_VIEW, EIO,
+			      "'%.200s' changed owner while the sandbox was starting (raced?); refusing to run",
+			      b->src);
 	lower = sbx_idmap_clone(src, ns, b->src, err);
 	if (lower < 0)
 		return lower;
@@ -720,12 +692,12 @@ static int top_level_links(int rootfd, const vbind *binds, size_t n, cx_error *e
 	return 0;
 }
 
-int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
+int sbx_view_build(const cx_sandbox_config *cfg, const struct sbx_idmaps *idm, cx_error *err)
 {
 	const cx_run_spec *s = cfg->spec;
 	size_t n = 0;
 	vbind *binds;
-	vctx v = { .cfg = cfg };
+	vctx v = { .cfg = cfg, .idm = idm };
 	_cleanup_close_ int rootfd = -1, empty = -1;
 	char opts[96];
 	int r;
@@ -763,12 +735,10 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	for (size_t i = 0; i < n; i++) {
 		r = bind_path(rootfd, &v, &binds[i], empty, err);
 		if (r < 0) {
-			vctx_close(&v);
 			free(binds);
 			return r;
 		}
 	}
-	vctx_close(&v);
 	r = bind_named_sockets(rootfd, cfg->unix_sockets, binds, n, err);
 	if (r == 0)
 		r = top_level_links(rootfd, binds, n, err);

@@ -84,7 +84,8 @@ static void map_text(char *out, size_t n, unsigned owner, unsigned run)
 /* In calyx-exec (the parent), before clone3: our /proc is the host's, and
  * the helper takes no pid in the sandbox's pid namespace (the command
  * stays pid 2). */
-static int make_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error *err)
+static int make_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, pid_t *ret_helper,
+		       cx_error *err)
 {
 	static char stack[8192] __attribute__((aligned(16)));
 	char map[64], path[64];
@@ -96,6 +97,7 @@ static int make_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error 
 		return cx_err(err, CX_E_LAYER, errno,
 			      "cannot create the user namespace of an idmapped mount: %s",
 			      strerror(errno));
+	CX_CHECK(pid > 0); /* kill() below: our helper, never 0 or -1 (a group, everyone) */
 	map_text(map, sizeof(map), ouid, ruid);
 	r = write_map(pid, "uid_map", map, err);
 	if (r == 0) {
@@ -108,16 +110,29 @@ static int make_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, cx_error 
 		if (fd < 0)
 			r = cx_err(err, CX_E_SPAWN, errno, "open %s: %s", path, strerror(errno));
 	}
+	/* Dead from here on (nothing but the fd keeps the namespace); it is
+	 * reaped in sbx_idmaps_close, so its exit overlaps the clone3. */
 	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
-		;
-	return r < 0 ? r : fd;
+	if (r < 0) {
+		while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	*ret_helper = pid;
+	return fd;
 }
 
 void sbx_idmaps_close(sbx_idmaps *m)
 {
-	while (m->n > 0)
-		close(m->ns[--m->n].fd);
+	int st;
+
+	while (m->n > 0) {
+		m->n--;
+		close(m->ns[m->n].fd);
+		CX_CHECK(m->ns[m->n].helper > 0);
+		while (waitpid(m->ns[m->n].helper, &st, __WALL) < 0 && errno == EINTR)
+			;
+	}
 }
 
 int sbx_idmaps_find(const sbx_idmaps *m, const struct stat *st)
@@ -154,7 +169,8 @@ int sbx_idmaps_prepare(const cx_sandbox_config *cfg, sbx_idmaps *m, cx_error *er
 			return r;
 		if (sbx_idmaps_find(m, &st) >= 0)
 			continue;
-		ns = make_userns(st.st_uid, st.st_gid, cfg->run_uid, cfg->run_gid, err);
+		ns = make_userns(st.st_uid, st.st_gid, cfg->run_uid, cfg->run_gid,
+				 &m->ns[m->n].helper, err);
 		if (ns < 0)
 			return ns;
 		m->ns[m->n].uid = st.st_uid;

@@ -28,6 +28,7 @@ typedef struct sbx_idmaps {
 		uid_t uid;
 		gid_t gid;
 		int fd;
+		pid_t helper; /* killed, reaped by sbx_idmaps_close */
 	} ns[SBX_IDMAPS_MAX];
 } sbx_idmaps;
 int sbx_idmaps_prepare(const cx_sandbox_config *cfg, sbx_idmaps *m, cx_error *err);

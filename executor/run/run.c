@@ -156,9 +156,24 @@ static int phase_dry_ledger(cx_run *run, cx_error *err)
 	return r < 0 ? r : 0;
 }
 
+/* A root-owned writable tree the policy does not allow (its owner is
+ * what the run's writes become, sandbox/idmap.c): a refusal. */
+static int check_owners(cx_run *run, cx_error *err)
+{
+	const cx_run_spec *s = &run->lease.spec;
+	int r = 0;
+
+	run->fail_as = -1;
+	if (s->workspace)
+		r = cx_sandbox_check_owner(s->workspace, run->pol.root_owned_trees, err);
+	for (size_t i = 0; r == 0 && i < s->rw.n; i++)
+		r = cx_sandbox_check_owner(s->rw.v[i], run->pol.root_owned_trees, err);
+	return r;
+}
+
 int cx_run_dry_check(cx_run *run)
 {
-	static const phase_fn phases[] = { phase_dry_ledger };
+	static const phase_fn phases[] = { phase_dry_ledger, check_owners };
 	return drive(run, phases, CX_ARRAY_SIZE(phases));
 }
 
@@ -246,20 +261,13 @@ static int phase_lock(cx_run *run, cx_error *err)
 	return r;
 }
 
-/* Identities, before the lease is consumed: a root-owned writable tree
- * the policy does not allow (its owner is what the run's writes become,
- * sandbox/idmap.c), and the run's own uid (an exhausted range keeps the
- * lease). The view checks the owners again as it mounts. */
+/* Identities, before the lease is consumed: the trees' owners, and the
+ * run's own uid (an exhausted range keeps the lease). The view checks
+ * the owners again as it mounts. */
 static int phase_ids(cx_run *run, cx_error *err)
 {
-	const cx_run_spec *s = &run->lease.spec;
-	int r = 0;
+	int r = check_owners(run, err);
 
-	run->fail_as = -1;
-	if (s->workspace)
-		r = cx_sandbox_check_owner(s->workspace, run->pol.root_owned_trees, err);
-	for (size_t i = 0; r == 0 && i < s->rw.n; i++)
-		r = cx_sandbox_check_owner(s->rw.v[i], run->pol.root_owned_trees, err);
 	if (r < 0)
 		return r;
 	run->fail_as = CX_EXIT_FAILURE;

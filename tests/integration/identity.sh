@@ -207,6 +207,7 @@ run_test idmap.rw_tree_commits_as_its_owner t_rw_tree
 t_root_refused() {
 	mkws "$T/srv/r" 0:0 || return 1
 	id_lease id r1 "$T/srv/r" "$(json_argv write:n:1)" || return 1
+	check_one_line 77 E_POLICY_PATH cx id --lease "$T/id/r1.lease" --dry-run || return 1
 	check_one_line 77 E_POLICY_PATH cx id --lease "$T/id/r1.lease" || return 1
 	grep -qF 'root_owned_trees' "$ERR" || fail "message does not name root_owned_trees: $(first_err)" || return 1
 	[ ! -e "$T/srv/r/n" ] || fail "the refused run wrote" || return 1

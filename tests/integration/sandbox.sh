@@ -330,9 +330,9 @@ t_proc_status() {
 	local u; u=$(run_uid status)
 	[ -n "$u" ] && [ "$u" -ge 1879048192 ] && [ "$u" -lt 1879113728 ] ||
 		fail "run uid '$u' is not in the default range" || return 1
-	grep -qE "^Uid:[[:space:]]+$u[[:space:]]+$u[[:space:]]+$u[[:space:]]+$u\$" "$f" ||
+	grep -qE "^Uid:[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+$u\$" "$f" ||
 		fail "$(grep '^Uid:' "$f" | tr '\t' ' '), expected $u x4" || return 1
-	grep -qE "^Gid:[[:space:]]+$u[[:space:]]+$u[[:space:]]+$u[[:space:]]+$u\$" "$f" ||
+	grep -qE "^Gid:[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+$u\$" "$f" ||
 		fail "$(grep '^Gid:' "$f" | tr '\t' ' '), expected $u x4" || return 1
 	grep -qE '^Groups:[[:space:]]*$' "$f" || fail "supplementary groups: $(grep '^Groups:' "$f" | tr '\t' ' ')"
 }

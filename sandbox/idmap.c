@@ -27,8 +27,10 @@
  * owner, which the commit copies as it is (owners preserved).
  *
  * Why safe: the namespace holds no process once its fd is taken (the
- * child is killed and reaped before it is used), it is only ever handed
- * to mount_setattr; the mapping covers exactly the ids above; the
+ * child is killed before the fd is used, and reaped once the sandbox is
+ * cloned), the fd is only ever handed to mount_setattr (and closed by
+ * init once the view is built); the mapping covers exactly the ids above;
+ * the helper runs nothing but pause(); the
  * mounts are clones made in the sandbox's own mount namespace from fds
  * opened without following symlinks. No fallback: a kernel or file
  * system that cannot idmap refuses the run (E_LAYER).

@@ -53,6 +53,7 @@ static const char *const reason_names[CX_E__COUNT] = {
 	[CX_E_EXEC] = "E_EXEC",
 	[CX_E_NOT_FOUND] = "E_NOT_FOUND",
 	[CX_E_WORKSPACE] = "E_WORKSPACE",
+	[CX_E_IDS] = "E_IDS",
 };
 
 const char *cx_reason_name(int reason)
@@ -82,6 +83,7 @@ bool cx_reason_is_refusal(int reason)
 	case CX_E_EXEC:
 	case CX_E_NOT_FOUND:
 	case CX_E_WORKSPACE:
+	case CX_E_IDS:
 		return false;
 	default:
 		return reason != CX_OK;

@@ -32,16 +32,45 @@ static int get_path(const json_t *j, const char *key, char **out, cx_error *err)
 	return 0;
 }
 
+/* "run_uid_range": {"first": N, "count": M}: run ids first..first+M-1,
+ * never 0 and never past 0x7ffffffe (the kernel's overflow and invalid
+ * ids lie above), at most 2^20 of them. Exclusive with a fixed run_uid. */
+static int parse_range(const json_t *j, int64_t *first, int64_t *count, cx_error *err)
+{
+	static const char *const req[] = { "first", "count", NULL };
+	const json_t *rg = json_object_get(j, "run_uid_range");
+	int r;
+
+	if (!rg)
+		return 0;
+	if (json_object_get(j, "run_uid") || json_object_get(j, "run_gid"))
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.run_uid_range and a fixed run_uid/run_gid are exclusive (keep one)");
+	r = cx_json_keys(rg, "config.run_uid_range", CX_E_CONFIG, req, NULL, err);
+	if (r == 0)
+		r = cx_json_int(rg, "first", "config.run_uid_range", CX_E_CONFIG, 1, 0x7ffffffe, false,
+				first, err);
+	if (r == 0)
+		r = cx_json_int(rg, "count", "config.run_uid_range", CX_E_CONFIG, 1, 1 << 20, false,
+				count, err);
+	if (r == 0 && *first + *count - 1 > 0x7ffffffe)
+		return cx_err(err, CX_E_CONFIG, ERANGE,
+			      "config.run_uid_range ends at %lld, past 2147483646 (lower first or count)",
+			      (long long)(*first + *count - 1));
+	return r;
+}
+
 int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *err)
 {
 	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
 					   "host_key", NULL };
-	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", "pack_max_age_s",
-					   "pack_max_bytes", NULL };
+	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", "run_uid_range",
+					   "pack_max_age_s", "pack_max_bytes", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_config c = { 0 };
 	const char *s;
-	int64_t v, uid = 65534, gid = 65534, age = 30LL * 24 * 3600, bytes = 1LL << 30;
+	int64_t v, uid = 65534, gid = 65534, first = CX_RUN_UID_FIRST_DEFAULT,
+		count = CX_RUN_UID_COUNT_DEFAULT, age = 30LL * 24 * 3600, bytes = 1LL << 30;
 	int r;
 
 	r = cx_json_parse_object(buf, len, "config", &j, err);
@@ -69,6 +98,8 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 	if (r == 0)
 		r = cx_json_int(j, "run_gid", "config", CX_E_CONFIG, 1, 0x7ffffffe, true, &gid, err);
 	if (r == 0)
+		r = parse_range(j, &first, &count, err);
+	if (r == 0)
 		r = cx_json_int(j, "pack_max_age_s", "config", CX_E_CONFIG, 0, 10LL * 365 * 24 * 3600, true,
 				&age, err);
 	if (r == 0)
@@ -85,6 +116,9 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 		c.host_id = cx_strdup(s);
 	c.run_uid = (uint32_t)uid;
 	c.run_gid = (uint32_t)gid;
+	c.run_uid_fixed = json_object_get(j, "run_uid") || json_object_get(j, "run_gid");
+	c.run_uid_first = (uint32_t)first;
+	c.run_uid_count = (uint32_t)count;
 	c.pack_max_age_s = age;
 	c.pack_max_bytes = (uint64_t)bytes;
 	*ret = c;

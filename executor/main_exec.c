@@ -104,6 +104,12 @@ static int dry_run(cx_run *run)
 	cx_cli_print_lease(stdout, &run->lease, true);
 	printf("plan: namespaces user,pid,mount,net,ipc,uts,cgroup; view = tmpfs root + listed paths; "
 	       "Landlock, no capabilities, no_new_privs, seccomp; cgroup quotas as above\n");
+	if (run->cfg.run_uid_fixed)
+		printf("identity: uid %u gid %u (fixed run_uid, shared by every run); writable trees idmapped to their owners\n",
+		       run->cfg.run_uid, run->cfg.run_gid);
+	else
+		printf("identity: a uid = gid of its own from %u..%u (run_uid_range); writable trees idmapped to their owners\n",
+		       run->cfg.run_uid_first, run->cfg.run_uid_first + run->cfg.run_uid_count - 1);
 	cx_run_write_result(run, "verified", NULL, 0, NULL);
 	return 0;
 }

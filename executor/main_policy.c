@@ -225,10 +225,15 @@ static int cmd_explain(int argc, char **argv)
 	       "  Landlock    read/write/execute rights matching the view%s\n"
 	       "  seccomp     no mounts, namespaces, ptrace, bpf, keyrings, io_uring, modules,\n"
 	       "              setuid bits, non-AF_UNIX sockets%s, foreign ABIs\n"
-	       "  identity    an unprivileged uid with no capabilities and no_new_privs\n"
+	       "  identity    an unprivileged uid (each run its own, unless the config fixes one),\n"
+	       "              no capabilities, no_new_privs; writable trees idmapped: the run owns\n"
+	       "              what the tree root's owner owns, its writes land as that owner\n"
+	       "              %s\n"
 	       "  cgroups     memory, pids, CPU (BPF in-kernel budget, or a polled fence), wall clock\n",
 	       p.landlock_optional ? " (OPTIONAL: runs without it on kernels lacking it)" : "",
-	       (p.network_mask & 2) ? " (inet only for loopback)" : "");
+	       (p.network_mask & 2) ? " (inet only for loopback)" : "",
+	       p.root_owned_trees ? "(root-owned trees ALLOWED: there the run owns root's files)"
+				  : "(root-owned trees refused)");
 	if (host) {
 		cx_host_support h;
 		cx_host_probe(&h);

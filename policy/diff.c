@@ -160,6 +160,8 @@ static void diff_rest(cx_policy_diff *d, const cx_policy *a, const cx_policy *b)
 		  true, "whether runs may proceed without Landlock");
 	diff_flag(d, "dev_shm", a->dev_shm, b->dev_shm, "false", "true", true,
 		  "a private /dev/shm for runs");
+	diff_flag(d, "root_owned_trees", a->root_owned_trees, b->root_owned_trees, "refuse", "allow",
+		  true, "whether runs may own what root owns in a root-owned workspace or rw tree");
 	if (a->workspace_wait != b->workspace_wait)
 		add(d, CX_CHANGED, "workspace_lock", a->workspace_wait ? "wait" : "refuse",
 		    b->workspace_wait ? "wait" : "refuse", NULL);

@@ -40,6 +40,7 @@ enum {
 	R_SOCKET_IN_TREE,
 	R_HOST_SOCKET,
 	R_QUOTA_UNSET,
+	R_ROOT_TREES,
 	R_EXEC_INTERPRETER,
 	R_EXEC_WRITABLE,
 	R__COUNT
@@ -110,6 +111,9 @@ static const cx_lint_rule rules[R__COUNT] = {
 	[R_QUOTA_UNSET] = { "CX120", "workspace-quota-unset", CX_SEV_WARNING,
 			    "a workspace quota (disk_bytes, inodes) is not set: runs get calyx's built-in values (256 MiB, 16384 files), which nobody chose for these trees",
 			    "set limits.max and limits.default of disk_bytes and inodes to what the largest legitimate run writes" },
+	[R_ROOT_TREES] = { "CX121", "root-owned-trees-allowed", CX_SEV_NOTE,
+			   "a root-owned workspace or rw tree may be leased: inside it the run's uid owns what root owns there (the run can change every root-owned file of that tree, and what it writes lands owned by root)",
+			   "give each workspace and rw tree the owner its writes should have (chown it to a deploy user) and remove \"root_owned_trees\": \"allow\"" },
 	[R_EXEC_INTERPRETER] = { "CX122", "exec-interpreter", CX_SEV_ERROR,
 				 "an exec entry is, or is a directory holding, a shell, interpreter or program runner: any process of a run may then run code of its choosing through it",
 				 "list the programs runs really start (their real paths), not a shell or a system bin directory; a script needs its interpreter, so prefer programs" },
@@ -824,6 +828,9 @@ int cx_lint_policy(const uint8_t *buf, size_t len, const cx_lint_opts *opts,
 	if (json_is_string(json_object_get(l.doc, "landlock")) &&
 	    strcmp(json_string_value(json_object_get(l.doc, "landlock")), "optional") == 0)
 		add(&l, R_LANDLOCK, "/landlock", "Landlock is optional: a host without it runs leases with the mount view only");
+	if (json_is_string(json_object_get(l.doc, "root_owned_trees")) &&
+	    strcmp(json_string_value(json_object_get(l.doc, "root_owned_trees")), "allow") == 0)
+		add(&l, R_ROOT_TREES, "/root_owned_trees", "root-owned workspaces and rw trees may be leased: runs own root's files in them");
 	rule_redundant(&l, "read", rd, nrd, "read", rd, nrd);
 	rule_redundant(&l, "read", rd, nrd, "write", wr, nwr);
 	rule_redundant(&l, "write", wr, nwr, "write", wr, nwr);

@@ -198,7 +198,8 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 {
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
 	static const char *const opt[] = { "read", "write", "exec", "env", "syscalls", "landlock",
-					   "dev_shm", "workspace_lock", "unix_sockets", NULL };
+					   "dev_shm", "workspace_lock", "unix_sockets", "root_owned_trees",
+					   NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -258,6 +259,16 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 			r = cx_err(err, CX_E_POLICY, EINVAL,
 				   "policy.workspace_lock '%.16s' is neither 'wait' nor 'refuse'", wl);
 		p.workspace_wait = r == 0 && wl && strcmp(wl, "wait") == 0;
+	}
+	/* A root-owned workspace or rw tree is mounted so that the run owns
+	 * root's files in it: only where the policy says so. */
+	if (r == 0) {
+		const char *ro = NULL;
+		r = cx_json_str(j, "root_owned_trees", "policy", CX_E_POLICY, 16, true, &ro, err);
+		if (r == 0 && ro && strcmp(ro, "allow") != 0 && strcmp(ro, "refuse") != 0)
+			r = cx_err(err, CX_E_POLICY, EINVAL,
+				   "policy.root_owned_trees '%.16s' is neither 'allow' nor 'refuse'", ro);
+		p.root_owned_trees = r == 0 && ro && strcmp(ro, "allow") == 0;
 	}
 	if (r == 0 && json_object_get(j, "dev_shm")) {
 		if (!json_is_boolean(json_object_get(j, "dev_shm")))

@@ -9,7 +9,33 @@
 
 /* view.c — in init, as root in the new mount namespace: build the file
  * view on cfg->root_dir and pivot_root into it. */
-int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err);
+struct sbx_idmaps;
+int sbx_view_build(const cx_sandbox_config *cfg, const struct sbx_idmaps *idm, cx_error *err);
+
+/* idmap.c — idmapped mounts of writable trees (the why and the maps are
+ * above its code). sbx_idmaps_prepare (parent, before clone3): one
+ * process-less user namespace per owner of a writable tree's root,
+ * mapping that owner's ids to the run's; sbx_idmaps_find: the one for an
+ * owner (-1: none, the tree changed owner since); sbx_idmap_clone (init):
+ * a detached idmapped clone of the mount at fd (E_LAYER where the file
+ * system cannot). sbx_owner_allowed: a root-owned tree (uid or gid 0)
+ * only when the policy allows it. */
+struct stat;
+#define SBX_IDMAPS_MAX 20
+typedef struct sbx_idmaps {
+	size_t n;
+	struct {
+		uid_t uid;
+		gid_t gid;
+		int fd;
+		pid_t helper; /* killed, reaped by sbx_idmaps_close */
+	} ns[SBX_IDMAPS_MAX];
+} sbx_idmaps;
+int sbx_idmaps_prepare(const cx_sandbox_config *cfg, sbx_idmaps *m, cx_error *err);
+int sbx_idmaps_find(const sbx_idmaps *m, const struct stat *st);
+void sbx_idmaps_close(sbx_idmaps *m);
+int sbx_idmap_clone(int fd, int userns, const char *what, cx_error *err);
+int sbx_owner_allowed(const char *path, const struct stat *st, bool root_allowed, cx_error *err);
 
 /* net.c — bring loopback up (only when the policy allows loopback). */
 int sbx_loopback_up(cx_error *err);

@@ -86,6 +86,7 @@ typedef struct child_ctx {
 	size_t n_join_fds;
 	int gate_rd; /* the parent's leave to exec (before_exec done) */
 	const sbx_filter *filter; /* compiled by the parent, installed last */
+	const sbx_idmaps *idmaps; /* made by the parent, for the writable trees */
 } child_ctx;
 
 static void send_report(int fd, const report *rep)
@@ -108,7 +109,7 @@ static _Noreturn void child_fail(const child_ctx *c, const cx_error *err, int ex
 /* Close every fd from 3 up but the n in keep (negative ones ignored). */
 static int close_all_but(const int *keep, size_t n, cx_error *err)
 {
-	int k[16];
+	int k[4 + CX_SANDBOX_JOIN_MAX + SBX_IDMAPS_MAX];
 	size_t m = 0;
 	unsigned from = 3;
 
@@ -301,7 +302,7 @@ static _Noreturn void init_main(const child_ctx *c)
 	 * file description, so a sandbox still dying after calyx-exec was
 	 * killed would keep the run looking alive to the next start's
 	 * recovery (the crash gate found it). */
-	int keep[4 + CX_SANDBOX_JOIN_MAX];
+	int keep[4 + CX_SANDBOX_JOIN_MAX + SBX_IDMAPS_MAX];
 	size_t nkeep = 0;
 	keep[nkeep++] = c->sync_rd;
 	keep[nkeep++] = c->rep_wr;
@@ -311,6 +312,9 @@ static _Noreturn void init_main(const child_ctx *c)
 		keep[nkeep++] = c->join_fds[i];
 	if (nkeep < 4 + c->n_join_fds)
 		cx_err(&err, CX_E_SPAWN, E2BIG, "more cgroup hierarchies than the sandbox takes");
+	/* the idmap user namespaces (no process in them): for the view only */
+	for (size_t i = 0; i < c->idmaps->n; i++)
+		keep[nkeep++] = c->idmaps->ns[i].fd;
 	if (err.reason || close_all_but(keep, nkeep, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	/* calyx-exec dies -> init gets SIGKILL -> the pid namespace dies. The
@@ -351,8 +355,10 @@ static _Noreturn void init_main(const child_ctx *c)
 		child_fail(c, &err, CX_EXIT_FAILURE);
 	}
 	marks[CX_SBX_VIEW_START] = cx_mono_ns();
-	if (sbx_view_build(c->cfg, &err) < 0)
+	if (sbx_view_build(c->cfg, c->idmaps, &err) < 0)
 		child_fail(c, &err, CX_EXIT_FAILURE);
+	for (size_t i = 0; i < c->idmaps->n; i++)
+		close(c->idmaps->ns[i].fd); /* the mounts hold what they need */
 	marks[CX_SBX_VIEW_DONE] = cx_mono_ns();
 	if (sethostname("calyx", 5) < 0) {
 		cx_err(&err, CX_E_SPAWN, errno, "sethostname: %s", strerror(errno));
@@ -528,10 +534,11 @@ static int namespace_error(int e, cx_error *err)
 /* clone3 into the new namespaces (and straight into the run's v2 cgroup
  * when there is one). The child becomes init (init_main, no return); the
  * parent gets init's pid and pidfd and closes the child's ends. */
-static int clone_sandbox(const cx_sandbox_config *cfg, const sbx_filter *filter, channels *ch,
-			 cx_sandbox *ret, pid_t *ret_pid, int *ret_pidfd, cx_error *err)
+static int clone_sandbox(const cx_sandbox_config *cfg, const sbx_filter *filter,
+			 const sbx_idmaps *idm, channels *ch, cx_sandbox *ret, pid_t *ret_pid,
+			 int *ret_pidfd, cx_error *err)
 {
-	child_ctx c = { .cfg = cfg, .argv = cfg->argv ? cfg->argv : &cfg->spec->argv };
+	child_ctx c = { .cfg = cfg, .argv = cfg->argv ? cfg->argv : &cfg->spec->argv, .idmaps = idm };
 	struct clone_args ca = { 0 };
 	int pidfd = -1, r = 0;
 	pid_t pid;
@@ -654,14 +661,15 @@ int cx_sandbox_spawn(const cx_sandbox_config *cfg, cx_sandbox *ret, int *ret_exi
 {
 	_cleanup_(channels_close) channels ch = CHANNELS_CLOSED;
 	_cleanup_free_ sbx_filter *filter = NULL;
+	_cleanup_(sbx_idmaps_close) sbx_idmaps idm = { 0 };
 	cx_layers layers = { 0 };
 	int pidfd = -1, r;
 	pid_t pid;
 
 	*ret_exit = CX_EXIT_FAILURE;
 	if ((r = check_caller(cfg, err)) < 0 || (r = open_channels(&ch, err)) < 0 ||
-	    (r = prepare_filter(cfg, &filter, err)) < 0 ||
-	    (r = clone_sandbox(cfg, filter, &ch, ret, &pid, &pidfd, err)) < 0)
+	    (r = prepare_filter(cfg, &filter, err)) < 0 || (r = sbx_idmaps_prepare(cfg, &idm, err)) < 0 ||
+	    (r = clone_sandbox(cfg, filter, &idm, &ch, ret, &pid, &pidfd, err)) < 0)
 		return r;
 	if ((r = start_sandbox(cfg, pid, &ch, err)) < 0 ||
 	    (r = wait_for_exec(ch.rep[0], ret->marks, &layers, ret_exit, err)) < 0)

@@ -195,41 +195,76 @@ static int cmp_depth(const void *a, const void *b)
 	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->dst, y->dst);
 }
 
+/* What the writable overlays share: the run's ids, the policy's word on
+ * root-owned trees, and the idmap user namespaces the parent made, one
+ * per tree owner (sbx_idmaps_prepare). */
+typedef struct vctx {
+	const cx_sandbox_config *cfg;
+	const sbx_idmaps *idm;
+} vctx;
+
 /* An overlay on dst: lower = the host tree (pinned fd), upper/work in
- * the run's state dir. Options keep the upper easy to read back exactly:
- * no redirects (a dir rename becomes copy+delete), no metacopy, no index.
- * Paths are given as /proc/self/fd/N of fds we opened without following
- * symlinks, so no path string is parsed twice or can smuggle options. */
-static int overlay_path(int rootfd, const vbind *b, int src, cx_error *err)
+ * the run's scratch tree dir. Both layers are idmapped clones (idmap.c):
+ * the run's uid owns what the tree root's owner owns, and its writes are
+ * stored as that owner. The upper's root takes the owner and mode of the
+ * host tree's root (it is what the overlay shows as the root). Options
+ * keep the upper easy to read back exactly: no redirects (a dir rename
+ * becomes copy+delete), no metacopy, no index. Paths are given as
+ * /proc/self/fd/N of fds we opened without following symlinks (or of
+ * mounts we cloned from them), so no path string is parsed twice or can
+ * smuggle options. Detached idmapped layers need kernel >= 6.15 (the
+ * overlay refuses them before: E_LAYER, no fallback). */
+static int overlay_path(int rootfd, vctx *v, const vbind *b, int src, const struct stat *ss,
+			cx_error *err)
 {
-	_cleanup_close_ int upper = -1, work = -1, fsfd = -1, mnt = -1, dst = -1;
-	char up[512], wp[512], lp[32], upp[32], wpp[32];
+	_cleanup_close_ int tree = -1, lower = -1, scratch = -1, fsfd = -1, mnt = -1, dst = -1;
+	char lp[32], upp[48], wpp[48];
 	struct {
 		const char *key, *val;
 	} opts[] = {
 		{ "lowerdir", lp }, { "upperdir", upp }, { "workdir", wpp },
 		{ "redirect_dir", "off" }, { "metacopy", "off" }, { "index", "off" }, { "xino", "off" },
 	};
+	int ns, r;
 
-	snprintf(up, sizeof(up), "%s/upper", b->overlay);
-	snprintf(wp, sizeof(wp), "%s/work", b->overlay);
-	upper = open(up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	work = open(wp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (upper < 0 || work < 0)
-		return cx_err(err, CX_E_SPAWN, errno, "overlay dirs in '%s': %s", b->overlay,
+	r = sbx_owner_allowed(b->src, ss, v->cfg->root_owned_trees, err);
+	if (r < 0)
+		return r;
+	tree = open(b->overlay, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tree < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay dir '%s': %s", b->overlay,
 			      strerror(errno));
-	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", src);
-	snprintf(upp, sizeof(upp), "/proc/self/fd/%d", upper);
-	snprintf(wpp, sizeof(wpp), "/proc/self/fd/%d", work);
+	/* the run's own tmpfs, made by calyx-exec: no one else's inode */
+	if (fchownat(tree, "upper", ss->st_uid, ss->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(tree, "upper", ss->st_mode & 01777, 0) < 0)
+		return cx_err(err, CX_E_SPAWN, errno, "overlay upper in '%s': %s", b->overlay,
+			      strerror(errno));
+	ns = sbx_idmaps_find(v->idm, ss);
+	if (ns < 0)
+		return cx_err(err, CX_E_VIEW, EIO,
+			      "'%.200s' changed owner while the sandbox was starting (raced?); refusing to run",
+			      b->src);
+	lower = sbx_idmap_clone(src, ns, b->src, err);
+	if (lower < 0)
+		return lower;
+	scratch = sbx_idmap_clone(tree, ns, "the run's scratch tmpfs", err);
+	if (scratch < 0)
+		return scratch;
+	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", lower);
+	snprintf(upp, sizeof(upp), "/proc/self/fd/%d/upper", scratch);
+	snprintf(wpp, sizeof(wpp), "/proc/self/fd/%d/work", scratch);
 	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return cx_err(err, CX_E_LAYER, errno, "overlayfs is not available: %s", strerror(errno));
 	for (size_t i = 0; i < CX_ARRAY_SIZE(opts); i++)
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].val, 0) < 0)
-			return cx_err(err, CX_E_SPAWN, errno, "overlay option %s for '%.200s': %s",
+			return cx_err(err, CX_E_LAYER, errno,
+				      "overlay option %s for '%.200s' (over idmapped layers): %s",
 				      opts[i].key, b->src, strerror(errno));
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return cx_err(err, CX_E_SPAWN, errno, "overlay for '%.200s': %s", b->src, strerror(errno));
+		return cx_err(err, CX_E_LAYER, errno,
+			      "overlay over idmapped layers for '%.200s': %s (this kernel cannot stack them)",
+			      b->src, strerror(errno));
 	mnt = fsmount(fsfd, FSMOUNT_CLOEXEC,
 		      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->noexec ? MOUNT_ATTR_NOEXEC : 0));
 	if (mnt < 0)
@@ -307,7 +342,7 @@ static int ro_overlay_path(int rootfd, const vbind *b, int src, int empty, cx_er
 	return 0;
 }
 
-static int bind_path(int rootfd, const vbind *b, int empty, cx_error *err)
+static int bind_path(int rootfd, vctx *v, const vbind *b, int empty, cx_error *err)
 {
 	_cleanup_close_ int src = -1, dst = -1, again = -1;
 	struct stat ss, ds;
@@ -326,7 +361,7 @@ static int bind_path(int rootfd, const vbind *b, int empty, cx_error *err)
 			return cx_err(err, CX_E_VIEW, ENOTDIR,
 				      "writable path '%.200s' must be a directory (it is committed as a tree)",
 				      b->src);
-		return overlay_path(rootfd, b, src, err);
+		return overlay_path(rootfd, v, b, src, &ss, err);
 	}
 	if (!b->rw && S_ISDIR(ss.st_mode))
 		return ro_overlay_path(rootfd, b, src, empty, err);
@@ -800,11 +835,12 @@ static bool tree_runs(const cx_sandbox_config *cfg, const char *tree)
 	return false;
 }
 
-int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
+int sbx_view_build(const cx_sandbox_config *cfg, const struct sbx_idmaps *idm, cx_error *err)
 {
 	const cx_run_spec *s = cfg->spec;
 	size_t n = 0;
 	vbind *binds;
+	vctx v = { .cfg = cfg, .idm = idm };
 	_cleanup_close_ int rootfd = -1, empty = -1;
 	char opts[96];
 	int r;
@@ -842,7 +878,7 @@ int sbx_view_build(const cx_sandbox_config *cfg, cx_error *err)
 	/* Parents before children, so a nested path lands inside its parent. */
 	qsort(binds, n, sizeof(*binds), cmp_depth);
 	for (size_t i = 0; i < n; i++) {
-		r = bind_path(rootfd, &binds[i], empty, err);
+		r = bind_path(rootfd, &v, &binds[i], empty, err);
 		if (r < 0) {
 			free(binds);
 			return r;

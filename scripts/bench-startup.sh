@@ -111,6 +111,9 @@ CRUN_STATE=/run/calyx-bench-crun.$$ # crun's --root: its state, on tmpfs as usua
 rm -rf "$D"
 mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/ws" "$D/leases" "$D/samples" "$D/phases" || die "mkdir $D"
 chmod 755 "$D" "$D/etc" "$D/log" "$D/ws" && chmod 700 "$D/keys" "$D/state"
+# a workspace of a deploy user (1000, no account needed), not root's: calyx
+# mounts it idmapped for the run's own uid (a root-owned one is refused)
+chown 1000:1000 "$D/ws"
 
 q() { "$@" >/dev/null 2>"$D/err" || die "$* failed: $(head -n 3 "$D/err")"; }
 q "$LEASE" keygen --role human --name alice --out "$D/keys"

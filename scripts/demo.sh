@@ -36,9 +36,10 @@ mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/srv/app"
 chmod 700 "$D/keys" "$D/state"
 chmod 755 "$D" "$D/etc" "$D/log"
 echo "version=4.1" > "$D/srv/app/VERSION"
-# the sandboxed command runs as an unprivileged host uid (config run_uid,
-# default 65534): the workspace must be writable by it
-chown -R 65534:65534 "$D/srv/app"
+# the workspace belongs to its deploy user (1000 here; no such account is
+# needed): each run gets a uid of its own, and the workspace is mounted
+# idmapped, so the run owns what 1000 owns and its writes land as 1000
+chown -R 1000:1000 "$D/srv/app"
 
 step "3. two signers: a human key and an agent key"
 run calyx-lease keygen --role human --name alice --out "$D/keys"
@@ -114,11 +115,12 @@ step "10. tampering is refused: a copy with the payload edited after signing"
 sed 's/"payload": "e/"payload": "f/' "$D/run.lease" > "$D/tampered.lease"
 expect 77 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/tampered.lease" --dry-run
 
-step "11. run it: sandboxed, as uid 65534, no capabilities, no network, Landlock + seccomp"
+step "11. run it: sandboxed, as a uid of its own, no capabilities, no network, Landlock + seccomp"
 echo "(the run writes into an overlay; after it and its validate step exit 0, the change is committed)"
 run cat "$D/srv/app/VERSION"
 run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --result "$D/result.json"
 run cat "$D/srv/app/VERSION"
+run stat -c '%n owned by %u:%g' "$D/srv/app/VERSION"
 run cat "$D/result.json"
 run calyx-ctl --config "$D/etc/calyx.conf" diff deploy-4821
 

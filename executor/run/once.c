@@ -324,6 +324,7 @@ static int once_spawn(once *o, cx_error *err)
 		.landlock_optional = pol->landlock_optional,
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
+		.root_owned_trees = pol->root_owned_trees,
 		.unix_sockets = &pol->unix_sockets,
 		.overlay_dirs = o->trees ? ovdirs : NULL,
 		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),
@@ -459,6 +460,9 @@ static int once_report(once *o, cx_run_once *ret, cx_error *err)
 	json_object_set_new(fin, "cgroup_layout",
 			    json_string(cx_cg_layout_name(cx_cg_layout_of(o->rc.cg))));
 	json_object_set_new(fin, "cpu_enforcer", json_string(sr->cpu_enforcer));
+	/* the run's own ids (config run_uid_range: this run's allocation) */
+	json_object_set_new(fin, "uid", json_integer(o->run->cfg.run_uid));
+	json_object_set_new(fin, "gid", json_integer(o->run->cfg.run_gid));
 	json_object_set_new(fin, "exit_code", json_integer(o->exit_code));
 	if (sr->paused_ms)
 		json_object_set_new(fin, "paused_ms", json_integer(sr->paused_ms));

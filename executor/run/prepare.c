@@ -31,8 +31,10 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
@@ -49,6 +51,60 @@ static size_t writable_trees(const cx_run_spec *s, const char **out)
 	for (size_t i = 0; i < s->rw.n && n < CX_WS_TREES_MAX; i++)
 		out[n++] = s->rw.v[i];
 	return n;
+}
+
+/* Run identities. Each live run holds an exclusive flock on
+ * STATE/uids/<uid>.lock; the kernel drops it when calyx-exec exits,
+ * however it ends, so a crashed run's uid is free again (its sandbox dies
+ * with it: init has PDEATHSIG=SIGKILL and takes the pid namespace along).
+ * The files stay (creating one is the only write; nothing to clean up).
+ * The search starts at a random offset among the range's first
+ * UID_WINDOW uids and wraps over the whole range: with few live runs the
+ * first try succeeds, and the same few lock files are reused (creating
+ * one is a journalled write, ~0.1 ms on ext4, and the directory stays
+ * small). Why safe: the dir
+ * is root-only (0700, checked), files are opened O_NOFOLLOW and are ours;
+ * a uid is only ever used while its lock is held. */
+#define UID_WINDOW 64u
+int cx_run_alloc_uid(cx_run *run, cx_error *err)
+{
+	const cx_config *c = &run->cfg;
+	char path[CX_STATE_PATH_MAX];
+	uint32_t start = 0;
+	int r;
+
+	if (c->run_uid_fixed)
+		return 0;
+	r = cx_state_dir(run->state.uids, 077, CX_E_CONFIG, err);
+	if (r < 0)
+		return r;
+	if (getrandom(&start, sizeof(start), GRND_NONBLOCK) != sizeof(start))
+		start = (uint32_t)getpid();
+	start %= c->run_uid_count < UID_WINDOW ? c->run_uid_count : UID_WINDOW;
+	for (uint32_t k = 0; k < c->run_uid_count; k++) {
+		uint32_t uid = c->run_uid_first + (start + k) % c->run_uid_count;
+		int fd;
+
+		cx_state_uid_lock(&run->state, uid, path);
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return cx_err(err, CX_E_IDS, errno, "cannot open '%s': %s", path,
+				      strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			run->uid_lock = fd;
+			run->cfg.run_uid = uid;
+			run->cfg.run_gid = uid;
+			return 0;
+		}
+		r = -errno;
+		close(fd);
+		if (r != -EWOULDBLOCK)
+			return cx_err(err, CX_E_IDS, -r, "cannot lock '%s': %s", path, strerror(-r));
+	}
+	return cx_err(err, CX_E_IDS, EAGAIN,
+		      "no free run uid: all %u of config run_uid_range %u..%u are held by live runs (wait for one to end, or widen the range in %s); the lease was not used",
+		      c->run_uid_count, c->run_uid_first, c->run_uid_first + c->run_uid_count - 1,
+		      c->path);
 }
 
 int cx_run_lock_trees(cx_run *run, cx_error *err)

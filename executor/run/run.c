@@ -41,6 +41,7 @@ cx_run *cx_run_new(void)
 	cx_run *run = cx_calloc(1, sizeof(*run));
 	for (size_t i = 0; i < CX_ARRAY_SIZE(run->locks); i++)
 		run->locks[i] = -1;
+	run->uid_lock = -1;
 	return run;
 }
 
@@ -49,6 +50,9 @@ void cx_run_free(cx_run *run)
 	cx_phase_enter(CX_PH_CLEANUP);
 	while (run->nlocks > 0)
 		close(run->locks[--run->nlocks]);
+	/* last: every process of the run is gone by now (its cgroup removed) */
+	if (run->uid_lock >= 0)
+		close(run->uid_lock);
 	cx_ledger_close(run->ledger);
 	cx_audit_close(run->audit);
 	cx_lease_free(&run->lease);
@@ -167,9 +171,24 @@ static int phase_dry_ledger(cx_run *run, cx_error *err)
 	return r < 0 ? r : 0;
 }
 
+/* A root-owned writable tree the policy does not allow (its owner is
+ * what the run's writes become, sandbox/idmap.c): a refusal. */
+static int check_owners(cx_run *run, cx_error *err)
+{
+	const cx_run_spec *s = &run->lease.spec;
+	int r = 0;
+
+	run->fail_as = -1;
+	if (s->workspace)
+		r = cx_sandbox_check_owner(s->workspace, run->pol.root_owned_trees, err);
+	for (size_t i = 0; r == 0 && i < s->rw.n; i++)
+		r = cx_sandbox_check_owner(s->rw.v[i], run->pol.root_owned_trees, err);
+	return r;
+}
+
 int cx_run_dry_check(cx_run *run)
 {
-	static const phase_fn phases[] = { phase_dry_ledger, phase_check_exec };
+	static const phase_fn phases[] = { phase_dry_ledger, check_owners, phase_check_exec };
 	return drive(run, phases, CX_ARRAY_SIZE(phases));
 }
 
@@ -257,6 +276,19 @@ static int phase_lock(cx_run *run, cx_error *err)
 	return r;
 }
 
+/* Identities, before the lease is consumed: the trees' owners, and the
+ * run's own uid (an exhausted range keeps the lease). The view checks
+ * the owners again as it mounts. */
+static int phase_ids(cx_run *run, cx_error *err)
+{
+	int r = check_owners(run, err);
+
+	if (r < 0)
+		return r;
+	run->fail_as = CX_EXIT_FAILURE;
+	return cx_run_alloc_uid(run, err);
+}
+
 /* Prune ledger entries whose leases can no longer verify, at most hourly
  * (a stamp file's mtime), so the ledger does not grow without bound. */
 static void maybe_prune(cx_run *run)
@@ -313,7 +345,7 @@ static int phase_consume(cx_run *run, cx_error *err)
 int cx_run_execute(cx_run *run)
 {
 	static const phase_fn phases[] = { phase_record_verified, phase_private_mounts,
-					   phase_recover, phase_lock, phase_check_exec, phase_consume };
+					   phase_recover, phase_lock, phase_check_exec, phase_ids, phase_consume };
 	int code = drive(run, phases, CX_ARRAY_SIZE(phases));
 	if (code != CX_RUN_GO)
 		return code;

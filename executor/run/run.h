@@ -63,6 +63,7 @@ typedef struct cx_run {
 	cx_ledger *ledger;
 	int locks[CX_WS_TREES_MAX + 1]; /* the trees' (one fd for all), then the run dir's */
 	size_t nlocks;
+	int uid_lock; /* STATE/uids/<uid>.lock, flocked for the whole run (-1: fixed run_uid) */
 	int fail_as; /* exit code class of a phase's failure (cx_run_fail's code) */
 	/* the audit range of this run */
 	uint64_t first_seq, last_seq;
@@ -114,6 +115,11 @@ typedef struct cx_run_trees {
  * way): every mount it makes (the scratch tmpfs) vanishes with it, even
  * if it is killed. Before any mount; a failure refuses the run. */
 int cx_run_private_mounts(cx_error *err);
+/* The run's own uid = gid from config run_uid_range, into run->cfg.run_uid
+ * and run_gid, held by run->uid_lock until calyx-exec exits (after the
+ * run's cgroup is gone). Before the lease is consumed: an exhausted range
+ * (E_IDS) keeps the lease. No-op with a fixed run_uid. */
+int cx_run_alloc_uid(cx_run *run, cx_error *err);
 /* Lock every writable tree of the lease (before it is consumed). */
 int cx_run_lock_trees(cx_run *run, cx_error *err);
 /* STATE/root, checked (the view's mount point). */

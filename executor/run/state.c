@@ -34,6 +34,7 @@ int cx_state_init(cx_state *s, const char *state_dir, cx_error *err)
 	s->packs = join(state_dir, "packs");
 	s->trash = join(state_dir, "trash");
 	s->locks = join(state_dir, "locks");
+	s->uids = join(state_dir, "uids");
 	s->ledger = join(state_dir, "ledger");
 	s->pruned = join(state_dir, "ledger.pruned");
 	s->cache = join(state_dir, "cache");
@@ -45,7 +46,7 @@ int cx_state_init(cx_state *s, const char *state_dir, cx_error *err)
 void cx_state_free(cx_state *s)
 {
 	char **all[] = { &s->dir,    &s->root,   &s->ctl,   &s->runs,   &s->packs,  &s->trash,
-			 &s->locks,  &s->ledger, &s->pruned, &s->cache, &s->offsets };
+			 &s->locks,  &s->uids,   &s->ledger, &s->pruned, &s->cache, &s->offsets };
 	for (size_t i = 0; i < CX_ARRAY_SIZE(all); i++) {
 		free(*all[i]);
 		*all[i] = NULL;
@@ -70,6 +71,12 @@ void cx_state_pack_dir(const cx_state *s, const char *lease_id, char *out)
 void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out)
 {
 	CX_CHECK((size_t)snprintf(out, CX_STATE_PATH_MAX, "%s/%.64s.sock", s->ctl, lease_id) <
+		 CX_STATE_PATH_MAX);
+}
+
+void cx_state_uid_lock(const cx_state *s, uint32_t uid, char *out)
+{
+	CX_CHECK((size_t)snprintf(out, CX_STATE_PATH_MAX, "%s/%u.lock", s->uids, uid) <
 		 CX_STATE_PATH_MAX);
 }
 

@@ -15,6 +15,9 @@
  *   STATE/trash/                   removed dirs, deleted in the background
  *   STATE/locks/                   tree locks: .registry and one
  *                                  <pid>-<hex>.held per holder (lock.c)
+ *   STATE/uids/<uid>.lock          run identities: a live run holds an
+ *                                  flock on its uid's file (dir 0700;
+ *                                  files 0600, left in place)
  *   STATE/ledger/                  the local ledger (single use)
  *   STATE/ledger.pruned            stamp: when the ledger was last pruned
  *   STATE/cache/                   seccomp filter cache (MACed)
@@ -29,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "calyx/common.h"
 #include "calyx/workspace.h"
@@ -43,6 +47,7 @@ typedef struct cx_state {
 	char *packs;    /* STATE/packs */
 	char *trash;    /* STATE/trash */
 	char *locks;    /* STATE/locks */
+	char *uids;     /* STATE/uids */
 	char *ledger;   /* STATE/ledger */
 	char *pruned;   /* STATE/ledger.pruned */
 	char *cache;    /* STATE/cache */
@@ -59,6 +64,8 @@ void cx_state_free(cx_state *s);
 void cx_state_run_dir(const cx_state *s, const char *lease_id, char *out);
 void cx_state_pack_dir(const cx_state *s, const char *lease_id, char *out);
 void cx_state_ctl_socket(const cx_state *s, const char *lease_id, char *out);
+/* STATE/uids/<uid>.lock, into out[CX_STATE_PATH_MAX]. */
+void cx_state_uid_lock(const cx_state *s, uint32_t uid, char *out);
 /* RUN_DIR/journal.json (a commit's journal) and PACK_DIR/manifest.json,
  * into out[CX_STATE_PATH_MAX + 16]. */
 #define CX_STATE_FILE_MAX (CX_STATE_PATH_MAX + 16)

@@ -74,6 +74,7 @@ typedef enum cx_reason {
 	CX_E_EXEC,             /* command cannot be executed (exit 126) */
 	CX_E_NOT_FOUND,        /* command not found in the view (exit 127) */
 	CX_E_WORKSPACE,        /* commit, rollback or undo of a workspace failed or was refused */
+	CX_E_IDS,              /* no free run uid in config run_uid_range (exit 125) */
 	CX_E__COUNT
 } cx_reason;
 

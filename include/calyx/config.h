@@ -5,8 +5,13 @@
  *     "audit_log": "/var/log/calyx/audit.jsonl",
  *     "host_key":  "/etc/calyx/host.key",
  *     "host_id":   "build-01",             (optional)
- *     "run_uid": 65534, "run_gid": 65534,   (optional: the unprivileged host
- *                                            ids sandboxed commands run as)
+ *     "run_uid_range": {"first": 1879048192, "count": 65536},
+ *                                           (optional: each run gets its own
+ *                                            uid = gid from this range, held
+ *                                            by a lock for the run's life)
+ *     "run_uid": 65534, "run_gid": 65534,   (optional, instead of the range:
+ *                                            one fixed id for every run —
+ *                                            weaker, runs share it)
  *     "pack_max_age_s": 2592000, "pack_max_bytes": 1073741824 }
  *                                           (optional: rollback pack pruning)
  * Every path absolute and normalized; unknown keys refused.
@@ -19,12 +24,19 @@
 
 #define CX_CONFIG_DEFAULT "/etc/calyx/calyx.conf"
 #define CX_CONFIG_MAX_BYTES (64u * 1024)
+#define CX_RUN_UID_FIRST_DEFAULT 0x70000000u
+#define CX_RUN_UID_COUNT_DEFAULT 65536u
 
 typedef struct cx_config {
 	char *path;
 	char *keyring, *policy, *state_dir, *audit_log, *host_key;
 	char *host_id; /* NULL when not configured */
-	uint32_t run_uid, run_gid; /* default 65534 (nobody/nogroup) */
+	/* run_uid_fixed: every run as run_uid/run_gid (65534 when only one
+	 * is named); else each run allocates uid = gid from the range
+	 * (default 0x70000000 + 65536, above systemd-nspawn's block). */
+	bool run_uid_fixed;
+	uint32_t run_uid, run_gid;
+	uint32_t run_uid_first, run_uid_count;
 	int64_t pack_max_age_s;    /* rollback packs kept this long (default 30 days; 0: forever) */
 	uint64_t pack_max_bytes;   /* and at most this much in all (default 1 GiB; 0: no cap) */
 } cx_config;

@@ -38,6 +38,9 @@ typedef struct cx_policy {
 	bool landlock_optional; /* "landlock": "optional" (default "required") */
 	bool dev_shm;           /* "dev_shm": true gives runs a private /dev/shm */
 	bool workspace_wait;    /* "workspace_lock": "wait" (default "refuse") */
+	bool root_owned_trees;  /* "root_owned_trees": "allow" (default "refuse"): a
+				 * workspace or rw tree owned by root (uid or gid 0)
+				 * may be mounted with root's files owned by the run */
 	cx_strv syscalls_deny;
 	/* Host unix sockets runs may connect to (normal paths, "unix_sockets"),
 	 * reachable when the lease mounts a tree holding them; every other

@@ -52,6 +52,7 @@ typedef struct cx_sandbox_config {
 	bool landlock_optional;       /* policy allows running without Landlock */
 	bool inherit_stdin;           /* lease asked for stdin */
 	bool dev_shm;                 /* a private tmpfs at /dev/shm (policy) */
+	bool root_owned_trees;        /* a root-owned writable tree may be mounted (policy) */
 	/* Host unix sockets the policy names (NULL: none): bound into the
 	 * view where a leased tree holds them; no other host socket in a
 	 * leased tree answers (sandbox/view.c). */
@@ -142,6 +143,11 @@ int cx_sandbox_check_exec_host(const cx_run_spec *spec, cx_error *err);
  * allow_dir: a directory is acceptable (exec entries). */
 int cx_sandbox_check_exec_path(const char *path, const char *what, bool allow_dir,
 			       cx_error *err);
+/* Before a lease is consumed: may the writable tree at path be mounted
+ * idmapped for this run (not owned by root, uid or gid 0, unless
+ * root_allowed)? E_POLICY_PATH when not; 0 also when it cannot be opened
+ * (the view reports that). */
+int cx_sandbox_check_owner(const char *path, bool root_allowed, cx_error *err);
 
 /* Before a lease is consumed: are the layers this run requires present
  * (Landlock unless optional, seccomp filters, the new mount API)? Fails

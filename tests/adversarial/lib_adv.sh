@@ -15,7 +15,8 @@
 #   VICTIM     a host process of uid 65534 the sandbox tries to kill
 #   PORT ABSTRACT IPC_KEY LISTENER   a host TCP/abstract-unix/SysV listener
 #   hosts in $T (lib.sh's mk_host), all on the same policy file:
-#     adv      run uid 65534 (the default), network none
+#     adv      run uid 65534 (fixed in its config: the victim shares it,
+#              the strongest case; the default is a uid per run), network none
 #     advlo    the same with network loopback allowed
 #     advu     a run uid of its own ($ADV_UID): "nothing left behind" is
 #              checked by uid (resource bombs, signal storms, control socket)
@@ -138,11 +139,12 @@ adv_fixtures() {
 	chmod 755 "$R/advst" "$R/hostsock"
 	policy_json "$cmds" "$read" >"$T/adv.policy.json"
 	POLICY_NETWORK='["none", "loopback"]' policy_json "$cmds" "$read" >"$T/advlo.policy.json"
-	mk_host adv "$T/adv.policy.json" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }
-	mk_host advlo "$T/advlo.policy.json" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }
+	local fixed='"run_uid": 65534, "run_gid": 65534'
+	mk_host adv "$T/adv.policy.json" "" "$fixed" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }
+	mk_host advlo "$T/advlo.policy.json" "" "$fixed" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }
 	mk_host advu "$T/adv.policy.json" "" "\"run_uid\": $ADV_UID, \"run_gid\": $ADV_UID" ||
 		{ echo "run.sh: mk_host: $WHY" >&2; exit 2; }
-	mk_host advst "$T/adv.policy.json" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }
+	mk_host advst "$T/adv.policy.json" "" "$fixed" || { echo "run.sh: mk_host: $WHY" >&2; exit 2; }
 	# advst keeps its state and log under $R/advst (0755 root), made the
 	# way calyx-exec and an operator would: state 0700, log dir 0755.
 	mkdir -p "$R/advst/state" "$R/advst/log" && chmod 700 "$R/advst/state" && chmod 755 "$R/advst/log" ||

@@ -24,7 +24,7 @@ source "$(dirname "$0")/lib.sh" "${1:-build}"
 # (Landlock only lets the sandbox execute the leased command itself).
 mkdir -p "$T/srv/app"
 printf 'release:\ncheck:\n.PHONY: release check\n' >"$T/srv/app/Makefile"
-chown -R 65534:65534 "$T/srv/app"
+chown -R 1000:1000 "$T/srv/app" # any owner but root: the run owns what it owns
 
 write_policy() { # FILE [extra command]
 	local extra=${2:+, \"$2\"}
@@ -507,8 +507,11 @@ t_audit_ids() {
 		fail "not every event names lease $AUDIT_ID and run it-run"
 }
 t_audit_details() {
-	sed -n 3p "$AL" | grep -qE '"details":\{"phase":"command","argv0":"/usr/bin/make","pid":[0-9]+,"uid":65534,"gid":65534,' ||
+	sed -n 3p "$AL" | grep -qE '"details":\{"phase":"command","argv0":"/usr/bin/make","pid":[0-9]+,"uid":([0-9]+),"gid":\1,' ||
 		fail "exec.started does not name argv0 and the run ids: $(sed -n 3p "$AL" | cut -c 1-200)" || return 1
+	local u; u=$(sed -n 3p "$AL" | sed -n 's/.*"uid":\([0-9]*\),.*/\1/p')
+	[ "$u" -ge 1879048192 ] && [ "$u" -lt 1879113728 ] ||
+		fail "exec.started uid $u is not of the default run_uid_range" || return 1
 	sed -n 3p "$AL" | grep -q '"layers":{"namespaces":\["pid","mnt","net","ipc","uts","cgroup"\]' ||
 		fail "exec.started does not list the six namespaces" || return 1
 	sed -n 3p "$AL" | grep -q '"seccomp":true' || fail "exec.started does not say seccomp" || return 1

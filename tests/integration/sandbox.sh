@@ -21,7 +21,11 @@ source "$(dirname "$0")/lib.sh" "${1:-build}"
 # --------------------------------------------------------------------------
 NOLAYER=$B/tools/nolayer
 WS=$T/srv/ws                       # the workspace most leases name
-mkdir -p "$WS" && chown 65534:65534 "$WS"
+# owned by a user the host need not have: the run owns what 1000 owns there
+# (idmapped), and its writes land as 1000
+mkdir -p "$WS" && chown 1000:1000 "$WS"
+# the run's uid, as its result reports it: run_uid() NAME [HOST]
+run_uid() { rget "$T/${2:-sbx}/$1.result" uid; }
 
 # Static helpers, leased as ro path $HB (not under /tmp: the view's /tmp is
 # its own, so a lease may not name a host path there).
@@ -257,7 +261,7 @@ t_merged_usr() {
 	[ "${#links[@]}" -gt 0 ] || { fail "host is not merged-/usr"; return 1; }
 	lease_run sbx merged '["/usr/bin/id", "-u"]' || return 1
 	expect_rc 0 || return 1
-	stdout_is 65534 || return 1
+	stdout_is "$(run_uid merged)" || return 1
 	local argv='["/usr/bin/ls", "-ld"'
 	for l in "${links[@]}"; do argv="$argv, \"$l\""; done
 	lease_run sbx merged2 "$argv]" || return 1
@@ -289,7 +293,7 @@ t_ws_write() {
 	lease_run sbx wswrite '["/usr/bin/touch", "/work/x"]' || return 1
 	expect_rc 0 || return 1
 	[ -f "$WS/x" ] || fail "$WS/x was not created on the host" || return 1
-	[ "$(stat -c '%u:%g' "$WS/x")" = "65534:65534" ] || fail "$WS/x is owned by $(stat -c '%u:%g' "$WS/x"), expected 65534:65534"
+	[ "$(stat -c '%u:%g' "$WS/x")" = "1000:1000" ] || fail "$WS/x is owned by $(stat -c '%u:%g' "$WS/x"), expected the workspace's owner 1000:1000"
 }
 
 run_test view.ro_path_readable                t_ro_readable
@@ -322,10 +326,14 @@ t_proc_status() {
 	done
 	grep -qE '^NoNewPrivs:[[:space:]]+1$' "$f" || fail "NoNewPrivs is not 1" || return 1
 	grep -qE '^Seccomp:[[:space:]]+2$' "$f" || fail "Seccomp is not 2 (filter)" || return 1
-	grep -qE '^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$' "$f" ||
-		fail "$(grep '^Uid:' "$f" | tr '\t' ' '), expected 65534 x4" || return 1
-	grep -qE '^Gid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$' "$f" ||
-		fail "$(grep '^Gid:' "$f" | tr '\t' ' '), expected 65534 x4" || return 1
+	# the run's own uid = gid from the default range (0x70000000 + 65536)
+	local u; u=$(run_uid status)
+	[ -n "$u" ] && [ "$u" -ge 1879048192 ] && [ "$u" -lt 1879113728 ] ||
+		fail "run uid '$u' is not in the default range" || return 1
+	grep -qE "^Uid:[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+$u\$" "$f" ||
+		fail "$(grep '^Uid:' "$f" | tr '\t' ' '), expected $u x4" || return 1
+	grep -qE "^Gid:[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+${u}[[:space:]]+$u\$" "$f" ||
+		fail "$(grep '^Gid:' "$f" | tr '\t' ' '), expected $u x4" || return 1
 	grep -qE '^Groups:[[:space:]]*$' "$f" || fail "supplementary groups: $(grep '^Groups:' "$f" | tr '\t' ' ')"
 }
 t_run_uid_config() {
@@ -390,7 +398,7 @@ t_socket_inet() {
 }
 
 run_test proc.only_own_pids_visible           t_proc_own_pids
-run_test privs.caps_nnp_seccomp_uid_65534     t_proc_status
+run_test privs.caps_nnp_seccomp_own_uid        t_proc_status
 run_test privs.run_uid_1234_from_config       t_run_uid_config
 run_test limits.nofile_fsize_core_as_leased   t_rlimits
 run_test fds.leaked_fds_7_9_closed            t_fd_leak
@@ -441,7 +449,7 @@ t_audit_exec() {
 	[ "$(audit_types "$L")" = "lease.verified lease.consumed exec.started exec.spawned exec.finished workspace.rolled_back" ] ||
 		fail "audit types are '$(audit_types "$L")'" || return 1
 	[ "$(audit_seqs "$L")" = "$(seq_list 6)" ] || fail "seqs are '$(audit_seqs "$L")'" || return 1
-	sed -n 3p "$L" | grep -qE '"details":\{"phase":"command","argv0":"/usr/bin/false","pid":[0-9]+,"uid":65534,"gid":65534,"layers":\{"namespaces":\["pid","mnt","net","ipc","uts","cgroup"\]' ||
+	sed -n 3p "$L" | grep -qE '"details":\{"phase":"command","argv0":"/usr/bin/false","pid":[0-9]+,"uid":'"$(run_uid f aud)"',"gid":'"$(run_uid f aud)"',"layers":\{"namespaces":\["pid","mnt","net","ipc","uts","cgroup"\]' ||
 		fail "exec.started details wrong: $(sed -n 3p "$L" | cut -c 1-200)" || return 1
 	# exec.spawned: every process the run starts, from the BPF exec tracer
 	sed -n 4p "$L" | grep -qE '"details":\{"pid":[0-9]+,"ppid":[0-9]+,"filename":"/usr/bin/false","argv_head":"/usr/bin/false","exec_by_fd":true\}' ||
@@ -463,23 +471,31 @@ run_test audit.exec_started_spawned_finished  t_audit_exec
 # --------------------------------------------------------------------------
 # leftovers_mark / leftovers_none HOST: after a failed start nothing is left:
 # no process of the host's run uid, no new mount in the host's mount
-# namespace, the view's mount point (state/root) empty.
+# namespace, the view's mount point (state/root) empty. The run uid: the
+# one given, else any of the default range (0x70000000 + 65536).
 LEFT_UID=""
 LEFT_MOUNTS=""
+uid_pids() {
+	if [ -n "$LEFT_UID" ]; then
+		pgrep -u "$LEFT_UID"
+	else
+		ps -eo uid=,pid= | awk '$1 >= 1879048192 && $1 < 1879113728 { print $2 }'
+	fi | sort | tr '\n' ' '
+}
 leftovers_mark() {
-	LEFT_UID=${1:-65534}
-	LEFT_PIDS=$(pgrep -u "$LEFT_UID" | sort | tr '\n' ' ')
+	LEFT_UID=${1:-}
+	LEFT_PIDS=$(uid_pids)
 	LEFT_MOUNTS=$(awk '{ print $1 }' /proc/self/mountinfo | sort | tr '\n' ' ')
 }
 leftovers_none() {
 	local st=$T/$1/state now new m
-	now=$(pgrep -u "$LEFT_UID" | sort | tr '\n' ' ')
+	now=$(uid_pids)
 	new=$(comm -13 <(printf '%s' "$LEFT_PIDS" | tr ' ' '\n') <(printf '%s' "$now" | tr ' ' '\n') | tr '\n' ' ')
 	if [ -n "${new// /}" ]; then
 		sleep 0.5   # not waited for? look again before calling it a leak
-		now=$(pgrep -u "$LEFT_UID" | sort | tr '\n' ' ')
+		now=$(uid_pids)
 		new=$(comm -13 <(printf '%s' "$LEFT_PIDS" | tr ' ' '\n') <(printf '%s' "$now" | tr ' ' '\n') | tr '\n' ' ')
-		[ -z "${new// /}" ] || fail "processes of uid $LEFT_UID left behind: $new" || return 1
+		[ -z "${new// /}" ] || fail "processes of uid ${LEFT_UID:-of the run range} left behind: $new" || return 1
 	fi
 	now=$(awk '{ print $1 }' /proc/self/mountinfo | sort | tr '\n' ' ')
 	new=$(comm -13 <(printf '%s' "$LEFT_MOUNTS" | tr ' ' '\n') <(printf '%s' "$now" | tr ' ' '\n') | tr '\n' ' ')

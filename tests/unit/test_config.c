@@ -53,6 +53,46 @@ static void config_bad_fields(void **st)
 	}
 }
 
+/* run ids: the default range when nothing is configured, a range, a
+ * fixed id; bounds checked, range and fixed id exclusive. */
+#define HEAD "{\"keyring\":\"/k\",\"policy\":\"/p\",\"state_dir\":\"/s\",\"audit_log\":\"/a\",\"host_key\":\"/h\""
+static void config_run_ids(void **st)
+{
+	static const char *const bad[] = {
+		HEAD ",\"run_uid_range\":{\"first\":0,\"count\":10}}",
+		HEAD ",\"run_uid_range\":{\"first\":1000,\"count\":0}}",
+		HEAD ",\"run_uid_range\":{\"first\":1000,\"count\":1048577}}",
+		HEAD ",\"run_uid_range\":{\"first\":2147483600,\"count\":48}}",
+		HEAD ",\"run_uid_range\":{\"first\":1000}}",
+		HEAD ",\"run_uid_range\":{\"first\":1000,\"count\":2,\"x\":1}}",
+		HEAD ",\"run_uid_range\":[1000,2]}",
+		HEAD ",\"run_uid_range\":{\"first\":1000,\"count\":2},\"run_uid\":1000}",
+	};
+	cx_config c;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse(good, &c, &err), 0);
+	assert_false(c.run_uid_fixed);
+	assert_int_equal(c.run_uid_first, 0x70000000u);
+	assert_int_equal(c.run_uid_count, 65536);
+	cx_config_free(&c);
+	assert_int_equal(parse(HEAD ",\"run_uid_range\":{\"first\":2147483600,\"count\":47}}", &c, &err), 0);
+	assert_false(c.run_uid_fixed);
+	assert_int_equal(c.run_uid_first, 2147483600u);
+	assert_int_equal(c.run_uid_count, 47);
+	cx_config_free(&c);
+	assert_int_equal(parse(HEAD ",\"run_uid\":1234}", &c, &err), 0);
+	assert_true(c.run_uid_fixed);
+	assert_int_equal(c.run_uid, 1234);
+	assert_int_equal(c.run_gid, 65534);
+	cx_config_free(&c);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		if (parse(bad[i], &c, &err) == 0)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.reason, CX_E_CONFIG);
+	}
+}
+
 static void config_load_strict_modes(void **st)
 {
 	char *dir = tu_tmpdir(), *p, *l;
@@ -143,6 +183,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_good),
 		cmocka_unit_test(config_bad_fields),
+		cmocka_unit_test(config_run_ids),
 		cmocka_unit_test(config_load_strict_modes),
 		cmocka_unit_test(keyring_load_and_find),
 		cmocka_unit_test(keyring_same_key_active_and_revoked),

@@ -99,6 +99,41 @@ static void ed_sock_many(json_t *j)
 	json_object_set_new(j, "unix_sockets", a);
 }
 
+static void ed_root_allow(json_t *j) { json_object_set_new(j, "root_owned_trees", json_string("allow")); }
+static void ed_root_refuse(json_t *j) { json_object_set_new(j, "root_owned_trees", json_string("refuse")); }
+static void ed_root_bad(json_t *j) { json_object_set_new(j, "root_owned_trees", json_string("yes")); }
+static void ed_root_type(json_t *j) { json_object_set_new(j, "root_owned_trees", json_true()); }
+
+/* root_owned_trees: "allow" or "refuse" (the default); allowing is a
+ * widening for calyx-policy diff. */
+static void policy_root_owned_trees(void **st)
+{
+	const char *t = tu_policy_text();
+	cx_policy p, q, r;
+	cx_policy_diff d = { 0 };
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse_edited(ed_root_allow, &p, &err), 0);
+	assert_true(p.root_owned_trees);
+	assert_int_equal(parse_edited(ed_root_refuse, &r, &err), 0);
+	assert_false(r.root_owned_trees);
+	assert_int_equal(cx_policy_parse((const uint8_t *)t, strlen(t), &q, &err), 0);
+	assert_false(q.root_owned_trees);
+	cx_policy_diff_compute(&q, &p, &d);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].kind, CX_WIDENED);
+	assert_string_equal(d.c[0].field, "root_owned_trees");
+	cx_policy_diff_free(&d);
+	cx_policy_free(&p);
+	cx_policy_free(&q);
+	cx_policy_free(&r);
+	assert_true(parse_edited(ed_root_bad, &p, &err) < 0);
+	assert_int_equal(err.reason, CX_E_POLICY);
+	assert_non_null(strstr(err.msg, "root_owned_trees"));
+	assert_true(parse_edited(ed_root_type, &p, &err) < 0);
+	assert_int_equal(err.reason, CX_E_POLICY);
+}
+
 /* unix_sockets: normal, unique paths, at most CX_POLICY_SOCKETS_MAX; a
  * socket added is a widening for calyx-policy diff, one removed a
  * narrowing. */
@@ -556,6 +591,7 @@ int main(void)
 		cmocka_unit_test(policy_rejects_each_bad_field),
 		cmocka_unit_test(policy_accepts_known_syscall_and_hashes_bytes),
 		cmocka_unit_test(policy_unix_sockets),
+		cmocka_unit_test(policy_root_owned_trees),
 		cmocka_unit_test(resolve_names_the_broken_rule),
 		cmocka_unit_test(resolve_builds_effective_spec),
 		cmocka_unit_test(policy_workspace_quotas),

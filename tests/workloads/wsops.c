@@ -6,6 +6,7 @@
  *   fill:P:BYTES (BYTES of 'x', 64 KiB at a time)  touch:P:N (empty files
  *   P.0 .. P.N-1)  sparse:P:MIB (a sparse file of MIB MiB: a few bytes at
  *   its start, middle and end, holes between)  sleep:MS  spin  exit:N
+ *   ids (print "uid=U gid=G" and a newline)  owner:P (print P's "uid:gid")
  * Stops at the first failure with exit 99 and a message. */
 #include <dirent.h>
 #include <errno.h>
@@ -140,6 +141,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(op, "spin")) {
 			for (volatile unsigned long x = 0;; x++)
 				;
+		} else if (!strcmp(op, "ids")) {
+			printf("uid=%u gid=%u\n", (unsigned)getuid(), (unsigned)getgid());
+			fflush(stdout);
+		} else if (!strcmp(op, "owner") && a) {
+			struct stat st;
+			r = lstat(a, &st);
+			if (r == 0)
+				printf("%u:%u\n", (unsigned)st.st_uid, (unsigned)st.st_gid), fflush(stdout);
 		} else if (!strcmp(op, "exit") && a)
 			return atoi(a);
 		else {

@@ -47,24 +47,30 @@ HB=$(mktemp -d /var/tmp/calyx-wl.XXXXXX) || exit 2
 lib_atexit 'rm -rf "$HB"'
 chmod 755 "$HB"
 
-# real PROG: the path a lease must name for PROG (found on PATH, or a path),
-# every symlink resolved; empty if absent.
+# real PROG: the path a lease must name for PROG as the run finds it
+# (a name: on the sandbox's PATH, /usr/bin:/bin — not this shell's PATH,
+# which may hold pyenv shims and the like), every symlink resolved; empty
+# if absent.
 real() {
-	local p
-	case $1 in /*) p=$1 ;; *) p=$(command -v "$1" 2>/dev/null) || return 0 ;; esac
-	[ -e "$p" ] && readlink -f "$p"
+	local p="" d
+	case $1 in
+	/*) p=$1 ;;
+	*) for d in /usr/bin /bin; do [ -e "$d/$1" ] && p=$d/$1 && break; done ;;
+	esac
+	[ -n "$p" ] && [ -e "$p" ] && readlink -f "$p"
+	return 0
 }
 SH=$(real /bin/sh)                      # /usr/bin/dash on Debian
 MAKE=$(real make) GCC=$(real gcc) AS=$(real as) LD=$(real ld)
 CC1="" COLLECT2=""
 if [ -n "$GCC" ]; then
-	CC1=$(real "$(gcc -print-prog-name=cc1)")
-	COLLECT2=$(real "$(gcc -print-prog-name=collect2)")
+	CC1=$(real "$(/usr/bin/gcc -print-prog-name=cc1)")
+	COLLECT2=$(real "$(/usr/bin/gcc -print-prog-name=collect2)")
 fi
 AR=$(real ar) RANLIB=$(real ranlib) NM=$(real nm)
-PY=$(real python3) GIT=$(real git)
+PY=$(real python3) GIT=$(real git)     # python3 -> python3.11 on Debian 12
 GIT_CORE=""
-[ -n "$GIT" ] && GIT_CORE=$(real "$(git --exec-path 2>/dev/null)/git")
+[ -n "$GIT" ] && GIT_CORE=$(real "$(/usr/bin/git --exec-path 2>/dev/null)/git")
 TAR=$(real tar) GZIP=$(real gzip)
 # coreutils and friends: real files on Debian, named as they are
 u() { local p; p=$(real "$1"); printf '%s' "${p:-/usr/bin/$1}"; }
@@ -189,7 +195,8 @@ missing_tools() {
 C_EXEC=$(jarr "$GCC" "$CC1" "$COLLECT2" "$AS" "$LD" /work/build)
 t_c_build() {
 	local ws=$T/srv/cbuild
-	new_ws cbuild && cp -R "$DATA/cproj/." "$ws/" && give "$ws" || return 1
+	# build/ exists before the run: an exec entry names an existing tree
+	new_ws cbuild && cp -R "$DATA/cproj/." "$ws/" && mkdir -p "$ws/build" && give "$ws" || return 1
 	wl_host h_c "$(jarr "$MAKE")" "$C_EXEC" '["/usr"]' || return 1
 	wl_run h_c wl-c-build "$ws" "$(jarr "$MAKE" check)" "$C_EXEC" '["/usr"]' || return 1
 	expect_ok || return 1

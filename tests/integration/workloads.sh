@@ -21,9 +21,11 @@
 # grants execute on the inode, so /usr/bin/gcc -> gcc-12 must be named by
 # its target; a #! script's interpreter comes with it). Read views are /usr
 # (headers, libraries, locales) plus the root-owned scripts directory $HB.
-# Every job also checks that the audit log verifies, that it shows
-# exec.spawned for the programs the job ran, and that the workspace's files
-# are owned by its owner (uid 1000) — never by the run's own uid.
+# Every job also checks that the audit log verifies, that it holds one
+# exec.spawned per exec of the run (their count is exec.finished's
+# processes_started) including the programs the job ran, and that the
+# workspace's files are owned by its owner (uid 1000) — never by the run's
+# own uid.
 set -u
 
 # shellcheck source=tests/integration/lib.sh
@@ -148,6 +150,21 @@ spawned() {
 			sed 's/"filename"://' | sort -u | tr '\n' ' ' | cut -c 1-300))" || return 1
 	done
 }
+# all_logged HOST RUN: every exec of the run is in the log, one exec.spawned
+# each: their count equals exec.finished's processes_started (the tracer's
+# count of every exec in the run's cgroup). Without the tracer: noted.
+all_logged() {
+	local fin n logged
+	fin=$(run_lines "$1" "$2" exec.finished | head -n 1)
+	n=$(grep -o '"processes_started":[0-9]*' <<<"$fin" | cut -d : -f 2)
+	if [ -z "$n" ]; then
+		echo "      note: $2: exec.finished has no processes_started (no BPF exec tracer), not checked"
+		return 0
+	fi
+	logged=$(run_lines "$1" "$2" exec.spawned | grep -c .)
+	[ "$logged" -eq "$n" ] ||
+		fail "audit log of run $2 holds $logged exec.spawned of its $n execs (every exec must be logged)"
+}
 # no_denials HOST RUN: no exec attempt of the run was denied.
 no_denials() {
 	local d
@@ -168,6 +185,7 @@ job_checks() {
 	local host=$1 run=$2 ws=$3
 	shift 3
 	audit_ok "$host" || return 1
+	all_logged "$host" "$run" || return 1
 	spawned "$host" "$run" "$@" || return 1
 	owned_by "$ws" "$WS_UID"
 }
@@ -442,7 +460,7 @@ t_ownership() {
 		fail "the copy is incomplete" || return 1
 	[ "$(stat -c %u:%g "$ws/src/theirs.txt")" = "$OTHER_UID:$OTHER_UID" ] ||
 		fail "src/theirs.txt now $(stat -c %u:%g "$ws/src/theirs.txt"), expected to keep $OTHER_UID" || return 1
-	audit_ok h_own || return 1
+	audit_ok h_own && all_logged h_own wl-own || return 1
 	spawned h_own wl-own cp || return 1
 	owned_by "$ws" "$WS_UID" src/theirs.txt
 }
@@ -496,7 +514,7 @@ t_two_uids() {
 			fail "uid $i outside run_uid_range [$RANGE_FIRST, $((RANGE_FIRST + RANGE_COUNT)))" || return 1
 	done
 	[ "$(head -n 1 "$T/uid-a.out")" = "$ua" ] || fail "run A printed '$(head -n 1 "$T/uid-a.out")', wrote $ua" || return 1
-	audit_ok h_uids || return 1
+	audit_ok h_uids && all_logged h_uids wl-uid-a && all_logged h_uids wl-uid-b || return 1
 	spawned h_uids wl-uid-a id && spawned h_uids wl-uid-b id || return 1
 	owned_by "$a" "$WS_UID" && owned_by "$b" "$WS_UID"
 }

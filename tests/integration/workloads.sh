@@ -469,8 +469,8 @@ t_ownership() {
 # two_uids: two concurrent runs, two distinct uids from run_uid_range
 # --------------------------------------------------------------------------
 # Run A writes `id -u` to its workspace and stdout, then waits on its stdin
-# (a FIFO this script holds) so it is still alive while run B does the
-# same; then A is let go. Both commit; the uids differ and lie in the range.
+# (the lease says "stdin": "inherit"; a FIFO this script holds) so it is
+# still alive while run B does the same; then A is let go. Both commit; the uids differ and lie in the range.
 cat >"$HB/whoami.sh" <<'EOF'
 #!/bin/sh
 # whoami.sh: record the run's uid, then wait for a line on stdin
@@ -484,7 +484,7 @@ t_two_uids() {
 	new_ws uid-a && new_ws uid-b || return 1
 	wl_host h_uids "$(jarr "$HB/whoami.sh")" "$(jarr "$(u id)")" "" "" \
 		"\"run_uid_range\": {\"first\": $RANGE_FIRST, \"count\": $RANGE_COUNT}" || return 1
-	wl_lease h_uids wl-uid-a "$a" "$(jarr "$HB/whoami.sh")" "$(jarr "$(u id)")" &&
+	wl_lease h_uids wl-uid-a "$a" "$(jarr "$HB/whoami.sh")" "$(jarr "$(u id)")" "" '"stdin": "inherit"' &&
 		wl_lease h_uids wl-uid-b "$b" "$(jarr "$HB/whoami.sh")" "$(jarr "$(u id)")" || return 1
 	rm -f "$fifo" && mkfifo "$fifo" || return 1
 	exec 7<>"$fifo" # held open: run A's stdin never ends until a line comes
@@ -497,6 +497,12 @@ t_two_uids() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid"
+		fail "run A ended (exit $?) before run B started: $(head -n 1 "$T/uid-a.err")"
+		exec 7>&-
+		return 1
+	fi
 	xrun cx h_uids --lease "$T/h_uids/wl-uid-b.lease" --result "$T/h_uids/wl-uid-b.result" </dev/null
 	echo go >&7
 	wait "$pid"

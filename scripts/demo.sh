@@ -36,10 +36,20 @@ mkdir -p "$D/etc" "$D/keys" "$D/state" "$D/log" "$D/srv/app"
 chmod 700 "$D/keys" "$D/state"
 chmod 755 "$D" "$D/etc" "$D/log"
 echo "version=4.1" > "$D/srv/app/VERSION"
-# the workspace belongs to its deploy user (1000 here; no such account is
-# needed): each run gets a uid of its own, and the workspace is mounted
-# idmapped, so the run owns what 1000 owns and its writes land as 1000
+# the workspace belongs to a deploy user (uid 1000), as on a real host: each
+# run executes as its own uid (config run_uid_range), and the workspace is
+# mounted idmapped, so the run owns what uid 1000 owns and its writes land
+# owned by uid 1000 — no chown to a sandbox uid
 chown -R 1000:1000 "$D/srv/app"
+
+# What a make + gcc build executes besides make (step 17), by real path:
+# Landlock grants execute on files, and /usr/bin/gcc, as, ld are links.
+GCC=$(readlink -f /usr/bin/gcc)
+CC1=$(readlink -f "$(/usr/bin/gcc -print-prog-name=cc1)")
+COLLECT2=$(readlink -f "$(/usr/bin/gcc -print-prog-name=collect2)")
+AS=$(readlink -f /usr/bin/as)
+LD=$(readlink -f /usr/bin/ld)
+BUILD_EXEC="[\"$GCC\", \"$CC1\", \"$COLLECT2\", \"$AS\", \"$LD\", \"/work/build\"]"
 
 step "3. two signers: a human key and an agent key"
 run calyx-lease keygen --role human --name alice --out "$D/keys"
@@ -54,7 +64,8 @@ step "5. the policy: the ceiling every lease must fit under"
 cat > "$D/etc/policy.json" <<JSON
 { "v": 1,
   "commands": ["/usr/bin/sed", "/usr/bin/grep", "/usr/bin/cat", "/usr/bin/id", "/usr/bin/sha256sum",
-               "/usr/bin/dd"],
+               "/usr/bin/dd", "/usr/bin/make"],
+  "exec": $BUILD_EXEC,
   "read":  ["/usr", "/etc/ssl/certs"],
   "write": ["$D/srv"],
   "env": {"allow": ["LANG", "TZ"], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
@@ -69,9 +80,11 @@ cat > "$D/etc/policy.json" <<JSON
   "syscalls": {"deny": ["ptrace"]} }
 JSON
 run calyx-policy check "$D/etc/policy.json"
-echo "(the security team's review: lint finds sed, whose script is a program; here the"
-echo " lease's exact sed script is what the human co-signs, and Landlock lets a run execute"
-echo " only its own command, so sed's 'e' cannot start a shell)"
+echo "(the security team's review: lint finds sed, whose script is a program, make, which"
+echo " runs programs, and /work/build, an exec entry in a writable tree: a run may execute"
+echo " what it builds there. Here the lease's exact sed script is what the human co-signs,"
+echo " and Landlock lets a run execute only its command and its lease's exec entries — the"
+echo " sed lease names none — so sed's 'e' cannot start a shell)"
 expect 1 calyx-policy lint "$D/etc/policy.json"
 
 cat > "$D/etc/calyx.conf" <<JSON
@@ -120,7 +133,8 @@ echo "(the run writes into an overlay; after it and its validate step exit 0, th
 run cat "$D/srv/app/VERSION"
 run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/run.lease" --result "$D/result.json"
 run cat "$D/srv/app/VERSION"
-run stat -c '%n owned by %u:%g' "$D/srv/app/VERSION"
+run ls -ln "$D/srv/app"
+echo "(still owned by uid 1000, the workspace's owner)"
 run cat "$D/result.json"
 run calyx-ctl --config "$D/etc/calyx.conf" diff deploy-4821
 
@@ -176,14 +190,49 @@ run cat "$D/srv/app/VERSION"
 run calyx-ctl --config "$D/etc/calyx.conf" rollback deploy-4821
 run cat "$D/srv/app/VERSION"
 
-step "17. the audit log: signed, hash-chained, verifiable offline"
+step "17. a build under a lease: make + gcc in a workspace owned by uid 1000"
+rm -rf "$D/srv/hello"
+cp -R "$ROOT/tests/data/workloads/cproj" "$D/srv/hello"
+mkdir "$D/srv/hello/build"   # the tree the lease may execute must exist
+chown -R 1000:1000 "$D/srv/hello"
+run ls -lnR "$D/srv/hello"
+# build_lease NAME EXEC_JSON: make check under a lease naming EXEC_JSON
+build_lease() {
+	cat > "$D/$1.json" <<JSON
+{ "run_id": "demo-$1", "audience": "demo-host", "workspace": "$D/srv/hello", "cwd": "/work",
+  "argv": ["/usr/bin/make", "check"], "env": {"LANG": "C.UTF-8"},
+  "paths": {"ro": ["/usr"]}, "exec": $2 }
+JSON
+	calyx-lease new "$D/$1.json" -o "$D/$1.lease" --policy "$D/etc/policy.json" >/dev/null
+	calyx-lease sign --key "$D/keys/alice.key" --yes "$D/$1.lease" >/dev/null
+	calyx-lease sign --key "$D/keys/ops-bot.key" --yes "$D/$1.lease" >/dev/null
+}
+echo "(the lease names what the build executes besides make: gcc and its backends, found"
+echo " with strace -f -e trace=execve or calyx-policy learn, and the build tree, where make"
+echo " check runs the program it built)"
+build_lease build "$BUILD_EXEC"
+run calyx-lease show --keyring "$D/etc/keyring.json" "$D/build.lease"
+run calyx-exec --config "$D/etc/calyx.conf" --lease "$D/build.lease" --result "$D/build.result"
+run ls -ln "$D/srv/hello/build"
+echo "(committed, and owned by uid 1000: the run's own uid owns nothing on the host)"
+run calyx-audit show "$D/log/audit.jsonl" --run demo-build --type exec.spawned
+
+step "18. a lease that forgot the assembler: gcc cannot run it, the run rolls back, the log says why"
+rm -rf "$D/srv/hello/build" && mkdir "$D/srv/hello/build" && chown 1000:1000 "$D/srv/hello/build"
+build_lease noas "[\"$GCC\", \"$CC1\", \"$COLLECT2\", \"$LD\", \"/work/build\"]"
+expect 2 calyx-exec --config "$D/etc/calyx.conf" --lease "$D/noas.lease"
+run calyx-audit show "$D/log/audit.jsonl" --run demo-noas --type exec.denied
+run ls -ln "$D/srv/hello/build"
+echo "(empty: nothing of the failed build landed)"
+
+step "19. the audit log: signed, hash-chained, verifiable offline"
 echo "(one line per event: seq, type, run; the full lines carry details, prev hash and signature)"
 sed -n 's/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*"run_id":"\([^"]*\)".*/  \1  \2  \3  \4/p; t; s/^{"seq":\([0-9]*\),"time":"\([^"]*\)","type":"\([^"]*\)".*/  \1  \2  \3/p' "$D/log/audit.jsonl"
 echo "(last line in full:)"
 run tail -n 1 "$D/log/audit.jsonl"
 run calyx-audit verify --host-pub "$D/etc/host.pub.json" "$D/log/audit.jsonl"
 
-step "18. a report of the deploy run for people: chain verified, lease, signers, processes, usage"
+step "20. a report of the deploy run for people: chain verified, lease, signers, processes, usage"
 run calyx-audit report --host-pub "$D/etc/host.pub.json" --log "$D/log/audit.jsonl" \
 	--format html -o "$D/report-deploy-4821.html" deploy-4821
 calyx-audit report --host-pub "$D/etc/host.pub.json" --log "$D/log/audit.jsonl" deploy-4821 \

@@ -13,7 +13,10 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
 libcmocka-dev
 chromium python3-jsonschema
-cppcheck clang-tidy valgrind"
+cppcheck clang-tidy valgrind
+git bzip2"
+# git and bzip2: the real workloads (tests/integration/workloads.sh run git
+# under a lease and unpack Debian's zlib .orig.tar.bz2, kept in tests/data).
 # nsjail is not packaged in Debian 12: the bench says so in its table.
 BENCH_PKGS="bubblewrap firejail crun hyperfine gnuplot-nox linux-perf strace time"
 

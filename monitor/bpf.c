@@ -14,6 +14,7 @@
 #include <linux/perf_event.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -40,6 +41,7 @@ struct cx_bpfmon {
 	struct bpf_link **links;
 	cx_bpf_callbacks cb;
 	bool fine;   /* every event at TICK_NS */
+	const char *denied_why; /* NULL: failed execs are traced */
 };
 
 /* Near the budget: every CPU's event to the fine period. */
@@ -73,7 +75,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		go_fine(m);
 	} else if (e->type == CX_EV_CPU_BREACH && m->cb.cpu_breach) {
 		m->cb.cpu_breach(e->used_ns, e->tgid, m->cb.arg);
-	} else if (e->type == CX_EV_EXEC && m->cb.exec) {
+	} else if ((e->type == CX_EV_EXEC && m->cb.exec) ||
+		   ((e->type == CX_EV_LOADER || e->type == CX_EV_EXEC_FAIL) && m->cb.exec_denied)) {
 		cx_bpf_exec x = { .pid = e->tgid, .ppid = e->ppid };
 		_Static_assert(sizeof(x.filename) == sizeof(e->filename), "filename buffers");
 		_Static_assert(sizeof(x.args) == sizeof(e->args), "args buffers");
@@ -84,7 +87,14 @@ static int on_event(void *ctx, void *data, size_t size)
 		x.args_len = e->args_len < sizeof(x.args) ? e->args_len : sizeof(x.args);
 		memcpy(x.args, e->args, x.args_len);
 		x.args_total = e->args_total >= x.args_len ? e->args_total : x.args_len;
-		m->cb.exec(&x, m->cb.arg);
+		if (e->type == CX_EV_EXEC) {
+			m->cb.exec(&x, m->cb.arg);
+		} else {
+			x.loader = e->type == CX_EV_LOADER;
+			x.killed = x.loader && e->exit_code == 9;
+			x.errnum = x.loader ? 0 : e->exit_code;
+			m->cb.exec_denied(&x, m->cb.arg);
+		}
 	}
 	return 0;
 }
@@ -94,6 +104,7 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
+	/* the exec programs' links: the skeleton destroys them */
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])
 			bpf_link__destroy(m->links[i]);
@@ -114,7 +125,8 @@ void cx_bpfmon_stop(cx_bpfmon *m)
  * 2 CPUs (hyperfine A/B, 80 runs each: 11.9 vs 11.2 ms median): the
  * thread competes with calyx-exec's own work, the sandbox's setup does
  * not. */
-static int load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
+static int load(const cx_kern_offsets *off, const cx_bpf_guard *guard, cx_bpfmon **ret,
+		cx_error *err)
 {
 	cx_bpfmon *m;
 	int r;
@@ -140,12 +152,44 @@ static int load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
 	m->skel->rodata->off_mm_arg_start = off->mm_arg_start;
 	m->skel->rodata->off_mm_arg_end = off->mm_arg_end;
 	m->skel->rodata->off_bprm_filename = off->bprm_filename;
+	m->skel->rodata->off_bprm_file = off->bprm_file;
+	m->skel->rodata->off_file_inode = off->file_inode;
+	m->skel->rodata->off_inode_ino = off->inode_ino;
+	m->skel->rodata->off_inode_sb = off->inode_sb;
+	m->skel->rodata->off_sb_dev = off->sb_dev;
+	m->skel->rodata->off_sb_magic = off->sb_magic;
+	m->skel->rodata->off_ovl_inode_vfs = off->ovl_inode_vfs;
+	m->skel->rodata->off_ovl_inode_upper = off->ovl_inode_upper;
+	m->skel->rodata->off_ovl_inode_oe = off->ovl_inode_oe;
+	m->skel->rodata->off_ovl_entry_lower = off->ovl_entry_lower;
+	m->skel->rodata->off_ovl_path_dentry = off->ovl_path_dentry;
+	m->skel->rodata->off_dentry_inode = off->dentry_inode;
+	/* the syscall tracepoints are attached by hand (attach): a kernel
+	 * without them still gets the rest */
 	r = monitor_bpf__load(m->skel);
 	if (r < 0) {
 		r = cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the monitor program: %s",
 			   strerror(-r));
 		goto fail;
 	}
+	/* The loaders, before anything is attached: from the first exec of
+	 * the run on, the guard holds. */
+	for (size_t i = 0; guard && i < guard->n_loaders && i < CX_LOADERS_MAX; i++) {
+		struct cx_file_key k = {
+			.ino = guard->loaders[i].ino,
+			/* the kernel's own dev_t encoding (MKDEV: 20 bits of minor) */
+			.dev = (major(guard->loaders[i].dev) << 20) | minor(guard->loaders[i].dev),
+		};
+		uint8_t one = 1;
+		r = bpf_map__update_elem(m->skel->maps.loaders, &k, sizeof(k), &one, sizeof(one),
+					 BPF_ANY);
+		if (r < 0) {
+			r = cx_err(err, CX_E_LAYER, -r, "bpf: cannot fill the loader guard: %s",
+				   strerror(-r));
+			goto fail;
+		}
+	}
+	m->skel->bss->loader_kill = guard && guard->kill;
 	*ret = m;
 	return 0;
 fail:
@@ -175,6 +219,20 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 	if (!m->skel->links.on_exec)
 		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
 			      strerror(errno));
+	/* Failed exec calls: without syscall tracepoints (a kernel built
+	 * without CONFIG_FTRACE_SYSCALLS) only they go unseen; the caller
+	 * says so in the audit log. */
+	struct { struct bpf_program *p; struct bpf_link **l; const char *name; } tps[] = {
+		{ m->skel->progs.on_execve_enter, &m->skel->links.on_execve_enter, "sys_enter_execve" },
+		{ m->skel->progs.on_execve_exit, &m->skel->links.on_execve_exit, "sys_exit_execve" },
+		{ m->skel->progs.on_execveat_enter, &m->skel->links.on_execveat_enter, "sys_enter_execveat" },
+		{ m->skel->progs.on_execveat_exit, &m->skel->links.on_execveat_exit, "sys_exit_execveat" },
+	};
+	for (size_t i = 0; i < CX_ARRAY_SIZE(tps) && !m->denied_why; i++) {
+		*tps[i].l = bpf_program__attach_tracepoint(tps[i].p, "syscalls", tps[i].name);
+		if (!*tps[i].l)
+			m->denied_why = "no syscall tracepoints in this kernel (failed execs are not audited)";
+	}
 	if (budget_ns) {
 		m->perf_fds = cx_calloc((size_t)m->ncpu, sizeof(int));
 		for (int i = 0; i < m->ncpu; i++)
@@ -213,10 +271,11 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 }
 
 int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
-		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err)
+		    const cx_bpf_guard *guard, const cx_bpf_callbacks *cb, cx_bpfmon **ret,
+		    cx_error *err)
 {
 	cx_bpfmon *m = NULL;
-	int r = load(off, &m, err);
+	int r = load(off, guard, &m, err);
 	if (r == 0 && !m)
 		r = cx_err(err, CX_E_LAYER, EIO, "bpf: the monitor did not load");
 	if (r == 0 && (r = attach(m, cgroup_fd, budget_ns, cb, err)) < 0) {
@@ -266,4 +325,16 @@ bool cx_bpfmon_breached(cx_bpfmon *m)
 uint32_t cx_bpfmon_exec_count(cx_bpfmon *m)
 {
 	return __atomic_load_n(&m->skel->bss->exec_count, __ATOMIC_RELAXED);
+}
+
+bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why)
+{
+	if (ret_why)
+		*ret_why = m->denied_why;
+	return !m->denied_why;
+}
+
+uint32_t cx_bpfmon_denied_count(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->denied_count, __ATOMIC_RELAXED);
 }

@@ -20,11 +20,33 @@
 #define CX_EV_EXEC 2
 #define CX_EV_EXIT 3
 #define CX_EV_FINE 4 /* the run nears its CPU budget: sample finely from now on */
+#define CX_EV_LOADER 5 /* an exec of an ELF loader as a program (killed when guarded) */
+#define CX_EV_EXEC_FAIL 6 /* an execve/execveat that failed: exit_code holds the errno */
 
 #define CX_EV_FILENAME 128
 #define CX_EV_ARGS 128
 #define CX_EV_PATH_MAX 4096 /* PATH_MAX: execve refuses longer names */
 
+#define CX_LOADERS_MAX 64 /* (dev, ino) pairs in the loader guard's map */
+#define CX_PENDING_MAX 1024 /* execve calls in flight (per tid), LRU beyond */
+#define CX_EV_ARGV_MAX 16 /* arguments read from a failed exec's argv */
+
+/* The loader guard's key: a file's inode number and its filesystem's
+ * device as the kernel encodes it (major << 20 | minor), as seen below
+ * any overlay. Example: /lib64/ld-linux-x86-64.so.2 on /dev/vda (254:0)
+ *   { .ino = 1320558, .dev = 254 << 20 } */
+struct cx_file_key {
+	unsigned long long ino;
+	unsigned int dev;
+	unsigned int pad; /* 0 */
+};
+
+/* A failed exec, example (Landlock refused /usr/bin/id):
+ *   { .type = CX_EV_EXEC_FAIL, .pid = 7, .tgid = 7, .ppid = 1,
+ *     .filename = "/usr/bin/id", .filename_len = 11,
+ *     .args = "id\0", .args_len = 3, .args_total = 3, .exit_code = 13 }
+ * args_total counts the first CX_EV_ARGV_MAX arguments (one more byte
+ * when argv goes on beyond them, so the log says it was cut). */
 struct cx_event {
 	unsigned int type;
 	unsigned int pid;

@@ -31,6 +31,7 @@ typedef struct cx_policy {
 	int64_t max_lifetime_s, clock_skew_s;
 	bool require_audience;
 	bool landlock_optional; /* "landlock": "optional" (default "required") */
+	bool exec_guard_optional; /* "exec_guard": "optional" (default "required") */
 	bool dev_shm;           /* "dev_shm": true gives runs a private /dev/shm */
 	bool workspace_wait;    /* "workspace_lock": "wait" (default "refuse") */
 	cx_strv syscalls_deny;

@@ -150,4 +150,9 @@ void cx_host_probe(cx_host_support *ret);
 /* Landlock ABI the kernel offers (0 when unavailable). */
 int cx_landlock_abi(void);
 
+/* The ELF loader (PT_INTERP) the kernel runs for the host file `path`,
+ * or for the interpreter of a "#!" script; 0 and "" when none (static, or
+ * not a program). For the BPF loader guard. */
+int cx_elf_loader(const char *path, char *ret, size_t retlen);
+
 #endif

@@ -76,6 +76,7 @@ typedef struct cx_run_spec {
 	cx_env env;
 	char *workspace;       /* host path seen at /work; NULL: none */
 	cx_strv ro, rw;
+	cx_strv exec;          /* what may run besides the command (view paths) */
 	cx_limits limits;
 	cx_network network;
 	bool stdin_inherit;    /* lease "stdin": "inherit" (default "null") */

@@ -132,7 +132,8 @@ adv_fixtures() {
 	# workspaces under $T/srv.
 	local cmds="[\"$R/shlink/sh\"" read
 	for p in "${ADV_PROBES[@]}" "${ADV_WORKLOADS[@]}"; do cmds+=", \"$P/$p\""; done
-	cmds+=", \"/work/suid\", \"/work/fcap\"]"   # setuid/file-cap copies run as the command
+	cmds+=", \"/work/suid\", \"/work/fcap\""   # setuid/file-cap copies run as the command
+	cmds+=", \"/usr/bin/env\"]"   # a program that execs (cases loader_bypass, exec_denied_audit)
 	read="[\"/usr\", \"$P\", \"$R/race/x/leased\", \"$R/shlink\", \"$R/devdir\", \"$R/advst\", \"$R/hostsock\"]"
 	mkdir -p "$T/srv" "$R/advst" "$R/hostsock"
 	chmod 755 "$R/advst" "$R/hostsock"

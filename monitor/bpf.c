@@ -17,6 +17,8 @@
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 
 #include "monitor.skel.h"
 #include "monitor_bpf.h"
@@ -42,6 +44,7 @@ struct cx_bpfmon {
 	cx_bpf_callbacks cb;
 	bool fine;   /* every event at TICK_NS */
 	const char *denied_why; /* NULL: failed execs are traced */
+	struct bpf_link *exec_links[4]; /* sys_{enter,exit}_execve{,at} */
 };
 
 /* Near the budget: every CPU's event to the fine period. */
@@ -99,12 +102,76 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The syscall tracepoints' links, detached off calyx-exec's path. The
+ * last close of a perf tracepoint event waits for RCU (tasks-trace) grace
+ * periods in tracepoint_synchronize_unregister: 60-90 ms per link here,
+ * ~300 ms a run for the four. So a detached grandchild takes a copy of
+ * just those fds (every other fd closed first: no lock, log or pipe is
+ * held past calyx-exec), waits until calyx-exec has closed its own (fast:
+ * not the last reference), then closes them and pays the wait, alone.
+ * The programs filter on this run's cgroup id, which is never reused, so
+ * they do nothing meanwhile. Interim: one monitor shared by runs (issue
+ * 16) keeps them attached and removes the cost. If the fork fails, the
+ * links are closed here (slow but correct). */
+static void release_exec_links(cx_bpfmon *m)
+{
+	struct bpf_link **ls[CX_ARRAY_SIZE(m->exec_links)];
+	int fds[CX_ARRAY_SIZE(ls)], n = 0, p[2] = { -1, -1 };
+	pid_t pid = -1;
+
+	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++)
+		ls[i] = &m->exec_links[i];
+	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++)
+		if (*ls[i] && bpf_link__fd(*ls[i]) >= 0)
+			fds[n++] = bpf_link__fd(*ls[i]);
+	if (n > 0 && pipe2(p, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+		/* child: only async-signal-safe calls from here */
+		if (fork() != 0)
+			_exit(0);
+		int keep[CX_ARRAY_SIZE(ls) + 1], k = 0, lo = 0;
+		char c;
+		keep[k++] = p[0];
+		for (int i = 0; i < n; i++)
+			keep[k++] = fds[i];
+		/* close everything but keep[] (sorted by a few passes) */
+		for (int i = 0; i < k; i++)
+			for (int j = i + 1; j < k; j++)
+				if (keep[j] < keep[i]) {
+					int t = keep[i];
+					keep[i] = keep[j];
+					keep[j] = t;
+				}
+		for (int i = 0; i < k; i++) {
+			if (keep[i] > lo)
+				syscall(SYS_close_range, (unsigned)lo, (unsigned)keep[i] - 1, 0);
+			lo = keep[i] + 1;
+		}
+		syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	if (p[0] >= 0)
+		close(p[0]);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++) {
+		bpf_link__destroy(*ls[i]);
+		*ls[i] = NULL;
+	}
+	if (p[1] >= 0)
+		close(p[1]); /* EOF: the grandchild closes the last references */
+}
+
 void cx_bpfmon_stop(cx_bpfmon *m)
 {
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
-	/* the exec programs' links: the skeleton destroys them */
+	release_exec_links(m);
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])
 			bpf_link__destroy(m->links[i]);
@@ -222,15 +289,16 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 	/* Failed exec calls: without syscall tracepoints (a kernel built
 	 * without CONFIG_FTRACE_SYSCALLS) only they go unseen; the caller
 	 * says so in the audit log. */
-	struct { struct bpf_program *p; struct bpf_link **l; const char *name; } tps[] = {
-		{ m->skel->progs.on_execve_enter, &m->skel->links.on_execve_enter, "sys_enter_execve" },
-		{ m->skel->progs.on_execve_exit, &m->skel->links.on_execve_exit, "sys_exit_execve" },
-		{ m->skel->progs.on_execveat_enter, &m->skel->links.on_execveat_enter, "sys_enter_execveat" },
-		{ m->skel->progs.on_execveat_exit, &m->skel->links.on_execveat_exit, "sys_exit_execveat" },
+	struct { struct bpf_program *p; const char *name; } tps[] = {
+		{ m->skel->progs.on_execve_enter, "sys_enter_execve" },
+		{ m->skel->progs.on_execve_exit, "sys_exit_execve" },
+		{ m->skel->progs.on_execve_enter, "sys_enter_execveat" },
+		{ m->skel->progs.on_execve_exit, "sys_exit_execveat" },
 	};
+	_Static_assert(CX_ARRAY_SIZE(tps) == CX_ARRAY_SIZE(m->exec_links), "one link per tracepoint");
 	for (size_t i = 0; i < CX_ARRAY_SIZE(tps) && !m->denied_why; i++) {
-		*tps[i].l = bpf_program__attach_tracepoint(tps[i].p, "syscalls", tps[i].name);
-		if (!*tps[i].l)
+		m->exec_links[i] = bpf_program__attach_tracepoint(tps[i].p, "syscalls", tps[i].name);
+		if (!m->exec_links[i])
 			m->denied_why = "no syscall tracepoints in this kernel (failed execs are not audited)";
 	}
 	if (budget_ns) {

@@ -22,10 +22,10 @@
  *   CX_EV_LOADER. `ld.so PROGRAM` would otherwise run any readable file,
  *   past Landlock's execute rule (the loader itself must be executable).
  *   With loader_kill 0 (calyx-policy learn) it only reports.
- * on_execve_enter/on_execveat_enter + on_execve_exit/on_execveat_exit:
- *   tracepoints syscalls/sys_{enter,exit}_execve{,at}, filtered to the
+ * on_execve_enter + on_execve_exit, each attached to both
+ *   syscalls/sys_{enter,exit}_execve and _execveat, filtered to the
  *   run's cgroup: the name and argv head are read at entry into
- *   `pending` (per tid, LRU-bounded); an exit with an error posts
+ *   `pending` (per tid, bounded); an exit with an error posts
  *   CX_EV_EXEC_FAIL with the errno (Landlock's EACCES included) — at most
  *   max_denied events (loader kills included), then only counted. They
  *   run only for exec calls; enabling any syscall tracepoint makes every
@@ -98,9 +98,12 @@ struct {
 } loaders SEC(".maps");
 
 /* An exec call in flight: its name and argv head, read at entry (argv is
- * gone once a failing exec returns). Bounded: the oldest go first. */
+ * gone once a failing exec returns). Bounded: when full (CX_PENDING_MAX
+ * calls in flight at once), a further call goes unrecorded; an entry
+ * left by a task killed inside execve is replaced by its tid's next call. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* nothing allocated per run up front */
 	__uint(max_entries, CX_PENDING_MAX);
 	__type(key, __u32);
 	__type(value, struct cx_event);
@@ -330,18 +333,14 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* syscalls/sys_enter_execve{,at} and sys_exit_* records (tracefs format
- * files): the common header, the syscall number, then 8-byte arguments. */
-struct sys_enter_execve_rec {
+ * files): the common header, the syscall number, then 8-byte arguments.
+ * One program for both entries (and one for both exits), told apart by
+ * the syscall number: the verifier checks each once. */
+struct sys_enter_rec {
 	__u64 common;
 	__s32 nr;
 	__u32 pad;
-	__u64 filename, argv, envp;
-};
-struct sys_enter_execveat_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 fd, filename, argv, envp, flags;
+	__u64 args[5]; /* execve: filename, argv, envp; execveat: fd, filename, argv, envp, flags */
 };
 struct sys_exit_rec {
 	__u64 common;
@@ -349,13 +348,52 @@ struct sys_exit_rec {
 	__u32 pad;
 	__s64 ret;
 };
+#define NR_EXECVE 59     /* x86_64 */
+#define NR_EXECVEAT 322
+
+/* One argument of a failed exec's argv (bpf_loop's callback: verified
+ * once, whatever the count). */
+struct argv_walk {
+	const char *const *argv;
+	struct entry_scratch *s;
+	__u32 off, total;
+};
+
+static long argv_step(__u64 i, void *arg)
+{
+	struct argv_walk *w = arg;
+	const char *a = 0;
+	__u32 k = 0;
+
+	if (i >= CX_EV_ARGV_MAX || bpf_probe_read_user(&a, sizeof(a), &w->argv[i]) < 0 || !a)
+		return 1;
+	if (i == CX_EV_ARGV_MAX - 1) {
+		w->total++; /* argv may go on past what is read: counted as cut */
+		return 1;
+	}
+	/* its whole length, then its head where there is room */
+	char *big = bpf_map_lookup_elem(&name_scratch, &k);
+	long m = big ? bpf_probe_read_user_str(big, CX_EV_PATH_MAX, a) : -1;
+	if (m <= 0)
+		return 1;
+	w->total += (__u32)m;
+	if (w->off < CX_EV_ARGS) {
+		long c = bpf_probe_read_user_str((char *)w->s->e.args + (w->off & (CX_EV_ARGS - 1)),
+						 CX_EV_ARGS, a);
+		if (c > 0)
+			w->off += (__u32)c;
+	}
+	return 0;
+}
 
 /* An exec call of the run starts: its name and argv head into pending. */
-static __always_inline int exec_enter(const char *filename, const char *const *argv)
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_execve_enter(struct sys_enter_rec *ctx)
 {
 	struct entry_scratch *s;
 	struct cx_event *e;
-	__u32 k = 0, off = 0, total = 0;
+	const char *filename;
+	__u32 k = 0;
 	__u64 pt;
 
 	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
@@ -363,6 +401,14 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 	s = bpf_map_lookup_elem(&entry_scratch, &k);
 	if (!s)
 		return 0;
+	struct argv_walk w = { .s = s };
+	/* each field read at its constant offset (the verifier refuses a
+	 * computed one into the context) */
+	__u64 a0 = ctx->args[0], a1 = ctx->args[1], a2 = ctx->args[2];
+	__s32 nr = ctx->nr;
+	asm volatile("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(nr));
+	filename = (const char *)(nr == NR_EXECVEAT ? a1 : a0);
+	w.argv = (const char *const *)(nr == NR_EXECVEAT ? a2 : a1);
 	e = &s->e;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = CX_EV_EXEC_FAIL;
@@ -379,39 +425,21 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 		if (m > 0)
 			e->filename_len = m - 1;
 	}
-	for (int i = 0; i < CX_EV_ARGV_MAX; i++) {
-		const char *a = 0;
-		if (!argv || bpf_probe_read_user(&a, sizeof(a), &argv[i]) < 0 || !a)
-			break;
-		/* its whole length (up to PATH_MAX-ish), then its head */
-		char *big = bpf_map_lookup_elem(&name_scratch, &k);
-		long m = big ? bpf_probe_read_user_str(big, CX_EV_PATH_MAX, a) : -1;
-		if (m <= 0)
-			break;
-		total += (__u32)m;
-		if (off < CX_EV_ARGS) {
-			long c = bpf_probe_read_user_str((char *)e->args + (off & (CX_EV_ARGS - 1)),
-							 CX_EV_ARGS, a);
-			if (c > 0)
-				off += (__u32)c;
-		}
-		if (i == CX_EV_ARGV_MAX - 1) {
-			const char *more = 0;
-			if (bpf_probe_read_user(&more, sizeof(more), &argv[i + 1]) == 0 && more)
-				total++; /* argv goes on: cut */
-		}
-	}
-	e->args_len = off > CX_EV_ARGS ? CX_EV_ARGS : off;
-	e->args_total = total;
+	if (w.argv)
+		bpf_loop(CX_EV_ARGV_MAX, argv_step, &w, 0);
+	e->args_len = w.off > CX_EV_ARGS ? CX_EV_ARGS : w.off;
+	e->args_total = w.total;
 	bpf_map_update_elem(&pending, &e->pid, e, BPF_ANY);
 	return 0;
 }
 
 /* An exec call of the run returns: a failure is posted with its errno. */
-static __always_inline int exec_exit(long ret)
+SEC("tracepoint/syscalls/sys_exit_execve")
+int on_execve_exit(struct sys_exit_rec *ctx)
 {
 	__u32 tid, n;
 	struct cx_event *p, *e;
+	long ret = ctx->ret;
 
 	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
@@ -430,28 +458,4 @@ static __always_inline int exec_exit(long ret)
 	}
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_execve")
-int on_execve_enter(struct sys_enter_execve_rec *ctx)
-{
-	return exec_enter((const char *)ctx->filename, (const char *const *)ctx->argv);
-}
-
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int on_execveat_enter(struct sys_enter_execveat_rec *ctx)
-{
-	return exec_enter((const char *)ctx->filename, (const char *const *)ctx->argv);
-}
-
-SEC("tracepoint/syscalls/sys_exit_execve")
-int on_execve_exit(struct sys_exit_rec *ctx)
-{
-	return exec_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int on_execveat_exit(struct sys_exit_rec *ctx)
-{
-	return exec_exit(ctx->ret);
 }

@@ -28,7 +28,7 @@
 #define CX_EV_PATH_MAX 4096 /* PATH_MAX: execve refuses longer names */
 
 #define CX_LOADERS_MAX 64 /* (dev, ino) pairs in the loader guard's map */
-#define CX_PENDING_MAX 1024 /* execve calls in flight (per tid), LRU beyond */
+#define CX_PENDING_MAX 1024 /* execve calls in flight (per tid); more go unrecorded */
 #define CX_EV_ARGV_MAX 16 /* arguments read from a failed exec's argv */
 
 /* The loader guard's key: a file's inode number and its filesystem's

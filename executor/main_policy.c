@@ -170,9 +170,12 @@ static int cmd_explain(int argc, char **argv)
 	       "  seccomp     no mounts, namespaces, ptrace, bpf, keyrings, io_uring, modules,\n"
 	       "              setuid bits, non-AF_UNIX sockets%s, foreign ABIs\n"
 	       "  identity    an unprivileged uid with no capabilities and no_new_privs\n"
-	       "  cgroups     memory, pids, CPU (BPF in-kernel budget, or a polled fence), wall clock\n",
+	       "  cgroups     memory, pids, CPU (BPF in-kernel budget, or a polled fence), wall clock\n"
+	       "  exec guard  BPF: running an ELF loader as a program (ld.so PROG) is killed before it\n"
+	       "              runs; every failed exec audited%s\n",
 	       p.landlock_optional ? " (OPTIONAL: runs without it on kernels lacking it)" : "",
-	       (p.network_mask & 2) ? " (inet only for loopback)" : "");
+	       (p.network_mask & 2) ? " (inet only for loopback)" : "",
+	       p.exec_guard_optional ? " (OPTIONAL: runs without it where BPF cannot attach)" : "");
 	if (host) {
 		cx_host_support h;
 		cx_host_probe(&h);

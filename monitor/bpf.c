@@ -406,3 +406,22 @@ uint32_t cx_bpfmon_denied_count(cx_bpfmon *m)
 {
 	return __atomic_load_n(&m->skel->bss->denied_count, __ATOMIC_RELAXED);
 }
+
+int cx_bpfmon_preflight(const char *cache_path, cx_error *err)
+{
+	cx_kern_offsets ko;
+	const char *why = NULL;
+	int r;
+
+	libbpf_set_print(quiet);
+	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
+	if (r <= 0)
+		why = r == 0 ? "the kernel cannot load tracing BPF programs" : strerror(-r);
+	else if (cx_kern_offsets_get(cache_path, &ko, NULL) < 0 || !cx_kern_offsets_guard_ok(&ko))
+		why = "the kernel's BTF does not describe overlayfs's inodes";
+	if (!why)
+		return 0;
+	return cx_err(err, CX_E_LAYER, r < 0 ? -r : ENOTSUP,
+		      "the exec guard cannot run here: bpf: %s (it needs BPF; a policy may accept runs without it with \"exec_guard\": \"optional\", which leaves `ld.so PROGRAM` open to any program that can exec)",
+		      why);
+}

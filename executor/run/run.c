@@ -230,7 +230,13 @@ static int phase_recover(cx_run *run, cx_error *err)
 	cx_sweep_stale(&run->state, run->now);
 	cx_prune_packs(&run->state, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
 		       report_pruned, run);
-	return cx_sandbox_preflight(run->pol.landlock_optional, err);
+	int r = cx_sandbox_preflight(run->pol.landlock_optional, err);
+	/* The loader guard, before the lease is consumed: a kernel without
+	 * BPF or without the BTF it needs refuses here; a failure at load
+	 * (rarer) still refuses, after (once.c, arm_monitor). */
+	if (r == 0 && !run->pol.exec_guard_optional)
+		r = cx_bpfmon_preflight(run->state.offsets, err);
+	return r;
 }
 
 /* The lease's trees, locked before it is consumed. */

@@ -222,7 +222,8 @@ run_test audit.one_exec_spawned_per_process   t_exec_count
 
 # Without BPF (bpf() failing with ENOSYS under tests/bench/shim_nobpf, as
 # on a kernel without it) the loader guard cannot hold: the run is
-# refused with E_LAYER, one line saying how to accept it; a policy with
+# refused with E_LAYER before the lease is consumed (it then runs where
+# BPF works), one line saying how to accept it; a policy with
 # "exec_guard": "optional" runs, with the cgroup poller and no guard.
 t_guard_nobpf() {
 	local shim=$B/benchbin/shim_nobpf r
@@ -233,6 +234,9 @@ t_guard_nobpf() {
 	[ "$(grep -c . "$ERR")" -eq 1 ] && grep -qF '[E_LAYER]' "$ERR" && grep -qF '"exec_guard": "optional"' "$ERR" ||
 		fail "expected one E_LAYER line naming exec_guard optional, got exit $RC: $(head -c 400 "$ERR")" || return 1
 	printf '      refused: exit %s: %s\n' "$RC" "$(first_err | cut -c 1-160)"
+	# refused before the lease was consumed: it runs where BPF works
+	xrun timeout -k 5 60 "$EXEC" --config "$T/mon/etc/calyx.conf" --lease "$T/mon/nobpf.lease"
+	expect_rc 0 || fail "the lease refused without BPF was consumed: $(first_err)" || return 1
 	policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" "" '"exec_guard": "optional"' >"$T/monopt.policy.json"
 	mk_host monopt "$T/monopt.policy.json" "" "\"run_uid\": $MON_UID, \"run_gid\": $MON_UID" ||
 		fail "mk_host monopt: $WHY" || return 1

@@ -182,6 +182,13 @@ $(BUILD)/probes/%: tests/adversarial/probes/%.c tests/adversarial/probes/probe.h
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -static -o $@ $<
 
+# The one dynamic probe: the loader guard matters to a run whose command
+# has an ELF loader (which Landlock must then let it execute).
+$(BUILD)/probes/loader_exec: tests/adversarial/probes/loader_exec.c tests/adversarial/probes/probe.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
+
 # Workloads for the monitor's tests (spinners, hogs, fork bombs): static,
 # run inside the sandbox like the probes.
 $(BUILD)/workloads/%: tests/workloads/%.c

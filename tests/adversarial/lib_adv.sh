@@ -33,7 +33,7 @@
 
 ADV_PROBES=(path_traversal ws_links mount_race proc_escape fd_leak proc_exe tty_inject abi_bypass
 	ns_mount ptrace_kill sysctl_cgroup fs_privs setuid_exec sockets kernel_surface ipc_pair
-	argv_echo suid_plant privs_state hosttool exhaust state_reach cgroup_ns unix_reach)
+	argv_echo suid_plant privs_state hosttool exhaust state_reach cgroup_ns unix_reach loader_exec)
 ADV_WORKLOADS=(forkbomb hog spin sleeper idle wsops oddexec)
 CG=/sys/fs/cgroup
 

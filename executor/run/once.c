@@ -112,6 +112,16 @@ static void on_exec(const cx_bpf_exec *e, void *arg)
 	if (d && by_fd)
 		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
 	ctx_event(rc, "exec.spawned", d);
+	/* learn: every distinct name (a cut one cannot name a file) */
+	cx_strv *ls = &rc->run->learn_execs;
+	if (rc->run->learn && !by_fd && e->filename_total <= e->filename_len &&
+	    e->filename_len < sizeof(e->filename) && ls->n < CX_LEARN_EXECS_MAX) {
+		char name[sizeof(e->filename)];
+		memcpy(name, e->filename, e->filename_len);
+		name[e->filename_len] = '\0';
+		if (!cx_strv_contains(ls, name))
+			CX_CHECK(cx_strv_push(ls, name) == 0);
+	}
 }
 
 /* A failed exec call (any errno: Landlock's EACCES, ENOENT, ENOEXEC…) or
@@ -139,6 +149,16 @@ static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 		CX_CHECK(json_object_set_new(d, "errno", json_string(name ? name : num)) == 0);
 	}
 	ctx_event(rc, "exec.denied", d);
+	/* learn: a loader run is reported by its loader's name */
+	cx_strv *ls = &rc->run->learn_loaders;
+	if (rc->run->learn && e->loader && e->filename_total <= e->filename_len &&
+	    e->filename_len < sizeof(e->filename) && ls->n < CX_LEARN_EXECS_MAX) {
+		char name[sizeof(e->filename)];
+		memcpy(name, e->filename, e->filename_len);
+		name[e->filename_len] = '\0';
+		if (!cx_strv_contains(ls, name))
+			CX_CHECK(cx_strv_push(ls, name) == 0);
+	}
 }
 
 /* A host path for a path of the run's view: /work and beneath it are
@@ -430,6 +450,7 @@ static int once_spawn(once *o, cx_error *err)
 		.run_uid = run->cfg.run_uid,
 		.run_gid = run->cfg.run_gid,
 		.landlock_optional = pol->landlock_optional,
+		.exec_anywhere = run->learn,
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
 		.unix_sockets = &pol->unix_sockets,
@@ -624,7 +645,7 @@ int cx_run_sandboxed_once(cx_run *run, const cx_run_trees *t, const cx_strv *arg
 	once o = { .run = run, .trees = t, .argv = argv, .phase = phase, .exit_code = CX_EXIT_FAILURE,
 		   .ctl_fd = -1, .validate = strcmp(phase, "validate") == 0,
 		   .sb = { .pidfd = -1, .status_fd = -1 },
-		   .rc = { .run = run, .lim = &run->lease.spec.limits } };
+		   .rc = { .run = run, .lim = &run->lease.spec.limits, .learn = run->learn } };
 	int r;
 
 	memset(ret, 0, sizeof(*ret));

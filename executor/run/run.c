@@ -55,6 +55,9 @@ void cx_run_free(cx_run *run)
 	cx_keyring_free(&run->kr);
 	cx_state_free(&run->state);
 	cx_config_free(&run->cfg);
+	cx_strv_free(&run->learn_execs);
+	cx_strv_free(&run->learn_loaders);
+	json_decref(run->learn_fin);
 	cx_wipe(run->cache_mac_key, sizeof(run->cache_mac_key));
 	free(run);
 }
@@ -299,6 +302,18 @@ static int phase_consume(cx_run *run, cx_error *err)
 	CX_FAULT_POINT("after_consumed");
 	maybe_prune(run);
 	return 0;
+}
+
+static int phase_learn_spec(cx_run *run, cx_error *err)
+{
+	return cx_run_learn_spec(run, err);
+}
+
+int cx_run_learn_prepare(cx_run *run)
+{
+	static const phase_fn phases[] = { phase_load, phase_learn_spec, phase_private_mounts,
+					   phase_recover, phase_lock };
+	return drive(run, phases, CX_ARRAY_SIZE(phases));
 }
 
 int cx_run_execute(cx_run *run)

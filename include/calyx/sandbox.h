@@ -52,6 +52,9 @@ typedef struct cx_sandbox_config {
 	bool landlock_optional;       /* policy allows running without Landlock */
 	bool inherit_stdin;           /* lease asked for stdin */
 	bool dev_shm;                 /* a private tmpfs at /dev/shm (policy) */
+	/* calyx-policy learn: Landlock execute on every read and writable
+	 * tree of the view, not only on the command and its interpreters */
+	bool exec_anywhere;
 	/* Host unix sockets the policy names (NULL: none): bound into the
 	 * view where a leased tree holds them; no other host socket in a
 	 * leased tree answers (sandbox/view.c). */

@@ -138,7 +138,7 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h
+$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/learn.skel.h
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 
+#include "learn.skel.h"
 #include "monitor.skel.h"
 #include "monitor_bpf.h"
 
@@ -45,6 +46,7 @@ struct cx_bpfmon {
 	bool fine;   /* every event at TICK_NS */
 	const char *denied_why; /* NULL: failed execs are traced */
 	struct bpf_link *exec_links[4]; /* sys_{enter,exit}_execve{,at} */
+	struct learn_bpf *learn; /* calyx-policy learn's file tracer, or NULL */
 };
 
 /* Near the budget: every CPU's event to the fine period. */
@@ -72,6 +74,16 @@ static int on_event(void *ctx, void *data, size_t size)
 	cx_bpfmon *m = ctx;
 	const struct cx_event *e = data;
 
+	if (size >= sizeof(struct cx_open_event) && *(const unsigned int *)data == CX_EV_OPEN) {
+		const struct cx_open_event *o = data;
+		char path[CX_EV_OPEN_PATH + 1];
+		size_t n = o->len < CX_EV_OPEN_PATH ? o->len : CX_EV_OPEN_PATH;
+		memcpy(path, o->path, n);
+		path[n] = '\0';
+		if (m->cb.opened && strlen(path) == n)
+			m->cb.opened(path, m->cb.arg);
+		return 0;
+	}
 	if (size < sizeof(*e))
 		return 0;
 	if (e->type == CX_EV_FINE) {
@@ -172,6 +184,7 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 		return;
 	ring_buffer__free(m->rb);
 	release_exec_links(m);
+	learn_bpf__destroy(m->learn);
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])
 			bpf_link__destroy(m->links[i]);
@@ -424,4 +437,34 @@ int cx_bpfmon_preflight(const char *cache_path, cx_error *err)
 	return cx_err(err, CX_E_LAYER, r < 0 ? -r : ENOTSUP,
 		      "the exec guard cannot run here: bpf: %s (it needs BPF; a policy may accept runs without it with \"exec_guard\": \"optional\", which leaves `ld.so PROGRAM` open to any program that can exec)",
 		      why);
+}
+
+int cx_bpfmon_trace_opens(cx_bpfmon *m, int cgroup_fd, cx_error *err)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(cgroup_fd, &st) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cgroup fd: %s", strerror(errno));
+	m->learn = learn_bpf__open();
+	if (!m->learn)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot open the file tracer: %s",
+			      strerror(errno));
+	/* its events into the monitor's ring, read by the same loop */
+	r = bpf_map__reuse_fd(m->learn->maps.events, bpf_map__fd(m->skel->maps.events));
+	if (r == 0)
+		r = learn_bpf__load(m->learn);
+	if (r < 0)
+		return cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the file tracer: %s",
+			      strerror(-r));
+	m->learn->bss->cgroup_id = (uint64_t)st.st_ino;
+	if (learn_bpf__attach(m->learn) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the file tracer: %s",
+			      strerror(errno));
+	return 0;
+}
+
+uint64_t cx_bpfmon_opens_lost(cx_bpfmon *m)
+{
+	return m->learn ? __atomic_load_n(&m->learn->bss->opens_lost, __ATOMIC_RELAXED) : 0;
 }

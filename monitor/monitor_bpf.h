@@ -22,6 +22,7 @@
 #define CX_EV_FINE 4 /* the run nears its CPU budget: sample finely from now on */
 #define CX_EV_LOADER 5 /* an exec of an ELF loader as a program (killed when guarded) */
 #define CX_EV_EXEC_FAIL 6 /* an execve/execveat that failed: exit_code holds the errno */
+#define CX_EV_OPEN 7 /* learn.bpf.c: a file opened (struct cx_open_event) */
 
 #define CX_EV_FILENAME 128
 #define CX_EV_ARGS 128
@@ -61,6 +62,15 @@ struct cx_event {
 	unsigned int args_total;   /* the whole argv area's size (mm->arg_end - arg_start) */
 	char filename[CX_EV_FILENAME];
 	char args[CX_EV_ARGS];
+};
+
+/* A file opened in a learn run, by its path in the run's view:
+ *   { .type = CX_EV_OPEN, .len = 17, .path = "/usr/include/stdio.h" } */
+#define CX_EV_OPEN_PATH 256
+struct cx_open_event {
+	unsigned int type;
+	unsigned int len; /* bytes of path, without its NUL */
+	char path[CX_EV_OPEN_PATH];
 };
 
 #endif

@@ -11,8 +11,9 @@
  * commits: its writes are always discarded (workspace.rolled_back), the
  * workspace is left as it was. Audited: run.learn, then the run's usual
  * events (exec.started, exec.spawned, exec.denied, exec.finished).
- * Not yet: the files the job opens (a learn-only fentry/security_file_open
- * tracer); until then "read" is the --ro roots as given.
+ * Files opened: a learn-only tracer (monitor/learn.bpf.c, fentry on
+ * security_file_open with bpf_d_path); where it cannot attach, "read" is
+ * the --ro roots as given and the output says so.
  * Trust: runs as root (checked by the CLI); the command is the operator's;
  * what the job execs is hostile input: names are resolved on the host
  * with realpath() only to print them, and kept only inside the view. */
@@ -22,6 +23,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "calyx/codec.h"
 #include "calyx/esc.h"
@@ -199,10 +201,27 @@ int cx_run_learn(cx_run *run, FILE *out)
 		free(lv);
 	}
 	strv_copy(&o.ro_roots, &s->ro);
-	strv_copy(&o.opened, &s->ro); /* no open tracer yet: the roots themselves */
-	bool dirs[CX_SPEC_PATHS_MAX + 1];
-	for (size_t i = 0; i < s->ro.n && i < CX_ARRAY_SIZE(dirs); i++)
-		dirs[i] = true;
+	_cleanup_free_ bool *dirs = NULL;
+	if (run->learn_opens_traced) {
+		/* the view's paths as the files' real paths; a directory
+		 * opened (readdir) stands for itself */
+		dirs = cx_calloc(run->learn_opened.n + 1, sizeof(*dirs));
+		for (size_t i = 0; i < run->learn_opened.n; i++) {
+			char *v = view_real(s, run->learn_opened.v[i]);
+			struct stat st;
+			if (!v)
+				continue;
+			dirs[o.opened.n] = v[0] == '/' && stat(v, &st) == 0 && S_ISDIR(st.st_mode);
+			CX_CHECK(cx_strv_push(&o.opened, v) == 0);
+			free(v);
+		}
+	} else {
+		/* no file tracer here: the roots themselves */
+		strv_copy(&o.opened, &s->ro);
+		dirs = cx_calloc(s->ro.n + 1, sizeof(*dirs));
+		for (size_t i = 0; i < s->ro.n; i++)
+			dirs[i] = true;
+	}
 	o.opened_is_dir = dirs;
 	strv_copy(&o.rw, &s->rw);
 	o.workspace = s->workspace;
@@ -220,7 +239,12 @@ int cx_run_learn(cx_run *run, FILE *out)
 	json_object_set_new(frag, "run", json_pack("{s:s, s:O?, s:o, s:I, s:b}", "learn_id",
 						   run->lease.lease_id, "exit_code", ec,
 						   "loader_runs", loaders, "execs_seen",
-						   (json_int_t)run->learn_execs.n, "files_traced", 0));
+						   (json_int_t)run->learn_execs.n, "files_traced",
+						   run->learn_opens_traced));
+	if (run->learn_opens_traced)
+		json_object_set_new(json_object_get(frag, "run"), "files_opened",
+				    json_pack("{s:I, s:I}", "distinct", (json_int_t)run->learn_opened.n,
+					      "lost", (json_int_t)run->learn_opens_lost));
 	if (a->json) {
 		char *txt = json_dumps(frag, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 		fprintf(out, "%s\n", txt ? txt : "{}");
@@ -240,7 +264,11 @@ int cx_run_learn(cx_run *run, FILE *out)
 				fputc('\n', out);
 			}
 		}
-		fprintf(out, "Note: files opened are not traced yet: \"read\" is the --ro roots as given.\n");
+		if (!run->learn_opens_traced)
+			fprintf(out, "Note: files opened could not be traced here (fentry on security_file_open): \"read\" is the --ro roots as given.\n");
+		else if (run->learn_opens_lost)
+			fprintf(out, "Note: %llu file opens were lost (a full ring or a path over 255 bytes): review \"read\".\n",
+				(unsigned long long)run->learn_opens_lost);
 	}
 	code = 0;
 out:

@@ -32,6 +32,7 @@ typedef struct run_ctx {
 	cx_error berr;
 	bool guarded;     /* the loader guard holds (bpf, and offsets through overlayfs) */
 	bool learn;       /* calyx-policy learn: loader runs reported, not killed */
+	cx_error oerr;    /* learn: why files opened are not traced */
 	int64_t started_ns;
 	const cx_limits *lim;
 	pid_t init_pid;   /* the sandbox's init, in our pid namespace */
@@ -161,6 +162,17 @@ static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 	}
 }
 
+/* learn: a file the run opened (view path); distinct ones kept, bounded.
+ * A linear search would be quadratic on a big build: the list is sorted
+ * at the end instead, duplicates dropped there; here only a cap. */
+static void on_opened(const char *path, void *arg)
+{
+	run_ctx *rc = arg;
+	cx_strv *l = &rc->run->learn_opened;
+	if (l->n < CX_LEARN_OPENED_MAX && (!l->n || strcmp(l->v[l->n - 1], path) != 0))
+		CX_CHECK(cx_strv_push(l, path) == 0);
+}
+
 /* A host path for a path of the run's view: /work and beneath it are
  * the workspace; every other leased path is the host's own. */
 static bool host_path(const cx_run_spec *spec, const char *view, char *ret, size_t len)
@@ -235,7 +247,8 @@ static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS
 static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 {
 	run_ctx *rc = arg;
-	cx_bpf_callbacks cb = { .exec = on_exec, .exec_denied = on_exec_denied, .arg = rc };
+	cx_bpf_callbacks cb = { .exec = on_exec, .exec_denied = on_exec_denied,
+				.opened = rc->learn ? on_opened : NULL, .arg = rc };
 	cx_phase was = cx_phase_enter(CX_PH_MONITOR);
 	(void)pid;
 	uint64_t budget = rc->lim->v[CX_LIM_CPU_MS] * 1000000ULL;
@@ -249,6 +262,11 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 		cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
 		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &g, &cb, &rc->bpf, &rc->berr);
 		rc->guarded = rc->bpf && cx_kern_offsets_guard_ok(&ko);
+		/* learn: every file opened too (its own failure only means a
+		 * coarser "read": the run goes on, the output says so) */
+		if (rc->bpf && rc->learn)
+			rc->run->learn_opens_traced =
+				cx_bpfmon_trace_opens(rc->bpf, cx_cg_clone_fd(rc->cg), &rc->oerr) == 0;
 		if (rc->bpf && !rc->guarded)
 			cx_err(&rc->berr, CX_E_LAYER, ENOTSUP,
 			       "the kernel's BTF does not describe overlayfs's inodes (the exec guard cannot see which file an exec runs)");
@@ -491,6 +509,8 @@ static int once_spawn(once *o, cx_error *err)
 	if (started && !o->rc.bpf)
 		CX_CHECK(json_object_set_new(started, "bpf_unavailable",
 					     cx_audit_text(o->rc.berr.msg)) == 0);
+	if (started && o->rc.learn && !o->run->learn_opens_traced)
+		CX_CHECK(json_object_set_new(started, "files_untraced", cx_audit_text(o->rc.oerr.msg)) == 0);
 	if (started)
 		CX_CHECK(json_object_set_new(started, "exec_guard",
 					     json_string(o->rc.guarded ? "bpf" : "none")) == 0);
@@ -533,8 +553,10 @@ static int once_supervise(once *o, cx_error *err)
 		cx_cg_kill(o->rc.cg, NULL);
 		return r;
 	}
-	if (o->rc.bpf)
+	if (o->rc.bpf) {
 		cx_bpfmon_consume(o->rc.bpf); /* execs still in the ring */
+		o->run->learn_opens_lost += cx_bpfmon_opens_lost(o->rc.bpf);
+	}
 	return cx_sandbox_wait(&o->sb, &o->out, err);
 }
 

@@ -57,6 +57,7 @@ void cx_run_free(cx_run *run)
 	cx_config_free(&run->cfg);
 	cx_strv_free(&run->learn_execs);
 	cx_strv_free(&run->learn_loaders);
+	cx_strv_free(&run->learn_opened);
 	json_decref(run->learn_fin);
 	cx_wipe(run->cache_mac_key, sizeof(run->cache_mac_key));
 	free(run);

@@ -82,9 +82,13 @@ typedef struct cx_run {
 	const cx_learn_args *learn_args;
 	cx_strv learn_execs;
 	cx_strv learn_loaders; /* loaders run as programs (ld.so PROGRAM) */
+	cx_strv learn_opened;  /* files opened (view paths), up to CX_LEARN_OPENED_MAX */
+	bool learn_opens_traced;
+	uint64_t learn_opens_lost;
 	json_t *learn_fin;
 } cx_run;
 #define CX_LEARN_EXECS_MAX 4096
+#define CX_LEARN_OPENED_MAX 65536
 
 cx_run *cx_run_new(void);
 void cx_run_free(cx_run *run);

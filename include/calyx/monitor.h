@@ -188,6 +188,8 @@ typedef struct cx_bpf_callbacks {
 	void (*exec)(const cx_bpf_exec *e, void *arg);
 	/* a failed exec call, or a run of a loader (killed when guarded) */
 	void (*exec_denied)(const cx_bpf_exec *e, void *arg);
+	/* calyx-policy learn: a file opened, by its path in the view */
+	void (*opened)(const char *path, void *arg);
 	void *arg;
 } cx_bpf_callbacks;
 
@@ -245,6 +247,12 @@ int cx_bpfmon_preflight(const char *cache_path, cx_error *err);
 /* Whether failed exec calls are traced (the syscall tracepoints
  * attached; without them only successful execs are seen); why not. */
 bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why);
+/* calyx-policy learn: also trace every file the run opens (fentry on
+ * security_file_open; loads the kernel's BTF, ~12 ms), reported through
+ * the callbacks' opened, read by the same consume loop. */
+int cx_bpfmon_trace_opens(cx_bpfmon *m, int cgroup_fd, cx_error *err);
+/* Opens the file tracer could not report (full ring, path too long). */
+uint64_t cx_bpfmon_opens_lost(cx_bpfmon *m);
 /* Failed execs and loader runs seen (incl. ones not posted). */
 uint32_t cx_bpfmon_denied_count(cx_bpfmon *m);
 /* cgroup_used_ns: the run cgroup's whole CPU so far (cpu.stat, read once

@@ -2,7 +2,7 @@
  * pipeline's pieces: cgroup, BPF monitor, view, Landlock, seccomp,
  * overlays over the workspace and rw trees), with no lease and no ledger,
  * and print the policy fragment and lease skeleton it needs
- * (policy/learn.c).
+ * (policy/fragment.c).
  *
  * What differs from a leased run: the spec is built from the command line
  * (limits: the policy's defaults, --limits over them); execute is allowed

@@ -1,5 +1,5 @@
 /* calyx-policy learn: the policy fragment and lease skeleton a learn run's
- * observations call for (policy/learn.c; pure, no syscalls). */
+ * observations call for (policy/fragment.c; pure, no syscalls). */
 #ifndef CALYX_LEARN_H
 #define CALYX_LEARN_H
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # calyx-policy learn: a job run in calyx-exec's sandbox with no lease,
 # its writes discarded, and the policy fragment and lease skeleton it
-# needs printed (executor/run/learn.c, policy/learn.c).
+# needs printed (executor/run/learn.c, policy/fragment.c).
 #
 #   bash tests/integration/learn.sh [BUILD_DIR]     (root)
 #

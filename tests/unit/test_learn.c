@@ -1,4 +1,4 @@
-/* Unit tests: calyx-policy learn's fragment (policy/learn.c): what goes
+/* Unit tests: calyx-policy learn's fragment (policy/fragment.c): what goes
  * into exec, read and the lease skeleton, and its bounds. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -131,11 +131,19 @@ static void on_exec(const cx_bpf_exec *e, void *arg)
 static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 {
 	run_ctx *rc = arg;
+	/* The payload's own execveat on its checked fd passes an empty name
+	 * (AT_EMPTY_PATH): named by the lease's command, as in exec.spawned. */
+	bool by_fd = (pid_t)e->ppid == rc->init_pid && !e->loader &&
+		     (e->filename_len == 0 ||
+		      (e->filename_len >= 8 && memcmp(e->filename, "/dev/fd/", 8) == 0));
+	json_t *fn = by_fd ? cx_audit_text(rc->run->lease.spec.argv.v[0])
+			   : cx_audit_textn(e->filename, e->filename_len,
+					    e->filename_total > e->filename_len, e->filename_total);
 	json_t *d = json_pack("{s:i, s:i, s:o, s:o}", "pid", (int)e->pid, "ppid", (int)e->ppid,
-			      "filename",
-			      cx_audit_textn(e->filename, e->filename_len,
-					     e->filename_total > e->filename_len, e->filename_total),
-			      "argv_head", cx_audit_argv_line(e->args, e->args_len, e->args_total));
+			      "filename", fn, "argv_head",
+			      cx_audit_argv_line(e->args, e->args_len, e->args_total));
+	if (d && by_fd)
+		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
 	if (d && cx_audit_argv_ambiguous(e->args, e->args_len))
 		CX_CHECK(json_object_set_new(d, "argv", cx_audit_argv(e->args, e->args_len,
 								       e->args_total)) == 0);

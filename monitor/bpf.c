@@ -17,7 +17,6 @@
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <fcntl.h>
 
 #include "learn.skel.h"
@@ -117,36 +116,31 @@ static int on_event(void *ctx, void *data, size_t size)
 /* The syscall tracepoints' links, detached off calyx-exec's path. The
  * last close of a perf tracepoint event waits for RCU (tasks-trace) grace
  * periods in tracepoint_synchronize_unregister: 60-90 ms per link here,
- * ~300 ms a run for the four. So a detached grandchild takes a copy of
- * just those fds (every other fd closed first: no lock, log or pipe is
- * held past calyx-exec), waits until calyx-exec has closed its own (fast:
- * not the last reference), then closes them and pays the wait, alone.
- * The programs filter on this run's cgroup id, which is never reused, so
+ * ~300 ms a run for the four. So a child takes a copy of just those fds
+ * (every other fd closed first: no lock, log or pipe is held past
+ * calyx-exec), waits until calyx-exec has closed its own (fast: not the
+ * last reference), then closes them and pays the wait, alone. It is not
+ * waited for (one fork, no double fork: calyx-exec reaps no child with
+ * wait(-1), and the child, reparented when calyx-exec exits, is reaped by
+ * init). The programs filter on this run's cgroup id, never reused, so
  * they do nothing meanwhile. Interim: one monitor shared by runs (issue
- * 16) keeps them attached and removes the cost. If the fork fails, the
- * links are closed here (slow but correct). */
+ * 16) keeps them attached. If the fork fails, the links are closed here
+ * (slow but correct). */
 static void release_exec_links(cx_bpfmon *m)
 {
-	struct bpf_link **ls[CX_ARRAY_SIZE(m->exec_links)];
-	int fds[CX_ARRAY_SIZE(ls)], n = 0, p[2] = { -1, -1 };
-	pid_t pid = -1;
+	int fds[CX_ARRAY_SIZE(m->exec_links)], n = 0, p[2] = { -1, -1 };
 
-	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++)
-		ls[i] = &m->exec_links[i];
-	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++)
-		if (*ls[i] && bpf_link__fd(*ls[i]) >= 0)
-			fds[n++] = bpf_link__fd(*ls[i]);
-	if (n > 0 && pipe2(p, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++)
+		if (m->exec_links[i] && bpf_link__fd(m->exec_links[i]) >= 0)
+			fds[n++] = bpf_link__fd(m->exec_links[i]);
+	if (n > 0 && pipe2(p, O_CLOEXEC) == 0 && fork() == 0) {
 		/* child: only async-signal-safe calls from here */
-		if (fork() != 0)
-			_exit(0);
-		int keep[CX_ARRAY_SIZE(ls) + 1], k = 0, lo = 0;
+		int keep[CX_ARRAY_SIZE(fds) + 1], k = 0, lo = 0;
 		char c;
 		keep[k++] = p[0];
 		for (int i = 0; i < n; i++)
 			keep[k++] = fds[i];
-		/* close everything but keep[] (sorted by a few passes) */
-		for (int i = 0; i < k; i++)
+		for (int i = 0; i < k; i++) /* sorted, to close the gaps between */
 			for (int j = i + 1; j < k; j++)
 				if (keep[j] < keep[i]) {
 					int t = keep[i];
@@ -167,15 +161,12 @@ static void release_exec_links(cx_bpfmon *m)
 	}
 	if (p[0] >= 0)
 		close(p[0]);
-	if (pid > 0)
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	for (size_t i = 0; i < CX_ARRAY_SIZE(ls); i++) {
-		bpf_link__destroy(*ls[i]);
-		*ls[i] = NULL;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++) {
+		bpf_link__destroy(m->exec_links[i]);
+		m->exec_links[i] = NULL;
 	}
 	if (p[1] >= 0)
-		close(p[1]); /* EOF: the grandchild closes the last references */
+		close(p[1]); /* EOF: the child closes the last references */
 }
 
 void cx_bpfmon_stop(cx_bpfmon *m)

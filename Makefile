@@ -138,7 +138,7 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h
+$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/learn.skel.h
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
@@ -181,6 +181,13 @@ $(BUILD)/probes/%: tests/adversarial/probes/%.c tests/adversarial/probes/probe.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  PROBE   $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -static -o $@ $<
+
+# The one dynamic probe: the loader guard matters to a run whose command
+# has an ELF loader (which Landlock must then let it execute).
+$(BUILD)/probes/loader_exec: tests/adversarial/probes/loader_exec.c tests/adversarial/probes/probe.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  PROBE   $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
 
 # Workloads for the monitor's tests (spinners, hogs, fork bombs): static,
 # run inside the sandbox like the probes.

@@ -24,6 +24,11 @@
 #include "calyx/policy.h"
 #include "calyx/sandbox.h"
 #include "cli.h"
+#include "run/run.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <time.h>
 
 static const char usage[] =
 	"usage: calyx-policy COMMAND ...\n"
@@ -39,6 +44,12 @@ static const char usage[] =
 	"  diff OLD NEW [--format text|json]\n"
 	"                        what the change from OLD to NEW widens, changes and narrows\n"
 	"                        (widening first); exit 3 when it widens or changes anything\n"
+	"  learn [--config FILE] [--workspace DIR] [--ro PATH]... [--rw PATH]...\n"
+	"        [--limits JSON] [--format text|json] -- ARGV...\n"
+	"                        (root) run ARGV in calyx-exec's sandbox, execute allowed across\n"
+	"                        its view, writes always discarded (audited: run.learn), and print\n"
+	"                        the policy fragment (commands, exec, read) and a lease body\n"
+	"                        skeleton with limits from the measured peaks\n"
 	"  check POLICY [--no-host]\n"
 	"                        validate a policy file (strict: unknown keys, types, bounds);\n"
 	"                        unless --no-host, its commands and exec entries must be on this\n"
@@ -229,11 +240,14 @@ static int cmd_explain(int argc, char **argv)
 	       "              no capabilities, no_new_privs; writable trees idmapped: the run owns\n"
 	       "              what the tree root's owner owns, its writes land as that owner\n"
 	       "              %s\n"
-	       "  cgroups     memory, pids, CPU (BPF in-kernel budget, or a polled fence), wall clock\n",
+	       "  cgroups     memory, pids, CPU (BPF in-kernel budget, or a polled fence), wall clock\n"
+	       "  exec guard  BPF: running an ELF loader as a program (ld.so PROG) is killed before it\n"
+	       "              runs; every failed exec audited%s\n",
 	       p.landlock_optional ? " (OPTIONAL: runs without it on kernels lacking it)" : "",
 	       (p.network_mask & 2) ? " (inet only for loopback)" : "",
 	       p.root_owned_trees ? "(root-owned trees ALLOWED: there the run owns root's files)"
-				  : "(root-owned trees refused)");
+				  : "(root-owned trees refused)",
+	       p.exec_guard_optional ? " (OPTIONAL: runs without it where BPF cannot attach)" : "");
 	if (host) {
 		cx_host_support h;
 		cx_host_probe(&h);
@@ -537,12 +551,81 @@ static int cmd_lint(int argc, char **argv)
 	return code;
 }
 
+/* learn: the run itself is executor/run/learn.c's. */
+static int cmd_learn(int argc, char **argv)
+{
+	static const char use[] =
+		"usage: learn [--config FILE] [--workspace DIR] [--ro PATH]... [--rw PATH]... [--limits JSON] [--format text|json] -- ARGV...";
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "workspace", required_argument, 0, 'w' },
+					      { "ro", required_argument, 0, 'r' },
+					      { "rw", required_argument, 0, 'W' },
+					      { "limits", required_argument, 0, 'l' },
+					      { "format", required_argument, 0, 'f' },
+					      { 0, 0, 0, 0 } };
+	cx_learn_args a = { 0 };
+	const char *config = CX_CONFIG_DEFAULT;
+	int c, code;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'w': a.workspace = optarg; break;
+		case 'r': CX_CHECK(cx_strv_push(&a.ro, optarg) == 0); break;
+		case 'W': CX_CHECK(cx_strv_push(&a.rw, optarg) == 0); break;
+		case 'l': a.limits_json = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+				return cx_cli_usage(use);
+			a.json = strcmp(optarg, "json") == 0;
+			break;
+		default: return cx_cli_usage(use);
+		}
+	}
+	if (optind >= argc)
+		return cx_cli_usage(use);
+	for (int i = optind; i < argc; i++)
+		CX_CHECK(cx_strv_push(&a.argv, argv[i]) == 0);
+	if (getuid() != 0 || geteuid() != 0) {
+		fprintf(stderr, "calyx-policy: error [E_USAGE]: learn must run as root (it builds the same sandbox as calyx-exec: namespaces, cgroups, BPF)\n");
+		code = 2;
+	} else if (sodium_init() < 0) {
+		fprintf(stderr, "calyx-policy: error: libsodium failed to initialise\n");
+		code = CX_EXIT_FAILURE;
+	} else {
+		cx_supervise_ignore_stray_signals();
+		/* The job's stdout goes to stderr: stdout is the fragment's
+		 * (--format json must stay parseable). */
+		int keep = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		FILE *out = keep >= 0 ? fdopen(keep, "w") : NULL;
+		if (!out || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+			fprintf(stderr, "calyx-policy: error: cannot set stdout aside: %s\n", strerror(errno));
+			code = CX_EXIT_FAILURE;
+		} else {
+			cx_run *run = cx_run_new();
+			run->config_path = config;
+			run->now = (int64_t)time(NULL);
+			run->learn_args = &a;
+			code = cx_run_learn(run, out);
+			cx_run_free(run);
+		}
+		if (out && fclose(out) != 0 && code == 0)
+			code = CX_EXIT_FAILURE;
+	}
+	cx_strv_free(&a.argv);
+	cx_strv_free(&a.ro);
+	cx_strv_free(&a.rw);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	cx_prog = "calyx-policy";
 	static const cx_cli_cmd cmds[] = { { "check", cmd_check }, { "explain", cmd_explain },
 					   { "lint", cmd_lint },
 					   { "diff", cmd_diff },
+					   { "learn", cmd_learn },
 					   { NULL, NULL } };
 	return cx_cli_dispatch(argc, argv, usage, cmds);
 }

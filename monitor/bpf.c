@@ -14,9 +14,12 @@
 #include <linux/perf_event.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
 
+#include "learn.skel.h"
 #include "monitor.skel.h"
 #include "monitor_bpf.h"
 
@@ -40,6 +43,9 @@ struct cx_bpfmon {
 	struct bpf_link **links;
 	cx_bpf_callbacks cb;
 	bool fine;   /* every event at TICK_NS */
+	const char *denied_why; /* NULL: failed execs are traced */
+	struct bpf_link *exec_links[4]; /* sys_{enter,exit}_execve{,at} */
+	struct learn_bpf *learn; /* calyx-policy learn's file tracer, or NULL */
 };
 
 /* Near the budget: every CPU's event to the fine period. */
@@ -67,13 +73,24 @@ static int on_event(void *ctx, void *data, size_t size)
 	cx_bpfmon *m = ctx;
 	const struct cx_event *e = data;
 
+	if (size >= sizeof(struct cx_open_event) && *(const unsigned int *)data == CX_EV_OPEN) {
+		const struct cx_open_event *o = data;
+		char path[CX_EV_OPEN_PATH + 1];
+		size_t n = o->len < CX_EV_OPEN_PATH ? o->len : CX_EV_OPEN_PATH;
+		memcpy(path, o->path, n);
+		path[n] = '\0';
+		if (m->cb.opened && strlen(path) == n)
+			m->cb.opened(path, m->cb.arg);
+		return 0;
+	}
 	if (size < sizeof(*e))
 		return 0;
 	if (e->type == CX_EV_FINE) {
 		go_fine(m);
 	} else if (e->type == CX_EV_CPU_BREACH && m->cb.cpu_breach) {
 		m->cb.cpu_breach(e->used_ns, e->tgid, m->cb.arg);
-	} else if (e->type == CX_EV_EXEC && m->cb.exec) {
+	} else if ((e->type == CX_EV_EXEC && m->cb.exec) ||
+		   ((e->type == CX_EV_LOADER || e->type == CX_EV_EXEC_FAIL) && m->cb.exec_denied)) {
 		cx_bpf_exec x = { .pid = e->tgid, .ppid = e->ppid };
 		_Static_assert(sizeof(x.filename) == sizeof(e->filename), "filename buffers");
 		_Static_assert(sizeof(x.args) == sizeof(e->args), "args buffers");
@@ -84,9 +101,72 @@ static int on_event(void *ctx, void *data, size_t size)
 		x.args_len = e->args_len < sizeof(x.args) ? e->args_len : sizeof(x.args);
 		memcpy(x.args, e->args, x.args_len);
 		x.args_total = e->args_total >= x.args_len ? e->args_total : x.args_len;
-		m->cb.exec(&x, m->cb.arg);
+		if (e->type == CX_EV_EXEC) {
+			m->cb.exec(&x, m->cb.arg);
+		} else {
+			x.loader = e->type == CX_EV_LOADER;
+			x.killed = x.loader && e->exit_code == 9;
+			x.errnum = x.loader ? 0 : e->exit_code;
+			m->cb.exec_denied(&x, m->cb.arg);
+		}
 	}
 	return 0;
+}
+
+/* The syscall tracepoints' links, detached off calyx-exec's path. The
+ * last close of a perf tracepoint event waits for RCU (tasks-trace) grace
+ * periods in tracepoint_synchronize_unregister: 60-90 ms per link here,
+ * ~300 ms a run for the four. So a child takes a copy of just those fds
+ * (every other fd closed first: no lock, log or pipe is held past
+ * calyx-exec), waits until calyx-exec has closed its own (fast: not the
+ * last reference), then closes them and pays the wait, alone. It is not
+ * waited for (one fork, no double fork: calyx-exec reaps no child with
+ * wait(-1), and the child, reparented when calyx-exec exits, is reaped by
+ * init). The programs filter on this run's cgroup id, never reused, so
+ * they do nothing meanwhile. Interim: one monitor shared by runs (issue
+ * 16) keeps them attached. If the fork fails, the links are closed here
+ * (slow but correct). */
+static void release_exec_links(cx_bpfmon *m)
+{
+	int fds[CX_ARRAY_SIZE(m->exec_links)], n = 0, p[2] = { -1, -1 };
+
+	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++)
+		if (m->exec_links[i] && bpf_link__fd(m->exec_links[i]) >= 0)
+			fds[n++] = bpf_link__fd(m->exec_links[i]);
+	if (n > 0 && pipe2(p, O_CLOEXEC) == 0 && fork() == 0) {
+		/* child: only async-signal-safe calls from here */
+		int keep[CX_ARRAY_SIZE(fds) + 1], k = 0, lo = 0;
+		char c;
+		keep[k++] = p[0];
+		for (int i = 0; i < n; i++)
+			keep[k++] = fds[i];
+		for (int i = 0; i < k; i++) /* sorted, to close the gaps between */
+			for (int j = i + 1; j < k; j++)
+				if (keep[j] < keep[i]) {
+					int t = keep[i];
+					keep[i] = keep[j];
+					keep[j] = t;
+				}
+		for (int i = 0; i < k; i++) {
+			if (keep[i] > lo)
+				syscall(SYS_close_range, (unsigned)lo, (unsigned)keep[i] - 1, 0);
+			lo = keep[i] + 1;
+		}
+		syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	if (p[0] >= 0)
+		close(p[0]);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++) {
+		bpf_link__destroy(m->exec_links[i]);
+		m->exec_links[i] = NULL;
+	}
+	if (p[1] >= 0)
+		close(p[1]); /* EOF: the child closes the last references */
 }
 
 void cx_bpfmon_stop(cx_bpfmon *m)
@@ -94,6 +174,8 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
+	release_exec_links(m);
+	learn_bpf__destroy(m->learn);
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])
 			bpf_link__destroy(m->links[i]);
@@ -114,7 +196,8 @@ void cx_bpfmon_stop(cx_bpfmon *m)
  * 2 CPUs (hyperfine A/B, 80 runs each: 11.9 vs 11.2 ms median): the
  * thread competes with calyx-exec's own work, the sandbox's setup does
  * not. */
-static int load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
+static int load(const cx_kern_offsets *off, const cx_bpf_guard *guard, cx_bpfmon **ret,
+		cx_error *err)
 {
 	cx_bpfmon *m;
 	int r;
@@ -140,12 +223,44 @@ static int load(const cx_kern_offsets *off, cx_bpfmon **ret, cx_error *err)
 	m->skel->rodata->off_mm_arg_start = off->mm_arg_start;
 	m->skel->rodata->off_mm_arg_end = off->mm_arg_end;
 	m->skel->rodata->off_bprm_filename = off->bprm_filename;
+	m->skel->rodata->off_bprm_file = off->bprm_file;
+	m->skel->rodata->off_file_inode = off->file_inode;
+	m->skel->rodata->off_inode_ino = off->inode_ino;
+	m->skel->rodata->off_inode_sb = off->inode_sb;
+	m->skel->rodata->off_sb_dev = off->sb_dev;
+	m->skel->rodata->off_sb_magic = off->sb_magic;
+	m->skel->rodata->off_ovl_inode_vfs = off->ovl_inode_vfs;
+	m->skel->rodata->off_ovl_inode_upper = off->ovl_inode_upper;
+	m->skel->rodata->off_ovl_inode_oe = off->ovl_inode_oe;
+	m->skel->rodata->off_ovl_entry_lower = off->ovl_entry_lower;
+	m->skel->rodata->off_ovl_path_dentry = off->ovl_path_dentry;
+	m->skel->rodata->off_dentry_inode = off->dentry_inode;
+	/* the syscall tracepoints are attached by hand (attach): a kernel
+	 * without them still gets the rest */
 	r = monitor_bpf__load(m->skel);
 	if (r < 0) {
 		r = cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the monitor program: %s",
 			   strerror(-r));
 		goto fail;
 	}
+	/* The loaders, before anything is attached: from the first exec of
+	 * the run on, the guard holds. */
+	for (size_t i = 0; guard && i < guard->n_loaders && i < CX_LOADERS_MAX; i++) {
+		struct cx_file_key k = {
+			.ino = guard->loaders[i].ino,
+			/* the kernel's own dev_t encoding (MKDEV: 20 bits of minor) */
+			.dev = (major(guard->loaders[i].dev) << 20) | minor(guard->loaders[i].dev),
+		};
+		uint8_t one = 1;
+		r = bpf_map__update_elem(m->skel->maps.loaders, &k, sizeof(k), &one, sizeof(one),
+					 BPF_ANY);
+		if (r < 0) {
+			r = cx_err(err, CX_E_LAYER, -r, "bpf: cannot fill the loader guard: %s",
+				   strerror(-r));
+			goto fail;
+		}
+	}
+	m->skel->bss->loader_kill = guard && guard->kill;
 	*ret = m;
 	return 0;
 fail:
@@ -175,6 +290,21 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 	if (!m->skel->links.on_exec)
 		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
 			      strerror(errno));
+	/* Failed exec calls: without syscall tracepoints (a kernel built
+	 * without CONFIG_FTRACE_SYSCALLS) only they go unseen; the caller
+	 * says so in the audit log. */
+	struct { struct bpf_program *p; const char *name; } tps[] = {
+		{ m->skel->progs.on_execve_enter, "sys_enter_execve" },
+		{ m->skel->progs.on_execve_exit, "sys_exit_execve" },
+		{ m->skel->progs.on_execve_enter, "sys_enter_execveat" },
+		{ m->skel->progs.on_execve_exit, "sys_exit_execveat" },
+	};
+	_Static_assert(CX_ARRAY_SIZE(tps) == CX_ARRAY_SIZE(m->exec_links), "one link per tracepoint");
+	for (size_t i = 0; i < CX_ARRAY_SIZE(tps) && !m->denied_why; i++) {
+		m->exec_links[i] = bpf_program__attach_tracepoint(tps[i].p, "syscalls", tps[i].name);
+		if (!m->exec_links[i])
+			m->denied_why = "no syscall tracepoints in this kernel (failed execs are not audited)";
+	}
 	if (budget_ns) {
 		m->perf_fds = cx_calloc((size_t)m->ncpu, sizeof(int));
 		for (int i = 0; i < m->ncpu; i++)
@@ -213,10 +343,11 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 }
 
 int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
-		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err)
+		    const cx_bpf_guard *guard, const cx_bpf_callbacks *cb, cx_bpfmon **ret,
+		    cx_error *err)
 {
 	cx_bpfmon *m = NULL;
-	int r = load(off, &m, err);
+	int r = load(off, guard, &m, err);
 	if (r == 0 && !m)
 		r = cx_err(err, CX_E_LAYER, EIO, "bpf: the monitor did not load");
 	if (r == 0 && (r = attach(m, cgroup_fd, budget_ns, cb, err)) < 0) {
@@ -266,4 +397,65 @@ bool cx_bpfmon_breached(cx_bpfmon *m)
 uint32_t cx_bpfmon_exec_count(cx_bpfmon *m)
 {
 	return __atomic_load_n(&m->skel->bss->exec_count, __ATOMIC_RELAXED);
+}
+
+bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why)
+{
+	if (ret_why)
+		*ret_why = m->denied_why;
+	return !m->denied_why;
+}
+
+uint32_t cx_bpfmon_denied_count(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->denied_count, __ATOMIC_RELAXED);
+}
+
+int cx_bpfmon_preflight(const char *cache_path, cx_error *err)
+{
+	cx_kern_offsets ko;
+	const char *why = NULL;
+	int r;
+
+	libbpf_set_print(quiet);
+	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
+	if (r <= 0)
+		why = r == 0 ? "the kernel cannot load tracing BPF programs" : strerror(-r);
+	else if (cx_kern_offsets_get(cache_path, &ko, NULL) < 0 || !cx_kern_offsets_guard_ok(&ko))
+		why = "the kernel's BTF does not describe overlayfs's inodes";
+	if (!why)
+		return 0;
+	return cx_err(err, CX_E_LAYER, r < 0 ? -r : ENOTSUP,
+		      "the exec guard cannot run here: bpf: %s (it needs BPF; a policy may accept runs without it with \"exec_guard\": \"optional\", which leaves `ld.so PROGRAM` open to any program that can exec)",
+		      why);
+}
+
+int cx_bpfmon_trace_opens(cx_bpfmon *m, int cgroup_fd, cx_error *err)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(cgroup_fd, &st) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cgroup fd: %s", strerror(errno));
+	m->learn = learn_bpf__open();
+	if (!m->learn)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot open the file tracer: %s",
+			      strerror(errno));
+	/* its events into the monitor's ring, read by the same loop */
+	r = bpf_map__reuse_fd(m->learn->maps.events, bpf_map__fd(m->skel->maps.events));
+	if (r == 0)
+		r = learn_bpf__load(m->learn);
+	if (r < 0)
+		return cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the file tracer: %s",
+			      strerror(-r));
+	m->learn->bss->cgroup_id = (uint64_t)st.st_ino;
+	if (learn_bpf__attach(m->learn) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the file tracer: %s",
+			      strerror(errno));
+	return 0;
+}
+
+uint64_t cx_bpfmon_opens_lost(cx_bpfmon *m)
+{
+	return m->learn ? __atomic_load_n(&m->learn->bss->opens_lost, __ATOMIC_RELAXED) : 0;
 }

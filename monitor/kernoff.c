@@ -4,7 +4,14 @@
  * Cache format (STATE_DIR/kernel-offsets.json, mode 0600):
  *   {"release": "6.18.44-fc-v669", "btf_size": 5532190,
  *    "task_tgid": 2472, "task_real_parent": 2488, "task_mm": 2200,
- *    "mm_arg_start": 344, "mm_arg_end": 352, "bprm_filename": 96}
+ *    "mm_arg_start": 344, "mm_arg_end": 352, "bprm_filename": 96,
+ *    "bprm_file": 64, "file_inode": 32, "inode_ino": 64, "inode_sb": 40,
+ *    "sb_dev": 16, "sb_magic": 96, "ovl_inode_vfs": 32,
+ *    "ovl_inode_upper": 648, "ovl_inode_oe": 656, "ovl_entry_lower": 8,
+ *    "ovl_path_dentry": 8, "dentry_inode": 48}
+ * (the last twelve name the file an exec runs, through an overlay down to
+ * the host's inode, for the loader guard: monitor.bpf.c). A cache missing
+ * a key is recomputed.
  * It is reused only when release and BTF size both match the running
  * kernel. A wrong offset can only make the tracer read the wrong bytes
  * (bpf_probe_read_kernel fails safely); it never widens what a run may do.
@@ -29,6 +36,18 @@ static const struct { const char *key; size_t off; } fields[] = {
 	{ "mm_arg_start", offsetof(cx_kern_offsets, mm_arg_start) },
 	{ "mm_arg_end", offsetof(cx_kern_offsets, mm_arg_end) },
 	{ "bprm_filename", offsetof(cx_kern_offsets, bprm_filename) },
+	{ "bprm_file", offsetof(cx_kern_offsets, bprm_file) },
+	{ "file_inode", offsetof(cx_kern_offsets, file_inode) },
+	{ "inode_ino", offsetof(cx_kern_offsets, inode_ino) },
+	{ "inode_sb", offsetof(cx_kern_offsets, inode_sb) },
+	{ "sb_dev", offsetof(cx_kern_offsets, sb_dev) },
+	{ "sb_magic", offsetof(cx_kern_offsets, sb_magic) },
+	{ "ovl_inode_vfs", offsetof(cx_kern_offsets, ovl_inode_vfs) },
+	{ "ovl_inode_upper", offsetof(cx_kern_offsets, ovl_inode_upper) },
+	{ "ovl_inode_oe", offsetof(cx_kern_offsets, ovl_inode_oe) },
+	{ "ovl_entry_lower", offsetof(cx_kern_offsets, ovl_entry_lower) },
+	{ "ovl_path_dentry", offsetof(cx_kern_offsets, ovl_path_dentry) },
+	{ "dentry_inode", offsetof(cx_kern_offsets, dentry_inode) },
 };
 
 /* Byte offset of member `name` in struct type id, looking through
@@ -112,6 +131,21 @@ int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *
 	o.mm_arg_start = find(btf, "mm_struct", "arg_start");
 	o.mm_arg_end = find(btf, "mm_struct", "arg_end");
 	o.bprm_filename = find(btf, "linux_binprm", "filename");
+	o.bprm_file = find(btf, "linux_binprm", "file");
+	o.file_inode = find(btf, "file", "f_inode");
+	o.inode_ino = find(btf, "inode", "i_ino");
+	o.inode_sb = find(btf, "inode", "i_sb");
+	o.sb_dev = find(btf, "super_block", "s_dev");
+	o.sb_magic = find(btf, "super_block", "s_magic");
+	/* overlayfs's private inode (built in, so its types are in vmlinux's
+	 * BTF; as a module they are not, and the guard then sees only the
+	 * overlay's own inode: see monitor.bpf.c) */
+	o.ovl_inode_vfs = find(btf, "ovl_inode", "vfs_inode");
+	o.ovl_inode_upper = find(btf, "ovl_inode", "__upperdentry");
+	o.ovl_inode_oe = find(btf, "ovl_inode", "oe");
+	o.ovl_entry_lower = find(btf, "ovl_entry", "__lowerstack");
+	o.ovl_path_dentry = find(btf, "ovl_path", "dentry");
+	o.dentry_inode = find(btf, "dentry", "d_inode");
 	btf__free(btf);
 	*ret = o;
 	if (!cache_path)
@@ -125,4 +159,11 @@ int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *
 	cx_write_file_atomic(cache_path, s, strlen(s), 0600, NULL); /* best effort */
 	free(s);
 	return 0;
+}
+
+bool cx_kern_offsets_guard_ok(const cx_kern_offsets *o)
+{
+	return o->bprm_file && o->file_inode && o->inode_ino && o->inode_sb && o->sb_dev &&
+	       o->sb_magic && o->ovl_inode_vfs && o->ovl_inode_upper && o->ovl_inode_oe &&
+	       o->ovl_entry_lower && o->ovl_path_dentry && o->dentry_inode;
 }

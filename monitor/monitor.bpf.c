@@ -12,7 +12,25 @@
  *   filtered to the run's cgroup id, posts CX_EV_EXEC (pid, parent,
  *   filename, argv head, as raw bytes with the lengths of the whole name
  *   and argv, so the log can say what was cut) — at most max_exec
- *   events, then only counted.
+ *   events, then only counted. It is also the loader guard: when the
+ *   file the exec runs (bprm->file's inode, looked through overlayfs
+ *   down to the host's: the run's view is made of overlays of host trees)
+ *   is in `loaders`, the (dev, ino) pairs of the ELF loaders the run's
+ *   view holds (filled by user space before the command may exec), it
+ *   SIGKILLs the task (bpf_send_signal: the kill is pending before the
+ *   exec returns, so the loader runs no instruction) and posts
+ *   CX_EV_LOADER. `ld.so PROGRAM` would otherwise run any readable file,
+ *   past Landlock's execute rule (the loader itself must be executable).
+ *   With loader_kill 0 (calyx-policy learn) it only reports.
+ * on_execve_enter + on_execve_exit, each attached to both
+ *   syscalls/sys_{enter,exit}_execve and _execveat, filtered to the
+ *   run's cgroup: the name and argv head are read at entry into
+ *   `pending` (per tid, bounded); an exit with an error posts
+ *   CX_EV_EXEC_FAIL with the errno (Landlock's EACCES included) — at most
+ *   max_denied events (loader kills included), then only counted. They
+ *   run only for exec calls; enabling any syscall tracepoint makes every
+ *   syscall of the host take the kernel's tracing entry path (a flag
+ *   test and a bitmap test per syscall: measured in docs/benchmarks.md).
  *
  * No CO-RE and no vmlinux BTF at load time (parsing the kernel's 5 MB of
  * BTF costs ~12 ms and ~13 MiB per run): the four kernel struct offsets
@@ -39,6 +57,7 @@ __u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
 __u64 fine_below_ns = 0; /* ask for fine sampling this far from the budget; 0: never */
 const volatile __u64 tick_ns = 1000000; /* the fine period (a sample's own period counts) */
 const volatile __u32 max_exec = 256;
+const volatile __u32 max_denied = 256;
 /* Kernel struct offsets (bytes), from kernoff.c; 0: unknown. */
 const volatile __u32 off_task_tgid = 0;
 const volatile __u32 off_task_real_parent = 0;
@@ -46,6 +65,18 @@ const volatile __u32 off_task_mm = 0;
 const volatile __u32 off_mm_arg_start = 0;
 const volatile __u32 off_mm_arg_end = 0;
 const volatile __u32 off_bprm_filename = 0;
+const volatile __u32 off_bprm_file = 0;
+const volatile __u32 off_file_inode = 0;
+const volatile __u32 off_inode_ino = 0;
+const volatile __u32 off_inode_sb = 0;
+const volatile __u32 off_sb_dev = 0;
+const volatile __u32 off_sb_magic = 0;
+const volatile __u32 off_ovl_inode_vfs = 0;
+const volatile __u32 off_ovl_inode_upper = 0;
+const volatile __u32 off_ovl_inode_oe = 0;
+const volatile __u32 off_ovl_entry_lower = 0;
+const volatile __u32 off_ovl_path_dentry = 0;
+const volatile __u32 off_dentry_inode = 0;
 
 /* State (bss), read by the loader. */
 __u64 used_ns = 0;
@@ -54,6 +85,42 @@ __u32 fine_requested = 0;
 #define MAX_CPUS 1024
 __u64 last_count[MAX_CPUS]; /* each CPU's event counter at its last sample */
 __u32 exec_count = 0;
+__u32 loader_kill = 0;   /* set before attach: 1 kills loader runs, 0 only reports them */
+__u32 denied_count = 0;  /* failed execs and loader runs, incl. ones not posted */
+
+/* The loaders of the run's view (user space fills it before the exec
+ * gate opens). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CX_LOADERS_MAX);
+	__type(key, struct cx_file_key);
+	__type(value, __u8);
+} loaders SEC(".maps");
+
+/* An exec call in flight: its name and argv head, read at entry (argv is
+ * gone once a failing exec returns). Bounded: when full (CX_PENDING_MAX
+ * calls in flight at once), a further call goes unrecorded; an entry
+ * left by a task killed inside execve is replaced by its tid's next call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* nothing allocated per run up front */
+	__uint(max_entries, CX_PENDING_MAX);
+	__type(key, __u32);
+	__type(value, struct cx_event);
+} pending SEC(".maps");
+
+/* Where the entry builds its event: the event, then room for a whole
+ * argument past its end (every read has a constant size). */
+struct entry_scratch {
+	struct cx_event e;
+	char spill[CX_EV_ARGS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct entry_scratch);
+} entry_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -129,36 +196,73 @@ static __always_inline __u64 read_u64(const void *base, __u32 off)
 	return v;
 }
 
-SEC("raw_tracepoint/sched_process_exec")
-int on_exec(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline __u32 read_u32(const void *base, __u32 off)
 {
-	const void *task = (const void *)ctx->args[0];
-	const void *bprm = (const void *)ctx->args[2];
-	struct cx_event *e;
-	__u64 pt, start, end;
-	__u32 n;
+	__u32 v = 0;
+	if (base && off)
+		bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+	return v;
+}
 
-	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* The (dev, ino) of the file an exec runs, as the host sees it: an
+ * overlayfs inode stands for its upper or first lower layer's (at most
+ * two overlays deep; the run's view has one). False when an offset is
+ * unknown. */
+static __always_inline int exec_file_key(const void *bprm, struct cx_file_key *k)
+{
+	const void *file = (const void *)read_u64(bprm, off_bprm_file);
+	const void *inode = (const void *)read_u64(file, off_file_inode);
+	const void *sb = (const void *)read_u64(inode, off_inode_sb);
+
+	if (!inode || !sb || !off_inode_ino || !off_sb_dev)
 		return 0;
-	n = __sync_fetch_and_add(&exec_count, 1);
-	if (n >= max_exec)
-		return 0; /* summarised by exec_count, never flooding */
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = CX_EV_EXEC;
-	pt = bpf_get_current_pid_tgid(); /* the exec'ing task is current */
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (!off_sb_magic || read_u64(sb, off_sb_magic) != OVERLAYFS_SUPER_MAGIC)
+			break;
+		if (!off_ovl_inode_vfs || !off_ovl_inode_oe || !off_ovl_entry_lower ||
+		    !off_ovl_path_dentry || !off_dentry_inode)
+			return 0; /* an overlay we cannot see through */
+		const char *oi = (const char *)inode - off_ovl_inode_vfs;
+		const void *d = (const void *)read_u64(oi, off_ovl_inode_upper);
+		if (!d) {
+			const void *oe = (const void *)read_u64(oi, off_ovl_inode_oe);
+			d = oe ? (const void *)read_u64(oe, off_ovl_entry_lower + off_ovl_path_dentry)
+			       : 0;
+		}
+		inode = (const void *)read_u64(d, off_dentry_inode);
+		sb = (const void *)read_u64(inode, off_inode_sb);
+		if (!inode || !sb)
+			return 0;
+	}
+	k->ino = read_u64(inode, off_inode_ino);
+	k->dev = read_u32(sb, off_sb_dev);
+	k->pad = 0;
+	return 1;
+}
+
+static __always_inline __u32 parent_tgid(const void *task)
+{
+	__u32 ppid = 0;
+	if (off_task_real_parent && off_task_tgid) {
+		const void *parent = (const void *)read_u64(task, off_task_real_parent);
+		if (parent)
+			bpf_probe_read_kernel(&ppid, sizeof(ppid), (const char *)parent + off_task_tgid);
+	}
+	return ppid;
+}
+
+/* pid, parent, name and argv of the task that just exec'd. */
+static __always_inline void fill_exec(struct cx_event *e, const void *task, const void *bprm)
+{
+	__u64 pt = bpf_get_current_pid_tgid(), start, end; /* the exec'ing task is current */
+
 	e->pid = (__u32)pt;
 	e->tgid = pt >> 32;
 	e->ts_ns = bpf_ktime_get_ns();
-	if (off_task_real_parent && off_task_tgid) {
-		const void *parent = (const void *)read_u64(task, off_task_real_parent);
-		__u32 ppid = 0;
-		if (parent)
-			bpf_probe_read_kernel(&ppid, sizeof(ppid), (const char *)parent + off_task_tgid);
-		e->ppid = ppid;
-	}
+	e->ppid = parent_tgid(task);
 	if (off_bprm_filename) {
 		const char *fn = (const char *)read_u64(bprm, off_bprm_filename);
 		long n = fn ? bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn) : -1;
@@ -190,6 +294,168 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 				e->args_len = len;
 		}
 	}
+}
+
+SEC("raw_tracepoint/sched_process_exec")
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	const void *task = (const void *)ctx->args[0];
+	const void *bprm = (const void *)ctx->args[2];
+	struct cx_file_key key;
+	struct cx_event *e;
+	int loader;
+	__u32 n;
+
+	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+		return 0;
+	loader = exec_file_key(bprm, &key) && bpf_map_lookup_elem(&loaders, &key);
+	if (loader) {
+		/* First the kill: whatever follows may fail (a full ring). */
+		if (loader_kill)
+			bpf_send_signal(9 /* SIGKILL */);
+		n = __sync_fetch_and_add(&denied_count, 1);
+		if (n >= max_denied)
+			return 0;
+	} else {
+		n = __sync_fetch_and_add(&exec_count, 1);
+		if (n >= max_exec)
+			return 0; /* summarised by exec_count, never flooding */
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = loader ? CX_EV_LOADER : CX_EV_EXEC;
+	e->exit_code = loader && loader_kill ? 9 : 0;
+	fill_exec(e, task, bprm);
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* syscalls/sys_enter_execve{,at} and sys_exit_* records (tracefs format
+ * files): the common header, the syscall number, then 8-byte arguments.
+ * One program for both entries (and one for both exits), told apart by
+ * the syscall number: the verifier checks each once. */
+struct sys_enter_rec {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[5]; /* execve: filename, argv, envp; execveat: fd, filename, argv, envp, flags */
+};
+struct sys_exit_rec {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+#define NR_EXECVE 59     /* x86_64 */
+#define NR_EXECVEAT 322
+
+/* One argument of a failed exec's argv (bpf_loop's callback: verified
+ * once, whatever the count). */
+struct argv_walk {
+	const char *const *argv;
+	struct entry_scratch *s;
+	__u32 off, total;
+};
+
+static long argv_step(__u64 i, void *arg)
+{
+	struct argv_walk *w = arg;
+	const char *a = 0;
+	__u32 k = 0;
+
+	if (i >= CX_EV_ARGV_MAX || bpf_probe_read_user(&a, sizeof(a), &w->argv[i]) < 0 || !a)
+		return 1;
+	if (i == CX_EV_ARGV_MAX - 1) {
+		w->total++; /* argv may go on past what is read: counted as cut */
+		return 1;
+	}
+	/* its whole length, then its head where there is room */
+	char *big = bpf_map_lookup_elem(&name_scratch, &k);
+	long m = big ? bpf_probe_read_user_str(big, CX_EV_PATH_MAX, a) : -1;
+	if (m <= 0)
+		return 1;
+	w->total += (__u32)m;
+	if (w->off < CX_EV_ARGS) {
+		long c = bpf_probe_read_user_str((char *)w->s->e.args + (w->off & (CX_EV_ARGS - 1)),
+						 CX_EV_ARGS, a);
+		if (c > 0)
+			w->off += (__u32)c;
+	}
+	return 0;
+}
+
+/* An exec call of the run starts: its name and argv head into pending. */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_execve_enter(struct sys_enter_rec *ctx)
+{
+	struct entry_scratch *s;
+	struct cx_event *e;
+	const char *filename;
+	__u32 k = 0;
+	__u64 pt;
+
+	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+		return 0;
+	s = bpf_map_lookup_elem(&entry_scratch, &k);
+	if (!s)
+		return 0;
+	struct argv_walk w = { .s = s };
+	/* each field read at its constant offset (the verifier refuses a
+	 * computed one into the context) */
+	__u64 a0 = ctx->args[0], a1 = ctx->args[1], a2 = ctx->args[2];
+	__s32 nr = ctx->nr;
+	asm volatile("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(nr));
+	filename = (const char *)(nr == NR_EXECVEAT ? a1 : a0);
+	w.argv = (const char *const *)(nr == NR_EXECVEAT ? a2 : a1);
+	e = &s->e;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = CX_EV_EXEC_FAIL;
+	pt = bpf_get_current_pid_tgid();
+	e->pid = (__u32)pt;
+	e->tgid = pt >> 32;
+	e->ppid = parent_tgid((const void *)bpf_get_current_task());
+	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	if (n > 0)
+		e->filename_len = n - 1;
+	if (n == sizeof(e->filename)) {
+		char *big = bpf_map_lookup_elem(&name_scratch, &k);
+		long m = big ? bpf_probe_read_user_str(big, CX_EV_PATH_MAX, filename) : -1;
+		if (m > 0)
+			e->filename_len = m - 1;
+	}
+	if (w.argv)
+		bpf_loop(CX_EV_ARGV_MAX, argv_step, &w, 0);
+	e->args_len = w.off > CX_EV_ARGS ? CX_EV_ARGS : w.off;
+	e->args_total = w.total;
+	bpf_map_update_elem(&pending, &e->pid, e, BPF_ANY);
+	return 0;
+}
+
+/* An exec call of the run returns: a failure is posted with its errno. */
+SEC("tracepoint/syscalls/sys_exit_execve")
+int on_execve_exit(struct sys_exit_rec *ctx)
+{
+	__u32 tid, n;
+	struct cx_event *p, *e;
+	long ret = ctx->ret;
+
+	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	if (ret < 0 && (n = __sync_fetch_and_add(&denied_count, 1)) < max_denied) {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			__builtin_memcpy(e, p, sizeof(*e));
+			e->ts_ns = bpf_ktime_get_ns();
+			e->exit_code = (int)-ret;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }

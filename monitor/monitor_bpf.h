@@ -20,11 +20,34 @@
 #define CX_EV_EXEC 2
 #define CX_EV_EXIT 3
 #define CX_EV_FINE 4 /* the run nears its CPU budget: sample finely from now on */
+#define CX_EV_LOADER 5 /* an exec of an ELF loader as a program (killed when guarded) */
+#define CX_EV_EXEC_FAIL 6 /* an execve/execveat that failed: exit_code holds the errno */
+#define CX_EV_OPEN 7 /* learn.bpf.c: a file opened (struct cx_open_event) */
 
 #define CX_EV_FILENAME 128
 #define CX_EV_ARGS 128
 #define CX_EV_PATH_MAX 4096 /* PATH_MAX: execve refuses longer names */
 
+#define CX_LOADERS_MAX 64 /* (dev, ino) pairs in the loader guard's map */
+#define CX_PENDING_MAX 1024 /* execve calls in flight (per tid); more go unrecorded */
+#define CX_EV_ARGV_MAX 16 /* arguments read from a failed exec's argv */
+
+/* The loader guard's key: a file's inode number and its filesystem's
+ * device as the kernel encodes it (major << 20 | minor), as seen below
+ * any overlay. Example: /lib64/ld-linux-x86-64.so.2 on /dev/vda (254:0)
+ *   { .ino = 1320558, .dev = 254 << 20 } */
+struct cx_file_key {
+	unsigned long long ino;
+	unsigned int dev;
+	unsigned int pad; /* 0 */
+};
+
+/* A failed exec, example (Landlock refused /usr/bin/id):
+ *   { .type = CX_EV_EXEC_FAIL, .pid = 7, .tgid = 7, .ppid = 1,
+ *     .filename = "/usr/bin/id", .filename_len = 11,
+ *     .args = "id\0", .args_len = 3, .args_total = 3, .exit_code = 13 }
+ * args_total counts the first CX_EV_ARGV_MAX arguments (one more byte
+ * when argv goes on beyond them, so the log says it was cut). */
 struct cx_event {
 	unsigned int type;
 	unsigned int pid;
@@ -39,6 +62,15 @@ struct cx_event {
 	unsigned int args_total;   /* the whole argv area's size (mm->arg_end - arg_start) */
 	char filename[CX_EV_FILENAME];
 	char args[CX_EV_ARGS];
+};
+
+/* A file opened in a learn run, by its path in the run's view:
+ *   { .type = CX_EV_OPEN, .len = 17, .path = "/usr/include/stdio.h" } */
+#define CX_EV_OPEN_PATH 256
+struct cx_open_event {
+	unsigned int type;
+	unsigned int len; /* bytes of path, without its NUL */
+	char path[CX_EV_OPEN_PATH];
 };
 
 #endif

@@ -158,6 +158,8 @@ static void diff_rest(cx_policy_diff *d, const cx_policy *a, const cx_policy *b)
 		  "true", false, "whether a lease must name the host it is for");
 	diff_flag(d, "landlock", a->landlock_optional, b->landlock_optional, "required", "optional",
 		  true, "whether runs may proceed without Landlock");
+	diff_flag(d, "exec_guard", a->exec_guard_optional, b->exec_guard_optional, "required",
+		  "optional", true, "whether runs may proceed without the BPF loader guard");
 	diff_flag(d, "dev_shm", a->dev_shm, b->dev_shm, "false", "true", true,
 		  "a private /dev/shm for runs");
 	diff_flag(d, "root_owned_trees", a->root_owned_trees, b->root_owned_trees, "refuse", "allow",

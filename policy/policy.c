@@ -199,7 +199,7 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 	static const char *const req[] = { "v", "commands", "limits", "network", "lease", NULL };
 	static const char *const opt[] = { "read", "write", "exec", "env", "syscalls", "landlock",
 					   "dev_shm", "workspace_lock", "unix_sockets", "root_owned_trees",
-					   NULL };
+					   "exec_guard", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_policy p = { 0 };
 	int64_t v;
@@ -251,6 +251,17 @@ int cx_policy_parse(const uint8_t *buf, size_t len, cx_policy *ret, cx_error *er
 			r = cx_err(err, CX_E_POLICY, EINVAL,
 				   "policy.landlock '%.16s' is neither 'required' nor 'optional'", ll);
 		p.landlock_optional = r == 0 && ll && strcmp(ll, "optional") == 0;
+	}
+	/* The BPF loader guard (monitor.bpf.c): "optional" lets runs go on
+	 * where it cannot be attached, with `ld.so PROGRAM` then open to any
+	 * program that can exec. */
+	if (r == 0) {
+		const char *eg = NULL;
+		r = cx_json_str(j, "exec_guard", "policy", CX_E_POLICY, 16, true, &eg, err);
+		if (r == 0 && eg && strcmp(eg, "optional") != 0 && strcmp(eg, "required") != 0)
+			r = cx_err(err, CX_E_POLICY, EINVAL,
+				   "policy.exec_guard '%.16s' is neither 'required' nor 'optional'", eg);
+		p.exec_guard_optional = r == 0 && eg && strcmp(eg, "optional") == 0;
 	}
 	if (r == 0) {
 		const char *wl = NULL;

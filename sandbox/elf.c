@@ -59,3 +59,28 @@ int sbx_interpreter(int dirfd, const char *path, char *ret, size_t retlen)
 	}
 	return 0;
 }
+
+int cx_elf_loader(const char *path, char *ret, size_t retlen)
+{
+	char first[INTERP_MAX];
+	unsigned char magic[4];
+	int r;
+
+	ret[0] = '\0';
+	/* a "#!" script: its interpreter's loader (one level, as execve) */
+	for (int depth = 0; depth < 2; depth++) {
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+		if (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic))
+			return 0;
+		if (memcmp(magic, ELFMAG, SELFMAG) == 0)
+			return sbx_interpreter(AT_FDCWD, path, ret, retlen);
+		if (magic[0] != '#' || magic[1] != '!' || depth > 0)
+			return 0;
+		if ((r = sbx_interpreter(AT_FDCWD, path, first, sizeof(first))) < 0 || !first[0])
+			return r;
+		path = first;
+	}
+	return 0;
+}

@@ -139,12 +139,14 @@ int sbx_landlock_apply(const cx_sandbox_config *cfg, const char *const *exec_pat
 	rw = FS_READ | FS_WRITE_V1 | LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE;
 	const uint64_t h = attr.handled_access_fs;
 	r = add_path(rs, "/", LANDLOCK_ACCESS_FS_READ_DIR, h, true, err);
+	/* learn: what the job executes is what it is there to find out */
+	const uint64_t x = cfg->exec_anywhere ? LANDLOCK_ACCESS_FS_EXECUTE : 0;
 	for (size_t i = 0; r == 0 && i < s->ro.n; i++)
-		r = add_path(rs, s->ro.v[i], FS_READ, h, true, err);
+		r = add_path(rs, s->ro.v[i], FS_READ | x, h, true, err);
 	for (size_t i = 0; r == 0 && i < s->rw.n; i++)
-		r = add_path(rs, s->rw.v[i], rw, h, true, err);
+		r = add_path(rs, s->rw.v[i], rw | x, h, true, err);
 	if (r == 0 && s->workspace)
-		r = add_path(rs, "/work", rw, h, true, err);
+		r = add_path(rs, "/work", rw | x, h, true, err);
 	if (r == 0)
 		r = add_path(rs, "/tmp", rw, h, true, err);
 	if (r == 0 && cfg->dev_shm)

@@ -55,6 +55,7 @@ PUBLIC = {
     "policy.h": "policy",
     "policydiff.h": "policy",
     "lint.h": "policy",
+    "learn.h": "policy",
     "sandbox.h": "sandbox",
     "workspace.h": "sandbox/workspace",
     "monitor.h": "monitor",
@@ -80,7 +81,7 @@ MODULES = {
 }
 
 # Headers generated into $(BUILD)/gen, private to one module folder.
-GENERATED = {"monitor.skel.h": "monitor"}
+GENERATED = {"monitor.skel.h": "monitor", "learn.skel.h": "monitor"}
 
 ROOTS = ["common", "executor", "policy", "sandbox", "monitor"]
 PKGS = "libsodium jansson libseccomp libcap-ng libbpf"

@@ -231,7 +231,7 @@ int cx_run_sandboxed(cx_run *run, cx_error *err)
 		goto out;
 	if (transactional) {
 		bool ok = cmd.ok && (!s->validate_argv.n || val.ok);
-		if ((ok ? commit(run, t, cmd.fin, &code, err)
+		if ((ok && !run->learn ? commit(run, t, cmd.fin, &code, err)
 			: roll_back(run, t, &cmd, &val, cmd.fin, &code, err)) < 0)
 			goto out;
 	}
@@ -240,6 +240,8 @@ int cx_run_sandboxed(cx_run *run, cx_error *err)
 		code = cx_run_fail(run, err, CX_EXIT_FAILURE);
 		goto out;
 	}
+	if (run->learn)
+		run->learn_fin = json_incref(cmd.fin);
 	cx_run_write_result(run,
 			    cmd.halt != CX_HALT_NONE || val.halt != CX_HALT_NONE ? "halted" : "completed",
 			    NULL, code, TAKE_PTR(cmd.fin));

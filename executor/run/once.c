@@ -1,8 +1,8 @@
 /* One supervised sandbox run (steps 5 and 6 of the pipeline) of the
  * lease's command or of its validate step: the run's own cgroups, the BPF
  * monitor, the control socket, spawn, supervision, and the run's audit
- * events (exec.started, exec.spawned, resource.breach, operator.*,
- * run.halted, exec.finished).
+ * events (exec.started, exec.spawned, exec.denied, resource.breach,
+ * operator.*, run.halted, exec.finished).
  *
  *   once_cgroup -> once_spawn -> once_supervise -> once_report -> once_release
  *
@@ -14,11 +14,13 @@
  * policy; what the BPF tracer reports comes from the run (hostile). */
 #include "run.h"
 
+#include <glob.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "calyx/esc.h"
 #include "calyx/fault.h"
+#include "calyx/path.h"
 #include "calyx/sandbox.h"
 #include "calyx/timings.h"
 
@@ -28,6 +30,9 @@ typedef struct run_ctx {
 	cx_cgroup *cg;
 	cx_bpfmon *bpf;   /* NULL: the cgroup poller enforces CPU (berr says why) */
 	cx_error berr;
+	bool guarded;     /* the loader guard holds (bpf, and offsets through overlayfs) */
+	bool learn;       /* calyx-policy learn: loader runs reported, not killed */
+	cx_error oerr;    /* learn: why files opened are not traced */
 	int64_t started_ns;
 	const cx_limits *lim;
 	pid_t init_pid;   /* the sandbox's init, in our pid namespace */
@@ -108,26 +113,171 @@ static void on_exec(const cx_bpf_exec *e, void *arg)
 	if (d && by_fd)
 		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
 	ctx_event(rc, "exec.spawned", d);
+	/* learn: every distinct name (a cut one cannot name a file) */
+	cx_strv *ls = &rc->run->learn_execs;
+	if (rc->run->learn && !by_fd && e->filename_total <= e->filename_len &&
+	    e->filename_len < sizeof(e->filename) && ls->n < CX_LEARN_EXECS_MAX) {
+		char name[sizeof(e->filename)];
+		memcpy(name, e->filename, e->filename_len);
+		name[e->filename_len] = '\0';
+		if (!cx_strv_contains(ls, name))
+			CX_CHECK(cx_strv_push(ls, name) == 0);
+	}
+}
+
+/* A failed exec call (any errno: Landlock's EACCES, ENOENT, ENOEXEC…) or
+ * a run of the ELF loader as a program, which the guard killed before it
+ * ran: exec.denied, with the same text values as exec.spawned. */
+static void on_exec_denied(const cx_bpf_exec *e, void *arg)
+{
+	run_ctx *rc = arg;
+	/* The payload's own execveat on its checked fd passes an empty name
+	 * (AT_EMPTY_PATH): named by the lease's command, as in exec.spawned. */
+	bool by_fd = (pid_t)e->ppid == rc->init_pid && !e->loader &&
+		     (e->filename_len == 0 ||
+		      (e->filename_len >= 8 && memcmp(e->filename, "/dev/fd/", 8) == 0));
+	json_t *fn = by_fd ? cx_audit_text(rc->run->lease.spec.argv.v[0])
+			   : cx_audit_textn(e->filename, e->filename_len,
+					    e->filename_total > e->filename_len, e->filename_total);
+	json_t *d = json_pack("{s:i, s:i, s:o, s:o}", "pid", (int)e->pid, "ppid", (int)e->ppid,
+			      "filename", fn, "argv_head",
+			      cx_audit_argv_line(e->args, e->args_len, e->args_total));
+	if (d && by_fd)
+		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
+	if (d && cx_audit_argv_ambiguous(e->args, e->args_len))
+		CX_CHECK(json_object_set_new(d, "argv", cx_audit_argv(e->args, e->args_len,
+								       e->args_total)) == 0);
+	if (d && e->loader) {
+		CX_CHECK(json_object_set_new(d, "reason", json_string("loader")) == 0);
+		CX_CHECK(json_object_set_new(d, "killed", json_boolean(e->killed)) == 0);
+	} else if (d) {
+		const char *name = strerrorname_np(e->errnum);
+		char num[32];
+		snprintf(num, sizeof(num), "errno %d", e->errnum);
+		CX_CHECK(json_object_set_new(d, "reason", json_string("failed")) == 0);
+		CX_CHECK(json_object_set_new(d, "errno", json_string(name ? name : num)) == 0);
+	}
+	ctx_event(rc, "exec.denied", d);
+	/* learn: a loader run is reported by its loader's name */
+	cx_strv *ls = &rc->run->learn_loaders;
+	if (rc->run->learn && e->loader && e->filename_total <= e->filename_len &&
+	    e->filename_len < sizeof(e->filename) && ls->n < CX_LEARN_EXECS_MAX) {
+		char name[sizeof(e->filename)];
+		memcpy(name, e->filename, e->filename_len);
+		name[e->filename_len] = '\0';
+		if (!cx_strv_contains(ls, name))
+			CX_CHECK(cx_strv_push(ls, name) == 0);
+	}
+}
+
+/* learn: a file the run opened (view path); distinct ones kept, bounded.
+ * A linear search would be quadratic on a big build: the list is sorted
+ * at the end instead, duplicates dropped there; here only a cap. */
+static void on_opened(const char *path, void *arg)
+{
+	run_ctx *rc = arg;
+	cx_strv *l = &rc->run->learn_opened;
+	if (l->n < CX_LEARN_OPENED_MAX && (!l->n || strcmp(l->v[l->n - 1], path) != 0))
+		CX_CHECK(cx_strv_push(l, path) == 0);
+}
+
+/* A host path for a path of the run's view: /work and beneath it are
+ * the workspace; every other leased path is the host's own. */
+static bool host_path(const cx_run_spec *spec, const char *view, char *ret, size_t len)
+{
+	if (strncmp(view, "/work", 5) == 0 && (view[5] == '/' || view[5] == '\0')) {
+		if (!spec->workspace)
+			return false;
+		return (size_t)snprintf(ret, len, "%s%s", spec->workspace, view + 5) < len;
+	}
+	return (size_t)snprintf(ret, len, "%s", view) < len;
+}
+
+static void add_loader(const char *path, cx_file_id *ids, size_t *n)
+{
+	struct stat st;
+
+	/* stat() follows links: the view's copy of the loader is the host's
+	 * file (an overlay's lower layer, which the BPF side sees through) */
+	if (*n >= CX_BPF_LOADERS_MAX || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (ids[i].dev == st.st_dev && ids[i].ino == st.st_ino)
+			return;
+	ids[(*n)++] = (cx_file_id){ .dev = st.st_dev, .ino = st.st_ino };
+}
+
+/* The loaders the run's view can hold: the PT_INTERP of the command and
+ * of the exec entries that are files (interpreters of scripts looked
+ * through), and the standard loader paths of this host. A loader under
+ * another name the view does not hold cannot be reached; one it holds
+ * by a path not listed here is the residual gap (docs/formats.md). */
+static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS_MAX])
+{
+	static const char *const std[] = {
+		"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux.so.2", "/lib/ld-linux-x86-64.so.2",
+		"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib64/ld-linux-x86-64.so.2",
+		"/lib/ld-linux-aarch64.so.1", "/lib/i386-linux-gnu/ld-linux.so.2",
+		"/libx32/ld-linux-x32.so.2", "/lib64/ld64.so.1", "/lib64/ld64.so.2",
+	};
+	static const char *const globs[] = { "/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1",
+					     "/lib/ld-linux*.so.*", "/lib64/ld-linux*.so.*" };
+	char host[CX_PATH_MAX], interp[CX_PATH_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < spec->argv.n + spec->exec.n; i++) {
+		const char *p = i == 0 ? spec->argv.v[0] : i < spec->argv.n ? NULL
+									    : spec->exec.v[i - spec->argv.n];
+		if (p && host_path(spec, p, host, sizeof(host)) &&
+		    cx_elf_loader(host, interp, sizeof(interp)) == 0 && interp[0] &&
+		    host_path(spec, interp, host, sizeof(host)))
+			add_loader(host, ids, &n);
+	}
+	for (size_t i = 0; i < CX_ARRAY_SIZE(std); i++)
+		add_loader(std[i], ids, &n);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(globs); i++) {
+		glob_t g;
+		if (glob(globs[i], GLOB_NOSORT, NULL, &g) == 0)
+			for (size_t j = 0; j < g.gl_pathc; j++)
+				add_loader(g.gl_pathv[j], ids, &n);
+		globfree(&g);
+	}
+	return n;
 }
 
 /* The CPU budget in kernel when BPF works here; otherwise the cgroup
- * poller (the result and the audit log say which). Runs while the sandbox
- * builds itself (before_exec): loading and verifying the program is the
- * monitor's main cost, and the command cannot exec before it is armed. */
+ * poller (the result and the audit log say which). The loader guard
+ * needs BPF: without it the run is refused unless the policy says
+ * "exec_guard": "optional". Runs while the sandbox builds itself
+ * (before_exec): loading and verifying the program is the monitor's main
+ * cost, and the command cannot exec before it is armed. */
 static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 {
 	run_ctx *rc = arg;
-	cx_bpf_callbacks cb = { .exec = on_exec, .arg = rc };
+	cx_bpf_callbacks cb = { .exec = on_exec, .exec_denied = on_exec_denied,
+				.opened = rc->learn ? on_opened : NULL, .arg = rc };
 	cx_phase was = cx_phase_enter(CX_PH_MONITOR);
 	(void)pid;
-	(void)err;
 	uint64_t budget = rc->lim->v[CX_LIM_CPU_MS] * 1000000ULL;
 	if (cx_cg_clone_fd(rc->cg) < 0) {
 		cx_err(&rc->berr, CX_E_LAYER, ENOTSUP, "no unified cgroup hierarchy for BPF scoping");
 	} else {
 		cx_kern_offsets ko;
+		cx_file_id loaders[CX_BPF_LOADERS_MAX];
+		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn };
+		g.n_loaders = run_loaders(&rc->run->lease.spec, loaders);
 		cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
-		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &cb, &rc->bpf, &rc->berr);
+		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &g, &cb, &rc->bpf, &rc->berr);
+		rc->guarded = rc->bpf && cx_kern_offsets_guard_ok(&ko);
+		/* learn: every file opened too (its own failure only means a
+		 * coarser "read": the run goes on, the output says so) */
+		if (rc->bpf && rc->learn)
+			rc->run->learn_opens_traced =
+				cx_bpfmon_trace_opens(rc->bpf, cx_cg_clone_fd(rc->cg), &rc->oerr) == 0;
+		if (rc->bpf && !rc->guarded)
+			cx_err(&rc->berr, CX_E_LAYER, ENOTSUP,
+			       "the kernel's BTF does not describe overlayfs's inodes (the exec guard cannot see which file an exec runs)");
 		/* The sandbox has been setting itself up in the run's cgroup
 		 * meanwhile: what it used before the events counted counts too. */
 		cx_cg_usage u = { 0 };
@@ -135,6 +285,10 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 			cx_bpfmon_charge_uncounted(rc->bpf, u.cpu_usec * 1000);
 	}
 	cx_phase_enter(was);
+	if (!rc->guarded && !rc->run->pol.exec_guard_optional)
+		return cx_err(err, CX_E_LAYER, rc->berr.errnum ? rc->berr.errnum : ENOTSUP,
+			      "the exec guard cannot run here: %s (it needs BPF; a policy may accept runs without it with \"exec_guard\": \"optional\", which leaves `ld.so PROGRAM` open to any program that can exec)",
+			      rc->berr.msg);
 	return 0;
 }
 
@@ -322,6 +476,7 @@ static int once_spawn(once *o, cx_error *err)
 		.run_uid = run->cfg.run_uid,
 		.run_gid = run->cfg.run_gid,
 		.landlock_optional = pol->landlock_optional,
+		.exec_anywhere = run->learn,
 		.inherit_stdin = spec.stdin_inherit,
 		.dev_shm = pol->dev_shm,
 		.root_owned_trees = pol->root_owned_trees,
@@ -363,6 +518,14 @@ static int once_spawn(once *o, cx_error *err)
 	if (started && !o->rc.bpf)
 		CX_CHECK(json_object_set_new(started, "bpf_unavailable",
 					     cx_audit_text(o->rc.berr.msg)) == 0);
+	if (started && o->rc.learn && !o->run->learn_opens_traced)
+		CX_CHECK(json_object_set_new(started, "files_untraced", cx_audit_text(o->rc.oerr.msg)) == 0);
+	if (started)
+		CX_CHECK(json_object_set_new(started, "exec_guard",
+					     json_string(o->rc.guarded ? "bpf" : "none")) == 0);
+	const char *why = NULL;
+	if (started && o->rc.bpf && !cx_bpfmon_denied_traced(o->rc.bpf, &why))
+		CX_CHECK(json_object_set_new(started, "exec_denied_untraced", cx_audit_text(why)) == 0);
 	r = 0;
 	cx_run_event(run, "exec.started", started, err, &r);
 	if (r < 0) {
@@ -399,8 +562,10 @@ static int once_supervise(once *o, cx_error *err)
 		cx_cg_kill(o->rc.cg, NULL);
 		return r;
 	}
-	if (o->rc.bpf)
+	if (o->rc.bpf) {
 		cx_bpfmon_consume(o->rc.bpf); /* execs still in the ring */
+		o->run->learn_opens_lost += cx_bpfmon_opens_lost(o->rc.bpf);
+	}
 	return cx_sandbox_wait(&o->sb, &o->out, err);
 }
 
@@ -450,9 +615,12 @@ static int once_report(once *o, cx_run_once *ret, cx_error *err)
 		json_object_set_new(fin, "exit_code", json_integer(out->exit_code));
 	else if (!out->exited)
 		json_object_set_new(fin, "signal", json_integer(out->signal));
-	if (o->rc.bpf)
+	if (o->rc.bpf) {
 		json_object_set_new(fin, "processes_started",
 				    json_integer(cx_bpfmon_exec_count(o->rc.bpf)));
+		json_object_set_new(fin, "execs_denied",
+				    json_integer(cx_bpfmon_denied_count(o->rc.bpf)));
+	}
 	json_t *fin_audit = json_deep_copy(fin);
 	json_object_set_new(fin_audit, "phase", json_string(o->phase));
 	cx_run_event(o->run, "exec.finished", fin_audit, err, &r);
@@ -511,7 +679,7 @@ int cx_run_sandboxed_once(cx_run *run, const cx_run_trees *t, const cx_strv *arg
 	once o = { .run = run, .trees = t, .argv = argv, .phase = phase, .exit_code = CX_EXIT_FAILURE,
 		   .ctl_fd = -1, .validate = strcmp(phase, "validate") == 0,
 		   .sb = { .pidfd = -1, .status_fd = -1 },
-		   .rc = { .run = run, .lim = &run->lease.spec.limits } };
+		   .rc = { .run = run, .lim = &run->lease.spec.limits, .learn = run->learn } };
 	int r;
 
 	memset(ret, 0, sizeof(*ret));

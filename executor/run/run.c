@@ -61,6 +61,10 @@ void cx_run_free(cx_run *run)
 	cx_keyring_free(&run->kr);
 	cx_state_free(&run->state);
 	cx_config_free(&run->cfg);
+	cx_strv_free(&run->learn_execs);
+	cx_strv_free(&run->learn_loaders);
+	cx_strv_free(&run->learn_opened);
+	json_decref(run->learn_fin);
 	cx_wipe(run->cache_mac_key, sizeof(run->cache_mac_key));
 	free(run);
 }
@@ -264,7 +268,13 @@ static int phase_recover(cx_run *run, cx_error *err)
 	cx_sweep_stale(&run->state, run->now);
 	cx_prune_packs(&run->state, run->now, cfg->pack_max_age_s, cfg->pack_max_bytes,
 		       report_pruned, run);
-	return cx_sandbox_preflight(run->pol.landlock_optional, err);
+	int r = cx_sandbox_preflight(run->pol.landlock_optional, err);
+	/* The loader guard, before the lease is consumed: a kernel without
+	 * BPF or without the BTF it needs refuses here; a failure at load
+	 * (rarer) still refuses, after (once.c, arm_monitor). */
+	if (r == 0 && !run->pol.exec_guard_optional)
+		r = cx_bpfmon_preflight(run->state.offsets, err);
+	return r;
 }
 
 /* The lease's trees, locked before it is consumed. */
@@ -340,6 +350,18 @@ static int phase_consume(cx_run *run, cx_error *err)
 	CX_FAULT_POINT("after_consumed");
 	maybe_prune(run);
 	return 0;
+}
+
+static int phase_learn_spec(cx_run *run, cx_error *err)
+{
+	return cx_run_learn_spec(run, err);
+}
+
+int cx_run_learn_prepare(cx_run *run)
+{
+	static const phase_fn phases[] = { phase_load, phase_learn_spec, phase_private_mounts,
+					   phase_recover, phase_lock };
+	return drive(run, phases, CX_ARRAY_SIZE(phases));
 }
 
 int cx_run_execute(cx_run *run)

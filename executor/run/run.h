@@ -41,6 +41,14 @@
 /* A phase's "go on" (any exit code is >= 0). */
 #define CX_RUN_GO (-1)
 
+/* calyx-policy learn's command line (learn.c). */
+typedef struct cx_learn_args {
+	cx_strv argv, ro, rw;
+	const char *workspace;
+	const char *limits_json; /* NULL, or a JSON object of limits */
+	bool json;               /* --format json */
+} cx_learn_args;
+
 typedef struct cx_run {
 	/* what the caller asked (main_exec.c) */
 	const char *config_path, *lease_path, *result_path;
@@ -67,7 +75,21 @@ typedef struct cx_run {
 	int fail_as; /* exit code class of a phase's failure (cx_run_fail's code) */
 	/* the audit range of this run */
 	uint64_t first_seq, last_seq;
+	/* calyx-policy learn (learn.c): never commits; loader runs reported,
+	 * not killed; execute allowed across the read view; every exec's
+	 * name kept (up to CX_LEARN_EXECS_MAX distinct); the command's
+	 * exec.finished details kept for the limits */
+	bool learn;
+	const cx_learn_args *learn_args;
+	cx_strv learn_execs;
+	cx_strv learn_loaders; /* loaders run as programs (ld.so PROGRAM) */
+	cx_strv learn_opened;  /* files opened (view paths), up to CX_LEARN_OPENED_MAX */
+	bool learn_opens_traced;
+	uint64_t learn_opens_lost;
+	json_t *learn_fin;
 } cx_run;
+#define CX_LEARN_EXECS_MAX 4096
+#define CX_LEARN_OPENED_MAX 65536
 
 cx_run *cx_run_new(void);
 void cx_run_free(cx_run *run);
@@ -149,5 +171,15 @@ int cx_run_sandboxed_once(cx_run *run, const cx_run_trees *t, const cx_strv *arg
 /* ---- finish.c ---------------------------------------------------------------- */
 /* 4-7 for a consumed lease: the exit code (result written, locks released). */
 int cx_run_sandboxed(cx_run *run, cx_error *err);
+
+/* calyx-policy learn (learn.c): load (config, policy, audit log), build
+ * the learn run's spec (learn_spec, learn.c: audited run.learn), private
+ * mounts, recovery, tree locks; no lease, no ledger. Returns CX_RUN_GO or
+ * the exit code. */
+int cx_run_learn_prepare(cx_run *run);
+int cx_run_learn_spec(cx_run *run, cx_error *err);
+/* The learn run, then its fragment on out (text or JSON); the exit code
+ * (0: printed, whatever the command's exit; it is in the output). */
+int cx_run_learn(cx_run *run, FILE *out);
 
 #endif

@@ -175,18 +175,49 @@ typedef struct cx_bpf_exec {
 	 * argument NUL-terminated (0 and 0 when the offsets are unknown) */
 	uint8_t args[128];
 	uint32_t args_len, args_total;
+	/* exec_denied only: the failed exec's errno (0 for a loader run);
+	 * loader: the file run was one of the guard's loaders; killed: and
+	 * the guard SIGKILLed it before it ran (for a failed exec, argv is
+	 * the one passed to the call, read up to 16 arguments) */
+	int errnum;
+	bool loader, killed;
 } cx_bpf_exec;
 
 typedef struct cx_bpf_callbacks {
 	void (*cpu_breach)(uint64_t used_ns, uint32_t pid, void *arg);
 	void (*exec)(const cx_bpf_exec *e, void *arg);
+	/* a failed exec call, or a run of a loader (killed when guarded) */
+	void (*exec_denied)(const cx_bpf_exec *e, void *arg);
+	/* calyx-policy learn: a file opened, by its path in the view */
+	void (*opened)(const char *path, void *arg);
 	void *arg;
 } cx_bpf_callbacks;
+
+/* A file of the host as the kernel names it (st_dev, st_ino of stat()). */
+typedef struct cx_file_id {
+	dev_t dev;
+	ino_t ino;
+} cx_file_id;
+
+/* The loader guard: the ELF loaders the run's view holds; an exec that
+ * runs one of them as the program is SIGKILLed in kernel before it runs
+ * (kill) or only reported (!kill: calyx-policy learn). */
+typedef struct cx_bpf_guard {
+	const cx_file_id *loaders;
+	size_t n_loaders; /* at most CX_BPF_LOADERS_MAX */
+	bool kill;
+} cx_bpf_guard;
+#define CX_BPF_LOADERS_MAX 64
+
 
 /* Kernel struct offsets the exec tracer reads (bytes; 0: unknown). */
 typedef struct cx_kern_offsets {
 	uint32_t task_tgid, task_real_parent, task_mm;
 	uint32_t mm_arg_start, mm_arg_end, bprm_filename;
+	/* the exec'd file's inode, through overlayfs down to the real one */
+	uint32_t bprm_file, file_inode, inode_ino, inode_sb, sb_dev, sb_magic;
+	uint32_t ovl_inode_vfs, ovl_inode_upper, ovl_inode_oe, ovl_entry_lower,
+		ovl_path_dentry, dentry_inode;
 } cx_kern_offsets;
 
 /* Offsets for the running kernel: from cache_path when it matches this
@@ -196,13 +227,34 @@ typedef struct cx_kern_offsets {
  * exec tracer reports pid and command name only. */
 int cx_kern_offsets_get(const char *cache_path, cx_kern_offsets *ret, cx_error *err);
 
+/* Whether the kernel offsets let the guard see an exec's file (through
+ * overlayfs): without them it cannot hold. */
+bool cx_kern_offsets_guard_ok(const cx_kern_offsets *off);
 /* Load and attach for the run whose unified-hierarchy cgroup directory is
  * cgroup_fd: per-CPU cpu-clock perf events scoped to it (10 ms samples,
  * 0.5 ms near the budget) when
  * budget_ns > 0, and the exec tracer. Fails (CX_E_LAYER) when BPF is not
  * usable here: the caller then falls back to polling cpu.stat. */
 int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *off,
-		    const cx_bpf_callbacks *cb, cx_bpfmon **ret, cx_error *err);
+		    const cx_bpf_guard *guard, const cx_bpf_callbacks *cb, cx_bpfmon **ret,
+		    cx_error *err);
+/* Whether the loader guard can hold here, cheaply (no program of ours
+ * loaded): BPF usable (a trivial tracing program loads) and the kernel's
+ * offsets (from cache_path, as cx_kern_offsets_get) see through
+ * overlayfs. Fails CX_E_LAYER with one line saying how to accept runs
+ * without it. */
+int cx_bpfmon_preflight(const char *cache_path, cx_error *err);
+/* Whether failed exec calls are traced (the syscall tracepoints
+ * attached; without them only successful execs are seen); why not. */
+bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why);
+/* calyx-policy learn: also trace every file the run opens (fentry on
+ * security_file_open; loads the kernel's BTF, ~12 ms), reported through
+ * the callbacks' opened, read by the same consume loop. */
+int cx_bpfmon_trace_opens(cx_bpfmon *m, int cgroup_fd, cx_error *err);
+/* Opens the file tracer could not report (full ring, path too long). */
+uint64_t cx_bpfmon_opens_lost(cx_bpfmon *m);
+/* Failed execs and loader runs seen (incl. ones not posted). */
+uint32_t cx_bpfmon_denied_count(cx_bpfmon *m);
 /* cgroup_used_ns: the run cgroup's whole CPU so far (cpu.stat, read once
  * the events are attached). What of it the events did not count (the
  * sandbox setting itself up before they were attached) is charged against

@@ -36,6 +36,7 @@ typedef struct cx_policy {
 	int64_t max_lifetime_s, clock_skew_s;
 	bool require_audience;
 	bool landlock_optional; /* "landlock": "optional" (default "required") */
+	bool exec_guard_optional; /* "exec_guard": "optional" (default "required") */
 	bool dev_shm;           /* "dev_shm": true gives runs a private /dev/shm */
 	bool workspace_wait;    /* "workspace_lock": "wait" (default "refuse") */
 	bool root_owned_trees;  /* "root_owned_trees": "allow" (default "refuse"): a

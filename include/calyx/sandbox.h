@@ -53,6 +53,9 @@ typedef struct cx_sandbox_config {
 	bool inherit_stdin;           /* lease asked for stdin */
 	bool dev_shm;                 /* a private tmpfs at /dev/shm (policy) */
 	bool root_owned_trees;        /* a root-owned writable tree may be mounted (policy) */
+	/* calyx-policy learn: Landlock execute on every read and writable
+	 * tree of the view, not only on the command and its interpreters */
+	bool exec_anywhere;
 	/* Host unix sockets the policy names (NULL: none): bound into the
 	 * view where a leased tree holds them; no other host socket in a
 	 * leased tree answers (sandbox/view.c). */
@@ -171,5 +174,10 @@ void cx_host_probe(cx_host_support *ret);
 
 /* Landlock ABI the kernel offers (0 when unavailable). */
 int cx_landlock_abi(void);
+
+/* The ELF loader (PT_INTERP) the kernel runs for the host file `path`,
+ * or for the interpreter of a "#!" script; 0 and "" when none (static, or
+ * not a program). For the BPF loader guard. */
+int cx_elf_loader(const char *path, char *ret, size_t retlen);
 
 #endif

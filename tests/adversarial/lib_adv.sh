@@ -34,7 +34,7 @@
 
 ADV_PROBES=(path_traversal ws_links mount_race proc_escape fd_leak proc_exe tty_inject abi_bypass
 	ns_mount ptrace_kill sysctl_cgroup fs_privs setuid_exec sockets kernel_surface ipc_pair
-	argv_echo suid_plant privs_state hosttool exhaust state_reach cgroup_ns unix_reach write_exec)
+	argv_echo suid_plant privs_state hosttool exhaust state_reach cgroup_ns unix_reach write_exec loader_exec)
 ADV_WORKLOADS=(forkbomb hog spin sleeper idle wsops oddexec)
 CG=/sys/fs/cgroup
 
@@ -133,7 +133,8 @@ adv_fixtures() {
 	# workspaces under $T/srv.
 	local cmds="[\"$R/shlink/sh\"" read
 	for p in "${ADV_PROBES[@]}" "${ADV_WORKLOADS[@]}"; do cmds+=", \"$P/$p\""; done
-	cmds+=", \"/work/suid\", \"/work/fcap\"]"   # setuid/file-cap copies run as the command
+	cmds+=", \"/work/suid\", \"/work/fcap\""   # setuid/file-cap copies run as the command
+	cmds+=", \"/usr/bin/env\"]"   # a program that execs (cases loader_bypass, exec_denied_audit)
 	read="[\"/usr\", \"$P\", \"$R/race/x/leased\", \"$R/shlink\", \"$R/devdir\", \"$R/advst\", \"$R/hostsock\"]"
 	mkdir -p "$T/srv" "$R/advst" "$R/hostsock"
 	chmod 755 "$R/advst" "$R/hostsock"

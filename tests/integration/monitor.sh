@@ -125,7 +125,7 @@ audit_of() {
 # bpf_count prog|link: the monitor's BPF programs (or links) loaded now.
 bpf_count() {
 	if [ "$1" = prog ]; then
-		bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: .* name (on_cpu_tick|on_exec) '
+		bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: .* name (on_cpu_tick|on_exec[a-z_]*) '
 	else
 		bpftool link show 2>/dev/null | grep -cE '^[0-9]+: '
 	fi
@@ -219,6 +219,44 @@ t_exec_count() {
 		fail "processes_started is '$(rget "$T/mon/execs.result" processes_started)', expected 4"
 }
 run_test audit.one_exec_spawned_per_process   t_exec_count
+
+# Without BPF (bpf() failing with ENOSYS under tests/bench/shim_nobpf, as
+# on a kernel without it) the loader guard cannot hold: the run is
+# refused with E_LAYER before the lease is consumed (it then runs where
+# BPF works), one line saying how to accept it; a policy with
+# "exec_guard": "optional" runs, with the cgroup poller and no guard.
+t_guard_nobpf() {
+	local shim=$B/benchbin/shim_nobpf r
+	mon_lease nobpf '["/usr/bin/true"]' '"wall_ms": 20000' || return 1
+	xrun timeout -k 5 60 "$shim" "$EXEC" --config "$T/mon/etc/calyx.conf" --lease "$T/mon/nobpf.lease" \
+		--result "$T/mon/nobpf.result"
+	[ "$RC" -ne 0 ] || fail "a run without BPF went ahead without the exec guard" || return 1
+	[ "$(grep -c . "$ERR")" -eq 1 ] && grep -qF '[E_LAYER]' "$ERR" && grep -qF '"exec_guard": "optional"' "$ERR" ||
+		fail "expected one E_LAYER line naming exec_guard optional, got exit $RC: $(head -c 400 "$ERR")" || return 1
+	printf '      refused: exit %s: %s\n' "$RC" "$(first_err | cut -c 1-160)"
+	# refused before the lease was consumed: it runs where BPF works
+	xrun timeout -k 5 60 "$EXEC" --config "$T/mon/etc/calyx.conf" --lease "$T/mon/nobpf.lease"
+	expect_rc 0 || fail "the lease refused without BPF was consumed: $(first_err)" || return 1
+	policy_json "$COMMANDS" "[\"/usr\", \"$HB\"]" "" '"exec_guard": "optional"' >"$T/monopt.policy.json"
+	mk_host monopt "$T/monopt.policy.json" "" "\"run_uid\": $MON_UID, \"run_gid\": $MON_UID" ||
+		fail "mk_host monopt: $WHY" || return 1
+	printf '{"run_id":"it-run","audience":"%s","argv":["/usr/bin/true"],"paths":{"ro":["/usr"]}}\n' \
+		"$HOST_ID" >"$T/monopt/opt.body" && mk_lease monopt "$T/monopt/opt.lease" "$T/monopt/opt.body" || return 1
+	TAGS+=("$(lease_id "$T/monopt/opt.lease" | cut -c 1-12)")
+	xrun timeout -k 5 60 "$shim" "$EXEC" --config "$T/monopt/etc/calyx.conf" --lease "$T/monopt/opt.lease" \
+		--result "$T/monopt/opt.result"
+	expect_rc 0 || return 1
+	r=$T/monopt/opt.result
+	[ "$(rget "$r" cpu_enforcer)" = cgroup-poll ] || fail "cpu_enforcer is '$(rget "$r" cpu_enforcer)'" || return 1
+	grep -F '"type":"exec.started"' "$T/monopt/log/audit.jsonl" | grep -qF '"exec_guard":"none"' ||
+		fail "exec.started of the optional run does not say exec_guard none"
+}
+[ -x "$B/benchbin/shim_nobpf" ] || make -s "$B/benchbin/shim_nobpf" >/dev/null 2>&1 || true
+if [ -x "$B/benchbin/shim_nobpf" ]; then
+	run_test bpf.no_bpf_refused_unless_exec_guard_optional t_guard_nobpf
+else
+	skip_test bpf.no_bpf_refused_unless_exec_guard_optional "no $B/benchbin/shim_nobpf (make $B/benchbin/shim_nobpf)"
+fi
 
 # --------------------------------------------------------------------------
 # 3. memory, pids, wall
@@ -523,7 +561,7 @@ t_fds() {
 	# 3 std + audit/ledger + epoll/timers/signalfd/pidfd + cgroup dirs and
 	# event fds (one per hierarchy) + BPF (maps, programs, ring buffer,
 	# one perf event and link per CPU)
-	local bound=$((40 + 2 * $(nproc)))
+	local bound=$((56 + 2 * $(nproc))) # + the exec guard: 3 maps, 2 programs, 4 tracepoint events and links
 	[ "$a" -lt "$bound" ] || { cat "$T/fds.list"; fail "calyx-exec holds $a fds, expected < $bound"; }
 }
 run_test leaks.fds_constant_while_supervising t_fds

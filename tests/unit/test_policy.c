@@ -46,6 +46,29 @@ static void ed_audience_str(json_t *j) { json_object_set_new(json_object_get(j, 
 static void ed_bad_syscall(json_t *j) { json_array_append_new(json_object_get(json_object_get(j, "syscalls"), "deny"), json_string("not_a_syscall")); }
 static void ed_good_syscall(json_t *j) { json_array_append_new(json_object_get(json_object_get(j, "syscalls"), "deny"), json_string("ptrace")); }
 static void ed_v2(json_t *j) { json_object_set_new(j, "v", json_integer(2)); }
+static void ed_guard_bad(json_t *j) { json_object_set_new(j, "exec_guard", json_string("off")); }
+static void ed_guard_optional(json_t *j) { json_object_set_new(j, "exec_guard", json_string("optional")); }
+static void ed_guard_required(json_t *j) { json_object_set_new(j, "exec_guard", json_string("required")); }
+
+/* "exec_guard": required by default and when said; "optional" only when
+ * said; anything else refused naming the key. */
+static void policy_exec_guard(void **st)
+{
+	cx_policy p;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse_edited(ed_good_syscall, &p, &err), 0);
+	assert_false(p.exec_guard_optional);
+	cx_policy_free(&p);
+	assert_int_equal(parse_edited(ed_guard_required, &p, &err), 0);
+	assert_false(p.exec_guard_optional);
+	cx_policy_free(&p);
+	assert_int_equal(parse_edited(ed_guard_optional, &p, &err), 0);
+	assert_true(p.exec_guard_optional);
+	cx_policy_free(&p);
+	assert_true(parse_edited(ed_guard_bad, &p, &err) < 0);
+	assert_non_null(strstr(err.msg, "policy.exec_guard 'off'"));
+}
 
 static void policy_rejects_each_bad_field(void **st)
 {
@@ -604,6 +627,7 @@ int main(void)
 		cmocka_unit_test(policy_exec_parsed_strictly),
 		cmocka_unit_test(resolve_exec_within_policy),
 		cmocka_unit_test(diff_reports_exec),
+		cmocka_unit_test(policy_exec_guard),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -214,7 +214,7 @@ fault:
 tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS) $(WORKLOAD_BINS) \
        $(if $(FAULT_DEFS),,fault)
 
-check: deps-check check-deps tests
+check: deps-check check-deps tests $(BUILD)/benchbin/shim_nobpf
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
 # The modules' dependency direction, private headers kept in their folder,

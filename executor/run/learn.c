@@ -140,6 +140,39 @@ static char *view_real(const cx_run_spec *s, const char *name)
 	return NULL; /* outside the view: nothing a lease could name */
 }
 
+/* A file the job wrote in its workspace and then exec'd (a build's test
+ * program): it is gone with the learn run's writes, so the proposal is
+ * the nearest directory above it that exists in the workspace on the host
+ * ("/work/build"; "/work" itself when none does) — an exec entry over a
+ * writable tree, which lint flags and a reviewer should see. Relative
+ * names count from the lease's cwd. NULL when name is not in /work. */
+static char *written_exec_dir(const cx_run_spec *s, const char *name)
+{
+	char buf[PATH_MAX + 8];
+	const char *cwd = s->cwd ? s->cwd : "/work";
+	int n;
+
+	if (!s->workspace)
+		return NULL;
+	n = name[0] == '/' ? snprintf(buf, sizeof(buf), "%s", name)
+			   : snprintf(buf, sizeof(buf), "%s/%s", cwd, name);
+	if (n < 0 || n >= (int)sizeof(buf))
+		return NULL;
+	/* "./" and "x/./" components: the view path they name */
+	for (char *p; (p = strstr(buf, "/./"));)
+		memmove(p, p + 2, strlen(p + 2) + 1);
+	if (!cx_path_is_normal(buf) || !cx_path_within(buf, "/work"))
+		return NULL;
+	for (char *slash; strcmp(buf, "/work") != 0 && (slash = strrchr(buf, '/'));) {
+		*slash = '\0';
+		char *v = view_real(s, buf);
+		if (v && cx_path_within(v, "/work"))
+			return v;
+		free(v);
+	}
+	return cx_strdup("/work");
+}
+
 static uint64_t usage_of(const json_t *fin, const char *k)
 {
 	json_int_t v = json_integer_value(json_object_get(json_object_get(fin, "usage"), k));
@@ -152,6 +185,7 @@ int cx_run_learn(cx_run *run, FILE *out)
 	cx_learn_obs o = { 0 };
 	cx_error err = { 0 };
 	json_t *frag = NULL, *loaders;
+	_cleanup_(cx_strv_free) cx_strv written = { 0 };
 	int code;
 
 	run->learn = true;
@@ -171,6 +205,14 @@ int cx_run_learn(cx_run *run, FILE *out)
 	for (size_t i = 0; i < run->learn_execs.n; i++) {
 		char *v = view_real(s, run->learn_execs.v[i]), *lv;
 		char host[PATH_MAX + 8], interp[CX_PATH_MAX];
+		if (!v && (v = written_exec_dir(s, run->learn_execs.v[i]))) {
+			if (!cx_strv_contains(&written, v))
+				CX_CHECK(cx_strv_push(&written, v) == 0);
+			if (!cx_strv_contains(&o.execs, v))
+				CX_CHECK(cx_strv_push(&o.execs, v) == 0);
+			free(v);
+			continue;
+		}
 		if (!v)
 			continue;
 		CX_CHECK(cx_strv_push(&o.execs, v) == 0);
@@ -241,6 +283,12 @@ int cx_run_learn(cx_run *run, FILE *out)
 						   "loader_runs", loaders, "execs_seen",
 						   (json_int_t)run->learn_execs.n, "files_traced",
 						   run->learn_opens_traced));
+	if (written.n) {
+		json_t *w = json_array();
+		for (size_t i = 0; i < written.n; i++)
+			CX_CHECK(json_array_append_new(w, json_string(written.v[i])) == 0);
+		json_object_set_new(json_object_get(frag, "run"), "written_exec_dirs", w);
+	}
 	if (run->learn_opens_traced)
 		json_object_set_new(json_object_get(frag, "run"), "files_opened",
 				    json_pack("{s:I, s:I}", "distinct", (json_int_t)run->learn_opened.n,
@@ -263,6 +311,12 @@ int cx_run_learn(cx_run *run, FILE *out)
 				cx_esc_fputs(json_string_value(v), out);
 				fputc('\n', out);
 			}
+		}
+		for (size_t i = 0; i < written.n; i++) {
+			fputs("Note: the job ran programs it wrote itself beneath ", out);
+			cx_esc_fputs(written.v[i], out);
+			fputs(": that directory is proposed as an exec entry (runs may execute what they write there; lint warns); it must exist in the workspace when the lease is made\n",
+			      out);
 		}
 		if (!run->learn_opens_traced)
 			fprintf(out, "Note: files opened could not be traced here (fentry on security_file_open): \"read\" is the --ro roots as given.\n");

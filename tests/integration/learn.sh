@@ -138,13 +138,16 @@ run_test learn.read_is_opened_dirs_or_roots t_read_narrowed
 
 # ---- a lease from learn's output runs the job with zero denials ----------
 # Needs the exec allowlist (policy "exec", lease body "exec").
-t_roundtrip() {
-	local ws id
-	ws=$(mkws rt) || return 1
-	learn --workspace "$ws" --ro /usr --format json -- /usr/bin/sh -c '/usr/bin/env /usr/bin/id -u >/work/uid.txt; /usr/bin/cat /work/a.txt'
+# roundtrip NAME EXPECTED_LINE ARGV...: learn ARGV, build a policy and a
+# lease from the output alone, run it: EXPECTED_LINE printed, no denial.
+roundtrip() {
+	local ws id name=$1 want=$2
+	shift 2
+	ws=$(mkws "$name") || return 1
+	learn --workspace "$ws" --ro /usr --format json -- "$@"
 	expect_rc 0 || return 1
-	cp "$OUT" "$T/rt.json"
-	python3 - "$T/rt.json" "$T/learn.policy.json" "$T/rt.policy.json" "$T/rt.body" "$HOST_ID" <<'EOF' || return 1
+	cp "$OUT" "$T/$name.json"
+	python3 - "$T/$name.json" "$T/learn.policy.json" "$T/$name.policy.json" "$T/$name.body" "$HOST_ID" <<'EOF' || return 1
 import json, sys
 frag, base, pol_out, body_out, host = sys.argv[1:6]
 f = json.load(open(frag))
@@ -159,18 +162,33 @@ b["run_id"] = "learned"
 b["audience"] = host
 json.dump(b, open(body_out, "w"))
 EOF
-	mk_host rt "$T/rt.policy.json" "" "\"run_uid\": $LEARN_UID, \"run_gid\": $LEARN_UID" || fail "mk_host: $WHY" || return 1
-	mk_lease rt "$T/rt.lease" "$T/rt.body" || fail "the lease from learn's output was refused: $(cat "$T/rt.body")" || return 1
-	id=$(lease_id "$T/rt.lease")
-	xrun timeout -k 5 60 "$EXEC" --config "$T/rt/etc/calyx.conf" --lease "$T/rt.lease"
+	mk_host "$name" "$T/$name.policy.json" "" "\"run_uid\": $LEARN_UID, \"run_gid\": $LEARN_UID" || fail "mk_host: $WHY" || return 1
+	mk_lease "$name" "$T/$name.lease" "$T/$name.body" || fail "the lease from learn's output was refused: $(cat "$T/$name.body")" || return 1
+	id=$(lease_id "$T/$name.lease")
+	xrun timeout -k 5 60 "$EXEC" --config "$T/$name/etc/calyx.conf" --lease "$T/$name.lease"
 	expect_rc 0 || return 1
-	grep -qx keep "$OUT" || fail "the job's output: $(head -c 200 "$OUT")" || return 1
-	[ "$(grep -F "\"lease_id\":\"$id\"" "$T/rt/log/audit.jsonl" | grep -cF '"type":"exec.denied"')" -eq 0 ] ||
-		fail "denials under the learned lease: $(grep -F '"type":"exec.denied"' "$T/rt/log/audit.jsonl" | head -n 2)"
+	grep -qx "$want" "$OUT" || fail "the job's output: $(head -c 200 "$OUT")" || return 1
+	[ "$(grep -F "\"lease_id\":\"$id\"" "$T/$name/log/audit.jsonl" | grep -cF '"type":"exec.denied"')" -eq 0 ] ||
+		fail "denials under the learned lease: $(grep -F '"type":"exec.denied"' "$T/$name/log/audit.jsonl" | head -n 2)"
 }
 policy_json '["/usr/bin/true"]' '["/usr"]' "" '"exec": []' >"$T/probe-exec.policy.json"
+t_roundtrip() {
+	roundtrip rt keep /usr/bin/sh -c '/usr/bin/env /usr/bin/id -u >/work/uid.txt; /usr/bin/cat /work/a.txt'
+}
+# A build runs what it just wrote (gone with learn's writes): learn
+# proposes the workspace directory it wrote it in, and the lease built
+# from that runs it (the tree is then not noexec).
+t_roundtrip_written() {
+	roundtrip rw ran /usr/bin/sh -c '/usr/bin/cp /usr/bin/true /work/sub/t && /work/sub/t && echo ran' || return 1
+	OUT=$T/rw.json
+	[ "$(jq_py 'j["policy"]["exec"]')" = "['/usr/bin/cp', '/work/sub']" ] ||
+		fail "exec: $(jq_py 'j["policy"]["exec"]')" || return 1
+	[ "$(jq_py 'j["run"]["written_exec_dirs"]')" = "['/work/sub']" ] ||
+		fail "written_exec_dirs: $(jq_py 'j["run"].get("written_exec_dirs")')"
+}
 if "$POLICY" check "$T/probe-exec.policy.json" >/dev/null 2>&1; then
 	run_test learn.learned_lease_runs_with_zero_denials t_roundtrip
+	run_test learn.program_the_job_wrote_proposed_by_its_dir t_roundtrip_written
 else
 	skip_test learn.learned_lease_runs_with_zero_denials "the policy parser has no \"exec\" key yet (the exec allowlist): this test runs once it is merged"
 fi

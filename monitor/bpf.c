@@ -46,6 +46,7 @@ struct cx_bpfmon {
 	const char *denied_why; /* NULL: failed execs are traced */
 	struct bpf_link *exec_links[4]; /* sys_{enter,exit}_execve{,at} */
 	struct learn_bpf *learn; /* calyx-policy learn's file tracer, or NULL */
+	uint32_t exec_limit; /* exec events posted before the run breaches */
 };
 
 /* Near the budget: every CPU's event to the fine period. */
@@ -188,6 +189,24 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	free(m);
 }
 
+/* The event ring: room for every exec event the quota allows (and the
+ * breach) when it is small, so none can be lost however late the
+ * supervisor reads; 1 MiB (~3,200 events) past that, which the
+ * supervisor drains as they come (a burst it cannot keep up with kills
+ * the exec that found no room and halts the run: never an unaudited
+ * exec). A learn run's file opens share it: 4 MiB. A power of 2 of at
+ * least a page (the kernel's rule). */
+static uint32_t ring_bytes(const cx_bpf_guard *g)
+{
+	uint64_t want = g && !g->kill ? 4u << 20
+				      : ((uint64_t)(g ? g->exec_limit : 0) + 2) *
+						(sizeof(struct cx_event) + 8 /* record header */);
+	uint32_t b = 64 * 1024;
+	while (b < want && b < (1u << 20))
+		b <<= 1;
+	return want > b ? (uint32_t)want : b;
+}
+
 /* Open, set the load-time constants, load (the kernel verifies the
  * program: the monitor's main cost; calyx-exec does it while the sandbox
  * builds itself in another process, before the command may exec). Nothing
@@ -216,7 +235,11 @@ static int load(const cx_kern_offsets *off, const cx_bpf_guard *guard, cx_bpfmon
 		goto fail;
 	}
 	m->skel->rodata->tick_ns = TICK_NS;
-	m->skel->rodata->max_exec = 256;
+	r = bpf_map__set_max_entries(m->skel->maps.events, ring_bytes(guard));
+	if (r < 0) {
+		r = cx_err(err, CX_E_LAYER, -r, "bpf: cannot size the event ring: %s", strerror(-r));
+		goto fail;
+	}
 	m->skel->rodata->off_task_tgid = off->task_tgid;
 	m->skel->rodata->off_task_real_parent = off->task_real_parent;
 	m->skel->rodata->off_task_mm = off->task_mm;
@@ -261,6 +284,7 @@ static int load(const cx_kern_offsets *off, const cx_bpf_guard *guard, cx_bpfmon
 		}
 	}
 	m->skel->bss->loader_kill = guard && guard->kill;
+	m->exec_limit = guard ? guard->exec_limit : 0;
 	*ret = m;
 	return 0;
 fail:
@@ -284,6 +308,7 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
 	m->skel->bss->budget_ns = budget_ns;
 	m->skel->bss->fine_below_ns = m->fine ? 0 : fine_below;
+	m->skel->bss->exec_limit = m->exec_limit;
 	m->skel->bss->cgroup_id = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	m->skel->links.on_exec = bpf_program__attach(m->skel->progs.on_exec);
@@ -409,6 +434,22 @@ bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why)
 uint32_t cx_bpfmon_denied_count(cx_bpfmon *m)
 {
 	return __atomic_load_n(&m->skel->bss->denied_count, __ATOMIC_RELAXED);
+}
+
+uint32_t cx_bpfmon_exec_events(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_events, __ATOMIC_RELAXED);
+}
+
+uint32_t cx_bpfmon_exec_lost(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_lost, __ATOMIC_RELAXED);
+}
+
+bool cx_bpfmon_exec_breached(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_breached, __ATOMIC_RELAXED) != 0 ||
+	       cx_bpfmon_exec_lost(m) != 0;
 }
 
 int cx_bpfmon_preflight(const char *cache_path, cx_error *err)

@@ -265,7 +265,8 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 	} else {
 		cx_kern_offsets ko;
 		cx_file_id loaders[CX_BPF_LOADERS_MAX];
-		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn };
+		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn,
+				   .exec_limit = (uint32_t)rc->lim->v[CX_LIM_EXECS] };
 		g.n_loaders = run_loaders(&rc->run->lease.spec, loaders);
 		cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
 		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &g, &cb, &rc->bpf, &rc->berr);
@@ -304,6 +305,8 @@ static const char *unit_of(cx_halt_reason r, bool inodes)
 		return "pids";
 	case CX_HALT_DISK:
 		return inodes ? "inodes" : "bytes";
+	case CX_HALT_EXECS:
+		return "execs";
 	default:
 		return "";
 	}
@@ -316,6 +319,9 @@ static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *
 			      (json_int_t)limit, "usage", (json_int_t)usage);
 	if (why == CX_HALT_DISK) /* one quota, two units */
 		json_object_set_new(d, "unit", json_string(unit_of(why, rc->sr->disk_inodes)));
+	/* an exec event the ring had no room for halts the run as well */
+	if (why == CX_HALT_EXECS && rc->bpf && cx_bpfmon_exec_lost(rc->bpf))
+		json_object_set_new(d, "events_lost", json_integer(cx_bpfmon_exec_lost(rc->bpf)));
 	ctx_event(rc, "resource.breach", d);
 }
 
@@ -546,6 +552,7 @@ static int once_supervise(once *o, cx_error *err)
 		.cg = o->rc.cg, .pidfd = o->sb.pidfd, .bpf = o->rc.bpf,
 		.cpu_ms = lim->v[CX_LIM_CPU_MS], .wall_ms = lim->v[CX_LIM_WALL_MS],
 		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
+		.execs = lim->v[CX_LIM_EXECS],
 		.started_ns = o->sb.started_ns, .on_breach = on_breach, .ctl_fd = o->ctl_fd,
 		.status_json = status_json, .on_operator = on_operator, .arg = &o->rc,
 		.disk = o->trees ? &o->trees->disk : NULL,

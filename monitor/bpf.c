@@ -44,7 +44,6 @@ struct cx_bpfmon {
 	cx_bpf_callbacks cb;
 	bool fine;   /* every event at TICK_NS */
 	const char *denied_why; /* NULL: failed execs are traced */
-	struct bpf_link *exec_links[4]; /* sys_{enter,exit}_execve{,at} */
 	struct learn_bpf *learn; /* calyx-policy learn's file tracer, or NULL */
 	uint32_t exec_limit; /* exec events posted before the run breaches */
 };
@@ -114,68 +113,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The syscall tracepoints' links, detached off calyx-exec's path. The
- * last close of a perf tracepoint event waits for RCU (tasks-trace) grace
- * periods in tracepoint_synchronize_unregister: 60-90 ms per link here,
- * ~300 ms a run for the four. So a child takes a copy of just those fds
- * (every other fd closed first: no lock, log or pipe is held past
- * calyx-exec), waits until calyx-exec has closed its own (fast: not the
- * last reference), then closes them and pays the wait, alone. It is not
- * waited for (one fork, no double fork: calyx-exec reaps no child with
- * wait(-1), and the child, reparented when calyx-exec exits, is reaped by
- * init). The programs filter on this run's cgroup id, never reused, so
- * they do nothing meanwhile. Interim: one monitor shared by runs (issue
- * 16) keeps them attached. If the fork fails, the links are closed here
- * (slow but correct). */
-static void release_exec_links(cx_bpfmon *m)
-{
-	int fds[CX_ARRAY_SIZE(m->exec_links)], n = 0, p[2] = { -1, -1 };
-
-	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++)
-		if (m->exec_links[i] && bpf_link__fd(m->exec_links[i]) >= 0)
-			fds[n++] = bpf_link__fd(m->exec_links[i]);
-	if (n > 0 && pipe2(p, O_CLOEXEC) == 0 && fork() == 0) {
-		/* child: only async-signal-safe calls from here */
-		int keep[CX_ARRAY_SIZE(fds) + 1], k = 0, lo = 0;
-		char c;
-		keep[k++] = p[0];
-		for (int i = 0; i < n; i++)
-			keep[k++] = fds[i];
-		for (int i = 0; i < k; i++) /* sorted, to close the gaps between */
-			for (int j = i + 1; j < k; j++)
-				if (keep[j] < keep[i]) {
-					int t = keep[i];
-					keep[i] = keep[j];
-					keep[j] = t;
-				}
-		for (int i = 0; i < k; i++) {
-			if (keep[i] > lo)
-				syscall(SYS_close_range, (unsigned)lo, (unsigned)keep[i] - 1, 0);
-			lo = keep[i] + 1;
-		}
-		syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		for (int i = 0; i < n; i++)
-			close(fds[i]);
-		_exit(0);
-	}
-	if (p[0] >= 0)
-		close(p[0]);
-	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++) {
-		bpf_link__destroy(m->exec_links[i]);
-		m->exec_links[i] = NULL;
-	}
-	if (p[1] >= 0)
-		close(p[1]); /* EOF: the child closes the last references */
-}
-
 void cx_bpfmon_stop(cx_bpfmon *m)
 {
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
-	release_exec_links(m);
 	learn_bpf__destroy(m->learn);
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])
@@ -191,20 +133,25 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 
 /* The event ring: room for every exec event the quota allows (and the
  * breach) when it is small, so none can be lost however late the
- * supervisor reads; 1 MiB (~3,200 events) past that, which the
- * supervisor drains as they come (a burst it cannot keep up with kills
- * the exec that found no room and halts the run: never an unaudited
- * exec). A learn run's file opens share it: 4 MiB. A power of 2 of at
- * least a page (the kernel's rule). */
+ * supervisor reads; 256 KiB (~800 events) past that, which the
+ * supervisor drains as they come: an exec takes ~100 us of kernel time,
+ * an event ~20 us to audit, so the ring fills only when many CPUs exec
+ * at once for long, and then the exec that found no room is killed and
+ * the run halted (never an unaudited exec). Not bigger: the kernel
+ * allocates and maps the ring at each load (~0.25 ms per MiB measured).
+ * A learn run's file opens share it: 4 MiB. A power of 2 of at least a
+ * page (the kernel's rule). */
 static uint32_t ring_bytes(const cx_bpf_guard *g)
 {
-	uint64_t want = g && !g->kill ? 4u << 20
-				      : ((uint64_t)(g ? g->exec_limit : 0) + 2) *
-						(sizeof(struct cx_event) + 8 /* record header */);
-	uint32_t b = 64 * 1024;
-	while (b < want && b < (1u << 20))
+	uint64_t want = ((uint64_t)(g ? g->exec_limit : 0) + 2) *
+			(sizeof(struct cx_event) + 8 /* record header */);
+	uint32_t b = 16 * 1024, cap = g && !g->kill ? 4u << 20 : 256 * 1024;
+
+	if (g && !g->kill)
+		return cap;
+	while (b < want && b < cap)
 		b <<= 1;
-	return want > b ? (uint32_t)want : b;
+	return b;
 }
 
 /* Open, set the load-time constants, load (the kernel verifies the
@@ -315,21 +262,12 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 	if (!m->skel->links.on_exec)
 		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
 			      strerror(errno));
-	/* Failed exec calls: without syscall tracepoints (a kernel built
-	 * without CONFIG_FTRACE_SYSCALLS) only they go unseen; the caller
-	 * says so in the audit log. */
-	struct { struct bpf_program *p; const char *name; } tps[] = {
-		{ m->skel->progs.on_execve_enter, "sys_enter_execve" },
-		{ m->skel->progs.on_execve_exit, "sys_exit_execve" },
-		{ m->skel->progs.on_execve_enter, "sys_enter_execveat" },
-		{ m->skel->progs.on_execve_exit, "sys_exit_execveat" },
-	};
-	_Static_assert(CX_ARRAY_SIZE(tps) == CX_ARRAY_SIZE(m->exec_links), "one link per tracepoint");
-	for (size_t i = 0; i < CX_ARRAY_SIZE(tps) && !m->denied_why; i++) {
-		m->exec_links[i] = bpf_program__attach_tracepoint(tps[i].p, "syscalls", tps[i].name);
-		if (!m->exec_links[i])
-			m->denied_why = "no syscall tracepoints in this kernel (failed execs are not audited)";
-	}
+	/* Failed exec calls: without the sys_exit tracepoint (a kernel
+	 * built without CONFIG_HAVE_SYSCALL_TRACEPOINTS) only they go
+	 * unseen; the caller says so in the audit log. */
+	m->skel->links.on_sys_exit = bpf_program__attach(m->skel->progs.on_sys_exit);
+	if (!m->skel->links.on_sys_exit)
+		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
 	if (budget_ns) {
 		m->perf_fds = cx_calloc((size_t)m->ncpu, sizeof(int));
 		for (int i = 0; i < m->ncpu; i++)

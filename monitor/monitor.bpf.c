@@ -21,14 +21,20 @@
  *   CX_EV_LOADER. `ld.so PROGRAM` would otherwise run any readable file,
  *   past Landlock's execute rule (the loader itself must be executable).
  *   With loader_kill 0 (calyx-policy learn) it only reports.
- * on_execve_enter + on_execve_exit, each attached to both
- *   syscalls/sys_{enter,exit}_execve and _execveat, filtered to the
- *   run's cgroup: the name and argv head are read at entry into
- *   `pending` (per tid, bounded); an exit with an error posts
- *   CX_EV_EXEC_FAIL with the errno (Landlock's EACCES included). They
- *   run only for exec calls; enabling any syscall tracepoint makes every
- *   syscall of the host take the kernel's tracing entry path (a flag
- *   test and a bitmap test per syscall: measured in docs/benchmarks.md).
+ * on_sys_exit: raw_tracepoint sys_exit, every syscall's return: an
+ *   execve/execveat of the run that failed posts CX_EV_EXEC_FAIL with
+ *   the errno (Landlock's EACCES included), its name and argv read from
+ *   the caller's registers and memory, which a failed exec leaves as
+ *   they were. Any other syscall costs the program's first two tests
+ *   (failed? exec?); enabling a syscall tracepoint makes every syscall
+ *   of the host take the kernel's tracing path (a flag test per syscall:
+ *   measured in docs/benchmarks.md). A raw tracepoint rather than the
+ *   syscalls/sys_{enter,exit}_execve events: one program instead of two
+ *   on four perf events, no entry state, one attach syscall instead of
+ *   four perf_event_open + tracefs lookups, and a release that does not
+ *   wait for RCU grace periods (closing the last perf tracepoint event
+ *   does, ~60-90 ms each, under a mutex every perf tracepoint attach of
+ *   the host takes: back-to-back runs queued behind it).
  * The exec quota: every exec event (spawned, failed, loader run) takes a
  *   number from exec_events; up to exec_limit each is posted, the next
  *   one is SIGKILLed there (at sched_process_exec before the new program
@@ -105,26 +111,6 @@ struct {
 	__type(key, struct cx_file_key);
 	__type(value, __u8);
 } loaders SEC(".maps");
-
-/* An exec call in flight: the user pointers to its name and argv, kept
- * at entry (16 bytes); the exit reads them only for a call that failed
- * (the caller's memory is as it was: a failed exec changes nothing),
- * so a successful exec costs a map update and a delete. What a racing
- * thread writes there meanwhile shows in the log: as at entry, where the
- * kernel itself reads the name after the tracepoint. Bounded: when full
- * (CX_PENDING_MAX calls in flight at once), a further call goes
- * unrecorded; an entry left by a task killed inside execve is replaced
- * by its tid's next call. */
-struct exec_call {
-	__u64 filename, argv;
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* nothing allocated per run up front */
-	__uint(max_entries, CX_PENDING_MAX);
-	__type(key, __u32);
-	__type(value, struct exec_call);
-} pending SEC(".maps");
 
 /* Per-CPU room: where a failed exec's event is built (the event, then
  * room for a whole argument past its end: every read has a constant
@@ -375,22 +361,14 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* syscalls/sys_enter_execve{,at} and sys_exit_* records (tracefs format
- * files): the common header, the syscall number, then 8-byte arguments.
- * One program for both entries (and one for both exits), told apart by
- * the syscall number: the verifier checks each once. */
-struct sys_enter_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 args[5]; /* execve: filename, argv, envp; execveat: fd, filename, argv, envp, flags */
-};
-struct sys_exit_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__s64 ret;
-};
+/* raw_tracepoint sys_exit (regs, ret): the user's registers as saved at
+ * syscall entry (x86_64 struct pt_regs, a stable ABI: asm/ptrace.h), which
+ * a failed exec leaves as they were — so the call's arguments are still
+ * there, and so is the caller's memory they point to. */
+#define PT_REGS_SI 104
+#define PT_REGS_DI 112
+#define PT_REGS_DX 96
+#define PT_REGS_ORIG_AX 120
 #define NR_EXECVE 59     /* x86_64 */
 #define NR_EXECVEAT 322
 
@@ -427,70 +405,54 @@ static long argv_step(__u64 i, void *arg)
 	return 0;
 }
 
-/* An exec call of the run starts: where its name and argv are. */
-SEC("tracepoint/syscalls/sys_enter_execve")
-int on_execve_enter(struct sys_enter_rec *ctx)
+/* Every syscall of the host returns through here while a run is armed:
+ * the cheapest tests first (a failure, then an exec call, then the
+ * run's cgroup), so any other syscall costs two compares. A failed exec
+ * of the run is posted with its errno, its name and argv head read from
+ * the caller's memory now. What a racing thread of the caller wrote
+ * there meanwhile is what the log shows, as with any syscall tracer
+ * (the kernel itself reads the name after an entry tracepoint). */
+SEC("raw_tracepoint/sys_exit")
+int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct exec_call c;
-	__u32 tid;
-
-	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
-		return 0;
-	/* each field read at its constant offset (the verifier refuses a
-	 * computed one into the context) */
-	__u64 a0 = ctx->args[0], a1 = ctx->args[1], a2 = ctx->args[2];
-	__s32 nr = ctx->nr;
-	asm volatile("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(nr));
-	c.filename = nr == NR_EXECVEAT ? a1 : a0;
-	c.argv = nr == NR_EXECVEAT ? a2 : a1;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&pending, &tid, &c, BPF_ANY);
-	return 0;
-}
-
-/* An exec call of the run returns: a failure is posted with its errno,
- * its name and argv head read now. */
-SEC("tracepoint/syscalls/sys_exit_execve")
-int on_execve_exit(struct sys_exit_rec *ctx)
-{
-	struct exec_call *p;
+	const void *regs = (const void *)ctx->args[0];
+	long ret = (long)ctx->args[1];
 	struct scratch *s;
 	struct cx_event *e;
-	long ret = ctx->ret;
-	__u32 tid, k = 0;
-	__u64 pt;
+	__u64 nr, filename, argv, pt;
+	__u32 k = 0;
 
-	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+	if (ret >= 0 || !cgroup_id)
 		return 0;
-	pt = bpf_get_current_pid_tgid();
-	tid = (__u32)pt;
-	p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
+	if (bpf_probe_read_kernel(&nr, sizeof(nr), (const char *)regs + PT_REGS_ORIG_AX) < 0 ||
+	    (nr != NR_EXECVE && nr != NR_EXECVEAT))
 		return 0;
-	const char *filename = (const char *)p->filename;
-	struct argv_walk w = { .argv = (const char *const *)p->argv };
-	bpf_map_delete_elem(&pending, &tid);
-	if (ret >= 0 || !exec_quota())
+	if (bpf_get_current_cgroup_id() != cgroup_id)
+		return 0;
+	if (!exec_quota())
 		return 0;
 	s = bpf_map_lookup_elem(&scratch, &k);
 	if (!s) {
 		exec_unposted();
 		return 0;
 	}
-	w.s = s;
+	filename = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_SI : PT_REGS_DI);
+	argv = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_DX : PT_REGS_SI);
+	struct argv_walk w = { .argv = (const char *const *)argv, .s = s };
 	e = &s->e;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = CX_EV_EXEC_FAIL;
+	pt = bpf_get_current_pid_tgid();
 	e->pid = (__u32)pt;
 	e->tgid = pt >> 32;
 	e->ppid = parent_tgid((const void *)bpf_get_current_task());
 	e->ts_ns = bpf_ktime_get_ns();
 	e->exit_code = (int)-ret;
-	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), (const char *)filename);
 	if (n > 0)
 		e->filename_len = n - 1;
 	if (n == sizeof(e->filename)) {
-		long m = bpf_probe_read_user_str(s->big, CX_EV_PATH_MAX, filename);
+		long m = bpf_probe_read_user_str(s->big, CX_EV_PATH_MAX, (const char *)filename);
 		if (m > 0)
 			e->filename_len = m - 1;
 	}

@@ -380,7 +380,7 @@ struct argv_walk {
 	__u32 off, total;
 };
 
-static long argv_step(__u64 i, void *arg)
+static __attribute__((unused)) long argv_step(__u64 i, void *arg)
 {
 	struct argv_walk *w = arg;
 	const char *a = 0;
@@ -456,8 +456,34 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		if (m > 0)
 			e->filename_len = m - 1;
 	}
+#ifdef CX_ARGV_UNROLLED
+	/* argv: up to CX_EV_ARGV_MAX - 1 arguments, each measured whole and
+	 * copied where there is room (unrolled: verified faster than
+	 * bpf_loop's callback here) */
+#pragma unroll
+	for (int i = 0; i < CX_EV_ARGV_MAX; i++) {
+		const char *a = 0;
+		if (!w.argv || bpf_probe_read_user(&a, sizeof(a), &w.argv[i]) < 0 || !a)
+			break;
+		if (i == CX_EV_ARGV_MAX - 1) {
+			w.total++;
+			break;
+		}
+		long m = bpf_probe_read_user_str(s->big, CX_EV_PATH_MAX, a);
+		if (m <= 0)
+			break;
+		w.total += (__u32)m;
+		if (w.off < CX_EV_ARGS) {
+			long c = bpf_probe_read_user_str((char *)e->args + (w.off & (CX_EV_ARGS - 1)),
+							 CX_EV_ARGS, a);
+			if (c > 0)
+				w.off += (__u32)c;
+		}
+	}
+#else
 	if (w.argv)
 		bpf_loop(CX_EV_ARGV_MAX, argv_step, &w, 0);
+#endif
 	e->args_len = w.off > CX_EV_ARGS ? CX_EV_ARGS : w.off;
 	e->args_total = w.total;
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0) < 0) {

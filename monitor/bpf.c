@@ -453,7 +453,8 @@ static bool probe_cached(const char *path, const char *boot)
 	       n == 37 && memcmp(b, boot, 36) == 0 && b[36] == '\n';
 }
 
-int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_error *err)
+int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern_offsets *ret_off,
+			cx_error *err)
 {
 	cx_kern_offsets ko;
 	const char *why = NULL;
@@ -474,8 +475,11 @@ int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_erro
 		why = r == 0 ? "the kernel cannot load tracing BPF programs" : strerror(-r);
 	else if (cx_kern_offsets_get(cache_path, &ko, NULL) < 0 || !cx_kern_offsets_guard_ok(&ko))
 		why = "the kernel's BTF does not describe overlayfs's inodes";
-	if (!why)
+	if (!why) {
+		if (ret_off)
+			*ret_off = ko;
 		return 0;
+	}
 	return cx_err(err, CX_E_LAYER, r < 0 ? -r : ENOTSUP,
 		      "the exec guard cannot run here: bpf: %s (it needs BPF; a policy may accept runs without it with \"exec_guard\": \"optional\", which leaves `ld.so PROGRAM` open to any program that can exec)",
 		      why);

@@ -14,7 +14,8 @@
  * policy; what the BPF tracer reports comes from the run (hostile). */
 #include "run.h"
 
-#include <glob.h>
+#include <dirent.h>
+#include <fnmatch.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -221,8 +222,12 @@ static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS
 		"/lib/ld-linux-aarch64.so.1", "/lib/i386-linux-gnu/ld-linux.so.2",
 		"/libx32/ld-linux-x32.so.2", "/lib64/ld64.so.1", "/lib64/ld64.so.2",
 	};
-	static const char *const globs[] = { "/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1",
-					     "/lib/ld-linux*.so.*", "/lib64/ld-linux*.so.*" };
+	/* and every file of these dirs named like a loader: one readdir per
+	 * distinct dir (/lib is /usr/lib on a merged-/usr host) */
+	static const char *const dirs[] = { "/lib", "/usr/lib", "/lib64" };
+	static const char *const pats[] = { "ld-musl-*.so.1", "ld-linux*.so.*" };
+	struct stat seen[CX_ARRAY_SIZE(dirs)];
+	size_t nseen = 0;
 	char host[CX_PATH_MAX], interp[CX_PATH_MAX];
 	size_t n = 0;
 
@@ -236,12 +241,28 @@ static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS
 	}
 	for (size_t i = 0; i < CX_ARRAY_SIZE(std); i++)
 		add_loader(std[i], ids, &n);
-	for (size_t i = 0; i < CX_ARRAY_SIZE(globs); i++) {
-		glob_t g;
-		if (glob(globs[i], GLOB_NOSORT, NULL, &g) == 0)
-			for (size_t j = 0; j < g.gl_pathc; j++)
-				add_loader(g.gl_pathv[j], ids, &n);
-		globfree(&g);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(dirs); i++) {
+		struct stat st;
+		bool dup = false;
+		if (stat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		for (size_t j = 0; j < nseen; j++)
+			dup |= seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
+		if (dup)
+			continue;
+		seen[nseen++] = st;
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			for (size_t k = 0; k < CX_ARRAY_SIZE(pats); k++)
+				if (fnmatch(pats[k], de->d_name, 0) == 0 &&
+				    (size_t)snprintf(host, sizeof(host), "%s/%s", dirs[i], de->d_name) <
+					    sizeof(host)) {
+					add_loader(host, ids, &n);
+					break;
+				}
+		if (d)
+			closedir(d);
 	}
 	return n;
 }
@@ -268,7 +289,10 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn,
 				   .exec_limit = (uint32_t)rc->lim->v[CX_LIM_EXECS] };
 		g.n_loaders = run_loaders(&rc->run->lease.spec, loaders);
-		cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
+		if (rc->run->have_kernoff) /* the preflight's, from the same cache */
+			ko = rc->run->kernoff;
+		else
+			cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
 		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &g, &cb, &rc->bpf, &rc->berr);
 		rc->guarded = rc->bpf && cx_kern_offsets_guard_ok(&ko);
 		/* learn: every file opened too (its own failure only means a

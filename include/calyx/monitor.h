@@ -245,10 +245,11 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 /* Whether the loader guard can hold here, cheaply (no program of ours
  * loaded): BPF usable (a trivial tracing program loads: once per boot,
  * remembered in probe_cache, a root-only file; NULL: every time) and the
- * kernel's offsets (from cache_path, as cx_kern_offsets_get) see through
- * overlayfs. Fails CX_E_LAYER with one line saying how to accept runs
- * without it. */
-int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_error *err);
+ * kernel's offsets (from cache_path, as cx_kern_offsets_get, into
+ * ret_off when it passes) see through overlayfs. Fails CX_E_LAYER with
+ * one line saying how to accept runs without it. */
+int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern_offsets *ret_off,
+			cx_error *err);
 /* Whether failed exec calls are traced (the syscall tracepoints
  * attached; without them only successful execs are seen); why not. */
 bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why);

@@ -463,8 +463,16 @@ int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern
 
 	libbpf_set_print(quiet);
 	boot_id(boot);
-	/* a trivial program's load, ~0.1 ms: once per boot */
-	if (!probe_cached(probe_cache, boot)) {
+	/* A trivial program's load, ~0.1 ms: once per boot. Every run still
+	 * makes one cheap bpf() call (a 1-entry array, ~10 us): bpf() denied
+	 * to this calyx-exec (seccomp, an LSM, a kernel without it) refuses
+	 * here, before the lease is consumed, whatever the cache says. */
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (fd < 0)
+		r = -errno;
+	else
+		close(fd);
+	if (r > 0 && !probe_cached(probe_cache, boot)) {
 		r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
 		if (r > 0 && probe_cache && boot[0]) {
 			snprintf(line, sizeof(line), "%s\n", boot);

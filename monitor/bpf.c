@@ -115,30 +115,43 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The sys_exit link outlives calyx-exec by LINGER_MS, held by a child.
- * Why: a raw tracepoint going from 1 probe to 0 and back to 1 waits for
- * an RCU grace period at the re-attach (the kernel's tp_rcu_cond_sync;
- * measured 8 ms a run for runs back to back, 0.2 ms when 0.3 s apart).
- * With the link held a while, the next run attaches to a tracepoint that
- * still has a probe (no wait), and the last release happens off every
- * run's path. The child takes nothing else (every other fd closed first:
- * no lock, log or pipe, so nobody waits for its EOF), is not waited for
- * (calyx-exec reaps no child with wait(-1); reparented when calyx-exec
- * exits, init reaps it), and its program does nothing meanwhile: it
- * filters on this run's cgroup id, never reused. If the fork fails, the
- * link is just closed here. */
+/* The raw tracepoints' links (sys_exit, sched_process_exec) outlive
+ * calyx-exec by LINGER_MS, held by a child. Why: a tracepoint going from
+ * 1 probe to 0 and back to 1 waits for an RCU grace period at the
+ * re-attach (the kernel's tp_rcu_cond_sync; sys_exit measured 8 ms a run
+ * for runs back to back, 7 us with the link held, 0.2 ms when runs are
+ * 0.3 s apart). With the links held a while, the next run attaches to
+ * tracepoints that still have a probe (no wait), and the last release
+ * happens off every run's path. The child takes nothing else (every
+ * other fd closed first: no lock, log or pipe, so nobody waits for its
+ * EOF), is not waited for (calyx-exec reaps no child with wait(-1);
+ * reparented when calyx-exec exits, init reaps it), and the programs do
+ * nothing meanwhile: they filter on this run's cgroup id, never reused.
+ * If the fork fails, the links are just closed here. */
 #define LINGER_MS 100
-static void linger_sys_exit(cx_bpfmon *m)
+static void linger_links(cx_bpfmon *m)
 {
-	struct bpf_link *l = m->skel ? m->skel->links.on_sys_exit : NULL;
-	int fd = l ? bpf_link__fd(l) : -1;
+	int fds[2], n = 0;
 
-	if (fd < 0 || fork() != 0)
+	if (m->skel && m->skel->links.on_sys_exit && bpf_link__fd(m->skel->links.on_sys_exit) >= 0)
+		fds[n++] = bpf_link__fd(m->skel->links.on_sys_exit);
+	if (m->skel && m->skel->links.on_exec && bpf_link__fd(m->skel->links.on_exec) >= 0)
+		fds[n++] = bpf_link__fd(m->skel->links.on_exec);
+	if (n == 2 && fds[0] > fds[1]) {
+		int t = fds[0];
+		fds[0] = fds[1];
+		fds[1] = t;
+	}
+	if (n == 0 || fork() != 0)
 		return;
-	/* child: only async-signal-safe calls from here */
-	if (fd > 0)
-		syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0);
-	syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0);
+	/* child: only async-signal-safe calls from here; keep fds[] alone */
+	unsigned lo = 0;
+	for (int i = 0; i < n; i++) {
+		if ((unsigned)fds[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)fds[i] - 1, 0);
+		lo = (unsigned)fds[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
 	struct timespec ts = { 0, LINGER_MS * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -150,7 +163,7 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
-	linger_sys_exit(m);
+	linger_links(m);
 	learn_bpf__destroy(m->learn);
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])

@@ -376,8 +376,8 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 #define PT_REGS_DI 112
 #define PT_REGS_DX 96
 #define PT_REGS_ORIG_AX 120
-#define NR_EXECVE 59     /* x86_64 */
-#define NR_EXECVEAT 322
+#define NR_EXECVE 59     /* x86_64; another ABI's syscall (i386, x32) never gets */
+#define NR_EXECVEAT 322  /* here from a run: its seccomp filter kills the process */
 
 /* One argument of a failed exec's argv (bpf_loop's callback: verified
  * once, whatever the count; unrolled, the program verifies 2268

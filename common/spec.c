@@ -8,7 +8,7 @@
 
 static const char *const limit_names[CX_LIM__COUNT] = {
 	"cpu_ms", "memory_bytes", "pids", "wall_ms", "nofile", "fsize_bytes", "tmp_bytes",
-	"disk_bytes", "inodes",
+	"disk_bytes", "inodes", "execs",
 };
 
 /* Sanity ceilings independent of any policy: a typo of three zeros in a
@@ -25,14 +25,20 @@ static const uint64_t limit_hard_max[CX_LIM__COUNT] = {
 	/* a commit touches at most 1,000,000 entries (the workspace engine's
 	 * bound): a run may not be allowed to leave more than could commit */
 	[CX_LIM_INODES] = 1000000,
+	/* each exec event is an audit line (~0.5 KiB): a million is ~0.5 GB */
+	[CX_LIM_EXECS] = 1u << 20,
 };
 
 /* What a policy that predates the workspace quotas gets: conservative
  * (a run that writes more needs a policy that says so). The scratch is a
- * tmpfs, charged to the run's memory too (README "Quotas and halts"). */
+ * tmpfs, charged to the run's memory too (README "Quotas and halts").
+ * The exec quota's: a big build (zlib's configure, make and tests start
+ * ~300 programs; a kernel build tens of thousands) needs a policy that
+ * says so; every exec up to it is audited, the next one halts the run. */
 static const uint64_t limit_builtin[CX_LIM__COUNT] = {
 	[CX_LIM_DISK_BYTES] = 256ull << 20, /* 256 MiB */
 	[CX_LIM_INODES] = 16384,
+	[CX_LIM_EXECS] = 8192,
 };
 
 const char *cx_limit_name(int i)

@@ -18,7 +18,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <time.h>
 
+#include "calyx/fileio.h"
 #include "learn.skel.h"
 #include "monitor.skel.h"
 #include "monitor_bpf.h"
@@ -44,8 +46,8 @@ struct cx_bpfmon {
 	cx_bpf_callbacks cb;
 	bool fine;   /* every event at TICK_NS */
 	const char *denied_why; /* NULL: failed execs are traced */
-	struct bpf_link *exec_links[4]; /* sys_{enter,exit}_execve{,at} */
 	struct learn_bpf *learn; /* calyx-policy learn's file tracer, or NULL */
+	uint32_t exec_limit; /* exec events posted before the run breaches */
 };
 
 /* Near the budget: every CPU's event to the fine period. */
@@ -113,60 +115,47 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The syscall tracepoints' links, detached off calyx-exec's path. The
- * last close of a perf tracepoint event waits for RCU (tasks-trace) grace
- * periods in tracepoint_synchronize_unregister: 60-90 ms per link here,
- * ~300 ms a run for the four. So a child takes a copy of just those fds
- * (every other fd closed first: no lock, log or pipe is held past
- * calyx-exec), waits until calyx-exec has closed its own (fast: not the
- * last reference), then closes them and pays the wait, alone. It is not
- * waited for (one fork, no double fork: calyx-exec reaps no child with
- * wait(-1), and the child, reparented when calyx-exec exits, is reaped by
- * init). The programs filter on this run's cgroup id, never reused, so
- * they do nothing meanwhile. Interim: one monitor shared by runs (issue
- * 16) keeps them attached. If the fork fails, the links are closed here
- * (slow but correct). */
-static void release_exec_links(cx_bpfmon *m)
+/* The raw tracepoints' links (sys_exit, sched_process_exec) outlive
+ * calyx-exec by LINGER_MS, held by a child. Why: a tracepoint going from
+ * 1 probe to 0 and back to 1 waits for an RCU grace period at the
+ * re-attach (the kernel's tp_rcu_cond_sync; sys_exit measured 8 ms a run
+ * for runs back to back, 7 us with the link held, 0.2 ms when runs are
+ * 0.3 s apart). With the links held a while, the next run attaches to
+ * tracepoints that still have a probe (no wait), and the last release
+ * happens off every run's path. The child takes nothing else (every
+ * other fd closed first: no lock, log or pipe, so nobody waits for its
+ * EOF), is not waited for (calyx-exec reaps no child with wait(-1);
+ * reparented when calyx-exec exits, init reaps it), and the programs do
+ * nothing meanwhile: they filter on this run's cgroup id, never reused.
+ * If the fork fails, the links are just closed here. */
+#define LINGER_MS 100
+static void linger_links(cx_bpfmon *m)
 {
-	int fds[CX_ARRAY_SIZE(m->exec_links)], n = 0, p[2] = { -1, -1 };
+	int fds[2], n = 0;
 
-	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++)
-		if (m->exec_links[i] && bpf_link__fd(m->exec_links[i]) >= 0)
-			fds[n++] = bpf_link__fd(m->exec_links[i]);
-	if (n > 0 && pipe2(p, O_CLOEXEC) == 0 && fork() == 0) {
-		/* child: only async-signal-safe calls from here */
-		int keep[CX_ARRAY_SIZE(fds) + 1], k = 0, lo = 0;
-		char c;
-		keep[k++] = p[0];
-		for (int i = 0; i < n; i++)
-			keep[k++] = fds[i];
-		for (int i = 0; i < k; i++) /* sorted, to close the gaps between */
-			for (int j = i + 1; j < k; j++)
-				if (keep[j] < keep[i]) {
-					int t = keep[i];
-					keep[i] = keep[j];
-					keep[j] = t;
-				}
-		for (int i = 0; i < k; i++) {
-			if (keep[i] > lo)
-				syscall(SYS_close_range, (unsigned)lo, (unsigned)keep[i] - 1, 0);
-			lo = keep[i] + 1;
-		}
-		syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		for (int i = 0; i < n; i++)
-			close(fds[i]);
-		_exit(0);
+	if (m->skel && m->skel->links.on_sys_exit && bpf_link__fd(m->skel->links.on_sys_exit) >= 0)
+		fds[n++] = bpf_link__fd(m->skel->links.on_sys_exit);
+	if (m->skel && m->skel->links.on_exec && bpf_link__fd(m->skel->links.on_exec) >= 0)
+		fds[n++] = bpf_link__fd(m->skel->links.on_exec);
+	if (n == 2 && fds[0] > fds[1]) {
+		int t = fds[0];
+		fds[0] = fds[1];
+		fds[1] = t;
 	}
-	if (p[0] >= 0)
-		close(p[0]);
-	for (size_t i = 0; i < CX_ARRAY_SIZE(m->exec_links); i++) {
-		bpf_link__destroy(m->exec_links[i]);
-		m->exec_links[i] = NULL;
+	if (n == 0 || fork() != 0)
+		return;
+	/* child: only async-signal-safe calls from here; keep fds[] alone */
+	unsigned lo = 0;
+	for (int i = 0; i < n; i++) {
+		if ((unsigned)fds[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)fds[i] - 1, 0);
+		lo = (unsigned)fds[i] + 1;
 	}
-	if (p[1] >= 0)
-		close(p[1]); /* EOF: the child closes the last references */
+	syscall(SYS_close_range, lo, ~0U, 0);
+	struct timespec ts = { 0, LINGER_MS * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	_exit(0);
 }
 
 void cx_bpfmon_stop(cx_bpfmon *m)
@@ -174,7 +163,7 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
-	release_exec_links(m);
+	linger_links(m);
 	learn_bpf__destroy(m->learn);
 	for (int i = 0; i < m->ncpu; i++) {
 		if (m->links && m->links[i])
@@ -186,6 +175,29 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	free(m->perf_fds);
 	monitor_bpf__destroy(m->skel);
 	free(m);
+}
+
+/* The event ring: room for every exec event the quota allows (and the
+ * breach) when it is small, so none can be lost however late the
+ * supervisor reads; 256 KiB (~800 events) past that, which the
+ * supervisor drains as they come: an exec takes ~100 us of kernel time,
+ * an event ~20 us to audit, so the ring fills only when many CPUs exec
+ * at once for long, and then the exec that found no room is killed and
+ * the run halted (never an unaudited exec). Not bigger: the kernel
+ * allocates and maps the ring at each load (measured: 17 us for 256 KiB, 0.2 ms for 1 MiB).
+ * A learn run's file opens share it: 4 MiB. A power of 2 of at least a
+ * page (the kernel's rule). */
+static uint32_t ring_bytes(const cx_bpf_guard *g)
+{
+	uint64_t want = ((uint64_t)(g ? g->exec_limit : 0) + 2) *
+			(sizeof(struct cx_event) + 8 /* record header */);
+	uint32_t b = 16 * 1024, cap = g && !g->kill ? 4u << 20 : 256 * 1024;
+
+	if (g && !g->kill)
+		return cap;
+	while (b < want && b < cap)
+		b <<= 1;
+	return b;
 }
 
 /* Open, set the load-time constants, load (the kernel verifies the
@@ -216,7 +228,11 @@ static int load(const cx_kern_offsets *off, const cx_bpf_guard *guard, cx_bpfmon
 		goto fail;
 	}
 	m->skel->rodata->tick_ns = TICK_NS;
-	m->skel->rodata->max_exec = 256;
+	r = bpf_map__set_max_entries(m->skel->maps.events, ring_bytes(guard));
+	if (r < 0) {
+		r = cx_err(err, CX_E_LAYER, -r, "bpf: cannot size the event ring: %s", strerror(-r));
+		goto fail;
+	}
 	m->skel->rodata->off_task_tgid = off->task_tgid;
 	m->skel->rodata->off_task_real_parent = off->task_real_parent;
 	m->skel->rodata->off_task_mm = off->task_mm;
@@ -261,6 +277,7 @@ static int load(const cx_kern_offsets *off, const cx_bpf_guard *guard, cx_bpfmon
 		}
 	}
 	m->skel->bss->loader_kill = guard && guard->kill;
+	m->exec_limit = guard ? guard->exec_limit : 0;
 	*ret = m;
 	return 0;
 fail:
@@ -284,27 +301,19 @@ static int attach(cx_bpfmon *m, int cgroup_fd, uint64_t budget_ns, const cx_bpf_
 	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
 	m->skel->bss->budget_ns = budget_ns;
 	m->skel->bss->fine_below_ns = m->fine ? 0 : fine_below;
+	m->skel->bss->exec_limit = m->exec_limit;
 	m->skel->bss->cgroup_id = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	m->skel->links.on_exec = bpf_program__attach(m->skel->progs.on_exec);
 	if (!m->skel->links.on_exec)
 		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
 			      strerror(errno));
-	/* Failed exec calls: without syscall tracepoints (a kernel built
-	 * without CONFIG_FTRACE_SYSCALLS) only they go unseen; the caller
-	 * says so in the audit log. */
-	struct { struct bpf_program *p; const char *name; } tps[] = {
-		{ m->skel->progs.on_execve_enter, "sys_enter_execve" },
-		{ m->skel->progs.on_execve_exit, "sys_exit_execve" },
-		{ m->skel->progs.on_execve_enter, "sys_enter_execveat" },
-		{ m->skel->progs.on_execve_exit, "sys_exit_execveat" },
-	};
-	_Static_assert(CX_ARRAY_SIZE(tps) == CX_ARRAY_SIZE(m->exec_links), "one link per tracepoint");
-	for (size_t i = 0; i < CX_ARRAY_SIZE(tps) && !m->denied_why; i++) {
-		m->exec_links[i] = bpf_program__attach_tracepoint(tps[i].p, "syscalls", tps[i].name);
-		if (!m->exec_links[i])
-			m->denied_why = "no syscall tracepoints in this kernel (failed execs are not audited)";
-	}
+	/* Failed exec calls: without the sys_exit tracepoint (a kernel
+	 * built without CONFIG_HAVE_SYSCALL_TRACEPOINTS) only they go
+	 * unseen; the caller says so in the audit log. */
+	m->skel->links.on_sys_exit = bpf_program__attach(m->skel->progs.on_sys_exit);
+	if (!m->skel->links.on_sys_exit)
+		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
 	if (budget_ns) {
 		m->perf_fds = cx_calloc((size_t)m->ncpu, sizeof(int));
 		for (int i = 0; i < m->ncpu; i++)
@@ -411,20 +420,87 @@ uint32_t cx_bpfmon_denied_count(cx_bpfmon *m)
 	return __atomic_load_n(&m->skel->bss->denied_count, __ATOMIC_RELAXED);
 }
 
-int cx_bpfmon_preflight(const char *cache_path, cx_error *err)
+uint32_t cx_bpfmon_exec_events(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_events, __ATOMIC_RELAXED);
+}
+
+uint32_t cx_bpfmon_exec_lost(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_lost, __ATOMIC_RELAXED);
+}
+
+bool cx_bpfmon_exec_breached(cx_bpfmon *m)
+{
+	return __atomic_load_n(&m->skel->bss->exec_breached, __ATOMIC_RELAXED) != 0 ||
+	       cx_bpfmon_exec_lost(m) != 0;
+}
+
+/* This boot's id (36 characters), or "" when it cannot be read. */
+static void boot_id(char ret[40])
+{
+	_cleanup_free_ uint8_t *b = NULL;
+	size_t n = 0;
+
+	ret[0] = '\0';
+	if (cx_read_file("/proc/sys/kernel/random/boot_id", "boot id", 64, 0, 0, &b, &n, NULL) == 0 &&
+	    n >= 36) {
+		memcpy(ret, b, 36);
+		ret[36] = '\0';
+	}
+}
+
+/* The probe's cache (STATE/bpf-probe): this boot's id when a tracing
+ * program loaded in it. Trusted only as a root-owned 0600 file (the
+ * state dir is root's); a wrong entry only moves the refusal after the
+ * lease is consumed: the monitor's own load still fails closed
+ * (arm_monitor). A new boot (a new kernel, other sysctls) probes again. */
+static bool probe_cached(const char *path, const char *boot)
+{
+	_cleanup_free_ uint8_t *b = NULL;
+	size_t n = 0;
+
+	return path && boot[0] &&
+	       cx_read_file(path, "bpf probe cache", 64, CX_FILE_TRUSTED | CX_FILE_SECRET, 0, &b, &n,
+			    NULL) == 0 &&
+	       n == 37 && memcmp(b, boot, 36) == 0 && b[36] == '\n';
+}
+
+int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern_offsets *ret_off,
+			cx_error *err)
 {
 	cx_kern_offsets ko;
 	const char *why = NULL;
-	int r;
+	char boot[40], line[40];
+	int r = 1;
 
 	libbpf_set_print(quiet);
-	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
+	boot_id(boot);
+	/* A trivial program's load, ~0.1 ms: once per boot. Every run still
+	 * makes one cheap bpf() call (a 1-entry array, ~10 us): bpf() denied
+	 * to this calyx-exec (seccomp, an LSM, a kernel without it) refuses
+	 * here, before the lease is consumed, whatever the cache says. */
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (fd < 0)
+		r = -errno;
+	else
+		close(fd);
+	if (r > 0 && !probe_cached(probe_cache, boot)) {
+		r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
+		if (r > 0 && probe_cache && boot[0]) {
+			snprintf(line, sizeof(line), "%s\n", boot);
+			cx_write_file_atomic(probe_cache, line, 37, 0600, NULL); /* best effort */
+		}
+	}
 	if (r <= 0)
 		why = r == 0 ? "the kernel cannot load tracing BPF programs" : strerror(-r);
 	else if (cx_kern_offsets_get(cache_path, &ko, NULL) < 0 || !cx_kern_offsets_guard_ok(&ko))
 		why = "the kernel's BTF does not describe overlayfs's inodes";
-	if (!why)
+	if (!why) {
+		if (ret_off)
+			*ret_off = ko;
 		return 0;
+	}
 	return cx_err(err, CX_E_LAYER, r < 0 ? -r : ENOTSUP,
 		      "the exec guard cannot run here: bpf: %s (it needs BPF; a policy may accept runs without it with \"exec_guard\": \"optional\", which leaves `ld.so PROGRAM` open to any program that can exec)",
 		      why);

@@ -11,8 +11,7 @@
  * on_exec: raw_tracepoint sched_process_exec (task, old_pid, bprm),
  *   filtered to the run's cgroup id, posts CX_EV_EXEC (pid, parent,
  *   filename, argv head, as raw bytes with the lengths of the whole name
- *   and argv, so the log can say what was cut) — at most max_exec
- *   events, then only counted. It is also the loader guard: when the
+ *   and argv, so the log can say what was cut). It is also the loader guard: when the
  *   file the exec runs (bprm->file's inode, looked through overlayfs
  *   down to the host's: the run's view is made of overlays of host trees)
  *   is in `loaders`, the (dev, ino) pairs of the ELF loaders the run's
@@ -22,15 +21,29 @@
  *   CX_EV_LOADER. `ld.so PROGRAM` would otherwise run any readable file,
  *   past Landlock's execute rule (the loader itself must be executable).
  *   With loader_kill 0 (calyx-policy learn) it only reports.
- * on_execve_enter + on_execve_exit, each attached to both
- *   syscalls/sys_{enter,exit}_execve and _execveat, filtered to the
- *   run's cgroup: the name and argv head are read at entry into
- *   `pending` (per tid, bounded); an exit with an error posts
- *   CX_EV_EXEC_FAIL with the errno (Landlock's EACCES included) — at most
- *   max_denied events (loader kills included), then only counted. They
- *   run only for exec calls; enabling any syscall tracepoint makes every
- *   syscall of the host take the kernel's tracing entry path (a flag
- *   test and a bitmap test per syscall: measured in docs/benchmarks.md).
+ * on_sys_exit: raw_tracepoint sys_exit, every syscall's return: an
+ *   execve/execveat of the run that failed posts CX_EV_EXEC_FAIL with
+ *   the errno (Landlock's EACCES included), its name and argv read from
+ *   the caller's registers and memory, which a failed exec leaves as
+ *   they were. Any other syscall costs the program's first two tests
+ *   (failed? exec?); enabling a syscall tracepoint makes every syscall
+ *   of the host take the kernel's tracing path (a flag test per syscall:
+ *   measured in docs/benchmarks.md). A raw tracepoint rather than the
+ *   syscalls/sys_{enter,exit}_execve events: one program instead of two
+ *   on four perf events, no entry state, one attach syscall instead of
+ *   four perf_event_open + tracefs lookups, and a release that does not
+ *   wait for RCU grace periods (closing the last perf tracepoint event
+ *   does, ~60-90 ms each, under a mutex every perf tracepoint attach of
+ *   the host takes: back-to-back runs queued behind it).
+ * The exec quota: every exec event (spawned, failed, loader run) takes a
+ *   number from exec_events; up to exec_limit each is posted, the next
+ *   one is SIGKILLed there (at sched_process_exec before the new program
+ *   runs; at a failed call's exit before it returns to user space), posts
+ *   one CX_EV_EXEC_BREACH and user space halts the run. An event the ring
+ *   has no room for is never dropped silently: its task is killed the
+ *   same way, exec_lost counts it and user space halts the run too (the
+ *   loader sizes the ring so that cannot happen below the limit unless
+ *   the supervisor falls behind by thousands of events).
  *
  * No CO-RE and no vmlinux BTF at load time (parsing the kernel's 5 MB of
  * BTF costs ~12 ms and ~13 MiB per run): the four kernel struct offsets
@@ -47,6 +60,10 @@
 
 #include "monitor_bpf.h"
 
+#ifndef offsetof
+#define offsetof(t, m) __builtin_offsetof(t, m)
+#endif
+
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load (rodata). */
@@ -56,8 +73,7 @@ __u64 budget_ns = 0;   /* 0: no CPU enforcement */
 __u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
 __u64 fine_below_ns = 0; /* ask for fine sampling this far from the budget; 0: never */
 const volatile __u64 tick_ns = 1000000; /* the fine period (a sample's own period counts) */
-const volatile __u32 max_exec = 256;
-const volatile __u32 max_denied = 256;
+__u32 exec_limit = 0; /* exec events posted; the next one breaches (0: none allowed) */
 /* Kernel struct offsets (bytes), from kernoff.c; 0: unknown. */
 const volatile __u32 off_task_tgid = 0;
 const volatile __u32 off_task_real_parent = 0;
@@ -84,9 +100,12 @@ __u32 breached = 0;
 __u32 fine_requested = 0;
 #define MAX_CPUS 1024
 __u64 last_count[MAX_CPUS]; /* each CPU's event counter at its last sample */
-__u32 exec_count = 0;
+__u32 exec_count = 0;    /* execs posted (exec.spawned) */
 __u32 loader_kill = 0;   /* set before attach: 1 kills loader runs, 0 only reports them */
-__u32 denied_count = 0;  /* failed execs and loader runs, incl. ones not posted */
+__u32 denied_count = 0;  /* failed execs and loader runs posted (exec.denied) */
+__u32 exec_events = 0;   /* every exec event, the ones past the limit included */
+__u32 exec_breached = 0; /* exec events past exec_limit (each killed) */
+__u32 exec_lost = 0;     /* events the ring had no room for (each killed) */
 
 /* The loaders of the run's view (user space fills it before the exec
  * gate opens). */
@@ -97,43 +116,26 @@ struct {
 	__type(value, __u8);
 } loaders SEC(".maps");
 
-/* An exec call in flight: its name and argv head, read at entry (argv is
- * gone once a failing exec returns). Bounded: when full (CX_PENDING_MAX
- * calls in flight at once), a further call goes unrecorded; an entry
- * left by a task killed inside execve is replaced by its tid's next call. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* nothing allocated per run up front */
-	__uint(max_entries, CX_PENDING_MAX);
-	__type(key, __u32);
-	__type(value, struct cx_event);
-} pending SEC(".maps");
-
-/* Where the entry builds its event: the event, then room for a whole
- * argument past its end (every read has a constant size). */
-struct entry_scratch {
+/* Per-CPU room: where a failed exec's event is built (the event, then
+ * room for a whole argument past its end: every read has a constant
+ * size), and where a name longer than the event's buffer is measured. */
+struct scratch {
 	struct cx_event e;
 	char spill[CX_EV_ARGS];
+	char big[CX_EV_PATH_MAX];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct entry_scratch);
-} entry_scratch SEC(".maps");
+	__type(value, struct scratch);
+} scratch SEC(".maps");
 
+/* Sized by the loader from the exec quota (bpf.c ring_bytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
-
-/* Room to measure a filename longer than the event's buffer. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, char[CX_EV_PATH_MAX]);
-} name_scratch SEC(".maps");
 
 SEC("perf_event")
 int on_cpu_tick(struct bpf_perf_event_data *ctx)
@@ -188,19 +190,24 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
+/* A field at offset off of base, 0 when off is unknown or the read
+ * fails. No test of base: a NULL (or any bad) base makes the read fail
+ * safely and it returns 0 all the same; off is a load-time constant, so
+ * its test costs nothing. Each branch left out here is one the verifier
+ * does not explore at every read (the exec programs verify ~2x faster). */
 static __always_inline __u64 read_u64(const void *base, __u32 off)
 {
 	__u64 v = 0;
-	if (base && off)
-		bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+	if (off && bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off) < 0)
+		v = 0;
 	return v;
 }
 
 static __always_inline __u32 read_u32(const void *base, __u32 off)
 {
 	__u32 v = 0;
-	if (base && off)
-		bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+	if (off && bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off) < 0)
+		v = 0;
 	return v;
 }
 
@@ -272,8 +279,8 @@ static __always_inline void fill_exec(struct cx_event *e, const void *task, cons
 			/* the buffer is full: the name may go on; its whole
 			 * length is what the log needs to say it was cut */
 			__u32 k = 0;
-			char *big = bpf_map_lookup_elem(&name_scratch, &k);
-			long m = big ? bpf_probe_read_kernel_str(big, CX_EV_PATH_MAX, fn) : -1;
+			struct scratch *sc = bpf_map_lookup_elem(&scratch, &k);
+			long m = sc ? bpf_probe_read_kernel_str(sc->big, CX_EV_PATH_MAX, fn) : -1;
 			if (m > 0)
 				e->filename_len = m - 1;
 		}
@@ -296,6 +303,36 @@ static __always_inline void fill_exec(struct cx_event *e, const void *task, cons
 	}
 }
 
+/* The exec quota: 1 when this event may be posted; else its task is
+ * SIGKILLed (before the program runs or the failed call returns) and the
+ * first one over posts CX_EV_EXEC_BREACH (user space halts the run). */
+static __always_inline int exec_quota(void)
+{
+	__u32 n = __sync_fetch_and_add(&exec_events, 1);
+
+	if (n < exec_limit)
+		return 1;
+	bpf_send_signal(9 /* SIGKILL */);
+	if (__sync_fetch_and_add(&exec_breached, 1) != 0)
+		return 0;
+	/* only to wake user space (it reads exec_breached): a small record */
+	__u32 *b = bpf_ringbuf_reserve(&events, 2 * sizeof(__u32), 0);
+	if (!b)
+		return 0; /* the ring is full, so user space is awake */
+	b[0] = CX_EV_EXEC_BREACH;
+	b[1] = 0;
+	bpf_ringbuf_submit(b, 0);
+	return 0;
+}
+
+/* An exec event within the quota with no room in the ring: never an
+ * unaudited exec, so its task dies too and user space halts the run. */
+static __always_inline void exec_unposted(void)
+{
+	bpf_send_signal(9 /* SIGKILL */);
+	__sync_fetch_and_add(&exec_lost, 1);
+}
+
 SEC("raw_tracepoint/sched_process_exec")
 int on_exec(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -304,27 +341,26 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct cx_file_key key;
 	struct cx_event *e;
 	int loader;
-	__u32 n;
 
 	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
 	loader = exec_file_key(bprm, &key) && bpf_map_lookup_elem(&loaders, &key);
-	if (loader) {
-		/* First the kill: whatever follows may fail (a full ring). */
-		if (loader_kill)
-			bpf_send_signal(9 /* SIGKILL */);
-		n = __sync_fetch_and_add(&denied_count, 1);
-		if (n >= max_denied)
-			return 0;
-	} else {
-		n = __sync_fetch_and_add(&exec_count, 1);
-		if (n >= max_exec)
-			return 0; /* summarised by exec_count, never flooding */
-	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
+	/* First the kill: whatever follows may fail (a full ring). */
+	if (loader && loader_kill)
+		bpf_send_signal(9 /* SIGKILL */);
+	if (!exec_quota())
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		exec_unposted();
+		return 0;
+	}
+	__sync_fetch_and_add(loader ? &denied_count : &exec_count, 1);
+	/* The fixed part zeroed; the buffers are read by their lengths and
+	 * filename up to its NUL (what lies past them is earlier bytes of
+	 * this run's own ring, never shown): 4 stores instead of 39. */
+	__builtin_memset(e, 0, offsetof(struct cx_event, filename));
+	e->filename[0] = '\0';
 	e->type = loader ? CX_EV_LOADER : CX_EV_EXEC;
 	e->exit_code = loader && loader_kill ? 9 : 0;
 	fill_exec(e, task, bprm);
@@ -332,30 +368,23 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* syscalls/sys_enter_execve{,at} and sys_exit_* records (tracefs format
- * files): the common header, the syscall number, then 8-byte arguments.
- * One program for both entries (and one for both exits), told apart by
- * the syscall number: the verifier checks each once. */
-struct sys_enter_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 args[5]; /* execve: filename, argv, envp; execveat: fd, filename, argv, envp, flags */
-};
-struct sys_exit_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__s64 ret;
-};
-#define NR_EXECVE 59     /* x86_64 */
-#define NR_EXECVEAT 322
+/* raw_tracepoint sys_exit (regs, ret): the user's registers as saved at
+ * syscall entry (x86_64 struct pt_regs, a stable ABI: asm/ptrace.h), which
+ * a failed exec leaves as they were — so the call's arguments are still
+ * there, and so is the caller's memory they point to. */
+#define PT_REGS_SI 104
+#define PT_REGS_DI 112
+#define PT_REGS_DX 96
+#define PT_REGS_ORIG_AX 120
+#define NR_EXECVE 59     /* x86_64; another ABI's syscall (i386, x32) never gets */
+#define NR_EXECVEAT 322  /* here from a run: its seccomp filter kills the process */
 
 /* One argument of a failed exec's argv (bpf_loop's callback: verified
- * once, whatever the count). */
+ * once, whatever the count; unrolled, the program verifies 2268
+ * instructions instead of 621). */
 struct argv_walk {
 	const char *const *argv;
-	struct entry_scratch *s;
+	struct scratch *s;
 	__u32 off, total;
 };
 
@@ -363,7 +392,6 @@ static long argv_step(__u64 i, void *arg)
 {
 	struct argv_walk *w = arg;
 	const char *a = 0;
-	__u32 k = 0;
 
 	if (i >= CX_EV_ARGV_MAX || bpf_probe_read_user(&a, sizeof(a), &w->argv[i]) < 0 || !a)
 		return 1;
@@ -372,8 +400,7 @@ static long argv_step(__u64 i, void *arg)
 		return 1;
 	}
 	/* its whole length, then its head where there is room */
-	char *big = bpf_map_lookup_elem(&name_scratch, &k);
-	long m = big ? bpf_probe_read_user_str(big, CX_EV_PATH_MAX, a) : -1;
+	long m = bpf_probe_read_user_str(w->s->big, CX_EV_PATH_MAX, a);
 	if (m <= 0)
 		return 1;
 	w->total += (__u32)m;
@@ -386,42 +413,54 @@ static long argv_step(__u64 i, void *arg)
 	return 0;
 }
 
-/* An exec call of the run starts: its name and argv head into pending. */
-SEC("tracepoint/syscalls/sys_enter_execve")
-int on_execve_enter(struct sys_enter_rec *ctx)
+/* Every syscall of the host returns through here while a run is armed:
+ * the cheapest tests first (a failure, then an exec call, then the
+ * run's cgroup), so any other syscall costs two compares. A failed exec
+ * of the run is posted with its errno, its name and argv head read from
+ * the caller's memory now. What a racing thread of the caller wrote
+ * there meanwhile is what the log shows, as with any syscall tracer
+ * (the kernel itself reads the name after an entry tracepoint). */
+SEC("raw_tracepoint/sys_exit")
+int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct entry_scratch *s;
+	const void *regs = (const void *)ctx->args[0];
+	long ret = (long)ctx->args[1];
+	struct scratch *s;
 	struct cx_event *e;
-	const char *filename;
+	__u64 nr, filename, argv, pt;
 	__u32 k = 0;
-	__u64 pt;
 
-	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+	if (ret >= 0 || !cgroup_id)
 		return 0;
-	s = bpf_map_lookup_elem(&entry_scratch, &k);
-	if (!s)
+	if (bpf_probe_read_kernel(&nr, sizeof(nr), (const char *)regs + PT_REGS_ORIG_AX) < 0 ||
+	    (nr != NR_EXECVE && nr != NR_EXECVEAT))
 		return 0;
-	struct argv_walk w = { .s = s };
-	/* each field read at its constant offset (the verifier refuses a
-	 * computed one into the context) */
-	__u64 a0 = ctx->args[0], a1 = ctx->args[1], a2 = ctx->args[2];
-	__s32 nr = ctx->nr;
-	asm volatile("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(nr));
-	filename = (const char *)(nr == NR_EXECVEAT ? a1 : a0);
-	w.argv = (const char *const *)(nr == NR_EXECVEAT ? a2 : a1);
+	if (bpf_get_current_cgroup_id() != cgroup_id)
+		return 0;
+	if (!exec_quota())
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &k);
+	if (!s) {
+		exec_unposted();
+		return 0;
+	}
+	filename = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_SI : PT_REGS_DI);
+	argv = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_DX : PT_REGS_SI);
+	struct argv_walk w = { .argv = (const char *const *)argv, .s = s };
 	e = &s->e;
-	__builtin_memset(e, 0, sizeof(*e));
+	__builtin_memset(e, 0, offsetof(struct cx_event, filename)); /* as on_exec */
 	e->type = CX_EV_EXEC_FAIL;
 	pt = bpf_get_current_pid_tgid();
 	e->pid = (__u32)pt;
 	e->tgid = pt >> 32;
 	e->ppid = parent_tgid((const void *)bpf_get_current_task());
-	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	e->ts_ns = bpf_ktime_get_ns();
+	e->exit_code = (int)-ret;
+	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), (const char *)filename);
 	if (n > 0)
 		e->filename_len = n - 1;
 	if (n == sizeof(e->filename)) {
-		char *big = bpf_map_lookup_elem(&name_scratch, &k);
-		long m = big ? bpf_probe_read_user_str(big, CX_EV_PATH_MAX, filename) : -1;
+		long m = bpf_probe_read_user_str(s->big, CX_EV_PATH_MAX, (const char *)filename);
 		if (m > 0)
 			e->filename_len = m - 1;
 	}
@@ -429,33 +468,10 @@ int on_execve_enter(struct sys_enter_rec *ctx)
 		bpf_loop(CX_EV_ARGV_MAX, argv_step, &w, 0);
 	e->args_len = w.off > CX_EV_ARGS ? CX_EV_ARGS : w.off;
 	e->args_total = w.total;
-	bpf_map_update_elem(&pending, &e->pid, e, BPF_ANY);
-	return 0;
-}
-
-/* An exec call of the run returns: a failure is posted with its errno. */
-SEC("tracepoint/syscalls/sys_exit_execve")
-int on_execve_exit(struct sys_exit_rec *ctx)
-{
-	__u32 tid, n;
-	struct cx_event *p, *e;
-	long ret = ctx->ret;
-
-	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0) < 0) {
+		exec_unposted();
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
-		return 0;
-	if (ret < 0 && (n = __sync_fetch_and_add(&denied_count, 1)) < max_denied) {
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			__builtin_memcpy(e, p, sizeof(*e));
-			e->ts_ns = bpf_ktime_get_ns();
-			e->exit_code = (int)-ret;
-			bpf_ringbuf_submit(e, 0);
-		}
 	}
-	bpf_map_delete_elem(&pending, &tid);
+	__sync_fetch_and_add(&denied_count, 1);
 	return 0;
 }

@@ -23,6 +23,8 @@
 #define CX_EV_LOADER 5 /* an exec of an ELF loader as a program (killed when guarded) */
 #define CX_EV_EXEC_FAIL 6 /* an execve/execveat that failed: exit_code holds the errno */
 #define CX_EV_OPEN 7 /* learn.bpf.c: a file opened (struct cx_open_event) */
+#define CX_EV_EXEC_BREACH 8 /* the exec past the quota was killed: a record of
+			     * two u32 (type, 0) that only wakes user space */
 
 #define CX_EV_FILENAME 128
 #define CX_EV_ARGS 128

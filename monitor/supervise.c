@@ -33,8 +33,9 @@ enum { K_PIDFD = 1, K_WALL, K_BPF, K_MEM, K_POP, K_SIG, K_POLL, K_CTL };
 
 const char *cx_halt_name(cx_halt_reason r)
 {
-	static const char *const n[] = { "none", "cpu", "memory", "pids", "wall", "operator", "disk" };
-	return r <= CX_HALT_DISK ? n[r] : "?";
+	static const char *const n[] = { "none",     "cpu",  "memory", "pids",
+					 "wall",     "operator", "disk", "execs" };
+	return r <= CX_HALT_EXECS ? n[r] : "?";
 }
 
 /* The operator's halt signals, read through the supervisor's signalfd. */
@@ -303,6 +304,20 @@ static void check_disk(sup *s)
 		breach(s, CX_HALT_DISK, q->bytes, s->res->disk_usage.bytes);
 }
 
+/* The exec quota: the program already SIGKILLed the exec past it (or
+ * one whose event found no room); the rest of the tree is ours to stop.
+ * What is in the ring first, so the allowed execs precede the breach in
+ * the log (one still being written on another CPU follows the halt). */
+static void check_execs(sup *s)
+{
+	cx_bpfmon *b = s->cfg->bpf;
+
+	if (!b || s->res->halt != CX_HALT_NONE || !cx_bpfmon_exec_breached(b))
+		return;
+	cx_bpfmon_consume(b);
+	breach(s, CX_HALT_EXECS, s->cfg->execs, cx_bpfmon_exec_events(b));
+}
+
 /* The scratch's use when the phase is over (the result's usage). */
 static void final_disk(sup *s)
 {
@@ -401,6 +416,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 		 * the budget; the rest of the tree is ours to stop. */
 		if (cfg->bpf && cfg->cpu_ms && cx_bpfmon_breached(cfg->bpf))
 			breach(&s, CX_HALT_CPU, cfg->cpu_ms, cx_bpfmon_used_ns(cfg->bpf) / 1000000);
+		check_execs(&s);
 		if (cfg->pids && cx_cg_layout_of(cfg->cg) == CX_CG_V2)
 			check_pids(&s);
 		if (res->halt != CX_HALT_NONE) {
@@ -418,6 +434,7 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 			/* a run that filled its workspace and then ended (the
 			 * write failed with ENOSPC) is a disk halt all the same */
 			check_disk(&s);
+			check_execs(&s);
 			if (res->halt != CX_HALT_NONE)
 				halt(&s, ep);
 			break;

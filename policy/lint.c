@@ -469,14 +469,17 @@ static void rule_env(lint *l)
 /* Beyond these a maximum no longer limits a real run (per limit, in
  * cx_limit order): a day of CPU or wall clock, 64 GiB, 4096 processes,
  * 65536 files, 64 GiB files, 16 GiB of /tmp, 64 GiB of workspace writes,
- * 262144 workspace files. */
+ * 262144 workspace files, 262144 execs. */
 static const uint64_t absurd[CX_LIM__COUNT] = {
 	86400000ull, 64ull << 30, 4096, 86400000ull, 65536, 64ull << 30, 16ull << 30,
-	64ull << 30, 262144,
+	64ull << 30, 262144, 262144,
 };
 
 /* CX120: a workspace quota the policy leaves to the built-in value, one
- * finding per quota, at the first set (max, then default) missing it. */
+ * finding per quota, at the first set (max, then default) missing it.
+ * The exec quota (execs) is optional too but not flagged: its built-in
+ * 8192 fits most jobs, and a run past it halts loudly (never a silent
+ * cut), so leaving it out is not worth a warning on every policy. */
 static void rule_quota_unset(lint *l, json_t *lim)
 {
 	static const char *const sets[] = { "max", "default" };
@@ -484,7 +487,7 @@ static void rule_quota_unset(lint *l, json_t *lim)
 
 	for (int i = 0; i < CX_LIM__COUNT; i++) {
 		bool missing[2];
-		if (!cx_limit_optional(i))
+		if (!cx_limit_optional(i) || i == CX_LIM_EXECS)
 			continue;
 		for (size_t s = 0; s < 2; s++) {
 			json_t *o = json_is_object(lim) ? json_object_get(lim, sets[s]) : NULL;

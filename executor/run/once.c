@@ -14,7 +14,8 @@
  * policy; what the BPF tracer reports comes from the run (hostile). */
 #include "run.h"
 
-#include <glob.h>
+#include <dirent.h>
+#include <fnmatch.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -221,8 +222,12 @@ static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS
 		"/lib/ld-linux-aarch64.so.1", "/lib/i386-linux-gnu/ld-linux.so.2",
 		"/libx32/ld-linux-x32.so.2", "/lib64/ld64.so.1", "/lib64/ld64.so.2",
 	};
-	static const char *const globs[] = { "/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1",
-					     "/lib/ld-linux*.so.*", "/lib64/ld-linux*.so.*" };
+	/* and every file of these dirs named like a loader: one readdir per
+	 * distinct dir (/lib is /usr/lib on a merged-/usr host) */
+	static const char *const dirs[] = { "/lib", "/usr/lib", "/lib64" };
+	static const char *const pats[] = { "ld-musl-*.so.1", "ld-linux*.so.*" };
+	struct stat seen[CX_ARRAY_SIZE(dirs)];
+	size_t nseen = 0;
 	char host[CX_PATH_MAX], interp[CX_PATH_MAX];
 	size_t n = 0;
 
@@ -236,12 +241,28 @@ static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS
 	}
 	for (size_t i = 0; i < CX_ARRAY_SIZE(std); i++)
 		add_loader(std[i], ids, &n);
-	for (size_t i = 0; i < CX_ARRAY_SIZE(globs); i++) {
-		glob_t g;
-		if (glob(globs[i], GLOB_NOSORT, NULL, &g) == 0)
-			for (size_t j = 0; j < g.gl_pathc; j++)
-				add_loader(g.gl_pathv[j], ids, &n);
-		globfree(&g);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(dirs); i++) {
+		struct stat st;
+		bool dup = false;
+		if (stat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		for (size_t j = 0; j < nseen; j++)
+			dup |= seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
+		if (dup)
+			continue;
+		seen[nseen++] = st;
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			for (size_t k = 0; k < CX_ARRAY_SIZE(pats); k++)
+				if (fnmatch(pats[k], de->d_name, 0) == 0 &&
+				    (size_t)snprintf(host, sizeof(host), "%s/%s", dirs[i], de->d_name) <
+					    sizeof(host)) {
+					add_loader(host, ids, &n);
+					break;
+				}
+		if (d)
+			closedir(d);
 	}
 	return n;
 }
@@ -265,9 +286,13 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 	} else {
 		cx_kern_offsets ko;
 		cx_file_id loaders[CX_BPF_LOADERS_MAX];
-		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn };
+		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn,
+				   .exec_limit = (uint32_t)rc->lim->v[CX_LIM_EXECS] };
 		g.n_loaders = run_loaders(&rc->run->lease.spec, loaders);
-		cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
+		if (rc->run->have_kernoff) /* the preflight's, from the same cache */
+			ko = rc->run->kernoff;
+		else
+			cx_kern_offsets_get(rc->run->state.offsets, &ko, NULL); /* zeros: pid + comm only */
 		cx_bpfmon_start(cx_cg_clone_fd(rc->cg), budget, &ko, &g, &cb, &rc->bpf, &rc->berr);
 		rc->guarded = rc->bpf && cx_kern_offsets_guard_ok(&ko);
 		/* learn: every file opened too (its own failure only means a
@@ -304,6 +329,8 @@ static const char *unit_of(cx_halt_reason r, bool inodes)
 		return "pids";
 	case CX_HALT_DISK:
 		return inodes ? "inodes" : "bytes";
+	case CX_HALT_EXECS:
+		return "execs";
 	default:
 		return "";
 	}
@@ -316,6 +343,9 @@ static void on_breach(cx_halt_reason why, uint64_t limit, uint64_t usage, void *
 			      (json_int_t)limit, "usage", (json_int_t)usage);
 	if (why == CX_HALT_DISK) /* one quota, two units */
 		json_object_set_new(d, "unit", json_string(unit_of(why, rc->sr->disk_inodes)));
+	/* an exec event the ring had no room for halts the run as well */
+	if (why == CX_HALT_EXECS && rc->bpf && cx_bpfmon_exec_lost(rc->bpf))
+		json_object_set_new(d, "events_lost", json_integer(cx_bpfmon_exec_lost(rc->bpf)));
 	ctx_event(rc, "resource.breach", d);
 }
 
@@ -546,6 +576,7 @@ static int once_supervise(once *o, cx_error *err)
 		.cg = o->rc.cg, .pidfd = o->sb.pidfd, .bpf = o->rc.bpf,
 		.cpu_ms = lim->v[CX_LIM_CPU_MS], .wall_ms = lim->v[CX_LIM_WALL_MS],
 		.memory_bytes = lim->v[CX_LIM_MEMORY_BYTES], .pids = lim->v[CX_LIM_PIDS],
+		.execs = lim->v[CX_LIM_EXECS],
 		.started_ns = o->sb.started_ns, .on_breach = on_breach, .ctl_fd = o->ctl_fd,
 		.status_json = status_json, .on_operator = on_operator, .arg = &o->rc,
 		.disk = o->trees ? &o->trees->disk : NULL,

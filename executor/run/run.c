@@ -273,7 +273,8 @@ static int phase_recover(cx_run *run, cx_error *err)
 	 * BPF or without the BTF it needs refuses here; a failure at load
 	 * (rarer) still refuses, after (once.c, arm_monitor). */
 	if (r == 0 && !run->pol.exec_guard_optional)
-		r = cx_bpfmon_preflight(run->state.offsets, err);
+		r = cx_bpfmon_preflight(run->state.offsets, run->state.bpf_probe, &run->kernoff, err);
+	run->have_kernoff = r == 0 && !run->pol.exec_guard_optional;
 	return r;
 }
 

@@ -61,6 +61,8 @@ typedef struct cx_run {
 	cx_state state;
 	cx_audit *audit; /* NULL in a dry run (and before the log opened) */
 	uint8_t cache_mac_key[32]; /* for STATE/cache (seccomp), from the host key */
+	cx_kern_offsets kernoff; /* read by the BPF preflight (have_kernoff), reused at arm */
+	bool have_kernoff;
 	/* 2 verify */
 	uint8_t *lease_buf;
 	size_t lease_len;

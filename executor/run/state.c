@@ -39,6 +39,7 @@ int cx_state_init(cx_state *s, const char *state_dir, cx_error *err)
 	s->pruned = join(state_dir, "ledger.pruned");
 	s->cache = join(state_dir, "cache");
 	s->offsets = join(state_dir, "kernel-offsets.json");
+	s->bpf_probe = join(state_dir, "bpf-probe");
 	s->ws = (cx_ws_dirs){ .trash = s->trash, .locks = s->locks };
 	return 0;
 }
@@ -46,7 +47,8 @@ int cx_state_init(cx_state *s, const char *state_dir, cx_error *err)
 void cx_state_free(cx_state *s)
 {
 	char **all[] = { &s->dir,    &s->root,   &s->ctl,   &s->runs,   &s->packs,  &s->trash,
-			 &s->locks,  &s->uids,   &s->ledger, &s->pruned, &s->cache, &s->offsets };
+			 &s->locks,  &s->uids,   &s->ledger, &s->pruned, &s->cache, &s->offsets,
+			 &s->bpf_probe };
 	for (size_t i = 0; i < CX_ARRAY_SIZE(all); i++) {
 		free(*all[i]);
 		*all[i] = NULL;

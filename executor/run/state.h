@@ -22,6 +22,7 @@
  *   STATE/ledger.pruned            stamp: when the ledger was last pruned
  *   STATE/cache/                   seccomp filter cache (MACed)
  *   STATE/kernel-offsets.json      the BPF monitor's kernel offsets
+ *   STATE/bpf-probe                this boot's id once a tracing BPF program loaded
  *
  * Invariants: every path fits CX_STATE_PATH_MAX (checked once, in
  * cx_state_init, against the longest name below it); lease ids are 32
@@ -52,6 +53,7 @@ typedef struct cx_state {
 	char *pruned;   /* STATE/ledger.pruned */
 	char *cache;    /* STATE/cache */
 	char *offsets;  /* STATE/kernel-offsets.json */
+	char *bpf_probe; /* STATE/bpf-probe */
 	cx_ws_dirs ws;  /* trash and locks, for the workspace engine */
 } cx_state;
 

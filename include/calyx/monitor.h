@@ -206,6 +206,10 @@ typedef struct cx_bpf_guard {
 	const cx_file_id *loaders;
 	size_t n_loaders; /* at most CX_BPF_LOADERS_MAX */
 	bool kill;
+	/* The exec quota (limit execs): exec events (spawned, failed, loader
+	 * runs) reported before the next one is SIGKILLed in kernel and the
+	 * run breaches (cx_bpfmon_exec_breached). */
+	uint32_t exec_limit;
 } cx_bpf_guard;
 #define CX_BPF_LOADERS_MAX 64
 
@@ -239,11 +243,13 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 		    const cx_bpf_guard *guard, const cx_bpf_callbacks *cb, cx_bpfmon **ret,
 		    cx_error *err);
 /* Whether the loader guard can hold here, cheaply (no program of ours
- * loaded): BPF usable (a trivial tracing program loads) and the kernel's
- * offsets (from cache_path, as cx_kern_offsets_get) see through
- * overlayfs. Fails CX_E_LAYER with one line saying how to accept runs
- * without it. */
-int cx_bpfmon_preflight(const char *cache_path, cx_error *err);
+ * loaded): BPF usable (a trivial tracing program loads: once per boot,
+ * remembered in probe_cache, a root-only file; NULL: every time) and the
+ * kernel's offsets (from cache_path, as cx_kern_offsets_get, into
+ * ret_off when it passes) see through overlayfs. Fails CX_E_LAYER with
+ * one line saying how to accept runs without it. */
+int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern_offsets *ret_off,
+			cx_error *err);
 /* Whether failed exec calls are traced (the syscall tracepoints
  * attached; without them only successful execs are seen); why not. */
 bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why);
@@ -253,8 +259,15 @@ bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why);
 int cx_bpfmon_trace_opens(cx_bpfmon *m, int cgroup_fd, cx_error *err);
 /* Opens the file tracer could not report (full ring, path too long). */
 uint64_t cx_bpfmon_opens_lost(cx_bpfmon *m);
-/* Failed execs and loader runs seen (incl. ones not posted). */
+/* Failed execs and loader runs reported. */
 uint32_t cx_bpfmon_denied_count(cx_bpfmon *m);
+/* Exec events of the run (spawned + denied), the ones past the quota
+ * included; events lost (no room in the ring: each killed, as one past
+ * the quota); whether the quota was breached or an event lost (the run
+ * must halt: CX_HALT_EXECS). */
+uint32_t cx_bpfmon_exec_events(cx_bpfmon *m);
+uint32_t cx_bpfmon_exec_lost(cx_bpfmon *m);
+bool cx_bpfmon_exec_breached(cx_bpfmon *m);
 /* cgroup_used_ns: the run cgroup's whole CPU so far (cpu.stat, read once
  * the events are attached). What of it the events did not count (the
  * sandbox setting itself up before they were attached) is charged against
@@ -263,7 +276,7 @@ void cx_bpfmon_charge_uncounted(cx_bpfmon *m, uint64_t cgroup_used_ns);
 /* epoll-able fd of the ring buffer; consume events when it is readable. */
 int cx_bpfmon_fd(cx_bpfmon *m);
 int cx_bpfmon_consume(cx_bpfmon *m);
-/* CPU the enforcer counted (ns), and execs seen (incl. ones not logged). */
+/* CPU the enforcer counted (ns), and execs reported (exec.spawned). */
 uint64_t cx_bpfmon_used_ns(cx_bpfmon *m);
 uint32_t cx_bpfmon_exec_count(cx_bpfmon *m);
 /* The enforcer saw the budget crossed (and SIGKILLed the task). */
@@ -362,6 +375,7 @@ typedef enum cx_halt_reason {
 	CX_HALT_WALL,
 	CX_HALT_OPERATOR,
 	CX_HALT_DISK,     /* the workspace quota (bytes or inodes) */
+	CX_HALT_EXECS,    /* the exec quota (or an exec event the ring lost) */
 } cx_halt_reason;
 
 const char *cx_halt_name(cx_halt_reason r);
@@ -382,6 +396,7 @@ typedef struct cx_supervise_cfg {
 	int pidfd;              /* the sandbox's init: readable when it exits */
 	cx_bpfmon *bpf;         /* NULL: CPU budget by polling cpu.stat */
 	uint64_t cpu_ms, wall_ms, memory_bytes, pids;
+	uint64_t execs;         /* the exec quota (enforced by bpf, when given) */
 	int64_t started_ns;     /* CLOCK_MONOTONIC at spawn */
 	/* Called once per breach, before the halt sequence (audit). */
 	void (*on_breach)(cx_halt_reason why, uint64_t limit, uint64_t usage, void *arg);

@@ -33,6 +33,7 @@ enum cx_limit {
 	CX_LIM_TMP_BYTES,
 	CX_LIM_DISK_BYTES, /* the workspace quota: what a run's writes occupy */
 	CX_LIM_INODES,     /* and how many files, dirs and links it may leave */
+	CX_LIM_EXECS,      /* exec events of a run (spawned + denied), each audited */
 	CX_LIM__COUNT
 };
 
@@ -44,8 +45,9 @@ typedef struct cx_limits {
 const char *cx_limit_name(int i);
 /* Absolute sanity bound for each limit, whatever a policy says. */
 uint64_t cx_limit_hard_max(int i);
-/* The workspace quotas (disk_bytes, inodes) are optional in a policy (it
- * predates them); every other limit is required. For an optional limit a
+/* The workspace quotas (disk_bytes, inodes) and the exec quota (execs)
+ * are optional in a policy (it predates them); every other limit is
+ * required. For an optional limit a
  * policy leaves out, the built-in value is its maximum and its default
  * (0 for a required limit). */
 bool cx_limit_optional(int i);

@@ -538,6 +538,48 @@ t_halted() {
 }
 run_test run.cpu_halted_rolled_back t_halted
 
+t_execs_halted() {
+	# the exec quota: 5 exec events (the command, then 4 of its 10
+	# children), the 6th exec is killed before it runs and the run
+	# halted and rolled back; exactly the 5 allowed execs are audited
+	local n r=$T/ae/execs.result
+	ae_lease ae execs "$(json_argv write:x:1 spawn:10 sleep:5000)" '"limits":{"execs":5,"wall_ms":20000}' || return 1
+	ae_run ae execs
+	expect_rc 124 || return 1
+	[ "$(rget "$r" halt.reason)" = execs ] || fail "halt.reason is '$(rget "$r" halt.reason)', expected execs" || return 1
+	[ "$(rget "$r" halt.limit)" = 5 ] && [ "$(rget "$r" halt.unit)" = execs ] ||
+		fail "halt limit/unit: '$(rget "$r" halt.limit)' '$(rget "$r" halt.unit)'" || return 1
+	grep -q '^calyx-exec: halted \[execs\]: ' "$ERR" || fail "stderr lacks 'halted [execs]': $(first_err)" || return 1
+	[ ! -e "$T/srv/execs/x" ] || fail "the halted run's write landed" || return 1
+	n=$(tail -n +"$((FROM + 1))" "$AL" | grep -cF '"type":"exec.spawned"')
+	[ "$n" -eq 5 ] || fail "exec.spawned events: $n, expected exactly 5" || return 1
+	n=$(tail -n +"$((FROM + 1))" "$AL" | grep -cF '"type":"exec.denied"')
+	[ "$n" -eq 0 ] || fail "exec.denied events: $n, expected 0" || return 1
+	expect_seq execs_halted
+}
+t_execs_failed_halted() {
+	# failed execs count too: the command (1) and 2 failed execs are
+	# audited, the 3rd failed exec is killed as it returns and the run
+	# halted; exactly those 3 exec events are in the log
+	local n r=$T/ae/execfail.result
+	ae_lease ae execfail "$(json_argv write:x:1 execfail:5 sleep:5000)" '"limits":{"execs":3,"wall_ms":20000}' || return 1
+	ae_run ae execfail
+	expect_rc 124 || return 1
+	[ "$(rget "$r" halt.reason)" = execs ] || fail "halt.reason is '$(rget "$r" halt.reason)', expected execs" || return 1
+	[ ! -e "$T/srv/execfail/x" ] || fail "the halted run's write landed" || return 1
+	n=$(tail -n +"$((FROM + 1))" "$AL" | grep -cF '"type":"exec.spawned"')
+	[ "$n" -eq 1 ] || fail "exec.spawned events: $n, expected 1 (the command)" || return 1
+	n=$(tail -n +"$((FROM + 1))" "$AL" | grep -F '"type":"exec.denied"' | grep -cF '"errno":"ENOENT"')
+	[ "$n" -eq 2 ] || fail "exec.denied ENOENT events: $n, expected exactly 2" || return 1
+}
+if grep -qF '"cpu_enforcer": "bpf"' "$T/ae/cpu.result" 2>/dev/null; then
+	run_test run.execs_quota_halted_rolled_back t_execs_halted
+	run_test run.execs_quota_counts_failed_execs t_execs_failed_halted
+else
+	skip_test run.execs_quota_halted_rolled_back "no BPF monitor here (the exec quota needs it)"
+	skip_test run.execs_quota_counts_failed_execs "no BPF monitor here (the exec quota needs it)"
+fi
+
 t_operator() {
 	ae_lease ae op "$(json_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
 	bg_run ae op || return 1

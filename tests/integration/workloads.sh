@@ -151,8 +151,10 @@ spawned() {
 	done
 }
 # all_logged HOST RUN: every exec of the run is in the log, one exec.spawned
-# each: their count equals exec.finished's processes_started (the tracer's
-# count of every exec in the run's cgroup). Without the tracer: noted.
+# each: their count equals exec.finished's processes_started (the execs
+# the tracer reported: one past the exec quota, or one it had no room
+# for, is killed before it runs and halts the run). Without the tracer:
+# noted.
 all_logged() {
 	local fin n logged
 	fin=$(run_lines "$1" "$2" exec.finished | head -n 1)

@@ -157,6 +157,18 @@ static void limits_workspace_quotas(void **st)
 	assert_int_equal(cx_limit_builtin(CX_LIM_DISK_BYTES), 256u << 20);
 	assert_int_equal(cx_limit_builtin(CX_LIM_INODES), 16384);
 	assert_int_equal(cx_limit_hard_max(CX_LIM_INODES), 1000000);
+	/* the exec quota: optional, 8192 built in, at most 1<<20 */
+	assert_string_equal(cx_limit_name(CX_LIM_EXECS), "execs");
+	assert_true(cx_limit_optional(CX_LIM_EXECS));
+	assert_int_equal(cx_limit_builtin(CX_LIM_EXECS), 8192);
+	assert_int_equal(cx_limit_hard_max(CX_LIM_EXECS), 1u << 20);
+	j = json_pack("{s:i}", "execs", 5);
+	assert_int_equal(cx_limits_from_json(j, "x", CX_E_BODY, false, &l, &err), 0);
+	assert_int_equal(l.v[CX_LIM_EXECS], 5);
+	json_decref(j);
+	j = json_pack("{s:I}", "execs", (json_int_t)(1 << 20) + 1);
+	assert_true(cx_limits_from_json(j, "x", CX_E_BODY, false, &l, &err) < 0);
+	json_decref(j);
 	/* a lease may name them */
 	j = json_pack("{s:I, s:i}", "disk_bytes", (json_int_t)1 << 20, "inodes", 64);
 	assert_int_equal(cx_limits_from_json(j, "x", CX_E_BODY, false, &l, &err), 0);
@@ -167,7 +179,7 @@ static void limits_workspace_quotas(void **st)
 	j = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "cpu_ms", 1, "memory_bytes", 1, "pids",
 		      1, "wall_ms", 1, "nofile", 1, "fsize_bytes", 1, "tmp_bytes", 1);
 	assert_int_equal(cx_limits_from_json(j, "x", CX_E_POLICY, true, &l, &err), 0);
-	assert_int_equal(l.set & (1u << CX_LIM_DISK_BYTES | 1u << CX_LIM_INODES), 0);
+	assert_int_equal(l.set & (1u << CX_LIM_DISK_BYTES | 1u << CX_LIM_INODES | 1u << CX_LIM_EXECS), 0);
 	json_decref(j);
 	/* above the hard ceiling, or zero: refused */
 	j = json_pack("{s:i}", "inodes", 1000001);

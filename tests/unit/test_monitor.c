@@ -348,6 +348,7 @@ static void disk_quota_eval(void **st)
 	sf = sf_of(0, 0, 0, 0);
 	assert_int_equal(cx_disk_eval(&sf, &q, &u), CX_DISK_OK);
 	assert_string_equal(cx_halt_name(CX_HALT_DISK), "disk");
+	assert_string_equal(cx_halt_name(CX_HALT_EXECS), "execs");
 }
 
 /* cx_disk_read on a real directory's fd (whatever file system): usage is

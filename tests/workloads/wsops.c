@@ -7,6 +7,11 @@
  *   P.0 .. P.N-1)  sparse:P:MIB (a sparse file of MIB MiB: a few bytes at
  *   its start, middle and end, holes between)  sleep:MS  spin  exit:N
  *   ids (print "uid=U gid=G" and a newline)  owner:P (print P's "uid:gid")
+ *   spawn:N (N times, one after the other: a child execs this program,
+ *   by argv[0], with "exit:0"; a child killed by a signal is not a
+ *   failure: the exec quota's test counts the execs the run was allowed)
+ *   execfail:N (N times, one after the other: a child execs a missing
+ *   file, /nonexistent, and exits 127: N failed execs)
  * Stops at the first failure with exit 99 and a message. */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +104,46 @@ static int sparse(const char *p, long mib)
 	return r;
 }
 
+static int spawn_n(const char *self, long n)
+{
+	for (long i = 0; i < n; i++) {
+		char *xargv[] = { (char *)self, "exit:0", NULL };
+		int st;
+		pid_t p = fork();
+		if (p < 0)
+			return -1;
+		if (p == 0) {
+			execv(self, xargv);
+			_exit(127);
+		}
+		if (waitpid(p, &st, 0) < 0)
+			return -1;
+		if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+			errno = ECHILD;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int execfail_n(long n)
+{
+	for (long i = 0; i < n; i++) {
+		char *xargv[] = { "/nonexistent", "x", NULL };
+		int st;
+		pid_t p = fork();
+		if (p < 0)
+			return -1;
+		if (p == 0) {
+			execv(xargv[0], xargv);
+			_exit(127);
+		}
+		if (waitpid(p, &st, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -149,6 +195,10 @@ int main(int argc, char **argv)
 			r = lstat(a, &st);
 			if (r == 0)
 				printf("%u:%u\n", (unsigned)st.st_uid, (unsigned)st.st_gid), fflush(stdout);
+		} else if (!strcmp(op, "spawn") && a) {
+			r = spawn_n(argv[0], strtol(a, NULL, 10));
+		} else if (!strcmp(op, "execfail") && a) {
+			r = execfail_n(strtol(a, NULL, 10));
 		} else if (!strcmp(op, "exit") && a)
 			return atoi(a);
 		else {

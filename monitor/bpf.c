@@ -471,7 +471,7 @@ int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern
 {
 	cx_kern_offsets ko;
 	const char *why = NULL;
-	char boot[40], line[40];
+	char boot[40], line[48];
 	int r = 1;
 
 	libbpf_set_print(quiet);
@@ -488,7 +488,7 @@ int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern
 	if (r > 0 && !probe_cached(probe_cache, boot)) {
 		r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
 		if (r > 0 && probe_cache && boot[0]) {
-			snprintf(line, sizeof(line), "%s\n", boot);
+			snprintf(line, sizeof(line), "%.36s\n", boot);
 			cx_write_file_atomic(probe_cache, line, 37, 0600, NULL); /* best effort */
 		}
 	}

@@ -45,19 +45,32 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "calyx/fileio.h"
 
 /* The helper child: it only has to exist while we write its maps and
  * open its namespace. Shares our memory (CLONE_VM: no page-table copy),
- * so it makes no call but pause() on its own small stack. */
+ * so it makes raw system calls only, on its own small stack. It must
+ * never outlive calyx-exec: killed (PDEATHSIG) when calyx-exec dies
+ * before killing it itself (a SIGKILL between clone and kill left a
+ * paused orphan holding copies of every fd — the workspace lock, the
+ * control socket — so the next run and calyx-ctl waited on it), and it
+ * drops its copy of the fd table at once (no CLONE_FILES: ours stays). */
 static _Noreturn int helper_main(void *arg)
 {
-	(void)arg;
+	pid_t parent = *(const pid_t *)arg; /* shared memory: ours */
+
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (syscall(SYS_getppid) != parent) /* died before the prctl */
+		syscall(SYS_exit, 0);
+	syscall(SYS_close_range, 0U, ~0U, 0U);
 	for (;;)
-		pause();
+		syscall(SYS_pause);
 }
 
 static int write_map(pid_t pid, const char *file, const char *map, cx_error *err)
@@ -90,11 +103,13 @@ static int make_userns(uid_t ouid, gid_t ogid, uid_t ruid, gid_t rgid, pid_t *re
 		       cx_error *err)
 {
 	static char stack[8192] __attribute__((aligned(16)));
+	static pid_t parent; /* read by the helper (CLONE_VM) */
 	char map[64], path[64];
 	int fd = -1, r, st;
 	pid_t pid;
 
-	pid = clone(helper_main, stack + sizeof(stack), CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
+	parent = getpid();
+	pid = clone(helper_main, stack + sizeof(stack), CLONE_NEWUSER | CLONE_VM | SIGCHLD, &parent);
 	if (pid < 0)
 		return cx_err(err, CX_E_LAYER, errno,
 			      "cannot create the user namespace of an idmapped mount: %s",

@@ -689,9 +689,10 @@ static bool link_resolve(const char *dir, const char *target, char *out, size_t 
 		}
 		if (n + 1 + strlen(c) + 1 > outlen)
 			return false;
+		size_t cl = strlen(c);
 		out[n++] = '/';
-		strcpy(out + n, c);
-		n += strlen(c);
+		memcpy(out + n, c, cl + 1); /* bounded just above */
+		n += cl;
 	}
 	if (n == 0)
 		snprintf(out, outlen, "/");
@@ -724,8 +725,8 @@ static bool holds_binds(const char *p, const vbind *binds, size_t n)
 static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size_t n,
 			   cx_error *err)
 {
-	_cleanup_close_ int hfd = cx_openat2(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY,
-					     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	int hfd = cx_openat2(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY,
+			     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	_cleanup_close_ int vfd = -1;
 	DIR *d;
 	struct dirent *de;
@@ -733,10 +734,11 @@ static int mirror_link_dir(int rootfd, const char *dir, const vbind *binds, size
 
 	if (hfd < 0)
 		return 0;
-	d = fdopendir(hfd);
-	if (!d)
+	d = fdopendir(hfd); /* owns hfd from here */
+	if (!d) {
+		close(hfd);
 		return 0;
-	hfd = -1; /* owned by d */
+	}
 	while (r == 0 && (de = readdir(d)) && seen++ < LINK_DIR_ENTRIES_MAX) {
 		char target[256];
 		ssize_t len;

@@ -106,25 +106,32 @@ mkdir -p "$H/etc" && cp "$T/policy.json" "$H/etc/policy.json" || setup_fail "mkd
 vg lease.keyring.add 0 "$LEASE" keyring add "$T/keyring.json" "$KEYS/alice.pub.json"
 mk_host h "$H/etc/policy.json" || setup_fail "mk_host: $WHY"
 body_json '["/usr/bin/true"]' >"$T/true.body"
-vg lease.new 0 "$LEASE" new "$T/true.body" -o "$T/true.lease" --policy "$H/etc/policy.json" --ttl 1800
+# --no-host-check: the host check opens the command with openat2, which
+# valgrind does not know (ENOSYS); the suites run it natively
+vg lease.new 0 "$LEASE" new --no-host-check "$T/true.body" -o "$T/true.lease" --policy "$H/etc/policy.json" --ttl 1800
 cp "$T/true.lease" "$T/unsigned.lease"
 vg lease.sign.human 0 "$LEASE" sign --key "$KEYS/alice.key" "$T/true.lease"
 vg lease.sign.agent 0 "$LEASE" sign --key "$KEYS/bot.key" "$T/true.lease"
-vg lease.verify 0 "$LEASE" verify --keyring "$H/etc/keyring.json" --policy "$H/etc/policy.json" \
+# 77: it stops at the host check of the command (openat2, which valgrind
+# lacks: ENOSYS), after the envelope, signatures, policy and body checks
+vg lease.verify 77 "$LEASE" verify --keyring "$H/etc/keyring.json" --policy "$H/etc/policy.json" \
 	--host-id "$HOST_ID" "$T/true.lease"
 vg lease.show.policy 0 "$LEASE" show --keyring "$H/etc/keyring.json" --policy "$H/etc/policy.json" \
 	"$T/true.lease"
 
 # ---- calyx-policy ----------------------------------------------------------------
-vg policy.check 0 "$POLICY" check "$H/etc/policy.json"
-vg policy.check.lease 0 "$POLICY" check "$H/etc/policy.json" "$T/true.lease"
+# --no-host: the host check of commands needs openat2 (valgrind lacks it)
+vg policy.check 0 "$POLICY" check "$H/etc/policy.json" --no-host
+vg policy.check.lease 0 "$POLICY" check "$H/etc/policy.json" "$T/true.lease" --no-host
 vg policy.explain 0 "$POLICY" explain "$H/etc/policy.json"
 vg policy.lint.text 0 "$POLICY" lint "$H/etc/policy.json" --fail-on none
 vg policy.lint.sarif 0 "$POLICY" lint "$H/etc/policy.json" --format sarif --fail-on none
 vg policy.diff 3 "$POLICY" diff "$H/etc/policy.json" "$T/policy-wide.json"
 
 # ---- calyx-exec ------------------------------------------------------------------
-vg exec.dry_run 0 "$EXEC" --config "$CONF" --lease "$T/true.lease" --dry-run
+# 126: the dry run stops at the host check of the command (openat2: ENOSYS
+# under valgrind), after the lease is verified and the ledger looked at
+vg exec.dry_run 126 "$EXEC" --config "$CONF" --lease "$T/true.lease" --dry-run
 vg exec.refused.unsigned 77 "$EXEC" --config "$CONF" --lease "$T/unsigned.lease"
 # The real run: under valgrind it stops at the host probe (see the top).
 vg exec.run.true 125 "$EXEC" --config "$CONF" --lease "$T/true.lease"

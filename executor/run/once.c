@@ -90,18 +90,14 @@ static void ctx_event(run_ctx *rc, const char *type, json_t *details)
 		rc->audit_r = r;
 }
 
-/* Every process the run starts (BPF exec tracer) is an audit event. Its
+/* An exec event's details, shared by exec.spawned and exec.denied. Its
  * names and argv are the run's bytes: text values (calyx/audit.h), so no
  * byte makes the details unbuildable and a cut says so. argv_head alone
  * gives the arguments back by splitting it at spaces, unless one holds a
- * space or is empty: then argv lists them one by one. */
-static void on_exec(const cx_bpf_exec *e, void *arg)
+ * space or is empty: then argv lists them one by one. by_fd: calyx's own
+ * execveat of the checked command, named by the lease's argv[0]. */
+static json_t *exec_details(const run_ctx *rc, const cx_bpf_exec *e, bool by_fd)
 {
-	run_ctx *rc = arg;
-	/* The payload is started with execveat on the fd it checked, which
-	 * the kernel names "/dev/fd/N": name it by the lease's command. */
-	bool by_fd = e->filename_len >= 8 && memcmp(e->filename, "/dev/fd/", 8) == 0 &&
-		     (pid_t)e->ppid == rc->init_pid;
 	json_t *fn = by_fd ? cx_audit_text(rc->run->lease.spec.argv.v[0])
 			   : cx_audit_textn(e->filename, e->filename_len,
 					    e->filename_total > e->filename_len, e->filename_total);
@@ -113,17 +109,33 @@ static void on_exec(const cx_bpf_exec *e, void *arg)
 								       e->args_total)) == 0);
 	if (d && by_fd)
 		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
-	ctx_event(rc, "exec.spawned", d);
-	/* learn: every distinct name (a cut one cannot name a file) */
-	cx_strv *ls = &rc->run->learn_execs;
-	if (rc->run->learn && !by_fd && e->filename_total <= e->filename_len &&
-	    e->filename_len < sizeof(e->filename) && ls->n < CX_LEARN_EXECS_MAX) {
-		char name[sizeof(e->filename)];
-		memcpy(name, e->filename, e->filename_len);
-		name[e->filename_len] = '\0';
-		if (!cx_strv_contains(ls, name))
-			CX_CHECK(cx_strv_push(ls, name) == 0);
-	}
+	return d;
+}
+
+/* learn: every distinct name, bounded (a cut one cannot name a file). */
+static void learn_remember(cx_strv *ls, const cx_bpf_exec *e)
+{
+	if (e->filename_total > e->filename_len || e->filename_len >= sizeof(e->filename) ||
+	    ls->n >= CX_LEARN_EXECS_MAX)
+		return;
+	char name[sizeof(e->filename)];
+	memcpy(name, e->filename, e->filename_len);
+	name[e->filename_len] = '\0';
+	if (!cx_strv_contains(ls, name))
+		CX_CHECK(cx_strv_push(ls, name) == 0);
+}
+
+/* Every process the run starts (BPF exec tracer) is an audit event. */
+static void on_exec(const cx_bpf_exec *e, void *arg)
+{
+	run_ctx *rc = arg;
+	/* The payload is started with execveat on the fd it checked, which
+	 * the kernel names "/dev/fd/N": name it by the lease's command. */
+	bool by_fd = e->filename_len >= 8 && memcmp(e->filename, "/dev/fd/", 8) == 0 &&
+		     (pid_t)e->ppid == rc->init_pid;
+	ctx_event(rc, "exec.spawned", exec_details(rc, e, by_fd));
+	if (rc->run->learn && !by_fd)
+		learn_remember(&rc->run->learn_execs, e);
 }
 
 /* A failed exec call (any errno: Landlock's EACCES, ENOENT, ENOEXEC…) or
@@ -137,17 +149,7 @@ static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 	bool by_fd = (pid_t)e->ppid == rc->init_pid && !e->loader &&
 		     (e->filename_len == 0 ||
 		      (e->filename_len >= 8 && memcmp(e->filename, "/dev/fd/", 8) == 0));
-	json_t *fn = by_fd ? cx_audit_text(rc->run->lease.spec.argv.v[0])
-			   : cx_audit_textn(e->filename, e->filename_len,
-					    e->filename_total > e->filename_len, e->filename_total);
-	json_t *d = json_pack("{s:i, s:i, s:o, s:o}", "pid", (int)e->pid, "ppid", (int)e->ppid,
-			      "filename", fn, "argv_head",
-			      cx_audit_argv_line(e->args, e->args_len, e->args_total));
-	if (d && by_fd)
-		CX_CHECK(json_object_set_new(d, "exec_by_fd", json_true()) == 0);
-	if (d && cx_audit_argv_ambiguous(e->args, e->args_len))
-		CX_CHECK(json_object_set_new(d, "argv", cx_audit_argv(e->args, e->args_len,
-								       e->args_total)) == 0);
+	json_t *d = exec_details(rc, e, by_fd);
 	if (d && e->loader) {
 		CX_CHECK(json_object_set_new(d, "reason", json_string("loader")) == 0);
 		CX_CHECK(json_object_set_new(d, "killed", json_boolean(e->killed)) == 0);
@@ -160,15 +162,8 @@ static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 	}
 	ctx_event(rc, "exec.denied", d);
 	/* learn: a loader run is reported by its loader's name */
-	cx_strv *ls = &rc->run->learn_loaders;
-	if (rc->run->learn && e->loader && e->filename_total <= e->filename_len &&
-	    e->filename_len < sizeof(e->filename) && ls->n < CX_LEARN_EXECS_MAX) {
-		char name[sizeof(e->filename)];
-		memcpy(name, e->filename, e->filename_len);
-		name[e->filename_len] = '\0';
-		if (!cx_strv_contains(ls, name))
-			CX_CHECK(cx_strv_push(ls, name) == 0);
-	}
+	if (rc->run->learn && e->loader)
+		learn_remember(&rc->run->learn_loaders, e);
 }
 
 /* learn: a file the run opened (view path); distinct ones kept, bounded.
@@ -226,7 +221,7 @@ static size_t run_loaders(const cx_run_spec *spec, cx_file_id ids[CX_BPF_LOADERS
 	 * distinct dir (/lib is /usr/lib on a merged-/usr host) */
 	static const char *const dirs[] = { "/lib", "/usr/lib", "/lib64" };
 	static const char *const pats[] = { "ld-musl-*.so.1", "ld-linux*.so.*" };
-	struct stat seen[CX_ARRAY_SIZE(dirs)];
+	struct stat seen[CX_ARRAY_SIZE(dirs)] = { 0 };
 	size_t nseen = 0;
 	char host[CX_PATH_MAX], interp[CX_PATH_MAX];
 	size_t n = 0;

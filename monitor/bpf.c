@@ -142,8 +142,22 @@ static void linger_links(cx_bpfmon *m)
 		fds[0] = fds[1];
 		fds[1] = t;
 	}
-	if (n == 0 || fork() != 0)
+	/* The fork copies every fd (the workspace lock, the control socket,
+	 * the log): calyx-exec waits until the child has closed its copies
+	 * (EOF on done[0]), else the next run on this workspace could find
+	 * it still locked by a child that had not run yet. */
+	int done[2];
+	if (n == 0 || pipe2(done, O_CLOEXEC) < 0)
 		return;
+	pid_t pid = fork();
+	if (pid != 0) {
+		char c;
+		close(done[1]);
+		while (pid > 0 && read(done[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(done[0]);
+		return;
+	}
 	/* child: only async-signal-safe calls from here; keep fds[] alone */
 	unsigned lo = 0;
 	for (int i = 0; i < n; i++) {
@@ -151,7 +165,7 @@ static void linger_links(cx_bpfmon *m)
 			syscall(SYS_close_range, lo, (unsigned)fds[i] - 1, 0);
 		lo = (unsigned)fds[i] + 1;
 	}
-	syscall(SYS_close_range, lo, ~0U, 0);
+	syscall(SYS_close_range, lo, ~0U, 0); /* done[1] too: the parent's EOF */
 	struct timespec ts = { 0, LINGER_MS * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;

@@ -72,7 +72,8 @@ NL=0
 # lease OUT_LIST WORKSPACE ARGV_JSON: sign one lease, append its path to OUT_LIST
 lease() {
 	NL=$((NL + 1))
-	mkdir -p "$2"
+	# owned by a deploy user: root-owned trees are refused (idmapped writes)
+	mkdir -p "$2" && chown 1000:1000 "$2"
 	printf '{"run_id":"bench-throughput-%d","audience":"%s","argv":%s,"workspace":"%s","paths":{"ro":["/usr","%s"]}}\n' \
 		"$NL" "$HOST_ID" "$3" "$2" "$HB" >"$T/l$NL.body" || die "cannot write a lease body"
 	mk_lease tp "$T/l$NL.lease" "$T/l$NL.body" || die "signing a lease: $WHY"

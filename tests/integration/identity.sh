@@ -119,9 +119,12 @@ t_exhausted() {
 	mkws "$T/srv/x1" 1000:1000 || return 1
 	local lock=$T/one/state/uids/$((FIRST + 8)).lock
 	mkdir -p "$T/one/state/uids" && chmod 700 "$T/one/state/uids" || return 1
-	flock -n -F "$lock" sleep 600 & # -F: the lock's only holder is sleep
+	# blocking (no -n): the probe below may hold the lock for an instant
+	# while the holder starts; -F: the lock's only holder is sleep
+	flock -F "$lock" sleep 600 &
 	local holder=$! _
-	for _ in $(seq 50); do flock -n "$lock" true && sleep 0.05 || break; done
+	for _ in $(seq 100); do flock -n "$lock" true && sleep 0.05 || break; done
+	flock -n "$lock" true && { kill "$holder"; fail "fixture: the holder never took $lock"; return 1; }
 	id_lease one x1 "$T/srv/x1" "$(json_argv ids write:n:1)" || { kill "$holder"; return 1; }
 	check_one_line 125 E_IDS cx one --lease "$T/one/x1.lease"
 	local ok=$?

@@ -138,7 +138,12 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/learn.skel.h
+# The monitor's identity (its pinned programs' directory name): the
+# SHA-256 of the BPF object embedded in calyx-exec.
+$(BUILD)/gen/monitor.id.h: $(BUILD)/gen/monitor.bpf.o
+	$(Q)printf '#define CX_MONITOR_BPF_ID "%s"\n' $$(sha256sum $< | cut -c1-64) > $@
+
+$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/learn.skel.h $(BUILD)/gen/monitor.id.h
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

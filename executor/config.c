@@ -16,6 +16,7 @@ void cx_config_free(cx_config *c)
 	free(c->audit_log);
 	free(c->host_key);
 	free(c->host_id);
+	free(c->bpf_pin_dir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -65,7 +66,7 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
 					   "host_key", NULL };
 	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", "run_uid_range",
-					   "pack_max_age_s", "pack_max_bytes", NULL };
+					   "pack_max_age_s", "pack_max_bytes", "bpf_pin_dir", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_config c = { 0 };
 	const char *s;
@@ -104,6 +105,14 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 				&age, err);
 	if (r == 0)
 		r = cx_json_int(j, "pack_max_bytes", "config", CX_E_CONFIG, 0, 1LL << 50, true, &bytes, err);
+	/* "bpf_pin_dir": "" (each run loads its own monitor) or a path;
+	 * default: the shared monitor under /sys/fs/bpf/calyx. */
+	if (r == 0 && json_object_get(j, "bpf_pin_dir") &&
+	    !(json_is_string(json_object_get(j, "bpf_pin_dir")) &&
+	      json_string_length(json_object_get(j, "bpf_pin_dir")) == 0))
+		r = get_path(j, "bpf_pin_dir", &c.bpf_pin_dir, err);
+	else if (r == 0)
+		c.bpf_pin_dir = cx_strdup(json_object_get(j, "bpf_pin_dir") ? "" : CX_BPF_PIN_DIR_DEFAULT);
 	if (r == 0)
 		r = cx_json_str(j, "host_id", "config", CX_E_CONFIG, 128, true, &s, err);
 	if (r < 0) {

@@ -66,14 +66,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the loader before load (rodata). */
-/* Set at attach (bss, so that one loaded program can be made ready before
- * the run's cgroup exists): */
-__u64 budget_ns = 0;   /* 0: no CPU enforcement */
-__u64 cgroup_id = 0;   /* the run's cgroup (v2 id) */
-__u64 fine_below_ns = 0; /* ask for fine sampling this far from the budget; 0: never */
+/* Set by the loader before load (rodata): the same for every run of
+ * this kernel, so one loaded program serves them all. */
 const volatile __u64 tick_ns = 1000000; /* the fine period (a sample's own period counts) */
-__u32 exec_limit = 0; /* exec events posted; the next one breaches (0: none allowed) */
 /* Kernel struct offsets (bytes), from kernoff.c; 0: unknown. */
 const volatile __u32 off_task_tgid = 0;
 const volatile __u32 off_task_real_parent = 0;
@@ -94,27 +89,57 @@ const volatile __u32 off_ovl_entry_lower = 0;
 const volatile __u32 off_ovl_path_dentry = 0;
 const volatile __u32 off_dentry_inode = 0;
 
-/* State (bss), read by the loader. */
-__u64 used_ns = 0;
-__u32 breached = 0;
-__u32 fine_requested = 0;
-#define MAX_CPUS 1024
-__u64 last_count[MAX_CPUS]; /* each CPU's event counter at its last sample */
-__u32 exec_count = 0;    /* execs posted (exec.spawned) */
-__u32 loader_kill = 0;   /* set before attach: 1 kills loader runs, 0 only reports them */
-__u32 denied_count = 0;  /* failed execs and loader runs posted (exec.denied) */
-__u32 exec_events = 0;   /* every exec event, the ones past the limit included */
-__u32 exec_breached = 0; /* exec events past exec_limit (each killed) */
-__u32 exec_lost = 0;     /* events the ring had no room for (each killed) */
-
-/* The loaders of the run's view (user space fills it before the exec
- * gate opens). */
+/* Per run, keyed by the run's cgroup id (cgroup2 ids are never reused
+ * within a boot), each value a map user space creates for the run and
+ * inserts before the run's first exec: its state, its event ring, the
+ * (dev, ino) of the ELF loaders its view holds. A task whose cgroup is
+ * in none of them is no run's: every program returns at once. */
+struct run_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct cx_run_state));
+};
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, CX_RUNS_MAX);
+	__type(key, __u64);
+	__array(values, struct run_map);
+} runs SEC(".maps");
+
+/* Sized per run by the loader from the exec quota (bpf.c ring_bytes). */
+struct ring_map {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, CX_RUNS_MAX);
+	__type(key, __u64);
+	__array(values, struct ring_map);
+} rings SEC(".maps");
+
+struct loader_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CX_LOADERS_MAX);
-	__type(key, struct cx_file_key);
-	__type(value, __u8);
-} loaders SEC(".maps");
+	__uint(key_size, sizeof(struct cx_file_key));
+	__uint(value_size, 1);
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, CX_RUNS_MAX);
+	__type(key, __u64);
+	__array(values, struct loader_map);
+} loader_sets SEC(".maps");
+
+static __always_inline struct cx_run_state *run_of(__u64 cg)
+{
+	void *inner = bpf_map_lookup_elem(&runs, &cg);
+	__u32 k = 0;
+
+	return inner ? bpf_map_lookup_elem(inner, &k) : 0;
+}
 
 /* Per-CPU room: where a failed exec's event is built (the event, then
  * room for a whole argument past its end: every read has a constant
@@ -131,20 +156,19 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-/* Sized by the loader from the exec quota (bpf.c ring_bytes). */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
-
+/* The run is the event's: its attach cookie is the run's cgroup id (the
+ * event counts that cgroup's tasks only). */
 SEC("perf_event")
 int on_cpu_tick(struct bpf_perf_event_data *ctx)
 {
-	__u64 total;
+	__u64 cg = bpf_get_attach_cookie(ctx), total, budget;
+	struct cx_run_state *st = run_of(cg);
 	struct cx_event *e;
+	void *rb;
 
-	if (!budget_ns)
+	if (!st || !(budget = st->budget_ns))
 		return 0;
+	rb = bpf_map_lookup_elem(&rings, &cg);
 	/* What this sample stands for: the CPU time this CPU's event counted
 	 * since its last sample (cpu-clock counts ns), exact whatever the
 	 * period (coarse far from the budget, fine near it: the loader
@@ -152,30 +176,31 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 	struct bpf_perf_event_value v = {};
 	__u32 cpu = bpf_get_smp_processor_id();
 	__u64 period = tick_ns;
-	if (cpu < MAX_CPUS && bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0) {
-		period = v.counter - last_count[cpu];
-		last_count[cpu] = v.counter;
+	if (cpu < CX_MAX_CPUS && bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0) {
+		period = v.counter - st->last_count[cpu];
+		st->last_count[cpu] = v.counter;
 	}
-	total = __sync_fetch_and_add(&used_ns, period) + period;
+	total = __sync_fetch_and_add(&st->used_ns, period) + period;
 	/* the tick that reaches the budget is the last one the run gets */
-	if (total < budget_ns) {
-		if (fine_below_ns && budget_ns - total <= fine_below_ns &&
-		    __sync_fetch_and_add(&fine_requested, 1) == 0) {
-			e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (total < budget) {
+		__u64 fine_below = st->fine_below_ns;
+		if (fine_below && budget - total <= fine_below &&
+		    __sync_fetch_and_add(&st->fine_requested, 1) == 0 && rb) {
+			e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
 			if (e) {
 				__builtin_memset(e, 0, sizeof(*e));
 				e->type = CX_EV_FINE;
 				e->used_ns = total;
-				e->budget_ns = budget_ns;
+				e->budget_ns = budget;
 				bpf_ringbuf_submit(e, 0);
 			}
 		}
 		return 0;
 	}
 	bpf_send_signal(9 /* SIGKILL */);
-	if (__sync_fetch_and_add(&breached, 1) != 0)
+	if (__sync_fetch_and_add(&st->breached, 1) != 0 || !rb)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -185,7 +210,7 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 	e->tgid = pt >> 32;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->used_ns = total;
-	e->budget_ns = budget_ns;
+	e->budget_ns = budget;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -306,17 +331,17 @@ static __always_inline void fill_exec(struct cx_event *e, const void *task, cons
 /* The exec quota: 1 when this event may be posted; else its task is
  * SIGKILLed (before the program runs or the failed call returns) and the
  * first one over posts CX_EV_EXEC_BREACH (user space halts the run). */
-static __always_inline int exec_quota(void)
+static __always_inline int exec_quota(struct cx_run_state *st, void *rb)
 {
-	__u32 n = __sync_fetch_and_add(&exec_events, 1);
+	__u32 n = __sync_fetch_and_add(&st->exec_events, 1);
 
-	if (n < exec_limit)
+	if (n < st->exec_limit)
 		return 1;
 	bpf_send_signal(9 /* SIGKILL */);
-	if (__sync_fetch_and_add(&exec_breached, 1) != 0)
+	if (__sync_fetch_and_add(&st->exec_breached, 1) != 0)
 		return 0;
 	/* only to wake user space (it reads exec_breached): a small record */
-	__u32 *b = bpf_ringbuf_reserve(&events, 2 * sizeof(__u32), 0);
+	__u32 *b = bpf_ringbuf_reserve(rb, 2 * sizeof(__u32), 0);
 	if (!b)
 		return 0; /* the ring is full, so user space is awake */
 	b[0] = CX_EV_EXEC_BREACH;
@@ -327,10 +352,10 @@ static __always_inline int exec_quota(void)
 
 /* An exec event within the quota with no room in the ring: never an
  * unaudited exec, so its task dies too and user space halts the run. */
-static __always_inline void exec_unposted(void)
+static __always_inline void exec_unposted(struct cx_run_state *st)
 {
 	bpf_send_signal(9 /* SIGKILL */);
-	__sync_fetch_and_add(&exec_lost, 1);
+	__sync_fetch_and_add(&st->exec_lost, 1);
 }
 
 SEC("raw_tracepoint/sched_process_exec")
@@ -338,31 +363,43 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	const void *task = (const void *)ctx->args[0];
 	const void *bprm = (const void *)ctx->args[2];
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct cx_run_state *st = run_of(cg);
 	struct cx_file_key key;
 	struct cx_event *e;
-	int loader;
+	void *rb, *loaders;
+	int loader, kill;
 
-	if (!cgroup_id || bpf_get_current_cgroup_id() != cgroup_id)
+	if (!st)
 		return 0;
-	loader = exec_file_key(bprm, &key) && bpf_map_lookup_elem(&loaders, &key);
+	/* the run's ring and loaders went in before its state: both are
+	 * there (a missing one means the run is being torn down) */
+	rb = bpf_map_lookup_elem(&rings, &cg);
+	loaders = bpf_map_lookup_elem(&loader_sets, &cg);
+	loader = loaders && exec_file_key(bprm, &key) && bpf_map_lookup_elem(loaders, &key);
+	kill = loader && st->loader_kill;
 	/* First the kill: whatever follows may fail (a full ring). */
-	if (loader && loader_kill)
+	if (kill)
 		bpf_send_signal(9 /* SIGKILL */);
-	if (!exec_quota())
-		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		exec_unposted();
+	if (!rb) {
+		exec_unposted(st);
 		return 0;
 	}
-	__sync_fetch_and_add(loader ? &denied_count : &exec_count, 1);
+	if (!exec_quota(st, rb))
+		return 0;
+	e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
+	if (!e) {
+		exec_unposted(st);
+		return 0;
+	}
+	__sync_fetch_and_add(loader ? &st->denied_count : &st->exec_count, 1);
 	/* The fixed part zeroed; the buffers are read by their lengths and
 	 * filename up to its NUL (what lies past them is earlier bytes of
 	 * this run's own ring, never shown): 4 stores instead of 39. */
 	__builtin_memset(e, 0, offsetof(struct cx_event, filename));
 	e->filename[0] = '\0';
 	e->type = loader ? CX_EV_LOADER : CX_EV_EXEC;
-	e->exit_code = loader && loader_kill ? 9 : 0;
+	e->exit_code = kill ? 9 : 0;
 	fill_exec(e, task, bprm);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -425,25 +462,30 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	const void *regs = (const void *)ctx->args[0];
 	long ret = (long)ctx->args[1];
+	struct cx_run_state *st;
 	struct scratch *s;
 	struct cx_event *e;
-	__u64 nr, filename, argv, pt;
+	__u64 nr, filename, argv, pt, cg;
 	__u32 k = 0;
+	void *rb;
 
-	if (ret >= 0 || !cgroup_id)
+	if (ret >= 0)
 		return 0;
 	if (bpf_probe_read_kernel(&nr, sizeof(nr), (const char *)regs + PT_REGS_ORIG_AX) < 0 ||
 	    (nr != NR_EXECVE && nr != NR_EXECVEAT))
 		return 0;
-	if (bpf_get_current_cgroup_id() != cgroup_id)
+	cg = bpf_get_current_cgroup_id();
+	st = run_of(cg);
+	if (!st)
 		return 0;
-	if (!exec_quota())
-		return 0;
+	rb = bpf_map_lookup_elem(&rings, &cg);
 	s = bpf_map_lookup_elem(&scratch, &k);
-	if (!s) {
-		exec_unposted();
+	if (!rb || !s) {
+		exec_unposted(st);
 		return 0;
 	}
+	if (!exec_quota(st, rb))
+		return 0;
 	filename = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_SI : PT_REGS_DI);
 	argv = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_DX : PT_REGS_SI);
 	struct argv_walk w = { .argv = (const char *const *)argv, .s = s };
@@ -468,10 +510,10 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		bpf_loop(CX_EV_ARGV_MAX, argv_step, &w, 0);
 	e->args_len = w.off > CX_EV_ARGS ? CX_EV_ARGS : w.off;
 	e->args_total = w.total;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0) < 0) {
-		exec_unposted();
+	if (bpf_ringbuf_output(rb, e, sizeof(*e), 0) < 0) {
+		exec_unposted(st);
 		return 0;
 	}
-	__sync_fetch_and_add(&denied_count, 1);
+	__sync_fetch_and_add(&st->denied_count, 1);
 	return 0;
 }

@@ -31,6 +31,8 @@
 #define CX_EV_PATH_MAX 4096 /* PATH_MAX: execve refuses longer names */
 
 #define CX_LOADERS_MAX 64 /* (dev, ino) pairs in the loader guard's map */
+#define CX_RUNS_MAX 4096 /* runs armed at once on one host (the shared maps' size) */
+#define CX_MAX_CPUS 1024 /* CPUs whose cpu-clock counter a run's state tracks */
 #define CX_PENDING_MAX 1024 /* execve calls in flight (per tid); more go unrecorded */
 #define CX_EV_ARGV_MAX 16 /* arguments read from a failed exec's argv */
 
@@ -42,6 +44,31 @@ struct cx_file_key {
 	unsigned long long ino;
 	unsigned int dev;
 	unsigned int pad; /* 0 */
+};
+
+/* One run's state, in its own 1-entry array map (BPF_F_MMAPABLE: user
+ * space reads and updates it through a shared mapping, as the programs
+ * do), found by the programs through `runs` (cgroup id -> this map).
+ * Example, a run with a 300 ms CPU budget that has exec'd 3 programs:
+ *   { .budget_ns = 300000000, .exec_limit = 8192, .loader_kill = 1,
+ *     .used_ns = 12000000, .exec_count = 3, .exec_events = 3, … } */
+struct cx_run_state {
+	/* set by user space before the run is armed */
+	unsigned long long budget_ns;     /* 0: no CPU enforcement */
+	unsigned long long fine_below_ns; /* ask for fine sampling this far from the budget; 0: never */
+	unsigned int exec_limit;          /* exec events posted; the next one breaches */
+	unsigned int loader_kill;         /* 1 kills loader runs, 0 only reports them */
+	/* counted by the programs (used_ns also by user space: uncounted CPU) */
+	unsigned long long used_ns;
+	unsigned int breached;
+	unsigned int fine_requested;
+	unsigned int exec_count;    /* execs posted (exec.spawned) */
+	unsigned int denied_count;  /* failed execs and loader runs posted (exec.denied) */
+	unsigned int exec_events;   /* every exec event, the ones past the limit included */
+	unsigned int exec_breached; /* exec events past exec_limit (each killed) */
+	unsigned int exec_lost;     /* events the ring had no room for (each killed) */
+	unsigned int pad;
+	unsigned long long last_count[CX_MAX_CPUS]; /* each CPU's event counter at its last sample */
 };
 
 /* A failed exec, example (Landlock refused /usr/bin/id):

@@ -282,7 +282,8 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 		cx_kern_offsets ko;
 		cx_file_id loaders[CX_BPF_LOADERS_MAX];
 		cx_bpf_guard g = { .loaders = loaders, .kill = !rc->learn,
-				   .exec_limit = (uint32_t)rc->lim->v[CX_LIM_EXECS] };
+				   .exec_limit = (uint32_t)rc->lim->v[CX_LIM_EXECS],
+				   .pin_root = rc->run->cfg.bpf_pin_dir };
 		g.n_loaders = run_loaders(&rc->run->lease.spec, loaders);
 		if (rc->run->have_kernoff) /* the preflight's, from the same cache */
 			ko = rc->run->kernoff;
@@ -549,6 +550,15 @@ static int once_spawn(once *o, cx_error *err)
 		CX_CHECK(json_object_set_new(started, "exec_guard",
 					     json_string(o->rc.guarded ? "bpf" : "none")) == 0);
 	const char *why = NULL;
+	if (started && o->rc.bpf) {
+		bool shared = cx_bpfmon_shared(o->rc.bpf, &why);
+		CX_CHECK(json_object_set_new(started, "monitor",
+					     json_string(shared ? "shared" : "private")) == 0);
+		if (why)
+			CX_CHECK(json_object_set_new(started, "monitor_private",
+						     cx_audit_text(why)) == 0);
+		why = NULL;
+	}
 	if (started && o->rc.bpf && !cx_bpfmon_denied_traced(o->rc.bpf, &why))
 		CX_CHECK(json_object_set_new(started, "exec_denied_untraced", cx_audit_text(why)) == 0);
 	r = 0;

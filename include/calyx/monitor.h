@@ -210,6 +210,10 @@ typedef struct cx_bpf_guard {
 	 * runs) reported before the next one is SIGKILLed in kernel and the
 	 * run breaches (cx_bpfmon_exec_breached). */
 	uint32_t exec_limit;
+	/* The shared monitor's bpffs directory (config bpf_pin_dir): the
+	 * programs are loaded once per boot and pinned there, each run only
+	 * adds its own maps. NULL or "": this run loads its own (~1 ms more). */
+	const char *pin_root;
 } cx_bpf_guard;
 #define CX_BPF_LOADERS_MAX 64
 
@@ -250,6 +254,9 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
  * one line saying how to accept runs without it. */
 int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern_offsets *ret_off,
 			cx_error *err);
+/* Whether this run uses the shared (pinned) monitor; why not (NULL when
+ * it was not asked for). */
+bool cx_bpfmon_shared(cx_bpfmon *m, const char **ret_why);
 /* Whether failed exec calls are traced (the syscall tracepoints
  * attached; without them only successful execs are seen); why not. */
 bool cx_bpfmon_denied_traced(cx_bpfmon *m, const char **ret_why);

@@ -134,6 +134,13 @@ $(BUILD)/gen/%.bpf.o: monitor/%.bpf.c monitor/monitor_bpf.h
 	@$(if $(Q),echo "  BPF     $<")
 	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The monitor for one run alone (no pinned monitor): the same source with
+# one ring of its own instead of the shared rings' map of maps.
+$(BUILD)/gen/monitor_private.bpf.o: monitor/monitor.bpf.c monitor/monitor_bpf.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $< (private)")
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -DCX_PRIVATE -c $< -o $@
+
 $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
@@ -143,7 +150,8 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 $(BUILD)/gen/monitor.id.h: $(BUILD)/gen/monitor.bpf.o
 	$(Q)printf '#define CX_MONITOR_BPF_ID "%s"\n' $$(sha256sum $< | cut -c1-64) > $@
 
-$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/learn.skel.h $(BUILD)/gen/monitor.id.h
+$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/monitor_private.skel.h \
+	$(BUILD)/gen/learn.skel.h $(BUILD)/gen/monitor.id.h
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

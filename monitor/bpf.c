@@ -29,6 +29,7 @@
 #include "learn.skel.h"
 #include "monitor.id.h"
 #include "monitor.skel.h"
+#include "monitor_private.skel.h"
 #include "monitor_bpf.h"
 
 /* Sampling: one perf sample per period of CPU the run uses, per CPU.
@@ -44,26 +45,31 @@
 #define FINE_MARGIN 4ULL          /* coarse periods per CPU before the budget */
 
 /* The programs and the maps they share, as fds: from this run's own
- * load (private) or opened from the pins (shared). */
+ * load (private: rings -1, the ring is the object's own) or opened from
+ * the pins (shared). */
 typedef struct shared_fds {
 	int prog_exec, prog_sys_exit, prog_tick;
-	int runs, rings, loader_sets;
+	int states, slots, tick_last, loaders, rings;
 } shared_fds;
 
 struct cx_bpfmon {
-	struct monitor_bpf *skel; /* private mode: loaded for this run; NULL when shared */
-	shared_fds f;             /* borrowed from skel (private) or owned (shared) */
+	struct monitor_private_bpf *pskel; /* private mode: loaded for this run */
+	shared_fds f;             /* borrowed from pskel (private) or owned (shared) */
 	bool shared;
 	int root_fd, dir_fd;      /* shared: the pin root, this version's dir (LOCK_SH held) */
+	char version[64];         /* shared: the version directory's name */
 	int link_exec, link_sys_exit; /* private: the tracepoint links (shared: pinned) */
-	/* this run's own maps and their entries in the shared ones */
+	/* this run: its slot, its cgroup, its ring */
 	uint64_t cgid;
-	bool registered;
+	uint32_t slot;
+	bool claimed, registered;
 	int cg_fd; /* the run's cgroup (its filesystem: dead runs' cgroups are looked up there) */
-	char version[64]; /* shared: the version directory's name */
-	int state_fd, ring_fd, loaders_fd;
-	struct cx_run_state *st;
-	size_t st_len;
+	int ring_fd; /* owned (shared) */
+	struct cx_run_state *states; /* every slot, mapped */
+	size_t states_len;
+	struct cx_run_state *st;     /* this run's */
+	struct cx_loader_key loader_keys[CX_LOADERS_MAX];
+	size_t n_loader_keys;
 	struct ring_buffer *rb;
 	int ncpu;
 	int *perf_fds;
@@ -112,7 +118,11 @@ static int on_event(void *ctx, void *data, size_t size)
 			m->cb.opened(path, m->cb.arg);
 		return 0;
 	}
+	/* (a breach's wake record is smaller: it only wakes the loop) */
 	if (size < sizeof(*e))
+		return 0;
+	/* a slot's ring may still hold a dead run's events */
+	if (e->cgid != m->cgid)
 		return 0;
 	if (e->type == CX_EV_FINE) {
 		go_fine(m);
@@ -198,52 +208,69 @@ static void set_rodata(struct monitor_bpf__rodata *ro, const cx_kern_offsets *of
 	ro->off_dentry_inode = off->dentry_inode;
 }
 
+_Static_assert(sizeof(struct monitor_bpf__rodata) == sizeof(struct monitor_private_bpf__rodata),
+	       "one source, one set of constants");
+
 /* Open and load the programs (the kernel verifies them: ~1 ms of CPU,
- * the cost the pins save every run but the first of a boot). */
-static int load_object(const cx_kern_offsets *off, struct monitor_bpf **ret, cx_error *err)
+ * the cost the pins save every run but the first of a boot). Private:
+ * the one-run variant, its ring sized for the run. */
+static int load_failed(int r, cx_error *err)
 {
-	struct monitor_bpf *skel;
+	return cx_err(err, CX_E_LAYER, r < 0 ? -r : EIO,
+		      "bpf: the kernel refused the monitor program: %s", strerror(r < 0 ? -r : EIO));
+}
+
+static int load_shared(const cx_kern_offsets *off, struct monitor_bpf **ret, cx_error *err)
+{
+	struct monitor_bpf *skel = monitor_bpf__open();
 	int r;
 
-	libbpf_set_print(quiet);
-	skel = monitor_bpf__open();
 	if (!skel)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot open the monitor program: %s",
-			      strerror(errno));
+		return load_failed(-errno, err);
 	set_rodata(skel->rodata, off);
 	r = monitor_bpf__load(skel);
 	if (r < 0) {
 		monitor_bpf__destroy(skel);
-		return cx_err(err, CX_E_LAYER, -r, "bpf: the kernel refused the monitor program: %s",
-			      strerror(-r));
+		return load_failed(r, err);
 	}
 	*ret = skel;
 	return 0;
 }
 
-static void fds_of(struct monitor_bpf *skel, shared_fds *f)
+static int load_private(const cx_kern_offsets *off, uint32_t ring, struct monitor_private_bpf **ret,
+			cx_error *err)
 {
-	f->prog_exec = bpf_program__fd(skel->progs.on_exec);
-	f->prog_sys_exit = bpf_program__fd(skel->progs.on_sys_exit);
-	f->prog_tick = bpf_program__fd(skel->progs.on_cpu_tick);
-	f->runs = bpf_map__fd(skel->maps.runs);
-	f->rings = bpf_map__fd(skel->maps.rings);
-	f->loader_sets = bpf_map__fd(skel->maps.loader_sets);
+	struct monitor_private_bpf *skel = monitor_private_bpf__open();
+	int r;
+
+	if (!skel)
+		return load_failed(-errno, err);
+	set_rodata((struct monitor_bpf__rodata *)skel->rodata, off);
+	r = bpf_map__set_max_entries(skel->maps.events, ring);
+	if (r == 0)
+		r = monitor_private_bpf__load(skel);
+	if (r < 0) {
+		monitor_private_bpf__destroy(skel);
+		return load_failed(r, err);
+	}
+	*ret = skel;
+	return 0;
 }
 
 /* ---- the shared monitor ---------------------------------------------------
  * Loading and verifying the programs is the monitor's main cost (~1 ms of
  * CPU a run). They depend only on this build and this kernel, so the first
  * run of a boot loads them and pins them in a bpffs directory, and every
- * later run opens the pins and only adds its own maps (its state, its
- * ring, its loaders) to the shared ones, keyed by its cgroup id.
+ * later run opens the pins, claims a slot (its state, its ring) and
+ * registers its cgroup id and loaders in the shared maps.
  *
  * Layout: ROOT (config bpf_pin_dir, default /sys/fs/bpf/calyx; root's,
  * 0700, on a bpffs), ROOT/<build id>-<offsets hash> per build and kernel
- * (0700): the programs, the three shared maps, and while runs are active
- * the two tracepoint links. A new version's directory is made as
- * ROOT/new-<pid> (bpffs allows no dot in a name) and renamed into place once complete, so a crash
- * mid-pin leaves no half directory under a version's name.
+ * (0700): the programs, the shared maps, each used slot's ring
+ * (ring<N>), and while runs are active the two tracepoint links. A new
+ * version's directory is made as ROOT/new-<pid> (bpffs allows no dot in
+ * a name) and renamed into place once complete, so a crash mid-pin
+ * leaves no half directory under a version's name.
  * Trust: only root can create or change anything under ROOT (its mode
  * and owner are checked at every open; /sys/fs/bpf itself is world
  * writable with the sticky bit, so a user could have made ROOT first:
@@ -264,8 +291,19 @@ static void fds_of(struct monitor_bpf *skel, shared_fds *f)
 #define PIN_ROOT_DEFAULT "/sys/fs/bpf/calyx"
 #define BPF_FS_MAGIC_ 0xcafe4a11
 
-static const char *const PIN_NAMES[] = { "on_exec", "on_sys_exit", "on_cpu_tick",
-					 "runs",    "rings",       "loader_sets" };
+/* In shared_fds order. */
+static const char *const PIN_NAMES[] = { "on_exec", "on_sys_exit", "on_cpu_tick", "states",
+					 "slots",   "tick_last",   "loaders",     "rings" };
+#define N_PINS (sizeof(PIN_NAMES) / sizeof(PIN_NAMES[0]))
+
+static int *fd_slots(shared_fds *f, int *ret[N_PINS])
+{
+	int *all[] = { &f->prog_exec, &f->prog_sys_exit, &f->prog_tick, &f->states,
+		       &f->slots,     &f->tick_last,     &f->loaders,   &f->rings };
+	_Static_assert(sizeof(all) / sizeof(all[0]) == N_PINS, "one pin per fd");
+	memcpy(ret, all, sizeof(all));
+	return ret[0];
+}
 
 /* The version's directory name: this build's BPF object (its SHA-256,
  * computed by the Makefile) and the kernel offsets it was loaded with. */
@@ -373,15 +411,17 @@ static int pin_version(int root_fd, const char *root, const char *name, const cx
 		       cx_error *err)
 {
 	struct monitor_bpf *skel = NULL;
-	shared_fds f;
 	char tmp[32], path[PATH_MAX];
 	int r;
 
-	r = load_object(off, &skel, err);
+	r = load_shared(off, &skel, err);
 	if (r < 0)
 		return r;
-	fds_of(skel, &f);
-	int fds[] = { f.prog_exec, f.prog_sys_exit, f.prog_tick, f.runs, f.rings, f.loader_sets };
+	int fds[] = { bpf_program__fd(skel->progs.on_exec), bpf_program__fd(skel->progs.on_sys_exit),
+		      bpf_program__fd(skel->progs.on_cpu_tick), bpf_map__fd(skel->maps.states),
+		      bpf_map__fd(skel->maps.slots), bpf_map__fd(skel->maps.tick_last),
+		      bpf_map__fd(skel->maps.loaders), bpf_map__fd(skel->maps.rings) };
+	_Static_assert(sizeof(fds) / sizeof(fds[0]) == N_PINS, "one pin per fd");
 	snprintf(tmp, sizeof(tmp), "new-%d", (int)getpid());
 	remove_version(root_fd, tmp);
 	if (mkdirat(root_fd, tmp, 0700) < 0) {
@@ -423,23 +463,24 @@ static bool map_ok(int fd, const char *name, uint32_t type, uint32_t ksz, uint32
 }
 
 /* A program of ours: its type and name, and the maps it uses are the
- * shared ones (wanted: a bit per shared map) plus only its own
+ * shared ones (at least states, slots and rings) plus only its own
  * constants (returned in ret_ro: one map named *.rodata) and scratch. */
-static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[3], unsigned wanted,
+#define N_MAPS 5
+static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[N_MAPS],
 		    uint32_t *ret_ro)
 {
 	struct bpf_prog_info in = { 0 };
-	uint32_t len = sizeof(in), maps[8];
-	unsigned seen = 0;
+	uint32_t len = sizeof(in), maps[12];
+	unsigned seen = 0, wanted = 1u << 0 | 1u << 1 | 1u << 4; /* states, slots, rings */
 
-	in.nr_map_ids = 8;
+	in.nr_map_ids = 12;
 	in.map_ids = (uint64_t)(uintptr_t)maps;
 	if (bpf_obj_get_info_by_fd(fd, &in, &len) < 0 || in.type != type ||
-	    strcmp(in.name, name) != 0 || in.nr_map_ids > 8)
+	    strcmp(in.name, name) != 0 || in.nr_map_ids > 12)
 		return false;
 	for (uint32_t i = 0; i < in.nr_map_ids; i++) {
 		bool shared = false;
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < N_MAPS; k++)
 			if (maps[i] == ids[k]) {
 				seen |= 1u << k;
 				shared = true;
@@ -463,7 +504,7 @@ static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[
 			return false;
 		}
 	}
-	return seen == wanted;
+	return (seen & wanted) == wanted;
 }
 
 /* Open ROOT/name's objects and check them (see above): 0, -ENOENT when
@@ -472,24 +513,27 @@ static int open_version(const char *root, const char *name, const struct monitor
 			shared_fds *f)
 {
 	char path[PATH_MAX];
-	int *fds[] = { &f->prog_exec, &f->prog_sys_exit, &f->prog_tick,
-		       &f->runs,      &f->rings,         &f->loader_sets };
-	uint32_t ids[3], ro_id = 0;
+	int *fds[N_PINS];
+	uint32_t ids[N_MAPS], ro_id = 0;
 
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+	fd_slots(f, fds);
+	for (size_t i = 0; i < N_PINS; i++) {
 		if (pin_path(path, sizeof(path), root, name, PIN_NAMES[i]) < 0)
 			return -EBADMSG;
 		*fds[i] = bpf_obj_get(path);
 		if (*fds[i] < 0)
 			return errno == ENOENT ? -ENOENT : -EBADMSG;
 	}
-	if (!map_ok(f->runs, "runs", BPF_MAP_TYPE_HASH_OF_MAPS, 8, 4, CX_RUNS_MAX, &ids[0]) ||
-	    !map_ok(f->rings, "rings", BPF_MAP_TYPE_HASH_OF_MAPS, 8, 4, CX_RUNS_MAX, &ids[1]) ||
-	    !map_ok(f->loader_sets, "loader_sets", BPF_MAP_TYPE_HASH_OF_MAPS, 8, 4, CX_RUNS_MAX,
-		    &ids[2]) ||
-	    !prog_ok(f->prog_exec, "on_exec", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, 7, &ro_id) ||
-	    !prog_ok(f->prog_sys_exit, "on_sys_exit", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, 3, &ro_id) ||
-	    !prog_ok(f->prog_tick, "on_cpu_tick", BPF_PROG_TYPE_PERF_EVENT, ids, 3, &ro_id) || !ro_id)
+	if (!map_ok(f->states, "states", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cx_run_state), CX_SLOTS,
+		    &ids[0]) ||
+	    !map_ok(f->slots, "slots", BPF_MAP_TYPE_HASH, 8, 4, CX_SLOTS, &ids[1]) ||
+	    !map_ok(f->tick_last, "tick_last", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, CX_SLOTS, &ids[2]) ||
+	    !map_ok(f->loaders, "loaders", BPF_MAP_TYPE_HASH, sizeof(struct cx_loader_key), 1,
+		    CX_SLOTS * 4, &ids[3]) ||
+	    !map_ok(f->rings, "rings", BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, CX_SLOTS, &ids[4]) ||
+	    !prog_ok(f->prog_exec, "on_exec", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, &ro_id) ||
+	    !prog_ok(f->prog_sys_exit, "on_sys_exit", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, &ro_id) ||
+	    !prog_ok(f->prog_tick, "on_cpu_tick", BPF_PROG_TYPE_PERF_EVENT, ids, &ro_id) || !ro_id)
 		return -EBADMSG;
 	/* the constants: this kernel's offsets */
 	struct monitor_bpf__rodata got;
@@ -504,9 +548,10 @@ static int open_version(const char *root, const char *name, const struct monitor
 
 static void close_shared(shared_fds *f)
 {
-	int *fds[] = { &f->prog_exec, &f->prog_sys_exit, &f->prog_tick,
-		       &f->runs,      &f->rings,         &f->loader_sets };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+	int *fds[N_PINS];
+
+	fd_slots(f, fds);
+	for (size_t i = 0; i < N_PINS; i++)
 		put_fd(fds[i]);
 }
 
@@ -542,103 +587,6 @@ static int ensure_link(const char *root, const char *name, const char *pin, cons
 	return r;
 }
 
-/* Open (loading and pinning first if needed) the shared monitor and
- * join it: this run holds the version's directory shared until its end.
- * < 0 with *why when it cannot: the caller loads its own. */
-static int open_shared(cx_bpfmon *m, const char *root, const cx_kern_offsets *off, cx_error *err,
-		       const char **why)
-{
-	struct monitor_bpf__rodata ro;
-	char name[64];
-	int r;
-
-	set_rodata(&ro, off);
-	version_name(&ro, name);
-	r = open_root(root, &m->root_fd, why);
-	if (r < 0)
-		return r;
-	while (flock(m->root_fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			*why = "cannot lock the pin directory";
-			return -errno;
-		}
-	for (int attempt = 0; attempt < 2; attempt++) {
-		m->dir_fd = openat(m->root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (m->dir_fd < 0 && errno == ENOENT) {
-			sweep_versions(m->root_fd, name);
-			r = pin_version(m->root_fd, root, name, off, err);
-			if (r < 0) {
-				*why = "cannot pin the monitor";
-				goto out;
-			}
-			continue;
-		}
-		r = m->dir_fd < 0 ? -errno : dir_trusted(m->dir_fd) ? open_version(root, name, &ro, &m->f)
-								     : -EBADMSG;
-		if (r == 0)
-			break;
-		close_shared(&m->f);
-		/* not what it claims: away with it, unless runs use it */
-		bool idle = m->dir_fd >= 0 && flock(m->dir_fd, LOCK_EX | LOCK_NB) == 0;
-		put_fd(&m->dir_fd);
-		if (!idle || attempt) {
-			*why = "the pinned monitor does not check out and is in use";
-			r = -EBADMSG;
-			goto out;
-		}
-		remove_version(m->root_fd, name);
-	}
-	if (m->dir_fd < 0) {
-		*why = "the pinned monitor vanished";
-		r = -ENOENT;
-		goto out;
-	}
-	if (flock(m->dir_fd, LOCK_SH) < 0) {
-		*why = "cannot lock the pinned monitor";
-		r = -errno;
-		goto out;
-	}
-	r = ensure_link(root, name, "link_exec", "sched_process_exec", m->f.prog_exec, m->dir_fd);
-	if (r < 0) {
-		*why = "cannot attach the exec tracer";
-		goto out;
-	}
-	if (ensure_link(root, name, "link_sys_exit", "sys_exit", m->f.prog_sys_exit, m->dir_fd) < 0)
-		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
-	snprintf(m->version, sizeof(m->version), "%s", name);
-	m->shared = true;
-out:
-	flock(m->root_fd, LOCK_UN);
-	if (r < 0) {
-		close_shared(&m->f);
-		put_fd(&m->dir_fd);
-		put_fd(&m->root_fd);
-	}
-	return r;
-}
-
-/* This run's programs, loaded for it alone (no bpffs, or the shared
- * ones cannot be used): the same programs, links held by this process. */
-static int open_private(cx_bpfmon *m, const cx_kern_offsets *off, cx_error *err)
-{
-	int r = load_object(off, &m->skel, err);
-
-	if (r < 0)
-		return r;
-	fds_of(m->skel, &m->f);
-	m->link_exec = bpf_raw_tracepoint_open("sched_process_exec", m->f.prog_exec);
-	if (m->link_exec < 0)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
-			      strerror(errno));
-	/* Failed exec calls: without the sys_exit tracepoint (a kernel
-	 * built without CONFIG_HAVE_SYSCALL_TRACEPOINTS) only they go
-	 * unseen; the caller says so in the audit log. */
-	m->link_sys_exit = bpf_raw_tracepoint_open("sys_exit", m->f.prog_sys_exit);
-	if (m->link_sys_exit < 0)
-		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
-	return 0;
-}
-
 /* Whether the cgroup whose id is cgid still exists (a cgroup2 file
  * handle is its id); true when that cannot be told. */
 static bool cgroup_alive(int cg_fd, uint64_t cgid)
@@ -656,57 +604,233 @@ static bool cgroup_alive(int cg_fd, uint64_t cgid)
 	return errno != ESTALE && errno != ENOENT;
 }
 
-static void unregister(const shared_fds *f, uint64_t cgid)
+/* What a run left in the shared maps, but its slot: its cgroup's entry
+ * first (from then on the programs ignore the run), then its loaders. */
+static void forget_run(const shared_fds *f, uint64_t cgid)
 {
-	/* the state first: from then on the programs ignore the run */
-	bpf_map_delete_elem(f->runs, &cgid);
-	bpf_map_delete_elem(f->rings, &cgid);
-	bpf_map_delete_elem(f->loader_sets, &cgid);
-}
-
-/* Entries of runs that died without removing them (their cgroup is
- * gone; cgroup ids are not reused within a boot). Under ROOT's lock
- * when shared; no allocation (it may run in the linger child). */
-static void collect_dead(const shared_fds *f, int cg_fd)
-{
-	uint64_t key, next, dead[64];
-	size_t n = 0;
+	struct cx_loader_key k, next;
 	void *prev = NULL;
+	struct cx_loader_key dead[16];
+	size_t n = 0;
 
-	while (n < 64 && bpf_map_get_next_key(f->runs, prev, &next) == 0) {
-		if (!cgroup_alive(cg_fd, next))
+	bpf_map_delete_elem(f->slots, &cgid);
+	while (bpf_map_get_next_key(f->loaders, prev, &next) == 0) {
+		if (next.cgid == cgid && n < 16)
 			dead[n++] = next;
-		key = next;
-		prev = &key;
+		k = next;
+		prev = &k;
 	}
 	for (size_t i = 0; i < n; i++)
-		unregister(f, dead[i]);
+		bpf_map_delete_elem(f->loaders, &dead[i]);
 }
 
-/* Add this run's maps to the shared ones: its ring and loaders, then
- * its state (the programs look the state up first). */
-static int register_run(cx_bpfmon *m, int cg_fd)
+/* A free slot for the run (under ROOT's lock when shared): one nobody
+ * holds, else one whose run died (its cgroup is gone: ids are not
+ * reused within a boot). The claim is the slot's cgid. */
+static int claim_slot(cx_bpfmon *m)
 {
-	int r = 0;
+	int free_slot = -1;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (bpf_map_update_elem(m->f.loader_sets, &m->cgid, &m->loaders_fd, BPF_NOEXIST) < 0 ||
-		    bpf_map_update_elem(m->f.rings, &m->cgid, &m->ring_fd, BPF_NOEXIST) < 0 ||
-		    bpf_map_update_elem(m->f.runs, &m->cgid, &m->state_fd, BPF_NOEXIST) < 0) {
-			r = -errno;
-			unregister(&m->f, m->cgid);
-			if (r != -E2BIG && r != -ENOSPC)
-				return r;
-			collect_dead(&m->f, cg_fd); /* full: room left by runs that died */
-			continue;
+	for (uint32_t i = 0; i < CX_SLOTS && free_slot < 0; i++)
+		if (__atomic_load_n(&m->states[i].cgid, __ATOMIC_ACQUIRE) == 0)
+			free_slot = (int)i;
+	for (uint32_t i = 0; i < CX_SLOTS && free_slot < 0; i++) {
+		uint64_t owner = __atomic_load_n(&m->states[i].cgid, __ATOMIC_ACQUIRE);
+		if (!cgroup_alive(m->cg_fd, owner)) {
+			forget_run(&m->f, owner);
+			free_slot = (int)i;
 		}
-		m->registered = true;
-		return 0;
 	}
+	if (free_slot < 0)
+		return -EBUSY;
+	m->slot = (uint32_t)free_slot;
+	m->st = &m->states[m->slot];
+	__atomic_store_n(&m->st->cgid, m->cgid, __ATOMIC_RELEASE);
+	m->claimed = true;
+	return 0;
+}
+
+/* The slot's ring: pinned as ROOT/version/ring<slot> once made. A slot
+ * used for the first time in this boot gets a new ring, put in the
+ * programs' map of rings (the kernel waits for an RCU grace period
+ * there, once per slot and boot), then pinned. Under ROOT's lock. */
+static int slot_ring(cx_bpfmon *m, const char *root)
+{
+	char path[PATH_MAX], pin[16];
+	int r;
+
+	snprintf(pin, sizeof(pin), "ring%u", m->slot);
+	if (pin_path(path, sizeof(path), root, m->version, pin) < 0)
+		return -ENAMETOOLONG;
+	m->ring_fd = bpf_obj_get(path);
+	if (m->ring_fd >= 0) {
+		struct bpf_map_info in = { 0 };
+		uint32_t len = sizeof(in);
+		if (bpf_obj_get_info_by_fd(m->ring_fd, &in, &len) == 0 &&
+		    in.type == BPF_MAP_TYPE_RINGBUF && in.max_entries == CX_SHARED_RING_BYTES)
+			return 0;
+		put_fd(&m->ring_fd);
+		unlinkat(m->dir_fd, pin, 0);
+	}
+	m->ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cx_events", 0, 0, CX_SHARED_RING_BYTES,
+				    NULL);
+	if (m->ring_fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(m->f.rings, &m->slot, &m->ring_fd, BPF_ANY) < 0)
+		return -errno;
+	r = bpf_obj_pin(m->ring_fd, path) < 0 ? -errno : 0;
 	return r;
 }
 
-/* Close every fd but keep[0..n) (sorted ascending). */
+/* Open (loading and pinning first if needed) the shared monitor and
+ * join it: a slot, its ring, the tracepoint links; this run holds the
+ * version's directory shared until its end. < 0 with *why when it
+ * cannot: the caller loads its own. */
+static int open_shared(cx_bpfmon *m, const char *root, const cx_kern_offsets *off, cx_error *err,
+		       const char **why)
+{
+	struct monitor_bpf__rodata ro;
+	int r;
+
+	set_rodata(&ro, off);
+	version_name(&ro, m->version);
+	r = open_root(root, &m->root_fd, why);
+	if (r < 0)
+		return r;
+	while (flock(m->root_fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			*why = "cannot lock the pin directory";
+			return -errno;
+		}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		m->dir_fd = openat(m->root_fd, m->version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (m->dir_fd < 0 && errno == ENOENT) {
+			sweep_versions(m->root_fd, m->version);
+			r = pin_version(m->root_fd, root, m->version, off, err);
+			if (r < 0) {
+				*why = "cannot pin the monitor";
+				goto out;
+			}
+			continue;
+		}
+		r = m->dir_fd < 0 ? -errno
+		    : dir_trusted(m->dir_fd) ? open_version(root, m->version, &ro, &m->f)
+					     : -EBADMSG;
+		if (r == 0)
+			break;
+		close_shared(&m->f);
+		/* not what it claims: away with it, unless runs use it */
+		bool idle = m->dir_fd >= 0 && flock(m->dir_fd, LOCK_EX | LOCK_NB) == 0;
+		put_fd(&m->dir_fd);
+		if (!idle || attempt) {
+			*why = "the pinned monitor does not check out and is in use";
+			r = -EBADMSG;
+			goto out;
+		}
+		remove_version(m->root_fd, m->version);
+	}
+	if (m->dir_fd < 0) {
+		*why = "the pinned monitor vanished";
+		r = -ENOENT;
+		goto out;
+	}
+	m->states_len = (sizeof(struct cx_run_state) * CX_SLOTS + (size_t)sysconf(_SC_PAGESIZE) - 1) &
+			~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	void *p = mmap(NULL, m->states_len, PROT_READ | PROT_WRITE, MAP_SHARED, m->f.states, 0);
+	if (p == MAP_FAILED) {
+		*why = "cannot map the runs' states";
+		r = -errno;
+		goto out;
+	}
+	m->states = p;
+	r = claim_slot(m);
+	if (r < 0) {
+		*why = "every slot of the shared monitor is in use";
+		goto out;
+	}
+	r = slot_ring(m, root);
+	if (r < 0) {
+		*why = "cannot make the slot's event ring";
+		goto out;
+	}
+	if (flock(m->dir_fd, LOCK_SH) < 0) {
+		*why = "cannot lock the pinned monitor";
+		r = -errno;
+		goto out;
+	}
+	r = ensure_link(root, m->version, "link_exec", "sched_process_exec", m->f.prog_exec, m->dir_fd);
+	if (r < 0) {
+		*why = "cannot attach the exec tracer";
+		goto out;
+	}
+	if (ensure_link(root, m->version, "link_sys_exit", "sys_exit", m->f.prog_sys_exit, m->dir_fd) < 0)
+		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
+	m->shared = true;
+out:
+	flock(m->root_fd, LOCK_UN);
+	if (r < 0)
+		m->denied_why = NULL;
+	return r;
+}
+
+/* Undo a failed open_shared: the slot back, every fd closed. */
+static void drop_shared(cx_bpfmon *m)
+{
+	if (m->claimed)
+		__atomic_store_n(&m->st->cgid, 0, __ATOMIC_RELEASE);
+	m->claimed = false;
+	m->st = NULL;
+	if (m->states)
+		munmap(m->states, m->states_len);
+	m->states = NULL;
+	close_shared(&m->f);
+	put_fd(&m->ring_fd);
+	put_fd(&m->dir_fd);
+	put_fd(&m->root_fd);
+}
+
+/* This run's programs, loaded for it alone (no bpffs, or the shared
+ * ones cannot be used, or a learn run and its big ring): the same
+ * programs, one slot, links held by this process. */
+static int open_private(cx_bpfmon *m, const cx_kern_offsets *off, const cx_bpf_guard *guard,
+			cx_error *err)
+{
+	int r = load_private(off, ring_bytes(guard), &m->pskel, err);
+
+	if (r < 0)
+		return r;
+	m->f.prog_exec = bpf_program__fd(m->pskel->progs.on_exec);
+	m->f.prog_sys_exit = bpf_program__fd(m->pskel->progs.on_sys_exit);
+	m->f.prog_tick = bpf_program__fd(m->pskel->progs.on_cpu_tick);
+	m->f.states = bpf_map__fd(m->pskel->maps.states);
+	m->f.slots = bpf_map__fd(m->pskel->maps.slots);
+	m->f.tick_last = bpf_map__fd(m->pskel->maps.tick_last);
+	m->f.loaders = bpf_map__fd(m->pskel->maps.loaders);
+	m->ring_fd = fcntl(bpf_map__fd(m->pskel->maps.events), F_DUPFD_CLOEXEC, 3);
+	m->states_len = (sizeof(struct cx_run_state) * CX_SLOTS + (size_t)sysconf(_SC_PAGESIZE) - 1) &
+			~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	void *p = mmap(NULL, m->states_len, PROT_READ | PROT_WRITE, MAP_SHARED, m->f.states, 0);
+	if (p == MAP_FAILED || m->ring_fd < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot map the run's state: %s",
+			      strerror(errno));
+	m->states = p;
+	m->slot = 0;
+	m->st = &m->states[0];
+	m->st->cgid = m->cgid;
+	m->link_exec = bpf_raw_tracepoint_open("sched_process_exec", m->f.prog_exec);
+	if (m->link_exec < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot attach the exec tracer: %s",
+			      strerror(errno));
+	/* Failed exec calls: without the sys_exit tracepoint (a kernel
+	 * built without CONFIG_HAVE_SYSCALL_TRACEPOINTS) only they go
+	 * unseen; the caller says so in the audit log. */
+	m->link_sys_exit = bpf_raw_tracepoint_open("sys_exit", m->f.prog_sys_exit);
+	if (m->link_sys_exit < 0)
+		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
+	return 0;
+}
+
+/* Close every fd but keep[0..n) (sorted ascending; -1s first). */
 static void close_all_but(const int *keep, int n)
 {
 	unsigned lo = 0;
@@ -730,10 +854,9 @@ static void sort_fds(int *a, int n)
 		}
 }
 
-/* The end of a shared run: out of the version, and the last one out
- * unpins the tracepoint links; dead runs' entries collected. */
-static void release_shared(int root_fd, int dir_fd, const char *version, const shared_fds *f,
-			   int cg_fd)
+/* The end of a shared run: out of the version; the last one out
+ * unpins the tracepoint links. */
+static void release_shared(int root_fd, int dir_fd, const char *version)
 {
 	while (flock(root_fd, LOCK_EX) < 0 && errno == EINTR)
 		;
@@ -745,8 +868,6 @@ static void release_shared(int root_fd, int dir_fd, const char *version, const s
 	}
 	if (d >= 0)
 		close(d);
-	if (cg_fd >= 0)
-		collect_dead(f, cg_fd);
 	flock(root_fd, LOCK_UN);
 }
 
@@ -766,17 +887,11 @@ static void release_shared(int root_fd, int dir_fd, const char *version, const s
 #define LINGER_MS 100
 static void linger(cx_bpfmon *m)
 {
-	int keep[8], n = 0, done[2];
+	int keep[2], done[2];
 
-	if (m->shared) {
-		int fds[] = { m->root_fd, m->dir_fd, m->cg_fd, m->f.runs, m->f.rings, m->f.loader_sets };
-		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-			keep[n++] = fds[i];
-	} else {
-		keep[n++] = m->link_exec;
-		keep[n++] = m->link_sys_exit;
-	}
-	sort_fds(keep, n);
+	keep[0] = m->shared ? m->root_fd : m->link_exec;
+	keep[1] = m->shared ? m->dir_fd : m->link_sys_exit;
+	sort_fds(keep, 2);
 	/* The fork copies every fd (the workspace lock, the control socket,
 	 * the log): calyx-exec waits until the child has closed its copies
 	 * (EOF on done[0]), else the next run on this workspace could find
@@ -784,26 +899,26 @@ static void linger(cx_bpfmon *m)
 	pid_t pid = pipe2(done, O_CLOEXEC) == 0 ? fork() : -1;
 	if (pid < 0) {
 		if (m->shared)
-			release_shared(m->root_fd, m->dir_fd, m->version, &m->f, m->cg_fd);
-		m->dir_fd = -1;
+			release_shared(m->root_fd, m->dir_fd, m->version);
+		m->dir_fd = m->shared ? -1 : m->dir_fd;
 		return;
 	}
 	if (pid != 0) {
 		char c;
 		close(done[1]);
-		m->dir_fd = m->shared ? (close(m->dir_fd), -1) : m->dir_fd;
+		put_fd(&m->dir_fd); /* the child's copy holds the run's shared lock */
 		while (read(done[0], &c, 1) < 0 && errno == EINTR)
 			;
 		close(done[0]);
 		return;
 	}
 	/* child: only async-signal-safe calls from here; keep keep[] alone */
-	close_all_but(keep, n); /* done[1] too: the parent's EOF */
+	close_all_but(keep, 2); /* done[1] too: the parent's EOF */
 	struct timespec ts = { 0, LINGER_MS * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	if (m->shared)
-		release_shared(m->root_fd, m->dir_fd, m->version, &m->f, m->cg_fd);
+		release_shared(m->root_fd, m->dir_fd, m->version);
 	_exit(0);
 }
 
@@ -812,7 +927,9 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	if (!m)
 		return;
 	if (m->registered)
-		unregister(&m->f, m->cgid);
+		bpf_map_delete_elem(m->f.slots, &m->cgid); /* from now on the programs ignore the run */
+	for (size_t i = 0; i < m->n_loader_keys; i++)
+		bpf_map_delete_elem(m->f.loaders, &m->loader_keys[i]);
 	ring_buffer__free(m->rb);
 	learn_bpf__destroy(m->learn);
 	for (int i = 0; i < m->ncpu; i++) {
@@ -823,19 +940,18 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 	}
 	free(m->perf_links);
 	free(m->perf_fds);
-	if (m->st)
-		munmap(m->st, m->st_len);
-	put_fd(&m->state_fd);
-	put_fd(&m->ring_fd);
-	put_fd(&m->loaders_fd);
 	if (m->shared || m->link_exec >= 0 || m->link_sys_exit >= 0)
 		linger(m);
 	put_fd(&m->link_exec);
 	put_fd(&m->link_sys_exit);
-	if (m->skel)
-		monitor_bpf__destroy(m->skel); /* owns f's fds */
-	else
-		close_shared(&m->f);
+	if (m->pskel) {
+		if (m->states)
+			munmap(m->states, m->states_len);
+		put_fd(&m->ring_fd);
+		monitor_private_bpf__destroy(m->pskel); /* owns f's fds */
+	} else {
+		drop_shared(m); /* the slot back last: nothing of the run is left in the maps */
+	}
 	put_fd(&m->dir_fd);
 	put_fd(&m->root_fd);
 	put_fd(&m->cg_fd);
@@ -845,55 +961,58 @@ void cx_bpfmon_stop(cx_bpfmon *m)
 static cx_bpfmon *bpfmon_new(void)
 {
 	cx_bpfmon *m = cx_calloc(1, sizeof(*m));
-	int *fds[] = { &m->f.prog_exec, &m->f.prog_sys_exit, &m->f.prog_tick, &m->f.runs,
-		       &m->f.rings,     &m->f.loader_sets,   &m->root_fd,     &m->dir_fd,
-		       &m->link_exec,   &m->link_sys_exit,   &m->state_fd,    &m->ring_fd,
-		       &m->loaders_fd,  &m->cg_fd };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+	int *fds[N_PINS];
+
+	fd_slots(&m->f, fds);
+	for (size_t i = 0; i < N_PINS; i++)
 		*fds[i] = -1;
+	m->root_fd = m->dir_fd = m->link_exec = m->link_sys_exit = m->ring_fd = m->cg_fd = -1;
 	return m;
 }
 
-/* This run's maps: its state (mapped here: read and updated as the
- * programs do), its ring, its loaders. */
-static int make_run_maps(cx_bpfmon *m, const cx_bpf_guard *guard, cx_error *err)
+/* The run's slot made ready, then the run registered (its cgroup id in
+ * `slots`, last: from then on the programs see it): the state's
+ * constants, each CPU's last count at 0, the loaders, an empty ring. */
+static int arm_slot(cx_bpfmon *m, uint64_t budget_ns, const cx_bpf_guard *guard, cx_error *err)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE);
-	long page = sysconf(_SC_PAGESIZE);
+	struct cx_run_state *st = m->st;
 
-	m->state_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "cx_state", sizeof(uint32_t),
-				     sizeof(struct cx_run_state), 1, &mmapable);
-	if (m->state_fd < 0)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot create the run's state: %s",
-			      strerror(errno));
-	m->st_len = (sizeof(struct cx_run_state) + (size_t)page - 1) & ~((size_t)page - 1);
-	void *p = mmap(NULL, m->st_len, PROT_READ | PROT_WRITE, MAP_SHARED, m->state_fd, 0);
-	if (p == MAP_FAILED)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot map the run's state: %s",
-			      strerror(errno));
-	m->st = p;
-	m->ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cx_events", 0, 0, ring_bytes(guard), NULL);
-	if (m->ring_fd < 0)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot create the event ring: %s",
-			      strerror(errno));
-	m->loaders_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cx_loaders", sizeof(struct cx_file_key),
-				       1, CX_LOADERS_MAX, NULL);
-	if (m->loaders_fd < 0)
-		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot create the loader guard: %s",
+	/* everything but the owner */
+	memset((char *)st + sizeof(st->cgid), 0, sizeof(*st) - sizeof(st->cgid));
+	uint64_t fine_below = FINE_MARGIN * COARSE_NS * (uint64_t)m->ncpu;
+	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
+	st->budget_ns = budget_ns;
+	st->fine_below_ns = m->fine ? 0 : fine_below;
+	st->exec_limit = m->exec_limit;
+	st->loader_kill = guard && guard->kill;
+	_cleanup_free_ uint64_t *last = cx_calloc((size_t)libbpf_num_possible_cpus(), sizeof(uint64_t));
+	if (bpf_map_update_elem(m->f.tick_last, &m->slot, last, BPF_ANY) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot reset the run's CPU counts: %s",
 			      strerror(errno));
 	/* The loaders, before the run is registered: from its first exec
 	 * on, the guard holds. */
 	for (size_t i = 0; guard && i < guard->n_loaders && i < CX_LOADERS_MAX; i++) {
-		struct cx_file_key k = {
-			.ino = guard->loaders[i].ino,
+		struct cx_loader_key k = {
+			.cgid = m->cgid,
+			.f.ino = guard->loaders[i].ino,
 			/* the kernel's own dev_t encoding (MKDEV: 20 bits of minor) */
-			.dev = (major(guard->loaders[i].dev) << 20) | minor(guard->loaders[i].dev),
+			.f.dev = (major(guard->loaders[i].dev) << 20) | minor(guard->loaders[i].dev),
 		};
 		uint8_t one = 1;
-		if (bpf_map_update_elem(m->loaders_fd, &k, &one, BPF_ANY) < 0)
+		if (bpf_map_update_elem(m->f.loaders, &k, &one, BPF_ANY) < 0)
 			return cx_err(err, CX_E_LAYER, errno, "bpf: cannot fill the loader guard: %s",
 				      strerror(errno));
+		m->loader_keys[m->n_loader_keys++] = k;
 	}
+	m->rb = ring_buffer__new(m->ring_fd, on_event, m, NULL);
+	if (!m->rb)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: ring buffer: %s", strerror(errno));
+	ring_buffer__consume(m->rb); /* what a dead run left in the slot's ring: not ours, dropped */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(m->f.slots, &m->cgid, &m->slot, BPF_NOEXIST) < 0)
+		return cx_err(err, CX_E_LAYER, errno, "bpf: cannot register the run with the monitor: %s",
+			      strerror(errno));
+	m->registered = true;
 	return 0;
 }
 
@@ -952,50 +1071,33 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
 	m->cgid = (uint64_t)st.st_ino; /* a cgroup2 dir's inode is its id */
 	m->cg_fd = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3);
 	m->ncpu = libbpf_num_possible_cpus();
-	if (m->ncpu <= 0 || m->ncpu > CX_MAX_CPUS) {
-		r = cx_err(err, CX_E_LAYER, EINVAL, "bpf: cannot count CPUs (or more than %d)",
-			   CX_MAX_CPUS);
+	if (m->ncpu <= 0) {
+		r = cx_err(err, CX_E_LAYER, EINVAL, "bpf: cannot count CPUs");
 		goto fail;
 	}
-	const char *root = guard ? guard->pin_root : NULL;
+	m->cb = *cb;
+	m->exec_limit = guard ? guard->exec_limit : 0;
+	/* learn runs (their file opens share a 4 MiB ring) load their own */
+	const char *root = guard && guard->kill ? guard->pin_root : NULL;
 	if (root && root[0]) {
 		cx_error serr = { 0 };
 		const char *why = NULL;
 		int sr = open_shared(m, root, off, &serr, &why);
 		if (sr < 0) {
+			drop_shared(m);
 			snprintf(m->why_buf, sizeof(m->why_buf), "%s: %.100s (%.160s)",
 				 why ? why : "cannot use the pinned monitor", root,
 				 serr.msg[0] ? serr.msg : strerror(-sr));
 			m->private_why = m->why_buf;
 		}
 	}
-	if (!m->shared && (r = open_private(m, off, err)) < 0)
+	if (!m->shared && (r = open_private(m, off, guard, err)) < 0)
 		goto fail;
-	r = make_run_maps(m, guard, err);
+	r = arm_slot(m, budget_ns, guard, err);
 	if (r < 0)
 		goto fail;
-	m->cb = *cb;
-	m->exec_limit = guard ? guard->exec_limit : 0;
-	uint64_t fine_below = FINE_MARGIN * COARSE_NS * (uint64_t)m->ncpu;
-	m->fine = budget_ns <= 2 * fine_below; /* a small budget: fine from the start */
-	m->st->budget_ns = budget_ns;
-	m->st->fine_below_ns = m->fine ? 0 : fine_below;
-	m->st->exec_limit = m->exec_limit;
-	m->st->loader_kill = guard && guard->kill;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	r = register_run(m, m->cg_fd);
-	if (r < 0) {
-		r = cx_err(err, CX_E_LAYER, -r, "bpf: cannot register the run with the monitor: %s",
-			   strerror(-r));
-		goto fail;
-	}
 	if (budget_ns && (r = attach_ticks(m, cgroup_fd, err)) < 0)
 		goto fail;
-	m->rb = ring_buffer__new(m->ring_fd, on_event, m, NULL);
-	if (!m->rb) {
-		r = cx_err(err, CX_E_LAYER, errno, "bpf: ring buffer: %s", strerror(errno));
-		goto fail;
-	}
 	*ret = m;
 	return 0;
 fail:

@@ -89,56 +89,89 @@ const volatile __u32 off_ovl_entry_lower = 0;
 const volatile __u32 off_ovl_path_dentry = 0;
 const volatile __u32 off_dentry_inode = 0;
 
-/* Per run, keyed by the run's cgroup id (cgroup2 ids are never reused
- * within a boot), each value a map user space creates for the run and
- * inserts before the run's first exec: its state, its event ring, the
- * (dev, ino) of the ELF loaders its view holds. A task whose cgroup is
- * in none of them is no run's: every program returns at once. */
-struct run_map {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct cx_run_state));
-};
+/* Runs: each armed run holds a slot (user space claims it): its state
+ * in `states` (mapped by user space, read and updated as the programs
+ * do), its cgroup id -> slot in `slots` (inserted last: from then on the
+ * programs see the run; deleted first at its end), each CPU's cpu-clock
+ * count at its last sample in `tick_last`, the (dev, ino) of the ELF
+ * loaders its view holds in `loaders` (keyed with its cgroup id: ids are
+ * never reused within a boot). A task whose cgroup is in no slot is no
+ * run's: every program returns at once. No map of maps is ever updated
+ * per run: the kernel waits for an RCU grace period (~12 ms here) at
+ * each such update from user space. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, CX_RUNS_MAX);
-	__type(key, __u64);
-	__array(values, struct run_map);
-} runs SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CX_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct cx_run_state);
+} states SEC(".maps");
 
-/* Sized per run by the loader from the exec quota (bpf.c ring_bytes). */
-struct ring_map {
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CX_SLOTS);
+	__type(key, __u64);
+	__type(value, __u32);
+} slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tick_last SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CX_SLOTS * 4);
+	__type(key, struct cx_loader_key);
+	__type(value, __u8);
+} loaders SEC(".maps");
+
+/* The event rings. Shared: one per slot, made the first time the slot is
+ * used in a boot (that run pays the map-of-maps update's wait, once) and
+ * kept; each event carries its run's cgroup id, so what a dead run left
+ * in its slot's ring is told apart and dropped. Private (one run loads
+ * its own copy of the programs, -DCX_PRIVATE): one ring, sized for the
+ * run before load. */
+#ifdef CX_PRIVATE
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
+} events SEC(".maps");
+
+static __always_inline void *ring_of(__u32 slot)
+{
+	(void)slot;
+	return &events;
+}
+#else
+struct ring_map {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CX_SHARED_RING_BYTES);
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, CX_RUNS_MAX);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CX_SLOTS);
+	__uint(key_size, sizeof(__u32));
 	__array(values, struct ring_map);
 } rings SEC(".maps");
 
-struct loader_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CX_LOADERS_MAX);
-	__uint(key_size, sizeof(struct cx_file_key));
-	__uint(value_size, 1);
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, CX_RUNS_MAX);
-	__type(key, __u64);
-	__array(values, struct loader_map);
-} loader_sets SEC(".maps");
-
-static __always_inline struct cx_run_state *run_of(__u64 cg)
+static __always_inline void *ring_of(__u32 slot)
 {
-	void *inner = bpf_map_lookup_elem(&runs, &cg);
-	__u32 k = 0;
+	return bpf_map_lookup_elem(&rings, &slot);
+}
+#endif
 
-	return inner ? bpf_map_lookup_elem(inner, &k) : 0;
+/* The run cgroup id cg belongs to (its slot in *slot), or NULL. */
+static __always_inline struct cx_run_state *run_of(__u64 cg, __u32 *slot)
+{
+	__u32 *s = bpf_map_lookup_elem(&slots, &cg);
+
+	if (!s)
+		return 0;
+	*slot = *s;
+	return bpf_map_lookup_elem(&states, s);
 }
 
 /* Per-CPU room: where a failed exec's event is built (the event, then
@@ -161,24 +194,25 @@ struct {
 SEC("perf_event")
 int on_cpu_tick(struct bpf_perf_event_data *ctx)
 {
-	__u64 cg = bpf_get_attach_cookie(ctx), total, budget;
-	struct cx_run_state *st = run_of(cg);
+	__u64 cg = bpf_get_attach_cookie(ctx), total, budget, *last;
+	__u32 slot = 0;
+	struct cx_run_state *st = run_of(cg, &slot);
 	struct cx_event *e;
 	void *rb;
 
 	if (!st || !(budget = st->budget_ns))
 		return 0;
-	rb = bpf_map_lookup_elem(&rings, &cg);
+	rb = ring_of(slot);
+	last = bpf_map_lookup_elem(&tick_last, &slot);
 	/* What this sample stands for: the CPU time this CPU's event counted
 	 * since its last sample (cpu-clock counts ns), exact whatever the
 	 * period (coarse far from the budget, fine near it: the loader
 	 * switches; the sample's own period field is not updated by that). */
 	struct bpf_perf_event_value v = {};
-	__u32 cpu = bpf_get_smp_processor_id();
 	__u64 period = tick_ns;
-	if (cpu < CX_MAX_CPUS && bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0) {
-		period = v.counter - st->last_count[cpu];
-		st->last_count[cpu] = v.counter;
+	if (last && bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0) {
+		period = v.counter - *last;
+		*last = v.counter;
 	}
 	total = __sync_fetch_and_add(&st->used_ns, period) + period;
 	/* the tick that reaches the budget is the last one the run gets */
@@ -190,6 +224,7 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 			if (e) {
 				__builtin_memset(e, 0, sizeof(*e));
 				e->type = CX_EV_FINE;
+				e->cgid = cg;
 				e->used_ns = total;
 				e->budget_ns = budget;
 				bpf_ringbuf_submit(e, 0);
@@ -205,6 +240,7 @@ int on_cpu_tick(struct bpf_perf_event_data *ctx)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = CX_EV_CPU_BREACH;
+	e->cgid = cg;
 	__u64 pt = bpf_get_current_pid_tgid();
 	e->pid = (__u32)pt;
 	e->tgid = pt >> 32;
@@ -331,7 +367,7 @@ static __always_inline void fill_exec(struct cx_event *e, const void *task, cons
 /* The exec quota: 1 when this event may be posted; else its task is
  * SIGKILLed (before the program runs or the failed call returns) and the
  * first one over posts CX_EV_EXEC_BREACH (user space halts the run). */
-static __always_inline int exec_quota(struct cx_run_state *st, void *rb)
+static __always_inline int exec_quota(struct cx_run_state *st, void *rb, __u64 cg)
 {
 	__u32 n = __sync_fetch_and_add(&st->exec_events, 1);
 
@@ -341,11 +377,12 @@ static __always_inline int exec_quota(struct cx_run_state *st, void *rb)
 	if (__sync_fetch_and_add(&st->exec_breached, 1) != 0)
 		return 0;
 	/* only to wake user space (it reads exec_breached): a small record */
-	__u32 *b = bpf_ringbuf_reserve(rb, 2 * sizeof(__u32), 0);
+	struct cx_wake *b = bpf_ringbuf_reserve(rb, sizeof(*b), 0);
 	if (!b)
 		return 0; /* the ring is full, so user space is awake */
-	b[0] = CX_EV_EXEC_BREACH;
-	b[1] = 0;
+	b->type = CX_EV_EXEC_BREACH;
+	b->pad = 0;
+	b->cgid = cg;
 	bpf_ringbuf_submit(b, 0);
 	return 0;
 }
@@ -364,19 +401,17 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	const void *task = (const void *)ctx->args[0];
 	const void *bprm = (const void *)ctx->args[2];
 	__u64 cg = bpf_get_current_cgroup_id();
-	struct cx_run_state *st = run_of(cg);
-	struct cx_file_key key;
+	__u32 slot = 0;
+	struct cx_run_state *st = run_of(cg, &slot);
+	struct cx_loader_key key = { .cgid = cg };
 	struct cx_event *e;
-	void *rb, *loaders;
+	void *rb;
 	int loader, kill;
 
 	if (!st)
 		return 0;
-	/* the run's ring and loaders went in before its state: both are
-	 * there (a missing one means the run is being torn down) */
-	rb = bpf_map_lookup_elem(&rings, &cg);
-	loaders = bpf_map_lookup_elem(&loader_sets, &cg);
-	loader = loaders && exec_file_key(bprm, &key) && bpf_map_lookup_elem(loaders, &key);
+	rb = ring_of(slot);
+	loader = exec_file_key(bprm, &key.f) && bpf_map_lookup_elem(&loaders, &key);
 	kill = loader && st->loader_kill;
 	/* First the kill: whatever follows may fail (a full ring). */
 	if (kill)
@@ -385,7 +420,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 		exec_unposted(st);
 		return 0;
 	}
-	if (!exec_quota(st, rb))
+	if (!exec_quota(st, rb, cg))
 		return 0;
 	e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
 	if (!e) {
@@ -399,6 +434,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	__builtin_memset(e, 0, offsetof(struct cx_event, filename));
 	e->filename[0] = '\0';
 	e->type = loader ? CX_EV_LOADER : CX_EV_EXEC;
+	e->cgid = cg;
 	e->exit_code = kill ? 9 : 0;
 	fill_exec(e, task, bprm);
 	bpf_ringbuf_submit(e, 0);
@@ -466,7 +502,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct scratch *s;
 	struct cx_event *e;
 	__u64 nr, filename, argv, pt, cg;
-	__u32 k = 0;
+	__u32 k = 0, slot = 0;
 	void *rb;
 
 	if (ret >= 0)
@@ -475,16 +511,16 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	    (nr != NR_EXECVE && nr != NR_EXECVEAT))
 		return 0;
 	cg = bpf_get_current_cgroup_id();
-	st = run_of(cg);
+	st = run_of(cg, &slot);
 	if (!st)
 		return 0;
-	rb = bpf_map_lookup_elem(&rings, &cg);
+	rb = ring_of(slot);
 	s = bpf_map_lookup_elem(&scratch, &k);
 	if (!rb || !s) {
 		exec_unposted(st);
 		return 0;
 	}
-	if (!exec_quota(st, rb))
+	if (!exec_quota(st, rb, cg))
 		return 0;
 	filename = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_SI : PT_REGS_DI);
 	argv = read_u64(regs, nr == NR_EXECVEAT ? PT_REGS_DX : PT_REGS_SI);
@@ -492,6 +528,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	e = &s->e;
 	__builtin_memset(e, 0, offsetof(struct cx_event, filename)); /* as on_exec */
 	e->type = CX_EV_EXEC_FAIL;
+	e->cgid = cg;
 	pt = bpf_get_current_pid_tgid();
 	e->pid = (__u32)pt;
 	e->tgid = pt >> 32;

@@ -31,8 +31,8 @@
 #define CX_EV_PATH_MAX 4096 /* PATH_MAX: execve refuses longer names */
 
 #define CX_LOADERS_MAX 64 /* (dev, ino) pairs in the loader guard's map */
-#define CX_RUNS_MAX 4096 /* runs armed at once on one host (the shared maps' size) */
-#define CX_MAX_CPUS 1024 /* CPUs whose cpu-clock counter a run's state tracks */
+#define CX_SLOTS 64 /* runs sharing the pinned monitor at once (more load their own) */
+#define CX_SHARED_RING_BYTES (256 * 1024) /* each slot's event ring (~800 events) */
 #define CX_PENDING_MAX 1024 /* execve calls in flight (per tid); more go unrecorded */
 #define CX_EV_ARGV_MAX 16 /* arguments read from a failed exec's argv */
 
@@ -46,14 +46,15 @@ struct cx_file_key {
 	unsigned int pad; /* 0 */
 };
 
-/* One run's state, in its own 1-entry array map (BPF_F_MMAPABLE: user
+/* One run's state: its slot of the `states` array (BPF_F_MMAPABLE: user
  * space reads and updates it through a shared mapping, as the programs
- * do), found by the programs through `runs` (cgroup id -> this map).
- * Example, a run with a 300 ms CPU budget that has exec'd 3 programs:
- *   { .budget_ns = 300000000, .exec_limit = 8192, .loader_kill = 1,
- *     .used_ns = 12000000, .exec_count = 3, .exec_events = 3, … } */
+ * do). Example, a run with a 300 ms CPU budget that has exec'd 3 programs:
+ *   { .cgid = 8812, .budget_ns = 300000000, .exec_limit = 8192,
+ *     .loader_kill = 1, .used_ns = 12000000, .exec_count = 3,
+ *     .exec_events = 3, … } */
 struct cx_run_state {
 	/* set by user space before the run is armed */
+	unsigned long long cgid;          /* the slot's owner (0: free), user space only */
 	unsigned long long budget_ns;     /* 0: no CPU enforcement */
 	unsigned long long fine_below_ns; /* ask for fine sampling this far from the budget; 0: never */
 	unsigned int exec_limit;          /* exec events posted; the next one breaches */
@@ -68,7 +69,19 @@ struct cx_run_state {
 	unsigned int exec_breached; /* exec events past exec_limit (each killed) */
 	unsigned int exec_lost;     /* events the ring had no room for (each killed) */
 	unsigned int pad;
-	unsigned long long last_count[CX_MAX_CPUS]; /* each CPU's event counter at its last sample */
+};
+
+/* A loader of a run's view: the run's cgroup id and the file. */
+struct cx_loader_key {
+	unsigned long long cgid;
+	struct cx_file_key f;
+};
+
+/* The exec quota's breach: a record that only wakes user space. */
+struct cx_wake {
+	unsigned int type; /* CX_EV_EXEC_BREACH */
+	unsigned int pad;
+	unsigned long long cgid;
 };
 
 /* A failed exec, example (Landlock refused /usr/bin/id):
@@ -80,6 +93,7 @@ struct cx_run_state {
 struct cx_event {
 	unsigned int type;
 	unsigned int pid;
+	unsigned long long cgid; /* the run's cgroup id (a slot's ring may hold a dead run's events) */
 	unsigned int tgid;
 	unsigned int ppid;
 	unsigned long long ts_ns;

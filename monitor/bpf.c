@@ -702,9 +702,10 @@ static int open_shared(cx_bpfmon *m, const char *root, const cx_kern_offsets *of
 			*why = "cannot lock the pin directory";
 			return -errno;
 		}
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* at most: found bad and removed, pinned anew, opened */
+	for (int attempt = 0, pinned = 0; attempt < 3; attempt++) {
 		m->dir_fd = openat(m->root_fd, m->version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (m->dir_fd < 0 && errno == ENOENT) {
+		if (m->dir_fd < 0 && errno == ENOENT && !pinned++) {
 			sweep_versions(m->root_fd, m->version);
 			r = pin_version(m->root_fd, root, m->version, off, err);
 			if (r < 0) {
@@ -722,8 +723,9 @@ static int open_shared(cx_bpfmon *m, const char *root, const cx_kern_offsets *of
 		/* not what it claims: away with it, unless runs use it */
 		bool idle = m->dir_fd >= 0 && flock(m->dir_fd, LOCK_EX | LOCK_NB) == 0;
 		put_fd(&m->dir_fd);
-		if (!idle || attempt) {
-			*why = "the pinned monitor does not check out and is in use";
+		if (!idle || pinned) {
+			*why = pinned ? "the monitor just pinned does not check out"
+				      : "the pinned monitor does not check out and is in use";
 			r = -EBADMSG;
 			goto out;
 		}

@@ -93,6 +93,33 @@ static void config_run_ids(void **st)
 	}
 }
 
+/* bpf_pin_dir: the default pin directory, "" (every run loads its own),
+ * a path; anything else refused. */
+static void config_bpf_pin_dir(void **st)
+{
+	static const char *const bad[] = { HEAD ",\"bpf_pin_dir\":\"pins\"}",
+					   HEAD ",\"bpf_pin_dir\":\"/\"}",
+					   HEAD ",\"bpf_pin_dir\":\"/sys/fs/bpf/../x\"}",
+					   HEAD ",\"bpf_pin_dir\":false}" };
+	cx_config c;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse(HEAD "}", &c, &err), 0);
+	assert_string_equal(c.bpf_pin_dir, "/sys/fs/bpf/calyx");
+	cx_config_free(&c);
+	assert_int_equal(parse(HEAD ",\"bpf_pin_dir\":\"\"}", &c, &err), 0);
+	assert_string_equal(c.bpf_pin_dir, "");
+	cx_config_free(&c);
+	assert_int_equal(parse(HEAD ",\"bpf_pin_dir\":\"/sys/fs/bpf/ci\"}", &c, &err), 0);
+	assert_string_equal(c.bpf_pin_dir, "/sys/fs/bpf/ci");
+	cx_config_free(&c);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		if (parse(bad[i], &c, &err) == 0)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.reason, CX_E_CONFIG);
+	}
+}
+
 static void config_load_strict_modes(void **st)
 {
 	char *dir = tu_tmpdir(), *p, *l;
@@ -184,6 +211,7 @@ int main(void)
 		cmocka_unit_test(config_good),
 		cmocka_unit_test(config_bad_fields),
 		cmocka_unit_test(config_run_ids),
+		cmocka_unit_test(config_bpf_pin_dir),
 		cmocka_unit_test(config_load_strict_modes),
 		cmocka_unit_test(keyring_load_and_find),
 		cmocka_unit_test(keyring_same_key_active_and_revoked),

@@ -81,7 +81,8 @@ MODULES = {
 }
 
 # Headers generated into $(BUILD)/gen, private to one module folder.
-GENERATED = {"monitor.skel.h": "monitor", "learn.skel.h": "monitor"}
+GENERATED = {"monitor.skel.h": "monitor", "monitor_private.skel.h": "monitor",
+             "learn.skel.h": "monitor", "monitor.id.h": "monitor"}
 
 ROOTS = ["common", "executor", "policy", "sandbox", "monitor"]
 PKGS = "libsodium jansson libseccomp libcap-ng libbpf"

@@ -380,7 +380,7 @@ static void remove_version(int root_fd, const char *name)
 	if (!d)
 		return;
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 	unlinkat(root_fd, name, AT_REMOVEDIR);
@@ -396,7 +396,8 @@ static void sweep_versions(int root_fd, const char *keep)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, keep))
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, keep) == 0)
 			continue;
 		int v = openat(root_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		bool idle = v >= 0 && (strncmp(de->d_name, "new-", 4) == 0 ||
@@ -418,8 +419,8 @@ static int pin_version(int root_fd, const char *root, const char *name, const cx
 	int r;
 
 	r = load_shared(off, &skel, err);
-	if (r < 0)
-		return r;
+	if (r < 0 || !skel)
+		return r < 0 ? r : -EIO;
 	int fds[] = { bpf_program__fd(skel->progs.on_exec), bpf_program__fd(skel->progs.on_sys_exit),
 		      bpf_program__fd(skel->progs.on_cpu_tick), bpf_map__fd(skel->maps.states),
 		      bpf_map__fd(skel->maps.slots), bpf_map__fd(skel->maps.tick_last),
@@ -473,7 +474,7 @@ static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[
 		    uint32_t *ret_ro)
 {
 	struct bpf_prog_info in = { 0 };
-	uint32_t len = sizeof(in), maps[12];
+	uint32_t len = sizeof(in), maps[12] = { 0 };
 	unsigned seen = 0, wanted = 1u << 0 | 1u << 1 | 1u << 4; /* states, slots, rings */
 
 	in.nr_map_ids = 12;

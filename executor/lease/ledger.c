@@ -30,6 +30,8 @@ typedef struct dir_ledger {
 	cx_ledger base;
 	int dfd;
 	char *path;
+	int pending_fd;     /* a deferred claim's entry, not yet fsync'd; -1: none */
+	char pending_id[33];
 } dir_ledger;
 
 static int valid_id(const char *id, cx_error *err)
@@ -79,14 +81,34 @@ static int dir_claim(cx_ledger *base, const cx_claim *c, cx_error *err)
 	/* From here on a failure leaves the (possibly empty) entry: the lease
 	 * is burnt, and we refuse to run — both fail closed. */
 	r = LEDGER_FAULT("write") < 0 ? -EIO : cx_write_all(fd, line, strlen(line));
-	if (r == 0 && (LEDGER_FAULT("sync") < 0 ? (errno = EIO, -1) : fsync(fd)) < 0)
-		r = -errno;
-	if (r == 0 && fsync(l->dfd) < 0)
-		r = -errno;
 	if (r < 0)
 		return cx_err(err, CX_E_LEDGER, -r,
 			      "cannot make ledger entry for lease %s durable: %s (no run, but the lease stays used; check the disk, then issue a new lease)",
 			      c->lease_id, strerror(-r));
+	close(l->pending_fd);
+	l->pending_fd = TAKE_FD(fd);
+	snprintf(l->pending_id, sizeof(l->pending_id), "%s", c->lease_id);
+	return c->defer_sync ? 0 : base->ops->sync(base, err);
+}
+
+/* The entry, then its name in the directory, on disk. */
+static int dir_sync(cx_ledger *base, cx_error *err)
+{
+	dir_ledger *l = (dir_ledger *)base;
+	int r = 0;
+
+	if (l->pending_fd < 0)
+		return 0;
+	if ((LEDGER_FAULT("sync") < 0 ? (errno = EIO, -1) : fsync(l->pending_fd)) < 0)
+		r = -errno;
+	if (r == 0 && fsync(l->dfd) < 0)
+		r = -errno;
+	close(l->pending_fd);
+	l->pending_fd = -1;
+	if (r < 0)
+		return cx_err(err, CX_E_LEDGER, -r,
+			      "cannot make ledger entry for lease %s durable: %s (no run, but the lease stays used; check the disk, then issue a new lease)",
+			      l->pending_id, strerror(-r));
 	return 0;
 }
 
@@ -169,6 +191,8 @@ static int dir_prune(cx_ledger *base, int64_t now, unsigned *ret_removed, unsign
 static void dir_close(cx_ledger *base)
 {
 	dir_ledger *l = (dir_ledger *)base;
+	if (l->pending_fd >= 0)
+		close(l->pending_fd);
 	close(l->dfd);
 	free(l->path);
 	free(l);
@@ -177,6 +201,7 @@ static void dir_close(cx_ledger *base)
 static const cx_ledger_ops dir_ops = {
 	.name = "dir",
 	.claim = dir_claim,
+	.sync = dir_sync,
 	.is_claimed = dir_is_claimed,
 	.prune = dir_prune,
 	.close = dir_close,
@@ -204,6 +229,7 @@ int cx_ledger_open_dir(const char *dir, cx_ledger **ret, cx_error *err)
 	l = cx_calloc(1, sizeof(*l));
 	l->base.ops = &dir_ops;
 	l->dfd = TAKE_FD(dfd);
+	l->pending_fd = -1;
 	l->path = cx_strdup(dir);
 	*ret = &l->base;
 	return 0;

@@ -313,6 +313,23 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 	return 0;
 }
 
+/* The sandbox is built and waits at the exec gate: the monitor armed,
+ * then the lease's claim made durable (its fsync overlapped the build;
+ * the command may not start before it is on disk). Either failing keeps
+ * the gate shut: no command runs. */
+static int before_exec(pid_t pid, void *arg, cx_error *err)
+{
+	run_ctx *rc = arg;
+	int r = arm_monitor(pid, arg, err);
+
+	if (r == 0 && rc->run->ledger) {
+		cx_phase was = cx_phase_enter(CX_PH_CONSUME);
+		r = cx_ledger_sync(rc->run->ledger, err);
+		cx_phase_enter(was);
+	}
+	return r;
+}
+
 static const char *unit_of(cx_halt_reason r, bool inodes)
 {
 	switch (r) {
@@ -511,7 +528,7 @@ static int once_spawn(once *o, cx_error *err)
 		.cgroup_fd = cx_cg_clone_fd(o->rc.cg),
 		.join_fds = o->join_fds,
 		.n_join_fds = o->n_join,
-		.before_exec = arm_monitor,
+		.before_exec = before_exec,
 		.before_exec_arg = &o->rc,
 		.seccomp_cache_dir = run->state.cache,
 		.seccomp_cache_mac_key = run->cache_mac_key,

@@ -334,9 +334,12 @@ static int phase_consume(cx_run *run, cx_error *err)
 	run->fail_as = -1;
 	r = cx_ledger_open_dir(run->state.ledger, &run->ledger, err);
 	if (r == 0) {
+		/* Synced at the exec gate (once.c), while the sandbox builds
+		 * itself: nothing the run does can happen before that. */
 		cx_claim cl = { .lease_id = run->lease.lease_id, .run_id = run->lease.run_id,
 				.consumed_at = run->now, .not_after = run->lease.not_after,
-				.prune_after = run->lease.not_after + run->pol.clock_skew_s };
+				.prune_after = run->lease.not_after + run->pol.clock_skew_s,
+				.defer_sync = true };
 		CX_FAULT_POINT("before_claim");
 		r = cx_ledger_claim(run->ledger, &cl, err);
 	}

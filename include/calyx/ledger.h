@@ -28,6 +28,11 @@ typedef struct cx_claim {
 	int64_t consumed_at;
 	int64_t not_after;
 	int64_t prune_after;
+	/* The entry is created and written, its fsync left to cx_ledger_sync:
+	 * the caller overlaps it with work that has no side effect and syncs
+	 * before anything of the run can happen (calyx-exec: before the exec
+	 * gate opens). A claim never synced was never used: no command ran. */
+	bool defer_sync;
 } cx_claim;
 
 typedef struct cx_ledger cx_ledger;
@@ -37,6 +42,9 @@ typedef struct cx_ledger_ops {
 	/* 0: claimed by us. CX_E_REPLAY: someone claimed it before.
 	 * CX_E_LEDGER: could not record durably — do not run. */
 	int (*claim)(cx_ledger *l, const cx_claim *c, cx_error *err);
+	/* The last claim durable (a no-op when it already is). CX_E_LEDGER:
+	 * it could not be made so — do not run (the lease stays used). */
+	int (*sync)(cx_ledger *l, cx_error *err);
 	/* 1 claimed, 0 not, < 0 error. */
 	int (*is_claimed)(cx_ledger *l, const char *lease_id, cx_error *err);
 	int (*prune)(cx_ledger *l, int64_t now, unsigned *ret_removed, unsigned *ret_kept,
@@ -54,6 +62,10 @@ int cx_ledger_open_dir(const char *dir, cx_ledger **ret, cx_error *err);
 static inline int cx_ledger_claim(cx_ledger *l, const cx_claim *c, cx_error *err)
 {
 	return l->ops->claim(l, c, err);
+}
+static inline int cx_ledger_sync(cx_ledger *l, cx_error *err)
+{
+	return l->ops->sync(l, err);
 }
 static inline int cx_ledger_is_claimed(cx_ledger *l, const char *id, cx_error *err)
 {

@@ -252,7 +252,7 @@ run_test enospc.rollback_pack_full_commit_refused_tree_untouched t_packs_enospc
 EIO_TESTS=(eio.audit_first_write_not_consumed eio.audit_short_write_cut_back
 	eio.audit_mid_run_sandbox_killed_nothing_lands eio.audit_sync_before_commit_nothing_lands
 	eio.audit_commit_unrecorded_names_rollback eio.ledger_create_not_consumed
-	eio.ledger_write_burns_lease eio.ledger_sync_burns_lease eio.state_run_dir_fails_closed)
+	eio.ledger_write_burns_lease eio.ledger_sync_burns_lease_no_command eio.state_run_dir_fails_closed)
 if [ ! -x "$FX" ]; then
 	for t in "${EIO_TESTS[@]}"; do skip_test "$t" "no fault-injection build ($FX; make tests or make fault)"; done
 	summary
@@ -320,15 +320,17 @@ t_eio_audit_commit() {
 	check 0 "" "$CTL" --config "$T/fe/etc/calyx.conf" rollback "$id" || return 1
 	untouched fe ac
 }
-t_eio_ledger() { # OP WANT(consumed|not_consumed)
-	local n=l$1
+t_eio_ledger() { # OP WANT(consumed|not_consumed) [EVENTS]
+	# (the claim's fsync happens at the exec gate, after lease.consumed
+	# is logged: the sync's failure keeps the gate shut, no command runs)
+	local n=l$1 want=${3:-lease.verified run.failed}
 	lease fe "$n" || return 1
 	snapshot fe
 	frun "CALYX_FAULT_IO=ledger:$1" fe "$n"
 	one_line E_LEDGER || return 1
 	grep -q 'Input/output error' "$ERR" || fail "does not say EIO: $(first_err)" || return 1
 	"$2" fe "$n" && untouched fe "$n" && intact fe && nothing_left fe || return 1
-	[ "$(events fe "$n")" = "lease.verified run.failed" ] || fail "events: $(events fe "$n")" || return 1
+	[ "$(events fe "$n")" = "$want" ] || fail "events: $(events fe "$n")" || return 1
 	if [ "$2" = consumed ]; then refused_again fe "$n"; else runs_again fe "$n"; fi
 }
 t_eio_state() {
@@ -346,7 +348,7 @@ run_test eio.audit_sync_before_commit_nothing_lands t_eio_audit_sync
 run_test eio.audit_commit_unrecorded_names_rollback t_eio_audit_commit
 run_test eio.ledger_create_not_consumed t_eio_ledger create not_consumed
 run_test eio.ledger_write_burns_lease t_eio_ledger write consumed
-run_test eio.ledger_sync_burns_lease t_eio_ledger sync consumed
+run_test eio.ledger_sync_burns_lease_no_command t_eio_ledger sync consumed "lease.verified lease.consumed run.failed"
 run_test eio.state_run_dir_fails_closed t_eio_state
 
 summary

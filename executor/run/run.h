@@ -16,8 +16,11 @@
  *   housekeeping.c  what crashed runs left; pack pruning
  *
  * Invariants: no side effect (ledger, audit, state) before the lease
- * verified; the lease is consumed (durably) before any side effect of the
- * run; every event of a run is in the log before anything of it lands.
+ * verified; the lease is claimed before any side effect of the run, and
+ * the claim is on disk before the command can start (its fsync overlaps
+ * the sandbox's build and the exec gate waits for it: a crash before
+ * that leaves a claim that may be lost, but no command ran); every event
+ * of a run is in the log before anything of it lands.
  * Trust: runs as root on a lease file anyone may have written, with a
  * root-owned configuration (StrictModes). */
 #ifndef CALYX_EXECUTOR_RUN_RUN_H

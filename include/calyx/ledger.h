@@ -6,7 +6,8 @@
  *
  * Local backend: STATE_DIR/ledger/<lease_id>, created with
  * openat(O_CREAT|O_EXCL|O_NOFOLLOW), written, fsync'd, then the directory
- * fsync'd. Entry content (JSON, one line):
+ * fsync'd (the two fsyncs at the claim, or at cx_ledger_sync for a
+ * deferred claim). Entry content (JSON, one line):
  *   {"lease_id":"…","run_id":"…","consumed_at":1795334400,
  *    "not_after":1795336200,"prune_after":1795336260,"pid":1234}
  * The claim is the *existence* of the name: an entry left empty by a crash

@@ -20,6 +20,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
@@ -836,20 +838,6 @@ static int open_private(cx_bpfmon *m, const cx_kern_offsets *off, const cx_bpf_g
 	return 0;
 }
 
-/* Close every fd but keep[0..n) (sorted ascending; -1s first). */
-static void close_all_but(const int *keep, int n)
-{
-	unsigned lo = 0;
-	for (int i = 0; i < n; i++) {
-		if (keep[i] < 0)
-			continue;
-		if ((unsigned)keep[i] > lo)
-			syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
-		lo = (unsigned)keep[i] + 1;
-	}
-	syscall(SYS_close_range, lo, ~0U, 0);
-}
-
 static void sort_fds(int *a, int n)
 {
 	for (int i = 1; i < n; i++)
@@ -877,6 +865,117 @@ static void release_shared(int root_fd, int dir_fd, const char *version)
 	flock(root_fd, LOCK_UN);
 }
 
+#define LINGER_MS 100
+
+/* What the linger child does (see linger): a copy made before the
+ * child starts, so nothing it reads can change under it. */
+struct linger_job {
+	int keep[2];   /* the fds it keeps (sorted; -1: none) */
+	bool shared;
+	int root_fd, dir_fd;
+	char version[64];
+};
+
+/* Syscalls for the linger child. On x86_64 it may share calyx-exec's
+ * memory (linger_clone) and so its thread-local errno, which libc's
+ * wrappers write: there it makes its syscalls by hand and never touches
+ * errno (a negative errno comes back instead). */
+#if defined(__x86_64__)
+#define LINGER_CLONE 1
+static inline long lsys(long n, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+static inline long lsys(long n, long a, long b, long c, long d)
+{
+	long r = syscall(n, a, b, c, d);
+	return r < 0 ? -errno : r;
+}
+#endif
+
+/* The child's whole life: every fd but the kept ones closed (so nobody
+ * waits for its EOF, the parent's pipe included), LINGER_MS asleep, then,
+ * when shared, out of the version: ROOT's lock, this run's shared lock
+ * dropped (the last fd of its open file), and if no run holds the
+ * version any more (an exclusive lock succeeds), its links unpinned:
+ * the tracepoints detach. */
+__attribute__((no_sanitize_address, noinline)) static void linger_body(const struct linger_job *j)
+{
+	unsigned lo = 0;
+
+	for (int i = 0; i < 2; i++) {
+		if (j->keep[i] < 0)
+			continue;
+		if ((unsigned)j->keep[i] > lo)
+			lsys(SYS_close_range, lo, j->keep[i] - 1, 0, 0);
+		lo = (unsigned)j->keep[i] + 1;
+	}
+	lsys(SYS_close_range, lo, ~0U, 0, 0);
+	struct timespec ts = { 0, LINGER_MS * 1000000L };
+	while (lsys(SYS_nanosleep, (long)&ts, (long)&ts, 0, 0) == -EINTR)
+		;
+	if (!j->shared)
+		return;
+	while (lsys(SYS_flock, j->root_fd, LOCK_EX, 0, 0) == -EINTR)
+		;
+	lsys(SYS_close, j->dir_fd, 0, 0, 0);
+	long d = lsys(SYS_openat, j->root_fd, (long)j->version,
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (d >= 0 && lsys(SYS_flock, d, LOCK_EX | LOCK_NB, 0, 0) == 0) {
+		lsys(SYS_unlinkat, d, (long)"link_exec", 0, 0);
+		lsys(SYS_unlinkat, d, (long)"link_sys_exit", 0, 0);
+	}
+	if (d >= 0)
+		lsys(SYS_close, d, 0, 0, 0);
+	lsys(SYS_flock, j->root_fd, LOCK_UN, 0, 0);
+}
+
+#ifdef LINGER_CLONE
+/* A child that shares calyx-exec's memory (clone(CLONE_VM), ~20 us)
+ * rather than a copy of it (fork, ~150 us: the page tables): it runs
+ * linger_body on a stack of its own, with every signal blocked (no
+ * handler of calyx-exec may run on it), touching no memory but its stack
+ * and the job; CLONE_CHILD_CLEARTID clears lj_tid once it is gone, so the
+ * stack is reused only then (a second run in one process before that
+ * forks instead). */
+static struct linger_job lj;
+static char lj_stack[16384] __attribute__((aligned(64)));
+static pid_t lj_tid; /* non-zero while a child may be on lj_stack */
+
+__attribute__((no_sanitize_address, noinline)) static int linger_main(void *arg)
+{
+	linger_body(arg);
+	lsys(SYS_exit, 0, 0, 0, 0); /* this task only */
+	return 0;
+}
+
+static pid_t linger_clone(const struct linger_job *j)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	if (__atomic_load_n(&lj_tid, __ATOMIC_ACQUIRE) != 0)
+		return -1;
+	lj = *j;
+	lj_tid = -1;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(linger_main, lj_stack + sizeof(lj_stack),
+		    CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD, &lj, NULL, NULL, &lj_tid);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) /* a tracer or emulator that refuses it (valgrind): fork */
+		__atomic_store_n(&lj_tid, 0, __ATOMIC_RELEASE);
+	return pid;
+}
+#endif
+
 /* The tracepoints stay attached LINGER_MS past a run's end, held by a
  * child. Why: a tracepoint going from 1 probe to 0 and back to 1 waits
  * for an RCU grace period at the re-attach (the kernel's
@@ -884,48 +983,50 @@ static void release_shared(int root_fd, int dir_fd, const char *version)
  * 7 us with the link held, 0.2 ms when runs are 0.3 s apart). With the
  * links held a while, the next run attaches to (shared: finds) links
  * still there, and the last release happens off every run's path. The
- * child keeps only what the release needs (every other fd closed first:
- * no lock, log or pipe, so nobody waits for its EOF), is not waited for
- * (calyx-exec reaps no child with wait(-1); reparented when calyx-exec
- * exits, init reaps it), and the programs do nothing for this run
- * meanwhile (its entries are gone). If the fork fails, the release
- * happens here. */
-#define LINGER_MS 100
+ * child is not waited for (calyx-exec reaps no child with wait(-1);
+ * reparented when calyx-exec exits, init reaps it), and the programs do
+ * nothing for this run meanwhile (its entries are gone). If no child can
+ * be made, the release happens here. */
 static void linger(cx_bpfmon *m)
 {
-	int keep[2], done[2];
+	struct linger_job j = { .keep = { m->shared ? m->root_fd : m->link_exec,
+					  m->shared ? m->dir_fd : m->link_sys_exit },
+				.shared = m->shared, .root_fd = m->root_fd, .dir_fd = m->dir_fd };
+	int done[2];
+	pid_t pid = -1;
 
-	keep[0] = m->shared ? m->root_fd : m->link_exec;
-	keep[1] = m->shared ? m->dir_fd : m->link_sys_exit;
-	sort_fds(keep, 2);
-	/* The fork copies every fd (the workspace lock, the control socket,
-	 * the log): calyx-exec waits until the child has closed its copies
-	 * (EOF on done[0]), else the next run on this workspace could find
-	 * it still locked by a child that had not run yet. */
-	pid_t pid = pipe2(done, O_CLOEXEC) == 0 ? fork() : -1;
+	snprintf(j.version, sizeof(j.version), "%s", m->version);
+	sort_fds(j.keep, 2);
+	/* The child gets a copy of every fd (the workspace lock, the control
+	 * socket, the log): calyx-exec waits until it has closed its copies
+	 * (EOF on done[0]), else the next run on this workspace could find it
+	 * still locked by a child that had not run yet. */
+	if (pipe2(done, O_CLOEXEC) == 0) {
+#ifdef LINGER_CLONE
+		pid = linger_clone(&j);
+#endif
+		if (pid < 0 && (pid = fork()) == 0) {
+			linger_body(&j);
+			_exit(0);
+		}
+		if (pid < 0) {
+			close(done[0]);
+			close(done[1]);
+		}
+	}
 	if (pid < 0) {
-		if (m->shared)
+		if (m->shared) {
 			release_shared(m->root_fd, m->dir_fd, m->version);
-		m->dir_fd = m->shared ? -1 : m->dir_fd;
+			m->dir_fd = -1;
+		}
 		return;
 	}
-	if (pid != 0) {
-		char c;
-		close(done[1]);
-		put_fd(&m->dir_fd); /* the child's copy holds the run's shared lock */
-		while (read(done[0], &c, 1) < 0 && errno == EINTR)
-			;
-		close(done[0]);
-		return;
-	}
-	/* child: only async-signal-safe calls from here; keep keep[] alone */
-	close_all_but(keep, 2); /* done[1] too: the parent's EOF */
-	struct timespec ts = { 0, LINGER_MS * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	char c;
+	close(done[1]);
+	put_fd(&m->dir_fd); /* the child's copy holds the run's shared lock */
+	while (read(done[0], &c, 1) < 0 && errno == EINTR)
 		;
-	if (m->shared)
-		release_shared(m->root_fd, m->dir_fd, m->version);
-	_exit(0);
+	close(done[0]);
 }
 
 void cx_bpfmon_stop(cx_bpfmon *m)

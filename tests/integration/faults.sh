@@ -348,7 +348,7 @@ run_test eio.audit_sync_before_commit_nothing_lands t_eio_audit_sync
 run_test eio.audit_commit_unrecorded_names_rollback t_eio_audit_commit
 run_test eio.ledger_create_not_consumed t_eio_ledger create not_consumed
 run_test eio.ledger_write_burns_lease t_eio_ledger write consumed
-run_test eio.ledger_sync_burns_lease_no_command t_eio_ledger sync consumed "lease.verified lease.consumed run.failed"
+run_test eio.ledger_sync_burns_lease_no_command t_eio_ledger sync consumed "lease.verified lease.consumed workspace.rolled_back run.failed"
 run_test eio.state_run_dir_fails_closed t_eio_state
 
 summary

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fnmatch.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "calyx/esc.h"
@@ -274,6 +275,8 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 	cx_bpf_callbacks cb = { .exec = on_exec, .exec_denied = on_exec_denied,
 				.opened = rc->learn ? on_opened : NULL, .arg = rc };
 	cx_phase was = cx_phase_enter(CX_PH_MONITOR);
+	struct timespec cpu0, cpu1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
 	(void)pid;
 	uint64_t budget = rc->lim->v[CX_LIM_CPU_MS] * 1000000ULL;
 	if (cx_cg_clone_fd(rc->cg) < 0) {
@@ -305,6 +308,9 @@ static int arm_monitor(pid_t pid, void *arg, cx_error *err)
 		if (rc->bpf && cx_cg_read_cpu(rc->cg, &u, NULL) == 0)
 			cx_bpfmon_charge_uncounted(rc->bpf, u.cpu_usec * 1000);
 	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+	rc->run->monitor_cpu_ns += (uint64_t)((cpu1.tv_sec - cpu0.tv_sec) * 1000000000LL +
+					      (cpu1.tv_nsec - cpu0.tv_nsec));
 	cx_phase_enter(was);
 	if (!rc->guarded && !rc->run->pol.exec_guard_optional)
 		return cx_err(err, CX_E_LAYER, rc->berr.errnum ? rc->berr.errnum : ENOTSUP,

@@ -80,6 +80,12 @@ void cx_run_write_result(cx_run *run, const char *status, const cx_error *err, i
 		json_object_set_new(j, "audit", json_pack("{s:I, s:I}", "first_seq",
 							  (json_int_t)run->first_seq, "last_seq",
 							  (json_int_t)run->last_seq));
+	/* CPU, not wall time: what calyx-exec's own thread spent on the BPF
+	 * monitor (load or open, claim, attach), which overlaps the sandbox's
+	 * build in wall time */
+	if (run->monitor_cpu_ns)
+		json_object_set_new(j, "cpu_us", json_pack("{s:I}", "monitor",
+							   (json_int_t)(run->monitor_cpu_ns / 1000)));
 	json_object_set_new(j, "timings_us", cx_timings_json()); /* up to this write */
 	_cleanup_free_ char *s = cx_json_dump_pretty(j);
 	json_decref(j);

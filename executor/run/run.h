@@ -91,6 +91,7 @@ typedef struct cx_run {
 	cx_strv learn_opened;  /* files opened (view paths), up to CX_LEARN_OPENED_MAX */
 	bool learn_opens_traced;
 	uint64_t learn_opens_lost;
+	uint64_t monitor_cpu_ns; /* CPU calyx-exec spent arming the BPF monitor (result cpu_us) */
 	json_t *learn_fin;
 } cx_run;
 #define CX_LEARN_EXECS_MAX 4096

@@ -52,6 +52,7 @@
 typedef struct shared_fds {
 	int prog_exec, prog_sys_exit, prog_tick;
 	int states, slots, tick_last, loaders, rings;
+	uint32_t id_exec, id_sys_exit; /* shared: the programs' ids (the links name them) */
 } shared_fds;
 
 struct cx_bpfmon {
@@ -332,11 +333,14 @@ static int open_root(const char *root, int *ret, const char **why)
 	struct statfs sf;
 	int fd;
 
-	if (mkdir(root, 0700) < 0 && errno != EEXIST) {
-		*why = errno == ENOENT ? "no bpffs mounted there" : "cannot create the pin directory";
-		return -errno;
-	}
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) { /* the first run of a boot */
+		if (mkdir(root, 0700) < 0 && errno != EEXIST) {
+			*why = errno == ENOENT ? "no bpffs mounted there" : "cannot create the pin directory";
+			return -errno;
+		}
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		*why = "cannot open the pin directory";
 		return -errno;
@@ -470,10 +474,11 @@ static bool map_ok(int fd, const char *name, uint32_t type, uint32_t ksz, uint32
 
 /* A program of ours: its type and name, and the maps it uses are the
  * shared ones (at least states, slots and rings) plus only its own
- * constants (returned in ret_ro: one map named *.rodata) and scratch. */
+ * constants (one map named *.rodata, its id in *ro) and scratch (*scratch;
+ * both looked up once for the three programs). Its id in *ret_id. */
 #define N_MAPS 5
 static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[N_MAPS],
-		    uint32_t *ret_ro)
+		    uint32_t *ret_ro, uint32_t *scratch, uint32_t *ret_id)
 {
 	struct bpf_prog_info in = { 0 };
 	uint32_t len = sizeof(in), maps[12] = { 0 };
@@ -491,7 +496,7 @@ static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[
 				seen |= 1u << k;
 				shared = true;
 			}
-		if (shared)
+		if (shared || maps[i] == *ret_ro || maps[i] == *scratch)
 			continue;
 		struct bpf_map_info mi = { 0 };
 		uint32_t ml = sizeof(mi);
@@ -506,10 +511,13 @@ static bool prog_ok(int fd, const char *name, uint32_t type, const uint32_t ids[
 			if (*ret_ro && *ret_ro != mi.id)
 				return false;
 			*ret_ro = mi.id;
-		} else if (strcmp(mi.name, "scratch") != 0) {
+		} else if (strcmp(mi.name, "scratch") == 0 && !*scratch) {
+			*scratch = mi.id;
+		} else {
 			return false;
 		}
 	}
+	*ret_id = in.id;
 	return (seen & wanted) == wanted;
 }
 
@@ -520,7 +528,7 @@ static int open_version(const char *root, const char *name, const struct monitor
 {
 	char path[PATH_MAX];
 	int *fds[N_PINS];
-	uint32_t ids[N_MAPS], ro_id = 0;
+	uint32_t ids[N_MAPS], ro_id = 0, scratch = 0, tick_id;
 
 	fd_slots(f, fds);
 	for (size_t i = 0; i < N_PINS; i++) {
@@ -537,9 +545,13 @@ static int open_version(const char *root, const char *name, const struct monitor
 	    !map_ok(f->loaders, "loaders", BPF_MAP_TYPE_HASH, sizeof(struct cx_loader_key), 1,
 		    CX_SLOTS * 4, &ids[3]) ||
 	    !map_ok(f->rings, "rings", BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, CX_SLOTS, &ids[4]) ||
-	    !prog_ok(f->prog_exec, "on_exec", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, &ro_id) ||
-	    !prog_ok(f->prog_sys_exit, "on_sys_exit", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, &ro_id) ||
-	    !prog_ok(f->prog_tick, "on_cpu_tick", BPF_PROG_TYPE_PERF_EVENT, ids, &ro_id) || !ro_id)
+	    !prog_ok(f->prog_exec, "on_exec", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, &ro_id, &scratch,
+		     &f->id_exec) ||
+	    !prog_ok(f->prog_sys_exit, "on_sys_exit", BPF_PROG_TYPE_RAW_TRACEPOINT, ids, &ro_id,
+		     &scratch, &f->id_sys_exit) ||
+	    !prog_ok(f->prog_tick, "on_cpu_tick", BPF_PROG_TYPE_PERF_EVENT, ids, &ro_id, &scratch,
+		     &tick_id) ||
+	    !ro_id)
 		return -EBADMSG;
 	/* the constants: this kernel's offsets */
 	struct monitor_bpf__rodata got;
@@ -562,24 +574,22 @@ static void close_shared(shared_fds *f)
 }
 
 /* The version's link to tracepoint tp, pinned as ROOT/name/pin: the one
- * there when it is a raw tracepoint link of prog_fd, else a new one. */
+ * there when it is a raw tracepoint link of the program (prog_fd, whose
+ * id is prog_id), else a new one. */
 static int ensure_link(const char *root, const char *name, const char *pin, const char *tp,
-		       int prog_fd, int dir_fd)
+		       int prog_fd, uint32_t prog_id, int dir_fd)
 {
 	char path[PATH_MAX];
-	struct bpf_prog_info pi = { 0 };
-	uint32_t pl = sizeof(pi);
 	int fd, r;
 
-	if (pin_path(path, sizeof(path), root, name, pin) < 0 ||
-	    bpf_obj_get_info_by_fd(prog_fd, &pi, &pl) < 0)
+	if (pin_path(path, sizeof(path), root, name, pin) < 0)
 		return -EINVAL;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		struct bpf_link_info li = { 0 };
 		uint32_t ll = sizeof(li);
 		bool ok = bpf_obj_get_info_by_fd(fd, &li, &ll) == 0 &&
-			  li.type == BPF_LINK_TYPE_RAW_TRACEPOINT && li.prog_id == pi.id;
+			  li.type == BPF_LINK_TYPE_RAW_TRACEPOINT && li.prog_id == prog_id;
 		close(fd);
 		if (ok)
 			return 0;
@@ -766,12 +776,14 @@ static int open_shared(cx_bpfmon *m, const char *root, const cx_kern_offsets *of
 		r = -errno;
 		goto out;
 	}
-	r = ensure_link(root, m->version, "link_exec", "sched_process_exec", m->f.prog_exec, m->dir_fd);
+	r = ensure_link(root, m->version, "link_exec", "sched_process_exec", m->f.prog_exec,
+			m->f.id_exec, m->dir_fd);
 	if (r < 0) {
 		*why = "cannot attach the exec tracer";
 		goto out;
 	}
-	if (ensure_link(root, m->version, "link_sys_exit", "sys_exit", m->f.prog_sys_exit, m->dir_fd) < 0)
+	if (ensure_link(root, m->version, "link_sys_exit", "sys_exit", m->f.prog_sys_exit,
+			m->f.id_sys_exit, m->dir_fd) < 0)
 		m->denied_why = "no sys_exit tracepoint in this kernel (failed execs are not audited)";
 	m->shared = true;
 out:

@@ -153,7 +153,47 @@ batch() {
 "$EXEC" --config "$CONF" --lease "$(cat "$L/warm")" >/dev/null 2>"$T/e" ||
 	die "calyx-exec cannot run /usr/bin/true: $(head -n 1 "$T/e")"
 
+# Whole-filesystem syncs (ext4's sync_fs) during the back-to-back batch: a
+# run makes its ledger entry and audit lines durable with fsync/fdatasync
+# of those files, and should never sync a whole filesystem (an overlay
+# unmount on a disk upper did: issue 16). Counted host-wide by perf.
+SYNCFS="-" SYNCFS_WHY=""
+if ! command -v perf >/dev/null 2>&1; then
+	SYNCFS_WHY="perf is not installed (scripts/install-deps.sh --bench)"
+elif ! perf stat -e ext4:ext4_sync_fs -a -x, -o "$T/syncfs.probe" true >/dev/null 2>&1; then
+	SYNCFS_WHY="perf cannot count the ext4:ext4_sync_fs tracepoint here"
+else
+	perf stat -e ext4:ext4_sync_fs -a -x, -o "$T/syncfs.txt" sleep 100000 >/dev/null 2>&1 &
+	SYNCFS_PID=$!
+	sleep 0.3
+fi
 batch seq "$L/seq"
+if [ -n "${SYNCFS_PID:-}" ]; then
+	pkill -INT -P "$SYNCFS_PID" sleep 2>/dev/null
+	kill -INT "$SYNCFS_PID" 2>/dev/null
+	wait "$SYNCFS_PID" 2>/dev/null
+	SYNCFS=$(awk -F, '$3 ~ /ext4_sync_fs/ && $1 ~ /^[0-9]+$/ { print $1 }' "$T/syncfs.txt")
+	[ -n "$SYNCFS" ] || { SYNCFS="-"; SYNCFS_WHY="perf stat wrote no count"; }
+fi
+# bwrap back to back, the same number of runs, the same view as the
+# startup bench's bwrap row: the throughput goal's reference.
+BWRAP_RATE="-" BWRAP_WALL="-" BWRAP_WHY=""
+if command -v bwrap >/dev/null 2>&1; then
+	BW=(bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64
+		--symlink usr/bin /bin --symlink usr/sbin /sbin --dev /dev --proc /proc --tmpfs /tmp --bind "$WS/r0" /work
+		--chdir /work --uid 65534 --gid 65534 --cap-drop ALL /usr/bin/true)
+	if "${BW[@]}" >/dev/null 2>"$T/bw.err"; then
+		t=$(now) nok=0
+		for _ in $(seq 1 "$SEQ"); do "${BW[@]}" >/dev/null 2>&1 && nok=$((nok + 1)); done
+		BWRAP_WALL=$(since "$t")
+		BWRAP_RATE=$(awk -v n="$nok" -v w="$BWRAP_WALL" 'BEGIN { if (n > 0 && w > 0) printf "%.1f\n", n / w; else print "-" }')
+		note "bwrap back to back: $nok ok in $BWRAP_WALL s -> $BWRAP_RATE runs/s"
+	else
+		BWRAP_WHY="bwrap does not run here: $(head -n 1 "$T/bw.err" | cut -c 1-160)"
+	fi
+else
+	BWRAP_WHY="bubblewrap is not installed (scripts/install-deps.sh --bench)"
+fi
 batch conc2 "$L"/c2.*
 batch conc8 "$L"/c8.*
 
@@ -324,6 +364,9 @@ fnote() { # NAME: the note of a rate figure
 	echo "$s"
 }
 figure throughput.seq.leases_per_s "${RATE[seq]}" leases/s "back to back, /usr/bin/true, full pipeline; $(fnote seq)"
+figure throughput.bwrap_seq.runs_per_s "$BWRAP_RATE" runs/s "bwrap back to back, $SEQ runs of /usr/bin/true, same view${BWRAP_WHY:+; $BWRAP_WHY}"
+figure throughput.seq.ext4_sync_fs_per_run "$( [ "$SYNCFS" = - ] && echo - || awk -v n="$SYNCFS" -v r="${OKN[seq]}" 'BEGIN { if (r > 0) printf "%.3f\n", n / r; else print "-" }')" \
+	syncs "whole-filesystem syncs of ext4 (perf, host-wide) per back-to-back run: $SYNCFS in ${OKN[seq]} runs${SYNCFS_WHY:+; $SYNCFS_WHY}; goal 0"
 figure throughput.conc2.leases_per_s "${RATE[conc2]}" leases/s "2 runners at once, own workspace each; $(fnote conc2)"
 figure throughput.conc8.leases_per_s "${RATE[conc8]}" leases/s "8 runners at once, own workspace each; $(fnote conc8)"
 figure throughput.idle50.leases_per_s "${RATE[idle50]}" leases/s "back to back while $IDLE_READY idle runs are supervised; $(fnote idle50)"
@@ -356,9 +399,12 @@ mrow() { # NAME LABEL NOTE
 	md "| $2 | ${RATE[$1]} | ${OKN[$1]} | ${WALL[$1]} | $(x_seq "$1")× | $3$f |"
 }
 mrow seq "back to back (1 runner)" "—"
+md "| bwrap back to back (same view, for reference) | $BWRAP_RATE | $SEQ | $BWRAP_WALL | $(ratio "$BWRAP_RATE" "${RATE[seq]}")× | ${BWRAP_WHY:-calyx / bwrap = $(ratio "${RATE[seq]}" "$BWRAP_RATE")×, goal ≥ 0.7×} |"
 mrow conc2 "2 concurrent runners" "$CORES CPUs here"
 mrow conc8 "8 concurrent runners" "$CORES CPUs here"
 mrow idle50 "back to back, $NIDLE idle runs supervised" "—"
+md
+md "Whole-filesystem syncs (\`ext4:ext4_sync_fs\`, counted host-wide by perf) during the back-to-back batch: ${SYNCFS} in ${OKN[seq]} runs${SYNCFS_WHY:+ ($SYNCFS_WHY)} (goal: none; a run makes its own files durable with fsync/fdatasync)."
 md
 md "| idle runs under supervision | value | goal |"
 md "| --- | ---: | --- |"

@@ -800,10 +800,14 @@ static int checkpoint(cx_audit *a, cx_error *err)
 		return r;
 	if (!t.head_signed) {
 		json_t *d = json_pack("{s:I}", "lines", (json_int_t)t.unsigned_n);
+		char last[sizeof(a->last_type)];
+		/* the sync still names the last event (messages, fault hooks) */
+		memcpy(last, a->last_type, sizeof(last));
 		if (!d)
 			r = cx_err(err, CX_E_AUDIT, ENOMEM, "cannot build the details of 'audit.checkpoint'");
 		else
 			r = append_line(a, &t, "audit.checkpoint", NULL, NULL, d, true, err);
+		memcpy(a->last_type, last, sizeof(last));
 	}
 	flock(a->fd, LOCK_UN);
 	return r;

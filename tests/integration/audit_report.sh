@@ -369,6 +369,22 @@ t_output_file() {
 }
 run_test report.tampered_log_failed_at_line    t_tampered
 run_test report.forged_markup_html_escaped     t_tampered_html
+# The log cut just before the checkpoint after the committed run's events:
+# they are an unsigned tail (a writer killed before its sync). The report
+# is written (exit 0), says so at the top and marks them NOT VERIFIED.
+t_unsigned_tail() {
+	local ck cut=$T/unsigned.jsonl
+	ck=$(grep -n "\"lease_id\":\"$LID_OK\"" "$LOG" | tail -n 1 | cut -d: -f1)
+	ck=$(awk -v k="$ck" 'NR > k && /"type":"audit.checkpoint"/ { print NR; exit }' "$LOG")
+	[ -n "$ck" ] || fail "no checkpoint after the committed run" || return 1
+	head -n $((ck - 1)) "$LOG" >"$cut"
+	xrun "$AUDIT" report --host-pub "$PUB" --log "$cut" "$LID_OK"
+	expect_rc 0 || return 1
+	has "Audit chain intact, but its last " || return 1
+	has "follow the last checkpoint: no host-key signature vouches for them yet" || return 1
+	grep -qE "^\| [0-9]+ \| $((ck - 1)) \| .* \| NOT VERIFIED \|$" "$OUT" || fail "line $((ck - 1)) not marked NOT VERIFIED"
+}
+run_test report.unsigned_tail_marked_not_verified t_unsigned_tail
 run_test report.unknown_run_one_line           t_unknown
 run_test report.usage_errors                   t_usage
 run_test report.config_gives_log_and_key       t_config

@@ -68,7 +68,7 @@ run() {
 	local name=$1
 	shift
 	"$@" >"$TMP/cur" || { cat "$TMP/cur"; echo "bench-audit: $* failed" >&2; exit 1; }
-	cat "$TMP/cur" | tee -a "$TMP/$name"
+	tee -a "$TMP/$name" <"$TMP/cur"
 }
 # median of the append runs in $TMP/NAME: field 6 events/s, 8 lines/s
 append_median() { awk -v f="$2" '$1 == "append" { print $f }' "$TMP/$1" >"$TMP/$1.col"; stats "$TMP/$1.col" | cut -d' ' -f1; }
@@ -109,7 +109,9 @@ SIGS=$(num_or_dash "$(sed -n 's/.*CPU: *\([0-9]*\)\/s.*/\1/p' "$TMP/sigs")")
 SODIUM=$(pkg-config --modversion libsodium 2>/dev/null || echo '?')
 GOAL=200000
 
-verdict() { [ "$1" = - ] && echo "-" || awk -v v="$1" -v g="$GOAL" 'BEGIN { print (v >= g ? "met" : "not met") }'; }
+verdict() {
+	if [ "$1" = - ]; then echo -; else awk -v v="$1" -v g="$GOAL" 'BEGIN { print (v >= g ? "met" : "not met") }'; fi
+}
 lines_of() { wc -l <"$1" | tr -d ' '; }
 
 bench_section audit
@@ -155,7 +157,8 @@ for g in $GROUPS_V2; do
 	v=$(num_or_dash "$(verify_median "ver_v2_$g")")
 	verify_reps "ver_v2_$g" >"$TMP/r.rates"
 	read -r _ mn mx _ < <(stats "$TMP/r.rates")
-	ev=$([ "$v" = - ] && echo - || awk -v v="$v" -v n="$LINES" -v l="$l" 'BEGIN { printf "%.0f", v * n / l }')
+	ev=-
+	[ "$v" = - ] || ev=$(awk -v v="$v" -v n="$LINES" -v l="$l" 'BEGIN { printf "%.0f", v * n / l }')
 	md "| v2 | $g | $l | $(int "$(num_or_dash "$(append_median "app_v2_$g" 8)")") | $(int "$v") | $(int "$mn")–$(int "$mx") | $(int "$(num_or_dash "$(verify_median "ver1_v2_$g")")") | $ev | $(verdict "$v") |"
 done
 md

@@ -1065,7 +1065,7 @@ static void v1_log_still_verifies(void **st)
 	cx_audit_close(a);
 	reread(&lb);
 	expect_v2_report(lb.buf, lb.len, 6, 6, NULL);
-	char *p = memmem(lb.buf + line_off(&lb, 2), lb.len, "\"v\":1", 5);
+	char *p = memmem(lb.buf + line_off(&lb, 2), lb.len - line_off(&lb, 2), "\"v\":1", 5);
 	assert_non_null(p);
 	p[4] = '2';
 	expect_v2_report(lb.buf, lb.len, 0, 1, "line 2: signature does not verify");

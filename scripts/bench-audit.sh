@@ -167,4 +167,7 @@ md "$(int "$(num_or_dash "$(append_median disk_v1 8)")") lines/s, v2 $(int "$(nu
 md "A v1 line costs at least one Ed25519 verification: $(int "$SIGS")/s on one CPU here (libsodium $SODIUM)."
 md "A v2 log costs one per checkpoint, and its lines/s grow with the events per sync group; a"
 md "run with a validate step and no child processes writes 8 events in 2 groups."
+# the side-by-side table on stdout too
+echo
+sed -n '/^| format /,/^$/p' "$BENCH_MD"
 echo "bench-audit: verify v1 $(int "$V1_VER") lines/s, v2 (groups of $HG) $(int "$V2_VER") lines/s; append v1 $(int "$V1_APP"), v2 $(int "$V2_APP") lines/s on tmpfs; $BENCH_OUT/audit.md"

@@ -13,6 +13,14 @@
  * shown through calyx/esc.h's rule and the details as JSON whose
  * control, bidi and invisible characters are \u escapes.
  *
+ * verify checks every line's form, the hash chain, seq continuity and every
+ * checkpoint's signature (docs/audit-events.md, "Line format"). Lines
+ * after the last checkpoint (signed line) are an unsigned tail: chained but
+ * vouched for by no signature yet (a writer still running, or one killed
+ * before its sync). verify says so on stdout, "audit log OK up to seq S:
+ * … K unsigned …", and exits 3: neither "intact" (0) nor "tampered" (1);
+ * calyx-exec's next sync signs them, after checking their macs.
+ *
  * verify reports a torn last line (bytes after the last newline, as a crash
  * mid-write leaves them) as such: the seq it follows, and the file
  * calyx-exec will keep those bytes in when it repairs the log on its next
@@ -33,6 +41,8 @@
  * and marks every event it cannot vouch for), or nothing matches RUN_ID,
  * or RUN_ID matches more than 16 leases, or the log or key is unreadable
  * (one line on stderr each); 2 usage; 125 the report cannot be written.
+ * An unsigned tail is no error for report: its events are marked NOT
+ * VERIFIED, and the chain status at the top says why.
  * Trust: reads a log that may have been tampered with; every line checked. */
 #include <getopt.h>
 #include <sodium.h>
@@ -53,10 +63,11 @@
 static const char usage[] =
 	"usage: calyx-audit COMMAND ...\n"
 	"  verify (--host-pub FILE | --config FILE) [--expect-head HASH] LOG\n"
-	"           check every line's signature, the hash chain and seq continuity;\n"
-	"           with --expect-head, also that the log still holds that line. A torn last\n"
-	"           line (a crash mid-write) is named with the seq it follows and exits 1;\n"
-	"           calyx-exec repairs it on its next append (audit.repaired event)\n"
+	"           check every line, the hash chain, seq continuity and every checkpoint's\n"
+	"           signature; with --expect-head, also that the log still holds that line.\n"
+	"           Lines after the last checkpoint (not signed yet) are counted and exit 3.\n"
+	"           A torn last line (a crash mid-write) is named with the seq it follows and\n"
+	"           exits 1; calyx-exec repairs it on its next append (audit.repaired event)\n"
 	"  show LOG [--run ID] [--lease ID] [--type T] [--since TIME] [--json]\n"
 	"           the events, filtered (T: a type, or a prefix ending in '.', e.g. exec.;\n"
 	"           TIME: a prefix of the RFC 3339 UTC time, e.g. 2026-11-22T05)\n"
@@ -69,6 +80,7 @@ static const char usage[] =
 	"           (default with --config: the configured one). -o: write FILE atomically\n"
 	"exit: 0 log intact, 1 tampered or unreadable (report: still written, with a\n"
 	"      warning at the top; also: no event matches RUN_ID), 2 usage,\n"
+	"      3 verify: chain intact, but the last lines are not signed yet (unsigned tail),\n"
 	"      125 report: cannot write the output\n";
 
 /* The host's public key, from --host-pub FILE (canonical base64, or a
@@ -124,6 +136,21 @@ static int load_host_pub(const char *pubpath, const char *cfgpath, uint8_t pk[32
 			return cx_cli_fail(&err, 1);
 	}
 	return 0;
+}
+
+/* The chain is intact, but its last lines are not signed by a checkpoint
+ * yet: say how many, exit 3. found: the seq of the expected head (0: not
+ * asked). */
+static int unsigned_tail(const cx_audit_report *rep, uint64_t found)
+{
+	unsigned long long n = rep->lines, s = rep->signed_lines;
+	char where[64] = "";
+
+	if (found)
+		snprintf(where, sizeof(where), ", expected head at seq %llu", (unsigned long long)found);
+	printf("audit log OK up to seq %llu: %llu events, chain intact%s, UNSIGNED: the last %llu (seq %llu to %llu) follow the last checkpoint, so no signature vouches for them yet (a writer still running, or one stopped before its sync; the next calyx-exec signs them after checking them), head %s\n",
+	       s, n, where, n - s, s + 1, n, rep->head);
+	return 3;
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -193,10 +220,14 @@ static int cmd_verify(int argc, char **argv)
 			       (unsigned long long)rep.lines + 1, expect, (unsigned long long)rep.lines);
 			return cx_cli_fail(&err, 1);
 		}
+		if (rep.signed_lines < rep.lines)
+			return unsigned_tail(&rep, found);
 		printf("audit log OK: %llu events, chain and signatures intact, expected head at seq %llu, head %s\n",
 		       (unsigned long long)rep.lines, (unsigned long long)found, rep.head);
 		return 0;
 	}
+	if (rep.signed_lines < rep.lines)
+		return unsigned_tail(&rep, 0);
 	printf("audit log OK: %llu events, chain and signatures intact, head %s\n",
 	       (unsigned long long)rep.lines, rep.head);
 	return 0;

@@ -401,6 +401,9 @@ stale_ours=$(grep -F '"type":"monitor.stale_cgroup_removed"' "$AL" |
 AUDIT_BAD=0
 while read -r t c; do
 	[ "$t" = monitor.stale_cgroup_removed ] && continue
+	# one per sync group that was not signed yet: as many as the runs'
+	# syncs, fewer when another run's checkpoint came first (not counted)
+	[ "$t" = audit.checkpoint ] && continue
 	if [ "${E[$t]:-0}" -ne "$c" ]; then
 		echo "soak: audit log has $c $t, expected ${E[$t]:-0}" >&2
 		AUDIT_BAD=$((AUDIT_BAD + 1))

@@ -5,11 +5,22 @@
  * line written under one lock; the line goes out in a single write(2) on
  * an O_APPEND fd and is fdatasync'd before the lock is released.
  *
- * What an append vouches for: the line it chains onto carries a valid
- * signature by this host key (checked under the lock, unless it is the
- * line this writer appended last, known by its hash), so an edited or
- * forged last line is refused rather than signed over; details that could
- * not be built (NULL) are refused, never replaced by {}.
+ * What an append vouches for: everything it chains onto is the host
+ * key's. Under the lock, the first time, the writer finds the last signed
+ * line (a checkpoint), checks its signature, then every line after it: seq
+ * +1, prev = hash of the line before, and its mac (only key holders can
+ * make one). Later it checks only what other writers added after the point
+ * it knows. So a forged, edited or reordered line after the last checkpoint
+ * is refused rather than signed over (a checkpoint vouches for everything
+ * before it), and so is a log shorter than this writer last saw it (lines
+ * cut from its end). Details that could not be built (NULL) are refused,
+ * never replaced by {}.
+ *
+ * Signatures: one per sync group. Deferred-sync lines carry a mac; the
+ * sync appends an "audit.checkpoint" line, signed, over the chain head
+ * (skipped when the last line is signed already, e.g. another writer's
+ * checkpoint), then fdatasyncs. Without deferred syncs every line is
+ * signed, as in format v1.
  *
  * Torn tails: a crash in the middle of that write(2) leaves the log ending
  * in part of a line, without its newline. The next append repairs it under
@@ -32,9 +43,11 @@
  * bytes were cut); a crash between 1 and 2 is picked up by the next append,
  * which finds the same evidence file with the same bytes and goes on.
  *
- * Verification is line by line and strict (see cx_audit_verify); on a large
- * log the lines are shared out among threads (Ed25519 verification is
- * nearly all of the cost), with the same result as one pass in order.
+ * Verification is line by line and strict (see cx_audit_verify): every
+ * line parsed, hashed and chained, every checkpoint's signature checked;
+ * on a large log the lines are shared out among threads, with the same
+ * result as one pass in order. Lines after the last checkpoint are an
+ * unsigned tail: reported (cx_audit_report.signed_lines), not vouched for.
  *
  * Trust: runs as root. The host seed lives in this struct only while the
  * log is open and is wiped on close. The verifier reads untrusted bytes. */
@@ -91,16 +104,36 @@ static ssize_t fault_write(int fd, const char *line, size_t len, const char *typ
 
 #define SIG_B64_LEN 88                     /* base64 of 64 bytes */
 #define SIG_TAIL_LEN (8 + SIG_B64_LEN + 2) /* ,"sig":"…"} */
+#define MAC_B64_LEN 44                     /* base64 of 32 bytes */
+#define MAC_TAIL_LEN (8 + MAC_B64_LEN + 2) /* ,"mac":"…"} */
 #define TAIL_CHUNK 4096                    /* read the tail backwards in these */
+/* Lines after the last checkpoint an appender reads back, at most: far
+ * more than any sync group (a run's events between two syncs). */
+#define TAIL_SCAN_MAX ((off_t)64 << 20)
 static const char sig_domain[] = "calyx-audit-v1\n";
+static const char mac_domain[] = "calyx-audit-mac-v1\n";
+static const char mac_key_ctx[] = "calyx-audit mac key v1";
+
+/* How a line ends: its last member, told by its fixed spelling. */
+enum { LINE_OTHER, LINE_SIGNED, LINE_MAC };
 
 struct cx_audit {
 	int fd;
 	char *path;
 	uint8_t sk[64];
 	uint8_t pk[32];      /* the host key's public half: lines we chain onto */
-	char last_hash[65];  /* hash of the line we appended last ("" if none) */
+	uint8_t mac_key[32]; /* derived from the seed: unsigned lines' macs */
+	/* What this writer knows to be the host key's: the log up to known_end
+	 * (0: nothing checked yet), its last line's seq and hash, whether that
+	 * line is signed, and how many unsigned lines precede it since the
+	 * last checkpoint (itself included). */
+	off_t known_end;
+	uint64_t known_seq;
+	char known_hash[65];
+	bool known_signed;
+	uint64_t known_unsigned;
 	bool defer;          /* appends leave the fdatasync to cx_audit_sync */
+	bool sign_every;     /* sign every line even when deferring (v1) */
 	bool dirty;          /* written since the last fdatasync */
 	char last_type[64];  /* of the last unsynced line (fault hooks, messages) */
 };
@@ -111,6 +144,8 @@ typedef struct tail {
 	off_t end;     /* just past the last newline: where the next line goes */
 	uint64_t seq;  /* seq of the last intact line; 0 if none */
 	char prev[65]; /* its hash; 64 zeros if none */
+	bool head_signed;   /* that line is a checkpoint (or there is none) */
+	uint64_t unsigned_n; /* unsigned lines since the last checkpoint */
 } tail;
 
 int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_error *err)
@@ -133,6 +168,8 @@ int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_e
 	a->fd = TAKE_FD(fd);
 	a->path = cx_strdup(path);
 	crypto_sign_seed_keypair(a->pk, a->sk, seed);
+	crypto_generichash(a->mac_key, sizeof(a->mac_key), (const uint8_t *)mac_key_ctx,
+			   sizeof(mac_key_ctx) - 1, seed, 32);
 	*ret = a;
 	return 0;
 }
@@ -142,10 +179,24 @@ void cx_audit_defer_sync(cx_audit *a, bool on)
 	a->defer = on;
 }
 
+void cx_audit_sign_every_line(cx_audit *a, bool on)
+{
+	a->sign_every = on;
+}
+
+static int checkpoint(cx_audit *a, cx_error *err);
+
 int cx_audit_sync(cx_audit *a, cx_error *err)
 {
+	int r;
+
 	if (!a || !a->dirty)
 		return 0;
+	if (!a->known_signed) {
+		r = checkpoint(a, err);
+		if (r < 0)
+			return r;
+	}
 	if (AUDIT_SYNC(a->fd, a->last_type) < 0)
 		return cx_err(err, CX_E_AUDIT, errno,
 			      "cannot sync audit log '%s': %s (events up to '%s' were written but may not be durable; fix the disk it is on)",
@@ -158,9 +209,13 @@ void cx_audit_close(cx_audit *a)
 {
 	if (!a)
 		return;
+	/* callers sync where it matters; this is the backstop (a failure
+	 * leaves an unsigned tail, which the next writer's checkpoint covers) */
+	(void)cx_audit_sync(a, NULL);
 	if (a->dirty)
-		(void)fdatasync(a->fd); /* callers sync where it matters; this is the backstop */
+		(void)fdatasync(a->fd);
 	cx_wipe(a->sk, sizeof(a->sk));
+	cx_wipe(a->mac_key, sizeof(a->mac_key));
 	close(a->fd);
 	free(a->path);
 	free(a);
@@ -219,6 +274,17 @@ static int find_newline_back(int fd, off_t lo, off_t end, off_t *ret_pos)
 	return 0;
 }
 
+static int line_kind(const char *line, size_t len)
+{
+	if (len >= SIG_TAIL_LEN + 2 && memcmp(line + len - SIG_TAIL_LEN, ",\"sig\":\"", 8) == 0 &&
+	    memcmp(line + len - 2, "\"}", 2) == 0)
+		return LINE_SIGNED;
+	if (len >= MAC_TAIL_LEN + 2 && memcmp(line + len - MAC_TAIL_LEN, ",\"mac\":\"", 8) == 0 &&
+	    memcmp(line + len - 2, "\"}", 2) == 0)
+		return LINE_MAC;
+	return LINE_OTHER;
+}
+
 /* The line's "sig" member is its last, spelled exactly so, canonical
  * base64 of an Ed25519 signature by pk over "calyx-audit-v1\n" and the
  * line without that member: 0, or -EINVAL/-EPERM with err set. */
@@ -247,33 +313,178 @@ static int check_sig(const char *line, size_t len, const char *sig, const uint8_
 	return 0;
 }
 
-/* Under the lock: the last intact line (llen bytes, hash hex) must be an
- * audit event signed by this host key before a line chains onto it: a
- * line edited or forged in place, or a log of another key, is refused,
- * not signed over. The line this writer appended last is known by its
- * hash and not checked again. */
-static int check_tail_line(cx_audit *a, const char *line, size_t llen, const char *hex,
-			   uint64_t *ret_seq, cx_error *err)
+/* The mac of a line whose bytes up to its mac member are body[0, blen),
+ * followed by "}". */
+static void line_mac(const uint8_t key[32], const char *body, size_t blen, uint8_t out[32])
 {
-	_cleanup_json_ json_t *j = NULL;
-	cx_error e = { 0 };
-	json_t *s, *sig;
+	crypto_generichash_state st;
 
-	j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
-	s = json_object_get(j, "seq");
-	if (!j || !json_is_integer(s) || json_integer_value(s) < 1)
-		return cx_err(err, CX_E_AUDIT, EINVAL,
-			      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
-			      a->path);
-	*ret_seq = (uint64_t)json_integer_value(s);
-	if (strcmp(hex, a->last_hash) == 0)
+	crypto_generichash_init(&st, key, 32, 32);
+	crypto_generichash_update(&st, (const uint8_t *)mac_domain, sizeof(mac_domain) - 1);
+	crypto_generichash_update(&st, (const uint8_t *)body, blen);
+	crypto_generichash_update(&st, (const uint8_t *)"}", 1);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* The line ends with its mac member (line_kind said so), canonical base64
+ * of 32 bytes; with key, also that it is this key's mac of the line. */
+static int check_mac(const char *line, size_t len, const uint8_t *key, cx_error *err)
+{
+	uint8_t m[32], want[32];
+
+	if (cx_b64_decode(line + len - MAC_TAIL_LEN + 8, MAC_B64_LEN, m, 32, 32) != 32)
+		return cx_err(err, CX_E_AUDIT, EINVAL, "mac is not canonical base64 of 32 bytes");
+	if (!key)
 		return 0;
-	sig = json_object_get(j, "sig");
-	if (!json_is_string(sig) || check_sig(line, llen, json_string_value(sig), a->pk, &e) < 0)
+	line_mac(key, line, len - MAC_TAIL_LEN, want);
+	if (sodium_memcmp(m, want, 32) != 0)
+		return cx_err(err, CX_E_AUDIT, EPERM, "its mac does not verify with the host key (line edited or forged)");
+	return 0;
+}
+
+/* Under the lock: the start of the last signed line in the log's intact
+ * part [0, end): 1 with *ret_start, 0 if there is none (a log whose lines
+ * are all unsigned: its first writer died before its first checkpoint). */
+static int find_checkpoint(cx_audit *a, off_t end, off_t *ret_start, cx_error *err)
+{
+	char tailb[SIG_TAIL_LEN];
+	off_t pos = end, nl, start;
+	int r;
+
+	while (pos > 0) {
+		nl = pos - 1; /* the newline ending this line */
+		r = find_newline_back(a->fd, nl > CX_AUDIT_LINE_MAX + 1 ? nl - CX_AUDIT_LINE_MAX - 1 : 0,
+				      nl, &start);
+		if (r < 0)
+			return cx_err(err, CX_E_AUDIT, -r, "cannot read audit log '%s': %s", a->path,
+				      strerror(-r));
+		if (r == 0 && nl > CX_AUDIT_LINE_MAX)
+			return cx_err(err, CX_E_AUDIT, E2BIG,
+				      "audit log '%s': a line is too long (run 'calyx-audit verify')", a->path);
+		start = r ? start + 1 : 0;
+		if (nl - start >= SIG_TAIL_LEN + 2) {
+			r = pread_all(a->fd, tailb, SIG_TAIL_LEN, nl - SIG_TAIL_LEN);
+			if (r < 0)
+				return cx_err(err, CX_E_AUDIT, -r, "cannot read audit log '%s': %s",
+					      a->path, strerror(-r));
+			if (memcmp(tailb, ",\"sig\":\"", 8) == 0 &&
+			    memcmp(tailb + SIG_TAIL_LEN - 2, "\"}", 2) == 0) {
+				*ret_start = start;
+				return 1;
+			}
+		}
+		if (end - start > TAIL_SCAN_MAX)
+			return cx_err(err, CX_E_AUDIT, E2BIG,
+				      "audit log '%s': no signed line in its last %lld MiB, more than any sync group writes (keep the log as evidence, check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+				      a->path, (long long)(TAIL_SCAN_MAX >> 20));
+		pos = start;
+	}
+	*ret_start = 0;
+	return 0;
+}
+
+/* Under the lock, t->end set: check that what the next line chains onto is
+ * the host key's, and set t->seq, t->prev, t->head_signed, t->unsigned_n.
+ * The first time from the last checkpoint (its signature), later from
+ * where this writer's knowledge ends; every line after that: an audit
+ * event, seq +1, prev = hash of the line before, a valid signature or mac. */
+static int authenticate(cx_audit *a, tail *t, cx_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	bool from_ckpt = false;
+	uint64_t seq = 0, nuns = 0;
+	bool head_signed = true;
+	char prev[65];
+	off_t from = 0;
+	size_t len, off;
+	int r;
+
+	memset(prev, '0', 64);
+	prev[64] = 0;
+	if (a->known_end > t->end)
 		return cx_err(err, CX_E_AUDIT, EPERM,
-			      "audit log '%s': its last line (seq %llu) is not signed by this host's key: %s (keep the log as evidence and check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
-			      a->path, (unsigned long long)*ret_seq,
-			      e.msg[0] ? e.msg : "it has no sig member");
+			      "audit log '%s' is shorter than when this writer last appended to it (%lld bytes of lines, now %lld): lines were cut from its end (keep it as evidence, check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+			      a->path, (long long)a->known_end, (long long)t->end);
+	if (a->known_end > 0) {
+		from = a->known_end;
+		seq = a->known_seq;
+		memcpy(prev, a->known_hash, sizeof(prev));
+		head_signed = a->known_signed;
+		nuns = a->known_unsigned;
+	} else if (t->end > 0) {
+		r = find_checkpoint(a, t->end, &from, err);
+		if (r < 0)
+			return r;
+		from_ckpt = r == 1;
+	}
+	if (t->end - from > TAIL_SCAN_MAX)
+		return cx_err(err, CX_E_AUDIT, E2BIG,
+			      "audit log '%s': more than %lld MiB of lines to check after the last checkpoint this writer knows (keep the log as evidence, check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+			      a->path, (long long)(TAIL_SCAN_MAX >> 20));
+	len = (size_t)(t->end - from);
+	buf = malloc(len + 1);
+	CX_CHECK(buf);
+	r = pread_all(a->fd, buf, len, from);
+	if (r < 0)
+		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
+			      a->path, strerror(-r));
+	for (off = 0; off < len;) {
+		const char *line = buf + off, *nlp = memchr(line, '\n', len - off);
+		_cleanup_json_ json_t *j = NULL;
+		cx_error e = { 0 };
+		size_t llen;
+		json_t *js, *jp;
+		int kind;
+
+		CX_CHECK(nlp); /* t->end is just past a newline */
+		llen = (size_t)(nlp - line);
+		if (llen > CX_AUDIT_LINE_MAX)
+			return cx_err(err, CX_E_AUDIT, E2BIG,
+				      "audit log '%s': a line after seq %llu is too long (run 'calyx-audit verify')",
+				      a->path, (unsigned long long)seq);
+		j = cx_json_loadb(line, llen, JSON_REJECT_DUPLICATES, NULL);
+		js = json_object_get(j, "seq");
+		jp = json_object_get(j, "prev");
+		if (!j || !json_is_integer(js) || json_integer_value(js) < 1 || !json_is_string(jp)) {
+			if (off + llen + 1 == len)
+				return cx_err(err, CX_E_AUDIT, EINVAL,
+					      "audit log '%s': last line is not an audit event (run 'calyx-audit verify')",
+					      a->path);
+			return cx_err(err, CX_E_AUDIT, EINVAL,
+				      "audit log '%s': a line after seq %llu is not an audit event (run 'calyx-audit verify')",
+				      a->path, (unsigned long long)seq);
+		}
+		if (!(from_ckpt && off == 0) &&
+		    ((uint64_t)json_integer_value(js) != seq + 1 || strcmp(json_string_value(jp), prev) != 0))
+			return cx_err(err, CX_E_AUDIT, EPERM,
+				      "audit log '%s': its line at seq %lld does not chain onto the line before it (seq or prev wrong: a line edited, inserted, removed or reordered after the last checkpoint; keep the log as evidence, check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+				      a->path, (long long)json_integer_value(js));
+		seq = (uint64_t)json_integer_value(js);
+		kind = line_kind(line, llen);
+		if (kind == LINE_SIGNED) {
+			json_t *sig = json_object_get(j, "sig");
+			r = json_is_string(sig) ? check_sig(line, llen, json_string_value(sig), a->pk, &e)
+						: cx_err(&e, CX_E_AUDIT, EINVAL, "it has no sig member");
+		} else if (kind == LINE_MAC) {
+			r = check_mac(line, llen, a->mac_key, &e);
+		} else {
+			r = cx_err(&e, CX_E_AUDIT, EINVAL, "it has neither a sig nor a mac member");
+		}
+		if (r < 0)
+			return cx_err(err, CX_E_AUDIT, EPERM,
+				      "audit log '%s': its line at seq %llu is not signed by this host's key: %s (keep the log as evidence and check it with 'calyx-audit verify'; calyx-exec will not chain onto it)",
+				      a->path, (unsigned long long)seq, e.msg);
+		head_signed = kind == LINE_SIGNED;
+		nuns = head_signed ? 0 : nuns + 1;
+		cx_sha256_hex(line, llen, prev);
+		off += llen + 1;
+	}
+	a->known_end = t->end;
+	a->known_seq = t->seq = seq;
+	memcpy(a->known_hash, prev, sizeof(prev));
+	memcpy(t->prev, prev, sizeof(prev));
+	a->known_signed = t->head_signed = head_signed;
+	a->known_unsigned = t->unsigned_n = nuns;
 	return 0;
 }
 
@@ -283,10 +494,9 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 		     cx_error *err)
 {
 	_cleanup_free_ uint8_t *torn = NULL;
-	_cleanup_free_ char *line = NULL;
 	struct stat st;
-	off_t nl, start;
-	size_t torn_len, llen;
+	off_t nl;
+	size_t torn_len;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -296,20 +506,20 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 	t->size = st.st_size;
 	*ret_torn = NULL;
 	*ret_torn_len = 0;
-	if (t->size == 0)
-		return 0;
-	/* A torn line is at most CX_AUDIT_LINE_MAX bytes: the last newline
-	 * must lie within the last CX_AUDIT_LINE_MAX + 1 bytes. */
-	r = find_newline_back(a->fd, t->size > CX_AUDIT_LINE_MAX + 1 ? t->size - CX_AUDIT_LINE_MAX - 1 : 0,
-			      t->size, &nl);
-	if (r < 0)
-		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
-			      a->path, strerror(-r));
-	if (r == 0 && t->size > CX_AUDIT_LINE_MAX)
-		return cx_err(err, CX_E_AUDIT, E2BIG,
-			      "audit log '%s' ends with more than %u bytes without a newline: longer than any audit line, so not a crash mid-write but tampering (keep the log as evidence, check it with 'calyx-audit verify'; calyx-exec will not append to it)",
-			      a->path, CX_AUDIT_LINE_MAX);
-	t->end = r ? nl + 1 : 0;
+	if (t->size > 0) {
+		/* A torn line is at most CX_AUDIT_LINE_MAX bytes: the last newline
+		 * must lie within the last CX_AUDIT_LINE_MAX + 1 bytes. */
+		r = find_newline_back(a->fd, t->size > CX_AUDIT_LINE_MAX + 1 ? t->size - CX_AUDIT_LINE_MAX - 1 : 0,
+				      t->size, &nl);
+		if (r < 0)
+			return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
+				      a->path, strerror(-r));
+		if (r == 0 && t->size > CX_AUDIT_LINE_MAX)
+			return cx_err(err, CX_E_AUDIT, E2BIG,
+				      "audit log '%s' ends with more than %u bytes without a newline: longer than any audit line, so not a crash mid-write but tampering (keep the log as evidence, check it with 'calyx-audit verify'; calyx-exec will not append to it)",
+				      a->path, CX_AUDIT_LINE_MAX);
+		t->end = r ? nl + 1 : 0;
+	}
 	torn_len = (size_t)(t->size - t->end);
 	if (torn_len) {
 		torn = malloc(torn_len);
@@ -319,31 +529,8 @@ static int read_tail(cx_audit *a, tail *t, uint8_t **ret_torn, size_t *ret_torn_
 			return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
 				      a->path, strerror(-r));
 	}
-	if (t->end == 0) {
-		*ret_torn = TAKE_PTR(torn);
-		*ret_torn_len = torn_len;
-		return 0;
-	}
-	/* The last intact line: [start, nl), at most CX_AUDIT_LINE_MAX bytes. */
-	nl = t->end - 1;
-	r = find_newline_back(a->fd, nl > CX_AUDIT_LINE_MAX + 1 ? nl - CX_AUDIT_LINE_MAX - 1 : 0, nl,
-			      &start);
-	if (r < 0)
-		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
-			      a->path, strerror(-r));
-	if (r == 0 && nl > CX_AUDIT_LINE_MAX)
-		return cx_err(err, CX_E_AUDIT, E2BIG, "audit log '%s': last line too long (run 'calyx-audit verify')",
-			      a->path);
-	start = r ? start + 1 : 0;
-	llen = (size_t)(nl - start);
-	line = malloc(llen + 1);
-	CX_CHECK(line);
-	r = pread_all(a->fd, line, llen, start);
-	if (r < 0)
-		return cx_err(err, CX_E_AUDIT, -r, "cannot read the tail of audit log '%s': %s",
-			      a->path, strerror(-r));
-	cx_sha256_hex(line, llen, t->prev);
-	r = check_tail_line(a, line, llen, t->prev, &t->seq, err);
+	/* what the next line chains onto (and a repair, before it) */
+	r = authenticate(a, t, err);
 	if (r < 0)
 		return r;
 	*ret_torn = TAKE_PTR(torn);
@@ -376,13 +563,14 @@ static void sign_body(const uint8_t sk[64], const char *body, size_t len, char o
 	cx_b64_encode(sig, 64, out);
 }
 
-/* Under the lock: append one signed line after t (details stolen) and
- * advance t to it. */
+/* Under the lock: append one line after t (details stolen), signed when
+ * sign (a checkpoint) or with its mac, and advance t to it. */
 static int append_line(cx_audit *a, tail *t, const char *type, const char *lease_id,
-		       const char *run_id, json_t *details, cx_error *err)
+		       const char *run_id, json_t *details, bool sign, cx_error *err)
 {
 	_cleanup_free_ char *body = NULL, *line = NULL;
 	char ts[64], sig[SIG_B64_LEN + 1];
+	uint8_t mac[32];
 	size_t blen, llen;
 	struct stat st;
 	json_t *j;
@@ -419,11 +607,18 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 	if (blen + SIG_TAIL_LEN + 1 > CX_AUDIT_LINE_MAX)
 		return cx_err(err, CX_E_AUDIT, E2BIG, "audit event '%s' is too large (%zu bytes, limit %u)",
 			      type, blen + SIG_TAIL_LEN, CX_AUDIT_LINE_MAX);
-	sign_body(a->sk, body, blen, sig);
-	llen = blen - 1 + SIG_TAIL_LEN + 1;
+	if (sign) {
+		sign_body(a->sk, body, blen, sig);
+		llen = blen - 1 + SIG_TAIL_LEN + 1;
+	} else {
+		line_mac(a->mac_key, body, blen - 1, mac);
+		cx_b64_encode(mac, 32, sig);
+		llen = blen - 1 + MAC_TAIL_LEN + 1;
+	}
 	line = malloc(llen + 1);
 	CX_CHECK(line);
-	snprintf(line, llen + 1, "%.*s,\"sig\":\"%s\"}\n", (int)(blen - 1), body, sig);
+	snprintf(line, llen + 1, "%.*s,\"%s\":\"%s\"}\n", (int)(blen - 1), body, sign ? "sig" : "mac",
+		 sig);
 	w = AUDIT_WRITE(a->fd, line, llen, type);
 	if (w != (ssize_t)llen) {
 		int e = w < 0 ? errno : EIO;
@@ -445,10 +640,16 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 			      a->path, strerror(errno));
 	}
 	cx_sha256_hex(line, llen - 1, t->prev);
-	memcpy(a->last_hash, t->prev, sizeof(a->last_hash));
 	t->seq++;
 	t->size += (off_t)llen;
 	t->end = t->size;
+	t->head_signed = sign;
+	t->unsigned_n = sign ? 0 : t->unsigned_n + 1;
+	a->known_end = t->end;
+	a->known_seq = t->seq;
+	memcpy(a->known_hash, t->prev, sizeof(a->known_hash));
+	a->known_signed = t->head_signed;
+	a->known_unsigned = t->unsigned_n;
 	return 0;
 }
 
@@ -536,14 +737,37 @@ static int repair_torn(cx_audit *a, tail *t, const uint8_t *frag, size_t len, cx
 			      hex, "after_seq", (json_int_t)t->seq, "saved_as", cx_audit_text(name));
 	if (!d)
 		return cx_err(err, CX_E_AUDIT, ENOMEM, "cannot build the details of 'audit.repaired'");
-	return append_line(a, t, "audit.repaired", NULL, NULL, d, err);
+	return append_line(a, t, "audit.repaired", NULL, NULL, d, !a->defer || a->sign_every, err);
+}
+
+/* Take the log's lock, then: where it ends, what that chains onto checked,
+ * a torn last line repaired. 0 with the lock held and *t set; < 0 with
+ * the lock released. */
+static int lock_tail(cx_audit *a, tail *t, cx_error *err)
+{
+	_cleanup_free_ uint8_t *torn = NULL;
+	size_t torn_len = 0;
+	int r;
+
+	while (flock(a->fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return cx_err(err, CX_E_AUDIT, errno, "cannot lock audit log '%s': %s",
+				      a->path, strerror(errno));
+	r = read_tail(a, t, &torn, &torn_len, err);
+	if (r == 0 && torn_len) {
+		r = repair_torn(a, t, torn, torn_len, err);
+		if (r < 0)
+			cx_err_prefix(err, "audit log '%s' ends with a torn line (%zu bytes after seq %llu), not repaired",
+				      a->path, torn_len, (unsigned long long)t->seq);
+	}
+	if (r < 0)
+		flock(a->fd, LOCK_UN);
+	return r;
 }
 
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err)
 {
-	_cleanup_free_ uint8_t *torn = NULL;
-	size_t torn_len = 0;
 	tail t;
 	int r;
 
@@ -551,46 +775,67 @@ int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const c
 		return cx_err(err, CX_E_AUDIT, EINVAL,
 			      "the details of audit event '%s' could not be built, so it was not written (nothing of it lands; this is a calyx bug: report it)",
 			      type);
-	while (flock(a->fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			json_decref(details);
-			return cx_err(err, CX_E_AUDIT, errno, "cannot lock audit log '%s': %s",
-				      a->path, strerror(errno));
-		}
-	r = read_tail(a, &t, &torn, &torn_len, err);
-	if (r == 0 && torn_len) {
-		r = repair_torn(a, &t, torn, torn_len, err);
-		if (r < 0)
-			cx_err_prefix(err, "audit log '%s' ends with a torn line (%zu bytes after seq %llu), not repaired",
-				      a->path, torn_len, (unsigned long long)t.seq);
-	}
+	r = lock_tail(a, &t, err);
 	if (r < 0) {
 		json_decref(details);
-		goto out;
+		return r;
 	}
-	r = append_line(a, &t, type, lease_id, run_id, details, err);
+	r = append_line(a, &t, type, lease_id, run_id, details, !a->defer || a->sign_every, err);
 	if (r == 0 && ret_seq)
 		*ret_seq = t.seq;
-out:
+	flock(a->fd, LOCK_UN);
+	return r;
+}
+
+/* The sync's checkpoint: a signed line over the chain head, unless the
+ * head is signed already (another writer's checkpoint came after our
+ * lines, or the last line is ours and signed). */
+static int checkpoint(cx_audit *a, cx_error *err)
+{
+	tail t;
+	int r;
+
+	r = lock_tail(a, &t, err);
+	if (r < 0)
+		return r;
+	if (!t.head_signed) {
+		json_t *d = json_pack("{s:I}", "lines", (json_int_t)t.unsigned_n);
+		char last[sizeof(a->last_type)];
+		/* the sync still names the last event (messages, fault hooks) */
+		memcpy(last, a->last_type, sizeof(last));
+		if (!d)
+			r = cx_err(err, CX_E_AUDIT, ENOMEM, "cannot build the details of 'audit.checkpoint'");
+		else
+			r = append_line(a, &t, "audit.checkpoint", NULL, NULL, d, true, err);
+		memcpy(a->last_type, last, sizeof(last));
+	}
 	flock(a->fd, LOCK_UN);
 	return r;
 }
 
 /* ---- verification ------------------------------------------------------ */
 
+/* One line: an audit event of seq want_seq chained onto prev, ending with
+ * a sig (a checkpoint: its signature checked) or a mac (its form only: it
+ * takes the host seed to check); *ret_signed says which. */
 static int verify_line(const char *line, size_t len, uint64_t want_seq, const char *prev,
-		       const uint8_t pk[32], cx_error *err)
+		       const uint8_t pk[32], bool *ret_signed, cx_error *err)
 {
-	static const char *const req[] = { "seq", "time", "type", "details", "prev", "sig", NULL };
+	static const char *const req_sig[] = { "seq", "time", "type", "details", "prev", "sig", NULL };
+	static const char *const req_mac[] = { "seq", "time", "type", "details", "prev", "mac", NULL };
 	static const char *const opt[] = { "lease_id", "run_id", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	const char *sig, *p;
 	int64_t seq;
-	int r;
+	int kind = line_kind(line, len), r;
 
 	r = cx_json_parse_object((const uint8_t *)line, len, "audit line", &j, err);
+	if (r == 0 && kind == LINE_OTHER)
+		r = cx_err(err, CX_E_AUDIT, EINVAL,
+			   "the line ends with neither a sig member (signed) nor a mac member (unsigned)");
 	if (r == 0)
-		r = cx_json_keys(j, "audit line", CX_E_AUDIT, req, opt, err);
+		r = cx_json_keys(j, "audit line", CX_E_AUDIT, kind == LINE_SIGNED ? req_sig : req_mac,
+				 opt, err);
 	if (r == 0)
 		r = cx_json_int(j, "seq", "audit line", CX_E_AUDIT, 1, INT64_MAX, false, &seq, err);
 	if (r < 0)
@@ -602,7 +847,16 @@ static int verify_line(const char *line, size_t len, uint64_t want_seq, const ch
 	if (r < 0)
 		return r;
 	if (strcmp(p, prev) != 0)
-		return cx_err(err, CX_E_AUDIT, EINVAL, "prev does not match the hash of the line before (chain broken)");
+		return cx_err(err, CX_E_AUDIT, EINVAL,
+			      "prev does not match the hash of the line before (chain broken: this line or the one before it was edited, inserted or reordered)");
+	*ret_signed = kind == LINE_SIGNED;
+	if (kind == LINE_MAC) {
+		r = cx_json_str(j, "mac", "audit line", CX_E_AUDIT, MAC_B64_LEN, false, &sig, err);
+		if (r == 0 && (strlen(sig) != MAC_B64_LEN ||
+			       memcmp(line + len - MAC_TAIL_LEN + 8, sig, MAC_B64_LEN) != 0))
+			r = cx_err(err, CX_E_AUDIT, EINVAL, "mac is not the last member of the line");
+		return r < 0 ? r : check_mac(line, len, NULL, err);
+	}
 	r = cx_json_str(j, "sig", "audit line", CX_E_AUDIT, SIG_B64_LEN, false, &sig, err);
 	if (r < 0)
 		return r;
@@ -622,6 +876,8 @@ typedef struct vpart {
 	/* results */
 	uint64_t next;      /* number of the line after the last one verified */
 	uint64_t bad;       /* its first bad line number, 0 if none */
+	uint64_t last_signed; /* its last signed line that verified, 0 if none */
+	uint64_t sigs;      /* its signed lines that verified */
 	cx_error err;
 	int r;
 } vpart;
@@ -668,12 +924,17 @@ static void *verify_part(void *arg)
 				      (unsigned long long)n);
 			break;
 		}
-		v->r = verify_line((const char *)v->buf + off, llen, n, v->prev, v->pk, &v->err);
+		bool sig = false;
+		v->r = verify_line((const char *)v->buf + off, llen, n, v->prev, v->pk, &sig, &v->err);
 		if (v->r < 0) {
 			v->bad = n;
 			cx_err_prefix(&v->err, "audit log: line %llu", (unsigned long long)n);
 			v->err.reason = CX_E_AUDIT;
 			break;
+		}
+		if (sig) {
+			v->last_signed = n;
+			v->sigs++;
 		}
 		cx_sha256_hex(v->buf + off, llen, v->prev);
 		off += llen + 1;
@@ -710,7 +971,7 @@ int cx_audit_verify_threads(const uint8_t *buf, size_t len, const uint8_t pk[32]
 
 	if (len == 0) { /* an empty log is intact (and buf may be NULL) */
 		if (ret) {
-			memset(ret, 0, sizeof(*ret));
+			memset(ret, 0, sizeof(*ret)); /* 0 lines, all 0 of them signed */
 			memset(ret->head, '0', 64);
 		}
 		return 0;
@@ -768,7 +1029,19 @@ int cx_audit_verify_threads(const uint8_t *buf, size_t len, const uint8_t pk[32]
 	for (unsigned i = 0; i < np; i++)
 		if (parts[i].bad && (!bad || parts[i].bad < bad->bad))
 			bad = &parts[i];
+	/* lines vouched for: up to the last valid checkpoint before the first
+	 * bad line (a stretch after it may have gone on past it) */
+	uint64_t limit = bad ? bad->bad : UINT64_MAX, vouched = 0, sigs = 0;
+	for (unsigned i = 0; i < np; i++) {
+		if (parts[i].last_signed < limit && parts[i].last_signed > vouched)
+			vouched = parts[i].last_signed;
+		sigs += parts[i].sigs;
+	}
 	if (bad) {
+		if (ret) {
+			memset(ret, 0, sizeof(*ret));
+			ret->signed_lines = vouched;
+		}
 		if (err)
 			*err = bad->err;
 		return bad->r;
@@ -778,6 +1051,8 @@ int cx_audit_verify_threads(const uint8_t *buf, size_t len, const uint8_t pk[32]
 		ret->lines = parts[np - 1].next - 1;
 		ret->last_seq = ret->lines;
 		memcpy(ret->head, parts[np - 1].prev, 65);
+		ret->signed_lines = vouched;
+		ret->checkpoints = sigs;
 	}
 	return 0;
 }

@@ -152,6 +152,7 @@ void cx_report_chain_from(int r, const cx_audit_report *rep, const cx_error *ver
 	int n = 0;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->signed_lines = rep->signed_lines;
 	if (r >= 0) {
 		ret->intact = true;
 		ret->lines = rep->lines;

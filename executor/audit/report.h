@@ -48,6 +48,7 @@ typedef struct cx_report_chain {
 	uint64_t lines;      /* intact: number of events */
 	char head[65];       /* intact: hash of the last line */
 	uint64_t bad_line;   /* failed: first bad line (its expected seq); 0: unknown */
+	uint64_t signed_lines; /* lines 1..signed_lines vouched for by a checkpoint */
 	char message[CX_ERR_MSG_MAX]; /* failed: the verifier's message */
 } cx_report_chain;
 

@@ -120,7 +120,7 @@ static char *outcome(const lease_run *lr)
 
 static bool line_verified(const report *rp, uint64_t line)
 {
-	return rp->chain->intact || (rp->chain->bad_line && line < rp->chain->bad_line);
+	return line <= rp->chain->signed_lines;
 }
 
 static void chain_status(report *rp)
@@ -128,14 +128,19 @@ static void chain_status(report *rp)
 	const cx_report_chain *c = rp->chain;
 	char *s;
 
-	if (c->intact) {
+	if (c->intact && c->signed_lines < c->lines) {
+		s = rep_fmt("Audit chain intact, but its last %llu events (lines %llu to %llu) follow the last checkpoint: no host-key signature vouches for them yet (a writer still running, or one stopped before its sync), so they are marked NOT VERIFIED. Lines 1 to %llu verify (host-key signatures, hash chain, seq from 1); head %s.",
+			(unsigned long long)(c->lines - c->signed_lines), (unsigned long long)c->signed_lines + 1,
+			(unsigned long long)c->lines, (unsigned long long)c->signed_lines, c->head);
+		cx_rout_para(&rp->o, CX_ROUT_WARN, s);
+	} else if (c->intact) {
 		s = rep_fmt("Audit chain intact: all %llu events of the log verify (host-key signatures, hash chain, seq from 1); head %s. "
 			"Lines cut from the end can only be detected against a head kept elsewhere (calyx-audit verify --expect-head).",
 			(unsigned long long)c->lines, c->head);
 		cx_rout_para(&rp->o, CX_ROUT_OK, s);
 	} else if (c->bad_line) {
-		s = rep_fmt("AUDIT CHAIN FAILED at line %llu: %s. Events from line %llu on are not covered by the verification and are marked NOT VERIFIED: what they say may be forged.",
-			(unsigned long long)c->bad_line, c->message, (unsigned long long)c->bad_line);
+		s = rep_fmt("AUDIT CHAIN FAILED at line %llu: %s. Events from line %llu on (after the last valid checkpoint before it) are not covered by the verification and are marked NOT VERIFIED: what they say may be forged.",
+			(unsigned long long)c->bad_line, c->message, (unsigned long long)c->signed_lines + 1);
 		cx_rout_para(&rp->o, CX_ROUT_WARN, s);
 	} else {
 		s = rep_fmt("AUDIT CHAIN FAILED: %s. No event in this report is verified.", c->message);

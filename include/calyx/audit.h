@@ -1,21 +1,39 @@
-/* Audit log: append-only JSON Lines, hash-chained and signed by the host key.
+/* Audit log: append-only JSON Lines, hash-chained, vouched for by the host
+ * key's signatures at checkpoints (docs/audit-events.md, "Line format").
  *
  * One event per line, members in this order:
  *   {"seq":12,"time":"2026-11-22T05:03:00.123Z","type":"lease.verified",
  *    "lease_id":"9f…","run_id":"deploy-4821","details":{…},
  *    "prev":"<64 hex: SHA-256 of the previous line, without its newline>",
- *    "sig":"<base64 Ed25519 signature>"}
+ *    then ONE of
+ *    "sig":"<base64 Ed25519 signature, 88 chars>"}   a signed line: a checkpoint
+ *    "mac":"<base64 keyed BLAKE2b-256, 44 chars>"}   an unsigned line
  * The first line's prev is 64 zeros. The signature is by the host key over
  * "calyx-audit-v1\n" followed by the line with its final ,"sig":"…" member
- * removed (i.e. the bytes up to that member, then "}"). The sig member is
- * always last, so a verifier needs no re-serialization.
- * Appends: open O_APPEND|O_NOFOLLOW, flock(LOCK_EX), read the last line for
- * seq and prev (and check its signature: nothing is chained onto a line
- * the host key did not sign), one write(2), fdatasync, unlock — safe with
- * many concurrent calyx-exec processes. With cx_audit_defer_sync the fdatasync is left to
- * cx_audit_sync (group commit: one sync for the lines of a step); the lines
- * are in the page cache from their write(2) on, so only a power loss, not a
- * crash of the writer, can lose unsynced ones, and then only from the end.
+ * removed (i.e. the bytes up to that member, then "}"); the mac is keyed
+ * BLAKE2b-256 over "calyx-audit-mac-v1\n" and the line without its
+ * ,"mac":"…" member the same way, under a key derived from the host seed.
+ * The sig or mac member is always last, so no re-serialization is needed.
+ * A valid signature on line c vouches, through the chain, for lines 1..c
+ * exactly as they are; a mac can only be checked with the host seed (by
+ * appenders), so to a verifier lines after the last signed one are an
+ * unsigned tail: chained, not vouched for.
+ * Format v1 (up to 2026-12) signed every line; a v1 log is a v2 log whose
+ * every line is a checkpoint, so v1 logs, and v1 lines followed by v2 lines,
+ * verify unchanged.
+ * Appends: open O_APPEND|O_NOFOLLOW, flock(LOCK_EX), read the end of the log
+ * for seq and prev, and authenticate what is chained onto (the first time:
+ * the last checkpoint's signature, then every line after it by chain and
+ * mac; later: only the lines other writers added since), one write(2),
+ * unlock. Without cx_audit_defer_sync every line is signed and
+ * fdatasync'd before the append returns (each line its own checkpoint);
+ * with it, lines carry a mac, and cx_audit_sync appends one signed
+ * "audit.checkpoint" line over the chain head (unless the last line is
+ * signed already), then fdatasyncs: one signature per sync group. The
+ * lines are in the page cache from their write(2) on, so only a power loss
+ * can lose unsynced ones, and then only from the end; a writer killed
+ * before its sync leaves an unsigned tail, which the next writer's
+ * checkpoint vouches for after checking its macs.
  * A line is at most CX_AUDIT_LINE_MAX bytes without its newline (appends
  * refuse larger events; readers refuse longer lines). A log that does not
  * end with a newline has a torn last line (a crash mid-write) if the bytes
@@ -46,10 +64,18 @@ typedef struct cx_audit cx_audit;
 int cx_audit_open(const char *path, const uint8_t seed[32], cx_audit **ret, cx_error *err);
 void cx_audit_close(cx_audit *a);
 CX_DEFINE_POINTER_CLEANUP(cx_audit, cx_audit_close)
-/* Leave each append's fdatasync to cx_audit_sync (on) or sync every line
- * before returning (off, the default). */
+/* Leave each append's fdatasync to cx_audit_sync (on: lines carry a mac,
+ * the sync signs a checkpoint) or sign and sync every line before
+ * returning (off, the default). */
 void cx_audit_defer_sync(cx_audit *a, bool on);
-/* fdatasync the lines appended since the last sync (nothing to do: 0). */
+/* With deferred syncs, sign every line all the same (the v1 format; for
+ * the benchmark's before/after and writers that want each line vouched
+ * for at once). */
+void cx_audit_sign_every_line(cx_audit *a, bool on);
+/* If lines were appended since the last sync: a checkpoint over the chain
+ * head (an "audit.checkpoint" line, signed, unless the last line is signed
+ * already), then fdatasync (nothing to do: 0). cx_audit_close does the
+ * same, best effort. */
 int cx_audit_sync(cx_audit *a, cx_error *err);
 /* Append one event; the reference to details is stolen. details NULL is a
  * failure to build them (a json_pack that failed): refused with E_AUDIT,
@@ -123,11 +149,18 @@ json_t *cx_audit_details_plain(const json_t *v);
 typedef struct cx_audit_report {
 	uint64_t lines;
 	uint64_t last_seq;
-	char head[65]; /* hash of the last line */
+	char head[65];         /* hash of the last line */
+	uint64_t signed_lines; /* lines 1..signed_lines are vouched for by a checkpoint */
+	uint64_t checkpoints;  /* signed lines (every line of a v1 log) */
 } cx_audit_report;
 
-/* Verify a whole log: every signature (host public key pk), the chain, seq
- * continuity from 1. On failure err names the first bad line ("line N").
+/* Verify a whole log: every line's form, the chain, seq continuity from 1,
+ * and every checkpoint's signature (host public key pk). 0 when all of it
+ * holds; ret->signed_lines < ret->lines then means an unsigned tail (lines
+ * after the last checkpoint: chained, not vouched for; the caller says so).
+ * On failure err names the first bad line ("line N"), and ret (if given)
+ * still holds signed_lines: the lines before it vouched for by a valid
+ * checkpoint (lines and head are then 0 and "").
  * A torn last line, after lines that all verify, fails with err->errnum
  * EPIPE (calyx-exec would repair it); more than CX_AUDIT_LINE_MAX bytes
  * without a final newline fail with E2BIG (tampering, not a crash).

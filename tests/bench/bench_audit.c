@@ -1,11 +1,15 @@
 /* bench-audit driver: append and verify throughput of the audit log.
  * Figures only, no assertions.
  *
- *   bench_audit append LOG N
- *       appends N events through cx_audit_append (one write and one
- *       fdatasync each, as calyx-exec does) to LOG, which must not exist;
- *       prints appends/s. The events look like a real run's exec.spawned
- *       (pid, ppid, filename, argv head), about 420 bytes a line.
+ *   bench_audit append LOG N [GROUP v1|v2]
+ *       appends N events through cx_audit_append to LOG, which must not
+ *       exist; prints events/s and lines/s. Without GROUP: every line
+ *       signed and fdatasync'd (as calyx-ctl does). With GROUP: syncs
+ *       deferred, cx_audit_sync after every GROUP events (as calyx-exec
+ *       groups them), in format v2 (lines with a mac, one signed
+ *       checkpoint line per sync) or v1 (every line signed: the format
+ *       before checkpoints). The events look like a real run's
+ *       exec.spawned (pid, ppid, filename, argv head), about 420 bytes.
  *   bench_audit verify LOG REPS [THREADS]
  *       reads LOG once, then times cx_audit_verify over it REPS times
  *       (with THREADS: cx_audit_verify_threads, 1 = one pass in order);
@@ -55,9 +59,10 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int do_append(const char *path, long n)
+static int do_append(const char *path, long n, long group, bool v1)
 {
 	cx_audit *a = NULL;
+	long lines;
 	cx_error err = { 0 };
 	double t0, dt;
 
@@ -68,6 +73,10 @@ static int do_append(const char *path, long n)
 	if (cx_audit_open(path, seed, &a, &err) < 0) {
 		fprintf(stderr, "bench_audit: %s\n", err.msg);
 		return 1;
+	}
+	if (group) {
+		cx_audit_defer_sync(a, true);
+		cx_audit_sign_every_line(a, v1);
 	}
 	t0 = now_s();
 	for (long i = 0; i < n; i++) {
@@ -80,10 +89,17 @@ static int do_append(const char *path, long n)
 			cx_audit_close(a);
 			return 1;
 		}
+		if (group && ((i + 1) % group == 0 || i + 1 == n) && cx_audit_sync(a, &err) < 0) {
+			fprintf(stderr, "bench_audit: sync after %ld: %s\n", i + 1, err.msg);
+			cx_audit_close(a);
+			return 1;
+		}
 	}
 	dt = now_s() - t0;
 	cx_audit_close(a);
-	printf("  append  %8ld events  %7.2f s  %9.0f events/s\n", n, dt, (double)n / dt);
+	lines = n + (group && !v1 ? (n + group - 1) / group : 0); /* the checkpoints */
+	printf("  append  %8ld events  %7.2f s  %9.0f events/s  %9.0f lines/s  (%ld lines)\n", n, dt,
+	       (double)n / dt, (double)lines / dt, lines);
 	return 0;
 }
 
@@ -144,12 +160,16 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	if (argc == 4 && strcmp(argv[1], "append") == 0)
-		return do_append(argv[2], arg_count(argv[3], 100000000));
+		return do_append(argv[2], arg_count(argv[3], 100000000), 0, true);
+	if (argc == 6 && strcmp(argv[1], "append") == 0 &&
+	    (strcmp(argv[5], "v1") == 0 || strcmp(argv[5], "v2") == 0))
+		return do_append(argv[2], arg_count(argv[3], 100000000), arg_count(argv[4], 1000000),
+				 strcmp(argv[5], "v1") == 0);
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "verify") == 0)
 		return do_verify(argv[2], arg_count(argv[3], 1000),
 				 argc == 5 ? (unsigned)arg_count(argv[4], 16) : 0);
 	if (argc == 3 && strcmp(argv[1], "sigs") == 0)
 		return do_sigs(arg_count(argv[2], 100000000));
-	fprintf(stderr, "usage: bench_audit append LOG N | verify LOG REPS [THREADS] | sigs N\n");
+	fprintf(stderr, "usage: bench_audit append LOG N [GROUP v1|v2] | verify LOG REPS [THREADS] | sigs N\n");
 	return 2;
 }

@@ -11,8 +11,12 @@
 # (which a lease cannot name) and leased as ro + the one command. The BPF
 # exec tracer reports at most 256 execs a run, so a run gives about 260
 # events; runs go two at a time (their appends interleave under the log's
-# lock). Generation time is printed, never asserted. The forger's lines come
-# from tests/tools/audit_forge (a second key, the calyx line format).
+# lock). Each run's sync signs a checkpoint (audit.checkpoint) over the
+# lines before it; the exec.spawned lines carry a mac (format v2,
+# docs/audit-events.md). Generation time is printed, never asserted. The
+# forger's lines come from tests/tools/audit_forge (a second key, the calyx
+# line format, signed or with a mac). Last, a forged line appended to the
+# log itself: the next run refuses to chain onto it.
 set -u
 
 # shellcheck source=tests/integration/lib.sh
@@ -90,8 +94,9 @@ t_generate() {
 	done
 	t1=$(date +%s.%N)
 	N=$(nlines "$L")
-	printf '      %d events from %d runs (%d exec.spawned) in %s s\n' "$N" "$i" \
-		"$(grep -c '"type":"exec.spawned"' "$L")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+	printf '      %d lines from %d runs (%d exec.spawned, %d checkpoints) in %s s\n' "$N" "$i" \
+		"$(grep -c '"type":"exec.spawned"' "$L")" "$(grep -c '"type":"audit.checkpoint"' "$L")" \
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
 	[ "$N" -ge "$WANT" ] || fail "only $N events after $i runs"
 }
 t_intact() {
@@ -122,7 +127,8 @@ t_edit_field() {
 	awk -v m="$m" 'NR == m { sub(/"pid":[0-9]+/, "\"pid\":1") } { print }' "$L" >"$C/edit.jsonl"
 	[ "$(cmp "$L" "$C/edit.jsonl" 2>/dev/null | wc -l)" -eq 1 ] || fail "the copy does not differ" || return 1
 	[ "$(diff "$L" "$C/edit.jsonl" | grep -c '^>')" -eq 1 ] || fail "more than one line differs" || return 1
-	tampered edit "$m" "signature does not verify"
+	# line m is unsigned (a mac): the chain breaks at the line after it
+	tampered edit $((m + 1)) "prev does not match the hash of the line before"
 }
 t_delete() {
 	local m=$((N / 2 + 7))
@@ -141,7 +147,12 @@ t_forge_control() {
 	cp "$L" "$C/control.jsonl" && "$FORGE" "$T/al/etc/host.key" "$L" run.forged >>"$C/control.jsonl" ||
 		fail "audit_forge failed" || return 1
 	check 0 "" "$AUDIT" verify --host-pub "$PUB" "$C/control.jsonl" || return 1
-	expect_stdout_has "audit log OK: $((N + 1)) events"
+	expect_stdout_has "audit log OK: $((N + 1)) events" || return 1
+	# and an unsigned one (--mac): chained, counted as the unsigned tail
+	cp "$L" "$C/control_mac.jsonl" && "$FORGE" --mac "$T/al/etc/host.key" "$L" run.forged >>"$C/control_mac.jsonl" ||
+		fail "audit_forge failed" || return 1
+	check 3 "" "$AUDIT" verify --host-pub "$PUB" "$C/control_mac.jsonl" || return 1
+	expect_stdout_has "audit log OK up to seq $N: $((N + 1)) events, chain intact, UNSIGNED: the last 1 "
 }
 t_forge_insert() {
 	# a line signed by another key inserted in the middle, with the right
@@ -160,6 +171,24 @@ t_forge_end() {
 		fail "audit_forge failed" || return 1
 	tampered forge_end $((N + 1)) "signature does not verify"
 }
+t_forge_insert_mac() {
+	# an unsigned line (a mac by another key) inserted in the middle, with
+	# the right seq and prev: a verifier cannot check a mac, so the line
+	# after it is what fails (its seq, then its prev)
+	local m=$((2 * N / 3))
+	head -n $((m - 1)) "$L" >"$C/prefix.jsonl" &&
+		"$FORGE" --mac "$KEYS/alice.key" "$C/prefix.jsonl" lease.consumed >"$C/forged.line" ||
+		fail "audit_forge failed" || return 1
+	{ cat "$C/prefix.jsonl" "$C/forged.line"; tail -n +"$m" "$L"; } >"$C/forge_mac.jsonl"
+	tampered forge_mac $((m + 1)) "line deleted, inserted or reordered"
+}
+t_forge_end_mac() {
+	# an unsigned line forged at the end: never counted as signed
+	cp "$L" "$C/forge_end_mac.jsonl" && "$FORGE" --mac "$KEYS/alice.key" "$L" run.forged >>"$C/forge_end_mac.jsonl" ||
+		fail "audit_forge failed" || return 1
+	check 3 "" "$AUDIT" verify --host-pub "$PUB" "$C/forge_end_mac.jsonl" || return 1
+	expect_stdout_has "audit log OK up to seq $N: $((N + 1)) events, chain intact, UNSIGNED: the last 1 (seq $((N + 1)) to $((N + 1)))"
+}
 t_torn() {
 	# the last line cut after its first 100 bytes, as a crash mid-write
 	# leaves it
@@ -172,8 +201,11 @@ t_torn() {
 t_drop_tail() {
 	# whole lines cut from the end: still a consistent log; only the
 	# expected head tells, and the first missing line is named
+	# (the cut falls inside the last run's sync group: its lines left after
+	# the checkpoint before it are an unsigned tail, exit 3)
 	head -n $((N - 5)) "$L" >"$C/drop.jsonl"
-	check 0 "" "$AUDIT" verify --host-pub "$PUB" "$C/drop.jsonl" || return 1
+	check 3 "" "$AUDIT" verify --host-pub "$PUB" "$C/drop.jsonl" || return 1
+	expect_stdout_has "UNSIGNED" || return 1
 	check_one_line 1 E_AUDIT "$AUDIT" verify --host-pub "$PUB" --expect-head "$HEAD" "$C/drop.jsonl" || return 1
 	grep -q "removed from its end" "$ERR" || fail "message: $(first_err)" || return 1
 	grep -qE "audit log: line $((N - 4)) " "$ERR" || fail "does not name line $((N - 4)) as the first missing: $(first_err)"
@@ -184,7 +216,25 @@ run_test audit_log.tamper_swap_two_lines           t_swap
 run_test audit_log.forge_tool_control_host_key     t_forge_control
 run_test audit_log.tamper_insert_forged_line       t_forge_insert
 run_test audit_log.tamper_forged_line_at_end       t_forge_end
+run_test audit_log.tamper_insert_forged_unsigned_line t_forge_insert_mac
+run_test audit_log.forged_unsigned_line_at_end_not_signed t_forge_end_mac
 run_test audit_log.tamper_truncate_mid_line_torn   t_torn
 run_test audit_log.tamper_drop_last_lines_expect_head t_drop_tail
+
+# --------------------------------------------------------------------------
+# 3. a forged unsigned line on the log itself: calyx-exec will not chain
+#    onto it (nothing appended, the run refused before it starts)
+# --------------------------------------------------------------------------
+t_append_refuses_forged() {
+	"$FORGE" --mac "$KEYS/alice.key" "$L" run.forged >"$C/forged_tail.line" || fail "audit_forge failed" || return 1
+	cat "$C/forged_tail.line" >>"$L"
+	cp "$L" "$C/before.jsonl"
+	al_lease refused || return 1
+	check_one_line 125 E_AUDIT "$EXEC" --config "$T/al/etc/calyx.conf" --lease "$T/al/refused.lease" || return 1
+	grep -qF "its line at seq $((N + 1)) is not signed by this host's key: its mac does not verify" "$ERR" ||
+		fail "message: $(first_err)" || return 1
+	cmp -s "$L" "$C/before.jsonl" || fail "the log changed"
+}
+run_test audit_log.append_refuses_forged_unsigned_tail t_append_refuses_forged
 
 summary

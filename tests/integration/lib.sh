@@ -32,7 +32,7 @@
 #   lease_id FILE               the lease id
 #   cx HOST ARGS...             calyx-exec with $T/HOST/etc/calyx.conf
 #   json_get FILE KEY           scalar value of the first "KEY": in FILE
-#   audit_types FILE / audit_seqs FILE / seq_list N
+#   audit_types FILE / audit_types_all FILE / audit_seqs FILE / seq_list N
 #   rget FILE KEY               a scalar of a result JSON (KEY or OBJECT.KEY)
 #   WS_OPS / ws_fixture DIR UID the workspace fixture and its operations
 set -u
@@ -305,7 +305,10 @@ json_get() {
 
 # Audit-log field extraction: lines are compact JSON written as
 # {"seq":N,"time":"…","type":"T","lease_id":"…",…
-audit_types() { sed -n 's/^{"seq":[0-9]*,"time":"[^"]*","type":"\([^"]*\)".*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
+# audit_types: the events' types, without the log's own checkpoints
+# (audit.checkpoint, one per sync group); audit_types_all: every line's.
+audit_types_all() { sed -n 's/^{"seq":[0-9]*,"time":"[^"]*","type":"\([^"]*\)".*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
+audit_types() { audit_types_all "$1" | tr ' ' '\n' | grep -vx 'audit.checkpoint' | tr '\n' ' ' | sed 's/ $//'; }
 audit_seqs() { sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
 seq_list() { seq 1 "$1" | tr '\n' ' ' | sed 's/ $//'; }
 

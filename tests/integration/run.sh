@@ -492,15 +492,16 @@ t_audit_runs() {
 	check_one_line 77 E_REPLAY cx audit --lease "$A/a.lease"
 }
 t_audit_types() {
-	# the command, its validate step (make check), the commit, then the replay
-	local got want="lease.verified lease.consumed exec.started exec.spawned exec.finished exec.started exec.spawned exec.finished workspace.committed lease.verified lease.rejected"
-	got=$(audit_types "$AL")
-	[ "$(nlines "$AL")" -eq 11 ] || fail "log has $(nlines "$AL") lines, expected 11 ($got)" || return 1
+	# the command, its validate step (make check), the commit, then the
+	# replay; each run's events end with the checkpoint its sync signs
+	local got want="lease.verified lease.consumed exec.started exec.spawned exec.finished exec.started exec.spawned exec.finished workspace.committed audit.checkpoint lease.verified lease.rejected audit.checkpoint"
+	got=$(audit_types_all "$AL")
+	[ "$(nlines "$AL")" -eq 13 ] || fail "log has $(nlines "$AL") lines, expected 13 ($got)" || return 1
 	[ "$got" = "$want" ] || fail "types are '$got', expected '$want'"
 }
 t_audit_seq() {
 	local got; got=$(audit_seqs "$AL")
-	[ "$got" = "$(seq_list 11)" ] || fail "seq is '$got', expected '$(seq_list 11)'"
+	[ "$got" = "$(seq_list 13)" ] || fail "seq is '$got', expected '$(seq_list 13)'"
 }
 t_audit_ids() {
 	[ "$(grep -c "\"lease_id\":\"$AUDIT_ID\",\"run_id\":\"it-run\"" "$AL")" -eq 11 ] ||
@@ -523,7 +524,9 @@ t_audit_details() {
 		fail "the validate step's exec.started is not line 6" || return 1
 	sed -n 9p "$AL" | grep -qE '"type":"workspace.committed".*"details":\{"action":"committed","reason":"success"' ||
 		fail "workspace.committed is not line 9: $(sed -n 9p "$AL" | cut -c 1-200)" || return 1
-	sed -n 11p "$AL" | grep -q '"details":{"reason":"E_REPLAY"' || fail "lease.rejected lacks details.reason E_REPLAY" || return 1
+	sed -n 10p "$AL" | grep -q '"type":"audit.checkpoint","details":{"lines":9},' ||
+		fail "line 10 is not the checkpoint over the run's 9 lines" || return 1
+	sed -n 12p "$AL" | grep -q '"details":{"reason":"E_REPLAY"' || fail "lease.rejected lacks details.reason E_REPLAY" || return 1
 	sed -n 1p "$AL" | grep -q '"principal":"alice"' && sed -n 1p "$AL" | grep -q '"principal":"bot"' ||
 		fail "lease.verified does not name both signers" || return 1
 	sed -n 2p "$AL" | grep -q '"details":{"ledger":"dir"}' || fail "lease.consumed does not name the ledger"
@@ -537,7 +540,7 @@ t_audit_mode() {
 }
 t_audit_verify() {
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$AL" || return 1
-	expect_stdout_has "audit log OK: 11 events"
+	expect_stdout_has "audit log OK: 13 events"
 }
 t_audit_verify_config() {
 	check 0 "" "$AUDIT" verify --config "$A/etc/calyx.conf" "$AL"
@@ -551,11 +554,14 @@ tamper_check() {
 	grep -q "line $2\b" "$ERR" || fail "message does not name line $2: $(first_err)"
 }
 t_tamper_byte() {
-	# one byte of line 3: "exec.started" -> "exec.startee"
+	# one byte of line 3: "exec.started" -> "exec.startee". Line 3 is
+	# unsigned (a mac; the checkpoint is line 10): the chain breaks at the
+	# line after it, whose prev no longer matches
 	sed '3s/"type":"exec.started"/"type":"exec.startee"/' "$AL" >"$A/byte.jsonl"
 	[ "$(cmp "$AL" "$A/byte.jsonl" 2>/dev/null | wc -l)" -eq 1 ] || fail "tamper copy not made" || return 1
 	[ "$(cmp -l "$AL" "$A/byte.jsonl" | wc -l)" -eq 1 ] || fail "more than one byte differs" || return 1
-	tamper_check byte 3
+	tamper_check byte 4 || return 1
+	grep -q "line 4: prev does not match the hash of the line before" "$ERR" || fail "message: $(first_err)"
 }
 t_tamper_byte_time() {
 	# the last millisecond digit of line 2's time (JSON stays well formed)
@@ -563,7 +569,16 @@ t_tamper_byte_time() {
 	               $0 = substr($0, 1, p - 1) (c == "0" ? "1" : "0") substr($0, p + 1) }
 	     { print }' "$AL" >"$A/time.jsonl"
 	[ "$(cmp -l "$AL" "$A/time.jsonl" | wc -l)" -eq 1 ] || { fail "expected exactly one changed byte"; return 1; }
-	tamper_check time 2
+	tamper_check time 3
+}
+t_tamper_checkpoint_sig() {
+	# one character of the signature of the checkpoint at line 10
+	awk 'NR == 10 { p = index($0, "\"sig\":\"") + 20; c = substr($0, p, 1)
+	                $0 = substr($0, 1, p - 1) (c == "A" ? "B" : "A") substr($0, p + 1) }
+	     { print }' "$AL" >"$A/cksig.jsonl"
+	[ "$(cmp -l "$AL" "$A/cksig.jsonl" | wc -l)" -eq 1 ] || { fail "expected exactly one changed byte"; return 1; }
+	tamper_check cksig 10 || return 1
+	grep -q "line 10: signature does not verify" "$ERR" || fail "message: $(first_err)"
 }
 t_tamper_delete() {
 	sed '3d' "$AL" >"$A/delete.jsonl"
@@ -571,13 +586,13 @@ t_tamper_delete() {
 }
 t_tamper_swap() {
 	awk 'NR == 2 { l2 = $0; next } NR == 3 { print; print l2; next } { print }' "$AL" >"$A/swap.jsonl"
-	[ "$(nlines "$A/swap.jsonl")" -eq 11 ] || fail "swap copy has wrong length" || return 1
+	[ "$(nlines "$A/swap.jsonl")" -eq 13 ] || fail "swap copy has wrong length" || return 1
 	tamper_check swap 2
 }
 t_tamper_truncate() {
 	local size; size=$(stat -c %s "$AL")
 	head -c $((size - 40)) "$AL" >"$A/trunc.jsonl"
-	tamper_check trunc 11 || return 1
+	tamper_check trunc 13 || return 1
 	grep -q 'torn' "$ERR" || fail "message does not say the line is torn: $(first_err)"
 }
 t_tamper_drop_last() {
@@ -585,6 +600,15 @@ t_tamper_drop_last() {
 	# the rest still verifies (documented: --expect-head comes later)
 	head -n 10 "$AL" >"$A/droplast.jsonl"
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$A/droplast.jsonl"
+}
+t_unsigned_tail() {
+	# cut after line 12: lines 11 and 12 follow the last checkpoint (line
+	# 10), as a writer killed before its sync leaves them: chain intact,
+	# counted as unsigned, exit 3
+	head -n 12 "$AL" >"$A/unsigned.jsonl"
+	check 3 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$A/unsigned.jsonl" || return 1
+	expect_stdout_has "audit log OK up to seq 10: 12 events, chain intact, UNSIGNED: the last 2 (seq 11 to 12)" || return 1
+	[ ! -s "$ERR" ] || fail "stderr: $(first_err)"
 }
 # A torn tail (a crash mid-write: the log ends in part of a line) is
 # reported by verify with the seq it follows; the next run repairs it (the
@@ -688,17 +712,19 @@ run_test audit.verify_config                 t_audit_verify_config
 run_test audit.verify_wrong_key_fails        t_audit_wrong_key
 run_test audit.tamper_one_byte_type          t_tamper_byte
 run_test audit.tamper_one_byte_time          t_tamper_byte_time
+run_test audit.tamper_checkpoint_signature   t_tamper_checkpoint_sig
 run_test audit.tamper_delete_middle_line     t_tamper_delete
 run_test audit.tamper_swap_two_lines         t_tamper_swap
 run_test audit.tamper_truncate_last_line     t_tamper_truncate
 run_test audit.drop_last_lines_not_detectable_without_head t_tamper_drop_last
+run_test audit.unsigned_tail_counted_exit_3  t_unsigned_tail
 t_expect_head() {
 	local head
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" "$AL" || return 1
 	head=$(sed -n 's/.* head \([0-9a-f]\{64\}\)$/\1/p' "$OUT")
 	[ -n "$head" ] || fail "verify printed no head" || return 1
 	check 0 "" "$AUDIT" verify --host-pub "$A/etc/host.pub.json" --expect-head "$head" "$AL" || return 1
-	expect_stdout_has "expected head at seq 11" || return 1
+	expect_stdout_has "expected head at seq 13" || return 1
 	# the same log with its last line dropped: now detected
 	check_one_line 1 E_AUDIT "$AUDIT" verify --host-pub "$A/etc/host.pub.json" --expect-head "$head" "$A/droplast.jsonl" || return 1
 	grep -q 'removed from its end' "$ERR" || fail "message: $(first_err)"
@@ -708,7 +734,7 @@ t_show() {
 	check 0 "" "$AUDIT" show "$AL" --type exec. || return 1
 	[ "$(nlines "$OUT")" -eq 6 ] || fail "show --type exec. printed $(nlines "$OUT") lines, expected 6" || return 1
 	check 0 "" "$AUDIT" show "$AL" --lease "$(echo "$AUDIT_ID" | cut -c 1-8)" --type lease.rejected --json || return 1
-	[ "$(nlines "$OUT")" -eq 1 ] && cmp -s "$OUT" <(sed -n 11p "$AL") ||
+	[ "$(nlines "$OUT")" -eq 1 ] && cmp -s "$OUT" <(sed -n 12p "$AL") ||
 		fail "show --json does not pass the rejected line through unchanged" || return 1
 	check 0 "" "$AUDIT" show "$AL" --run no-such-run || return 1
 	[ ! -s "$OUT" ] || fail "show --run no-such-run printed events"
@@ -775,12 +801,18 @@ t_par_runs() {
 }
 t_par_verify() {
 	check 0 "" "$AUDIT" verify --host-pub "$P/etc/host.pub.json" "$PL" || return 1
-	expect_stdout_has "audit log OK: 72 events"
+	expect_stdout_has "audit log OK: $(nlines "$PL") events, chain and signatures intact"
 }
 t_par_count() {
-	[ "$(nlines "$PL")" -eq 72 ] || fail "log has $(nlines "$PL") lines, expected 72 (8 runs x 9)" || return 1
-	local got; got=$(audit_seqs "$PL")
-	[ "$got" = "$(seq_list 72)" ] || fail "seq is '$got'"
+	# 8 runs x 9 events, and one checkpoint per sync that found its lines
+	# not signed yet (1 to 8: another run's checkpoint may have come first)
+	local n ck got
+	n=$(nlines "$PL") ck=$(grep -c '"type":"audit.checkpoint"' "$PL")
+	[ $((n - ck)) -eq 72 ] || fail "log has $((n - ck)) events, expected 72 (8 runs x 9)" || return 1
+	[ "$ck" -ge 1 ] && [ "$ck" -le 8 ] || fail "$ck checkpoints, expected 1 to 8" || return 1
+	tail -n 1 "$PL" | grep -q '"type":"audit.checkpoint"' || fail "the last line is not a checkpoint" || return 1
+	got=$(audit_seqs "$PL")
+	[ "$got" = "$(seq_list "$n")" ] || fail "seq is '$got'"
 }
 t_par_per_lease() {
 	local i id got
@@ -794,7 +826,7 @@ t_par_per_lease() {
 
 run_test concurrent.8_runs_in_parallel       t_par_runs
 run_test concurrent.log_verifies             t_par_verify
-run_test concurrent.72_events_seq_1_to_72    t_par_count
+run_test concurrent.72_events_and_checkpoints_seq_1_to_N t_par_count
 run_test concurrent.9_events_per_lease_in_order t_par_per_lease
 
 # --------------------------------------------------------------------------

@@ -448,7 +448,9 @@ t_audit_exec() {
 	# false exits 1: the workspace is rolled back
 	[ "$(audit_types "$L")" = "lease.verified lease.consumed exec.started exec.spawned exec.finished workspace.rolled_back" ] ||
 		fail "audit types are '$(audit_types "$L")'" || return 1
-	[ "$(audit_seqs "$L")" = "$(seq_list 6)" ] || fail "seqs are '$(audit_seqs "$L")'" || return 1
+	# and the checkpoint its sync signs (format v2): 7 lines
+	[ "$(audit_types_all "$L" | awk '{ print $NF }')" = audit.checkpoint ] || fail "the last line is not a checkpoint" || return 1
+	[ "$(audit_seqs "$L")" = "$(seq_list 7)" ] || fail "seqs are '$(audit_seqs "$L")'" || return 1
 	sed -n 3p "$L" | grep -qE '"details":\{"phase":"command","argv0":"/usr/bin/false","pid":[0-9]+,"uid":'"$(run_uid f aud)"',"gid":'"$(run_uid f aud)"',"layers":\{"namespaces":\["pid","mnt","net","ipc","uts","cgroup"\]' ||
 		fail "exec.started details wrong: $(sed -n 3p "$L" | cut -c 1-200)" || return 1
 	# exec.spawned: every process the run starts, from the BPF exec tracer

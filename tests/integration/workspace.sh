@@ -431,7 +431,9 @@ run_test workspace.crash_at_each_commit_step t_crash
 # The audit log stops taking writes while the run is going (made immutable
 # with chattr +i: every write(2) to it then fails, as on a dying disk): the
 # run's events cannot all be recorded, so nothing of it lands — exit 125,
-# one E_AUDIT line, tree unchanged — and the log still verifies.
+# one E_AUDIT line, tree unchanged — and the log's chain is intact: the
+# run's lines written before are unsigned (no checkpoint could be written:
+# verify exits 3 and counts them) until the next run checks and signs them.
 t_audit_fails_mid_run() {
 	local log=$T/ws/log/audit.jsonl pid
 	ws_fixture "$T/srv/af" "$WS_UID" && ws_fixture "$T/ref-af" "$WS_UID" || return 1
@@ -450,6 +452,11 @@ t_audit_fails_mid_run() {
 	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines: $(tr '\n' '|' <"$ERR")" || return 1
 	grep -q '^calyx-exec: error \[E_AUDIT\]: ' "$ERR" || fail "not an E_AUDIT error: $(first_err)" || return 1
 	[ "$(manifest "$T/srv/af")" = "$(manifest "$T/ref-af")" ] || fail "the tree changed although the run was not fully audited" || return 1
+	check 3 "" "$AUDIT" verify --host-pub "$T/hostkeys/host.pub.json" "$log" || return 1
+	expect_stdout_has "UNSIGNED: the last " || return 1
+	ws_fixture "$T/srv/af-next" "$WS_UID" || return 1
+	ws_run af-next "$T/srv/af-next" "$(json_argv exit:0)" || return 1
+	expect_rc 0 || return 1
 	check 0 "" "$AUDIT" verify --host-pub "$T/hostkeys/host.pub.json" "$log"
 }
 if chattr +i "$T/ws.policy.json" 2>/dev/null && chattr -i "$T/ws.policy.json"; then

@@ -2,18 +2,23 @@
  * with a key of your choice: a forger's line, for the tamper tests
  * (tests/integration/audit_log.sh).
  *
- *   audit_forge KEY LOG TYPE     print the line (with its newline) on stdout
+ *   audit_forge [--mac] KEY LOG TYPE   print the line (with its newline) on stdout
  *
  * KEY holds a 32-byte Ed25519 seed (a calyx key file); LOG is a log ending
  * with a newline (or empty). The line is seq = LOG's line count + 1, prev =
  * SHA-256 of LOG's last line (64 zeros if none), the current UTC time, type
  * TYPE, details {"forged":true}, then the signature over "calyx-audit-v1\n"
  * and the line without its sig member — the format of include/calyx/audit.h,
- * written out by hand here so the tool depends on libsodium only. A line
- * forged with the host's own key verifies (the tests check that as a
- * control: the format is right, only the key differs).
+ * written out by hand here so the tool depends on libsodium only. With
+ * --mac the line is an unsigned (format v2) one: a "mac" member instead,
+ * keyed BLAKE2b-256 over "calyx-audit-mac-v1\n" and the line without it,
+ * under the key BLAKE2b-256(key = the seed, "calyx-audit mac key v1").
+ * A line forged with the host's own key verifies, or is accepted by the
+ * appender (the tests check that as a control: the format is right, only
+ * the key differs).
  * Test tool only: never installed, never part of calyx. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +67,17 @@ int main(int argc, char **argv)
 	size_t klen, llen, lines = 0, blen;
 	struct timespec now;
 	struct tm tm;
-	static const char domain[] = "calyx-audit-v1\n";
+	static const char domain[] = "calyx-audit-v1\n", mac_domain[] = "calyx-audit-mac-v1\n",
+			  mac_ctx[] = "calyx-audit mac key v1";
+	unsigned char mk[32], mac[32];
+	bool use_mac = argc == 5 && strcmp(argv[1], "--mac") == 0;
 
+	if (use_mac) {
+		argv++;
+		argc--;
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: audit_forge KEY LOG TYPE\n");
+		fprintf(stderr, "usage: audit_forge [--mac] KEY LOG TYPE\n");
 		return 2;
 	}
 	if (sodium_init() < 0)
@@ -74,6 +86,7 @@ int main(int argc, char **argv)
 	if (klen != 32)
 		die("KEY must hold exactly a 32-byte seed");
 	crypto_sign_seed_keypair(pk, sk, key);
+	crypto_generichash(mk, sizeof(mk), (const unsigned char *)mac_ctx, sizeof(mac_ctx) - 1, key, 32);
 	sodium_memzero(key, klen);
 	free(key);
 	log = slurp(argv[2], LOG_MAX, &llen);
@@ -100,11 +113,21 @@ int main(int argc, char **argv)
 		     lines + 1, ts, argv[3], prev) < 0 ||
 	    asprintf(&msg, "%s%s", domain, body) < 0)
 		die("out of memory");
-	crypto_sign_detached(sig, NULL, (unsigned char *)msg, strlen(msg), sk);
-	sodium_memzero(sk, sizeof(sk));
-	sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
 	blen = strlen(body);
-	printf("%.*s,\"sig\":\"%s\"}\n", (int)(blen - 1), body, b64);
+	if (use_mac) {
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, mk, sizeof(mk), sizeof(mac));
+		crypto_generichash_update(&st, (const unsigned char *)mac_domain, sizeof(mac_domain) - 1);
+		crypto_generichash_update(&st, (const unsigned char *)body, blen);
+		crypto_generichash_final(&st, mac, sizeof(mac));
+		sodium_bin2base64(b64, sizeof(b64), mac, sizeof(mac), sodium_base64_VARIANT_ORIGINAL);
+	} else {
+		crypto_sign_detached(sig, NULL, (unsigned char *)msg, strlen(msg), sk);
+		sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+	}
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(mk, sizeof(mk));
+	printf("%.*s,\"%s\":\"%s\"}\n", (int)(blen - 1), body, use_mac ? "mac" : "sig", b64);
 	free(body);
 	free(msg);
 	free(log);

@@ -136,18 +136,20 @@ static void torn_last_line_detected(void **st)
 	free_log(&lb);
 }
 
-/* The line that would come next in the log at path (seq, prev right),
- * signed with the key of seed k: a forger's line, written by hand (the
- * appender refuses to chain onto a line it cannot verify, so it cannot
- * make one). With details (JSON) as given. */
-static void append_forged(const char *path, const uint8_t k[32], const char *details)
+/* The line that would come after the lines in buf[0, len) (seq, prev
+ * right), made with the key of seed k: signed (a v1 line, or a v2
+ * checkpoint) or, with mac, an unsigned v2 line with its mac. A forger's
+ * line when k is not the host seed, written by hand here (the appender
+ * refuses to chain onto a line it cannot verify, so it cannot make one);
+ * with the host seed, a line in the format as the docs spell it out. With
+ * details (JSON) as given. Caller frees; ends with a newline. */
+static char *forged_line(const uint8_t *buf, size_t len, const uint8_t k[32], const char *details,
+			 bool mac)
 {
-	uint8_t pk[32], sk[64], sig[64], *buf = NULL;
-	char prev[65], sigb[89], *body, *msg;
-	cx_error err = { 0 };
-	size_t len, n = 0, last = 0;
+	uint8_t pk[32], sk[64], sig[64], mk[32], m[32];
+	char prev[65], b64[89], *body, *msg, *line;
+	size_t n = 0, last = 0;
 
-	CX_CHECK(cx_read_file(path, "log", 1 << 24, 0, 0, &buf, &len, &err) == 0);
 	memset(prev, '0', 64);
 	prev[64] = 0;
 	for (size_t i = 0; i < len; i++)
@@ -156,18 +158,47 @@ static void append_forged(const char *path, const uint8_t k[32], const char *det
 			last = i + 1;
 			n++;
 		}
-	free(buf);
 	CX_CHECK(asprintf(&body, "{\"seq\":%zu,\"time\":\"2026-01-01T00:00:00.000Z\",\"type\":\"run.forged\",\"details\":%s,\"prev\":\"%s\"}",
 			  n + 1, details, prev) > 0);
-	CX_CHECK(asprintf(&msg, "calyx-audit-v1\n%s", body) > 0);
-	crypto_sign_seed_keypair(pk, sk, k);
-	crypto_sign_detached(sig, NULL, (const uint8_t *)msg, strlen(msg), sk);
-	cx_b64_encode(sig, 64, sigb);
+	if (mac) {
+		crypto_generichash_state st;
+		crypto_generichash(mk, 32, (const uint8_t *)"calyx-audit mac key v1", 22, k, 32);
+		crypto_generichash_init(&st, mk, 32, 32);
+		crypto_generichash_update(&st, (const uint8_t *)"calyx-audit-mac-v1\n", 19);
+		crypto_generichash_update(&st, (const uint8_t *)body, strlen(body));
+		crypto_generichash_final(&st, m, 32);
+		cx_b64_encode(m, 32, b64);
+	} else {
+		CX_CHECK(asprintf(&msg, "calyx-audit-v1\n%s", body) > 0);
+		crypto_sign_seed_keypair(pk, sk, k);
+		crypto_sign_detached(sig, NULL, (const uint8_t *)msg, strlen(msg), sk);
+		cx_b64_encode(sig, 64, b64);
+		free(msg);
+	}
 	body[strlen(body) - 1] = 0;
-	FILE *f = fopen(path, "ab");
-	CX_CHECK(f && fprintf(f, "%s,\"sig\":\"%s\"}\n", body, sigb) > 0 && fclose(f) == 0);
+	CX_CHECK(asprintf(&line, "%s,\"%s\":\"%s\"}\n", body, mac ? "mac" : "sig", b64) > 0);
 	free(body);
-	free(msg);
+	return line;
+}
+
+/* A forged line (forged_line) appended to the log at path. */
+static void append_forged_as(const char *path, const uint8_t k[32], const char *details, bool mac)
+{
+	uint8_t *buf = NULL;
+	cx_error err = { 0 };
+	size_t len;
+
+	CX_CHECK(cx_read_file(path, "log", 1 << 24, 0, 0, &buf, &len, &err) == 0);
+	char *line = forged_line(buf, len, k, details, mac);
+	free(buf);
+	FILE *f = fopen(path, "ab");
+	CX_CHECK(f && fputs(line, f) >= 0 && fclose(f) == 0);
+	free(line);
+}
+
+static void append_forged(const char *path, const uint8_t k[32], const char *details)
+{
+	append_forged_as(path, k, details, false);
 }
 
 static void forged_by_other_key_detected(void **st)
@@ -663,6 +694,384 @@ static void repair_refuses_forged_tail(void **st)
 	free_log(&lb);
 }
 
+/* ---- format v2: unsigned lines, signed checkpoints ---------------------- */
+
+/* A log at a new path of `events` events appended as calyx-exec does
+ * (deferred syncs), cx_audit_sync after every `group` of them (and after
+ * the last): each group ends with a signed audit.checkpoint line. */
+static void make_log_v2(logbuf *lb, int events, int group)
+{
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	lb->root = tu_tmpdir();
+	lb->buf = NULL;
+	CX_CHECK(asprintf(&lb->path, "%s/audit.jsonl", lb->root) > 0);
+	CX_CHECK(cx_audit_open(lb->path, seed, &a, &err) == 0);
+	cx_audit_defer_sync(a, true);
+	for (int i = 0; i < events; i++) {
+		CX_CHECK(cx_audit_append(a, "exec.spawned", "0123456789abcdef0123456789abcdef", "run-2",
+					 json_pack("{s:i}", "i", i), NULL, &err) == 0);
+		if ((i + 1) % group == 0 || i + 1 == events)
+			CX_CHECK(cx_audit_sync(a, &err) == 0);
+	}
+	cx_audit_close(a);
+	reread(lb);
+}
+
+/* A writer killed after appending n deferred events, before its sync:
+ * they stay in the log, unsigned. */
+static void crashed_writer(const char *path, int n)
+{
+	int status;
+	pid_t p = fork();
+	CX_CHECK(p >= 0);
+	if (p == 0) {
+		cx_audit *a;
+		cx_error e = { 0 };
+		if (cx_audit_open(path, seed, &a, &e) < 0)
+			_exit(1);
+		cx_audit_defer_sync(a, true);
+		for (int i = 0; i < n; i++)
+			if (cx_audit_append(a, "exec.spawned", NULL, "run-3", json_pack("{s:i}", "k", i),
+					    NULL, &e) < 0)
+				_exit(2);
+		_exit(0); /* no sync, no close: the process dies here */
+	}
+	CX_CHECK(waitpid(p, &status, 0) == p && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static const char *line_type(const logbuf *lb, int n, json_t **keep)
+{
+	*keep = line_json(lb, n);
+	return json_string_value(json_object_get(*keep, "type"));
+}
+
+/* Every thread count gives the same report (0: intact) or error. */
+static void expect_v2_report(const uint8_t *b, size_t len, uint64_t lines, uint64_t signed_lines,
+			     const char *want_err)
+{
+	uint8_t pk[32];
+	cx_seed_public(seed, pk);
+	for (unsigned t = 1; t <= 9; t++) {
+		cx_error err = { 0 };
+		cx_audit_report rep;
+		memset(&rep, 0xff, sizeof(rep));
+		int r = cx_audit_verify_threads(b, len, pk, t, &rep, &err);
+		if (want_err && (r == 0 || !strstr(err.msg, want_err)))
+			fail_msg("threads %u: '%s', expected '%s'", t, r == 0 ? "OK" : err.msg, want_err);
+		if (!want_err && r != 0)
+			fail_msg("threads %u: %s", t, err.msg);
+		if (!want_err && rep.lines != lines)
+			fail_msg("threads %u: %llu lines, expected %llu", t, (unsigned long long)rep.lines,
+				 (unsigned long long)lines);
+		if (rep.signed_lines != signed_lines)
+			fail_msg("threads %u: %llu lines vouched for, expected %llu", t,
+				 (unsigned long long)rep.signed_lines, (unsigned long long)signed_lines);
+	}
+}
+
+/* 10 events in groups of 4: 4 mac lines, a checkpoint, 4, a checkpoint,
+ * 2, a checkpoint. Every line but the checkpoints carries a mac; each
+ * checkpoint counts the unsigned lines it covers. */
+static void v2_checkpoint_per_sync_group(void **st)
+{
+	logbuf lb;
+	cx_error err = { 0 };
+	cx_audit_report rep;
+	uint8_t pk[32];
+	json_t *j;
+	(void)st;
+	make_log_v2(&lb, 10, 4);
+	cx_seed_public(seed, pk);
+	assert_int_equal(cx_audit_verify(lb.buf, lb.len, pk, &rep, &err), 0);
+	assert_int_equal(rep.lines, 13);
+	assert_int_equal(rep.signed_lines, 13);
+	assert_int_equal(rep.checkpoints, 3);
+	for (int n = 1; n <= 13; n++) {
+		bool ck = n == 5 || n == 10 || n == 13;
+		const char *t = line_type(&lb, n, &j);
+		assert_string_equal(t, ck ? "audit.checkpoint" : "exec.spawned");
+		assert_true(json_is_string(json_object_get(j, ck ? "sig" : "mac")));
+		assert_null(json_object_get(j, ck ? "mac" : "sig"));
+		if (ck)
+			assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "details"), "lines")),
+					 n == 13 ? 2 : 4);
+		json_decref(j);
+	}
+	expect_v2_report(lb.buf, lb.len, 13, 13, NULL);
+	free_log(&lb);
+}
+
+/* A middle line replaced by a forged one with the right seq and prev and
+ * a mac by another key (a verifier cannot check macs): the chain breaks at
+ * the line after it; the checkpoint before it still vouches for 1..5. An
+ * edited byte in a middle unsigned line breaks it the same way. */
+static void v2_forged_middle_line_detected(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	(void)st;
+	make_log_v2(&lb, 8, 4); /* 1-4, ckpt 5, 6-9, ckpt 10 */
+	memset(other, 9, sizeof(other));
+	size_t a = line_off(&lb, 7), b = line_off(&lb, 8);
+	char *forged = forged_line(lb.buf, a, other, "{\"i\":5}", true);
+	size_t fl = strlen(forged), nlen = a + fl + (lb.len - b);
+	uint8_t *out = malloc(nlen);
+	memcpy(out, lb.buf, a);
+	memcpy(out + a, forged, fl);
+	memcpy(out + a + fl, lb.buf + b, lb.len - b);
+	assert_non_null(memmem(out + a, fl, "\"seq\":7,", 8));
+	expect_v2_report(out, nlen, 0, 5, "line 8: prev does not match the hash of the line before");
+	free(out);
+	free(forged);
+
+	/* one byte of line 7 edited */
+	char *p = memmem(lb.buf + a, b - a, "\"i\":5", 5);
+	assert_non_null(p);
+	p[4] = '6';
+	expect_v2_report(lb.buf, lb.len, 0, 5, "line 8: prev does not match");
+	free_log(&lb);
+}
+
+/* Lines after the last checkpoint are no error but an unsigned tail:
+ * counted, not vouched for. A writer killed before its sync leaves one;
+ * so does a log cut (whole lines) after a checkpoint. */
+static void v2_unsigned_tail_reported(void **st)
+{
+	logbuf lb;
+	(void)st;
+	make_log_v2(&lb, 8, 4); /* 10 lines, all signed */
+	crashed_writer(lb.path, 3);
+	reread(&lb);
+	expect_v2_report(lb.buf, lb.len, 13, 10, NULL);
+	/* cut after line 12: 2 unsigned lines */
+	expect_v2_report(lb.buf, line_off(&lb, 13), 12, 10, NULL);
+	/* cut after line 8, in the middle of a group: vouched up to 5 */
+	expect_v2_report(lb.buf, line_off(&lb, 9), 8, 5, NULL);
+	/* cut at a checkpoint: nothing unsigned */
+	expect_v2_report(lb.buf, line_off(&lb, 11), 10, 10, NULL);
+	/* a log that never reached a checkpoint: nothing vouched for */
+	free_log(&lb);
+	make_log(&lb, 0);
+	crashed_writer(lb.path, 2);
+	reread(&lb);
+	expect_v2_report(lb.buf, lb.len, 2, 0, NULL);
+	free_log(&lb);
+}
+
+/* A checkpoint's signature altered: detected at that checkpoint (the last
+ * one, or one in the middle); one signed by another key too. */
+static void v2_altered_checkpoint_sig_detected(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	(void)st;
+	make_log_v2(&lb, 8, 4); /* ckpts at 5 and 10 */
+	for (int ck = 5; ck <= 10; ck += 5) {
+		uint8_t *b = malloc(lb.len);
+		memcpy(b, lb.buf, lb.len);
+		size_t end = (ck == 10 ? lb.len : line_off(&lb, ck + 1)) - 1;
+		/* a character in the middle of the base64 signature */
+		b[end - 40] = b[end - 40] == 'A' ? 'B' : 'A';
+		char want[64];
+		snprintf(want, sizeof(want), "line %d: signature does not verify", ck);
+		expect_v2_report(b, lb.len, 0, ck == 5 ? 0 : 5, want);
+		free(b);
+	}
+	/* the last checkpoint replaced by one by another key */
+	memset(other, 9, sizeof(other));
+	size_t l10 = line_off(&lb, 10);
+	char *forged = forged_line(lb.buf, l10, other, "{\"lines\":4}", false);
+	uint8_t *b = malloc(l10 + strlen(forged));
+	memcpy(b, lb.buf, l10);
+	memcpy(b + l10, forged, strlen(forged));
+	expect_v2_report(b, l10 + strlen(forged), 0, 5, "line 10: signature does not verify");
+	free(b);
+	free(forged);
+	free_log(&lb);
+}
+
+/* The appender checks what it chains onto: a forged unsigned line at the
+ * end (another key's mac) is refused; the same line made with the host
+ * seed (the control) is accepted and signed over. */
+static void v2_append_refuses_forged_unsigned_line(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	cx_audit *a;
+	cx_error err = { 0 };
+	cx_audit_report rep;
+	uint8_t pk[32];
+	(void)st;
+	make_log_v2(&lb, 3, 4);
+	memset(other, 9, sizeof(other));
+	append_forged_as(lb.path, other, "{}", true);
+	expect_refused(&lb, "its line at seq 5 is not signed by this host's key: its mac does not verify");
+	free_log(&lb);
+
+	make_log_v2(&lb, 3, 4);
+	append_forged_as(lb.path, seed, "{}", true);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	assert_int_equal(cx_audit_append(a, "x", NULL, NULL, json_object(), NULL, &err), 0);
+	cx_audit_close(a);
+	reread(&lb);
+	cx_seed_public(seed, pk);
+	assert_int_equal(cx_audit_verify(lb.buf, lb.len, pk, &rep, &err), 0);
+	assert_int_equal(rep.lines, 6);
+	assert_int_equal(rep.signed_lines, 6);
+	free_log(&lb);
+}
+
+/* A forged or edited line inside the unsigned tail (not the last line) is
+ * refused too: the appender checks every line after the last checkpoint,
+ * not only the one it chains onto. */
+static void v2_append_refuses_forged_line_in_tail(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	(void)st;
+	make_log_v2(&lb, 3, 4); /* 4 lines */
+	crashed_writer(lb.path, 3); /* 5, 6, 7 unsigned */
+	reread(&lb);
+	memset(other, 9, sizeof(other));
+	size_t a = line_off(&lb, 6), b = line_off(&lb, 7);
+	char *forged = forged_line(lb.buf, a, other, "{\"k\":1}", true);
+	FILE *f = fopen(lb.path, "wb");
+	CX_CHECK(f && fwrite(lb.buf, 1, a, f) == a && fputs(forged, f) >= 0 &&
+		 fwrite(lb.buf + b, 1, lb.len - b, f) == lb.len - b && fclose(f) == 0);
+	free(forged);
+	expect_refused(&lb, "its line at seq 6 is not signed by this host's key");
+	free_log(&lb);
+
+	/* the same tail, one byte of line 5 edited (same length) */
+	make_log_v2(&lb, 3, 4);
+	crashed_writer(lb.path, 3);
+	reread(&lb);
+	char *p = memmem(lb.buf + line_off(&lb, 5), line_off(&lb, 6) - line_off(&lb, 5), "\"k\":0", 5);
+	assert_non_null(p);
+	p[4] = '8';
+	f = fopen(lb.path, "wb");
+	CX_CHECK(f && fwrite(lb.buf, 1, lb.len, f) == lb.len && fclose(f) == 0);
+	expect_refused(&lb, "its line at seq 5 is not signed by this host's key");
+	free_log(&lb);
+}
+
+/* The checkpoint an appender chains onto is checked when it first opens
+ * the log: its signature altered, nothing is appended. */
+static void v2_append_checks_last_checkpoint(void **st)
+{
+	logbuf lb;
+	(void)st;
+	make_log_v2(&lb, 3, 4); /* ckpt at 4 */
+	crashed_writer(lb.path, 2);
+	reread(&lb);
+	size_t end = line_off(&lb, 5) - 1;
+	lb.buf[end - 40] = lb.buf[end - 40] == 'A' ? 'B' : 'A';
+	FILE *f = fopen(lb.path, "wb");
+	CX_CHECK(f && fwrite(lb.buf, 1, lb.len, f) == lb.len && fclose(f) == 0);
+	expect_refused(&lb, "its line at seq 4 is not signed by this host's key: signature does not verify");
+	free_log(&lb);
+}
+
+/* A genuine unsigned tail (a writer killed before its sync) is checked and
+ * then vouched for by the next writer's checkpoint, which counts it. */
+static void v2_next_writer_signs_unsigned_tail(void **st)
+{
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	json_t *j;
+	(void)st;
+	make_log_v2(&lb, 3, 4);
+	crashed_writer(lb.path, 3);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	cx_audit_defer_sync(a, true);
+	assert_int_equal(cx_audit_append(a, "exec.started", NULL, NULL, json_object(), NULL, &err), 0);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	cx_audit_close(a);
+	reread(&lb);
+	expect_v2_report(lb.buf, lb.len, 9, 9, NULL);
+	assert_string_equal(line_type(&lb, 9, &j), "audit.checkpoint");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "details"), "lines")), 4);
+	json_decref(j);
+	free_log(&lb);
+}
+
+/* A sync adds no checkpoint when the last line is signed already (another
+ * writer's signed line came after ours and vouches for it). */
+static void v2_sync_skips_checkpoint_after_signed_line(void **st)
+{
+	logbuf lb;
+	cx_audit *a, *b;
+	cx_error err = { 0 };
+	(void)st;
+	make_log(&lb, 0);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	assert_int_equal(cx_audit_open(lb.path, seed, &b, &err), 0);
+	cx_audit_defer_sync(a, true);
+	assert_int_equal(cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &err), 0);
+	assert_int_equal(cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &err), 0);
+	assert_int_equal(cx_audit_append(b, "u", NULL, NULL, json_object(), NULL, &err), 0); /* signed */
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	cx_audit_close(a);
+	cx_audit_close(b);
+	reread(&lb);
+	expect_v2_report(lb.buf, lb.len, 3, 3, NULL);
+	free_log(&lb);
+}
+
+/* Lines cut from the end below what a writer saw: it appends no more. */
+static void v2_append_refuses_shrunk_log(void **st)
+{
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	(void)st;
+	make_log(&lb, 0);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &err), 0);
+	reread(&lb);
+	assert_int_equal(truncate(lb.path, (off_t)line_off(&lb, 3)), 0);
+	assert_true(cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &err) < 0);
+	assert_int_equal(err.reason, CX_E_AUDIT);
+	assert_non_null(strstr(err.msg, "is shorter than when this writer last appended to it"));
+	cx_audit_close(a);
+	reread(&lb);
+	assert_int_equal(lb.len, line_off(&lb, 3));
+	free_log(&lb);
+}
+
+/* A v1 log (every line signed, written by hand in the v1 format) still
+ * verifies, and v2 lines appended to it make a mixed log that verifies
+ * whole; an edited v1 line is still named at its own line. */
+static void v1_log_still_verifies(void **st)
+{
+	logbuf lb;
+	cx_audit *a;
+	cx_error err = { 0 };
+	(void)st;
+	make_log(&lb, 0);
+	for (int i = 0; i < 3; i++)
+		append_forged(lb.path, seed, "{\"v\":1}");
+	reread(&lb);
+	assert_null(memmem(lb.buf, lb.len, "\"mac\"", 5));
+	expect_v2_report(lb.buf, lb.len, 3, 3, NULL);
+	assert_int_equal(cx_audit_open(lb.path, seed, &a, &err), 0);
+	cx_audit_defer_sync(a, true);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(cx_audit_append(a, "t", NULL, NULL, json_object(), NULL, &err), 0);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	cx_audit_close(a);
+	reread(&lb);
+	expect_v2_report(lb.buf, lb.len, 6, 6, NULL);
+	char *p = memmem(lb.buf + line_off(&lb, 2), lb.len - line_off(&lb, 2), "\"v\":1", 5);
+	assert_non_null(p);
+	p[4] = '2';
+	expect_v2_report(lb.buf, lb.len, 0, 1, "line 2: signature does not verify");
+	free_log(&lb);
+}
+
 /* ---- text values (calyx/audit.h) ---------------------------------------- */
 
 /* v decodes to exactly (b, n), cut or not, with that whole length. */
@@ -908,6 +1317,17 @@ int main(void)
 		cmocka_unit_test(append_refuses_tail_of_other_key),
 		cmocka_unit_test(append_refuses_edited_tail),
 		cmocka_unit_test(repair_refuses_forged_tail),
+		cmocka_unit_test(v2_checkpoint_per_sync_group),
+		cmocka_unit_test(v2_forged_middle_line_detected),
+		cmocka_unit_test(v2_unsigned_tail_reported),
+		cmocka_unit_test(v2_altered_checkpoint_sig_detected),
+		cmocka_unit_test(v2_append_refuses_forged_unsigned_line),
+		cmocka_unit_test(v2_append_refuses_forged_line_in_tail),
+		cmocka_unit_test(v2_append_checks_last_checkpoint),
+		cmocka_unit_test(v2_next_writer_signs_unsigned_tail),
+		cmocka_unit_test(v2_sync_skips_checkpoint_after_signed_line),
+		cmocka_unit_test(v2_append_refuses_shrunk_log),
+		cmocka_unit_test(v1_log_still_verifies),
 		cmocka_unit_test(text_values_round_trip),
 		cmocka_unit_test(text_values_cut_on_boundary),
 		cmocka_unit_test(text_values_one_spelling),

@@ -768,7 +768,7 @@ static int lock_tail(cx_audit *a, tail *t, cx_error *err)
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err)
 {
-	tail t;
+	tail t = { 0 };
 	int r;
 
 	if (!details)
@@ -792,7 +792,7 @@ int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const c
  * lines, or the last line is ours and signed). */
 static int checkpoint(cx_audit *a, cx_error *err)
 {
-	tail t;
+	tail t = { 0 };
 	int r;
 
 	r = lock_tail(a, &t, err);

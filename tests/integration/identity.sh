@@ -44,11 +44,6 @@ mk_host id "$T/id.policy.json" "" "\"run_uid_range\": {\"first\": $FIRST, \"coun
 	mk_host idroot "$T/idroot.policy.json" "" "\"run_uid_range\": {\"first\": $((FIRST + 4)), \"count\": 2}" ||
 	{ echo "fixture: $WHY" >&2; exit 2; }
 
-json_argv() { # ARGS... -> a JSON array of wsops + ARGS
-	local out="[\"$HB/wsops\"" a
-	for a in "$@"; do out="$out, \"$a\""; done
-	printf '%s]' "$out"
-}
 
 # id_lease HOST NAME WS ARGV_JSON [RW_PATH]: a lease; id_run: and run it
 # (xrun, result in $T/HOST/NAME.result).
@@ -75,7 +70,7 @@ started_uid() { grep '"type":"exec.started"' "$T/$1/log/audit.jsonl" | tail -n 1
 
 t_default_range() {
 	mkws "$T/srv/def" 1000:1000 || return 1
-	id_run def d1 "$T/srv/def" "$(json_argv ids)" || return 1
+	id_run def d1 "$T/srv/def" "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	local u g
 	read -r u g < <(sed -n 's/^uid=\([0-9]*\) gid=\([0-9]*\)$/\1 \2/p' "$OUT")
@@ -93,8 +88,8 @@ run_test identity.default_range_reported_in_audit_and_result t_default_range
 # must take the one the first does not hold).
 t_concurrent() {
 	mkws "$T/srv/c1" 1000:1000 && mkws "$T/srv/c2" 1000:1000 || return 1
-	id_lease id c1 "$T/srv/c1" "$(json_argv ids sleep:4000)" &&
-		id_lease id c2 "$T/srv/c2" "$(json_argv ids)" || return 1
+	id_lease id c1 "$T/srv/c1" "$(wsops_argv ids sleep:4000)" &&
+		id_lease id c2 "$T/srv/c2" "$(wsops_argv ids)" || return 1
 	cx id --lease "$T/id/c1.lease" >"$T/id/c1.out" 2>"$T/id/c1.err" &
 	local pid=$! i
 	for i in $(seq 100); do grep -q '^uid=' "$T/id/c1.out" && break; sleep 0.05; done
@@ -125,7 +120,7 @@ t_exhausted() {
 	local holder=$! _
 	for _ in $(seq 100); do flock -n "$lock" true && sleep 0.05 || break; done
 	flock -n "$lock" true && { kill "$holder"; fail "fixture: the holder never took $lock"; return 1; }
-	id_lease one x1 "$T/srv/x1" "$(json_argv ids write:n:1)" || { kill "$holder"; return 1; }
+	id_lease one x1 "$T/srv/x1" "$(wsops_argv ids write:n:1)" || { kill "$holder"; return 1; }
 	check_one_line 125 E_IDS cx one --lease "$T/one/x1.lease"
 	local ok=$?
 	kill "$holder"; wait "$holder" 2>/dev/null
@@ -140,8 +135,8 @@ run_test identity.exhausted_range_refused_lease_kept t_exhausted
 
 t_crashed_holder() {
 	mkws "$T/srv/k1" 1000:1000 && mkws "$T/srv/k2" 1000:1000 || return 1
-	id_lease one k1 "$T/srv/k1" "$(json_argv ids sleep:60000)" &&
-		id_lease one k2 "$T/srv/k2" "$(json_argv ids)" || return 1
+	id_lease one k1 "$T/srv/k1" "$(wsops_argv ids sleep:60000)" &&
+		id_lease one k2 "$T/srv/k2" "$(wsops_argv ids)" || return 1
 	# exec: $! is calyx-exec itself, not a subshell
 	(exec "$EXEC" --config "$T/one/etc/calyx.conf" --lease "$T/one/k1.lease" >"$T/one/k1.out" 2>"$T/one/k1.err") &
 	local pid=$! _
@@ -164,7 +159,7 @@ run_test identity.crashed_holders_uid_is_reusable t_crashed_holder
 t_owner_1000() {
 	mkws "$T/srv/o" 1000:1000 || return 1
 	printf 'other\n' >"$T/srv/o/other" && chown 2000:2000 "$T/srv/o/other" && chmod 644 "$T/srv/o/other"
-	id_run id o1 "$T/srv/o" "$(json_argv ids owner:. owner:a owner:other write:new:1 append:a:more mkdir:nd write:nd/f:2 chmod:a:600 owner:new)" || return 1
+	id_run id o1 "$T/srv/o" "$(wsops_argv ids owner:. owner:a owner:other write:new:1 append:a:more mkdir:nd write:nd/f:2 chmod:a:600 owner:new)" || return 1
 	expect_rc 0 || return 1
 	local u; u=$(sed -n 's/^uid=\([0-9]*\) .*/\1/p' "$OUT")
 	[ "$(sed -n 2,5p "$OUT" | tr '\n' ' ')" = "$u:$u $u:$u 65534:65534 $u:$u " ] ||
@@ -187,7 +182,7 @@ run_test idmap.ws_owned_by_1000_commits_as_1000 t_owner_1000
 t_other_owner() {
 	mkws "$T/srv/oo" 1000:1000 || return 1
 	printf 'other\n' >"$T/srv/oo/other" && chown 2000:2000 "$T/srv/oo/other" && chmod 666 "$T/srv/oo/other"
-	id_run id oo "$T/srv/oo" "$(json_argv append:other:x)" || return 1
+	id_run id oo "$T/srv/oo" "$(wsops_argv append:other:x)" || return 1
 	expect_rc 99 || return 1
 	grep -q 'Permission denied' "$ERR" || fail "wsops said: $(first_err)" || return 1
 	[ "$(cat "$T/srv/oo/other")" = other ] && [ "$(stat -c %u:%g "$T/srv/oo/other")" = 2000:2000 ] ||
@@ -198,7 +193,7 @@ run_test idmap.other_owners_file_keeps_owner_write_refused t_other_owner
 # rw trees are idmapped the same way.
 t_rw_tree() {
 	mkws "$T/srv/w" 1000:1000 && mkws "$RWD/rw" 3000:3001 || return 1
-	id_run id rw1 "$T/srv/w" "$(json_argv write:/work/n:1 write:"$RWD"/rw/n:2)" "$RWD/rw" || return 1
+	id_run id rw1 "$T/srv/w" "$(wsops_argv write:/work/n:1 write:"$RWD"/rw/n:2)" "$RWD/rw" || return 1
 	expect_rc 0 || return 1
 	[ "$(stat -c %u:%g "$T/srv/w/n")" = 1000:1000 ] || fail "workspace n is $(stat -c %u:%g "$T/srv/w/n")" || return 1
 	[ "$(stat -c %u:%g "$RWD/rw/n")" = 3000:3001 ] || fail "rw n is $(stat -c %u:%g "$RWD/rw/n"), expected 3000:3001"
@@ -209,7 +204,7 @@ run_test idmap.rw_tree_commits_as_its_owner t_rw_tree
 # with it, the run owns root's files and its writes land as root.
 t_root_refused() {
 	mkws "$T/srv/r" 0:0 || return 1
-	id_lease id r1 "$T/srv/r" "$(json_argv write:n:1)" || return 1
+	id_lease id r1 "$T/srv/r" "$(wsops_argv write:n:1)" || return 1
 	check_one_line 77 E_POLICY_PATH cx id --lease "$T/id/r1.lease" --dry-run || return 1
 	check_one_line 77 E_POLICY_PATH cx id --lease "$T/id/r1.lease" || return 1
 	grep -qF 'root_owned_trees' "$ERR" || fail "message does not name root_owned_trees: $(first_err)" || return 1
@@ -217,7 +212,7 @@ t_root_refused() {
 	local lid; lid=$(lease_id "$T/id/r1.lease")
 	[ -n "$lid" ] && [ ! -e "$T/id/state/ledger/$lid" ] || fail "the lease was consumed" || return 1
 	mkws "$T/srv/r2" 1000:0 || return 1
-	id_run id r2 "$T/srv/r2" "$(json_argv write:n:1)" || return 1
+	id_run id r2 "$T/srv/r2" "$(wsops_argv write:n:1)" || return 1
 	expect_rc 77 || return 1
 	grep -qF "(1000:0)" "$ERR" || fail "a tree of gid 0: $(first_err)"
 }
@@ -225,7 +220,7 @@ run_test idmap.root_owned_ws_refused_before_consume t_root_refused
 
 t_root_allowed() {
 	mkws "$T/srv/ra" 0:0 || return 1
-	id_run idroot ra "$T/srv/ra" "$(json_argv ids owner:a append:a:more write:n:1 mkdir:d)" || return 1
+	id_run idroot ra "$T/srv/ra" "$(wsops_argv ids owner:a append:a:more write:n:1 mkdir:d)" || return 1
 	expect_rc 0 || return 1
 	local u; u=$(sed -n 's/^uid=\([0-9]*\) .*/\1/p' "$OUT")
 	[ "$(sed -n 2p "$OUT")" = "$u:$u" ] || fail "inside, a is owned by $(sed -n 2p "$OUT"), not the run ($u)" || return 1
@@ -242,7 +237,7 @@ t_rollback() {
 	mkws "$T/srv/u" 1000:1000 || return 1
 	printf 'keep\n' >"$T/srv/u/b" && chown 1000:1000 "$T/srv/u/b"
 	local before; before=$(cd "$T/srv/u" && find . -printf '%p %u:%g %m\n' | sort && cat a b)
-	id_run id u1 "$T/srv/u" "$(json_argv write:a:changed rm:b write:n:1 mkdir:d)" || return 1
+	id_run id u1 "$T/srv/u" "$(wsops_argv write:a:changed rm:b write:n:1 mkdir:d)" || return 1
 	expect_rc 0 || return 1
 	[ "$(cat "$T/srv/u/a")" = changed ] || fail "the run did not commit" || return 1
 	check 0 "" "$CTL" --config "$T/id/etc/calyx.conf" rollback id-u1 || return 1

@@ -35,6 +35,8 @@
 #   audit_types FILE / audit_types_all FILE / audit_seqs FILE / seq_list N
 #   rget FILE KEY               a scalar of a result JSON (KEY or OBJECT.KEY)
 #   WS_OPS / ws_fixture DIR UID the workspace fixture and its operations
+#   wsops_argv ARGS...          a JSON argv: $HB/wsops (the suite's copy of
+#                               the wsops workload) and ARGS
 set -u
 
 LIB_PROG=$(basename "$0")
@@ -343,4 +345,12 @@ ws_fixture() {
 	printf 'deep\n' >"$1/keep/deep/z"
 	ln -s a.txt "$1/link-to-a"
 	chown -R "$2:$2" "$1"
+}
+
+# wsops_argv ARGS...: a JSON array, "$HB/wsops" then ARGS (each without
+# quotes or backslashes); HB is the suite's own directory holding wsops.
+wsops_argv() {
+	local out="[\"$HB/wsops\"" a
+	for a in "$@"; do out="$out, \"$a\""; done
+	printf '%s]' "$out"
 }

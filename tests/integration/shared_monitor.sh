@@ -48,11 +48,6 @@ mk_host a "$T/sm.policy.json" "" "\"bpf_pin_dir\": \"$PIN\"" &&
 	mk_host nofs "$T/sm.policy.json" "" "\"bpf_pin_dir\": \"$HB/pins\"" ||
 	{ echo "fixture: $WHY" >&2; exit 2; }
 
-json_argv() { # ARGS... -> a JSON array of wsops + ARGS
-	local out="[\"$HB/wsops\"" a
-	for a in "$@"; do out="$out, \"$a\""; done
-	printf '%s]' "$out"
-}
 N=0
 # sm_lease HOST ARGV_JSON: a lease in $T/HOST/$N.lease for a fresh workspace
 # owned by uid 1000.
@@ -78,7 +73,7 @@ tp_link_progs() { bpftool link show 2>/dev/null | sed -n 's/^[0-9]*: raw_tracepo
 # ---------------------------------------------------------------- sharing
 
 t_runs_share() {
-	sm_run a "$(json_argv ids)" || return 1
+	sm_run a "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	last_started a | grep -qF '"monitor":"shared"' || fail "first run: $(last_started a | grep -o '"monitor[^}]*')" || return 1
 	local v id1 id2
@@ -87,7 +82,7 @@ t_runs_share() {
 	[ "$(stat -c '%u %a' "$PIN")" = "0 700" ] || fail "$PIN is $(stat -c '%u %a' "$PIN"), not root's 0700" || return 1
 	id1=$(prog_id "$v/on_exec")
 	[ -n "$id1" ] || fail "no pinned on_exec in $v" || return 1
-	sm_run b "$(json_argv ids)" || return 1
+	sm_run b "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	last_started b | grep -qF '"monitor":"shared"' || fail "second run not shared" || return 1
 	id2=$(prog_id "$v/on_exec")
@@ -99,13 +94,13 @@ run_test shared.second_run_uses_the_pinned_programs t_runs_share
 # Two runs at once, each with its own exec events: neither log may hold
 # the other's (each slot has its own ring; events carry the cgroup id).
 t_concurrent() {
-	sm_lease a "$(json_argv ids spawn:3 sleep:2500 spawn:2)" || return 1
+	sm_lease a "$(wsops_argv ids spawn:3 sleep:2500 spawn:2)" || return 1
 	local la=$T/a/$N.lease fa fb
 	fa=$(wc -l <"$T/a/log/audit.jsonl") fb=$(wc -l <"$T/b/log/audit.jsonl")
 	cx a --lease "$la" >"$T/a/c.out" 2>"$T/a/c.err" &
 	local pid=$!
 	for _ in $(seq 1 100); do grep -q '^uid=' "$T/a/c.out" && break; sleep 0.05; done
-	sm_run b "$(json_argv execfail:2 spawn:1)" || { wait "$pid"; return 1; }
+	sm_run b "$(wsops_argv execfail:2 spawn:1)" || { wait "$pid"; return 1; }
 	local rcb=$RC
 	kill -0 "$pid" 2>/dev/null || fail "the first run ended before the second ran (no overlap)" || { wait "$pid"; return 1; }
 	wait "$pid"
@@ -129,7 +124,7 @@ run_test shared.concurrent_runs_see_only_their_own_execs t_concurrent
 # Once no run holds the version (100 ms after the last one ends), the
 # tracepoint links are unpinned and detached; the programs stay pinned.
 t_links_go() {
-	sm_run a "$(json_argv ids)" || return 1
+	sm_run a "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	local v ids p
 	v=$(version_dir)
@@ -157,7 +152,7 @@ t_planted() {
 	rm -f "$v/states"
 	bpftool map create "$v/states" type array key 4 value 8 entries 64 name states 2>"$ERR" ||
 		fail "bpftool map create: $(first_err)" || return 1
-	sm_run a "$(json_argv spawn:1)" || return 1
+	sm_run a "$(wsops_argv spawn:1)" || return 1
 	expect_rc 0 || return 1
 	last_started a | grep -qF '"monitor":"shared"' || fail "run after the plant: $(last_started a | grep -o '"monitor[^}]*')" || return 1
 	new=$(prog_id "$v/on_exec")
@@ -192,7 +187,7 @@ t_dead_slots() {
 	v=$(version_dir)
 	fill_slots "$v" 3735928559 || return 1 # 0xdeadbeef: no such cgroup
 	[ "$(free_slots "$v")" = 0 ] || fail "slots not filled: $(free_slots "$v") free" || return 1
-	sm_run a "$(json_argv ids)" || return 1
+	sm_run a "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	last_started a | grep -qF '"monitor":"shared"' || fail "not shared: $(last_started a | grep -o '"monitor[^}]*')" || return 1
 	[ "$(free_slots "$v")" = 1 ] || fail "$(free_slots "$v") free slots after the run, want 1 (the reclaimed one, released)" || return 1
@@ -203,7 +198,7 @@ t_slots_full() {
 	local v
 	v=$(version_dir)
 	fill_slots "$v" 1 || return 1 # the root cgroup: alive
-	sm_run a "$(json_argv ids)" || return 1
+	sm_run a "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	last_started a | grep -qF '"monitor":"private","monitor_private":"every slot of the shared monitor is in use' ||
 		fail "full: $(last_started a | grep -o '"monitor[^}]*')" || return 1
@@ -213,7 +208,7 @@ run_test shared.all_slots_live_run_loads_its_own t_slots_full
 
 t_user_dir() {
 	mkdir -p "$PIN-user" && chown 1000:1000 "$PIN-user" && chmod 700 "$PIN-user" || fail "mkdir $PIN-user" || return 1
-	sm_run user "$(json_argv ids)" || return 1
+	sm_run user "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	last_started user | grep -qF "\"monitor\":\"private\",\"monitor_private\":\"the pin directory is not root's with mode 0700" ||
 		fail "user-owned pin dir: $(last_started user | grep -o '"monitor[^}]*')" || return 1
@@ -222,7 +217,7 @@ t_user_dir() {
 run_test shared.pin_dir_not_roots_never_used t_user_dir
 
 t_not_bpffs() {
-	sm_run nofs "$(json_argv ids)" || return 1
+	sm_run nofs "$(wsops_argv ids)" || return 1
 	expect_rc 0 || return 1
 	last_started nofs | grep -qF '"monitor":"private","monitor_private":"the pin directory is not on a bpffs' ||
 		fail "pin dir on $(stat -f -c %T "$HB"): $(last_started nofs | grep -o '"monitor[^}]*')" || return 1

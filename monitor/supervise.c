@@ -111,6 +111,8 @@ typedef struct sup {
 	bool fenced;
 	bool paused;
 	int64_t paused_since;
+	int64_t poll_ns;          /* the poll timer's period now */
+	cx_disk_usage last_disk;  /* the scratch's use at the last poll */
 } sup;
 
 static void breach(sup *s, cx_halt_reason why, uint64_t limit, uint64_t usage)
@@ -270,6 +272,37 @@ static void halt_signal(sup *s, const struct signalfd_siginfo *si)
 	breach(s, CX_HALT_OPERATOR, 0, 0);
 }
 
+/* The poll's period when it only watches the scratch and v1 pids: 10 ms
+ * while the scratch's use moves or stands past half its quota, doubling
+ * up to 100 ms (the v1 pids poll's own period) while it stands still
+ * below. Both limits are the kernel's (the tmpfs refuses what does not
+ * fit, pids.max the fork): the poll only halts the run that hit one, so
+ * backing off costs only that halt's latency, and an idle run wakes 10
+ * times a second instead of 100. The CPU poll (no BPF) keeps 10 ms. */
+static void adapt_poll(sup *s, int fd, bool poll_cpu)
+{
+	const cx_disk_quota *q = s->cfg->disk;
+	const cx_disk_usage *u = &s->res->disk_usage;
+	int64_t want = POLL_CPU_NS;
+
+	if (!poll_cpu && q && s->res->disk_measured) {
+		bool moved = u->bytes != s->last_disk.bytes || u->inodes != s->last_disk.inodes;
+		bool high = (q->bytes && u->bytes > q->bytes / 2) || (q->inodes && u->inodes > q->inodes / 2);
+		want = moved || high ? POLL_CPU_NS : s->poll_ns * 2;
+		if (want > POLL_SLOW_NS)
+			want = POLL_SLOW_NS;
+		s->last_disk = *u;
+	}
+	if (want == s->poll_ns)
+		return;
+	struct itimerspec it = {
+		.it_value = { want / 1000000000LL, want % 1000000000LL },
+		.it_interval = { want / 1000000000LL, want % 1000000000LL },
+	};
+	if (timerfd_settime(fd, 0, &it, NULL) == 0)
+		s->poll_ns = want;
+}
+
 static void check_pids(sup *s)
 {
 	cx_cg_usage u;
@@ -281,12 +314,11 @@ static void check_pids(sup *s)
 }
 
 /* The workspace quota: one fstatfs of the scratch tmpfs (1-2 us) on the
- * 10 ms poll while the run has a writable tree, and once more when the
- * tree is gone. Cost measured on the 2-CPU CI VM: ~25 us of CPU per
- * wake-up, nearly all of it the wake-up itself, so 0.25% of a core
- * (nothing extra when the CPU poll already wakes every 10 ms). The kernel
- * already refused the write that did not fit; this only halts the run
- * that hit it, so a coarser poll would cost only the halt's latency. */
+ * poll while the run has a writable tree, and once more when the tree is
+ * gone. Each wake-up costs ~25 us of CPU on the 2-CPU CI VM, nearly all
+ * of it the wake-up itself: 0.25% of a core at 10 ms, hence adapt_poll's
+ * back-off while the scratch stands still. The kernel already refused
+ * the write that did not fit; this only halts the run that hit it. */
 static void check_disk(sup *s)
 {
 	const cx_disk_quota *q = s->cfg->disk;
@@ -346,9 +378,10 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 		int64_t left = (int64_t)cfg->wall_ms * 1000000LL - (cx_mono_ns() - cfg->started_ns);
 		wall = arm_timer(left > 0 ? left : 1, 0);
 	}
-	if (poll_cpu || cfg->disk || (cfg->pids && cx_cg_layout_of(cfg->cg) != CX_CG_V2))
-		poll_fd = arm_timer(poll_cpu || cfg->disk ? POLL_CPU_NS : POLL_SLOW_NS,
-				    poll_cpu || cfg->disk ? POLL_CPU_NS : POLL_SLOW_NS);
+	if (poll_cpu || cfg->disk || (cfg->pids && cx_cg_layout_of(cfg->cg) != CX_CG_V2)) {
+		s.poll_ns = poll_cpu || cfg->disk ? POLL_CPU_NS : POLL_SLOW_NS;
+		poll_fd = arm_timer(s.poll_ns, s.poll_ns);
+	}
 	cx_cg_event_fds(cfg->cg, &mem_fd, &pop_fd);
 	if (add(ep, cfg->pidfd, EPOLLIN, K_PIDFD) < 0 || add(ep, wall, EPOLLIN, K_WALL) < 0 ||
 	    add(ep, cfg->bpf ? cx_bpfmon_fd(cfg->bpf) : -1, EPOLLIN, K_BPF) < 0 ||
@@ -409,6 +442,8 @@ int cx_supervise(const cx_supervise_cfg *cfg, cx_supervise_result *res, cx_error
 					check_cpu_poll(&s);
 				check_pids(&s);
 				check_disk(&s);
+				if (cfg->disk)
+					adapt_poll(&s, poll_fd, poll_cpu);
 				break;
 			}
 		}

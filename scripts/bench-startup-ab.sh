@@ -22,6 +22,10 @@ D=$(mktemp -d /var/tmp/calyx-ab.XXXXXX) || exit 2
 chmod 755 "$D"
 names=() builds=()
 for a in "$@"; do names+=("${a%%=*}"); builds+=("$(cd "${a#*=}" && pwd)"); done
+# (build dirs resolved from where it was called; then from the tree's root)
+cd "$(dirname "$0")/.." || exit 2
+# shellcheck source=scripts/lib-bench.sh
+. scripts/lib-bench.sh
 LEASE=${builds[0]}/calyx-lease
 mkdir -p "$D/etc" "$D/keys" "$D/ws" "$D/l" && chmod 755 "$D/etc" "$D/ws" && chmod 700 "$D/keys"
 chown 1000:1000 "$D/ws"
@@ -31,19 +35,7 @@ q "$LEASE" keygen --role agent --name bot --out "$D/keys"
 q "$LEASE" keygen --role agent --name host --out "$D/etc"
 q "$LEASE" keyring add "$D/etc/keyring.json" "$D/keys/alice.pub.json"
 q "$LEASE" keyring add "$D/etc/keyring.json" "$D/keys/bot.pub.json"
-cat >"$D/etc/policy.json" <<JSON
-{ "v": 1, "commands": ["/usr/bin/true"], "read": ["/usr"], "write": ["$D/ws"],
-  "env": {"allow": [], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
-  "limits": {"max":     {"cpu_ms": 600000, "memory_bytes": 2147483648, "pids": 512,
-                         "wall_ms": 1800000, "nofile": 1024, "fsize_bytes": 1073741824,
-                         "tmp_bytes": 268435456},
-             "default": {"cpu_ms": 60000, "memory_bytes": 268435456, "pids": 64,
-                         "wall_ms": 120000, "nofile": 256, "fsize_bytes": 104857600,
-                         "tmp_bytes": 67108864}},
-  "network": ["none"],
-  "lease": {"max_lifetime_s": 3600, "clock_skew_s": 60, "require_audience": true},
-  "syscalls": {"deny": []} }
-JSON
+bench_policy '["/usr/bin/true"]' "$D/ws" >"$D/etc/policy.json"
 chmod 644 "$D/etc/policy.json" "$D/etc/keyring.json"
 for i in "${!names[@]}"; do
 	mkdir -p "$D/s$i" "$D/log$i" && chmod 700 "$D/s$i" && chmod 755 "$D/log$i"

@@ -121,22 +121,7 @@ q "$LEASE" keygen --role agent --name bot --out "$D/keys"
 q "$LEASE" keygen --role agent --name host --out "$D/etc"
 q "$LEASE" keyring add "$D/etc/keyring.json" "$D/keys/alice.pub.json"
 q "$LEASE" keyring add "$D/etc/keyring.json" "$D/keys/bot.pub.json"
-cat >"$D/etc/policy.json" <<JSON
-{ "v": 1,
-  "commands": ["/usr/bin/true", "/usr/bin/sleep"],
-  "read":  ["/usr"],
-  "write": ["$D/ws"],
-  "env": {"allow": [], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
-  "limits": {"max":     {"cpu_ms": 600000, "memory_bytes": 2147483648, "pids": 512,
-                         "wall_ms": 1800000, "nofile": 1024, "fsize_bytes": 1073741824,
-                         "tmp_bytes": 268435456},
-             "default": {"cpu_ms": 60000, "memory_bytes": 268435456, "pids": 64,
-                         "wall_ms": 120000, "nofile": 256, "fsize_bytes": 104857600,
-                         "tmp_bytes": 67108864}},
-  "network": ["none"],
-  "lease": {"max_lifetime_s": 3600, "clock_skew_s": 60, "require_audience": true},
-  "syscalls": {"deny": []} }
-JSON
+bench_policy '["/usr/bin/true", "/usr/bin/sleep"]' "$D/ws" >"$D/etc/policy.json"
 # conf FILE STATE_DIR AUDIT_LOG
 conf() {
 	cat >"$1" <<JSON

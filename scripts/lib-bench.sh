@@ -24,6 +24,9 @@
 #   code_rev [DIR]              the commit benchmarked (+ "-dirty")
 #   die MSG / note MSG          one line on stderr, prefixed with the
 #                               script's name (die then exits 1)
+#   bench_policy CMDS WRITE     the benches' policy (JSON on stdout):
+#                               commands CMDS (a JSON array), read /usr,
+#                               write WRITE, no network, default limits
 
 BENCH_OUT=${BENCH_OUT:-build/bench}
 BENCH_SELF=${0##*/}
@@ -98,4 +101,23 @@ machine_line() {
 	os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
 	virt=$(systemd-detect-virt 2>/dev/null || echo unknown)
 	echo "${cpu:-unknown CPU}, $(nproc) CPUs, $mem RAM, kernel $(uname -r), ${os:-unknown OS}, virtualization: $virt"
+}
+
+bench_policy() {
+	cat <<JSON
+{ "v": 1,
+  "commands": $1,
+  "read":  ["/usr"],
+  "write": ["$2"],
+  "env": {"allow": [], "set": {"PATH": "/usr/bin:/bin", "HOME": "/work"}},
+  "limits": {"max":     {"cpu_ms": 600000, "memory_bytes": 2147483648, "pids": 512,
+                         "wall_ms": 1800000, "nofile": 1024, "fsize_bytes": 1073741824,
+                         "tmp_bytes": 268435456},
+             "default": {"cpu_ms": 60000, "memory_bytes": 268435456, "pids": 64,
+                         "wall_ms": 120000, "nofile": 256, "fsize_bytes": 104857600,
+                         "tmp_bytes": 67108864}},
+  "network": ["none"],
+  "lease": {"max_lifetime_s": 3600, "clock_skew_s": 60, "require_audience": true},
+  "syscalls": {"deny": []} }
+JSON
 }

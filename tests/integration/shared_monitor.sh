@@ -130,7 +130,7 @@ t_links_go() {
 	v=$(version_dir)
 	sleep 0.5
 	[ ! -e "$v/link_exec" ] && [ ! -e "$v/link_sys_exit" ] ||
-		fail "link pins left: $(ls "$v" | tr '\n' ' ')" || return 1
+		fail "link pins left: $(find "$v" -mindepth 1 -printf '%f ')" || return 1
 	ids=$(tp_link_progs)
 	for p in "$(prog_id "$v/on_exec")" "$(prog_id "$v/on_sys_exit")"; do
 		[ -n "$p" ] || fail "programs gone from $v" || return 1
@@ -173,8 +173,11 @@ fill_slots() { # CGID (decimal)
 	val=""
 	for i in 7 6 5 4 3 2 1 0; do val="$val ${hex:$((i * 2)):2}"; done
 	for i in $(seq 1 64); do val="$val 00"; done
+	local -a kb vb
+	read -r -a vb <<<"$val"
 	for i in $(seq 0 63); do
-		bpftool map update pinned "$v/states" key $(printf '%02x 00 00 00' "$i" | sed 's/^/hex /') value hex $val 2>"$ERR" ||
+		read -r -a kb <<<"$(printf '%02x 00 00 00' "$i")"
+		bpftool map update pinned "$v/states" key hex "${kb[@]}" value hex "${vb[@]}" 2>"$ERR" ||
 			fail "bpftool map update: $(first_err)" || return 1
 	done
 }

@@ -150,8 +150,8 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 $(BUILD)/gen/monitor.id.h: $(BUILD)/gen/monitor.bpf.o
 	$(Q)printf '#define CX_MONITOR_BPF_ID "%s"\n' $$(sha256sum $< | cut -c1-64) > $@
 
-$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/monitor_private.skel.h \
-	$(BUILD)/gen/learn.skel.h $(BUILD)/gen/monitor.id.h
+$(BUILD)/obj/monitor/bpf.o: $(BUILD)/gen/monitor_private.skel.h $(BUILD)/gen/learn.skel.h
+$(BUILD)/obj/monitor/bpfshare.o: $(BUILD)/gen/monitor.skel.h $(BUILD)/gen/monitor.id.h
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

@@ -456,18 +456,13 @@ expect_seq() {
 }
 
 ctl() { "$CTL" --config "$T/$1/etc/calyx.conf" "${@:2}"; }
-json_argv() { # ARGS -> a JSON array of wsops + ARGS
-	local out="[\"$HB/wsops\"" a
-	for a in "$@"; do out="$out, \"$a\""; done
-	printf '%s]' "$out"
-}
-VALIDATE="\"validate\":{\"argv\":$(json_argv exit:0)}"
+VALIDATE="\"validate\":{\"argv\":$(wsops_argv exit:0)}"
 
 # --------------------------------------------------------------------------
 # 2. dynamic: runs, and the events they leave
 # --------------------------------------------------------------------------
 t_success() {
-	ae_lease ae success "$(json_argv write:new.txt:hello append:a.txt:more)" "$VALIDATE" || return 1
+	ae_lease ae success "$(wsops_argv write:new.txt:hello append:a.txt:more)" "$VALIDATE" || return 1
 	ae_run ae success
 	expect_rc 0 || return 1
 	[ -f "$T/srv/success/new.txt" ] || fail "the commit did not land" || return 1
@@ -479,7 +474,7 @@ t_nothing_changed() {
 	# a run that writes nothing lands nothing: committed with zero counts,
 	# nothing_changed, no pack (so nothing for calyx-ctl rollback to undo)
 	local id
-	ae_lease ae unchanged "$(json_argv exit:0)" "$VALIDATE" || return 1
+	ae_lease ae unchanged "$(wsops_argv exit:0)" "$VALIDATE" || return 1
 	id=$(lease_id "$T/ae/unchanged.lease")
 	ae_run ae unchanged
 	expect_rc 0 || return 1
@@ -497,7 +492,7 @@ run_test run.nothing_changed_no_pack t_nothing_changed
 last_event() { grep -v '"type":"audit.checkpoint"' "$AL" | tail -n 1; }
 
 t_refused() {
-	ae_lease ae unsigned "$(json_argv exit:0)" "" human || return 1
+	ae_lease ae unsigned "$(wsops_argv exit:0)" "" human || return 1
 	ae_run ae unsigned
 	expect_rc 77 || return 1
 	expect_seq refused || return 1
@@ -527,7 +522,7 @@ run_test run.command_not_found_failed t_failed
 t_commit_failed() {
 	# the workspace is replaced during the run: the commit is refused
 	# before it touches anything, and the writes are discarded
-	ae_lease ae swap "$(json_argv write:x:1 sleep:1500)" '"limits":{"wall_ms":30000}' || return 1
+	ae_lease ae swap "$(wsops_argv write:x:1 sleep:1500)" '"limits":{"wall_ms":30000}' || return 1
 	bg_run ae swap || return 1
 	mv "$T/srv/swap" "$T/srv/swap.old" && mkdir "$T/srv/swap" || fail "cannot swap the workspace" || return 1
 	bg_wait
@@ -538,7 +533,7 @@ t_commit_failed() {
 run_test run.commit_refused_rolled_back t_commit_failed
 
 t_halted() {
-	ae_lease ae cpu "$(json_argv write:x:1 spin)" '"limits":{"cpu_ms":300,"wall_ms":20000}' || return 1
+	ae_lease ae cpu "$(wsops_argv write:x:1 spin)" '"limits":{"cpu_ms":300,"wall_ms":20000}' || return 1
 	ae_run ae cpu
 	expect_rc 124 || return 1
 	[ ! -e "$T/srv/cpu/x" ] || fail "the halted run's write landed" || return 1
@@ -551,7 +546,7 @@ t_execs_halted() {
 	# children), the 6th exec is killed before it runs and the run
 	# halted and rolled back; exactly the 5 allowed execs are audited
 	local n r=$T/ae/execs.result
-	ae_lease ae execs "$(json_argv write:x:1 spawn:10 sleep:5000)" '"limits":{"execs":5,"wall_ms":20000}' || return 1
+	ae_lease ae execs "$(wsops_argv write:x:1 spawn:10 sleep:5000)" '"limits":{"execs":5,"wall_ms":20000}' || return 1
 	ae_run ae execs
 	expect_rc 124 || return 1
 	[ "$(rget "$r" halt.reason)" = execs ] || fail "halt.reason is '$(rget "$r" halt.reason)', expected execs" || return 1
@@ -570,7 +565,7 @@ t_execs_failed_halted() {
 	# audited, the 3rd failed exec is killed as it returns and the run
 	# halted; exactly those 3 exec events are in the log
 	local n r=$T/ae/execfail.result
-	ae_lease ae execfail "$(json_argv write:x:1 execfail:5 sleep:5000)" '"limits":{"execs":3,"wall_ms":20000}' || return 1
+	ae_lease ae execfail "$(wsops_argv write:x:1 execfail:5 sleep:5000)" '"limits":{"execs":3,"wall_ms":20000}' || return 1
 	ae_run ae execfail
 	expect_rc 124 || return 1
 	[ "$(rget "$r" halt.reason)" = execs ] || fail "halt.reason is '$(rget "$r" halt.reason)', expected execs" || return 1
@@ -589,7 +584,7 @@ else
 fi
 
 t_operator() {
-	ae_lease ae op "$(json_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
+	ae_lease ae op "$(wsops_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
 	bg_run ae op || return 1
 	check 0 "" ctl ae pause ae-op || return 1
 	check 0 "" ctl ae resume ae-op || return 1
@@ -601,7 +596,7 @@ t_operator() {
 run_test run.operator_pause_resume_halt t_operator
 
 t_signal() {
-	ae_lease ae sig "$(json_argv sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
+	ae_lease ae sig "$(wsops_argv sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
 	bg_run ae sig || return 1
 	kill -TERM "$BG_PID"
 	bg_wait
@@ -619,7 +614,7 @@ t_undo() {
 run_test ctl.rollback_undone t_undo
 
 t_undo_refused() {
-	ae_lease ae u2 "$(json_argv write:new.txt:hello)" || return 1
+	ae_lease ae u2 "$(wsops_argv write:new.txt:hello)" || return 1
 	ae_run ae u2
 	expect_rc 0 || return 1
 	printf 'changed later\n' >"$T/srv/u2/new.txt"
@@ -632,11 +627,11 @@ t_undo_refused() {
 run_test ctl.rollback_refused_then_forced t_undo_refused
 
 t_crash_next_start() {
-	ae_lease ae crash "$(json_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
+	ae_lease ae crash "$(wsops_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
 	bg_run ae crash || return 1
 	kill -KILL "$BG_PID"
 	bg_wait
-	ae_lease ae after "$(json_argv write:after.txt:1)" || return 1
+	ae_lease ae after "$(wsops_argv write:after.txt:1)" || return 1
 	ae_run ae after
 	expect_rc 0 || return 1
 	[ ! -e "$T/srv/crash/x" ] || fail "the crashed run's write landed" || return 1
@@ -647,7 +642,7 @@ t_crash_next_start() {
 run_test crash.recovered_by_next_start t_crash_next_start
 
 t_crash_ctl_recover() {
-	ae_lease ae crash2 "$(json_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
+	ae_lease ae crash2 "$(wsops_argv write:x:1 sleep:20000)" '"limits":{"wall_ms":30000}' || return 1
 	bg_run ae crash2 || return 1
 	kill -KILL "$BG_PID"
 	bg_wait
@@ -664,7 +659,7 @@ t_prune() {
 	printf '{"lease_id":"%s","run_id":"old","consumed_at":1,"not_after":2,"prune_after":3,"pid":1}\n' \
 		00000000000000000000000000000001 >"$T/aep/state/ledger/00000000000000000000000000000001"
 	for i in 1 2; do
-		ae_lease aep "p$i" "$(json_argv "write:p$i.txt:x")" || return 1
+		ae_lease aep "p$i" "$(wsops_argv "write:p$i.txt:x")" || return 1
 		ae_run aep "p$i"
 		expect_rc 0 || return 1
 		if [ "$i" = 1 ]; then
@@ -677,7 +672,7 @@ run_test housekeeping.ledger_and_pack_pruned t_prune
 
 t_dry_run() {
 	local before
-	ae_lease ae dry "$(json_argv exit:0)" || return 1
+	ae_lease ae dry "$(wsops_argv exit:0)" || return 1
 	before=$(log_lines "$AL")
 	check 0 "" cx ae --lease "$T/ae/dry.lease" --dry-run || return 1
 	[ "$(log_lines "$AL")" = "$before" ] || fail "a dry run wrote to the audit log"
@@ -708,13 +703,13 @@ ATL=$T/aet/log/audit.jsonl
 t_repaired() {
 	local frag='{"seq":2,"time":"2026-01-01T00:00:00.000Z","type":"exec.sp' d sha saved n
 	mk_host aet "$T/ae.policy.json" "" "\"run_uid\": $AE_UID, \"run_gid\": $AE_UID" || return 1
-	ae_lease aet rep1 "$(json_argv exit:0)" || return 1
+	ae_lease aet rep1 "$(wsops_argv exit:0)" || return 1
 	ae_run aet rep1
 	expect_rc 0 || return 1
 	n=$(log_lines "$ATL")
 	printf '%s' "$frag" >>"$ATL"
 	sha=$(printf '%s' "$frag" | sha256sum | cut -c 1-64)
-	ae_lease aet rep2 "$(json_argv exit:0)" || return 1
+	ae_lease aet rep2 "$(wsops_argv exit:0)" || return 1
 	ae_run aet rep2
 	expect_rc 0 || return 1
 	# the torn fragment left the log (FROM counted it as a line); the

@@ -35,12 +35,6 @@ manifest() { # DIR
 		find . -type f -exec sha256sum {} + | sort -k 2)
 }
 
-json_argv() { # ARGS... -> a JSON array of wsops + ARGS
-	local out="[\"$HB/wsops\"" a
-	for a in "$@"; do out="$out, \"$a\""; done
-	printf '%s]' "$out"
-}
-
 # ws_run NAME WS ARGV_JSON [EXTRA_MEMBERS]: lease and run on workspace WS.
 ws_run() {
 	local name=$1 ws=$2 argv=$3 extra=${4:-}
@@ -53,7 +47,7 @@ ws_run() {
 t_commit() {
 	ws_fixture "$T/srv/c" "$WS_UID" && ws_fixture "$T/ref-c" "$WS_UID" || return 1
 	(cd "$T/ref-c" && "$HB/wsops" "${WS_OPS[@]}") || fail "reference ops failed" || return 1
-	ws_run commit "$T/srv/c" "$(json_argv "${WS_OPS[@]}")" || return 1
+	ws_run commit "$T/srv/c" "$(wsops_argv "${WS_OPS[@]}")" || return 1
 	expect_rc 0 || return 1
 	[ "$(manifest "$T/srv/c")" = "$(manifest "$T/ref-c")" ] ||
 		fail "committed tree differs from the reference: $(diff <(manifest "$T/ref-c") <(manifest "$T/srv/c") | head -n 4 | tr '\n' '|')" || return 1
@@ -78,18 +72,18 @@ rollback_case() {
 	grep -q '"action": "rolled_back"' "$T/ws/$name.result" || fail "result lacks rolled_back" || return 1
 	[ -z "$(ls -A "$T/ws/state/runs" 2>/dev/null)" ] || fail "run dir left in state/runs: $(ls "$T/ws/state/runs")"
 }
-t_rb_exit() { rollback_case rbexit 3 "$(json_argv "${WS_OPS[@]}" exit:3)"; }
+t_rb_exit() { rollback_case rbexit 3 "$(wsops_argv "${WS_OPS[@]}" exit:3)"; }
 t_rb_validate() {
-	rollback_case rbval 5 "$(json_argv "${WS_OPS[@]}")" "\"validate\":{\"argv\":$(json_argv exit:5)}" || return 1
+	rollback_case rbval 5 "$(wsops_argv "${WS_OPS[@]}")" "\"validate\":{\"argv\":$(wsops_argv exit:5)}" || return 1
 	grep -q '"reason": "validate exited 5"' "$T/ws/rbval.result" || fail "reason is not 'validate exited 5'"
 }
 t_rb_halt() {
-	rollback_case rbhalt 124 "$(json_argv "${WS_OPS[@]}" spin)" '"limits":{"cpu_ms":200,"wall_ms":10000}' || return 1
+	rollback_case rbhalt 124 "$(wsops_argv "${WS_OPS[@]}" spin)" '"limits":{"cpu_ms":200,"wall_ms":10000}' || return 1
 	grep -q '"reason": "halted (cpu)"' "$T/ws/rbhalt.result" || fail "reason is not 'halted (cpu)'"
 }
 t_rb_signal() {
 	# the run writes, then its workload is killed by the wall clock
-	rollback_case rbwall 124 "$(json_argv "${WS_OPS[@]}" sleep:5000)" '"limits":{"wall_ms":300}'
+	rollback_case rbwall 124 "$(wsops_argv "${WS_OPS[@]}" sleep:5000)" '"limits":{"wall_ms":300}'
 }
 run_test workspace.rollback_nonzero_exit t_rb_exit
 run_test workspace.rollback_validate_fails t_rb_validate
@@ -124,12 +118,12 @@ quota_case() { # NAME UNIT ARGV_JSON LIMIT_MEMBERS
 	[ -z "$(ls -A "$T/ws/state/runs" 2>/dev/null)" ] || fail "run dir left in state/runs: $(ls "$T/ws/state/runs")" || return 1
 	! grep -q calyx-scratch /proc/self/mountinfo || fail "a run's scratch tmpfs is mounted on the host"
 }
-t_quota_bytes() { quota_case qbytes bytes "$(json_argv fill:big:4194304)" '"disk_bytes":1048576'; }
-t_quota_inodes() { quota_case qinodes inodes "$(json_argv touch:f:200)" '"inodes":32'; }
+t_quota_bytes() { quota_case qbytes bytes "$(wsops_argv fill:big:4194304)" '"disk_bytes":1048576'; }
+t_quota_inodes() { quota_case qinodes inodes "$(wsops_argv touch:f:200)" '"inodes":32'; }
 t_quota_within() {
 	local r=$T/ws/qwithin.result used
 	ws_fixture "$T/srv/qwithin" "$WS_UID" || return 1
-	ws_run qwithin "$T/srv/qwithin" "$(json_argv write:small:hi fill:mid:262144 touch:t:5)" \
+	ws_run qwithin "$T/srv/qwithin" "$(wsops_argv write:small:hi fill:mid:262144 touch:t:5)" \
 		'"limits":{"disk_bytes":1048576,"inodes":32}' || return 1
 	expect_rc 0 || return 1
 	grep -q '"action": "committed"' "$r" || fail "result lacks committed" || return 1
@@ -148,12 +142,12 @@ run_test workspace.within_disk_quota_commits t_quota_within
 t_lock() {
 	ws_fixture "$T/srv/lk" "$WS_UID" || return 1
 	printf '{"run_id":"ws-lk1","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(json_argv sleep:3000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
+		"$HOST_ID" "$(wsops_argv sleep:3000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
 	mk_lease ws "$T/ws/lk1.lease" "$T/ws/lk1.body" || return 1
 	cx ws --lease "$T/ws/lk1.lease" >/dev/null 2>&1 &
 	local pid=$! i
 	for i in $(seq 1 100); do [ -n "$(ls "$T/ws/state/runs" 2>/dev/null)" ] && break; sleep 0.05; done
-	ws_run lk2 "$T/srv/lk" "$(json_argv write:z:1)" || { kill "$pid"; return 1; }
+	ws_run lk2 "$T/srv/lk" "$(wsops_argv write:z:1)" || { kill "$pid"; return 1; }
 	local second=$RC id2
 	id2=$(lease_id "$T/ws/lk2.lease")
 	"$CTL" --config "$T/ws/etc/calyx.conf" halt "$(lease_id "$T/ws/lk1.lease")" >/dev/null 2>&1
@@ -197,9 +191,9 @@ bg_run() {
 # lie on the sandbox's own /tmp).
 nested_refused() {
 	local name=$1 first=$2 second=$3 rw=${4:-} rc id2
-	bg_run wsr "$name-a" "$first" "$(json_argv sleep:60000)" || return 1
+	bg_run wsr "$name-a" "$first" "$(wsops_argv sleep:60000)" || return 1
 	printf '{"run_id":"ws-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]%s}}\n' \
-		"$name-b" "$HOST_ID" "$(json_argv write:sub_b.txt:b)" "$second" "$HB" "${rw:+,\"rw\":[\"$rw\"]}" >"$T/wsr/$name-b.body" &&
+		"$name-b" "$HOST_ID" "$(wsops_argv write:sub_b.txt:b)" "$second" "$HB" "${rw:+,\"rw\":[\"$rw\"]}" >"$T/wsr/$name-b.body" &&
 		mk_lease wsr "$T/wsr/$name-b.lease" "$T/wsr/$name-b.body" || { kill "$BG_PID"; return 1; }
 	xrun cx wsr --lease "$T/wsr/$name-b.lease"
 	rc=$RC
@@ -239,9 +233,9 @@ t_nested_wait() {
 	ws_fixture "$w" "$WS_UID" && mkdir -p "$w/sub" && printf 'orig\n' >"$w/sub/orig.txt" &&
 		chown -R "$WS_UID:$WS_UID" "$w/sub" || return 1
 	before=$(manifest "$w")
-	bg_run wsw wa "$w" "$(json_argv rmtree:sub mkdir:sub write:sub/a.txt:A sleep:4000)" || return 1
+	bg_run wsw wa "$w" "$(wsops_argv rmtree:sub mkdir:sub write:sub/a.txt:A sleep:4000)" || return 1
 	printf '{"run_id":"ws-wb","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(json_argv write:b_new.txt:B)" "$w/sub" "$HB" >"$T/wsw/wb.body"
+		"$HOST_ID" "$(wsops_argv write:b_new.txt:B)" "$w/sub" "$HB" >"$T/wsw/wb.body"
 	mk_lease wsw "$T/wsw/wb.lease" "$T/wsw/wb.body" || return 1
 	xrun cx wsw --lease "$T/wsw/wb.lease"
 	local rcb=$RC
@@ -273,7 +267,7 @@ run_test workspace.nested_trees_wait_in_turn t_nested_wait
 t_fresh_state() {
 	ws_fixture "$T/srv/fresh" "$WS_UID" || return 1
 	rm -rf "$T/ws/state"
-	ws_run fresh "$T/srv/fresh" "$(json_argv write:fresh.txt:first)"
+	ws_run fresh "$T/srv/fresh" "$(wsops_argv write:fresh.txt:first)"
 	local rc=$RC
 	mkdir -p "$T/ws/state" && chmod 700 "$T/ws/state" # as mk_host left it, for the next tests
 	RC=$rc
@@ -297,7 +291,7 @@ t_sweep() {
 	touch -d "@$old" "$T/ws/state/runs/$a.new" "$T/ws/state/run/$a.sock"
 	mkdir -p "$T/ws/state/locks" && : >"$T/ws/state/locks/$a$a.lock" # an earlier version's lock file
 	ws_fixture "$T/srv/sw" "$WS_UID" || return 1
-	ws_run sweep "$T/srv/sw" "$(json_argv write:s.txt:1)" || return 1
+	ws_run sweep "$T/srv/sw" "$(wsops_argv write:s.txt:1)" || return 1
 	expect_rc 0 || return 1
 	[ ! -e "$T/ws/state/runs/$a.new" ] || fail "a stale $a.new run dir was left" || return 1
 	[ ! -e "$T/ws/state/run/$a.sock" ] || fail "a dead control socket was left" || return 1
@@ -311,7 +305,7 @@ t_undo() {
 	ws_fixture "$T/srv/u" "$WS_UID" || return 1
 	local before
 	before=$(manifest "$T/srv/u")
-	ws_run undo1 "$T/srv/u" "$(json_argv "${WS_OPS[@]}")" || return 1
+	ws_run undo1 "$T/srv/u" "$(wsops_argv "${WS_OPS[@]}")" || return 1
 	expect_rc 0 || return 1
 	check 0 "" "$CTL" --config "$T/ws/etc/calyx.conf" diff ws-undo1 || return 1
 	grep -q 'new.txt' "$OUT" || fail "diff does not list new.txt: $(head -n 3 "$OUT" | tr '\n' '|')" || return 1
@@ -326,7 +320,7 @@ t_undo_refused() {
 	ws_fixture "$T/srv/u2" "$WS_UID" || return 1
 	local before
 	before=$(manifest "$T/srv/u2")
-	ws_run undo2 "$T/srv/u2" "$(json_argv "${WS_OPS[@]}")" || return 1
+	ws_run undo2 "$T/srv/u2" "$(wsops_argv "${WS_OPS[@]}")" || return 1
 	expect_rc 0 || return 1
 	printf 'changed later\n' >"$T/srv/u2/new.txt"
 	xrun "$CTL" --config "$T/ws/etc/calyx.conf" rollback ws-undo2
@@ -346,7 +340,7 @@ t_sparse() {
 	(cd "$T/srv/sp" && "$HB/wsops" sparse:old.bin:256 && chown "$WS_UID:$WS_UID" old.bin) || fail "fixture" || return 1
 	local kb f before pack=""
 	before=$(manifest "$T/srv/sp")
-	ws_run sparse "$T/srv/sp" "$(json_argv sparse:s1.bin:256 sparse:s2.bin:256 sparse:s3.bin:256 sparse:s4.bin:256 append:old.bin:x)" '"limits":{"fsize_bytes":536870912}' || return 1
+	ws_run sparse "$T/srv/sp" "$(wsops_argv sparse:s1.bin:256 sparse:s2.bin:256 sparse:s3.bin:256 sparse:s4.bin:256 append:old.bin:x)" '"limits":{"fsize_bytes":536870912}' || return 1
 	expect_rc 0 || return 1
 	for f in s1 s2 s3 s4; do
 		[ "$(stat -c %s "$T/srv/sp/$f.bin")" = 268435456 ] || fail "$f.bin: size $(stat -c %s "$T/srv/sp/$f.bin"), not 256 MiB" || return 1
@@ -381,7 +375,7 @@ t_prune() {
 	local i id1
 	for i in 1 2; do
 		printf '{"run_id":"ws-p%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-			"$i" "$HOST_ID" "$(json_argv "write:p$i.txt:x")" "$T/srv/p" "$HB" >"$T/wsp/p$i.body"
+			"$i" "$HOST_ID" "$(wsops_argv "write:p$i.txt:x")" "$T/srv/p" "$HB" >"$T/wsp/p$i.body"
 		mk_lease wsp "$T/wsp/p$i.lease" "$T/wsp/p$i.body" || return 1
 		xrun cx wsp --lease "$T/wsp/p$i.lease"
 		expect_rc 0 || return 1
@@ -407,7 +401,7 @@ t_crash() {
 		ws_fixture "$ws" "$WS_UID" || return 1
 		before=$(manifest "$ws")
 		printf '{"run_id":"ws-k-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-			"$step" "$HOST_ID" "$(json_argv "${WS_OPS[@]}")" "$ws" "$HB" >"$T/ws/k.body"
+			"$step" "$HOST_ID" "$(wsops_argv "${WS_OPS[@]}")" "$ws" "$HB" >"$T/ws/k.body"
 		mk_lease ws "$T/ws/k.lease" "$T/ws/k.body" || return 1
 		# (in a subshell: bash would report the SIGKILL on our stderr)
 		(CALYX_FAULT_STEP=$step exec "$FX" --config "$T/ws/etc/calyx.conf" --lease "$T/ws/k.lease") >/dev/null 2>&1
@@ -415,7 +409,7 @@ t_crash() {
 		[ "$rc" -eq 137 ] || { bad="$bad $step:exit$rc"; continue; }
 		# the next start recovers (any lease; it need not touch the tree)
 		ws_fixture "$T/srv/k-next" "$WS_UID" || return 1
-		ws_run "next-$step" "$T/srv/k-next" "$(json_argv exit:0)"
+		ws_run "next-$step" "$T/srv/k-next" "$(wsops_argv exit:0)"
 		grep -q "note: .*lease $(lease_id "$T/ws/k.lease")" "$ERR" ||
 			bad="$bad $step:no-recovery-note"
 		local now
@@ -438,7 +432,7 @@ t_audit_fails_mid_run() {
 	local log=$T/ws/log/audit.jsonl pid
 	ws_fixture "$T/srv/af" "$WS_UID" && ws_fixture "$T/ref-af" "$WS_UID" || return 1
 	printf '{"run_id":"ws-af","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(json_argv write:new.txt:x append:a.txt:y sleep:1500)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
+		"$HOST_ID" "$(wsops_argv write:new.txt:x append:a.txt:y sleep:1500)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
 	mk_lease ws "$T/ws/af.lease" "$T/ws/af.body" || return 1
 	cx ws --lease "$T/ws/af.lease" >"$T/af.out" 2>"$T/af.err" &
 	pid=$!
@@ -455,7 +449,7 @@ t_audit_fails_mid_run() {
 	check 3 "" "$AUDIT" verify --host-pub "$T/hostkeys/host.pub.json" "$log" || return 1
 	expect_stdout_has "UNSIGNED: the last " || return 1
 	ws_fixture "$T/srv/af-next" "$WS_UID" || return 1
-	ws_run af-next "$T/srv/af-next" "$(json_argv exit:0)" || return 1
+	ws_run af-next "$T/srv/af-next" "$(wsops_argv exit:0)" || return 1
 	expect_rc 0 || return 1
 	check 0 "" "$AUDIT" verify --host-pub "$T/hostkeys/host.pub.json" "$log"
 }

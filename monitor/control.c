@@ -15,11 +15,13 @@
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include "calyx/jsonx.h"
+#include "calyx/timings.h"
 
 static const char *const cmd_names[] = { NULL, "status", "pause", "resume", "halt" };
 
@@ -190,7 +192,13 @@ int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_
 	}
 	r = cx_ctl_parse_request(buf, len, ret_cmd, err);
 	if (r < 0) {
-		cx_ctl_reply(TAKE_FD(c), cx_ctl_error_reply(err));
+		json_t *reply = cx_ctl_error_reply(err);
+		/* Nothing was acted on, and a client preempted between its
+		 * connect and its write (a loaded host) looks exactly like
+		 * this: tell it that asking again is safe. */
+		if (reply && !memchr(buf, '\n', len))
+			json_object_set_new(reply, "retry", json_true());
+		cx_ctl_reply(TAKE_FD(c), reply);
 		return r;
 	}
 	*ret_uid = cred.uid;
@@ -213,33 +221,46 @@ void cx_ctl_reply(int conn, void *json_reply)
 	close(conn);
 }
 
-int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error *err)
+/* One request, one reply. A request the supervisor never acted on is
+ * asked again, within CTL_DEADLINE_MS: when the supervisor dropped the
+ * connection before the request arrived (EPIPE, ECONNRESET at the
+ * write: the client stalled past the supervisor's 100 ms) or answered
+ * "retry" (it read a partial request). Anything else is final: a reply
+ * lost after the request was written is not asked again (a halt or a
+ * pause must not be applied, and audited, twice). */
+enum { CTL_DEADLINE_MS = 10000, CTL_REPLY_MAX = 16384 };
+
+static int ctl_once(const struct sockaddr_un *sa, const char *path, const char *req, int64_t left_ms,
+		    json_t **ret, bool *again, cx_error *err)
 {
-	struct sockaddr_un sa;
-	_cleanup_close_ int fd = -1;
-	char req[64];
-	enum { BUF_LEN = 16384 };
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	_cleanup_free_ char *buf = NULL; /* replies up to 16 KiB: on the heap */
+	struct timeval tv = { left_ms / 1000, (left_ms % 1000) * 1000 };
 	size_t len = 0;
 	json_t *j;
-	int r = make_addr(path, &sa, err);
 
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	*again = false;
+	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
 		return cx_err(err, CX_E_IO, errno, "cannot reach the supervisor at '%s': %s", path,
 			      strerror(errno));
-	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cx_ctl_cmd_name(cmd));
-	buf = cx_calloc(1, BUF_LEN);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-		return cx_err(err, CX_E_IO, errno, "control request: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* MSG_NOSIGNAL: a closed peer is an error to report, not a SIGPIPE
+	 * that kills calyx-ctl without a word */
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		*again = errno == EPIPE || errno == ECONNRESET;
+		return cx_err(err, CX_E_IO, errno, "control request to '%s': %s", path, strerror(errno));
+	}
+	buf = cx_calloc(1, CTL_REPLY_MAX);
 	for (;;) {
-		ssize_t n = read(fd, buf + len, BUF_LEN - 1 - len);
+		ssize_t n = read(fd, buf + len, CTL_REPLY_MAX - 1 - len);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return cx_err(err, CX_E_IO, ETIMEDOUT,
+				      "the supervisor at '%s' did not answer within %d s (is the run halting?)",
+				      path, CTL_DEADLINE_MS / 1000);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
-		if (len >= BUF_LEN - 1)
+		if (len >= CTL_REPLY_MAX - 1)
 			break;
 	}
 	j = cx_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
@@ -247,8 +268,39 @@ int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error 
 		json_decref(j);
 		return cx_err(err, CX_E_IO, EPROTO, "the supervisor at '%s' sent no valid reply", path);
 	}
-	*ret_reply = j;
+	if (json_is_true(json_object_get(j, "retry"))) {
+		json_decref(j);
+		*again = true;
+		return cx_err(err, CX_E_IO, EAGAIN, "the supervisor at '%s' did not receive the request in time",
+			      path);
+	}
+	*ret = j;
 	return 0;
+}
+
+int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error *err)
+{
+	struct sockaddr_un sa;
+	char req[64];
+	int64_t t0 = cx_mono_ns() / 1000000, left;
+	int r = make_addr(path, &sa, err);
+
+	if (r < 0)
+		return r;
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cx_ctl_cmd_name(cmd));
+	for (int tries = 0;; tries++) {
+		json_t *j = NULL;
+		bool again;
+		left = CTL_DEADLINE_MS - (cx_mono_ns() / 1000000 - t0);
+		r = ctl_once(&sa, path, req, left > 1 ? left : 1, &j, &again, err);
+		if (r == 0) {
+			*ret_reply = j;
+			return 0;
+		}
+		if (!again || tries >= 20 || cx_mono_ns() / 1000000 - t0 >= CTL_DEADLINE_MS)
+			return r;
+		usleep(10000U << (tries < 4 ? tries : 4)); /* 10, 20, 40, 80, 160 ms */
+	}
 }
 
 int cx_ctl_alive(const char *path)

@@ -327,7 +327,9 @@ int cx_ctl_accept(int listen_fd, int *ret_conn, cx_ctl_cmd *ret_cmd, uid_t *ret_
 /* Send a JSON reply (reference stolen) and close the connection. */
 void cx_ctl_reply(int conn, void *json_reply);
 /* Client: send cmd to the socket at path, return the parsed reply
- * (a json_t *, caller decrefs). */
+ * (a json_t *, caller decrefs). A request the supervisor provably did
+ * not act on (dropped before it arrived, or answered "retry") is sent
+ * again for up to 10 s; no answer within 10 s is an error. */
 int cx_ctl_request(const char *path, cx_ctl_cmd cmd, void **ret_reply, cx_error *err);
 /* Is a supervisor listening on path? 1 yes, 0 no one (ECONNREFUSED: the
  * socket's calyx-exec is gone, or it has bound but not yet listened), or

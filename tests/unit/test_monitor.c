@@ -27,6 +27,10 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "calyx/monitor.h"
 #include "testutil.h"
@@ -1369,6 +1373,126 @@ static bool was_reaped(const reaped *r, const char *name)
 
 /* cx_cg_reap_stale on a v1 tree of empty directories (cgroupfs dirs are
  * removable once empty): only run cgroups whose calyx-exec is gone go. */
+/* ---- control socket ---------------------------------------------- */
+
+/* A client that connects and stalls past the supervisor's 100 ms gets a
+ * refusal that says asking again is safe (nothing was acted on). */
+static void ctl_stalled_client_told_to_retry(void **st)
+{
+	char dir[] = "/tmp/cx-ctl-XXXXXX", path[64], buf[512] = { 0 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = -1, cfd, conn = -1;
+	cx_ctl_cmd cmd;
+	uid_t uid;
+	cx_error e = { 0 };
+	(void)st;
+
+	if (geteuid() != 0)
+		skip(); /* the supervisor answers root peers only */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ctl", dir);
+	assert_int_equal(cx_ctl_listen(path, &lfd, &e), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* no request written: the accept times out on a partial request */
+	assert_true(cx_ctl_accept(lfd, &conn, &cmd, &uid, &e) < 0);
+	assert_int_equal(conn, -1);
+	assert_true(read(cfd, buf, sizeof(buf) - 1) > 0);
+	json_t *j = json_loads(buf, 0, NULL);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "retry")));
+	assert_false(json_is_true(json_object_get(j, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "partial request"));
+	json_decref(j);
+	/* a malformed (complete) request is final: no retry member */
+	close(cfd);
+	cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(cfd, "{\"cmd\":\"nope\"}\n", 15), 15);
+	assert_true(cx_ctl_accept(lfd, &conn, &cmd, &uid, &e) < 0);
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(cfd, buf, sizeof(buf) - 1) > 0);
+	assert_null(strstr(buf, "retry"));
+	close(cfd);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The listening socket is non-blocking (the supervisor's epoll): wait
+ * for a connection first. */
+static int ctl_wait(int lfd)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	return poll(&p, 1, 5000) == 1 ? 0 : -1;
+}
+
+/* The client asks again when told "retry" (nothing was acted on), and
+ * never when its request was delivered, even with the reply lost (a
+ * halt must not be applied twice). The fake supervisor (a child): 1
+ * answers "retry" unread; 2 reads the request and closes without a
+ * reply; 3 serves with the real accept; 4 refuses; then no 5th. */
+static void ctl_client_retries_only_unacted(void **st)
+{
+	char dir[] = "/tmp/cx-ctl-XXXXXX", path[64];
+	int lfd = -1, status;
+	cx_error e = { 0 };
+	void *reply = NULL;
+	pid_t pid;
+	(void)st;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ctl", dir);
+	assert_int_equal(cx_ctl_listen(path, &lfd, &e), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int c, conn;
+		cx_ctl_cmd cmd;
+		uid_t uid;
+		char req[64];
+		static const char retry[] = "{\"ok\": false, \"error\": \"late\", \"retry\": true}\n";
+		if (ctl_wait(lfd) < 0 || (c = accept(lfd, NULL, NULL)) < 0)
+			_exit(9);
+		if (write(c, retry, sizeof(retry) - 1) < 0)
+			_exit(10);
+		close(c);
+		if (ctl_wait(lfd) < 0 || (c = accept(lfd, NULL, NULL)) < 0)
+			_exit(9);
+		if (read(c, req, sizeof(req)) <= 0) /* delivered, then no reply */
+			_exit(11);
+		close(c);
+		if (ctl_wait(lfd) < 0 || cx_ctl_accept(lfd, &conn, &cmd, &uid, &e) < 0)
+			_exit(12);
+		cx_ctl_reply(conn, json_pack("{s:b, s:s}", "ok", 1, "got", cx_ctl_cmd_name(cmd)));
+		if (ctl_wait(lfd) < 0 || cx_ctl_accept(lfd, &conn, &cmd, &uid, &e) < 0)
+			_exit(13);
+		cx_ctl_reply(conn, json_pack("{s:b, s:s}", "ok", 0, "error", "no"));
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		_exit(poll(&p, 1, 300) == 0 ? 0 : 14);
+	}
+	/* 1 then 2: retried once, then the lost reply is final */
+	assert_true(cx_ctl_request(path, CX_CTL_HALT, &reply, &e) < 0);
+	assert_non_null(strstr(e.msg, "no valid reply"));
+	/* 3: served */
+	assert_int_equal(cx_ctl_request(path, CX_CTL_HALT, &reply, &e), 0);
+	assert_string_equal(json_string_value(json_object_get(reply, "got")), "halt");
+	json_decref(reply);
+	/* 4: a refusal is a reply: returned, not asked again */
+	assert_int_equal(cx_ctl_request(path, CX_CTL_STATUS, &reply, &e), 0);
+	assert_false(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void reap_stale_only_dead_owners(void **st)
 {
 	static const char *const hier[] = { "memory", "pids", "cpu", "cpuacct", "freezer" };
@@ -1488,6 +1612,8 @@ int main(void)
 		cmocka_unit_test(destroy_each_layout),
 		cmocka_unit_test(run_name_format),
 		cmocka_unit_test(reap_stale_only_dead_owners),
+		cmocka_unit_test(ctl_stalled_client_told_to_retry),
+		cmocka_unit_test(ctl_client_retries_only_unacted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,8 +202,8 @@ if have audit.verify_lines_per_s; then
 		have "audit.verify_lines_per_s_g$k" && g+="${g:+, }$(num "${VAL[audit.verify_lines_per_s_g$k]}") lines/s at $k events per group"
 	done
 	v1=""
-	have audit.verify_lines_per_s_v1 && v1=" A v1 log (one signature per line) verifies at $(num "${VAL[audit.verify_lines_per_s_v1]}") lines/s on the same run."
-	NOTES+=("Audit verification hashes every line and checks one Ed25519 signature per checkpoint (one per sync group; docs/audit-events.md): ${g:-see the audit section}.$v1 The goal's figure is the 8-events-per-group case; a plain run writes about 6 events per group.")
+	have audit.verify_lines_per_s_v1 && v1=" A v1 log (every line signed) verifies at $(num "${VAL[audit.verify_lines_per_s_v1]}") lines/s on the same run."
+	NOTES+=("Audit verification parses and hashes every line and checks the newest checkpoint's signature, which vouches for every line before it through the chain (docs/audit-events.md): ${g:-see the audit section}.$v1 The goal's figure is the 8-events-per-group case; a plain run writes about 6 events per group.")
 fi
 goal_value "seccomp + Landlock overhead" "≤ 30 ns per syscall" le 30 overhead.syscall_added_ns
 goal_value "CPU-bound slowdown from monitoring" "≤ 1%" le 1 overhead.cpu_slowdown_pct

@@ -415,7 +415,19 @@ done
 # every started phase recorded its enforcer: bpf (else no exec.spawned)
 nonbpf=$(grep -F '"type":"exec.started"' "$AL" | grep -vcF '"cpu_enforcer":"bpf"')
 [ "$nonbpf" -eq 0 ] || echo "soak: note: $nonbpf phases ran without the BPF enforcer (no exec.spawned for them)" >&2
-[ "$stale_ours" -eq 0 ] || { echo "soak: $stale_ours of our own run cgroups were reaped as stale" >&2; L_CGROUPS=$((L_CGROUPS + stale_ours)); LEAKS=$((LEAKS + stale_ours)); }
+if [ "$stale_ours" -ne 0 ]; then
+	echo "soak: $stale_ours of our own run cgroups were reaped as stale" >&2
+	L_CGROUPS=$((L_CGROUPS + stale_ours)) LEAKS=$((LEAKS + stale_ours))
+	# which run left it, and what that run's calyx-exec said (a cleanup
+	# warning names the reason)
+	grep -F '"type":"monitor.stale_cgroup_removed"' "$AL" |
+		sed -n 's/.*"cgroup":"run-[0-9]*-[0-9]*-\([0-9a-f]*\).*/\1/p' | head -n 3 |
+		while read -r tag; do
+			n=$(grep -l "^$tag" "$T"/l/*.id | head -n 1)
+			n=${n##*/} n=${n%.id}
+			echo "  run $n ($(cat "$T/l/$n.kind" 2>/dev/null)): $(grep -h 'warning' "$T/r/$n.err" 2>/dev/null | head -n 1 | cut -c 1-200)" >&2
+		done
+fi
 [ "$AUDIT_BAD" -eq 0 ] || AUDIT_OK=false
 # the ledger: exactly the leases run
 LEDGER_OK=true

@@ -44,7 +44,8 @@
  * which finds the same evidence file with the same bytes and goes on.
  *
  * Verification is line by line and strict (see cx_audit_verify): every
- * line parsed, hashed and chained, every checkpoint's signature checked;
+ * line parsed, hashed and chained, the newest checkpoint's signature
+ * checked (it vouches for the rest through the chain; see vouch());
  * on a large log the lines are shared out among threads, with the same
  * result as one pass in order. Lines after the last checkpoint are an
  * unsigned tail: reported (cx_audit_report.signed_lines), not vouched for.
@@ -286,15 +287,9 @@ static int line_kind(const char *line, size_t len)
 }
 
 /* The line's "sig" member is its last, spelled exactly so, canonical
- * base64 of an Ed25519 signature by pk over "calyx-audit-v1\n" and the
- * line without that member: 0, or -EINVAL/-EPERM with err set. */
-static int check_sig(const char *line, size_t len, const char *sig, const uint8_t pk[32],
-		     cx_error *err)
+ * base64 of 64 bytes (into sigb): 0, or -EINVAL with err set. */
+static int sig_form(const char *line, size_t len, const char *sig, uint8_t sigb[64], cx_error *err)
 {
-	_cleanup_free_ uint8_t *msg = NULL;
-	size_t dl = sizeof(sig_domain) - 1, blen;
-	uint8_t sigb[64];
-
 	if (len < SIG_TAIL_LEN + 2 || strlen(sig) != SIG_B64_LEN ||
 	    memcmp(line + len - SIG_TAIL_LEN, ",\"sig\":\"", 8) != 0 ||
 	    memcmp(line + len - SIG_TAIL_LEN + 8, sig, SIG_B64_LEN) != 0 ||
@@ -302,7 +297,17 @@ static int check_sig(const char *line, size_t len, const char *sig, const uint8_
 		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not the last member of the line");
 	if (cx_b64_decode(sig, SIG_B64_LEN, sigb, 64, 64) != 64)
 		return cx_err(err, CX_E_AUDIT, EINVAL, "sig is not canonical base64 of 64 bytes");
-	blen = len - SIG_TAIL_LEN;
+	return 0;
+}
+
+/* sigb is an Ed25519 signature by pk over "calyx-audit-v1\n" and the
+ * line without its (last) sig member: 0, or -EPERM with err set. */
+static int sig_valid(const char *line, size_t len, const uint8_t sigb[64], const uint8_t pk[32],
+		     cx_error *err)
+{
+	_cleanup_free_ uint8_t *msg = NULL;
+	size_t dl = sizeof(sig_domain) - 1, blen = len - SIG_TAIL_LEN;
+
 	msg = malloc(dl + blen + 1);
 	CX_CHECK(msg);
 	memcpy(msg, sig_domain, dl);
@@ -311,6 +316,15 @@ static int check_sig(const char *line, size_t len, const char *sig, const uint8_
 	if (crypto_sign_verify_detached(sigb, msg, dl + blen + 1, pk) != 0)
 		return cx_err(err, CX_E_AUDIT, EPERM, "signature does not verify with the host key (line edited or forged)");
 	return 0;
+}
+
+/* Both: the form, then the signature. */
+static int check_sig(const char *line, size_t len, const char *sig, const uint8_t pk[32],
+		     cx_error *err)
+{
+	uint8_t sigb[64];
+	int r = sig_form(line, len, sig, sigb, err);
+	return r < 0 ? r : sig_valid(line, len, sigb, pk, err);
 }
 
 /* The mac of a line whose bytes up to its mac member are body[0, blen),
@@ -816,10 +830,11 @@ static int checkpoint(cx_audit *a, cx_error *err)
 /* ---- verification ------------------------------------------------------ */
 
 /* One line: an audit event of seq want_seq chained onto prev, ending with
- * a sig (a checkpoint: its signature checked) or a mac (its form only: it
- * takes the host seed to check); *ret_signed says which. */
+ * a sig (a checkpoint) or a mac, each checked for its form only (a mac
+ * takes the host seed to check; the signatures are checked after the
+ * chain, see cx_audit_verify_threads); *ret_signed says which. */
 static int verify_line(const char *line, size_t len, uint64_t want_seq, const char *prev,
-		       const uint8_t pk[32], bool *ret_signed, cx_error *err)
+		       bool *ret_signed, cx_error *err)
 {
 	static const char *const req_sig[] = { "seq", "time", "type", "details", "prev", "sig", NULL };
 	static const char *const req_mac[] = { "seq", "time", "type", "details", "prev", "mac", NULL };
@@ -861,7 +876,8 @@ static int verify_line(const char *line, size_t len, uint64_t want_seq, const ch
 	if (r < 0)
 		return r;
 	/* The sig member must be the last one, spelled exactly so. */
-	return check_sig(line, len, sig, pk, err);
+	uint8_t sigb[64];
+	return sig_form(line, len, sig, sigb, err);
 }
 
 /* One stretch of the log, verified in order: from a line start to just
@@ -876,8 +892,9 @@ typedef struct vpart {
 	/* results */
 	uint64_t next;      /* number of the line after the last one verified */
 	uint64_t bad;       /* its first bad line number, 0 if none */
-	uint64_t last_signed; /* its last signed line that verified, 0 if none */
-	uint64_t sigs;      /* its signed lines that verified */
+	uint64_t last_signed; /* its last signed line (form checked), 0 if none */
+	size_t last_signed_off; /* where that line starts */
+	uint64_t sigs;      /* its signed lines (form checked) */
 	cx_error err;
 	int r;
 } vpart;
@@ -925,7 +942,7 @@ static void *verify_part(void *arg)
 			break;
 		}
 		bool sig = false;
-		v->r = verify_line((const char *)v->buf + off, llen, n, v->prev, v->pk, &sig, &v->err);
+		v->r = verify_line((const char *)v->buf + off, llen, n, v->prev, &sig, &v->err);
 		if (v->r < 0) {
 			v->bad = n;
 			cx_err_prefix(&v->err, "audit log: line %llu", (unsigned long long)n);
@@ -934,6 +951,7 @@ static void *verify_part(void *arg)
 		}
 		if (sig) {
 			v->last_signed = n;
+			v->last_signed_off = off;
 			v->sigs++;
 		}
 		cx_sha256_hex(v->buf + off, llen, v->prev);
@@ -943,6 +961,56 @@ static void *verify_part(void *arg)
 	if (v->bad)
 		note_bad(v->first_bad, v->bad);
 	return NULL;
+}
+
+/* Why one signature vouches for every line before it: each line's prev
+ * is the hash of the line before, and a checkpoint's signature covers its
+ * own prev; so the newest valid checkpoint fixes every byte of every line
+ * up to it, which the chain check has already matched. Checking each
+ * older checkpoint's signature too would add nothing but time (about one
+ * Ed25519 verification per sync group): the host key signed a head that
+ * includes them. So verify checks the newest one, and walks back only
+ * when it fails: from line n (starting at off), the signed lines in turn
+ * until one verifies. *ret_vouched: that line's number (0: none). Returns
+ * the earliest line whose signature failed on the way (err set for it),
+ * or 0. */
+static uint64_t vouch(const uint8_t *buf, size_t len, uint64_t n, size_t off, const uint8_t pk[32],
+		      uint64_t *ret_vouched, cx_error *err)
+{
+	uint64_t first_bad = 0;
+
+	*ret_vouched = 0;
+	for (;;) {
+		const char *line = (const char *)buf + off;
+		/* the chain check found its newline */
+		const char *nl = memchr(line, '\n', len - off);
+		size_t llen = nl ? (size_t)(nl - line) : len - off;
+		uint8_t sigb[64];
+		cx_error e = { 0 };
+
+		if (line_kind(line, llen) == LINE_SIGNED) {
+			/* its form was checked with the chain */
+			int r = cx_b64_decode(line + llen - SIG_TAIL_LEN + 8, SIG_B64_LEN, sigb, 64, 64) == 64
+					? sig_valid(line, llen, sigb, pk, &e)
+					: -EINVAL;
+			if (r == 0) {
+				*ret_vouched = n;
+				return first_bad;
+			}
+			first_bad = n;
+			*err = e;
+			cx_err_prefix(err, "audit log: line %llu", (unsigned long long)n);
+			err->reason = CX_E_AUDIT;
+		}
+		if (off == 0)
+			return first_bad;
+		/* the line before: back over its newline to its start */
+		size_t s = off - 1;
+		while (s > 0 && buf[s - 1] != '\n')
+			s--;
+		off = s;
+		n--;
+	}
 }
 
 /* Automatic thread count: the CPUs we may run on, for logs big enough to
@@ -1029,22 +1097,29 @@ int cx_audit_verify_threads(const uint8_t *buf, size_t len, const uint8_t pk[32]
 	for (unsigned i = 0; i < np; i++)
 		if (parts[i].bad && (!bad || parts[i].bad < bad->bad))
 			bad = &parts[i];
-	/* lines vouched for: up to the last valid checkpoint before the first
-	 * bad line (a stretch after it may have gone on past it) */
-	uint64_t limit = bad ? bad->bad : UINT64_MAX, vouched = 0, sigs = 0;
+	/* The signatures: the newest checkpoint before the first bad line
+	 * (a stretch after it may have gone on past it), then, only if it
+	 * fails, the ones before it (vouch). */
+	uint64_t limit = bad ? bad->bad : UINT64_MAX, cand = 0, sigs = 0;
+	size_t cand_off = 0;
 	for (unsigned i = 0; i < np; i++) {
-		if (parts[i].last_signed < limit && parts[i].last_signed > vouched)
-			vouched = parts[i].last_signed;
+		if (parts[i].last_signed < limit && parts[i].last_signed > cand) {
+			cand = parts[i].last_signed;
+			cand_off = parts[i].last_signed_off;
+		}
 		sigs += parts[i].sigs;
 	}
-	if (bad) {
+	uint64_t vouched = 0;
+	cx_error serr = { 0 };
+	uint64_t sig_bad = cand ? vouch(buf, len, cand, cand_off, pk, &vouched, &serr) : 0;
+	if (sig_bad || bad) {
 		if (ret) {
 			memset(ret, 0, sizeof(*ret));
 			ret->signed_lines = vouched;
 		}
 		if (err)
-			*err = bad->err;
-		return bad->r;
+			*err = sig_bad ? serr : bad->err;
+		return sig_bad ? (serr.errnum ? -serr.errnum : -EPERM) : bad->r;
 	}
 	/* every stretch ran to its end */
 	if (ret) {

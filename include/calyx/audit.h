@@ -155,7 +155,9 @@ typedef struct cx_audit_report {
 } cx_audit_report;
 
 /* Verify a whole log: every line's form, the chain, seq continuity from 1,
- * and every checkpoint's signature (host public key pk). 0 when all of it
+ * and the newest checkpoint's signature (host public key pk), which
+ * vouches for every line before it through the chain; only when it fails,
+ * the ones before it in turn (docs/audit-events.md). 0 when all of it
  * holds; ret->signed_lines < ret->lines then means an unsigned tail (lines
  * after the last checkpoint: chained, not vouched for; the caller says so).
  * On failure err names the first bad line ("line N"), and ret (if given)

@@ -891,6 +891,45 @@ static void v2_altered_checkpoint_sig_detected(void **st)
 	free_log(&lb);
 }
 
+/* Verification checks the newest checkpoint's signature and relies on
+ * the chain for every line before it (docs/audit-events.md): a signed line
+ * the host key's newer checkpoint chains over is vouched for by it, even
+ * one whose own signature is by another key (which only a writer holding
+ * the host key could have let in: the appender refuses to chain onto it);
+ * the same line as the newest checkpoint is refused, at its line, and the
+ * walk back finds the valid one before it. With 1 to 9 threads. */
+static void v2_newest_checkpoint_vouches(void **st)
+{
+	logbuf lb;
+	uint8_t other[32];
+	(void)st;
+	memset(other, 9, sizeof(other));
+	make_log_v2(&lb, 8, 4); /* ckpts at 5 and 10 */
+	char *a = forged_line(lb.buf, lb.len, other, "{\"lines\":0}", false); /* line 11 */
+	size_t la = lb.len + strlen(a);
+	uint8_t *b = malloc(la);
+	memcpy(b, lb.buf, lb.len);
+	memcpy(b + lb.len, a, strlen(a));
+	/* newest = the other key's: refused at 11, vouched up to 10 */
+	expect_v2_report(b, la, 0, 10, "line 11: signature does not verify");
+	/* the host key's checkpoint over it: all 12 vouched */
+	char *c = forged_line(b, la, seed, "{\"lines\":1}", false);
+	size_t lc = la + strlen(c);
+	b = realloc(b, lc);
+	memcpy(b + la, c, strlen(c));
+	expect_v2_report(b, lc, 12, 12, NULL);
+	uint8_t pk[32];
+	cx_audit_report rep;
+	cx_error err = { 0 };
+	cx_seed_public(seed, pk);
+	assert_int_equal(cx_audit_verify(b, lc, pk, &rep, &err), 0);
+	assert_int_equal(rep.checkpoints, 4);
+	free(a);
+	free(c);
+	free(b);
+	free_log(&lb);
+}
+
 /* The appender checks what it chains onto: a forged unsigned line at the
  * end (another key's mac) is refused; the same line made with the host
  * seed (the control) is accepted and signed over. */
@@ -1321,6 +1360,7 @@ int main(void)
 		cmocka_unit_test(v2_forged_middle_line_detected),
 		cmocka_unit_test(v2_unsigned_tail_reported),
 		cmocka_unit_test(v2_altered_checkpoint_sig_detected),
+		cmocka_unit_test(v2_newest_checkpoint_vouches),
 		cmocka_unit_test(v2_append_refuses_forged_unsigned_line),
 		cmocka_unit_test(v2_append_refuses_forged_line_in_tail),
 		cmocka_unit_test(v2_append_checks_last_checkpoint),

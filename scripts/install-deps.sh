@@ -12,9 +12,15 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
 libcmocka-dev
+libcurl4-openssl-dev etcd-server etcd-client
 chromium python3-jsonschema
 cppcheck clang-tidy valgrind
 git bzip2"
+# libcurl4-openssl-dev: the etcd ledger's client (its headers; calyx-exec
+# opens libcurl at the first pool claim, see common/etcd.c). etcd-server,
+# etcd-client: the pool ledger's tests start their own 3-member cluster on
+# loopback (tests/integration/pool.sh); Debian's own etcd service is kept
+# from starting at install and stopped if it runs (below).
 # git and bzip2: the real workloads (tests/integration/workloads.sh run git
 # under a lease and unpack Debian's zlib .orig.tar.bz2, kept in tests/data).
 # nsjail is not packaged in Debian 12: the bench says so in its table.
@@ -48,5 +54,21 @@ fi
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# No package's daemon may start here (etcd-server's would listen on the
+# default ports 2379/2380): policy-rc.d says "not now" to invoke-rc.d for
+# the install only, and only when no policy-rc.d was there before.
+prc=/usr/sbin/policy-rc.d
+made_prc=""
+if [ ! -e "$prc" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$prc" && chmod 755 "$prc" && made_prc=1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+apt-get install -y -qq --no-install-recommends $missing || { [ -z "$made_prc" ] || rm -f "$prc"; exit 1; }
+[ -z "$made_prc" ] || rm -f "$prc"
+# and if a service manager started Debian's etcd anyway, stop and disable it
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+	systemctl disable --now etcd >/dev/null 2>&1 || true
+fi
+if [ -x /etc/init.d/etcd ] && /etc/init.d/etcd status >/dev/null 2>&1; then
+	/etc/init.d/etcd stop >/dev/null 2>&1 || true
+fi

@@ -54,6 +54,7 @@ static const char *const reason_names[CX_E__COUNT] = {
 	[CX_E_NOT_FOUND] = "E_NOT_FOUND",
 	[CX_E_WORKSPACE] = "E_WORKSPACE",
 	[CX_E_IDS] = "E_IDS",
+	[CX_E_LEDGER_UNAVAILABLE] = "E_LEDGER_UNAVAILABLE",
 };
 
 const char *cx_reason_name(int reason)
@@ -84,6 +85,7 @@ bool cx_reason_is_refusal(int reason)
 	case CX_E_NOT_FOUND:
 	case CX_E_WORKSPACE:
 	case CX_E_IDS:
+	case CX_E_LEDGER_UNAVAILABLE:
 		return false;
 	default:
 		return reason != CX_OK;

@@ -17,6 +17,9 @@ void cx_config_free(cx_config *c)
 	free(c->host_key);
 	free(c->host_id);
 	free(c->bpf_pin_dir);
+	for (size_t i = 0; i < c->n_pools; i++)
+		free(c->pools[i]);
+	cx_etcd_cfg_free(&c->etcd);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -31,6 +34,11 @@ static int get_path(const json_t *j, const char *key, char **out, cx_error *err)
 			      "config.%s '%.200s' is not an absolute normalized path", key, s);
 	*out = cx_strdup(s);
 	return 0;
+}
+
+static int get_path_opt(const json_t *j, const char *key, char **out, cx_error *err)
+{
+	return json_object_get(j, key) ? get_path(j, key, out, err) : 0;
 }
 
 /* "run_uid_range": {"first": N, "count": M}: run ids first..first+M-1,
@@ -61,12 +69,152 @@ static int parse_range(const json_t *j, int64_t *first, int64_t *count, cx_error
 	return r;
 }
 
+bool cx_config_in_pool(const cx_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_pools; i++)
+		if (strcmp(c->pools[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* A pool name: what a lease's "pool:NAME" audience may name. */
+static bool pool_name_ok(const char *s)
+{
+	size_t i;
+	for (i = 0; s[i]; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && !(i > 0 && (ch == '.' || ch == '_' || ch == '-')))
+			return false;
+	}
+	return i > 0 && i <= 64;
+}
+
+static int parse_pools(const json_t *j, cx_config *c, cx_error *err)
+{
+	const json_t *a = json_object_get(j, "pools"), *v;
+	size_t i;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CX_POOLS_MAX)
+		return cx_err(err, CX_E_CONFIG, EINVAL, "config.pools must be an array of at most %d pool names",
+			      CX_POOLS_MAX);
+	json_array_foreach(a, i, v) {
+		const char *s = json_string_value(v);
+		if (!s || !pool_name_ok(s))
+			return cx_err(err, CX_E_CONFIG, EINVAL,
+				      "config.pools[%zu] is not a pool name (1-64 of [A-Za-z0-9._-], starting alphanumeric)",
+				      i);
+		if (cx_config_in_pool(c, s))
+			return cx_err(err, CX_E_CONFIG, EINVAL, "config.pools names '%s' twice", s);
+		c->pools[c->n_pools++] = cx_strdup(s);
+	}
+	return 0;
+}
+
+/* An endpoint: http:// or https://, then host[:port], nothing else
+ * (no path, user info, query, spaces or control characters). */
+static bool endpoint_ok(const char *s)
+{
+	const char *h = strncmp(s, "http://", 7) == 0 ? s + 7 : strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
+	if (!h || !*h || strlen(s) > 256)
+		return false;
+	for (const char *p = h; *p; p++) {
+		char ch = *p;
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			  ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static int parse_ledger(const json_t *j, cx_config *c, cx_error *err)
+{
+	static const char *const req[] = { "backend", NULL };
+	static const char *const opt[] = { "endpoints", "prefix", "timeout_ms", "ca", "cert", "key",
+					   "username", "password_file", NULL };
+	const json_t *l = json_object_get(j, "ledger"), *a, *v;
+	const char *s;
+	int64_t t = 2000;
+	size_t i;
+	int r;
+
+	if (!l)
+		return 0;
+	r = cx_json_keys(l, "config.ledger", CX_E_CONFIG, req, opt, err);
+	if (r == 0)
+		r = cx_json_str(l, "backend", "config.ledger", CX_E_CONFIG, 16, false, &s, err);
+	if (r < 0)
+		return r;
+	if (strcmp(s, "dir") == 0) {
+		if (json_object_size(l) != 1)
+			return cx_err(err, CX_E_CONFIG, EINVAL,
+				      "config.ledger: backend \"dir\" takes no other members");
+		return 0;
+	}
+	if (strcmp(s, "etcd") != 0)
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.ledger.backend '%.16s' is not \"dir\" or \"etcd\"", s);
+	c->ledger_etcd = true;
+	a = json_object_get(l, "endpoints");
+	if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > CX_ETCD_ENDPOINTS_MAX)
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.ledger.endpoints must list 1 to %d etcd client URLs (\"http://10.0.0.1:2379\")",
+			      CX_ETCD_ENDPOINTS_MAX);
+	json_array_foreach(a, i, v) {
+		s = json_string_value(v);
+		if (!s || !endpoint_ok(s))
+			return cx_err(err, CX_E_CONFIG, EINVAL,
+				      "config.ledger.endpoints[%zu] is not http(s)://HOST[:PORT] with nothing after it",
+				      i);
+		c->etcd.endpoints[c->etcd.n_endpoints++] = cx_strdup(s);
+	}
+	r = cx_json_str(l, "prefix", "config.ledger", CX_E_CONFIG, 128, true, &s, err);
+	if (r < 0)
+		return r;
+	s = s ? s : "calyx/";
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f)
+			return cx_err(err, CX_E_CONFIG, EINVAL,
+				      "config.ledger.prefix has a space or control character");
+	c->etcd.prefix = cx_strdup(s);
+	r = cx_json_int(l, "timeout_ms", "config.ledger", CX_E_CONFIG, 100, 60000, true, &t, err);
+	if (r < 0)
+		return r;
+	c->etcd.timeout_ms = (int)t;
+	if ((r = get_path_opt(l, "ca", &c->etcd.ca, err)) < 0 ||
+	    (r = get_path_opt(l, "cert", &c->etcd.cert, err)) < 0 ||
+	    (r = get_path_opt(l, "key", &c->etcd.key, err)) < 0 ||
+	    (r = get_path_opt(l, "password_file", &c->etcd.password_file, err)) < 0)
+		return r;
+	r = cx_json_str(l, "username", "config.ledger", CX_E_CONFIG, 128, true, &s, err);
+	if (r < 0)
+		return r;
+	if (s) {
+		for (const char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return cx_err(err, CX_E_CONFIG, EINVAL,
+					      "config.ledger.username has a control character");
+		c->etcd.username = cx_strdup(s);
+	}
+	if (!c->etcd.username != !c->etcd.password_file)
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.ledger: username and password_file go together (an etcd user and its password)");
+	if (!c->etcd.cert != !c->etcd.key)
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.ledger: cert and key go together (the client certificate and its key)");
+	return 0;
+}
+
 int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *err)
 {
 	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
 					   "host_key", NULL };
 	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", "run_uid_range",
-					   "pack_max_age_s", "pack_max_bytes", "bpf_pin_dir", NULL };
+					   "pack_max_age_s", "pack_max_bytes", "bpf_pin_dir", "pools",
+					   "ledger", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_config c = { 0 };
 	const char *s;
@@ -114,7 +262,14 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 	else if (r == 0)
 		c.bpf_pin_dir = cx_strdup(json_object_get(j, "bpf_pin_dir") ? "" : CX_BPF_PIN_DIR_DEFAULT);
 	if (r == 0)
+		r = parse_pools(j, &c, err);
+	if (r == 0)
+		r = parse_ledger(j, &c, err);
+	if (r == 0)
 		r = cx_json_str(j, "host_id", "config", CX_E_CONFIG, 128, true, &s, err);
+	if (r == 0 && (c.n_pools || c.ledger_etcd) && !s)
+		r = cx_err(err, CX_E_CONFIG, EINVAL,
+			   "config: pools and a shared ledger need a host_id (how the pool's ledger names this host)");
 	if (r < 0) {
 		if (err)
 			err->reason = CX_E_CONFIG;

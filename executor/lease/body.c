@@ -24,6 +24,11 @@ void cx_lease_free(cx_lease *l)
 	memset(l, 0, sizeof(*l));
 }
 
+const char *cx_lease_pool(const cx_lease *l)
+{
+	return l->audience && strncmp(l->audience, "pool:", 5) == 0 ? l->audience + 5 : NULL;
+}
+
 int cx_lease_read(const char *path, uint8_t **ret_buf, size_t *ret_len, cx_error *err)
 {
 	return cx_read_file(path, "lease", CX_LEASE_MAX_BYTES, 0, 0, ret_buf, ret_len, err);
@@ -117,7 +122,7 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 					   "not_after", "policy_sha256", "argv", NULL };
 	static const char *const opt[] = { "intent_id", "audience", "cwd", "env", "workspace",
 					   "paths", "limits", "network", "validate", "purpose",
-					   "stdin", "exec", NULL };
+					   "stdin", "exec", "count", NULL };
 	static const char *const path_keys[] = { "ro", "rw", NULL };
 	static const char *const validate_keys[] = { "argv", NULL };
 	_cleanup_json_ json_t *j = NULL;
@@ -149,6 +154,23 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 	    (r = get_id(j, "intent_id", true, &l.intent_id, err)) < 0 ||
 	    (r = get_id(j, "audience", true, &l.audience, err)) < 0)
 		return r;
+	/* "pool:NAME": a pool of hosts (config.pools), NAME as a pool name */
+	if (l.audience && strncmp(l.audience, "pool:", 5) == 0) {
+		const char *p = l.audience + 5;
+		bool ok = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) &&
+			  strlen(p) <= 64 && !strpbrk(p, ":@");
+		if (!ok)
+			return cx_err(err, CX_E_BODY, EINVAL,
+				      "lease.audience '%.70s' is not pool:NAME (NAME: 1-64 of [A-Za-z0-9._-])",
+				      l.audience);
+	}
+	l.count = 1;
+	r = cx_json_int(j, "count", "lease", CX_E_BODY, 1, CX_LEASE_COUNT_MAX, true, &l.count, err);
+	if (r < 0)
+		return r;
+	if (json_object_get(j, "count") && !cx_lease_pool(&l))
+		return cx_err(err, CX_E_BODY, EINVAL,
+			      "lease.count is for pool leases (\"audience\": \"pool:NAME\")");
 	r = cx_json_str(j, "purpose", "lease", CX_E_BODY, CX_PURPOSE_MAX, true, &s, err);
 	if (r < 0)
 		return r;

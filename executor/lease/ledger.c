@@ -70,6 +70,10 @@ static int dir_claim(cx_ledger *base, const cx_claim *c, cx_error *err)
 		      (json_int_t)c->not_after, "prune_after", (json_int_t)c->prune_after, "pid",
 		      (json_int_t)getpid());
 	CX_CHECK(j);
+	if (c->pool) /* a pool claim: where the pool's ledger recorded it */
+		CX_CHECK(json_object_set_new(j, "pool", json_string(c->pool)) == 0 &&
+			 json_object_set_new(j, "etcd_cluster_id", json_string(c->cluster_id ? c->cluster_id : "")) == 0 &&
+			 json_object_set_new(j, "etcd_revision", json_integer(c->revision)) == 0);
 	{
 		char *s = cx_json_dump(j);
 		json_decref(j);

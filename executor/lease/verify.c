@@ -90,6 +90,16 @@ static int check_window(const cx_verify_input *in, const cx_lease *l, cx_error *
 
 static int check_audience(const cx_verify_input *in, const cx_lease *l, cx_error *err)
 {
+	const char *pool = cx_lease_pool(l);
+
+	if (pool) {
+		for (size_t i = 0; i < in->n_pools; i++)
+			if (strcmp(in->pools[i], pool) == 0)
+				return 0;
+		return cx_err(err, CX_E_AUDIENCE, EPERM,
+			      "lease is for pool '%s', this host ('%s') is not in it (run it on a host of the pool, or add the pool to config.pools)",
+			      pool, in->host_id ? in->host_id : "(no host_id configured)");
+	}
 	if (l->audience) {
 		if (!in->host_id || strcmp(l->audience, in->host_id) != 0)
 			return cx_err(err, CX_E_AUDIENCE, EPERM,

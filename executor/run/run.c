@@ -128,10 +128,19 @@ static int phase_verify(cx_run *run, cx_error *err)
 		return r;
 	cx_sha256_hex(run->lease_buf, run->lease_len, run->lease_sha256);
 	cx_verify_input in = { .keyring = &run->kr, .policy = &run->pol,
-			       .host_id = run->cfg.host_id, .now = run->now };
+			       .host_id = run->cfg.host_id, .pools = run->cfg.pools,
+			       .n_pools = run->cfg.n_pools, .now = run->now };
 	if ((r = cx_lease_verify(&in, run->lease_buf, run->lease_len, &run->lease, err)) < 0)
 		return r;
 	run->have_lease = true;
+	/* A pool lease needs the pool's ledger: with this host's alone it
+	 * could run on every host of the pool. */
+	if (cx_lease_pool(&run->lease) && !run->cfg.ledger_etcd) {
+		run->fail_as = CX_EXIT_FAILURE;
+		return cx_err(err, CX_E_LEDGER, ENOTSUP,
+			      "lease %s is for pool '%s', and this host's ledger is its own (\"dir\"): it could run on every host of the pool (configure the pool's shared ledger, config.ledger.backend \"etcd\")",
+			      run->lease.lease_id, cx_lease_pool(&run->lease));
+	}
 	/* The view's own rules, before anything is consumed. */
 	return cx_sandbox_check_spec(&run->lease.spec, err);
 }
@@ -330,25 +339,51 @@ static int phase_consume(cx_run *run, cx_error *err)
 {
 	int r;
 
+	const char *pool = cx_lease_pool(&run->lease);
+	cx_claim_out po = { 0 };
+
 	cx_phase_enter(CX_PH_CONSUME);
 	run->fail_as = -1;
-	r = cx_ledger_open_dir(run->state.ledger, &run->ledger, err);
+	/* a pool lease: the pool's ledger decides first (etcd), then this
+	 * host's; a host's own lease: this host's ledger alone */
+	r = pool ? cx_ledger_open_etcd(&run->cfg.etcd, run->state.ledger, &run->ledger, err)
+		 : cx_ledger_open_dir(run->state.ledger, &run->ledger, err);
 	if (r == 0) {
 		/* Synced at the exec gate (once.c), while the sandbox builds
 		 * itself: nothing the run does can happen before that. */
 		cx_claim cl = { .lease_id = run->lease.lease_id, .run_id = run->lease.run_id,
 				.consumed_at = run->now, .not_after = run->lease.not_after,
 				.prune_after = run->lease.not_after + run->pol.clock_skew_s,
-				.defer_sync = true };
+				.defer_sync = true, .pool = pool, .host_id = run->cfg.host_id,
+				.lease_sha256 = run->lease_sha256, .count = run->lease.count, .out = &po };
 		CX_FAULT_POINT("before_claim");
 		r = cx_ledger_claim(run->ledger, &cl, err);
 	}
-	if (r < 0)
+	if (r < 0) {
+		/* at most once, but the record cannot say whether it was
+		 * claimed: the pool's ledger may hold it, this host will not
+		 * run it */
+		if (pool && po.ambiguous) {
+			cx_error ae = { 0 };
+			int ar = 0;
+			cx_run_event(run, "ledger.ambiguous",
+				     json_pack("{s:s, s:s, s:I, s:o}", "pool", pool, "ledger", "etcd",
+					       "attempts", (json_int_t)po.attempts, "error",
+					       cx_audit_text(err->msg)),
+				     &ae, &ar);
+		}
 		return r;
+	}
 	CX_FAULT_POINT("after_claim");
 	run->fail_as = CX_EXIT_FAILURE;
-	cx_run_event(run, "lease.consumed", json_pack("{s:s}", "ledger", run->ledger->ops->name),
-		     err, &r);
+	json_t *cd = json_pack("{s:s}", "ledger", run->ledger->ops->name);
+	if (cd && pool)
+		CX_CHECK(json_object_set_new(cd, "pool", json_string(pool)) == 0 &&
+			 json_object_set_new(cd, "count", json_integer(run->lease.count)) == 0 &&
+			 json_object_set_new(cd, "etcd_cluster_id", json_string(po.cluster_id)) == 0 &&
+			 json_object_set_new(cd, "etcd_revision", json_integer(po.revision)) == 0 &&
+			 json_object_set_new(cd, "attempts", json_integer(po.attempts)) == 0);
+	cx_run_event(run, "lease.consumed", cd, err, &r);
 	if (r < 0)
 		return r;
 	CX_FAULT_POINT("after_consumed");

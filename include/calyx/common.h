@@ -75,6 +75,7 @@ typedef enum cx_reason {
 	CX_E_NOT_FOUND,        /* command not found in the view (exit 127) */
 	CX_E_WORKSPACE,        /* commit, rollback or undo of a workspace failed or was refused */
 	CX_E_IDS,              /* no free run uid in config run_uid_range (exit 125) */
+	CX_E_LEDGER_UNAVAILABLE, /* the shared ledger (etcd) did not decide in time: no run (exit 125) */
 	CX_E__COUNT
 } cx_reason;
 

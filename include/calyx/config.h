@@ -14,10 +14,18 @@
  *                                            weaker, runs share it)
  *     "pack_max_age_s": 2592000, "pack_max_bytes": 1073741824,
  *                                           (optional: rollback pack pruning)
- *     "bpf_pin_dir": "/sys/fs/bpf/calyx" }   (optional: where the monitor's
+ *     "bpf_pin_dir": "/sys/fs/bpf/calyx",    (optional: where the monitor's
  *                                            programs are pinned, loaded once
  *                                            per boot; "": every run loads its
  *                                            own, ~1 ms more per run)
+ *     "pools": ["web"],                     (optional: the pools this host is
+ *                                            in; a lease for "pool:web" runs
+ *                                            here)
+ *     "ledger": {"backend": "etcd",         (optional: default "dir", the
+ *                "endpoints": ["http://127.0.0.1:23790"], local ledger only;
+ *                "prefix": "calyx/",        "etcd": pool leases claimed in
+ *                "timeout_ms": 2000,        etcd first, docs/formats.md)
+ *                "ca", "cert", "key", "username", "password_file"} }
  * Every path absolute and normalized; unknown keys refused.
  * Trust: root-owned, StrictModes-checked before parsing. */
 #ifndef CALYX_CONFIG_H
@@ -25,12 +33,14 @@
 
 #include <sys/types.h>
 #include "calyx/common.h"
+#include "calyx/etcd.h"
 
 #define CX_CONFIG_DEFAULT "/etc/calyx/calyx.conf"
 #define CX_CONFIG_MAX_BYTES (64u * 1024)
 #define CX_RUN_UID_FIRST_DEFAULT 0x70000000u
 #define CX_RUN_UID_COUNT_DEFAULT 65536u
 #define CX_BPF_PIN_DIR_DEFAULT "/sys/fs/bpf/calyx"
+#define CX_POOLS_MAX 64
 
 typedef struct cx_config {
 	char *path;
@@ -45,7 +55,14 @@ typedef struct cx_config {
 	int64_t pack_max_age_s;    /* rollback packs kept this long (default 30 days; 0: forever) */
 	uint64_t pack_max_bytes;   /* and at most this much in all (default 1 GiB; 0: no cap) */
 	char *bpf_pin_dir;         /* the shared monitor's pins; "": none (never NULL once parsed) */
+	char *pools[CX_POOLS_MAX]; /* the pools this host is in */
+	size_t n_pools;
+	bool ledger_etcd;          /* ledger.backend "etcd" (else "dir") */
+	cx_etcd_cfg etcd;          /* its settings, when ledger_etcd */
 } cx_config;
+
+/* Is this host in pool name? */
+bool cx_config_in_pool(const cx_config *c, const char *name);
 
 int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *err);
 int cx_config_load(const char *path, uid_t owner, cx_config *ret, cx_error *err);

@@ -63,8 +63,9 @@ typedef struct cx_lease {
 	char lease_id[33];
 	char *run_id;
 	char *intent_id;  /* optional */
-	char *audience;   /* optional */
+	char *audience;   /* optional: a host id, or "pool:NAME" */
 	char *purpose;    /* optional */
+	int64_t count;    /* hosts of the pool it runs on: 1 unless "count" (pool leases only) */
 	int64_t issued_at, not_before, not_after;
 	char policy_sha256[65];
 	cx_run_spec spec;
@@ -78,6 +79,9 @@ typedef struct cx_lease {
 } cx_lease;
 
 int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error *err);
+/* The pool a lease is addressed to ("pool:NAME" audience), or NULL. */
+const char *cx_lease_pool(const cx_lease *l);
+#define CX_LEASE_COUNT_MAX 1000
 void cx_lease_free(cx_lease *l);
 
 struct cx_policy;
@@ -86,6 +90,8 @@ typedef struct cx_verify_input {
 	const cx_keyring *keyring;
 	const struct cx_policy *policy; /* carries its own SHA-256 */
 	const char *host_id;            /* NULL: host has no id */
+	char *const *pools;             /* the pools this host is in */
+	size_t n_pools;
 	int64_t now;                    /* read once by the caller */
 } cx_verify_input;
 

@@ -34,7 +34,28 @@ typedef struct cx_claim {
 	 * before anything of the run can happen (calyx-exec: before the exec
 	 * gate opens). A claim never synced was never used: no command ran. */
 	bool defer_sync;
+	/* A pool lease (the etcd backend; NULL pool for a host's own):
+	 * claimed in the pool's ledger by this host, count hosts at most. */
+	const char *pool;
+	const char *host_id;
+	const char *lease_sha256; /* of the lease file: what the holders ran */
+	int64_t count;
+	/* Recorded in the local entry when set (the pool claim's etcd
+	 * cluster id and revision). */
+	const char *cluster_id;
+	int64_t revision;
+	struct cx_claim_out *out; /* optional: what the pool claim found */
 } cx_claim;
+
+/* What a pool claim leaves for the caller's audit events and messages. */
+typedef struct cx_claim_out {
+	bool ambiguous;        /* an answer was lost and never resolved */
+	char cluster_id[24];   /* etcd's, decimal */
+	int64_t revision;      /* of the winning write (or the holders seen) */
+	char holders[512];     /* "host-a, host-b": who holds it (on E_REPLAY too) */
+	unsigned n_holders;
+	unsigned attempts;     /* transactions sent */
+} cx_claim_out;
 
 typedef struct cx_ledger cx_ledger;
 
@@ -59,6 +80,19 @@ struct cx_ledger {
 
 /* Open (creating, mode 0700) the directory backend at dir. */
 int cx_ledger_open_dir(const char *dir, cx_ledger **ret, cx_error *err);
+
+/* The pool backend: claims go to etcd first (one linearizable transaction
+ * per decision, executor/lease/ledger_etcd.c), then, for the winner, to
+ * the directory backend at dir, which also answers is_claimed, sync and
+ * prune (this host's runs). */
+struct cx_etcd_cfg;
+int cx_ledger_open_etcd(const struct cx_etcd_cfg *cfg, const char *dir, cx_ledger **ret,
+			cx_error *err);
+
+/* calyx-ctl ledger: who holds lease_id in the pool's ledger, as the JSON
+ * value stored there (NULL when no one: *ret_rev 0). Linearizable read. */
+int cx_ledger_etcd_show(const struct cx_etcd_cfg *cfg, const char *lease_id, void **ret_json,
+			int64_t *ret_rev, char ret_cluster[24], cx_error *err);
 
 static inline int cx_ledger_claim(cx_ledger *l, const cx_claim *c, cx_error *err)
 {

@@ -250,11 +250,25 @@ static const char *reply_error(const reply_buf *b, char *out, size_t n)
 	json_t *j = b->p ? cx_json_loadb(b->p, b->len, 0, NULL) : NULL;
 	const char *m = j ? json_string_value(json_object_get(j, "message")) : NULL;
 	snprintf(out, n, "%.200s", m ? m : b->p ? b->p : "");
+	for (size_t k = strlen(out); k > 0 && (out[k - 1] == '\n' || out[k - 1] == '\r' || out[k - 1] == ' '); k--)
+		out[k - 1] = '\0';
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 	json_decref(j);
 	return out;
+}
+
+/* An HTTP 4xx answer as an error: etcd 3.4's gateway refuses a client
+ * certificate with a Common Name (it cannot map it to a user), which
+ * deserves what to do rather than its own words. */
+static int refusal(cx_error *err, const char *endpoint, long status, const char *what, const char *msg)
+{
+	if (status == 400 && strstr(msg, "CommonName"))
+		return cx_err(err, CX_E_LEDGER, EACCES,
+			      "etcd at %s refuses this client certificate: etcd 3.4's gateway answers HTTP 400 to a certificate with a Common Name (use one without CN, and an etcd user: config.ledger.username)",
+			      endpoint);
+	return cx_err(err, CX_E_LEDGER, EACCES, "etcd at %s %s: HTTP %ld: %s", endpoint, what, status, msg);
 }
 
 static int authenticate(cx_etcd *e, const char *endpoint, long ms, cx_error *err)
@@ -270,11 +284,13 @@ static int authenticate(cx_etcd *e, const char *endpoint, long ms, cx_error *err
 	sodium_memzero(s, strlen(s));
 	free(s);
 	int r = 0;
-	if (res.code != CURLE_OK || res.status != 200) {
-		r = cx_err(err, CX_E_LEDGER, EACCES, "etcd at %s refused user '%s': %s", endpoint,
-			   e->cfg.username,
-			   res.code != CURLE_OK ? e->api.easy_strerror(res.code)
-						: reply_error(&res.body, msg, sizeof(msg)));
+	if (res.code != CURLE_OK) { /* no answer: the caller tries the next endpoint */
+		r = cx_err(err, CX_E_LEDGER_UNAVAILABLE, EHOSTUNREACH, "%s: %s", endpoint,
+			   e->errbuf[0] ? e->errbuf : e->api.easy_strerror(res.code));
+	} else if (res.status != 200) { /* an answer: final */
+		char what[200];
+		snprintf(what, sizeof(what), "refused user '%.128s'", e->cfg.username);
+		r = refusal(err, endpoint, res.status, what, reply_error(&res.body, msg, sizeof(msg)));
 	} else {
 		json_t *j = cx_json_loadb(res.body.p, res.body.len, JSON_REJECT_DUPLICATES, NULL);
 		const char *t = json_string_value(json_object_get(j, "token"));
@@ -356,8 +372,7 @@ cx_etcd_outcome cx_etcd_call(cx_etcd *e, const char *path, const json_t *body, i
 				reauthed = true;
 				continue;
 			}
-			cx_err(err, CX_E_LEDGER, EPROTO, "etcd at %s answered HTTP %ld: %s", ep, res.status,
-			       msg);
+			refusal(err, ep, res.status, "refused the request", msg);
 			return CX_ETCD_REFUSED;
 		}
 		/* no answer, a 5xx, or a cut transfer: the next endpoint */

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 
 #include "calyx/codec.h"
+#include <time.h>
+
 #include "calyx/config.h"
 #include "calyx/esc.h"
 #include "calyx/fileio.h"
@@ -24,6 +26,8 @@
 #include "calyx/monitor.h"
 #include "calyx/audit.h"
 #include "calyx/keyring.h"
+#include "calyx/ledger.h"
+#include "calyx/codec.h"
 #include "calyx/workspace.h"
 #include "cli.h"
 #include "run/housekeeping.h"
@@ -41,6 +45,8 @@ static const char help_text[] =
 	"                       this at every start)\n"
 	"  rollback RUN [--force]  undo a committed run from its rollback pack; refused,\n"
 	"                       naming the files, if any changed since, unless --force\n"
+	"  ledger LEASE_ID [--json]  who holds a pool lease in the pool's ledger (etcd):\n"
+	"                       hosts, claim times, etcd revision (a linearizable read)\n"
 	"RUN: a lease id, a unique prefix of one, or a run id.\n"
 	"exit: 0 ok, 1 no such run or the supervisor did not answer, 2 usage, 125 error\n";
 
@@ -366,13 +372,68 @@ static int cmd_recover(int argc, char **argv)
 	return 0;
 }
 
+/* calyx-ctl ledger LEASE_ID [--json]: the pool ledger's entry. */
+static int cmd_ledger(int argc, char **argv)
+{
+	_cleanup_(cx_config_free) cx_config cfg = { 0 };
+	cx_error err = { 0 };
+	void *v = NULL;
+	int64_t rev = 0;
+	char cluster[24];
+	bool json = argc == 3 && strcmp(argv[2], "--json") == 0;
+
+	if (argc != 2 && !json)
+		return cx_cli_usage("usage: ledger LEASE_ID [--json]");
+	if (!cx_is_lower_hex(argv[1], 32))
+		return cx_cli_usage("'%s' is not a lease id (32 lowercase hex)", argv[1]);
+	if (cx_config_load(config_path, cx_trusted_owner(), &cfg, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (!cfg.ledger_etcd) {
+		cx_err(&err, CX_E_CONFIG, ENOTSUP,
+		       "this host's ledger is its own (\"dir\"): there is no pool ledger to show (config.ledger.backend \"etcd\")");
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	}
+	if (cx_ledger_etcd_show(&cfg.etcd, argv[1], &v, &rev, cluster, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	json_t *j = v;
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:I, s:O?}", "lease_id", argv[1], "etcd_cluster_id",
+				      cluster, "etcd_revision", (json_int_t)rev, "entry", j);
+		put_json(o);
+		json_decref(o);
+	} else if (!j) {
+		cx_esc_line(stdout, "no host holds lease %s in the pool's ledger (etcd cluster %s)", argv[1],
+			    cluster);
+	} else {
+		const json_t *hs = json_object_get(j, "holders"), *h;
+		size_t i;
+		cx_esc_line(stdout, "lease %s, pool '%s': %zu of %lld host(s), etcd cluster %s, revision %lld",
+			    argv[1], json_string_value(json_object_get(j, "pool")) ?: "?", json_array_size(hs),
+			    (long long)json_integer_value(json_object_get(j, "count")), cluster, (long long)rev);
+		json_array_foreach(hs, i, h) {
+			char when[32] = "?";
+			time_t t = (time_t)json_integer_value(json_object_get(h, "claimed_at"));
+			struct tm tm;
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			cx_esc_line(stdout, "  %s  claimed %s  nonce %s",
+				    json_string_value(json_object_get(h, "host_id")), when,
+				    json_string_value(json_object_get(h, "nonce")));
+		}
+		cx_esc_line(stdout, "  lease file sha256 %s",
+			    json_string_value(json_object_get(j, "lease_sha256")) ?: "?");
+	}
+	json_decref(j);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const cx_cli_cmd cmds[] = { { "list", cmd_list },     { "status", cmd_one },
 					   { "pause", cmd_one },     { "resume", cmd_one },
 					   { "halt", cmd_one },      { "diff", cmd_pack },
 					   { "rollback", cmd_pack }, { "recover", cmd_recover },
-					   { NULL, NULL } };
+					   { "ledger", cmd_ledger }, { NULL, NULL } };
 	cx_prog = "calyx-ctl";
 	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
 		if (getuid() != 0) {

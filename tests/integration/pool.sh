@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Pool leases on the etcd ledger: one lease for a pool of hosts runs on
+# exactly one of them (or exactly "count"), decided by a 3-member etcd
+# cluster started here on loopback (own ports, never 2379/2380, removed at
+# exit). Every simulated host is its own config, state dir, audit log and
+# host id, sharing one keyring and policy.
+#
+#   bash tests/integration/pool.sh [BUILD_DIR]   (default: build; root)
+#
+# POOL_ROUNDS (default 100): racing rounds of 20 hosts; every 5th round
+# kills the etcd leader mid-race, with the racers' timeout short
+# (300 ms) to force lost answers: never two winners.
+set -u
+
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh" "${1:-build}"
+# shellcheck source=tests/integration/lib_etcd.sh
+source "$(dirname "$0")/lib_etcd.sh"
+
+ROUNDS=${POOL_ROUNDS:-100}
+NHOSTS=20
+CTL=$B/calyx-ctl
+PREFIX="it$$/"
+
+if ! etcd_have; then
+	skip_test pool_all "etcd is not installed (scripts/install-deps.sh installs etcd-server)"
+	summary
+	exit $?
+fi
+if ! command -v curl >/dev/null 2>&1; then
+	skip_test pool_all "curl is not installed"
+	summary
+	exit $?
+fi
+
+etcd_start 3
+if ! etcd_wait_healthy 30; then
+	echo "pool.sh: the test's etcd cluster did not come up: $(tail -n 3 "$T"/etcd/m1.log)" >&2
+	exit 2
+fi
+
+mkdir -p "$T/srv"
+policy_json '["/usr/bin/true", "/usr/bin/sleep"]' '["/usr"]' >"$T/pool.policy.json"
+ledger_cfg() { # ledger_cfg TIMEOUT_MS
+	printf '"ledger": {"backend": "etcd", "endpoints": %s, "prefix": "%s", "timeout_ms": %d}' \
+		"$(etcd_endpoints_json)" "$PREFIX" "$1"
+}
+for i in $(seq 1 $NHOSTS); do
+	mk_host "h$i" "$T/pool.policy.json" "web-$i" "\"pools\": [\"web\"], $(ledger_cfg 2000)" ||
+		{ echo "pool.sh: $WHY" >&2; exit 2; }
+	# the same host with a short deadline (the leader-kill rounds)
+	sed 's/"timeout_ms": 2000/"timeout_ms": 300/' "$T/h$i/etc/calyx.conf" >"$T/h$i/etc/short.conf"
+	chmod 644 "$T/h$i/etc/short.conf"
+done
+mk_host out "$T/pool.policy.json" db-1 "\"pools\": [\"db\"], $(ledger_cfg 2000)" || exit 2
+mk_host dirhost "$T/pool.policy.json" web-99 '"pools": ["web"]' || exit 2
+
+# pool_lease OUT [EXTRA_BODY]: a lease for pool:web running /usr/bin/true
+pool_lease() {
+	HOST_ID=pool:web body_json '["/usr/bin/true"]' "${2:-}" >"$T/body.json"
+	mk_lease h1 "$1" "$T/body.json"
+}
+
+# race LEASE CONF N: hosts 1..N run it at once; $T/race/I.rc and .err
+race() {
+	local lease=$1 conf=$2 n=$3 i
+	rm -rf "$T/race"
+	mkdir -p "$T/race"
+	local pids=()
+	for i in $(seq 1 "$n"); do
+		("$EXEC" --config "$T/h$i/etc/$conf" --lease "$lease" >/dev/null 2>"$T/race/$i.err"
+		 echo $? >"$T/race/$i.rc") &
+		pids+=($!)
+	done
+	# (not a bare wait: the etcd members are this shell's children too)
+	wait "${pids[@]}"
+}
+race_count() { cat "$T"/race/*.rc | grep -cx "$1"; }
+winners() { grep -lx 0 "$T"/race/*.rc | sed 's|.*/\([0-9]*\)\.rc|\1|' | tr '\n' ' '; }
+
+# etcd_holders LEASE_ID: the host ids the pool's ledger lists
+etcd_holders() {
+	local key val
+	key=$(printf '%sledger/%s' "$PREFIX" "$1" | base64 -w0)
+	val=$(etcd_curl /v3/kv/range "{\"key\":\"$key\"}" "${2:-1}" |
+		sed -n 's/.*"value":"\([^"]*\)".*/\1/p' | base64 -d 2>/dev/null)
+	printf '%s' "$val" | grep -o '"host_id":"[^"]*"' | sed 's/"host_id":"\(.*\)"/\1/' | sort | tr '\n' ' '
+}
+
+t_one_of_twenty() {
+	local lid w
+	pool_lease "$T/one.lease" || return 1
+	lid=$(lease_id "$T/one.lease")
+	race "$T/one.lease" calyx.conf $NHOSTS
+	[ "$(race_count 0)" -eq 1 ] || fail "$(race_count 0) hosts ran it, expected 1 (rcs: $(cat "$T"/race/*.rc | tr '\n' ' '))" || return 1
+	[ "$(race_count 77)" -eq $((NHOSTS - 1)) ] || fail "$(race_count 77) refusals (77), expected $((NHOSTS - 1))" || return 1
+	w=$(winners | tr -d ' ')
+	for i in $(seq 1 $NHOSTS); do
+		[ "$i" = "$w" ] && continue
+		grep -q "\[E_REPLAY\]: .*pool 'web': web-$w " "$T/race/$i.err" ||
+			fail "host $i does not name the winner web-$w: $(head -n 1 "$T/race/$i.err")" || return 1
+		[ ! -e "$T/h$i/state/ledger/$lid" ] || fail "loser $i has a local ledger entry" || return 1
+	done
+	[ -e "$T/h$w/state/ledger/$lid" ] || fail "the winner has no local ledger entry" || return 1
+	grep -q '"etcd_revision":[1-9]' "$T/h$w/state/ledger/$lid" || fail "local entry lacks the etcd revision" || return 1
+	[ "$(etcd_holders "$lid")" = "web-$w " ] || fail "etcd lists '$(etcd_holders "$lid")', expected web-$w" || return 1
+	grep -q '"type":"lease.consumed".*"ledger":"etcd","pool":"web"' "$T/h$w/log/audit.jsonl" ||
+		fail "the winner's lease.consumed does not name the pool ledger" || return 1
+}
+
+t_count_five() {
+	local lid
+	pool_lease "$T/five.lease" '"count": 5' || return 1
+	lid=$(lease_id "$T/five.lease")
+	race "$T/five.lease" calyx.conf $NHOSTS
+	[ "$(race_count 0)" -eq 5 ] || fail "$(race_count 0) hosts ran it, expected 5" || return 1
+	[ "$(race_count 77)" -eq 15 ] || fail "$(race_count 77) refusals, expected 15" || return 1
+	[ "$(etcd_holders "$lid" | wc -w)" -eq 5 ] || fail "etcd lists $(etcd_holders "$lid" | wc -w) holders" || return 1
+	for w in $(winners); do
+		etcd_holders "$lid" | grep -qw "web-$w" || fail "winner web-$w is not in etcd's holders" || return 1
+	done
+}
+
+# 100 rounds of 20 racers; every 5th, the leader is killed mid-race with
+# the racers' deadline at 300 ms: at most one winner, ever, and a winner
+# is the one etcd lists.
+t_rounds_with_leader_kills() {
+	local r lid lead w kills=0 amb=0 unav=0 clean=0
+	for r in $(seq 1 "$ROUNDS"); do
+		pool_lease "$T/r.lease" || return 1
+		lid=$(lease_id "$T/r.lease")
+		if [ $((r % 5)) -eq 0 ]; then
+			lead=$(etcd_leader)
+			race "$T/r.lease" short.conf $NHOSTS &
+			local rp=$!
+			sleep 0.0$((RANDOM % 5 + 1))
+			[ "$lead" -gt 0 ] && etcd_kill "$lead" && kills=$((kills + 1))
+			wait "$rp"
+			[ "$lead" -gt 0 ] && etcd_restart "$lead"
+			etcd_wait_healthy 30 || fail "round $r: the cluster did not recover" || return 1
+		else
+			race "$T/r.lease" calyx.conf $NHOSTS
+		fi
+		w=$(race_count 0)
+		[ "$w" -le 1 ] || fail "round $r: $w hosts ran one lease (hosts $(winners))" || return 1
+		if [ "$w" -eq 1 ]; then
+			[ "$(etcd_holders "$lid")" = "web-$(winners | tr -d ' ') " ] ||
+				fail "round $r: web-$(winners) ran it, etcd lists '$(etcd_holders "$lid")'" || return 1
+		fi
+		if [ $((r % 5)) -ne 0 ]; then
+			[ "$w" -eq 1 ] && [ "$(race_count 77)" -eq $((NHOSTS - 1)) ] ||
+				fail "round $r (no kill): $w winners, $(race_count 77) refusals" || return 1
+			clean=$((clean + 1))
+		else
+			# the others: refused (77) or no decision (125), nothing else
+			[ $(($(race_count 77) + $(race_count 125) + w)) -eq $NHOSTS ] ||
+				fail "round $r: exit codes $(cat "$T"/race/*.rc | sort | uniq -c | tr '\n' ' ')" || return 1
+			amb=$((amb + $(grep -l 'may have landed' "$T"/race/*.err 2>/dev/null | wc -l)))
+			unav=$((unav + $(race_count 125)))
+		fi
+	done
+	echo "    $ROUNDS rounds x $NHOSTS racers: $clean clean rounds with exactly 1 winner; $kills leader kills mid-race: $unav refusals without a decision (125), $amb of them ambiguous; never 2 winners"
+}
+
+# 2 of 3 members down: every host refuses within timeout_ms + 0.5 s,
+# exit 125, one line, nothing consumed; back up: runs proceed.
+t_quorum_loss() {
+	local lid i t0 t1 ms worst=0
+	pool_lease "$T/q.lease" || return 1
+	lid=$(lease_id "$T/q.lease")
+	etcd_kill 2
+	etcd_kill 3
+	local pids=()
+	for i in 1 2 3 4 5; do
+		(t0=$(date +%s%N)
+		 "$EXEC" --config "$T/h$i/etc/calyx.conf" --lease "$T/q.lease" >/dev/null 2>"$T/q$i.err"
+		 echo "$? $((($(date +%s%N) - t0) / 1000000))" >"$T/q$i.rc") &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for i in 1 2 3 4 5; do
+		read -r rc ms <"$T/q$i.rc"
+		[ "$rc" -eq 125 ] || fail "host $i: exit $rc, expected 125: $(head -n 1 "$T/q$i.err")" || return 1
+		[ "$(nlines "$T/q$i.err")" -eq 1 ] && grep -q '^calyx-exec: error \[E_LEDGER_UNAVAILABLE\]: ' "$T/q$i.err" ||
+			fail "host $i: not one E_LEDGER_UNAVAILABLE line: $(tr '\n' '|' <"$T/q$i.err")" || return 1
+		[ "$ms" -le 2500 ] || fail "host $i refused after $ms ms, past timeout_ms (2000) + 0.5 s" || return 1
+		[ "$ms" -gt "$worst" ] && worst=$ms
+		[ ! -e "$T/h$i/state/ledger/$lid" ] || fail "host $i consumed the lease locally" || return 1
+		[ -z "$(ls -A "$T/h$i/state/runs" 2>/dev/null)" ] || fail "host $i left a run dir" || return 1
+	done
+	echo "    quorum lost: 5 hosts refused in at most $worst ms (timeout_ms 2000)"
+	etcd_restart 2
+	etcd_restart 3
+	etcd_wait_healthy 30 || fail "the cluster did not come back" || return 1
+	pool_lease "$T/q2.lease" || return 1
+	race "$T/q2.lease" calyx.conf 5
+	[ "$(race_count 0)" -eq 1 ] || fail "after the restart $(race_count 0) hosts ran the new lease, expected 1" || return 1
+}
+
+t_not_in_pool() {
+	local lid
+	pool_lease "$T/np.lease" || return 1
+	lid=$(lease_id "$T/np.lease")
+	check_one_line 77 E_AUDIENCE cx out --lease "$T/np.lease" || return 1
+	grep -q "pool 'web', this host ('db-1') is not in it" "$ERR" || fail "message: $(first_err)" || return 1
+	[ -z "$(etcd_holders "$lid")" ] || fail "a refused host claimed it in etcd" || return 1
+}
+
+t_dir_ledger_host() {
+	local lid
+	pool_lease "$T/dl.lease" || return 1
+	lid=$(lease_id "$T/dl.lease")
+	check_one_line 125 E_LEDGER cx dirhost --lease "$T/dl.lease" || return 1
+	grep -q "this host's ledger is its own" "$ERR" || fail "message: $(first_err)" || return 1
+	[ ! -e "$T/dirhost/state/ledger/$lid" ] || fail "the dir-ledger host consumed it" || return 1
+	# and the lease is still good for the pool
+	race "$T/dl.lease" calyx.conf 3
+	[ "$(race_count 0)" -eq 1 ] || fail "the pool could not run it afterwards" || return 1
+}
+
+t_forged_lease_claims_nothing() {
+	local lid
+	pool_lease "$T/f.lease" || return 1
+	lid=$(lease_id "$T/f.lease")
+	# the agent's signature replaced by a stranger's key: verification
+	# refuses before the ledger is asked
+	python3 - "$T/f.lease" <<'PY' || return 1
+import json, sys
+p = sys.argv[1]
+e = json.load(open(p))
+s = e["signatures"][1]["sig"]
+e["signatures"][1]["sig"] = ("B" if s[0] != "B" else "C") + s[1:]
+json.dump(e, open(p, "w"))
+PY
+	check_one_line 77 E_BAD_SIG cx h1 --lease "$T/f.lease" || return 1
+	[ -z "$(etcd_holders "$lid")" ] || fail "a forged lease reached the pool's ledger" || return 1
+}
+
+t_ctl_ledger_shows_holders() {
+	local lid w
+	pool_lease "$T/c.lease" || return 1
+	lid=$(lease_id "$T/c.lease")
+	race "$T/c.lease" calyx.conf 4
+	w=$(winners | tr -d ' ')
+	check 0 "" "$CTL" --config "$T/h1/etc/calyx.conf" ledger "$lid" || return 1
+	grep -q "web-$w" "$OUT" || fail "calyx-ctl ledger does not name web-$w: $(head -c 300 "$OUT")" || return 1
+	grep -q "revision" "$OUT" || fail "calyx-ctl ledger shows no revision" || return 1
+	check 2 "is not a lease id" "$CTL" --config "$T/h1/etc/calyx.conf" ledger nothex || return 1
+	check 0 "" "$CTL" --config "$T/h1/etc/calyx.conf" ledger 0123456789abcdef0123456789abcdef || return 1
+	expect_stdout_has "no host holds lease 0123456789abcdef0123456789abcdef" || return 1
+}
+
+# TLS with client certificates and an etcd user, one member of its own
+# (the 3-member cluster is stopped first): the pool lease runs; a wrong
+# password, a missing client certificate and a certificate with a Common
+# Name (etcd 3.4's gateway answers 400) are refused in one line, exit 125.
+t_tls_and_user() {
+	local d=$T/tls lid E
+	command -v openssl >/dev/null 2>&1 || { WHY="openssl missing"; return 1; }
+	command -v etcdctl >/dev/null 2>&1 || { WHY="etcdctl missing (etcd-client)"; return 1; }
+	etcd_stop_all
+	mkdir -p "$d" && chmod 700 "$d"
+	(
+		cd "$d" || exit 1
+		gen() { # gen NAME SUBJECT EXT: a P-256 key and a certificate signed by the CA
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" \
+				-out "$1.csr" -subj "$2" &&
+				printf '%b' "$3" >"$1.ext" &&
+				openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" \
+					-days 2 -extfile "$1.ext"
+		}
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key \
+			-out ca.crt -subj "/O=calyx-test CA" -days 2 &&
+			gen srv "/O=calyx-test server" 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' &&
+			gen cli "/O=calyx-test client" 'extendedKeyUsage=clientAuth\n' &&
+			gen cn "/CN=web-1/O=calyx-test" 'extendedKeyUsage=clientAuth\n'
+	) >"$d/gen.log" 2>&1 || fail "openssl: $(tail -n 2 "$d/gen.log")" || return 1
+	chmod 600 "$d"/*.key
+	ETCD_PORT=23770 ETCD_SCHEME=https
+	ETCD_CURL_FLAGS="--cacert $d/ca.crt --cert $d/cli.crt --key $d/cli.key"
+	etcd_start 1 --cert-file "$d/srv.crt" --key-file "$d/srv.key" --client-cert-auth \
+		--trusted-ca-file "$d/ca.crt"
+	etcd_wait_healthy 30 || fail "the TLS member did not come up: $(tail -n 2 "$T/etcd/m1.log")" || return 1
+	E="etcdctl --endpoints $(etcd_url 1) --cacert $d/ca.crt --cert $d/cli.crt --key $d/cli.key"
+	{ $E user add root --new-user-password=rootpw && $E user add calyx --new-user-password=s3cret &&
+		$E role add calyx && $E role grant-permission calyx readwrite --prefix=true "$PREFIX" &&
+		$E user grant-role calyx calyx && $E auth enable; } >"$d/auth.log" 2>&1 ||
+		fail "etcd auth setup: $(tail -n 2 "$d/auth.log")" || return 1
+	printf 's3cret\n' >"$d/pw" && chmod 600 "$d/pw"
+	printf 'wrong\n' >"$d/badpw" && chmod 600 "$d/badpw"
+	tls_host() { # tls_host NAME CERT PWFILE
+		local c=${2:+, \"cert\": \"$d/$2.crt\", \"key\": \"$d/$2.key\"}
+		mk_host "$1" "$T/pool.policy.json" "$1" "\"pools\": [\"web\"], \"ledger\": {\"backend\": \"etcd\", \"endpoints\": [\"$(etcd_url 1)\"], \"prefix\": \"$PREFIX\", \"timeout_ms\": 1500, \"ca\": \"$d/ca.crt\"$c, \"username\": \"calyx\", \"password_file\": \"$d/$3\"}"
+	}
+	tls_host tls-ok cli pw && tls_host tls-badpw cli badpw && tls_host tls-nocert "" pw &&
+		tls_host tls-cn cn pw || return 1
+	pool_lease "$T/tls.lease" || return 1
+	lid=$(lease_id "$T/tls.lease")
+	check_one_line 125 E_LEDGER cx tls-badpw --lease "$T/tls.lease" || return 1
+	grep -q "refused user 'calyx'" "$ERR" || fail "wrong password: $(first_err)" || return 1
+	check_one_line 125 E_LEDGER_UNAVAILABLE cx tls-nocert --lease "$T/tls.lease" || return 1
+	check_one_line 125 E_LEDGER cx tls-cn --lease "$T/tls.lease" || return 1
+	grep -q "certificate with a Common Name" "$ERR" || fail "CN certificate: $(first_err)" || return 1
+	check 0 "" cx tls-ok --lease "$T/tls.lease" || return 1
+	grep -q '"etcd_revision":[1-9]' "$T/tls-ok/state/ledger/$lid" || fail "no etcd revision recorded" || return 1
+	check_one_line 77 E_REPLAY cx tls-ok --lease "$T/tls.lease" || return 1
+}
+
+run_test pool_one_of_twenty_runs t_one_of_twenty
+run_test pool_count_five_of_twenty t_count_five
+run_test pool_host_not_in_pool_refused t_not_in_pool
+run_test pool_lease_on_dir_ledger_refused t_dir_ledger_host
+run_test pool_forged_lease_claims_nothing t_forged_lease_claims_nothing
+run_test pool_ctl_ledger_shows_holders t_ctl_ledger_shows_holders
+run_test pool_rounds_never_two_winners t_rounds_with_leader_kills
+run_test pool_quorum_loss_refuses_in_time t_quorum_loss
+if command -v openssl >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; then
+	run_test pool_tls_client_cert_and_user t_tls_and_user
+else
+	skip_test pool_tls_client_cert_and_user "openssl or etcdctl missing (scripts/install-deps.sh installs etcd-client)"
+fi
+summary

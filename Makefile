@@ -14,6 +14,7 @@
 #   make bench-monitor  quota enforcement precision and monitor overhead (root)
 #   make bench-workspace  discard and commit speed of the transactional workspace (root)
 #   make bench-audit    audit log append and verify throughput (lines/s)
+#   make bench-ledger   pool lease claims on a 3-member etcd: latency, races with leader kills, quorum loss (root)
 #   make bench-doc      docs/benchmarks.md from the results in build/bench/
 #   make adversarial  the attack corpus (tests/adversarial/cases/), table + total (root)
 #   make soak       SOAK_RUNS consecutive runs, SOAK_CONCURRENCY at a time; leak checks (root)
@@ -258,6 +259,9 @@ fuzz-run: $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES))
 
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+bench-ledger: all
+	$(Q)scripts/bench-ledger.sh $(BUILD)
 
 bench-verify: $(BENCH_BINS)
 	$(Q)scripts/bench-verify.sh $(BUILD)

@@ -28,11 +28,12 @@ export BENCH_OUT=${BENCH_OUT:-$BUILD/bench}
 # shellcheck source=scripts/lib-bench.sh
 source scripts/lib-bench.sh
 DOC=${BENCH_DOC:-docs/benchmarks.md}
-ALL="startup overhead throughput verify audit monitor workspace"
+ALL="startup overhead throughput verify audit monitor workspace ledger"
 
 declare -A TITLE=(
 	[startup]="Startup" [overhead]="Run-time overhead" [throughput]="Throughput and scale"
 	[verify]="Lease verification" [audit]="Audit log" [monitor]="Monitor" [workspace]="Workspace"
+	[ledger]="Pool ledger (etcd)"
 )
 
 # ---- inputs ---------------------------------------------------------------
@@ -192,6 +193,16 @@ else
 		"firejail $(ms2 "${VAL[$FJ]}") ms / calyx $(ms2 "${VAL[startup.calyx.median_ms]}") ms = ${r}× faster" "$(verdict ge "$r" 5)"
 fi
 goal_value "Lease verification, one core" "≥ 5,000 leases/s" ge 5000 verify.leases_per_s_1core
+# issue 17: the pool ledger
+goal_value "Pool lease claim, median (3-member etcd, loopback)" "≤ 3 ms" le 3 ledger.claim_ms_median " (consume phase)"
+if have ledger.double_runs && have ledger.racing_claims; then
+	goal "Double runs in racing claims with leader kills" "0 over ≥ 2,000 claims" \
+		"${VAL[ledger.double_runs]} in $(num "${VAL[ledger.racing_claims]}") claims" \
+		"$(awk -v d="${VAL[ledger.double_runs]}" -v c="${VAL[ledger.racing_claims]}" 'BEGIN { print d + 0 == 0 && c >= 2000 ? "met" : d + 0 == 0 ? "short (fewer claims)" : "not met" }')"
+else
+	goal "Double runs in racing claims with leader kills" "0 over ≥ 2,000 claims" "$(why_missing ledger.double_runs)" "not measured"
+fi
+goal_value "Refusal on quorum loss (timeout_ms 2000)" "≤ timeout_ms + 0.5 s (2,500 ms)" le 2500 ledger.quorum_refusal_max_ms " (slowest of 10 hosts)"
 goal_value "Audit log verification" "≥ 200,000 lines/s (issue 16; 50,000 in issue 8)" ge 200000 audit.verify_lines_per_s
 # what bounds audit verification: v2 logs sign one checkpoint per sync
 # group and hash every line, so the figure depends on the group's size;

@@ -24,8 +24,9 @@
  * no decision within it is E_LEDGER_UNAVAILABLE (exit 125, nothing run),
  * and a write whose answer was lost and never resolved is also reported as
  * ambiguous (the caller audits it; the lease may be burnt, never run twice).
- * The key is attached to an etcd lease whose TTL outlives the calyx lease
- * (its validity + the clock skew + an hour), so the ledger cleans itself.
+ * The key is attached to an etcd lease that outlives the calyx lease (its
+ * validity + the clock skew + an hour), so the ledger cleans itself; one
+ * granted etcd lease serves this host's claims for a day (grant_cached).
  *
  * The winner then claims the lease in the host's own directory ledger too
  * (with etcd's cluster id and revision), which decides between two runs on
@@ -37,10 +38,14 @@
  * access to the ledger can and cannot do). */
 #include "calyx/ledger.h"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "calyx/codec.h"
+#include "calyx/fileio.h"
 #include "calyx/etcd.h"
 #include "calyx/lease.h"
 #include "calyx/jsonx.h"
@@ -48,12 +53,14 @@
 
 #define CLAIM_ROUNDS_MAX 256   /* compare failures one claim goes through */
 #define TTL_MARGIN_S 3600
+#define GRANT_REUSE_S (24 * 3600) /* a granted etcd lease serves claims this much longer */
 
 typedef struct etcd_ledger {
 	cx_ledger base;
 	cx_ledger *local;
 	cx_etcd *etcd;
 	int timeout_ms;
+	char *grant_cache; /* <ledger dir>.etcd-lease: the etcd lease claims reuse */
 } etcd_ledger;
 
 /* What the key holds, checked: at most count holders (≤ CX_LEASE_COUNT_MAX
@@ -170,15 +177,49 @@ static cx_etcd_outcome grant(cx_etcd *e, int64_t ttl, int64_t deadline, char out
 	return CX_ETCD_ANSWERED;
 }
 
-static void revoke_grant(cx_etcd *e, const char *id)
+/* The etcd lease claims attach their keys to, granted once and reused
+ * (one round trip less per claim): STATE/ledger.etcd-lease holds
+ * {"id": "…", "expires_at": unix seconds}, expires_at read from this
+ * host's clock *before* the grant (so never later than etcd's). A claim
+ * reuses it only while it outlives what the claim needs by 10 minutes;
+ * a lease etcd no longer knows (a restored or new cluster) is granted
+ * anew. Written atomically, root-only, in the state dir. */
+static bool grant_cached(const etcd_ledger *l, int64_t need_until, char out[24])
 {
-	json_t *req = json_pack("{s:s}", "ID", id), *rep = NULL;
-	cx_error ignored = { 0 };
-	/* best effort, briefly: an unused grant expires on its own */
-	if (cx_etcd_call(e, "/v3/lease/revoke", req, cx_mono_ns() + 200000000LL, &rep, &ignored) ==
-	    CX_ETCD_ANSWERED)
-		json_decref(rep);
-	json_decref(req);
+	uint8_t buf[256];
+	_cleanup_close_ int fd = open(l->grant_cache, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	json_t *j = n > 0 ? cx_json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
+	json_int_t exp = j ? json_integer_value(json_object_get(j, "expires_at")) : 0;
+	bool ok = id && strlen(id) > 0 && strlen(id) < 24 && strspn(id, "0123456789") == strlen(id) &&
+		  exp >= need_until + 600;
+	if (ok)
+		snprintf(out, 24, "%s", id);
+	json_decref(j);
+	return ok;
+}
+
+static void grant_store(const etcd_ledger *l, const char *id, int64_t expires_at)
+{
+	json_t *j = json_pack("{s:s, s:I}", "id", id, "expires_at", (json_int_t)expires_at);
+	char *s = j ? cx_json_dump(j) : NULL;
+	if (s) /* best effort: without it, the next claim grants again */
+		cx_write_file_atomic(l->grant_cache, s, strlen(s), 0600, NULL);
+	free(s);
+	json_decref(j);
+}
+
+/* A fresh grant for a claim that needs its keys alive until need_until
+ * (wall clock), stored for the next claims. */
+static cx_etcd_outcome grant_fresh(etcd_ledger *l, int64_t need_until, int64_t deadline, char out[24],
+				   cx_error *err)
+{
+	int64_t now = time(NULL), ttl = need_until - now + GRANT_REUSE_S;
+	cx_etcd_outcome o = grant(l->etcd, ttl, deadline, out, err);
+	if (o == CX_ETCD_ANSWERED)
+		grant_store(l, out, now + ttl);
+	return o;
 }
 
 static void header_of(const json_t *rep, cx_claim_out *out)
@@ -201,15 +242,19 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 	uint8_t rnd[16];
 	char nonce[33], grant_id[24] = "";
 	held cur = { 0 };
-	bool have = false, used_grant = false;
+	bool have = false;
 	int r = 0;
 
 	randombytes_buf(rnd, sizeof(rnd));
 	cx_hex_encode(rnd, sizeof(rnd), nonce);
-	int64_t ttl = c->not_after - c->consumed_at + (c->prune_after - c->not_after) + TTL_MARGIN_S;
-	if (ttl < 60)
-		ttl = 60;
-	cx_etcd_outcome o = grant(e, ttl, deadline, grant_id, err);
+	/* the key must outlive the calyx lease: its not_after, the clock
+	 * skew (prune_after), and a margin */
+	int64_t need_until = c->prune_after + TTL_MARGIN_S;
+	int64_t t0 = cx_mono_ns();
+	bool cached = grant_cached(l, need_until, grant_id);
+	cx_etcd_outcome o = CX_ETCD_ANSWERED;
+	if (!cached)
+		o = grant_fresh(l, need_until, deadline, grant_id, err);
 	if (o != CX_ETCD_ANSWERED)
 		return o == CX_ETCD_REFUSED ? -EPROTO : -ETIMEDOUT; /* nothing claimed */
 
@@ -258,6 +303,17 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 		json_decref(txn);
 		if (o == CX_ETCD_LOST)
 			out->ambiguous = true;
+		if (o == CX_ETCD_REFUSED && cached && strstr(ce.msg, "lease not found")) {
+			/* the reused etcd lease is gone (a restored or new
+			 * cluster): a fresh one, and the same round again */
+			cached = false;
+			o = grant_fresh(l, need_until, deadline, grant_id, err);
+			if (o != CX_ETCD_ANSWERED) {
+				r = o == CX_ETCD_REFUSED ? -EPROTO : -ETIMEDOUT;
+				break;
+			}
+			continue;
+		}
 		if (o != CX_ETCD_ANSWERED) {
 			*err = ce;
 			if (out->ambiguous)
@@ -270,7 +326,6 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 		if (json_is_true(json_object_get(rep, "succeeded"))) {
 			/* ours: the write's revision is the header's */
 			out->ambiguous = false;
-			used_grant = lease == grant_id;
 			json_decref(rep);
 			r = 0;
 			break;
@@ -301,7 +356,6 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 		if (mine) { /* a lost answer of ours had landed */
 			out->ambiguous = false;
 			out->revision = cur.mod_rev;
-			used_grant = true;
 			r = 0;
 			break;
 		}
@@ -323,8 +377,7 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 		}
 	}
 	json_decref(cur.value);
-	if (!used_grant && grant_id[0] && !out->ambiguous)
-		revoke_grant(e, grant_id);
+	out->claim_us = (cx_mono_ns() - t0) / 1000;
 	return r;
 }
 
@@ -376,6 +429,7 @@ static int etcd_prune(cx_ledger *base, int64_t now, unsigned *ret_removed, unsig
 static void etcd_close(cx_ledger *base)
 {
 	etcd_ledger *l = (etcd_ledger *)base;
+	free(l->grant_cache);
 	cx_ledger_close(l->local);
 	cx_etcd_close(l->etcd);
 	free(l);
@@ -397,6 +451,7 @@ int cx_ledger_open_etcd(const cx_etcd_cfg *cfg, const char *dir, cx_ledger **ret
 
 	l->base.ops = &etcd_ops;
 	l->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
+	CX_CHECK(asprintf(&l->grant_cache, "%s.etcd-lease", dir) > 0);
 	r = cx_ledger_open_dir(dir, &l->local, err);
 	if (r == 0)
 		r = cx_etcd_open(cfg, &l->etcd, err);

@@ -382,7 +382,8 @@ static int phase_consume(cx_run *run, cx_error *err)
 			 json_object_set_new(cd, "count", json_integer(run->lease.count)) == 0 &&
 			 json_object_set_new(cd, "etcd_cluster_id", json_string(po.cluster_id)) == 0 &&
 			 json_object_set_new(cd, "etcd_revision", json_integer(po.revision)) == 0 &&
-			 json_object_set_new(cd, "attempts", json_integer(po.attempts)) == 0);
+			 json_object_set_new(cd, "attempts", json_integer(po.attempts)) == 0 &&
+			 json_object_set_new(cd, "claim_us", json_integer(po.claim_us)) == 0);
 	cx_run_event(run, "lease.consumed", cd, err, &r);
 	if (r < 0)
 		return r;

@@ -55,6 +55,7 @@ typedef struct cx_claim_out {
 	char holders[512];     /* "host-a, host-b": who holds it (on E_REPLAY too) */
 	unsigned n_holders;
 	unsigned attempts;     /* transactions sent */
+	int64_t claim_us;      /* from the first request to the decision */
 } cx_claim_out;
 
 typedef struct cx_ledger cx_ledger;

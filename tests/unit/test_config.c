@@ -120,6 +120,71 @@ static void config_bpf_pin_dir(void **st)
 	}
 }
 
+/* pools and the etcd ledger: parsed with their bounds; anything off
+ * (an endpoint with a path, a lone cert or username, a pool name out of
+ * the alphabet, no host_id) refused as E_CONFIG. */
+static void config_pools_and_ledger(void **st)
+{
+#define HID HEAD ",\"host_id\":\"web-1\""
+#define ETCD ",\"ledger\":{\"backend\":\"etcd\",\"endpoints\":[\"http://127.0.0.1:23791\",\"https://[::1]:2379\"]"
+	static const char *const bad[] = {
+		HEAD ",\"pools\":[\"web\"]}",                      /* no host_id */
+		HID ",\"pools\":[\"web\",\"web\"]}",               /* twice */
+		HID ",\"pools\":[\".web\"]}",                      /* not alphanumeric first */
+		HID ",\"pools\":[\"we b\"]}",
+		HID ",\"pools\":\"web\"}",
+		HID ",\"ledger\":{\"backend\":\"zk\"}}",
+		HID ",\"ledger\":{\"backend\":\"dir\",\"prefix\":\"x\"}}",
+		HID ",\"ledger\":{\"backend\":\"etcd\"}}",         /* no endpoints */
+		HID ",\"ledger\":{\"backend\":\"etcd\",\"endpoints\":[]}}",
+		HID ",\"ledger\":{\"backend\":\"etcd\",\"endpoints\":[\"http://h:1/v3\"]}}",
+		HID ",\"ledger\":{\"backend\":\"etcd\",\"endpoints\":[\"ftp://h:1\"]}}",
+		HID ",\"ledger\":{\"backend\":\"etcd\",\"endpoints\":[\"http://u@h:1\"]}}",
+		HID ETCD ",\"timeout_ms\":99}}",
+		HID ETCD ",\"timeout_ms\":60001}}",
+		HID ETCD ",\"prefix\":\"a b\"}}",
+		HID ETCD ",\"cert\":\"/c\"}}",                     /* without its key */
+		HID ETCD ",\"username\":\"u\"}}",                  /* without a password file */
+		HID ETCD ",\"ca\":\"rel/ca\"}}",
+		HID ETCD ",\"nope\":1}}",
+		HEAD ETCD "}}",                                    /* no host_id */
+	};
+	cx_config c;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse(HEAD "}", &c, &err), 0);
+	assert_int_equal(c.n_pools, 0);
+	assert_false(c.ledger_etcd);
+	cx_config_free(&c);
+	assert_int_equal(parse(HID ",\"pools\":[\"web\",\"db-2\"],\"ledger\":{\"backend\":\"dir\"}}", &c, &err), 0);
+	assert_int_equal(c.n_pools, 2);
+	assert_true(cx_config_in_pool(&c, "db-2"));
+	assert_false(cx_config_in_pool(&c, "db"));
+	assert_false(c.ledger_etcd);
+	cx_config_free(&c);
+	assert_int_equal(parse(HID ETCD ",\"prefix\":\"p/\",\"timeout_ms\":500,\"ca\":\"/ca\",\"cert\":\"/c\",\"key\":\"/k\",\"username\":\"calyx\",\"password_file\":\"/pw\"}}",
+			       &c, &err), 0);
+	assert_true(c.ledger_etcd);
+	assert_int_equal(c.etcd.n_endpoints, 2);
+	assert_string_equal(c.etcd.endpoints[1], "https://[::1]:2379");
+	assert_string_equal(c.etcd.prefix, "p/");
+	assert_int_equal(c.etcd.timeout_ms, 500);
+	assert_string_equal(c.etcd.username, "calyx");
+	assert_string_equal(c.etcd.password_file, "/pw");
+	cx_config_free(&c);
+	assert_int_equal(parse(HID ETCD "}}", &c, &err), 0);
+	assert_string_equal(c.etcd.prefix, "calyx/");
+	assert_int_equal(c.etcd.timeout_ms, 2000);
+	cx_config_free(&c);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		if (parse(bad[i], &c, &err) == 0)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.reason, CX_E_CONFIG);
+	}
+#undef HID
+#undef ETCD
+}
+
 static void config_load_strict_modes(void **st)
 {
 	char *dir = tu_tmpdir(), *p, *l;
@@ -212,6 +277,7 @@ int main(void)
 		cmocka_unit_test(config_bad_fields),
 		cmocka_unit_test(config_run_ids),
 		cmocka_unit_test(config_bpf_pin_dir),
+		cmocka_unit_test(config_pools_and_ledger),
 		cmocka_unit_test(config_load_strict_modes),
 		cmocka_unit_test(keyring_load_and_find),
 		cmocka_unit_test(keyring_same_key_active_and_revoked),

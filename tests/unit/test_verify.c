@@ -58,7 +58,7 @@ static void expect(int r, const cx_error *err, int want)
 static int verify_buf(tu_fixture *f, const void *buf, size_t len, cx_lease *l, cx_error *err)
 {
 	cx_verify_input in = { .keyring = &f->kr, .policy = &f->pol, .host_id = f->host_id,
-			       .now = f->now };
+			       .pools = f->pools, .n_pools = f->n_pools, .now = f->now };
 	memset(err, 0, sizeof(*err));
 	return cx_lease_verify(&in, buf, len, l, err);
 }
@@ -1052,6 +1052,63 @@ static void audience_missing_required(void **state)
 	body_expect(f, good_body(f), CX_E_AUDIENCE); /* bound to the new policy's hash */
 }
 
+/* "pool:NAME": accepted on a host whose config lists NAME, with its
+ * count; refused (E_AUDIENCE) on a host that does not, even one whose
+ * host_id is NAME. */
+static char *const web_pools[] = { "db", "web" };
+static void pool_audience(void **state)
+{
+	tu_fixture *f = *state;
+	cx_lease l = { 0 };
+	cx_error err;
+	json_t *b = good_body(f);
+	f->host_id = strdup("web-1");
+	f->pools = web_pools;
+	f->n_pools = 2;
+	json_object_set_new(b, "audience", json_string("pool:web"));
+	json_object_set_new(b, "count", json_integer(3));
+	char *e = tu_envelope_body(b, &f->human, &f->agent);
+	json_decref(b);
+	assert_int_equal(verify_buf(f, e, strlen(e), &l, &err), 0);
+	assert_string_equal(cx_lease_pool(&l), "web");
+	assert_int_equal(l.count, 3);
+	cx_lease_free(&l);
+	f->n_pools = 1; /* "db" only */
+	verify_text(f, e, CX_E_AUDIENCE);
+	/* a host named like the pool is not in it */
+	free(f->host_id);
+	f->host_id = strdup("web");
+	f->n_pools = 0;
+	body_set_expect(f, "audience", json_string("pool:web"), CX_E_AUDIENCE);
+}
+
+/* count: 1..1000, pool leases only; pool names in their alphabet. */
+static void pool_count_and_names(void **state)
+{
+	tu_fixture *f = *state;
+	static const char *const bad_names[] = { "pool:", "pool:.web", "pool:a:b", "pool:a@b" };
+	f->pools = web_pools;
+	f->n_pools = 2;
+	f->host_id = strdup("web-1");
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad_names); i++)
+		body_set_expect(f, "audience", json_string(bad_names[i]), CX_E_BODY);
+	json_t *b = good_body(f);
+	json_object_set_new(b, "audience", json_string("web-1"));
+	json_object_set_new(b, "count", json_integer(2)); /* a host's own lease */
+	body_expect(f, b, CX_E_BODY);
+	for (int k = 0; k < 3; k++) {
+		static const json_int_t counts[] = { 0, 1001, -1 };
+		b = good_body(f);
+		json_object_set_new(b, "audience", json_string("pool:web"));
+		json_object_set_new(b, "count", json_integer(counts[k]));
+		body_expect(f, b, CX_E_BODY);
+	}
+	b = good_body(f);
+	json_object_set_new(b, "audience", json_string("pool:web"));
+	json_object_set_new(b, "count", json_string("2"));
+	body_expect(f, b, CX_E_BODY);
+}
+
 /* lease_id with "../" (ledger path traversal). */
 static void lease_id_traversal(void **state)
 {
@@ -1302,6 +1359,7 @@ int main(void)
 		T(lease_fifo), T(lease_symlink), T(expired), T(not_yet_valid), T(issued_in_future),
 		T(lifetime_over_bound), T(wrong_policy_hash), T(policy_edited_after_signing),
 		T(wrong_audience), T(audience_host_without_id), T(audience_missing_required),
+		T(pool_audience), T(pool_count_and_names),
 		T(lease_id_traversal), T(command_outside_policy),
 		T(validate_command_outside_policy), T(command_relative), T(command_dotdot),
 		T(path_dotdot), T(path_double_slash), T(path_trailing_slash),

@@ -162,7 +162,7 @@ void tu_fixture_free(tu_fixture *f)
 int tu_verify(tu_fixture *f, const char *env, cx_error *err)
 {
 	cx_verify_input in = { .keyring = &f->kr, .policy = &f->pol, .host_id = f->host_id,
-			       .now = f->now };
+			       .pools = f->pools, .n_pools = f->n_pools, .now = f->now };
 	cx_lease l = { 0 };
 	int r;
 

@@ -51,6 +51,8 @@ typedef struct tu_fixture {
 	cx_policy pol;
 	int64_t now;
 	char *host_id;
+	char *const *pools; /* the host's pools (static storage), n_pools of them */
+	size_t n_pools;
 } tu_fixture;
 
 /* Keyring: human, agent, human2, agent2 active; revoked in the revoked

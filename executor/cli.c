@@ -125,6 +125,9 @@ void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified)
 	print_time(out, "valid from", l->not_before);
 	print_time(out, "valid until", l->not_after);
 	cx_esc_line(out, "  audience     %s", l->audience ? l->audience : "(any host)");
+	if (cx_lease_pool(l))
+		cx_esc_line(out, "  count        %lld host(s) of pool '%s', the first to claim it in the pool's ledger",
+			    (long long)l->count, cx_lease_pool(l));
 	fprintf(out, "  policy       sha256:%s\n", l->policy_sha256);
 	for (size_t i = 0; i < l->nsigner; i++)
 		cx_esc_line(out, "  signed by    %s key '%s' (%.16s…)%s", cx_role_name(l->signer[i].role),

@@ -4,7 +4,7 @@
  *   calyx-lease keyring add KEYRING ENTRY.pub.json
  *   calyx-lease new BODY.json -o LEASE [--policy POLICY] [--ttl SECONDS]
  *   calyx-lease sign --key NAME.key LEASE
- *   calyx-lease verify --keyring K --policy P [--host-id ID] LEASE
+ *   calyx-lease verify --keyring K --policy P [--host-id ID] [--pool NAME]... LEASE
  *   calyx-lease show [--keyring K] LEASE
  *
  * Trust: runs as the signer (any user). Secret seeds are read only from
@@ -42,7 +42,7 @@ static const char usage[] =
 	"  sign --key NAME.key [--policy POLICY] [--yes] LEASE\n"
 	"        add one signature (one human and one agent key must each sign); on a\n"
 	"        terminal it shows what is signed and a risk review and asks first\n"
-	"  verify --keyring K --policy P [--host-id ID] LEASE\n"
+	"  verify --keyring K --policy P [--host-id ID] [--pool NAME]... LEASE\n"
 	"        verify as calyx-exec would, without consuming it\n"
 	"  show [--keyring K] [--policy P] LEASE\n"
 	"        what the lease allows, in words, a risk review, and who signed\n"
@@ -374,9 +374,18 @@ static void print_risk(const cx_lease *l, const cx_policy *pol)
 	if (pol && strcmp(l->policy_sha256, pol->sha256_hex) != 0)
 		printf("  ! bound to another policy than %.16s… (it will be refused there)\n",
 		       pol->sha256_hex), n++;
-	printf("  - valid for %lld s%s; %s\n", (long long)(l->not_after - l->not_before),
-	       l->not_after <= now ? " (ALREADY EXPIRED)" : "",
-	       l->audience ? "for one host" : "any host may run it");
+	if (cx_lease_pool(l) && l->count > 1)
+		cx_esc_line(stdout, "  ! runs on %lld hosts of pool '%s' (each host once)", (long long)l->count,
+			    cx_lease_pool(l)), n++;
+	if (cx_lease_pool(l))
+		cx_esc_line(stdout, "  - valid for %lld s%s; on %s of pool '%s', decided by the pool's ledger",
+			    (long long)(l->not_after - l->not_before),
+			    l->not_after <= now ? " (ALREADY EXPIRED)" : "",
+			    l->count > 1 ? "that many hosts" : "one host", cx_lease_pool(l));
+	else
+		printf("  - valid for %lld s%s; %s\n", (long long)(l->not_after - l->not_before),
+		       l->not_after <= now ? " (ALREADY EXPIRED)" : "",
+		       l->audience ? "for one host" : "any host may run it");
 	if (!n)
 		cx_esc_line(stdout, "  - nothing beyond reading its ro paths and running %s", s->argv.v[0]);
 }
@@ -452,8 +461,11 @@ static int cmd_verify(int argc, char **argv)
 	static const struct option opts[] = { { "keyring", required_argument, 0, 'k' },
 					      { "policy", required_argument, 0, 'p' },
 					      { "host-id", required_argument, 0, 'h' },
+					      { "pool", required_argument, 0, 'P' },
 					      { 0, 0, 0, 0 } };
 	const char *kpath = NULL, *ppath = NULL, *host = NULL;
+	char *pools[16];
+	size_t npools = 0;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	_cleanup_(cx_keyring_free) cx_keyring kr = { 0 };
@@ -462,18 +474,20 @@ static int cmd_verify(int argc, char **argv)
 	cx_error err = { 0 };
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "k:p:h:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:p:h:P:", opts, NULL)) != -1) {
 		if (c == 'k')
 			kpath = optarg;
 		else if (c == 'p')
 			ppath = optarg;
 		else if (c == 'h')
 			host = optarg;
+		else if (c == 'P' && npools < CX_ARRAY_SIZE(pools))
+			pools[npools++] = optarg;
 		else
 			return cx_cli_usage("verify: unknown option");
 	}
 	if (!kpath || !ppath || optind != argc - 1)
-		return cx_cli_usage("usage: verify --keyring K --policy P [--host-id ID] LEASE");
+		return cx_cli_usage("usage: verify --keyring K --policy P [--host-id ID] [--pool NAME]... LEASE");
 	/* Reviewers' copies are checked like calyx-exec's, owned by root or
 	 * by the reviewer running this. */
 	uid_t owner = getuid() == 0 ? 0 : geteuid();
@@ -485,7 +499,7 @@ static int cmd_verify(int argc, char **argv)
 	r = cx_lease_read(argv[optind], &buf, &len, &err);
 	if (r == 0) {
 		cx_verify_input in = { .keyring = &kr, .policy = &pol, .host_id = host,
-				       .now = (int64_t)time(NULL) };
+				       .pools = pools, .n_pools = npools, .now = (int64_t)time(NULL) };
 		r = cx_lease_verify(&in, buf, len, &l, &err);
 	}
 	/* and what it executes is there on this host, as calyx-exec checks */

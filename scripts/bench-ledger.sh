@@ -118,7 +118,7 @@ etcd_restart 3
 
 md "## Pool ledger (etcd)"
 md
-md "What a pool lease's claim costs (README \"Fleets\"), on a 3-member etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p') cluster on loopback started by the bench (heartbeat 50 ms, election 500 ms), $NHOSTS simulated hosts (own config, state, audit log), $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $(machine_line). calyx $(code_rev)."
+md "What a pool lease's claim costs (README \"Fleets\"), on a 3-member etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p') cluster on loopback started by the bench (heartbeat 50 ms, election 500 ms), $NHOSTS simulated hosts (own config, state, audit log), $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $(machine_line). calyx $(code_rev .)."
 md
 md "| what | median | min–max | n |"
 md "|---|--:|--:|--:|"

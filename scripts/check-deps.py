@@ -43,6 +43,7 @@ import sys
 # its functions are defined (fault.h's only in the fault build).
 PUBLIC = {
     "codec.h": "common",
+    "etcd.h": "common",
     "esc.h": "common",
     "common.h": "common",
     "fault.h": "common",

@@ -62,7 +62,7 @@ etcd_launch() {
 		--initial-cluster "$(etcd_cluster_spec)" --initial-cluster-state "$state" \
 		--initial-cluster-token "calyx-test-$$" --heartbeat-interval 50 --election-timeout 500 \
 		"${ETCD_EXTRA[@]}" >>"$T/etcd/m$i.log" 2>&1 &
-	ETCD_PID[$i]=$!
+	ETCD_PID[i]=$!
 	# out of the job table: no "Killed" notice when a test kills it, and
 	# a bare `wait` in a test does not wait for it (bash still reaps it)
 	disown "${ETCD_PID[$i]}"
@@ -70,8 +70,7 @@ etcd_launch() {
 
 # etcd_gone PID: wait (at most 5 s) until the process has exited
 etcd_gone() {
-	local k
-	for k in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		[ -d "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 0
 		sleep 0.05
 	done
@@ -84,7 +83,7 @@ etcd_stop_all() {
 	done
 	for i in $(seq 1 "$ETCD_N"); do
 		[ -n "${ETCD_PID[$i]:-}" ] && etcd_gone "${ETCD_PID[$i]}"
-		ETCD_PID[$i]=""
+		ETCD_PID[i]=""
 	done
 	rm -rf "$T/etcd"
 }
@@ -102,6 +101,7 @@ etcd_start() {
 # etcd_curl PATH JSON [I]: the member's gateway answer on stdout.
 etcd_curl() {
 	local i=${3:-1}
+	# shellcheck disable=SC2086 # flags, split on purpose
 	curl -sS --max-time 2 ${ETCD_CURL_FLAGS:-} -X POST "$(etcd_url "$i")$1" -d "$2"
 }
 
@@ -189,8 +189,11 @@ pool_hosts() {
 	local i
 	for i in $(seq 1 "$1"); do
 		mk_host "h$i" "$2" "web-$i" "\"pools\": [\"web\"], $(pool_ledger_cfg 2000)" || return 1
-		sed 's/"timeout_ms": 2000/"timeout_ms": 300/' "$T/h$i/etc/calyx.conf" >"$T/h$i/etc/short.conf" &&
-			chmod 644 "$T/h$i/etc/short.conf" || { WHY="short.conf for h$i"; return 1; }
+		if ! sed 's/"timeout_ms": 2000/"timeout_ms": 300/' "$T/h$i/etc/calyx.conf" >"$T/h$i/etc/short.conf" ||
+			! chmod 644 "$T/h$i/etc/short.conf"; then
+			WHY="short.conf for h$i"
+			return 1
+		fi
 	done
 }
 

@@ -101,7 +101,7 @@ t_rounds_with_leader_kills() {
 # 2 of 3 members down: every host refuses within timeout_ms + 0.5 s,
 # exit 125, one line, nothing consumed; back up: runs proceed.
 t_quorum_loss() {
-	local lid i t0 t1 ms worst=0
+	local lid i rc ms worst=0
 	pool_lease "$T/q.lease" || return 1
 	lid=$(lease_id "$T/q.lease")
 	etcd_kill 2

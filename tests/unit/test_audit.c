@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sodium.h>
 #include <string.h>
@@ -1650,6 +1651,53 @@ static void fwd_failures_counted_and_reported(void **st)
 	free(path);
 }
 
+/* A receiver that stops reading: appends go on (MSG_DONTWAIT: none
+ * waits for it), the lines its queue holds were forwarded, the others
+ * failed, and the report says why. */
+static void fwd_stalled_receiver_never_blocks(void **st)
+{
+	char *root = tu_tmpdir(), *sock = NULL, *path = NULL;
+	int fd = fwd_receiver(root, "stalled.sock", &sock);
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	logbuf lb = { 0 };
+	uint64_t qlen = 0;
+	int n;
+	json_t *d;
+	(void)st;
+	/* more lines than the receiver's queue holds (max_dgram_qlen + 1) */
+	FILE *qf = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
+	CX_CHECK(qf && fscanf(qf, "%" SCNu64, &qlen) == 1 && qlen < (1u << 20));
+	fclose(qf);
+	n = (int)qlen + 8;
+	CX_CHECK(asprintf(&path, "%s/audit.jsonl", root) > 0);
+	lb.path = path;
+	assert_int_equal(cx_audit_open(path, seed, &a, &err), 0);
+	cx_audit_defer_sync(a, true);
+	assert_int_equal(cx_audit_forward(a, &(cx_audit_fwd){ .syslog = sock, .facility = 10 }, &err), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(cx_audit_append(a, "exec.spawned", NULL, NULL, json_pack("{s:i}", "i", i),
+						 NULL, &err),
+				 0);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	cx_audit_close(a);
+	reread(&lb);
+	d = ff_details(&lb, n + 1, "syslog");
+	assert_true(jint(d, "forwarded") >= 1);
+	assert_true(jint(d, "failed") >= 1);
+	assert_int_equal(jint(d, "forwarded") + jint(d, "failed"), n);
+	assert_int_equal(jint(d, "last_seq"), n);
+	assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "queue is full"));
+	json_decref(d);
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	close(fd);
+	tu_rmtree(root);
+	free(root);
+	free(sock);
+	free(lb.buf);
+	free(path);
+}
+
 /* A writer that signs and syncs every line (calyx-ctl): the report comes
  * at close, signed; the log verifies with it. */
 static void fwd_failure_reported_at_close(void **st)
@@ -1735,6 +1783,7 @@ int main(void)
 		cmocka_unit_test(fwd_journal_fields),
 		cmocka_unit_test(fwd_syslog_every_line),
 		cmocka_unit_test(fwd_failures_counted_and_reported),
+		cmocka_unit_test(fwd_stalled_receiver_never_blocks),
 		cmocka_unit_test(fwd_failure_reported_at_close),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);

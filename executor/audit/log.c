@@ -50,6 +50,13 @@
  * result as one pass in order. Lines after the last checkpoint are an
  * unsigned tail: reported (cx_audit_report.signed_lines), not vouched for.
  *
+ * Forwarding (cx_audit_forward, forward.c): each line, once its write(2)
+ * succeeded, is handed to the sinks under the same lock, so receivers get
+ * every writer's lines in seq order and never one the log lacks; a sink's
+ * failure is only counted. cx_audit_sync (and so close) first appends
+ * one audit.forward_failed line when lines failed since the last report,
+ * then the checkpoint that vouches for it.
+ *
  * Trust: runs as root. The host seed lives in this struct only while the
  * log is open and is wiped on close. The verifier reads untrusted bytes. */
 #include "calyx/audit.h"

@@ -43,6 +43,7 @@ fi
 source "$(dirname "$0")/lib.sh" "${1:-build}"
 
 CTL=$B/calyx-ctl
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 command -v python3 >/dev/null || { echo "$LIB_PROG: python3 missing" >&2; exit 2; }
 [ -x "$CTL" ] || { echo "$LIB_PROG: $CTL missing (run 'make')" >&2; exit 2; }
 [ -x "$B/workloads/wsops" ] || { echo "$LIB_PROG: $B/workloads/wsops missing (run 'make tests')" >&2; exit 2; }
@@ -542,6 +543,30 @@ if [ "$CALYX_FWD_NS" = 1 ]; then
 	run_test journald.no_libsystemd_fails_closed t_no_libsystemd
 else
 	skip_test journald.no_libsystemd_fails_closed "no private mount namespace (unshare -m failed)"
+fi
+
+# docs/audit-events.md against every line these runs wrote, its
+# audit.forward_failed table included (audit_events.sh's checker)
+t_doc() {
+	local out logs=() h
+	sed -n "/^cat >\"\$PY\" <<'PYEOF'\$/,/^PYEOF\$/p" "$SRC/tests/integration/audit_events.sh" | sed '1d;$d' \
+		>"$T/audit_doc.py"
+	for h in fs fg fj fjs fjg; do
+		[ -s "$(log_of "$h")" ] && logs+=("$(log_of "$h")")
+	done
+	grep -qF '"type":"audit.forward_failed"' "${logs[@]}" || fail "no audit.forward_failed line to check" || return 1
+	out=$(python3 "$T/audit_doc.py" check-lines "$SRC/docs/audit-events.md" "${logs[@]}") || fail "$out" || return 1
+	printf '      %s\n' "$(printf '%s\n' "$out" | tail -n 1)"
+}
+run_test doc.forward_failed_members_documented t_doc
+
+# AUDIT_FORWARD_KEEP=DIR keeps the logs and what the receivers got
+if [ -n "${AUDIT_FORWARD_KEEP:-}" ]; then
+	mkdir -p "$AUDIT_FORWARD_KEEP"
+	for h in fs fg fj fjs fjg; do
+		[ -f "$(log_of "$h")" ] && cp "$(log_of "$h")" "$AUDIT_FORWARD_KEEP/$h.jsonl"
+	done
+	cp "$T"/*.rx "$T"/*.journal "$AUDIT_FORWARD_KEEP/" 2>/dev/null
 fi
 
 summary

@@ -218,7 +218,7 @@ static void get_hostname(char out[256])
 		out[0] = 0;
 	out[255] = 0;
 	if (!token_ok(out, 255))
-		strcpy(out, "-");
+		snprintf(out, 256, "-");
 }
 
 void cx_fwd_close(cx_fwd *f)

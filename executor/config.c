@@ -2,6 +2,7 @@
 #include "calyx/config.h"
 
 #include <string.h>
+#include <sys/un.h>
 
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
@@ -20,6 +21,7 @@ void cx_config_free(cx_config *c)
 	for (size_t i = 0; i < c->n_pools; i++)
 		free(c->pools[i]);
 	cx_etcd_cfg_free(&c->etcd);
+	free(c->fwd_syslog);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -208,13 +210,69 @@ static int parse_ledger(const json_t *j, cx_config *c, cx_error *err)
 	return 0;
 }
 
+/* "audit_forward": {"journald": BOOL, "syslog": PATH, "syslog_facility": NAME},
+ * every member optional. syslog: the absolute path of a local datagram
+ * socket (it must fit in sockaddr_un.sun_path; whether anything listens
+ * there is the forwarder's business at each line, not the config's).
+ * syslog_facility: the names syslog.conf uses for the facilities fit for
+ * security events and local use; it sets journald's SYSLOG_FACILITY too. */
+static int parse_audit_forward(const json_t *j, cx_config *c, cx_error *err)
+{
+	static const char *const opt[] = { "journald", "syslog", "syslog_facility", NULL };
+	static const struct { const char *name; int code; } fac[] = {
+		{ "auth", 4 },     { "authpriv", 10 }, { "daemon", 3 },  { "local0", 16 },
+		{ "local1", 17 },  { "local2", 18 },   { "local3", 19 }, { "local4", 20 },
+		{ "local5", 21 },  { "local6", 22 },   { "local7", 23 },
+	};
+	const json_t *f = json_object_get(j, "audit_forward"), *v;
+	const char *s;
+	size_t i;
+	int r;
+
+	c->fwd_facility = CX_FWD_FACILITY_DEFAULT;
+	if (!f)
+		return 0;
+	r = cx_json_keys(f, "config.audit_forward", CX_E_CONFIG, NULL, opt, err);
+	if (r < 0)
+		return r;
+	v = json_object_get(f, "journald");
+	if (v && !json_is_boolean(v))
+		return cx_err(err, CX_E_CONFIG, EINVAL, "config.audit_forward.journald must be true or false");
+	c->fwd_journald = json_is_true(v);
+	r = cx_json_str(f, "syslog", "config.audit_forward", CX_E_CONFIG, CX_PATH_MAX, true, &s, err);
+	if (r < 0)
+		return r;
+	if (s && (!cx_path_is_normal(s) || strcmp(s, "/") == 0))
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.audit_forward.syslog '%.200s' is not an absolute normalized path (a local datagram socket, e.g. \"/dev/log\")",
+			      s);
+	if (s && strlen(s) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return cx_err(err, CX_E_CONFIG, ENAMETOOLONG,
+			      "config.audit_forward.syslog '%.200s' is longer than a socket path can be (%zu bytes at most)",
+			      s, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	if (s)
+		c->fwd_syslog = cx_strdup(s);
+	r = cx_json_str(f, "syslog_facility", "config.audit_forward", CX_E_CONFIG, 16, true, &s, err);
+	if (r < 0 || !s)
+		return r;
+	for (i = 0; i < CX_ARRAY_SIZE(fac); i++)
+		if (strcmp(s, fac[i].name) == 0)
+			break;
+	if (i == CX_ARRAY_SIZE(fac))
+		return cx_err(err, CX_E_CONFIG, EINVAL,
+			      "config.audit_forward.syslog_facility '%.16s' is not authpriv, auth, daemon or local0..local7",
+			      s);
+	c->fwd_facility = fac[i].code;
+	return 0;
+}
+
 int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *err)
 {
 	static const char *const req[] = { "keyring", "policy", "state_dir", "audit_log",
 					   "host_key", NULL };
 	static const char *const opt[] = { "v", "host_id", "run_uid", "run_gid", "run_uid_range",
 					   "pack_max_age_s", "pack_max_bytes", "bpf_pin_dir", "pools",
-					   "ledger", NULL };
+					   "ledger", "audit_forward", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_config c = { 0 };
 	const char *s;
@@ -265,6 +323,8 @@ int cx_config_parse(const uint8_t *buf, size_t len, cx_config *ret, cx_error *er
 		r = parse_pools(j, &c, err);
 	if (r == 0)
 		r = parse_ledger(j, &c, err);
+	if (r == 0)
+		r = parse_audit_forward(j, &c, err);
 	if (r == 0)
 		r = cx_json_str(j, "host_id", "config", CX_E_CONFIG, 128, true, &s, err);
 	if (r == 0 && (c.n_pools || c.ledger_etcd) && !s)

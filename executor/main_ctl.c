@@ -257,16 +257,23 @@ static int find_pack(const cx_state *s, const char *want, char out[CX_STATE_PATH
 	return n;
 }
 
-/* The audit log, opened before any state change: rollback and recover
- * are refused when their events could not be written (fail closed, as
+/* The audit log, opened before any state change, forwarding as the
+ * config says: rollback and recover are refused when their events could
+ * not be written or forwarding cannot be set up (fail closed, as
  * calyx-exec refuses a run). */
 static int open_audit(const cx_config *cfg, cx_audit **ret, cx_error *err)
 {
+	const cx_audit_fwd fwd = { .journald = cfg->fwd_journald, .syslog = cfg->fwd_syslog,
+				   .facility = cfg->fwd_facility, .host_id = cfg->host_id };
 	uint8_t seed[32];
 	int r = cx_seed_load(cfg->host_key, "host key", true, cx_trusted_owner(), seed, err);
 	if (r == 0)
 		r = cx_audit_open(cfg->audit_log, seed, ret, err);
 	cx_wipe(seed, sizeof(seed));
+	if (r == 0 && (r = cx_audit_forward(*ret, &fwd, err)) < 0) {
+		cx_audit_close(*ret);
+		*ret = NULL;
+	}
 	if (r < 0)
 		cx_err_prefix(err, "nothing done, the audit log cannot be written");
 	return r;

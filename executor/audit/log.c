@@ -50,6 +50,13 @@
  * result as one pass in order. Lines after the last checkpoint are an
  * unsigned tail: reported (cx_audit_report.signed_lines), not vouched for.
  *
+ * Forwarding (cx_audit_forward, forward.c): each line, once its write(2)
+ * succeeded, is handed to the sinks under the same lock, so receivers get
+ * every writer's lines in seq order and never one the log lacks; a sink's
+ * failure is only counted. cx_audit_sync (and so close) first appends
+ * one audit.forward_failed line when lines failed since the last report,
+ * then the checkpoint that vouches for it.
+ *
  * Trust: runs as root. The host seed lives in this struct only while the
  * log is open and is wiped on close. The verifier reads untrusted bytes. */
 #include "calyx/audit.h"
@@ -68,6 +75,7 @@
 #include "calyx/fault.h"
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
+#include "forward.h"
 
 /* Test-only faults (calyx/fault.h; fault build only):
  * CALYX_FAULT_IO=audit:write|sync|short[@N|@TYPE] fails the Nth append's
@@ -137,6 +145,7 @@ struct cx_audit {
 	bool sign_every;     /* sign every line even when deferring (v1) */
 	bool dirty;          /* written since the last fdatasync */
 	char last_type[64];  /* of the last unsynced line (fault hooks, messages) */
+	cx_fwd *fwd;         /* the sinks every written line also goes to; NULL: none */
 };
 
 /* The end of the log as an appender sees it, under the lock. */
@@ -185,13 +194,42 @@ void cx_audit_sign_every_line(cx_audit *a, bool on)
 	a->sign_every = on;
 }
 
+int cx_audit_forward(cx_audit *a, const cx_audit_fwd *cfg, cx_error *err)
+{
+	CX_CHECK(!a->fwd);
+	if (!cfg->journald && !cfg->syslog)
+		return 0;
+	return cx_fwd_open(cfg, &a->fwd, err);
+}
+
 static int checkpoint(cx_audit *a, cx_error *err);
+
+/* Lines that failed to forward since the last report: one
+ * audit.forward_failed line saying so, per sink (forward.c). */
+static int report_forward(cx_audit *a, cx_error *err)
+{
+	json_t *d = a->fwd ? cx_fwd_report(a->fwd) : NULL;
+	int r;
+
+	if (!d)
+		return 0;
+	r = cx_audit_append(a, "audit.forward_failed", NULL, NULL, d, NULL, err);
+	if (r < 0)
+		cx_fwd_report_lost(a->fwd); /* reported with the next one */
+	return r;
+}
 
 int cx_audit_sync(cx_audit *a, cx_error *err)
 {
 	int r;
 
-	if (!a || !a->dirty)
+	if (!a)
+		return 0;
+	/* before the checkpoint, which then vouches for it */
+	r = report_forward(a, err);
+	if (r < 0)
+		return r;
+	if (!a->dirty)
 		return 0;
 	if (!a->known_signed) {
 		r = checkpoint(a, err);
@@ -217,6 +255,7 @@ void cx_audit_close(cx_audit *a)
 		(void)fdatasync(a->fd);
 	cx_wipe(a->sk, sizeof(a->sk));
 	cx_wipe(a->mac_key, sizeof(a->mac_key));
+	cx_fwd_close(a->fwd);
 	close(a->fd);
 	free(a->path);
 	free(a);
@@ -583,7 +622,7 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 		       const char *run_id, json_t *details, bool sign, cx_error *err)
 {
 	_cleanup_free_ char *body = NULL, *line = NULL;
-	char ts[64], sig[SIG_B64_LEN + 1];
+	char ts[64], sig[SIG_B64_LEN + 1], hash[65];
 	uint8_t mac[32];
 	size_t blen, llen;
 	struct stat st;
@@ -645,6 +684,14 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 			      "cannot append to audit log '%s': %s (the log is intact up to the event before; free space or fix the disk it is on)",
 			      a->path, w < 0 ? strerror(e) : "short write, its file system is probably full");
 	}
+	/* Written: forwarded now, still under the lock (forward.c says why),
+	 * whatever the sync below does: the line is in the log. */
+	cx_sha256_hex(line, llen - 1, hash);
+	if (a->fwd)
+		cx_fwd_send(a->fwd, &(cx_fwd_line){ .seq = t->seq + 1, .time = ts, .type = type,
+						    .lease_id = lease_id, .run_id = run_id,
+						    .line = line, .len = llen - 1, .sha256 = hash,
+						    .prev = t->prev });
 	if (a->defer) {
 		a->dirty = true;
 		snprintf(a->last_type, sizeof(a->last_type), "%s", type);
@@ -653,7 +700,7 @@ static int append_line(cx_audit *a, tail *t, const char *type, const char *lease
 			      "cannot sync audit log '%s': %s (the event was written but may not be durable; fix the disk it is on)",
 			      a->path, strerror(errno));
 	}
-	cx_sha256_hex(line, llen - 1, t->prev);
+	memcpy(t->prev, hash, sizeof(hash));
 	t->seq++;
 	t->size += (off_t)llen;
 	t->end = t->size;

@@ -81,17 +81,23 @@ static int drive(cx_run *run, const phase_fn *phases, size_t n)
 	return CX_RUN_GO;
 }
 
-/* The audit log, signing with the host key; a key of its own, derived
- * from the host key, for the caches' MACs. */
+/* The audit log, signing with the host key, forwarding as the config
+ * says (a sink that cannot be set up fails the run closed, before
+ * anything is verified or consumed); a key of its own, derived from the
+ * host key, for the caches' MACs. */
 static int open_audit(cx_run *run, const uint8_t seed[32], cx_error *err)
 {
 	static const char ctx[] = "calyx-exec cache mac v1";
+	const cx_audit_fwd fwd = { .journald = run->cfg.fwd_journald, .syslog = run->cfg.fwd_syslog,
+				   .facility = run->cfg.fwd_facility, .host_id = run->cfg.host_id };
 	cx_phase_enter(CX_PH_AUDIT);
 	int r = cx_audit_open(run->cfg.audit_log, seed, &run->audit, err);
 	crypto_generichash(run->cache_mac_key, sizeof(run->cache_mac_key), (const uint8_t *)ctx,
 			   sizeof(ctx) - 1, seed, 32);
 	if (r == 0)
 		cx_audit_defer_sync(run->audit, true); /* synced at cx_run_sync's points */
+	if (r == 0)
+		r = cx_audit_forward(run->audit, &fwd, err);
 	cx_phase_enter(CX_PH_CONFIG);
 	return r;
 }

@@ -87,6 +87,39 @@ int cx_audit_sync(cx_audit *a, cx_error *err);
 int cx_audit_append(cx_audit *a, const char *type, const char *lease_id, const char *run_id,
 		    json_t *details, uint64_t *ret_seq, cx_error *err);
 
+/* ---- forwarding (docs/audit-events.md, "Forwarding") -------------------
+ * Every line this writer appends (its own audit.* lines included) is also
+ * sent to the configured sinks, right after its write(2), under the log's
+ * lock (so receivers get the lines of concurrent writers in seq order):
+ *   journald  native protocol through libsystemd's sd_journal_sendv,
+ *             libsystemd.so.0 opened with dlopen by cx_audit_forward;
+ *   syslog    one RFC 5424 message per line, MSG_DONTWAIT, on an AF_UNIX
+ *             datagram socket at the configured path.
+ * Both carry seq, type, lease_id, run_id, host_id, the line's SHA-256
+ * (the next line's prev), its prev, and the line itself. The log stays the
+ * record of truth: a sink that fails (missing, full, refusing) never fails
+ * or delays an append; the line is counted, and at the writer's next
+ * cx_audit_sync (or close) one "audit.forward_failed" line reports, per
+ * sink, the lines that failed since its previous report and the first
+ * error. That line and audit.checkpoint lines are forwarded like any other,
+ * but their own failures do not call for a report (counted in the next
+ * one, if any), so a dead sink never makes the log report itself in a
+ * loop; receivers find every missing line by its seq. */
+typedef struct cx_audit_fwd {
+	bool journald;
+	const char *syslog;   /* socket path; NULL: no syslog */
+	int facility;         /* syslog facility code 0..23 (also journald's SYSLOG_FACILITY) */
+	const char *host_id;  /* the config's host_id; NULL: none */
+} cx_audit_fwd;
+
+/* Start forwarding this writer's lines as cfg says (nothing configured:
+ * 0, nothing done). journald with libsystemd.so.0 not loadable, or a
+ * socket that cannot be created: E_AUDIT, and nothing is forwarded (the
+ * caller fails closed: a configured sink is never skipped silently). The
+ * receivers need not be up: a missing one is a counted failure. Call once,
+ * before the first append. */
+int cx_audit_forward(cx_audit *a, const cx_audit_fwd *cfg, cx_error *err);
+
 /* ---- text values (docs/audit-events.md, "Text values") -----------------
  * Every string in details that comes from outside calyx (the kernel, the
  * run, the lease, a file name, a message naming paths) is a text value,

@@ -25,7 +25,12 @@
  *                "endpoints": ["http://127.0.0.1:23790"], local ledger only;
  *                "prefix": "calyx/",        "etcd": pool leases claimed in
  *                "timeout_ms": 2000,        etcd first, docs/formats.md)
- *                "ca", "cert", "key", "username", "password_file"} }
+ *                "ca", "cert", "key", "username", "password_file"},
+ *     "audit_forward": {"journald": true,   (optional: every audit line also
+ *                       "syslog": "/dev/log",  sent to journald and/or to
+ *                       "syslog_facility": "authpriv"}  syslog, RFC 5424 over
+ *                                            a local datagram socket;
+ *                                            docs/audit-events.md) }
  * Every path absolute and normalized; unknown keys refused.
  * Trust: root-owned, StrictModes-checked before parsing. */
 #ifndef CALYX_CONFIG_H
@@ -41,6 +46,7 @@
 #define CX_RUN_UID_COUNT_DEFAULT 65536u
 #define CX_BPF_PIN_DIR_DEFAULT "/sys/fs/bpf/calyx"
 #define CX_POOLS_MAX 64
+#define CX_FWD_FACILITY_DEFAULT 10 /* authpriv */
 
 typedef struct cx_config {
 	char *path;
@@ -59,6 +65,11 @@ typedef struct cx_config {
 	size_t n_pools;
 	bool ledger_etcd;          /* ledger.backend "etcd" (else "dir") */
 	cx_etcd_cfg etcd;          /* its settings, when ledger_etcd */
+	/* audit_forward: where every audit line is also sent (nothing when
+	 * the key is absent: fwd_journald false, fwd_syslog NULL) */
+	bool fwd_journald;         /* journald's native protocol (libsystemd) */
+	char *fwd_syslog;          /* path of a local datagram socket; NULL: none */
+	int fwd_facility;          /* syslog facility code (default 10, authpriv) */
 } cx_config;
 
 /* Is this host in pool name? */

@@ -14,6 +14,10 @@
  *       reads LOG once, then times cx_audit_verify over it REPS times
  *       (with THREADS: cx_audit_verify_threads, 1 = one pass in order);
  *       prints each repetition and the median in lines/s.
+ *       BENCH_AUDIT_FWD=journald|syslog:PATH|both:PATH forwards every line
+ *       as a writer with config audit_forward does (its setup, libsystemd's
+ *       dlopen included, is timed apart and printed); lines that fail to
+ *       forward are reported by audit.forward_failed lines in LOG.
  *   bench_audit sigs N
  *       the floor under verify: N bare Ed25519 verifications
  *       (crypto_sign_verify_detached) of a 420-byte message on one CPU.
@@ -77,6 +81,20 @@ static int do_append(const char *path, long n, long group, bool v1)
 	if (group) {
 		cx_audit_defer_sync(a, true);
 		cx_audit_sign_every_line(a, v1);
+	}
+	const char *fwd = getenv("BENCH_AUDIT_FWD");
+	if (fwd && *fwd) {
+		const char *colon = strchr(fwd, ':');
+		cx_audit_fwd f = { .facility = 10,
+				   .journald = strncmp(fwd, "journald", 8) == 0 || strncmp(fwd, "both:", 5) == 0,
+				   .syslog = colon ? colon + 1 : NULL };
+		t0 = now_s();
+		if (cx_audit_forward(a, &f, &err) < 0) {
+			fprintf(stderr, "bench_audit: %s\n", err.msg);
+			cx_audit_close(a);
+			return 1;
+		}
+		printf("  forward setup (%s)  %.3f ms\n", fwd, (now_s() - t0) * 1e3);
 	}
 	t0 = now_s();
 	for (long i = 0; i < n; i++) {

@@ -3,10 +3,13 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "calyx/audit.h"
@@ -14,6 +17,7 @@
 #include "calyx/fileio.h"
 #include "calyx/jsonx.h"
 #include "testutil.h"
+#include "../../executor/audit/forward.h"
 
 static const uint8_t seed[32] = { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
 				  7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7 };
@@ -1328,6 +1332,406 @@ static void text_values_in_the_log(void **st)
 	free_log(&lb);
 }
 
+/* ---- forwarding (executor/audit/forward.c) ----------------------------- */
+
+static const char fwd_sha[] = "1111111111111111111111111111111111111111111111111111111111111111";
+static const char fwd_prev[] = "2222222222222222222222222222222222222222222222222222222222222222";
+
+static cx_fwd_line fwd_line(const char *type, const char *line)
+{
+	return (cx_fwd_line){ .seq = 12, .time = "2026-12-07T16:45:38.487Z", .type = type,
+			      .lease_id = "0123456789abcdef0123456789abcdef", .run_id = "deploy-4821",
+			      .host_id = "build-01", .line = line, .len = strlen(line),
+			      .sha256 = fwd_sha, .prev = fwd_prev };
+}
+
+/* The RFC 5424 message: header, one SD element with the join fields, the
+ * line as MSG; PRI from facility and the type's severity. */
+static void fwd_rfc5424_message(void **st)
+{
+	cx_fwd_line l = fwd_line("lease.verified", "{\"seq\":12}");
+	size_t len;
+	char *m;
+	(void)st;
+	m = cx_fwd_rfc5424(&l, 10, "build-01.example", 4242, &len);
+	assert_string_equal(m,
+			    "<86>1 2026-12-07T16:45:38.487Z build-01.example calyx-exec 4242 lease.verified "
+			    "[calyx@32473 seq=\"12\" type=\"lease.verified\" lease_id=\"0123456789abcdef0123456789abcdef\" "
+			    "run_id=\"deploy-4821\" host_id=\"build-01\" "
+			    "line_sha256=\"1111111111111111111111111111111111111111111111111111111111111111\" "
+			    "prev=\"2222222222222222222222222222222222222222222222222222222222222222\"] {\"seq\":12}");
+	assert_int_equal(len, strlen(m));
+	free(m);
+	/* a refusal is a warning; local3 = 19: 19 * 8 + 4 */
+	l = fwd_line("lease.rejected", "{}");
+	l.lease_id = l.run_id = l.host_id = NULL;
+	m = cx_fwd_rfc5424(&l, 19, "h", 1, &len);
+	assert_string_equal(m,
+			    "<156>1 2026-12-07T16:45:38.487Z h calyx-exec 1 lease.rejected "
+			    "[calyx@32473 seq=\"12\" type=\"lease.rejected\" "
+			    "line_sha256=\"1111111111111111111111111111111111111111111111111111111111111111\" "
+			    "prev=\"2222222222222222222222222222222222222222222222222222222222222222\"] {}");
+	free(m);
+}
+
+/* SD-PARAM values escape '"', '\\' and ']' (RFC 5424 6.3.3) and nothing
+ * else; header fields that are not PRINTUSASCII become "-"; a line with
+ * bytes above ASCII goes as MSG-UTF8, after a BOM. */
+static void fwd_rfc5424_escaping(void **st)
+{
+	cx_fwd_line l = fwd_line("monitor.a_type_name_longer_than_32", "{\"x\":\"\xc3\xa9\"}");
+	size_t len;
+	char *m, *sd;
+	(void)st;
+	l.host_id = "a\"b\\c]d e=f[g";
+	m = cx_fwd_rfc5424(&l, 16, "host name", 7, &len);
+	assert_true(strncmp(m, "<134>1 2026-12-07T16:45:38.487Z - calyx-exec 7 - [calyx@32473 ", 62) == 0);
+	sd = strstr(m, " host_id=");
+	assert_non_null(sd);
+	assert_true(strncmp(sd, " host_id=\"a\\\"b\\\\c\\]d e=f[g\" ", 28) == 0);
+	assert_non_null(strstr(m, "] \xEF\xBB\xBF{\"x\":\"\xc3\xa9\"}"));
+	assert_int_equal(len, strlen(m));
+	free(m);
+	/* no hostname at all, an ASCII line: no BOM */
+	l = fwd_line("exec.denied", "{}");
+	m = cx_fwd_rfc5424(&l, 3, NULL, 9, &len);
+	assert_true(strncmp(m, "<28>1 2026-12-07T16:45:38.487Z - calyx-exec 9 exec.denied [", 59) == 0);
+	assert_string_equal(m + len - 4, "] {}");
+	free(m);
+	assert_int_equal(cx_fwd_severity("audit.forward_failed"), 4);
+	assert_int_equal(cx_fwd_severity("resource.breach"), 4);
+	assert_int_equal(cx_fwd_severity("run.failed"), 4);
+	assert_int_equal(cx_fwd_severity("exec.spawned"), 6);
+	assert_int_equal(cx_fwd_severity("audit.checkpoint"), 6);
+}
+
+static void fwd_journal_fields(void **st)
+{
+	cx_fwd_line l = fwd_line("exec.finished", "{\"seq\":12}");
+	char *f[CX_FWD_JOURNAL_FIELDS];
+	static const char *const want[] = {
+		"MESSAGE=exec.finished (calyx audit seq 12, lease 0123456789abcdef0123456789abcdef, run deploy-4821)",
+		"PRIORITY=6",
+		"SYSLOG_FACILITY=10",
+		"SYSLOG_IDENTIFIER=calyx-exec",
+		"CALYX_SEQ=12",
+		"CALYX_TYPE=exec.finished",
+		"CALYX_LEASE_ID=0123456789abcdef0123456789abcdef",
+		"CALYX_RUN_ID=deploy-4821",
+		"CALYX_HOST_ID=build-01",
+		"CALYX_TIME=2026-12-07T16:45:38.487Z",
+		"CALYX_LINE_SHA256=1111111111111111111111111111111111111111111111111111111111111111",
+		"CALYX_PREV=2222222222222222222222222222222222222222222222222222222222222222",
+		"CALYX_EVENT={\"seq\":12}",
+	};
+	size_t n;
+	(void)st;
+	n = cx_fwd_journal_fields(&l, 10, f);
+	assert_int_equal(n, CX_ARRAY_SIZE(want));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(f[i], want[i]);
+		free(f[i]);
+	}
+	l.lease_id = l.run_id = l.host_id = NULL;
+	n = cx_fwd_journal_fields(&l, 10, f);
+	assert_int_equal(n, CX_ARRAY_SIZE(want) - 3);
+	assert_string_equal(f[0], "MESSAGE=exec.finished (calyx audit seq 12)");
+	for (size_t i = 0; i < n; i++) {
+		assert_null(strstr(f[i], "CALYX_LEASE_ID="));
+		free(f[i]);
+	}
+}
+
+/* A datagram receiver bound at dir/name; the fd. */
+static int fwd_receiver(const char *dir, const char *name, char **ret_path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	CX_CHECK(fd >= 0);
+	CX_CHECK(asprintf(ret_path, "%s/%s", dir, name) > 0);
+	CX_CHECK(strlen(*ret_path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, *ret_path);
+	CX_CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	return fd;
+}
+
+/* The next datagram (malloc'd, NUL-terminated), NULL when none is queued. */
+static char *fwd_recv(int fd)
+{
+	char *buf = malloc(CX_AUDIT_LINE_MAX + 65536);
+	ssize_t n = recv(fd, buf, CX_AUDIT_LINE_MAX + 65535, 0);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* The value of SD-PARAM name in message m (no escapes in what we look up). */
+static char *sd_value(const char *m, const char *name)
+{
+	char key[64], *p, *q;
+	snprintf(key, sizeof(key), " %s=\"", name);
+	p = strstr(m, key);
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	q = strchr(p, '"');
+	return strndup(p, (size_t)(q - p));
+}
+
+/* Every line the log holds reaches the syslog socket, in order, once:
+ * its seq, type and ids in the SD, its SHA-256 there too (the next line's
+ * prev), the line itself as MSG. */
+static void fwd_syslog_every_line(void **st)
+{
+	char *root = tu_tmpdir(), *sock = NULL, *path = NULL;
+	int fd = fwd_receiver(root, "syslog.sock", &sock);
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	logbuf lb = { 0 };
+	(void)st;
+	CX_CHECK(asprintf(&path, "%s/audit.jsonl", root) > 0);
+	assert_int_equal(cx_audit_open(path, seed, &a, &err), 0);
+	cx_audit_defer_sync(a, true);
+	assert_int_equal(cx_audit_forward(a, &(cx_audit_fwd){ .syslog = sock, .facility = 10,
+							      .host_id = "h-1" }, &err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cx_audit_append(a, i == 1 ? "exec.spawned" : "lease.verified",
+						 "0123456789abcdef0123456789abcdef", "run-1",
+						 json_pack("{s:i}", "i", i), NULL, &err),
+				 0);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	cx_audit_close(a);
+	lb.path = path;
+	reread(&lb);
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	/* 3 events and the sync's checkpoint, no audit.forward_failed */
+	assert_null(strstr((char *)lb.buf, "audit.forward_failed"));
+	for (int n = 1; n <= 4; n++) {
+		size_t off = line_off(&lb, n);
+		const char *line = (const char *)lb.buf + off;
+		size_t llen = (size_t)((const uint8_t *)memchr(line, '\n', lb.len - off) - (const uint8_t *)line);
+		char *m = fwd_recv(fd), *v, hex[65], want[32];
+		assert_non_null(m);
+		v = sd_value(m, "seq");
+		snprintf(want, sizeof(want), "%d", n);
+		assert_string_equal(v, want);
+		free(v);
+		cx_sha256_hex(line, llen, hex);
+		v = sd_value(m, "line_sha256");
+		assert_string_equal(v, hex);
+		free(v);
+		v = sd_value(m, "host_id");
+		assert_string_equal(v, "h-1");
+		free(v);
+		if (n < 4) {
+			v = sd_value(m, "lease_id");
+			assert_string_equal(v, "0123456789abcdef0123456789abcdef");
+			free(v);
+		}
+		assert_true(strncmp(m, "<86>1 ", 6) == 0); /* authpriv, info */
+		assert_int_equal(strlen(strstr(m, "] ") + 2), llen);
+		assert_memory_equal(strstr(m, "] ") + 2, line, llen);
+		free(m);
+	}
+	assert_null(fwd_recv(fd)); /* one message per line, no more */
+	close(fd);
+	tu_rmtree(root);
+	free(root);
+	free(sock);
+	free(lb.buf);
+	free(path);
+}
+
+/* The details of the audit.forward_failed line at line n. */
+static json_t *ff_details(const logbuf *lb, int n, const char *sink)
+{
+	json_t *j = line_json(lb, n), *d;
+	CX_CHECK(j);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "audit.forward_failed");
+	d = json_incref(json_object_get(json_object_get(j, "details"), sink));
+	json_decref(j);
+	CX_CHECK(d);
+	return d;
+}
+
+/* The type of line n (static storage: valid until the next call). */
+static const char *audit_type_at(const logbuf *lb, int n)
+{
+	static char t[64];
+	json_t *keep;
+	snprintf(t, sizeof(t), "%s", line_type(lb, n, &keep));
+	json_decref(keep);
+	return t;
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* A receiver that is gone: every append still succeeds; the sync appends
+ * one audit.forward_failed (counts, seq range, first error) before its
+ * checkpoint; syncs with nothing new add nothing (the report's own
+ * failure does not call for another: no loop); the next report counts
+ * what failed since; once the receiver is back, lines reach it. */
+static void fwd_failures_counted_and_reported(void **st)
+{
+	char *root = tu_tmpdir(), *sock = NULL, *path = NULL;
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	logbuf lb = { 0 };
+	json_t *d;
+	uint64_t seq;
+	(void)st;
+	CX_CHECK(asprintf(&path, "%s/audit.jsonl", root) > 0);
+	CX_CHECK(asprintf(&sock, "%s/gone.sock", root) > 0);
+	lb.path = path;
+	assert_int_equal(cx_audit_open(path, seed, &a, &err), 0);
+	cx_audit_defer_sync(a, true);
+	assert_int_equal(cx_audit_forward(a, &(cx_audit_fwd){ .syslog = sock, .facility = 10 }, &err), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(cx_audit_append(a, "exec.spawned", NULL, NULL, json_pack("{s:i}", "i", i),
+						 &seq, &err),
+				 0);
+	assert_int_equal(seq, 2);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	reread(&lb);
+	/* 1, 2: events; 3: the report; 4: the checkpoint */
+	assert_string_equal(audit_type_at(&lb, 3), "audit.forward_failed");
+	assert_string_equal(audit_type_at(&lb, 4), "audit.checkpoint");
+	d = ff_details(&lb, 3, "syslog");
+	assert_int_equal(jint(d, "failed"), 2);
+	assert_int_equal(jint(d, "forwarded"), 0);
+	assert_int_equal(jint(d, "first_seq"), 1);
+	assert_int_equal(jint(d, "last_seq"), 2);
+	assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "No such file or directory"));
+	assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "gone.sock"));
+	json_decref(d);
+	/* nothing new: the report and checkpoint failed too, but call for none */
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	size_t before = lb.len;
+	reread(&lb);
+	assert_int_equal(lb.len, before);
+	/* one more event: the next report counts lines 3..5 */
+	assert_int_equal(cx_audit_append(a, "exec.finished", NULL, NULL, json_object(), &seq, &err), 0);
+	assert_int_equal(seq, 5);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	reread(&lb);
+	d = ff_details(&lb, 6, "syslog");
+	assert_int_equal(jint(d, "failed"), 3);
+	assert_int_equal(jint(d, "first_seq"), 3);
+	assert_int_equal(jint(d, "last_seq"), 5);
+	json_decref(d);
+	assert_string_equal(audit_type_at(&lb, 7), "audit.checkpoint");
+	/* the receiver is back: the next line reaches it */
+	char *sock2 = NULL;
+	int fd = fwd_receiver(root, "gone.sock", &sock2);
+	assert_int_equal(cx_audit_append(a, "exec.finished", NULL, NULL, json_object(), &seq, &err), 0);
+	char *m = fwd_recv(fd), *v;
+	assert_non_null(m);
+	v = sd_value(m, "seq");
+	assert_string_equal(v, "8");
+	free(v);
+	free(m);
+	cx_audit_close(a);
+	reread(&lb);
+	/* close synced (lines 6, 7 failed: bookkeeping) without a report */
+	assert_null(strstr((char *)lb.buf + line_off(&lb, 8), "audit.forward_failed"));
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	close(fd);
+	free(sock2);
+	tu_rmtree(root);
+	free(root);
+	free(sock);
+	free(lb.buf);
+	free(path);
+}
+
+/* A receiver that stops reading: appends go on (MSG_DONTWAIT: none
+ * waits for it), the lines its queue holds were forwarded, the others
+ * failed, and the report says why. */
+static void fwd_stalled_receiver_never_blocks(void **st)
+{
+	char *root = tu_tmpdir(), *sock = NULL, *path = NULL;
+	int fd = fwd_receiver(root, "stalled.sock", &sock);
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	logbuf lb = { 0 };
+	uint64_t qlen = 0;
+	int n;
+	json_t *d;
+	(void)st;
+	/* more lines than the receiver's queue holds (max_dgram_qlen + 1) */
+	FILE *qf = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
+	CX_CHECK(qf && fscanf(qf, "%" SCNu64, &qlen) == 1 && qlen < (1u << 20));
+	fclose(qf);
+	n = (int)qlen + 8;
+	CX_CHECK(asprintf(&path, "%s/audit.jsonl", root) > 0);
+	lb.path = path;
+	assert_int_equal(cx_audit_open(path, seed, &a, &err), 0);
+	cx_audit_defer_sync(a, true);
+	assert_int_equal(cx_audit_forward(a, &(cx_audit_fwd){ .syslog = sock, .facility = 10 }, &err), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(cx_audit_append(a, "exec.spawned", NULL, NULL, json_pack("{s:i}", "i", i),
+						 NULL, &err),
+				 0);
+	assert_int_equal(cx_audit_sync(a, &err), 0);
+	cx_audit_close(a);
+	reread(&lb);
+	d = ff_details(&lb, n + 1, "syslog");
+	assert_true(jint(d, "forwarded") >= 1);
+	assert_true(jint(d, "failed") >= 1);
+	assert_int_equal(jint(d, "forwarded") + jint(d, "failed"), n);
+	assert_int_equal(jint(d, "last_seq"), n);
+	assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "queue is full"));
+	json_decref(d);
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	close(fd);
+	tu_rmtree(root);
+	free(root);
+	free(sock);
+	free(lb.buf);
+	free(path);
+}
+
+/* A writer that signs and syncs every line (calyx-ctl): the report comes
+ * at close, signed; the log verifies with it. */
+static void fwd_failure_reported_at_close(void **st)
+{
+	char *root = tu_tmpdir(), *path = NULL;
+	cx_audit *a = NULL;
+	cx_error err = { 0 };
+	logbuf lb = { 0 };
+	json_t *d, *j;
+	(void)st;
+	CX_CHECK(asprintf(&path, "%s/audit.jsonl", root) > 0);
+	lb.path = path;
+	assert_int_equal(cx_audit_open(path, seed, &a, &err), 0);
+	assert_int_equal(cx_audit_forward(a, &(cx_audit_fwd){ .syslog = "/nonexistent/calyx-test.sock",
+							      .facility = 10 }, &err), 0);
+	assert_int_equal(cx_audit_append(a, "workspace.undone", "0123456789abcdef0123456789abcdef", NULL,
+					 json_object(), NULL, &err),
+			 0);
+	cx_audit_close(a);
+	reread(&lb);
+	d = ff_details(&lb, 2, "syslog");
+	assert_int_equal(jint(d, "failed"), 1);
+	assert_int_equal(jint(d, "first_seq"), 1);
+	json_decref(d);
+	j = line_json(&lb, 2);
+	assert_non_null(json_object_get(j, "sig"));
+	json_decref(j);
+	assert_int_equal(verify(lb.buf, lb.len, &err), 0);
+	tu_rmtree(root);
+	free(root);
+	free(lb.buf);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1374,6 +1778,13 @@ int main(void)
 		cmocka_unit_test(text_values_argv),
 		cmocka_unit_test(text_values_plain),
 		cmocka_unit_test(text_values_in_the_log),
+		cmocka_unit_test(fwd_rfc5424_message),
+		cmocka_unit_test(fwd_rfc5424_escaping),
+		cmocka_unit_test(fwd_journal_fields),
+		cmocka_unit_test(fwd_syslog_every_line),
+		cmocka_unit_test(fwd_failures_counted_and_reported),
+		cmocka_unit_test(fwd_stalled_receiver_never_blocks),
+		cmocka_unit_test(fwd_failure_reported_at_close),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

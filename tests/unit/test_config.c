@@ -216,6 +216,68 @@ static void config_load_strict_modes(void **st)
 	free(dir);
 }
 
+/* audit_forward: absent = nothing forwarded (facility authpriv); each
+ * member optional; strict: unknown members, wrong types, paths that are
+ * not absolute normalized socket paths, facilities outside the list. */
+#define FWD(x) HEAD ",\"audit_forward\":" x "}"
+static void config_audit_forward(void **st)
+{
+	static const char *const bad[] = {
+		FWD("{\"journald\":true,\"kafka\":\"x\"}"),
+		FWD("{\"journald\":\"yes\"}"),
+		FWD("{\"journald\":1}"),
+		FWD("{\"syslog\":\"dev/log\"}"),
+		FWD("{\"syslog\":\"/\"}"),
+		FWD("{\"syslog\":\"/dev/../dev/log\"}"),
+		FWD("{\"syslog\":\"/dev/log/\"}"),
+		FWD("{\"syslog\":\"\"}"),
+		FWD("{\"syslog\":true}"),
+		/* 108 bytes: one more than sockaddr_un.sun_path holds with its NUL */
+		FWD("{\"syslog\":\"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"),
+		FWD("{\"syslog\":\"/dev/log\",\"syslog_facility\":\"kern\"}"),
+		FWD("{\"syslog\":\"/dev/log\",\"syslog_facility\":\"user\"}"),
+		FWD("{\"syslog\":\"/dev/log\",\"syslog_facility\":\"local8\"}"),
+		FWD("{\"syslog\":\"/dev/log\",\"syslog_facility\":\"AUTHPRIV\"}"),
+		FWD("{\"syslog\":\"/dev/log\",\"syslog_facility\":10}"),
+		FWD("[\"journald\"]"),
+		FWD("true"),
+	};
+	cx_config c;
+	cx_error err;
+	(void)st;
+	assert_int_equal(parse(good, &c, &err), 0);
+	assert_false(c.fwd_journald);
+	assert_null(c.fwd_syslog);
+	assert_int_equal(c.fwd_facility, 10);
+	cx_config_free(&c);
+	assert_int_equal(parse(FWD("{}"), &c, &err), 0);
+	assert_false(c.fwd_journald);
+	assert_null(c.fwd_syslog);
+	cx_config_free(&c);
+	assert_int_equal(parse(FWD("{\"journald\":true,\"syslog\":\"/dev/log\",\"syslog_facility\":\"local3\"}"),
+			       &c, &err), 0);
+	assert_true(c.fwd_journald);
+	assert_string_equal(c.fwd_syslog, "/dev/log");
+	assert_int_equal(c.fwd_facility, 19);
+	cx_config_free(&c);
+	assert_int_equal(parse(FWD("{\"journald\":false,\"syslog_facility\":\"auth\"}"), &c, &err), 0);
+	assert_false(c.fwd_journald);
+	assert_int_equal(c.fwd_facility, 4);
+	cx_config_free(&c);
+	/* 107 bytes: the longest socket path */
+	assert_int_equal(parse(FWD("{\"syslog\":\"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"),
+			       &c, &err), 0);
+	assert_int_equal(strlen(c.fwd_syslog), 107);
+	cx_config_free(&c);
+	for (size_t i = 0; i < CX_ARRAY_SIZE(bad); i++) {
+		if (parse(bad[i], &c, &err) == 0)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.reason, CX_E_CONFIG);
+		if (!strstr(err.msg, "audit_forward"))
+			fail_msg("case %zu: message does not name audit_forward: %s", i, err.msg);
+	}
+}
+
 static void keyring_load_and_find(void **st)
 {
 	tu_fixture f;
@@ -278,6 +340,7 @@ int main(void)
 		cmocka_unit_test(config_run_ids),
 		cmocka_unit_test(config_bpf_pin_dir),
 		cmocka_unit_test(config_pools_and_ledger),
+		cmocka_unit_test(config_audit_forward),
 		cmocka_unit_test(config_load_strict_modes),
 		cmocka_unit_test(keyring_load_and_find),
 		cmocka_unit_test(keyring_same_key_active_and_revoked),

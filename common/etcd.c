@@ -350,7 +350,7 @@ cx_etcd_outcome cx_etcd_call(cx_etcd *e, const char *path, const json_t *body, i
 		if (res.code == CURLE_OK && res.status == 200) {
 			json_t *j = cx_json_loadb(res.body.p, res.body.len, JSON_REJECT_DUPLICATES, NULL);
 			free(res.body.p);
-			if (j && json_is_object(j)) {
+			if (json_is_object(j)) {
 				*ret_reply = j;
 				return CX_ETCD_ANSWERED;
 			}

@@ -138,7 +138,7 @@ static int parse_ledger(const json_t *j, cx_config *c, cx_error *err)
 	static const char *const opt[] = { "endpoints", "prefix", "timeout_ms", "ca", "cert", "key",
 					   "username", "password_file", NULL };
 	const json_t *l = json_object_get(j, "ledger"), *a, *v;
-	const char *s;
+	const char *s = NULL;
 	int64_t t = 2000;
 	size_t i;
 	int r;
@@ -150,6 +150,8 @@ static int parse_ledger(const json_t *j, cx_config *c, cx_error *err)
 		r = cx_json_str(l, "backend", "config.ledger", CX_E_CONFIG, 16, false, &s, err);
 	if (r < 0)
 		return r;
+	if (!s) /* required: cx_json_str has refused it already */
+		return cx_err(err, CX_E_CONFIG, EINVAL, "config.ledger.backend is missing");
 	if (strcmp(s, "dir") == 0) {
 		if (json_object_size(l) != 1)
 			return cx_err(err, CX_E_CONFIG, EINVAL,

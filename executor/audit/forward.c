@@ -76,6 +76,7 @@ struct cx_fwd {
  * destructors is not unloaded under its users). */
 typedef int (*sendv_fn)(const struct iovec *iov, int n);
 static sendv_fn sd_sendv;
+static void *sd_dl; /* the handle, kept with it */
 
 static int load_libsystemd(cx_error *err)
 {
@@ -89,9 +90,12 @@ static int load_libsystemd(cx_error *err)
 			      "audit forwarding to journald is configured, but libsystemd.so.0 cannot be opened: %s (install libsystemd0, or set \"journald\": false in the config's audit_forward)",
 			      dlerror());
 	*(void **)&sd_sendv = dlsym(dl, "sd_journal_sendv");
-	if (!sd_sendv)
+	if (!sd_sendv) {
+		dlclose(dl);
 		return cx_err(err, CX_E_AUDIT, ENOENT,
 			      "audit forwarding to journald is configured, but libsystemd.so.0 has no sd_journal_sendv (install Debian's libsystemd0, or set \"journald\": false in the config's audit_forward)");
+	}
+	sd_dl = dl;
 	return 0;
 }
 

@@ -116,6 +116,13 @@ typedef struct cx_lease {
 	size_t nsigner;
 } cx_lease;
 
+/* The id alphabet (run_id, intent_id, audience; a rollout's host ids and
+ * tier names): 1..CX_ID_MAX of [A-Za-z0-9._:@-], starting alphanumeric. */
+bool cx_id_ok(const char *s);
+/* A pool name (the NAME of "pool:NAME"): 1..64 of [A-Za-z0-9._-],
+ * starting alphanumeric. */
+bool cx_pool_name_ok(const char *s);
+
 int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error *err);
 /* The pool a lease is addressed to ("pool:NAME" audience), or NULL. */
 const char *cx_lease_pool(const cx_lease *l);

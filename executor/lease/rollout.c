@@ -232,24 +232,35 @@ static int check_unique_hosts(const cx_rollout *ro, cx_error *err)
 }
 
 /* Percents rise strictly to exactly 100, and tiers 1..k hold exactly
- * ceil(percent_k * total / 100) hosts. */
+ * ceil(percent_k * total / 100) hosts. (With every tier holding a host,
+ * exact counts already imply rising percents: the percent rules are
+ * checked first for their plainer message.) */
 static int check_tiers(const cx_rollout *ro, cx_error *err)
 {
+	const cx_rollout_tier *last = &ro->tiers[ro->ntiers - 1];
 	size_t cum = 0;
 
 	for (size_t k = 0; k < ro->ntiers; k++) {
 		const cx_rollout_tier *t = &ro->tiers[k];
-		size_t want = cx_rollout_cumulative(t->percent, ro->nhosts);
 
+		for (size_t p = 0; p < k; p++)
+			if (strcmp(ro->tiers[p].name, t->name) == 0)
+				return cx_err(err, CX_E_ROLLOUT, EINVAL,
+					      "tiers %zu and %zu are both named '%s'", p + 1, k + 1, t->name);
 		if (k > 0 && t->percent <= ro->tiers[k - 1].percent)
 			return cx_err(err, CX_E_ROLLOUT_TIERS, EINVAL,
 				      "tier %zu ('%s') is at %lld %%, not above tier %zu's %lld %% (percents are cumulative and rise strictly)",
 				      k + 1, t->name, (long long)t->percent, k,
 				      (long long)ro->tiers[k - 1].percent);
-		for (size_t p = 0; p < k; p++)
-			if (strcmp(ro->tiers[p].name, t->name) == 0)
-				return cx_err(err, CX_E_ROLLOUT, EINVAL,
-					      "tiers %zu and %zu are both named '%s'", p + 1, k + 1, t->name);
+	}
+	if (last->percent != 100)
+		return cx_err(err, CX_E_ROLLOUT_TIERS, EINVAL,
+			      "the last tier ('%s') is at %lld %%; the last tier must reach 100 %% of the listed hosts",
+			      last->name, (long long)last->percent);
+	for (size_t k = 0; k < ro->ntiers; k++) {
+		const cx_rollout_tier *t = &ro->tiers[k];
+		size_t want = cx_rollout_cumulative(t->percent, ro->nhosts);
+
 		cum += t->hosts.n;
 		if (cum != want)
 			return cx_err(err, CX_E_ROLLOUT_TIERS, EINVAL,
@@ -257,10 +268,6 @@ static int check_tiers(const cx_rollout *ro, cx_error *err)
 				      k + 1, cum, ro->nhosts, k + 1, (long long)t->percent, want,
 				      (long long)t->percent, ro->nhosts);
 	}
-	if (ro->tiers[ro->ntiers - 1].percent != 100)
-		return cx_err(err, CX_E_ROLLOUT_TIERS, EINVAL,
-			      "the last tier ('%s') is at %lld %%; the last tier must reach 100 %% of the listed hosts",
-			      ro->tiers[ro->ntiers - 1].name, (long long)ro->tiers[ro->ntiers - 1].percent);
 	return 0;
 }
 

@@ -82,7 +82,7 @@ int cx_rollout_read(const char *path, uint8_t **ret_buf, size_t *ret_len, cx_err
 
 static int get_hex(const json_t *o, const char *key, size_t n, char *out, cx_error *err)
 {
-	const char *s;
+	const char *s = NULL;
 	int r = cx_json_str(o, key, "rollout", CX_E_ROLLOUT, 2 * n, false, &s, err);
 	if (r < 0)
 		return r;
@@ -109,7 +109,7 @@ static int get_time(const json_t *o, const char *key, int64_t *out, cx_error *er
 static int get_choice(const json_t *o, const char *key, const char *what, const char *one,
 		      const char *two, int *out, cx_error *err)
 {
-	const char *s;
+	const char *s = NULL;
 	int r = cx_json_str(o, key, what, CX_E_ROLLOUT, 16, false, &s, err);
 	if (r < 0)
 		return r;
@@ -129,7 +129,7 @@ static int parse_tier(const json_t *o, const char *what, size_t room, cx_rollout
 	static const char *const keys[] = { "name", "percent", "hosts", "gate", "soak_s",
 					    "max_parallel", "deadline_s", "max_failures", NULL };
 	const json_t *hosts, *v;
-	const char *s;
+	const char *s = NULL;
 	int gate = 0;
 	size_t i;
 	int r;
@@ -141,6 +141,7 @@ static int parse_tier(const json_t *o, const char *what, size_t room, cx_rollout
 		r = cx_json_str(o, "name", what, CX_E_ROLLOUT, CX_ID_MAX, false, &s, err);
 	if (r < 0)
 		return r;
+	CX_CHECK(s); /* a required string member was found */
 	if (!cx_id_ok(s))
 		return cx_err(err, CX_E_ROLLOUT, EINVAL,
 			      "%s.name '%.64s' has characters outside [A-Za-z0-9._:@-] or does not start alphanumeric",
@@ -243,6 +244,7 @@ static int check_tiers(const cx_rollout *ro, cx_error *err)
 	for (size_t k = 0; k < ro->ntiers; k++) {
 		const cx_rollout_tier *t = &ro->tiers[k];
 
+		CX_CHECK(t->name); /* every parsed tier has its name */
 		for (size_t p = 0; p < k; p++)
 			if (strcmp(ro->tiers[p].name, t->name) == 0)
 				return cx_err(err, CX_E_ROLLOUT, EINVAL,
@@ -279,7 +281,7 @@ int cx_rollout_body_parse(const uint8_t *buf, size_t len, cx_rollout *ret, cx_er
 	_cleanup_json_ json_t *j = NULL;
 	_cleanup_(cx_rollout_free) cx_rollout ro = { 0 };
 	const json_t *tiers, *t;
-	const char *s;
+	const char *s = NULL;
 	int64_t ver;
 	int a = 0, d = 0;
 	size_t i;
@@ -303,6 +305,7 @@ int cx_rollout_body_parse(const uint8_t *buf, size_t len, cx_rollout *ret, cx_er
 		r = cx_json_str(j, "pool", "rollout", CX_E_ROLLOUT, 64, false, &s, err);
 	if (r < 0)
 		return r;
+	CX_CHECK(s);
 	if (!cx_pool_name_ok(s))
 		return cx_err(err, CX_E_ROLLOUT, EINVAL,
 			      "rollout.pool '%.64s' is not a pool name (1-64 of [A-Za-z0-9._-], starting alphanumeric)",
@@ -366,6 +369,7 @@ int cx_rollout_verify_signed(const cx_keyring *kr, const uint8_t *buf, size_t le
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < e.nsig; i++) {
+		CX_CHECK(keys[i]); /* cx_envelope_check_sigs filled one per signature */
 		memcpy(ro.signer[i].keyid, keys[i]->keyid, 65);
 		ro.signer[i].role = keys[i]->role;
 		ro.signer[i].principal = cx_strdup(keys[i]->principal);
@@ -449,6 +453,7 @@ static int check_lease_file(const cx_rollout_verify_input *in, const cx_rollout 
 		return r;
 	}
 	for (size_t i = 0; i < e.nsig; i++) {
+		CX_CHECK(keys[i]);
 		memcpy(l.signer[i].keyid, keys[i]->keyid, 65);
 		l.signer[i].role = keys[i]->role;
 		l.signer[i].principal = cx_strdup(keys[i]->principal);

@@ -81,7 +81,7 @@ int cx_control_body_parse(const uint8_t *buf, size_t len, cx_control *ret, cx_er
 	static const char *const opt[] = { "tier", NULL };
 	_cleanup_json_ json_t *j = NULL;
 	cx_control c = { 0 };
-	const char *s;
+	const char *s = NULL;
 	int64_t ver;
 	int r;
 
@@ -97,6 +97,7 @@ int cx_control_body_parse(const uint8_t *buf, size_t len, cx_control *ret, cx_er
 		r = cx_json_str(j, "rollout_id", "control", CX_E_CONTROL, 64, false, &s, err);
 	if (r < 0)
 		return r;
+	CX_CHECK(s); /* a required string member was found */
 	if (!cx_is_lower_hex(s, 32))
 		return cx_err(err, CX_E_CONTROL, EINVAL, "control.rollout_id is not 32 lowercase hex");
 	memcpy(c.rollout_id, s, 33);
@@ -185,6 +186,7 @@ int cx_control_verify(const cx_control_verify_input *in, const uint8_t *buf, siz
 				      "tier %lld ('%s') opens by itself (gate auto): there is nothing to approve",
 				      (long long)c.tier, ro->tiers[c.tier - 1].name);
 	}
+	CX_CHECK(keys[0]); /* cx_envelope_check_sigs filled it */
 	if (!cx_control_role_allows(keys[0]->role, c.action))
 		return cx_err(err, CX_E_CONTROL_ROLE, EPERM,
 			      "'%s' needs a human key; this one is signed by %s key '%s' (have a human sign it)",

@@ -56,6 +56,7 @@ int cx_signers_two_keys(const cx_doc_type *t, const cx_key *const *keys, size_t 
 	size_t humans = 0, agents = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		CX_CHECK(keys[i]);
 		humans += keys[i]->role == CX_ROLE_HUMAN;
 		agents += keys[i]->role == CX_ROLE_AGENT;
 	}
@@ -79,6 +80,7 @@ static int check_signatures(const cx_verify_input *in, const cx_envelope *e,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < e->nsig; i++) {
+		CX_CHECK(keys[i]); /* cx_envelope_check_sigs filled one per signature */
 		memcpy(l->signer[i].keyid, keys[i]->keyid, 65);
 		l->signer[i].role = keys[i]->role;
 		l->signer[i].principal = cx_strdup(keys[i]->principal);

@@ -55,6 +55,13 @@ static const char *const reason_names[CX_E__COUNT] = {
 	[CX_E_WORKSPACE] = "E_WORKSPACE",
 	[CX_E_IDS] = "E_IDS",
 	[CX_E_LEDGER_UNAVAILABLE] = "E_LEDGER_UNAVAILABLE",
+	[CX_E_ROLLOUT] = "E_ROLLOUT",
+	[CX_E_ROLLOUT_TIERS] = "E_ROLLOUT_TIERS",
+	[CX_E_ROLLOUT_HOST] = "E_ROLLOUT_HOST",
+	[CX_E_ROLLOUT_LEASE] = "E_ROLLOUT_LEASE",
+	[CX_E_CONTROL] = "E_CONTROL",
+	[CX_E_CONTROL_ROLE] = "E_CONTROL_ROLE",
+	[CX_E_CONTROL_SEQ] = "E_CONTROL_SEQ",
 };
 
 const char *cx_reason_name(int reason)

@@ -15,13 +15,14 @@
 #include "calyx/esc.h"
 
 const char *cx_prog = "calyx";
+const char *cx_cli_refused = "lease refused";
 
 int cx_cli_fail(const cx_error *err, int code)
 {
 	if (code < 0)
 		code = cx_reason_is_refusal(err->reason) ? CX_EXIT_REFUSED : CX_EXIT_FAILURE;
 	cx_esc_line(stderr, "%s: %s [%s]: %s", cx_prog,
-		    code == CX_EXIT_REFUSED ? "lease refused" : "error", cx_reason_name(err->reason),
+		    code == CX_EXIT_REFUSED ? cx_cli_refused : "error", cx_reason_name(err->reason),
 		    err->msg);
 	return code;
 }

@@ -15,6 +15,10 @@
 #include "calyx/lease.h"
 
 extern const char *cx_prog;
+/* What cx_cli_fail calls a refusal (exit 77): "lease refused" unless a
+ * CLI says which document it refused ("rollout refused", "control
+ * document refused"). */
+extern const char *cx_cli_refused;
 
 /* Print err as one line and return the exit code for it (77 refusal,
  * 125 calyx's own failure) unless `code` >= 0 forces one. */

@@ -64,6 +64,7 @@ PUBLIC = {
     "lease.h": "executor/lease",
     "keyring.h": "executor/lease",
     "ledger.h": "executor/lease",
+    "rollout.h": "executor/lease",
     "audit.h": "executor/audit",
 }
 

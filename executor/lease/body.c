@@ -36,7 +36,7 @@ int cx_lease_read(const char *path, uint8_t **ret_buf, size_t *ret_len, cx_error
 
 /* Identifiers end up in file names, logs and result JSON: a conservative
  * alphabet, starting with an alphanumeric (so never "." or ".."). */
-static bool id_ok(const char *s)
+bool cx_id_ok(const char *s)
 {
 	size_t i;
 	for (i = 0; s[i]; i++) {
@@ -48,6 +48,18 @@ static bool id_ok(const char *s)
 	return i > 0 && i <= CX_ID_MAX;
 }
 
+bool cx_pool_name_ok(const char *s)
+{
+	size_t i;
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && !(i > 0 && (c == '.' || c == '_' || c == '-')))
+			return false;
+	}
+	return i > 0 && i <= 64;
+}
+
 static int get_id(const json_t *o, const char *key, bool optional, char **out, cx_error *err)
 {
 	const char *s;
@@ -56,7 +68,7 @@ static int get_id(const json_t *o, const char *key, bool optional, char **out, c
 		return r;
 	if (!s)
 		return 0;
-	if (!id_ok(s))
+	if (!cx_id_ok(s))
 		return cx_err(err, CX_E_BODY, EINVAL,
 			      "lease.%s '%.64s' has characters outside [A-Za-z0-9._:@-] or does not start alphanumeric",
 			      key, s);
@@ -156,10 +168,7 @@ int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error 
 		return r;
 	/* "pool:NAME": a pool of hosts (config.pools), NAME as a pool name */
 	if (l.audience && strncmp(l.audience, "pool:", 5) == 0) {
-		const char *p = l.audience + 5;
-		bool ok = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) &&
-			  strlen(p) <= 64 && !strpbrk(p, ":@");
-		if (!ok)
+		if (!cx_pool_name_ok(l.audience + 5))
 			return cx_err(err, CX_E_BODY, EINVAL,
 				      "lease.audience '%.70s' is not pool:NAME (NAME: 1-64 of [A-Za-z0-9._-])",
 				      l.audience);

@@ -1,6 +1,10 @@
 /* DSSE envelope: strict parse, PAE, serialize (signing is in sign.c, so
- * calyx-exec, which links this file, carries no signing code).
- * Trust: parses hostile input (a lease file anyone may hand to calyx-exec).
+ * calyx-exec, which links this file, carries no signing code). One parser
+ * for every calyx document type (cx_doc_type: leases here, rollouts and
+ * their control documents in calyx/rollout.h), each parsed only as the
+ * type its caller expects.
+ * Trust: parses hostile input (a lease file anyone may hand to calyx-exec,
+ * a rollout or control document any host may fetch).
  * Nothing here decides trust: the verifier (verify.c) does, from the
  * parsed fields. */
 #include "calyx/lease.h"
@@ -9,6 +13,15 @@
 
 #include "calyx/codec.h"
 #include "calyx/jsonx.h"
+
+const cx_doc_type cx_doc_lease = {
+	.payload_type = CX_LEASE_PAYLOAD_TYPE,
+	.what = "lease",
+	.max_bytes = CX_LEASE_MAX_BYTES,
+	.body_max_bytes = CX_LEASE_BODY_MAX_BYTES,
+	.nsig = CX_LEASE_SIGS,
+	.sig_rule = "one human, one agent",
+};
 
 void cx_envelope_free(cx_envelope *e)
 {
@@ -37,6 +50,12 @@ void cx_pae(const char *type, const uint8_t *body, size_t blen, uint8_t **ret, s
 int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 		      size_t max_sigs, cx_envelope *ret, cx_error *err)
 {
+	return cx_envelope_parse_as(&cx_doc_lease, buf, len, min_sigs, max_sigs, ret, err);
+}
+
+int cx_envelope_parse_as(const cx_doc_type *t, const uint8_t *buf, size_t len,
+			 size_t min_sigs, size_t max_sigs, cx_envelope *ret, cx_error *err)
+{
 	static const char *const keys[] = { "payloadType", "payload", "signatures", NULL };
 	static const char *const sig_keys[] = { "keyid", "sig", NULL };
 	_cleanup_json_ json_t *j = NULL;
@@ -44,49 +63,52 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 	const char *type, *payload;
 	json_t *sigs, *s;
 	size_t i, plen;
+	char env_what[64];
 	long n;
 	int r;
 
-	CX_CHECK(max_sigs <= CX_LEASE_SIGS);
-	if (len > CX_LEASE_MAX_BYTES)
-		return cx_err(err, CX_E_TOO_BIG, EFBIG, "lease is above %u bytes", CX_LEASE_MAX_BYTES);
-	r = cx_json_parse_object(buf, len, "lease", &j, err);
+	CX_CHECK(t && max_sigs <= t->nsig && t->nsig <= CX_LEASE_SIGS);
+	snprintf(env_what, sizeof(env_what), "%s envelope", t->what);
+	if (len > t->max_bytes)
+		return cx_err(err, CX_E_TOO_BIG, EFBIG, "%s is above %zu bytes", t->what, t->max_bytes);
+	r = cx_json_parse_object(buf, len, t->what, &j, err);
 	if (r < 0)
 		return r;
-	r = cx_json_keys(j, "lease envelope", CX_E_ENVELOPE, keys, NULL, err);
+	r = cx_json_keys(j, env_what, CX_E_ENVELOPE, keys, NULL, err);
 	if (r < 0)
 		return r;
-	r = cx_json_str(j, "payloadType", "lease envelope", CX_E_ENVELOPE, 128, false, &type, err);
+	r = cx_json_str(j, "payloadType", env_what, CX_E_ENVELOPE, 128, false, &type, err);
 	if (r < 0)
 		return r;
-	if (strcmp(type, CX_LEASE_PAYLOAD_TYPE) != 0)
+	if (strcmp(type, t->payload_type) != 0)
 		return cx_err(err, CX_E_PAYLOAD_TYPE, EINVAL,
-			      "lease payloadType is '%.100s', not '%s' (this is not a calyx lease)",
-			      type, CX_LEASE_PAYLOAD_TYPE);
-	r = cx_json_str(j, "payload", "lease envelope", CX_E_ENVELOPE,
-			cx_b64_len(CX_LEASE_BODY_MAX_BYTES), false, &payload, err);
+			      "%s payloadType is '%.100s', not '%s' (this is not a calyx %s)",
+			      t->what, type, t->payload_type, t->what);
+	r = cx_json_str(j, "payload", env_what, CX_E_ENVELOPE,
+			cx_b64_len(t->body_max_bytes), false, &payload, err);
 	if (r < 0)
 		return r;
 	sigs = json_object_get(j, "signatures");
 	if (!json_is_array(sigs))
-		return cx_err(err, CX_E_ENVELOPE, EINVAL, "lease envelope.signatures must be an array");
+		return cx_err(err, CX_E_ENVELOPE, EINVAL, "%s.signatures must be an array", env_what);
 	if (json_array_size(sigs) < min_sigs || json_array_size(sigs) > max_sigs) {
 		if (min_sigs == max_sigs)
 			return cx_err(err, CX_E_SIG_COUNT, EINVAL,
-				      "lease has %zu signatures, exactly %zu required (one human, one agent)",
-				      json_array_size(sigs), min_sigs);
+				      "%s has %zu signatures, exactly %zu required (%s)", t->what,
+				      json_array_size(sigs), min_sigs, t->sig_rule);
 		return cx_err(err, CX_E_SIG_COUNT, EINVAL,
-			      "lease already has %zu signatures (at most %zu allowed here)",
+			      "%s already has %zu signatures (at most %zu allowed here)", t->what,
 			      json_array_size(sigs), max_sigs);
 	}
 
 	plen = strlen(payload);
-	e.payload = malloc(CX_LEASE_BODY_MAX_BYTES);
+	e.payload = malloc(t->body_max_bytes);
 	CX_CHECK(e.payload);
-	n = cx_b64_decode(payload, plen, e.payload, 1, CX_LEASE_BODY_MAX_BYTES);
+	n = cx_b64_decode(payload, plen, e.payload, 1, t->body_max_bytes);
 	if (n < 0)
 		return cx_err(err, CX_E_BASE64, EINVAL,
-			      "lease payload is not canonical padded base64 (standard alphabet, no whitespace)");
+			      "%s payload is not canonical padded base64 (standard alphabet, no whitespace)",
+			      t->what);
 	e.payload_len = (size_t)n;
 	e.payload_type = cx_strdup(type);
 
@@ -94,7 +116,7 @@ int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 		char what[64];
 		const char *keyid, *sig;
 
-		snprintf(what, sizeof(what), "lease signatures[%zu]", i);
+		snprintf(what, sizeof(what), "%s signatures[%zu]", t->what, i);
 		r = cx_json_keys(s, what, CX_E_ENVELOPE, sig_keys, NULL, err);
 		if (r == 0)
 			r = cx_json_str(s, "keyid", what, CX_E_KEYID, 128, false, &keyid, err);

@@ -16,17 +16,16 @@
 #include "calyx/codec.h"
 #include "calyx/policy.h"
 
-static int check_signatures(const cx_verify_input *in, const cx_envelope *e,
-			    cx_lease *l, cx_error *err)
+int cx_envelope_check_sigs(const cx_doc_type *t, const cx_keyring *kr, const cx_envelope *e,
+			   const cx_key **ret_keys, cx_error *err)
 {
 	_cleanup_free_ uint8_t *pae = NULL;
-	const cx_key *keys[CX_LEASE_SIGS] = { 0 };
-	size_t pae_len, humans = 0, agents = 0;
+	size_t pae_len;
 
-	CX_CHECK(e->nsig == CX_LEASE_SIGS);
+	CX_CHECK(e->nsig <= CX_LEASE_SIGS);
 	cx_pae(e->payload_type, e->payload, e->payload_len, &pae, &pae_len);
 	for (size_t i = 0; i < e->nsig; i++) {
-		const cx_key *k = cx_keyring_find(in->keyring, e->sigs[i].keyid);
+		const cx_key *k = cx_keyring_find(kr, e->sigs[i].keyid);
 
 		if (!k)
 			return cx_err(err, CX_E_UNKNOWN_KEY, EPERM,
@@ -39,23 +38,49 @@ static int check_signatures(const cx_verify_input *in, const cx_envelope *e,
 		for (size_t p = 0; p < i; p++)
 			/* keyids are unique per public key in a loaded
 			 * keyring, so comparing the keys is the real check */
-			if (memcmp(keys[p]->pk, k->pk, 32) == 0)
+			if (memcmp(ret_keys[p]->pk, k->pk, 32) == 0)
 				return cx_err(err, CX_E_DUP_SIGNER, EPERM,
-					      "key '%s' signed twice; two different keys must sign (one human, one agent)",
-					      k->principal);
+					      "key '%s' signed twice; two different keys must sign (%s)",
+					      k->principal, t->sig_rule);
 		if (crypto_sign_verify_detached(e->sigs[i].sig, pae, pae_len, k->pk) != 0)
 			return cx_err(err, CX_E_BAD_SIG, EPERM,
-				      "signature %zu by '%s' does not verify (the lease was changed after signing, or signed by another tool; re-sign it)",
-				      i + 1, k->principal);
-		keys[i] = k;
-		humans += k->role == CX_ROLE_HUMAN;
-		agents += k->role == CX_ROLE_AGENT;
+				      "signature %zu by '%s' does not verify (the %s was changed after signing, or signed by another tool; re-sign it)",
+				      i + 1, k->principal, t->what);
+		ret_keys[i] = k;
 	}
-	if (humans != 1 || agents != 1)
+	return 0;
+}
+
+int cx_signers_two_keys(const cx_doc_type *t, const cx_key *const *keys, size_t n, cx_error *err)
+{
+	size_t humans = 0, agents = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		CX_CHECK(keys[i]);
+		humans += keys[i]->role == CX_ROLE_HUMAN;
+		agents += keys[i]->role == CX_ROLE_AGENT;
+	}
+	if (humans != 1 || agents != 1 || n != 2)
 		return cx_err(err, CX_E_ROLE_MISSING, EPERM,
-			      "lease is signed by %zu human and %zu agent keys; exactly one of each is required (have the missing role sign)",
-			      humans, agents);
+			      "%s is signed by %zu human and %zu agent keys; exactly one of each is required (have the missing role sign)",
+			      t->what, humans, agents);
+	return 0;
+}
+
+static int check_signatures(const cx_verify_input *in, const cx_envelope *e,
+			    cx_lease *l, cx_error *err)
+{
+	const cx_key *keys[CX_LEASE_SIGS] = { 0 };
+	int r;
+
+	CX_CHECK(e->nsig == CX_LEASE_SIGS);
+	r = cx_envelope_check_sigs(&cx_doc_lease, in->keyring, e, keys, err);
+	if (r == 0)
+		r = cx_signers_two_keys(&cx_doc_lease, keys, e->nsig, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < e->nsig; i++) {
+		CX_CHECK(keys[i]); /* cx_envelope_check_sigs filled one per signature */
 		memcpy(l->signer[i].keyid, keys[i]->keyid, 65);
 		l->signer[i].role = keys[i]->role;
 		l->signer[i].principal = cx_strdup(keys[i]->principal);

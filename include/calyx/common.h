@@ -76,6 +76,13 @@ typedef enum cx_reason {
 	CX_E_WORKSPACE,        /* commit, rollback or undo of a workspace failed or was refused */
 	CX_E_IDS,              /* no free run uid in config run_uid_range (exit 125) */
 	CX_E_LEDGER_UNAVAILABLE, /* the shared ledger (etcd) did not decide in time: no run (exit 125) */
+	CX_E_ROLLOUT,          /* rollout body field missing, unknown, wrong type or out of range */
+	CX_E_ROLLOUT_TIERS,    /* tier percents/host counts break the tier arithmetic */
+	CX_E_ROLLOUT_HOST,     /* a host listed twice, or not a member of the pool */
+	CX_E_ROLLOUT_LEASE,    /* rollout not bound to this lease (hash, id, pool, count, window) */
+	CX_E_CONTROL,          /* control document body invalid or bound to another rollout */
+	CX_E_CONTROL_ROLE,     /* control action needs a human key */
+	CX_E_CONTROL_SEQ,      /* control seq not above the last seen (replayed or stale) */
 	CX_E__COUNT
 } cx_reason;
 

@@ -32,6 +32,24 @@
 #define CX_ID_MAX 128                  /* run_id, intent_id, audience */
 #define CX_PURPOSE_MAX 1024
 
+/* A calyx DSSE document type: the payloadType the parser demands, the
+ * bounds it applies, and how many signatures a complete document carries.
+ * Leases, rollouts and rollout control documents share one envelope
+ * parser, one signature check and one signing path (calyx/rollout.h
+ * defines the other two types); a document is only ever parsed as the
+ * type its caller expects, so a lease cannot pass for a rollout or the
+ * other way round (the payloadType is also in what every key signs). */
+typedef struct cx_doc_type {
+	const char *payload_type;
+	const char *what;       /* names the document in messages: "lease" */
+	size_t max_bytes;       /* the envelope file */
+	size_t body_max_bytes;  /* the decoded payload */
+	size_t nsig;            /* signatures of a complete document (<= CX_LEASE_SIGS) */
+	const char *sig_rule;   /* who signs, for messages: "one human, one agent" */
+} cx_doc_type;
+
+extern const cx_doc_type cx_doc_lease;
+
 typedef struct cx_signature {
 	char keyid[65];
 	uint8_t sig[64];
@@ -45,8 +63,12 @@ typedef struct cx_envelope {
 	cx_signature sigs[CX_LEASE_SIGS];
 } cx_envelope;
 
-/* Parse an envelope holding between min_sigs and max_sigs signatures
- * (the verifier uses 2..2; the signing tool 0..1). */
+/* Parse an envelope of type t holding between min_sigs and max_sigs
+ * signatures (the verifier uses t->nsig..t->nsig; the signing tool
+ * 0..t->nsig-1). A payloadType other than t's is E_PAYLOAD_TYPE. */
+int cx_envelope_parse_as(const cx_doc_type *t, const uint8_t *buf, size_t len,
+			 size_t min_sigs, size_t max_sigs, cx_envelope *ret, cx_error *err);
+/* The same for a lease (cx_doc_lease). */
 int cx_envelope_parse(const uint8_t *buf, size_t len, size_t min_sigs,
 		      size_t max_sigs, cx_envelope *ret, cx_error *err);
 void cx_envelope_free(cx_envelope *e);
@@ -55,9 +77,25 @@ char *cx_envelope_dump(const cx_envelope *e);
 /* DSSE pre-authentication encoding. Caller frees *ret. */
 void cx_pae(const char *type, const uint8_t *body, size_t blen, uint8_t **ret, size_t *ret_len);
 /* Add a signature by the key with this seed. Refuses a second signature by
- * the same key and a third signature. In executor/lease/sign.c, which only
- * calyx-lease links (calyx-exec holds no lease-signing code). */
+ * the same key and one beyond t->nsig. In executor/lease/sign.c, which only
+ * the signing tools (calyx-lease, calyx-rollout) link (calyx-exec holds no
+ * signing code). e->payload_type must be t's. */
+int cx_envelope_sign_as(const cx_doc_type *t, cx_envelope *e, const uint8_t seed[32],
+			cx_error *err);
+/* The same for a lease. */
 int cx_envelope_sign(cx_envelope *e, const uint8_t seed[32], cx_error *err);
+
+/* Each signature of a parsed envelope checked against the keyring, in
+ * order: its key is known (E_UNKNOWN_KEY), not revoked (E_REVOKED), not a
+ * public key already used by an earlier signature (E_DUP_SIGNER), and its
+ * Ed25519 signature over the PAE verifies (E_BAD_SIG). ret_keys[i] (room
+ * for e->nsig) points into the keyring. Roles are the caller's rule. */
+int cx_envelope_check_sigs(const cx_doc_type *t, const cx_keyring *kr, const cx_envelope *e,
+			   const cx_key **ret_keys, cx_error *err);
+/* The two-key rule: exactly one human and one agent key among keys[0..n)
+ * (E_ROLE_MISSING). */
+int cx_signers_two_keys(const cx_doc_type *t, const cx_key *const *keys, size_t n,
+			cx_error *err);
 
 typedef struct cx_lease {
 	char lease_id[33];
@@ -77,6 +115,13 @@ typedef struct cx_lease {
 	} signer[CX_LEASE_SIGS];
 	size_t nsigner;
 } cx_lease;
+
+/* The id alphabet (run_id, intent_id, audience; a rollout's host ids and
+ * tier names): 1..CX_ID_MAX of [A-Za-z0-9._:@-], starting alphanumeric. */
+bool cx_id_ok(const char *s);
+/* A pool name (the NAME of "pool:NAME"): 1..64 of [A-Za-z0-9._-],
+ * starting alphanumeric. */
+bool cx_pool_name_ok(const char *s);
 
 int cx_lease_body_parse(const uint8_t *buf, size_t len, cx_lease *ret, cx_error *err);
 /* The pool a lease is addressed to ("pool:NAME" audience), or NULL. */

@@ -150,7 +150,8 @@ check() {
 
 # check_one_line WANT_RC E_CODE CMD...: a refusal or failure of one of the
 # calyx CLIs: exit WANT_RC, and exactly one stderr line of the form
-#   PROG: lease refused [E_CODE]: ...   (exit 77)
+#   PROG: lease refused [E_CODE]: ...   (exit 77; calyx-rollout: "rollout
+#                                       refused", "control document refused")
 #   PROG: error [E_CODE]: ...           (any other exit)
 check_one_line() {
 	local want=$1 code=$2 kind; shift 2
@@ -159,7 +160,7 @@ check_one_line() {
 	[ "$(nlines "$ERR")" -eq 1 ] ||
 		fail "stderr has $(nlines "$ERR") lines, expected exactly 1: $(tr '\n' '|' <"$ERR" | cut -c 1-300)" ||
 		return 1
-	if [ "$want" -eq 77 ]; then kind="lease refused"; else kind="error"; fi
+	if [ "$want" -eq 77 ]; then kind="(lease|rollout|control document) refused"; else kind="error"; fi
 	grep -qE "^calyx-[a-z]+: $kind \[$code\]: ." "$ERR" ||
 		fail "stderr is not '<prog>: $kind [$code]: ...': $(first_err)"
 }

@@ -88,6 +88,14 @@ static char *jdump(const json_t *j)
 	return s;
 }
 
+/* jdump of a temporary: the JSON is released. */
+static char *jdump_take(json_t *j)
+{
+	char *s = jdump(j);
+	json_decref(j);
+	return s;
+}
+
 /* ---- builders ----------------------------------------------------------- */
 
 static json_t *tier_obj(size_t k, int64_t pct, size_t from, size_t to)
@@ -555,7 +563,7 @@ static void signers_rules(void **state)
 static void tampered_after_signing(void **state)
 {
 	rfx *x = *state;
-	char *p = jdump(ro_body(x)), *e, *q;
+	char *p = jdump_take(ro_body(x)), *e, *q;
 	const tu_key *s[] = { &x->f.human, &x->f.agent };
 	json_t *j;
 
@@ -713,7 +721,7 @@ static void lease_presented_as_rollout(void **state)
 					&err),
 	       &err, CX_E_PAYLOAD_TYPE);
 	/* its payloadType relabelled: the signatures were over the lease type */
-	p = jdump(ro_body(x));
+	p = jdump_take(ro_body(x));
 	e = sign_as(CX_ROLLOUT_PAYLOAD_TYPE, CX_LEASE_PAYLOAD_TYPE, p, &x->f.human, &x->f.agent);
 	verify_expect(x, e, CX_E_BAD_SIG);
 	free(p);
@@ -729,7 +737,7 @@ static void rollout_presented_as_lease(void **state)
 	assert_int_equal(err.reason, CX_E_PAYLOAD_TYPE);
 	free(env);
 	/* a lease body signed as a rollout and relabelled as a lease */
-	p = jdump(tu_body(x->f.now, x->f.pol.sha256_hex));
+	p = jdump_take(tu_body(x->f.now, x->f.pol.sha256_hex));
 	e = sign_as(CX_LEASE_PAYLOAD_TYPE, CX_ROLLOUT_PAYLOAD_TYPE, p, &x->f.human, &x->f.agent);
 	assert_int_not_equal(tu_verify(&x->f, e, &err), 0);
 	assert_int_equal(err.reason, CX_E_BAD_SIG);
@@ -868,7 +876,7 @@ static void control_signatures(void **state)
 	ctl_expect(x, &c, ctl_env(ctl_body(x, &c, 1, "halt", 0), &f->stranger, NULL), 0,
 		   CX_E_UNKNOWN_KEY);
 	{
-		char *p = jdump(ctl_body(x, &c, 1, "resume", 0));
+		char *p = jdump_take(ctl_body(x, &c, 1, "resume", 0));
 		char *e = sign_as(CX_CONTROL_PAYLOAD_TYPE, CX_CONTROL_PAYLOAD_TYPE, p, &f->human,
 				  NULL);
 		json_t *j = json_loads(e, 0, NULL), *jp;
@@ -977,7 +985,7 @@ static void control_type_confusion(void **state)
 	       CX_E_PAYLOAD_TYPE);
 	free(e);
 	/* signed as a control document of another type, relabelled */
-	p = jdump(ctl_body(x, &c, 1, "halt", 0));
+	p = jdump_take(ctl_body(x, &c, 1, "halt", 0));
 	e = sign_as(CX_CONTROL_PAYLOAD_TYPE, CX_LEASE_PAYLOAD_TYPE, p, &x->f.human, NULL);
 	ctl_expect(x, &c, e, 0, CX_E_BAD_SIG);
 	free(p);
@@ -1013,7 +1021,7 @@ static void signing_limits(void **state)
 	rfx *x = *state;
 	cx_envelope e = { 0 };
 	cx_error err = { 0 };
-	char *p = jdump(ro_body(x));
+	char *p = jdump_take(ro_body(x));
 
 	e.payload_type = strdup(CX_ROLLOUT_PAYLOAD_TYPE);
 	e.payload = (uint8_t *)p;

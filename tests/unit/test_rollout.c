@@ -19,6 +19,7 @@
 #include "calyx/lease.h"
 #include "calyx/rollout.h"
 #include "testutil.h"
+#include "tu_expect.h"
 
 #define LEASE_ID "0123456789abcdef0123456789abcdef" /* tu_body's */
 #define ROLLOUT_ID "fedcba9876543210fedcba9876543210"
@@ -63,16 +64,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect(int r, const cx_error *err, int want)
-{
-	if (getenv("CALYX_TEST_VERBOSE"))
-		print_message("  refused %s: %s\n", cx_reason_name(err->reason), err->msg);
-	if (r >= 0 || err->reason != want)
-		print_error("want %s, got r=%d %s: %s\n", cx_reason_name(want), r,
-			    cx_reason_name(err->reason), err->msg);
-	assert_true(r < 0);
-	assert_int_equal(err->reason, want);
-}
 
 static void expect_ok(int r, const cx_error *err)
 {

@@ -20,6 +20,7 @@
 #include "calyx/lease.h"
 #include "calyx/policy.h"
 #include "testutil.h"
+#include "tu_expect.h"
 
 #define OTHER_TYPE "application/vnd.in-toto+json"
 #define BIG (10u << 20) /* 10 MB */
@@ -43,17 +44,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A refusal (negative return) with exactly this reason. */
-static void expect(int r, const cx_error *err, int want)
-{
-	if (getenv("CALYX_TEST_VERBOSE"))
-		print_message("  refused %s: %s\n", cx_reason_name(err->reason), err->msg);
-	if (r >= 0 || err->reason != want)
-		print_error("want %s, got r=%d %s: %s\n", cx_reason_name(want), r,
-			    cx_reason_name(err->reason), err->msg);
-	assert_true(r < 0);
-	assert_int_equal(err->reason, want);
-}
 
 static int verify_buf(tu_fixture *f, const void *buf, size_t len, cx_lease *l, cx_error *err)
 {

@@ -12,13 +12,13 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
 libcmocka-dev
-libcurl4-openssl-dev etcd-server etcd-client
+libcurl4-openssl-dev etcd-server etcd-client curl openssl
 chromium python3-jsonschema
 cppcheck clang-tidy valgrind
 git bzip2"
 # libcurl4-openssl-dev: the etcd ledger's client (its headers; calyx-exec
 # opens libcurl at the first pool claim, see common/etcd.c). etcd-server,
-# etcd-client: the pool ledger's tests start their own 3-member cluster on
+# etcd-client, curl, openssl: the pool ledger's tests start their own 3-member cluster on
 # loopback (tests/integration/pool.sh); Debian's own etcd service is kept
 # from starting at install and stopped if it runs (below).
 # git and bzip2: the real workloads (tests/integration/workloads.sh run git

@@ -62,6 +62,8 @@ static const char *const reason_names[CX_E__COUNT] = {
 	[CX_E_CONTROL] = "E_CONTROL",
 	[CX_E_CONTROL_ROLE] = "E_CONTROL_ROLE",
 	[CX_E_CONTROL_SEQ] = "E_CONTROL_SEQ",
+	[CX_E_ROLLOUT_STARTED] = "E_ROLLOUT_STARTED",
+	[CX_E_ROLLOUT_STATE] = "E_ROLLOUT_STATE",
 };
 
 const char *cx_reason_name(int reason)

@@ -83,6 +83,8 @@ typedef enum cx_reason {
 	CX_E_CONTROL,          /* control document body invalid or bound to another rollout */
 	CX_E_CONTROL_ROLE,     /* control action needs a human key */
 	CX_E_CONTROL_SEQ,      /* control seq not above the last seen (replayed or stale) */
+	CX_E_ROLLOUT_STARTED,  /* the rollout is already published in etcd (it starts once) */
+	CX_E_ROLLOUT_STATE,    /* control action not allowed in the rollout's state */
 	CX_E__COUNT
 } cx_reason;
 

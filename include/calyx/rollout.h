@@ -193,4 +193,47 @@ typedef struct cx_control_verify_input {
 int cx_control_verify(const cx_control_verify_input *in, const uint8_t *buf, size_t len,
 		      cx_control *ret, cx_error *err);
 
+/* ---- the rollout's state, from its control documents ------------------ */
+
+/* The state a rollout's control documents put it in (pure: no clock, no
+ * store). The state machine, applied to the verified documents in seq
+ * order (docs/formats.md "Rollout state"):
+ *
+ *   state \ action  pause    resume   approve N        halt     rollback
+ *   running         paused   refused  N = next manual  halted   rolled_back
+ *   paused          refused  running  N = next manual  halted   rolled_back
+ *   halted          refused  refused  refused          refused  rolled_back
+ *   rolled_back     refused  refused  refused          refused  refused
+ *
+ * "N = next manual": tier N's gate is manual (the verifier checks that),
+ * N is not approved yet, and every manual tier before N is approved
+ * (tiers open in order; approving tier 3 before tier 2 is refused). An
+ * approval while paused is recorded; the tier opens after a resume.
+ * Refusals are E_ROLLOUT_STATE. `completed` is the agents' to report
+ * (a later part), never a control document's. */
+typedef enum cx_rollout_state {
+	CX_ROLLOUT_RUNNING = 1,
+	CX_ROLLOUT_PAUSED,
+	CX_ROLLOUT_HALTED,
+	CX_ROLLOUT_ROLLED_BACK,
+} cx_rollout_state;
+
+const char *cx_rollout_state_name(cx_rollout_state s);
+
+typedef struct cx_rollout_progress {
+	cx_rollout_state state;
+	uint32_t approved;  /* bit k-1: tier k approved by a control document */
+	int64_t last_seq;   /* seq of the last document applied; 0: none */
+} cx_rollout_progress;
+
+/* A rollout just started: running, nothing approved, no document. */
+void cx_rollout_progress_init(cx_rollout_progress *p);
+/* The lowest manual tier not approved yet (1-based), or 0: none left. */
+int64_t cx_rollout_next_manual(const cx_rollout *ro, const cx_rollout_progress *p);
+/* Apply one verified control document of this rollout: 0 and *p moved
+ * on, or E_ROLLOUT_STATE (E_CONTROL_SEQ when c->seq is not above
+ * p->last_seq) and *p unchanged. */
+int cx_rollout_apply(const cx_rollout *ro, cx_rollout_progress *p, const cx_control *c,
+		     cx_error *err);
+
 #endif

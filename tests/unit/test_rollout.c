@@ -1039,6 +1039,119 @@ static void signing_limits(void **state)
 	cx_envelope_free(&e);
 }
 
+/* ---- the state machine (cx_rollout_apply) --------------------------- */
+
+/* A rollout of 4 tiers: canary auto, tiers 2-4 manual. */
+static void sm_rollout(cx_rollout *ro)
+{
+	static char n1[] = "canary", n2[] = "t2", n3[] = "t3", n4[] = "t4";
+	char *names[] = { n1, n2, n3, n4 };
+
+	memset(ro, 0, sizeof(*ro));
+	memcpy(ro->rollout_id, ROLLOUT_ID, 33);
+	ro->ntiers = 4;
+	for (size_t k = 0; k < 4; k++) {
+		ro->tiers[k].name = names[k];
+		ro->tiers[k].gate = k == 0 ? CX_GATE_AUTO : CX_GATE_MANUAL;
+	}
+}
+
+static int sm_do(const cx_rollout *ro, cx_rollout_progress *p, int64_t seq, cx_control_action a,
+		 int64_t tier, cx_error *err)
+{
+	cx_control c = { .seq = seq, .action = a, .tier = tier };
+	return cx_rollout_apply(ro, p, &c, err);
+}
+
+static void sm_refused(const cx_rollout *ro, cx_rollout_progress *p, int64_t seq,
+		       cx_control_action a, int64_t tier, int want)
+{
+	cx_rollout_progress before = *p;
+	cx_error err = { 0 };
+
+	expect(sm_do(ro, p, seq, a, tier, &err), &err, want);
+	assert_memory_equal(&before, p, sizeof(before)); /* unchanged */
+}
+
+static void state_machine_table(void **state)
+{
+	static const cx_control_action all[] = { CX_CONTROL_PAUSE, CX_CONTROL_RESUME,
+						 CX_CONTROL_HALT, CX_CONTROL_ROLLBACK,
+						 CX_CONTROL_APPROVE };
+	/* next state per (state, action), 0: refused (approve: tier 2, the next manual one) */
+	static const int want[5][5] = {
+		[CX_ROLLOUT_RUNNING] = { CX_ROLLOUT_PAUSED, 0, CX_ROLLOUT_HALTED,
+					 CX_ROLLOUT_ROLLED_BACK, CX_ROLLOUT_RUNNING },
+		[CX_ROLLOUT_PAUSED] = { 0, CX_ROLLOUT_RUNNING, CX_ROLLOUT_HALTED,
+					CX_ROLLOUT_ROLLED_BACK, CX_ROLLOUT_PAUSED },
+		[CX_ROLLOUT_HALTED] = { 0, 0, 0, CX_ROLLOUT_ROLLED_BACK, 0 },
+		[CX_ROLLOUT_ROLLED_BACK] = { 0, 0, 0, 0, 0 },
+	};
+	cx_rollout ro;
+	(void)state;
+
+	sm_rollout(&ro);
+	for (int s = CX_ROLLOUT_RUNNING; s <= CX_ROLLOUT_ROLLED_BACK; s++)
+		for (size_t i = 0; i < CX_ARRAY_SIZE(all); i++) {
+			cx_rollout_progress p;
+			cx_error err = { 0 };
+			int64_t tier = all[i] == CX_CONTROL_APPROVE ? 2 : 0;
+
+			cx_rollout_progress_init(&p);
+			p.state = (cx_rollout_state)s;
+			p.last_seq = 5;
+			if (want[s][i] == 0) {
+				sm_refused(&ro, &p, 6, all[i], tier, CX_E_ROLLOUT_STATE);
+				continue;
+			}
+			expect_ok(sm_do(&ro, &p, 6, all[i], tier, &err), &err);
+			assert_int_equal(p.state, want[s][i]);
+			assert_int_equal(p.last_seq, 6);
+			assert_int_equal(p.approved, all[i] == CX_CONTROL_APPROVE ? 2u : 0u);
+		}
+}
+
+static void state_machine_approvals(void **state)
+{
+	cx_rollout ro;
+	cx_rollout_progress p;
+	cx_error err = { 0 };
+	(void)state;
+
+	sm_rollout(&ro);
+	cx_rollout_progress_init(&p);
+	assert_int_equal(p.state, CX_ROLLOUT_RUNNING);
+	assert_int_equal(cx_rollout_next_manual(&ro, &p), 2);
+	/* out of order, the auto canary, a tier that does not exist */
+	sm_refused(&ro, &p, 1, CX_CONTROL_APPROVE, 3, CX_E_ROLLOUT_STATE);
+	sm_refused(&ro, &p, 1, CX_CONTROL_APPROVE, 1, CX_E_CONTROL);
+	sm_refused(&ro, &p, 1, CX_CONTROL_APPROVE, 5, CX_E_CONTROL);
+	expect_ok(sm_do(&ro, &p, 1, CX_CONTROL_APPROVE, 2, &err), &err);
+	/* twice */
+	sm_refused(&ro, &p, 2, CX_CONTROL_APPROVE, 2, CX_E_ROLLOUT_STATE);
+	assert_int_equal(cx_rollout_next_manual(&ro, &p), 3);
+	/* approved while paused: recorded, the state stays paused */
+	expect_ok(sm_do(&ro, &p, 2, CX_CONTROL_PAUSE, 0, &err), &err);
+	expect_ok(sm_do(&ro, &p, 3, CX_CONTROL_APPROVE, 3, &err), &err);
+	assert_int_equal(p.state, CX_ROLLOUT_PAUSED);
+	expect_ok(sm_do(&ro, &p, 4, CX_CONTROL_RESUME, 0, &err), &err);
+	expect_ok(sm_do(&ro, &p, 5, CX_CONTROL_APPROVE, 4, &err), &err);
+	assert_int_equal(p.approved, 2u | 4u | 8u);
+	assert_int_equal(cx_rollout_next_manual(&ro, &p), 0);
+	/* a seq not above the last applied: a replay, refused as such */
+	sm_refused(&ro, &p, 5, CX_CONTROL_HALT, 0, CX_E_CONTROL_SEQ);
+	sm_refused(&ro, &p, 2, CX_CONTROL_PAUSE, 0, CX_E_CONTROL_SEQ);
+	/* halt: then only rollback; after it, nothing */
+	expect_ok(sm_do(&ro, &p, 6, CX_CONTROL_HALT, 0, &err), &err);
+	sm_refused(&ro, &p, 7, CX_CONTROL_RESUME, 0, CX_E_ROLLOUT_STATE);
+	sm_refused(&ro, &p, 7, CX_CONTROL_HALT, 0, CX_E_ROLLOUT_STATE);
+	expect_ok(sm_do(&ro, &p, 9, CX_CONTROL_ROLLBACK, 0, &err), &err);
+	assert_int_equal(p.state, CX_ROLLOUT_ROLLED_BACK);
+	sm_refused(&ro, &p, 10, CX_CONTROL_ROLLBACK, 0, CX_E_ROLLOUT_STATE);
+	assert_string_equal(cx_rollout_state_name(p.state), "rolled_back");
+	assert_string_equal(cx_rollout_state_name(CX_ROLLOUT_PAUSED), "paused");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1055,7 +1168,7 @@ int main(void)
 		T(lease_presented_as_rollout), T(rollout_presented_as_lease), T(control_roles),
 		T(control_signatures), T(control_seq_replay), T(control_tier_rules),
 		T(control_binding), T(control_type_confusion), T(control_body_dump_roundtrip),
-		T(signing_limits),
+		T(signing_limits), T(state_machine_table), T(state_machine_approvals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,7 +62,15 @@ static const char usage[] =
 	"        resume, rollback, approve --tier N (a human key); seq rises per rollout\n"
 	"  verify-control --keyring K --rollout R [--after-seq N] CONTROL\n"
 	"        verify a control document against its signed rollout (N: the last seq seen)\n"
-	"exit: 0 ok, 77 refused, 1 invalid input, 2 usage, 125 error\n";
+	"over etcd (--config C: the ledger's etcd and keyring; docs/formats.md \"Rollouts in etcd\"):\n"
+	"  start --config C --lease L ROLLOUT\n"
+	"        verify as 'verify' does, then publish the rollout and its lease (once)\n"
+	"  pause|resume|halt|rollback --config C --key NAME.key ROLLOUT_ID\n"
+	"  approve --config C --key NAME.key --tier N ROLLOUT_ID\n"
+	"        sign the next control document (seq: the last + 1) and publish it\n"
+	"  status --config C [--json] ROLLOUT_ID\n"
+	"        the rollout's state, approvals and control documents, all verified\n"
+	"exit: 0 ok, 77 refused, 1 invalid input, 2 usage, 125 error (etcd unreachable: nothing published)\n";
 
 static uid_t reviewer_owner(void)
 {
@@ -741,6 +749,10 @@ int main(int argc, char **argv)
 		{ "plan", cmd_plan },       { "show", cmd_show },
 		{ "sign", cmd_sign },       { "verify", cmd_verify },
 		{ "control", cmd_control }, { "verify-control", cmd_verify_control },
+		{ "start", cx_rollout_cmd_start }, { "status", cx_rollout_cmd_status },
+		{ "pause", cx_rollout_cmd_control_etcd }, { "resume", cx_rollout_cmd_control_etcd },
+		{ "halt", cx_rollout_cmd_control_etcd }, { "rollback", cx_rollout_cmd_control_etcd },
+		{ "approve", cx_rollout_cmd_control_etcd },
 		{ NULL, NULL },
 	};
 

@@ -27,4 +27,10 @@ void cx_rollout_cli_print_review(const cx_rollout *ro, const cx_lease *l);
  * and who must still sign. */
 void cx_rollout_cli_print_signatures(const cx_envelope *e, const cx_keyring *kr);
 
+/* The etcd commands (rollout_etcd_cli.c); argv starts at the command. */
+int cx_rollout_cmd_start(int argc, char **argv);
+/* pause, resume, halt, rollback, approve: the action is argv[0]. */
+int cx_rollout_cmd_control_etcd(int argc, char **argv);
+int cx_rollout_cmd_status(int argc, char **argv);
+
 #endif

@@ -1,0 +1,365 @@
+/* calyx-rollout's etcd commands (executor/rollout_cli.h): start, the
+ * control commands (pause, resume, halt, rollback, approve) and status,
+ * over the store of calyx/rollout_store.h.
+ *
+ * Exit codes (README "Rollouts"): 0 ok; 77 a document refused — the
+ * rollout given to start, or the record read from etcd (a signature, a
+ * replayed or missing control document, the lease's bytes); 1 the
+ * operator's request refused — a rollout already started
+ * (E_ROLLOUT_STARTED), a control action the signer's role or the
+ * rollout's state does not allow (E_CONTROL_ROLE, E_ROLLOUT_STATE), a
+ * control document that lost the race to another (E_CONTROL_SEQ), a
+ * rollout id etcd does not hold (E_ROLLOUT); 2 usage; 125 calyx's own
+ * failure: config, keys, etcd unreachable (E_LEDGER_UNAVAILABLE: nothing
+ * published).
+ * Trust: runs as an operator; the config and keyring are the operator's
+ * (owned by root or by them, StrictModes); everything read from etcd is
+ * verified before it is shown or acted on, and shown escaped. */
+#include <getopt.h>
+#include <string.h>
+#include <time.h>
+
+#include "calyx/codec.h"
+#include "calyx/config.h"
+#include "calyx/esc.h"
+#include "calyx/etcd.h"
+#include "calyx/fileio.h"
+#include "calyx/jsonx.h"
+#include "calyx/keyring.h"
+#include "calyx/rollout.h"
+#include "calyx/rollout_store.h"
+#include "cli.h"
+#include "rollout_cli.h"
+
+static uid_t operator_owner(void)
+{
+	return getuid() == 0 ? 0 : geteuid();
+}
+
+/* Config with an etcd ledger, its keyring, an etcd client. */
+typedef struct ctx {
+	cx_config cfg;
+	cx_keyring kr;
+	cx_etcd *etcd;
+} ctx;
+
+static void ctx_free(ctx *c)
+{
+	cx_etcd_close(c->etcd);
+	cx_keyring_free(&c->kr);
+	cx_config_free(&c->cfg);
+}
+
+static int ctx_open(const char *path, ctx *c, cx_error *err)
+{
+	int r = cx_config_load(path, operator_owner(), &c->cfg, err);
+	if (r < 0)
+		return r;
+	if (!c->cfg.ledger_etcd)
+		return cx_err(err, CX_E_CONFIG, ENOTSUP,
+			      "config '%s' has no etcd (rollouts live in the pool's ledger: config.ledger.backend \"etcd\")",
+			      path);
+	r = cx_keyring_load(c->cfg.keyring, operator_owner(), &c->kr, err);
+	if (r == 0)
+		r = cx_etcd_open(&c->cfg.etcd, &c->etcd, err);
+	return r;
+}
+
+/* A failure reading the record: refusals of what etcd holds are 77, a
+ * rollout etcd does not hold 1, everything else calyx's own (125). */
+static int load_fail(const cx_error *err)
+{
+	if (err->reason == CX_E_ROLLOUT && err->errnum == ENOENT)
+		return cx_cli_fail(err, 1);
+	return cx_cli_fail(err, cx_reason_is_refusal(err->reason) ? CX_EXIT_REFUSED : CX_EXIT_FAILURE);
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+int cx_rollout_cmd_start(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "lease", required_argument, 0, 'l' },
+					      { 0, 0, 0, 0 } };
+	const char *cpath = NULL, *lpath = NULL;
+	_cleanup_(ctx_free) ctx c = { 0 };
+	_cleanup_(cx_rollout_free) cx_rollout ro = { 0 };
+	_cleanup_(cx_lease_free) cx_lease l = { 0 };
+	_cleanup_free_ uint8_t *lbuf = NULL, *buf = NULL;
+	size_t llen = 0, len = 0;
+	int64_t rev = 0;
+	bool amb = false;
+	cx_error err = { 0 };
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "c:l:", opts, NULL)) != -1) {
+		if (o == 'c')
+			cpath = optarg;
+		else if (o == 'l')
+			lpath = optarg;
+		else
+			return cx_cli_usage("start: unknown option");
+	}
+	if (!cpath || !lpath || optind != argc - 1)
+		return cx_cli_usage("usage: start --config C --lease L ROLLOUT");
+	if (ctx_open(cpath, &c, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	r = cx_lease_read(lpath, &lbuf, &llen, &err);
+	if (r == 0)
+		r = cx_rollout_read(argv[optind], &buf, &len, &err);
+	if (r < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	{
+		/* as 'verify' does: what every host will check, before anything is published */
+		cx_rollout_verify_input in = { .keyring = &c.kr, .lease_buf = lbuf, .lease_len = llen,
+					       .now = (int64_t)time(NULL) };
+		r = cx_rollout_verify(&in, buf, len, &ro, &l, &err);
+	}
+	if (r < 0)
+		return cx_cli_fail(&err, CX_EXIT_REFUSED);
+	r = cx_rollout_store_start(c.etcd, c.cfg.etcd.timeout_ms, &ro, buf, len, lbuf, llen, &rev,
+				   &amb, &err);
+	if (r < 0)
+		return cx_cli_fail(&err, err.reason == CX_E_ROLLOUT_STARTED ? 1 : CX_EXIT_FAILURE);
+	cx_esc_line(stdout, "started rollout %s of lease %s: %zu hosts of pool '%s' in %zu tiers, published in etcd at revision %lld (%s)",
+		    ro.rollout_id, ro.lease_id, ro.nhosts, ro.pool, ro.ntiers, (long long)rev,
+		    cx_etcd_endpoint(c.etcd));
+	return 0;
+}
+
+/* ---- control commands --------------------------------------------------- */
+
+int cx_rollout_cmd_control_etcd(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "key", required_argument, 0, 'k' },
+					      { "tier", required_argument, 0, 't' },
+					      { 0, 0, 0, 0 } };
+	const char *cpath = NULL, *keypath = NULL, *cmd = argv[0];
+	uint64_t tier = 0;
+	_cleanup_(ctx_free) ctx c = { 0 };
+	_cleanup_(cx_rollout_store_free) cx_rollout_store s = { 0 };
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_(cx_control_free) cx_control mine = { 0 };
+	_cleanup_free_ char *text = NULL;
+	cx_control ctl = { 0 };
+	cx_rollout_progress next;
+	uint8_t seed[32];
+	int64_t now = (int64_t)time(NULL), rev = 0;
+	bool amb = false;
+	cx_error err = { 0 };
+	int o, r;
+
+	if (cx_control_action_parse(cmd, &ctl.action) < 0)
+		return cx_cli_usage("unknown control command '%s'", cmd);
+	while ((o = getopt_long(argc, argv, "c:k:", opts, NULL)) != -1) {
+		if (o == 'c')
+			cpath = optarg;
+		else if (o == 'k')
+			keypath = optarg;
+		else if (o == 't') {
+			if (cx_parse_u64(optarg, CX_ROLLOUT_TIERS_MAX, &tier) < 0 || tier == 0)
+				return cx_cli_usage("%s: --tier must be 1..%d", cmd, CX_ROLLOUT_TIERS_MAX);
+		} else
+			return cx_cli_usage("%s: unknown option", cmd);
+	}
+	if (!cpath || !keypath || optind != argc - 1)
+		return cx_cli_usage("usage: %s --config C --key NAME.key%s ROLLOUT_ID", cmd,
+				    ctl.action == CX_CONTROL_APPROVE ? " --tier N" : "");
+	if ((ctl.action == CX_CONTROL_APPROVE) != (tier != 0))
+		return cx_cli_usage(tier ? "%s: --tier is only for approve"
+					 : "%s: approve needs --tier N (the tier it opens)", cmd);
+	if (!cx_is_lower_hex(argv[optind], 32))
+		return cx_cli_usage("%s: '%s' is not a rollout id (32 lowercase hex)", cmd, argv[optind]);
+	if (ctx_open(cpath, &c, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (cx_seed_load(keypath, "key", false, 0, seed, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	r = cx_rollout_store_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind], now, &s, &err);
+	if (r < 0) {
+		cx_wipe(seed, sizeof(seed));
+		return load_fail(&err);
+	}
+	if (tier > s.ro.ntiers || (tier && s.ro.tiers[tier - 1].gate != CX_GATE_MANUAL)) {
+		cx_wipe(seed, sizeof(seed));
+		if (tier > s.ro.ntiers)
+			cx_err(&err, CX_E_CONTROL, EINVAL, "rollout %s has %zu tiers, not %llu",
+			       s.ro.rollout_id, s.ro.ntiers, (unsigned long long)tier);
+		else
+			cx_err(&err, CX_E_CONTROL, EINVAL,
+			       "tier %llu ('%s') opens by itself (gate auto): there is nothing to approve",
+			       (unsigned long long)tier, s.ro.tiers[tier - 1].name);
+		return cx_cli_fail(&err, 1);
+	}
+	/* the document: the next seq, bound to the exact rollout bytes read */
+	memcpy(ctl.rollout_id, s.ro.rollout_id, sizeof(ctl.rollout_id));
+	cx_sha256_hex(s.rollout_buf, s.rollout_len, ctl.rollout_sha256);
+	ctl.seq = (int64_t)s.nctl + 1;
+	ctl.tier = (int64_t)tier;
+	ctl.issued_at = now;
+	e.payload = (uint8_t *)cx_control_body_dump(&ctl);
+	e.payload_len = strlen((char *)e.payload);
+	e.payload_type = cx_strdup(CX_CONTROL_PAYLOAD_TYPE);
+	r = cx_envelope_sign_as(&cx_doc_control, &e, seed, &err);
+	cx_wipe(seed, sizeof(seed));
+	if (r < 0)
+		return cx_cli_fail(&err, cx_reason_is_refusal(err.reason) ? 1 : CX_EXIT_FAILURE);
+	text = cx_envelope_dump(&e);
+	/* what every host will check: the signer's role (the keyring's), then
+	 * the rollout's state machine; nothing is published that they refuse */
+	{
+		cx_control_verify_input in = { .keyring = &c.kr, .rollout = &s.ro,
+					       .rollout_buf = s.rollout_buf,
+					       .rollout_len = s.rollout_len,
+					       .last_seq = s.prog.last_seq, .now = now };
+		r = cx_control_verify(&in, (const uint8_t *)text, strlen(text), &mine, &err);
+	}
+	next = s.prog;
+	if (r == 0)
+		r = cx_rollout_apply(&s.ro, &next, &mine, &err);
+	if (r < 0)
+		return cx_cli_fail(&err, cx_reason_is_refusal(err.reason) ? 1 : CX_EXIT_FAILURE);
+	r = cx_rollout_store_publish(c.etcd, c.cfg.etcd.timeout_ms, &s, (const uint8_t *)text,
+				     strlen(text), &rev, &amb, &err);
+	if (r < 0)
+		return cx_cli_fail(&err, err.reason == CX_E_CONTROL_SEQ ? 1 : CX_EXIT_FAILURE);
+	if (mine.action == CX_CONTROL_APPROVE)
+		cx_esc_line(stdout, "published control document seq %lld: approve tier %lld ('%s') of rollout %s, signed by %s key '%s'; rollout %s, etcd revision %lld",
+			    (long long)mine.seq, (long long)mine.tier, s.ro.tiers[mine.tier - 1].name,
+			    s.ro.rollout_id, cx_role_name(mine.role), mine.principal,
+			    cx_rollout_state_name(next.state), (long long)rev);
+	else
+		cx_esc_line(stdout, "published control document seq %lld: %s rollout %s, signed by %s key '%s'; rollout %s, etcd revision %lld",
+			    (long long)mine.seq, cx_control_action_name(mine.action), s.ro.rollout_id,
+			    cx_role_name(mine.role), mine.principal, cx_rollout_state_name(next.state),
+			    (long long)rev);
+	return 0;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static void utc(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm))
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(out, 32, "%lld", (long long)t);
+}
+
+static json_t *status_json(const cx_rollout_store *s)
+{
+	json_t *tiers = json_array(), *approved = json_array(), *ctls = json_array();
+	int64_t nm = cx_rollout_next_manual(&s->ro, &s->prog);
+
+	for (size_t k = 0; k < s->ro.ntiers; k++) {
+		const cx_rollout_tier *t = &s->ro.tiers[k];
+		bool ok = s->prog.approved & (1u << k);
+		if (ok)
+			json_array_append_new(approved, json_integer((json_int_t)k + 1));
+		json_array_append_new(tiers, json_pack("{s:I, s:s, s:s, s:I, s:b}", "tier",
+						       (json_int_t)k + 1, "name", t->name, "gate",
+						       cx_gate_name(t->gate), "hosts",
+						       (json_int_t)t->hosts.n, "approved", ok));
+	}
+	for (size_t i = 0; i < s->nctl; i++) {
+		const cx_control *c = &s->ctl[i];
+		char when[32];
+		json_t *j;
+
+		utc(c->issued_at, when);
+		j = json_pack("{s:I, s:s, s:I, s:s, s:{s:s, s:s, s:s}}", "seq", (json_int_t)c->seq,
+			      "action", cx_control_action_name(c->action), "issued_at",
+			      (json_int_t)c->issued_at, "issued", when, "signer", "principal",
+			      c->principal, "role", cx_role_name(c->role), "keyid", c->keyid);
+		if (c->action == CX_CONTROL_APPROVE)
+			json_object_set_new(j, "tier", json_integer(c->tier));
+		json_array_append_new(ctls, j);
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:s, s:o}", "rollout_id",
+			 s->ro.rollout_id, "lease_id", s->ro.lease_id, "pool", s->ro.pool, "state",
+			 cx_rollout_state_name(s->prog.state), "approved_tiers", approved,
+			 "next_manual_tier", nm ? json_integer(nm) : json_null(), "hosts",
+			 (json_int_t)s->ro.nhosts, "tiers", tiers, "started_revision",
+			 (json_int_t)s->rollout_create_rev, "etcd_revision", (json_int_t)s->revision,
+			 "etcd_cluster_id", s->cluster_id, "controls", ctls);
+}
+
+static void status_text(const cx_rollout_store *s)
+{
+	int64_t nm = cx_rollout_next_manual(&s->ro, &s->prog);
+
+	cx_esc_line(stdout, "rollout %s: %s", s->ro.rollout_id, cx_rollout_state_name(s->prog.state));
+	cx_esc_line(stdout, "  lease %s, pool '%s', %zu hosts in %zu tiers; started at etcd revision %lld, read at %lld (cluster %s)",
+		    s->ro.lease_id, s->ro.pool, s->ro.nhosts, s->ro.ntiers,
+		    (long long)s->rollout_create_rev, (long long)s->revision, s->cluster_id);
+	for (size_t k = 0; k < s->ro.ntiers; k++) {
+		const cx_rollout_tier *t = &s->ro.tiers[k];
+		const char *what = t->gate == CX_GATE_AUTO ? "gate auto"
+				   : s->prog.approved & (1u << k) ? "approved"
+				   : (int64_t)k + 1 == nm ? "awaiting approval"
+							  : "not approved";
+		cx_esc_line(stdout, "  tier %zu '%s'  %zu host%s  %s", k + 1, t->name, t->hosts.n,
+			    t->hosts.n == 1 ? "" : "s", what);
+	}
+	if (!s->nctl)
+		printf("  no control document yet\n");
+	else
+		printf("  control documents (%zu, each signature verified):\n", s->nctl);
+	for (size_t i = 0; i < s->nctl; i++) {
+		const cx_control *c = &s->ctl[i];
+		char when[32], act[32];
+
+		utc(c->issued_at, when);
+		if (c->action == CX_CONTROL_APPROVE)
+			snprintf(act, sizeof(act), "approve tier %lld", (long long)c->tier);
+		else
+			snprintf(act, sizeof(act), "%s", cx_control_action_name(c->action));
+		cx_esc_line(stdout, "    seq %lld  %s  %-16s by %s key '%s' (%.16s…)", (long long)c->seq,
+			    when, act, cx_role_name(c->role), c->principal, c->keyid);
+	}
+}
+
+int cx_rollout_cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "json", no_argument, 0, 'j' },
+					      { 0, 0, 0, 0 } };
+	const char *cpath = NULL;
+	bool json = false;
+	_cleanup_(ctx_free) ctx c = { 0 };
+	_cleanup_(cx_rollout_store_free) cx_rollout_store s = { 0 };
+	cx_error err = { 0 };
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (o == 'c')
+			cpath = optarg;
+		else if (o == 'j')
+			json = true;
+		else
+			return cx_cli_usage("status: unknown option");
+	}
+	if (!cpath || optind != argc - 1)
+		return cx_cli_usage("usage: status --config C [--json] ROLLOUT_ID");
+	if (!cx_is_lower_hex(argv[optind], 32))
+		return cx_cli_usage("status: '%s' is not a rollout id (32 lowercase hex)", argv[optind]);
+	if (ctx_open(cpath, &c, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (cx_rollout_store_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind],
+				  (int64_t)time(NULL), &s, &err) < 0)
+		return load_fail(&err);
+	if (json) {
+		_cleanup_json_ json_t *j = status_json(&s);
+		_cleanup_free_ char *txt = NULL, *esc = NULL;
+		CX_CHECK(j);
+		txt = cx_json_dump_pretty(j);
+		esc = cx_esc_json(txt);
+		fputs(esc, stdout);
+	} else {
+		status_text(&s);
+	}
+	return 0;
+}

@@ -1,0 +1,77 @@
+/* Rollouts and their control documents in etcd (docs/formats.md
+ * "Rollouts in etcd"), under the ledger's prefix P:
+ *   P rollouts/<id>/rollout            the signed rollout file, exact bytes
+ *   P rollouts/<id>/lease              the signed lease file it rolls out
+ *   P rollouts/<id>/control            the latest control document
+ *   P rollouts/<id>/control/<seq>      every control document, seq zero-
+ *                                      padded to 16 digits (the history)
+ * No key carries an etcd lease (TTL): a rollout's record stays until an
+ * operator deletes it, so a rollout cannot be started twice by its keys
+ * expiring, nor its history vanish under a running fleet.
+ *
+ * Writes are single transactions: start creates rollout and lease only if
+ * neither exists; a control document is published only if the latest key
+ * is still the one read (mod_revision, or absent), its history key does
+ * not exist, and the rollout key is unchanged, so two operators cannot
+ * both publish seq N.
+ *
+ * etcd stores and orders, it never authorizes: cx_rollout_store_load
+ * verifies everything it reads (the rollout's signatures and body, the
+ * lease's bytes against the rollout's hash, every control document with
+ * cx_control_verify in seq order, the history contiguous from 1 and its
+ * last document byte-equal to the latest key, the state machine applied
+ * to each) and fails closed on the first problem.
+ * Trust: everything read from etcd is hostile input. */
+#ifndef CALYX_ROLLOUT_STORE_H
+#define CALYX_ROLLOUT_STORE_H
+
+#include <stdint.h>
+
+#include "calyx/common.h"
+#include "calyx/etcd.h"
+#include "calyx/keyring.h"
+#include "calyx/rollout.h"
+
+#define CX_ROLLOUT_CONTROLS_MAX 512 /* control documents one rollout may hold */
+
+typedef struct cx_rollout_store {
+	uint8_t *rollout_buf, *lease_buf;
+	size_t rollout_len, lease_len;
+	cx_rollout ro;              /* signatures and body verified */
+	cx_rollout_progress prog;   /* the state its control documents give */
+	cx_control *ctl;            /* verified, seq 1..nctl (allocated) */
+	size_t nctl;
+	int64_t rollout_mod_rev;    /* the rollout key's */
+	int64_t rollout_create_rev; /* the revision the rollout started at */
+	int64_t control_mod_rev;    /* the latest key's; 0: no control document yet */
+	int64_t revision;           /* the store's revision when read */
+	char cluster_id[24];
+} cx_rollout_store;
+
+void cx_rollout_store_free(cx_rollout_store *s);
+
+/* Publish a verified rollout and its lease file (exact bytes): one
+ * transaction, both keys created only if neither exists. 0 (and the
+ * revision), E_ROLLOUT_STARTED when it already is, E_LEDGER_UNAVAILABLE
+ * when etcd did not answer (*ret_ambiguous: it may have landed). */
+int cx_rollout_store_start(cx_etcd *e, int timeout_ms, const cx_rollout *ro,
+			   const uint8_t *rollout_buf, size_t rollout_len, const uint8_t *lease_buf,
+			   size_t lease_len, int64_t *ret_rev, bool *ret_ambiguous, cx_error *err);
+
+/* Read and verify a rollout's record (one linearizable range over its
+ * keys). The rollout must be signed by the keyring's keys; control
+ * documents are checked at `now`. E_ROLLOUT (ENOENT) when not started. */
+int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
+			  const char *rollout_id, int64_t now, cx_rollout_store *ret,
+			  cx_error *err);
+
+/* Publish a signed control document (its exact bytes, seq s->nctl + 1)
+ * over the record s was loaded from: one transaction comparing what s
+ * read. E_CONTROL_SEQ when the record changed meanwhile (nothing
+ * published); E_LEDGER_UNAVAILABLE when etcd did not answer
+ * (*ret_ambiguous: it may have landed). */
+int cx_rollout_store_publish(cx_etcd *e, int timeout_ms, const cx_rollout_store *s,
+			     const uint8_t *doc, size_t doc_len, int64_t *ret_rev,
+			     bool *ret_ambiguous, cx_error *err);
+
+#endif

@@ -65,6 +65,7 @@ PUBLIC = {
     "keyring.h": "executor/lease",
     "ledger.h": "executor/lease",
     "rollout.h": "executor/lease",
+    "rollout_store.h": "executor/lease",
     "audit.h": "executor/audit",
 }
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "calyx/codec.h"
-#include "calyx/fileio.h"
 #include "calyx/lease.h"
 #include "calyx/jsonx.h"
 #include "calyx/timings.h"
@@ -160,12 +159,14 @@ static int kv_take(const json_t *kv, size_t plen, size_t max, const char **ret_l
 static int64_t history_seq(const char *leaf)
 {
 	const char *d = leaf + strlen("control/");
-	uint64_t v;
+	int64_t v = 0;
 
 	if (strncmp(leaf, "control/", 8) != 0 || strlen(d) != SEQ_DIGITS ||
-	    strspn(d, "0123456789") != SEQ_DIGITS || cx_parse_u64(d, CX_CONTROL_SEQ_MAX, &v) < 0 || v == 0)
+	    strspn(d, "0123456789") != SEQ_DIGITS)
 		return -1;
-	return (int64_t)v;
+	for (size_t i = 0; i < SEQ_DIGITS; i++)
+		v = v * 10 + (d[i] - '0'); /* 16 digits: below 2^63 */
+	return v >= 1 && v <= CX_CONTROL_SEQ_MAX ? v : -1;
 }
 
 int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
@@ -243,6 +244,12 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 				goto out;
 			}
 			hist[nhist] = val, hist_len[nhist++] = len;
+		} else if (strncmp(leaf, "control", 7) == 0) {
+			free(val);
+			r = cx_err(err, CX_E_CONTROL_SEQ, EPERM,
+				   "rollout %s: a key under %scontrol that is not a history entry (nothing trusted; inspect it with etcdctl)",
+				   rollout_id, pfx);
+			goto out;
 		} else {
 			free(val); /* other keys: the agents' (a later part) */
 		}

@@ -8,7 +8,8 @@
  * operator's request refused — a rollout already started
  * (E_ROLLOUT_STARTED), a control action the signer's role or the
  * rollout's state does not allow (E_CONTROL_ROLE, E_ROLLOUT_STATE), a
- * control document that lost the race to another (E_CONTROL_SEQ), a
+ * control document that lost the race to another (E_CONTROL_SEQ), an
+ * approve or resume past the rollout's window (E_EXPIRED), a
  * rollout id etcd does not hold (E_ROLLOUT); 2 usage; 125 calyx's own
  * failure: config, keys, etcd unreachable (E_LEDGER_UNAVAILABLE: nothing
  * published).
@@ -189,6 +190,17 @@ int cx_rollout_cmd_control_etcd(int argc, char **argv)
 			cx_err(&err, CX_E_CONTROL, EINVAL,
 			       "tier %llu ('%s') opens by itself (gate auto): there is nothing to approve",
 			       (unsigned long long)tier, s.ro.tiers[tier - 1].name);
+		return cx_cli_fail(&err, 1);
+	}
+	/* past its window no host claims a slot: approving or resuming it
+	 * would say more hosts run when none will (halt and rollback stay
+	 * possible: they stop or undo) */
+	if ((ctl.action == CX_CONTROL_APPROVE || ctl.action == CX_CONTROL_RESUME) &&
+	    now > s.ro.not_after) {
+		cx_wipe(seed, sizeof(seed));
+		cx_err(&err, CX_E_EXPIRED, EPERM,
+		       "rollout %s expired %lld s ago: '%s' would open nothing (plan, sign and start a new rollout)",
+		       s.ro.rollout_id, (long long)(now - s.ro.not_after), cmd);
 		return cx_cli_fail(&err, 1);
 	}
 	/* the document: the next seq, bound to the exact rollout bytes read */

@@ -191,6 +191,20 @@ t_race() {
 }
 run_test control.concurrent_operators_one_seq_each t_race
 
+t_expired() {
+	local eid
+	"$RO" plan --lease "$W/l.lease" --hosts-file "$W/hosts.txt" --tiers 5,25,100 --ttl 1 -o "$W/exp.json" >"$W/exp.out" 2>"$ERR" &&
+		"$RO" sign --key "$KEYS/alice.key" "$W/exp.json" >/dev/null 2>"$ERR" &&
+		"$RO" sign --key "$KEYS/bot.key" "$W/exp.json" >/dev/null 2>"$ERR" || fail "plan: $(first_err)" || return 1
+	eid=$(sed -n 's/^wrote unsigned rollout \([0-9a-f]\{32\}\) .*/\1/p' "$W/exp.out")
+	sleep 2 # past not_after, within the 60 s clock skew start allows
+	check 0 "" "$RO" start --config "$C" --lease "$W/l.lease" "$W/exp.json" || return 1
+	check_one_line 1 E_EXPIRED "$RO" approve --config "$C" --key "$KEYS/alice.key" --tier 2 "$eid" || return 1
+	check 0 "" "$RO" halt --config "$C" --key "$KEYS/alice.key" "$eid" || return 1
+	check 0 "" "$RO" rollback --config "$C" --key "$KEYS/alice.key" "$eid"
+}
+run_test control.approve_past_the_window_refused_halt_allowed t_expired
+
 # ---- fail closed -----------------------------------------------------------
 t_etcd_down() {
 	local n

@@ -179,10 +179,12 @@ t_race() {
 	rid=$(sed -n 's/^wrote unsigned rollout \([0-9a-f]\{32\}\) .*/\1/p' "$W/plan.out")
 	"$RO" start --config "$C" --lease "$W/l.lease" "$W/race.json" >/dev/null 2>"$ERR" || fail "start: $(first_err)" || return 1
 	mkdir -p "$W/race"
+	local pids=()
 	for i in 1 2 3 4 5 6; do
 		("$RO" halt --config "$C" --key "$KEYS/alice.key" "$rid" >/dev/null 2>"$W/race/$i.err"; echo $? >"$W/race/$i.rc") &
+		pids+=($!)
 	done
-	wait $(jobs -p)
+	wait "${pids[@]}"
 	n0=$(cat "$W"/race/*.rc | grep -cx 0)
 	[ "$n0" -eq 1 ] || fail "$n0 halts published, expected exactly 1 (rcs: $(cat "$W"/race/*.rc | tr '\n' ' '))" || return 1
 	[ "$(cat "$W"/race/*.rc | grep -cx 1)" -eq 5 ] || fail "the losers did not exit 1: $(cat "$W"/race/*.err | head -n 2)" || return 1

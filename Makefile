@@ -263,6 +263,9 @@ $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
 bench-ledger: all
 	$(Q)scripts/bench-ledger.sh $(BUILD)
 
+bench-rollout: all
+	$(Q)scripts/bench-rollout.sh $(BUILD)
+
 bench-verify: $(BENCH_BINS)
 	$(Q)scripts/bench-verify.sh $(BUILD)
 
@@ -349,7 +352,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo install clean
+.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -290,8 +290,9 @@ static json_t *status_json(const cx_rollout_store *s)
 			json_object_set_new(j, "tier", json_integer(c->tier));
 		json_array_append_new(ctls, j);
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:s, s:o}", "rollout_id",
-			 s->ro.rollout_id, "lease_id", s->ro.lease_id, "pool", s->ro.pool, "state",
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:s, s:o}",
+			 "rollout_id", s->ro.rollout_id, "lease_id", s->ro.lease_id, "pool",
+			 s->ro.pool, "not_after", (json_int_t)s->ro.not_after, "state",
 			 cx_rollout_state_name(s->prog.state), "approved_tiers", approved,
 			 "next_manual_tier", nm ? json_integer(nm) : json_null(), "hosts",
 			 (json_int_t)s->ro.nhosts, "tiers", tiers, "started_revision",
@@ -307,6 +308,12 @@ static void status_text(const cx_rollout_store *s)
 	cx_esc_line(stdout, "  lease %s, pool '%s', %zu hosts in %zu tiers; started at etcd revision %lld, read at %lld (cluster %s)",
 		    s->ro.lease_id, s->ro.pool, s->ro.nhosts, s->ro.ntiers,
 		    (long long)s->rollout_create_rev, (long long)s->revision, s->cluster_id);
+	{
+		char until[32];
+		utc(s->ro.not_after, until);
+		printf("  valid until %s%s\n", until,
+		       (int64_t)time(NULL) > s->ro.not_after ? " (EXPIRED: no host claims a slot; halt and rollback still publish)" : "");
+	}
 	for (size_t k = 0; k < s->ro.ntiers; k++) {
 		const cx_rollout_tier *t = &s->ro.tiers[k];
 		const char *what = t->gate == CX_GATE_AUTO ? "gate auto"

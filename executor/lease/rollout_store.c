@@ -208,14 +208,18 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 		int64_t mod = 0, create = 0, seq;
 		size_t max = CX_CONTROL_MAX_BYTES;
 
-		/* the leaf decides the cap before the value is decoded */
+		/* the leaf decides the cap before the value is decoded; keys
+		 * this code does not read (the agents', later) are not decoded */
 		{
 			size_t kl = 0;
 			char *k = cx_etcd_unb64(json_string_value(json_object_get(kv, "key")), 1024, &kl);
-			if (k && kl > plen && strcmp(k + plen, "rollout") == 0)
+			const char *lf = k && kl == strlen(k) && kl > plen ? k + plen : "";
+			if (strcmp(lf, "rollout") == 0)
 				max = CX_ROLLOUT_MAX_BYTES;
-			else if (k && kl > plen && strcmp(k + plen, "lease") == 0)
+			else if (strcmp(lf, "lease") == 0)
 				max = CX_LEASE_MAX_BYTES;
+			else if (strncmp(lf, "control", 7) != 0)
+				max = 0;
 			free(k);
 		}
 		int kr_ = kv_take(kv, plen, max, &leaf, &val, &len, &mod, &create, &key);
@@ -251,7 +255,7 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 				   rollout_id, pfx);
 			goto out;
 		} else {
-			free(val); /* other keys: the agents' (a later part) */
+			free(val); /* other keys: the agents' (a later part), not decoded */
 		}
 	}
 	if (!s.rollout_buf) {

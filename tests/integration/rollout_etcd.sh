@@ -155,6 +155,14 @@ t_replay() {
 	etcd_put "rollouts/$RID/control/0000000000000004" "$W/old.json"
 	check_one_line 77 E_CONTROL_SEQ "$RO" status --config "$C" "$RID" || return 1
 	etcd_curl /v3/kv/deleterange "{\"key\":\"$(b64 "${POOL_PREFIX}rollouts/$RID/control/0000000000000004")\"}" >/dev/null
+	state_is running || return 1
+	# a key planted under control/ that is not a history entry
+	etcd_put "rollouts/$RID/control/4" "$W/old.json"
+	check_one_line 77 E_CONTROL_SEQ "$RO" status --config "$C" "$RID" || return 1
+	etcd_curl /v3/kv/deleterange "{\"key\":\"$(b64 "${POOL_PREFIX}rollouts/$RID/control/4")\"}" >/dev/null
+	# other keys under the rollout (the agents', later), however large, are not read
+	head -c 20000 /dev/urandom >"$W/big.bin"
+	etcd_put "rollouts/$RID/hosts/web-01" "$W/big.bin"
 	state_is running
 }
 run_test status.replayed_control_document_detected t_replay

@@ -1,6 +1,7 @@
 /* calyx-rollout: plan, review, sign and verify rollouts of a pool lease,
- * and write and verify their control documents (issue 18, the offline
- * half; publishing and driving them over etcd come next).
+ * and write and verify their control documents (issue 18); start, control
+ * and status over etcd are in rollout_etcd_cli.c (driving them, the
+ * agents, comes next).
  *
  *   calyx-rollout plan --lease L (--hosts H,...|--hosts-file F) --tiers 5,25,100 [...] (-o R|--dry-run)
  *   calyx-rollout show [--keyring K] [--lease L] R
@@ -8,6 +9,10 @@
  *   calyx-rollout verify --keyring K --lease L [--pool-hosts H,...|--pool-hosts-file F] R
  *   calyx-rollout control --key NAME.key --rollout R --seq N --action A [--tier N] -o C
  *   calyx-rollout verify-control --keyring K --rollout R [--after-seq N] C
+ *   calyx-rollout start --config C --lease L R
+ *   calyx-rollout pause|resume|halt|rollback --config C --key K ROLLOUT_ID
+ *   calyx-rollout approve --config C --key K --tier N ROLLOUT_ID
+ *   calyx-rollout status --config C [--json] ROLLOUT_ID
  *
  * Exit codes: 0 ok; 77 a document refused (verify, verify-control, show);
  * 1 invalid input (a plan, a document to sign or a control document that

@@ -307,9 +307,9 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 		}
 	}
 	/* the latest key is the history's last document, byte for byte */
-	if ((latest != NULL) != (nhist > 0) ||
-	    (latest && (latest_len != hist_len[nhist - 1] ||
-			memcmp(latest, hist[nhist - 1], latest_len) != 0))) {
+	bool same = latest && nhist > 0 && hist[nhist - 1] && latest_len == hist_len[nhist - 1] &&
+		    memcmp(latest, hist[nhist - 1], latest_len) == 0;
+	if ((latest != NULL) != (nhist > 0) || (latest && !same)) {
 		if (!latest)
 			r = cx_err(err, CX_E_CONTROL_SEQ, EPERM,
 				   "rollout %s: etcd holds %zu control documents in its history but no latest one (nothing trusted)",

@@ -103,7 +103,7 @@ ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(SAN_FLAGS) $(LDFLAGS)
 # calyx-exec carries no signing code (executor/lease/sign.c).
 LIB_SRCS := $(sort $(shell find common executor policy sandbox monitor -name '*.c' \
               ! -name '*.bpf.c' ! -path 'executor/main_*.c'))
-BINS     := calyx-exec calyx-lease calyx-policy calyx-audit calyx-ctl calyx-rollout
+BINS     := calyx-exec calyx-lease calyx-policy calyx-audit calyx-ctl calyx-rollout calyx-agent
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))

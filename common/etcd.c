@@ -438,3 +438,120 @@ int cx_etcd_i64(const json_t *v, int64_t *ret)
 	*ret = x;
 	return 0;
 }
+
+/* ---- request pieces shared by the ledger, the rollout store and the agents */
+
+int64_t cx_etcd_deadline(int timeout_ms)
+{
+	return cx_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 2000) * 1000000LL;
+}
+
+json_t *cx_etcd_bytes(const void *p, size_t n)
+{
+	char *b = cx_etcd_b64(p, n);
+	json_t *j = json_string(b);
+	free(b);
+	CX_CHECK(j);
+	return j;
+}
+
+json_t *cx_etcd_key(const char *key)
+{
+	return cx_etcd_bytes(key, strlen(key));
+}
+
+char *cx_etcd_prefix_end(const char *prefix)
+{
+	char *end = cx_strdup(prefix);
+	size_t n = strlen(end);
+
+	/* every calyx prefix ends in '/', never 0xff: "a/" -> "a0" */
+	CX_CHECK(n > 0 && (unsigned char)end[n - 1] < 0xff);
+	end[n - 1]++;
+	return end;
+}
+
+json_t *cx_etcd_op_put(const char *key, const void *v, size_t n, const char *lease)
+{
+	json_t *put = json_pack("{s:o, s:o}", "key", cx_etcd_key(key), "value", cx_etcd_bytes(v, n));
+	CX_CHECK(put);
+	if (lease)
+		json_object_set_new(put, "lease", json_string(lease));
+	return json_pack("{s:o}", "request_put", put);
+}
+
+json_t *cx_etcd_op_del(const char *key)
+{
+	return json_pack("{s:{s:o}}", "request_delete_range", "key", cx_etcd_key(key));
+}
+
+json_t *cx_etcd_op_range(const char *key, bool prefix, bool keys_only)
+{
+	json_t *r = json_pack("{s:o}", "key", cx_etcd_key(key));
+	CX_CHECK(r);
+	if (prefix) {
+		char *end = cx_etcd_prefix_end(key);
+		json_object_set_new(r, "range_end", cx_etcd_key(end));
+		free(end);
+	}
+	if (keys_only)
+		json_object_set_new(r, "keys_only", json_true());
+	return json_pack("{s:o}", "request_range", r);
+}
+
+json_t *cx_etcd_cmp(const char *key, const char *target, int64_t rev)
+{
+	char r[24];
+	bool create = strcmp(target, "CREATE") == 0;
+
+	snprintf(r, sizeof(r), "%lld", (long long)rev);
+	return json_pack("{s:o, s:s, s:s, s:s}", "key", cx_etcd_key(key), "target", target, "result",
+			 "EQUAL", create ? "create_revision" : "mod_revision", r);
+}
+
+void cx_etcd_header(const json_t *rep, int64_t *ret_rev, char cluster[24])
+{
+	const json_t *hd = json_object_get(rep, "header");
+	const char *cid = json_string_value(json_object_get(hd, "cluster_id"));
+
+	if (ret_rev && cx_etcd_i64(json_object_get(hd, "revision"), ret_rev) < 0)
+		*ret_rev = 0;
+	if (cluster && cid && strlen(cid) < 24 && strspn(cid, "0123456789") == strlen(cid))
+		snprintf(cluster, 24, "%s", cid);
+}
+
+cx_etcd_outcome cx_etcd_grant(cx_etcd *e, int64_t ttl, int64_t deadline_ns, char out[24],
+			      cx_error *err)
+{
+	_cleanup_json_ json_t *req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
+	_cleanup_json_ json_t *rep = NULL;
+	int64_t id;
+	cx_etcd_outcome o = cx_etcd_call(e, "/v3/lease/grant", req, deadline_ns, &rep, err);
+
+	if (o != CX_ETCD_ANSWERED)
+		return o;
+	if (cx_etcd_i64(json_object_get(rep, "ID"), &id) < 0 || id <= 0) {
+		cx_err(err, CX_E_LEDGER, EPROTO, "etcd at %s granted no lease id", cx_etcd_endpoint(e));
+		return CX_ETCD_REFUSED;
+	}
+	snprintf(out, 24, "%lld", (long long)id);
+	return CX_ETCD_ANSWERED;
+}
+
+cx_etcd_outcome cx_etcd_keepalive(cx_etcd *e, const char *id, int64_t deadline_ns,
+				  int64_t *ret_ttl, cx_error *err)
+{
+	_cleanup_json_ json_t *req = json_pack("{s:s}", "ID", id);
+	_cleanup_json_ json_t *rep = NULL;
+	int64_t ttl = 0;
+	cx_etcd_outcome o = cx_etcd_call(e, "/v3/lease/keepalive", req, deadline_ns, &rep, err);
+
+	if (o != CX_ETCD_ANSWERED)
+		return o;
+	/* the gateway streams: one answer, {"result": {"ID", "TTL"}}; a TTL
+	 * absent or 0 means etcd no longer knows the lease */
+	if (cx_etcd_i64(json_object_get(json_object_get(rep, "result"), "TTL"), &ttl) < 0)
+		ttl = 0;
+	*ret_ttl = ttl;
+	return CX_ETCD_ANSWERED;
+}

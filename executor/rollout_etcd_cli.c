@@ -29,6 +29,7 @@
 #include "calyx/keyring.h"
 #include "calyx/rollout.h"
 #include "calyx/rollout_store.h"
+#include "calyx/rollout_fleet.h"
 #include "cli.h"
 #include "rollout_cli.h"
 
@@ -261,67 +262,66 @@ static void utc(int64_t t, char out[32])
 		snprintf(out, 32, "%lld", (long long)t);
 }
 
-static json_t *status_json(const cx_rollout_store *s)
+static void hhmm(int64_t t, char out[16])
 {
-	json_t *tiers = json_array(), *approved = json_array(), *ctls = json_array();
-	int64_t nm = cx_rollout_next_manual(&s->ro, &s->prog);
+	time_t tt = (time_t)t;
+	struct tm tm;
 
-	for (size_t k = 0; k < s->ro.ntiers; k++) {
-		const cx_rollout_tier *t = &s->ro.tiers[k];
-		bool ok = s->prog.approved & (1u << k);
-		if (ok)
-			json_array_append_new(approved, json_integer((json_int_t)k + 1));
-		json_array_append_new(tiers, json_pack("{s:I, s:s, s:s, s:I, s:b}", "tier",
-						       (json_int_t)k + 1, "name", t->name, "gate",
-						       cx_gate_name(t->gate), "hosts",
-						       (json_int_t)t->hosts.n, "approved", ok));
-	}
-	for (size_t i = 0; i < s->nctl; i++) {
-		const cx_control *c = &s->ctl[i];
-		char when[32];
-		json_t *j;
-
-		utc(c->issued_at, when);
-		j = json_pack("{s:I, s:s, s:I, s:s, s:{s:s, s:s, s:s}}", "seq", (json_int_t)c->seq,
-			      "action", cx_control_action_name(c->action), "issued_at",
-			      (json_int_t)c->issued_at, "issued", when, "signer", "principal",
-			      c->principal, "role", cx_role_name(c->role), "keyid", c->keyid);
-		if (c->action == CX_CONTROL_APPROVE)
-			json_object_set_new(j, "tier", json_integer(c->tier));
-		json_array_append_new(ctls, j);
-	}
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:s, s:o}",
-			 "rollout_id", s->ro.rollout_id, "lease_id", s->ro.lease_id, "pool",
-			 s->ro.pool, "not_after", (json_int_t)s->ro.not_after, "state",
-			 cx_rollout_state_name(s->prog.state), "approved_tiers", approved,
-			 "next_manual_tier", nm ? json_integer(nm) : json_null(), "hosts",
-			 (json_int_t)s->ro.nhosts, "tiers", tiers, "started_revision",
-			 (json_int_t)s->rollout_create_rev, "etcd_revision", (json_int_t)s->revision,
-			 "etcd_cluster_id", s->cluster_id, "controls", ctls);
+	if (t > 0 && gmtime_r(&tt, &tm))
+		strftime(out, 16, "%H:%M:%S", &tm);
+	else
+		snprintf(out, 16, "-");
 }
 
-static void status_text(const cx_rollout_store *s)
+static void status_text(const cx_fleet *f)
 {
-	int64_t nm = cx_rollout_next_manual(&s->ro, &s->prog);
+	const cx_rollout_store *s = &f->s;
+	_cleanup_json_ json_t *v = cx_fleet_view(f);
 
-	cx_esc_line(stdout, "rollout %s: %s", s->ro.rollout_id, cx_rollout_state_name(s->prog.state));
-	cx_esc_line(stdout, "  lease %s, pool '%s', %zu hosts in %zu tiers; started at etcd revision %lld, read at %lld (cluster %s)",
+	cx_esc_line(stdout, "rollout %s: %s — %s", s->ro.rollout_id, cx_fleet_state(f),
+		    json_string_value(json_object_get(v, "mode_detail")));
+	cx_esc_line(stdout, "  lease %s, pool '%s', %zu hosts in %zu tiers; on_failure %s, on_deadline %s; started at etcd revision %lld, read at %lld (cluster %s)%s%s",
 		    s->ro.lease_id, s->ro.pool, s->ro.nhosts, s->ro.ntiers,
-		    (long long)s->rollout_create_rev, (long long)s->revision, s->cluster_id);
+		    cx_on_failure_name(s->ro.on_failure), cx_on_deadline_name(s->ro.on_deadline),
+		    (long long)s->rollout_create_rev, (long long)s->revision, s->cluster_id,
+		    f->driver[0] ? "; driver " : "", f->driver);
 	{
 		char until[32];
 		utc(s->ro.not_after, until);
 		printf("  valid until %s%s\n", until,
-		       (int64_t)time(NULL) > s->ro.not_after ? " (EXPIRED: no host claims a slot; halt and rollback still publish)" : "");
+		       f->now > s->ro.not_after ? " (EXPIRED: no host claims a slot; halt and rollback still publish)" : "");
 	}
 	for (size_t k = 0; k < s->ro.ntiers; k++) {
 		const cx_rollout_tier *t = &s->ro.tiers[k];
-		const char *what = t->gate == CX_GATE_AUTO ? "gate auto"
-				   : s->prog.approved & (1u << k) ? "approved"
-				   : (int64_t)k + 1 == nm ? "awaiting approval"
-							  : "not approved";
-		cx_esc_line(stdout, "  tier %zu '%s'  %zu host%s  %s", k + 1, t->name, t->hosts.n,
-			    t->hosts.n == 1 ? "" : "s", what);
+		const cx_fleet_tier *ft = &f->tiers[k];
+		char gate[96], dl[16];
+		if (t->gate == CX_GATE_AUTO)
+			snprintf(gate, sizeof(gate), "gate auto");
+		else if (s->prog.approved & (1u << k))
+			snprintf(gate, sizeof(gate), "approved");
+		else
+			snprintf(gate, sizeof(gate), "%s",
+				 (int64_t)k + 1 == cx_rollout_next_manual(&s->ro, &s->prog) ? "awaiting approval" : "not approved");
+		hhmm(ft->deadline_at, dl);
+		cx_esc_line(stdout, "  tier %zu '%s'  %zu host%s  %s  %s  failures %zu/%lld  deadline %s%s",
+			    k + 1, t->name, t->hosts.n, t->hosts.n == 1 ? "" : "s", gate,
+			    cx_tier_phase_name(ft->phase), ft->failures, (long long)t->max_failures, dl,
+			    ft->deadline_passed ? " (PASSED)" : "");
+		for (size_t i = 0; i < f->nhosts; i++) {
+			const cx_fleet_host *h = &f->hosts[i];
+			const json_t *b = h->have_report ? h->rep.body : NULL;
+			const char *msg = json_string_value(json_object_get(b, "message"));
+			const char *undo = json_string_value(json_object_get(b, "undo"));
+			char c[16], e[16];
+			if (h->tier != k)
+				continue;
+			hhmm(h->claimed_at, c);
+			hhmm(h->finished_at, e);
+			cx_esc_line(stdout, "    %-24s %-11s claimed %s  finished %s%s%s%s%s%s%s", h->host,
+				    cx_host_state_name(h->state), c, e, h->live ? "" : "  (agent not live)",
+				    msg ? "  " : "", msg ? msg : "", undo ? "  undo: " : "", undo ? undo : "",
+				    h->report_error[0] ? "  REPORT NOT TRUSTED" : "");
+		}
 	}
 	if (!s->nctl)
 		printf("  no control document yet\n");
@@ -341,15 +341,29 @@ static void status_text(const cx_rollout_store *s)
 	}
 }
 
+static bool finished(const cx_fleet *f)
+{
+	if (f->s.prog.state == CX_ROLLOUT_RUNNING)
+		return f->completed;
+	if (f->s.prog.state == CX_ROLLOUT_PAUSED)
+		return false;
+	for (size_t i = 0; i < f->nhosts; i++) /* halted / rolled back: until hosts settle */
+		if (f->hosts[i].state == CX_HOST_CLAIMED || f->hosts[i].state == CX_HOST_RUNNING ||
+		    (f->s.prog.state == CX_ROLLOUT_ROLLED_BACK && f->hosts[i].state == CX_HOST_COMMITTED &&
+		     f->hosts[i].live))
+			return false;
+	return true;
+}
+
 int cx_rollout_cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
 					      { "json", no_argument, 0, 'j' },
+					      { "watch", no_argument, 0, 'w' },
 					      { 0, 0, 0, 0 } };
 	const char *cpath = NULL;
-	bool json = false;
+	bool json = false, watch = false;
 	_cleanup_(ctx_free) ctx c = { 0 };
-	_cleanup_(cx_rollout_store_free) cx_rollout_store s = { 0 };
 	cx_error err = { 0 };
 	int o;
 
@@ -358,27 +372,41 @@ int cx_rollout_cmd_status(int argc, char **argv)
 			cpath = optarg;
 		else if (o == 'j')
 			json = true;
+		else if (o == 'w')
+			watch = true;
 		else
 			return cx_cli_usage("status: unknown option");
 	}
 	if (!cpath || optind != argc - 1)
-		return cx_cli_usage("usage: status --config C [--json] ROLLOUT_ID");
+		return cx_cli_usage("usage: status --config C [--json] [--watch] ROLLOUT_ID");
 	if (!cx_is_lower_hex(argv[optind], 32))
 		return cx_cli_usage("status: '%s' is not a rollout id (32 lowercase hex)", argv[optind]);
 	if (ctx_open(cpath, &c, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	if (cx_rollout_store_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind],
-				  (int64_t)time(NULL), &s, &err) < 0)
-		return load_fail(&err);
-	if (json) {
-		_cleanup_json_ json_t *j = status_json(&s);
-		_cleanup_free_ char *txt = NULL, *esc = NULL;
-		CX_CHECK(j);
-		txt = cx_json_dump_pretty(j);
-		esc = cx_esc_json(txt);
-		fputs(esc, stdout);
-	} else {
-		status_text(&s);
+	for (int64_t last_rev = -1;;) {
+		_cleanup_(cx_fleet_free) cx_fleet f = { 0 };
+		if (cx_fleet_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind], (int64_t)time(NULL),
+				  &f, &err) < 0)
+			return load_fail(&err);
+		if (!watch || f.s.revision != last_rev) {
+			if (json) {
+				_cleanup_json_ json_t *j = cx_fleet_view(&f);
+				_cleanup_free_ char *txt = cx_json_dump_pretty(j);
+				_cleanup_free_ char *esc = cx_esc_json(txt);
+				fputs(esc, stdout);
+			} else {
+				if (watch)
+					printf("\n");
+				status_text(&f);
+			}
+			fflush(stdout);
+		}
+		last_rev = f.s.revision;
+		/* --watch: a new block whenever etcd changed, until the rollout
+		 * settles (completed, or halted/rolled back with no host still
+		 * moving) */
+		if (!watch || finished(&f))
+			return 0;
+		sleep(1);
 	}
-	return 0;
 }

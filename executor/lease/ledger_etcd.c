@@ -78,13 +78,6 @@ static char *ledger_key(cx_etcd *e, const char *lease_id)
 	return k;
 }
 
-static json_t *key_json(const char *key)
-{
-	char *b = cx_etcd_b64(key, strlen(key));
-	json_t *j = json_string(b);
-	free(b);
-	return j;
-}
 
 /* The value's holders as "a, b, c" (escaped by the caller's printer). */
 static void holders_text(const json_t *value, char *out, size_t n, unsigned *ret_n)
@@ -158,25 +151,6 @@ static int parse_range(const json_t *range, const char *lease_id, held *h)
 	return 1;
 }
 
-/* An etcd lease for the key: its TTL outlives the calyx lease. "" when
- * the grant was not answered (the claim then fails: no decision). */
-static cx_etcd_outcome grant(cx_etcd *e, int64_t ttl, int64_t deadline, char out[24], cx_error *err)
-{
-	_cleanup_json_ json_t *req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
-	_cleanup_json_ json_t *rep = NULL;
-	int64_t id;
-	cx_etcd_outcome o = cx_etcd_call(e, "/v3/lease/grant", req, deadline, &rep, err);
-
-	if (o != CX_ETCD_ANSWERED)
-		return o;
-	if (cx_etcd_i64(json_object_get(rep, "ID"), &id) < 0 || id <= 0) {
-		cx_err(err, CX_E_LEDGER, EPROTO, "etcd at %s granted no lease id", cx_etcd_endpoint(e));
-		return CX_ETCD_REFUSED;
-	}
-	snprintf(out, 24, "%lld", (long long)id);
-	return CX_ETCD_ANSWERED;
-}
-
 /* The etcd lease claims attach their keys to, granted once and reused
  * (one round trip less per claim): STATE/ledger.etcd-lease holds
  * {"id": "…", "expires_at": unix seconds}, expires_at read from this
@@ -216,7 +190,7 @@ static cx_etcd_outcome grant_fresh(etcd_ledger *l, int64_t need_until, int64_t d
 				   cx_error *err)
 {
 	int64_t now = time(NULL), ttl = need_until - now + GRANT_REUSE_S;
-	cx_etcd_outcome o = grant(l->etcd, ttl, deadline, out, err);
+	cx_etcd_outcome o = cx_etcd_grant(l->etcd, ttl, deadline, out, err);
 	if (o == CX_ETCD_ANSWERED)
 		grant_store(l, out, now + ttl);
 	return o;
@@ -274,14 +248,14 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 			value = json_pack("{s:s, s:s, s:s, s:I, s:[o]}", "lease_id", c->lease_id, "lease_sha256",
 					  c->lease_sha256, "pool", c->pool, "count", (json_int_t)c->count,
 					  "holders", me);
-			cmp = json_pack("{s:o, s:s, s:s, s:s}", "key", key_json(key), "target", "CREATE",
+			cmp = json_pack("{s:o, s:s, s:s, s:s}", "key", cx_etcd_key(key), "target", "CREATE",
 					"result", "EQUAL", "create_revision", "0");
 		} else {
 			value = json_deep_copy(cur.value);
 			CX_CHECK(value && json_array_append_new(json_object_get(value, "holders"), me) == 0);
 			char rev[24];
 			snprintf(rev, sizeof(rev), "%lld", (long long)cur.mod_rev);
-			cmp = json_pack("{s:o, s:s, s:s, s:s}", "key", key_json(key), "target", "MOD",
+			cmp = json_pack("{s:o, s:s, s:s, s:s}", "key", cx_etcd_key(key), "target", "MOD",
 					"result", "EQUAL", "mod_revision", rev);
 			if (cur.lease[0])
 				lease = cur.lease; /* the key keeps its own etcd lease */
@@ -290,11 +264,11 @@ static int etcd_decide(etcd_ledger *l, const cx_claim *c, cx_claim_out *out, cx_
 		json_decref(value);
 		char *vb = cx_etcd_b64(vs, strlen(vs));
 		free(vs);
-		json_t *put = json_pack("{s:{s:o, s:s, s:s}}", "request_put", "key", key_json(key), "value",
+		json_t *put = json_pack("{s:{s:o, s:s, s:s}}", "request_put", "key", cx_etcd_key(key), "value",
 					vb, "lease", lease);
 		free(vb);
 		json_t *txn = json_pack("{s:[o], s:[o], s:[{s:{s:o}}]}", "compare", cmp, "success", put,
-					"failure", "request_range", "key", key_json(key));
+					"failure", "request_range", "key", cx_etcd_key(key));
 		CX_CHECK(txn);
 		json_t *rep = NULL;
 		cx_error ce = { 0 };
@@ -480,7 +454,7 @@ int cx_ledger_etcd_show(const cx_etcd_cfg *cfg, const char *lease_id, void **ret
 	if ((r = cx_etcd_open(cfg, &e, err)) < 0)
 		return r;
 	_cleanup_free_ char *key = ledger_key(e, lease_id);
-	json_t *req = json_pack("{s:o}", "key", key_json(key)); /* linearizable: the default */
+	json_t *req = json_pack("{s:o}", "key", cx_etcd_key(key)); /* linearizable: the default */
 	cx_etcd_outcome o = cx_etcd_call(e, "/v3/kv/range", req,
 					 cx_mono_ns() + (int64_t)cfg->timeout_ms * 1000000LL, &rep, err);
 	json_decref(req);

@@ -54,15 +54,19 @@ int cx_control_action_parse(const char *s, cx_control_action *ret)
 	return -EINVAL;
 }
 
-bool cx_control_role_allows(cx_role role, cx_control_action a)
+bool cx_control_role_allows(cx_role role, cx_control_action a, const cx_rollout *ro)
 {
 	switch (a) {
 	case CX_CONTROL_PAUSE:
 	case CX_CONTROL_HALT:
 		return role == CX_ROLE_HUMAN || role == CX_ROLE_AGENT;
+	case CX_CONTROL_ROLLBACK:
+		/* the humans who signed a rollout with on_failure "rollback"
+		 * authorized the automatic driver (an agent key) to roll it back */
+		return role == CX_ROLE_HUMAN ||
+		       (role == CX_ROLE_AGENT && ro && ro->on_failure == CX_ON_FAILURE_ROLLBACK);
 	case CX_CONTROL_RESUME:
 	case CX_CONTROL_APPROVE:
-	case CX_CONTROL_ROLLBACK:
 		return role == CX_ROLE_HUMAN;
 	}
 	return false;
@@ -187,9 +191,9 @@ int cx_control_verify(const cx_control_verify_input *in, const uint8_t *buf, siz
 				      (long long)c.tier, ro->tiers[c.tier - 1].name);
 	}
 	CX_CHECK(keys[0]); /* cx_envelope_check_sigs filled it */
-	if (!cx_control_role_allows(keys[0]->role, c.action))
+	if (!cx_control_role_allows(keys[0]->role, c.action, ro))
 		return cx_err(err, CX_E_CONTROL_ROLE, EPERM,
-			      "'%s' needs a human key; this one is signed by %s key '%s' (have a human sign it)",
+			      "'%s' needs a human key here; this one is signed by %s key '%s' (have a human sign it)",
 			      cx_control_action_name(c.action), cx_role_name(keys[0]->role),
 			      keys[0]->principal);
 	if (c.seq <= in->last_seq)

@@ -20,38 +20,6 @@ static char *rkey(cx_etcd *e, const char *id, const char *leaf)
 	return k;
 }
 
-static json_t *b64_json(const void *p, size_t n)
-{
-	char *b = cx_etcd_b64(p, n);
-	json_t *j = json_string(b);
-	free(b);
-	return j;
-}
-
-static json_t *key_json(const char *key)
-{
-	return b64_json(key, strlen(key));
-}
-
-static int64_t deadline_of(int timeout_ms)
-{
-	return cx_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 2000) * 1000000LL;
-}
-
-static json_t *put_op(const char *key, const void *v, size_t n)
-{
-	return json_pack("{s:{s:o, s:o}}", "request_put", "key", key_json(key), "value",
-			 b64_json(v, n));
-}
-
-static json_t *cmp_rev(const char *key, const char *target, int64_t rev)
-{
-	char r[24];
-	snprintf(r, sizeof(r), "%lld", (long long)rev);
-	return json_pack("{s:o, s:s, s:s, s:s}", "key", key_json(key), "target", target, "result",
-			 "EQUAL", strcmp(target, "CREATE") == 0 ? "create_revision" : "mod_revision", r);
-}
-
 /* The outcome of a write as an error: unsent/lost keep cx_etcd_call's
  * E_LEDGER_UNAVAILABLE (lost: it may have landed), refused is E_LEDGER. */
 static int call_fail(cx_etcd_outcome o, bool *ret_ambiguous)
@@ -59,17 +27,6 @@ static int call_fail(cx_etcd_outcome o, bool *ret_ambiguous)
 	if (ret_ambiguous)
 		*ret_ambiguous = o == CX_ETCD_LOST;
 	return o == CX_ETCD_REFUSED ? -EPROTO : -ETIMEDOUT;
-}
-
-static void header_of(const json_t *rep, int64_t *rev, char cluster[24])
-{
-	const json_t *hd = json_object_get(rep, "header");
-	const char *cid = json_string_value(json_object_get(hd, "cluster_id"));
-
-	if (rev && cx_etcd_i64(json_object_get(hd, "revision"), rev) < 0)
-		*rev = 0;
-	if (cluster && cid && strlen(cid) < 24 && strspn(cid, "0123456789") == strlen(cid))
-		snprintf(cluster, 24, "%s", cid);
 }
 
 void cx_rollout_store_free(cx_rollout_store *s)
@@ -95,18 +52,18 @@ int cx_rollout_store_start(cx_etcd *e, int timeout_ms, const cx_rollout *ro,
 
 	*ret_ambiguous = false;
 	txn = json_pack("{s:[o, o], s:[o, o], s:[{s:{s:o, s:b}}]}", "compare",
-			cmp_rev(kr, "CREATE", 0), cmp_rev(kl, "CREATE", 0), "success",
-			put_op(kr, rollout_buf, rollout_len), put_op(kl, lease_buf, lease_len),
-			"failure", "request_range", "key", key_json(kr), "keys_only", 1);
+			cx_etcd_cmp(kr, "CREATE", 0), cx_etcd_cmp(kl, "CREATE", 0), "success",
+			cx_etcd_op_put(kr, rollout_buf, rollout_len, NULL), cx_etcd_op_put(kl, lease_buf, lease_len, NULL),
+			"failure", "request_range", "key", cx_etcd_key(kr), "keys_only", 1);
 	CX_CHECK(txn);
-	o = cx_etcd_call(e, "/v3/kv/txn", txn, deadline_of(timeout_ms), &rep, err);
+	o = cx_etcd_call(e, "/v3/kv/txn", txn, cx_etcd_deadline(timeout_ms), &rep, err);
 	if (o != CX_ETCD_ANSWERED) {
 		if (o == CX_ETCD_LOST)
 			cx_err_prefix(err, "the start of rollout %s may have landed in etcd (check with 'calyx-rollout status %s')",
 				      ro->rollout_id, ro->rollout_id);
 		return call_fail(o, ret_ambiguous);
 	}
-	header_of(rep, &rev, NULL);
+	cx_etcd_header(rep, &rev, NULL);
 	if (!json_is_true(json_object_get(rep, "succeeded"))) {
 		const json_t *resp = json_array_get(json_object_get(rep, "responses"), 0);
 		const json_t *kv = json_array_get(json_object_get(json_object_get(resp, "response_range"), "kvs"), 0);
@@ -173,28 +130,44 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 			  const char *rollout_id, int64_t now, cx_rollout_store *ret,
 			  cx_error *err)
 {
-	_cleanup_(cx_rollout_store_free) cx_rollout_store s = { 0 };
-	_cleanup_free_ char *pfx = rkey(e, rollout_id, "");
-	_cleanup_free_ char *end = cx_strdup(pfx);
+	_cleanup_free_ char *pfx = NULL;
 	_cleanup_json_ json_t *req = NULL, *rep = NULL;
-	_cleanup_free_ uint8_t *latest = NULL;
-	size_t latest_len = 0, plen = strlen(pfx), i;
-	const json_t *kvs, *kv;
-	uint8_t **hist = NULL;
-	size_t *hist_len = NULL, nhist = 0;
 	cx_etcd_outcome o;
-	int r = 0;
+	int64_t rev = 0;
+	char cluster[24] = "";
 
 	if (!cx_is_lower_hex(rollout_id, 32))
 		return cx_err(err, CX_E_USAGE, EINVAL, "'%.40s' is not a rollout id (32 lowercase hex)", rollout_id);
-	end[plen - 1]++; /* "…/<id>/" -> "…/<id>0": every key under the prefix */
-	req = json_pack("{s:o, s:o}", "key", key_json(pfx), "range_end", key_json(end));
+	pfx = rkey(e, rollout_id, "");
+	{
+		json_t *op = cx_etcd_op_range(pfx, true, false); /* {"request_range": {…}} */
+		req = json_incref(json_object_get(op, "request_range"));
+		json_decref(op);
+	}
 	CX_CHECK(req);
-	o = cx_etcd_call(e, "/v3/kv/range", req, deadline_of(timeout_ms), &rep, err);
+	o = cx_etcd_call(e, "/v3/kv/range", req, cx_etcd_deadline(timeout_ms), &rep, err);
 	if (o != CX_ETCD_ANSWERED)
 		return call_fail(o, NULL);
-	header_of(rep, &s.revision, s.cluster_id);
-	kvs = json_object_get(rep, "kvs");
+	cx_etcd_header(rep, &rev, cluster);
+	return cx_rollout_store_from_kvs(e, kr, rollout_id, now, json_object_get(rep, "kvs"), rev,
+					 cluster, ret, err);
+}
+
+int cx_rollout_store_from_kvs(cx_etcd *e, const cx_keyring *kr, const char *rollout_id,
+			      int64_t now, const json_t *kvs, int64_t revision,
+			      const char *cluster_id, cx_rollout_store *ret, cx_error *err)
+{
+	_cleanup_(cx_rollout_store_free) cx_rollout_store s = { 0 };
+	_cleanup_free_ char *pfx = rkey(e, rollout_id, "");
+	_cleanup_free_ uint8_t *latest = NULL;
+	size_t latest_len = 0, plen = strlen(pfx), i;
+	const json_t *kv;
+	uint8_t **hist = NULL;
+	size_t *hist_len = NULL, nhist = 0;
+	int r = 0;
+
+	s.revision = revision;
+	snprintf(s.cluster_id, sizeof(s.cluster_id), "%s", cluster_id ? cluster_id : "");
 	if (kvs && !json_is_array(kvs))
 		return cx_err(err, CX_E_LEDGER, EPROTO, "etcd sent a malformed range for %s", pfx);
 	hist = cx_calloc(CX_ROLLOUT_CONTROLS_MAX + 1, sizeof(*hist));
@@ -355,13 +328,13 @@ int cx_rollout_store_publish(cx_etcd *e, int timeout_ms, const cx_rollout_store 
 	snprintf(leaf, sizeof(leaf), "control/%0*lld", SEQ_DIGITS, (long long)seq);
 	kh = rkey(e, id, leaf);
 	txn = json_pack("{s:[o, o, o], s:[o, o]}", "compare",
-			cmp_rev(kr, "MOD", s->rollout_mod_rev),
-			s->control_mod_rev ? cmp_rev(kc, "MOD", s->control_mod_rev)
-					   : cmp_rev(kc, "CREATE", 0),
-			cmp_rev(kh, "CREATE", 0), "success", put_op(kc, doc, doc_len),
-			put_op(kh, doc, doc_len));
+			cx_etcd_cmp(kr, "MOD", s->rollout_mod_rev),
+			s->control_mod_rev ? cx_etcd_cmp(kc, "MOD", s->control_mod_rev)
+					   : cx_etcd_cmp(kc, "CREATE", 0),
+			cx_etcd_cmp(kh, "CREATE", 0), "success", cx_etcd_op_put(kc, doc, doc_len, NULL),
+			cx_etcd_op_put(kh, doc, doc_len, NULL));
 	CX_CHECK(txn);
-	o = cx_etcd_call(e, "/v3/kv/txn", txn, deadline_of(timeout_ms), &rep, err);
+	o = cx_etcd_call(e, "/v3/kv/txn", txn, cx_etcd_deadline(timeout_ms), &rep, err);
 	if (o != CX_ETCD_ANSWERED) {
 		if (o == CX_ETCD_LOST)
 			cx_err_prefix(err, "control document seq %lld of rollout %s may have landed in etcd (check with 'calyx-rollout status %s' before signing another)",
@@ -372,7 +345,7 @@ int cx_rollout_store_publish(cx_etcd *e, int timeout_ms, const cx_rollout_store 
 		return cx_err(err, CX_E_CONTROL_SEQ, EBUSY,
 			      "rollout %s changed in etcd while seq %lld was signed (another control document landed first); nothing published: check 'calyx-rollout status %s' and try again",
 			      id, (long long)seq, id);
-	header_of(rep, &rev, NULL);
+	cx_etcd_header(rep, &rev, NULL);
 	*ret_rev = rev;
 	return 0;
 }

@@ -69,4 +69,30 @@ char *cx_etcd_unb64(const char *s, size_t max, size_t *ret_len);
  * *v on success, -1 otherwise. */
 int cx_etcd_i64(const json_t *v, int64_t *ret);
 
+/* ---- request pieces (the ledger, the rollout store and the agents) ---- */
+
+/* now + timeout_ms (2000 when <= 0), CLOCK_MONOTONIC ns. */
+int64_t cx_etcd_deadline(int timeout_ms);
+/* JSON strings of base64 bytes / of a key. */
+json_t *cx_etcd_bytes(const void *p, size_t n);
+json_t *cx_etcd_key(const char *key);
+/* The range end that covers every key under prefix (which ends in '/'). */
+char *cx_etcd_prefix_end(const char *prefix);
+/* Transaction operations: put (lease: an etcd lease id, or NULL), delete
+ * one key, range over one key or (prefix) every key under it. */
+json_t *cx_etcd_op_put(const char *key, const void *v, size_t n, const char *lease);
+json_t *cx_etcd_op_del(const char *key);
+json_t *cx_etcd_op_range(const char *key, bool prefix, bool keys_only);
+/* A compare: the key's target ("CREATE" or "MOD") revision equals rev (a
+ * missing key's are 0). */
+json_t *cx_etcd_cmp(const char *key, const char *target, int64_t rev);
+/* A reply's header: its revision (0 if absent) and cluster id (decimal). */
+void cx_etcd_header(const json_t *rep, int64_t *ret_rev, char cluster[24]);
+/* Grant an etcd lease of ttl seconds (its id, decimal, in out); keep one
+ * alive (*ret_ttl 0: etcd no longer knows it). */
+cx_etcd_outcome cx_etcd_grant(cx_etcd *e, int64_t ttl, int64_t deadline_ns, char out[24],
+			      cx_error *err);
+cx_etcd_outcome cx_etcd_keepalive(cx_etcd *e, const char *id, int64_t deadline_ns,
+				  int64_t *ret_ttl, cx_error *err);
+
 #endif

@@ -11,8 +11,9 @@
  *    window within the lease's;
  *  - a control document (CX_CONTROL_PAYLOAD_TYPE) carries exactly one
  *    signature: pause and halt by any keyring key (stopping is the safe
- *    direction; the automatic driver may halt), resume, approve and
- *    rollback by a human key only. It names the rollout by id and by the
+ *    direction; the automatic driver may halt), resume and approve by a
+ *    human key only, rollback by a human key, or by an agent key when the
+ *    rollout's own on_failure is "rollback". It names the rollout by id and by the
  *    SHA-256 of the signed rollout file, and a seq that must rise strictly
  *    per rollout (the verifier is given the last seq it saw).
  *
@@ -158,9 +159,11 @@ typedef enum cx_control_action {
 
 const char *cx_control_action_name(cx_control_action a);
 int cx_control_action_parse(const char *s, cx_control_action *ret);
-/* May a key of this role sign this action? pause and halt: any role;
- * resume, approve and rollback: human only. */
-bool cx_control_role_allows(cx_role role, cx_control_action a);
+/* May a key of this role sign this action for rollout ro? pause and
+ * halt: any role; resume and approve: human only; rollback: human, or an
+ * agent key when ro's on_failure is "rollback" (the humans who signed the
+ * rollout authorized its driver to roll it back; ro NULL: human only). */
+bool cx_control_role_allows(cx_role role, cx_control_action a, const cx_rollout *ro);
 
 typedef struct cx_control {
 	char rollout_id[33];

@@ -65,6 +65,14 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 			  const char *rollout_id, int64_t now, cx_rollout_store *ret,
 			  cx_error *err);
 
+/* The same over the kvs of a range already read (every key under
+ * P rollouts/<id>/, as etcd sent them) at revision: keys other than the
+ * rollout's, its lease and its control documents are skipped here (the
+ * agents' keys: calyx/rollout_fleet.h reads them). */
+int cx_rollout_store_from_kvs(cx_etcd *e, const cx_keyring *kr, const char *rollout_id,
+			      int64_t now, const json_t *kvs, int64_t revision,
+			      const char *cluster_id, cx_rollout_store *ret, cx_error *err);
+
 /* Publish a signed control document (its exact bytes, seq s->nctl + 1)
  * over the record s was loaded from: one transaction comparing what s
  * read. E_CONTROL_SEQ when the record changed meanwhile (nothing

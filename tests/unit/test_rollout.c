@@ -846,9 +846,21 @@ static void control_roles(void **state)
 			   0, cases[i].agent);
 	}
 	/* the table itself */
-	assert_true(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_HALT));
-	assert_false(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_APPROVE));
-	assert_false(cx_control_role_allows(CX_ROLE_NONE, CX_CONTROL_HALT));
+	assert_true(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_HALT, NULL));
+	assert_false(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_APPROVE, NULL));
+	assert_false(cx_control_role_allows(CX_ROLE_NONE, CX_CONTROL_HALT, NULL));
+	/* rollback by the driver's agent key: only what the rollout's signers
+	 * pre-authorized with on_failure "rollback" */
+	{
+		cx_rollout ro = { .on_failure = CX_ON_FAILURE_HALT };
+		assert_false(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_ROLLBACK, NULL));
+		assert_false(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_ROLLBACK, &ro));
+		ro.on_failure = CX_ON_FAILURE_ROLLBACK;
+		assert_true(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_ROLLBACK, &ro));
+		assert_false(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_RESUME, &ro));
+		assert_false(cx_control_role_allows(CX_ROLE_AGENT, CX_CONTROL_APPROVE, &ro));
+		assert_true(cx_control_role_allows(CX_ROLE_HUMAN, CX_CONTROL_ROLLBACK, &ro));
+	}
 	ctl_free(&c);
 }
 

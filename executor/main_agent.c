@@ -62,6 +62,21 @@
 	"                  (default 10, 2..3600)\n"                                          \
 	"exit: 0 stopped by SIGTERM/SIGINT, 2 usage, 125 cannot start\n"
 
+/* What the agent keeps of one rollout between polls: the verified read,
+ * and the signature of the keys it came from (the newest mod_revision
+ * under the rollout's prefix and how many keys there are): while that is
+ * unchanged, the read is re-evaluated at the new time instead of read and
+ * verified again (soak and deadlines move with the clock alone). */
+typedef struct seen {
+	char id[33];
+	int64_t mod_rev, count;
+	bool mine;          /* the rollout lists this host */
+	cx_fleet f;
+	bool have;
+} seen;
+
+#define SEEN_MAX 256
+
 typedef struct agent {
 	cx_config cfg;
 	cx_keyring kr;
@@ -73,6 +88,9 @@ typedef struct agent {
 	int64_t live_at;    /* last keepalive (monotonic s) */
 	int ttl, poll_ms;
 	char last_err[1024];
+	seen seen[SEEN_MAX];
+	size_t nseen;
+	bool etcd_down;     /* this poll's listing got no answer */
 } agent;
 
 /* One rollout's local state, STATE/agent/<id>.json. */
@@ -430,31 +448,107 @@ static void try_claim(agent *a, const cx_fleet *f, const cx_fleet_host *h, local
 	start_run(a, f, h, l);
 }
 
+/* The keys' signature of a rollout: its newest mod_revision and key
+ * count (one small range: sorted by mod_revision, limit 1). */
+static int rollout_sig(agent *a, const char *id, int64_t *ret_rev, int64_t *ret_count)
+{
+	_cleanup_free_ char *pfx = NULL;
+	_cleanup_json_ json_t *rep = NULL;
+	cx_error err = { 0 };
+
+	CX_CHECK(asprintf(&pfx, "%srollouts/%s/", cx_etcd_prefix(a->etcd), id) > 0);
+	json_t *op = cx_etcd_op_range(pfx, true, true), *req = json_object_get(op, "request_range");
+	json_object_set_new(req, "limit", json_integer(1));
+	json_object_set_new(req, "sort_order", json_string("DESCEND"));
+	json_object_set_new(req, "sort_target", json_string("MOD"));
+	cx_etcd_outcome o = cx_etcd_call(a->etcd, "/v3/kv/range", req,
+					 cx_etcd_deadline(a->cfg.etcd.timeout_ms), &rep, &err);
+	json_decref(op);
+	if (o != CX_ETCD_ANSWERED) {
+		say(a, "etcd: cannot read rollout %s (%s): no new claims until it answers", id, err.msg);
+		return -1;
+	}
+	const json_t *kv = json_array_get(json_object_get(rep, "kvs"), 0);
+	if (cx_etcd_i64(json_object_get(kv, "mod_revision"), ret_rev) < 0 ||
+	    cx_etcd_i64(json_object_get(rep, "count"), ret_count) < 0)
+		*ret_rev = *ret_count = 0;
+	return 0;
+}
+
+/* This rollout's read at now: from the cache when its keys did not
+ * change, else read and verified anew. NULL: not this host's, or not
+ * readable (said why). When etcd does not answer, the last read if any,
+ * *ret_stale set: good for finishing a run locally, never for a claim. */
+static cx_fleet *fleet_of(agent *a, const char *id, bool force, int64_t now, bool *ret_stale)
+{
+	seen *sn = NULL;
+	int64_t rev = 0, count = 0;
+	cx_error err = { 0 };
+
+	for (size_t i = 0; i < a->nseen && !sn; i++)
+		if (strcmp(a->seen[i].id, id) == 0)
+			sn = &a->seen[i];
+	if (!sn) {
+		if (a->nseen == SEEN_MAX) { /* forget the oldest */
+			cx_fleet_free(&a->seen[0].f);
+			memmove(&a->seen[0], &a->seen[1], sizeof(seen) * (SEEN_MAX - 1));
+			a->nseen--;
+		}
+		sn = &a->seen[a->nseen++];
+		memset(sn, 0, sizeof(*sn));
+		snprintf(sn->id, sizeof(sn->id), "%s", id);
+	}
+	*ret_stale = false;
+	if (a->etcd_down || rollout_sig(a, id, &rev, &count) < 0) {
+		*ret_stale = true;
+		return sn->have && sn->mine ? &sn->f : NULL;
+	}
+	if (sn->have && !force && rev == sn->mod_rev && count == sn->count) {
+		if (!sn->mine)
+			return NULL;
+		cx_fleet_eval(&sn->f, now);
+		return &sn->f;
+	}
+	cx_fleet_free(&sn->f);
+	sn->have = false;
+	if (cx_fleet_load(a->etcd, a->cfg.etcd.timeout_ms, &a->kr, id, now, &sn->f, &err) < 0) {
+		say(a, "rollout %s: not acted on: [%s] %s", id, cx_reason_name(err.reason), err.msg);
+		return NULL;
+	}
+	sn->have = true;
+	sn->mod_rev = rev;
+	sn->count = count;
+	sn->mine = cx_fleet_find(&sn->f, a->cfg.host_id) != NULL;
+	return sn->mine ? &sn->f : NULL;
+}
+
 static void step(agent *a, const char *id)
 {
-	_cleanup_(cx_fleet_free) cx_fleet f = { 0 };
-	cx_error err = { 0 };
 	int64_t now = time(NULL);
 	cx_fleet_host *h;
+	cx_fleet *fp;
+	bool stale = false;
 	local l;
 
-	if (cx_fleet_load(a->etcd, a->cfg.etcd.timeout_ms, &a->kr, id, now, &f, &err) < 0) {
-		say(a, "rollout %s: not acted on: [%s] %s", id, cx_reason_name(err.reason), err.msg);
+	local_load(a, id, &l);
+	/* a run in flight: read anew every poll (a halt must reach it) */
+	fp = fleet_of(a, id, strcmp(l.phase, "running") == 0, now, &stale);
+	if (!fp || !(h = cx_fleet_find(fp, a->cfg.host_id))) {
+		local_free(&l);
 		return;
 	}
-	if (!(h = cx_fleet_find(&f, a->cfg.host_id)))
-		return;
-	local_load(a, id, &l);
-	bool stopped = f.s.prog.state == CX_ROLLOUT_HALTED || f.s.prog.state == CX_ROLLOUT_ROLLED_BACK;
+	bool stopped = fp->s.prog.state == CX_ROLLOUT_HALTED || fp->s.prog.state == CX_ROLLOUT_ROLLED_BACK;
 
-	if (l.pending && l.last) {
+	if (l.pending && l.last && !stale) {
 		json_t *b = json_incref(l.last);
 		publish(a, id, &l, b, strcmp(l.phase, "done") == 0 || strcmp(l.phase, "undone") == 0);
 	}
-	if (strcmp(l.phase, "claimed") == 0 && !stopped) {
-		start_run(a, &f, h, &l); /* a restart between claim and start */
+	if (stale && strcmp(l.phase, "running") != 0) {
+		/* etcd silent: only a run in flight is followed (to its end) */
+	} else if (strcmp(l.phase, "claimed") == 0 && !stopped) {
+		start_run(a, fp, h, &l); /* a restart between claim and start */
 	} else if (strcmp(l.phase, "claimed") == 0) {
-		json_t *b = report_body(a, &f, h, &l, CX_HOST_HALTED);
+		json_t *b = report_body(a, fp, h, &l, CX_HOST_HALTED);
 		json_object_set_new(b, "message", json_string("claimed, then the rollout stopped before the run started"));
 		json_object_set_new(b, "finished_at", json_integer(now));
 		snprintf(l.phase, sizeof(l.phase), "done");
@@ -466,17 +560,17 @@ static void step(agent *a, const char *id)
 				l.halt_sent = now;
 				local_save(a, id, &l);
 				say(a, "rollout %s: %s: halting the run (pid %lld)", id,
-				    cx_rollout_state_name(f.s.prog.state), (long long)l.pid);
+				    cx_rollout_state_name(fp->s.prog.state), (long long)l.pid);
 			}
 		} else {
-			finish_run(a, &f, h, &l);
+			finish_run(a, fp, h, &l);
 		}
-	} else if (strcmp(l.phase, "done") == 0 && f.s.prog.state == CX_ROLLOUT_ROLLED_BACK) {
+	} else if (strcmp(l.phase, "done") == 0 && fp->s.prog.state == CX_ROLLOUT_ROLLED_BACK) {
 		const char *st = json_string_value(json_object_get(l.last, "state"));
 		if (st && strcmp(st, "committed") == 0)
-			undo_run(a, &f, h, &l);
-	} else if (!l.phase[0] && claimable(a, &f, h, now)) {
-		try_claim(a, &f, h, &l);
+			undo_run(a, fp, h, &l);
+	} else if (!l.phase[0] && !stale && claimable(a, fp, h, now)) {
+		try_claim(a, fp, h, &l);
 	}
 	local_free(&l);
 }
@@ -521,8 +615,14 @@ static json_t *rollout_ids(agent *a)
 	cx_etcd_outcome o = cx_etcd_call(a->etcd, "/v3/kv/range", json_object_get(op, "request_range"),
 					 cx_etcd_deadline(a->cfg.etcd.timeout_ms), &rep, &err);
 	json_decref(op);
+	a->etcd_down = o != CX_ETCD_ANSWERED;
 	if (o != CX_ETCD_ANSWERED) {
 		say(a, "etcd: cannot list rollouts (%s): no new claims until it answers", err.msg);
+		/* the ones known to list this host: their runs in flight are
+		 * still followed to their end */
+		for (size_t k = 0; k < a->nseen; k++)
+			if (a->seen[k].have && a->seen[k].mine)
+				json_array_append_new(ids, json_string(a->seen[k].id));
 		return ids;
 	}
 	json_array_foreach(json_object_get(rep, "kvs"), i, kv) {

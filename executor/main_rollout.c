@@ -73,8 +73,15 @@ static const char usage[] =
 	"  pause|resume|halt|rollback --config C --key NAME.key ROLLOUT_ID\n"
 	"  approve --config C --key NAME.key --tier N ROLLOUT_ID\n"
 	"        sign the next control document (seq: the last + 1) and publish it\n"
-	"  status --config C [--json] ROLLOUT_ID\n"
-	"        the rollout's state, approvals and control documents, all verified\n"
+	"  status --config C [--json] [--watch] ROLLOUT_ID\n"
+	"        the rollout's state, each tier's phase and each host's state (from the\n"
+	"        hosts' signed reports), approvals and control documents, all verified;\n"
+	"        --watch: again whenever etcd changes, until the rollout settles\n"
+	"  drive --config C --key NAME.key [--poll-ms N] ROLLOUT_ID\n"
+	"        the gate evaluator, one per rollout (an etcd lock): publishes halt or\n"
+	"        rollback (on_failure) when a tier fails, halt or pause (on_deadline) when\n"
+	"        a tier's deadline passes; ends when the rollout settles. Hosts run their\n"
+	"        tier with calyx-agent (one per host)\n"
 	"exit: 0 ok, 77 refused, 1 invalid input, 2 usage, 125 error (etcd unreachable: nothing published)\n";
 
 static uid_t reviewer_owner(void)
@@ -757,7 +764,7 @@ int main(int argc, char **argv)
 		{ "start", cx_rollout_cmd_start }, { "status", cx_rollout_cmd_status },
 		{ "pause", cx_rollout_cmd_control_etcd }, { "resume", cx_rollout_cmd_control_etcd },
 		{ "halt", cx_rollout_cmd_control_etcd }, { "rollback", cx_rollout_cmd_control_etcd },
-		{ "approve", cx_rollout_cmd_control_etcd },
+		{ "approve", cx_rollout_cmd_control_etcd }, { "drive", cx_rollout_cmd_drive },
 		{ NULL, NULL },
 	};
 

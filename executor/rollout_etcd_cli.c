@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "calyx/codec.h"
 #include "calyx/config.h"
@@ -30,6 +31,7 @@
 #include "calyx/rollout.h"
 #include "calyx/rollout_store.h"
 #include "calyx/rollout_fleet.h"
+#include "calyx/timings.h"
 #include "cli.h"
 #include "rollout_cli.h"
 
@@ -131,6 +133,48 @@ int cx_rollout_cmd_start(int argc, char **argv)
 
 /* ---- control commands --------------------------------------------------- */
 
+/* Sign the next control document (seq: the last + 1, bound to the exact
+ * rollout bytes read), check it as every host will (the signer's role,
+ * then the rollout's state machine) and publish it in one transaction.
+ * -EAGAIN: the record changed meanwhile (E_CONTROL_SEQ, nothing
+ * published). */
+static int sign_publish(ctx *c, const cx_rollout_store *s, const uint8_t seed[32],
+			cx_control_action action, int64_t tier, int64_t now, cx_control *mine,
+			cx_rollout_progress *next, int64_t *rev, cx_error *err)
+{
+	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
+	_cleanup_free_ char *text = NULL;
+	cx_control ctl = { .action = action, .tier = tier, .issued_at = now };
+	bool amb = false;
+	int r;
+
+	memcpy(ctl.rollout_id, s->ro.rollout_id, sizeof(ctl.rollout_id));
+	cx_sha256_hex(s->rollout_buf, s->rollout_len, ctl.rollout_sha256);
+	ctl.seq = (int64_t)s->nctl + 1;
+	e.payload = (uint8_t *)cx_control_body_dump(&ctl);
+	e.payload_len = strlen((char *)e.payload);
+	e.payload_type = cx_strdup(CX_CONTROL_PAYLOAD_TYPE);
+	r = cx_envelope_sign_as(&cx_doc_control, &e, seed, err);
+	if (r < 0)
+		return r;
+	text = cx_envelope_dump(&e);
+	{
+		cx_control_verify_input in = { .keyring = &c->kr, .rollout = &s->ro,
+					       .rollout_buf = s->rollout_buf,
+					       .rollout_len = s->rollout_len,
+					       .last_seq = s->prog.last_seq, .now = now };
+		r = cx_control_verify(&in, (const uint8_t *)text, strlen(text), mine, err);
+	}
+	*next = s->prog;
+	if (r == 0)
+		r = cx_rollout_apply(&s->ro, next, mine, err);
+	if (r < 0)
+		return r;
+	r = cx_rollout_store_publish(c->etcd, c->cfg.etcd.timeout_ms, s, (const uint8_t *)text,
+				     strlen(text), rev, &amb, err);
+	return r < 0 && err->reason == CX_E_CONTROL_SEQ ? -EAGAIN : r;
+}
+
 int cx_rollout_cmd_control_etcd(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
@@ -141,14 +185,11 @@ int cx_rollout_cmd_control_etcd(int argc, char **argv)
 	uint64_t tier = 0;
 	_cleanup_(ctx_free) ctx c = { 0 };
 	_cleanup_(cx_rollout_store_free) cx_rollout_store s = { 0 };
-	_cleanup_(cx_envelope_free) cx_envelope e = { 0 };
 	_cleanup_(cx_control_free) cx_control mine = { 0 };
-	_cleanup_free_ char *text = NULL;
 	cx_control ctl = { 0 };
 	cx_rollout_progress next;
 	uint8_t seed[32];
 	int64_t now = (int64_t)time(NULL), rev = 0;
-	bool amb = false;
 	cx_error err = { 0 };
 	int o, r;
 
@@ -204,38 +245,10 @@ int cx_rollout_cmd_control_etcd(int argc, char **argv)
 		       s.ro.rollout_id, (long long)(now - s.ro.not_after), cmd);
 		return cx_cli_fail(&err, 1);
 	}
-	/* the document: the next seq, bound to the exact rollout bytes read */
-	memcpy(ctl.rollout_id, s.ro.rollout_id, sizeof(ctl.rollout_id));
-	cx_sha256_hex(s.rollout_buf, s.rollout_len, ctl.rollout_sha256);
-	ctl.seq = (int64_t)s.nctl + 1;
-	ctl.tier = (int64_t)tier;
-	ctl.issued_at = now;
-	e.payload = (uint8_t *)cx_control_body_dump(&ctl);
-	e.payload_len = strlen((char *)e.payload);
-	e.payload_type = cx_strdup(CX_CONTROL_PAYLOAD_TYPE);
-	r = cx_envelope_sign_as(&cx_doc_control, &e, seed, &err);
+	r = sign_publish(&c, &s, seed, ctl.action, (int64_t)tier, now, &mine, &next, &rev, &err);
 	cx_wipe(seed, sizeof(seed));
 	if (r < 0)
-		return cx_cli_fail(&err, cx_reason_is_refusal(err.reason) ? 1 : CX_EXIT_FAILURE);
-	text = cx_envelope_dump(&e);
-	/* what every host will check: the signer's role (the keyring's), then
-	 * the rollout's state machine; nothing is published that they refuse */
-	{
-		cx_control_verify_input in = { .keyring = &c.kr, .rollout = &s.ro,
-					       .rollout_buf = s.rollout_buf,
-					       .rollout_len = s.rollout_len,
-					       .last_seq = s.prog.last_seq, .now = now };
-		r = cx_control_verify(&in, (const uint8_t *)text, strlen(text), &mine, &err);
-	}
-	next = s.prog;
-	if (r == 0)
-		r = cx_rollout_apply(&s.ro, &next, &mine, &err);
-	if (r < 0)
-		return cx_cli_fail(&err, cx_reason_is_refusal(err.reason) ? 1 : CX_EXIT_FAILURE);
-	r = cx_rollout_store_publish(c.etcd, c.cfg.etcd.timeout_ms, &s, (const uint8_t *)text,
-				     strlen(text), &rev, &amb, &err);
-	if (r < 0)
-		return cx_cli_fail(&err, err.reason == CX_E_CONTROL_SEQ ? 1 : CX_EXIT_FAILURE);
+		return cx_cli_fail(&err, r == -EAGAIN ? 1 : cx_reason_is_refusal(err.reason) ? 1 : CX_EXIT_FAILURE);
 	if (mine.action == CX_CONTROL_APPROVE)
 		cx_esc_line(stdout, "published control document seq %lld: approve tier %lld ('%s') of rollout %s, signed by %s key '%s'; rollout %s, etcd revision %lld",
 			    (long long)mine.seq, (long long)mine.tier, s.ro.tiers[mine.tier - 1].name,
@@ -408,5 +421,134 @@ int cx_rollout_cmd_status(int argc, char **argv)
 		if (!watch || finished(&f))
 			return 0;
 		sleep(1);
+	}
+}
+
+/* ---- drive -------------------------------------------------------------- */
+
+/* What the driver does at this read: 0 nothing, or the action (its
+ * reason in why). */
+static cx_control_action drive_decide(const cx_fleet *f, char *why, size_t n)
+{
+	const cx_rollout *ro = &f->s.ro;
+	cx_rollout_state st = f->s.prog.state;
+
+	if (st != CX_ROLLOUT_RUNNING && st != CX_ROLLOUT_PAUSED)
+		return 0;
+	if (f->failed_tier) {
+		const cx_fleet_tier *ft = &f->tiers[f->failed_tier - 1];
+		snprintf(why, n, "tier %d ('%s') failed: %zu failed or lost host%s, max_failures %lld; on_failure %s",
+			 f->failed_tier, ro->tiers[f->failed_tier - 1].name, ft->failures,
+			 ft->failures == 1 ? "" : "s", (long long)ro->tiers[f->failed_tier - 1].max_failures,
+			 cx_on_failure_name(ro->on_failure));
+		return ro->on_failure == CX_ON_FAILURE_ROLLBACK ? CX_CONTROL_ROLLBACK : CX_CONTROL_HALT;
+	}
+	if (f->deadline_tier && !(st == CX_ROLLOUT_PAUSED && ro->on_deadline == CX_ON_DEADLINE_PAUSE)) {
+		snprintf(why, n, "tier %d ('%s') passed its deadline (%lld s after it opened) before it soaked; on_deadline %s",
+			 f->deadline_tier, ro->tiers[f->deadline_tier - 1].name,
+			 (long long)ro->tiers[f->deadline_tier - 1].deadline_s,
+			 cx_on_deadline_name(ro->on_deadline));
+		return ro->on_deadline == CX_ON_DEADLINE_PAUSE && st == CX_ROLLOUT_RUNNING ? CX_CONTROL_PAUSE
+											   : CX_CONTROL_HALT;
+	}
+	return 0;
+}
+
+int cx_rollout_cmd_drive(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "key", required_argument, 0, 'k' },
+					      { "poll-ms", required_argument, 0, 'p' },
+					      { 0, 0, 0, 0 } };
+	const char *cpath = NULL, *keypath = NULL, *id;
+	_cleanup_(ctx_free) ctx c = { 0 };
+	uint8_t seed[32];
+	uint64_t poll_ms = 500;
+	char lock[24] = "", holder[CX_ID_MAX + 1];
+	int64_t locked_at = 0;
+	cx_error err = { 0 };
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "c:k:", opts, NULL)) != -1) {
+		if (o == 'c')
+			cpath = optarg;
+		else if (o == 'k')
+			keypath = optarg;
+		else if (o == 'p') {
+			if (cx_parse_u64(optarg, 60000, &poll_ms) < 0 || poll_ms < 50)
+				return cx_cli_usage("drive: --poll-ms must be 50..60000");
+		} else
+			return cx_cli_usage("drive: unknown option");
+	}
+	if (!cpath || !keypath || optind != argc - 1)
+		return cx_cli_usage("usage: drive --config C --key NAME.key [--poll-ms N] ROLLOUT_ID");
+	id = argv[optind];
+	if (!cx_is_lower_hex(id, 32))
+		return cx_cli_usage("drive: '%s' is not a rollout id (32 lowercase hex)", id);
+	if (ctx_open(cpath, &c, &err) < 0 || cx_seed_load(keypath, "key", false, 0, seed, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	snprintf(holder, sizeof(holder), "driver@%s", c.cfg.host_id ? c.cfg.host_id : "operator");
+	for (;;) {
+		_cleanup_(cx_fleet_free) cx_fleet f = { 0 };
+		_cleanup_(cx_control_free) cx_control mine = { 0 };
+		cx_rollout_progress next;
+		int64_t now = (int64_t)time(NULL), mono = cx_mono_ns() / 1000000000LL, rev = 0, ttl = 0;
+		cx_control_action act;
+		char why[512];
+
+		/* one driver per rollout: an etcd lock on a 10 s lease */
+		if (!lock[0] || mono - locked_at >= 3) {
+			if (lock[0] && cx_etcd_keepalive(c.etcd, lock, cx_etcd_deadline(c.cfg.etcd.timeout_ms), &ttl, &err) == CX_ETCD_ANSWERED && ttl > 0)
+				locked_at = mono;
+			else {
+				lock[0] = '\0';
+				if (cx_etcd_grant(c.etcd, 10, cx_etcd_deadline(c.cfg.etcd.timeout_ms), lock, &err) != CX_ETCD_ANSWERED)
+					lock[0] = '\0';
+				r = lock[0] ? cx_fleet_driver_lock(c.etcd, c.cfg.etcd.timeout_ms, id, holder, lock, &err) : -1;
+				if (r == 0) {
+					cx_wipe(seed, sizeof(seed));
+					cx_err(&err, CX_E_ROLLOUT_STATE, EBUSY,
+					       "rollout %s already has a driver (its lock is held in etcd); one drives at a time", id);
+					return cx_cli_fail(&err, 1);
+				}
+				if (r < 0) { /* etcd unreachable: decide nothing, try again */
+					cx_esc_line(stderr, "calyx-rollout drive: no lock: %s", err.msg);
+					lock[0] = '\0';
+					usleep((useconds_t)poll_ms * 1000);
+					continue;
+				}
+				locked_at = mono;
+			}
+		}
+		r = cx_fleet_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, id, now, &f, &err);
+		if (r < 0 && (err.reason == CX_E_LEDGER_UNAVAILABLE || err.reason == CX_E_LEDGER)) {
+			cx_esc_line(stderr, "calyx-rollout drive: %s (nothing decided; reading again)", err.msg);
+			usleep((useconds_t)poll_ms * 1000);
+			continue;
+		}
+		if (r < 0) {
+			cx_wipe(seed, sizeof(seed));
+			return load_fail(&err);
+		}
+		act = drive_decide(&f, why, sizeof(why));
+		if (act) {
+			r = sign_publish(&c, &f.s, seed, act, 0, now, &mine, &next, &rev, &err);
+			if (r == 0)
+				cx_esc_line(stdout, "drive: %s: published %s (seq %lld, signed by %s key '%s'); rollout %s",
+					    why, cx_control_action_name(act), (long long)mine.seq,
+					    cx_role_name(mine.role), mine.principal, cx_rollout_state_name(next.state));
+			else if (r != -EAGAIN && err.reason != CX_E_LEDGER_UNAVAILABLE) {
+				cx_wipe(seed, sizeof(seed));
+				return cx_cli_fail(&err, cx_reason_is_refusal(err.reason) ? 1 : CX_EXIT_FAILURE);
+			}
+			fflush(stdout);
+			continue; /* read again at once */
+		}
+		if (finished(&f)) {
+			cx_wipe(seed, sizeof(seed));
+			cx_esc_line(stdout, "drive: rollout %s %s", id, cx_fleet_state(&f));
+			return 0;
+		}
+		usleep((useconds_t)poll_ms * 1000);
 	}
 }

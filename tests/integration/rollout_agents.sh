@@ -94,14 +94,14 @@ lib_atexit agents_stop
 
 # mk_rollout NAME CMD_ARGS_JSON [PLAN FLAGS...]: a pool lease (count
 # NHOSTS) running CMD with validate check.sh, and a rollout of it over
-# web-1..web-N, both signed; RID set.
+# web-1..web-RO_HOSTS (default all), both signed and started; RID set.
 mk_rollout() {
 	local name=$1 argv=$2
 	shift 2
 	printf '{"run_id":"ra-%s","audience":"pool:web","count":%d,"argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr"]},"validate":{"argv":["/usr/bin/dash","/work/check.sh","/work"]}}\n' \
 		"$name" "$NHOSTS" "$argv" "$T/srv" >"$W/$name.body.json"
 	mk_lease op "$W/$name.lease" "$W/$name.body.json" || return 1
-	seq -f 'web-%g' 1 "$NHOSTS" >"$W/hosts.txt"
+	seq -f 'web-%g' 1 "${RO_HOSTS:-$NHOSTS}" >"$W/hosts.txt"
 	"$RO" plan --lease "$W/$name.lease" --hosts-file "$W/hosts.txt" "$@" -o "$W/$name.ro" >"$W/$name.plan" 2>"$ERR" &&
 		"$RO" sign --key "$KEYS/alice.key" --yes "$W/$name.ro" >/dev/null 2>"$ERR" &&
 		"$RO" sign --key "$KEYS/bot.key" --yes "$W/$name.ro" >/dev/null 2>"$ERR" ||
@@ -154,5 +154,174 @@ t_twenty_hosts_manual_tiers() {
 		fail "web-1's audit log does not hold the head it reported: $(first_err)"
 }
 run_test agents.twenty_hosts_three_manual_tiers_committed t_twenty_hosts_manual_tiers
+
+# reset: every host's workspace back to version=1, no failure marker
+reset_hosts() {
+	local i
+	for i in $(seq 1 "$NHOSTS"); do
+		rm -f "$T/h$i/srv/fail-validate"
+		echo "version=1" >"$T/h$i/srv/app.conf"
+		chown 1000:1000 "$T/h$i/srv/app.conf"
+		cp -p "$T/h$i/srv/app.conf" "$T/h$i/app.conf.before"
+	done
+}
+DRIVER_PID=""
+drive_start() {
+	"$RO" drive --config "$C" --key "$KEYS/bot.key" --poll-ms 200 "$RID" >"$W/drive.out" 2>&1 &
+	DRIVER_PID=$!
+}
+drive_stop() { [ -n "$DRIVER_PID" ] && kill "$DRIVER_PID" 2>/dev/null; wait "$DRIVER_PID" 2>/dev/null; DRIVER_PID=""; }
+lib_atexit drive_stop
+host_state() { vq '[h for t in v["tiers"] for h in t["hosts"] if h["host"] == "'"$1"'"][0]["state"]'; }
+
+t_canary_fails_halt() {
+	reset_hosts
+	touch "$T/h1/srv/fail-validate"
+	RO_HOSTS=4 mk_rollout canary-fail '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 25,50,100 \
+		--gate auto --soak 0 --deadline 300 || return 1
+	drive_start
+	wait_for 60 'v["state"] == "halted"' || return 1
+	drive_stop
+	[ "$(host_state web-1)" = failed ] || fail "web-1: $(host_state web-1)" || return 1
+	[ "$(vq '[h for h in v["tiers"][0]["hosts"]][0]["validate"]')" = failed ] || fail "validate not reported failed" || return 1
+	[ "$(vq 'v["counts"]["waiting"]')" = 3 ] || fail "hosts claimed after the canary failed: $(vq 'v["counts"]')" || return 1
+	[ "$(vq 'v["controls"][-1]["role"]')" = agent ] || fail "the halt was not the driver's" || return 1
+	grep -q "version=1" "$T/h1/srv/app.conf" || fail "web-1's failed run landed: $(cat "$T/h1/srv/app.conf")" || return 1
+	grep -q "published halt" "$W/drive.out" || fail "drive said: $(cat "$W/drive.out")"
+}
+run_test agents.canary_validate_fails_then_halt t_canary_fails_halt
+
+t_rollback_restores() {
+	local i
+	reset_hosts
+	touch "$T/h8/srv/fail-validate" # the last tier's host
+	RO_HOSTS=8 mk_rollout rb '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 25,50,100 \
+		--gate auto --soak 0 --deadline 300 --max-parallel 4 --on-failure rollback || return 1
+	drive_start
+	wait_for 120 'v["state"] == "rolled_back" and v["counts"]["committed"] == 0 and v["counts"]["running"] == 0 and v["counts"]["claimed"] == 0' || return 1
+	drive_stop
+	[ "$(host_state web-8)" = failed ] || fail "web-8: $(host_state web-8)" || return 1
+	[ "$(vq 'v["controls"][-1]["action"]')" = rollback ] || fail "last control: $(vq 'v["controls"][-1]')" || return 1
+	for i in $(seq 1 8); do
+		cmp -s "$T/h$i/srv/app.conf" "$T/h$i/app.conf.before" ||
+			fail "web-$i not restored: $(cat "$T/h$i/srv/app.conf")" || return 1
+		[ "$(stat -c %u:%g "$T/h$i/srv/app.conf")" = 1000:1000 ] || fail "web-$i's owner changed" || return 1
+	done
+	# every host that had committed says rolled_back, the failed one failed
+	[ "$(vq 'v["counts"]["rolled_back"] + v["counts"]["failed"] + v["counts"]["waiting"]')" = 8 ] ||
+		fail "counts: $(vq 'v["counts"]')"
+}
+run_test agents.on_failure_rollback_restores_every_host t_rollback_restores
+
+t_halt_in_flight() {
+	local t0 t1
+	reset_hosts
+	RO_HOSTS=4 mk_rollout halt '["/usr/bin/sleep", "60"]' --tiers 25,50,100 --gate auto \
+		--soak 0 --deadline 300 || return 1
+	wait_for 60 'v["tiers"][0]["hosts"][0]["state"] == "running"' || return 1
+	t0=$(date +%s%N)
+	"$RO" halt --config "$C" --key "$KEYS/alice.key" "$RID" >/dev/null 2>"$ERR" || fail "halt: $(first_err)" || return 1
+	wait_for 30 'v["tiers"][0]["hosts"][0]["state"] == "halted"' || return 1
+	t1=$(date +%s%N)
+	echo "    halt published -> web-1's run halted and reported: $(((t1 - t0) / 1000000)) ms (includes the status polls)"
+	sleep 1
+	view || return 1
+	[ "$(vq 'v["counts"]["waiting"]')" = 3 ] || fail "claims after the halt: $(vq 'v["counts"]')"
+}
+run_test agents.halt_stops_runs_in_flight_and_claims t_halt_in_flight
+
+t_pause_resume() {
+	reset_hosts
+	RO_HOSTS=4 mk_rollout pause '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 25,50,100 \
+		--canary-gate manual --gate auto --soak 0 --deadline 300 || return 1
+	"$RO" pause --config "$C" --key "$KEYS/bot.key" "$RID" >/dev/null 2>"$ERR" || fail "pause: $(first_err)" || return 1
+	approve 1 || return 1
+	sleep 2
+	view || return 1
+	[ "$(vq 'v["state"]')" = paused ] && [ "$(vq 'v["counts"]["waiting"]')" = 4 ] ||
+		fail "paused rollout moved: $(vq 'v["state"]') $(vq 'v["counts"]')" || return 1
+	if "$RO" resume --config "$C" --key "$KEYS/bot.key" "$RID" >/dev/null 2>"$ERR"; then
+		fail "an agent key resumed a rollout"
+		return 1
+	fi
+	"$RO" resume --config "$C" --key "$KEYS/alice.key" "$RID" >/dev/null 2>"$ERR" || fail "resume: $(first_err)" || return 1
+	wait_for 90 'v["state"] == "completed"'
+}
+run_test agents.pause_holds_claims_resume_completes t_pause_resume
+
+t_lost_then_recovers() {
+	reset_hosts
+	RO_HOSTS=4 mk_rollout lost '["/usr/bin/sleep", "6"]' --tiers 25,50,100 --gate auto \
+		--soak 0 --deadline 300 || return 1
+	wait_for 60 'v["tiers"][0]["hosts"][0]["state"] == "running"' || return 1
+	agent_kill 1 KILL
+	wait_for 20 'v["tiers"][0]["hosts"][0]["state"] == "lost"' || return 1
+	[ "$(vq 'v["tiers"][0]["status"]')" = failed ] || fail "a lost canary did not fail its tier: $(vq 'v["tiers"][0]["status"]')" || return 1
+	sleep 6 # the orphaned calyx-exec finishes its run meanwhile (validate fails: no app.conf change)
+	agent_start 1
+	wait_for 30 'v["tiers"][0]["hosts"][0]["state"] not in ("lost", "running", "claimed")' || return 1
+	[ "$(host_state web-1)" = failed ] || fail "web-1 after restart: $(host_state web-1) (its run's validate fails: app.conf unchanged)"
+}
+run_test agents.killed_agent_lost_after_ttl_restart_resumes t_lost_then_recovers
+
+t_deadline_pauses() {
+	reset_hosts
+	RO_HOSTS=4 mk_rollout dl '["/usr/bin/sleep", "20"]' --tiers 25,50,100 --gate auto \
+		--soak 1 --deadline 4 --on-deadline pause || return 1
+	drive_start
+	wait_for 40 'v["state"] == "paused"' || return 1
+	drive_stop
+	grep -q "passed its deadline" "$W/drive.out" || fail "drive said: $(cat "$W/drive.out")" || return 1
+	[ "$(vq 'v["counts"]["waiting"]')" = 3 ] || fail "claims after the deadline: $(vq 'v["counts"]')" || return 1
+	"$RO" halt --config "$C" --key "$KEYS/alice.key" "$RID" >/dev/null 2>"$ERR" || fail "halt: $(first_err)"
+}
+run_test agents.deadline_applies_on_deadline t_deadline_pauses
+
+t_forged_control_no_claims() {
+	reset_hosts
+	RO_HOSTS=4 mk_rollout forged '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 25,50,100 \
+		--canary-gate manual --gate auto --soak 0 --deadline 300 || return 1
+	# an approval signed by a key outside the keyring, planted in etcd
+	"$LEASE" keygen --role human --name mallory --out "$W" >/dev/null 2>"$ERR" ||
+		fail "keygen: $(first_err)" || return 1
+	"$RO" control --key "$W/mallory.key" --rollout "$W/forged.ro" --seq 1 --action approve --tier 1 -o "$W/forged.ctl" >/dev/null 2>"$ERR" ||
+		fail "control: $(first_err)" || return 1
+	local k=$POOL_PREFIX"rollouts/$RID/control"
+	etcd_curl /v3/kv/txn "{\"success\":[{\"request_put\":{\"key\":\"$(printf %s "$k" | base64 -w0)\",\"value\":\"$(base64 -w0 "$W/forged.ctl")\"}},{\"request_put\":{\"key\":\"$(printf %s "$k/0000000000000001" | base64 -w0)\",\"value\":\"$(base64 -w0 "$W/forged.ctl")\"}}]}" >/dev/null ||
+		fail "planting failed" || return 1
+	sleep 3
+	if "$RO" status --config "$C" "$RID" >/dev/null 2>"$ERR"; then
+		fail "status trusted a forged approval"
+		return 1
+	fi
+	grep -q "E_UNKNOWN_KEY" "$ERR" || fail "status said: $(first_err)" || return 1
+	local i
+	for i in 1 2 3 4; do
+		[ ! -e "$T/h$i/state/agent/$RID.json" ] || fail "web-$i acted on a forged approval" || return 1
+	done
+	grep -q "rollout $RID: not acted on: \[E_UNKNOWN_KEY\]" "$T/h1/agent.log" || fail "web-1's agent did not say why"
+}
+run_test agents.forged_approval_refused_no_claims t_forged_control_no_claims
+
+t_quorum_loss_mid_run() {
+	reset_hosts
+	RO_HOSTS=4 mk_rollout quorum '["/usr/bin/sleep", "5"]' --tiers 25,50,100 --gate auto \
+		--soak 0 --deadline 300 --max-failures 0 || return 1
+	wait_for 60 'v["tiers"][0]["hosts"][0]["state"] == "running"' || return 1
+	etcd_kill 2
+	etcd_kill 3
+	sleep 8 # the run in flight ends meanwhile; its report cannot land
+	local i
+	for i in 2 3 4; do
+		[ ! -e "$T/h$i/state/agent/$RID.json" ] || fail "web-$i claimed without a quorum" || return 1
+	done
+	grep -q "\"pending\": true" "$T/h1/state/agent/$RID.json" || fail "web-1 final report is not pending: $(tr -d "\n" <"$T/h1/state/agent/$RID.json" | head -c 300)" || return 1
+	etcd_restart 2
+	etcd_restart 3
+	etcd_wait_healthy 30 || fail "etcd did not come back" || return 1
+	wait_for 60 'v["tiers"][0]["hosts"][0]["state"] == "failed"' || return 1
+	"$RO" halt --config "$C" --key "$KEYS/alice.key" "$RID" >/dev/null 2>"$ERR" || fail "halt: $(first_err)"
+}
+run_test agents.quorum_loss_no_claims_run_reported_later t_quorum_loss_mid_run
 
 summary

@@ -235,6 +235,8 @@ static const char CSS[] =
 	"td.ok,th.ok{color:#1b5e20;font-weight:600}td.bad,th.bad{color:#b71c1c;background:#ffebee;font-weight:700}\n"
 	"td.run,th.run{color:#0d47a1;font-weight:600}td.unk,th.unk{color:#595959}\n"
 	"td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
+	"th[scope=row],td.ok,td.bad,td.run,td.unk,td.nw{white-space:nowrap}\n"
+	"svg.progress{display:block;max-width:100%;height:auto;margin:.3em 0 .2em}\n"
 	"ul.whynot{padding-left:1.2em}ul.whynot li{margin:.45em 0}\n"
 	"ol.steps{list-style:none;display:flex;flex-wrap:wrap;gap:.4em;padding:0;margin:.6em 0}\n"
 	"ol.steps li{background:#f5f5f5;border:1px solid #bdbdbd;border-radius:4px;padding:.35em .7em;font-size:14px}\n"
@@ -266,6 +268,54 @@ static void banner(page *p)
 	cx_rout_raw(&p->o, "</p>\n</section>\n");
 }
 
+static const char *bar_colour(const char *state)
+{
+	static const char *const c[][2] = {
+		{ "committed", "#2e7d32" }, { "failed", "#c62828" }, { "halted", "#d84315" },
+		{ "rolled_back", "#6a1b9a" }, { "lost", "#616161" }, { "running", "#1565c0" },
+		{ "claimed", "#1565c0" },
+	};
+	for (size_t i = 0; state && i < CX_ARRAY_SIZE(c); i++)
+		if (!strcmp(state, c[i][0]))
+			return c[i][1];
+	return "#757575";
+}
+
+/* HTML: the hosts as one bar, a segment per state (its count written in
+ * the table below and in the bar's text alternative). */
+static void progress(page *p, const json_t *c)
+{
+	static const char *const keys[] = { "committed", "running", "failed", "halted",
+					     "lost", "rolled_back", "waiting" };
+	long long n[CX_ARRAY_SIZE(keys)], total = 0;
+	double x = 0;
+	_cleanup_free_ char *alt = cx_strdup("Hosts by state:");
+
+	if (!p->html)
+		return;
+	for (size_t i = 0; i < CX_ARRAY_SIZE(keys); i++) {
+		if (!num(c, keys[i], 0, CX_ROLLOUT_HOSTS_MAX * (long long)CX_ROLLOUT_TIERS_MAX, &n[i]))
+			n[i] = 0;
+		total += n[i];
+		char *next = sfmt("%s %lld %s%s", alt, n[i], keys[i], i + 1 < CX_ARRAY_SIZE(keys) ? "," : "");
+		free(alt);
+		alt = next;
+	}
+	if (!total)
+		return;
+	cx_rout_raw(&p->o, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"progress\" width=\"900\" height=\"22\" viewBox=\"0 0 900 22\" role=\"img\" aria-labelledby=\"prog\">\n<title id=\"prog\">");
+	cx_rout_text(&p->o, alt);
+	cx_rout_raw(&p->o, "</title>\n<rect x=\"0\" y=\"0\" width=\"900\" height=\"22\" fill=\"#eeeeee\"/>\n");
+	for (size_t i = 0; i < CX_ARRAY_SIZE(keys); i++) {
+		double w = 900.0 * (double)n[i] / (double)total;
+		if (n[i] && strcmp(keys[i], "waiting"))
+			cx_rout_rawf(&p->o, "<rect x=\"%.1f\" y=\"0\" width=\"%.1f\" height=\"22\" fill=\"%s\" stroke=\"#ffffff\"/>\n",
+				     x, w, bar_colour(keys[i]));
+		x += w;
+	}
+	cx_rout_raw(&p->o, "</svg>\n");
+}
+
 static void counts(page *p)
 {
 	static const char *const keys[] = { "hosts", "committed", "running", "waiting",
@@ -282,6 +332,7 @@ static void counts(page *p)
 		cls[i] = "num";
 	}
 	cx_rout_heading(&p->o, 2, "Hosts");
+	progress(p, c);
 	cx_rout_table_begin(&p->o, hdr, CX_ARRAY_SIZE(hdr));
 	cx_rout_table_row_ex(&p->o, cells, cls, CX_ARRAY_SIZE(keys), false);
 	cx_rout_table_end(&p->o);
@@ -490,19 +541,6 @@ static void steps(page *p, const json_t *t, size_t nh)
 	cx_rout_raw(&p->o, p->html ? "</ol>\n" : "\n");
 }
 
-static const char *bar_colour(const char *state)
-{
-	static const char *const c[][2] = {
-		{ "committed", "#2e7d32" }, { "failed", "#c62828" }, { "halted", "#d84315" },
-		{ "rolled_back", "#6a1b9a" }, { "lost", "#616161" }, { "running", "#1565c0" },
-		{ "claimed", "#1565c0" },
-	};
-	for (size_t i = 0; state && i < CX_ARRAY_SIZE(c); i++)
-		if (!strcmp(state, c[i][0]))
-			return c[i][1];
-	return "#757575";
-}
-
 /* HTML: the tier's hosts on one time axis: waiting for a slot (thin
  * line), claimed and preparing (pale bar), running (solid bar, coloured
  * by outcome, the state written beside it), a diamond where its audit
@@ -624,7 +662,7 @@ static void host_rows(page *p, const json_t *t, size_t nh)
 		const char *c[] = { str_or(h, "host"), st, at_s(h, "claimed_at", b[0], "-"),
 				    at_s(h, "started_at", b[1], "-"), at_s(h, "finished_at", b[2], "-"),
 				    span_s(h, "started_at", "finished_at", d), res, aud };
-		const char *cls[] = { NULL, state_cls(state), NULL, NULL, NULL, "num", NULL, NULL };
+		const char *cls[] = { NULL, state_cls(state), "nw", "nw", "nw", "num", NULL, NULL };
 		cx_rout_table_row_ex(&p->o, c, cls, CX_ARRAY_SIZE(c), true);
 	}
 	cx_rout_table_end(&p->o);
@@ -643,10 +681,19 @@ static void check_rows(page *p, const json_t *t, size_t nh)
 		int r;
 		if (!h)
 			continue;
+		const char *state = str(h, "state");
+		/* a host that has not run yet has checked nothing and sent no report */
+		bool pending = state && (!strcmp(state, "waiting") || !strcmp(state, "claimed") ||
+					 !strcmp(state, "running"));
 		c[0] = str_or(h, "host");
 		cls[0] = NULL;
 		for (size_t k = 0; k < CX_ARRAY_SIZE(hdr) - 1; k++) {
 			r = k < CX_ARRAY_SIZE(keys) ? tri(ck, keys[k]) : tri(h, k == 6 ? "report_signed" : "live");
+			if (pending && k < 7 && (r == -1 || (k == 6 && r == 0))) {
+				c[k + 1] = "– not yet";
+				cls[k + 1] = "unk";
+				continue;
+			}
 			c[k + 1] = r == 1 ? "✓ yes" : r == 0 ? "✗ NO" : "? unknown";
 			cls[k + 1] = r == 1 ? "ok" : r == 0 ? "bad" : "unk";
 		}

@@ -158,6 +158,11 @@ static void awaiting_approval(void **state)
 	has(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\"");
 	has(h, "role=\"img\" aria-labelledby=\"tl0\">\n<title id=\"tl0\">Timeline of 1 hosts");
 	has(m, "No control documents");
+	/* a host that has not run has checked nothing yet: not a failure */
+	has(m, "| web-2 | – not yet | – not yet | – not yet | – not yet | – not yet | – not yet | – not yet | ✓ yes |");
+	has(h, "<td class=\"num c-committed\">1</td><td class=\"num c-running\">0</td><td class=\"num c-waiting\">19</td>");
+	has(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"progress\"");
+	has(h, "<title id=\"prog\">Hosts by state: 1 committed, 0 running, 0 failed, 0 halted, 0 lost, 0 rolled_back, 19 waiting</title>");
 	free(why);
 	free(h);
 	free(m);

@@ -65,7 +65,7 @@ static void banner(page *p)
 	const char *mode = rr_str(p->v, "mode"), *detail = rr_str_or(p->v, "mode_detail");
 	const mode_info *mi = NULL;
 	for (size_t i = 0; mode && i < CX_ARRAY_SIZE(MODES); i++)
-		if (!strcmp(mode, MODES[i].mode))
+		if (strcmp(mode, MODES[i].mode) == 0)
 			mi = &MODES[i];
 	_cleanup_free_ char *label = mi ? rr_sfmt("Mode: %s", mi->label)
 					: rr_sfmt("Mode: unknown (%s)", mode ? mode : "not given");
@@ -110,7 +110,7 @@ static void progress(page *p, const json_t *c)
 	cx_rout_raw(&p->o, "</title>\n<rect x=\"0\" y=\"0\" width=\"900\" height=\"22\" fill=\"#eeeeee\"/>\n");
 	for (size_t i = 0; i < CX_ARRAY_SIZE(keys); i++) {
 		double w = 900.0 * (double)n[i] / (double)total;
-		if (n[i] && strcmp(keys[i], "waiting"))
+		if (n[i] && strcmp(keys[i], "waiting") != 0)
 			cx_rout_rawf(&p->o, "<rect x=\"%.1f\" y=\"0\" width=\"%.1f\" height=\"22\" fill=\"%s\" stroke=\"#ffffff\"/>\n",
 				     x, w, rr_bar_colour(keys[i]));
 		x += w;
@@ -132,8 +132,7 @@ static void counts(page *p)
 					   "num c-failed", "num c-halted", "num c-lost", "num c-rolled_back" };
 
 	for (size_t i = 0; i < CX_ARRAY_SIZE(keys); i++) {
-		long long n;
-		cells[i] = rr_num(c, keys[i], 0, 1LL << 40, &n) ? (snprintf(buf[i], 24, "%lld", n), buf[i]) : UNKNOWN;
+		cells[i] = rr_num_s(c, keys[i], 0, 1LL << 40, buf[i]);
 	}
 	cx_rout_heading(&p->o, 2, "Hosts");
 	progress(p, c);
@@ -162,8 +161,8 @@ static void whynot_line(page *p, const json_t *t, size_t ti, size_t from, size_t
 	_cleanup_free_ char *more = to - from > shown ? rr_sfmt(" and %zu more", to - from - shown) : cx_strdup("");
 	_cleanup_free_ char *count = to - from > 1 ? rr_sfmt(", %zu hosts", to - from) : cx_strdup("");
 	_cleanup_free_ char *what = rr_sfmt(" (%s%s, %s%s%s): ", tier, count, state ? state : "state unknown",
-					 reason && strcmp(reason, "OK") ? ", " : "",
-					 reason && strcmp(reason, "OK") ? reason : "");
+					 reason && strcmp(reason, "OK") != 0 ? ", " : "",
+					 reason && strcmp(reason, "OK") != 0 ? reason : "");
 	_cleanup_free_ char *text = why ? cx_strdup(why) : rr_sfmt("%s (the view gives no reason)", rr_state_why(state));
 
 	cx_rout_raw(&p->o, p->html ? "<li><strong>" : "- **");
@@ -178,7 +177,7 @@ static void whynot_line(page *p, const json_t *t, size_t ti, size_t from, size_t
 static bool same_str(const json_t *a, const json_t *b, const char *k)
 {
 	const char *x = rr_str(a, k), *y = rr_str(b, k);
-	return x && y ? !strcmp(x, y) : x == y;
+	return x && y ? strcmp(x, y) == 0 : x == y;
 }
 
 static void whynot(page *p)
@@ -192,7 +191,7 @@ static void whynot(page *p)
 		for (size_t i = 0; i < nh;) {
 			const json_t *h = rr_host_at(t, i);
 			const char *s = rr_str(h, "state");
-			if (s && !strcmp(s, "committed")) {
+			if (s && strcmp(s, "committed") == 0) {
 				i++;
 				continue;
 			}
@@ -236,7 +235,6 @@ static void overview(page *p)
 {
 	const json_t *v = p->v, *w = rr_member(v, "window");
 	char b1[32], b2[32], b3[32];
-	long long rev;
 
 	cx_rout_heading(&p->o, 2, "The rollout");
 	cx_rout_kv_begin(&p->o);
@@ -253,7 +251,7 @@ static void overview(page *p)
 	cx_rout_kv(&p->o, "lease sha256", rr_str_or(v, "lease_sha256"));
 	cx_rout_kv_own(&p->o, "view read at (UTC)",
 		       rr_sfmt("%s, etcd revision %s", rr_at_s(v, "read_at", b1, UNKNOWN),
-			    rr_num(v, "revision", 0, 1LL << 62, &rev) ? (snprintf(b2, 32, "%lld", rev), b2) : UNKNOWN));
+			    rr_num_s(v, "revision", 0, 1LL << 62, b2)));
 	cx_rout_table_end(&p->o);
 	signers(p, "Rollout signed by", "signers");
 	signers(p, "Lease signed by", "lease_signers");
@@ -276,11 +274,11 @@ static void controls(page *p)
 	cx_rout_table_begin(&p->o, hdr, CX_ARRAY_SIZE(hdr));
 	for (size_t i = 0; i < n; i++) {
 		const json_t *c = json_array_get(a, i);
-		long long seq, tn;
+		const json_t *tier = rr_member(c, "tier");
 		const char *cells[] = {
-			rr_num(c, "seq", 0, CX_CONTROL_SEQ_MAX, &seq) ? (snprintf(b[0], 32, "%lld", seq), b[0]) : UNKNOWN,
+			rr_num_s(c, "seq", 0, CX_CONTROL_SEQ_MAX, b[0]),
 			rr_at_s(c, "at", b[1], UNKNOWN), rr_str_or(c, "action"),
-			rr_num(c, "tier", 1, CX_ROLLOUT_TIERS_MAX, &tn) ? (snprintf(b[2], 32, "%lld", tn), b[2]) : "-",
+			tier && !json_is_null(tier) ? rr_num_s(c, "tier", 1, CX_ROLLOUT_TIERS_MAX, b[2]) : "-",
 			rr_str_or(c, "by"), rr_str_or(c, "role"), rr_str_or(c, "keyid"),
 		};
 		cx_rout_table_row(&p->o, cells, CX_ARRAY_SIZE(cells));
@@ -314,9 +312,9 @@ int cx_rollout_report_render(const json_t *view, const char *format, char **ret,
 	size_t len = 0;
 	page p = { .v = view };
 
-	if (format && !strcmp(format, "html"))
+	if (format && strcmp(format, "html") == 0)
 		p.o.fmt = CX_REPORT_HTML;
-	else if (format && !strcmp(format, "md"))
+	else if (format && strcmp(format, "md") == 0)
 		p.o.fmt = CX_REPORT_MD;
 	else
 		return cx_err(err, CX_E_USAGE, EINVAL, "unknown report format '%s' (use md or html)",

@@ -44,6 +44,8 @@ const char *rr_str(const json_t *o, const char *k);
 const char *rr_str_or(const json_t *o, const char *k);
 /* An integer member within lo..hi. */
 bool rr_num(const json_t *o, const char *k, long long lo, long long hi, long long *ret);
+/* The same as a string in buf, or "unknown". */
+const char *rr_num_s(const json_t *o, const char *k, long long lo, long long hi, char buf[32]);
 /* A time member: UNIX seconds, 0..CX_LEASE_TIME_MAX. */
 bool rr_when(const json_t *o, const char *k, long long *ret);
 /* A boolean member: 1 true, 0 false, -1 unknown. */

@@ -47,6 +47,15 @@ bool rr_when(const json_t *o, const char *k, long long *ret)
 	return rr_num(o, k, 0, CX_LEASE_TIME_MAX, ret);
 }
 
+const char *rr_num_s(const json_t *o, const char *k, long long lo, long long hi, char buf[32])
+{
+	long long n;
+	if (!rr_num(o, k, lo, hi, &n))
+		return UNKNOWN;
+	snprintf(buf, 32, "%lld", n);
+	return buf;
+}
+
 /* 1 true, 0 false, -1 unknown (null, missing, not a boolean). */
 int rr_tri(const json_t *o, const char *k)
 {
@@ -172,11 +181,11 @@ const char *rr_state_cls(const char *s)
 {
 	if (!s)
 		return "unk";
-	if (!strcmp(s, "committed"))
+	if (strcmp(s, "committed") == 0)
 		return "ok";
-	if (!strcmp(s, "failed") || !strcmp(s, "halted") || !strcmp(s, "lost") || !strcmp(s, "rolled_back"))
+	if (strcmp(s, "failed") == 0 || strcmp(s, "halted") == 0 || strcmp(s, "lost") == 0 || strcmp(s, "rolled_back") == 0)
 		return "bad";
-	if (!strcmp(s, "running") || !strcmp(s, "claimed"))
+	if (strcmp(s, "running") == 0 || strcmp(s, "claimed") == 0)
 		return "run";
 	return "unk";
 }
@@ -184,7 +193,7 @@ const char *rr_state_cls(const char *s)
 const char *rr_state_sym(const char *s)
 {
 	const char *c = rr_state_cls(s);
-	return !strcmp(c, "ok") ? "✓" : !strcmp(c, "bad") ? "✗" : !strcmp(c, "run") ? "▶" : "…";
+	return strcmp(c, "ok") == 0 ? "✓" : strcmp(c, "bad") == 0 ? "✗" : strcmp(c, "run") == 0 ? "▶" : "…";
 }
 
 /* What a host's state means, when the view gives no why_not. */
@@ -200,7 +209,7 @@ const char *rr_state_why(const char *s)
 		{ "rolled_back", "its change was rolled back" },
 	};
 	for (size_t i = 0; s && i < CX_ARRAY_SIZE(w); i++)
-		if (!strcmp(s, w[i][0]))
+		if (strcmp(s, w[i][0]) == 0)
 			return w[i][1];
 	return "its state is unknown";
 }
@@ -213,7 +222,7 @@ const char *rr_bar_colour(const char *state)
 		{ "claimed", "#1565c0" },
 	};
 	for (size_t i = 0; state && i < CX_ARRAY_SIZE(c); i++)
-		if (!strcmp(state, c[i][0]))
+		if (strcmp(state, c[i][0]) == 0)
 			return c[i][1];
 	return "#757575";
 }

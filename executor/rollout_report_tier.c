@@ -17,7 +17,7 @@
 static bool authorized_at(const json_t *t, long long *ret)
 {
 	const char *gate = rr_str(t, "gate");
-	if (gate && !strcmp(gate, "manual"))
+	if (gate && strcmp(gate, "manual") == 0)
 		return rr_tri(t, "approved") == 1 && rr_when(t, "approved_at", ret);
 	return rr_when(t, "opened_at", ret);
 }
@@ -28,7 +28,7 @@ static void steps(page *p, const json_t *t, size_t nh)
 	size_t audited = 0, finished = 0;
 	char b[4][32], d[3][32];
 	const char *gate = rr_str(t, "gate");
-	bool manual = gate && !strcmp(gate, "manual");
+	bool manual = gate && strcmp(gate, "manual") == 0;
 
 	if (!rr_when(p->v, "started_at", &plan))
 		plan = -1;
@@ -218,8 +218,8 @@ static void check_rows(page *p, const json_t *t, size_t nh)
 			continue;
 		const char *state = rr_str(h, "state");
 		/* a host that has not run yet has checked nothing and sent no report */
-		bool pending = state && (!strcmp(state, "waiting") || !strcmp(state, "claimed") ||
-					 !strcmp(state, "running"));
+		bool pending = state && (strcmp(state, "waiting") == 0 || strcmp(state, "claimed") == 0 ||
+					 strcmp(state, "running") == 0);
 		c[0] = rr_str_or(h, "host");
 		cls[0] = NULL;
 		for (size_t k = 0; k < CX_ARRAY_SIZE(hdr) - 1; k++) {
@@ -249,8 +249,7 @@ void rr_tier(page *p, size_t ti)
 {
 	const json_t *t = rr_tier_at(p, ti);
 	size_t nh = rr_arr_n(rr_member(t, "hosts"), CX_ROLLOUT_HOSTS_MAX);
-	long long soak, dl, mp, mf, fl;
-	char b[5][24];
+	char b[5][32];
 	_cleanup_free_ char *title = tier_title(t, ti);
 
 	cx_rout_heading(&p->o, 2, title);
@@ -258,14 +257,12 @@ void rr_tier(page *p, size_t ti)
 		cx_rout_para(&p->o, CX_ROUT_WARN, "This tier is not an object in the view: nothing to show.");
 		return;
 	}
-#define N(k, lo, hi, v, i) (rr_num(t, k, lo, hi, &v) ? (snprintf(b[i], 24, "%lld", v), b[i]) : UNKNOWN)
 	_cleanup_free_ char *rules = rr_sfmt("Gate %s; soak %s s; deadline %s s; max parallel %s; failures %s (max %s).",
-					  rr_str_or(t, "gate"), N("soak_s", 0, CX_ROLLOUT_SECONDS_MAX, soak, 0),
-					  N("deadline_s", 0, CX_ROLLOUT_SECONDS_MAX, dl, 1),
-					  N("max_parallel", 0, CX_ROLLOUT_HOSTS_MAX, mp, 2),
-					  N("failures", 0, CX_ROLLOUT_HOSTS_MAX, fl, 3),
-					  N("max_failures", 0, CX_ROLLOUT_HOSTS_MAX, mf, 4));
-#undef N
+					  rr_str_or(t, "gate"), rr_num_s(t, "soak_s", 0, CX_ROLLOUT_SECONDS_MAX, b[0]),
+					  rr_num_s(t, "deadline_s", 0, CX_ROLLOUT_SECONDS_MAX, b[1]),
+					  rr_num_s(t, "max_parallel", 0, CX_ROLLOUT_HOSTS_MAX, b[2]),
+					  rr_num_s(t, "failures", 0, CX_ROLLOUT_HOSTS_MAX, b[3]),
+					  rr_num_s(t, "max_failures", 0, CX_ROLLOUT_HOSTS_MAX, b[4]));
 	cx_rout_para(&p->o, CX_ROUT_NORMAL, rules);
 	steps(p, t, nh);
 	if (!nh) {

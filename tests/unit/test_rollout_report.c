@@ -330,6 +330,36 @@ static void wrong_types_do_not_crash(void **state)
 	free(render(NULL, "md"));
 }
 
+/* Every mode of the model has its banner, worded and classed. */
+static void every_mode_banner(void **state)
+{
+	static const char *const modes[][3] = {
+		{ "dry_run", "Dry run: nothing runs", "b-info" },
+		{ "awaiting_approval", "Awaiting approval", "b-wait" },
+		{ "running", "Authorized and running", "b-run" },
+		{ "paused", "Paused", "b-wait" },
+		{ "halted", "Halted", "b-bad" },
+		{ "rolled_back", "Rolled back", "b-bad" },
+		{ "completed", "Completed", "b-ok" },
+		{ "sideways", "unknown (sideways)", "b-unk" },
+	};
+	char want[256];
+	(void)state;
+	json_t *v = load("awaiting");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		json_object_set_new(v, "mode", json_string(modes[i][0]));
+		char *h = render(v, "html"), *m = render(v, "md");
+		snprintf(want, sizeof(want), "<section class=\"banner %s\" aria-label=\"mode\">\n<p class=\"mode\">Mode: %s</p>",
+			 modes[i][2], modes[i][1]);
+		has(h, want);
+		snprintf(want, sizeof(want), "Mode: %s. tier 2", modes[i][1]);
+		has(m, want);
+		free(h);
+		free(m);
+	}
+	json_decref(v);
+}
+
 static void unknown_format_refused(void **state)
 {
 	(void)state;
@@ -350,6 +380,7 @@ int main(void)
 		cmocka_unit_test(halted_failed_canary),  cmocka_unit_test(rolled_back),
 		cmocka_unit_test(completed),             cmocka_unit_test(hostile_text_escaped),
 		cmocka_unit_test(wrong_types_do_not_crash), cmocka_unit_test(unknown_format_refused),
+		cmocka_unit_test(every_mode_banner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,10 +137,11 @@ char *rr_clip(const char *s, size_t max)
 char *rr_argv_s(const json_t *a)
 {
 	size_t n = rr_arr_n(a, ARGV_MAX);
-	char *acc = cx_strdup(""), *next;
+	char *acc, *next;
 
 	if (!n)
 		return cx_strdup(json_is_array(a) ? "(none)" : UNKNOWN);
+	acc = cx_strdup("");
 	for (size_t i = 0; i < n; i++) {
 		const json_t *x = json_array_get(a, i);
 		char *q = json_is_string(x) ? json_dumps(x, JSON_ENCODE_ANY) : cx_strdup(UNKNOWN);

@@ -46,7 +46,7 @@ static const char CSS[] =
 	"td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
 	"td.ok,td.bad,td.run,td.unk,td.nw,td.num{white-space:nowrap}\n"
 	"th[scope=row]{min-width:4.5em;max-width:16em;overflow-wrap:anywhere;word-break:normal}\n"
-	"td.res{min-width:16em}\n"
+	"td.res{min-width:12em}td.aud{min-width:10em;overflow-wrap:anywhere}\n"
 	"td.c-committed{border-bottom:5px solid #2e7d32}td.c-running{border-bottom:5px solid #1565c0}\n"
 	"td.c-failed{border-bottom:5px solid #c62828}td.c-halted{border-bottom:5px solid #d84315}\n"
 	"td.c-lost{border-bottom:5px solid #616161}td.c-rolled_back{border-bottom:5px solid #6a1b9a}\n"

@@ -197,7 +197,7 @@ static void host_rows(page *p, const json_t *t, size_t nh)
 		const char *c[] = { rr_str_or(h, "host"), st, rr_at_s(h, "claimed_at", b[0], "-"),
 				    rr_at_s(h, "started_at", b[1], "-"), rr_at_s(h, "finished_at", b[2], "-"),
 				    rr_span_s(h, "started_at", "finished_at", d), res, aud };
-		const char *cls[] = { NULL, rr_state_cls(state), "nw", "nw", "nw", "num", "res", NULL };
+		const char *cls[] = { NULL, rr_state_cls(state), "nw", "nw", "nw", "num", "res", "aud" };
 		cx_rout_table_row_ex(&p->o, c, cls, CX_ARRAY_SIZE(c), true);
 	}
 	cx_rout_table_end(&p->o);

@@ -169,13 +169,13 @@ static void timeline(page *p, const json_t *t, size_t nh, size_t ti)
 static void host_rows(page *p, const json_t *t, size_t nh)
 {
 	static const char *const hdr[] = { "host", "state", "claimed (UTC)", "started (UTC)",
-					   "finished (UTC)", "ran for", "result", "audit (last seq, head)" };
-	char b[3][32], d[32];
+					   "finished (UTC)", "ran for", "result", "run, audit chain" };
+	char b[3][32], d[32], sq[32];
 	cx_rout_table_begin(&p->o, hdr, CX_ARRAY_SIZE(hdr));
 	for (size_t i = 0; i < nh; i++) {
 		const json_t *h = rr_host_at(t, i), *au = rr_member(h, "audit");
 		const char *state = rr_str(h, "state");
-		long long ec, seq;
+		long long ec;
 		if (!h) {
 			const char *c[] = { UNKNOWN, "not a host entry", "", "", "", "", "", "" };
 			cx_rout_table_row(&p->o, c, CX_ARRAY_SIZE(c));
@@ -190,10 +190,13 @@ static void host_rows(page *p, const json_t *t, size_t nh)
 			       rr_str(h, "reason") ? rr_str(h, "reason") : "-", ecs, msg ? ": " : "", msg ? msg : "",
 			       ws ? "; workspace " : "", ws ? ws : "")
 			: cx_strdup("-");
+		/* the run (calyx-audit report RUN_ID on the host) and its audit chain */
+		const char *head = rr_str(au, "head");
+		_cleanup_free_ char *run = rr_str(h, "run_id") ? rr_sfmt("run %s; ", rr_str(h, "run_id")) : cx_strdup("");
 		_cleanup_free_ char *aud = json_is_object(au)
-			? rr_sfmt("%s, %.16s%s", rr_num(au, "last_seq", 0, 1LL << 62, &seq) ? (snprintf(d, 32, "%lld", seq), d) : UNKNOWN,
-			       rr_str_or(au, "head"), rr_str(au, "head") && strlen(rr_str(au, "head")) > 16 ? "…" : "")
-			: cx_strdup(au && !json_is_null(au) ? UNKNOWN : "-");
+			? rr_sfmt("%sseq %s, head %.16s%s", run, rr_num_s(au, "last_seq", 0, 1LL << 62, sq),
+				  head ? head : UNKNOWN, head && strlen(head) > 16 ? "…" : "")
+			: rr_sfmt("%s%s", run, au && !json_is_null(au) ? "audit unknown" : "-");
 		const char *c[] = { rr_str_or(h, "host"), st, rr_at_s(h, "claimed_at", b[0], "-"),
 				    rr_at_s(h, "started_at", b[1], "-"), rr_at_s(h, "finished_at", b[2], "-"),
 				    rr_span_s(h, "started_at", "finished_at", d), res, aud };

@@ -185,6 +185,11 @@ static void halted_failed_canary(void **state)
 	has(h, "<td class=\"bad\">✗ NO</td>");
 	has(m, "failed (E\\_VALIDATE, exit 0): validate '/usr/local/bin/check-site' exited 3: workspace rolled back; workspace rolled\\_back");
 	has(m, "| 1 | 2025-12-07 23:10:38 | halt | 1 | deploy-bot | agent |");
+	/* the run id, to ask the host's audit log (calyx-audit report RUN_ID) */
+	json_t *h1 = json_array_get(json_object_get(json_array_get(json_object_get(v, "tiers"), 0), "hosts"), 0);
+	char want[200];
+	snprintf(want, sizeof(want), "| run %s; seq 45, head ", json_string_value(json_object_get(h1, "run_id")));
+	has(m, want);
 	free(why);
 	free(h);
 	free(m);
@@ -259,7 +264,7 @@ static void hostile_text_escaped(void **state)
 	has(m, "## Tier \\#2: unknown (unknown % of the pool, unknown)");
 	has(m, "## Tier \\#3: unknown (unknown % of the pool, unknown)");
 	has(m, "This tier is not an object in the view");
-	has(m, "| web-2 | … unknown | unknown | unknown | unknown | - | - | unknown |");
+	has(m, "| web-2 | … unknown | unknown | unknown | unknown | - | - | audit unknown |");
 	has(m, "- **unknown, unknown** (tier 1, 2 hosts, state unknown): its state is unknown (the view gives no reason)\n");
 	has(m, "(the view gives no reason)");
 	free(h);

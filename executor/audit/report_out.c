@@ -5,6 +5,7 @@
  * Trust: pure; input untrusted. */
 #include "report_out.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "calyx/esc.h"
@@ -116,15 +117,24 @@ void cx_rout_para(cx_rout *o, int kind, const char *s)
 	}
 }
 
-/* json_cols: bit i set when cells[i] is JSON text. */
-static void row(cx_rout *o, const char *const *cells, size_t n, bool header, unsigned json_cols)
+/* json_cols: bit i set when cells[i] is JSON text; cls: a class literal
+ * per cell (NULL: none); row_header: the first cell heads its row. */
+static void row_ex(cx_rout *o, const char *const *cells, size_t n, bool header, unsigned json_cols,
+		   const char *const *cls, bool row_header)
 {
 	if (html(o)) {
 		raw(o, "<tr>");
 		for (size_t i = 0; i < n; i++) {
-			raw(o, header ? "<th>" : "<td>");
+			bool th = header || (row_header && i == 0);
+			raw(o, header ? "<th scope=\"col\"" : th ? "<th scope=\"row\"" : "<td");
+			if (cls && cls[i]) {
+				raw(o, " class=\"");
+				raw(o, cls[i]);
+				raw(o, "\"");
+			}
+			raw(o, ">");
 			text(o, cells[i], i < 32 && (json_cols >> i) & 1);
-			raw(o, header ? "</th>" : "</td>");
+			raw(o, th ? "</th>" : "</td>");
 		}
 		raw(o, "</tr>\n");
 		return;
@@ -142,6 +152,17 @@ static void row(cx_rout *o, const char *const *cells, size_t n, bool header, uns
 			raw(o, " --- |");
 		raw(o, "\n");
 	}
+}
+
+static void row(cx_rout *o, const char *const *cells, size_t n, bool header, unsigned json_cols)
+{
+	row_ex(o, cells, n, header, json_cols, NULL, false);
+}
+
+void cx_rout_table_row_ex(cx_rout *o, const char *const *cells, const char *const *cls, size_t n,
+			  bool row_header)
+{
+	row_ex(o, cells, n, false, 0, cls, row_header);
 }
 
 void cx_rout_table_begin(cx_rout *o, const char *const *hdr, size_t n)
@@ -232,14 +253,32 @@ static const char html_head[] =
 	"h2{border-bottom:2px solid #424242;margin-top:2em}\n"
 	"p.ok{background:#e8f5e9;border-left:6px solid #2e7d32;padding:.6em}\n"
 	"p.warn{background:#ffebee;border-left:8px solid #c62828;padding:.8em;font-weight:bold;font-size:1.15em}\n"
-	"svg.chart{display:block;margin:.5em 0}\n"
-	"</style>\n";
+	"svg.chart{display:block;margin:.5em 0}\n";
+
+void cx_rout_raw(cx_rout *o, const char *markup)
+{
+	raw(o, markup);
+}
+
+void cx_rout_rawf(cx_rout *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(o->out, fmt, ap);
+	va_end(ap);
+}
 
 void cx_rout_begin(cx_rout *o, const char *title)
 {
+	cx_rout_begin_styled(o, title, "");
+}
+
+void cx_rout_begin_styled(cx_rout *o, const char *title, const char *css)
+{
 	if (html(o)) {
 		raw(o, html_head);
-		raw(o, "<title>");
+		raw(o, css);
+		raw(o, "</style>\n<title>");
 		cx_rout_text(o, title);
 		raw(o, "</title>\n</head>\n<body>\n");
 	}

@@ -20,6 +20,11 @@
  * are left as they are.
  * The HTML document has no script and nothing to fetch, under a
  * Content-Security-Policy of default-src 'none'; style-src 'unsafe-inline'.
+ *
+ * The rollout page (executor/rollout_report.c) is built on the same
+ * writer: its text goes through cx_rout_text and the tables here, and its
+ * own markup (the banner, the timeline's SVG) through cx_rout_raw and
+ * cx_rout_rawf, which take literals and numbers only, never text.
  * Trust: pure (writes to the given FILE, a memory stream). */
 #ifndef CALYX_EXECUTOR_REPORT_OUT_H
 #define CALYX_EXECUTOR_REPORT_OUT_H
@@ -39,6 +44,8 @@ enum { CX_ROUT_NORMAL, CX_ROUT_OK, CX_ROUT_WARN };
 
 /* The document: HTML head (title, CSP, style) and <h1>, or a "# " title. */
 void cx_rout_begin(cx_rout *o, const char *title);
+/* The same with more CSS rules (a literal) after the report's own. */
+void cx_rout_begin_styled(cx_rout *o, const char *title, const char *css);
 void cx_rout_end(cx_rout *o);
 
 void cx_rout_text(cx_rout *o, const char *s);
@@ -52,6 +59,11 @@ void cx_rout_table_begin(cx_rout *o, const char *const *hdr, size_t n);
 void cx_rout_table_row(cx_rout *o, const char *const *cells, size_t n);
 /* bit i of json_cols set: cells[i] is JSON text. */
 void cx_rout_table_row_json(cx_rout *o, const char *const *cells, size_t n, unsigned json_cols);
+/* HTML: each cell with a class (cls[i], a literal; cls or cls[i] NULL:
+ * none), the first cell a row header when row_header. Markdown: as
+ * cx_rout_table_row. */
+void cx_rout_table_row_ex(cx_rout *o, const char *const *cells, const char *const *cls, size_t n,
+			  bool row_header);
 void cx_rout_table_end(cx_rout *o);
 void cx_rout_kv_begin(cx_rout *o);
 void cx_rout_kv(cx_rout *o, const char *k, const char *v);
@@ -70,5 +82,11 @@ typedef struct cx_rout_bar {
 	bool breached;
 } cx_rout_bar;
 void cx_rout_bars(cx_rout *o, const cx_rout_bar *bars, size_t n);
+
+/* Markup: a literal (never text, which goes through cx_rout_text), and
+ * a format whose arguments are numbers only (%d, %lld, %.1f). Written
+ * as given in both formats. */
+void cx_rout_raw(cx_rout *o, const char *markup);
+void cx_rout_rawf(cx_rout *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -73,6 +73,7 @@ typedef struct seen {
 	bool mine;          /* the rollout lists this host */
 	cx_fleet f;
 	bool have;
+	char said[256];     /* the last refusal said for it (said once) */
 } seen;
 
 #define SEEN_MAX 256
@@ -512,9 +513,14 @@ static cx_fleet *fleet_of(agent *a, const char *id, bool force, int64_t now, boo
 	cx_fleet_free(&sn->f);
 	sn->have = false;
 	if (cx_fleet_load(a->etcd, a->cfg.etcd.timeout_ms, &a->kr, id, now, &sn->f, &err) < 0) {
-		say(a, "rollout %s: not acted on: [%s] %s", id, cx_reason_name(err.reason), err.msg);
+		char key[256];
+		snprintf(key, sizeof(key), "%s %.200s", cx_reason_name(err.reason), err.msg);
+		if (strcmp(key, sn->said) != 0)
+			say(a, "rollout %s: not acted on: [%s] %s", id, cx_reason_name(err.reason), err.msg);
+		snprintf(sn->said, sizeof(sn->said), "%s", key);
 		return NULL;
 	}
+	sn->said[0] = '\0';
 	sn->have = true;
 	sn->mod_rev = rev;
 	sn->count = count;
@@ -584,10 +590,17 @@ static void keep_alive(agent *a)
 
 	if (a->live[0] && now - a->live_at < a->ttl / 3 + (a->ttl < 6 ? 0 : 1))
 		return;
-	if (a->live[0] && cx_etcd_keepalive(a->etcd, a->live, cx_etcd_deadline(a->cfg.etcd.timeout_ms),
-					    &ttl, &err) == CX_ETCD_ANSWERED && ttl > 0) {
-		a->live_at = now;
-		return;
+	if (a->live[0]) {
+		cx_etcd_outcome o = cx_etcd_keepalive(a->etcd, a->live,
+						      cx_etcd_deadline(a->cfg.etcd.timeout_ms), &ttl, &err);
+		if (o == CX_ETCD_ANSWERED && ttl > 0) {
+			a->live_at = now;
+			return;
+		}
+		if (o != CX_ETCD_ANSWERED) { /* etcd silent: no grant either, this poll */
+			say(a, "etcd: liveness not renewed (%s): no new claims until it answers", err.msg);
+			return;
+		}
 	}
 	/* none yet, or etcd forgot it (expired while unreachable) */
 	a->live[0] = '\0';

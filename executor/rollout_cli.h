@@ -33,5 +33,6 @@ int cx_rollout_cmd_start(int argc, char **argv);
 int cx_rollout_cmd_control_etcd(int argc, char **argv);
 int cx_rollout_cmd_status(int argc, char **argv);
 int cx_rollout_cmd_drive(int argc, char **argv);
+int cx_rollout_cmd_report(int argc, char **argv);
 
 #endif

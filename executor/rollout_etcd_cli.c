@@ -34,6 +34,7 @@
 #include "calyx/timings.h"
 #include "cli.h"
 #include "rollout_cli.h"
+#include "rollout_report.h"
 
 static uid_t operator_owner(void)
 {
@@ -551,4 +552,55 @@ int cx_rollout_cmd_drive(int argc, char **argv)
 		}
 		usleep((useconds_t)poll_ms * 1000);
 	}
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+int cx_rollout_cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
+					      { "format", required_argument, 0, 'f' },
+					      { "output", required_argument, 0, 'o' },
+					      { 0, 0, 0, 0 } };
+	const char *cpath = NULL, *format = "md", *out = NULL;
+	_cleanup_(ctx_free) ctx c = { 0 };
+	_cleanup_(cx_fleet_free) cx_fleet f = { 0 };
+	_cleanup_json_ json_t *v = NULL;
+	_cleanup_free_ char *doc = NULL;
+	cx_error err = { 0 };
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:f:o:", opts, NULL)) != -1) {
+		if (o == 'c')
+			cpath = optarg;
+		else if (o == 'f')
+			format = optarg;
+		else if (o == 'o')
+			out = optarg;
+		else
+			return cx_cli_usage("report: unknown option");
+	}
+	if (!cpath || optind != argc - 1)
+		return cx_cli_usage("usage: report --config C [--format md|html] [-o FILE] ROLLOUT_ID");
+	if (strcmp(format, "md") != 0 && strcmp(format, "html") != 0)
+		return cx_cli_usage("report: unknown report format '%s' (use md or html)", format);
+	if (!cx_is_lower_hex(argv[optind], 32))
+		return cx_cli_usage("report: '%s' is not a rollout id (32 lowercase hex)", argv[optind]);
+	if (ctx_open(cpath, &c, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (cx_fleet_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind], (int64_t)time(NULL), &f,
+			  &err) < 0)
+		return load_fail(&err);
+	v = cx_fleet_view(&f);
+	if (cx_rollout_report_render(v, format, &doc, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	if (!out) {
+		fputs(doc, stdout);
+		return 0;
+	}
+	if (cx_write_file_atomic(out, doc, strlen(doc), 0644, &err) < 0)
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	cx_esc_line(stdout, "wrote the %s report of rollout %s (%s) to %s", format, argv[optind],
+		    cx_fleet_state(&f), out);
+	return 0;
 }

@@ -364,6 +364,7 @@ int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *
 	if (r < 0)
 		return r;
 	f.started_at = f.s.ro.issued_at;
+	f.kr = kr;
 	cx_fleet_eval(&f, now);
 	*ret = TAKE_STRUCT(f);
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calyx/jsonx.h"
+#include "calyx/keyring.h"
 #include "calyx/lease.h"
 
 static json_t *time_or_null(int64_t t)
@@ -214,8 +215,16 @@ json_t *cx_fleet_view(const cx_fleet *f)
 		    cx_lease_body_parse(e.payload, e.payload_len, &l, NULL) == 0) {
 			for (size_t i = 0; i < l.spec.argv.n; i++)
 				json_array_append_new(cmd, json_string(l.spec.argv.v[i]));
-			for (size_t i = 0; i < e.nsig; i++)
-				json_array_append_new(lsigners, json_pack("{s:s}", "keyid", e.sigs[i].keyid));
+			for (size_t i = 0; i < e.nsig; i++) {
+				/* who, from the keyring the rollout was verified with
+				 * (the lease's bytes are bound by hash, its own
+				 * signatures are checked by calyx-exec on each host) */
+				const cx_key *k = f->kr ? cx_keyring_find(f->kr, e.sigs[i].keyid) : NULL;
+				json_array_append_new(lsigners,
+						      json_pack("{s:s, s:s, s:s}", "keyid", e.sigs[i].keyid,
+								"role", k ? cx_role_name(k->role) : "unknown",
+								"principal", k ? k->principal : "not in this keyring"));
+			}
 		}
 		cx_lease_free(&l);
 		cx_envelope_free(&e);

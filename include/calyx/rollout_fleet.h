@@ -121,6 +121,7 @@ typedef struct cx_fleet_tier {
 
 typedef struct cx_fleet {
 	cx_rollout_store s;
+	const cx_keyring *kr;      /* the keyring it was verified with (caller's) */
 	cx_fleet_host *hosts;      /* every host of the rollout, tier order */
 	size_t nhosts;
 	cx_fleet_tier tiers[CX_ROLLOUT_TIERS_MAX];

@@ -394,19 +394,7 @@ run_test report.output_file_atomic             t_output_file
 # the HTML in headless Chromium
 # --------------------------------------------------------------------------
 HTML=$OUTDIR/rep-halt.html
-# Chromium refuses to run as root without --no-sandbox (its own sandbox
-# needs an unprivileged user); the page is our own static file, no script.
-# --log-level=0 makes it log the page's console (where CSP violations and
-# script errors go) as "INFO:CONSOLE..." lines; --v=0 alone does not.
-chromium_run() { # FILE ARGS...: headless Chromium on FILE, stdout $OUT, stderr $ERR
-	local f=$1; shift
-	xrun timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-		--user-data-dir="$T/chromium-profile" --no-first-run --enable-logging=stderr --log-level=0 \
-		"$@" "file://$f"
-}
-console_errors() { # console and CSP errors only (a VM's dbus/gpu noise is not ours)
-	grep -E "Uncaught|CONSOLE|Refused to|Content Security Policy" "$ERR"
-}
+# (chromium_run and console_errors: lib.sh)
 # The check above must see a CSP violation: a copy of the report with an
 # inline script and an external image has to be flagged.
 t_chromium_detects() {

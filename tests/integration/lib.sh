@@ -42,6 +42,7 @@ set -u
 LIB_PROG=$(basename "$0")
 
 B=${1:-build}
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if ! B=$(cd "$B" 2>/dev/null && pwd); then
 	echo "$LIB_PROG: build dir '${1:-build}' not found (run 'make' first)" >&2
 	exit 2
@@ -354,4 +355,38 @@ wsops_argv() {
 	local out="[\"$HB/wsops\"" a
 	for a in "$@"; do out="$out, \"$a\""; done
 	printf '%s]' "$out"
+}
+
+# ---- pages in a browser (audit and rollout reports) ----------------------
+# chromium_run FILE ARGS...: headless Chromium (Debian's) on FILE, stdout
+# $OUT, stderr $ERR. --no-sandbox: root, and the page is our own static
+# file with no script. --log-level=0 logs the page's console (where CSP
+# violations and script errors go) as "INFO:CONSOLE..." lines.
+chromium_run() {
+	local f=$1; shift
+	xrun timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+		--user-data-dir="$T/chromium-profile" --no-first-run --enable-logging=stderr --log-level=0 \
+		"$@" "file://$f"
+}
+# console_errors: console and CSP errors only (a VM's dbus/gpu noise is not ours)
+console_errors() {
+	grep -E "Uncaught|CONSOLE|Refused to|Content Security Policy" "$ERR"
+}
+# axe-core (WCAG 2.x A/AA rules) in the same Chromium: not in Debian, so
+# from npm where it can be reached (`npm i axe-core playwright-core` in
+# $AXE_DIR); AXE_SKIP says why it cannot run here, "" when it can.
+AXE_DIR=${CX_AXE_DIR:-/work/.cache/npm-axe}
+AXE_JS=${CX_AXE_JS:-$AXE_DIR/node_modules/axe-core/axe.min.js}
+AXE_SKIP=""
+if ! command -v chromium >/dev/null 2>&1; then
+	AXE_SKIP="chromium not installed (scripts/install-deps.sh installs it)"
+elif ! command -v node >/dev/null 2>&1; then
+	AXE_SKIP="node not installed (apt-get install nodejs npm)"
+elif [ ! -f "$AXE_JS" ] || [ ! -d "$AXE_DIR/node_modules/playwright-core" ]; then
+	AXE_SKIP="axe-core not installed: npm i axe-core playwright-core in $AXE_DIR (or set CX_AXE_DIR / CX_AXE_JS)"
+fi
+# axe_run FILE...: exit 0 when no page has a violation (printed otherwise)
+axe_run() {
+	NODE_PATH=$AXE_DIR/node_modules xrun timeout 300 node "$LIB_DIR/rollout_report_axe.js" \
+		"$AXE_JS" "$(command -v chromium)" "$@"
 }

@@ -151,9 +151,49 @@ t_twenty_hosts_manual_tiers() {
 	# every report carries a verified audit head, and the host's log holds it
 	head1=$(vq '[h for t in v["tiers"] for h in t["hosts"] if h["host"] == "web-1"][0]["audit"]["head"]')
 	"$B/calyx-audit" verify --config "$T/h1/etc/calyx.conf" --expect-head "$head1" "$T/h1/log/audit.jsonl" >/dev/null 2>"$ERR" ||
-		fail "web-1's audit log does not hold the head it reported: $(first_err)"
+		fail "web-1's audit log does not hold the head it reported: $(first_err)" || return 1
+	RID_ALL=$RID
 }
 run_test agents.twenty_hosts_three_manual_tiers_committed t_twenty_hosts_manual_tiers
+
+# The page of the completed rollout, from what the agents reported: one
+# self-contained HTML file (no script, strict CSP) and Markdown.
+OUTDIR=${CALYX_TEST_OUT:-$B/test-output}/rollout_agents
+mkdir -p "$OUTDIR" && find "$OUTDIR" -maxdepth 1 -type f -delete
+t_report_of_real_rollout() {
+	[ -n "${RID_ALL:-}" ] || fail "no completed rollout (the test before failed)" || return 1
+	check 0 "" "$RO" report --config "$C" --format html -o "$OUTDIR/rollout.html" "$RID_ALL" || return 1
+	check 0 "" "$RO" report --config "$C" --format md "$RID_ALL" || return 1
+	cp "$OUT" "$OUTDIR/rollout.md"
+	expect_stdout_has "web-$NHOSTS" || return 1
+	grep -q "Content-Security-Policy" "$OUTDIR/rollout.html" || fail "no CSP in the page" || return 1
+	! grep -qi "<script" "$OUTDIR/rollout.html" || fail "a script in the page" || return 1
+	[ "$(grep -o 'committed' "$OUTDIR/rollout.md" | wc -l)" -ge "$NHOSTS" ] || fail "fewer than $NHOSTS committed hosts on the page"
+}
+run_test agents.report_of_the_completed_rollout t_report_of_real_rollout
+t_report_in_chromium() {
+	[ -s "$OUTDIR/rollout.html" ] || fail "no page" || return 1
+	chromium_run "$OUTDIR/rollout.html" --window-size=1280,2400 --screenshot="$OUTDIR/rollout.png"
+	! console_errors || fail "console/CSP errors: $(console_errors | head -n 2)" || return 1
+	[ -s "$OUTDIR/rollout.png" ] || fail "no screenshot" || return 1
+	echo "    screenshot: $OUTDIR/rollout.png"
+}
+t_report_axe() {
+	axe_run "$OUTDIR/rollout.html"
+	sed 's/^/    /' "$OUT"
+	[ "$RC" -ne 2 ] || fail "the axe check did not run: $(first_err)" || return 1
+	expect_rc 0 || fail "WCAG 2.1 AA violations (listed above)"
+}
+if command -v chromium >/dev/null 2>&1; then
+	run_test agents.report_in_chromium_screenshot t_report_in_chromium
+else
+	skip_test agents.report_in_chromium_screenshot "chromium not installed (scripts/install-deps.sh installs it)"
+fi
+if [ -z "$AXE_SKIP" ]; then
+	run_test agents.report_axe_wcag21aa t_report_axe
+else
+	skip_test agents.report_axe_wcag21aa "$AXE_SKIP"
+fi
 
 # reset: every host's workspace back to version=1, no failure marker
 reset_hosts() {

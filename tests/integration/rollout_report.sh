@@ -44,15 +44,6 @@ t_render() {
 run_test rollout_report.fixtures_rendered t_render
 
 # ---- Chromium ------------------------------------------------------------
-chromium_run() { # FILE ARGS...: headless Chromium on FILE, stdout $OUT, stderr $ERR
-	local f=$1; shift
-	xrun timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-		--user-data-dir="$T/chromium-profile" --no-first-run --enable-logging=stderr --log-level=0 \
-		"$@" "file://$f"
-}
-console_errors() { # console and CSP errors only (a VM's dbus/gpu noise is not ours)
-	grep -E "Uncaught|CONSOLE|Refused to|Content Security Policy" "$ERR"
-}
 # The check must see a CSP violation: a copy of a page with an inline
 # script and an external image has to be flagged.
 t_chromium_detects() {
@@ -96,20 +87,6 @@ else
 fi
 
 # ---- axe-core --------------------------------------------------------------
-AXE_DIR=${CX_AXE_DIR:-/work/.cache/npm-axe}
-AXE_JS=${CX_AXE_JS:-$AXE_DIR/node_modules/axe-core/axe.min.js}
-AXE_SKIP=""
-if ! command -v chromium >/dev/null 2>&1; then
-	AXE_SKIP="chromium not installed (scripts/install-deps.sh installs it)"
-elif ! command -v node >/dev/null 2>&1; then
-	AXE_SKIP="node not installed (apt-get install nodejs npm)"
-elif [ ! -f "$AXE_JS" ] || [ ! -d "$AXE_DIR/node_modules/playwright-core" ]; then
-	AXE_SKIP="axe-core not installed: npm i axe-core playwright-core in $AXE_DIR (or set CX_AXE_DIR / CX_AXE_JS)"
-fi
-axe_run() { # FILE...
-	NODE_PATH=$AXE_DIR/node_modules xrun timeout 300 node tests/integration/rollout_report_axe.js \
-		"$AXE_JS" "$(command -v chromium)" "$@"
-}
 # The check must see faults: a copy of a page without a language, with
 # text of too little contrast and a table header cell left empty.
 t_axe_detects() {

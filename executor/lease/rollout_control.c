@@ -193,7 +193,7 @@ int cx_control_verify(const cx_control_verify_input *in, const uint8_t *buf, siz
 	CX_CHECK(keys[0]); /* cx_envelope_check_sigs filled it */
 	if (!cx_control_role_allows(keys[0]->role, c.action, ro))
 		return cx_err(err, CX_E_CONTROL_ROLE, EPERM,
-			      "'%s' needs a human key here; this one is signed by %s key '%s' (have a human sign it)",
+			      "'%s' needs a human key; this one is signed by %s key '%s' (have a human sign it)",
 			      cx_control_action_name(c.action), cx_role_name(keys[0]->role),
 			      keys[0]->principal);
 	if (c.seq <= in->last_seq)

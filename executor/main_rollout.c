@@ -82,10 +82,11 @@ static const char usage[] =
 	"        rollback (on_failure) when a tier fails, halt or pause (on_deadline) when\n"
 	"        a tier's deadline passes; ends when the rollout settles. Hosts run their\n"
 	"        tier with calyx-agent (one per host)\n"
-	"  report --config C [--format md|html] [-o FILE] ROLLOUT_ID\n"
+	"  report --config C [--format md|html] [-o FILE] (ROLLOUT_ID | --dry-run --lease L ROLLOUT)\n"
 	"        the rollout's page: mode, per tier and host a timeline, the checks each\n"
 	"        host passed, why each host that did not ship did not, who approved what;\n"
-	"        html: one self-contained file, no script, strict CSP\n"
+	"        html: one self-contained file, no script, strict CSP; --dry-run: the\n"
+	"        page of a signed rollout file before it starts (no etcd read)\n"
 	"exit: 0 ok, 77 refused, 1 invalid input, 2 usage, 125 error (etcd unreachable: nothing published)\n";
 
 static uid_t reviewer_owner(void)

@@ -556,13 +556,45 @@ int cx_rollout_cmd_drive(int argc, char **argv)
 
 /* ---- report ------------------------------------------------------------- */
 
+/* report --dry-run: the page of a signed rollout file not started, from
+ * the file and its lease alone (verified as 'verify' does): every host
+ * waiting, nothing read from etcd. */
+static int dry_run_fleet(ctx *c, const char *lease_path, const char *ro_path, cx_fleet *f,
+			 cx_error *err)
+{
+	int r = cx_lease_read(lease_path, &f->s.lease_buf, &f->s.lease_len, err);
+	if (r == 0)
+		r = cx_rollout_read(ro_path, &f->s.rollout_buf, &f->s.rollout_len, err);
+	if (r < 0)
+		return r;
+	cx_rollout_verify_input in = { .keyring = &c->kr, .lease_buf = f->s.lease_buf,
+				       .lease_len = f->s.lease_len, .now = (int64_t)time(NULL) };
+	r = cx_rollout_verify(&in, f->s.rollout_buf, f->s.rollout_len, &f->s.ro, NULL, err);
+	if (r < 0)
+		return r;
+	cx_rollout_progress_init(&f->s.prog);
+	f->kr = &c->kr;
+	f->slots = json_object();
+	f->hosts = cx_calloc(f->s.ro.nhosts ? f->s.ro.nhosts : 1, sizeof(*f->hosts));
+	for (size_t t = 0; t < f->s.ro.ntiers; t++)
+		for (size_t k = 0; k < f->s.ro.tiers[t].hosts.n; k++) {
+			f->hosts[f->nhosts].host = f->s.ro.tiers[t].hosts.v[k];
+			f->hosts[f->nhosts++].tier = t;
+		}
+	cx_fleet_eval(f, (int64_t)time(NULL));
+	return 0;
+}
+
 int cx_rollout_cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, 0, 'c' },
 					      { "format", required_argument, 0, 'f' },
 					      { "output", required_argument, 0, 'o' },
+					      { "dry-run", no_argument, 0, 'd' },
+					      { "lease", required_argument, 0, 'l' },
 					      { 0, 0, 0, 0 } };
-	const char *cpath = NULL, *format = "md", *out = NULL;
+	const char *cpath = NULL, *format = "md", *out = NULL, *lease = NULL;
+	bool dry = false;
 	_cleanup_(ctx_free) ctx c = { 0 };
 	_cleanup_(cx_fleet_free) cx_fleet f = { 0 };
 	_cleanup_json_ json_t *v = NULL;
@@ -577,21 +609,34 @@ int cx_rollout_cmd_report(int argc, char **argv)
 			format = optarg;
 		else if (o == 'o')
 			out = optarg;
+		else if (o == 'd')
+			dry = true;
+		else if (o == 'l')
+			lease = optarg;
 		else
 			return cx_cli_usage("report: unknown option");
 	}
-	if (!cpath || optind != argc - 1)
-		return cx_cli_usage("usage: report --config C [--format md|html] [-o FILE] ROLLOUT_ID");
+	if (!cpath || optind != argc - 1 || dry != (lease != NULL))
+		return cx_cli_usage("usage: report --config C [--format md|html] [-o FILE] (ROLLOUT_ID | --dry-run --lease L ROLLOUT)");
 	if (strcmp(format, "md") != 0 && strcmp(format, "html") != 0)
 		return cx_cli_usage("report: unknown report format '%s' (use md or html)", format);
-	if (!cx_is_lower_hex(argv[optind], 32))
+	if (!dry && !cx_is_lower_hex(argv[optind], 32))
 		return cx_cli_usage("report: '%s' is not a rollout id (32 lowercase hex)", argv[optind]);
 	if (ctx_open(cpath, &c, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	if (cx_fleet_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind], (int64_t)time(NULL), &f,
-			  &err) < 0)
+	if (dry) {
+		if (dry_run_fleet(&c, lease, argv[optind], &f, &err) < 0)
+			return cx_cli_fail(&err, cx_reason_is_refusal(err.reason) ? CX_EXIT_REFUSED : CX_EXIT_FAILURE);
+	} else if (cx_fleet_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind],
+				 (int64_t)time(NULL), &f, &err) < 0) {
 		return load_fail(&err);
+	}
 	v = cx_fleet_view(&f);
+	if (dry) {
+		json_object_set_new(v, "mode", json_string("dry_run"));
+		json_object_set_new(v, "mode_detail",
+				    json_string("dry run: this signed rollout is not started; nothing runs until 'calyx-rollout start'"));
+	}
 	if (cx_rollout_report_render(v, format, &doc, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	if (!out) {
@@ -600,7 +645,7 @@ int cx_rollout_cmd_report(int argc, char **argv)
 	}
 	if (cx_write_file_atomic(out, doc, strlen(doc), 0644, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	cx_esc_line(stdout, "wrote the %s report of rollout %s (%s) to %s", format, argv[optind],
-		    cx_fleet_state(&f), out);
+	cx_esc_line(stdout, "wrote the %s report of rollout %s (%s) to %s", format, f.s.ro.rollout_id,
+		    dry ? "dry run" : cx_fleet_state(&f), out);
 	return 0;
 }

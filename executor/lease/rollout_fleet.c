@@ -265,7 +265,7 @@ static void take_live(cx_fleet *f, const json_t *kvs, size_t plen)
 }
 
 /* The rollout's own keys other than the store's: hosts/, slots/, driver. */
-static int take_rollout_keys(cx_fleet *f, const json_t *kvs, size_t plen, cx_error *err)
+static void take_rollout_keys(cx_fleet *f, const json_t *kvs, size_t plen)
 {
 	const json_t *kv;
 	size_t i;
@@ -284,11 +284,24 @@ static int take_rollout_keys(cx_fleet *f, const json_t *kvs, size_t plen, cx_err
 		if (!is_host && !is_slot && strcmp(leaf, "driver") != 0)
 			continue;
 		free(key);
-		if (kv_get(kv, plen, is_host ? CX_HOST_REPORT_MAX_BYTES : 256, &key, &val, &len) < 0)
-			return cx_err(err, CX_E_LEDGER, EPROTO,
-				      "rollout %s: an oversized or malformed value under %s in etcd",
-				      f->s.ro.rollout_id, leaf);
+		/* a value over its cap, or not base64: that entry alone is not
+		 * trusted (a report: shown as such; a slot: counted as held; the
+		 * lock: held by "?"), so one host cannot spoil everyone's read */
+		bool bad = kv_get(kv, plen, is_host ? CX_HOST_REPORT_MAX_BYTES : 256, &key, &val, &len) < 0;
+		if (!key)
+			continue;
 		leaf = key + plen;
+		if (bad) {
+			cx_fleet_host *bh = is_host ? cx_fleet_find(f, leaf + 6) : NULL;
+			if (bh)
+				snprintf(bh->report_error, sizeof(bh->report_error),
+					 "its report in etcd is oversized or not base64");
+			else if (is_slot)
+				json_object_set_new(f->slots, leaf + 6, json_string("?"));
+			else if (!is_host)
+				snprintf(f->driver, sizeof(f->driver), "?");
+			continue;
+		}
 		if (is_slot) {
 			json_object_set_new(f->slots, leaf + 6, json_stringn((char *)val, len));
 		} else if (!is_host) {
@@ -317,7 +330,6 @@ static int take_rollout_keys(cx_fleet *f, const json_t *kvs, size_t plen, cx_err
 			}
 		}
 	}
-	return 0;
 }
 
 int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *rollout_id,
@@ -360,9 +372,7 @@ int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *
 	f.slots = json_object();
 	take_registrations(&f, resp_kvs(rep, 1), strlen(pa));
 	take_live(&f, resp_kvs(rep, 2), strlen(pl));
-	r = take_rollout_keys(&f, resp_kvs(rep, 0), strlen(pr), err);
-	if (r < 0)
-		return r;
+	take_rollout_keys(&f, resp_kvs(rep, 0), strlen(pr));
 	f.started_at = f.s.ro.issued_at;
 	f.kr = kr;
 	cx_fleet_eval(&f, now);

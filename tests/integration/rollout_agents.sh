@@ -169,7 +169,11 @@ t_report_of_real_rollout() {
 	expect_stdout_has "web-$NHOSTS" || return 1
 	grep -q "Content-Security-Policy" "$OUTDIR/rollout.html" || fail "no CSP in the page" || return 1
 	! grep -qi "<script" "$OUTDIR/rollout.html" || fail "a script in the page" || return 1
-	[ "$(grep -o 'committed' "$OUTDIR/rollout.md" | wc -l)" -ge "$NHOSTS" ] || fail "fewer than $NHOSTS committed hosts on the page"
+	[ "$(grep -o 'committed' "$OUTDIR/rollout.md" | wc -l)" -ge "$NHOSTS" ] || fail "fewer than $NHOSTS committed hosts on the page" || return 1
+	# the same signed file before a start: the dry-run page, nothing read from etcd
+	check 0 "" "$RO" report --config "$C" --dry-run --lease "$W/all.lease" "$W/all.ro" || return 1
+	expect_stdout_has "Dry run" || return 1
+	expect_stdout_has "web-$NHOSTS"
 }
 run_test agents.report_of_the_completed_rollout t_report_of_real_rollout
 t_report_in_chromium() {

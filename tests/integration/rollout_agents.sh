@@ -266,6 +266,22 @@ t_rollback_restores() {
 }
 run_test agents.on_failure_rollback_restores_every_host t_rollback_restores
 
+t_rollback_after_reconnect() {
+	reset_hosts
+	RO_HOSTS=2 mk_rollout late '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 50,100 --gate auto \
+		--soak 0 --deadline 300 || return 1
+	wait_for 60 'v["state"] == "completed"' || return 1
+	agent_kill 2 TERM
+	"$RO" rollback --config "$C" --key "$KEYS/alice.key" "$RID" >/dev/null 2>"$ERR" || fail "rollback: $(first_err)" || return 1
+	wait_for 30 'v["tiers"][0]["hosts"][0]["state"] == "rolled_back"' || return 1
+	[ "$(host_state web-2)" = committed ] || fail "web-2 moved without its agent: $(host_state web-2)" || return 1
+	grep -q version=2 "$T/h2/srv/app.conf" || fail "web-2's file changed without its agent" || return 1
+	agent_start 2
+	wait_for 30 'v["tiers"][1]["hosts"][0]["state"] == "rolled_back"' || return 1
+	cmp -s "$T/h2/srv/app.conf" "$T/h2/app.conf.before" || fail "web-2 not restored: $(cat "$T/h2/srv/app.conf")"
+}
+run_test agents.rollback_reaches_a_host_that_reconnects_later t_rollback_after_reconnect
+
 t_halt_in_flight() {
 	local t0 t1
 	reset_hosts

@@ -322,9 +322,9 @@ run calyx-rollout approve --config "$OP" --key "$D/keys/alice.key" --tier 3 "$RI
 printf '$ calyx-rollout status --config %s --watch %s >%s\n' "$OP" "$RID" "$D/watch.txt"
 timeout 90 calyx-rollout status --config "$OP" --watch "$RID" >"$D/watch.txt" ||
 	die "status --watch did not end within 90 s (or failed): $(tail -n 3 "$D/watch.txt")"
-echo "(it printed $(grep -c '^rollout ' "$D/watch.txt" || true) blocks, one per change in etcd, and ended when the rollout settled)"
+echo "(it printed $(grep -c '^rollout ' "$D/watch.txt" || true) blocks, one per change in etcd and the last when the rollout settled; that last one:)"
+awk '/^rollout /{ buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$D/watch.txt"
 drive_wait
-run calyx-rollout status --config "$OP" "$RID"
 view "$RID"
 T2=$(date +%s)
 ACT1_STATE=$(vq 'v["state"]')

@@ -366,7 +366,7 @@ ACT2_WAITING=$(vq 'v["counts"]["waiting"]')
 
 step "17. the page says why nothing shipped"
 run calyx-rollout report --config "$OP" --format html -o "$D/rollout-halted.html" "$RID2"
-calyx-rollout report --config "$OP" --format md -o "$D/rollout-halted.md" "$RID2"
+run calyx-rollout report --config "$OP" --format md -o "$D/rollout-halted.md" "$RID2"
 printf '$ sed -n '\''/Why not shipped/,/^## /p'\'' %s\n' "$D/rollout-halted.md"
 sed -n '/[Ww]hy not shipped/,/^## /p' "$D/rollout-halted.md" | sed '$d'
 echo "(web-1's failed run was discarded; no other host was claimed:)"

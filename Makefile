@@ -3,6 +3,8 @@
 #   make            build every binary into build/
 #   make check      build and run every test suite (unit, fuzz-corpus replay, integration)
 #   make demo       install missing deps, build, and walk through the two-key lease flow
+#   make demo-fleet a 3-tier rollout over 6 simulated hosts on a private 3-member etcd (root;
+#                   loopback ports 23781-23783 and 23881-23883, DEMO_FLEET_PORT moves them)
 #   make asan       ASan+UBSan build (build/asan/) running the same tests
 #   make fuzz       clang libFuzzer harnesses (build/fuzz/), each run FUZZ_TIME seconds
 #   make bench      every benchmark below, then docs/benchmarks.md and its chart (root;
@@ -345,6 +347,9 @@ gates: tests
 demo:
 	$(Q)scripts/demo.sh
 
+demo-fleet:
+	$(Q)scripts/demo-fleet.sh
+
 install: $(BIN_PATHS)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BIN_PATHS) $(DESTDIR)$(BINDIR)/
@@ -352,7 +357,7 @@ install: $(BIN_PATHS)
 clean:
 	rm -rf build
 
-.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo install clean
+.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo demo-fleet install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -402,7 +402,12 @@ int cx_rollout_cmd_status(int argc, char **argv)
 		if (cx_fleet_load(c.etcd, c.cfg.etcd.timeout_ms, &c.kr, argv[optind], (int64_t)time(NULL),
 				  &f, &err) < 0)
 			return load_fail(&err);
-		if (!watch || f.s.revision != last_rev) {
+		/* --watch: a new block whenever etcd changed, and a last one when
+		 * the rollout settles (completed, or halted/rolled back with no
+		 * host still moving): a soak ends with no write to etcd, so the
+		 * block before it would still say "soaking" */
+		bool done = !watch || finished(&f);
+		if (!watch || f.s.revision != last_rev || done) {
 			if (json) {
 				_cleanup_json_ json_t *j = cx_fleet_view(&f);
 				_cleanup_free_ char *txt = cx_json_dump_pretty(j);
@@ -416,10 +421,7 @@ int cx_rollout_cmd_status(int argc, char **argv)
 			fflush(stdout);
 		}
 		last_rev = f.s.revision;
-		/* --watch: a new block whenever etcd changed, until the rollout
-		 * settles (completed, or halted/rolled back with no host still
-		 * moving) */
-		if (!watch || finished(&f))
+		if (done)
 			return 0;
 		sleep(1);
 	}

@@ -318,6 +318,25 @@ t_pause_resume() {
 }
 run_test agents.pause_holds_claims_resume_completes t_pause_resume
 
+# status --watch ends when the rollout settles, and what it printed last is
+# the settled state: here the last tier's soak ends the rollout with no
+# write to etcd (no driver runs), so a watch that prints only on a new
+# revision would end on a "soaking" block
+t_watch_ends_on_settled_state() {
+	local last
+	reset_hosts
+	RO_HOSTS=2 mk_rollout watch '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 50,100 \
+		--gate auto --soak 2 --deadline 300 || return 1
+	timeout 60 "$RO" status --config "$C" --watch "$RID" >"$W/watch.txt" 2>"$ERR" ||
+		fail "status --watch did not end within 60 s or failed: $(first_err)" || return 1
+	last=$(grep "^rollout $RID: " "$W/watch.txt" | tail -n 1)
+	case $last in
+	"rollout $RID: completed "*) ;;
+	*) fail "the last block of status --watch: '$last'" ;;
+	esac
+}
+run_test agents.status_watch_ends_on_the_settled_state t_watch_ends_on_settled_state
+
 t_lost_then_recovers() {
 	reset_hosts
 	RO_HOSTS=4 mk_rollout lost '["/usr/bin/sleep", "6"]' --tiers 25,50,100 --gate auto \

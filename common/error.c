@@ -157,6 +157,17 @@ void cx_wipe(void *p, size_t n)
 	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
+char *cx_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	CX_CHECK(n >= 0);
+	return s;
+}
+
 char *cx_strdup(const char *s)
 {
 	char *d = strdup(s);

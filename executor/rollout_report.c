@@ -67,11 +67,11 @@ static void banner(page *p)
 	for (size_t i = 0; mode && i < CX_ARRAY_SIZE(MODES); i++)
 		if (strcmp(mode, MODES[i].mode) == 0)
 			mi = &MODES[i];
-	_cleanup_free_ char *label = mi ? rr_sfmt("Mode: %s", mi->label)
-					: rr_sfmt("Mode: unknown (%s)", mode ? mode : "not given");
+	_cleanup_free_ char *label = mi ? cx_strf("Mode: %s", mi->label)
+					: cx_strf("Mode: unknown (%s)", mode ? mode : "not given");
 
 	if (!p->html) {
-		_cleanup_free_ char *line = rr_sfmt("%s. %s", label, detail);
+		_cleanup_free_ char *line = cx_strf("%s. %s", label, detail);
 		cx_rout_para(&p->o, mi ? mi->kind : CX_ROUT_WARN, line);
 		return;
 	}
@@ -99,7 +99,7 @@ static void progress(page *p, const json_t *c)
 		if (!rr_num(c, keys[i], 0, CX_ROLLOUT_HOSTS_MAX * (long long)CX_ROLLOUT_TIERS_MAX, &n[i]))
 			n[i] = 0;
 		total += n[i];
-		char *next = rr_sfmt("%s %lld %s%s", alt, n[i], keys[i], i + 1 < CX_ARRAY_SIZE(keys) ? "," : "");
+		char *next = cx_strf("%s %lld %s%s", alt, n[i], keys[i], i + 1 < CX_ARRAY_SIZE(keys) ? "," : "");
 		free(alt);
 		alt = next;
 	}
@@ -149,21 +149,21 @@ static void whynot_line(page *p, const json_t *t, size_t ti, size_t from, size_t
 	const char *state = rr_str(h, "state"), *why = rr_str(h, "why_not"), *reason = rr_str(h, "reason");
 	long long tn;
 	_cleanup_free_ char *names = cx_strdup(""), *tier = rr_num(t, "n", 1, CX_ROLLOUT_TIERS_MAX, &tn)
-									  ? rr_sfmt("tier %lld", tn)
-									  : rr_sfmt("tier #%zu", ti + 1);
+									  ? cx_strf("tier %lld", tn)
+									  : cx_strf("tier #%zu", ti + 1);
 	size_t shown = 0;
 
 	for (size_t i = from; i < to && shown < GROUP_NAMES_MAX; i++, shown++) {
-		char *next = rr_sfmt("%s%s%s", names, shown ? ", " : "", rr_str_or(rr_host_at(t, i), "host"));
+		char *next = cx_strf("%s%s%s", names, shown ? ", " : "", rr_str_or(rr_host_at(t, i), "host"));
 		free(names);
 		names = next;
 	}
-	_cleanup_free_ char *more = to - from > shown ? rr_sfmt(" and %zu more", to - from - shown) : cx_strdup("");
-	_cleanup_free_ char *count = to - from > 1 ? rr_sfmt(", %zu hosts", to - from) : cx_strdup("");
-	_cleanup_free_ char *what = rr_sfmt(" (%s%s, %s%s%s): ", tier, count, state ? state : "state unknown",
+	_cleanup_free_ char *more = to - from > shown ? cx_strf(" and %zu more", to - from - shown) : cx_strdup("");
+	_cleanup_free_ char *count = to - from > 1 ? cx_strf(", %zu hosts", to - from) : cx_strdup("");
+	_cleanup_free_ char *what = cx_strf(" (%s%s, %s%s%s): ", tier, count, state ? state : "state unknown",
 					 reason && strcmp(reason, "OK") != 0 ? ", " : "",
 					 reason && strcmp(reason, "OK") != 0 ? reason : "");
-	_cleanup_free_ char *text = why ? cx_strdup(why) : rr_sfmt("%s (the view gives no reason)", rr_state_why(state));
+	_cleanup_free_ char *text = why ? cx_strdup(why) : cx_strf("%s (the view gives no reason)", rr_state_why(state));
 
 	cx_rout_raw(&p->o, p->html ? "<li><strong>" : "- **");
 	cx_rout_text(&p->o, names);
@@ -244,13 +244,13 @@ static void overview(page *p)
 	cx_rout_kv_own(&p->o, "command (argv)", rr_argv_s(rr_member(v, "command")));
 	cx_rout_kv(&p->o, "published (plan)", rr_at_s(v, "started_at", b1, "not yet"));
 	cx_rout_kv_own(&p->o, "window (UTC)",
-		       rr_sfmt("%s to %s", rr_at_s(w, "not_before", b2, UNKNOWN), rr_at_s(w, "not_after", b3, UNKNOWN)));
+		       cx_strf("%s to %s", rr_at_s(w, "not_before", b2, UNKNOWN), rr_at_s(w, "not_after", b3, UNKNOWN)));
 	cx_rout_kv(&p->o, "on failure", rr_str_or(v, "on_failure"));
 	cx_rout_kv(&p->o, "on deadline", rr_str_or(v, "on_deadline"));
 	cx_rout_kv(&p->o, "lease id", rr_str_or(v, "lease_id"));
 	cx_rout_kv(&p->o, "lease sha256", rr_str_or(v, "lease_sha256"));
 	cx_rout_kv_own(&p->o, "view read at (UTC)",
-		       rr_sfmt("%s, etcd revision %s", rr_at_s(v, "read_at", b1, UNKNOWN),
+		       cx_strf("%s, etcd revision %s", rr_at_s(v, "read_at", b1, UNKNOWN),
 			    rr_num_s(v, "revision", 0, 1LL << 62, b2)));
 	cx_rout_table_end(&p->o);
 	signers(p, "Rollout signed by", "signers");
@@ -291,7 +291,7 @@ static void controls(page *p)
 static void render(page *p)
 {
 	size_t nt = rr_arr_n(rr_member(p->v, "tiers"), CX_ROLLOUT_TIERS_MAX);
-	_cleanup_free_ char *title = rr_sfmt("calyx rollout %s (pool %s)", rr_str_or(p->v, "rollout_id"), rr_str_or(p->v, "pool"));
+	_cleanup_free_ char *title = cx_strf("calyx rollout %s (pool %s)", rr_str_or(p->v, "rollout_id"), rr_str_or(p->v, "pool"));
 
 	cx_rout_begin_styled(&p->o, title, CSS);
 	banner(p);

@@ -58,7 +58,6 @@ const json_t *rr_host_at(const json_t *tier, size_t i);
 
 /* ---- plain strings ------------------------------------------------------------ */
 
-char *rr_sfmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 /* "YYYY-MM-DD HH:MM:SS" (UTC). */
 void rr_date_s(long long t, char buf[32]);
 /* Time member k as a date into buf; "unknown" when of the wrong type,

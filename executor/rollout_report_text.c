@@ -71,17 +71,6 @@ size_t rr_arr_n(const json_t *a, size_t max)
 
 /* ---- plain strings ------------------------------------------------------- */
 
-char *rr_sfmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-	va_start(ap, f);
-	int n = vasprintf(&s, f, ap);
-	va_end(ap);
-	CX_CHECK(n >= 0);
-	return s;
-}
-
 void rr_date_s(long long t, char buf[32])
 {
 	time_t tt = (time_t)t;
@@ -130,7 +119,7 @@ char *rr_clip(const char *s, size_t max)
 		return cx_strdup(s);
 	while (max && ((unsigned char)s[max] & 0xc0) == 0x80)
 		max--;
-	return rr_sfmt("%.*s…", (int)max, s);
+	return cx_strf("%.*s…", (int)max, s);
 }
 
 /* argv as JSON strings separated by spaces (no argument can pass for two). */
@@ -146,13 +135,13 @@ char *rr_argv_s(const json_t *a)
 		const json_t *x = json_array_get(a, i);
 		char *q = json_is_string(x) ? json_dumps(x, JSON_ENCODE_ANY) : cx_strdup(UNKNOWN);
 		CX_CHECK(q);
-		next = rr_sfmt("%s%s%s", acc, i ? " " : "", q);
+		next = cx_strf("%s%s%s", acc, i ? " " : "", q);
 		free(q);
 		free(acc);
 		acc = next;
 	}
 	if (json_array_size(a) > n) {
-		next = rr_sfmt("%s … (%zu arguments)", acc, json_array_size(a));
+		next = cx_strf("%s … (%zu arguments)", acc, json_array_size(a));
 		free(acc);
 		acc = next;
 	}

@@ -54,14 +54,14 @@ static void steps(page *p, const json_t *t, size_t nh)
 		rr_date_s(last, b[3]);
 	rr_dur_s(plan >= 0 && auth >= plan ? auth - plan : -1, d[0]);
 	rr_dur_s(first >= 0 && last >= first ? last - first : -1, d[1]);
-	_cleanup_free_ char *s1 = rr_sfmt("published %s", plan >= 0 ? b[0] : UNKNOWN);
+	_cleanup_free_ char *s1 = cx_strf("published %s", plan >= 0 ? b[0] : UNKNOWN);
 	_cleanup_free_ char *s2 = auth < 0 ? cx_strdup(manual ? "not approved yet" : "not opened yet")
-		: manual ? rr_sfmt("approved by %s at %s (%s after publishing)", rr_str_or(t, "approved_by"), b[1], d[0])
-			 : rr_sfmt("opened automatically at %s (%s after publishing)", b[1], d[0]);
+		: manual ? cx_strf("approved by %s at %s (%s after publishing)", rr_str_or(t, "approved_by"), b[1], d[0])
+			 : cx_strf("opened automatically at %s (%s after publishing)", b[1], d[0]);
 	_cleanup_free_ char *s3 = first < 0 ? cx_strdup("no host claimed yet")
-		: rr_sfmt("first claim %s, last finish %s (%s); %zu of %zu hosts finished", b[2],
+		: cx_strf("first claim %s, last finish %s (%s); %zu of %zu hosts finished", b[2],
 		       last >= 0 ? b[3] : "-", d[1], finished, nh);
-	_cleanup_free_ char *s4 = rr_sfmt("%zu of %zu hosts' audit chains recorded", audited, nh);
+	_cleanup_free_ char *s4 = cx_strf("%zu of %zu hosts' audit chains recorded", audited, nh);
 	const char *const name[] = { "plan", "authorize", "execute", "audit" }, *val[] = { s1, s2, s3, s4 };
 
 	cx_rout_raw(&p->o, p->html ? "<ol class=\"steps\" aria-label=\"phases\">\n" : "");
@@ -111,7 +111,7 @@ static void timeline(page *p, const json_t *t, size_t nh, size_t ti)
 #define X(tv) (lx + (int)((double)((tv) - lo) * w / (double)(hi - lo)))
 	cx_rout_rawf(&p->o, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" width=\"900\" height=\"%d\" viewBox=\"0 0 900 %d\" role=\"img\" aria-labelledby=\"tl%zu\">\n<title id=\"tl%zu\">",
 		     h, h, ti, ti);
-	_cleanup_free_ char *alt = rr_sfmt("Timeline of %zu hosts from %s to %s UTC (%s); each host's state and times are in the table below",
+	_cleanup_free_ char *alt = cx_strf("Timeline of %zu hosts from %s to %s UTC (%s); each host's state and times are in the table below",
 					rows, b1, b2, d);
 	cx_rout_text(&p->o, alt);
 	cx_rout_raw(&p->o, "</title>\n<g font-family=\"sans-serif\" font-size=\"13\" fill=\"#212121\">\n");
@@ -151,7 +151,7 @@ static void timeline(page *p, const json_t *t, size_t nh, size_t ti)
 				     X(s), y, X(end) - X(s) + 2, rr_bar_colour(state));
 		if (f >= lo && json_is_object(rr_member(hs, "audit")))
 			cx_rout_rawf(&p->o, "<path d=\"M%d %d l5 5 l-5 5 l-5 -5 z\" fill=\"#212121\"/>\n", X(f) + 6, y + 4);
-		_cleanup_free_ char *lab = rr_sfmt("%s %s %s", rr_state_sym(state), state ? state : UNKNOWN,
+		_cleanup_free_ char *lab = cx_strf("%s %s %s", rr_state_sym(state), state ? state : UNKNOWN,
 						rr_span_s(hs, "started_at", "finished_at", d));
 		cx_rout_rawf(&p->o, "<text x=\"%d\" y=\"%d\">", lx + w + 18, y + 14);
 		cx_rout_text(&p->o, lab);
@@ -159,7 +159,7 @@ static void timeline(page *p, const json_t *t, size_t nh, size_t ti)
 	}
 #undef X
 	cx_rout_raw(&p->o, "</g>\n</svg>\n");
-	_cleanup_free_ char *legend = rr_sfmt("Timeline (UTC): thin line, waiting for a slot after the authorization; pale bar, claimed and preparing; solid bar, running (its state written at the right); diamond, audit chain recorded.%s",
+	_cleanup_free_ char *legend = cx_strf("Timeline (UTC): thin line, waiting for a slot after the authorization; pale bar, claimed and preparing; solid bar, running (its state written at the right); diamond, audit chain recorded.%s",
 					   nh > rows ? " Only the first hosts are drawn; every host is in the table." : "");
 	cx_rout_rawf(&p->o, "<p class=\"meta\">");
 	cx_rout_text(&p->o, legend);
@@ -181,22 +181,22 @@ static void host_rows(page *p, const json_t *t, size_t nh)
 			cx_rout_table_row(&p->o, c, CX_ARRAY_SIZE(c));
 			continue;
 		}
-		_cleanup_free_ char *st = rr_sfmt("%s %s", rr_state_sym(state), state ? state : UNKNOWN);
-		_cleanup_free_ char *ecs = rr_num(h, "exit_code", -1000, 1000, &ec) ? rr_sfmt(", exit %lld", ec)
+		_cleanup_free_ char *st = cx_strf("%s %s", rr_state_sym(state), state ? state : UNKNOWN);
+		_cleanup_free_ char *ecs = rr_num(h, "exit_code", -1000, 1000, &ec) ? cx_strf(", exit %lld", ec)
 										    : cx_strdup("");
 		const char *ws = rr_str(h, "workspace"), *msg = rr_str(h, "message");
 		_cleanup_free_ char *res = rr_str(h, "status") || rr_str(h, "reason") || msg || ws
-			? rr_sfmt("%s (%s%s)%s%s%s%s", rr_str(h, "status") ? rr_str(h, "status") : "-",
+			? cx_strf("%s (%s%s)%s%s%s%s", rr_str(h, "status") ? rr_str(h, "status") : "-",
 			       rr_str(h, "reason") ? rr_str(h, "reason") : "-", ecs, msg ? ": " : "", msg ? msg : "",
 			       ws ? "; workspace " : "", ws ? ws : "")
 			: cx_strdup("-");
 		/* the run (calyx-audit report RUN_ID on the host) and its audit chain */
 		const char *head = rr_str(au, "head");
-		_cleanup_free_ char *run = rr_str(h, "run_id") ? rr_sfmt("run %s; ", rr_str(h, "run_id")) : cx_strdup("");
+		_cleanup_free_ char *run = rr_str(h, "run_id") ? cx_strf("run %s; ", rr_str(h, "run_id")) : cx_strdup("");
 		_cleanup_free_ char *aud = json_is_object(au)
-			? rr_sfmt("%sseq %s, head %.16s%s", run, rr_num_s(au, "last_seq", 0, 1LL << 62, sq),
+			? cx_strf("%sseq %s, head %.16s%s", run, rr_num_s(au, "last_seq", 0, 1LL << 62, sq),
 				  head ? head : UNKNOWN, head && strlen(head) > 16 ? "…" : "")
-			: rr_sfmt("%s%s", run, au && !json_is_null(au) ? "audit unknown" : "-");
+			: cx_strf("%s%s", run, au && !json_is_null(au) ? "audit unknown" : "-");
 		const char *c[] = { rr_str_or(h, "host"), st, rr_at_s(h, "claimed_at", b[0], "-"),
 				    rr_at_s(h, "started_at", b[1], "-"), rr_at_s(h, "finished_at", b[2], "-"),
 				    rr_span_s(h, "started_at", "finished_at", d), res, aud };
@@ -243,9 +243,9 @@ static void check_rows(page *p, const json_t *t, size_t nh)
 static char *tier_title(const json_t *t, size_t i)
 {
 	long long n, pct;
-	_cleanup_free_ char *ns = rr_num(t, "n", 1, CX_ROLLOUT_TIERS_MAX, &n) ? rr_sfmt("%lld", n) : rr_sfmt("#%zu", i + 1);
-	_cleanup_free_ char *ps = rr_num(t, "percent", 0, 100, &pct) ? rr_sfmt("%lld %%", pct) : cx_strdup("unknown %");
-	return rr_sfmt("Tier %s: %s (%s of the pool, %s)", ns, rr_str_or(t, "name"), ps, rr_str_or(t, "status"));
+	_cleanup_free_ char *ns = rr_num(t, "n", 1, CX_ROLLOUT_TIERS_MAX, &n) ? cx_strf("%lld", n) : cx_strf("#%zu", i + 1);
+	_cleanup_free_ char *ps = rr_num(t, "percent", 0, 100, &pct) ? cx_strf("%lld %%", pct) : cx_strdup("unknown %");
+	return cx_strf("Tier %s: %s (%s of the pool, %s)", ns, rr_str_or(t, "name"), ps, rr_str_or(t, "status"));
 }
 
 void rr_tier(page *p, size_t ti)
@@ -260,7 +260,7 @@ void rr_tier(page *p, size_t ti)
 		cx_rout_para(&p->o, CX_ROUT_WARN, "This tier is not an object in the view: nothing to show.");
 		return;
 	}
-	_cleanup_free_ char *rules = rr_sfmt("Gate %s; soak %s s; deadline %s s; max parallel %s; failures %s (max %s).",
+	_cleanup_free_ char *rules = cx_strf("Gate %s; soak %s s; deadline %s s; max parallel %s; failures %s (max %s).",
 					  rr_str_or(t, "gate"), rr_num_s(t, "soak_s", 0, CX_ROLLOUT_SECONDS_MAX, b[0]),
 					  rr_num_s(t, "deadline_s", 0, CX_ROLLOUT_SECONDS_MAX, b[1]),
 					  rr_num_s(t, "max_parallel", 0, CX_ROLLOUT_HOSTS_MAX, b[2]),

@@ -9,7 +9,7 @@
  *
  * How hostile input is kept in its place: no report file writes markup
  * but report_out.c. Sections (report_sections.c, report_usage.c) build
- * plain strings (report_text.c: rep_fmt, rep_plain, rep_argv_plain, ...)
+ * plain strings (report_text.c: rep_plain, rep_argv_plain, ...)
  * and hand them to report_out.c, which escapes every one for the format,
  * shows invisible and bidi characters, bounds each value, and alone
  * writes markup (its header states the invariant). The files and what

@@ -84,7 +84,6 @@ static inline bool is_type(const event *e, const char *t)
 
 /* ---- plain strings (report_text.c) ------------------------------------- */
 
-char *rep_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 /* Cut s (malloc'd, taken) to at most max bytes on a UTF-8 boundary. */
 char *rep_clip(char *s, size_t max);
 /* Any JSON value as compact JSON; "-" for none. */

@@ -60,25 +60,25 @@ static char *run_outcome(const lease_run *lr)
 			rej = e;
 	}
 	if (!started && rej)
-		return rep_fmt("refused [%s]", jstr(details(rej), "reason") ?: "?");
+		return cx_strf("refused [%s]", jstr(details(rej), "reason") ?: "?");
 	if (!started && fail)
-		return rep_fmt("failed before the run [%s]", jstr(details(fail), "reason") ?: "?");
+		return cx_strf("failed before the run [%s]", jstr(details(fail), "reason") ?: "?");
 	if (!started)
 		return cx_strdup("not run (no exec.started)");
 	if (halt != SIZE_MAX)
-		return rep_fmt("halted [%s]%s", jstr(details(&lr->ev[halt]), "reason") ?: "?",
+		return cx_strf("halted [%s]%s", jstr(details(&lr->ev[halt]), "reason") ?: "?",
 			   strcmp(phase_at(lr, halt), "validate") == 0 ? " in the validate step" : "");
 	if (fail)
-		return rep_fmt("failed [%s]", jstr(details(fail), "reason") ?: "?");
+		return cx_strf("failed [%s]", jstr(details(fail), "reason") ?: "?");
 	if (!fin)
 		return cx_strdup("started, no exec.finished (interrupted, or still running)");
 	if (!jint(details(fin), "exit_code", &v))
-		return jint(details(fin), "signal", &v) ? rep_fmt("killed by signal %lld", v)
+		return jint(details(fin), "signal", &v) ? cx_strf("killed by signal %lld", v)
 							: cx_strdup("finished");
 	if (vfin && jint(details(vfin), "exit_code", &v) && v != 0)
-		return rep_fmt("completed, exit 0; validate exited %lld", v);
+		return cx_strf("completed, exit 0; validate exited %lld", v);
 	jint(details(fin), "exit_code", &v);
-	return rep_fmt("completed, exit %lld", v);
+	return cx_strf("completed, exit %lld", v);
 }
 
 static const char *ws_label(const char *type)
@@ -108,7 +108,7 @@ static char *outcome(const lease_run *lr)
 			ws = etype(&lr->ev[i]) + 10;
 	if (!ws)
 		return run;
-	r = rep_fmt("%s; workspace %s", run,
+	r = cx_strf("%s; workspace %s", run,
 		strcmp(ws, "committed") == 0 ? "committed" : strcmp(ws, "undone") == 0 ? "committed, later undone" : "rolled back");
 	free(run);
 	return r;
@@ -129,21 +129,21 @@ static void chain_status(report *rp)
 	char *s;
 
 	if (c->intact && c->signed_lines < c->lines) {
-		s = rep_fmt("Audit chain intact, but its last %llu events (lines %llu to %llu) follow the last checkpoint: no host-key signature vouches for them yet (a writer still running, or one stopped before its sync), so they are marked NOT VERIFIED. Lines 1 to %llu verify (host-key signatures, hash chain, seq from 1); head %s.",
+		s = cx_strf("Audit chain intact, but its last %llu events (lines %llu to %llu) follow the last checkpoint: no host-key signature vouches for them yet (a writer still running, or one stopped before its sync), so they are marked NOT VERIFIED. Lines 1 to %llu verify (host-key signatures, hash chain, seq from 1); head %s.",
 			(unsigned long long)(c->lines - c->signed_lines), (unsigned long long)c->signed_lines + 1,
 			(unsigned long long)c->lines, (unsigned long long)c->signed_lines, c->head);
 		cx_rout_para(&rp->o, CX_ROUT_WARN, s);
 	} else if (c->intact) {
-		s = rep_fmt("Audit chain intact: all %llu events of the log verify (host-key signatures, hash chain, seq from 1); head %s. "
+		s = cx_strf("Audit chain intact: all %llu events of the log verify (host-key signatures, hash chain, seq from 1); head %s. "
 			"Lines cut from the end can only be detected against a head kept elsewhere (calyx-audit verify --expect-head).",
 			(unsigned long long)c->lines, c->head);
 		cx_rout_para(&rp->o, CX_ROUT_OK, s);
 	} else if (c->bad_line) {
-		s = rep_fmt("AUDIT CHAIN FAILED at line %llu: %s. Events from line %llu on (after the last valid checkpoint before it) are not covered by the verification and are marked NOT VERIFIED: what they say may be forged.",
+		s = cx_strf("AUDIT CHAIN FAILED at line %llu: %s. Events from line %llu on (after the last valid checkpoint before it) are not covered by the verification and are marked NOT VERIFIED: what they say may be forged.",
 			(unsigned long long)c->bad_line, c->message, (unsigned long long)c->signed_lines + 1);
 		cx_rout_para(&rp->o, CX_ROUT_WARN, s);
 	} else {
-		s = rep_fmt("AUDIT CHAIN FAILED: %s. No event in this report is verified.", c->message);
+		s = cx_strf("AUDIT CHAIN FAILED: %s. No event in this report is verified.", c->message);
 		cx_rout_para(&rp->o, CX_ROUT_WARN, s);
 	}
 	free(s);
@@ -155,7 +155,7 @@ static void sec_overview(report *rp)
 	char *s;
 
 	if (rp->nrun > 1) {
-		s = rep_fmt("'%s' matches %zu leases (a run id used again with a new lease); each is reported below, in log order.",
+		s = cx_strf("'%s' matches %zu leases (a run id used again with a new lease); each is reported below, in log order.",
 			rp->id, rp->nrun);
 		cx_rout_para(&rp->o, CX_ROUT_NORMAL, s);
 		free(s);
@@ -163,7 +163,7 @@ static void sec_overview(report *rp)
 	cx_rout_table_begin(&rp->o, hdr, 5);
 	for (size_t i = 0; i < rp->nrun; i++) {
 		const lease_run *lr = &rp->run[i];
-		char *n = rep_fmt("%zu", i + 1), *o = outcome(lr);
+		char *n = cx_strf("%zu", i + 1), *o = outcome(lr);
 		const char *c[] = { n, lr->lease_id, lr->n ? jstr(lr->ev[0].j, "run_id") : NULL,
 				    lr->n ? jstr(lr->ev[0].j, "time") : NULL, o };
 		cx_rout_table_row(&rp->o, c, 5);
@@ -172,7 +172,7 @@ static void sec_overview(report *rp)
 	}
 	cx_rout_table_end(&rp->o);
 	if (rp->dropped || rp->unparsed) {
-		s = rep_fmt("Not shown: %zu events past the report's cap of %d; %zu lines naming these leases that are not audit events (unparsable: tampered?).",
+		s = cx_strf("Not shown: %zu events past the report's cap of %d; %zu lines naming these leases that are not audit events (unparsable: tampered?).",
 			rp->dropped, CX_REPORT_MAX_EVENTS, rp->unparsed);
 		cx_rout_para(&rp->o, CX_ROUT_WARN, s);
 		free(s);
@@ -187,9 +187,9 @@ static void sec_summary(report *rp, const lease_run *lr)
 	cx_rout_kv(&rp->o, "lease id", lr->lease_id);
 	cx_rout_kv(&rp->o, "run id", jstr(f->j, "run_id"));
 	cx_rout_kv_own(&rp->o, "outcome", outcome(lr));
-	cx_rout_kv_own(&rp->o, "events", rep_fmt("%zu (lines %llu to %llu)", lr->n, (unsigned long long)f->line,
+	cx_rout_kv_own(&rp->o, "events", cx_strf("%zu (lines %llu to %llu)", lr->n, (unsigned long long)f->line,
 				 (unsigned long long)l->line));
-	cx_rout_kv_own(&rp->o, "from", rep_fmt("%s to %s", jstr(f->j, "time"), jstr(l->j, "time")));
+	cx_rout_kv_own(&rp->o, "from", cx_strf("%s to %s", jstr(f->j, "time"), jstr(l->j, "time")));
 	cx_rout_table_end(&rp->o);
 	if (rp->o.fmt == CX_REPORT_HTML)
 		rep_glance_chart(rp, lr);
@@ -219,7 +219,7 @@ static void lease_body_rows(report *rp, const json_t *b, const json_t *d)
 	cx_rout_kv_own(&rp->o, "reads (paths.ro)", rep_plain(json_object_get(paths, "ro")));
 	cx_rout_kv_own(&rp->o, "writes (paths.rw)", rep_plain(json_object_get(paths, "rw")));
 	json_object_foreach((json_t *)env, k, v) {
-		char *n = rep_fmt("%s%s%s", names ? names : "", names ? ", " : "", k);
+		char *n = cx_strf("%s%s%s", names ? names : "", names ? ", " : "", k);
 		free(names);
 		names = n;
 		if (strlen(names) > CX_ROUT_TEXT_MAX)
@@ -279,7 +279,7 @@ static void sec_lease(report *rp, const lease_run *lr)
 	for (size_t i = 0; i < lr->n; i++)
 		presented += is_type(&lr->ev[i], "lease.verified");
 	if (presented > 1)
-		cx_rout_kv_own(&rp->o, "presented", rep_fmt("%zu times (a lease runs once: later presentations are refused, see the timeline)",
+		cx_rout_kv_own(&rp->o, "presented", cx_strf("%zu times (a lease runs once: later presentations are refused, see the timeline)",
 					    presented));
 	cx_rout_table_end(&rp->o);
 	cx_rout_para(&rp->o, CX_ROUT_NORMAL, "Signed by (roles from the host's keyring; both signatures verified):");
@@ -332,7 +332,7 @@ static void sec_processes(report *rp, const lease_run *lr)
 		     *ppid = rep_plain(json_object_get(d, "ppid"));
 		char *file = rep_plain(json_object_get(d, "filename"));
 		if (json_is_true(json_object_get(d, "exec_by_fd"))) {
-			char *f = rep_fmt("%s (the leased command, executed by fd)", file);
+			char *f = cx_strf("%s (the leased command, executed by fd)", file);
 			free(file);
 			file = f;
 		}
@@ -343,8 +343,8 @@ static void sec_processes(report *rp, const lease_run *lr)
 		long long whole;
 		if (json_is_array(av) && json_is_true(json_object_get(ah, "truncated"))) {
 			char *a = jint(ah, "bytes", &whole)
-					  ? rep_fmt("%s … [argv cut: %lld bytes in all]", args, whole + 1)
-					  : rep_fmt("%s … [argv cut]", args);
+					  ? cx_strf("%s … [argv cut: %lld bytes in all]", args, whole + 1)
+					  : cx_strf("%s … [argv cut]", args);
 			free(args);
 			args = a;
 		}
@@ -365,7 +365,7 @@ static void sec_processes(report *rp, const lease_run *lr)
 	for (size_t i = 0; i < lr->n; i++) {
 		const event *e = &lr->ev[i];
 		if (is_type(e, "exec.finished") && jint(details(e), "processes_started", &v)) {
-			char *s = rep_fmt("Phase %s: %lld processes started in all (the audit log lists each of the first 256).",
+			char *s = cx_strf("Phase %s: %lld processes started in all (the audit log lists each of the first 256).",
 				      jstr(details(e), "phase") ?: "?", v);
 			cx_rout_para(&rp->o, CX_ROUT_NORMAL, s);
 			free(s);
@@ -421,11 +421,11 @@ static void sec_workspace(report *rp, const lease_run *lr)
 		cx_rout_kv_own(&rp->o, "seq", rep_plain(json_object_get(e->j, "seq")));
 		cx_rout_kv(&rp->o, "time", jstr(e->j, "time"));
 		if (jint(d, "added", &n))
-			cx_rout_kv_own(&rp->o, "added", rep_fmt("%lld", n));
+			cx_rout_kv_own(&rp->o, "added", cx_strf("%lld", n));
 		if (jint(d, "changed", &n))
-			cx_rout_kv_own(&rp->o, "modified", rep_fmt("%lld", n));
+			cx_rout_kv_own(&rp->o, "modified", cx_strf("%lld", n));
 		if (jint(d, "deleted", &n))
-			cx_rout_kv_own(&rp->o, "deleted", rep_fmt("%lld", n));
+			cx_rout_kv_own(&rp->o, "deleted", cx_strf("%lld", n));
 		rep_kv_members(rp, d, skip);
 		cx_rout_table_end(&rp->o);
 	}
@@ -441,7 +441,7 @@ static void sec_timeline(report *rp, const lease_run *lr)
 	cx_rout_table_begin(&rp->o, hdr, 6);
 	for (size_t i = 0; i < lr->n; i++) {
 		const event *e = &lr->ev[i];
-		char *seq = rep_plain(json_object_get(e->j, "seq")), *line = rep_fmt("%llu", (unsigned long long)e->line);
+		char *seq = rep_plain(json_object_get(e->j, "seq")), *line = cx_strf("%llu", (unsigned long long)e->line);
 		char *d = rep_clip(rep_dump_any(details(e)), DETAILS_MAX);
 		const char *c[] = { seq, line, jstr(e->j, "time"), etype(e), d,
 				    line_verified(rp, e->line) ? "verified" : "NOT VERIFIED" };
@@ -456,7 +456,7 @@ static void sec_timeline(report *rp, const lease_run *lr)
 static void render_run(report *rp, size_t idx)
 {
 	const lease_run *lr = &rp->run[idx];
-	char *h = rep_fmt("Lease %zu of %zu: %s (run %s)", idx + 1, rp->nrun, lr->lease_id,
+	char *h = cx_strf("Lease %zu of %zu: %s (run %s)", idx + 1, rp->nrun, lr->lease_id,
 		      jstr(lr->ev[0].j, "run_id") ?: "?");
 	cx_rout_heading(&rp->o, 2, h);
 	free(h);
@@ -472,7 +472,7 @@ static void render_run(report *rp, size_t idx)
 
 void rep_render(report *rp)
 {
-	char *title = rep_fmt("calyx run report: %s", rp->id), *gen;
+	char *title = cx_strf("calyx run report: %s", rp->id), *gen;
 	time_t now = time(NULL);
 	struct tm tm;
 	char ts[64] = "?";
@@ -484,7 +484,7 @@ void rep_render(report *rp)
 	sec_overview(rp);
 	for (size_t i = 0; i < rp->nrun; i++)
 		render_run(rp, i);
-	gen = rep_fmt("Generated by calyx-audit %s at %s from the audit log alone.", CX_VERSION, ts);
+	gen = cx_strf("Generated by calyx-audit %s at %s from the audit log alone.", CX_VERSION, ts);
 	cx_rout_para(&rp->o, CX_ROUT_NORMAL, gen);
 	cx_rout_end(&rp->o);
 	free(title);

@@ -14,17 +14,6 @@
 #include "calyx/audit.h"
 #include "calyx/lease.h"
 
-char *rep_fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-	va_start(ap, f);
-	int n = vasprintf(&s, f, ap);
-	va_end(ap);
-	CX_CHECK(n >= 0);
-	return s;
-}
-
 /* A text value (docs/audit-events.md) for a plain report cell. report_out.c
  * escapes what it writes (calyx/esc.h: a byte that is not UTF-8 as \xHH,
  * a backslash as \\), so a value that is not UTF-8 goes there as its own
@@ -42,12 +31,12 @@ static char *text_cell(const json_t *v)
 	bool utf8 = probe != NULL;
 	json_decref(probe);
 	if (t.truncated && t.whole_len >= 0)
-		return rep_fmt("%s… [cut at %zu of %lld bytes]%s", (const char *)t.bytes, t.len,
+		return cx_strf("%s… [cut at %zu of %lld bytes]%s", (const char *)t.bytes, t.len,
 			       (long long)t.whole_len, utf8 ? "" : " [not UTF-8]");
 	if (t.truncated)
-		return rep_fmt("%s… [cut at %zu bytes]%s", (const char *)t.bytes, t.len,
+		return cx_strf("%s… [cut at %zu bytes]%s", (const char *)t.bytes, t.len,
 			       utf8 ? "" : " [not UTF-8]");
-	return rep_fmt("%s%s", (const char *)t.bytes, utf8 ? "" : " [not UTF-8]");
+	return cx_strf("%s%s", (const char *)t.bytes, utf8 ? "" : " [not UTF-8]");
 }
 
 /* Cut s (malloc'd) to at most max bytes on a UTF-8 boundary, marking the cut. */
@@ -58,7 +47,7 @@ char *rep_clip(char *s, size_t max)
 		return s;
 	while (max && ((unsigned char)s[max] & 0xc0) == 0x80)
 		max--;
-	char *r = rep_fmt("%.*s… (%zu bytes)", (int)max, s, n);
+	char *r = cx_strf("%.*s… (%zu bytes)", (int)max, s, n);
 	free(s);
 	return r;
 }
@@ -97,7 +86,7 @@ static char *join_plain(const json_t *v, bool obj)
 				break;
 			item = (json_is_object(x) && !is_text_value(x)) || json_is_array(x) ? rep_dump_any(x)
 											    : rep_plain(x);
-			next = rep_fmt("%s%s%s=%s", acc, i++ ? ", " : "", k, item);
+			next = cx_strf("%s%s%s=%s", acc, i++ ? ", " : "", k, item);
 			free(item);
 			free(acc);
 			acc = next;
@@ -109,7 +98,7 @@ static char *join_plain(const json_t *v, bool obj)
 			break;
 		item = (json_is_object(x) && !is_text_value(x)) || json_is_array(x) ? rep_dump_any(x)
 										    : rep_plain(x);
-		next = rep_fmt("%s%s%s", acc, i ? ", " : "", item);
+		next = cx_strf("%s%s%s", acc, i ? ", " : "", item);
 		free(item);
 		free(acc);
 		acc = next;
@@ -126,9 +115,9 @@ char *rep_plain(const json_t *v)
 	case JSON_STRING:
 		return cx_strdup(json_string_value(v));
 	case JSON_INTEGER:
-		return rep_fmt("%lld", (long long)json_integer_value(v));
+		return cx_strf("%lld", (long long)json_integer_value(v));
 	case JSON_REAL:
-		return rep_fmt("%.3f", json_real_value(v));
+		return cx_strf("%.3f", json_real_value(v));
 	case JSON_TRUE:
 		return cx_strdup("yes");
 	case JSON_FALSE:
@@ -169,7 +158,7 @@ char *rep_argv_plain(const json_t *a)
 		json_decref(ts);
 		free(t);
 		CX_CHECK(q);
-		next = rep_fmt("%s%s%s", acc, i ? " " : "", q);
+		next = cx_strf("%s%s%s", acc, i ? " " : "", q);
 		free(q);
 		free(acc);
 		acc = next;
@@ -189,9 +178,9 @@ char *rep_unix_plain(const json_t *v)
 	t = (long long)json_integer_value(v);
 	time_t tt = (time_t)t;
 	if (t < 0 || t > CX_LEASE_TIME_MAX || !gmtime_r(&tt, &tm))
-		return rep_fmt("%lld", t);
+		return cx_strf("%lld", t);
 	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	return rep_fmt("%s (%lld)", buf, t);
+	return cx_strf("%s (%lld)", buf, t);
 }
 
 /* Every member of a details object, generically (keys are log text too). */

@@ -81,10 +81,10 @@ static char *qty(const quota *q, long long v, bool short_)
 	if (v < 0)
 		return cx_strdup(short_ ? "?" : "(not recorded)");
 	if (strcmp(q->unit, "bytes") == 0 && short_)
-		return rep_fmt("%.1f MiB", (double)v / 1048576.0);
+		return cx_strf("%.1f MiB", (double)v / 1048576.0);
 	if (strcmp(q->unit, "bytes") == 0)
-		return rep_fmt("%lld bytes (%.1f MiB)", v, (double)v / 1048576.0);
-	return rep_fmt("%lld%s%s", v, q->unit[0] ? " " : "", q->unit);
+		return cx_strf("%lld bytes (%.1f MiB)", v, (double)v / 1048576.0);
+	return cx_strf("%lld%s%s", v, q->unit[0] ? " " : "", q->unit);
 }
 
 static double pct(const qrow *r)
@@ -102,8 +102,8 @@ static void chart(report *rp, const qrow *rows)
 	for (size_t k = 0; k < CX_ARRAY_SIZE(quotas); k++) {
 		const qrow *r = &rows[k];
 		char *used = qty(&quotas[k], r->used, true), *lim = qty(&quotas[k], r->limit, true);
-		labels[k] = pct(r) < 0 ? rep_fmt("%s of limit %s", used, lim)
-				       : rep_fmt("%s of %s (%.1f%%)%s", used, lim, pct(r), r->breached ? " BREACHED" : "");
+		labels[k] = pct(r) < 0 ? cx_strf("%s of limit %s", used, lim)
+				       : cx_strf("%s of %s (%.1f%%)%s", used, lim, pct(r), r->breached ? " BREACHED" : "");
 		bars[k] = (cx_rout_bar){ .name = quotas[k].name, .label = labels[k], .percent = pct(r),
 					 .breached = r->breached };
 		free(used);
@@ -140,7 +140,7 @@ static void usage_table(report *rp, const qrow *rows)
 	for (size_t k = 0; k < CX_ARRAY_SIZE(quotas); k++) {
 		const qrow *r = &rows[k];
 		char *used = qty(&quotas[k], r->used, false), *lim = qty(&quotas[k], r->limit, false);
-		char *p = pct(r) < 0 ? cx_strdup("-") : rep_fmt("%.1f%%", pct(r));
+		char *p = pct(r) < 0 ? cx_strdup("-") : cx_strf("%.1f%%", pct(r));
 		const char *c[] = { quotas[k].name, used, lim, p, r->breached ? "BREACHED" : "no" };
 		cx_rout_table_row(&rp->o, c, 5);
 		free(used);
@@ -167,7 +167,7 @@ void rep_sec_usage(report *rp, const lease_run *lr)
 			cx_rout_para(&rp->o, CX_ROUT_WARN, "More exec.finished events than a run has: not shown (see the timeline).");
 			break;
 		}
-		char *s = rep_fmt("Phase %s (whole process tree):", jstr(details(e), "phase") ?: "?");
+		char *s = cx_strf("Phase %s (whole process tree):", jstr(details(e), "phase") ?: "?");
 		cx_rout_para(&rp->o, CX_ROUT_NORMAL, s);
 		free(s);
 		quota_rows(lr, from, i, rows);

@@ -183,6 +183,8 @@ void cx_wipe(void *p, size_t n);
 
 /* Duplicate, aborting on OOM (allocation failure is not recoverable here). */
 char *cx_strdup(const char *s);
+/* A formatted string (malloc; aborts on out-of-memory). */
+char *cx_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *cx_calloc(size_t n, size_t size);
 
 #endif

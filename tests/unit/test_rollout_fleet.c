@@ -672,6 +672,12 @@ static void eval_halted_hosts_count_while_running(void **state)
 	assert_int_equal(f.hosts[0].state, CX_HOST_HALTED);
 	assert_int_equal(f.tiers[0].failures, 1); /* the rollout is running: a quota, a failure */
 	assert_int_equal(f.tiers[0].phase, CX_TIER_FAILED);
+	/* a pause lets runs finish: a host halted meanwhile was not stopped
+	 * by the rollout, it failed */
+	control(&f, CX_CONTROL_PAUSE, 0, T0 + 12, "ops@example");
+	cx_fleet_eval(&f, T0 + 30);
+	assert_int_equal(f.tiers[0].failures, 1);
+	assert_int_equal(f.failed_tier, 1);
 	control(&f, CX_CONTROL_HALT, 0, T0 + 15, "ops@example");
 	cx_fleet_eval(&f, T0 + 30);
 	assert_int_equal(f.tiers[0].failures, 0); /* halted by the rollout's halt */
@@ -889,7 +895,7 @@ static void view_why_not(void **state)
 	(void)state;
 	fleet_make(&f, 10, ts, 2); /* tier 1: web-001..005 */
 	report(&f, 0, "failed", T0 + 10, json_pack("{s:s, s:s}", "validate", "failed", "reason", "E_VALIDATE"));
-	report(&f, 1, "failed", T0 + 10, json_pack("{s:s, s:s}", "reason", "E_POLICY", "message", "argv not allowed"));
+	report(&f, 1, "failed", T0 + 10, json_pack("{s:s, s:s, s:s}", "reason", "E_POLICY", "message", "argv not allowed", "validate", "none"));
 	report(&f, 2, "running", 0, NULL);
 	f.hosts[2].live = false;
 	report(&f, 3, "committed", T0 + 10, NULL);

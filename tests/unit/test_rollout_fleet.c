@@ -28,6 +28,8 @@
 #define RID "fedcba9876543210fedcba9876543210"
 #define LID "0123456789abcdef0123456789abcdef"
 #define T0 1765000000LL /* the rollout's issued_at */
+/* A cmocka test that uses no state. */
+#define TEST(name) static void name(void **state __attribute__((unused)))
 
 static void expect_ok(int r, const cx_error *err)
 {
@@ -42,6 +44,14 @@ static char *jdump_take(json_t *j)
 	assert_non_null(s);
 	json_decref(j);
 	return s;
+}
+
+static json_int_t geti(const json_t *v, const char *k)
+{
+	const json_t *i = json_object_get(v, k);
+	if (!json_is_integer(i))
+		fail_msg("member '%s' is not an integer", k);
+	return json_integer_value(i);
 }
 
 /* ---- host report bodies ------------------------------------------------- */
@@ -93,7 +103,10 @@ static json_t *without(json_t *b, const char *k)
 	return b;
 }
 
-static void report_body_good(void **state)
+/* A running report with member k set to v (consumed): want. */
+#define RUN_WITH(k, v, want) rep_expect(with(rep_body("running"), k, v), want)
+
+TEST(report_body_good)
 {
 	static const char *const ok_states[] = { "claimed", "running", "committed", "failed",
 						 "halted", "rolled_back" };
@@ -102,7 +115,6 @@ static void report_body_good(void **state)
 	json_t *b = rep_body("committed");
 	char *s;
 
-	(void)state;
 	json_object_update_new(b, json_pack("{s:I, s:I, s:s, s:i, s:s, s:s, s:s, s:{s:i, s:s}, s:{s:b}, s:n}",
 					   "claimed_at", (json_int_t)T0 + 1, "finished_at",
 					   (json_int_t)T0 + 9, "run_id", "ab12", "exit_code", 0,
@@ -117,41 +129,41 @@ static void report_body_good(void **state)
 	assert_int_equal(r.seq, 3);
 	assert_int_equal(r.state, CX_HOST_COMMITTED);
 	assert_int_equal(r.at, T0 + 10);
-	assert_int_equal(json_integer_value(json_object_get(r.body, "finished_at")), T0 + 9);
+	assert_int_equal(geti(r.body, "finished_at"), T0 + 9);
 	cx_host_report_free(&r);
 	free(s);
 	for (size_t i = 0; i < sizeof(ok_states) / sizeof(ok_states[0]); i++)
 		rep_expect(rep_body(ok_states[i]), CX_OK);
 }
 
-static void report_body_required(void **state)
+TEST(report_body_required)
 {
 	static const char *const req[] = { "v", "rollout_id", "host", "tier", "seq", "state", "at" };
-	(void)state;
 	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
 		rep_expect(without(rep_body("running"), req[i]), CX_E_ROLLOUT);
 }
 
-static void report_body_types(void **state)
+TEST(report_body_types_and_unknown_members)
 {
-	(void)state;
-	rep_expect(with(rep_body("running"), "v", json_string("1")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "rollout_id", json_integer(1)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "host", json_true()), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "tier", json_real(1.0)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "seq", json_string("3")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "state", json_integer(2)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "at", json_null()), CX_E_ROLLOUT);
+	RUN_WITH("v", json_string("1"), CX_E_ROLLOUT);
+	RUN_WITH("rollout_id", json_integer(1), CX_E_ROLLOUT);
+	RUN_WITH("host", json_true(), CX_E_ROLLOUT);
+	RUN_WITH("tier", json_real(1.0), CX_E_ROLLOUT);
+	RUN_WITH("seq", json_string("3"), CX_E_ROLLOUT);
+	RUN_WITH("state", json_integer(2), CX_E_ROLLOUT);
+	RUN_WITH("at", json_null(), CX_E_ROLLOUT);
 	/* optional members: each of its type, null allowed */
-	rep_expect(with(rep_body("running"), "claimed_at", json_string("1")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "exit_code", json_real(0.5)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "run_id", json_integer(7)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "message", json_pack("[s]", "x")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "audit", json_string("head")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "checks", json_array()), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "validate", json_null()), CX_OK);
-	rep_expect(with(rep_body("running"), "audit", json_null()), CX_OK);
-	/* not an object, not JSON, a duplicate key */
+	RUN_WITH("claimed_at", json_string("1"), CX_E_ROLLOUT);
+	RUN_WITH("exit_code", json_real(0.5), CX_E_ROLLOUT);
+	RUN_WITH("run_id", json_integer(7), CX_E_ROLLOUT);
+	RUN_WITH("message", json_pack("[s]", "x"), CX_E_ROLLOUT);
+	RUN_WITH("audit", json_string("head"), CX_E_ROLLOUT);
+	RUN_WITH("checks", json_array(), CX_E_ROLLOUT);
+	RUN_WITH("validate", json_null(), CX_OK);
+	RUN_WITH("audit", json_null(), CX_OK);
+	/* unknown members, not an object, not JSON, a duplicate key */
+	RUN_WITH("approved", json_true(), CX_E_ROLLOUT);
+	RUN_WITH("State", json_string("running"), CX_E_ROLLOUT);
 	rep_expect(json_pack("[i]", 1), CX_E_JSON);
 	{
 		static const char bad[] = "{\"v\":1,";
@@ -167,16 +179,8 @@ static void report_body_types(void **state)
 	}
 }
 
-static void report_body_unknown_member(void **state)
+TEST(report_body_states_a_host_may_not_report)
 {
-	(void)state;
-	rep_expect(with(rep_body("running"), "approved", json_true()), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "State", json_string("running")), CX_E_ROLLOUT);
-}
-
-static void report_body_states_a_host_may_not_report(void **state)
-{
-	(void)state;
 	rep_expect(rep_body("waiting"), CX_E_ROLLOUT);
 	rep_expect(rep_body("lost"), CX_E_ROLLOUT);
 	rep_expect(rep_body("completed"), CX_E_ROLLOUT);
@@ -184,33 +188,28 @@ static void report_body_states_a_host_may_not_report(void **state)
 	rep_expect(rep_body(""), CX_E_ROLLOUT);
 }
 
-static void report_body_bounds(void **state)
+TEST(report_body_bounds)
 {
 	char big[CX_HOST_MESSAGE_MAX + 2], host[CX_ID_MAX + 2];
 
-	(void)state;
-	rep_expect(with(rep_body("running"), "v", json_integer(2)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "tier", json_integer(0)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "tier", json_integer(CX_ROLLOUT_TIERS_MAX)), CX_OK);
-	rep_expect(with(rep_body("running"), "tier", json_integer(CX_ROLLOUT_TIERS_MAX + 1)),
-		   CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "seq", json_integer(0)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "seq", json_integer(CX_CONTROL_SEQ_MAX)), CX_OK);
-	rep_expect(with(rep_body("running"), "seq", json_integer(CX_CONTROL_SEQ_MAX + 1)),
-		   CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "at", json_integer(-1)), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "at", json_integer(CX_LEASE_TIME_MAX + 1)),
-		   CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "rollout_id", json_string("FEDCBA9876543210FEDCBA9876543210")),
-		   CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "rollout_id", json_string("fedcba98")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "host", json_string("web 001")), CX_E_ROLLOUT);
-	rep_expect(with(rep_body("running"), "host", json_string("web/../x")), CX_E_ROLLOUT);
+	RUN_WITH("v", json_integer(2), CX_E_ROLLOUT);
+	RUN_WITH("tier", json_integer(0), CX_E_ROLLOUT);
+	RUN_WITH("tier", json_integer(CX_ROLLOUT_TIERS_MAX), CX_OK);
+	RUN_WITH("tier", json_integer(CX_ROLLOUT_TIERS_MAX + 1), CX_E_ROLLOUT);
+	RUN_WITH("seq", json_integer(0), CX_E_ROLLOUT);
+	RUN_WITH("seq", json_integer(CX_CONTROL_SEQ_MAX), CX_OK);
+	RUN_WITH("seq", json_integer(CX_CONTROL_SEQ_MAX + 1), CX_E_ROLLOUT);
+	RUN_WITH("at", json_integer(-1), CX_E_ROLLOUT);
+	RUN_WITH("at", json_integer(CX_LEASE_TIME_MAX + 1), CX_E_ROLLOUT);
+	RUN_WITH("rollout_id", json_string("FEDCBA9876543210FEDCBA9876543210"), CX_E_ROLLOUT);
+	RUN_WITH("rollout_id", json_string("fedcba98"), CX_E_ROLLOUT);
+	RUN_WITH("host", json_string("web 001"), CX_E_ROLLOUT);
+	RUN_WITH("host", json_string("web/../x"), CX_E_ROLLOUT);
 	memset(host, 'h', sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	rep_expect(with(rep_body("running"), "host", json_string(host)), CX_E_ROLLOUT);
+	RUN_WITH("host", json_string(host), CX_E_ROLLOUT);
 	host[sizeof(host) - 2] = '\0';
-	rep_expect(with(rep_body("running"), "host", json_string(host)), CX_OK);
+	RUN_WITH("host", json_string(host), CX_OK);
 	/* optional integers: -1 (unknown) .. CX_LEASE_TIME_MAX */
 	rep_expect(with(rep_body("failed"), "exit_code", json_integer(-1)), CX_OK);
 	rep_expect(with(rep_body("failed"), "exit_code", json_integer(-2)), CX_E_ROLLOUT);
@@ -236,7 +235,7 @@ static void report_body_bounds(void **state)
 	}
 }
 
-static void report_body_oversize(void **state)
+TEST(report_body_oversize)
 {
 	char *s = jdump_take(rep_body("running"));
 	size_t n = strlen(s), pad = CX_HOST_REPORT_BODY_MAX_BYTES + 1 - n;
@@ -244,7 +243,6 @@ static void report_body_oversize(void **state)
 	cx_host_report r = { 0 };
 	cx_error err = { 0 };
 
-	(void)state;
 	assert_non_null(b);
 	/* valid JSON, one byte above the bound (whitespace before the '}') */
 	memcpy(b, s, n - 1);
@@ -281,14 +279,13 @@ static int verify_doc(const uint8_t pk[32], const char *doc, cx_error *err)
 	return rc;
 }
 
-static void report_verify(void **state)
+TEST(report_verify)
 {
 	tu_key host, other;
 	cx_error err = { 0 };
 	json_t *b = rep_body("running");
 	char *doc;
 
-	(void)state;
 	tu_key_make(&host, 0x41, CX_ROLE_AGENT, "web-001");
 	tu_key_make(&other, 0x42, CX_ROLE_AGENT, "web-002");
 	doc = cx_host_report_sign(b, host.seed, &err);
@@ -348,13 +345,12 @@ static void report_verify(void **state)
 	free(doc);
 }
 
-static void report_verify_lease_is_not_a_report(void **state)
+TEST(report_verify_lease_is_not_a_report)
 {
 	tu_fixture f;
 	cx_error err = { 0 };
 	char *lease;
 
-	(void)state;
 	tu_fixture_init(&f);
 	lease = tu_good_lease(&f);
 	/* a real two-key lease, checked against either of its signers */
@@ -481,11 +477,10 @@ static void commit_tier(cx_fleet *f, size_t t, int64_t fin)
 
 /* ---- cx_fleet_eval ------------------------------------------------------ */
 
-static void eval_auto_tier_opens_at_once(void **state)
+TEST(eval_auto_tier_opens_at_once)
 {
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3); /* 1, 4, 5 hosts */
 	cx_fleet_eval(&f, T0);
 	assert_int_equal(f.tiers[0].phase, CX_TIER_OPEN);
@@ -503,12 +498,11 @@ static void eval_auto_tier_opens_at_once(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_manual_tier_waits_for_approval(void **state)
+TEST(eval_manual_tier_waits_for_approval)
 {
 	static const tspec ts[] = { { 10, "manual", 60, 1, 600, 0 }, { 100, "manual", 60, 2, 900, 1 } };
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, ts, 2);
 	cx_fleet_eval(&f, T0 + 500);
 	assert_int_equal(f.tiers[0].phase, CX_TIER_WAITING);
@@ -539,12 +533,11 @@ static void eval_manual_tier_waits_for_approval(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_manual_opens_at_later_approval(void **state)
+TEST(eval_manual_opens_at_later_approval)
 {
 	static const tspec ts[] = { { 10, "auto", 60, 1, 600, 0 }, { 100, "manual", 60, 2, 900, 1 } };
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, ts, 2);
 	commit_tier(&f, 0, T0 + 50);
 	cx_fleet_eval(&f, T0 + 1000);
@@ -560,11 +553,10 @@ static void eval_manual_opens_at_later_approval(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_soak_then_next_tier(void **state)
+TEST(eval_soak_then_next_tier)
 {
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	report(&f, 0, "running", 0, NULL);
 	cx_fleet_eval(&f, T0 + 50);
@@ -594,11 +586,10 @@ static void eval_soak_then_next_tier(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_failures_fail_the_tier(void **state)
+TEST(eval_failures_fail_the_tier)
 {
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	commit_tier(&f, 0, T0 + 10);
 	/* tier 2: 4 hosts (indexes 1..4), max_failures 1 */
@@ -626,12 +617,11 @@ static void eval_failures_fail_the_tier(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_lost_host_is_a_failure(void **state)
+TEST(eval_lost_host_is_a_failure)
 {
 	cx_fleet f;
 	cx_fleet_host *h;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	h = report(&f, 0, "claimed", 0, NULL);
 	cx_fleet_eval(&f, T0 + 5);
@@ -661,11 +651,10 @@ static void eval_lost_host_is_a_failure(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_halted_hosts_count_while_running(void **state)
+TEST(eval_halted_hosts_count_while_running)
 {
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	report(&f, 0, "halted", T0 + 20, NULL);
 	cx_fleet_eval(&f, T0 + 30);
@@ -686,11 +675,10 @@ static void eval_halted_hosts_count_while_running(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_deadline(void **state)
+TEST(eval_deadline)
 {
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	cx_fleet_eval(&f, T0 + 599);
 	assert_false(f.tiers[0].deadline_passed);
@@ -714,11 +702,10 @@ static void eval_deadline(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_completed_when_every_tier_done(void **state)
+TEST(eval_completed_when_every_tier_done)
 {
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	commit_tier(&f, 0, T0 + 10);
 	commit_tier(&f, 1, T0 + 100);
@@ -743,12 +730,11 @@ static void eval_completed_when_every_tier_done(void **state)
 	cx_fleet_free(&f);
 }
 
-static void eval_slots_counted_per_tier(void **state)
+TEST(eval_slots_counted_per_tier)
 {
 	static const tspec ts[] = { { 10, "auto", 60, 1, 600, 0 }, { 100, "auto", 60, 3, 900, 2 } };
 	cx_fleet f;
 
-	(void)state;
 	fleet_make(&f, 12, ts, 2); /* 2 and 10 hosts */
 	json_object_set_new(f.slots, "1/0", json_string("web-001"));
 	json_object_set_new(f.slots, "2/0", json_string("web-003"));
@@ -804,19 +790,18 @@ static void has(const char *s, const char *sub)
 		fail_msg("'%s' lacks '%s'", s ? s : "(null)", sub);
 }
 
-static void view_modes(void **state)
+TEST(view_modes)
 {
 	static const tspec ts[] = { { 10, "manual", 60, 1, 600, 0 }, { 100, "manual", 60, 2, 900, 1 } };
 	cx_fleet f;
 	json_t *v;
 
-	(void)state;
 	fleet_make(&f, 10, ts, 2);
 	v = view_at(&f, T0 + 10);
 	assert_string_equal(vstr(v, "state"), "running");
 	assert_string_equal(vstr(v, "mode"), "awaiting_approval");
 	has(vstr(v, "mode_detail"), "approve --tier 1");
-	assert_int_equal(json_integer_value(json_object_get(v, "next_manual_tier")), 1);
+	assert_int_equal(geti(v, "next_manual_tier"), 1);
 	json_decref(v);
 	control(&f, CX_CONTROL_APPROVE, 1, T0 + 20, "alice@example");
 	v = view_at(&f, T0 + 30);
@@ -825,7 +810,7 @@ static void view_modes(void **state)
 	{
 		const json_t *t1 = json_array_get(json_object_get(v, "tiers"), 0);
 		assert_string_equal(vstr(t1, "approved_by"), "alice@example");
-		assert_int_equal(json_integer_value(json_object_get(t1, "approved_at")), T0 + 20);
+		assert_int_equal(geti(t1, "approved_at"), T0 + 20);
 		assert_true(json_is_true(json_object_get(t1, "approved")));
 		assert_string_equal(vstr(t1, "status"), "open");
 	}
@@ -866,12 +851,11 @@ static void view_modes(void **state)
 	cx_fleet_free(&f);
 }
 
-static void view_completed(void **state)
+TEST(view_completed)
 {
 	cx_fleet f;
 	json_t *v;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	for (size_t t = 0; t < 3; t++)
 		commit_tier(&f, t, T0 + 100 * (int64_t)(t + 1));
@@ -879,20 +863,19 @@ static void view_completed(void **state)
 	assert_string_equal(vstr(v, "state"), "completed");
 	assert_string_equal(vstr(v, "mode"), "completed");
 	has(vstr(v, "mode_detail"), "every tier");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "counts"), "committed")), 10);
+	assert_int_equal(geti(json_object_get(v, "counts"), "committed"), 10);
 	for (size_t i = 0; i < 5; i++)
 		assert_true(json_is_null(json_object_get(vhost(v, 2, i), "why_not")));
 	json_decref(v);
 	cx_fleet_free(&f);
 }
 
-static void view_why_not(void **state)
+TEST(view_why_not)
 {
 	static const tspec ts[] = { { 50, "auto", 60, 4, 600, 4 }, { 100, "auto", 60, 2, 900, 1 } };
 	cx_fleet f;
 	json_t *v;
 
-	(void)state;
 	fleet_make(&f, 10, ts, 2); /* tier 1: web-001..005 */
 	report(&f, 0, "failed", T0 + 10, json_pack("{s:s, s:s}", "validate", "failed", "reason", "E_VALIDATE"));
 	report(&f, 1, "failed", T0 + 10, json_pack("{s:s, s:s, s:s}", "reason", "E_POLICY", "message", "argv not allowed", "validate", "none"));
@@ -917,12 +900,12 @@ static void view_why_not(void **state)
 	assert_string_equal(vstr(vhost(v, 1, 1), "report_error"), "bad signature here");
 	{
 		const json_t *c = json_object_get(v, "counts");
-		assert_int_equal(json_integer_value(json_object_get(c, "hosts")), 10);
-		assert_int_equal(json_integer_value(json_object_get(c, "failed")), 2);
-		assert_int_equal(json_integer_value(json_object_get(c, "lost")), 1);
-		assert_int_equal(json_integer_value(json_object_get(c, "committed")), 1);
-		assert_int_equal(json_integer_value(json_object_get(c, "claimed")), 1);
-		assert_int_equal(json_integer_value(json_object_get(c, "waiting")), 5);
+		assert_int_equal(geti(c, "hosts"), 10);
+		assert_int_equal(geti(c, "failed"), 2);
+		assert_int_equal(geti(c, "lost"), 1);
+		assert_int_equal(geti(c, "committed"), 1);
+		assert_int_equal(geti(c, "claimed"), 1);
+		assert_int_equal(geti(c, "waiting"), 5);
 		assert_int_equal(json_integer_value(json_object_get(
 					 json_array_get(json_object_get(v, "tiers"), 0), "failures")),
 				 3);
@@ -941,17 +924,16 @@ static void view_why_not(void **state)
 	v = view_at(&f, T0 + 50);
 	has(why(v, 0, 3), "undone by the rollout's rollback");
 	has(why(v, 1, 0), "rolled back before its turn");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "counts"), "rolled_back")), 1);
+	assert_int_equal(geti(json_object_get(v, "counts"), "rolled_back"), 1);
 	json_decref(v);
 	cx_fleet_free(&f);
 }
 
-static void view_unregistered_in_open_tier(void **state)
+TEST(view_unregistered_in_open_tier)
 {
 	cx_fleet f;
 	json_t *v;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	f.hosts[0].registered = false;
 	f.hosts[1].registered = false; /* tier 2: not open, no advice yet */
@@ -964,7 +946,7 @@ static void view_unregistered_in_open_tier(void **state)
 }
 
 /* Every member executor/rollout_report*.c reads, of the type it expects. */
-static void view_members_the_report_reads(void **state)
+TEST(view_members_the_report_reads)
 {
 	static const char *const top_s[] = { "rollout_id", "lease_id", "pool", "state", "mode",
 					     "mode_detail", "on_failure", "on_deadline" };
@@ -978,7 +960,6 @@ static void view_members_the_report_reads(void **state)
 	json_t *v;
 	const json_t *t, *h, *c;
 
-	(void)state;
 	fleet_make(&f, 10, AUTO3, 3);
 	control(&f, CX_CONTROL_PAUSE, 0, T0 + 5, "ops@example");
 	report(&f, 0, "committed", T0 + 9,
@@ -991,8 +972,8 @@ static void view_members_the_report_reads(void **state)
 	for (size_t i = 0; i < sizeof(top_i) / sizeof(top_i[0]); i++)
 		assert_true(json_is_integer(json_object_get(v, top_i[i])));
 	assert_string_equal(vstr(v, "rollout_id"), RID);
-	assert_int_equal(json_integer_value(json_object_get(v, "read_at")), T0 + 10);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "window"), "not_after")),
+	assert_int_equal(geti(v, "read_at"), T0 + 10);
+	assert_int_equal(geti(json_object_get(v, "window"), "not_after"),
 			 T0 + 86400);
 	assert_true(json_is_array(json_object_get(v, "command")));
 	assert_true(json_is_array(json_object_get(v, "signers")));
@@ -1001,8 +982,8 @@ static void view_members_the_report_reads(void **state)
 	assert_string_equal(vstr(c, "action"), "pause");
 	assert_string_equal(vstr(c, "by"), "ops@example");
 	assert_string_equal(vstr(c, "role"), "human");
-	assert_int_equal(json_integer_value(json_object_get(c, "seq")), 1);
-	assert_int_equal(json_integer_value(json_object_get(c, "at")), T0 + 5);
+	assert_int_equal(geti(c, "seq"), 1);
+	assert_int_equal(geti(c, "at"), T0 + 5);
 	vstr(c, "keyid");
 	assert_int_equal(json_array_size(json_object_get(v, "tiers")), 3);
 	t = json_array_get(json_object_get(v, "tiers"), 0);
@@ -1011,7 +992,7 @@ static void view_members_the_report_reads(void **state)
 	assert_string_equal(vstr(t, "name"), "tier-1");
 	assert_string_equal(vstr(t, "gate"), "auto");
 	assert_string_equal(vstr(t, "status"), "soaking");
-	assert_int_equal(json_integer_value(json_object_get(t, "opened_at")), T0);
+	assert_int_equal(geti(t, "opened_at"), T0);
 	assert_true(json_is_boolean(json_object_get(t, "approved")));
 	h = vhost(v, 0, 0);
 	for (size_t i = 0; i < sizeof(host_m) / sizeof(host_m[0]); i++)
@@ -1019,12 +1000,12 @@ static void view_members_the_report_reads(void **state)
 			fail_msg("host lacks '%s'", host_m[i]);
 	assert_string_equal(vstr(h, "host"), "web-001");
 	assert_string_equal(vstr(h, "state"), "committed");
-	assert_int_equal(json_integer_value(json_object_get(h, "started_at")), T0 + 2);
-	assert_int_equal(json_integer_value(json_object_get(h, "finished_at")), T0 + 9);
+	assert_int_equal(geti(h, "started_at"), T0 + 2);
+	assert_int_equal(geti(h, "finished_at"), T0 + 9);
 	assert_string_equal(vstr(h, "run_id"), "ab12");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "audit"), "last_seq")), 7);
+	assert_int_equal(geti(json_object_get(h, "audit"), "last_seq"), 7);
 	assert_true(json_is_true(json_object_get(h, "report_signed")));
-	assert_int_equal(json_integer_value(json_object_get(h, "report_seq")), 3);
+	assert_int_equal(geti(h, "report_seq"), 3);
 	/* a host without a report: nulls, not missing members */
 	h = vhost(v, 1, 0);
 	assert_true(json_is_null(json_object_get(h, "claimed_at")));
@@ -1038,8 +1019,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
-		T(report_body_good), T(report_body_required), T(report_body_types),
-		T(report_body_unknown_member), T(report_body_states_a_host_may_not_report),
+		T(report_body_good), T(report_body_required), T(report_body_types_and_unknown_members),
+		T(report_body_states_a_host_may_not_report),
 		T(report_body_bounds), T(report_body_oversize), T(report_verify),
 		T(report_verify_lease_is_not_a_report), T(eval_auto_tier_opens_at_once),
 		T(eval_manual_tier_waits_for_approval), T(eval_manual_opens_at_later_approval),

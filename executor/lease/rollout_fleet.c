@@ -423,8 +423,13 @@ void cx_fleet_eval(cx_fleet *f, int64_t now)
 			n++;
 			if (cx_host_state_terminal(h->state))
 				ft->terminal++;
+			/* a halted host is a failure unless the rollout's own halt
+			 * or rollback stopped it: a pause lets runs in flight
+			 * finish, so a host halted while paused (a quota) failed
+			 * (it was forgiven while paused, counted after resume) */
 			if (h->state == CX_HOST_FAILED || h->state == CX_HOST_LOST ||
-			    (h->state == CX_HOST_HALTED && p->state == CX_ROLLOUT_RUNNING))
+			    (h->state == CX_HOST_HALTED && (p->state == CX_ROLLOUT_RUNNING ||
+							     p->state == CX_ROLLOUT_PAUSED)))
 				ft->failures++;
 			if (h->state == CX_HOST_COMMITTED || h->state == CX_HOST_ROLLED_BACK)
 				ft->committed++;

@@ -373,7 +373,7 @@ int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *
 	take_registrations(&f, resp_kvs(rep, 1), strlen(pa));
 	take_live(&f, resp_kvs(rep, 2), strlen(pl));
 	take_rollout_keys(&f, resp_kvs(rep, 0), strlen(pr));
-	f.started_at = f.s.ro.issued_at;
+	f.started_at = f.s.started_at ? f.s.started_at : f.s.ro.issued_at;
 	f.kr = kr;
 	cx_fleet_eval(&f, now);
 	*ret = TAKE_STRUCT(f);
@@ -393,7 +393,8 @@ void cx_fleet_eval(cx_fleet *f, int64_t now)
 	const cx_rollout *ro = &f->s.ro;
 	const cx_rollout_progress *p = &f->s.prog;
 	bool before_ok = true;     /* every tier before this one done, soaked, not failed */
-	int64_t before_soaked = ro->issued_at;
+	/* tier 1 opens when the rollout was started (issued_at when unknown) */
+	int64_t before_soaked = f->started_at ? f->started_at : ro->issued_at;
 
 	f->now = now;
 	f->completed = f->failed = false;

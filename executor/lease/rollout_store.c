@@ -5,6 +5,7 @@
 #include "calyx/rollout_store.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "calyx/codec.h"
 #include "calyx/lease.h"
@@ -46,14 +47,18 @@ int cx_rollout_store_start(cx_etcd *e, int timeout_ms, const cx_rollout *ro,
 {
 	_cleanup_free_ char *kr = rkey(e, ro->rollout_id, "rollout");
 	_cleanup_free_ char *kl = rkey(e, ro->rollout_id, "lease");
+	_cleanup_free_ char *ks = rkey(e, ro->rollout_id, "started");
 	_cleanup_json_ json_t *txn = NULL, *rep = NULL;
 	cx_etcd_outcome o;
 	int64_t rev = 0;
 
 	*ret_ambiguous = false;
-	txn = json_pack("{s:[o, o], s:[o, o], s:[{s:{s:o, s:b}}]}", "compare",
+	char started[48];
+	snprintf(started, sizeof(started), "{\"at\":%lld}", (long long)time(NULL));
+	txn = json_pack("{s:[o, o], s:[o, o, o], s:[{s:{s:o, s:b}}]}", "compare",
 			cx_etcd_cmp(kr, "CREATE", 0), cx_etcd_cmp(kl, "CREATE", 0), "success",
 			cx_etcd_op_put(kr, rollout_buf, rollout_len, NULL), cx_etcd_op_put(kl, lease_buf, lease_len, NULL),
+			cx_etcd_op_put(ks, started, strlen(started), NULL),
 			"failure", "request_range", "key", cx_etcd_key(kr), "keys_only", 1);
 	CX_CHECK(txn);
 	o = cx_etcd_call(e, "/v3/kv/txn", txn, cx_etcd_deadline(timeout_ms), &rep, err);
@@ -191,6 +196,8 @@ int cx_rollout_store_from_kvs(cx_etcd *e, const cx_keyring *kr, const char *roll
 				max = CX_ROLLOUT_MAX_BYTES;
 			else if (strcmp(lf, "lease") == 0)
 				max = CX_LEASE_MAX_BYTES;
+			else if (strcmp(lf, "started") == 0)
+				max = 64;
 			else if (strncmp(lf, "control", 7) != 0)
 				max = 0;
 			free(k);
@@ -206,6 +213,13 @@ int cx_rollout_store_from_kvs(cx_etcd *e, const cx_keyring *kr, const char *roll
 		if (strcmp(leaf, "rollout") == 0) {
 			s.rollout_buf = val, s.rollout_len = len;
 			s.rollout_mod_rev = mod, s.rollout_create_rev = create;
+		} else if (strcmp(leaf, "started") == 0) {
+			/* when start published it (the operator's clock, unsigned):
+			 * clamped to [issued_at, now] once the rollout is verified */
+			json_t *j = cx_json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
+			s.started_at = json_is_integer(json_object_get(j, "at")) ? json_integer_value(json_object_get(j, "at")) : 0;
+			json_decref(j);
+			free(val);
 		} else if (strcmp(leaf, "lease") == 0) {
 			s.lease_buf = val, s.lease_len = len;
 		} else if (strcmp(leaf, "control") == 0) {
@@ -259,6 +273,10 @@ int cx_rollout_store_from_kvs(cx_etcd *e, const cx_keyring *kr, const char *roll
 			goto out;
 		}
 	}
+	if (s.started_at < s.ro.issued_at) /* absent (0), or before it was signed */
+		s.started_at = s.ro.issued_at;
+	if (s.started_at > now)
+		s.started_at = now;
 	cx_rollout_progress_init(&s.prog);
 	for (size_t k = 0; k < nhist; k++) {
 		cx_control_verify_input in = { .keyring = kr, .rollout = &s.ro,

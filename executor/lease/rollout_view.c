@@ -237,7 +237,7 @@ json_t *cx_fleet_view(const cx_fleet *f)
 			      "lease_sha256", ro->lease_sha256, "pool", ro->pool, "state",
 			      cx_fleet_state(f), "mode", mode, "mode_detail", detail, "revision",
 			      (json_int_t)f->s.revision, "read_at", (json_int_t)f->now, "started_at",
-			      (json_int_t)ro->issued_at, "window", "not_before",
+			      (json_int_t)(f->started_at ? f->started_at : ro->issued_at), "window", "not_before",
 			      (json_int_t)ro->not_before, "not_after", (json_int_t)ro->not_after,
 			      "not_after", (json_int_t)ro->not_after, "on_failure",
 			      cx_on_failure_name(ro->on_failure), "on_deadline",

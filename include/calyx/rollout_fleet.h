@@ -35,7 +35,7 @@
  *  - its deadline passes deadline_s after it opened while it has not
  *    soaked: the driver then applies on_deadline;
  *  - the rollout is completed when every tier is done, none failed and
- *    its state is running or paused.
+ *    its state is running (a paused one reads paused until resumed).
  * Trust: pure code over hostile input, and etcd requests with bounds. */
 #ifndef CALYX_ROLLOUT_FLEET_H
 #define CALYX_ROLLOUT_FLEET_H
@@ -127,7 +127,7 @@ typedef struct cx_fleet {
 	cx_fleet_tier tiers[CX_ROLLOUT_TIERS_MAX];
 	json_t *slots;             /* {"<tier>/<i>": "<host>"} as read */
 	char driver[CX_ID_MAX + 1];/* the driver lock's holder ("" none) */
-	int64_t started_at;        /* the rollout's etcd create time is not kept: its issued_at */
+	int64_t started_at;        /* when start published it (P rollouts/<id>/started); 0: issued_at */
 	/* derived by cx_fleet_eval */
 	int64_t now;
 	bool completed, failed;    /* every tier done; some tier failed */

@@ -2,6 +2,9 @@
  * "Rollouts in etcd"), under the ledger's prefix P:
  *   P rollouts/<id>/rollout            the signed rollout file, exact bytes
  *   P rollouts/<id>/lease              the signed lease file it rolls out
+ *   P rollouts/<id>/started            {"at": T}: when start published it
+ *                                      (unsigned: only tier 1's opening
+ *                                      time, clamped to [issued_at, now])
  *   P rollouts/<id>/control            the latest control document
  *   P rollouts/<id>/control/<seq>      every control document, seq zero-
  *                                      padded to 16 digits (the history)
@@ -43,6 +46,7 @@ typedef struct cx_rollout_store {
 	size_t nctl;
 	int64_t rollout_mod_rev;    /* the rollout key's */
 	int64_t rollout_create_rev; /* the revision the rollout started at */
+	int64_t started_at;         /* when start published it (clamped); issued_at if absent */
 	int64_t control_mod_rev;    /* the latest key's; 0: no control document yet */
 	int64_t revision;           /* the store's revision when read */
 	char cluster_id[24];

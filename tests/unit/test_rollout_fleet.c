@@ -498,6 +498,23 @@ TEST(eval_auto_tier_opens_at_once)
 	cx_fleet_free(&f);
 }
 
+/* A rollout signed long before it was started: tier 1 opens, and its
+ * deadline runs, from the start, not from the signature. */
+TEST(eval_tier1_opens_at_start_not_signing)
+{
+	cx_fleet f;
+
+	fleet_make(&f, 10, AUTO3, 3);
+	f.started_at = T0 + 5000; /* deadline_s is 600 */
+	cx_fleet_eval(&f, T0 + 5010);
+	assert_int_equal(f.tiers[0].phase, CX_TIER_OPEN);
+	assert_int_equal(f.tiers[0].opened_at, T0 + 5000);
+	assert_int_equal(f.tiers[0].deadline_at, T0 + 5600);
+	assert_false(f.tiers[0].deadline_passed);
+	assert_int_equal(f.deadline_tier, 0);
+	cx_fleet_free(&f);
+}
+
 TEST(eval_manual_tier_waits_for_approval)
 {
 	static const tspec ts[] = { { 10, "manual", 60, 1, 600, 0 }, { 100, "manual", 60, 2, 900, 1 } };
@@ -1022,7 +1039,7 @@ int main(void)
 		T(report_body_good), T(report_body_required), T(report_body_types_and_unknown_members),
 		T(report_body_states_a_host_may_not_report),
 		T(report_body_bounds), T(report_body_oversize), T(report_verify),
-		T(report_verify_lease_is_not_a_report), T(eval_auto_tier_opens_at_once),
+		T(report_verify_lease_is_not_a_report), T(eval_auto_tier_opens_at_once), T(eval_tier1_opens_at_start_not_signing),
 		T(eval_manual_tier_waits_for_approval), T(eval_manual_opens_at_later_approval),
 		T(eval_soak_then_next_tier), T(eval_failures_fail_the_tier),
 		T(eval_lost_host_is_a_failure), T(eval_halted_hosts_count_while_running),

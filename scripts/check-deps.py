@@ -66,6 +66,7 @@ PUBLIC = {
     "ledger.h": "executor/lease",
     "rollout.h": "executor/lease",
     "rollout_store.h": "executor/lease",
+    "rollout_fleet.h": "executor/lease",
     "audit.h": "executor/audit",
 }
 

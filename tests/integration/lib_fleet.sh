@@ -17,7 +17,8 @@
 #                          workspace $T/srv, validate /work/check.sh) running
 #                          CMD, and a rollout of it over web-1..web-$RO_HOSTS
 #                          (default $NHOSTS), signed by alice and bot and
-#                          started with the operator's config $C; files in
+#                          started with the operator's config $C (the lease
+#                          made with host ${FLEET_OP:-op}'s policy); files in
 #                          $W, its id in RID
 #   view                   the status JSON of $RID in $W/view.json
 #   vq EXPR                a python expression over v (the view), printed
@@ -62,7 +63,7 @@ mk_rollout() {
 	shift 2
 	printf '{"run_id":"ra-%s","audience":"pool:web","count":%d,"argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr"]},"validate":{"argv":["/usr/bin/dash","/work/check.sh","/work"]}}\n' \
 		"$name" "$NHOSTS" "$argv" "$T/srv" >"$W/$name.body.json"
-	mk_lease op "$W/$name.lease" "$W/$name.body.json" || return 1
+	mk_lease "${FLEET_OP:-op}" "$W/$name.lease" "$W/$name.body.json" || return 1
 	seq -f 'web-%g' 1 "${RO_HOSTS:-$NHOSTS}" >"$W/hosts.txt"
 	"$RO" plan --lease "$W/$name.lease" --hosts-file "$W/hosts.txt" "$@" -o "$W/$name.ro" >"$W/$name.plan" 2>"$ERR" &&
 		"$RO" sign --key "$KEYS/alice.key" --yes "$W/$name.ro" >/dev/null 2>"$ERR" &&

@@ -10,7 +10,8 @@
 # BENCH_ROLLOUT_N (default 40): pause/resume pairs and status reads. Each
 # figure is the wall time of one calyx-rollout process (exec, config,
 # keyring, libcurl's dlopen included), median of N. Writes
-# $BENCH_OUT/rollout.md and rollout.tsv; not part of 'make bench' yet.
+# $BENCH_OUT/rollout.md and rollout.tsv (make bench runs it last;
+# bench-doc.sh checks the halt goal).
 # Nothing here is asserted (tests/integration/rollout_etcd.sh and
 # rollout_agents.sh assert the behaviour).
 #

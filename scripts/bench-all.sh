@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
 export BENCH_OUT=$BUILD/bench
-ALL="startup overhead throughput verify audit monitor workspace ledger"
+ALL="startup overhead throughput verify audit monitor workspace ledger rollout"
 ONLY=${BENCH_ONLY:-$ALL}
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (calyx-exec and its peers build sandboxes)" >&2; exit 1; }

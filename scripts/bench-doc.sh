@@ -8,7 +8,7 @@
 #     BENCH_DOC=FILE   the document to write (default docs/benchmarks.md)
 #
 # Reads, for each bench (startup overhead throughput verify audit monitor
-# workspace, in that order): BENCH_OUT/NAME.md (its section), NAME.tsv (its
+# workspace ledger rollout, in that order): BENCH_OUT/NAME.md (its section), NAME.tsv (its
 # figures: KEY TAB VALUE TAB UNIT [TAB NOTE]), runs.tsv (NAME TAB ok|failed|
 # not run TAB seconds, from scripts/bench-all.sh) and, for a failed bench,
 # the tail of BENCH_OUT/logs/NAME.log. Every input may be missing: a figure
@@ -28,12 +28,12 @@ export BENCH_OUT=${BENCH_OUT:-$BUILD/bench}
 # shellcheck source=scripts/lib-bench.sh
 source scripts/lib-bench.sh
 DOC=${BENCH_DOC:-docs/benchmarks.md}
-ALL="startup overhead throughput verify audit monitor workspace ledger"
+ALL="startup overhead throughput verify audit monitor workspace ledger rollout"
 
 declare -A TITLE=(
 	[startup]="Startup" [overhead]="Run-time overhead" [throughput]="Throughput and scale"
 	[verify]="Lease verification" [audit]="Audit log" [monitor]="Monitor" [workspace]="Workspace"
-	[ledger]="Pool ledger (etcd)"
+	[ledger]="Pool ledger (etcd)" [rollout]="Rollouts over etcd"
 )
 
 # ---- inputs ---------------------------------------------------------------
@@ -203,6 +203,17 @@ else
 	goal "Double runs in racing claims with leader kills" "0 over ≥ 2,000 claims" "$(why_missing ledger.double_runs)" "not measured"
 fi
 goal_value "Refusal on quorum loss (timeout_ms 2000)" "≤ timeout_ms + 0.5 s (2,500 ms)" le 2500 ledger.quorum_refusal_max_ms " (slowest of 10 hosts)"
+# issue 18: a halt reaches the runs in flight (agents at their default poll)
+if have rollout.fleet.halt_exec_ms_median.poll500; then
+	hmax=""
+	have rollout.fleet.halt_exec_ms_max.poll500 && hmax=", slowest $(ms2 "${VAL[rollout.fleet.halt_exec_ms_max.poll500]}") ms"
+	goal "Rollout halt: in-flight run stopped (agents at --poll-ms 500)" "≤ 1 s (1,000 ms), median" \
+		"$(ms2 "${VAL[rollout.fleet.halt_exec_ms_median.poll500]}") ms from \`calyx-rollout halt\` returning to calyx-exec exited$hmax" \
+		"$(verdict le "${VAL[rollout.fleet.halt_exec_ms_median.poll500]}" 1000)"
+else
+	goal "Rollout halt: in-flight run stopped (agents at --poll-ms 500)" "≤ 1 s (1,000 ms), median" \
+		"$(why_missing rollout.fleet.halt_exec_ms_median.poll500)" "not measured"
+fi
 goal_value "Audit log verification" "≥ 200,000 lines/s (issue 16; 50,000 in issue 8)" ge 200000 audit.verify_lines_per_s
 # what bounds audit verification: v2 logs sign one checkpoint per sync
 # group and hash every line, so the figure depends on the group's size;
@@ -297,7 +308,7 @@ trap 'rm -f "$TMPDOC"' EXIT
 	fi
 	echo "## Goals"
 	echo
-	echo "The goals of issue 16 (performance to the floor), those of issue 8 it keeps and those of issue 17 (the pool ledger), checked"
+	echo "The goals of issue 16 (performance to the floor), those of issue 8 it keeps and those of issue 17 (the pool ledger) and 18 (rollouts), checked"
 	echo "against the figures below (a verdict, not a test: \"short by X%\" is how far the"
 	echo "measurement is from the target, relative to the target)."
 	echo

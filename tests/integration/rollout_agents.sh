@@ -66,71 +66,9 @@ setup_hosts() {
 }
 run_test fixture.hosts setup_hosts
 
-declare -a APID
-# agent_start I: host i's agent, in its own mount namespace where $T/srv
-# is $T/hI/srv (seeded with version=1), polling every 200 ms, ttl 3 s
-agent_start() {
-	local i=$1 e=$T/h$1
-	mkdir -p "$e/srv"
-	[ -e "$e/srv/app.conf" ] || echo "version=1" >"$e/srv/app.conf"
-	cp "$W/job.sh" "$W/check.sh" "$e/srv/"
-	chown -R 1000:1000 "$e/srv" "$T/srv"
-	chmod 755 "$e/srv"
-	unshare --mount --propagation private -- /bin/sh -c \
-		'mount --bind "$1" "$2" && exec "$3" --config "$4" --poll-ms 200 --ttl 3' \
-		sh "$e/srv" "$T/srv" "$AGENT" "$e/etc/calyx.conf" >>"$e/agent.log" 2>&1 &
-	APID[i]=$!
-	disown "${APID[$i]}"
-}
-agent_kill() { # I [SIGNAL]
-	[ -n "${APID[$1]:-}" ] && kill "-${2:-TERM}" "${APID[$1]}" 2>/dev/null
-	[ -n "${APID[$1]:-}" ] && etcd_gone "${APID[$1]}"
-	APID[$1]=""
-}
-agents_stop() {
-	local i
-	for i in "${!APID[@]}"; do agent_kill "$i" TERM; done
-}
-lib_atexit agents_stop
-
-# mk_rollout NAME CMD_ARGS_JSON [PLAN FLAGS...]: a pool lease (count
-# NHOSTS) running CMD with validate check.sh, and a rollout of it over
-# web-1..web-RO_HOSTS (default all), both signed and started; RID set.
-mk_rollout() {
-	local name=$1 argv=$2
-	shift 2
-	printf '{"run_id":"ra-%s","audience":"pool:web","count":%d,"argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr"]},"validate":{"argv":["/usr/bin/dash","/work/check.sh","/work"]}}\n' \
-		"$name" "$NHOSTS" "$argv" "$T/srv" >"$W/$name.body.json"
-	mk_lease op "$W/$name.lease" "$W/$name.body.json" || return 1
-	seq -f 'web-%g' 1 "${RO_HOSTS:-$NHOSTS}" >"$W/hosts.txt"
-	"$RO" plan --lease "$W/$name.lease" --hosts-file "$W/hosts.txt" "$@" -o "$W/$name.ro" >"$W/$name.plan" 2>"$ERR" &&
-		"$RO" sign --key "$KEYS/alice.key" --yes "$W/$name.ro" >/dev/null 2>"$ERR" &&
-		"$RO" sign --key "$KEYS/bot.key" --yes "$W/$name.ro" >/dev/null 2>"$ERR" ||
-		fail "plan/sign: $(first_err)" || return 1
-	RID=$(sed -n 's/^wrote unsigned rollout \([0-9a-f]\{32\}\) .*/\1/p' "$W/$name.plan")
-	[ -n "$RID" ] || fail "no rollout id in: $(head -n 1 "$W/$name.plan")" || return 1
-	"$RO" start --config "$C" --lease "$W/$name.lease" "$W/$name.ro" >/dev/null 2>"$ERR" ||
-		fail "start: $(first_err)"
-}
-
-# view: the status JSON of $RID in $W/view.json
-view() { "$RO" status --config "$C" --json "$RID" >"$W/view.json" 2>"$ERR"; }
-# vq EXPR: a python expression over v (the view) printed
-vq() { python3 -c "import json,sys; v=json.load(open(sys.argv[1])); print($1)" "$W/view.json"; }
-# wait_for SECS EXPR: until vq EXPR prints True
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	while [ "$(date +%s)" -le "$end" ]; do
-		view && [ "$(vq "$2")" = True ] && return 0
-		sleep 0.3
-	done
-	fail "after $1 s, not ($2): state $(vq 'v["state"]' 2>/dev/null), hosts $(vq '[(h["host"], h["state"]) for t in v["tiers"] for h in t["hosts"] if h["state"] != "waiting"]' 2>/dev/null)"
-}
-states() { vq '",".join(sorted(set(h["state"] for t in v["tiers"] for h in t["hosts"])))'; }
-approve() {
-	"$RO" approve --config "$C" --key "$KEYS/alice.key" --tier "$1" "$RID" >/dev/null 2>"$ERR" ||
-		fail "approve tier $1: $(first_err)"
-}
+# agent_start/agent_kill, mk_rollout, view/vq/wait_for, approve
+# shellcheck source=tests/integration/lib_fleet.sh
+source "$(dirname "$0")/lib_fleet.sh"
 
 t_twenty_hosts_manual_tiers() {
 	local i

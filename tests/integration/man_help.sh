@@ -91,9 +91,9 @@ t_exit_codes() { # BIN PAGE
 }
 
 # docs/formats.md section TITLE: the first `key` of each table row.
+# shellcheck disable=SC2016  # the backquotes are the table's, not a command
 doc_keys() { # TITLE
 	awk -v t="## $1" '/^## /{ on = ($0 == t); next } on && /^\| `/' docs/formats.md |
-		# shellcheck disable=SC2016  # the backquotes are the table's, not a command
 		sed -E 's/^\| `([^`]+)`.*/\1/' | sort -u
 }
 t_format_keys() { # PAGE SECTION...

@@ -2,6 +2,7 @@
 #
 #   make            build every binary into build/
 #   make check      build and run every test suite (unit, fuzz-corpus replay, integration)
+#   make man        the man pages (man/*.scd, scdoc) into build/man/
 #   make demo       install missing deps, build, and walk through the two-key lease flow
 #   make demo-fleet a 3-tier rollout over 6 simulated hosts on a private 3-member etcd (root;
 #                   loopback ports 23781-23783 and 23881-23883, DEMO_FLEET_PORT moves them)
@@ -127,6 +128,23 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 all: $(BIN_PATHS)
 
+# Man pages: man/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION (scdoc). Not
+# part of 'all' (scdoc is a build dependency of the pages only); 'check'
+# and 'install' build them. Dated from SOURCE_DATE_EPOCH, else the last
+# commit, so a rebuild gives the same bytes.
+SCDOC    ?= scdoc
+MAN_SRCS := $(wildcard man/*.scd)
+MAN_PAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
+MAN_DATE := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@command -v $(SCDOC) >/dev/null 2>&1 || { echo "$(SCDOC) not found: the man pages need it (scripts/install-deps.sh, as root)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SCDOC   $@")
+	$(Q)$(if $(MAN_DATE),SOURCE_DATE_EPOCH=$(MAN_DATE)) $(SCDOC) < $< > $@
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
@@ -230,7 +248,7 @@ fault:
 tests: $(BIN_PATHS) $(UNIT_BINS) $(REPLAY_BINS) $(PROBE_BINS) $(TOOL_BINS) $(WORKLOAD_BINS) \
        $(if $(FAULT_DEFS),,fault)
 
-check: deps-check check-deps tests $(BUILD)/benchbin/shim_nobpf
+check: deps-check check-deps tests man $(BUILD)/benchbin/shim_nobpf
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
 # The modules' dependency direction, private headers kept in their folder,
@@ -350,14 +368,14 @@ demo:
 demo-fleet:
 	$(Q)scripts/demo-fleet.sh
 
-install: $(BIN_PATHS)
+install: $(BIN_PATHS) man
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BIN_PATHS) $(DESTDIR)$(BINDIR)/
 
 clean:
 	rm -rf build
 
-.PHONY: adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo demo-fleet install clean
+.PHONY: man adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo demo-fleet install clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

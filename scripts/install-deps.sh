@@ -11,7 +11,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
-libcmocka-dev
+libcmocka-dev scdoc
 libcurl4-openssl-dev etcd-server etcd-client curl openssl
 chromium python3-jsonschema
 cppcheck clang-tidy valgrind
@@ -21,6 +21,7 @@ git bzip2"
 # etcd-client, curl, openssl: the pool ledger's tests start their own 3-member cluster on
 # loopback (tests/integration/pool.sh); Debian's own etcd service is kept
 # from starting at install and stopped if it runs (below).
+# scdoc: the man pages (man/*.scd, make man).
 # git and bzip2: the real workloads (tests/integration/workloads.sh run git
 # under a lease and unpack Debian's zlib .orig.tar.bz2, kept in tests/data).
 # nsjail is not packaged in Debian 12: the bench says so in its table.

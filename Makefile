@@ -25,7 +25,8 @@
 #   make analyze    cppcheck and clang-tidy (.clang-tidy), clean or fail
 #   make valgrind   memcheck on the CLIs' main paths (root)
 #   make gates      every gate above, bounded, and one table of their figures (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (see the install target)
+#   make deb        the Debian package (debhelper) in build/
 #   make clean
 #
 # V=1 shows commands; WERROR=0 relaxes -Werror; user CFLAGS/LDFLAGS come last.
@@ -37,6 +38,15 @@ CC         ?= gcc
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+# systemd, tmpfiles and bash-completion read these from /usr (or /etc),
+# not from PREFIX: a /usr/local install still puts its unit where systemd
+# looks. The Debian package sets them to /usr/lib/... (debian/rules).
+UNITDIR    ?= /etc/systemd/system
+TMPFILESDIR ?= /etc/tmpfiles.d
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+SYSCONFDIR ?= /etc
 DESTDIR    ?=
 BUILD      ?= build
 WERROR     ?= 1
@@ -368,14 +378,42 @@ demo:
 demo-fleet:
 	$(Q)scripts/demo-fleet.sh
 
+# make install: binaries, man pages, examples, bash completion, the
+# agent's systemd unit (installed, not enabled), tmpfiles.d for the state
+# and log dirs, a rename-only logrotate entry for the audit log, and the
+# adversarial corpus calyx-ctl selftest runs. Nothing in /etc/calyx: that
+# is calyx-ctl init's (host key, config, keyring), never overwritten.
 install: $(BIN_PATHS) man
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/calyx/examples \
+		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 0755 $(BIN_PATHS) $(DESTDIR)$(BINDIR)/
+	for s in 1 5 8; do for f in $(BUILD)/man/*.$$s; do [ ! -e "$$f" ] || \
+		install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done
+	install -m 0644 examples/*.json examples/README $(DESTDIR)$(DATADIR)/calyx/examples/
+	install -m 0644 packaging/bash-completion/calyx $(DESTDIR)$(COMPLETIONDIR)/calyx
+	for b in $(BINS); do [ "$$b" = calyx-exec ] || \
+		ln -sf calyx $(DESTDIR)$(COMPLETIONDIR)/$$b; done
+	ln -sf calyx $(DESTDIR)$(COMPLETIONDIR)/calyx-exec
+	install -m 0644 packaging/calyx-agent.service $(DESTDIR)$(UNITDIR)/calyx-agent.service
+	install -m 0644 packaging/calyx.tmpfiles $(DESTDIR)$(TMPFILESDIR)/calyx.conf
+	install -m 0644 packaging/calyx.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/calyx
+
+# make deb: the Debian package, built by debhelper from a copy of the tree
+# in $(BUILD)/deb (dpkg-buildpackage writes beside its source dir), into
+# $(BUILD)/calyx_<version>_<arch>.deb.
+deb:
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	$(Q)git ls-files -z | xargs -0 tar -cf - | tar -xf - -C $(BUILD)/deb/src
+	$(Q)cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; exit 1; }
+	$(Q)cp $(BUILD)/deb/calyx_*.deb $(BUILD)/ && ls -1 $(BUILD)/calyx_*.deb
 
 clean:
 	rm -rf build
 
-.PHONY: man adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo demo-fleet install clean
+.PHONY: man adversarial soak crash analyze valgrind gates fault all tests check deps-check asan fuzz fuzz-run bench bench-verify bench-rollout bench-startup bench-overhead bench-throughput bench-monitor bench-workspace bench-audit bench-doc demo demo-fleet install deb clean
 .PRECIOUS: $(BUILD)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -13,6 +13,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
 libsodium-dev libjansson-dev libseccomp-dev libcap-ng-dev libbpf-dev bpftool
 libcmocka-dev scdoc
 libcurl4-openssl-dev etcd-server etcd-client curl openssl
+debhelper dpkg-dev fakeroot
 chromium python3-jsonschema
 cppcheck clang-tidy valgrind
 git bzip2"
@@ -22,6 +23,8 @@ git bzip2"
 # loopback (tests/integration/pool.sh); Debian's own etcd service is kept
 # from starting at install and stopped if it runs (below).
 # scdoc: the man pages (man/*.scd, make man).
+# debhelper, dpkg-dev, fakeroot: make deb (the Debian package) and its test
+# (tests/integration/package.sh).
 # git and bzip2: the real workloads (tests/integration/workloads.sh run git
 # under a lease and unpack Debian's zlib .orig.tar.bz2, kept in tests/data).
 # nsjail is not packaged in Debian 12: the bench says so in its table.

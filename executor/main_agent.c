@@ -449,41 +449,16 @@ static void try_claim(agent *a, const cx_fleet *f, const cx_fleet_host *h, local
 	start_run(a, f, h, l);
 }
 
-/* The keys' signature of a rollout: its newest mod_revision and key
- * count (one small range: sorted by mod_revision, limit 1). */
-static int rollout_sig(agent *a, const char *id, int64_t *ret_rev, int64_t *ret_count)
-{
-	_cleanup_free_ char *pfx = NULL;
-	_cleanup_json_ json_t *rep = NULL;
-	cx_error err = { 0 };
-
-	CX_CHECK(asprintf(&pfx, "%srollouts/%s/", cx_etcd_prefix(a->etcd), id) > 0);
-	json_t *op = cx_etcd_op_range(pfx, true, true), *req = json_object_get(op, "request_range");
-	json_object_set_new(req, "limit", json_integer(1));
-	json_object_set_new(req, "sort_order", json_string("DESCEND"));
-	json_object_set_new(req, "sort_target", json_string("MOD"));
-	cx_etcd_outcome o = cx_etcd_call(a->etcd, "/v3/kv/range", req,
-					 cx_etcd_deadline(a->cfg.etcd.timeout_ms), &rep, &err);
-	json_decref(op);
-	if (o != CX_ETCD_ANSWERED) {
-		say(a, "etcd: cannot read rollout %s (%s): no new claims until it answers", id, err.msg);
-		return -1;
-	}
-	const json_t *kv = json_array_get(json_object_get(rep, "kvs"), 0);
-	if (cx_etcd_i64(json_object_get(kv, "mod_revision"), ret_rev) < 0 ||
-	    cx_etcd_i64(json_object_get(rep, "count"), ret_count) < 0)
-		*ret_rev = *ret_count = 0;
-	return 0;
-}
-
 /* This rollout's read at now: from the cache when its keys did not
- * change, else read and verified anew. NULL: not this host's, or not
+ * change (rev, count: the newest mod_revision under its prefix and how
+ * many keys it holds, from this poll's listing), else read and verified
+ * anew. NULL: not this host's, or not
  * readable (said why). When etcd does not answer, the last read if any,
  * *ret_stale set: good for finishing a run locally, never for a claim. */
-static cx_fleet *fleet_of(agent *a, const char *id, bool force, int64_t now, bool *ret_stale)
+static cx_fleet *fleet_of(agent *a, const char *id, int64_t rev, int64_t count, bool force,
+			  int64_t now, bool *ret_stale)
 {
 	seen *sn = NULL;
-	int64_t rev = 0, count = 0;
 	cx_error err = { 0 };
 
 	for (size_t i = 0; i < a->nseen && !sn; i++)
@@ -500,7 +475,7 @@ static cx_fleet *fleet_of(agent *a, const char *id, bool force, int64_t now, boo
 		snprintf(sn->id, sizeof(sn->id), "%s", id);
 	}
 	*ret_stale = false;
-	if (a->etcd_down || rollout_sig(a, id, &rev, &count) < 0) {
+	if (a->etcd_down) {
 		*ret_stale = true;
 		return sn->have && sn->mine ? &sn->f : NULL;
 	}
@@ -528,7 +503,7 @@ static cx_fleet *fleet_of(agent *a, const char *id, bool force, int64_t now, boo
 	return sn->mine ? &sn->f : NULL;
 }
 
-static void step(agent *a, const char *id)
+static void step(agent *a, const char *id, int64_t rev, int64_t count)
 {
 	int64_t now = time(NULL);
 	cx_fleet_host *h;
@@ -538,7 +513,7 @@ static void step(agent *a, const char *id)
 
 	local_load(a, id, &l);
 	/* a run in flight: read anew every poll (a halt must reach it) */
-	fp = fleet_of(a, id, strcmp(l.phase, "running") == 0, now, &stale);
+	fp = fleet_of(a, id, rev, count, strcmp(l.phase, "running") == 0, now, &stale);
 	if (!fp || !(h = cx_fleet_find(fp, a->cfg.host_id))) {
 		local_free(&l);
 		return;
@@ -613,12 +588,15 @@ static void keep_alive(agent *a)
 	a->live_at = now;
 }
 
-/* The ids of every rollout in etcd (keys P rollouts/<id>/rollout). */
+/* Every rollout in etcd, from one keys-only listing of P rollouts/:
+ * [{"id", "rev": the newest mod_revision of its keys, "count": how many
+ * keys}] for each id that has its rollout key (the signature fleet_of
+ * compares: one request per poll, however many rollouts). */
 static json_t *rollout_ids(agent *a)
 {
 	_cleanup_free_ char *pfx = NULL;
 	_cleanup_json_ json_t *rep = NULL;
-	json_t *ids = json_array();
+	json_t *ids = json_array(), *cur = NULL;
 	cx_error err = { 0 };
 	const json_t *kv;
 	size_t i;
@@ -635,20 +613,34 @@ static json_t *rollout_ids(agent *a)
 		 * still followed to their end */
 		for (size_t k = 0; k < a->nseen; k++)
 			if (a->seen[k].have && a->seen[k].mine)
-				json_array_append_new(ids, json_string(a->seen[k].id));
+				json_array_append_new(ids, json_pack("{s:s, s:I, s:I}", "id", a->seen[k].id,
+								     "rev", (json_int_t)-1, "count", (json_int_t)-1));
 		return ids;
 	}
+	/* keys come sorted: one rollout's keys are contiguous */
 	json_array_foreach(json_object_get(rep, "kvs"), i, kv) {
 		size_t kl = 0;
+		int64_t mod = 0;
 		_cleanup_free_ char *k = cx_etcd_unb64(json_string_value(json_object_get(kv, "key")), 1024, &kl);
 		const char *leaf = k && kl == strlen(k) && kl > strlen(pfx) ? k + strlen(pfx) : "";
-		if (strlen(leaf) == 32 + strlen("/rollout") && strcmp(leaf + 32, "/rollout") == 0) {
-			char id[33];
-			memcpy(id, leaf, 32);
-			id[32] = 0;
-			if (cx_is_lower_hex(id, 32))
-				json_array_append_new(ids, json_string(id));
+		char id[33];
+		if (strlen(leaf) < 33 || leaf[32] != '/')
+			continue;
+		memcpy(id, leaf, 32);
+		id[32] = 0;
+		if (!cx_is_lower_hex(id, 32))
+			continue;
+		if (!cur || strcmp(json_string_value(json_object_get(cur, "id")), id) != 0) {
+			cur = json_pack("{s:s, s:I, s:I, s:b}", "id", id, "rev", (json_int_t)0, "count",
+					(json_int_t)0, "has_rollout", 0);
+			json_array_append_new(ids, cur);
 		}
+		cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
+		if (mod > json_integer_value(json_object_get(cur, "rev")))
+			json_object_set_new(cur, "rev", json_integer(mod));
+		json_object_set_new(cur, "count", json_integer(json_integer_value(json_object_get(cur, "count")) + 1));
+		if (strcmp(leaf + 32, "/rollout") == 0)
+			json_object_set_new(cur, "has_rollout", json_true());
 	}
 	return ids;
 }
@@ -734,7 +726,10 @@ int main(int argc, char **argv)
 		json_array_foreach(ids, i, id) {
 			if (stop)
 				break;
-			step(&a, json_string_value(id));
+			if (a.etcd_down || json_is_true(json_object_get(id, "has_rollout")))
+				step(&a, json_string_value(json_object_get(id, "id")),
+				     json_integer_value(json_object_get(id, "rev")),
+				     json_integer_value(json_object_get(id, "count")));
 		}
 		json_decref(ids);
 		struct timespec ts = { .tv_sec = a.poll_ms / 1000, .tv_nsec = (a.poll_ms % 1000) * 1000000L };

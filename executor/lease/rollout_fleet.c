@@ -440,7 +440,7 @@ void cx_fleet_eval(cx_fleet *f, int64_t now)
 				ft->done_at = h->finished_at;
 		}
 		{
-			char pfx[8];
+			char pfx[24];
 			const char *k;
 			const json_t *v;
 			snprintf(pfx, sizeof(pfx), "%zu/", t + 1);

@@ -56,9 +56,11 @@ t_fresh() {
 	expect_stdout_has "host not ready: 2 items MISSING" || return 1
 	expect_file_has "$T/fresh/etc/calyx.conf" '"run_uid_range"' || return 1
 	expect_file_has "$T/fresh/etc/calyx.conf" "\"host_id\": \"$HOST_ID\"" || return 1
-	# every policy init writes is one the parser accepts
-	for p in policy.json examples/build-job.json examples/deploy-script.json; do
-		check 0 "" "$POLICY" check "$T/fresh/etc/$p" || fail "$p: $(first_err)" || return 1
+	# every policy init writes is one the parser accepts (the examples
+	# name programs by their usual paths: templates, --no-host)
+	check 0 "" "$POLICY" check "$T/fresh/etc/policy.json" || fail "policy.json: $(first_err)" || return 1
+	for p in examples/build-job.json examples/deploy-script.json; do
+		check 0 "" "$POLICY" check "$T/fresh/etc/$p" --no-host || fail "$p: $(first_err)" || return 1
 	done
 	grep -q '"commands": \[\]' "$T/fresh/etc/policy.json" || fail "the starter policy lists commands"
 }

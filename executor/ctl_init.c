@@ -6,7 +6,7 @@
  *
  * Creates what is missing, never replaces anything (O_EXCL writes, a key
  * or config that exists is kept and only checked), one line per item;
- * then runs the host check calyx-exec --probe prints (hostcheck.h).
+ * then runs the host check calyx-exec --probe prints (ready.h).
  * Trust: runs as root; its inputs are its own options and the files it
  * finds, checked with the same strict loaders calyx-exec uses. */
 #include "ctl_init.h"
@@ -25,7 +25,7 @@
 #include "calyx/path.h"
 #include "calyx/policy.h"
 #include "cli.h"
-#include "hostcheck.h"
+#include "ready.h"
 
 /* The starter policy: valid, and runs nothing until commands lists some
  * (the policy format has no comments: README "Configuration" and

@@ -25,7 +25,7 @@
 #include "calyx/sandbox.h"
 #include "calyx/timings.h"
 #include "cli.h"
-#include "hostcheck.h"
+#include "ready.h"
 #include "run/run.h"
 
 static const char help_text[] =
@@ -62,7 +62,7 @@ static void print_support(const cx_host_support *h)
 }
 
 /* --probe: host support, what the configured policy requires, and the
- * host check (hostcheck.h), all read-only. */
+ * host check (ready.h), all read-only. */
 static int probe_host(const char *config_path)
 {
 	cx_host_support h;

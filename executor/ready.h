@@ -4,8 +4,8 @@
  * calyx-exec --probe and calyx-ctl init print it (private to executor/).
  * Trust: runs as root on the root-owned config; changes nothing (no
  * file, directory, pin or cache is created). */
-#ifndef CALYX_EXECUTOR_HOSTCHECK_H
-#define CALYX_EXECUTOR_HOSTCHECK_H
+#ifndef CALYX_EXECUTOR_READY_H
+#define CALYX_EXECUTOR_READY_H
 
 #include <stdbool.h>
 #include <stdint.h>

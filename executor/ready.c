@@ -1,8 +1,8 @@
-/* The host's readiness table (hostcheck.h): calyx-exec's start-of-run
+/* The host's readiness table (ready.h): calyx-exec's start-of-run
  * checks, made read-only and all of them, each row saying what to do.
  * Trust: runs as root on the root-owned config; what the files say is
  * printed through calyx/esc.h's rule. */
-#include "hostcheck.h"
+#include "ready.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

@@ -209,10 +209,13 @@ static void check_state_dir(hc *h, const cx_config *c)
 			    strerror(errno), c->state_dir);
 		return;
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
 		row(h, HC_MISSING, "state dir", "%s: must be a root-owned directory of mode 0700 (is %s, uid %u, mode %04o: chown root, chmod 700)",
 		    c->state_dir, S_ISDIR(st.st_mode) ? "a directory" : "not a directory",
 		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	else if (st.st_mode & 077) /* the ledger and rollback packs: root's to read */
+		row(h, HC_WARN, "state dir", "%s: mode %04o lets others read the ledger and rollback packs (chmod 700)",
+		    c->state_dir, (unsigned)(st.st_mode & 07777));
 	else
 		row(h, HC_OK, "state dir", "%s: root's, 0700", c->state_dir);
 }
@@ -320,8 +323,12 @@ int cx_host_check(const char *config_path, FILE *out)
 	if (cx_config_load(config_path, cx_trusted_owner(), &cfg, &err) < 0) {
 		row(&h, HC_MISSING, "config", "%s", err.msg);
 	} else {
-		row(&h, HC_OK, "config", "%s: root's, not group/world-writable, parsed; host_id %s",
-		    config_path, cfg.host_id ? cfg.host_id : "(none: leases must name no audience)");
+		if (cfg.host_id)
+			row(&h, HC_OK, "config", "%s: root's, not group/world-writable, parsed; host_id %s",
+			    config_path, cfg.host_id);
+		else
+			row(&h, HC_WARN, "config", "%s: no host_id: a lease naming its host (audience) is refused here (set host_id)",
+			    config_path);
 		check_keyring(&h, &cfg);
 		have_pol = check_policy(&h, &cfg, &pol);
 		check_host_key(&h, &cfg);

@@ -147,6 +147,12 @@ t_e2e() {
 	expect_rc 0 || return 1
 	[ -s "$h/log/audit.jsonl" ] || fail "no audit log in $h/log" || return 1
 	check 0 "" "$AUDIT" verify --host-pub "$h/etc/host.pub.json" "$h/log/audit.jsonl" || return 1
+	# after a run, the shared monitor (the config's default pin dir) is
+	# pinned and checks out, or this host runs a monitor per run
+	xrun "$EXEC" --config "$h/etc/calyx.conf" --probe
+	expect_rc 0 || return 1
+	grep -E '^  (ok|note) +bpf monitor ' "$OUT" | grep -qE 'pinned, programs and maps check out|per-run monitor' ||
+		fail "bpf monitor row after a run: $(grep 'bpf monitor' "$OUT")" || return 1
 	# and a key other than the host's does not verify it
 	xrun "$AUDIT" verify --host-pub "$KEYS/bot.pub.json" "$h/log/audit.jsonl"
 	[ "$RC" -ne 0 ] || fail "the log verified with another key"

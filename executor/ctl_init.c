@@ -331,7 +331,7 @@ int cx_ctl_init(int argc, char **argv)
 					      { 0, 0, 0, 0 } };
 	const char *prefix = "/etc/calyx", *state = "/var/lib/calyx", *log = "/var/log/calyx";
 	const char *host_id = NULL, *uids = NULL;
-	char hostname[256] = "", conf[CX_PATH_MAX], path[CX_PATH_MAX], pub[CX_PATH_MAX], why[256];
+	char hostname[256] = "", conf[CX_PATH_MAX], path[CX_PATH_MAX], pub[CX_PATH_MAX], why[256] = "";
 	uint32_t first = 0, count = CX_RUN_UID_COUNT_DEFAULT;
 	_cleanup_free_ char *text = NULL;
 	init_ctx c = { 0 };
@@ -341,13 +341,26 @@ int cx_ctl_init(int argc, char **argv)
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'i': host_id = optarg; break;
-		case 'p': prefix = optarg; break;
-		case 's': state = optarg; break;
-		case 'l': log = optarg; break;
-		case 'u': uids = optarg; break;
-		case 'n': c.dry = true; break;
-		default: return cx_cli_usage("usage: init [--host-id ID] [--prefix DIR] [--state DIR] [--log DIR] [--run-uids FIRST-LAST] [--dry-run]");
+		case 'i':
+			host_id = optarg;
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'l':
+			log = optarg;
+			break;
+		case 'u':
+			uids = optarg;
+			break;
+		case 'n':
+			c.dry = true;
+			break;
+		default:
+			return cx_cli_usage("usage: init [--host-id ID] [--prefix DIR] [--state DIR] [--log DIR] [--run-uids FIRST-LAST] [--dry-run]");
 		}
 	}
 	if (optind != argc)

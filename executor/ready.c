@@ -226,9 +226,8 @@ static void check_audit_log(hc *h, const cx_config *c)
 	struct stat st;
 	int fd;
 
-	*strrchr(dir, '/') = '\0';
-	if (!dir[0])
-		strcpy(dir, "/");
+	char *slash = strrchr(dir, '/');
+	slash[slash == dir] = '\0'; /* "/x" -> "/", "/a/x" -> "/a" */
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		row(h, HC_MISSING, "audit log", "directory %s: %s (mkdir -m 755 -p %s)", dir,
 		    errno ? strerror(errno) : "not a directory", dir);

@@ -118,6 +118,19 @@ t_usage() {
 }
 run_test init.usage_errors_exit_2 t_usage
 
+# Not root: refused in one line, nothing made (--dry-run still plans).
+t_not_root() {
+	command -v setpriv >/dev/null || { WHY="setpriv missing"; return 1; }
+	check_one_line 125 E_USAGE setpriv --reuid 65534 --regid 65534 --clear-groups \
+		"$CTL" init --prefix "$T/nr/etc" --state "$T/nr/state" --log "$T/nr/log" || return 1
+	grep -q "must run as root" "$ERR" || fail "stderr: $(first_err)" || return 1
+	[ ! -e "$T/nr" ] || fail "a refused init created $T/nr" || return 1
+	xrun setpriv --reuid 65534 --regid 65534 --clear-groups \
+		"$CTL" init --prefix "$T/nr/etc" --state "$T/nr/state" --log "$T/nr/log" --dry-run
+	expect_rc 0
+}
+run_test init.not_root_refused_dry_run_allowed t_not_root
+
 # The init'd host, made ready by hand as README says (signer keys in the
 # keyring, commands in the policy), runs a signed lease; its audit log
 # verifies with the host.pub.json init wrote.

@@ -2,6 +2,7 @@
  *
  *   calyx-ctl [--config FILE] list [--json]
  *   calyx-ctl [--config FILE] status|pause|resume|halt RUN
+ *   calyx-ctl init [--host-id ID] [--prefix DIR] [--state DIR] [--log DIR] ... (ctl_init.c)
  *
  * RUN is a lease id (or a unique prefix of one) or a run id. Each running
  * calyx-exec listens on STATE_DIR/run/<lease_id>.sock; only root may talk
@@ -30,6 +31,7 @@
 #include "calyx/codec.h"
 #include "calyx/workspace.h"
 #include "cli.h"
+#include "ctl_init.h"
 #include "run/housekeeping.h"
 #include "run/state.h"
 
@@ -47,8 +49,20 @@ static const char help_text[] =
 	"                       naming the files, if any changed since, unless --force\n"
 	"  ledger LEASE_ID [--json]  who holds a pool lease in the pool's ledger (etcd):\n"
 	"                       hosts, claim times, etcd revision (a linearizable read)\n"
+	"  init [--host-id ID] [--prefix DIR] [--state DIR] [--log DIR] [--run-uids FIRST-LAST]\n"
+	"       [--dry-run]      make this host ready (root): DIR/calyx.conf, an empty\n"
+	"                       keyring, the host key (0600) and host.pub.json, a starter\n"
+	"                       policy that runs nothing until edited, examples/, the state\n"
+	"                       (0700) and log (0755) dirs, a free run uid range; never\n"
+	"                       replaces what exists (\"exists, kept\"); then the host check.\n"
+	"                       Defaults: --prefix /etc/calyx --state /var/lib/calyx\n"
+	"                       --log /var/log/calyx, --host-id the hostname if it is an id,\n"
+	"                       --run-uids the first free 65536 ids from 1879048192.\n"
+	"                       --dry-run prints the plan and changes nothing.\n"
 	"RUN: a lease id, a unique prefix of one, or a run id.\n"
-	"exit: 0 ok, 1 no such run or the supervisor did not answer, 2 usage, 125 error\n";
+	"exit: 0 ok, 1 no such run or the supervisor did not answer, 2 usage, 125 error\n"
+	"init exit: 0 host ready (or --dry-run planned), 1 created but not ready (the\n"
+	"      MISSING rows say what to do), 2 usage, 125 error (nothing more created)\n";
 
 static const char *config_path = CX_CONFIG_DEFAULT;
 
@@ -440,7 +454,8 @@ int main(int argc, char **argv)
 					   { "pause", cmd_one },     { "resume", cmd_one },
 					   { "halt", cmd_one },      { "diff", cmd_pack },
 					   { "rollback", cmd_pack }, { "recover", cmd_recover },
-					   { "ledger", cmd_ledger }, { NULL, NULL } };
+					   { "ledger", cmd_ledger }, { "init", cx_ctl_init },
+					   { NULL, NULL } };
 	cx_prog = "calyx-ctl";
 	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
 		if (getuid() != 0) {

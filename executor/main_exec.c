@@ -25,6 +25,7 @@
 #include "calyx/sandbox.h"
 #include "calyx/timings.h"
 #include "cli.h"
+#include "ready.h"
 #include "run/run.h"
 
 static const char help_text[] =
@@ -34,7 +35,11 @@ static const char help_text[] =
 	"  --result FILE   write a JSON result (status, reason, exit code, audit range)\n"
 	"  --dry-run       verify and print the plan; nothing consumed, logged or executed\n"
 	"  --timings       print the time of each phase on stderr at exit (also in the result)\n"
-	"  --probe         print what this host supports and what the policy requires\n"
+	"  --probe         print what this host supports, what the policy requires, and\n"
+	"                  the host check: config, keyring, policy, host key, state and\n"
+	"                  log dirs, run uids, exec guard, BPF monitor (shared or per-run);\n"
+	"                  ends \"host ready\" or lists what is MISSING; changes nothing.\n"
+	"                  exit 0 ready, 1 not ready, 125 a kernel layer is missing\n"
 	"exit: the command's own code when it ran; 77 lease refused; 124 halted;\n"
 	"      125 calyx-exec's own failure (also bad usage); 126 cannot execute; 127 not found\n";
 
@@ -56,7 +61,8 @@ static void print_support(const cx_host_support *h)
 	printf("  overlayfs                                %s\n", h->overlayfs ? "yes" : "not loaded");
 }
 
-/* --probe: host support, and what the configured policy requires. */
+/* --probe: host support, what the configured policy requires, and the
+ * host check (ready.h), all read-only. */
 static int probe_host(const char *config_path)
 {
 	cx_host_support h;
@@ -86,11 +92,13 @@ static int probe_host(const char *config_path)
 		printf("  Landlock                                 %s\n", h.landlock_abi ? "present" : "MISSING");
 		missing |= h.landlock_abi == 0;
 	}
+	/* the rest of what a run checks at its start, as one table */
+	int not_ready = cx_host_check(config_path, stdout);
 	if (missing) {
 		fprintf(stderr, "calyx-exec: error [E_LAYER]: this host lacks a layer the sandbox requires (see above)\n");
 		return CX_EXIT_FAILURE;
 	}
-	return 0;
+	return not_ready ? 1 : 0;
 }
 
 /* --dry-run: steps 1-2 and the ledger's read-only look; the plan. */

@@ -60,23 +60,6 @@ static bool name_ok(const char *s)
 	return i > 0 && i <= 64;
 }
 
-static int write_new_file(const char *path, const void *buf, size_t len, mode_t mode,
-			  cx_error *err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	int r;
-
-	if (fd < 0)
-		return cx_err(err, CX_E_IO, errno, "cannot create '%s': %s%s", path, strerror(errno),
-			      errno == EEXIST ? " (refusing to overwrite a key)" : "");
-	r = cx_write_all(fd, buf, len);
-	if (r < 0)
-		return cx_err(err, CX_E_IO, -r, "cannot write '%s': %s", path, strerror(-r));
-	if (fsync(fd) < 0)
-		return cx_err(err, CX_E_IO, errno, "cannot sync '%s': %s", path, strerror(errno));
-	return 0;
-}
-
 static int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = { { "role", required_argument, 0, 'r' },
@@ -85,10 +68,9 @@ static int cmd_keygen(int argc, char **argv)
 					      { 0, 0, 0, 0 } };
 	const char *role = NULL, *name = NULL, *out = NULL;
 	char keypath[4096], pubpath[4096];
-	uint8_t seed[32];
 	cx_key k = { 0 };
 	cx_error err = { 0 };
-	int c, r;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "r:n:o:", opts, NULL)) != -1) {
 		if (c == 'r')
@@ -110,23 +92,8 @@ static int cmd_keygen(int argc, char **argv)
 	    snprintf(pubpath, sizeof(pubpath), "%s/%s.pub.json", out, name) >= (int)sizeof(pubpath))
 		return cx_cli_usage("keygen: --out path too long");
 
-	randombytes_buf(seed, sizeof(seed));
-	cx_seed_public(seed, k.pk);
-	cx_keyid(k.pk, k.keyid);
-	k.principal = (char *)name;
-	r = write_new_file(keypath, seed, sizeof(seed), 0600, &err);
-	cx_wipe(seed, sizeof(seed));
-	if (r < 0)
+	if (cx_keygen_write(keypath, pubpath, k.role, name, k.keyid, &err) < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	{
-		json_t *j = cx_key_entry_json(&k, true);
-		char *t = cx_json_dump_pretty(j);
-		json_decref(j);
-		r = write_new_file(pubpath, t, strlen(t), 0644, &err);
-		free(t);
-		if (r < 0)
-			return cx_cli_fail(&err, CX_EXIT_FAILURE);
-	}
 	cx_esc_line(stdout, "%s key '%s': %s", role, name, k.keyid);
 	cx_esc_line(stdout, "  secret seed %s (mode 0600, keep it private)", keypath);
 	cx_esc_line(stdout, "  keyring entry %s", pubpath);

@@ -604,6 +604,65 @@ out:
 	return r;
 }
 
+/* calyx-exec --probe: whether the shared monitor is usable, read-only:
+ * nothing is created, pinned, locked or removed (open_root would make
+ * ROOT; a status must not). The same checks a run makes before it uses
+ * the pins (open_version). */
+int cx_bpfmon_shared_status(const char *root, const cx_kern_offsets *off, const char **why)
+{
+	struct monitor_bpf__rodata ro;
+	shared_fds f = { .prog_exec = -1, .prog_sys_exit = -1, .prog_tick = -1, .states = -1,
+			 .slots = -1, .tick_last = -1, .loaders = -1, .rings = -1 };
+	char version[64];
+	struct statfs sf;
+	int root_fd, dir_fd, r;
+
+	cx_bpfmon_set_rodata(&ro, off);
+	version_name(&ro, version);
+	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root_fd < 0 && errno == ENOENT) {
+		*why = "not pinned yet: the first run of this boot loads and pins it";
+		return 0;
+	}
+	if (root_fd < 0) {
+		*why = "cannot open the pin directory";
+		return -errno;
+	}
+	if (fstatfs(root_fd, &sf) < 0 || (unsigned long)sf.f_type != BPF_FS_MAGIC_) {
+		close(root_fd);
+		*why = "the pin directory is not on a bpffs";
+		return -ENOTSUP;
+	}
+	if (!dir_trusted(root_fd)) {
+		close(root_fd);
+		*why = "the pin directory is not root's with mode 0700";
+		return -EPERM;
+	}
+	dir_fd = openat(root_fd, version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(root_fd);
+	if (dir_fd < 0 && errno == ENOENT) {
+		*why = "not pinned for this build and kernel yet: the next run pins it";
+		return 0;
+	}
+	if (dir_fd < 0) {
+		*why = "cannot open the pinned version";
+		return -errno;
+	}
+	r = dir_trusted(dir_fd) ? open_version(root, version, &ro, &f) : -EBADMSG;
+	close(dir_fd);
+	close_shared(&f);
+	if (r == -ENOENT) {
+		*why = "pinned only in part: the next run pins it again";
+		return 0;
+	}
+	if (r < 0) {
+		*why = "the pinned monitor does not check out (the next idle run replaces it)";
+		return r;
+	}
+	*why = "pinned, programs and maps check out";
+	return 1;
+}
+
 /* Undo a failed open_shared: the slot back, every fd closed. */
 void cx_bpfshare_drop(cx_bpfmon *m)
 {

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "calyx/common.h"
 
 #define CX_KEYRING_MAX_BYTES (1u << 20)
@@ -67,5 +68,18 @@ int cx_seed_load(const char *path, const char *what, bool trusted, uid_t owner,
 		 uint8_t seed[32], cx_error *err);
 /* Public key of a seed. */
 void cx_seed_public(const uint8_t seed[32], uint8_t pk[32]);
+
+/* A new file of exactly buf, mode `mode` whatever the umask, fsync'd;
+ * never replaces anything (O_EXCL, O_NOFOLLOW). */
+int cx_write_new_file(const char *path, const void *buf, size_t len, mode_t mode,
+		      cx_error *err);
+/* A key pair (executor/lease/keygen.c): keypath the fresh 32-byte seed
+ * (0600), pubpath its keyring entry with keyid (0644), neither replacing
+ * an existing file; keyid (optional) the new key's id. */
+int cx_keygen_write(const char *keypath, const char *pubpath, cx_role role, const char *name,
+		    char keyid[65], cx_error *err);
+/* The keyring entry of public key pk alone (NAME.pub.json, 0644, new). */
+int cx_key_pub_write(const char *pubpath, const uint8_t pk[32], cx_role role, const char *name,
+		     cx_error *err);
 
 #endif

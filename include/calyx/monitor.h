@@ -254,6 +254,11 @@ int cx_bpfmon_start(int cgroup_fd, uint64_t budget_ns, const cx_kern_offsets *of
  * one line saying how to accept runs without it. */
 int cx_bpfmon_preflight(const char *cache_path, const char *probe_cache, cx_kern_offsets *ret_off,
 			cx_error *err);
+/* The shared monitor under pin_root (config bpf_pin_dir), for this
+ * build and this kernel (off), looked at without changing anything:
+ * 1 pinned and every pin checks out, 0 not (fully) pinned yet (a run will
+ * pin it), < 0 unusable (runs load their own monitor); *why in words. */
+int cx_bpfmon_shared_status(const char *pin_root, const cx_kern_offsets *off, const char **why);
 /* Whether this run uses the shared (pinned) monitor; why not (NULL when
  * it was not asked for). */
 bool cx_bpfmon_shared(cx_bpfmon *m, const char **ret_why);

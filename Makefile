@@ -378,20 +378,20 @@ demo:
 demo-fleet:
 	$(Q)scripts/demo-fleet.sh
 
-# make install: binaries, man pages, examples, bash completion, the
+# make install: binaries, man pages, bash completion, the
 # agent's systemd unit (installed, not enabled), tmpfiles.d for the state
 # and log dirs, a rename-only logrotate entry for the audit log, and the
 # adversarial corpus calyx-ctl selftest runs. Nothing in /etc/calyx: that
-# is calyx-ctl init's (host key, config, keyring), never overwritten.
+# is calyx-ctl init's (host key, config, keyring, starter and example
+# policies), never overwritten.
 install: $(BIN_PATHS) man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/calyx/examples \
+		$(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 0755 $(BIN_PATHS) $(DESTDIR)$(BINDIR)/
 	for s in 1 5 8; do for f in $(BUILD)/man/*.$$s; do [ ! -e "$$f" ] || \
 		install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done
-	install -m 0644 examples/*.json examples/README $(DESTDIR)$(DATADIR)/calyx/examples/
 	install -m 0644 packaging/bash-completion/calyx $(DESTDIR)$(COMPLETIONDIR)/calyx
 	for b in $(BINS); do [ "$$b" = calyx-exec ] || \
 		ln -sf calyx $(DESTDIR)$(COMPLETIONDIR)/$$b; done

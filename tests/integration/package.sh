@@ -122,8 +122,7 @@ t_purge() {
 	INSTALLED=0
 	local left
 	left=$(ls -d /usr/bin/calyx-* /etc/calyx /var/lib/calyx /lib/systemd/system/calyx-agent.service \
-		/usr/lib/tmpfiles.d/calyx.conf /etc/logrotate.d/calyx /usr/share/man/man1/calyx-exec.1.gz \
-		/usr/share/calyx 2>/dev/null)
+		/usr/lib/tmpfiles.d/calyx.conf /etc/logrotate.d/calyx /usr/share/man/man1/calyx-exec.1.gz 2>/dev/null)
 	[ -z "$left" ] || fail "left after purge: $(echo $left)" || return 1
 	# kept on purpose: the audit log is evidence (README "Install on a server")
 	[ -s /var/log/calyx/audit.jsonl ] || fail "the purge removed the audit log" || return 1

@@ -224,7 +224,7 @@ TEST(report_body_bounds)
 	/* objects of at most 16 members */
 	{
 		json_t *a = json_object();
-		char k[8];
+		char k[16];
 		for (int i = 0; i < 16; i++) {
 			snprintf(k, sizeof(k), "k%d", i);
 			json_object_set_new(a, k, json_integer(i));

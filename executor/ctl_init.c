@@ -424,7 +424,7 @@ int cx_ctl_init(int argc, char **argv)
 			return cx_cli_fail(&c.err, CX_EXIT_FAILURE);
 		}
 		text = config_text(prefix, state, log, host_id, first, count);
-		snprintf(why, sizeof(why), "config, 0644: host_id %s, run uids %u-%u", host_id ? host_id : "(none)",
+		snprintf(why, sizeof(why), "config, 0644: host_id %.128s, run uids %u-%u", host_id ? host_id : "(none)",
 			 first, first + count - 1);
 	} else if (uids) {
 		warn(&c, conf, "exists: --run-uids is not applied (edit run_uid_range in it)");

@@ -83,7 +83,9 @@ run_test package.installs_binaries_man_unit_dirs t_install
 t_init_and_run() {
 	local k=$T/signers
 	[ "$INSTALLED" = 1 ] || fail "not installed" || return 1
-	check 0 "" calyx-ctl init --host-id pkg-test || return 1
+	# a fresh host is not ready yet: no signer keys, a policy that runs nothing
+	check 1 "" calyx-ctl init --host-id pkg-test || return 1
+	grep -q "MISSING" "$OUT" || fail "init did not say what is missing: $(head -n 3 "$OUT")" || return 1
 	for f in calyx.conf keyring.json host.key host.pub.json policy.json; do
 		[ -f /etc/calyx/$f ] || fail "init made no /etc/calyx/$f" || return 1
 	done
@@ -109,6 +111,9 @@ PY
 		calyx-lease sign --key "$k/alice.key" --yes "$T/run.lease" >/dev/null 2>"$ERR" &&
 		calyx-lease sign --key "$k/bot.key" --yes "$T/run.lease" >/dev/null 2>"$ERR" ||
 		fail "lease: $(first_err)" || return 1
+	check 0 "" calyx-ctl init --host-id pkg-test || return 1 # now ready; nothing replaced
+	grep -q "host ready" "$OUT" || fail "init: $(tail -n 2 "$OUT")" || return 1
+	check 0 "" calyx-exec --probe || return 1
 	check 0 "" calyx-exec --lease "$T/run.lease" || return 1
 	check 0 "" calyx-audit verify --config /etc/calyx/calyx.conf /var/log/calyx/audit.jsonl || return 1
 	check 77 E_REPLAY calyx-exec --lease "$T/run.lease"
@@ -125,7 +130,7 @@ t_purge() {
 		/usr/lib/tmpfiles.d/calyx.conf /etc/logrotate.d/calyx /usr/share/man/man1/calyx-exec.1.gz 2>/dev/null)
 	[ -z "$left" ] || fail "left after purge: $(echo $left)" || return 1
 	# kept on purpose: the audit log is evidence (README "Install on a server")
-	[ -s /var/log/calyx/audit.jsonl ] || fail "the purge removed the audit log" || return 1
+	[ -s /var/log/calyx/audit.jsonl ] || fail "the purge removed the audit log (or the run before never wrote it)" || return 1
 	rm -f /var/log/calyx/audit.jsonl
 	rmdir /var/log/calyx 2>/dev/null || true
 }

@@ -211,7 +211,8 @@ json_t *cx_fleet_view(const cx_fleet *f)
 		 * SHA-256: its body is what the rollout's signers signed */
 		cx_envelope e = { 0 };
 		cx_lease l = { 0 };
-		if (cx_envelope_parse(f->s.lease_buf, f->s.lease_len, 2, 2, &e, NULL) == 0 &&
+		if (f->s.lease_buf &&
+		    cx_envelope_parse(f->s.lease_buf, f->s.lease_len, 2, 2, &e, NULL) == 0 &&
 		    cx_lease_body_parse(e.payload, e.payload_len, &l, NULL) == 0) {
 			for (size_t i = 0; i < l.spec.argv.n; i++)
 				json_array_append_new(cmd, json_string(l.spec.argv.v[i]));

@@ -159,6 +159,14 @@ $(BUILD)/man/%: man/%.scd
 	$(Q)$(if $(MAN_DATE),SOURCE_DATE_EPOCH=$(MAN_DATE)) $(SCDOC) < $< > $@
 
 $(BUILD)/obj/executor/ctl_selftest.o: ALL_CFLAGS += -DCALYX_SELFTEST_DIR_DEFAULT='"$(SELFTESTDIR)"'
+# rebuilt when SELFTESTDIR changes (make install PREFIX=/usr after a
+# build with the default PREFIX): the stamp is rewritten only then
+$(BUILD)/obj/executor/ctl_selftest.o: $(BUILD)/gen/selftestdir.stamp
+$(BUILD)/gen/selftestdir.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SELFTESTDIR)' >$@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
+.PHONY: FORCE
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

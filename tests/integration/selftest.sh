@@ -146,6 +146,23 @@ t_usage() {
 	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines"
 }
 
+# The installed layout: make install into a DESTDIR (the default PREFIX),
+# then the installed calyx-ctl with the installed corpus (its probes and
+# workloads in the corpus dir, lib.sh beside run.sh): binaries under test
+# are the installed ones.
+t_installed() {
+	local d=$T/dest sd
+	xrun make -C "$SRC" --no-print-directory BUILD="$B" DESTDIR="$d" install
+	expect_rc 0 || return 1
+	sd=$(find "$d" -type d -path '*/calyx/selftest' | head -n 1)
+	[ -n "$sd" ] && [ -x "$sd/probes/hosttool" ] && [ -x "$sd/workloads/sleeper" ] && [ -f "$sd/lib.sh" ] &&
+		[ -f "$sd/cases/path_traversal.case" ] || fail "corpus not installed: $(find "$d" -path '*selftest*' | head -n 3)" || return 1
+	xrun env CALYX_SELFTEST_DIR="$sd" "$(dirname "$(dirname "$sd")")/../bin/calyx-ctl" selftest \
+		--config "$CONF" --only path_traversal --format tap
+	expect_rc 0 || return 1
+	grep -q '^ok 1 - path_traversal ' "$OUT" || fail "no ok line: $(cat "$OUT")"
+}
+
 run_test selftest.junit_real_cases_validate_zero_failures t_junit
 run_test selftest.tap_plan_and_ok_lines t_tap
 run_test selftest.text_summary_exit_0 t_text
@@ -153,4 +170,10 @@ run_test selftest.escaping_case_exit_1_failure_and_not_ok t_failing_case
 run_test selftest.tampered_host_audit_log_fails t_tampered_audit
 run_test selftest.no_audit_log_yet_skipped_not_failed t_no_audit_log_skipped
 run_test selftest.usage_2_no_corpus_125 t_usage
+if [ "$(cat "$B/gen/selftestdir.stamp" 2>/dev/null)" != \
+	"$(make -C "$SRC" -s --no-print-directory BUILD="$B" --eval 'print-selftestdir: ; @echo $(SELFTESTDIR)' print-selftestdir)" ]; then
+	skip_test selftest.installed_layout_runs "this build's SELFTESTDIR is not the default PREFIX's (make install would rebuild)"
+else
+	run_test selftest.installed_layout_runs t_installed
+fi
 summary

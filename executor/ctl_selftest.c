@@ -460,6 +460,29 @@ static void pjoin(char *out, const char *a, const char *b)
 		out[0] = '\0';
 }
 
+/* The corpus runs as root: its directory, cases/ and scripts must be
+ * root's and writable by no one else (as calyx-exec's own files). 0, or
+ * the path that is not (in bad). */
+static int corpus_trusted(const char *dir, char *bad)
+{
+	static const char *const parts[] = { "", "cases", "run.sh", "lib_adv.sh", "lib.sh", NULL };
+	struct stat st;
+	for (size_t i = 0; parts[i]; i++) {
+		if (parts[i][0])
+			pjoin(bad, dir, parts[i]);
+		else if (snprintf(bad, PATH_MAX, "%s", dir) >= PATH_MAX)
+			return -ENAMETOOLONG;
+		if (lstat(bad, &st) < 0) {
+			if (errno == ENOENT && strcmp(parts[i], "lib.sh") == 0)
+				continue; /* the build tree: ../integration/lib.sh */
+			return -errno;
+		}
+		if (st.st_uid != 0 || (st.st_mode & 022) || S_ISLNK(st.st_mode))
+			return -EPERM;
+	}
+	return 0;
+}
+
 struct st_paths {
 	char only_s[ONLY_MAX * (CASE_NAME_MAX + 1) + 1];
 	char self[PATH_MAX], bindir[PATH_MAX], runsh[PATH_MAX], logp[PATH_MAX], rep[PATH_MAX];
@@ -522,6 +545,13 @@ int cx_ctl_selftest(int argc, char **argv, const char *config_default)
 		cx_err(&err, CX_E_IO, ENOENT,
 		       "selftest: no corpus at '%s' (make install puts it there; in the build tree set CALYX_SELFTEST_DIR=tests/adversarial)",
 		       dir);
+		return cx_cli_fail(&err, CX_EXIT_FAILURE);
+	}
+	r = corpus_trusted(dir, logp);
+	if (r < 0) {
+		cx_err(&err, CX_E_INSECURE_FILE, -r,
+		       "selftest: the corpus's '%s' is not root's alone (owned by root, not group- or world-writable, no symlink): it runs as root",
+		       logp);
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	}
 	if (only && (r = parse_only(only, dir, only_s, sizeof(pa->only_s))) != 0)

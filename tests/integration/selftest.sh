@@ -143,7 +143,13 @@ t_usage() {
 	expect_rc 2 || return 1
 	xrun env CALYX_SELFTEST_DIR="$T/nothing" "$CTL" selftest --config "$CONF"
 	expect_rc 125 || return 1
-	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines"
+	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines" || return 1
+	# a corpus someone else could write is not run as root
+	chmod g+w "$FAKE/run.sh"
+	st_fake --config "$CONF" --only fake_ok
+	chmod g-w "$FAKE/run.sh"
+	expect_rc 125 || return 1
+	grep -q "E_INSECURE_FILE.*run.sh" "$ERR" || fail "stderr: $(first_err)"
 }
 
 # The installed layout: make install into a DESTDIR (the default PREFIX),
@@ -169,7 +175,7 @@ run_test selftest.text_summary_exit_0 t_text
 run_test selftest.escaping_case_exit_1_failure_and_not_ok t_failing_case
 run_test selftest.tampered_host_audit_log_fails t_tampered_audit
 run_test selftest.no_audit_log_yet_skipped_not_failed t_no_audit_log_skipped
-run_test selftest.usage_2_no_corpus_125 t_usage
+run_test selftest.usage_2_no_corpus_or_writable_corpus_125 t_usage
 if [ "$(cat "$B/gen/selftestdir.stamp" 2>/dev/null)" != \
 	"$(make -C "$SRC" -s --no-print-directory BUILD="$B" --eval 'print-selftestdir: ; @echo $(SELFTESTDIR)' print-selftestdir)" ]; then
 	skip_test selftest.installed_layout_runs "this build's SELFTESTDIR is not the default PREFIX's (make install would rebuild)"

@@ -47,6 +47,9 @@ UNITDIR    ?= /etc/systemd/system
 TMPFILESDIR ?= /etc/tmpfiles.d
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
 SYSCONFDIR ?= /etc
+# the adversarial corpus calyx-ctl selftest runs (its compiled-in default;
+# CALYX_SELFTEST_DIR overrides it at run time)
+SELFTESTDIR ?= $(DATADIR)/calyx/selftest
 DESTDIR    ?=
 BUILD      ?= build
 WERROR     ?= 1
@@ -154,6 +157,16 @@ $(BUILD)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  SCDOC   $@")
 	$(Q)$(if $(MAN_DATE),SOURCE_DATE_EPOCH=$(MAN_DATE)) $(SCDOC) < $< > $@
+
+$(BUILD)/obj/executor/ctl_selftest.o: ALL_CFLAGS += -DCALYX_SELFTEST_DIR_DEFAULT='"$(SELFTESTDIR)"'
+# rebuilt when SELFTESTDIR changes (make install PREFIX=/usr after a
+# build with the default PREFIX): the stamp is rewritten only then
+$(BUILD)/obj/executor/ctl_selftest.o: $(BUILD)/gen/selftestdir.stamp
+$(BUILD)/gen/selftestdir.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SELFTESTDIR)' >$@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
+.PHONY: FORCE
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -384,7 +397,10 @@ demo-fleet:
 # adversarial corpus calyx-ctl selftest runs. Nothing in /etc/calyx: that
 # is calyx-ctl init's (host key, config, keyring, starter and example
 # policies), never overwritten.
-install: $(BIN_PATHS) man
+# The corpus, in $(SELFTESTDIR): run.sh, lib_adv.sh, the harness lib.sh
+# beside them (run.sh takes it from there when present), cases/*.case,
+# the static probes/ and workloads/ the cases run inside the sandbox.
+install: $(BIN_PATHS) man $(PROBE_BINS) $(WORKLOAD_BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -399,6 +415,13 @@ install: $(BIN_PATHS) man
 	install -m 0644 packaging/calyx-agent.service $(DESTDIR)$(UNITDIR)/calyx-agent.service
 	install -m 0644 packaging/calyx.tmpfiles $(DESTDIR)$(TMPFILESDIR)/calyx.conf
 	install -m 0644 packaging/calyx.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/calyx
+	install -d $(DESTDIR)$(SELFTESTDIR)/cases $(DESTDIR)$(SELFTESTDIR)/probes \
+		$(DESTDIR)$(SELFTESTDIR)/workloads
+	install -m 0644 tests/adversarial/run.sh tests/adversarial/lib_adv.sh tests/integration/lib.sh \
+		$(DESTDIR)$(SELFTESTDIR)/
+	install -m 0644 tests/adversarial/cases/*.case $(DESTDIR)$(SELFTESTDIR)/cases/
+	install -m 0755 $(PROBE_BINS) $(DESTDIR)$(SELFTESTDIR)/probes/
+	install -m 0755 $(WORKLOAD_BINS) $(DESTDIR)$(SELFTESTDIR)/workloads/
 
 # make deb: the Debian package, built by debhelper from a copy of the tree
 # in $(BUILD)/deb (dpkg-buildpackage writes beside its source dir), into

@@ -3,6 +3,8 @@
  *   calyx-ctl [--config FILE] list [--json]
  *   calyx-ctl [--config FILE] status|pause|resume|halt RUN
  *   calyx-ctl init [--host-id ID] [--prefix DIR] [--state DIR] [--log DIR] ... (ctl_init.c)
+ *   calyx-ctl selftest [--config FILE] [--format text|junit|tap] [--only CASE,...] [-o FILE]
+ *                      (ctl_selftest.c)
  *
  * RUN is a lease id (or a unique prefix of one) or a run id. Each running
  * calyx-exec listens on STATE_DIR/run/<lease_id>.sock; only root may talk
@@ -32,6 +34,7 @@
 #include "calyx/workspace.h"
 #include "cli.h"
 #include "ctl_init.h"
+#include "ctl_selftest.h"
 #include "run/housekeeping.h"
 #include "run/state.h"
 
@@ -59,10 +62,19 @@ static const char help_text[] =
 	"                       --log /var/log/calyx, --host-id the hostname if it is an id,\n"
 	"                       --run-uids the first free 65536 ids from 1879048192.\n"
 	"                       --dry-run prints the plan and changes nothing.\n"
+	"  selftest [--config FILE] [--format text|junit|tap] [--only CASE,...] [-o FILE]\n"
+	"                       prove this host runs leases safely (root): the installed\n"
+	"                       adversarial corpus against the binaries beside calyx-ctl,\n"
+	"                       fixture hosts with this config's bpf_pin_dir and run uid\n"
+	"                       range (their own keys, policy, state and audit log: this\n"
+	"                       host's are never written), and the host's audit chain;\n"
+	"                       report as text, JUnit XML or TAP (-o FILE: there).\n"
 	"RUN: a lease id, a unique prefix of one, or a run id.\n"
 	"exit: 0 ok, 1 no such run or the supervisor did not answer, 2 usage, 125 error\n"
 	"init exit: 0 host ready (or --dry-run planned), 1 created but not ready (the\n"
-	"      MISSING rows say what to do), 2 usage, 125 error (nothing more created)\n";
+	"      MISSING rows say what to do), 2 usage, 125 error (nothing more created)\n"
+	"selftest exit: 0 every case had the secure outcome (skipped ones counted, not\n"
+	"      failed), 1 a case failed or escaped, 2 usage, 125 error (no report)\n";
 
 static const char *config_path = CX_CONFIG_DEFAULT;
 
@@ -448,6 +460,13 @@ static int cmd_ledger(int argc, char **argv)
 	return 0;
 }
 
+static bool config_given;
+
+static int cmd_selftest(int argc, char **argv)
+{
+	return cx_ctl_selftest(argc, argv, config_given ? config_path : NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const cx_cli_cmd cmds[] = { { "list", cmd_list },     { "status", cmd_one },
@@ -455,7 +474,7 @@ int main(int argc, char **argv)
 					   { "halt", cmd_one },      { "diff", cmd_pack },
 					   { "rollback", cmd_pack }, { "recover", cmd_recover },
 					   { "ledger", cmd_ledger }, { "init", cx_ctl_init },
-					   { NULL, NULL } };
+					   { "selftest", cmd_selftest }, { NULL, NULL } };
 	cx_prog = "calyx-ctl";
 	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
 		if (getuid() != 0) {
@@ -463,6 +482,7 @@ int main(int argc, char **argv)
 			return CX_EXIT_FAILURE;
 		}
 		config_path = argv[2];
+		config_given = true;
 		argv[2] = argv[0];
 		argc -= 2;
 		argv += 2;

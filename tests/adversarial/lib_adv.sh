@@ -40,12 +40,12 @@ CG=/sys/fs/cgroup
 
 # adv_fixtures: build every fixture above; exit 2 if the host cannot.
 adv_fixtures() {
-	local p w c _try _i
+	local p w c _try _i pd=${ADV_PROBE_DIR:-$B/probes} wd=${ADV_WORKLOAD_DIR:-$B/workloads}
 	for p in "${ADV_PROBES[@]}"; do
-		[ -x "$B/probes/$p" ] || { echo "run.sh: $B/probes/$p missing (run 'make tests')" >&2; exit 2; }
+		[ -x "$pd/$p" ] || { echo "run.sh: $pd/$p missing (run 'make tests')" >&2; exit 2; }
 	done
 	for w in "${ADV_WORKLOADS[@]}"; do
-		[ -x "$B/workloads/$w" ] || { echo "run.sh: $B/workloads/$w missing (run 'make tests')" >&2; exit 2; }
+		[ -x "$wd/$w" ] || { echo "run.sh: $wd/$w missing (run 'make tests')" >&2; exit 2; }
 	done
 
 	R=$(mktemp -d /var/tmp/calyx-adv.XXXXXX) || exit 2
@@ -53,8 +53,8 @@ adv_fixtures() {
 	lib_atexit 'rm -rf "$R"'
 	P=$R/probes
 	mkdir -p "$P" && chmod 755 "$P" || exit 2
-	for p in "${ADV_PROBES[@]}"; do install -m 0755 "$B/probes/$p" "$P/$p" || exit 2; done
-	for w in "${ADV_WORKLOADS[@]}"; do install -m 0755 "$B/workloads/$w" "$P/$w" || exit 2; done
+	for p in "${ADV_PROBES[@]}"; do install -m 0755 "$pd/$p" "$P/$p" || exit 2; done
+	for w in "${ADV_WORKLOADS[@]}"; do install -m 0755 "$wd/$w" "$P/$w" || exit 2; done
 	HT=$P/hosttool
 
 	# Host canaries: outside every lease; checked unchanged at the end.
@@ -121,11 +121,23 @@ adv_fixtures() {
 	[ -n "$LISTENER" ] || { echo "run.sh: host listener did not start: $(cat "$LISTEN_LOG")" >&2; exit 2; }
 	lib_atexit 'kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null'
 
-	# A run uid of this suite's own (monitor.sh uses 30000-39999).
-	ADV_UID=$((40000 + $$ % 10000))
-	while getent passwd "$ADV_UID" >/dev/null || getent group "$ADV_UID" >/dev/null; do
-		ADV_UID=$((ADV_UID + 1))
-	done
+	# A run uid of this suite's own (monitor.sh uses 30000-39999); under
+	# calyx-ctl selftest (ADV_RUN_UID_RANGE "FIRST COUNT"), a free one in
+	# this host's run uid range, counted down from its top.
+	if [ -n "${ADV_RUN_UID_RANGE:-}" ]; then
+		local rf rc
+		read -r rf rc <<<"$ADV_RUN_UID_RANGE"
+		ADV_UID=$((rf + rc - 1 - $$ % (rc < 1000 ? rc : 1000)))
+		while getent passwd "$ADV_UID" >/dev/null || getent group "$ADV_UID" >/dev/null; do
+			ADV_UID=$((ADV_UID - 1))
+			[ "$ADV_UID" -ge "$rf" ] || { echo "run.sh: no free uid in the run uid range $rf+$rc" >&2; exit 2; }
+		done
+	else
+		ADV_UID=$((40000 + $$ % 10000))
+		while getent passwd "$ADV_UID" >/dev/null || getent group "$ADV_UID" >/dev/null; do
+			ADV_UID=$((ADV_UID + 1))
+		done
+	fi
 
 	# Policy: every probe, workload and the shell symlink as commands;
 	# the probes, the racer's leased dir, the symlink's dir, $R/advst and

@@ -66,8 +66,22 @@
 # Output: cmocka-style lines per case (tests/run-all.sh greps the
 # summary), a table "case | class | expected | observed", the one-line
 # total "adversarial: N/M as expected (E escaped, U unexpected) in S s",
-# and $BUILD/gates/adversarial.json for 'make gates'. Exit status non-zero
-# on any unexpected outcome (an escape included).
+# and $BUILD/gates/adversarial.json for 'make gates' ($ADV_OUT when set).
+# Exit status non-zero on any unexpected outcome (an escape included).
+#
+# Installed layout (make install: $(DATADIR)/calyx/selftest/, run by
+# 'calyx-ctl selftest', which sets these): BUILD_DIR is then the directory
+# of the installed calyx binaries, and
+#   ADV_PROBE_DIR     the probes (default BUILD_DIR/probes)
+#   ADV_WORKLOAD_DIR  the workloads (default BUILD_DIR/workloads)
+#   ADV_OUT           the JSON report (default BUILD_DIR/gates/adversarial.json)
+#   ADV_HOST_MEMBERS  raw calyx.conf members every fixture host also gets
+#                     (this host's settings that shape the sandbox, e.g.
+#                     "bpf_pin_dir": "/sys/fs/bpf/calyx"; lib.sh's mk_host)
+#   ADV_RUN_UID_RANGE "FIRST COUNT": the host's run uid range; the fixture
+#                     host advu then runs as a free uid inside it
+# The harness lib.sh sits beside run.sh there, instead of in
+# ../integration/.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -127,8 +141,14 @@ if [ "${1:-}" = --list ]; then
 	exit 0
 fi
 
-# shellcheck source=tests/integration/lib.sh
-source "$HERE/../integration/lib.sh" "${1:-build}"
+if [ -f "$HERE/lib.sh" ]; then
+	# shellcheck source=tests/integration/lib.sh
+	source "$HERE/lib.sh" "${1:-build}"
+else
+	# shellcheck source=tests/integration/lib.sh
+	source "$HERE/../integration/lib.sh" "${1:-build}"
+fi
+ADV_OUT=${ADV_OUT:-$B/gates/adversarial.json}
 # shellcheck source=tests/adversarial/lib_adv.sh
 source "$HERE/lib_adv.sh"
 
@@ -229,13 +249,13 @@ for i in "${!ROW_NAME[@]}"; do
 	printf '%s %-*s | %-*s | %-*s | %s\n' "${ROW_MARK[$i]}" "$w1" "${ROW_NAME[$i]}" "$w2" "${ROW_CLASS[$i]}" \
 		"$w3" "${ROW_EXP[$i]}" "${ROW_OBS[$i]:0:150}"
 done
-echo "  ('!' unexpected, 's' skipped; references and attempts: run.sh --list, or $B/gates/adversarial.json)"
+echo "  ('!' unexpected, 's' skipped; references and attempts: run.sh --list, or $ADV_OUT)"
 echo
 SKIPTXT=""
 [ "$N_SKIP" -eq 0 ] || SKIPTXT=", $N_SKIP skipped"
 echo "adversarial: $N_OK/$TOTAL as expected$SKIPTXT ($N_ESC escaped, $N_BAD unexpected) in $SECS s"
 
-mkdir -p "$B/gates"
+mkdir -p "$(dirname "$ADV_OUT")"
 {
 	ok=true
 	[ "$N_BAD" -eq 0 ] || ok=false
@@ -253,6 +273,6 @@ mkdir -p "$B/gates"
 		printf '}'
 	done
 	printf '\n]}\n'
-} >"$B/gates/adversarial.json.tmp" && mv "$B/gates/adversarial.json.tmp" "$B/gates/adversarial.json"
+} >"$ADV_OUT.tmp" && mv "$ADV_OUT.tmp" "$ADV_OUT"
 
 summary

@@ -233,6 +233,8 @@ JSON
 # host in $T/NAME: etc/{calyx.conf,keyring.json (alice+bot),policy.json,
 # host.key,host.pub.json}, state/ (0700, empty), log/ (0755, no audit log
 # yet). EXTRA_CONFIG_MEMBERS: raw JSON members, e.g. '"run_uid": 1234'.
+# ADV_HOST_MEMBERS (set by calyx-ctl selftest): raw members of the real
+# host's calyx.conf every such host also gets (bpf_pin_dir, ...).
 # Returns non-zero (with WHY) if setup failed.
 mk_host() {
 	local e=$T/$1 pol=$2 hid=${3:-$HOST_ID} extra=${4:+,
@@ -256,7 +258,8 @@ mk_host() {
 	cat >"$e/etc/calyx.conf" <<JSON
 { "keyring": "$e/etc/keyring.json", "policy": "$e/etc/policy.json",
   "state_dir": "$e/state", "audit_log": "$e/log/audit.jsonl",
-  "host_key": "$e/etc/host.key", "host_id": "$hid"$extra }
+  "host_key": "$e/etc/host.key", "host_id": "$hid"$extra${ADV_HOST_MEMBERS:+,
+  $ADV_HOST_MEMBERS} }
 JSON
 	chmod 644 "$e/etc/calyx.conf" "$e/etc/keyring.json"
 	return 0

@@ -116,7 +116,10 @@ PY
 	check 0 "" calyx-exec --probe || return 1
 	check 0 "" calyx-exec --lease "$T/run.lease" || return 1
 	check 0 "" calyx-audit verify --config /etc/calyx/calyx.conf /var/log/calyx/audit.jsonl || return 1
-	check 77 E_REPLAY calyx-exec --lease "$T/run.lease"
+	check 77 E_REPLAY calyx-exec --lease "$T/run.lease" || return 1
+	# the shipped corpus against this host's installed configuration
+	check 0 "" calyx-ctl selftest --only path_traversal,env_inject --format tap || return 1
+	grep -q '^ok .*path_traversal' "$OUT" || fail "selftest: $(head -n 5 "$OUT")"
 }
 run_test package.init_then_a_signed_run_on_installed_paths t_init_and_run
 
@@ -127,7 +130,8 @@ t_purge() {
 	INSTALLED=0
 	local left
 	left=$(ls -d /usr/bin/calyx-* /etc/calyx /var/lib/calyx /lib/systemd/system/calyx-agent.service \
-		/usr/lib/tmpfiles.d/calyx.conf /etc/logrotate.d/calyx /usr/share/man/man1/calyx-exec.1.gz 2>/dev/null)
+		/usr/lib/tmpfiles.d/calyx.conf /etc/logrotate.d/calyx /usr/share/man/man1/calyx-exec.1.gz \
+		/usr/share/calyx 2>/dev/null)
 	[ -z "$left" ] || fail "left after purge: $(echo $left)" || return 1
 	# kept on purpose: the audit log is evidence (README "Install on a server")
 	[ -s /var/log/calyx/audit.jsonl ] || fail "the purge removed the audit log (or the run before never wrote it)" || return 1

@@ -360,7 +360,19 @@ static bool run_alive(const local *l)
 		return false;
 	if (w == 0)
 		return true;
-	return kill((pid_t)l->pid, 0) == 0; /* not our child: after a restart */
+	/* not our child (the agent restarted): the pid in the state file may
+	 * since belong to another process, which must neither be waited for
+	 * nor sent the halt; only a live calyx-exec counts */
+	char p[64], comm[32] = "";
+	snprintf(p, sizeof(p), "/proc/%lld/comm", (long long)l->pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	comm[n] = '\0';
+	return strcmp(comm, "calyx-exec\n") == 0;
 }
 
 static void undo_run(agent *a, const cx_fleet *f, const cx_fleet_host *h, local *l)

@@ -89,27 +89,24 @@ def log_lines(path, start=0):
     return out
 
 
-class Stop(Exception):
-    pass
-
-
 def rx(sock, out, ready):
-    def stop(*a):
-        raise Stop()
+    # SIGTERM only sets a flag: an exception raised from the handler could
+    # land between recv() and write() and drop the message just received
+    stopping = []
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(sock)
-    signal.signal(signal.SIGTERM, stop)
+    s.settimeout(0.05)
+    signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     open(ready, 'w').close()
     with open(out, 'ab') as o:
-        try:
-            while True:
+        while not stopping:
+            try:
                 m = s.recv(1 << 20)
-                o.write(base64.b64encode(m) + b'\n')
-                o.flush()
-        except Stop:
-            pass
+            except socket.timeout:
+                continue
+            o.write(base64.b64encode(m) + b'\n')
+            o.flush()
         # what is still queued, then exit
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         s.setblocking(False)
         while True:
             try:

@@ -168,10 +168,16 @@ cpu_halt() {
 		"$used" "$over" "$precise" "$(rget "$r" halt.detect_to_empty_ms)" "$(rget "$r" wall_ms)"
 	# The enforcer counts CPU in 0.5 ms samples per CPU and kills on the
 	# sample that reaches the budget; cpu.stat bills exact time, so the
-	# billed total can sit up to a sample per CPU below the budget.
-	num_ge "$used" 298 || fail "usage.cpu_ms is '$used', expected >= 298 (budget 300)" || return 1
-	num_ge "$precise" -2 && num_le "$precise" 1000 ||
-		fail "cpu_overshoot_ms_precise is '$precise', expected -2..1000" || return 1
+	# billed total can sit up to a sample per CPU below the budget. And
+	# more: the samples run on cpu-clock, which counts the interrupts and
+	# the time a hypervisor stole while the run was on the CPU, and
+	# cpu.stat bills the scheduler's task clock, which leaves both out
+	# (seen: 2.75 ms below with 4 threads on 2 CPUs in CI's asan run, 10
+	# ms in bomb_cpu on a busy VM). Under 95 % of the budget is a halt
+	# too early.
+	num_ge "$used" 285 || fail "usage.cpu_ms is '$used', expected >= 285 (95 % of 300)" || return 1
+	num_ge "$precise" -15 && num_le "$precise" 1000 ||
+		fail "cpu_overshoot_ms_precise is '$precise', expected -15..1000" || return 1
 	num_le "$over" 1000 || fail "halt.overshoot is '$over'" || return 1
 	nothing_left "${TAGS[-1]}"
 }

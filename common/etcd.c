@@ -347,6 +347,15 @@ cx_etcd_outcome cx_etcd_call(cx_etcd *e, const char *path, const json_t *body, i
 			ms = left < ms ? (long)left : ms;
 		}
 		post(e, ep, path, json, ms, &res);
+		if (res.body.over) {
+			/* an answer calyx will not hold: the next endpoint would
+			 * send the same; a write it answered may have applied */
+			free(res.body.p);
+			cx_err(err, CX_E_LEDGER, E2BIG,
+			       "etcd at %s sent a reply over %u MiB, which calyx does not read (a value or range too big: inspect it with etcdctl)",
+			       ep, CX_ETCD_REPLY_MAX >> 20);
+			return CX_ETCD_LOST;
+		}
 		if (res.code == CURLE_OK && res.status == 200) {
 			json_t *j = cx_json_loadb(res.body.p, res.body.len, JSON_REJECT_DUPLICATES, NULL);
 			free(res.body.p);
@@ -497,6 +506,88 @@ json_t *cx_etcd_op_range(const char *key, bool prefix, bool keys_only)
 	if (keys_only)
 		json_object_set_new(r, "keys_only", json_true());
 	return json_pack("{s:o}", "request_range", r);
+}
+
+/* etcd's key order: bytes, then length. */
+static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+	return c ? c : an < bn ? -1 : an > bn;
+}
+
+cx_etcd_outcome cx_etcd_range_all(cx_etcd *e, const char *prefix, bool keys_only, int64_t min_mod,
+				  size_t page, size_t max_keys, int64_t deadline_ns, int64_t *rev,
+				  json_t **ret_kvs, int64_t *ret_count, char *cluster, cx_error *err)
+{
+	_cleanup_json_ json_t *all = json_array();
+	_cleanup_free_ char *end = cx_etcd_prefix_end(prefix);
+	_cleanup_free_ char *from = cx_strdup(prefix);
+	size_t from_len = strlen(prefix);
+	int64_t count = 0, n = 0, budget = deadline_ns - cx_mono_ns();
+
+	*ret_kvs = NULL;
+	for (bool first = true;; first = false) {
+		/* each page its own deadline, as long as the first one's: a big
+		 * read takes more requests, not a faster etcd */
+		int64_t page_deadline = first ? deadline_ns : cx_mono_ns() + budget;
+		_cleanup_json_ json_t *req = json_pack("{s:o, s:o, s:I, s:b}", "key",
+						       cx_etcd_bytes(from, from_len), "range_end",
+						       cx_etcd_key(end), "limit", (json_int_t)page,
+						       "keys_only", keys_only);
+		_cleanup_json_ json_t *rep = NULL;
+		const json_t *kvs, *kv;
+		size_t i;
+		CX_CHECK(req);
+		if (*rev > 0)
+			json_object_set_new(req, "revision", json_integer(*rev));
+		if (min_mod > 0)
+			json_object_set_new(req, "min_mod_revision", json_integer(min_mod));
+		cx_etcd_outcome o = cx_etcd_call(e, "/v3/kv/range", req, page_deadline, &rep, err);
+		if (o != CX_ETCD_ANSWERED)
+			return o;
+		if (first)
+			cx_etcd_header(rep, *rev > 0 ? NULL : rev, cluster);
+		kvs = json_object_get(rep, "kvs");
+		if ((kvs && !json_is_array(kvs)) || *rev <= 0 ||
+		    (json_object_get(rep, "count") && cx_etcd_i64(json_object_get(rep, "count"), &n) < 0) ||
+		    json_array_size(kvs) > page) {
+			cx_err(err, CX_E_LEDGER, EPROTO, "etcd at %s sent a malformed range for '%.200s'",
+			       cx_etcd_endpoint(e), prefix);
+			return CX_ETCD_REFUSED;
+		}
+		if (first) /* the next pages count from their first key on */
+			count = n;
+		json_array_foreach(kvs, i, kv)
+			json_array_append(all, (json_t *)kv);
+		if (json_array_size(all) > max_keys) {
+			cx_err(err, CX_E_LEDGER, E2BIG,
+			       "etcd holds more than %zu keys under '%.200s': more than calyx reads at once (remove finished rollouts' keys)",
+			       max_keys, prefix);
+			return CX_ETCD_REFUSED;
+		}
+		if (!json_is_true(json_object_get(rep, "more")) || !json_array_size(kvs))
+			break;
+		/* the next page starts just after this one's last key */
+		size_t kl = 0;
+		char *last = cx_etcd_unb64(json_string_value(json_object_get(json_array_get(kvs, json_array_size(kvs) - 1), "key")),
+					   4096, &kl);
+		if (!last || kl < strlen(prefix) || memcmp(last, prefix, strlen(prefix)) != 0 ||
+		    key_cmp(last, kl, from, from_len) < 0) {
+			free(last);
+			cx_err(err, CX_E_LEDGER, EPROTO, "etcd at %s sent a range page whose last key is not a next key under '%.200s'",
+			       cx_etcd_endpoint(e), prefix);
+			return CX_ETCD_REFUSED;
+		}
+		free(from);
+		from = cx_calloc(1, kl + 2);
+		memcpy(from, last, kl); /* last + "\0": the first key after it */
+		from_len = kl + 1;
+		free(last);
+	}
+	if (ret_count)
+		*ret_count = count;
+	*ret_kvs = TAKE_PTR(all);
+	return CX_ETCD_ANSWERED;
 }
 
 json_t *cx_etcd_cmp(const char *key, const char *target, int64_t rev)

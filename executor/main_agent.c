@@ -62,21 +62,29 @@
 	"                  (default 10, 2..3600)\n"                                          \
 	"exit: 0 stopped by SIGTERM/SIGINT, 2 usage, 125 cannot start\n"
 
-/* What the agent keeps of one rollout between polls: the verified read,
- * and the signature of the keys it came from (the newest mod_revision
- * under the rollout's prefix and how many keys there are): while that is
- * unchanged, the read is re-evaluated at the new time instead of read and
- * verified again (soak and deadlines move with the clock alone). */
+/* What the agent keeps of each rollout in etcd between polls.
+ *
+ * The index (rev, count, rollout_mod), kept by one listing per poll
+ * (list_rollouts): the newest mod_revision of the keys under the
+ * rollout's prefix and how many keys there are. While those are what
+ * they were at the last read (read_rev, read_count), the read is
+ * re-evaluated at the new time instead of read and verified again (soak
+ * and deadlines move with the clock alone); a quiet rollout is not even
+ * that: one not listing this host, or settled with nothing left to do
+ * here, is skipped until its keys change (and its read is let go). */
 typedef struct seen {
 	char id[33];
-	int64_t mod_rev, count;
-	bool mine;          /* the rollout lists this host */
+	int64_t rev, count;         /* the index */
+	int64_t rollout_mod;        /* the rollout key's mod_revision (0: none yet) */
+	bool listed;                /* in this poll's full listing */
+	int64_t read_rev, read_count; /* the index when last read */
+	bool have;                  /* f: the verified read at read_rev/read_count */
+	bool mine;                  /* the rollout lists this host (known once read) */
+	bool quiet;                 /* skipped while the index is as read */
+	int64_t quiet_rollout_mod;  /* not this host's: skipped while its rollout key is this */
 	cx_fleet f;
-	bool have;
-	char said[256];     /* the last refusal said for it (said once) */
+	char said[256];             /* the last refusal said for it (said once) */
 } seen;
-
-#define SEEN_MAX 256
 
 typedef struct agent {
 	cx_config cfg;
@@ -89,8 +97,11 @@ typedef struct agent {
 	int64_t live_at;    /* last keepalive (monotonic s) */
 	int ttl, poll_ms;
 	char last_err[1024];
-	seen seen[SEEN_MAX];
-	size_t nseen;
+	seen *seen;         /* every rollout in etcd, in key order of the listing */
+	size_t nseen, seen_cap;
+	int64_t list_rev;   /* the revision of the last listing (0: none yet) */
+	int64_t list_total; /* how many keys P rollouts/ held then */
+	int64_t list_other; /* how many of them are no rollout's */
 	bool etcd_down;     /* this poll's listing got no answer */
 } agent;
 
@@ -462,36 +473,20 @@ static void try_claim(agent *a, const cx_fleet *f, const cx_fleet_host *h, local
 }
 
 /* This rollout's read at now: from the cache when its keys did not
- * change (rev, count: the newest mod_revision under its prefix and how
- * many keys it holds, from this poll's listing), else read and verified
- * anew. NULL: not this host's, or not
- * readable (said why). When etcd does not answer, the last read if any,
- * *ret_stale set: good for finishing a run locally, never for a claim. */
-static cx_fleet *fleet_of(agent *a, const char *id, int64_t rev, int64_t count, bool force,
-			  int64_t now, bool *ret_stale)
+ * change since it was read, else read and verified anew. NULL: not this
+ * host's, or not readable (said why). When etcd does not answer, the
+ * last read if any, *ret_stale set: good for finishing a run locally,
+ * never for a claim. */
+static cx_fleet *fleet_of(agent *a, seen *sn, bool force, int64_t now, bool *ret_stale)
 {
-	seen *sn = NULL;
 	cx_error err = { 0 };
 
-	for (size_t i = 0; i < a->nseen && !sn; i++)
-		if (strcmp(a->seen[i].id, id) == 0)
-			sn = &a->seen[i];
-	if (!sn) {
-		if (a->nseen == SEEN_MAX) { /* forget the oldest */
-			cx_fleet_free(&a->seen[0].f);
-			memmove(&a->seen[0], &a->seen[1], sizeof(seen) * (SEEN_MAX - 1));
-			a->nseen--;
-		}
-		sn = &a->seen[a->nseen++];
-		memset(sn, 0, sizeof(*sn));
-		snprintf(sn->id, sizeof(sn->id), "%s", id);
-	}
 	*ret_stale = false;
 	if (a->etcd_down) {
 		*ret_stale = true;
 		return sn->have && sn->mine ? &sn->f : NULL;
 	}
-	if (sn->have && !force && rev == sn->mod_rev && count == sn->count) {
+	if (sn->have && !force && sn->rev == sn->read_rev && sn->count == sn->read_count) {
 		if (!sn->mine)
 			return NULL;
 		cx_fleet_eval(&sn->f, now);
@@ -499,24 +494,43 @@ static cx_fleet *fleet_of(agent *a, const char *id, int64_t rev, int64_t count, 
 	}
 	cx_fleet_free(&sn->f);
 	sn->have = false;
-	if (cx_fleet_load(a->etcd, a->cfg.etcd.timeout_ms, &a->kr, id, now, &sn->f, &err) < 0) {
+	if (cx_fleet_load(a->etcd, a->cfg.etcd.timeout_ms, &a->kr, sn->id, now, &sn->f, &err) < 0) {
 		char key[256];
 		snprintf(key, sizeof(key), "%s %.200s", cx_reason_name(err.reason), err.msg);
 		if (strcmp(key, sn->said) != 0)
-			say(a, "rollout %s: not acted on: [%s] %s", id, cx_reason_name(err.reason), err.msg);
+			say(a, "rollout %s: not acted on: [%s] %s", sn->id, cx_reason_name(err.reason), err.msg);
 		snprintf(sn->said, sizeof(sn->said), "%s", key);
 		return NULL;
 	}
 	sn->said[0] = '\0';
 	sn->have = true;
-	sn->mod_rev = rev;
-	sn->count = count;
+	sn->read_rev = sn->rev;
+	sn->read_count = sn->count;
 	sn->mine = cx_fleet_find(&sn->f, a->cfg.host_id) != NULL;
 	return sn->mine ? &sn->f : NULL;
 }
 
-static void step(agent *a, const char *id, int64_t rev, int64_t count)
+/* Nothing left for this host in a rollout read at fp with local state l:
+ * settled (completed, halted, rolled back), nothing pending, and no run
+ * of it here to follow or undo. */
+static bool settled_here(const cx_fleet *fp, const local *l)
 {
+	cx_rollout_state st = fp->s.prog.state;
+	const char *last = json_string_value(json_object_get(l->last, "state"));
+
+	if (!fp->completed && st != CX_ROLLOUT_HALTED && st != CX_ROLLOUT_ROLLED_BACK)
+		return false;
+	if (l->pending)
+		return false;
+	if (!l->phase[0] || strcmp(l->phase, "undone") == 0)
+		return true;
+	return strcmp(l->phase, "done") == 0 &&
+	       !(st == CX_ROLLOUT_ROLLED_BACK && last && strcmp(last, "committed") == 0);
+}
+
+static void step(agent *a, seen *sn)
+{
+	const char *id = sn->id;
 	int64_t now = time(NULL);
 	cx_fleet_host *h;
 	cx_fleet *fp;
@@ -525,8 +539,13 @@ static void step(agent *a, const char *id, int64_t rev, int64_t count)
 
 	local_load(a, id, &l);
 	/* a run in flight: read anew every poll (a halt must reach it) */
-	fp = fleet_of(a, id, rev, count, strcmp(l.phase, "running") == 0, now, &stale);
+	fp = fleet_of(a, sn, strcmp(l.phase, "running") == 0, now, &stale);
 	if (!fp || !(h = cx_fleet_find(fp, a->cfg.host_id))) {
+		if (sn->have && !sn->mine) { /* not this host's: let go until its rollout key changes */
+			sn->quiet_rollout_mod = sn->rollout_mod;
+			cx_fleet_free(&sn->f);
+			sn->have = false;
+		}
 		local_free(&l);
 		return;
 	}
@@ -565,6 +584,13 @@ static void step(agent *a, const char *id, int64_t rev, int64_t count)
 	} else if (!l.phase[0] && !stale && claimable(a, fp, h, now)) {
 		try_claim(a, fp, h, &l);
 	}
+	/* settled with nothing left here: skipped, and its read let go,
+	 * until its keys change (a rollback published later, say) */
+	if (!stale && settled_here(fp, &l)) {
+		sn->quiet = true;
+		cx_fleet_free(&sn->f);
+		sn->have = false;
+	}
 	local_free(&l);
 }
 
@@ -600,61 +626,188 @@ static void keep_alive(agent *a)
 	a->live_at = now;
 }
 
-/* Every rollout in etcd, from one keys-only listing of P rollouts/:
- * [{"id", "rev": the newest mod_revision of its keys, "count": how many
- * keys}] for each id that has its rollout key (the signature fleet_of
- * compares: one request per poll, however many rollouts). */
-static json_t *rollout_ids(agent *a)
+/* The entry of rollout id in the index (added when new). */
+static seen *seen_get(agent *a, const char *id)
+{
+	for (size_t i = a->nseen; i > 0; i--) /* the newest first: listings come in key order */
+		if (strcmp(a->seen[i - 1].id, id) == 0)
+			return &a->seen[i - 1];
+	if (a->nseen == a->seen_cap) {
+		a->seen_cap = a->seen_cap ? 2 * a->seen_cap : 16;
+		a->seen = realloc(a->seen, a->seen_cap * sizeof(*a->seen));
+		CX_CHECK(a->seen);
+	}
+	seen *sn = &a->seen[a->nseen++];
+	memset(sn, 0, sizeof(*sn));
+	snprintf(sn->id, sizeof(sn->id), "%s", id);
+	return sn;
+}
+
+/* The rollout id of a key under pfx ("<32 hex>/..."), and its leaf after
+ * the id; false when the key is not a rollout's. */
+static bool key_rollout(const json_t *kv, const char *pfx, char id[33], char *leaf, size_t leafn)
+{
+	size_t kl = 0, pl = strlen(pfx);
+	_cleanup_free_ char *k = cx_etcd_unb64(json_string_value(json_object_get(kv, "key")), 1024, &kl);
+
+	if (!k || kl != strlen(k) || kl < pl + 33 || memcmp(k, pfx, pl) != 0 || k[pl + 32] != '/')
+		return false;
+	memcpy(id, k + pl, 32);
+	id[32] = '\0';
+	snprintf(leaf, leafn, "%s", k + pl + 33);
+	return cx_is_lower_hex(id, 32);
+}
+
+/* How many keys one rollout's prefix holds at revision rev; -1 when etcd
+ * did not say. */
+static int64_t count_at(agent *a, const char *pfx, const char *id, int64_t rev)
+{
+	_cleanup_free_ char *p = NULL, *end = NULL;
+	_cleanup_json_ json_t *req = NULL, *rep = NULL;
+	cx_error err = { 0 };
+	int64_t n = -1;
+
+	CX_CHECK(asprintf(&p, "%s%s/", pfx, id) > 0);
+	end = cx_etcd_prefix_end(p);
+	req = json_pack("{s:o, s:o, s:b, s:I}", "key", cx_etcd_key(p), "range_end", cx_etcd_key(end),
+			"count_only", 1, "revision", (json_int_t)rev);
+	CX_CHECK(req);
+	if (cx_etcd_call(a->etcd, "/v3/kv/range", req, cx_etcd_deadline(a->cfg.etcd.timeout_ms), &rep,
+			 &err) != CX_ETCD_ANSWERED ||
+	    cx_etcd_i64(json_object_get(rep, "count"), &n) < 0) {
+		if (json_object_get(rep, "header") && !json_object_get(rep, "count"))
+			n = 0; /* the gateway leaves a zero count out */
+		else
+			n = -1;
+	}
+	return n;
+}
+
+/* The index of the rollouts in etcd, kept by one keys-only listing of P
+ * rollouts/ per poll that returns only the keys changed since the last
+ * listing (min_mod_revision), with the count of every key under the
+ * prefix: fewer keys than the last count plus the new ones means some
+ * were deleted (a slot freed, a lock released), and the rollouts this
+ * host is busy with are counted again at the same revision; only when
+ * that does not account for the total (or on the first poll) is every
+ * key listed, in pages. So an idle agent reads what changed, however
+ * many finished rollouts etcd keeps. Returns false (a->etcd_down) when
+ * etcd did not answer. */
+static bool list_rollouts(agent *a)
 {
 	_cleanup_free_ char *pfx = NULL;
-	_cleanup_json_ json_t *rep = NULL;
-	json_t *ids = json_array(), *cur = NULL;
+	_cleanup_json_ json_t *kvs = NULL;
 	cx_error err = { 0 };
+	int64_t rev = 0, total = 0, deadline = cx_etcd_deadline(a->cfg.etcd.timeout_ms);
+	bool full = a->list_rev <= 0;
+	cx_etcd_outcome o = CX_ETCD_ANSWERED;
 	const json_t *kv;
 	size_t i;
 
 	CX_CHECK(asprintf(&pfx, "%srollouts/", cx_etcd_prefix(a->etcd)) > 0);
-	json_t *op = cx_etcd_op_range(pfx, true, true);
-	cx_etcd_outcome o = cx_etcd_call(a->etcd, "/v3/kv/range", json_object_get(op, "request_range"),
-					 cx_etcd_deadline(a->cfg.etcd.timeout_ms), &rep, &err);
-	json_decref(op);
-	a->etcd_down = o != CX_ETCD_ANSWERED;
-	if (o != CX_ETCD_ANSWERED) {
-		say(a, "etcd: cannot list rollouts (%s): no new claims until it answers", err.msg);
-		/* the ones known to list this host: their runs in flight are
-		 * still followed to their end */
-		for (size_t k = 0; k < a->nseen; k++)
-			if (a->seen[k].have && a->seen[k].mine)
-				json_array_append_new(ids, json_pack("{s:s, s:I, s:I}", "id", a->seen[k].id,
-								     "rev", (json_int_t)-1, "count", (json_int_t)-1));
-		return ids;
-	}
-	/* keys come sorted: one rollout's keys are contiguous */
-	json_array_foreach(json_object_get(rep, "kvs"), i, kv) {
-		size_t kl = 0;
-		int64_t mod = 0;
-		_cleanup_free_ char *k = cx_etcd_unb64(json_string_value(json_object_get(kv, "key")), 1024, &kl);
-		const char *leaf = k && kl == strlen(k) && kl > strlen(pfx) ? k + strlen(pfx) : "";
-		char id[33];
-		if (strlen(leaf) < 33 || leaf[32] != '/')
-			continue;
-		memcpy(id, leaf, 32);
-		id[32] = 0;
-		if (!cx_is_lower_hex(id, 32))
-			continue;
-		if (!cur || strcmp(json_string_value(json_object_get(cur, "id")), id) != 0) {
-			cur = json_pack("{s:s, s:I, s:I, s:b}", "id", id, "rev", (json_int_t)0, "count",
-					(json_int_t)0, "has_rollout", 0);
-			json_array_append_new(ids, cur);
+	if (!full) {
+		o = cx_etcd_range_all(a->etcd, pfx, true, a->list_rev + 1, CX_FLEET_KEYS_PAGE,
+				      CX_FLEET_LISTING_KEYS_MAX, deadline, &rev, &kvs, &total, NULL, &err);
+		if (o == CX_ETCD_ANSWERED) {
+			int64_t created = 0, sum = 0;
+			json_array_foreach(kvs, i, kv) {
+				int64_t cr = 0;
+				char id[33], leaf[256];
+				cx_etcd_i64(json_object_get(kv, "create_revision"), &cr);
+				if (cr > a->list_rev)
+					created++;
+				if (!key_rollout(kv, pfx, id, leaf, sizeof(leaf))) {
+					a->list_other += cr > a->list_rev; /* not a rollout's key: only counted */
+					continue;
+				}
+				int64_t mod = 0;
+				seen *sn = seen_get(a, id);
+				cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
+				if (mod > sn->rev)
+					sn->rev = mod;
+				if (cr > a->list_rev)
+					sn->count++;
+				if (strcmp(leaf, "rollout") == 0)
+					sn->rollout_mod = mod;
+			}
+			if (a->list_total + created != total) {
+				/* deletions: the rollouts this host is busy with, counted anew */
+				for (size_t k = 0; k < a->nseen; k++) {
+					seen *sn = &a->seen[k];
+					if (!sn->quiet && sn->quiet_rollout_mod == 0) {
+						int64_t n = count_at(a, pfx, sn->id, rev);
+						if (n < 0) {
+							full = true;
+							break;
+						}
+						sn->count = n;
+					}
+				}
+				sum = a->list_other;
+				for (size_t k = 0; k < a->nseen; k++)
+					sum += a->seen[k].count;
+				/* deleted elsewhere (a settled rollout's lock, a stray
+				 * key): every key listed */
+				if (sum != total)
+					full = true;
+			}
+			a->list_rev = rev;
+			a->list_total = total;
 		}
-		cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
-		if (mod > json_integer_value(json_object_get(cur, "rev")))
-			json_object_set_new(cur, "rev", json_integer(mod));
-		json_object_set_new(cur, "count", json_integer(json_integer_value(json_object_get(cur, "count")) + 1));
-		if (strcmp(leaf + 32, "/rollout") == 0)
-			json_object_set_new(cur, "has_rollout", json_true());
 	}
-	return ids;
+	if (full && o == CX_ETCD_ANSWERED) {
+		json_decref(kvs);
+		kvs = NULL;
+		rev = 0;
+		o = cx_etcd_range_all(a->etcd, pfx, true, 0, CX_FLEET_KEYS_PAGE, CX_FLEET_LISTING_KEYS_MAX,
+				      deadline, &rev, &kvs, &total, NULL, &err);
+		if (o == CX_ETCD_ANSWERED) {
+			seen *sn = NULL;
+			for (size_t k = 0; k < a->nseen; k++) {
+				a->seen[k].listed = false;
+				a->seen[k].count = 0;
+				a->seen[k].rev = 0;
+				a->seen[k].rollout_mod = 0;
+			}
+			json_array_foreach(kvs, i, kv) {
+				char id[33], leaf[256];
+				int64_t mod = 0;
+				if (!key_rollout(kv, pfx, id, leaf, sizeof(leaf)))
+					continue;
+				if (!sn || strcmp(sn->id, id) != 0)
+					sn = seen_get(a, id);
+				sn->listed = true;
+				cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
+				if (mod > sn->rev)
+					sn->rev = mod;
+				sn->count++;
+				if (strcmp(leaf, "rollout") == 0)
+					sn->rollout_mod = mod;
+			}
+			/* the rollouts no longer in etcd: forgotten (their local
+			 * state stays, for a run in flight) */
+			size_t w = 0;
+			for (size_t k = 0; k < a->nseen; k++) {
+				if (a->seen[k].listed) {
+					a->seen[w++] = a->seen[k];
+				} else {
+					cx_fleet_free(&a->seen[k].f);
+				}
+			}
+			a->nseen = w;
+			a->list_rev = rev;
+			a->list_total = total;
+			a->list_other = total;
+			for (size_t k = 0; k < a->nseen; k++)
+				a->list_other -= a->seen[k].count;
+		}
+	}
+	a->etcd_down = o != CX_ETCD_ANSWERED;
+	if (a->etcd_down) {
+		a->list_rev = 0; /* listed anew once it answers */
+		say(a, "etcd: cannot list rollouts (%s): no new claims until it answers", err.msg);
+	}
+	return !a->etcd_down;
 }
 
 static int agent_open(agent *a, const char *cpath, cx_error *err)
@@ -733,17 +886,26 @@ int main(int argc, char **argv)
 		    a.cfg.host_id, cx_etcd_endpoint(a.etcd), a.poll_ms, a.ttl);
 	while (!stop) {
 		keep_alive(&a);
-		json_t *ids = rollout_ids(&a), *id;
-		size_t i;
-		json_array_foreach(ids, i, id) {
-			if (stop)
-				break;
-			if (a.etcd_down || json_is_true(json_object_get(id, "has_rollout")))
-				step(&a, json_string_value(json_object_get(id, "id")),
-				     json_integer_value(json_object_get(id, "rev")),
-				     json_integer_value(json_object_get(id, "count")));
+		list_rollouts(&a);
+		for (size_t i = 0; i < a.nseen && !stop; i++) {
+			seen *sn = &a.seen[i];
+			if (a.etcd_down) {
+				/* the ones known to list this host: their runs in
+				 * flight are still followed to their end */
+				if (sn->have && sn->mine && !sn->quiet)
+					step(&a, sn);
+				continue;
+			}
+			if (!sn->rollout_mod)
+				continue; /* its keys, but no rollout (yet) */
+			if (sn->quiet_rollout_mod && sn->quiet_rollout_mod == sn->rollout_mod)
+				continue; /* not this host's */
+			if (sn->quiet && sn->rev == sn->read_rev && sn->count == sn->read_count)
+				continue; /* settled here, unchanged */
+			sn->quiet = false;
+			sn->quiet_rollout_mod = 0;
+			step(&a, sn);
 		}
-		json_decref(ids);
 		struct timespec ts = { .tv_sec = a.poll_ms / 1000, .tv_nsec = (a.poll_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}

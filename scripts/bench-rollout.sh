@@ -30,7 +30,8 @@
 #                     appearing), agents at 500; BENCH_FLEET_TRIALS trials
 #   idle agent CPU    utime+stime of all agents over BENCH_FLEET_IDLE_S
 #                     (default 30) s with every rollout above finished
-#                     (halted) in etcd, per agent per second
+#                     (halted) in etcd, per agent per second; then again
+#                     with 9,000 more keys planted under P rollouts/
 # Every agent is stopped at exit (and the runs they left, if any).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -114,7 +115,7 @@ IDLE_S=${BENCH_FLEET_IDLE_S:-30}
 AGENT=$B/calyx-agent
 fleet_skip() { # WHY: the fleet figures as not measured
 	local k
-	for k in halt_exec_ms_median.poll500 halt_exec_ms_median.poll200 tier_open_ms_median agent_idle_cpu_ms_per_s; do
+	for k in halt_exec_ms_median.poll500 halt_exec_ms_median.poll200 tier_open_ms_median agent_idle_cpu_ms_per_s agent_idle_cpu_ms_per_s.grown; do
 		figure "rollout.fleet.$k" - ms "$1"
 	done
 	md
@@ -267,13 +268,23 @@ print(bool(j) and bool($2))" "$1" 2>/dev/null)" = True ] && return 0
 	halt_trials 500
 	tier_trials
 	K=$((3 * TRIALS))
+	# idle_cpu: ms of CPU per agent per second over IDLE_S
+	idle_cpu() {
+		local c0 c1 w0 w1
+		sleep 2
+		c0=$(agents_cpu_ms) w0=$(date +%s%N)
+		sleep "$IDLE_S"
+		c1=$(agents_cpu_ms) w1=$(date +%s%N)
+		awk -v a="$c0" -v b="$c1" -v w0="$w0" -v w1="$w1" -v n="$NHOSTS" \
+			'BEGIN { printf "%.3f\n", (b - a) / n / ((w1 - w0) / 1e9) }'
+	}
 	# idle: every rollout halted; the agents keep reading all of them
-	sleep 2
-	c0=$(agents_cpu_ms) w0=$(date +%s%N)
-	sleep "$IDLE_S"
-	c1=$(agents_cpu_ms) w1=$(date +%s%N)
-	IDLE=$(awk -v a="$c0" -v b="$c1" -v w0="$w0" -v w1="$w1" -v n="$NHOSTS" \
-		'BEGIN { printf "%.3f\n", (b - a) / n / ((w1 - w0) / 1e9) }')
+	IDLE=$(idle_cpu)
+	# the same, once etcd holds 9,000 more keys under P rollouts/ (a store
+	# grown by finished rollouts: a full keys-only listing of some 1.5 MB)
+	plant "${POOL_PREFIX}rollouts/ffffffffffffffffffffffffffffffff/done/" 9000 120 ||
+		die "cannot plant keys in the bench's etcd"
+	IDLE_GROWN=$(idle_cpu)
 	agents_stop
 
 	md
@@ -297,7 +308,9 @@ print(bool(j) and bool($2))" "$1" 2>/dev/null)" = True ] && return 0
 	figure rollout.fleet.halt_exec_ms_max.poll500 "$HMAX" ms
 	figure rollout.fleet.agent_idle_cpu_ms_per_s "$IDLE" ms/s "$NHOSTS agents, $K finished rollouts, ${IDLE_S} s, poll 500 ms"
 	md
-	md "Idle agents: $IDLE ms of CPU per agent per second (utime+stime from /proc/PID/stat of all $NHOSTS agents over $IDLE_S s, --poll-ms 500, $K halted rollouts listing every host in etcd)."
+	figure rollout.fleet.agent_idle_cpu_ms_per_s.grown "$IDLE_GROWN" ms/s "$NHOSTS agents, $K finished rollouts and 9000 more keys, ${IDLE_S} s, poll 500 ms"
+	md
+	md "Idle agents: $IDLE ms of CPU per agent per second (utime+stime from /proc/PID/stat of all $NHOSTS agents over $IDLE_S s, --poll-ms 500, $K halted rollouts listing every host in etcd); $IDLE_GROWN ms/s once etcd holds 9,000 more keys under the rollouts' prefix (each poll asks only for the keys changed since the last one)."
 	GV=$(awk -v m="$HMED" 'BEGIN { if (m <= 1000) print "met"; else printf "short by %.0f%%\n", (m / 1000 - 1) * 100 }')
 	GVMAX=$(awk -v m="$HMAX" 'BEGIN { print (m <= 1000) ? "every trial within 1 s" : "slowest trial over 1 s" }')
 	md

@@ -221,12 +221,6 @@ static int kv_get(const json_t *kv, size_t plen, size_t max, char **ret_key, uin
 	return *ret_val ? 0 : -1;
 }
 
-static const json_t *resp_kvs(const json_t *rep, size_t i)
-{
-	const json_t *r = json_array_get(json_object_get(rep, "responses"), i);
-	return json_object_get(json_object_get(r, "response_range"), "kvs");
-}
-
 /* P agents/<host>: {"v": 1, "host": …, "pub": "<64 hex>", "registered_at": T} */
 static void take_registrations(cx_fleet *f, const json_t *kvs, size_t plen)
 {
@@ -337,7 +331,7 @@ int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *
 {
 	_cleanup_(cx_fleet_free) cx_fleet f = { 0 };
 	_cleanup_free_ char *pr = NULL, *pa = NULL, *pl = NULL;
-	_cleanup_json_ json_t *txn = NULL, *rep = NULL;
+	_cleanup_json_ json_t *kr_ = NULL, *ka = NULL, *kl = NULL;
 	const char *P = cx_etcd_prefix(e);
 	char cluster[24] = "";
 	int64_t rev = 0;
@@ -350,16 +344,22 @@ int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *
 	CX_CHECK(asprintf(&pr, "%srollouts/%s/", P, rollout_id) > 0);
 	CX_CHECK(asprintf(&pa, "%sagents/", P) > 0);
 	CX_CHECK(asprintf(&pl, "%slive/", P) > 0);
-	/* three ranges in one transaction: one revision for all */
-	txn = json_pack("{s:[], s:[o, o, o]}", "compare", "success", cx_etcd_op_range(pr, true, false),
-			cx_etcd_op_range(pa, true, false), cx_etcd_op_range(pl, true, true));
-	CX_CHECK(txn);
-	o = cx_etcd_call(e, "/v3/kv/txn", txn, cx_etcd_deadline(timeout_ms), &rep, err);
+	/* three prefixes, in pages, at the first page's revision: one
+	 * snapshot, however many hosts */
+	o = cx_etcd_range_all(e, pr, false, 0, CX_FLEET_PAGE, CX_FLEET_ROLLOUT_KEYS_MAX,
+			      cx_etcd_deadline(timeout_ms), &rev,
+			      &kr_, NULL, cluster, err);
+	if (o == CX_ETCD_ANSWERED)
+		o = cx_etcd_range_all(e, pa, false, 0, CX_FLEET_PAGE, CX_FLEET_POOL_KEYS_MAX,
+				      cx_etcd_deadline(timeout_ms), &rev,
+				      &ka, NULL, NULL, err);
+	if (o == CX_ETCD_ANSWERED)
+		o = cx_etcd_range_all(e, pl, true, 0, CX_FLEET_KEYS_PAGE, CX_FLEET_POOL_KEYS_MAX,
+				      cx_etcd_deadline(timeout_ms),
+				      &rev, &kl, NULL, NULL, err);
 	if (o != CX_ETCD_ANSWERED)
 		return o == CX_ETCD_REFUSED ? -EPROTO : -ETIMEDOUT;
-	cx_etcd_header(rep, &rev, cluster);
-	r = cx_rollout_store_from_kvs(e, kr, rollout_id, now, resp_kvs(rep, 0), rev, cluster, &f.s,
-				      err);
+	r = cx_rollout_store_from_kvs(e, kr, rollout_id, now, kr_, rev, cluster, &f.s, err);
 	if (r < 0)
 		return r;
 	f.hosts = cx_calloc(f.s.ro.nhosts ? f.s.ro.nhosts : 1, sizeof(*f.hosts));
@@ -370,9 +370,9 @@ int cx_fleet_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr, const char *
 			h->tier = t;
 		}
 	f.slots = json_object();
-	take_registrations(&f, resp_kvs(rep, 1), strlen(pa));
-	take_live(&f, resp_kvs(rep, 2), strlen(pl));
-	take_rollout_keys(&f, resp_kvs(rep, 0), strlen(pr));
+	take_registrations(&f, ka, strlen(pa));
+	take_live(&f, kl, strlen(pl));
+	take_rollout_keys(&f, kr_, strlen(pr));
 	f.started_at = f.s.started_at ? f.s.started_at : f.s.ro.issued_at;
 	f.kr = kr;
 	cx_fleet_eval(&f, now);

@@ -136,7 +136,7 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 			  cx_error *err)
 {
 	_cleanup_free_ char *pfx = NULL;
-	_cleanup_json_ json_t *req = NULL, *rep = NULL;
+	_cleanup_json_ json_t *kvs = NULL;
 	cx_etcd_outcome o;
 	int64_t rev = 0;
 	char cluster[24] = "";
@@ -144,18 +144,11 @@ int cx_rollout_store_load(cx_etcd *e, int timeout_ms, const cx_keyring *kr,
 	if (!cx_is_lower_hex(rollout_id, 32))
 		return cx_err(err, CX_E_USAGE, EINVAL, "'%.40s' is not a rollout id (32 lowercase hex)", rollout_id);
 	pfx = rkey(e, rollout_id, "");
-	{
-		json_t *op = cx_etcd_op_range(pfx, true, false); /* {"request_range": {…}} */
-		req = json_incref(json_object_get(op, "request_range"));
-		json_decref(op);
-	}
-	CX_CHECK(req);
-	o = cx_etcd_call(e, "/v3/kv/range", req, cx_etcd_deadline(timeout_ms), &rep, err);
+	o = cx_etcd_range_all(e, pfx, false, 0, CX_FLEET_PAGE, CX_FLEET_ROLLOUT_KEYS_MAX,
+			      cx_etcd_deadline(timeout_ms), &rev, &kvs, NULL, cluster, err);
 	if (o != CX_ETCD_ANSWERED)
 		return call_fail(o, NULL);
-	cx_etcd_header(rep, &rev, cluster);
-	return cx_rollout_store_from_kvs(e, kr, rollout_id, now, json_object_get(rep, "kvs"), rev,
-					 cluster, ret, err);
+	return cx_rollout_store_from_kvs(e, kr, rollout_id, now, kvs, rev, cluster, ret, err);
 }
 
 int cx_rollout_store_from_kvs(cx_etcd *e, const cx_keyring *kr, const char *rollout_id,

@@ -11,7 +11,7 @@
  * whose answer was lost (timeout or reset after sending, HTTP 5xx) is
  * ambiguous, and the caller must resolve it (or refuse), never assume.
  * Trust: runs as root; everything etcd answers is untrusted input, parsed
- * with bounds (1 MiB per reply). etcd orders claims, it never authorizes. */
+ * with bounds (8 MiB per reply; large reads in pages). etcd orders claims, it never authorizes. */
 #ifndef CALYX_ETCD_H
 #define CALYX_ETCD_H
 
@@ -21,7 +21,7 @@
 #include "calyx/common.h"
 
 #define CX_ETCD_ENDPOINTS_MAX 16
-#define CX_ETCD_REPLY_MAX (1u << 20)
+#define CX_ETCD_REPLY_MAX (8u << 20)
 
 typedef struct cx_etcd_cfg {
 	char *endpoints[CX_ETCD_ENDPOINTS_MAX]; /* http(s)://host:port, no path */
@@ -83,6 +83,21 @@ char *cx_etcd_prefix_end(const char *prefix);
 json_t *cx_etcd_op_put(const char *key, const void *v, size_t n, const char *lease);
 json_t *cx_etcd_op_del(const char *key);
 json_t *cx_etcd_op_range(const char *key, bool prefix, bool keys_only);
+/* Every key under prefix (which ends in '/'), at one revision, in pages
+ * of at most page keys each (every page one reply, bounded as any):
+ * *rev 0 reads at the current revision and sets *rev to it; the next
+ * pages, and a caller's later ranges, read at that *rev, so several
+ * prefixes read this way are one snapshot. Each page has as long as the
+ * first (deadline_ns - now at the call). min_mod > 0: only the keys
+ * modified at or after that revision. *ret_kvs: the kvs of every page,
+ * in key order; *ret_count (may be NULL): how many keys the prefix
+ * holds at *rev, every one whether min_mod left it out or not;
+ * cluster (may be NULL): the cluster id, as cx_etcd_header. More
+ * than max_keys keys returned: refused (CX_E_LEDGER), so a store that
+ * grew past what a caller can hold says so instead of failing later. */
+cx_etcd_outcome cx_etcd_range_all(cx_etcd *e, const char *prefix, bool keys_only, int64_t min_mod,
+				  size_t page, size_t max_keys, int64_t deadline_ns, int64_t *rev,
+				  json_t **ret_kvs, int64_t *ret_count, char *cluster, cx_error *err);
 /* A compare: the key's target ("CREATE" or "MOD") revision equals rev (a
  * missing key's are 0). */
 json_t *cx_etcd_cmp(const char *key, const char *target, int64_t rev);

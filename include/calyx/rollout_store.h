@@ -36,6 +36,18 @@
 #include "calyx/rollout.h"
 
 #define CX_ROLLOUT_CONTROLS_MAX 512 /* control documents one rollout may hold */
+/* Reads of etcd in pages (cx_etcd_range_all), each page one reply under
+ * CX_ETCD_REPLY_MAX: values CX_FLEET_PAGE keys at a time (the rollout
+ * document, up to 4 MiB in base64, and 127 reports of at most 22 KB fit),
+ * keys only CX_FLEET_KEYS_PAGE. The most keys one read takes: a rollout's
+ * prefix (a report and a slot per host, its controls and a few more), a
+ * pool's registrations or liveness keys, every rollout's keys (the
+ * agent's listing). */
+#define CX_FLEET_PAGE 128
+#define CX_FLEET_KEYS_PAGE 2048
+#define CX_FLEET_ROLLOUT_KEYS_MAX (2 * CX_ROLLOUT_HOSTS_MAX + CX_ROLLOUT_CONTROLS_MAX + 16)
+#define CX_FLEET_POOL_KEYS_MAX 100000
+#define CX_FLEET_LISTING_KEYS_MAX 200000
 
 typedef struct cx_rollout_store {
 	uint8_t *rollout_buf, *lease_buf;

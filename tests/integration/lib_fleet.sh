@@ -25,6 +25,8 @@
 #   wait_for SECS EXPR     view until vq EXPR prints True (fail after SECS)
 #   states                 the host states of the view, sorted, comma-separated
 #   approve TIER           alice approves TIER of $RID
+#   plant PREFIX N SIZE    N keys PREFIX00000.. with SIZE-byte values in etcd
+#   unplant PREFIX         every key under PREFIX deleted
 #
 # Needs: RO (calyx-rollout), AGENT (calyx-agent), W (a work directory), C
 # (the operator's config), NHOSTS.
@@ -89,4 +91,24 @@ states() { vq '",".join(sorted(set(h["state"] for t in v["tiers"] for h in t["ho
 approve() {
 	"$RO" approve --config "$C" --key "$KEYS/alice.key" --tier "$1" "$RID" >/dev/null 2>"$ERR" ||
 		fail "approve tier $1: $(first_err)"
+}
+
+# plant PREFIX N SIZE: N keys PREFIX00000.. with SIZE-byte values, put in
+# etcd 100 to a transaction (etcd's default --max-txn-ops is 128)
+plant() {
+	python3 - "$(etcd_url 1)" "$1" "$2" "$3" <<'PYEOF' || { echo "planting $2 keys under $1 failed" >&2; return 1; }
+import base64, json, sys, urllib.request
+url, pfx, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+op = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+b64 = lambda b: base64.b64encode(b).decode()
+for s in range(0, n, 100):
+    ops = [{"request_put": {"key": b64(("%s%05d" % (pfx, i)).encode()), "value": b64(b"x" * size)}}
+           for i in range(s, min(n, s + 100))]
+    req = urllib.request.Request(url + "/v3/kv/txn", json.dumps({"success": ops}).encode(),
+                                 {"Content-Type": "application/json"})
+    json.load(op.open(req, timeout=10))
+PYEOF
+}
+unplant() { # PREFIX: every key under it
+	etcd_curl /v3/kv/deleterange "{\"key\":\"$(printf %s "$1" | base64 -w0)\",\"range_end\":\"$(printf %s "${1%/}0" | base64 -w0)\"}" >/dev/null
 }

@@ -354,4 +354,37 @@ t_quorum_loss_mid_run() {
 }
 run_test agents.quorum_loss_no_claims_run_reported_later t_quorum_loss_mid_run
 
+# A store that grew: etcd keeps every finished rollout's keys, and a big
+# rollout's reports fill its own prefix. 9,000 keys under rollout ids no
+# agent reads (a listing of some 1.5 MB, keys only) and 3,000 of 400
+# bytes under the next rollout's prefix (a read of some 2 MB): each well
+# over the 1 MiB one etcd reply was capped at. The agents page through
+# both, and read only what changed once idle; then the planted keys are
+# deleted (every agent lists anew) and the next rollout still completes.
+t_store_grows() {
+	local pfx=${POOL_PREFIX}rollouts/ old
+	old=${pfx}ffffffffffffffffffffffffffffffff/
+	plant "${old}done/" 9000 120 || return 1
+	reset_hosts
+	RO_HOSTS=3 mk_rollout big '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 33,66,100 \
+		--canary-gate manual --gate auto --soak 0 --deadline 300 || return 1
+	plant "${pfx}$RID/zz/" 3000 400 || return 1
+	approve 1 || return 1
+	wait_for 90 'v["state"] == "completed"' || return 1
+	[ "$(vq 'v["counts"]["committed"]')" = 3 ] || fail "committed: $(vq 'v["counts"]')" || return 1
+	# the read the agents page through, timed (printed, not asserted)
+	local t0 t1
+	t0=$(date +%s%N)
+	"$RO" status --config "$C" --json "$RID" >/dev/null 2>"$ERR" || fail "status: $(first_err)" || return 1
+	t1=$(date +%s%N)
+	printf '      status of the rollout with 3,000 planted keys: %d ms\n' $(((t1 - t0) / 1000000))
+	unplant "$old"
+	unplant "${pfx}$RID/zz/"
+	reset_hosts
+	RO_HOSTS=2 mk_rollout after '["/usr/bin/dash", "/work/job.sh", "/work"]' --tiers 50,100 \
+		--gate auto --soak 0 --deadline 300 || return 1
+	wait_for 60 'v["state"] == "completed"'
+}
+run_test agents.store_past_one_reply_paged_and_incremental t_store_grows
+
 summary

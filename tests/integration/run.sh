@@ -141,6 +141,8 @@ t_flow_dry_run() {
 	check 0 "" cx main --lease "$ML" --dry-run --result "$M/dry-result.json" || return 1
 	expect_stdout_has "dry run: lease verified" || return 1
 	expect_stdout_has "lease $(lease_id "$ML")" || return 1
+	# the plan names the namespaces a run gets: never a user namespace
+	expect_stdout_has "plan: namespaces pid,mount,net,ipc,uts,cgroup (no user namespace)" || return 1
 	[ ! -s "$ERR" ] || fail "dry run wrote to stderr: $(first_err)"
 }
 

@@ -641,7 +641,10 @@ t_exec_not_leased() {
 	expect_rc 126 || return 1
 	[ ! -s "$OUT" ] || fail "id ran: $(head -c 100 "$OUT")" || return 1
 	grep -qF "/usr/bin/id" "$ERR" && grep -q "Permission denied" "$ERR" ||
-		fail "the denial is not visible: $(first_err)"
+		fail "the denial is not visible: $(first_err)" || return 1
+	# calyx-exec says it was the lease, and where to look
+	grep -qF "calyx-exec: 1 exec(s) in the run were refused" "$ERR" && grep -qF "first '/usr/bin/id'" "$ERR" &&
+		grep -qF -- "--run it-run --type exec.denied" "$ERR" || fail "no hint that the lease refused the exec: $(cat "$ERR")"
 }
 t_exec_dir_entry() {
 	# a directory entry: every file beneath it

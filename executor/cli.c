@@ -99,8 +99,9 @@ void cx_cli_print_lease(FILE *out, const cx_lease *l, bool verified)
 	print_argv(out, &s->argv);
 	cx_esc_line(out, "               directly with execve, no shell, in cwd %s", s->cwd);
 	for (size_t i = 0; i < s->exec.n; i++)
-		cx_esc_line(out, "  may execute  %s%s", s->exec.v[i],
-			    i == 0 ? "  (besides the command; a directory: every file beneath)" : "");
+		cx_esc_line(out, "  may execute  %s", s->exec.v[i]);
+	if (s->exec.n) /* the legend on its own line: no entry reads as a directory */
+		fprintf(out, "               (besides the command; an entry that is a directory: every file beneath it)\n");
 	if (s->validate_argv.n) {
 		fprintf(out, "  validates    ");
 		print_argv(out, &s->validate_argv);

@@ -322,10 +322,17 @@ static int cmd_pack(int argc, char **argv)
 	if (r < 0)
 		return cx_cli_fail(&err, CX_EXIT_FAILURE);
 	n = find_pack(&state, argv[1], pack);
-	if (n != 1) {
-		cx_esc_line(stderr, "calyx-ctl: %s '%s' (see 'ls %s')",
-			    n ? "more than one committed run matches" : "no committed run matches", argv[1],
-			    state.packs);
+	if (n > 1) {
+		cx_esc_line(stderr, "calyx-ctl: more than one committed run matches '%s' (give more of the lease id; see 'ls %s')",
+			    argv[1], state.packs);
+		return 1;
+	}
+	if (n == 0) {
+		/* a run that wrote nothing is committed without a pack: say so,
+		 * its result said "committed" */
+		cx_esc_line(stderr, "calyx-ctl: no committed run matches '%s': no rollback pack has that lease or run id "
+			    "(a run that changed nothing, or was rolled back, leaves none; old packs are pruned; see 'ls %s')",
+			    argv[1], state.packs);
 		return 1;
 	}
 	if (!rollback) {

@@ -110,7 +110,7 @@ static int dry_run(cx_run *run)
 	printf("dry run: lease verified against policy sha256:%s; nothing consumed, logged or executed\n",
 	       run->pol.sha256_hex);
 	cx_cli_print_lease(stdout, &run->lease, true);
-	printf("plan: namespaces user,pid,mount,net,ipc,uts,cgroup; view = tmpfs root + listed paths; "
+	printf("plan: namespaces pid,mount,net,ipc,uts,cgroup (no user namespace); view = tmpfs root + listed paths; "
 	       "Landlock, no capabilities, no_new_privs, seccomp; cgroup quotas as above\n");
 	if (run->cfg.run_uid_fixed)
 		printf("identity: uid %u gid %u (fixed run_uid, shared by every run); writable trees idmapped to their owners\n",

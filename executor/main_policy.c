@@ -139,6 +139,11 @@ static int cmd_check(int argc, char **argv)
 			r = cx_err(&err, CX_E_POLICY_HASH, EPERM,
 				   "lease is bound to policy %.16s…, not to this policy (%.16s…)",
 				   l.policy_sha256, pol.sha256_hex);
+		/* which host it is for needs the host's config (calyx-lease
+		 * verify --host-id); that it names one is the policy's rule */
+		if (r == 0 && pol.require_audience && !l.audience)
+			r = cx_err(&err, CX_E_AUDIENCE, EPERM,
+				   "lease names no audience and the policy requires one (issue it with \"audience\": the host's host_id)");
 		if (r == 0)
 			r = cx_policy_resolve(&pol, &l.spec, &eff, &err);
 		if (r == 0 && host)

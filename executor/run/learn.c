@@ -318,6 +318,12 @@ int cx_run_learn(cx_run *run, FILE *out)
 			fputs(": that directory is proposed as an exec entry (runs may execute what they write there; lint warns); it must exist in the workspace when the lease is made\n",
 			      out);
 		}
+		if (json_integer_value(ec) != 0)
+			fprintf(out, "Note: the job failed (exit %lld): the fragment holds only what it ran before it stopped; "
+				     "fix the cause and learn again (a shell's \"not found\", exit 127, is a program missing "
+				     "from the view, looked up without an exec attempt: often a link through /etc/alternatives, "
+				     "such as awk or cc; add --ro /etc/alternatives)\n",
+				(long long)json_integer_value(ec));
 		if (!run->learn_opens_traced)
 			fprintf(out, "Note: files opened could not be traced here (fentry on security_file_open): \"read\" is the --ro roots as given.\n");
 		else if (run->learn_opens_lost)

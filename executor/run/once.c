@@ -41,6 +41,8 @@ typedef struct run_ctx {
 	const cx_supervise_result *sr; /* the supervisor's, while it runs */
 	int audit_r;      /* first audit failure inside callbacks */
 	cx_error audit_err;
+	uint32_t refused;  /* execs failed with EACCES (Landlock: not leased) */
+	char first_refused[256]; /* the first one's name, for the hint at exit */
 } run_ctx;
 
 typedef struct once {
@@ -160,6 +162,12 @@ static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 		snprintf(num, sizeof(num), "errno %d", e->errnum);
 		CX_CHECK(json_object_set_new(d, "reason", json_string("failed")) == 0);
 		CX_CHECK(json_object_set_new(d, "errno", json_string(name ? name : num)) == 0);
+		if (e->errnum == EACCES && !by_fd && !rc->refused++) {
+			size_t n = e->filename_len < sizeof(rc->first_refused) - 1 ? e->filename_len
+										    : sizeof(rc->first_refused) - 1;
+			memcpy(rc->first_refused, e->filename, n);
+			rc->first_refused[n] = '\0';
+		}
 	}
 	ctx_event(rc, "exec.denied", d);
 	/* learn: a loader run is reported by its loader's name */
@@ -697,6 +705,13 @@ static int once_report(once *o, cx_run_once *ret, cx_error *err)
 	ret->exit_code = o->exit_code;
 	ret->halt = sr->halt;
 	ret->ok = sr->halt == CX_HALT_NONE && out->exited && out->exit_code == 0;
+	/* A failed run whose programs were refused an exec: the job's own
+	 * message ("Permission denied") does not say it was the lease. */
+	if (!ret->ok && o->rc.refused && !o->run->learn)
+		cx_esc_line(stderr, "calyx-exec: %u exec(s) in the %s were refused (not the command, nor in the lease's exec list), "
+			    "first '%s': if the job needs it, lease its real path in exec (calyx-audit show %s --run %s --type exec.denied)",
+			    o->rc.refused, o->validate ? "validate step" : "run", o->rc.first_refused,
+			    o->run->cfg.audit_log, o->run->lease.run_id);
 	ret->fin = fin;
 	return r;
 }

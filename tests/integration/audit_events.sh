@@ -484,7 +484,8 @@ t_nothing_changed() {
 	adoc details "$AL" "$FROM" workspace.committed | grep -q manifest_sha256 &&
 		fail "a manifest hash without a pack" && return 1
 	[ ! -e "$T/ae/state/packs/$id" ] || fail "a pack was made for a run that changed nothing" || return 1
-	check 1 "no committed run matches" ctl ae rollback "$id"
+	# the refusal says why a committed run can have no pack
+	check 1 "a run that changed nothing" ctl ae rollback "$id"
 }
 run_test run.nothing_changed_no_pack t_nothing_changed
 

@@ -54,6 +54,16 @@ t_exec_commands() {
 }
 run_test learn.exec_and_commands_of_env_id t_exec_commands
 
+t_failed_job_noted() {
+	# a job that fails is learned only up to where it stopped: the text
+	# output says so, and what a shell's "not found" usually is
+	learn --ro /usr -- /usr/bin/sh -c 'calyx-no-such-program'
+	expect_rc 0 || return 1
+	grep -qF "Note: the job failed (exit 127)" "$OUT" || fail "no note that the job failed: $(tail -n 3 "$OUT" | tr '\n' '|')" || return 1
+	grep -qF -- "--ro /etc/alternatives" "$OUT" || fail "the note does not name the alternatives links"
+}
+run_test learn.failed_job_noted t_failed_job_noted
+
 t_symlink_command() {
 	# /usr/bin/sh is a link (to dash on Debian): the command and the exec
 	# entries come out as the real files

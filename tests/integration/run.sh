@@ -141,6 +141,8 @@ t_flow_dry_run() {
 	check 0 "" cx main --lease "$ML" --dry-run --result "$M/dry-result.json" || return 1
 	expect_stdout_has "dry run: lease verified" || return 1
 	expect_stdout_has "lease $(lease_id "$ML")" || return 1
+	# the plan names the namespaces a run gets: never a user namespace
+	expect_stdout_has "plan: namespaces pid,mount,net,ipc,uts,cgroup (no user namespace)" || return 1
 	[ ! -s "$ERR" ] || fail "dry run wrote to stderr: $(first_err)"
 }
 
@@ -866,6 +868,14 @@ t_pol_lease_sh() {
 	LEASE_NEW_FLAGS=--no-host-check mk_run_lease main "$M/sh.lease" /bin/sh "" none || return 1
 	check_one_line 77 E_POLICY_COMMAND "$POLICY" check "$M/etc/policy.json" "$M/sh.lease"
 }
+t_pol_lease_no_audience() {
+	# the policy requires an audience: a lease without one does not fit
+	write_body "$M/noaud.body" || return 1
+	sed -i 's/, "audience": "[^"]*"//' "$M/noaud.body"
+	! grep -q audience "$M/noaud.body" || fail "could not drop the audience" || return 1
+	mk_lease main "$M/noaud.lease" "$M/noaud.body" || fail "lease: $WHY" || return 1
+	check_one_line 77 E_AUDIENCE "$POLICY" check "$M/etc/policy.json" "$M/noaud.lease"
+}
 t_pol_lease_other_policy() {
 	check_one_line 77 E_POLICY_HASH "$POLICY" check "$T/newpolicy/etc/policy.json" "$ML"
 }
@@ -875,5 +885,6 @@ run_test policy.unknown_key_E_POLICY           t_pol_unknown_key
 run_test policy.check_lease_ok                 t_pol_lease_ok
 run_test policy.lease_bin_sh_E_POLICY_COMMAND  t_pol_lease_sh
 run_test policy.lease_for_other_policy_E_POLICY_HASH t_pol_lease_other_policy
+run_test policy.lease_without_audience_E_AUDIENCE t_pol_lease_no_audience
 
 summary

@@ -630,8 +630,10 @@ t_exec_leased() {
 	expect_rc 0 || return 1
 	grep -qxE '[0-9]+' "$OUT" || fail "id printed '$(head -c 100 "$OUT")', not a uid" || return 1
 	# what the signers saw
-	"$LEASE" show "$T/ex/idok.lease" 2>&1 | grep -qF "may execute  /usr/bin/id" ||
-		fail "calyx-lease show does not list the exec entry"
+	# what the signers saw: the entry on a line of its own (the legend
+	# about directories is not appended to a file's line)
+	"$LEASE" show "$T/ex/idok.lease" 2>&1 | grep -qxF "  may execute  /usr/bin/id" ||
+		fail "calyx-lease show does not list the exec entry alone: $("$LEASE" show "$T/ex/idok.lease" 2>&1 | grep -F 'may execute')"
 }
 t_exec_not_leased() {
 	# the same without the exec entry: env's execve of id is denied, visibly
@@ -639,7 +641,10 @@ t_exec_not_leased() {
 	expect_rc 126 || return 1
 	[ ! -s "$OUT" ] || fail "id ran: $(head -c 100 "$OUT")" || return 1
 	grep -qF "/usr/bin/id" "$ERR" && grep -q "Permission denied" "$ERR" ||
-		fail "the denial is not visible: $(first_err)"
+		fail "the denial is not visible: $(first_err)" || return 1
+	# calyx-exec says it was the lease, and where to look
+	grep -qF "calyx-exec: 1 exec(s) in the run were refused" "$ERR" && grep -qF "first '/usr/bin/id'" "$ERR" &&
+		grep -qF -- "--run it-run --type exec.denied" "$ERR" || fail "no hint that the lease refused the exec: $(cat "$ERR")"
 }
 t_exec_dir_entry() {
 	# a directory entry: every file beneath it

@@ -163,8 +163,9 @@ static void on_exec_denied(const cx_bpf_exec *e, void *arg)
 		CX_CHECK(json_object_set_new(d, "reason", json_string("failed")) == 0);
 		CX_CHECK(json_object_set_new(d, "errno", json_string(name ? name : num)) == 0);
 		if (e->errnum == EACCES && !by_fd && !rc->refused++) {
-			size_t n = e->filename_len < sizeof(rc->first_refused) - 1 ? e->filename_len
-										    : sizeof(rc->first_refused) - 1;
+			size_t n = e->filename_len < sizeof(e->filename) ? e->filename_len : sizeof(e->filename);
+			if (n > sizeof(rc->first_refused) - 1)
+				n = sizeof(rc->first_refused) - 1;
 			memcpy(rc->first_refused, e->filename, n);
 			rc->first_refused[n] = '\0';
 		}

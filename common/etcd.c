@@ -535,8 +535,7 @@ cx_etcd_outcome cx_etcd_range_all(cx_etcd *e, const char *prefix, bool keys_only
 						       cx_etcd_key(end), "limit", (json_int_t)page,
 						       "keys_only", keys_only);
 		_cleanup_json_ json_t *rep = NULL;
-		const json_t *kvs, *kv;
-		size_t i;
+		const json_t *kvs;
 		CX_CHECK(req);
 		if (*rev > 0)
 			json_object_set_new(req, "revision", json_integer(*rev));
@@ -557,8 +556,8 @@ cx_etcd_outcome cx_etcd_range_all(cx_etcd *e, const char *prefix, bool keys_only
 		}
 		if (first) /* the next pages count from their first key on */
 			count = n;
-		json_array_foreach(kvs, i, kv)
-			json_array_append(all, (json_t *)kv);
+		if (kvs)
+			CX_CHECK(json_array_extend(all, (json_t *)kvs) == 0);
 		if (json_array_size(all) > max_keys) {
 			cx_err(err, CX_E_LEDGER, E2BIG,
 			       "etcd holds more than %zu keys under '%.200s': more than calyx reads at once (remove finished rollouts' keys)",

@@ -172,6 +172,19 @@ static void check_host_key(hc *h, const cx_config *c)
 	cx_seed_public(seed, pk);
 	cx_wipe(seed, sizeof(seed));
 	cx_keyid(pk, keyid);
+	{
+		/* as calyx-exec refuses it: the host's key as a lease signer */
+		_cleanup_(cx_keyring_free) cx_keyring kr = { 0 };
+		const cx_key *in = cx_keyring_load(c->keyring, cx_trusted_owner(), &kr, &err) == 0
+					   ? cx_keyring_find(&kr, keyid)
+					   : NULL;
+		if (in && !in->revoked) {
+			row(h, HC_MISSING, "host key",
+			    "%s: its public key is in the keyring as a signer ('%s'): calyx-exec refuses every run (remove it from %s)",
+			    c->host_key, in->principal, c->keyring);
+			return;
+		}
+	}
 	row(h, HC_OK, "host key", "%s: key id %.16s…", c->host_key, keyid);
 	/* its public half, NAME.key -> NAME.pub.json, for calyx-audit verify */
 	if (len < 4 || strcmp(c->host_key + len - 4, ".key") != 0)

@@ -117,6 +117,21 @@ static int phase_load(cx_run *run, cx_error *err)
 		r = cx_policy_load(run->cfg.policy, owner, &run->pol, err);
 	if (r == 0)
 		r = cx_seed_load(run->cfg.host_key, "host key", true, owner, seed, err);
+	if (r == 0) {
+		/* The host key signs this host's audit log and reports; root on
+		 * the host holds it. As a keyring signer it would let the host
+		 * co-sign its own leases (one human key and the host would
+		 * make two): refused, whatever its role. */
+		uint8_t pk[32];
+		char keyid[65];
+		cx_seed_public(seed, pk);
+		cx_keyid(pk, keyid);
+		const cx_key *k = cx_keyring_find(&run->kr, keyid);
+		if (k && !k->revoked)
+			r = cx_err(err, CX_E_CONFIG, EPERM,
+				   "the keyring '%s' holds this host's own key as a signer ('%s', %.16s…): the host key signs the audit log, never a lease (remove it from the keyring)",
+				   run->cfg.keyring, k->principal, k->keyid);
+	}
 	if (r == 0 && !run->dry_run)
 		r = open_audit(run, seed, err);
 	cx_wipe(seed, sizeof(seed));

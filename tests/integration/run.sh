@@ -471,6 +471,22 @@ t_ins_nonroot_config() {
 	[ "$(nlines "$ERR")" -eq 1 ] || fail "stderr has $(nlines "$ERR") lines, expected 1" || return 1
 	grep -qE 'real uid (is )?0' "$ERR" || fail "message does not mention real uid 0: $(first_err)"
 }
+# the host's own key added to its keyring (as an agent signer): the host
+# could co-sign its own leases; refused at load, nothing consumed, and
+# the lease runs once the key is out of the keyring
+t_ins_host_key_in_keyring() {
+	mk_env ins_hkr || return 1
+	mk_run_lease ins_hkr "$T/ins_hkr/x.lease" || return 1
+	"$LEASE" keyring add "$T/ins_hkr/etc/keyring.json" "$T/ins_hkr/etc/host.pub.json" >/dev/null 2>"$ERR" ||
+		fail "keyring add: $(first_err)" || return 1
+	check_one_line 125 E_CONFIG cx ins_hkr --lease "$T/ins_hkr/x.lease" || return 1
+	grep -q "this host's own key as a signer" "$ERR" || fail "message does not say why: $(first_err)" || return 1
+	dir_empty "$T/ins_hkr/state" || fail "state dir not empty after the refusal" || return 1
+	[ ! -s "$T/ins_hkr/log/audit.jsonl" ] || fail "audit log written after the refusal" || return 1
+	python3 -c 'import json,sys; k=json.load(open(sys.argv[1])); p=json.load(open(sys.argv[2]))["keyid"]; del k["keys"][p]; json.dump(k, open(sys.argv[1], "w"))' \
+		"$T/ins_hkr/etc/keyring.json" "$T/ins_hkr/etc/host.pub.json" || return 1
+	check 0 "" cx ins_hkr --lease "$T/ins_hkr/x.lease"
+}
 
 run_test insecure.config_owned_by_65534           t_ins_config_owner
 run_test insecure.keyring_mode_666                t_ins_keyring_mode
@@ -478,6 +494,7 @@ run_test insecure.policy_in_group_writable_dir    t_ins_policy_dir
 run_test insecure.host_key_mode_644               t_ins_host_key_mode
 run_test insecure.config_dir_owned_by_65534       t_ins_config_dir_owner
 run_test insecure.config_option_needs_real_uid_0  t_ins_nonroot_config
+run_test insecure.host_key_in_keyring_E_CONFIG    t_ins_host_key_in_keyring
 
 # --------------------------------------------------------------------------
 # 5. the audit log: one event per step, verifiable, tamper-evident

@@ -319,7 +319,9 @@ run_test quotas.within_limits_completes       t_no_halt
 # 4. operator halt, and calyx-exec killed
 # --------------------------------------------------------------------------
 # bg_start NAME ARGV LIMITS: start calyx-exec in the background (pid in
-# BG_PID) and wait until the workload printed its first line.
+# BG_PID) and wait until the workload printed its first line (at most
+# 30 s: the sanitizer build's start, BPF verifier included, on a loaded
+# 2-CPU VM can take several seconds).
 BG_PID=""
 bg_start() {
 	mon_lease "$@" || return 1
@@ -327,7 +329,7 @@ bg_start() {
 		>"$T/mon/$1.out" 2>"$T/mon/$1.err" &
 	BG_PID=$!
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do
 		[ -s "$T/mon/$1.out" ] && return 0
 		kill -0 "$BG_PID" 2>/dev/null || break
 		sleep 0.05

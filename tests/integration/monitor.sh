@@ -104,10 +104,11 @@ our_cgroups() {
 }
 
 # nothing_left [TAG...]: no process of the run uid and no run cgroup of
-# this suite (or of the given runs), looking again for up to 1 s.
+# this suite (or of the given runs), looking again for up to 10 s (a
+# leak stays; a loaded VM may take more than 1 s to reap what is going).
 nothing_left() {
 	local i p c
-	for i in $(seq 1 20); do
+	for i in $(seq 1 200); do
 		p=$(run_uid_procs) c=$(our_cgroups "$@")
 		[ -z "$p$c" ] && return 0
 		sleep 0.05
@@ -503,9 +504,10 @@ t_kill9() {
 	[ -n "$(run_uid_procs)" ] || fail "no process of run uid $MON_UID while running" || return 1
 	kill -KILL "$BG_PID"
 	wait "$BG_PID" 2>/dev/null
-	# the sandbox dies with calyx-exec (PDEATHSIG + pid namespace)
+	# the sandbox dies with calyx-exec (PDEATHSIG + pid namespace): the
+	# kernel's teardown is asynchronous, look again for up to 10 s
 	local i p
-	for i in $(seq 1 20); do
+	for i in $(seq 1 200); do
 		p=$(run_uid_procs)
 		[ -z "$p" ] && break
 		sleep 0.05

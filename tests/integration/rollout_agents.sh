@@ -327,13 +327,19 @@ t_forged_control_no_claims() {
 	local k=$POOL_PREFIX"rollouts/$RID/control"
 	etcd_curl /v3/kv/txn "{\"success\":[{\"request_put\":{\"key\":\"$(printf %s "$k" | base64 -w0)\",\"value\":\"$(base64 -w0 "$W/forged.ctl")\"}},{\"request_put\":{\"key\":\"$(printf %s "$k/0000000000000001" | base64 -w0)\",\"value\":\"$(base64 -w0 "$W/forged.ctl")\"}}]}" >/dev/null ||
 		fail "planting failed" || return 1
+	# web-1's agent read it (it says why it did not act: at most 30 s,
+	# its polls are slow on a loaded VM), and 3 s more for any claim
+	local i
+	for i in $(seq 1 300); do
+		grep -q "rollout $RID: not acted on: \[E_UNKNOWN_KEY\]" "$T/h1/agent.log" && break
+		sleep 0.1
+	done
 	sleep 3
 	if "$RO" status --config "$C" "$RID" >/dev/null 2>"$ERR"; then
 		fail "status trusted a forged approval"
 		return 1
 	fi
 	grep -q "E_UNKNOWN_KEY" "$ERR" || fail "status said: $(first_err)" || return 1
-	local i
 	for i in 1 2 3 4; do
 		[ ! -e "$T/h$i/state/agent/$RID.json" ] || fail "web-$i acted on a forged approval" || return 1
 	done

@@ -93,13 +93,16 @@ run_test shared.second_run_uses_the_pinned_programs t_runs_share
 
 # Two runs at once, each with its own exec events: neither log may hold
 # the other's (each slot has its own ring; events carry the cgroup id).
+# The first sleeps 12 s between its spawns: the second run, start to end,
+# fits in that on a loaded VM with the sanitizer build (2.5 s did not
+# always), and the first's last spawns come after it.
 t_concurrent() {
-	sm_lease a "$(wsops_argv ids spawn:3 sleep:2500 spawn:2)" || return 1
+	sm_lease a "$(wsops_argv ids spawn:3 sleep:12000 spawn:2)" || return 1
 	local la=$T/a/$N.lease fa fb
 	fa=$(wc -l <"$T/a/log/audit.jsonl") fb=$(wc -l <"$T/b/log/audit.jsonl")
 	cx a --lease "$la" >"$T/a/c.out" 2>"$T/a/c.err" &
 	local pid=$!
-	for _ in $(seq 1 100); do grep -q '^uid=' "$T/a/c.out" && break; sleep 0.05; done
+	for _ in $(seq 1 600); do grep -q '^uid=' "$T/a/c.out" && break; sleep 0.05; done
 	sm_run b "$(wsops_argv execfail:2 spawn:1)" || { wait "$pid"; return 1; }
 	local rcb=$RC
 	kill -0 "$pid" 2>/dev/null || fail "the first run ended before the second ran (no overlap)" || { wait "$pid"; return 1; }

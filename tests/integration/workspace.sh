@@ -142,11 +142,20 @@ run_test workspace.within_disk_quota_commits t_quota_within
 t_lock() {
 	ws_fixture "$T/srv/lk" "$WS_UID" || return 1
 	printf '{"run_id":"ws-lk1","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(wsops_argv sleep:3000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
+		"$HOST_ID" "$(wsops_argv sleep:60000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
 	mk_lease ws "$T/ws/lk1.lease" "$T/ws/lk1.body" || return 1
-	cx ws --lease "$T/ws/lk1.lease" >/dev/null 2>&1 &
-	local pid=$! i
-	for i in $(seq 1 100); do [ -n "$(ls "$T/ws/state/runs" 2>/dev/null)" ] && break; sleep 0.05; done
+	# the first run holds the tree (its own run dir exists) until it is
+	# halted below, however slowly the second starts
+	local id1 i
+	id1=$(lease_id "$T/ws/lk1.lease")
+	(exec "$EXEC" --config "$T/ws/etc/calyx.conf" --lease "$T/ws/lk1.lease" >/dev/null 2>&1) &
+	local pid=$!
+	for i in $(seq 1 600); do
+		[ -d "$T/ws/state/runs/$id1" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -d "$T/ws/state/runs/$id1" ] || { kill "$pid"; wait "$pid"; fail "the first run did not start"; return 1; }
 	ws_run lk2 "$T/srv/lk" "$(wsops_argv write:z:1)" || { kill "$pid"; return 1; }
 	local second=$RC id2
 	id2=$(lease_id "$T/ws/lk2.lease")

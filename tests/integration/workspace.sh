@@ -438,14 +438,21 @@ run_test workspace.crash_at_each_commit_step t_crash
 # run's lines written before are unsigned (no checkpoint could be written:
 # verify exits 3 and counts them) until the next run checks and signs them.
 t_audit_fails_mid_run() {
-	local log=$T/ws/log/audit.jsonl pid
+	local log=$T/ws/log/audit.jsonl pid id i
 	ws_fixture "$T/srv/af" "$WS_UID" && ws_fixture "$T/ref-af" "$WS_UID" || return 1
 	printf '{"run_id":"ws-af","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(wsops_argv write:new.txt:x append:a.txt:y sleep:1500)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
+		"$HOST_ID" "$(wsops_argv write:new.txt:x append:a.txt:y sleep:3000)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
 	mk_lease ws "$T/ws/af.lease" "$T/ws/af.body" || return 1
+	id=$(lease_id "$T/ws/af.lease")
 	cx ws --lease "$T/ws/af.lease" >"$T/af.out" 2>"$T/af.err" &
 	pid=$!
-	sleep 0.7
+	# mid-run: once its exec.started is in the log (not after a fixed
+	# 0.7 s: a slow start would make the log immutable before the run)
+	for i in $(seq 1 600); do
+		grep -F "\"lease_id\":\"$id\"" "$log" 2>/dev/null | grep -qF '"type":"exec.started"' && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
 	chattr +i "$log" || { wait "$pid"; fail "chattr +i failed on the log"; return 1; }
 	wait "$pid"
 	RC=$?

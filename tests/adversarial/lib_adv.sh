@@ -109,12 +109,15 @@ adv_fixtures() {
 		PORT=$((20000 + RANDOM % 30000))
 		"$HT" listen "$PORT" "$ABSTRACT" 600 "$IPC_KEY" >"$LISTEN_LOG" 2>&1 &
 		LISTENER=$!
-		for _i in $(seq 1 50); do
+		# at most 30 s (a loaded VM); one that is not ready is killed
+		# before the wait (it would otherwise live its 600 s)
+		for _i in $(seq 1 600); do
 			grep -q '^READY' "$LISTEN_LOG" 2>/dev/null && break
 			kill -0 "$LISTENER" 2>/dev/null || break
 			sleep 0.05
 		done
 		grep -q '^READY' "$LISTEN_LOG" && break
+		kill "$LISTENER" 2>/dev/null
 		wait "$LISTENER" 2>/dev/null
 		LISTENER=""
 	done

@@ -314,7 +314,7 @@ if [ "${SOAK_PLANT:-0}" = 1 ]; then
 fi
 procs=$(lk_settle 60 lk_procs "$SOAK_UID,$PIDS_UID" "${BINS[@]}")
 zombies=$(lk_zombies "$SOAK_UID,$PIDS_UID" "${BINS[@]}")
-cgroups=$(lk_settle 5 lk_cgroups "$T/tags")
+cgroups=$(lk_settle 30 lk_cgroups "$T/tags")
 mounts=$(lk_mounts_new "$T/mounts.before" "$T" "$HB" "$STATE")
 rundirs=$(lk_settle 30 lk_rundirs "$STATE")
 L_BPF=$(lk_bpf_leaked "$T/bpf.orphans0")

@@ -94,8 +94,8 @@ t_concurrent() {
 		id_lease id c2 "$T/srv/c2" "$(wsops_argv ids)" || return 1
 	# exec: $! is calyx-exec itself, not a subshell
 	(exec "$EXEC" --config "$T/id/etc/calyx.conf" --lease "$T/id/c1.lease" >"$T/id/c1.out" 2>"$T/id/c1.err") &
-	local pid=$! i
-	for i in $(seq 600); do grep -q '^uid=' "$T/id/c1.out" && break; sleep 0.05; done
+	local pid=$!
+	for _ in $(seq 600); do grep -q '^uid=' "$T/id/c1.out" && break; sleep 0.05; done
 	grep -q '^uid=' "$T/id/c1.out" || { kill "$pid"; wait "$pid"; fail "first run did not start: $(head -c 200 "$T/id/c1.err")"; return 1; }
 	xrun cx id --lease "$T/id/c2.lease"
 	local rc2=$RC u2; u2=$(sed -n 's/^uid=\([0-9]*\) .*/\1/p' "$OUT")

@@ -325,7 +325,7 @@ iteration() { # NAME POINT DELAY KIND PHASE
 	PHASES[$phase]=$(( ${PHASES[$phase]} + 1 ))
 	HIT[$point]=1
 	# the sandbox dies with its supervisor
-	[ -z "$(lk_settle 3 pgrep -u "$CR_UID")" ] || bad "processes of the run uid survive the kill: $(pgrep -u "$CR_UID" | tr '\n' ' ')"
+	[ -z "$(lk_settle 10 pgrep -u "$CR_UID")" ] || bad "processes of the run uid survive the kill: $(pgrep -u "$CR_UID" | tr '\n' ' ')"
 	# --- consumed exactly when it should be
 	case $phase in
 	before_consume) [ "$consumed" = no ] || bad "consumed although killed before the ledger claim" ;;
@@ -410,7 +410,7 @@ iteration() { # NAME POINT DELAY KIND PHASE
 	# --- leaks of this iteration
 	local left
 	echo "$tag" >"$T/o/$name.tag"
-	left=$(lk_settle 3 lk_cgroups "$T/o/$name.tag")
+	left=$(lk_settle 10 lk_cgroups "$T/o/$name.tag")
 	[ -z "$left" ] || bad "run cgroups left: $left"
 	left=$(lk_mounts_new "$T/mounts.before" "$T" "$HB")
 	[ -z "$left" ] || bad "mounts left: $(echo "$left" | head -n 2 | tr '\n' '|')"

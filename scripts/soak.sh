@@ -23,8 +23,10 @@
 # (tests/soak/repro_nproc.sh reproduces it). The gate checks the monitor's
 # pids halt here, not that interference.
 # Leases are signed before the timed part (in parallel; both times are
-# printed). Two "probe" runs (one before, one after the soak) live 3 s
-# each: their calyx-exec's open fds are counted early and late in the run.
+# printed). Two "probe" runs (one before, one after the soak) live 6 s
+# each: their calyx-exec's open fds are counted early and late in the run
+# (2.3 s after its supervisor answers: well inside the run's sleep, so
+# "late" is never its commit's own fds on a VM that stalls for a moment).
 #
 # Afterwards, scoped to this gate's runs (tests/soak/leaks.sh): zombies and
 # processes (the gate's own run uid, its binaries), run cgroups named after
@@ -111,7 +113,7 @@ body() {
 	operator) argv="[\"$HB/wsops\", $ops, \"sleep:60000\"]" limits='"wall_ms": 120000' ;;
 	validate) argv="[\"$HB/wsops\", $ops]"
 		extra=",\"validate\":{\"argv\":[\"$HB/wsops\", \"exit:5\"]}" ;;
-	probe) argv="[\"$HB/wsops\", $ops, \"sleep:3000\"]" ;;
+	probe) argv="[\"$HB/wsops\", $ops, \"sleep:6000\"]" ;;
 	esac
 	printf '{"run_id":"soak-%s-%s","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]},"limits":{%s}%s}\n' \
 		"$n" "$kind" "$HOST_ID" "$argv" "$ws" "$HB" "$limits" "$extra"
@@ -227,15 +229,16 @@ check_run() {
 	[ -z "$why" ] || echo "run $n ($kind, lease $id): $why" >"$T/r/$n.bad"
 }
 
-# probe N: a 3 s run whose calyx-exec's fds are counted early and late.
+# probe N: a 6 s run whose calyx-exec's fds are counted early and late.
 FD_LOG=$T/fds
 probe() {
 	local n=$1 id pid early late zombies rc
 	id=$(cat "$T/l/$n.id")
 	"$EXEC" --config "$CONF" --lease "$T/l/$n.lease" --result "$T/r/$n.result" >/dev/null 2>"$T/r/$n.err" &
 	pid=$!
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 1500); do
 		"$CTL" --config "$CONF" status "$id" >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
 	done
 	sleep 0.3
@@ -311,7 +314,7 @@ if [ "${SOAK_PLANT:-0}" = 1 ]; then
 fi
 procs=$(lk_settle 60 lk_procs "$SOAK_UID,$PIDS_UID" "${BINS[@]}")
 zombies=$(lk_zombies "$SOAK_UID,$PIDS_UID" "${BINS[@]}")
-cgroups=$(lk_settle 5 lk_cgroups "$T/tags")
+cgroups=$(lk_settle 30 lk_cgroups "$T/tags")
 mounts=$(lk_mounts_new "$T/mounts.before" "$T" "$HB" "$STATE")
 rundirs=$(lk_settle 30 lk_rundirs "$STATE")
 L_BPF=$(lk_bpf_leaked "$T/bpf.orphans0")

@@ -146,14 +146,17 @@ cx h --lease "$T/true.lease" >/dev/null 2>"$T/native-run.err" ||
 vg exec.refused.replay 77 "$EXEC" --config "$CONF" --lease "$T/true.lease" --dry-run
 
 # ---- calyx-ctl: a supervisor to talk to (native), the client under memcheck ----------
-body_json '["/usr/bin/sleep", "30"]' '"run_id": "vg-sleep"' | sed 's/"run_id":"it-run",//' >"$T/sleep.body"
+# (sleep 100, halted below: the calyx-ctl runs under memcheck on a loaded
+# VM must all find it running, within the policy's default wall of 120 s)
+body_json '["/usr/bin/sleep", "100"]' '"run_id": "vg-sleep"' | sed 's/"run_id":"it-run",//' >"$T/sleep.body"
 mk_lease h "$T/sleep.lease" "$T/sleep.body" || setup_fail "sleep lease: $WHY"
 SLEEP_LID=$(lease_id "$T/sleep.lease")
 cx h --lease "$T/sleep.lease" >/dev/null 2>"$T/sleep.err" &
 SLEEP_PID=$!
 lib_atexit "kill $SLEEP_PID 2>/dev/null; wait $SLEEP_PID 2>/dev/null"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	"$CTL" --config "$CONF" list 2>/dev/null | grep -q "^${SLEEP_LID:0:14}" && break
+	kill -0 "$SLEEP_PID" 2>/dev/null || break
 	sleep 0.1
 done
 vg ctl.list 0 "$CTL" --config "$CONF" list

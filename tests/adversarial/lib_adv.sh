@@ -109,12 +109,15 @@ adv_fixtures() {
 		PORT=$((20000 + RANDOM % 30000))
 		"$HT" listen "$PORT" "$ABSTRACT" 600 "$IPC_KEY" >"$LISTEN_LOG" 2>&1 &
 		LISTENER=$!
-		for _i in $(seq 1 50); do
+		# at most 30 s (a loaded VM); one that is not ready is killed
+		# before the wait (it would otherwise live its 600 s)
+		for _i in $(seq 1 600); do
 			grep -q '^READY' "$LISTEN_LOG" 2>/dev/null && break
 			kill -0 "$LISTENER" 2>/dev/null || break
 			sleep 0.05
 		done
 		grep -q '^READY' "$LISTEN_LOG" && break
+		kill "$LISTENER" 2>/dev/null
 		wait "$LISTENER" 2>/dev/null
 		LISTENER=""
 	done
@@ -335,10 +338,11 @@ run_cgroups() {
 }
 
 # nothing_left LEASE_ID: no process of $ADV_UID and no run cgroup of that
-# lease, looking again for up to 2 s. Sets WHY otherwise.
+# lease, looking again for up to 10 s (a leak stays; a loaded VM may take
+# more than 2 s to reap what is going). Sets WHY otherwise.
 nothing_left() {
 	local i p c
-	for i in $(seq 1 40); do
+	for i in $(seq 1 200); do
 		p=$(pgrep -u "$ADV_UID" | tr '\n' ' ') c=$(run_cgroups "$1")
 		[ -z "$p$c" ] && return 0
 		sleep 0.05
@@ -365,11 +369,12 @@ ledger_count() {
 	find "$d" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 
-# wait_exec_started HOST LEASE_ID PID: wait (5 s at most) until the run
-# of that lease logged exec.started while PID (its calyx-exec) lives.
+# wait_exec_started HOST LEASE_ID PID: wait (30 s at most: an ASan start
+# on a loaded VM) until the run of that lease logged exec.started while
+# PID (its calyx-exec) lives.
 wait_exec_started() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do
 		[ -n "$(audit_lines "$1" "$2" exec.started)" ] && return 0
 		kill -0 "$3" 2>/dev/null || break
 		sleep 0.05
@@ -396,9 +401,12 @@ bg_exec() {
 		echo $? >"$2.rc"
 	} 2>/dev/null &
 	BG_SUB=$! BG_PID=""
-	for i in $(seq 1 100); do
+	# the subshell's child (env, then calyx-exec: one pid) shows once it
+	# forked: at most 30 s, else signals would go to the subshell
+	for i in $(seq 1 3000); do
 		BG_PID=$(pgrep -P "$BG_SUB" | head -n 1)
 		[ -z "$BG_PID" ] || break
+		kill -0 "$BG_SUB" 2>/dev/null || break
 		sleep 0.01
 	done
 	[ -n "$BG_PID" ] || BG_PID=$BG_SUB

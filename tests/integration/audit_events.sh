@@ -425,8 +425,9 @@ ae_run() {
 }
 
 # bg_run HOST NAME: start the lease in the background (BG_PID) and wait
-# until its exec.started is in the log and, when BPF traces execs, its
-# exec.spawned (so an operator event cannot come before it).
+# (at most 30 s: an ASan start on a loaded VM) until its exec.started is
+# in the log and, when BPF traces execs, its exec.spawned (so an operator
+# event cannot come before it).
 BG_PID=""
 bg_run() {
 	local host=$1 name=$2 id i lines want='"type":"exec.started"'
@@ -436,7 +437,7 @@ bg_run() {
 		--result "$T/$host/$name.result" >"$T/$host/$name.out" 2>"$T/$host/$name.err" &
 	BG_PID=$!
 	BG_PIDS+=("$BG_PID")
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		lines=$(grep -F "\"lease_id\":\"$id\"" "$T/$host/log/audit.jsonl" 2>/dev/null)
 		if printf '%s' "$lines" | grep -qF '"type":"exec.started"'; then
 			printf '%s' "$lines" | grep -qF '"cpu_enforcer":"bpf"' && want='"type":"exec.spawned"'

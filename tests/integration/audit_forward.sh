@@ -286,7 +286,7 @@ rx_start() {
 		"$PY" rx "$T/$1.sock" "$T/$1.rx" "$T/$1.ready" 2>"$T/$1.rxerr" &
 	RX_PID=$!
 	RX_PIDS+=("$RX_PID")
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		[ -e "$T/$1.ready" ] && return 0
 		kill -0 "$RX_PID" 2>/dev/null || break
 		sleep 0.05
@@ -428,7 +428,7 @@ jd_start() {
 	JD_PID=$!
 	# shellcheck disable=SC2016
 	lib_atexit '[ -z "$JD_PID" ] || kill -KILL "$JD_PID" 2>/dev/null'
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		[ -S /run/systemd/journal/socket ] && return 0
 		kill -0 "$JD_PID" 2>/dev/null || break
 		sleep 0.05
@@ -438,10 +438,11 @@ jd_start() {
 }
 jd_stop() { [ -z "$JD_PID" ] || { kill -CONT "$JD_PID"; kill -TERM "$JD_PID"; wait "$JD_PID" 2>/dev/null; JD_PID=""; }; }
 # jd_entries OUT N: the calyx entries, once journald holds N of them
-# (journald writes what it reads asynchronously: wait for it, bounded)
+# (journald writes what it reads asynchronously: wait for it, bounded at
+# 30 s for a loaded VM)
 jd_entries() {
 	local i n
-	for i in $(seq 1 100); do
+	for i in $(seq 1 300); do
 		journalctl -D /run/log/journal -a -o json --no-pager SYSLOG_IDENTIFIER=calyx-exec >"$1" 2>/dev/null
 		n=$(awk 'END { print NR }' "$1")
 		[ "$n" -ge "$2" ] && return 0

@@ -85,21 +85,25 @@ t_default_range() {
 run_test identity.default_range_reported_in_audit_and_result t_default_range
 
 # Two live runs at once get distinct uids (a range of 2: the second run
-# must take the one the first does not hold).
+# must take the one the first does not hold). The first sleeps 60 s, so
+# it is still running however slowly the second runs (a loaded VM, the
+# sanitizer build), and is halted (SIGTERM, 124) once the second is done.
 t_concurrent() {
 	mkws "$T/srv/c1" 1000:1000 && mkws "$T/srv/c2" 1000:1000 || return 1
-	id_lease id c1 "$T/srv/c1" "$(wsops_argv ids sleep:4000)" &&
+	id_lease id c1 "$T/srv/c1" "$(wsops_argv ids sleep:60000)" &&
 		id_lease id c2 "$T/srv/c2" "$(wsops_argv ids)" || return 1
-	cx id --lease "$T/id/c1.lease" >"$T/id/c1.out" 2>"$T/id/c1.err" &
-	local pid=$! i
-	for i in $(seq 100); do grep -q '^uid=' "$T/id/c1.out" && break; sleep 0.05; done
-	grep -q '^uid=' "$T/id/c1.out" || { wait "$pid"; fail "first run did not start: $(head -c 200 "$T/id/c1.err")"; return 1; }
+	# exec: $! is calyx-exec itself, not a subshell
+	(exec "$EXEC" --config "$T/id/etc/calyx.conf" --lease "$T/id/c1.lease" >"$T/id/c1.out" 2>"$T/id/c1.err") &
+	local pid=$!
+	for _ in $(seq 600); do grep -q '^uid=' "$T/id/c1.out" && break; sleep 0.05; done
+	grep -q '^uid=' "$T/id/c1.out" || { kill "$pid"; wait "$pid"; fail "first run did not start: $(head -c 200 "$T/id/c1.err")"; return 1; }
 	xrun cx id --lease "$T/id/c2.lease"
 	local rc2=$RC u2; u2=$(sed -n 's/^uid=\([0-9]*\) .*/\1/p' "$OUT")
 	kill -0 "$pid" 2>/dev/null || fail "first run ended before the second ran (no overlap)" || { wait "$pid"; return 1; }
+	kill -TERM "$pid"
 	wait "$pid"
 	local rc1=$? u1; u1=$(sed -n 's/^uid=\([0-9]*\) .*/\1/p' "$T/id/c1.out")
-	[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] || fail "exits $rc1 and $rc2 (stderr: $(head -c 200 "$T/id/c1.err") $(first_err))" || return 1
+	[ "$rc1" -eq 124 ] && [ "$rc2" -eq 0 ] || fail "exits $rc1 (halted: 124 expected) and $rc2 (stderr: $(head -c 200 "$T/id/c1.err") $(first_err))" || return 1
 	[ -n "$u1" ] && [ -n "$u2" ] && [ "$u1" != "$u2" ] || fail "concurrent runs ran as '$u1' and '$u2'" || return 1
 	for u in "$u1" "$u2"; do
 		[ "$u" -ge "$FIRST" ] && [ "$u" -lt $((FIRST + 2)) ] || fail "uid $u outside the range" || return 1
@@ -118,7 +122,7 @@ t_exhausted() {
 	# while the holder starts; -F: the lock's only holder is sleep
 	flock -F "$lock" sleep 600 &
 	local holder=$! _
-	for _ in $(seq 100); do flock -n "$lock" true && sleep 0.05 || break; done
+	for _ in $(seq 600); do flock -n "$lock" true && sleep 0.05 || break; done
 	flock -n "$lock" true && { kill "$holder"; fail "fixture: the holder never took $lock"; return 1; }
 	id_lease one x1 "$T/srv/x1" "$(wsops_argv ids write:n:1)" || { kill "$holder"; return 1; }
 	check_one_line 125 E_IDS cx one --lease "$T/one/x1.lease"
@@ -140,7 +144,7 @@ t_crashed_holder() {
 	# exec: $! is calyx-exec itself, not a subshell
 	(exec "$EXEC" --config "$T/one/etc/calyx.conf" --lease "$T/one/k1.lease" >"$T/one/k1.out" 2>"$T/one/k1.err") &
 	local pid=$! _
-	for _ in $(seq 100); do grep -q '^uid=' "$T/one/k1.out" && break; sleep 0.05; done
+	for _ in $(seq 600); do grep -q '^uid=' "$T/one/k1.out" && break; sleep 0.05; done
 	grep -q '^uid=' "$T/one/k1.out" || { kill -9 "$pid"; wait "$pid"; fail "holder did not start"; return 1; }
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null

@@ -68,9 +68,12 @@ etcd_launch() {
 	disown "${ETCD_PID[$i]}"
 }
 
-# etcd_gone PID: wait (at most 5 s) until the process has exited
+# etcd_gone PID: wait (at most 30 s) until the process has exited (a
+# SIGKILLed member at once; an agent ends its poll first, slower under
+# the sanitizer on a loaded VM: giving up early left it running beside
+# its restarted self)
 etcd_gone() {
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		[ -d "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 0
 		sleep 0.05
 	done

@@ -104,10 +104,11 @@ our_cgroups() {
 }
 
 # nothing_left [TAG...]: no process of the run uid and no run cgroup of
-# this suite (or of the given runs), looking again for up to 1 s.
+# this suite (or of the given runs), looking again for up to 10 s (a
+# leak stays; a loaded VM may take more than 1 s to reap what is going).
 nothing_left() {
 	local i p c
-	for i in $(seq 1 20); do
+	for i in $(seq 1 200); do
 		p=$(run_uid_procs) c=$(our_cgroups "$@")
 		[ -z "$p$c" ] && return 0
 		sleep 0.05
@@ -166,15 +167,16 @@ cpu_halt() {
 	used=$(rget "$r" usage.cpu_ms) over=$(rget "$r" halt.overshoot) precise=$(rget "$r" halt.cpu_overshoot_ms_precise)
 	printf '      cpu_ms %s, overshoot %s ms (precise %s), detect_to_empty %s ms, wall %s ms\n' \
 		"$used" "$over" "$precise" "$(rget "$r" halt.detect_to_empty_ms)" "$(rget "$r" wall_ms)"
-	# The enforcer counts CPU in 0.5 ms samples per CPU and kills on the
-	# sample that reaches the budget; cpu.stat bills exact time, so the
-	# billed total can sit up to a sample per CPU below the budget. And
-	# more: the samples run on cpu-clock, which counts the interrupts and
-	# the time a hypervisor stole while the run was on the CPU, and
-	# cpu.stat bills the scheduler's task clock, which leaves both out
-	# (seen: 2.75 ms below with 4 threads on 2 CPUs in CI's asan run, 10
-	# ms in bomb_cpu on a busy VM). Under 95 % of the budget is a halt
-	# too early.
+	# Halted at this budget, not at another: within 5 % below it. The
+	# enforcer counts CPU in 0.5 ms samples per CPU on cpu-clock perf
+	# events, which count the interrupts and the time a hypervisor stole
+	# while the run was on the CPU; cpu.stat bills the scheduler's task
+	# clock, which leaves both out. So on a loaded shared VM the billed
+	# total sits below the budget by more than a sample per CPU (seen:
+	# 297 of 300, precise -2.75 ms, spin 4 under ASan in the CI rehearsal
+	# of 2026-12-08; 290 in bomb_cpu on a busy VM). How close it lands is
+	# make bench-monitor's figure (monitor.cpu_overshoot_bpf_ms, a
+	# median), never a test's assert.
 	num_ge "$used" 285 || fail "usage.cpu_ms is '$used', expected >= 285 (95 % of 300)" || return 1
 	num_ge "$precise" -15 && num_le "$precise" 1000 ||
 		fail "cpu_overshoot_ms_precise is '$precise', expected -15..1000" || return 1
@@ -325,7 +327,9 @@ run_test quotas.within_limits_completes       t_no_halt
 # 4. operator halt, and calyx-exec killed
 # --------------------------------------------------------------------------
 # bg_start NAME ARGV LIMITS: start calyx-exec in the background (pid in
-# BG_PID) and wait until the workload printed its first line.
+# BG_PID) and wait until the workload printed its first line (at most
+# 30 s: the sanitizer build's start, BPF verifier included, on a loaded
+# 2-CPU VM can take several seconds).
 BG_PID=""
 bg_start() {
 	mon_lease "$@" || return 1
@@ -333,7 +337,7 @@ bg_start() {
 		>"$T/mon/$1.out" 2>"$T/mon/$1.err" &
 	BG_PID=$!
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do
 		[ -s "$T/mon/$1.out" ] && return 0
 		kill -0 "$BG_PID" 2>/dev/null || break
 		sleep 0.05
@@ -432,7 +436,15 @@ t_ctl() {
 	grep -q "^$(echo "$lid" | cut -c 1-14) " "$OUT" || fail "list does not show lease $lid: $(tr '\n' '|' <"$OUT")" || return 1
 	check 0 "" ctl pause "$lid" || return 1
 	expect_stdout_has "is now paused" || return 1
-	[ "$(frozen_of "$tag")" = 1 ] || fail "cgroup not frozen after pause" || return 1
+	# calyx-exec answers once the tree is frozen, or after 250 ms as it
+	# is (a task the kernel has not scheduled yet is not frozen yet):
+	# look again, bounded
+	local i
+	for i in $(seq 1 200); do
+		[ "$(frozen_of "$tag")" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$(frozen_of "$tag")" = 1 ] || fail "cgroup not frozen 10 s after pause" || return 1
 	check 0 "" ctl status "$tag" || return 1
 	grep -q '"state": "paused"' "$OUT" || fail "status does not say paused" || return 1
 	check 0 "" ctl resume "$lid" || return 1
@@ -507,9 +519,10 @@ t_kill9() {
 	[ -n "$(run_uid_procs)" ] || fail "no process of run uid $MON_UID while running" || return 1
 	kill -KILL "$BG_PID"
 	wait "$BG_PID" 2>/dev/null
-	# the sandbox dies with calyx-exec (PDEATHSIG + pid namespace)
+	# the sandbox dies with calyx-exec (PDEATHSIG + pid namespace): the
+	# kernel's teardown is asynchronous, look again for up to 10 s
 	local i p
-	for i in $(seq 1 20); do
+	for i in $(seq 1 200); do
 		p=$(run_uid_procs)
 		[ -z "$p" ] && break
 		sleep 0.05

@@ -163,6 +163,18 @@ drive_stop() {
 	DRIVER_PID=""
 }
 lib_atexit drive_stop
+# drive_said REGEX: wait (at most 30 s) until the driver printed it. The
+# driver prints a decision after etcd took it, so a status that already
+# shows the decision may come before the line: stopping the driver then
+# (SIGTERM, its default action) would lose it.
+drive_said() {
+	local i
+	for i in $(seq 1 300); do
+		grep -q "$1" "$W/drive.out" && return 0
+		sleep 0.1
+	done
+	fail "drive said: $(cat "$W/drive.out")"
+}
 host_state() { vq '[h for t in v["tiers"] for h in t["hosts"] if h["host"] == "'"$1"'"][0]["state"]'; }
 
 t_canary_fails_halt() {
@@ -172,13 +184,13 @@ t_canary_fails_halt() {
 		--gate auto --soak 0 --deadline 300 || return 1
 	drive_start
 	wait_for 60 'v["state"] == "halted"' || return 1
+	drive_said "published halt" || return 1
 	drive_stop
 	[ "$(host_state web-1)" = failed ] || fail "web-1: $(host_state web-1)" || return 1
 	[ "$(vq '[h for h in v["tiers"][0]["hosts"]][0]["validate"]')" = failed ] || fail "validate not reported failed" || return 1
 	[ "$(vq 'v["counts"]["waiting"]')" = 3 ] || fail "hosts claimed after the canary failed: $(vq 'v["counts"]')" || return 1
 	[ "$(vq 'v["controls"][-1]["role"]')" = agent ] || fail "the halt was not the driver's" || return 1
-	grep -q "version=1" "$T/h1/srv/app.conf" || fail "web-1's failed run landed: $(cat "$T/h1/srv/app.conf")" || return 1
-	grep -q "published halt" "$W/drive.out" || fail "drive said: $(cat "$W/drive.out")"
+	grep -q "version=1" "$T/h1/srv/app.conf" || fail "web-1's failed run landed: $(cat "$T/h1/srv/app.conf")"
 }
 run_test agents.canary_validate_fails_then_halt t_canary_fails_halt
 
@@ -296,8 +308,8 @@ t_deadline_pauses() {
 		--soak 1 --deadline 4 --on-deadline pause || return 1
 	drive_start
 	wait_for 40 'v["state"] == "paused"' || return 1
+	drive_said "passed its deadline" || return 1
 	drive_stop
-	grep -q "passed its deadline" "$W/drive.out" || fail "drive said: $(cat "$W/drive.out")" || return 1
 	[ "$(vq 'v["counts"]["waiting"]')" = 3 ] || fail "claims after the deadline: $(vq 'v["counts"]')" || return 1
 	"$RO" halt --config "$C" --key "$KEYS/alice.key" "$RID" >/dev/null 2>"$ERR" || fail "halt: $(first_err)"
 }
@@ -315,13 +327,19 @@ t_forged_control_no_claims() {
 	local k=$POOL_PREFIX"rollouts/$RID/control"
 	etcd_curl /v3/kv/txn "{\"success\":[{\"request_put\":{\"key\":\"$(printf %s "$k" | base64 -w0)\",\"value\":\"$(base64 -w0 "$W/forged.ctl")\"}},{\"request_put\":{\"key\":\"$(printf %s "$k/0000000000000001" | base64 -w0)\",\"value\":\"$(base64 -w0 "$W/forged.ctl")\"}}]}" >/dev/null ||
 		fail "planting failed" || return 1
+	# web-1's agent read it (it says why it did not act: at most 30 s,
+	# its polls are slow on a loaded VM), and 3 s more for any claim
+	local i
+	for i in $(seq 1 300); do
+		grep -q "rollout $RID: not acted on: \[E_UNKNOWN_KEY\]" "$T/h1/agent.log" && break
+		sleep 0.1
+	done
 	sleep 3
 	if "$RO" status --config "$C" "$RID" >/dev/null 2>"$ERR"; then
 		fail "status trusted a forged approval"
 		return 1
 	fi
 	grep -q "E_UNKNOWN_KEY" "$ERR" || fail "status said: $(first_err)" || return 1
-	local i
 	for i in 1 2 3 4; do
 		[ ! -e "$T/h$i/state/agent/$RID.json" ] || fail "web-$i acted on a forged approval" || return 1
 	done

@@ -249,9 +249,9 @@ t_ref_symlink() {
 t_ref_fifo() {
 	rm -f "$R/fifo.lease"
 	mkfifo "$R/fifo.lease" || return 1
-	xrun timeout 5 "$EXEC" --config "$R/etc/calyx.conf" --lease "$R/fifo.lease"
-	[ "$RC" -ne 124 ] || fail "calyx-exec hung on a FIFO lease (killed by timeout 5)" || return 1
-	check_one_line 77 E_NOT_REGULAR timeout 5 "$EXEC" --config "$R/etc/calyx.conf" --lease "$R/fifo.lease"
+	xrun timeout 30 "$EXEC" --config "$R/etc/calyx.conf" --lease "$R/fifo.lease"
+	[ "$RC" -ne 124 ] || fail "calyx-exec hung on a FIFO lease (killed by timeout 30)" || return 1
+	check_one_line 77 E_NOT_REGULAR timeout 30 "$EXEC" --config "$R/etc/calyx.conf" --lease "$R/fifo.lease"
 }
 t_ref_dir() {
 	check_one_line 77 E_NOT_REGULAR cx refuse --lease "$T/srv"

@@ -491,14 +491,16 @@ leftovers_mark() {
 }
 leftovers_none() {
 	local st=$T/$1/state now new m
-	now=$(uid_pids)
-	new=$(comm -13 <(printf '%s' "$LEFT_PIDS" | tr ' ' '\n') <(printf '%s' "$now" | tr ' ' '\n') | tr '\n' ' ')
-	if [ -n "${new// /}" ]; then
-		sleep 0.5   # not waited for? look again before calling it a leak
+	local i
+	# not reaped yet? look again (10 s at most, a loaded VM) before
+	# calling it a leak: a leak stays
+	for i in $(seq 1 100); do
 		now=$(uid_pids)
 		new=$(comm -13 <(printf '%s' "$LEFT_PIDS" | tr ' ' '\n') <(printf '%s' "$now" | tr ' ' '\n') | tr '\n' ' ')
-		[ -z "${new// /}" ] || fail "processes of uid ${LEFT_UID:-of the run range} left behind: $new" || return 1
-	fi
+		[ -n "${new// /}" ] || break
+		sleep 0.1
+	done
+	[ -z "${new// /}" ] || fail "processes of uid ${LEFT_UID:-of the run range} left behind: $new" || return 1
 	now=$(awk '{ print $1 }' /proc/self/mountinfo | sort | tr '\n' ' ')
 	new=$(comm -13 <(printf '%s' "$LEFT_MOUNTS" | tr ' ' '\n') <(printf '%s' "$now" | tr ' ' '\n') | tr '\n' ' ')
 	if [ -n "${new// /}" ]; then

@@ -142,11 +142,20 @@ run_test workspace.within_disk_quota_commits t_quota_within
 t_lock() {
 	ws_fixture "$T/srv/lk" "$WS_UID" || return 1
 	printf '{"run_id":"ws-lk1","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(wsops_argv sleep:3000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
+		"$HOST_ID" "$(wsops_argv sleep:60000)" "$T/srv/lk" "$HB" >"$T/ws/lk1.body"
 	mk_lease ws "$T/ws/lk1.lease" "$T/ws/lk1.body" || return 1
-	cx ws --lease "$T/ws/lk1.lease" >/dev/null 2>&1 &
-	local pid=$! i
-	for i in $(seq 1 100); do [ -n "$(ls "$T/ws/state/runs" 2>/dev/null)" ] && break; sleep 0.05; done
+	# the first run holds the tree (its own run dir exists) until it is
+	# halted below, however slowly the second starts
+	local id1 i
+	id1=$(lease_id "$T/ws/lk1.lease")
+	(exec "$EXEC" --config "$T/ws/etc/calyx.conf" --lease "$T/ws/lk1.lease" >/dev/null 2>&1) &
+	local pid=$!
+	for i in $(seq 1 600); do
+		[ -d "$T/ws/state/runs/$id1" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -d "$T/ws/state/runs/$id1" ] || { kill "$pid"; wait "$pid"; fail "the first run did not start"; return 1; }
 	ws_run lk2 "$T/srv/lk" "$(wsops_argv write:z:1)" || { kill "$pid"; return 1; }
 	local second=$RC id2
 	id2=$(lease_id "$T/ws/lk2.lease")
@@ -429,14 +438,21 @@ run_test workspace.crash_at_each_commit_step t_crash
 # run's lines written before are unsigned (no checkpoint could be written:
 # verify exits 3 and counts them) until the next run checks and signs them.
 t_audit_fails_mid_run() {
-	local log=$T/ws/log/audit.jsonl pid
+	local log=$T/ws/log/audit.jsonl pid id i
 	ws_fixture "$T/srv/af" "$WS_UID" && ws_fixture "$T/ref-af" "$WS_UID" || return 1
 	printf '{"run_id":"ws-af","audience":"%s","argv":%s,"workspace":"%s","cwd":"/work","paths":{"ro":["/usr","%s"]}}\n' \
-		"$HOST_ID" "$(wsops_argv write:new.txt:x append:a.txt:y sleep:1500)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
+		"$HOST_ID" "$(wsops_argv write:new.txt:x append:a.txt:y sleep:3000)" "$T/srv/af" "$HB" >"$T/ws/af.body" || return 1
 	mk_lease ws "$T/ws/af.lease" "$T/ws/af.body" || return 1
+	id=$(lease_id "$T/ws/af.lease")
 	cx ws --lease "$T/ws/af.lease" >"$T/af.out" 2>"$T/af.err" &
 	pid=$!
-	sleep 0.7
+	# mid-run: once its exec.started is in the log (not after a fixed
+	# 0.7 s: a slow start would make the log immutable before the run)
+	for i in $(seq 1 600); do
+		grep -F "\"lease_id\":\"$id\"" "$log" 2>/dev/null | grep -qF '"type":"exec.started"' && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
 	chattr +i "$log" || { wait "$pid"; fail "chattr +i failed on the log"; return 1; }
 	wait "$pid"
 	RC=$?

@@ -1091,8 +1091,9 @@ static pid_t pausing_child(void)
 static void expect_sigkilled(pid_t p)
 {
 	int status = 0;
-	/* bounded: the child must already be dying */
-	for (int i = 0; i < 2000; i++) {
+	/* bounded (10 s: a loaded VM, the sanitizer build): the child must
+	 * already be dying */
+	for (int i = 0; i < 10000; i++) {
 		pid_t w = waitpid(p, &status, WNOHANG);
 		if (w == p) {
 			assert_true(WIFSIGNALED(status));

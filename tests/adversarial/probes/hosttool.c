@@ -163,10 +163,19 @@ static int ulisten(const char *dir, int secs)
 	signal(SIGINT, on_term);
 	printf("READY %s %s\n", sp, dp);
 	time_t end = time(NULL) + secs;
-	while (!stop && time(NULL) < end) {
+	/* Until SIGTERM or SECONDS; then one more pass without waiting, until
+	 * both queues are empty: a connection or datagram queued before the
+	 * stop (a sandbox's connect() returns once it is queued) is reported
+	 * even if this process had not been scheduled to take it yet. */
+	for (bool last = false;;) {
 		struct pollfd p[2] = { { s, POLLIN, 0 }, { d, POLLIN, 0 } };
-		if (poll(p, 2, 200) <= 0)
+		if (!last && (stop || time(NULL) >= end))
+			last = true;
+		int r = poll(p, 2, last ? 0 : 200);
+		if (r <= 0 && !(last && r == 0))
 			continue;
+		if (last && !((p[0].revents | p[1].revents) & POLLIN))
+			break;
 		if (p[0].revents & POLLIN) {
 			int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0) {

@@ -658,6 +658,30 @@ static bool key_rollout(const json_t *kv, const char *pfx, char id[33], char *le
 	return cx_is_lower_hex(id, 32);
 }
 
+/* One listed key into the index: its rollout's newest mod_revision, its
+ * count (when counted: a key new since the last listing, or any key of a
+ * full one) and its rollout key's mod_revision. sn: the entry of the key
+ * before (keys come sorted: one rollout's are contiguous), or NULL.
+ * Returns the key's entry, NULL when the key is not a rollout's. */
+static seen *index_key(agent *a, seen *sn, const json_t *kv, const char *pfx, bool counted)
+{
+	char id[33], leaf[256];
+	int64_t mod = 0;
+
+	if (!key_rollout(kv, pfx, id, leaf, sizeof(leaf)))
+		return NULL;
+	if (!sn || strcmp(sn->id, id) != 0)
+		sn = seen_get(a, id);
+	sn->listed = true;
+	cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
+	if (mod > sn->rev)
+		sn->rev = mod;
+	sn->count += counted;
+	if (strcmp(leaf, "rollout") == 0)
+		sn->rollout_mod = mod;
+	return sn;
+}
+
 /* How many keys one rollout's prefix holds at revision rev; -1 when etcd
  * did not say. */
 static int64_t count_at(agent *a, const char *pfx, const char *id, int64_t rev)
@@ -710,37 +734,26 @@ static bool list_rollouts(agent *a)
 				      CX_FLEET_LISTING_KEYS_MAX, deadline, &rev, &kvs, &total, NULL, &err);
 		if (o == CX_ETCD_ANSWERED) {
 			int64_t created = 0, sum = 0;
+			seen *sn = NULL;
 			json_array_foreach(kvs, i, kv) {
 				int64_t cr = 0;
-				char id[33], leaf[256];
 				cx_etcd_i64(json_object_get(kv, "create_revision"), &cr);
-				if (cr > a->list_rev)
-					created++;
-				if (!key_rollout(kv, pfx, id, leaf, sizeof(leaf))) {
-					a->list_other += cr > a->list_rev; /* not a rollout's key: only counted */
-					continue;
-				}
-				int64_t mod = 0;
-				seen *sn = seen_get(a, id);
-				cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
-				if (mod > sn->rev)
-					sn->rev = mod;
-				if (cr > a->list_rev)
-					sn->count++;
-				if (strcmp(leaf, "rollout") == 0)
-					sn->rollout_mod = mod;
+				created += cr > a->list_rev;
+				sn = index_key(a, sn, kv, pfx, cr > a->list_rev);
+				if (!sn) /* not a rollout's key: only counted */
+					a->list_other += cr > a->list_rev;
 			}
 			if (a->list_total + created != total) {
 				/* deletions: the rollouts this host is busy with, counted anew */
 				for (size_t k = 0; k < a->nseen; k++) {
-					seen *sn = &a->seen[k];
-					if (!sn->quiet && sn->quiet_rollout_mod == 0) {
-						int64_t n = count_at(a, pfx, sn->id, rev);
+					seen *e = &a->seen[k];
+					if (!e->quiet && e->quiet_rollout_mod == 0) {
+						int64_t n = count_at(a, pfx, e->id, rev);
 						if (n < 0) {
 							full = true;
 							break;
 						}
-						sn->count = n;
+						e->count = n;
 					}
 				}
 				sum = a->list_other;
@@ -770,19 +783,8 @@ static bool list_rollouts(agent *a)
 				a->seen[k].rollout_mod = 0;
 			}
 			json_array_foreach(kvs, i, kv) {
-				char id[33], leaf[256];
-				int64_t mod = 0;
-				if (!key_rollout(kv, pfx, id, leaf, sizeof(leaf)))
-					continue;
-				if (!sn || strcmp(sn->id, id) != 0)
-					sn = seen_get(a, id);
-				sn->listed = true;
-				cx_etcd_i64(json_object_get(kv, "mod_revision"), &mod);
-				if (mod > sn->rev)
-					sn->rev = mod;
-				sn->count++;
-				if (strcmp(leaf, "rollout") == 0)
-					sn->rollout_mod = mod;
+				seen *k_sn = index_key(a, sn, kv, pfx, true);
+				sn = k_sn ? k_sn : sn;
 			}
 			/* the rollouts no longer in etcd: forgotten (their local
 			 * state stays, for a run in flight) */
